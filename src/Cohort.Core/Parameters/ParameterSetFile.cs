@@ -1,0 +1,130 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Cohort.Parameters;
+
+/// <summary>
+/// The on-disk form of a <see cref="ParameterSet"/> (".cps"): a header naming each tensor's name,
+/// dtype and shape, the raw little-endian tensor bytes in order, then a SHA-256 of everything before it.
+/// </summary>
+public static class ParameterSetFile
+{
+    private static ReadOnlySpan<byte> Magic => "COHORTPS"u8;
+    private const int Version = 1;
+
+    /// <summary>Writes <paramref name="parameters"/> to <paramref name="path"/> atomically (temp file, then rename).</summary>
+    public static async Task WriteAsync(string path, ParameterSet parameters, CancellationToken ct = default)
+    {
+        string tmp = path + ".tmp";
+        await using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+        {
+            await WriteAsync(file, parameters, ct);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>Writes the file format to a stream.</summary>
+    public static async Task WriteAsync(Stream stream, ParameterSet parameters, CancellationToken ct = default)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] header = BuildHeader(parameters);
+        hash.AppendData(header);
+        await stream.WriteAsync(header, ct);
+        foreach (var t in parameters)
+        {
+            hash.AppendData(t.Data);
+            await stream.WriteAsync(t.Data, ct);
+        }
+        await stream.WriteAsync(hash.GetHashAndReset(), ct);
+    }
+
+    /// <summary>Reads a parameter set written by <see cref="WriteAsync(string, ParameterSet, CancellationToken)"/>.</summary>
+    public static async Task<ParameterSet> ReadAsync(string path, CancellationToken ct = default)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        try
+        {
+            return await ReadAsync(file, ct);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Reads the file format from a stream.</summary>
+    public static async Task<ParameterSet> ReadAsync(Stream stream, CancellationToken ct = default)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var fixedPart = new byte[16];
+        await ReadExactAsync(stream, fixedPart, ct);
+        if (!fixedPart.AsSpan(0, 8).SequenceEqual(Magic)) throw new InvalidDataException("not a Cohort parameter file (bad magic)");
+        int version = BinaryPrimitives.ReadInt32LittleEndian(fixedPart.AsSpan(8));
+        if (version != Version) throw new InvalidDataException($"unsupported parameter file version {version}");
+        int headerLength = BinaryPrimitives.ReadInt32LittleEndian(fixedPart.AsSpan(12));
+        if (headerLength < 4 || headerLength > 64 << 20) throw new InvalidDataException($"implausible header length {headerLength}");
+        var rest = new byte[headerLength];
+        await ReadExactAsync(stream, rest, ct);
+        hash.AppendData(fixedPart);
+        hash.AppendData(rest);
+
+        var tensors = new List<Tensor>();
+        var reader = new BinaryReader(new MemoryStream(rest), Encoding.UTF8);
+        int count = reader.ReadInt32();
+        for (int i = 0; i < count; i++)
+        {
+            string name = reader.ReadString();
+            var dtype = (DType)reader.ReadInt32();
+            if (!DTypes.IsKnown(dtype)) throw new InvalidDataException($"tensor '{name}': unknown dtype {(int)dtype}");
+            int rank = reader.ReadInt32();
+            if (rank < 0 || rank > 32) throw new InvalidDataException($"tensor '{name}': implausible rank {rank}");
+            var shape = new int[rank];
+            for (int d = 0; d < rank; d++) shape[d] = reader.ReadInt32();
+            long bytes = Tensor.ElementCount(shape, name) * dtype.Size();
+            if (bytes > Array.MaxLength) throw new InvalidDataException($"tensor '{name}' too large ({bytes} bytes)");
+            var data = new byte[bytes];
+            await ReadExactAsync(stream, data, ct);
+            hash.AppendData(data);
+            tensors.Add(new Tensor(name, dtype, shape, data));
+        }
+        var digest = new byte[32];
+        await ReadExactAsync(stream, digest, ct);
+        if (!digest.AsSpan().SequenceEqual(hash.GetHashAndReset())) throw new InvalidDataException("checksum mismatch: the file is corrupt or truncated");
+        return new ParameterSet(tensors);
+    }
+
+    private static byte[] BuildHeader(ParameterSet parameters)
+    {
+        var body = new MemoryStream();
+        using (var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(parameters.Count);
+            foreach (var t in parameters)
+            {
+                w.Write(t.Name);
+                w.Write((int)t.DType);
+                w.Write(t.Shape.Length);
+                foreach (int d in t.Shape) w.Write(d);
+            }
+        }
+        var header = new byte[16 + body.Length];
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), Version);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), (int)body.Length);
+        body.GetBuffer().AsSpan(0, (int)body.Length).CopyTo(header.AsSpan(16));
+        return header;
+    }
+
+    private static async Task ReadExactAsync(Stream stream, byte[] buffer, CancellationToken ct)
+    {
+        try
+        {
+            await stream.ReadExactlyAsync(buffer, ct);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException("file ends early (truncated)");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+using Cohort.Records;
+using Cohort.Strategies;
+
+namespace Cohort.Plans;
+
+/// <summary>
+/// A run's description, read from a YAML plan file by <see cref="PlanParser"/>: which app, which
+/// strategy, how many rounds, how nodes are sampled, and the training settings sent to the nodes.
+/// </summary>
+public sealed record Plan
+{
+    /// <summary>Run name (the plan's <c>name</c>).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Experiment the run belongs to, for grouping; defaults to the name.</summary>
+    public string? Experiment { get; init; }
+
+    /// <summary>Free-form tags.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>The client app nodes run, and its settings (identical on every node).</summary>
+    public required AppSpec App { get; init; }
+
+    /// <summary>The strategy and its parameters.</summary>
+    public required StrategySpec Strategy { get; init; }
+
+    /// <summary>Number of rounds.</summary>
+    public int Rounds { get; init; } = 1;
+
+    /// <summary>Node sampling limits.</summary>
+    public Selection Selection { get; init; } = new();
+
+    /// <summary>How long a round waits for results before counting the missing ones as failures.</summary>
+    public TimeSpan RoundTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a round waits for <c>min_available</c> nodes to be online.</summary>
+    public TimeSpan WaitForNodes { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Local training settings sent with every fit task.</summary>
+    public TrainSpec Train { get; init; } = new();
+
+    /// <summary>Seed for sampling and for the nodes' training.</summary>
+    public long Seed { get; init; } = 42;
+
+    /// <summary>Extra values sent in every task's config (plan key <c>config</c>).</summary>
+    public Config RoundConfig { get; init; } = Config.Empty;
+
+    /// <summary>The YAML text the plan was read from (stored with the run).</summary>
+    public string SourceText { get; init; } = "";
+
+    /// <summary>
+    /// The config of round <paramref name="round"/>'s fit tasks: training settings with the learning-rate
+    /// schedule applied, the round number and seed, then the plan's <c>config</c> entries.
+    /// </summary>
+    public Config FitConfig(int round)
+    {
+        var c = new Dictionary<string, Scalar>(StringComparer.Ordinal)
+        {
+            ["round"] = round,
+            ["rounds"] = Rounds,
+            ["seed"] = Seed,
+            ["batch_size"] = Train.BatchSize,
+            ["optimizer"] = Train.Optimizer,
+            ["learning_rate"] = Train.LearningRateAt(round),
+            ["weight_decay"] = Train.WeightDecay,
+            ["momentum"] = Train.Momentum,
+        };
+        if (Train.LocalEpochs is { } e) c["local_epochs"] = e;
+        if (Train.LocalSteps is { } s) c["local_steps"] = s;
+        foreach (var kv in RoundConfig) c[kv.Key] = kv.Value;
+        return new Config(c);
+    }
+
+    /// <summary>The config of round <paramref name="round"/>'s evaluate tasks.</summary>
+    public Config EvaluateConfig(int round)
+    {
+        var c = new Dictionary<string, Scalar>(StringComparer.Ordinal)
+        {
+            ["round"] = round,
+            ["rounds"] = Rounds,
+            ["seed"] = Seed,
+            ["batch_size"] = Train.BatchSize,
+        };
+        foreach (var kv in RoundConfig) c[kv.Key] = kv.Value;
+        return new Config(c);
+    }
+}
+
+/// <summary>The plan's <c>app</c> section.</summary>
+/// <param name="Name">App name nodes know ("tabular").</param>
+/// <param name="Settings">App settings (label column, model, …).</param>
+public sealed record AppSpec(string Name, Config Settings);
+
+/// <summary>The plan's <c>strategy</c> section.</summary>
+/// <param name="Name">Strategy name ("fedavg").</param>
+/// <param name="Parameters">Strategy parameters.</param>
+public sealed record StrategySpec(string Name, Config Parameters);
+
+/// <summary>The plan's <c>train</c> section: what every node does locally in a fit task.</summary>
+public sealed record TrainSpec
+{
+    /// <summary>Allowed optimiser names.</summary>
+    public static readonly string[] Optimizers = ["sgd", "adam"];
+
+    /// <summary>Passes over the local training data per round (when local steps are not given).</summary>
+    public int? LocalEpochs { get; init; } = 1;
+
+    /// <summary>Mini-batch steps per round; takes precedence over epochs when given.</summary>
+    public int? LocalSteps { get; init; }
+
+    /// <summary>Mini-batch size.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>"sgd" or "adam".</summary>
+    public string Optimizer { get; init; } = "sgd";
+
+    /// <summary>Learning rate of round 1.</summary>
+    public double LearningRate { get; init; } = 0.01;
+
+    /// <summary>L2 weight decay.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>SGD momentum.</summary>
+    public double Momentum { get; init; }
+
+    /// <summary>How the learning rate changes from round to round.</summary>
+    public LearningRateSchedule Schedule { get; init; } = new();
+
+    /// <summary>The learning rate of a 1-based round.</summary>
+    public double LearningRateAt(int round) => Schedule.Apply(LearningRate, round);
+}
+
+/// <summary>
+/// Per-round learning-rate schedule (plan key <c>train.lr_schedule</c>): <c>constant</c>;
+/// <c>step</c> (multiply by gamma every step_size rounds); <c>exponential</c> (multiply by gamma each
+/// round); <c>cosine</c> (from the base rate down to min_lr over the run's rounds).
+/// </summary>
+public sealed record LearningRateSchedule
+{
+    /// <summary>Allowed schedule types.</summary>
+    public static readonly string[] Types = ["constant", "step", "exponential", "cosine"];
+
+    /// <summary>One of <see cref="Types"/>.</summary>
+    public string Type { get; init; } = "constant";
+
+    /// <summary>Decay factor for step and exponential.</summary>
+    public double Gamma { get; init; } = 1.0;
+
+    /// <summary>Rounds between decays for step.</summary>
+    public int StepSize { get; init; } = 1;
+
+    /// <summary>Floor for cosine.</summary>
+    public double MinLearningRate { get; init; }
+
+    /// <summary>Rounds the cosine spans (the run's rounds; set by the parser).</summary>
+    public int TotalRounds { get; init; } = 1;
+
+    /// <summary>The rate for a 1-based round.</summary>
+    public double Apply(double baseRate, int round)
+    {
+        int k = Math.Max(0, round - 1);
+        return Type switch
+        {
+            "step" => baseRate * Math.Pow(Gamma, k / Math.Max(1, StepSize)),
+            "exponential" => baseRate * Math.Pow(Gamma, k),
+            "cosine" => MinLearningRate + (baseRate - MinLearningRate) * 0.5 * (1 + Math.Cos(Math.PI * k / Math.Max(1, TotalRounds - 1))),
+            _ => baseRate,
+        };
+    }
+}

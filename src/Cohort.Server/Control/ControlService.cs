@@ -1,0 +1,147 @@
+using Cohort.Plans;
+using Cohort.Server.Fleet;
+using Cohort.Server.Hosting;
+using Cohort.Server.Models;
+using Cohort.Server.Runs;
+using Cohort.Server.Security;
+using Cohort.Server.State;
+using Cohort.Transport.Codec;
+using Cohort.Transport.V1;
+using Grpc.Core;
+
+namespace Cohort.Server.Control;
+
+/// <summary>The Control API: operators submit, inspect and stop runs, pull models and enrol nodes.</summary>
+public sealed class ControlService(
+    AdminAuthenticator admin, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
+    NodeAuthenticator nodes) : Transport.V1.Control.ControlBase
+{
+    /// <inheritdoc />
+    public override async Task<RunInfo> SubmitRun(SubmitRunRequest request, ServerCallContext context)
+    {
+        admin.Demand(context);
+        try
+        {
+            return ToInfo(await runs.SubmitAsync(request.PlanYaml, request.PlanSource, context.CancellationToken));
+        }
+        catch (PlanException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+    }
+
+    /// <inheritdoc />
+    public override async Task<ListRunsReply> ListRuns(ListRunsRequest request, ServerCallContext context)
+    {
+        admin.Demand(context);
+        var reply = new ListRunsReply();
+        foreach (var r in await store.ListRunsAsync(request.Status, context.CancellationToken)) reply.Runs.Add(ToInfo(r));
+        return reply;
+    }
+
+    /// <inheritdoc />
+    public override async Task<RunDetail> GetRun(GetRunRequest request, ServerCallContext context)
+    {
+        admin.Demand(context);
+        var ct = context.CancellationToken;
+        var run = await store.GetRunAsync(request.RunId, ct) ?? throw NotFound(request.RunId);
+        var detail = new RunDetail { Run = ToInfo(run), PlanYaml = run.PlanYaml };
+        var results = (await store.ListNodeResultsAsync(run.Id, ct)).ToLookup(r => r.Round);
+        foreach (var round in await store.ListRoundsAsync(run.Id, ct))
+        {
+            var info = new RoundInfo
+            {
+                Round = round.Round,
+                Status = round.Status,
+                StartedAt = round.StartedAt.ToString("O"),
+                FinishedAt = round.FinishedAt?.ToString("O") ?? "",
+                AggregationSeconds = round.AggregationSeconds,
+                Loss = round.Loss ?? double.NaN,
+                Error = round.Error ?? "",
+                HasCentral = round.CentralLoss is not null,
+                CentralLoss = round.CentralLoss ?? double.NaN,
+            };
+            ScalarMaps.CopyTo(round.Metrics, info.Metrics);
+            ScalarMaps.CopyTo(round.FitMetrics, info.FitMetrics);
+            ScalarMaps.CopyTo(round.CentralMetrics, info.CentralMetrics);
+            foreach (var n in results[round.Round])
+            {
+                var nr = new NodeRoundResult
+                {
+                    Node = n.Node, Phase = n.Phase, Ok = n.Ok, Error = n.Error ?? "", Examples = n.Examples,
+                    Loss = n.Loss ?? double.NaN, DurationSeconds = n.DurationSeconds, UploadBytes = n.UploadBytes,
+                };
+                ScalarMaps.CopyTo(n.Metrics, nr.Metrics);
+                info.Nodes.Add(nr);
+            }
+            detail.Rounds.Add(info);
+        }
+        foreach (var e in await store.ListEventsAsync(run.Id, ct)) detail.Events.Add($"{e.At:O} {e.Kind}: {e.Message}");
+        return detail;
+    }
+
+    /// <inheritdoc />
+    public override async Task<RunInfo> StopRun(StopRunRequest request, ServerCallContext context)
+    {
+        admin.Demand(context);
+        var run = await runs.StopAsync(request.RunId, context.CancellationToken) ?? throw NotFound(request.RunId);
+        return ToInfo(run);
+    }
+
+    /// <inheritdoc />
+    public override async Task PullModel(PullModelRequest request, IServerStreamWriter<ModelMessage> responseStream, ServerCallContext context)
+    {
+        admin.Demand(context);
+        var ct = context.CancellationToken;
+        _ = await store.GetRunAsync(request.RunId, ct) ?? throw NotFound(request.RunId);
+        int round = request.Round > 0 ? request.Round : models.LatestRound(request.RunId);
+        var parameters = round < 0 ? null : await models.LoadAsync(request.RunId, round, ct);
+        if (parameters is null)
+            throw new RpcException(new Status(StatusCode.NotFound, round < 0 ? $"run '{request.RunId}' has no model yet" : $"run '{request.RunId}' has no model for round {round}"));
+        await responseStream.WriteAsync(new ModelMessage { Round = round }, ct);
+        await responseStream.WriteAsync(new ModelMessage { Manifest = ParameterEncoder.Manifest(parameters) }, ct);
+        foreach (var chunk in ParameterEncoder.Chunks(parameters)) await responseStream.WriteAsync(new ModelMessage { Chunk = chunk }, ct);
+    }
+
+    /// <inheritdoc />
+    public override async Task<CreateNodeTokenReply> CreateNodeToken(CreateNodeTokenRequest request, ServerCallContext context)
+    {
+        admin.Demand(context);
+        if (string.IsNullOrWhiteSpace(request.NodeName) || request.NodeName.Length > 128 || request.NodeName.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"node name '{request.NodeName}' must be 1-128 letters, digits, '-', '_' or '.'"));
+        string token = await nodes.IssueAsync(request.NodeName, context.CancellationToken);
+        await store.AddEventAsync(null, "node.token", $"token issued for node '{request.NodeName}'", context.CancellationToken);
+        return new CreateNodeTokenReply { Token = token };
+    }
+
+    /// <inheritdoc />
+    public override async Task<ListNodesReply> ListNodes(ListNodesRequest request, ServerCallContext context)
+    {
+        admin.Demand(context);
+        var live = registry.All.ToDictionary(n => n.Name);
+        var reply = new ListNodesReply();
+        foreach (var n in await store.ListNodesAsync(context.CancellationToken))
+        {
+            live.TryGetValue(n.Name, out var l);
+            reply.Nodes.Add(new NodeInfo
+            {
+                Name = n.Name,
+                Status = l?.Status ?? (n.Status == "unknown" ? "never connected" : "offline"),
+                LastHeartbeat = (l?.LastSeen ?? n.LastSeen)?.ToString("O") ?? "",
+                Address = l?.Address ?? n.Address ?? "",
+                App = l?.App ?? n.App ?? "",
+                Version = l?.Version ?? n.Version ?? "",
+            });
+        }
+        return reply;
+    }
+
+    private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no run '{id}'"));
+
+    private static RunInfo ToInfo(RunRecord r) => new()
+    {
+        Id = r.Id, Name = r.Name, Experiment = r.Experiment, Strategy = r.Strategy, Status = r.Status, App = r.App,
+        RoundsPlanned = r.RoundsPlanned, RoundsDone = r.RoundsDone, CreatedAt = r.CreatedAt.ToString("O"),
+        StartedAt = r.StartedAt?.ToString("O") ?? "", FinishedAt = r.FinishedAt?.ToString("O") ?? "", Error = r.Error ?? "",
+    };
+}

@@ -1,0 +1,183 @@
+using Cohort.Parameters;
+using Cohort.Server.Hosting;
+using Cohort.Server.Security;
+using Cohort.Server.State;
+using Cohort.Transport.Codec;
+using Cohort.Transport.V1;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Server.Fleet;
+
+/// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
+public sealed class FleetService(
+    NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options,
+    ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
+{
+    private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
+
+    /// <inheritdoc />
+    public override async Task<RegisterReply> Register(RegisterRequest request, ServerCallContext context)
+    {
+        string node = await AuthenticateAs(request.NodeName, context);
+        registry.Register(node, request.App, request.Version, context.Peer);
+        // A node that registers again has restarted: whatever it was working on is lost.
+        board.FailNode(node, "node restarted while working on the task", deliveredOnly: true);
+        await store.UpdateNodeAsync(new NodeRecord(node, "online", DateTimeOffset.UtcNow, context.Peer, request.App, request.Version), context.CancellationToken);
+        await store.AddEventAsync(null, "node.online", $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version})", context.CancellationToken);
+        log.LogInformation("Node {Node} registered from {Peer} with app {App}", node, context.Peer, request.App);
+        return new RegisterReply
+        {
+            NodeId = node,
+            HeartbeatIntervalMs = (int)options.HeartbeatInterval.TotalMilliseconds,
+            ServerVersion = ServerInfo.Version,
+        };
+    }
+
+    /// <inheritdoc />
+    public override async Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
+    {
+        string node = await AuthenticateAs(request.NodeName, context);
+        if (!registry.Touch(node, request.BusyTaskId, updateBusy: true))
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
+        var reply = new HeartbeatReply();
+        if (!string.IsNullOrEmpty(request.BusyTaskId) && board.Find(request.BusyTaskId) is null)
+            reply.CancelTaskIds.Add(request.BusyTaskId);
+        return reply;
+    }
+
+    /// <inheritdoc />
+    public override async Task PullTask(PullTaskRequest request, IServerStreamWriter<TaskMessage> responseStream, ServerCallContext context)
+    {
+        string node = await AuthenticateAs(request.NodeName, context);
+        if (!registry.Touch(node))
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
+        var wait = TimeSpan.FromMilliseconds(Math.Clamp(request.WaitMs, 0, (int)MaxWait.TotalMilliseconds));
+        var task = await board.TakeAsync(node, wait, context.CancellationToken);
+        if (task is null) return;
+        var header = new TaskHeader
+        {
+            TaskId = task.Id,
+            RunId = task.RunId,
+            Round = task.Round,
+            Kind = task.Kind,
+            App = task.App,
+            TimeoutSeconds = (int)Math.Ceiling(task.Timeout.TotalSeconds),
+        };
+        ScalarMaps.CopyTo(task.AppSettings, header.AppSettings);
+        ScalarMaps.CopyTo(task.Config, header.Config);
+        try
+        {
+            await responseStream.WriteAsync(new TaskMessage { Header = header }, context.CancellationToken);
+            if (task.Parameters is { } p)
+            {
+                await responseStream.WriteAsync(new TaskMessage { Manifest = ParameterEncoder.Manifest(p) }, context.CancellationToken);
+                foreach (var chunk in ParameterEncoder.Chunks(p))
+                    await responseStream.WriteAsync(new TaskMessage { Chunk = chunk }, context.CancellationToken);
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            board.Complete(task, TaskOutcome.Failed($"task could not be delivered: {e.Message}"));
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public override async Task<PushResultReply> PushResult(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context)
+    {
+        string node = await auth.AuthenticateAsync(context);
+        registry.Touch(node);
+        var ct = context.CancellationToken;
+        if (!await requestStream.MoveNext(ct) || requestStream.Current.BodyCase != ResultMessage.BodyOneofCase.Header)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "a result stream starts with its header"));
+        var header = requestStream.Current.Header;
+        if (header.NodeName != node) throw new RpcException(new Status(StatusCode.PermissionDenied, $"token belongs to node '{node}', not '{header.NodeName}'"));
+        var task = board.Find(header.TaskId);
+        if (task is null) return Reject($"task '{header.TaskId}' is unknown, finished or expired");
+        if (task.Node != node) return Reject($"task '{header.TaskId}' was not given to node '{node}'");
+        double duration = header.DurationSeconds;
+        if (!header.Ok)
+        {
+            board.Complete(task, TaskOutcome.Failed($"node error: {header.Error}", duration));
+            return new PushResultReply { Accepted = true };
+        }
+
+        ParameterSet? parameters = null;
+        long uploadBytes = 0;
+        if (header.HasParameters)
+        {
+            try
+            {
+                (parameters, uploadBytes) = await ReceiveParametersAsync(requestStream, task, ct);
+            }
+            catch (InvalidDataException e)
+            {
+                string reason = $"rejected result: {e.Message}";
+                board.Complete(task, TaskOutcome.Failed(reason, duration, uploadBytes));
+                log.LogWarning("Node {Node} task {Task}: {Reason}", node, task.Id, reason);
+                return Reject(reason);
+            }
+        }
+        if (task.Kind != TaskKind.Evaluate && parameters is null)
+        {
+            board.Complete(task, TaskOutcome.Failed("rejected result: no parameters", duration));
+            return Reject("a fit or get-parameters result must carry parameters");
+        }
+        if (task.Kind == TaskKind.Evaluate && !double.IsFinite(header.Loss))
+        {
+            board.Complete(task, TaskOutcome.Failed($"rejected result: loss is {header.Loss}", duration));
+            return Reject($"loss is {header.Loss}");
+        }
+        if (header.Examples < 0)
+        {
+            board.Complete(task, TaskOutcome.Failed($"rejected result: {header.Examples} examples", duration));
+            return Reject("negative example count");
+        }
+        var outcome = new TaskOutcome(true, null, header.Examples, header.Loss, ScalarMaps.ToMetrics(header.Metrics), parameters, duration, uploadBytes);
+        return board.Complete(task, outcome) ? new PushResultReply { Accepted = true } : Reject("task already completed");
+    }
+
+    private async Task<(ParameterSet, long)> ReceiveParametersAsync(IAsyncStreamReader<ResultMessage> stream, PendingTask task, CancellationToken ct)
+    {
+        if (!await stream.MoveNext(ct) || stream.Current.BodyCase != ResultMessage.BodyOneofCase.Manifest)
+            throw new InvalidDataException("parameters announced but no manifest followed");
+        var manifest = stream.Current.Manifest;
+        if (task.Expected is { } expected) CheckManifest(manifest, expected);
+        using var assembler = new ParameterAssembler(manifest, options.MaxUploadBytes);
+        while (!assembler.IsComplete)
+        {
+            if (!await stream.MoveNext(ct)) throw new InvalidDataException("stream ended before all parameter bytes arrived");
+            if (stream.Current.BodyCase != ResultMessage.BodyOneofCase.Chunk) throw new InvalidDataException($"expected a parameter chunk, got {stream.Current.BodyCase}");
+            assembler.Add(stream.Current.Chunk);
+        }
+        var parameters = assembler.Complete();
+        if (parameters.FindNonFinite() is { } bad) throw new InvalidDataException(bad);
+        return (parameters, manifest.TotalBytes);
+    }
+
+    private static void CheckManifest(ParameterManifest manifest, ParameterSet expected)
+    {
+        if (manifest.Tensors.Count != expected.Count)
+            throw new InvalidDataException($"expected {expected.Count} tensors, got {manifest.Tensors.Count}");
+        for (int i = 0; i < expected.Count; i++)
+        {
+            var e = expected[i];
+            var a = manifest.Tensors[i];
+            bool same = a.Name == e.Name && (int)a.Dtype == (int)e.DType && a.Shape.Count == e.Shape.Length;
+            for (int d = 0; same && d < e.Shape.Length; d++) same = a.Shape[d] == e.Shape[d];
+            if (!same)
+                throw new InvalidDataException($"tensor {i}: expected {e.Spec}, got {a.Name} {((Parameters.DType)(int)a.Dtype).Name()}[{string.Join(",", a.Shape)}]");
+        }
+    }
+
+    private static PushResultReply Reject(string reason) => new() { Accepted = false, Reason = reason };
+
+    private async Task<string> AuthenticateAs(string claimed, ServerCallContext context)
+    {
+        string node = await auth.AuthenticateAsync(context);
+        if (!string.IsNullOrEmpty(claimed) && claimed != node)
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"token belongs to node '{node}', not '{claimed}'"));
+        return node;
+    }
+}

@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+
+namespace Cohort.Server.Fleet;
+
+/// <summary>Live view of the nodes: who is online, with which app, when each was last heard from.</summary>
+public sealed class NodeRegistry
+{
+    private readonly ConcurrentDictionary<string, LiveNode> _nodes = new(StringComparer.Ordinal);
+
+    /// <summary>A node's live state.</summary>
+    public sealed class LiveNode
+    {
+        /// <summary>Node name.</summary>
+        public required string Name { get; init; }
+
+        /// <summary>Client app the node runs.</summary>
+        public string App { get; set; } = "";
+
+        /// <summary>Node software version.</summary>
+        public string Version { get; set; } = "";
+
+        /// <summary>Remote address of its last call.</summary>
+        public string Address { get; set; } = "";
+
+        /// <summary>Last time the node called.</summary>
+        public DateTimeOffset LastSeen { get; set; }
+
+        /// <summary>False once heartbeats stop.</summary>
+        public bool Online { get; set; }
+
+        /// <summary>Task the node says it is working on.</summary>
+        public string? BusyTask { get; set; }
+
+        /// <summary>"online", "busy" or "offline".</summary>
+        public string Status => !Online ? "offline" : BusyTask is null ? "online" : "busy";
+    }
+
+    /// <summary>Marks a node online after it registered.</summary>
+    public LiveNode Register(string name, string app, string version, string address)
+    {
+        var n = _nodes.GetOrAdd(name, k => new LiveNode { Name = k });
+        lock (n)
+        {
+            n.App = app;
+            n.Version = version;
+            n.Address = address;
+            n.LastSeen = DateTimeOffset.UtcNow;
+            n.Online = true;
+            n.BusyTask = null;
+        }
+        return n;
+    }
+
+    /// <summary>Records a sign of life; returns false when the node has not registered since the server started.</summary>
+    public bool Touch(string name, string? busyTask = null, bool updateBusy = false)
+    {
+        if (!_nodes.TryGetValue(name, out var n)) return false;
+        lock (n)
+        {
+            n.LastSeen = DateTimeOffset.UtcNow;
+            n.Online = true;
+            if (updateBusy) n.BusyTask = string.IsNullOrEmpty(busyTask) ? null : busyTask;
+        }
+        return true;
+    }
+
+    /// <summary>Names of online nodes running <paramref name="app"/> (any app when null), sorted.</summary>
+    public IReadOnlyList<string> Online(string? app = null) => _nodes.Values
+        .Where(n => n.Online && (app is null || string.Equals(n.App, app, StringComparison.OrdinalIgnoreCase)))
+        .Select(n => n.Name).Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>True when the node is online.</summary>
+    public bool IsOnline(string name) => _nodes.TryGetValue(name, out var n) && n.Online;
+
+    /// <summary>All nodes seen since start.</summary>
+    public IReadOnlyList<LiveNode> All => _nodes.Values.OrderBy(n => n.Name, StringComparer.Ordinal).ToArray();
+
+    /// <summary>Marks nodes silent for longer than <paramref name="timeout"/> offline and returns them.</summary>
+    public IReadOnlyList<LiveNode> Sweep(TimeSpan timeout)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var gone = new List<LiveNode>();
+        foreach (var n in _nodes.Values)
+        {
+            lock (n)
+            {
+                if (n.Online && now - n.LastSeen > timeout)
+                {
+                    n.Online = false;
+                    n.BusyTask = null;
+                    gone.Add(n);
+                }
+            }
+        }
+        return gone;
+    }
+}

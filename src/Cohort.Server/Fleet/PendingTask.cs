@@ -1,0 +1,66 @@
+using Cohort.Parameters;
+using Cohort.Records;
+using Cohort.Transport.V1;
+
+namespace Cohort.Server.Fleet;
+
+/// <summary>One task for one node, from dispatch until its result (or failure) is in.</summary>
+public sealed class PendingTask
+{
+    /// <summary>Unique id, also the idempotency key of the node's answer.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Node that must answer.</summary>
+    public required string Node { get; init; }
+
+    /// <summary>Run the task belongs to.</summary>
+    public required string RunId { get; init; }
+
+    /// <summary>Round number (0 for the initial get-parameters task).</summary>
+    public required int Round { get; init; }
+
+    /// <summary>Fit, evaluate or get-parameters.</summary>
+    public required TaskKind Kind { get; init; }
+
+    /// <summary>Client app the run needs.</summary>
+    public required string App { get; init; }
+
+    /// <summary>The plan's app settings.</summary>
+    public required Config AppSettings { get; init; }
+
+    /// <summary>Config for this task.</summary>
+    public required Config Config { get; init; }
+
+    /// <summary>Parameters sent with the task, if any.</summary>
+    public ParameterSet? Parameters { get; init; }
+
+    /// <summary>Shapes a returned parameter set must have; null accepts any (get-parameters).</summary>
+    public ParameterSet? Expected { get; init; }
+
+    /// <summary>Time the node has before the server counts the task as failed.</summary>
+    public required TimeSpan Timeout { get; init; }
+
+    /// <summary>When the node took the task.</summary>
+    public DateTimeOffset? DeliveredAt { get; set; }
+
+    /// <summary>Completes when the result, a rejection or a failure is known.</summary>
+    public TaskCompletionSource<TaskOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Phase name as stored ("fit", "evaluate", "get_parameters").</summary>
+    public string Phase => Kind switch
+    {
+        TaskKind.Fit => "fit",
+        TaskKind.Evaluate => "evaluate",
+        _ => "get_parameters",
+    };
+}
+
+/// <summary>How a task ended.</summary>
+public sealed record TaskOutcome(
+    bool Ok, string? Error, long Examples, double Loss, Metrics Metrics, ParameterSet? Parameters,
+    double DurationSeconds, long UploadBytes)
+{
+    /// <summary>A failure with a reason.</summary>
+    public static TaskOutcome Failed(string reason, double durationSeconds = 0, long uploadBytes = 0) =>
+        new(false, reason, 0, double.NaN, Records.Metrics.Empty, null, durationSeconds, uploadBytes);
+}

@@ -1,0 +1,38 @@
+namespace Cohort.Server.Hosting;
+
+/// <summary>Settings of a Cohort server.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>Address to listen on.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>Port for the Fleet and Control APIs; 0 picks a free one.</summary>
+    public int Port { get; init; } = 7300;
+
+    /// <summary>Folder for the state database, model store, TLS material and admin token.</summary>
+    public string DataDir { get; init; } = ".cohort";
+
+    /// <summary>PEM certificate for TLS; when neither this nor <see cref="Insecure"/> is set, a CA and certificate are generated in the data folder.</summary>
+    public string? TlsCertFile { get; init; }
+
+    /// <summary>PEM private key for <see cref="TlsCertFile"/>.</summary>
+    public string? TlsKeyFile { get; init; }
+
+    /// <summary>Serve plaintext HTTP/2 (local development only).</summary>
+    public bool Insecure { get; init; }
+
+    /// <summary>Token operators present to the Control API; generated into the data folder when null.</summary>
+    public string? AdminToken { get; init; }
+
+    /// <summary>How often nodes are told to heartbeat.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Silence after which a node is marked offline and its tasks fail.</summary>
+    public TimeSpan NodeTimeout { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>Extra host names or addresses for a generated certificate.</summary>
+    public IReadOnlyList<string> TlsNames { get; init; } = [];
+
+    /// <summary>Largest parameter set a node may upload, in bytes.</summary>
+    public long MaxUploadBytes { get; init; } = 4L << 30;
+}

@@ -1,0 +1,46 @@
+using Cohort.Parameters;
+
+namespace Cohort.Server.Models;
+
+/// <summary>The global model of every round of every run, as parameter files in a folder: <c>RUN/round-NNNN.cps</c>.</summary>
+public sealed class ModelStore
+{
+    private readonly string _root;
+
+    /// <summary>Uses (and creates) <paramref name="root"/>.</summary>
+    public ModelStore(string root)
+    {
+        _root = root;
+        Directory.CreateDirectory(root);
+    }
+
+    /// <summary>Path of a round's model file (round 0 is the initial model).</summary>
+    public string PathOf(string runId, int round) => Path.Combine(_root, runId, $"round-{round:D4}.cps");
+
+    /// <summary>Saves a round's global model.</summary>
+    public async Task SaveAsync(string runId, int round, ParameterSet parameters, CancellationToken ct)
+    {
+        Directory.CreateDirectory(Path.Combine(_root, runId));
+        await ParameterSetFile.WriteAsync(PathOf(runId, round), parameters, ct);
+    }
+
+    /// <summary>Loads a round's global model, or null when none was saved.</summary>
+    public async Task<ParameterSet?> LoadAsync(string runId, int round, CancellationToken ct)
+    {
+        string path = PathOf(runId, round);
+        return File.Exists(path) ? await ParameterSetFile.ReadAsync(path, ct) : null;
+    }
+
+    /// <summary>The highest round with a saved model, or -1.</summary>
+    public int LatestRound(string runId)
+    {
+        string dir = Path.Combine(_root, runId);
+        if (!Directory.Exists(dir)) return -1;
+        int best = -1;
+        foreach (var f in Directory.EnumerateFiles(dir, "round-*.cps"))
+        {
+            if (int.TryParse(Path.GetFileNameWithoutExtension(f)["round-".Length..], out int r)) best = Math.Max(best, r);
+        }
+        return best;
+    }
+}

@@ -1,0 +1,4 @@
+namespace Cohort.Server.Runs;
+
+/// <summary>Where a running run is: its round and phase, for status displays.</summary>
+public sealed record RoundProgress(string RunId, int Round, string Phase, int Expected, int Received);

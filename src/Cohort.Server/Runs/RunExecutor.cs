@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using Cohort.Apps;
+using Cohort.Parameters;
+using Cohort.Plans;
+using Cohort.Records;
+using Cohort.Server.Fleet;
+using Cohort.Server.Models;
+using Cohort.Server.State;
+using Cohort.Strategies;
+using Cohort.Transport.V1;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Server.Runs;
+
+/// <summary>
+/// Drives one run round by round: configure → send tasks → collect results or failures as they arrive,
+/// folding fit results into the strategy's aggregation → aggregate → evaluate → checkpoint.
+/// </summary>
+public sealed class RunExecutor(
+    NodeRegistry registry, TaskBoard board, IStateStore store, ModelStore models, StrategyRegistry strategies,
+    StrategyServices services, ILogger<RunExecutor> log)
+{
+    /// <summary>Latest progress of each running run.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, RoundProgress> Progress { get; } = new();
+
+    /// <summary>Runs (or resumes) <paramref name="run"/> from <paramref name="startRound"/>; throws <see cref="RunFailedException"/> with the reason when it cannot finish.</summary>
+    public async Task ExecuteAsync(RunRecord run, Plan plan, int startRound, CancellationToken ct)
+    {
+        var strategy = strategies.Create(plan.Strategy.Name, plan.Strategy.Parameters, services);
+        ParameterSet global;
+        if (startRound > 1)
+        {
+            global = await models.LoadAsync(run.Id, startRound - 1, ct)
+                ?? throw new RunFailedException($"cannot resume at round {startRound}: the model of round {startRound - 1} is missing");
+            await store.AddEventAsync(run.Id, "run.resumed", $"resumed at round {startRound} from the saved model of round {startRound - 1}", ct);
+        }
+        else
+        {
+            global = strategy.InitializeParameters() ?? await InitialParametersFromNodeAsync(run, plan, ct);
+            await models.SaveAsync(run.Id, 0, global, ct);
+        }
+
+        for (int round = startRound; round <= plan.Rounds; round++)
+        {
+            global = await RunRoundAsync(run, plan, strategy, global, round, ct);
+            run = (await store.GetRunAsync(run.Id, ct))! with { RoundsDone = round };
+            await store.SaveRunAsync(run, ct);
+        }
+        Progress.TryRemove(run.Id, out _);
+    }
+
+    private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, ParameterSet global, int round, CancellationToken ct)
+    {
+        var started = DateTimeOffset.UtcNow;
+        await WaitForNodesAsync(run.Id, plan, round, ct);
+        var context = new RoundContext(run.Id, round, plan.Rounds, plan.Selection, plan.FitConfig(round), plan.EvaluateConfig(round), new Random(RoundSeed(plan.Seed, round)));
+
+        // Fit.
+        var fitInstructions = strategy.ConfigureFit(context, global, registry.Online(plan.App.Name));
+        if (fitInstructions.Count < plan.Selection.MinFit)
+            throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}");
+        var aggregationTime = new Stopwatch();
+        var failures = new List<NodeFailure>();
+        int fitOk = 0;
+        FitAggregate aggregate;
+        using (var aggregation = strategy.BeginAggregateFit(context, global))
+        {
+            await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Fit, fitInstructions, global, ct))
+            {
+                string? error = outcome.Error;
+                if (outcome.Ok)
+                {
+                    try
+                    {
+                        aggregationTime.Start();
+                        aggregation.Add(task.Node, new FitResult(outcome.Parameters!, outcome.Examples, outcome.Metrics));
+                        fitOk++;
+                    }
+                    catch (AggregationException e)
+                    {
+                        error = e.Message;
+                    }
+                    finally
+                    {
+                        aggregationTime.Stop();
+                    }
+                }
+                if (error is not null) failures.Add(new NodeFailure(task.Node, error));
+                await RecordAsync(task, outcome, error, ct);
+            }
+            if (fitOk < plan.Selection.MinFit)
+            {
+                string reason = $"round {round}: {fitOk} of {fitInstructions.Count} fit results usable, min_fit is {plan.Selection.MinFit}; failures: {Describe(failures)}";
+                await SaveFailedRoundAsync(run.Id, round, started, reason, ct);
+                throw new RunFailedException(reason);
+            }
+            aggregationTime.Start();
+            aggregate = aggregation.Complete(failures);
+            aggregationTime.Stop();
+        }
+        global = aggregate.Parameters;
+        await models.SaveAsync(run.Id, round, global, ct);
+        if (failures.Count > 0)
+            await store.AddEventAsync(run.Id, "round.failures", $"round {round}: aggregated {fitOk} fit results; failures: {Describe(failures)}", ct);
+
+        // Evaluate.
+        var evalInstructions = strategy.ConfigureEvaluate(context, global, registry.Online(plan.App.Name));
+        var evalResults = new List<NodeResult<EvaluateResult>>();
+        var evalFailures = new List<NodeFailure>();
+        if (evalInstructions.Count > 0)
+        {
+            await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Evaluate, evalInstructions, null, ct))
+            {
+                if (outcome.Ok) evalResults.Add(new NodeResult<EvaluateResult>(task.Node, new EvaluateResult(outcome.Loss, outcome.Examples, outcome.Metrics)));
+                else evalFailures.Add(new NodeFailure(task.Node, outcome.Error!));
+                await RecordAsync(task, outcome, outcome.Error, ct);
+            }
+        }
+        EvaluateAggregate? evaluation = evalResults.Count > 0 ? strategy.AggregateEvaluate(context, evalResults, evalFailures) : null;
+        if (evalInstructions.Count > 0 && evalResults.Count < plan.Selection.MinEvaluate)
+            await store.AddEventAsync(run.Id, "round.evaluate_short", $"round {round}: {evalResults.Count} evaluation results, min_evaluate is {plan.Selection.MinEvaluate}; failures: {Describe(evalFailures)}", ct);
+        var central = await strategy.EvaluateCentralAsync(context, global, ct);
+
+        await store.SaveRoundAsync(new RoundRecord(
+            run.Id, round, "done", started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
+            evaluation?.Loss, evaluation?.Metrics ?? Metrics.Empty, aggregate.Metrics,
+            central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null), ct);
+        log.LogInformation("Run {Run} round {Round}: {Ok}/{Total} fit results, loss {Loss:F4}", run.Id, round, fitOk, fitInstructions.Count, evaluation?.Loss ?? double.NaN);
+        return global;
+    }
+
+    /// <summary>
+    /// Sends one task per instruction and yields outcomes in arrival order. Tasks with no answer when the
+    /// round timeout passes fail as timed out; stopping the run fails them as stopped.
+    /// </summary>
+    private async IAsyncEnumerable<(PendingTask Task, TaskOutcome Outcome)> DispatchAsync(
+        RunRecord run, Plan plan, int round, TaskKind kind, IReadOnlyList<NodeInstruction> instructions, ParameterSet? expected,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        var tasks = instructions.Select(i => new PendingTask
+        {
+            Id = $"{run.Id}-r{round}-{(kind == TaskKind.Fit ? "fit" : "eval")}-{i.Node}-{Guid.NewGuid().ToString("N")[..8]}",
+            Node = i.Node,
+            RunId = run.Id,
+            Round = round,
+            Kind = kind,
+            App = plan.App.Name,
+            AppSettings = plan.App.Settings,
+            Config = i.Config,
+            Parameters = i.Parameters,
+            Expected = expected,
+            Timeout = plan.RoundTimeout,
+        }).ToArray();
+        string phase = kind == TaskKind.Fit ? "fit" : "evaluate";
+        Progress[run.Id] = new RoundProgress(run.Id, round, phase, tasks.Length, 0);
+        var pending = tasks.ToDictionary(t => (Task)board.Submit(t), t => t);
+        using var timeout = new CancellationTokenSource(plan.RoundTimeout);
+        using var onTimeout = timeout.Token.Register(() =>
+        {
+            foreach (var t in tasks) board.Complete(t, TaskOutcome.Failed($"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s"));
+        });
+        using var onStop = ct.Register(() =>
+        {
+            foreach (var t in tasks) board.Complete(t, TaskOutcome.Failed("run stopped"));
+        });
+        int received = 0;
+        await foreach (var done in Task.WhenEach(pending.Keys))
+        {
+            var task = pending[done];
+            received++;
+            Progress[run.Id] = new RoundProgress(run.Id, round, phase, tasks.Length, received);
+            yield return (task, await task.Completion.Task);
+        }
+        ct.ThrowIfCancellationRequested();
+    }
+
+    private async Task<ParameterSet> InitialParametersFromNodeAsync(RunRecord run, Plan plan, CancellationToken ct)
+    {
+        await WaitForNodesAsync(run.Id, plan, 0, ct, minimum: 1);
+        var reasons = new List<string>();
+        foreach (var node in registry.Online(plan.App.Name))
+        {
+            var task = new PendingTask
+            {
+                Id = $"{run.Id}-r0-init-{node}-{Guid.NewGuid().ToString("N")[..8]}",
+                Node = node,
+                RunId = run.Id,
+                Round = 0,
+                Kind = TaskKind.GetParameters,
+                App = plan.App.Name,
+                AppSettings = plan.App.Settings,
+                Config = plan.FitConfig(1),
+                Timeout = plan.RoundTimeout,
+            };
+            using var timeout = new CancellationTokenSource(plan.RoundTimeout);
+            using var onTimeout = timeout.Token.Register(() => board.Complete(task, TaskOutcome.Failed("no answer within the round timeout")));
+            using var onStop = ct.Register(() => board.Complete(task, TaskOutcome.Failed("run stopped")));
+            var outcome = await board.Submit(task);
+            ct.ThrowIfCancellationRequested();
+            if (outcome.Ok && outcome.Parameters is { Count: > 0 } p)
+            {
+                await store.AddEventAsync(run.Id, "run.initialized", $"initial parameters from node '{node}' ({p.Count} tensors, {p.ElementCount} values)", ct);
+                return p;
+            }
+            reasons.Add($"{node}: {outcome.Error ?? "no parameters"}");
+        }
+        throw new RunFailedException($"no node could provide initial parameters: {string.Join("; ", reasons)}");
+    }
+
+    private async Task WaitForNodesAsync(string runId, Plan plan, int round, CancellationToken ct, int? minimum = null)
+    {
+        int wanted = minimum ?? plan.Selection.MinAvailable;
+        var deadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
+        bool announced = false;
+        while (registry.Online(plan.App.Name).Count < wanted)
+        {
+            if (DateTimeOffset.UtcNow > deadline)
+                throw new RunFailedException($"round {round}: only {registry.Online(plan.App.Name).Count} nodes with app '{plan.App.Name}' online after waiting {plan.WaitForNodes.TotalSeconds:0}s, min_available is {wanted}");
+            if (!announced)
+            {
+                Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, registry.Online(plan.App.Name).Count);
+                announced = true;
+            }
+            await Task.Delay(100, ct);
+        }
+    }
+
+    private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, CancellationToken ct) =>
+        store.AddNodeResultAsync(new NodeResultRecord(
+            task.RunId, task.Round, task.Node, task.Phase, error is null, error, outcome.Examples,
+            double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow), ct);
+
+    private Task SaveFailedRoundAsync(string runId, int round, DateTimeOffset started, string reason, CancellationToken ct) =>
+        store.SaveRoundAsync(new RoundRecord(runId, round, "failed", started, DateTimeOffset.UtcNow, 0, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, reason), ct);
+
+    private static string Describe(IEnumerable<NodeFailure> failures)
+    {
+        var text = string.Join("; ", failures.Select(f => $"{f.Node}: {f.Reason}"));
+        return text.Length == 0 ? "none" : text;
+    }
+
+    private static int RoundSeed(long seed, int round) => unchecked((int)(seed * 1_000_003 + round * 7919));
+}

@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Cohort.Plans;
+using Cohort.Server.State;
+using Cohort.Strategies;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Server.Runs;
+
+/// <summary>
+/// Accepts submitted runs, executes them one after another, stops them on request, and after a
+/// server restart resumes a run that was in progress from its last saved round.
+/// </summary>
+public sealed class RunManager(
+    IStateStore store, RunExecutor executor, StrategyRegistry strategies, ILogger<RunManager> log) : BackgroundService
+{
+    private readonly Channel<string> _queue = Channel.CreateUnbounded<string>();
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+
+    /// <summary>Validates the plan and queues a run; throws <see cref="PlanException"/> for a bad plan.</summary>
+    public async Task<RunRecord> SubmitAsync(string planYaml, string source, CancellationToken ct)
+    {
+        var plan = PlanParser.Parse(planYaml, string.IsNullOrEmpty(source) ? "plan" : source, strategies);
+        var now = DateTimeOffset.UtcNow;
+        string id = $"{Slug(plan.Name)}-{now:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
+        var run = new RunRecord(id, plan.Name, plan.Experiment ?? plan.Name, plan.App.Name, plan.Strategy.Name, RunStatus.Queued,
+            plan.Rounds, 0, planYaml, now, null, null, null);
+        await store.SaveRunAsync(run, ct);
+        await store.AddEventAsync(id, "run.submitted", $"run '{plan.Name}' submitted: strategy {plan.Strategy.Name}, {plan.Rounds} rounds, app {plan.App.Name}", ct);
+        await _queue.Writer.WriteAsync(id, ct);
+        return run;
+    }
+
+    /// <summary>Stops a queued or running run; returns the run, or null when unknown.</summary>
+    public async Task<RunRecord?> StopAsync(string id, CancellationToken ct)
+    {
+        var run = await store.GetRunAsync(id, ct);
+        if (run is null || RunStatus.IsFinal(run.Status)) return run;
+        if (_running.TryGetValue(id, out var cts))
+        {
+            await cts.CancelAsync();
+            // The executor records the final state; wait briefly so the caller sees it.
+            for (int i = 0; i < 50 && _running.ContainsKey(id); i++) await Task.Delay(100, ct);
+        }
+        else
+        {
+            await FinishAsync(run, RunStatus.Stopped, "stopped by operator before it started", ct);
+        }
+        return await store.GetRunAsync(id, ct);
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        foreach (var run in (await store.ListRunsAsync(null, stoppingToken)).Reverse())
+        {
+            if (run.Status is RunStatus.Running or RunStatus.Queued) await _queue.Writer.WriteAsync(run.Id, stoppingToken);
+        }
+        await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
+        {
+            var run = await store.GetRunAsync(id, stoppingToken);
+            if (run is null || RunStatus.IsFinal(run.Status)) continue;
+            await ExecuteRunAsync(run, stoppingToken);
+        }
+    }
+
+    private async Task ExecuteRunAsync(RunRecord run, CancellationToken stoppingToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        _running[run.Id] = cts;
+        try
+        {
+            var plan = PlanParser.Parse(run.PlanYaml, run.Name, strategies);
+            int start = run.RoundsDone + 1;
+            run = run with { Status = RunStatus.Running, StartedAt = run.StartedAt ?? DateTimeOffset.UtcNow };
+            await store.SaveRunAsync(run, stoppingToken);
+            await store.AddEventAsync(run.Id, "run.started", start > 1 ? $"run resumed at round {start}" : "run started", stoppingToken);
+            await executor.ExecuteAsync(run, plan, start, cts.Token);
+            await FinishAsync(run, RunStatus.Finished, null, stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Server shutting down: the run stays "running" and resumes at the next start.
+            log.LogInformation("Run {Run} interrupted by shutdown; it resumes when the server starts again", run.Id);
+        }
+        catch (OperationCanceledException)
+        {
+            await FinishAsync(run, RunStatus.Stopped, "stopped by operator", stoppingToken);
+        }
+        catch (Exception e) when (e is RunFailedException or PlanException or KeyNotFoundException or InvalidDataException)
+        {
+            log.LogWarning("Run {Run} failed: {Reason}", run.Id, e.Message);
+            await FinishAsync(run, RunStatus.Failed, e.Message, stoppingToken);
+        }
+        catch (Exception e)
+        {
+            log.LogError(e, "Run {Run} failed unexpectedly", run.Id);
+            await FinishAsync(run, RunStatus.Failed, $"internal error: {e.Message}", stoppingToken);
+        }
+        finally
+        {
+            _running.TryRemove(run.Id, out _);
+            executor.Progress.TryRemove(run.Id, out _);
+        }
+    }
+
+    private async Task FinishAsync(RunRecord run, string status, string? error, CancellationToken ct)
+    {
+        var current = await store.GetRunAsync(run.Id, ct) ?? run;
+        await store.SaveRunAsync(current with { Status = status, Error = error, FinishedAt = DateTimeOffset.UtcNow }, ct);
+        await store.AddEventAsync(run.Id, $"run.{status}", error is null ? $"run {status}" : $"run {status}: {error}", ct);
+    }
+
+    private static string Slug(string name)
+    {
+        var chars = name.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-').ToArray();
+        var slug = new string(chars).Trim('-');
+        return slug.Length == 0 ? "run" : slug.Length > 40 ? slug[..40] : slug;
+    }
+}

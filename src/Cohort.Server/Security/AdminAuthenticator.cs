@@ -1,0 +1,15 @@
+using Grpc.Core;
+
+namespace Cohort.Server.Security;
+
+/// <summary>Checks the operator's admin token on Control API calls.</summary>
+public sealed class AdminAuthenticator(string adminToken)
+{
+    /// <summary>Throws Unauthenticated unless the call carries the admin token.</summary>
+    public void Demand(ServerCallContext context)
+    {
+        string? token = Tokens.FromHeader(context.RequestHeaders.GetValue("authorization"));
+        if (token is null) throw new RpcException(new Status(StatusCode.Unauthenticated, "missing admin token (authorization: Bearer <token>)"));
+        if (!Tokens.Equal(token, adminToken)) throw new RpcException(new Status(StatusCode.Unauthenticated, "wrong admin token"));
+    }
+}

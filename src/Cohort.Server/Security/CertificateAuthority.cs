@@ -1,0 +1,64 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Cohort.Server.Security;
+
+/// <summary>
+/// Generates a private CA and a server certificate signed by it, as PEM files in a folder, so a server
+/// has TLS from its first start. Nodes trust the CA file (<c>--ca</c>).
+/// </summary>
+public static class CertificateAuthority
+{
+    /// <summary>CA certificate file name.</summary>
+    public const string CaFile = "ca.crt";
+
+    /// <summary>Creates <c>ca.crt</c>, <c>ca.key</c>, <c>server.crt</c>, <c>server.key</c> in <paramref name="dir"/> unless present; returns (cert, key) paths.</summary>
+    public static (string Cert, string Key) EnsureServerCertificate(string dir, IEnumerable<string> extraNames)
+    {
+        Directory.CreateDirectory(dir);
+        string caCert = Path.Combine(dir, CaFile), caKey = Path.Combine(dir, "ca.key");
+        string cert = Path.Combine(dir, "server.crt"), key = Path.Combine(dir, "server.key");
+        if (File.Exists(cert) && File.Exists(key) && File.Exists(caCert)) return (cert, key);
+
+        using var caRsa = RSA.Create(3072);
+        var caRequest = new CertificateRequest("CN=Cohort CA", caRsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 1, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
+        var now = DateTimeOffset.UtcNow;
+        using var ca = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(10));
+
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest("CN=Cohort server", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName("localhost");
+        san.AddIpAddress(IPAddress.Loopback);
+        san.AddIpAddress(IPAddress.IPv6Loopback);
+        san.AddDnsName(Environment.MachineName);
+        foreach (var name in extraNames)
+        {
+            if (IPAddress.TryParse(name, out var ip)) san.AddIpAddress(ip);
+            else san.AddDnsName(name);
+        }
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        using var server = request.Create(ca, now.AddMinutes(-5), now.AddYears(2), RandomNumberGenerator.GetBytes(16));
+
+        WriteSecret(caKey, caRsa.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(caCert, ca.ExportCertificatePem());
+        WriteSecret(key, rsa.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(cert, server.ExportCertificatePem());
+        return (cert, key);
+    }
+
+    /// <summary>Writes a file readable by its owner only.</summary>
+    public static void WriteSecret(string path, string text)
+    {
+        File.WriteAllText(path, text);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+}

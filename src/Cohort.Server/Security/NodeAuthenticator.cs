@@ -1,0 +1,33 @@
+using System.Collections.Concurrent;
+using Cohort.Server.State;
+using Grpc.Core;
+
+namespace Cohort.Server.Security;
+
+/// <summary>Maps a node's bearer token to its name, through the stored token hashes.</summary>
+public sealed class NodeAuthenticator(IStateStore store)
+{
+    private readonly ConcurrentDictionary<string, string> _byHash = new(StringComparer.Ordinal);
+
+    /// <summary>Issues a new token for <paramref name="node"/> (replacing any earlier one) and stores only its hash.</summary>
+    public async Task<string> IssueAsync(string node, CancellationToken ct)
+    {
+        string token = Tokens.New();
+        foreach (var kv in _byHash.Where(kv => kv.Value == node)) _byHash.TryRemove(kv.Key, out _);
+        await store.SetNodeTokenAsync(node, Tokens.Hash(token), ct);
+        return token;
+    }
+
+    /// <summary>The calling node's name; throws Unauthenticated when the token is missing or unknown.</summary>
+    public async Task<string> AuthenticateAsync(ServerCallContext context)
+    {
+        string? token = Tokens.FromHeader(context.RequestHeaders.GetValue("authorization"));
+        if (token is null) throw new RpcException(new Status(StatusCode.Unauthenticated, "missing node token (authorization: Bearer <token>)"));
+        string hash = Tokens.Hash(token);
+        if (_byHash.TryGetValue(hash, out var name)) return name;
+        name = await store.FindNodeByTokenHashAsync(hash, context.CancellationToken)
+            ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "unknown node token"));
+        _byHash[hash] = name;
+        return name;
+    }
+}

@@ -1,0 +1,47 @@
+namespace Cohort.Server.State;
+
+/// <summary>Durable server state: nodes and their token hashes, runs, rounds, per-node results, events.</summary>
+public interface IStateStore
+{
+    /// <summary>Creates tables when missing.</summary>
+    Task InitializeAsync(CancellationToken ct);
+
+    /// <summary>Stores (or replaces) the token hash of a node.</summary>
+    Task SetNodeTokenAsync(string node, string tokenHash, CancellationToken ct);
+
+    /// <summary>The node a token hash belongs to, or null.</summary>
+    Task<string?> FindNodeByTokenHashAsync(string tokenHash, CancellationToken ct);
+
+    /// <summary>Records what a node said about itself and its status.</summary>
+    Task UpdateNodeAsync(NodeRecord node, CancellationToken ct);
+
+    /// <summary>All known nodes.</summary>
+    Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken ct);
+
+    /// <summary>Inserts or replaces a run.</summary>
+    Task SaveRunAsync(RunRecord run, CancellationToken ct);
+
+    /// <summary>A run by id, or null.</summary>
+    Task<RunRecord?> GetRunAsync(string id, CancellationToken ct);
+
+    /// <summary>Runs, newest first, optionally of one status.</summary>
+    Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? status, CancellationToken ct);
+
+    /// <summary>Inserts or replaces a round.</summary>
+    Task SaveRoundAsync(RoundRecord round, CancellationToken ct);
+
+    /// <summary>A run's rounds in order.</summary>
+    Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct);
+
+    /// <summary>Appends a node's result.</summary>
+    Task AddNodeResultAsync(NodeResultRecord result, CancellationToken ct);
+
+    /// <summary>A run's node results in order.</summary>
+    Task<IReadOnlyList<NodeResultRecord>> ListNodeResultsAsync(string runId, CancellationToken ct);
+
+    /// <summary>Appends an event.</summary>
+    Task AddEventAsync(string? runId, string kind, string message, CancellationToken ct);
+
+    /// <summary>Events, oldest first, of one run or all.</summary>
+    Task<IReadOnlyList<EventRecord>> ListEventsAsync(string? runId, CancellationToken ct);
+}

@@ -1,0 +1,48 @@
+using Cohort.Records;
+
+namespace Cohort.Server.State;
+
+/// <summary>Run status values as stored and shown.</summary>
+public static class RunStatus
+{
+    /// <summary>Submitted, waiting for its turn.</summary>
+    public const string Queued = "queued";
+
+    /// <summary>Rounds in progress.</summary>
+    public const string Running = "running";
+
+    /// <summary>All rounds done.</summary>
+    public const string Finished = "finished";
+
+    /// <summary>Stopped by an error; <see cref="RunRecord.Error"/> says why.</summary>
+    public const string Failed = "failed";
+
+    /// <summary>Stopped by an operator.</summary>
+    public const string Stopped = "stopped";
+
+    /// <summary>True for a status that will not change again.</summary>
+    public static bool IsFinal(string status) => status is Finished or Failed or Stopped;
+}
+
+/// <summary>One run as stored.</summary>
+public sealed record RunRecord(
+    string Id, string Name, string Experiment, string App, string Strategy, string Status,
+    int RoundsPlanned, int RoundsDone, string PlanYaml,
+    DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error);
+
+/// <summary>One round of a run as stored: the federated evaluation summary and aggregation timing.</summary>
+public sealed record RoundRecord(
+    string RunId, int Round, string Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
+    double AggregationSeconds, double? Loss, Metrics Metrics, Metrics FitMetrics,
+    double? CentralLoss, Metrics CentralMetrics, string? Error);
+
+/// <summary>One node's result (or failure) for one phase of one round.</summary>
+public sealed record NodeResultRecord(
+    string RunId, int Round, string Node, string Phase, bool Ok, string? Error,
+    long Examples, double? Loss, Metrics Metrics, double DurationSeconds, long UploadBytes, DateTimeOffset At);
+
+/// <summary>A known node.</summary>
+public sealed record NodeRecord(string Name, string Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version);
+
+/// <summary>Something that happened, for the audit trail and the run's history.</summary>
+public sealed record EventRecord(long Id, DateTimeOffset At, string? RunId, string Kind, string Message);

@@ -1,0 +1,176 @@
+using System.Globalization;
+using Cohort.Records;
+using Microsoft.Data.Sqlite;
+
+namespace Cohort.Server.State;
+
+/// <summary>The embedded default state store: one SQLite file in write-ahead-log mode.</summary>
+public sealed class SqliteStateStore : IStateStore
+{
+    private readonly string _connectionString;
+
+    /// <summary>Uses (and creates) the database file at <paramref name="path"/>.</summary>
+    public SqliteStateStore(string path)
+    {
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken ct)
+    {
+        var c = new SqliteConnection(_connectionString);
+        await c.OpenAsync(ct);
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+        await cmd.ExecuteNonQueryAsync(ct);
+        return c;
+    }
+
+    private async Task ExecuteAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    {
+        await using var c = await OpenAsync(ct);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> read, CancellationToken ct, params (string Name, object? Value)[] args)
+    {
+        await using var c = await OpenAsync(ct);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<T>();
+        while (await r.ReadAsync(ct)) list.Add(read(r));
+        return list;
+    }
+
+    /// <inheritdoc />
+    public async Task InitializeAsync(CancellationToken ct)
+    {
+        await ExecuteAsync("PRAGMA journal_mode=WAL;", ct);
+        await ExecuteAsync("""
+            CREATE TABLE IF NOT EXISTS nodes (
+              name TEXT PRIMARY KEY, token_hash TEXT UNIQUE, status TEXT NOT NULL DEFAULT 'unknown',
+              last_seen TEXT, address TEXT, app TEXT, version TEXT);
+            CREATE TABLE IF NOT EXISTS runs (
+              id TEXT PRIMARY KEY, name TEXT NOT NULL, experiment TEXT NOT NULL, app TEXT NOT NULL, strategy TEXT NOT NULL,
+              status TEXT NOT NULL, rounds_planned INTEGER NOT NULL, rounds_done INTEGER NOT NULL, plan_yaml TEXT NOT NULL,
+              created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, error TEXT);
+            CREATE TABLE IF NOT EXISTS rounds (
+              run_id TEXT NOT NULL REFERENCES runs(id), round INTEGER NOT NULL, status TEXT NOT NULL,
+              started_at TEXT NOT NULL, finished_at TEXT, aggregation_seconds REAL NOT NULL, loss REAL,
+              metrics TEXT, fit_metrics TEXT, central_loss REAL, central_metrics TEXT, error TEXT,
+              PRIMARY KEY (run_id, round));
+            CREATE TABLE IF NOT EXISTS node_results (
+              id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(id), round INTEGER NOT NULL,
+              node TEXT NOT NULL, phase TEXT NOT NULL, ok INTEGER NOT NULL, error TEXT, examples INTEGER NOT NULL,
+              loss REAL, metrics TEXT, duration_seconds REAL NOT NULL, upload_bytes INTEGER NOT NULL, at TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS node_results_run ON node_results(run_id, round);
+            CREATE TABLE IF NOT EXISTS events (
+              id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, run_id TEXT, kind TEXT NOT NULL, message TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS events_run ON events(run_id);
+            """, ct);
+    }
+
+    /// <inheritdoc />
+    public Task SetNodeTokenAsync(string node, string tokenHash, CancellationToken ct) => ExecuteAsync("""
+        INSERT INTO nodes(name, token_hash) VALUES ($n, $h)
+        ON CONFLICT(name) DO UPDATE SET token_hash = excluded.token_hash
+        """, ct, ("$n", node), ("$h", tokenHash));
+
+    /// <inheritdoc />
+    public async Task<string?> FindNodeByTokenHashAsync(string tokenHash, CancellationToken ct) =>
+        (await QueryAsync("SELECT name FROM nodes WHERE token_hash = $h", r => r.GetString(0), ct, ("$h", tokenHash))).FirstOrDefault();
+
+    /// <inheritdoc />
+    public Task UpdateNodeAsync(NodeRecord node, CancellationToken ct) => ExecuteAsync("""
+        INSERT INTO nodes(name, status, last_seen, address, app, version) VALUES ($n, $s, $l, $a, $p, $v)
+        ON CONFLICT(name) DO UPDATE SET status = excluded.status, last_seen = excluded.last_seen,
+          address = COALESCE(excluded.address, nodes.address), app = COALESCE(excluded.app, nodes.app),
+          version = COALESCE(excluded.version, nodes.version)
+        """, ct, ("$n", node.Name), ("$s", node.Status), ("$l", Time(node.LastSeen)), ("$a", node.Address), ("$p", node.App), ("$v", node.Version));
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken ct) => await QueryAsync(
+        "SELECT name, status, last_seen, address, app, version FROM nodes ORDER BY name",
+        r => new NodeRecord(r.GetString(0), r.GetString(1), TimeOrNull(r, 2), StringOrNull(r, 3), StringOrNull(r, 4), StringOrNull(r, 5)), ct);
+
+    /// <inheritdoc />
+    public Task SaveRunAsync(RunRecord run, CancellationToken ct) => ExecuteAsync("""
+        INSERT OR REPLACE INTO runs(id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error)
+        VALUES ($id, $name, $exp, $app, $strategy, $status, $planned, $done, $plan, $created, $started, $finished, $error)
+        """, ct, ("$id", run.Id), ("$name", run.Name), ("$exp", run.Experiment), ("$app", run.App), ("$strategy", run.Strategy),
+        ("$status", run.Status), ("$planned", run.RoundsPlanned), ("$done", run.RoundsDone), ("$plan", run.PlanYaml),
+        ("$created", Time(run.CreatedAt)), ("$started", Time(run.StartedAt)), ("$finished", Time(run.FinishedAt)), ("$error", run.Error));
+
+    private const string RunColumns = "id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error";
+
+    private static RunRecord ReadRun(SqliteDataReader r) => new(
+        r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5),
+        r.GetInt32(6), r.GetInt32(7), r.GetString(8), TimeOrNull(r, 9)!.Value, TimeOrNull(r, 10), TimeOrNull(r, 11), StringOrNull(r, 12));
+
+    /// <inheritdoc />
+    public async Task<RunRecord?> GetRunAsync(string id, CancellationToken ct) =>
+        (await QueryAsync($"SELECT {RunColumns} FROM runs WHERE id = $id", ReadRun, ct, ("$id", id))).FirstOrDefault();
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? status, CancellationToken ct) => string.IsNullOrEmpty(status)
+        ? await QueryAsync($"SELECT {RunColumns} FROM runs ORDER BY created_at DESC, id DESC", ReadRun, ct)
+        : await QueryAsync($"SELECT {RunColumns} FROM runs WHERE status = $s ORDER BY created_at DESC, id DESC", ReadRun, ct, ("$s", status));
+
+    /// <inheritdoc />
+    public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync("""
+        INSERT OR REPLACE INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error)
+        VALUES ($run, $round, $status, $started, $finished, $agg, $loss, $metrics, $fit, $closs, $cmetrics, $error)
+        """, ct, ("$run", round.RunId), ("$round", round.Round), ("$status", round.Status), ("$started", Time(round.StartedAt)),
+        ("$finished", Time(round.FinishedAt)), ("$agg", round.AggregationSeconds), ("$loss", Finite(round.Loss)),
+        ("$metrics", ScalarJson.Serialize(round.Metrics)), ("$fit", ScalarJson.Serialize(round.FitMetrics)),
+        ("$closs", Finite(round.CentralLoss)), ("$cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("$error", round.Error));
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct) => await QueryAsync(
+        "SELECT run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error FROM rounds WHERE run_id = $run ORDER BY round",
+        r => new RoundRecord(r.GetString(0), r.GetInt32(1), r.GetString(2), TimeOrNull(r, 3)!.Value, TimeOrNull(r, 4), r.GetDouble(5),
+            DoubleOrNull(r, 6), ScalarJson.ToMetrics(StringOrNull(r, 7)), ScalarJson.ToMetrics(StringOrNull(r, 8)),
+            DoubleOrNull(r, 9), ScalarJson.ToMetrics(StringOrNull(r, 10)), StringOrNull(r, 11)), ct, ("$run", runId));
+
+    /// <inheritdoc />
+    public Task AddNodeResultAsync(NodeResultRecord x, CancellationToken ct) => ExecuteAsync("""
+        INSERT INTO node_results(run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at)
+        VALUES ($run, $round, $node, $phase, $ok, $error, $examples, $loss, $metrics, $duration, $upload, $at)
+        """, ct, ("$run", x.RunId), ("$round", x.Round), ("$node", x.Node), ("$phase", x.Phase), ("$ok", x.Ok ? 1 : 0), ("$error", x.Error),
+        ("$examples", x.Examples), ("$loss", Finite(x.Loss)), ("$metrics", ScalarJson.Serialize(x.Metrics)), ("$duration", x.DurationSeconds),
+        ("$upload", x.UploadBytes), ("$at", Time(x.At)));
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<NodeResultRecord>> ListNodeResultsAsync(string runId, CancellationToken ct) => await QueryAsync(
+        "SELECT run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at FROM node_results WHERE run_id = $run ORDER BY round, phase, node, id",
+        r => new NodeResultRecord(r.GetString(0), r.GetInt32(1), r.GetString(2), r.GetString(3), r.GetInt32(4) != 0, StringOrNull(r, 5),
+            r.GetInt64(6), DoubleOrNull(r, 7), ScalarJson.ToMetrics(StringOrNull(r, 8)), r.GetDouble(9), r.GetInt64(10), TimeOrNull(r, 11)!.Value),
+        ct, ("$run", runId));
+
+    /// <inheritdoc />
+    public Task AddEventAsync(string? runId, string kind, string message, CancellationToken ct) => ExecuteAsync(
+        "INSERT INTO events(at, run_id, kind, message) VALUES ($at, $run, $kind, $msg)",
+        ct, ("$at", Time(DateTimeOffset.UtcNow)), ("$run", runId), ("$kind", kind), ("$msg", message));
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<EventRecord>> ListEventsAsync(string? runId, CancellationToken ct) => runId is null
+        ? await QueryAsync("SELECT id, at, run_id, kind, message FROM events ORDER BY id", ReadEvent, ct)
+        : await QueryAsync("SELECT id, at, run_id, kind, message FROM events WHERE run_id = $run ORDER BY id", ReadEvent, ct, ("$run", runId));
+
+    private static EventRecord ReadEvent(SqliteDataReader r) => new(r.GetInt64(0), TimeOrNull(r, 1)!.Value, StringOrNull(r, 2), r.GetString(3), r.GetString(4));
+
+    private static string? Time(DateTimeOffset? t) => t?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset? TimeOrNull(SqliteDataReader r, int i) =>
+        r.IsDBNull(i) ? null : DateTimeOffset.Parse(r.GetString(i), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+    private static string? StringOrNull(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+
+    private static double? DoubleOrNull(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetDouble(i);
+
+    private static double? Finite(double? d) => d is { } v && double.IsFinite(v) ? v : null;
+}

@@ -1,0 +1,52 @@
+using System.Security.Cryptography;
+using Cohort.Parameters;
+using Cohort.Transport.V1;
+using Google.Protobuf;
+
+namespace Cohort.Transport.Codec;
+
+/// <summary>
+/// Splits a <see cref="ParameterSet"/> into a manifest and chunks for streaming. Chunks wrap slices of
+/// the tensors' own buffers (no copy) and never span two tensors.
+/// </summary>
+public static class ParameterEncoder
+{
+    /// <summary>Default chunk size: well under gRPC's 4 MB message limit.</summary>
+    public const int DefaultChunkBytes = 1 << 20;
+
+    /// <summary>The manifest: specs, total size and SHA-256 of the bytes.</summary>
+    public static ParameterManifest Manifest(ParameterSet parameters)
+    {
+        var manifest = new ParameterManifest { TotalBytes = parameters.ByteCount };
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var t in parameters)
+        {
+            var spec = new TensorSpec { Name = t.Name, Dtype = (V1.DType)(int)t.DType };
+            foreach (int d in t.Shape) spec.Shape.Add(d);
+            manifest.Tensors.Add(spec);
+            hash.AppendData(t.Data);
+        }
+        manifest.Sha256 = UnsafeByteOperations.UnsafeWrap(hash.GetHashAndReset());
+        return manifest;
+    }
+
+    /// <summary>The chunks, in order.</summary>
+    public static IEnumerable<ParameterChunk> Chunks(ParameterSet parameters, int chunkBytes = DefaultChunkBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 1);
+        long offset = 0;
+        foreach (var t in parameters)
+        {
+            for (int start = 0; start < t.Data.Length; start += chunkBytes)
+            {
+                int length = Math.Min(chunkBytes, t.Data.Length - start);
+                yield return new ParameterChunk
+                {
+                    Offset = offset + start,
+                    Data = UnsafeByteOperations.UnsafeWrap(t.Data.AsMemory(start, length)),
+                };
+            }
+            offset += t.Data.Length;
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using System.CommandLine;
+using Cohort.Apps;
+using Cohort.Node;
+using Cohort.Records;
+using Cohort.Transport.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary><c>cohort node</c>: a site's long-running agent with a built-in client app.</summary>
+public static class NodeCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var server = new Option<string>("--server", "-s") { Description = "Server address (https://host:port)", Required = true };
+        var name = new Option<string>("--name", "-n") { Description = "This site's name (the one its token was issued for)", Required = true };
+        var token = new Option<string?>("--token") { Description = "Node token (default: $COHORT_NODE_TOKEN)" };
+        var app = new Option<string>("--app") { Description = $"Built-in client app ({string.Join(", ", BuiltInApps.All().Select(a => a.Name))})", Required = true };
+        var data = new Option<string?>("--data") { Description = "The site's data file, read by the app; it never leaves the node" };
+        var set = new Option<string[]>("--set") { Description = "Extra node-local app setting KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var ca = new Option<string?>("--ca") { Description = "CA certificate (PEM) to trust for the server" };
+        var insecure = new Option<bool>("--insecure") { Description = "Allow a plaintext http:// server (local development only)" };
+
+        var command = new Command("node", "Run a site's node: connect out to the server, pull tasks, train locally, push parameters");
+        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure }) command.Options.Add(o);
+        command.SetAction(async (pr, ct) =>
+        {
+            string appName = pr.GetValue(app)!;
+            var factory = BuiltInApps.All().FirstOrDefault(a => string.Equals(a.Name, appName, StringComparison.OrdinalIgnoreCase))
+                ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {string.Join(", ", BuiltInApps.All().Select(a => a.Name))})");
+            string tokenValue = pr.GetValue(token) ?? Environment.GetEnvironmentVariable("COHORT_NODE_TOKEN")
+                ?? throw new CliException("no node token: pass --token or set COHORT_NODE_TOKEN");
+            var settings = new Dictionary<string, Scalar>(StringComparer.Ordinal);
+            if (pr.GetValue(data) is { } dataFile)
+            {
+                if (!File.Exists(dataFile)) throw new CliException($"--data: file '{dataFile}' not found");
+                settings["data"] = Path.GetFullPath(dataFile);
+            }
+            foreach (var kv in pr.GetValue(set) ?? [])
+            {
+                int eq = kv.IndexOf('=');
+                if (eq <= 0) throw new CliException($"--set '{kv}': expected KEY=VALUE");
+                settings[kv[..eq]] = kv[(eq + 1)..];
+            }
+            using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+            var options = new NodeOptions
+            {
+                Connection = new ConnectionOptions(pr.GetValue(server)!, tokenValue, pr.GetValue(ca), pr.GetValue(insecure)),
+                Name = pr.GetValue(name)!,
+                NodeSettings = new Config(settings),
+                Logger = loggerFactory.CreateLogger("cohort.node"),
+            };
+            try
+            {
+                await CohortNode.RunAsync(factory, options, ct);
+            }
+            catch (NodeRefusedException e)
+            {
+                throw new CliException(e.Message);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliException(e.Message);
+            }
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Cohort.Server.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary><c>cohort server</c>: the coordinator.</summary>
+public static class ServerCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var host = new Option<string>("--host") { Description = "Address to listen on (0.0.0.0 for all interfaces)", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port", "-p") { Description = "Port for the Fleet and Control APIs (0 picks a free one)", DefaultValueFactory = _ => 7300 };
+        var dataDir = new Option<string>("--data-dir") { Description = "Folder for state (SQLite), models, TLS material and the admin token", DefaultValueFactory = _ => ".cohort" };
+        var cert = new Option<string?>("--tls-cert") { Description = "PEM certificate; without it (and without --insecure) a CA and certificate are generated in DATA_DIR/tls" };
+        var key = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert" };
+        var tlsName = new Option<string[]>("--tls-name") { Description = "Extra host name or IP for the generated certificate (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var insecure = new Option<bool>("--insecure") { Description = "Serve plaintext HTTP/2 (local development only)" };
+        var adminToken = new Option<string?>("--admin-token") { Description = "Admin token for the Control API (default: generated into DATA_DIR/admin.token)" };
+        var nodeTimeout = new Option<double>("--node-timeout") { Description = "Seconds without heartbeat before a node is offline", DefaultValueFactory = _ => 4.0 };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
+
+        var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
+        foreach (var o in new Option[] { host, port, dataDir, cert, key, tlsName, insecure, adminToken, nodeTimeout, verbose }) command.Options.Add(o);
+        command.SetAction(async (pr, ct) =>
+        {
+            if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
+            if (pr.GetValue(cert) is not null && pr.GetValue(key) is null) throw new CliException("--tls-cert needs --tls-key");
+            var options = new ServerOptions
+            {
+                Host = pr.GetValue(host)!,
+                Port = pr.GetValue(port),
+                DataDir = pr.GetValue(dataDir)!,
+                TlsCertFile = pr.GetValue(cert),
+                TlsKeyFile = pr.GetValue(key),
+                TlsNames = pr.GetValue(tlsName) ?? [],
+                Insecure = pr.GetValue(insecure),
+                AdminToken = pr.GetValue(adminToken),
+                NodeTimeout = TimeSpan.FromSeconds(pr.GetValue(nodeTimeout)),
+            };
+            await using var server = await CohortServerHost.StartAsync(options, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
+            Console.WriteLine($"Cohort server {ServerInfo.Version} listening on {server.Address}");
+            Console.WriteLine($"  data folder: {server.DataDir}");
+            if (server.CaFile is not null) Console.WriteLine($"  nodes trust: --ca {server.CaFile}");
+            Console.WriteLine($"  admin token: {CohortServerHost.AdminTokenFile(server.DataDir)}");
+            await server.WaitForShutdownAsync(ct);
+            return 0;
+        });
+        return command;
+    }
+}

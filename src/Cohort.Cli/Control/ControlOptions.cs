@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Cohort.Server.Hosting;
+using Cohort.Transport.Channels;
+
+namespace Cohort.Cli.Control;
+
+/// <summary>The options every operator command shares: where the server is and how to authenticate.</summary>
+public sealed class ControlOptions
+{
+    /// <summary>--server.</summary>
+    public Option<string> Server { get; } = new("--server", "-s")
+    {
+        Description = "Server address (https://host:port; http:// needs --insecure)",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("COHORT_SERVER") ?? "https://localhost:7300",
+    };
+
+    /// <summary>--admin-token.</summary>
+    public Option<string?> AdminToken { get; } = new("--admin-token")
+    {
+        Description = "Admin token (default: $COHORT_ADMIN_TOKEN, else DATA_DIR/admin.token)",
+    };
+
+    /// <summary>--ca.</summary>
+    public Option<string?> Ca { get; } = new("--ca")
+    {
+        Description = "CA certificate (PEM) to trust (default: DATA_DIR/tls/ca.crt when present)",
+    };
+
+    /// <summary>--insecure.</summary>
+    public Option<bool> Insecure { get; } = new("--insecure")
+    {
+        Description = "Allow a plaintext http:// server (local development only)",
+    };
+
+    /// <summary>--data-dir.</summary>
+    public Option<string> DataDir { get; } = new("--data-dir")
+    {
+        Description = "A local server's data folder, where the default admin token and CA are read from",
+        DefaultValueFactory = _ => ".cohort",
+    };
+
+    /// <summary>Adds the options to a command.</summary>
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Server);
+        command.Options.Add(AdminToken);
+        command.Options.Add(Ca);
+        command.Options.Add(Insecure);
+        command.Options.Add(DataDir);
+    }
+
+    /// <summary>Resolves the connection from parsed options, environment and the local data folder.</summary>
+    public ConnectionOptions Resolve(ParseResult pr)
+    {
+        string dataDir = pr.GetValue(DataDir)!;
+        string? token = pr.GetValue(AdminToken) ?? Environment.GetEnvironmentVariable("COHORT_ADMIN_TOKEN");
+        if (token is null)
+        {
+            string file = CohortServerHost.AdminTokenFile(dataDir);
+            if (!File.Exists(file)) throw new CliException($"no admin token: pass --admin-token, set COHORT_ADMIN_TOKEN, or run next to the server's data folder ({file} not found)");
+            token = File.ReadAllText(file).Trim();
+        }
+        string? ca = pr.GetValue(Ca);
+        if (ca is null)
+        {
+            string local = Path.Combine(dataDir, "tls", "ca.crt");
+            if (File.Exists(local)) ca = local;
+        }
+        return new ConnectionOptions(pr.GetValue(Server)!, token, ca, pr.GetValue(Insecure));
+    }
+}

@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text;
+using Cohort.Transport.V1;
+using Google.Protobuf;
+using Google.Protobuf.Collections;
+
+namespace Cohort.Cli.Control;
+
+/// <summary>Text and JSON renderings of runs and rounds shared by the operator commands and the demo.</summary>
+public static class RunReport
+{
+    private static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithIndentation());
+
+    /// <summary>Indented JSON of any message.</summary>
+    public static string ToJson(IMessage message) => Json.Format(message);
+
+    /// <summary>One line per round: global loss, accuracy, AUC, then each node's accuracy and AUC.</summary>
+    public static string RoundLine(RoundInfo round, int planned)
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"round {round.Round,3}/{planned}");
+        if (round.Status != "done") return sb.Append(CultureInfo.InvariantCulture, $"  {round.Status}: {round.Error}").ToString();
+        sb.Append(CultureInfo.InvariantCulture, $"  loss {Num(round.Loss)}  acc {Metric(round.Metrics, "accuracy")}  auc {Metric(round.Metrics, "auc")}");
+        if (round.HasCentral) sb.Append(CultureInfo.InvariantCulture, $"  central loss {Num(round.CentralLoss)} acc {Metric(round.CentralMetrics, "accuracy")}");
+        sb.Append("  |");
+        foreach (var n in round.Nodes.Where(n => n.Phase == "evaluate").OrderBy(n => n.Node, StringComparer.Ordinal))
+        {
+            sb.Append(CultureInfo.InvariantCulture, n.Ok
+                ? $" {n.Node} {Num(n.Loss)}/{Metric(n.Metrics, "accuracy")}/{Metric(n.Metrics, "auc")}"
+                : $" {n.Node} failed");
+        }
+        var failed = round.Nodes.Where(n => !n.Ok).Select(n => $"{n.Node} ({n.Phase}): {n.Error}").ToArray();
+        if (failed.Length > 0) sb.Append("  failures: ").Append(string.Join("; ", failed));
+        return sb.ToString();
+    }
+
+    /// <summary>A metric formatted to three decimals, or "-".</summary>
+    public static string Metric(MapField<string, Scalar> metrics, string key) =>
+        metrics.TryGetValue(key, out var v) ? Num(Value(v)) : "-";
+
+    /// <summary>The numeric value of a wire scalar (NaN when not numeric).</summary>
+    public static double Value(Scalar v) => v.ValueCase switch
+    {
+        Scalar.ValueOneofCase.DoubleValue => v.DoubleValue,
+        Scalar.ValueOneofCase.IntValue => v.IntValue,
+        _ => double.NaN,
+    };
+
+    /// <summary>Three decimals, or "-" for NaN.</summary>
+    public static string Num(double v) => double.IsFinite(v) ? v.ToString("0.000", CultureInfo.InvariantCulture) : "-";
+
+    /// <summary>Seconds between two stored timestamps (or until now).</summary>
+    public static double Seconds(string start, string end)
+    {
+        if (!DateTimeOffset.TryParse(start, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var s)) return double.NaN;
+        var e = DateTimeOffset.TryParse(end, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var x) ? x : DateTimeOffset.UtcNow;
+        return (e - s).TotalSeconds;
+    }
+}

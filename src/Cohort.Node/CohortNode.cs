@@ -1,0 +1,74 @@
+using Cohort.Apps;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Node;
+
+/// <summary>
+/// Hosts a client app as a long-running node: connects out to the server, registers, heartbeats,
+/// pulls tasks, runs them with the app and pushes results. Reconnects with backoff when the server
+/// restarts or the network drops; stops only when cancelled or when the server refuses its token.
+/// </summary>
+public static class CohortNode
+{
+    /// <summary>Runs a node that uses the same <paramref name="app"/> instance for every run.</summary>
+    public static Task RunAsync(IClientApp app, string appName, NodeOptions options, CancellationToken ct = default) =>
+        RunAsync(new DelegateClientAppFactory(appName, _ => app), options, ct);
+
+    /// <summary>Runs a node that creates its app per run through <paramref name="factory"/>.</summary>
+    public static async Task RunAsync(IClientAppFactory factory, NodeOptions options, CancellationToken ct = default)
+    {
+        var log = options.Logger;
+        int attempt = 0;
+        var apps = new RunApps(factory, options);
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await using var session = await NodeSession.ConnectAsync(options, factory.Name, ct);
+                attempt = 0;
+                await session.ServeAsync(apps, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied)
+            {
+                throw new NodeRefusedException($"server refused node '{options.Name}': {e.Status.Detail}");
+            }
+            catch (Exception e) when (e is RpcException or HttpRequestException or IOException or SessionLostException or OperationCanceledException)
+            {
+                var delay = Backoff(attempt++, options.MaxBackoff);
+                log.LogWarning("Node {Node}: server {Server} unreachable ({Reason}); retrying in {Delay:0.0}s",
+                    options.Name, options.Connection.Server, Describe(e), delay.TotalSeconds);
+                try
+                {
+                    await Task.Delay(delay, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private static TimeSpan Backoff(int attempt, TimeSpan max)
+    {
+        double seconds = Math.Min(max.TotalSeconds, 0.25 * Math.Pow(2, Math.Min(attempt, 10)));
+        return TimeSpan.FromSeconds(seconds * (0.8 + 0.4 * Random.Shared.NextDouble()));
+    }
+
+    private static string Describe(Exception e) => e switch
+    {
+        RpcException r => $"{r.StatusCode}: {r.Status.Detail}",
+        _ => e.Message,
+    };
+}
+
+/// <summary>The server refused this node (unknown or wrong token); retrying cannot help.</summary>
+public sealed class NodeRefusedException(string message) : Exception(message);
+
+/// <summary>The connection to the server was lost mid-session; the node reconnects.</summary>
+internal sealed class SessionLostException(string message) : Exception(message);

@@ -1,0 +1,28 @@
+using Cohort.Records;
+using Cohort.Transport.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Cohort.Node;
+
+/// <summary>Settings of a node agent.</summary>
+public sealed record NodeOptions
+{
+    /// <summary>Server address, node token and TLS trust.</summary>
+    public required ConnectionOptions Connection { get; init; }
+
+    /// <summary>This site's name; must match the name its token was issued for.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Site-local settings handed to the client app (e.g. <c>data</c>: the local data file). Never sent to the server.</summary>
+    public Config NodeSettings { get; init; } = Config.Empty;
+
+    /// <summary>How long one task poll waits at the server.</summary>
+    public TimeSpan PollWait { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Longest pause between reconnection attempts.</summary>
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Where the agent logs.</summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
+}

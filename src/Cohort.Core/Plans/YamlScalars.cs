@@ -21,7 +21,7 @@ internal static partial class YamlScalars
     public static Scalar ToScalar(YamlScalarNode node)
     {
         string text = node.Value ?? "";
-        if (node.Style is not (ScalarStyle.Plain or ScalarStyle.Any) || node.Tag.Value == StringTag) return text;
+        if (node.Style is not (ScalarStyle.Plain or ScalarStyle.Any) || (node.Tag.IsGlobal && node.Tag.Value == StringTag)) return text;
         switch (text)
         {
             case "true" or "True" or "TRUE": return true;

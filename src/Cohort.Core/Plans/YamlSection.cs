@@ -143,16 +143,8 @@ internal sealed class YamlSection
         var node = Find(key)!;
         if (v.Kind != ScalarKind.Int) throw Error(node, $"{NameOf(key)}: {YamlScalars.Show(v)} is not an integer");
         long i = v.AsInt();
-        if (i < min || i > max)
-        {
-            string rule = (min > long.MinValue, max < long.MaxValue) switch
-            {
-                (true, true) => $"must be between {min} and {max}",
-                (true, false) => $"must be >= {min}",
-                _ => $"must be <= {max}",
-            };
-            throw Error(node, $"{NameOf(key)}: {i} is not allowed ({rule})");
-        }
+        if (i < min) throw Error(node, $"{NameOf(key)}: {i} is not allowed (must be >= {min})");
+        if (i > max) throw Error(node, $"{NameOf(key)}: {i} is not allowed (must be <= {max})");
         return i;
     }
 

@@ -96,6 +96,22 @@ public sealed class PlanParserTests
         Assert.Equal(0.01, fit.GetDouble("learning_rate", 0));
     }
 
+    [Fact]
+    public void Full_example_in_the_plan_reference_parses()
+    {
+        string doc = File.ReadAllText(RepositoryPaths.Combine("docs", "plan.md"));
+        int section = doc.IndexOf("## Full example", StringComparison.Ordinal);
+        int start = doc.IndexOf("```yaml\n", section, StringComparison.Ordinal) + "```yaml\n".Length;
+        string yaml = doc[start..doc.IndexOf("```", start, StringComparison.Ordinal)];
+
+        var plan = PlanParser.Parse(yaml, "docs/plan.md", StrategyRegistry.CreateDefault());
+
+        Assert.Equal(Scalar.Of("1,2,3,4"), plan.App.Settings["categorical.cp"]);
+        Assert.Equal("cosine", plan.Train.Schedule.Type);
+        Assert.Equal(0.001, plan.FitConfig(15).GetDouble("learning_rate", 0), 12);
+        Assert.Equal(0.5, plan.FitConfig(1).GetDouble("eval_threshold", 0));
+    }
+
     // ---- defaults and typing ----
 
     [Fact]

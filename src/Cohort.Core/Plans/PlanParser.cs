@@ -1,3 +1,4 @@
+using Cohort.Records;
 using Cohort.Strategies;
 
 namespace Cohort.Plans;
@@ -5,14 +6,186 @@ namespace Cohort.Plans;
 /// <summary>Reads and validates YAML plans.</summary>
 public static class PlanParser
 {
+    private static readonly string[] TopKeys =
+        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config"];
+
+    private static readonly string[] AppKeys = ["name", "settings"];
+    private static readonly string[] StrategyKeys = ["name", "params"];
+    private static readonly string[] SelectionKeys = ["min_available", "min_fit", "min_evaluate", "fraction_fit", "fraction_evaluate"];
+
+    private static readonly string[] TrainKeys =
+        ["local_epochs", "local_steps", "batch_size", "optimizer", "learning_rate", "weight_decay", "momentum", "lr_schedule"];
+
+    private static readonly string[] ScheduleKeys = ["type", "gamma", "step_size", "min_lr"];
+
+    /// <summary>Keys <see cref="Plan.FitConfig"/> fills from the plan itself; <c>config</c> may not override them.</summary>
+    private static readonly string[] ReservedConfigKeys =
+        ["round", "rounds", "seed", "batch_size", "optimizer", "learning_rate", "weight_decay", "momentum", "local_epochs", "local_steps"];
+
     /// <summary>Parses plan text; <paramref name="source"/> names it in errors.</summary>
-    public static Plan Parse(string yaml, string source, StrategyRegistry strategies) =>
-        throw new NotImplementedException("plan parser pending");
+    public static Plan Parse(string yaml, string source, StrategyRegistry strategies)
+    {
+        ArgumentNullException.ThrowIfNull(yaml);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(strategies);
+
+        var top = YamlSection.Read(source, "", PlanYamlLoader.LoadRoot(yaml, source), TopKeys);
+        string name = top.RequiredString("name");
+        int rounds = top.Int("rounds", 1) ?? 1;
+        var defaults = new Plan { Name = name, App = new AppSpec("", Config.Empty), Strategy = new StrategySpec("", Config.Empty) };
+
+        return new Plan
+        {
+            Name = name,
+            Experiment = top.String("experiment") ?? name,
+            Tags = top.StringList("tags") ?? [],
+            App = ReadApp(top.RequiredSection("app", AppKeys)),
+            Strategy = ReadStrategy(top.RequiredSection("strategy", StrategyKeys), strategies),
+            Rounds = rounds,
+            Selection = ReadSelection(top.Section("selection", SelectionKeys)),
+            RoundTimeout = top.Duration("round_timeout", allowZero: false) ?? defaults.RoundTimeout,
+            WaitForNodes = top.Duration("wait_for_nodes", allowZero: true) ?? defaults.WaitForNodes,
+            Train = ReadTrain(top.Section("train", TrainKeys), rounds),
+            Seed = top.Integer("seed") ?? defaults.Seed,
+            RoundConfig = ReadRoundConfig(top.Section("config", allowed: null)),
+            SourceText = yaml,
+        };
+    }
 
     /// <summary>Reads and parses a plan file.</summary>
     public static Plan ParseFile(string path, StrategyRegistry strategies)
     {
         if (!File.Exists(path)) throw new PlanException(path, 0, 0, "file not found");
-        return Parse(File.ReadAllText(path), path, strategies);
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PlanException(path, 0, 0, $"cannot read the file: {e.Message}");
+        }
+        return Parse(text, path, strategies);
+    }
+
+    private static AppSpec ReadApp(YamlSection app)
+    {
+        string name = app.RequiredString("name");
+        var settings = app.Find("settings") is { } node
+            ? AppSettingsFlattener.Flatten(app.Source, app.NameOf("settings"), node)
+            : Config.Empty;
+        return new AppSpec(name, settings);
+    }
+
+    private static StrategySpec ReadStrategy(YamlSection strategy, StrategyRegistry strategies)
+    {
+        string name = strategy.RequiredString("name");
+        if (!strategies.Contains(name))
+            throw strategy.Error(strategy.Find("name")!, $"{strategy.NameOf("name")}: unknown strategy '{name}' (allowed: {string.Join(", ", strategies.Names)})");
+
+        var parameters = strategy.Section("params", allowed: null);
+        var accepted = strategies.ParametersOf(name);
+        if (accepted.Count > 0)
+        {
+            foreach (var (key, entry) in parameters.Entries)
+            {
+                if (!accepted.Contains(key, StringComparer.Ordinal))
+                    throw parameters.Error(entry.Key, $"unknown parameter '{key}' in {parameters.Path} of strategy '{name}' (allowed: {string.Join(", ", accepted)})");
+            }
+        }
+        return new StrategySpec(name, parameters.ToScalarConfig());
+    }
+
+    private static Selection ReadSelection(YamlSection s)
+    {
+        var d = new Selection();
+        double fractionFit = s.Number("fraction_fit", new NumberBounds(0, true, 1, false)) ?? d.FractionFit;
+        double fractionEvaluate = s.Number("fraction_evaluate", NumberBounds.UnitInterval) ?? d.FractionEvaluate;
+        int minAvailable = s.Int("min_available", 0) ?? d.MinAvailable;
+        int minFit = s.Int("min_fit", 0) ?? d.MinFit;
+        int? minEvaluate = s.Int("min_evaluate", 0);
+
+        // fraction_fit is always > 0, so every round trains and needs at least one result.
+        if (minFit == 0)
+            throw s.Error(s.Find("min_fit")!, $"{s.NameOf("min_fit")}: 0 is not allowed (must be >= 1: a round needs at least one fit result)");
+        if (fractionEvaluate > 0 && minEvaluate == 0)
+            throw s.Error(s.Find("min_evaluate")!,
+                $"{s.NameOf("min_evaluate")}: 0 is not allowed while {s.NameOf("fraction_evaluate")} is > 0 (must be >= 1, or set fraction_evaluate: 0 to skip evaluation)");
+
+        return new Selection(
+            MinAvailable: minAvailable,
+            MinFit: minFit,
+            // No evaluation: an unset minimum should not suggest otherwise.
+            MinEvaluate: minEvaluate ?? (fractionEvaluate > 0 ? d.MinEvaluate : 0),
+            FractionFit: fractionFit,
+            FractionEvaluate: fractionEvaluate);
+    }
+
+    private static TrainSpec ReadTrain(YamlSection t, int rounds)
+    {
+        var d = new TrainSpec();
+        int? epochs = t.Int("local_epochs", 1);
+        int? steps = t.Int("local_steps", 1);
+        double learningRate = t.Number("learning_rate", NumberBounds.Positive) ?? d.LearningRate;
+        return new TrainSpec
+        {
+            // Steps replace the default epoch count; epochs stay only when the plan gives both.
+            LocalEpochs = epochs ?? (steps is null ? d.LocalEpochs : null),
+            LocalSteps = steps,
+            BatchSize = t.Int("batch_size", 1) ?? d.BatchSize,
+            Optimizer = t.Choice("optimizer", TrainSpec.Optimizers) ?? d.Optimizer,
+            LearningRate = learningRate,
+            WeightDecay = t.Number("weight_decay", NumberBounds.NonNegative) ?? d.WeightDecay,
+            Momentum = t.Number("momentum", new NumberBounds(0, false, 1, true)) ?? d.Momentum,
+            Schedule = ReadSchedule(t.Section("lr_schedule", ScheduleKeys), learningRate, rounds),
+        };
+    }
+
+    private static LearningRateSchedule ReadSchedule(YamlSection s, double learningRate, int rounds)
+    {
+        var d = new LearningRateSchedule();
+        if (!s.Present) return d with { TotalRounds = rounds };
+
+        string type = s.Choice("type", LearningRateSchedule.Types) ?? throw s.Missing("type", $"one of {string.Join(", ", LearningRateSchedule.Types)}");
+        string[] uses = type switch
+        {
+            "step" => ["gamma", "step_size"],
+            "exponential" => ["gamma"],
+            "cosine" => ["min_lr"],
+            _ => [],
+        };
+        foreach (var (key, entry) in s.Entries)
+        {
+            if (key != "type" && !uses.Contains(key))
+                throw s.Error(entry.Key, $"{s.NameOf(key)}: not used by type '{type}' ({type} uses {(uses.Length == 0 ? "no other keys" : string.Join(", ", uses))})");
+        }
+        foreach (var key in uses)
+        {
+            if (key != "min_lr" && s.Find(key) is null) throw s.Missing(key, $"type '{type}' needs it");
+        }
+
+        double minLr = s.Number("min_lr", NumberBounds.NonNegative) ?? d.MinLearningRate;
+        if (minLr > learningRate)
+            throw s.Error(s.Find("min_lr")!, $"{s.NameOf("min_lr")}: {minLr} is not allowed (must be <= train.learning_rate, {learningRate})");
+
+        return new LearningRateSchedule
+        {
+            Type = type,
+            Gamma = s.Number("gamma", NumberBounds.Positive) ?? d.Gamma,
+            StepSize = s.Int("step_size", 1) ?? d.StepSize,
+            MinLearningRate = minLr,
+            TotalRounds = rounds,
+        };
+    }
+
+    private static Config ReadRoundConfig(YamlSection config)
+    {
+        foreach (var (key, entry) in config.Entries)
+        {
+            if (ReservedConfigKeys.Contains(key, StringComparer.Ordinal))
+                throw config.Error(entry.Key,
+                    $"{config.NameOf(key)}: '{key}' is set by the server from the plan (reserved: {string.Join(", ", ReservedConfigKeys)}); set it under train, rounds or seed");
+        }
+        return config.ToScalarConfig();
     }
 }

@@ -1,0 +1,143 @@
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+using YamlDotNet.RepresentationModel;
+
+namespace Cohort.Plans;
+
+/// <summary>Loads plan text into its top-level YAML mapping, turning every YAML failure into a <see cref="PlanException"/>.</summary>
+internal static class PlanYamlLoader
+{
+    private const string DuplicateKeyMessage = "Duplicate key ";
+
+    /// <summary>The plan's single document, which must be a mapping.</summary>
+    public static YamlMappingNode LoadRoot(string yaml, string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException e) when (e.Message.StartsWith(DuplicateKeyMessage, StringComparison.Ordinal))
+        {
+            string key = e.Message[DuplicateKeyMessage.Length..];
+            string where = MappingPathOfKeyAt(yaml, e.Start) is { } path ? (path.Length == 0 ? "plan" : path) : "a mapping";
+            throw new PlanException(source, e.Start.Line, e.Start.Column, $"duplicate key '{key}' in {where}");
+        }
+        catch (YamlException e)
+        {
+            throw new PlanException(source, e.Start.Line, e.Start.Column, $"malformed YAML: {e.Message}");
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner fails this way, with no position, when a flow collection runs to the end of the text.
+            if (UnclosedFlowCollection(yaml) is { } open)
+                throw new PlanException(source, open.Mark.Line, open.Mark.Column, $"malformed YAML: this '{open.Opener}' is never closed");
+            throw new PlanException(source, 0, 0, "malformed YAML: the parser stopped unexpectedly (an unclosed '[', '{' or quote?)");
+        }
+
+        if (stream.Documents.Count == 0 || YamlScalars.IsNull(stream.Documents[0].RootNode))
+            throw new PlanException(source, 0, 0, "the plan is empty (expected a mapping with at least name, app and strategy)");
+        if (stream.Documents.Count > 1)
+        {
+            var second = stream.Documents[1].RootNode;
+            throw new PlanException(source, second.Start.Line, second.Start.Column, $"a plan is one YAML document, found {stream.Documents.Count}");
+        }
+        var root = stream.Documents[0].RootNode;
+        if (root is not YamlMappingNode map)
+            throw new PlanException(source, root.Start.Line, root.Start.Column, $"plan: expected a mapping of plan keys, got {YamlScalars.Describe(root)}");
+        return map;
+    }
+
+    /// <summary>The dotted path of the mapping whose key starts at <paramref name="at"/> ("" for the top level), or null.</summary>
+    private static string? MappingPathOfKeyAt(string yaml, Mark at)
+    {
+        var frames = new List<Frame>();
+        var parser = new Parser(new StringReader(yaml));
+        try
+        {
+            while (parser.MoveNext())
+            {
+                switch (parser.Current)
+                {
+                    case MappingStart:
+                        frames.Add(new Frame(ChildPath(frames), IsMapping: true));
+                        break;
+                    case SequenceStart:
+                        frames.Add(new Frame(ChildPath(frames), IsMapping: false));
+                        break;
+                    case MappingEnd or SequenceEnd:
+                        frames.RemoveAt(frames.Count - 1);
+                        ValueDone(frames);
+                        break;
+                    case Scalar s when frames.Count > 0 && frames[^1] is { IsMapping: true, ExpectKey: true } f:
+                        if (s.Start.Line == at.Line && s.Start.Column == at.Column) return f.Path;
+                        f.Key = s.Value;
+                        f.ExpectKey = false;
+                        break;
+                    case Scalar or AnchorAlias:
+                        ValueDone(frames);
+                        break;
+                }
+            }
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
+        {
+            // Only a diagnostic: fall back to a message without the path.
+        }
+        return null;
+    }
+
+    /// <summary>The innermost '[' or '{' still open where the parser gives up, or null.</summary>
+    private static (Mark Mark, char Opener)? UnclosedFlowCollection(string yaml)
+    {
+        var open = new Stack<(Mark Mark, char Opener, bool Flow)>();
+        var parser = new Parser(new StringReader(yaml));
+        try
+        {
+            while (parser.MoveNext())
+            {
+                switch (parser.Current)
+                {
+                    case SequenceStart s:
+                        open.Push((s.Start, '[', s.Style == SequenceStyle.Flow));
+                        break;
+                    case MappingStart m:
+                        open.Push((m.Start, '{', m.Style == MappingStyle.Flow));
+                        break;
+                    case SequenceEnd or MappingEnd:
+                        open.Pop();
+                        break;
+                }
+            }
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
+        {
+            foreach (var (mark, opener, flow) in open)
+                if (flow) return (mark, opener);
+        }
+        return null;
+    }
+
+    private static string ChildPath(List<Frame> frames)
+    {
+        if (frames.Count == 0) return "";
+        var parent = frames[^1];
+        if (!parent.IsMapping) return $"{parent.Path}[{parent.Index}]";
+        return parent.Path.Length == 0 ? parent.Key ?? "" : $"{parent.Path}.{parent.Key}";
+    }
+
+    private static void ValueDone(List<Frame> frames)
+    {
+        if (frames.Count == 0) return;
+        var f = frames[^1];
+        if (f.IsMapping) f.ExpectKey = !f.ExpectKey;
+        else f.Index++;
+    }
+
+    private sealed record Frame(string Path, bool IsMapping)
+    {
+        public bool ExpectKey { get; set; } = true;
+        public string? Key { get; set; }
+        public int Index { get; set; }
+    }
+}

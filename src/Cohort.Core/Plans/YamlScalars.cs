@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Cohort.Records;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Cohort.Plans;
+
+/// <summary>The plan's scalar typing: plain true/false → bool, integers → long, decimals/exponents → double, else string.</summary>
+internal static partial class YamlScalars
+{
+    private const string StringTag = "tag:yaml.org,2002:str";
+
+    /// <summary>True for an empty value, <c>~</c> or <c>null</c> written plain (YAML's null).</summary>
+    public static bool IsNull(YamlNode node) =>
+        node is YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any } s
+        && s.Tag.IsEmpty
+        && s.Value is null or "" or "~" or "null" or "Null" or "NULL";
+
+    /// <summary>Types a scalar node; quoted (or <c>!!str</c>-tagged) values always stay strings.</summary>
+    public static Scalar ToScalar(YamlScalarNode node)
+    {
+        string text = node.Value ?? "";
+        if (node.Style is not (ScalarStyle.Plain or ScalarStyle.Any) || (node.Tag.IsGlobal && node.Tag.Value == StringTag)) return text;
+        switch (text)
+        {
+            case "true" or "True" or "TRUE": return true;
+            case "false" or "False" or "FALSE": return false;
+        }
+        if (IntegerPattern().IsMatch(text))
+        {
+            if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l)) return l;
+            // Too large for a long: still a number, so keep it as one.
+            return double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+        }
+        if (DecimalPattern().IsMatch(text)) return double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return text;
+    }
+
+    /// <summary>"a mapping", "a list", "an empty value" or "a value", for messages.</summary>
+    public static string Describe(YamlNode node) => node switch
+    {
+        YamlMappingNode => "a mapping",
+        YamlSequenceNode => "a list",
+        _ when IsNull(node) => "an empty value",
+        _ => "a value",
+    };
+
+    /// <summary>A value as a message shows it: numbers and bools bare, text quoted.</summary>
+    public static string Show(Scalar value) => value.Kind == ScalarKind.String ? $"'{value}'" : value.ToString();
+
+    [GeneratedRegex(@"^[-+]?[0-9]+$", RegexOptions.CultureInvariant)]
+    private static partial Regex IntegerPattern();
+
+    [GeneratedRegex(@"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))(?:[eE][-+]?[0-9]+)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex DecimalPattern();
+}

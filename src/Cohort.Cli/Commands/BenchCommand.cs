@@ -1,0 +1,107 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cohort.Cli.Demo;
+using Cohort.Server.State;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary><c>cohort bench …</c>: benchmarks that print machine-readable figures.</summary>
+public static class BenchCommand
+{
+    /// <summary>Builds the command group.</summary>
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks (figures as 'name value' lines; --json writes bench/results)");
+        bench.Subcommands.Add(RoundOverhead());
+        return bench;
+    }
+
+    private static Command RoundOverhead()
+    {
+        var nodes = new Option<int>("--nodes") { Description = "Node processes", DefaultValueFactory = _ => 4 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds per measurement", DefaultValueFactory = _ => 30 };
+        var values = new Option<int>("--values") { Description = "Model size in float32 values", DefaultValueFactory = _ => 1000 };
+        var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
+        var command = new Command("round-overhead", "Orchestration time of one round with an empty fit: N node processes over TLS gRPC on loopback")
+        {
+            nodes, rounds, values, json,
+        };
+        command.SetAction(async (pr, ct) =>
+        {
+            int n = pr.GetValue(nodes), r = pr.GetValue(rounds), size = pr.GetValue(values);
+            string dir = Path.GetFullPath(".cohort/bench-round-overhead");
+            var sites = Enumerable.Range(1, n).Select(i => ($"site{i}", (IReadOnlyList<string>)["--set", $"values={size}"])).ToArray();
+            await using var federation = await LocalFederation.StartAsync(dir, "empty", sites, ct);
+            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["nodes"] = n, ["rounds"] = r, ["values"] = size };
+            foreach (bool evaluate in new[] { false, true })
+            {
+                string plan = $"""
+                    name: bench-round-overhead
+                    app: {{ name: empty }}
+                    strategy: {{ name: fedavg }}
+                    rounds: {r + 3}
+                    selection: {{ min_available: {n}, min_fit: {n}, min_evaluate: {(evaluate ? n : 0)}, fraction_fit: 1.0, fraction_evaluate: {(evaluate ? "1.0" : "0.0")} }}
+                    round_timeout: 30s
+                    """;
+                var run = await federation.Control.SubmitAsync(plan, "bench", ct);
+                var detail = await WaitAsync(federation, run.Id, ct);
+                // The first rounds warm up the JIT on both sides; they are not counted.
+                var times = detail.Rounds.Where(x => x.Round > 3)
+                    .Select(x => RunReportSeconds(x.StartedAt, x.FinishedAt) * 1000).Order().ToArray();
+                string prefix = evaluate ? "round.fit_evaluate" : "round.fit";
+                Print(figures, $"{prefix}.ms.median", times[times.Length / 2]);
+                Print(figures, $"{prefix}.ms.p10", times[times.Length / 10]);
+                Print(figures, $"{prefix}.ms.p90", times[times.Length * 9 / 10]);
+            }
+            using var self = System.Diagnostics.Process.GetCurrentProcess();
+            Print(figures, "server.rss_mib", self.WorkingSet64 / 1048576.0);
+            if (pr.GetValue(json) is { } file)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+                await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static double RunReportSeconds(string start, string end) => Control.RunReport.Seconds(start, end);
+
+    private static async Task<Transport.V1.RunDetail> WaitAsync(LocalFederation federation, string id, CancellationToken ct)
+    {
+        while (true)
+        {
+            var detail = await federation.Control.GetAsync(id, ct);
+            if (RunStatus.IsFinal(detail.Run.Status))
+                return detail.Run.Status == RunStatus.Finished ? detail : throw new CliException($"benchmark run {detail.Run.Status}: {detail.Run.Error}");
+            await Task.Delay(200, ct);
+        }
+    }
+
+    private static void Print(JsonObject figures, string name, double value)
+    {
+        Console.WriteLine($"{name} {value.ToString("0.###", CultureInfo.InvariantCulture)}");
+        figures[name] = Math.Round(value, 3);
+    }
+}
+
+/// <summary>The machine a figure was measured on.</summary>
+public static class Machine
+{
+    /// <summary>Cores, CPU model and SIMD width.</summary>
+    public static string Describe()
+    {
+        string model = "unknown CPU";
+        try
+        {
+            model = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? model;
+        }
+        catch (IOException)
+        {
+        }
+        string simd = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "128-bit";
+        return $"{Environment.ProcessorCount} cores, {model}, {simd}";
+    }
+}

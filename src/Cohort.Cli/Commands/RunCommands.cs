@@ -1,0 +1,157 @@
+using System.CommandLine;
+using Cohort.Cli.Control;
+using Cohort.Transport.V1;
+using Spectre.Console;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary><c>cohort run submit|list|show|wait|stop</c>: the operator's control of runs.</summary>
+public static class RunCommands
+{
+    /// <summary>Builds the command group.</summary>
+    public static Command Create()
+    {
+        var run = new Command("run", "Submit, inspect and stop runs");
+        run.Subcommands.Add(Submit());
+        run.Subcommands.Add(List());
+        run.Subcommands.Add(Show());
+        run.Subcommands.Add(Wait());
+        run.Subcommands.Add(Stop());
+        return run;
+    }
+
+    private static Command Submit()
+    {
+        var control = new ControlOptions();
+        var plan = new Argument<string>("plan") { Description = "Plan file (YAML)" };
+        var wait = new Option<bool>("--wait", "-w") { Description = "Wait for the run to end, printing each round" };
+        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var command = new Command("submit", "Submit a plan as a new run") { plan, wait, json };
+        control.AddTo(command);
+        command.SetAction(async (pr, ct) =>
+        {
+            string path = pr.GetValue(plan)!;
+            if (!File.Exists(path)) throw new CliException($"plan file '{path}' not found");
+            using var client = new ControlClient(control.Resolve(pr));
+            var info = await client.SubmitAsync(await File.ReadAllTextAsync(path, ct), Path.GetFileName(path), ct);
+            if (pr.GetValue(json) && !pr.GetValue(wait))
+            {
+                Console.WriteLine(RunReport.ToJson(info));
+                return 0;
+            }
+            Console.WriteLine($"submitted run {info.Id} ({info.Strategy}, {info.RoundsPlanned} rounds)");
+            return pr.GetValue(wait) ? await WaitAsync(client, info.Id, pr.GetValue(json), ct) : 0;
+        });
+        return command;
+    }
+
+    private static Command List()
+    {
+        var control = new ControlOptions();
+        var status = new Option<string?>("--status") { Description = "Only runs with this status (queued, running, finished, failed, stopped)" };
+        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var command = new Command("list", "List runs, newest first") { status, json };
+        control.AddTo(command);
+        command.SetAction(async (pr, ct) =>
+        {
+            using var client = new ControlClient(control.Resolve(pr));
+            var runs = await client.ListAsync(pr.GetValue(status), ct);
+            if (pr.GetValue(json))
+            {
+                var reply = new ListRunsReply();
+                reply.Runs.AddRange(runs);
+                Console.WriteLine(RunReport.ToJson(reply));
+                return 0;
+            }
+            var table = new Table().AddColumns("id", "name", "strategy", "status", "rounds", "created", "error");
+            foreach (var r in runs)
+                table.AddRow(Markup.Escape(r.Id), Markup.Escape(r.Name), r.Strategy, r.Status, $"{r.RoundsDone}/{r.RoundsPlanned}", r.CreatedAt.Length >= 19 ? r.CreatedAt[..19] : r.CreatedAt, Markup.Escape(r.Error));
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Show()
+    {
+        var control = new ControlOptions();
+        var id = new Argument<string>("id") { Description = "Run id" };
+        var json = new Option<bool>("--json") { Description = "Print JSON (run, plan, rounds with per-node results, events)" };
+        var command = new Command("show", "Show a run: status, rounds with per-node metrics, events") { id, json };
+        control.AddTo(command);
+        command.SetAction(async (pr, ct) =>
+        {
+            using var client = new ControlClient(control.Resolve(pr));
+            var detail = await client.GetAsync(pr.GetValue(id)!, ct);
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(RunReport.ToJson(detail));
+                return 0;
+            }
+            var r = detail.Run;
+            Console.WriteLine($"run {r.Id}  name {r.Name}  experiment {r.Experiment}");
+            Console.WriteLine($"  app {r.App}  strategy {r.Strategy}  status {r.Status}  rounds {r.RoundsDone}/{r.RoundsPlanned}");
+            Console.WriteLine($"  created {r.CreatedAt}  started {r.StartedAt}  finished {r.FinishedAt}");
+            if (r.Error.Length > 0) Console.WriteLine($"  error: {r.Error}");
+            foreach (var round in detail.Rounds) Console.WriteLine("  " + RunReport.RoundLine(round, r.RoundsPlanned));
+            Console.WriteLine("events:");
+            foreach (var e in detail.Events) Console.WriteLine("  " + e);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Wait()
+    {
+        var control = new ControlOptions();
+        var id = new Argument<string>("id") { Description = "Run id" };
+        var json = new Option<bool>("--json") { Description = "Print the final run as JSON" };
+        var command = new Command("wait", "Wait for a run to end, printing each round; exits 1 unless it finished") { id, json };
+        control.AddTo(command);
+        command.SetAction(async (pr, ct) =>
+        {
+            using var client = new ControlClient(control.Resolve(pr));
+            return await WaitAsync(client, pr.GetValue(id)!, pr.GetValue(json), ct);
+        });
+        return command;
+    }
+
+    private static Command Stop()
+    {
+        var control = new ControlOptions();
+        var id = new Argument<string>("id") { Description = "Run id" };
+        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var command = new Command("stop", "Stop a queued or running run") { id, json };
+        control.AddTo(command);
+        command.SetAction(async (pr, ct) =>
+        {
+            using var client = new ControlClient(control.Resolve(pr));
+            var info = await client.StopAsync(pr.GetValue(id)!, ct);
+            Console.WriteLine(pr.GetValue(json) ? RunReport.ToJson(info) : $"run {info.Id}: {info.Status}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Polls a run until it ends, printing each round as it completes; 0 when it finished.</summary>
+    public static async Task<int> WaitAsync(ControlClient client, string id, bool json, CancellationToken ct)
+    {
+        int printed = 0;
+        while (true)
+        {
+            var detail = await client.GetAsync(id, ct);
+            foreach (var round in detail.Rounds.Where(r => r.Round > printed).OrderBy(r => r.Round))
+            {
+                if (!json) Console.WriteLine(RunReport.RoundLine(round, detail.Run.RoundsPlanned));
+                printed = round.Round;
+            }
+            if (Server.State.RunStatus.IsFinal(detail.Run.Status))
+            {
+                if (json) Console.WriteLine(RunReport.ToJson(detail));
+                else Console.WriteLine(detail.Run.Error.Length > 0 ? $"run {id} {detail.Run.Status}: {detail.Run.Error}" : $"run {id} {detail.Run.Status}");
+                return detail.Run.Status == Server.State.RunStatus.Finished ? 0 : 1;
+            }
+            await Task.Delay(250, ct);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Cohort.Cli.Control;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary><c>cohort token create</c> and <c>cohort nodes</c>: enrol sites and see them.</summary>
+public static class TokenCommand
+{
+    /// <summary>Builds <c>token</c>.</summary>
+    public static Command Create()
+    {
+        var control = new ControlOptions();
+        var name = new Argument<string>("node") { Description = "Node (site) name" };
+        var create = new Command("create", "Issue a token for a node (replaces its previous token); the server stores only its hash") { name };
+        control.AddTo(create);
+        create.SetAction(async (pr, ct) =>
+        {
+            using var client = new ControlClient(control.Resolve(pr));
+            Console.WriteLine(await client.CreateNodeTokenAsync(pr.GetValue(name)!, ct));
+            return 0;
+        });
+        var token = new Command("token", "Node tokens");
+        token.Subcommands.Add(create);
+        return token;
+    }
+
+    /// <summary>Builds <c>nodes</c>.</summary>
+    public static Command CreateNodes()
+    {
+        var control = new ControlOptions();
+        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var command = new Command("nodes", "List known nodes and their status") { json };
+        control.AddTo(command);
+        command.SetAction(async (pr, ct) =>
+        {
+            using var client = new ControlClient(control.Resolve(pr));
+            var nodes = await client.ListNodesAsync(ct);
+            if (pr.GetValue(json))
+            {
+                var reply = new Transport.V1.ListNodesReply();
+                reply.Nodes.AddRange(nodes);
+                Console.WriteLine(RunReport.ToJson(reply));
+            }
+            else
+            {
+                foreach (var n in nodes) Console.WriteLine($"{n.Name,-16} {n.Status,-16} {n.App,-10} {n.LastHeartbeat,-34} {n.Address}");
+            }
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,173 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cohort.Cli.Commands;
+using Cohort.Cli.Control;
+using Cohort.Parameters;
+using Cohort.Plans;
+using Cohort.Server.State;
+using Cohort.Transport.V1;
+using Spectre.Console;
+
+namespace Cohort.Cli.Demo;
+
+/// <summary><c>cohort demo NAME</c>: a whole federation on this machine, end to end, in one command.</summary>
+public static class DemoCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var name = new Argument<string>("name")
+        {
+            Description = $"Which demo ({string.Join(", ", DemoSpec.All.Select(d => d.Name))})",
+            DefaultValueFactory = _ => "heart-disease",
+        };
+        var rounds = new Option<int?>("--rounds") { Description = "Override the plan's number of rounds" };
+        var strategy = new Option<string?>("--strategy") { Description = "Override the plan's strategy" };
+        var summary = new Option<string?>("--summary") { Description = "Write a JSON summary to this file" };
+        var outDir = new Option<string>("--out-dir") { Description = "Folder for the server state, node logs and the model", DefaultValueFactory = _ => ".cohort/demo" };
+        var command = new Command("demo", "Run a demo federation end to end: embedded server, one node process per site, real gRPC with TLS")
+        {
+            name, rounds, strategy, summary, outDir,
+        };
+        command.SetAction(async (pr, ct) =>
+        {
+            string demoName = pr.GetValue(name)!;
+            var demo = DemoSpec.All.FirstOrDefault(d => d.Name == demoName)
+                ?? throw new CliException($"unknown demo '{demoName}' (allowed: {string.Join(", ", DemoSpec.All.Select(d => d.Name))})");
+            return await RunAsync(demo, pr.GetValue(rounds), pr.GetValue(strategy), pr.GetValue(summary), Path.GetFullPath(pr.GetValue(outDir)!), ct);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(DemoSpec demo, int? rounds, string? strategy, string? summaryFile, string outDir, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        string root = DemoSpec.FindRoot(demo.PlanFile);
+        string planPath = Path.Combine(root, demo.PlanFile);
+        var overrides = new List<(string, string)>();
+        if (rounds is { } r) overrides.Add(("rounds", r.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        if (strategy is not null) overrides.Add(("strategy.name", strategy));
+        string yaml = await File.ReadAllTextAsync(planPath, ct);
+        if (overrides.Count > 0) yaml = PlanText.WithValues(yaml, overrides);
+
+        Console.WriteLine($"Cohort demo: {demo.Description}");
+        Console.WriteLine($"starting a server and {demo.Sites.Count} node processes ({string.Join(", ", demo.Sites.Select(s => s.Node))}) in {outDir}");
+        var sites = demo.Sites.Select(s => (s.Node, (IReadOnlyList<string>)["--data", Path.Combine(root, s.DataFile)])).ToArray();
+        await using var federation = await LocalFederation.StartAsync(outDir, demo.App, sites, ct);
+        Console.WriteLine($"server {federation.Server.Address} (TLS), {demo.Sites.Count} nodes online after {clock.Elapsed.TotalSeconds:0.0}s");
+
+        var run = await federation.Control.SubmitAsync(yaml, Path.GetFileName(planPath), ct);
+        Console.WriteLine($"run {run.Id}: strategy {run.Strategy}, {run.RoundsPlanned} rounds");
+        var detail = await FollowAsync(federation.Control, run, ct);
+        if (detail.Run.Status != RunStatus.Finished)
+        {
+            Console.Error.WriteLine($"run {run.Id} {detail.Run.Status}: {detail.Run.Error}");
+            return 1;
+        }
+
+        var (model, modelRound) = await federation.Control.PullModelAsync(run.Id, 0, ct);
+        string modelPath = Path.Combine(outDir, "model.cps");
+        await ParameterSetFile.WriteAsync(modelPath, model, ct);
+        var summary = Summarize(detail, clock.Elapsed.TotalSeconds, modelPath);
+        PrintSummary(summary, modelRound);
+        if (summaryFile is not null)
+        {
+            await File.WriteAllTextAsync(summaryFile, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+            Console.WriteLine($"summary written to {summaryFile}");
+        }
+        return 0;
+    }
+
+    private static async Task<RunDetail> FollowAsync(ControlClient control, RunInfo run, CancellationToken ct)
+    {
+        int printed = 0;
+        RunDetail detail = null!;
+        async Task Poll(Action<RunDetail> onUpdate)
+        {
+            while (true)
+            {
+                detail = await control.GetAsync(run.Id, ct);
+                foreach (var round in detail.Rounds.Where(x => x.Round > printed).OrderBy(x => x.Round))
+                {
+                    AnsiConsole.WriteLine(RunReport.RoundLine(round, run.RoundsPlanned));
+                    printed = round.Round;
+                }
+                onUpdate(detail);
+                if (RunStatus.IsFinal(detail.Run.Status)) return;
+                await Task.Delay(150, ct);
+            }
+        }
+
+        if (AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            await AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .StartAsync(async ctx =>
+                {
+                    var bar = ctx.AddTask("rounds", maxValue: run.RoundsPlanned);
+                    await Poll(d => bar.Value = d.Run.RoundsDone);
+                    bar.Value = bar.MaxValue;
+                });
+        }
+        else
+        {
+            await Poll(_ => { });
+        }
+        return detail;
+    }
+
+    /// <summary>The demo's JSON summary from the final round's per-node evaluations.</summary>
+    public static JsonObject Summarize(RunDetail detail, double wallSeconds, string modelPath)
+    {
+        var last = detail.Rounds.Where(r => r.Status == "done").OrderBy(r => r.Round).Last();
+        var nodes = new JsonArray();
+        double accuracySum = 0, correct = 0, tested = 0;
+        int count = 0;
+        foreach (var e in last.Nodes.Where(n => n.Phase == "evaluate" && n.Ok).OrderBy(n => n.Node, StringComparer.Ordinal))
+        {
+            var fit = detail.Rounds.SelectMany(r => r.Nodes).LastOrDefault(n => n.Node == e.Node && n.Phase == "fit" && n.Ok);
+            double accuracy = e.Metrics.TryGetValue("accuracy", out var a) ? RunReport.Value(a) : double.NaN;
+            double auc = e.Metrics.TryGetValue("auc", out var u) ? RunReport.Value(u) : double.NaN;
+            long trainExamples = fit is null ? 0 : fit.Metrics.TryGetValue("train_examples", out var t) ? (long)RunReport.Value(t) : fit.Examples;
+            nodes.Add(new JsonObject
+            {
+                ["name"] = e.Node,
+                ["train_examples"] = trainExamples,
+                ["test_examples"] = e.Examples,
+                ["accuracy"] = Round(accuracy),
+                ["auc"] = Round(auc),
+                ["loss"] = Round(e.Loss),
+            });
+            accuracySum += accuracy;
+            correct += accuracy * e.Examples;
+            tested += e.Examples;
+            count++;
+        }
+        return new JsonObject
+        {
+            ["run"] = detail.Run.Id,
+            ["strategy"] = detail.Run.Strategy,
+            ["rounds"] = last.Round,
+            ["wall_seconds"] = Math.Round(wallSeconds, 2),
+            ["nodes"] = nodes,
+            ["mean_accuracy"] = Round(count > 0 ? accuracySum / count : double.NaN),
+            ["pooled_accuracy"] = Round(tested > 0 ? correct / tested : double.NaN),
+            ["model"] = modelPath,
+        };
+    }
+
+    private static JsonNode? Round(double v) => double.IsFinite(v) ? JsonValue.Create(Math.Round(v, 4)) : null;
+
+    private static void PrintSummary(JsonObject s, int modelRound)
+    {
+        var table = new Table().AddColumns("node", "train", "test", "loss", "accuracy", "auc");
+        foreach (var n in s["nodes"]!.AsArray())
+            table.AddRow(n!["name"]!.ToString(), n["train_examples"]!.ToString(), n["test_examples"]!.ToString(),
+                n["loss"]?.ToString() ?? "-", n["accuracy"]?.ToString() ?? "-", n["auc"]?.ToString() ?? "-");
+        AnsiConsole.Write(table);
+        Console.WriteLine($"mean accuracy {s["mean_accuracy"]}, pooled accuracy {s["pooled_accuracy"]}, {s["wall_seconds"]}s wall");
+        Console.WriteLine($"global model (round {modelRound}) saved to {s["model"]}");
+    }
+}

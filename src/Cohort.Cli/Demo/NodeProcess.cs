@@ -1,0 +1,86 @@
+using System.Diagnostics;
+
+namespace Cohort.Cli.Demo;
+
+/// <summary>A <c>cohort node</c> child process, its output going to a log file.</summary>
+public sealed class NodeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StreamWriter _log;
+
+    private NodeProcess(Process process, StreamWriter log, string name)
+    {
+        _process = process;
+        _log = log;
+        Name = name;
+    }
+
+    /// <summary>Node name.</summary>
+    public string Name { get; }
+
+    /// <summary>Process id.</summary>
+    public int Id => _process.Id;
+
+    /// <summary>True while running.</summary>
+    public bool IsRunning => !_process.HasExited;
+
+    /// <summary>Starts this same program as a node; the token travels in the environment, not the command line.</summary>
+    public static NodeProcess Start(string name, string token, IEnumerable<string> nodeArguments, string logFile)
+    {
+        var psi = new ProcessStartInfo
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in SelfCommand()) psi.ArgumentList.Add(arg);
+        psi.FileName = psi.ArgumentList[0];
+        psi.ArgumentList.RemoveAt(0);
+        psi.ArgumentList.Add("node");
+        foreach (var a in nodeArguments) psi.ArgumentList.Add(a);
+        psi.Environment["COHORT_NODE_TOKEN"] = token;
+        var process = Process.Start(psi) ?? throw new CliException($"could not start node process '{name}'");
+        var log = new StreamWriter(logFile) { AutoFlush = true };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new NodeProcess(process, log, name);
+    }
+
+    /// <summary>The command that starts this program again: the apphost, or <c>dotnet cohort.dll</c>.</summary>
+    public static IReadOnlyList<string> SelfCommand()
+    {
+        string processPath = Environment.ProcessPath ?? throw new CliException("cannot tell which program is running");
+        string entry = typeof(NodeProcess).Assembly.Location;
+        return Path.GetFileNameWithoutExtension(processPath) == "dotnet" ? [processPath, entry] : [processPath];
+    }
+
+    /// <summary>Kills the process (a node holds no state worth a graceful stop).</summary>
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _process.Dispose();
+        lock (_log) _log.Dispose();
+    }
+}

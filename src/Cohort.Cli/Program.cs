@@ -1,0 +1,34 @@
+using System.CommandLine;
+using Cohort.Cli;
+using Cohort.Cli.Commands;
+using Cohort.Cli.Demo;
+
+var root = new RootCommand("Cohort: federated learning for .NET");
+root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(ServerCommand.Create());
+root.Subcommands.Add(NodeCommand.Create());
+root.Subcommands.Add(RunCommands.Create());
+root.Subcommands.Add(ModelCommand.Create());
+root.Subcommands.Add(TokenCommand.Create());
+root.Subcommands.Add(TokenCommand.CreateNodes());
+root.Subcommands.Add(BenchCommand.Create());
+
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is CliException or Cohort.Plans.PlanException or InvalidDataException or FileNotFoundException)
+{
+    Console.Error.WriteLine($"cohort: {e.Message}");
+    return 1;
+}
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("cohort: cancelled");
+    return 130;
+}
+catch (Exception e) when (Environment.GetEnvironmentVariable("COHORT_DEBUG") is null)
+{
+    Console.Error.WriteLine($"cohort: {e.GetType().Name}: {e.Message} (set COHORT_DEBUG=1 for details)");
+    return 1;
+}

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using Cohort.Integration.Tests.Infrastructure;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary>Sites that die mid-round.</summary>
+public sealed class FailureTests
+{
+    [Theory]
+    [InlineData(2, "finished")]
+    [InlineData(3, "failed")]
+    public async Task A_node_killed_mid_round_fails_fast_and_the_round_follows_min_fit(int minFit, string expectedStatus)
+    {
+        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(1.5));
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (var name in new[] { "n1", "n2", "n3" })
+                nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty", "--set", "delay_ms=4000"));
+            await server.WaitForNodesAsync(3, processes: nodes);
+
+            var clock = Stopwatch.StartNew();
+            var run = await server.Control.SubmitAsync(Plans.Empty(rounds: 1, minAvailable: 3, minFit: minFit, timeout: "120s"), "kill", default);
+            await WaitUntilBusyAsync(server, "n3");
+            nodes[2].Kill();
+            var detail = await server.WaitForRunAsync(run.Id);
+
+            Assert.Equal(expectedStatus, detail.Run.Status);
+            // The dead node's task failed when its heartbeats stopped, not when the 120 s round timeout ran out.
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+            var round = Assert.Single(detail.Rounds);
+            var failure = Assert.Single(round.Nodes, n => !n.Ok);
+            Assert.Equal("n3", failure.Node);
+            Assert.Contains("offline", failure.Error);
+            if (expectedStatus == "finished")
+            {
+                Assert.Equal(2, round.Nodes.Count(n => n.Phase == "fit" && n.Ok));
+            }
+            else
+            {
+                Assert.Contains("min_fit is 3", detail.Run.Error);
+                Assert.Contains("n3: node offline", detail.Run.Error);
+            }
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+
+    private static async Task WaitUntilBusyAsync(TestServer server, string node)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var nodes = await server.Control.ListNodesAsync(default);
+            if (nodes.Any(n => n.Name == node && n.Status == "busy")) return;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"node {node} never became busy");
+    }
+}

@@ -1,0 +1,87 @@
+using Cohort.Integration.Tests.Infrastructure;
+using Cohort.Parameters;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary>A real server and real node processes over TLS gRPC on loopback.</summary>
+public sealed class FederationTests
+{
+    [Fact]
+    public async Task Server_and_three_node_processes_complete_a_heart_disease_run_driven_from_the_cli()
+    {
+        await using var server = await TestServer.StartAsync();
+        var hospitals = new[] { "cleveland", "hungarian", "va" };
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (var h in hospitals)
+                nodes.Add(CliProcess.StartNode(server, h, await server.Control.CreateNodeTokenAsync(h, default), "tabular", "--data", Repo.HeartData(h)));
+            await server.WaitForNodesAsync(3, processes: nodes);
+
+            string plan = Path.Combine(server.DataDir, "plan.yaml");
+            await File.WriteAllTextAsync(plan, Plans.Heart(rounds: 3, nodes: 3, minFit: 3));
+            string[] control = ["--server", server.Host.Address.ToString(), "--admin-token", server.Host.AdminToken, "--ca", server.Host.CaFile!];
+            var (code, output) = await CliProcess.RunAsync(["run", "submit", plan, "--wait", .. control]);
+            Assert.True(code == 0, output);
+            Assert.Contains("round   3/3", output);
+
+            var runs = await server.Control.ListAsync(null, default);
+            var run = Assert.Single(runs);
+            Assert.Equal("finished", run.Status);
+            var detail = await server.Control.GetAsync(run.Id, default);
+            Assert.Equal(3, detail.Rounds.Count);
+            foreach (var round in detail.Rounds)
+            {
+                var evaluations = round.Nodes.Where(n => n.Phase == "evaluate").ToArray();
+                Assert.Equal(hospitals.Order(), evaluations.Select(e => e.Node).Order());
+                Assert.All(evaluations, e => Assert.True(e.Ok && e.Examples > 0 && e.Metrics["accuracy"].DoubleValue is > 0 and <= 1, e.ToString()));
+                Assert.Equal(3, round.Nodes.Count(n => n.Phase == "fit" && n.Ok));
+                Assert.True(round.Metrics.ContainsKey("auc"));
+            }
+
+            string model = Path.Combine(server.DataDir, "pulled.cps");
+            (code, output) = await CliProcess.RunAsync(["model", "pull", run.Id, "--out", model, .. control]);
+            Assert.True(code == 0, output);
+            var parameters = await ParameterSetFile.ReadAsync(model);
+            Assert.True(parameters.Count > 0);
+            Assert.Null(parameters.FindNonFinite());
+            Assert.Contains("wrote round 3", output);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Nodes_reconnect_by_themselves_after_a_server_restart_and_the_next_run_works()
+    {
+        int port = TestServer.FreePort();
+        var server = await TestServer.StartAsync(port: port);
+        string dataDir = server.DataDir;
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (var name in new[] { "a", "b" })
+                nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty"));
+            await server.WaitForNodesAsync(2, processes: nodes);
+            var first = await server.Control.SubmitAsync(Plans.Empty(rounds: 2, minAvailable: 2, minFit: 2), "first", default);
+            Assert.Equal("finished", (await server.WaitForRunAsync(first.Id)).Run.Status);
+
+            await server.StopAsync();
+            server = await TestServer.StartAsync(dataDir, port);
+            await server.WaitForNodesAsync(2, TimeSpan.FromSeconds(30), nodes);
+
+            var second = await server.Control.SubmitAsync(Plans.Empty(rounds: 2, minAvailable: 2, minFit: 2), "second", default);
+            Assert.Equal("finished", (await server.WaitForRunAsync(second.Id)).Run.Status);
+            var runs = await server.Control.ListAsync(null, default);
+            Assert.Equal(new[] { first.Id, second.Id }.Order(), runs.Select(r => r.Id).Order());
+            Assert.Equal(2, (await server.Control.GetAsync(first.Id, default)).Rounds.Count);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+            await server.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Cohort.Integration.Tests.Infrastructure;
+
+/// <summary>The real <c>cohort</c> program (built next to the tests) run as a child process.</summary>
+public sealed class CliProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private CliProcess(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>Everything printed so far.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output) return _output.ToString();
+        }
+    }
+
+    /// <summary>True while running.</summary>
+    public bool IsRunning => !_process.HasExited;
+
+    /// <summary>Exit code (after exit).</summary>
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Starts <c>cohort ARGS</c> with extra environment variables.</summary>
+    public static CliProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cohort.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
+        return new CliProcess(Process.Start(psi)!);
+    }
+
+    /// <summary>Runs <c>cohort ARGS</c> to completion; returns exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(IEnumerable<string> args, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        await using var p = Start(args, environment);
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
+        await p._process.WaitForExitAsync(cts.Token);
+        p._process.WaitForExit();
+        return (p.ExitCode, p.Output);
+    }
+
+    /// <summary>Starts a node process for <paramref name="server"/>.</summary>
+    public static CliProcess StartNode(TestServer server, string name, string token, string app, params string[] extra)
+    {
+        var args = new List<string> { "node", "--server", server.Host.Address.ToString(), "--name", name, "--app", app, "--ca", server.Host.CaFile! };
+        args.AddRange(extra);
+        return Start(args, new Dictionary<string, string> { ["COHORT_NODE_TOKEN"] = token });
+    }
+
+    /// <summary>Waits for the process to exit.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    /// <summary>Kills the process at once, as a crash or power cut would.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,14 @@
+using Cohort.Apps.Tabular;
+
+namespace Cohort.Apps;
+
+/// <summary>The client apps that ship with Cohort, for a node to register by name.</summary>
+public static class BuiltInApps
+{
+    /// <summary>A new instance of every built-in app factory.</summary>
+    public static IReadOnlyList<IClientAppFactory> Factories() => [new TabularAppFactory()];
+
+    /// <summary>The built-in factory called <paramref name="name"/> (case-insensitive), or null.</summary>
+    public static IClientAppFactory? Find(string name) =>
+        Factories().FirstOrDefault(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase));
+}

@@ -1,0 +1,104 @@
+using Cohort.Learning.Data;
+using Cohort.Learning.Models;
+using Cohort.Records;
+
+namespace Cohort.Apps.Tabular;
+
+/// <summary>
+/// The tabular app's settings, read from the plan's flattened <c>app.settings</c>: how to read the
+/// node's file, how to preprocess it, and which model to train.
+/// </summary>
+/// <param name="Read">File format and column names.</param>
+/// <param name="Preprocess">Label rule, encoding, missing values, standardisation and split.</param>
+/// <param name="Model">"logistic" or "mlp".</param>
+/// <param name="Hidden">Hidden layer sizes of the MLP; empty for logistic regression.</param>
+public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocessorOptions Preprocess, string Model, IReadOnlyList<int> Hidden)
+{
+    /// <summary>Allowed file formats.</summary>
+    public static readonly string[] Formats = ["csv", "uci"];
+
+    /// <summary>Allowed models.</summary>
+    public static readonly string[] Models = ["logistic", "mlp"];
+
+    /// <summary>Allowed missing-value policies.</summary>
+    public static readonly string[] MissingPolicies = ["drop", "mean"];
+
+    /// <summary>Reads and validates settings; throws <see cref="AppConfigurationException"/> naming the setting.</summary>
+    public static TabularSettings FromConfig(Config settings)
+    {
+        var r = new SettingsReader(settings, "app setting");
+
+        var format = r.OneOf("format", Formats, "csv") == "uci" ? TabularFormat.Uci : TabularFormat.Csv;
+        bool? header = r.Has("header") ? r.Bool("header", false) : null;
+        var columns = r.List("columns");
+        var read = new TabularReadOptions { Format = format, Header = header, Columns = columns };
+        if (!read.HasHeader && columns is null)
+            throw r.Error("columns", $"is missing (required because a {(format == TabularFormat.Uci ? "uci" : "header-less csv")} file does not name its columns)");
+
+        string label = r.RequiredString("label", "the label column");
+        LabelRule positive;
+        string rule = r.String("positive", "> 0");
+        try
+        {
+            positive = LabelRule.Parse(rule);
+        }
+        catch (FormatException e)
+        {
+            throw r.Error("positive", $"is '{rule}': {e.Message}");
+        }
+
+        var drop = r.List("drop") ?? [];
+        var categorical = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var (name, values) in r.Section("categorical"))
+        {
+            if (values.Distinct(StringComparer.Ordinal).Count() != values.Count)
+                throw r.Error($"categorical.{name}", $"is '{string.Join(",", values)}', which repeats a category");
+            categorical[name] = values;
+        }
+        if (categorical.ContainsKey(label)) throw r.Error($"categorical.{label}", "names the label column; the label cannot be categorical");
+        if (drop.Contains(label)) throw r.Error("drop", $"contains the label column '{label}'");
+        if (columns is not null)
+        {
+            foreach (var c in drop.Concat(categorical.Keys).Append(label))
+                if (!columns.Contains(c)) throw r.Error("columns", $"does not contain '{c}' (named by label, drop or categorical)");
+        }
+
+        var preprocess = new TabularPreprocessorOptions
+        {
+            Label = label,
+            Positive = positive,
+            Drop = drop,
+            Categorical = categorical,
+            DropFirst = r.Bool("drop_first", false),
+            Missing = r.OneOf("missing", MissingPolicies, "drop") == "mean" ? MissingValues.Mean : MissingValues.Drop,
+            Standardize = r.Bool("standardize", true),
+            TrainFraction = r.Double("train_fraction", 0.66, f => f > 0 && f < 1, "a fraction strictly between 0 and 1"),
+            SplitSeed = (uint)r.Int("split_seed", 43, 0, uint.MaxValue),
+            Stratify = r.Bool("stratify", true),
+        };
+
+        string model = r.OneOf("model", Models, "logistic");
+        var hiddenText = r.List("hidden");
+        int[] hidden = [];
+        if (model == "mlp")
+        {
+            if (hiddenText is null || hiddenText.Count == 0) throw r.Error("hidden", "is missing (required for model mlp: hidden layer sizes, e.g. [32, 16])");
+            hidden = new int[hiddenText.Count];
+            for (int i = 0; i < hidden.Length; i++)
+            {
+                if (!int.TryParse(hiddenText[i], out hidden[i]) || hidden[i] < 1)
+                    throw r.Error("hidden", $"is '{string.Join(",", hiddenText)}'; expected positive layer sizes");
+            }
+        }
+        else if (hiddenText is { Count: > 0 })
+        {
+            throw r.Error("hidden", "is set but model is logistic; use model: mlp for hidden layers");
+        }
+
+        r.RejectUnknownKeys();
+        return new TabularSettings(read, preprocess, model, hidden);
+    }
+
+    /// <summary>A new, uninitialised model for <paramref name="inputSize"/> features.</summary>
+    public IModel CreateModel(int inputSize) => Model == "mlp" ? new Mlp(inputSize, Hidden) : new LogisticRegression(inputSize);
+}

@@ -1,0 +1,45 @@
+namespace Cohort.Learning.Data;
+
+/// <summary>How <see cref="TabularPreprocessor"/> turns a table into train and test examples.</summary>
+public sealed record TabularPreprocessorOptions
+{
+    /// <summary>The label column.</summary>
+    public required string Label { get; init; }
+
+    /// <summary>Which label values are the positive class.</summary>
+    public LabelRule Positive { get; init; } = LabelRule.Parse("> 0");
+
+    /// <summary>Columns ignored entirely.</summary>
+    public IReadOnlyList<string> Drop { get; init; } = [];
+
+    /// <summary>Categorical columns and their declared categories (every node must declare the same, so encodings agree).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Categorical { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
+    /// <summary>Whether a categorical column's first category is left out of its one-hot block (pandas' drop_first).</summary>
+    public bool DropFirst { get; init; }
+
+    /// <summary>What happens to missing feature values.</summary>
+    public MissingValues Missing { get; init; } = MissingValues.Drop;
+
+    /// <summary>Whether features are z-scored with the training split's mean and sample standard deviation.</summary>
+    public bool Standardize { get; init; } = true;
+
+    /// <summary>Share of rows used for training.</summary>
+    public double TrainFraction { get; init; } = 0.66;
+
+    /// <summary>Seed of the split (scikit-learn's random_state).</summary>
+    public uint SplitSeed { get; init; } = 43;
+
+    /// <summary>Whether the split keeps class proportions (only done when every class has more than two rows).</summary>
+    public bool Stratify { get; init; } = true;
+
+    /// <summary>The columns the reader must keep as text: categorical ones and the label.</summary>
+    public IReadOnlySet<string> TextColumns
+    {
+        get
+        {
+            var s = new HashSet<string>(Categorical.Keys, StringComparer.Ordinal) { Label };
+            return s;
+        }
+    }
+}

@@ -1,0 +1,153 @@
+using System.Globalization;
+
+namespace Cohort.Learning.Data;
+
+/// <summary>
+/// Reads comma-separated tabular files (csv with or without a header, or UCI style) into a
+/// <see cref="TabularTable"/>. '?' and empty fields are missing values. Errors name the file and line.
+/// </summary>
+public static class TabularReader
+{
+    /// <summary>Reads the file at <paramref name="path"/>; errors name the file by its file name.</summary>
+    public static TabularTable ReadFile(string path, TabularReadOptions options)
+    {
+        string source = Path.GetFileName(path);
+        if (!File.Exists(path)) throw new TabularDataException(path, 0, "file not found");
+        using var reader = new StreamReader(path);
+        return Read(reader, source, options);
+    }
+
+    /// <summary>Reads from <paramref name="reader"/>; <paramref name="source"/> names it in errors.</summary>
+    public static TabularTable Read(TextReader reader, string source, TabularReadOptions options)
+    {
+        string[]? names = options.Columns?.ToArray();
+        var fields = new List<string>();
+        int lineNumber = 0;
+        string? line;
+
+        if (options.HasHeader)
+        {
+            while ((line = reader.ReadLine()) is not null)
+            {
+                lineNumber++;
+                if (string.IsNullOrWhiteSpace(line)) continue;
+                SplitLine(line, fields, source, lineNumber);
+                if (names is null) names = [.. fields];
+                else if (names.Length != fields.Count)
+                    throw new TabularDataException(source, lineNumber, $"header has {fields.Count} columns but {names.Length} column names were given");
+                break;
+            }
+            if (names is null) throw new TabularDataException(source, 0, "file is empty (expected a header row)");
+        }
+        else if (names is null)
+        {
+            throw new TabularDataException(source, 0, "the file has no header, so its column names must be given");
+        }
+
+        for (int i = 0; i < names.Length; i++)
+            if (string.IsNullOrWhiteSpace(names[i])) throw new TabularDataException(source, lineNumber, $"column {i + 1} has no name");
+
+        foreach (var wanted in options.SkipColumns.Concat(options.TextColumns))
+        {
+            if (Array.IndexOf(names, wanted) < 0)
+                throw new TabularDataException(source, 0, $"no column '{wanted}' (columns: {string.Join(", ", names)})");
+        }
+
+        var builders = new ColumnBuilder?[names.Length];
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (options.SkipColumns.Contains(names[i])) continue;
+            builders[i] = new ColumnBuilder(names[i], options.TextColumns.Contains(names[i]));
+        }
+
+        var lines = new List<int>();
+        while ((line = reader.ReadLine()) is not null)
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            SplitLine(line, fields, source, lineNumber);
+            if (fields.Count != names.Length)
+                throw new TabularDataException(source, lineNumber, $"expected {names.Length} fields, found {fields.Count}");
+            for (int i = 0; i < names.Length; i++)
+                builders[i]?.Add(fields[i], source, lineNumber);
+            lines.Add(lineNumber);
+        }
+
+        var columns = new List<TabularColumn>(names.Length);
+        foreach (var b in builders)
+            if (b is not null) columns.Add(b.Build());
+        return new TabularTable(source, columns, lines.ToArray());
+    }
+
+    /// <summary>True for the spellings of a missing value: empty and '?'.</summary>
+    public static bool IsMissing(ReadOnlySpan<char> field) => field.IsEmpty || field is "?";
+
+    // Splits one line on commas, honouring double-quoted fields ("" inside quotes is a quote); fields are trimmed.
+    private static void SplitLine(string line, List<string> fields, string source, int lineNumber)
+    {
+        fields.Clear();
+        int i = 0;
+        while (true)
+        {
+            while (i < line.Length && line[i] is ' ' or '\t') i++;
+            if (i < line.Length && line[i] == '"')
+            {
+                var sb = new System.Text.StringBuilder();
+                i++;
+                while (true)
+                {
+                    if (i >= line.Length) throw new TabularDataException(source, lineNumber, "unterminated quoted field");
+                    if (line[i] == '"')
+                    {
+                        if (i + 1 < line.Length && line[i + 1] == '"') { sb.Append('"'); i += 2; continue; }
+                        i++;
+                        break;
+                    }
+                    sb.Append(line[i++]);
+                }
+                while (i < line.Length && line[i] is ' ' or '\t' or '\r') i++;
+                fields.Add(sb.ToString());
+                if (i >= line.Length) return;
+                if (line[i] != ',') throw new TabularDataException(source, lineNumber, $"unexpected '{line[i]}' after a quoted field");
+                i++;
+            }
+            else
+            {
+                int comma = line.IndexOf(',', i);
+                int end = comma < 0 ? line.Length : comma;
+                fields.Add(line.AsSpan(i, end - i).Trim().ToString());
+                if (comma < 0) return;
+                i = comma + 1;
+            }
+        }
+    }
+
+    private sealed class ColumnBuilder(string name, bool text)
+    {
+        private readonly List<double> _numbers = text ? [] : new List<double>(256);
+        private readonly List<string?> _texts = text ? new List<string?>(256) : [];
+
+        public void Add(string field, string source, int line)
+        {
+            bool missing = IsMissing(field);
+            if (text)
+            {
+                _texts.Add(missing ? null : field);
+            }
+            else if (missing)
+            {
+                _numbers.Add(double.NaN);
+            }
+            else
+            {
+                if (!double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
+                    throw new TabularDataException(source, line, $"column '{name}': '{field}' is not a number");
+                _numbers.Add(v);
+            }
+        }
+
+        public TabularColumn Build() => text
+            ? TabularColumn.Text(name, _texts.ToArray())
+            : TabularColumn.Numeric(name, _numbers.ToArray());
+    }
+}

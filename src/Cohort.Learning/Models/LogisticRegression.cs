@@ -1,0 +1,85 @@
+using Cohort.Parameters;
+
+namespace Cohort.Learning.Models;
+
+/// <summary>
+/// Logistic regression σ(w·x + b), FLamby's Fed-Heart-Disease baseline. Parameters: "linear.weight"
+/// [1, inputs] and "linear.bias" [1], as PyTorch's nn.Linear(inputs, 1) names them.
+/// </summary>
+public sealed class LogisticRegression : IModel
+{
+    private readonly float[] _weights;
+    private readonly float[] _gradients;
+    private float[] _logits = [];
+    private float[] _dlogits = [];
+    private float[] _scratch = [];
+
+    /// <summary>Creates a model with all parameters zero.</summary>
+    public LogisticRegression(int inputSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
+        InputSize = inputSize;
+        Layout = new ParameterLayout([("linear.weight", [1, inputSize]), ("linear.bias", [1])]);
+        _weights = new float[Layout.Size];
+        _gradients = new float[Layout.Size];
+    }
+
+    /// <inheritdoc />
+    public string Description => $"logistic({InputSize})";
+
+    /// <inheritdoc />
+    public int InputSize { get; }
+
+    /// <inheritdoc />
+    public ParameterLayout Layout { get; }
+
+    /// <inheritdoc />
+    public Span<float> Weights => _weights;
+
+    /// <inheritdoc />
+    public Span<float> Gradients => _gradients;
+
+    /// <summary>Zeros: the loss is convex, so no symmetry needs breaking and zero is the reproducible start.</summary>
+    public void Initialize(int seed) => Array.Clear(_weights);
+
+    /// <inheritdoc />
+    public ParameterSet GetParameters() => Layout.ToParameterSet(_weights);
+
+    /// <inheritdoc />
+    public void SetParameters(ParameterSet parameters) => Layout.Load(parameters, _weights, Description);
+
+    /// <inheritdoc />
+    public void Forward(ReadOnlySpan<float> features, Span<float> logits)
+    {
+        int n = CheckRows(features, logits.Length);
+        DenseKernels.Forward(features, InputSize, _weights.AsSpan(0, InputSize), _weights.AsSpan(InputSize, 1), logits[..n]);
+    }
+
+    /// <inheritdoc />
+    public float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<float> labels)
+    {
+        int n = CheckRows(features, labels.Length);
+        Ensure(ref _logits, n);
+        Ensure(ref _dlogits, n);
+        Ensure(ref _scratch, n);
+        var z = _logits.AsSpan(0, n);
+        Forward(features, z);
+        float loss = BinaryCrossEntropy.WithLogits(z, labels, _dlogits, _scratch);
+        Array.Clear(_gradients);
+        DenseKernels.Backward(features, InputSize, _weights.AsSpan(0, InputSize), _dlogits.AsSpan(0, n),
+            _gradients.AsSpan(0, InputSize), _gradients.AsSpan(InputSize, 1), Span<float>.Empty);
+        return loss;
+    }
+
+    private int CheckRows(ReadOnlySpan<float> features, int rows)
+    {
+        if (features.Length != rows * InputSize)
+            throw new ArgumentException($"{Description}: {features.Length} feature values are not {rows} rows of {InputSize}");
+        return rows;
+    }
+
+    private static void Ensure(ref float[] buffer, int size)
+    {
+        if (buffer.Length < size) buffer = new float[size];
+    }
+}

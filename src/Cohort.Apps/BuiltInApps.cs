@@ -1,3 +1,4 @@
+using Cohort.Apps.Empty;
 using Cohort.Apps.Tabular;
 
 namespace Cohort.Apps;
@@ -6,7 +7,7 @@ namespace Cohort.Apps;
 public static class BuiltInApps
 {
     /// <summary>A new instance of every built-in app factory.</summary>
-    public static IReadOnlyList<IClientAppFactory> Factories() => [new TabularAppFactory()];
+    public static IReadOnlyList<IClientAppFactory> Factories() => [new TabularAppFactory(), new EmptyAppFactory()];
 
     /// <summary>The built-in factory called <paramref name="name"/> (case-insensitive), or null.</summary>
     public static IClientAppFactory? Find(string name) =>

@@ -37,12 +37,12 @@ public static class BenchCommand
             var figures = new JsonObject { ["machine"] = Machine.Describe(), ["nodes"] = n, ["rounds"] = r, ["values"] = size };
             foreach (bool evaluate in new[] { false, true })
             {
-                string plan = $"""
+                string plan = $$"""
                     name: bench-round-overhead
-                    app: {{ name: empty }}
-                    strategy: {{ name: fedavg }}
-                    rounds: {r + 3}
-                    selection: {{ min_available: {n}, min_fit: {n}, min_evaluate: {(evaluate ? n : 0)}, fraction_fit: 1.0, fraction_evaluate: {(evaluate ? "1.0" : "0.0")} }}
+                    app: { name: empty }
+                    strategy: { name: fedavg }
+                    rounds: {{r + 3}}
+                    selection: { min_available: {{n}}, min_fit: {{n}}, min_evaluate: {{(evaluate ? n : 0)}}, fraction_fit: 1.0, fraction_evaluate: {{(evaluate ? "1.0" : "0.0")}} }
                     round_timeout: 30s
                     """;
                 var run = await federation.Control.SubmitAsync(plan, "bench", ct);

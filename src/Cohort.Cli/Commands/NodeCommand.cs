@@ -16,7 +16,7 @@ public static class NodeCommand
         var server = new Option<string>("--server", "-s") { Description = "Server address (https://host:port)", Required = true };
         var name = new Option<string>("--name", "-n") { Description = "This site's name (the one its token was issued for)", Required = true };
         var token = new Option<string?>("--token") { Description = "Node token (default: $COHORT_NODE_TOKEN)" };
-        var app = new Option<string>("--app") { Description = $"Built-in client app ({string.Join(", ", BuiltInApps.All().Select(a => a.Name))})", Required = true };
+        var app = new Option<string>("--app") { Description = $"Built-in client app ({string.Join(", ", BuiltInApps.Factories().Select(a => a.Name))})", Required = true };
         var data = new Option<string?>("--data") { Description = "The site's data file, read by the app; it never leaves the node" };
         var set = new Option<string[]>("--set") { Description = "Extra node-local app setting KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = true };
         var ca = new Option<string?>("--ca") { Description = "CA certificate (PEM) to trust for the server" };
@@ -27,8 +27,8 @@ public static class NodeCommand
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
-            var factory = BuiltInApps.All().FirstOrDefault(a => string.Equals(a.Name, appName, StringComparison.OrdinalIgnoreCase))
-                ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {string.Join(", ", BuiltInApps.All().Select(a => a.Name))})");
+            var factory = BuiltInApps.Find(appName)
+                ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {string.Join(", ", BuiltInApps.Factories().Select(a => a.Name))})");
             string tokenValue = pr.GetValue(token) ?? Environment.GetEnvironmentVariable("COHORT_NODE_TOKEN")
                 ?? throw new CliException("no node token: pass --token or set COHORT_NODE_TOKEN");
             var settings = new Dictionary<string, Scalar>(StringComparer.Ordinal);

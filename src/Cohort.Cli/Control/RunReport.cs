@@ -25,7 +25,7 @@ public static class RunReport
         sb.Append("  |");
         foreach (var n in round.Nodes.Where(n => n.Phase == "evaluate").OrderBy(n => n.Node, StringComparer.Ordinal))
         {
-            sb.Append(CultureInfo.InvariantCulture, n.Ok
+            sb.Append(n.Ok
                 ? $" {n.Node} {Num(n.Loss)}/{Metric(n.Metrics, "accuracy")}/{Metric(n.Metrics, "auc")}"
                 : $" {n.Node} failed");
         }

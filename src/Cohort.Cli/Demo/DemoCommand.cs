@@ -84,6 +84,7 @@ public static class DemoCommand
     {
         int printed = 0;
         RunDetail detail = null!;
+        bool interactive = AnsiConsole.Profile.Capabilities.Interactive;
         async Task Poll(Action<RunDetail> onUpdate)
         {
             while (true)
@@ -91,7 +92,9 @@ public static class DemoCommand
                 detail = await control.GetAsync(run.Id, ct);
                 foreach (var round in detail.Rounds.Where(x => x.Round > printed).OrderBy(x => x.Round))
                 {
-                    AnsiConsole.WriteLine(RunReport.RoundLine(round, run.RoundsPlanned));
+                    // Plain output is for logs and pipes: never wrap it at a guessed terminal width.
+                    if (interactive) AnsiConsole.WriteLine(RunReport.RoundLine(round, run.RoundsPlanned));
+                    else Console.WriteLine(RunReport.RoundLine(round, run.RoundsPlanned));
                     printed = round.Round;
                 }
                 onUpdate(detail);
@@ -100,7 +103,7 @@ public static class DemoCommand
             }
         }
 
-        if (AnsiConsole.Profile.Capabilities.Interactive)
+        if (interactive)
         {
             await AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())

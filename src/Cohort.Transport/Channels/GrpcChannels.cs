@@ -35,7 +35,7 @@ public static class GrpcChannels
         if (options.CaFile is not null)
         {
             if (!File.Exists(options.CaFile)) throw new ArgumentException($"CA file '{options.CaFile}' not found");
-            var ca = X509Certificate2.CreateFromPemFile(options.CaFile);
+            var ca = X509Certificate2.CreateFromPem(File.ReadAllText(options.CaFile));
             handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => TrustedBy(ca, certificate, errors);
         }
 

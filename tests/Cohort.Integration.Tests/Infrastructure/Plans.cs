@@ -6,13 +6,13 @@ namespace Cohort.Integration.Tests.Infrastructure;
 public static class Plans
 {
     /// <summary>A plan for the empty app with the given selection.</summary>
-    public static string Empty(int rounds, int minAvailable, int minFit, int minEvaluate = 0, string timeout = "30s") => $"""
+    public static string Empty(int rounds, int minAvailable, int minFit, int minEvaluate = 0, string timeout = "30s") => $$"""
         name: empty-test
-        app: {{ name: empty }}
-        strategy: {{ name: fedavg }}
-        rounds: {rounds}
-        selection: {{ min_available: {minAvailable}, min_fit: {minFit}, min_evaluate: {minEvaluate}, fraction_fit: 1.0, fraction_evaluate: {(minEvaluate > 0 ? "1.0" : "0.0")} }}
-        round_timeout: {timeout}
+        app: { name: empty }
+        strategy: { name: fedavg }
+        rounds: {{rounds}}
+        selection: { min_available: {{minAvailable}}, min_fit: {{minFit}}, min_evaluate: {{minEvaluate}}, fraction_fit: 1.0, fraction_evaluate: {{(minEvaluate > 0 ? "1.0" : "0.0")}} }
+        round_timeout: {{timeout}}
         wait_for_nodes: 30s
         """;
 

@@ -27,7 +27,7 @@ public sealed class BadInputTests
             nodes.Add(CliProcess.StartNode(server, "va", await server.Control.CreateNodeTokenAsync("va", default), "tabular", "--data", Repo.HeartData("va")));
             await server.WaitForNodesAsync(3, processes: nodes);
 
-            var run = await server.Control.SubmitAsync(Plans.Heart(rounds: 2, nodes: 3, minFit: 2), "heart", default);
+            var run = await server.Control.SubmitAsync(TestPlans.Heart(rounds: 2, nodes: 3, minFit: 2), "heart", default);
             var detail = await server.WaitForRunAsync(run.Id);
 
             Assert.True(detail.Run.Status == "finished", detail.Run.Error);
@@ -79,7 +79,7 @@ public sealed class BadInputTests
         try
         {
             await server.WaitForNodesAsync(4);
-            var run = await server.Control.SubmitAsync(Plans.Empty(rounds: 2, minAvailable: 4, minFit: 1), "tamper", default);
+            var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 2, minAvailable: 4, minFit: 1), "tamper", default);
             var detail = await server.WaitForRunAsync(run.Id);
 
             Assert.True(detail.Run.Status == "finished", detail.Run.Error);
@@ -122,7 +122,7 @@ public sealed class BadInputTests
     {
         await using var server = await TestServer.StartAsync();
         string plan = Path.Combine(server.DataDir, "bad.yaml");
-        await File.WriteAllTextAsync(plan, Plans.Empty(1, 1, 1).Replace("name: fedavg", "name: fedfoo", StringComparison.Ordinal));
+        await File.WriteAllTextAsync(plan, TestPlans.Empty(1, 1, 1).Replace("name: fedavg", "name: fedfoo", StringComparison.Ordinal));
 
         var (code, output) = await CliProcess.RunAsync(["run", "submit", plan, "--server", server.Host.Address.ToString(), "--admin-token", server.Host.AdminToken, "--ca", server.Host.CaFile!]);
 

@@ -20,7 +20,7 @@ public sealed class FailureTests
             await server.WaitForNodesAsync(3, processes: nodes);
 
             var clock = Stopwatch.StartNew();
-            var run = await server.Control.SubmitAsync(Plans.Empty(rounds: 1, minAvailable: 3, minFit: minFit, timeout: "120s"), "kill", default);
+            var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 3, minFit: minFit, timeout: "120s"), "kill", default);
             await WaitUntilBusyAsync(server, "n3");
             nodes[2].Kill();
             var detail = await server.WaitForRunAsync(run.Id);

@@ -19,7 +19,7 @@ public sealed class FederationTests
             await server.WaitForNodesAsync(3, processes: nodes);
 
             string plan = Path.Combine(server.DataDir, "plan.yaml");
-            await File.WriteAllTextAsync(plan, Plans.Heart(rounds: 3, nodes: 3, minFit: 3));
+            await File.WriteAllTextAsync(plan, TestPlans.Heart(rounds: 3, nodes: 3, minFit: 3));
             string[] control = ["--server", server.Host.Address.ToString(), "--admin-token", server.Host.AdminToken, "--ca", server.Host.CaFile!];
             var (code, output) = await CliProcess.RunAsync(["run", "submit", plan, "--wait", .. control]);
             Assert.True(code == 0, output);
@@ -65,14 +65,14 @@ public sealed class FederationTests
             foreach (var name in new[] { "a", "b" })
                 nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty"));
             await server.WaitForNodesAsync(2, processes: nodes);
-            var first = await server.Control.SubmitAsync(Plans.Empty(rounds: 2, minAvailable: 2, minFit: 2), "first", default);
+            var first = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 2, minAvailable: 2, minFit: 2), "first", default);
             Assert.Equal("finished", (await server.WaitForRunAsync(first.Id)).Run.Status);
 
             await server.StopAsync();
             server = await TestServer.StartAsync(dataDir, port);
             await server.WaitForNodesAsync(2, TimeSpan.FromSeconds(30), nodes);
 
-            var second = await server.Control.SubmitAsync(Plans.Empty(rounds: 2, minAvailable: 2, minFit: 2), "second", default);
+            var second = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 2, minAvailable: 2, minFit: 2), "second", default);
             Assert.Equal("finished", (await server.WaitForRunAsync(second.Id)).Run.Status);
             var runs = await server.Control.ListAsync(null, default);
             Assert.Equal(new[] { first.Id, second.Id }.Order(), runs.Select(r => r.Id).Order());

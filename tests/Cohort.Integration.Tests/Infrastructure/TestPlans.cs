@@ -3,7 +3,7 @@ using Cohort.Plans;
 namespace Cohort.Integration.Tests.Infrastructure;
 
 /// <summary>Plans used by the integration tests.</summary>
-public static class Plans
+public static class TestPlans
 {
     /// <summary>A plan for the empty app with the given selection.</summary>
     public static string Empty(int rounds, int minAvailable, int minFit, int minEvaluate = 0, string timeout = "30s") => $$"""

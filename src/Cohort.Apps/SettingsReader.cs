@@ -13,9 +13,6 @@ internal sealed class SettingsReader(Config config, string what)
     private readonly HashSet<string> _known = new(StringComparer.Ordinal);
     private readonly List<string> _knownPrefixes = [];
 
-    /// <summary>"app setting", "node setting" or "fit config".</summary>
-    public string What => what;
-
     public bool Has(string key)
     {
         _known.Add(key);

@@ -23,7 +23,14 @@ public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocesso
     /// <summary>Allowed missing-value policies.</summary>
     public static readonly string[] MissingPolicies = ["drop", "mean"];
 
-    /// <summary>Reads and validates settings; throws <see cref="AppConfigurationException"/> naming the setting.</summary>
+    /// <summary>
+    /// Reads and validates settings; throws <see cref="AppConfigurationException"/> naming the setting.
+    /// Keys (default): format csv|uci (csv); header (csv: true, uci: false); columns (required without
+    /// header); label (required); positive ("&gt; 0"); drop; categorical.&lt;column&gt; (declared
+    /// categories); drop_first (false); missing drop|mean (drop); standardize (true); train_fraction
+    /// (0.66); split_seed (43); stratify (true); model logistic|mlp (logistic); hidden (mlp only).
+    /// Unknown keys are refused so a misspelt setting cannot be silently ignored.
+    /// </summary>
     public static TabularSettings FromConfig(Config settings)
     {
         var r = new SettingsReader(settings, "app setting");
@@ -55,6 +62,8 @@ public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocesso
                 throw r.Error($"categorical.{name}", $"is '{string.Join(",", values)}', which repeats a category");
             categorical[name] = values;
         }
+        foreach (var name in categorical.Keys)
+            if (drop.Contains(name)) throw r.Error($"categorical.{name}", "names a column that drop removes");
         if (categorical.ContainsKey(label)) throw r.Error($"categorical.{label}", "names the label column; the label cannot be categorical");
         if (drop.Contains(label)) throw r.Error("drop", $"contains the label column '{label}'");
         if (columns is not null)

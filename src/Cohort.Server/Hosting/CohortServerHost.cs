@@ -124,6 +124,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton<NodeAuthenticator>();
         services.AddSingleton<NodeRegistry>();
         services.AddSingleton<TaskBoard>();
+        services.AddSingleton<INodePool, ConnectedNodePool>();
         services.AddSingleton<RunExecutor>();
         services.AddSingleton<RunManager>();
         services.AddHostedService(sp => sp.GetRequiredService<RunManager>());

@@ -17,7 +17,7 @@ namespace Cohort.Server.Runs;
 /// folding fit results into the strategy's aggregation → aggregate → evaluate → checkpoint.
 /// </summary>
 public sealed class RunExecutor(
-    NodeRegistry registry, TaskBoard board, IStateStore store, ModelStore models, StrategyRegistry strategies,
+    INodePool pool, IStateStore store, ModelStore models, StrategyRegistry strategies,
     StrategyServices services, ILogger<RunExecutor> log)
 {
     /// <summary>Latest progress of each running run.</summary>
@@ -56,7 +56,7 @@ public sealed class RunExecutor(
         var context = new RoundContext(run.Id, round, plan.Rounds, plan.Selection, plan.FitConfig(round), plan.EvaluateConfig(round), new Random(RoundSeed(plan.Seed, round)));
 
         // Fit.
-        var fitInstructions = strategy.ConfigureFit(context, global, registry.Online(plan.App.Name));
+        var fitInstructions = strategy.ConfigureFit(context, global, pool.Available(plan.App.Name));
         if (fitInstructions.Count < plan.Selection.MinFit)
             throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}");
         var aggregationTime = new Stopwatch();
@@ -104,7 +104,7 @@ public sealed class RunExecutor(
             await store.AddEventAsync(run.Id, "round.failures", $"round {round}: aggregated {fitOk} fit results; failures: {Describe(failures)}", ct);
 
         // Evaluate.
-        var evalInstructions = strategy.ConfigureEvaluate(context, global, registry.Online(plan.App.Name));
+        var evalInstructions = strategy.ConfigureEvaluate(context, global, pool.Available(plan.App.Name));
         var evalResults = new List<NodeResult<EvaluateResult>>();
         var evalFailures = new List<NodeFailure>();
         if (evalInstructions.Count > 0)
@@ -153,15 +153,15 @@ public sealed class RunExecutor(
         }).ToArray();
         string phase = kind == TaskKind.Fit ? "fit" : "evaluate";
         Progress[run.Id] = new RoundProgress(run.Id, round, phase, tasks.Length, 0);
-        var pending = tasks.ToDictionary(t => (Task)board.Submit(t), t => t);
+        var pending = tasks.ToDictionary(t => (Task)pool.Submit(t), t => t);
         using var timeout = new CancellationTokenSource(plan.RoundTimeout);
         using var onTimeout = timeout.Token.Register(() =>
         {
-            foreach (var t in tasks) board.Complete(t, TaskOutcome.Failed($"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s"));
+            foreach (var t in tasks) pool.Fail(t, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s");
         });
         using var onStop = ct.Register(() =>
         {
-            foreach (var t in tasks) board.Complete(t, TaskOutcome.Failed("run stopped"));
+            foreach (var t in tasks) pool.Fail(t, "run stopped");
         });
         int received = 0;
         await foreach (var done in Task.WhenEach(pending.Keys))
@@ -178,7 +178,7 @@ public sealed class RunExecutor(
     {
         await WaitForNodesAsync(run.Id, plan, 0, ct, minimum: 1);
         var reasons = new List<string>();
-        foreach (var node in registry.Online(plan.App.Name))
+        foreach (var node in pool.Available(plan.App.Name))
         {
             var task = new PendingTask
             {
@@ -193,9 +193,9 @@ public sealed class RunExecutor(
                 Timeout = plan.RoundTimeout,
             };
             using var timeout = new CancellationTokenSource(plan.RoundTimeout);
-            using var onTimeout = timeout.Token.Register(() => board.Complete(task, TaskOutcome.Failed("no answer within the round timeout")));
-            using var onStop = ct.Register(() => board.Complete(task, TaskOutcome.Failed("run stopped")));
-            var outcome = await board.Submit(task);
+            using var onTimeout = timeout.Token.Register(() => pool.Fail(task, "no answer within the round timeout"));
+            using var onStop = ct.Register(() => pool.Fail(task, "run stopped"));
+            var outcome = await pool.Submit(task);
             ct.ThrowIfCancellationRequested();
             if (outcome.Ok && outcome.Parameters is { Count: > 0 } p)
             {
@@ -212,13 +212,13 @@ public sealed class RunExecutor(
         int wanted = minimum ?? plan.Selection.MinAvailable;
         var deadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
         bool announced = false;
-        while (registry.Online(plan.App.Name).Count < wanted)
+        while (pool.Available(plan.App.Name).Count < wanted)
         {
             if (DateTimeOffset.UtcNow > deadline)
-                throw new RunFailedException($"round {round}: only {registry.Online(plan.App.Name).Count} nodes with app '{plan.App.Name}' online after waiting {plan.WaitForNodes.TotalSeconds:0}s, min_available is {wanted}");
+                throw new RunFailedException($"round {round}: only {pool.Available(plan.App.Name).Count} nodes with app '{plan.App.Name}' online after waiting {plan.WaitForNodes.TotalSeconds:0}s, min_available is {wanted}");
             if (!announced)
             {
-                Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, registry.Online(plan.App.Name).Count);
+                Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, pool.Available(plan.App.Name).Count);
                 announced = true;
             }
             await Task.Delay(100, ct);

@@ -63,7 +63,8 @@ public readonly record struct Scalar
     public long AsInt() => Kind switch
     {
         ScalarKind.Int => _int,
-        ScalarKind.Double when Math.Floor(_double) == _double => (long)_double,
+        // Range first: infinities and doubles beyond ±2^63 have no fraction but no long either (the cast would saturate).
+        ScalarKind.Double when _double >= -9.2233720368547758E18 && _double < 9.2233720368547758E18 && Math.Floor(_double) == _double => (long)_double,
         _ => throw Wrong("integer"),
     };
 

@@ -82,7 +82,7 @@ public readonly record struct Scalar
     /// <summary>True for integers and doubles.</summary>
     public bool IsNumber => Kind is ScalarKind.Int or ScalarKind.Double;
 
-    private InvalidCastException Wrong(string wanted) => new($"expected a {wanted}, got {Kind.ToString().ToLowerInvariant()} {this}");
+    private InvalidCastException Wrong(string wanted) => new($"expected {(wanted[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an" : "a")} {wanted}, got {Kind.ToString().ToLowerInvariant()} {this}");
 
     /// <inheritdoc />
     public override string ToString() => Kind switch

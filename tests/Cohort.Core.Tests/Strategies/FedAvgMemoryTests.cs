@@ -2,6 +2,7 @@ using Cohort.Apps;
 using Cohort.Parameters;
 using Cohort.Records;
 using Cohort.Strategies;
+using Xunit.Abstractions;
 
 namespace Cohort.Tests.Strategies;
 
@@ -10,7 +11,7 @@ namespace Cohort.Tests.Strategies;
 public sealed class MemoryMeasurements;
 
 [Collection(nameof(MemoryMeasurements))]
-public sealed class FedAvgMemoryTests
+public sealed class FedAvgMemoryTests(ITestOutputHelper output)
 {
     private const int Elements = 1 << 20; // 1M float32: a 4 MB model
     private const long ModelBytes = Elements * sizeof(float);
@@ -47,6 +48,7 @@ public sealed class FedAvgMemoryTests
         var aggregate = aggregation.Complete([]);
         peakGrowth = Math.Max(peakGrowth, GC.GetTotalMemory(forceFullCollection: true) - heapBefore);
 
+        output.WriteLine($"Add allocated {allocatedByAdd:N0} bytes in all; peak heap growth {peakGrowth:N0} bytes ({(double)peakGrowth / ModelBytes:F2} models)");
         // Add folds into the running sum: it allocates next to nothing however big the model is …
         Assert.True(allocatedByAdd < ModelBytes / 4, $"Add allocated {allocatedByAdd:N0} bytes over {Results} results");
         // … and no result outlives its Add: the heap holds at most the sum plus the result being added.

@@ -70,19 +70,10 @@ public static class ParameterSetFile
         hash.AppendData(rest);
 
         var tensors = new List<Tensor>();
-        var reader = new BinaryReader(new MemoryStream(rest), Encoding.UTF8);
-        int count = reader.ReadInt32();
-        for (int i = 0; i < count; i++)
+        foreach (var (name, dtype, shape, bytes) in ParseHeader(rest))
         {
-            string name = reader.ReadString();
-            var dtype = (DType)reader.ReadInt32();
-            if (!DTypes.IsKnown(dtype)) throw new InvalidDataException($"tensor '{name}': unknown dtype {(int)dtype}");
-            int rank = reader.ReadInt32();
-            if (rank < 0 || rank > 32) throw new InvalidDataException($"tensor '{name}': implausible rank {rank}");
-            var shape = new int[rank];
-            for (int d = 0; d < rank; d++) shape[d] = reader.ReadInt32();
-            long bytes = Tensor.ElementCount(shape, name) * dtype.Size();
-            if (bytes > Array.MaxLength) throw new InvalidDataException($"tensor '{name}' too large ({bytes} bytes)");
+            if (stream.CanSeek && bytes > stream.Length - stream.Position)
+                throw new InvalidDataException($"file ends early (truncated): tensor '{name}' needs {bytes} bytes, {Math.Max(0, stream.Length - stream.Position)} remain");
             var data = new byte[bytes];
             await ReadExactAsync(stream, data, ct);
             hash.AppendData(data);
@@ -92,6 +83,42 @@ public static class ParameterSetFile
         await ReadExactAsync(stream, digest, ct);
         if (!digest.AsSpan().SequenceEqual(hash.GetHashAndReset())) throw new InvalidDataException("checksum mismatch: the file is corrupt or truncated");
         return new ParameterSet(tensors);
+    }
+
+    /// <summary>
+    /// The tensor specs of a header body. Every way a corrupt header can fail (short strings, negative or
+    /// overflowing dimensions, bytes left over) is reported as <see cref="InvalidDataException"/>.
+    /// </summary>
+    private static List<(string Name, DType DType, int[] Shape, long Bytes)> ParseHeader(byte[] header)
+    {
+        var specs = new List<(string, DType, int[], long)>();
+        var reader = new BinaryReader(new MemoryStream(header), Encoding.UTF8);
+        try
+        {
+            int count = reader.ReadInt32();
+            if (count < 0) throw new InvalidDataException($"corrupt header: {count} tensors");
+            for (int i = 0; i < count; i++)
+            {
+                string name = reader.ReadString();
+                if (name.Length == 0) throw new InvalidDataException($"corrupt header: tensor {i} has no name");
+                var dtype = (DType)reader.ReadInt32();
+                if (!DTypes.IsKnown(dtype)) throw new InvalidDataException($"tensor '{name}': unknown dtype {(int)dtype}");
+                int rank = reader.ReadInt32();
+                if (rank < 0 || rank > 32) throw new InvalidDataException($"tensor '{name}': implausible rank {rank}");
+                var shape = new int[rank];
+                for (int d = 0; d < rank; d++) shape[d] = reader.ReadInt32();
+                long bytes = checked(Tensor.ElementCount(shape, name) * dtype.Size());
+                if (bytes > Array.MaxLength) throw new InvalidDataException($"tensor '{name}' too large ({bytes} bytes)");
+                specs.Add((name, dtype, shape, bytes));
+            }
+        }
+        catch (Exception e) when (e is EndOfStreamException or ArgumentException or OverflowException or DecoderFallbackException or FormatException)
+        {
+            throw new InvalidDataException($"corrupt header: {e.Message}", e);
+        }
+        if (reader.BaseStream.Position != header.Length)
+            throw new InvalidDataException($"corrupt header: {header.Length - reader.BaseStream.Position} unexpected bytes after the tensor specs");
+        return specs;
     }
 
     private static byte[] BuildHeader(ParameterSet parameters)

@@ -63,7 +63,8 @@ public readonly record struct Scalar
     public long AsInt() => Kind switch
     {
         ScalarKind.Int => _int,
-        ScalarKind.Double when Math.Floor(_double) == _double => (long)_double,
+        // Range first: infinities and doubles beyond ±2^63 have no fraction but no long either (the cast would saturate).
+        ScalarKind.Double when _double >= -9.2233720368547758E18 && _double < 9.2233720368547758E18 && Math.Floor(_double) == _double => (long)_double,
         _ => throw Wrong("integer"),
     };
 
@@ -81,7 +82,7 @@ public readonly record struct Scalar
     /// <summary>True for integers and doubles.</summary>
     public bool IsNumber => Kind is ScalarKind.Int or ScalarKind.Double;
 
-    private InvalidCastException Wrong(string wanted) => new($"expected a {wanted}, got {Kind.ToString().ToLowerInvariant()} {this}");
+    private InvalidCastException Wrong(string wanted) => new($"expected {(wanted[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an" : "a")} {wanted}, got {Kind.ToString().ToLowerInvariant()} {this}");
 
     /// <inheritdoc />
     public override string ToString() => Kind switch

@@ -1,9 +1,14 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Cohort.Records;
 
-/// <summary>JSON form of scalar maps: a flat object of booleans, numbers and strings.</summary>
+/// <summary>
+/// JSON form of scalar maps: a flat object of booleans, numbers and strings. Integers are written
+/// without and doubles with a decimal point or exponent, so each reads back as its own kind; the
+/// strings "NaN", "Infinity" and "-Infinity" stand for those doubles.
+/// </summary>
 public static class ScalarJson
 {
     /// <summary>The map as a JSON object.</summary>
@@ -16,11 +21,24 @@ public static class ScalarJson
             {
                 ScalarKind.Bool => JsonValue.Create(v.AsBool()),
                 ScalarKind.Int => JsonValue.Create(v.AsInt()),
-                ScalarKind.Double => double.IsFinite(v.AsDouble()) ? JsonValue.Create(v.AsDouble()) : JsonValue.Create(v.ToString()),
+                ScalarKind.Double => DoubleNode(v.AsDouble()),
                 _ => JsonValue.Create(v.AsString()),
             };
         }
         return o;
+    }
+
+    /// <summary>
+    /// A double as JSON that reads back as a double: integral values keep a ".0" (JSON's "1" would read
+    /// back as an integer), and NaN and ±infinity, which JSON numbers cannot hold, become the strings
+    /// "NaN", "Infinity" and "-Infinity" (System.Text.Json's named floating-point literals).
+    /// </summary>
+    private static JsonNode DoubleNode(double d)
+    {
+        if (!double.IsFinite(d)) return JsonValue.Create(d.ToString(CultureInfo.InvariantCulture));
+        string text = d.ToString("R", CultureInfo.InvariantCulture);
+        if (text.AsSpan().IndexOfAny('.', 'E', 'e') < 0) text += ".0";
+        return JsonNode.Parse(text)!;
     }
 
     /// <summary>The map as JSON text.</summary>
@@ -39,6 +57,9 @@ public static class ScalarJson
                 JsonValueKind.False => Scalar.Of(false),
                 JsonValueKind.Number when p.Value.TryGetInt64(out long l) && !p.Value.GetRawText().Contains('.') && !p.Value.GetRawText().Contains('e', StringComparison.OrdinalIgnoreCase) => Scalar.Of(l),
                 JsonValueKind.Number => Scalar.Of(p.Value.GetDouble()),
+                JsonValueKind.String when p.Value.GetString() is "NaN" => Scalar.Of(double.NaN),
+                JsonValueKind.String when p.Value.GetString() is "Infinity" => Scalar.Of(double.PositiveInfinity),
+                JsonValueKind.String when p.Value.GetString() is "-Infinity" => Scalar.Of(double.NegativeInfinity),
                 _ => Scalar.Of(p.Value.ToString()),
             };
             yield return KeyValuePair.Create(p.Name, v);

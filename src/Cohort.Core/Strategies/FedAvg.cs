@@ -53,6 +53,8 @@ public class FedAvg : IStrategy
         var metrics = new WeightedMetrics();
         foreach (var r in results)
         {
+            // A result on no examples carries no weight; skipping it keeps its (often NaN) loss out of the sum.
+            if (r.Result.Examples <= 0) continue;
             examples += r.Result.Examples;
             lossSum += r.Result.Loss * r.Result.Examples;
             metrics.Add(r.Result.Metrics, r.Result.Examples);

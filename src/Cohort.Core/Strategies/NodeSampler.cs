@@ -9,7 +9,9 @@ public static class NodeSampler
     /// </summary>
     public static IReadOnlyList<string> Sample(IReadOnlyList<string> available, double fraction, int minimum, Random random)
     {
-        int wanted = Math.Max((int)Math.Ceiling(fraction * available.Count), minimum);
+        // fraction × count carries binary rounding error (0.07 × 100 = 7.000000000000001); without the
+        // tolerance the ceiling would sample one node more than the plan asked for.
+        int wanted = Math.Max((int)Math.Ceiling(fraction * available.Count - 1e-9), minimum);
         wanted = Math.Min(wanted, available.Count);
         if (wanted <= 0) return [];
         var pool = available.Order(StringComparer.Ordinal).ToArray();

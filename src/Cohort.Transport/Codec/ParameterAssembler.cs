@@ -7,7 +7,8 @@ namespace Cohort.Transport.Codec;
 /// <summary>
 /// Rebuilds a <see cref="ParameterSet"/> from a manifest and its chunks, checking every step: known
 /// dtypes, sizes within a limit, chunks contiguous and in order, total size and SHA-256 at the end.
-/// Memory is allocated once, from the manifest; each chunk is copied once, into place.
+/// Memory is allocated once, from the manifest and only after all of it checked out; each chunk is
+/// copied once, into place.
 /// </summary>
 public sealed class ParameterAssembler : IDisposable
 {
@@ -24,7 +25,11 @@ public sealed class ParameterAssembler : IDisposable
     {
         if (manifest.Sha256.Length != 32) throw new InvalidDataException("parameter manifest lacks a SHA-256");
         _expectedHash = manifest.Sha256.ToByteArray();
-        _tensors = new Tensor[manifest.Tensors.Count];
+        // Validate the whole manifest before allocating anything: a manifest over the limit, with a
+        // duplicate name or a total that disagrees must not cost the receiver memory.
+        var shapes = new int[manifest.Tensors.Count][];
+        var sizes = new long[manifest.Tensors.Count];
+        var names = new HashSet<string>(StringComparer.Ordinal);
         _starts = new long[manifest.Tensors.Count];
         long total = 0;
         for (int i = 0; i < manifest.Tensors.Count; i++)
@@ -32,6 +37,7 @@ public sealed class ParameterAssembler : IDisposable
             var spec = manifest.Tensors[i];
             var dtype = (Parameters.DType)(int)spec.Dtype;
             if (string.IsNullOrEmpty(spec.Name)) throw new InvalidDataException($"tensor {i} has no name");
+            if (!names.Add(spec.Name)) throw new InvalidDataException($"duplicate tensor name '{spec.Name}' in parameter manifest");
             if (!DTypes.IsKnown(dtype)) throw new InvalidDataException($"tensor '{spec.Name}': unknown dtype {(int)spec.Dtype}");
             var shape = new int[spec.Shape.Count];
             for (int d = 0; d < shape.Length; d++)
@@ -53,9 +59,17 @@ public sealed class ParameterAssembler : IDisposable
             _starts[i] = total;
             total += bytes;
             if (total > maxBytes) throw new InvalidDataException($"parameters exceed the limit of {maxBytes} bytes");
-            _tensors[i] = new Tensor(spec.Name, dtype, shape, new byte[bytes]);
+            shapes[i] = shape;
+            sizes[i] = bytes;
         }
         if (total != manifest.TotalBytes) throw new InvalidDataException($"manifest says {manifest.TotalBytes} bytes but its tensors hold {total}");
+
+        _tensors = new Tensor[manifest.Tensors.Count];
+        for (int i = 0; i < _tensors.Length; i++)
+        {
+            var spec = manifest.Tensors[i];
+            _tensors[i] = new Tensor(spec.Name, (Parameters.DType)(int)spec.Dtype, shapes[i], new byte[sizes[i]]);
+        }
         _total = total;
         SkipEmptyTensors();
     }

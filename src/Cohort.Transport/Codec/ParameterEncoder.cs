@@ -37,13 +37,14 @@ public static class ParameterEncoder
         long offset = 0;
         foreach (var t in parameters)
         {
-            for (int start = 0; start < t.Data.Length; start += chunkBytes)
+            // long: for a tensor near 2 GB, start + chunkBytes would overflow int and wrap negative.
+            for (long start = 0; start < t.Data.Length; start += chunkBytes)
             {
-                int length = Math.Min(chunkBytes, t.Data.Length - start);
+                int length = (int)Math.Min(chunkBytes, t.Data.Length - start);
                 yield return new ParameterChunk
                 {
                     Offset = offset + start,
-                    Data = UnsafeByteOperations.UnsafeWrap(t.Data.AsMemory(start, length)),
+                    Data = UnsafeByteOperations.UnsafeWrap(t.Data.AsMemory((int)start, length)),
                 };
             }
             offset += t.Data.Length;

@@ -30,6 +30,8 @@ public sealed class RunExecutor(
         ParameterSet global;
         if (startRound > 1)
         {
+            // Whatever the interrupted round had recorded is discarded: it runs again from the start.
+            await store.DeleteRoundsAfterAsync(run.Id, startRound - 1, ct);
             global = await models.LoadAsync(run.Id, startRound - 1, ct)
                 ?? throw new RunFailedException($"cannot resume at round {startRound}: the model of round {startRound - 1} is missing");
             await store.AddEventAsync(run.Id, "run.resumed", $"resumed at round {startRound} from the saved model of round {startRound - 1}", ct);

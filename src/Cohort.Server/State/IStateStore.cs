@@ -33,6 +33,9 @@ public interface IStateStore
     /// <summary>A run's rounds in order.</summary>
     Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct);
 
+    /// <summary>Removes the rounds and node results of a run after <paramref name="round"/> (the unfinished part of an interrupted run).</summary>
+    Task DeleteRoundsAfterAsync(string runId, int round, CancellationToken ct);
+
     /// <summary>Appends a node's result.</summary>
     Task AddNodeResultAsync(NodeResultRecord result, CancellationToken ct);
 

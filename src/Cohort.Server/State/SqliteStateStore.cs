@@ -137,6 +137,12 @@ public sealed class SqliteStateStore : IStateStore
             DoubleOrNull(r, 9), ScalarJson.ToMetrics(StringOrNull(r, 10)), StringOrNull(r, 11)), ct, ("$run", runId));
 
     /// <inheritdoc />
+    public Task DeleteRoundsAfterAsync(string runId, int round, CancellationToken ct) => ExecuteAsync("""
+        DELETE FROM node_results WHERE run_id = $run AND round > $round;
+        DELETE FROM rounds WHERE run_id = $run AND round > $round;
+        """, ct, ("$run", runId), ("$round", round));
+
+    /// <inheritdoc />
     public Task AddNodeResultAsync(NodeResultRecord x, CancellationToken ct) => ExecuteAsync("""
         INSERT INTO node_results(run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at)
         VALUES ($run, $round, $node, $phase, $ok, $error, $examples, $loss, $metrics, $duration, $upload, $at)

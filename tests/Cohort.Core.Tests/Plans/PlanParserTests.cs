@@ -53,7 +53,7 @@ public sealed class PlanParserTests
         Assert.Equal(100, plan.Train.LocalSteps);
         Assert.Equal(4, plan.Train.BatchSize);
         Assert.Equal("sgd", plan.Train.Optimizer);
-        Assert.Equal(0.01, plan.Train.LearningRate);
+        Assert.Equal(0.002, plan.Train.LearningRate);
         Assert.Equal(0.0, plan.Train.WeightDecay);
         Assert.Equal("constant", plan.Train.Schedule.Type);
         Assert.Equal(15, plan.Train.Schedule.TotalRounds);
@@ -93,7 +93,7 @@ public sealed class PlanParserTests
         Assert.Equal(15, fit.GetInt("rounds", 0));
         Assert.Equal(100, fit.GetInt("local_steps", 0));
         Assert.False(fit.ContainsKey("local_epochs"));
-        Assert.Equal(0.01, fit.GetDouble("learning_rate", 0));
+        Assert.Equal(0.002, fit.GetDouble("learning_rate", 0));
     }
 
     [Fact]
@@ -130,7 +130,7 @@ public sealed class PlanParserTests
         Assert.Null(plan.Train.LocalSteps);
         Assert.Equal(32, plan.Train.BatchSize);
         Assert.Equal("sgd", plan.Train.Optimizer);
-        Assert.Equal(0.01, plan.Train.LearningRate);
+        Assert.Equal(0.002, plan.Train.LearningRate);
         Assert.Equal(new LearningRateSchedule(), plan.Train.Schedule);
         Assert.Equal(42, plan.Seed);
         Assert.Empty(plan.RoundConfig);

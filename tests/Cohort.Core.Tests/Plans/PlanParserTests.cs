@@ -130,7 +130,7 @@ public sealed class PlanParserTests
         Assert.Null(plan.Train.LocalSteps);
         Assert.Equal(32, plan.Train.BatchSize);
         Assert.Equal("sgd", plan.Train.Optimizer);
-        Assert.Equal(0.002, plan.Train.LearningRate);
+        Assert.Equal(0.01, plan.Train.LearningRate);
         Assert.Equal(new LearningRateSchedule(), plan.Train.Schedule);
         Assert.Equal(42, plan.Seed);
         Assert.Empty(plan.RoundConfig);

@@ -3,6 +3,9 @@ using Cohort.Cli;
 using Cohort.Cli.Commands;
 using Cohort.Cli.Demo;
 
+// Logs and pipes have no terminal width; Spectre would otherwise wrap tables at 80 columns.
+if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 250;
+
 var root = new RootCommand("Cohort: federated learning for .NET");
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ServerCommand.Create());

@@ -48,6 +48,34 @@ public sealed class FailureTests
         }
     }
 
+    [Fact]
+    public async Task Stopping_a_running_run_ends_it_as_stopped_and_the_nodes_serve_the_next_run()
+    {
+        await using var server = await TestServer.StartAsync();
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (var name in new[] { "n1", "n2" })
+                nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty", "--set", "delay_ms=300"));
+            await server.WaitForNodesAsync(2, processes: nodes);
+            var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 100, minAvailable: 2, minFit: 2), "long", default);
+            while ((await server.Control.GetAsync(run.Id, default)).Run.RoundsDone < 1) await Task.Delay(50);
+
+            var stopped = await server.Control.StopAsync(run.Id, default);
+
+            Assert.Equal("stopped", stopped.Status);
+            var detail = await server.Control.GetAsync(run.Id, default);
+            Assert.True(detail.Run.RoundsDone < 100);
+            Assert.Contains(detail.Events, e => e.Contains("run.stopped", StringComparison.Ordinal));
+            var next = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 2, minFit: 2), "next", default);
+            Assert.Equal("finished", (await server.WaitForRunAsync(next.Id)).Run.Status);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+
     private static async Task WaitUntilBusyAsync(TestServer server, string node)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);

@@ -11,12 +11,23 @@ public static class TokenCommand
     {
         var control = new ControlOptions();
         var name = new Argument<string>("node") { Description = "Node (site) name" };
-        var create = new Command("create", "Issue a token for a node (replaces its previous token); the server stores only its hash") { name };
+        var certDir = new Option<string?>("--cert-dir") { Description = "Also issue a client certificate for mutual TLS: writes NODE.crt and NODE.key into this folder" };
+        var create = new Command("create", "Issue a token for a node (replaces its previous token); the server stores only its hash") { name, certDir };
         control.AddTo(create);
         create.SetAction(async (pr, ct) =>
         {
             using var client = new ControlClient(control.Resolve(pr));
-            Console.WriteLine(await client.CreateNodeTokenAsync(pr.GetValue(name)!, ct));
+            string node = pr.GetValue(name)!;
+            string? dir = pr.GetValue(certDir);
+            var reply = await client.CreateNodeCredentialsAsync(node, dir is not null, ct);
+            if (dir is not null)
+            {
+                Directory.CreateDirectory(dir);
+                await File.WriteAllTextAsync(Path.Combine(dir, node + ".crt"), reply.CertificatePem, ct);
+                Server.Security.CertificateAuthority.WriteSecret(Path.Combine(dir, node + ".key"), reply.PrivateKeyPem);
+                Console.Error.WriteLine($"certificate and key written to {Path.Combine(dir, node)}.crt/.key");
+            }
+            Console.WriteLine(reply.Token);
             return 0;
         });
         var token = new Command("token", "Node tokens");

@@ -47,7 +47,11 @@ public sealed class ControlClient : IDisposable
 
     /// <summary>Issues a node token.</summary>
     public async Task<string> CreateNodeTokenAsync(string node, CancellationToken ct) =>
-        (await Call(() => _client.CreateNodeTokenAsync(new CreateNodeTokenRequest { NodeName = node }, cancellationToken: ct).ResponseAsync)).Token;
+        (await CreateNodeCredentialsAsync(node, false, ct)).Token;
+
+    /// <summary>Issues a node token and, when asked, a client certificate for mutual TLS.</summary>
+    public Task<CreateNodeTokenReply> CreateNodeCredentialsAsync(string node, bool withCertificate, CancellationToken ct) =>
+        Call(() => _client.CreateNodeTokenAsync(new CreateNodeTokenRequest { NodeName = node, WithCertificate = withCertificate }, cancellationToken: ct).ResponseAsync);
 
     /// <summary>Known nodes.</summary>
     public async Task<IReadOnlyList<NodeInfo>> ListNodesAsync(CancellationToken ct) =>

@@ -14,7 +14,7 @@ namespace Cohort.Server.Control;
 /// <summary>The Control API: operators submit, inspect and stop runs, pull models and enrol nodes.</summary>
 public sealed class ControlService(
     AdminAuthenticator admin, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
-    NodeAuthenticator nodes) : Transport.V1.Control.ControlBase
+    NodeAuthenticator nodes, NodeCertificates certificates) : Transport.V1.Control.ControlBase
 {
     /// <inheritdoc />
     public override async Task<RunInfo> SubmitRun(SubmitRunRequest request, ServerCallContext context)
@@ -109,9 +109,21 @@ public sealed class ControlService(
         admin.Demand(context);
         if (string.IsNullOrWhiteSpace(request.NodeName) || request.NodeName.Length > 128 || request.NodeName.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"node name '{request.NodeName}' must be 1-128 letters, digits, '-', '_' or '.'"));
-        string token = await nodes.IssueAsync(request.NodeName, context.CancellationToken);
-        await store.AddEventAsync(null, "node.token", $"token issued for node '{request.NodeName}'", context.CancellationToken);
-        return new CreateNodeTokenReply { Token = token };
+        var reply = new CreateNodeTokenReply();
+        if (request.WithCertificate)
+        {
+            try
+            {
+                (reply.CertificatePem, reply.PrivateKeyPem) = certificates.Issue(request.NodeName);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
+            }
+        }
+        reply.Token = await nodes.IssueAsync(request.NodeName, context.CancellationToken);
+        await store.AddEventAsync(null, "node.token", $"token{(request.WithCertificate ? " and certificate" : "")} issued for node '{request.NodeName}'", context.CancellationToken);
+        return reply;
     }
 
     /// <inheritdoc />

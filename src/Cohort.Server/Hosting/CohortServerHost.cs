@@ -7,6 +7,8 @@ using Cohort.Server.Runs;
 using Cohort.Server.Security;
 using Cohort.Server.State;
 using Cohort.Strategies;
+using Cohort.Transport.Channels;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -78,6 +80,10 @@ public sealed class CohortServerHost : IAsyncDisposable
             }
             certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
         }
+        string? clientCaFile = options.ClientCaFile ?? caFile;
+        if (options.RequireNodeCertificates && (certificate is null || clientCaFile is null))
+            throw new ArgumentException("mutual TLS needs TLS and a CA for node certificates (the generated one, or --client-ca)");
+        var clientCa = clientCaFile is null ? null : CertificateTrust.LoadCertificate(clientCaFile);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -101,7 +107,14 @@ public sealed class CohortServerHost : IAsyncDisposable
                 else
                 {
                     listen.Protocols = HttpProtocols.Http1AndHttp2;
-                    listen.UseHttps(certificate);
+                    listen.UseHttps(https =>
+                    {
+                        https.ServerCertificate = certificate;
+                        // Certificates are optional at the TLS layer so operators need none; the Fleet API
+                        // demands a node's own certificate when mutual TLS is on (NodeAuthenticator).
+                        https.ClientCertificateMode = clientCa is null ? ClientCertificateMode.NoCertificate : ClientCertificateMode.AllowCertificate;
+                        https.ClientCertificateValidation = (presented, _, _) => clientCa is not null && CertificateTrust.IsIssuedBy(clientCa, presented);
+                    });
                 }
             });
         });
@@ -121,6 +134,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());
         services.AddSingleton(strategyServices ?? StrategyServices.None);
         services.AddSingleton(new AdminAuthenticator(adminToken));
+        services.AddSingleton(new NodeCertificates(options.RequireNodeCertificates, caFile is null ? null : Path.GetDirectoryName(caFile)));
         services.AddSingleton<NodeAuthenticator>();
         services.AddSingleton<NodeRegistry>();
         services.AddSingleton<TaskBoard>();

@@ -33,6 +33,12 @@ public sealed record ServerOptions
     /// <summary>Extra host names or addresses for a generated certificate.</summary>
     public IReadOnlyList<string> TlsNames { get; init; } = [];
 
+    /// <summary>Mutual TLS: every node must also present a client certificate issued by the client CA whose common name is its node name.</summary>
+    public bool RequireNodeCertificates { get; init; }
+
+    /// <summary>PEM CA that issues node certificates; defaults to the generated CA.</summary>
+    public string? ClientCaFile { get; init; }
+
     /// <summary>Largest parameter set a node may upload, in bytes.</summary>
     public long MaxUploadBytes { get; init; } = 4L << 30;
 }

@@ -55,6 +55,27 @@ public static class CertificateAuthority
         return (cert, key);
     }
 
+    /// <summary>
+    /// Issues a client certificate for a node (CN = node name, client-authentication use) signed by the
+    /// CA in <paramref name="dir"/>; returns the certificate and private key as PEM.
+    /// </summary>
+    public static (string CertificatePem, string KeyPem) IssueNodeCertificate(string dir, string node)
+    {
+        string caCert = Path.Combine(dir, CaFile), caKey = Path.Combine(dir, "ca.key");
+        if (!File.Exists(caKey))
+            throw new InvalidOperationException("this server has no CA key (it was given its own certificate); issue node certificates with your CA");
+        using var ca = X509Certificate2.CreateFromPemFile(caCert, caKey);
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest(new X500DistinguishedName($"CN={node}"), rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        var now = DateTimeOffset.UtcNow;
+        using var issued = request.Create(ca, now.AddMinutes(-5), now.AddYears(2), RandomNumberGenerator.GetBytes(16));
+        return (issued.ExportCertificatePem(), rsa.ExportPkcs8PrivateKeyPem());
+    }
+
     /// <summary>Writes a file readable by its owner only.</summary>
     public static void WriteSecret(string path, string text)
     {

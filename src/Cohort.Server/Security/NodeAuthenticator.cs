@@ -5,7 +5,7 @@ using Grpc.Core;
 namespace Cohort.Server.Security;
 
 /// <summary>Maps a node's bearer token to its name, through the stored token hashes.</summary>
-public sealed class NodeAuthenticator(IStateStore store)
+public sealed class NodeAuthenticator(IStateStore store, NodeCertificates certificates)
 {
     private readonly ConcurrentDictionary<string, string> _byHash = new(StringComparer.Ordinal);
 
@@ -24,10 +24,13 @@ public sealed class NodeAuthenticator(IStateStore store)
         string? token = Tokens.FromHeader(context.RequestHeaders.GetValue("authorization"));
         if (token is null) throw new RpcException(new Status(StatusCode.Unauthenticated, "missing node token (authorization: Bearer <token>)"));
         string hash = Tokens.Hash(token);
-        if (_byHash.TryGetValue(hash, out var name)) return name;
-        name = await store.FindNodeByTokenHashAsync(hash, context.CancellationToken)
-            ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "unknown node token"));
-        _byHash[hash] = name;
+        if (!_byHash.TryGetValue(hash, out var name))
+        {
+            name = await store.FindNodeByTokenHashAsync(hash, context.CancellationToken)
+                ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "unknown node token"));
+            _byHash[hash] = name;
+        }
+        certificates.Demand(context, name);
         return name;
     }
 }

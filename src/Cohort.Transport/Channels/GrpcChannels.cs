@@ -10,7 +10,9 @@ namespace Cohort.Transport.Channels;
 /// <param name="Token">Bearer token sent with every call (node token or admin token).</param>
 /// <param name="CaFile">PEM CA certificate to trust instead of the system store, or null.</param>
 /// <param name="Insecure">Allow plaintext http:// (local development only).</param>
-public sealed record ConnectionOptions(string Server, string Token, string? CaFile = null, bool Insecure = false);
+/// <param name="CertificateFile">PEM client certificate for mutual TLS, or null.</param>
+/// <param name="KeyFile">PEM private key of <paramref name="CertificateFile"/>.</param>
+public sealed record ConnectionOptions(string Server, string Token, string? CaFile = null, bool Insecure = false, string? CertificateFile = null, string? KeyFile = null);
 
 /// <summary>Creates gRPC channels to a Cohort server with TLS trust, bearer token and large-stream settings.</summary>
 public static class GrpcChannels
@@ -34,9 +36,15 @@ public static class GrpcChannels
         };
         if (options.CaFile is not null)
         {
-            if (!File.Exists(options.CaFile)) throw new ArgumentException($"CA file '{options.CaFile}' not found");
-            var ca = X509Certificate2.CreateFromPem(File.ReadAllText(options.CaFile));
+            var ca = CertificateTrust.LoadCertificate(options.CaFile);
             handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => TrustedBy(ca, certificate, errors);
+        }
+        if (options.CertificateFile is not null)
+        {
+            if (options.KeyFile is null) throw new ArgumentException("a client certificate needs its key file");
+            if (!File.Exists(options.CertificateFile)) throw new ArgumentException($"certificate file '{options.CertificateFile}' not found");
+            if (!File.Exists(options.KeyFile)) throw new ArgumentException($"key file '{options.KeyFile}' not found");
+            handler.SslOptions.ClientCertificates = [X509Certificate2.CreateFromPemFile(options.CertificateFile, options.KeyFile)];
         }
 
         var credentials = CallCredentials.FromInterceptor((_, metadata) =>
@@ -61,13 +69,7 @@ public static class GrpcChannels
         if (presented is null) return false;
         // The CA is not in the system store, so chain errors are expected here; name mismatches are not.
         if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         using var certificate = new X509Certificate2(presented);
-        if (!chain.Build(certificate)) return false;
-        var root = chain.ChainElements[^1].Certificate;
-        return root.RawData.AsSpan().SequenceEqual(ca.RawData);
+        return CertificateTrust.IsIssuedBy(ca, certificate);
     }
 }

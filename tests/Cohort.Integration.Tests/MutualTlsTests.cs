@@ -1,0 +1,35 @@
+using Cohort.Integration.Tests.Infrastructure;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary>With mutual TLS a node needs its token and its own certificate.</summary>
+public sealed class MutualTlsTests
+{
+    [Fact]
+    public async Task Under_mutual_tls_a_node_with_its_certificate_joins_and_nodes_without_one_or_with_another_name_are_refused()
+    {
+        await using var server = await TestServer.StartAsync(mutualTls: true);
+        string certs = Path.Combine(server.DataDir, "certs");
+        string[] control = ["--server", server.Host.Address.ToString(), "--admin-token", server.Host.AdminToken, "--ca", server.Host.CaFile!];
+        var (code, output) = await CliProcess.RunAsync(["token", "create", "site-a", "--cert-dir", certs, .. control]);
+        Assert.True(code == 0, output);
+        string tokenA = output.Trim().Split('\n')[^1].Trim();
+        string tokenB = await server.Control.CreateNodeTokenAsync("site-b", default);
+
+        await using var good = CliProcess.StartNode(server, "site-a", tokenA, "empty", "--cert", Path.Combine(certs, "site-a.crt"), "--key", Path.Combine(certs, "site-a.key"));
+        await using var noCert = CliProcess.StartNode(server, "site-b", tokenB, "empty");
+        await using var wrongCert = CliProcess.StartNode(server, "site-b", tokenB, "empty", "--cert", Path.Combine(certs, "site-a.crt"), "--key", Path.Combine(certs, "site-a.key"));
+
+        await server.WaitForNodesAsync(1, processes: [good]);
+        Assert.Equal(1, await noCert.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("must present its client certificate", noCert.Output);
+        Assert.Equal(1, await wrongCert.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("client certificate is for 'site-a', not node 'site-b'", wrongCert.Output);
+
+        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "mtls", default);
+        Assert.Equal("finished", (await server.WaitForRunAsync(run.Id)).Run.Status);
+        var nodes = await server.Control.ListNodesAsync(default);
+        Assert.Equal("online", nodes.Single(n => n.Name == "site-a").Status);
+        Assert.NotEqual("online", nodes.Single(n => n.Name == "site-b").Status);
+    }
+}

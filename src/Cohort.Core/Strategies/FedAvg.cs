@@ -34,7 +34,7 @@ public class FedAvg : IStrategy
             .ToArray();
 
     /// <inheritdoc />
-    public virtual IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new WeightedAverage(global);
+    public virtual IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new WeightedAverage(global, _services.AggregationBufferBytes);
 
     /// <inheritdoc />
     public virtual IReadOnlyList<NodeInstruction> ConfigureEvaluate(RoundContext round, ParameterSet global, IReadOnlyList<string> availableNodes)
@@ -69,51 +69,48 @@ public class FedAvg : IStrategy
     /// <summary>
     /// Streaming example-weighted mean: Σ nᵢ·xᵢ accumulated in float32 (float64 tensors in float64),
     /// divided by Σ nᵢ at the end. Integer tensors (counters) take the value of the first result.
+    /// With a pending budget, results wait (up to that many bytes) and are folded several at a time,
+    /// one cache-sized tile of the accumulator after another, so the accumulator is read and written
+    /// once per batch instead of once per result; with none, each result is folded as it arrives and
+    /// memory stays at one model.
     /// </summary>
     public sealed class WeightedAverage : IFitAggregation
     {
+        // 64K floats (256 KiB) of accumulator stay in L2 while every pending update streams through them.
+        private const int TileBytes = 256 << 10;
         private readonly ParameterSet _sum;
         private readonly WeightedMetrics _metrics = new();
+        private readonly long _pendingBudget;
+        private readonly long _modelBytes;
+        private readonly List<(ParameterSet Parameters, long Examples)> _pending = [];
         private double _totalExamples;
         private int _results;
+        private bool _integersTaken;
 
-        /// <summary>Starts an average shaped like <paramref name="template"/>.</summary>
-        public WeightedAverage(ParameterSet template)
+        /// <summary>Starts an average shaped like <paramref name="template"/>; <paramref name="pendingBudgetBytes"/> bounds the results held for batched folding (0 folds each at once).</summary>
+        public WeightedAverage(ParameterSet template, long pendingBudgetBytes = 0)
         {
             _sum = template.ZerosLike();
+            _modelBytes = template.ByteCount;
+            _pendingBudget = pendingBudgetBytes;
         }
 
         /// <inheritdoc />
         public void Add(string node, FitResult result)
         {
             if (result.Examples <= 0) throw new AggregationException($"node '{node}' reported {result.Examples} training examples");
-            float w = result.Examples;
-            for (int i = 0; i < _sum.Count; i++)
-            {
-                var acc = _sum[i];
-                var x = result.Parameters[i];
-                switch (acc.DType)
-                {
-                    case DType.Float32:
-                        TensorPrimitives.MultiplyAdd(x.AsFloat32(), w, acc.AsFloat32(), acc.AsFloat32());
-                        break;
-                    case DType.Float64:
-                        TensorPrimitives.MultiplyAdd(x.AsFloat64(), (double)result.Examples, acc.AsFloat64(), acc.AsFloat64());
-                        break;
-                    default:
-                        if (_results == 0) x.Data.CopyTo(acc.Data, 0);
-                        break;
-                }
-            }
             _totalExamples += result.Examples;
             _metrics.Add(result.Metrics, result.Examples);
             _results++;
+            _pending.Add((result.Parameters, result.Examples));
+            if ((_pending.Count + 1) * _modelBytes > _pendingBudget) Flush();
         }
 
         /// <inheritdoc />
         public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)
         {
             if (_results == 0) throw new AggregationException("no fit results to aggregate");
+            Flush();
             foreach (var t in _sum)
             {
                 if (t.DType == DType.Float32) TensorPrimitives.Multiply(t.AsFloat32(), (float)(1.0 / _totalExamples), t.AsFloat32());
@@ -122,7 +119,50 @@ public class FedAvg : IStrategy
             return new FitAggregate(_sum, _metrics.ToMetrics());
         }
 
+        private void Flush()
+        {
+            if (_pending.Count == 0) return;
+            for (int i = 0; i < _sum.Count; i++)
+            {
+                var acc = _sum[i];
+                switch (acc.DType)
+                {
+                    case DType.Float32:
+                        FoldTiled(acc.AsFloat32(), i, static (t) => t.AsFloat32());
+                        break;
+                    case DType.Float64:
+                        FoldTiled(acc.AsFloat64(), i, static (t) => t.AsFloat64());
+                        break;
+                    default:
+                        if (!_integersTaken) _pending[0].Parameters[i].Data.CopyTo(acc.Data, 0);
+                        break;
+                }
+            }
+            _integersTaken = true;
+            _pending.Clear();
+        }
+
+        private delegate Span<T> View<T>(Parameters.Tensor t);
+
+        private void FoldTiled<T>(Span<T> acc, int tensor, View<T> view)
+            where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            if (_pending.Count == 1)
+            {
+                TensorPrimitives.MultiplyAdd(view(_pending[0].Parameters[tensor]), T.CreateChecked(_pending[0].Examples), acc, acc);
+                return;
+            }
+            int tile = TileBytes / System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+            for (int start = 0; start < acc.Length; start += tile)
+            {
+                int n = Math.Min(tile, acc.Length - start);
+                var a = acc.Slice(start, n);
+                foreach (var (parameters, examples) in _pending)
+                    TensorPrimitives.MultiplyAdd(view(parameters[tensor]).Slice(start, n), T.CreateChecked(examples), a, a);
+            }
+        }
+
         /// <inheritdoc />
-        public void Dispose() { }
+        public void Dispose() => _pending.Clear();
     }
 }

@@ -9,7 +9,8 @@ public delegate Task<EvaluateResult?> CentralEvaluator(int round, ParameterSet g
 /// <summary>What the server offers a strategy when it creates one.</summary>
 /// <param name="InitialParameters">Starting model, or null to ask a node.</param>
 /// <param name="CentralEvaluator">Server-side evaluation, or null.</param>
-public sealed record StrategyServices(ParameterSet? InitialParameters = null, CentralEvaluator? CentralEvaluator = null)
+/// <param name="AggregationBufferBytes">Memory a sum-based strategy may hold in pending results to fold them in batches (0: fold each result at once, one model of memory).</param>
+public sealed record StrategyServices(ParameterSet? InitialParameters = null, CentralEvaluator? CentralEvaluator = null, long AggregationBufferBytes = 0)
 {
     /// <summary>Nothing offered.</summary>
     public static StrategyServices None { get; } = new();

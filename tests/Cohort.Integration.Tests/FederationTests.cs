@@ -19,9 +19,9 @@ public sealed class FederationTests
             await server.WaitForNodesAsync(3, processes: nodes);
 
             string plan = Path.Combine(server.DataDir, "plan.yaml");
-            await File.WriteAllTextAsync(plan, TestPlans.Heart(rounds: 3, nodes: 3, minFit: 3));
+            await File.WriteAllTextAsync(plan, TestPlans.Heart(rounds: 9, nodes: 3, minFit: 3));
             string[] control = ["--server", server.Host.Address.ToString(), "--admin-token", server.Host.AdminToken, "--ca", server.Host.CaFile!];
-            var (code, output) = await CliProcess.RunAsync(["run", "submit", plan, "--wait", .. control]);
+            var (code, output) = await CliProcess.RunAsync(["run", "submit", plan, "--wait", "--set", "rounds=3", .. control]);
             Assert.True(code == 0, output);
             Assert.Contains("round   3/3", output);
 

@@ -26,14 +26,22 @@ public static class RunCommands
         var plan = new Argument<string>("plan") { Description = "Plan file (YAML)" };
         var wait = new Option<bool>("--wait", "-w") { Description = "Wait for the run to end, printing each round" };
         var json = new Option<bool>("--json") { Description = "Print JSON" };
-        var command = new Command("submit", "Submit a plan as a new run") { plan, wait, json };
+        var set = new Option<string[]>("--set") { Description = "Override a plan value, KEY.PATH=VALUE (e.g. rounds=3, train.learning_rate=0.01); repeatable", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("submit", "Submit a plan as a new run") { plan, wait, json, set };
         control.AddTo(command);
         command.SetAction(async (pr, ct) =>
         {
             string path = pr.GetValue(plan)!;
             if (!File.Exists(path)) throw new CliException($"plan file '{path}' not found");
+            string yaml = await File.ReadAllTextAsync(path, ct);
+            var overrides = (pr.GetValue(set) ?? []).Select(kv =>
+            {
+                int eq = kv.IndexOf('=');
+                return eq > 0 ? (kv[..eq], kv[(eq + 1)..]) : throw new CliException($"--set '{kv}': expected KEY.PATH=VALUE");
+            }).ToArray();
+            if (overrides.Length > 0) yaml = Plans.PlanText.WithValues(yaml, overrides);
             using var client = new ControlClient(control.Resolve(pr));
-            var info = await client.SubmitAsync(await File.ReadAllTextAsync(path, ct), Path.GetFileName(path), ct);
+            var info = await client.SubmitAsync(yaml, Path.GetFileName(path), ct);
             if (pr.GetValue(json) && !pr.GetValue(wait))
             {
                 Console.WriteLine(RunReport.ToJson(info));

@@ -84,4 +84,30 @@ public sealed class FederationTests
             await server.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task A_central_evaluation_function_scores_every_round_global_model_on_the_server()
+    {
+        var seen = new List<(int Round, float First)>();
+        var services = new Cohort.Strategies.StrategyServices(CentralEvaluator: (round, global, ct) =>
+        {
+            lock (seen) seen.Add((round, global["weights"].AsFloat32()[0]));
+            return Task.FromResult<Cohort.Apps.EvaluateResult?>(new Cohort.Apps.EvaluateResult(1.0 / round, 50, new Cohort.Records.Metrics([new("accuracy", 0.5 + round / 10.0)])));
+        });
+        await using var server = await TestServer.StartAsync(strategyServices: services);
+        await using var node = CliProcess.StartNode(server, "a", await server.Control.CreateNodeTokenAsync("a", default), "empty", "--set", "values=8");
+        await server.WaitForNodesAsync(1, processes: [node]);
+
+        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 3, minAvailable: 1, minFit: 1), "central", default);
+        var detail = await server.WaitForRunAsync(run.Id);
+
+        Assert.Equal("finished", detail.Run.Status);
+        Assert.Equal([1, 2, 3], seen.Select(s => s.Round));
+        foreach (var round in detail.Rounds)
+        {
+            Assert.True(round.HasCentral);
+            Assert.Equal(1.0 / round.Round, round.CentralLoss, 9);
+            Assert.Equal(0.5 + round.Round / 10.0, round.CentralMetrics["accuracy"].DoubleValue, 9);
+        }
+    }
 }

@@ -5,10 +5,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
-# System packages some test suites drive for real (a browser, a metrics server). Installed only when absent.
+# System packages some test suites drive for real (a browser, a metrics server, a database server). Installed only when absent.
 apt_packages=()
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 command -v prometheus >/dev/null 2>&1 || apt_packages+=(prometheus)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || apt_packages+=(postgresql)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -21,10 +21,11 @@ public static class ServerCommand
         var nodeTimeout = new Option<double>("--node-timeout") { Description = "Seconds without heartbeat before a node is offline", DefaultValueFactory = _ => 4.0 };
         var mtls = new Option<bool>("--mtls") { Description = "Mutual TLS: nodes must also present a client certificate for their name (cohort token create --cert-dir)" };
         var clientCa = new Option<string?>("--client-ca") { Description = "PEM CA that issues node certificates (default: the generated CA)" };
+        var database = new Option<string?>("--database") { Description = "PostgreSQL connection string for the state (default: $COHORT_DATABASE, else SQLite in DATA_DIR)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
-        foreach (var o in new Option[] { host, port, dataDir, cert, key, tlsName, insecure, adminToken, nodeTimeout, mtls, clientCa, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, dataDir, cert, key, tlsName, insecure, adminToken, nodeTimeout, mtls, clientCa, database, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
@@ -41,6 +42,7 @@ public static class ServerCommand
                 AdminToken = pr.GetValue(adminToken),
                 NodeTimeout = TimeSpan.FromSeconds(pr.GetValue(nodeTimeout)),
                 RequireNodeCertificates = pr.GetValue(mtls),
+                Database = pr.GetValue(database) ?? Environment.GetEnvironmentVariable("COHORT_DATABASE"),
                 ClientCaFile = pr.GetValue(clientCa),
             };
             await using var server = await CohortServerHost.StartAsync(options, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);

@@ -126,7 +126,9 @@ public sealed class CohortServerHost : IAsyncDisposable
             o.MaxSendMessageSize = 16 << 20;
             o.EnableDetailedErrors = false;
         });
-        var store = new SqliteStateStore(Path.Combine(dataDir, "cohort.db"));
+        IStateStore store = options.Database is { Length: > 0 } database
+            ? new PostgresStateStore(database)
+            : new SqliteStateStore(Path.Combine(dataDir, "cohort.db"));
         await store.InitializeAsync(ct);
         services.AddSingleton(options);
         services.AddSingleton<IStateStore>(store);

@@ -39,6 +39,9 @@ public sealed record ServerOptions
     /// <summary>PEM CA that issues node certificates; defaults to the generated CA.</summary>
     public string? ClientCaFile { get; init; }
 
+    /// <summary>PostgreSQL connection string for the state store; null keeps the embedded SQLite file in the data folder.</summary>
+    public string? Database { get; init; }
+
     /// <summary>Largest parameter set a node may upload, in bytes.</summary>
     public long MaxUploadBytes { get; init; } = 4L << 30;
 }

@@ -29,7 +29,7 @@ public sealed class TestServer : IAsyncDisposable
     public ControlClient Control { get; }
 
     /// <summary>Starts a server; reuse <paramref name="dataDir"/> and <paramref name="port"/> to restart one.</summary>
-    public static async Task<TestServer> StartAsync(string? dataDir = null, int port = 0, TimeSpan? nodeTimeout = null, bool mutualTls = false, Cohort.Strategies.StrategyServices? strategyServices = null)
+    public static async Task<TestServer> StartAsync(string? dataDir = null, int port = 0, TimeSpan? nodeTimeout = null, bool mutualTls = false, Cohort.Strategies.StrategyServices? strategyServices = null, string? database = null)
     {
         dataDir ??= Path.Combine(Path.GetTempPath(), "cohort-test-" + Guid.NewGuid().ToString("N")[..8]);
         var host = await CohortServerHost.StartAsync(new ServerOptions
@@ -40,6 +40,7 @@ public sealed class TestServer : IAsyncDisposable
             NodeTimeout = nodeTimeout ?? TimeSpan.FromSeconds(2),
             HeartbeatInterval = TimeSpan.FromMilliseconds(300),
             RequireNodeCertificates = mutualTls,
+            Database = database,
         }, strategyServices: strategyServices, logLevel: LogLevel.Warning);
         var control = new ControlClient(new ConnectionOptions(host.Address.ToString(), host.AdminToken, host.CaFile));
         return new TestServer(host, dataDir, control);

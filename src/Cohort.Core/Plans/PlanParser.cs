@@ -93,7 +93,18 @@ public static class PlanParser
                     throw parameters.Error(entry.Key, $"unknown parameter '{key}' in {parameters.Path} of strategy '{name}' (allowed: {string.Join(", ", accepted)})");
             }
         }
-        return new StrategySpec(name, parameters.ToScalarConfig());
+        var config = parameters.ToScalarConfig();
+        try
+        {
+            // Creating the strategy checks its parameters' values now, with the key's position, rather than when the run starts.
+            strategies.Create(name, config, StrategyServices.None);
+        }
+        catch (StrategyParameterException e)
+        {
+            var entry = parameters.Entries.FirstOrDefault(x => x.Key == e.Key).Value;
+            throw entry.Value is not null ? parameters.Error(entry.Value, e.Message) : strategy.Error(strategy.Find("name")!, e.Message);
+        }
+        return new StrategySpec(name, config);
     }
 
     private static Selection ReadSelection(YamlSection s)

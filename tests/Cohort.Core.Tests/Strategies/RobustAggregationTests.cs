@@ -1,0 +1,80 @@
+using Cohort.Strategies;
+using static Cohort.Tests.Strategies.StrategyTestKit;
+
+namespace Cohort.Tests.Strategies;
+
+/// <summary>FedMedian, FedTrimmedAvg, Krum / Multi-Krum and Bulyan.</summary>
+public sealed class RobustAggregationTests
+{
+    [Fact]
+    public void FedMedian_takes_the_median_of_each_coordinate_ignoring_example_counts()
+    {
+        var x = Aggregate(new FedMedian(Params()), Model(0, 0), Fit([1, 10], 1), Fit([2, -5], 1), Fit([100, 0], 1000));
+        Near([2f, 0f], Values(x));
+    }
+
+    [Fact]
+    public void FedMedian_of_an_even_count_is_the_mean_of_the_middle_two()
+    {
+        var x = Aggregate(new FedMedian(Params()), Model(0), Fit([1]), Fit([2]), Fit([4]), Fit([100]));
+        Near([3f], Values(x));
+    }
+
+    [Fact]
+    public void FedMedian_refuses_results_beyond_its_memory_limit()
+    {
+        using var aggregation = new FedMedian(Params(("memory_limit_mb", 1))).BeginAggregateFit(Round(), Model(new float[200_000]));
+        aggregation.Add("a", Fit(new float[200_000]));
+        var e = Assert.Throws<AggregationException>(() => aggregation.Add("b", Fit(new float[200_000])));
+        Assert.Contains("memory_limit_mb", e.Message);
+    }
+
+    [Fact]
+    public void FedTrimmedAvg_drops_beta_n_values_from_each_end()
+    {
+        // β = 0.2 of 5 results trims one each side: mean(2,3,4) = 3 and mean(−1,0,1) = 0.
+        var x = Aggregate(new FedTrimmedAvg(Params(("beta", 0.2))), Model(0, 0),
+            Fit([1, -50]), Fit([2, 0]), Fit([100, 1]), Fit([3, -1]), Fit([4, 9]));
+        Near([3f, 0f], Values(x));
+    }
+
+    [Fact]
+    public void Krum_picks_the_update_closest_to_its_neighbours()
+    {
+        // f = 0: score = squared distances to the 2 nearest. 0 → 1+9, 1 → 1+4, 3 → 4+9, 100 → 97²+99².
+        var x = Aggregate(new Krum(Params(("byzantine", 0))), Model(0), Fit([0]), Fit([1]), Fit([3]), Fit([100]));
+        Near([1f], Values(x));
+    }
+
+    [Fact]
+    public void MultiKrum_averages_the_m_best_scored_updates()
+    {
+        var x = Aggregate(new Krum(Params(("byzantine", 0), ("keep", 2))), Model(0), Fit([0]), Fit([1]), Fit([3]), Fit([100]));
+        Near([0.5f], Values(x));
+    }
+
+    [Fact]
+    public void Krum_needs_more_than_2f_plus_2_results()
+    {
+        var e = Assert.Throws<AggregationException>(() => Aggregate(new Krum(Params(("byzantine", 1))), Model(0), Fit([0]), Fit([1]), Fit([2])));
+        Assert.Contains("2f + 2", e.Message);
+    }
+
+    [Fact]
+    public void Bulyan_selects_by_repeated_Krum_then_averages_the_values_closest_to_the_median()
+    {
+        // n = 7, f = 1: θ = 5 chosen by Krum in the order 2, 3, 1, 4, 0 (1000 never), β = 3 closest to
+        // the median 2 of {0,1,2,3,4}: mean(1,2,3) = 2.
+        var x = Aggregate(new Bulyan(Params(("byzantine", 1))), Model(0),
+            Fit([0]), Fit([1]), Fit([2]), Fit([3]), Fit([4]), Fit([5]), Fit([1000]));
+        Near([2f], Values(x));
+    }
+
+    [Fact]
+    public void Bulyan_needs_4f_plus_3_results()
+    {
+        var e = Assert.Throws<AggregationException>(() => Aggregate(new Bulyan(Params(("byzantine", 1))), Model(0),
+            Fit([0]), Fit([1]), Fit([2]), Fit([3]), Fit([4]), Fit([5])));
+        Assert.Contains("4f + 3", e.Message);
+    }
+}

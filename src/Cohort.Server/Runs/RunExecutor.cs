@@ -106,7 +106,7 @@ public sealed class RunExecutor(
                 string? shortfall = fitOk < plan.Selection.MinFit
                     ? $"{fitOk} of {fitInstructions.Count} fit results usable, min_fit is {plan.Selection.MinFit}"
                     : rate < plan.Failure.MinCompletionRate
-                        ? $"{fitOk} of {fitInstructions.Count} fit results usable ({rate:P0}), failure.min_completion_rate is {plan.Failure.MinCompletionRate:P0}"
+                        ? $"{fitOk} of {fitInstructions.Count} fit results usable ({rate * 100:0.#}%), failure.min_completion_rate is {plan.Failure.MinCompletionRate * 100:0.#}%"
                         : null;
                 if (shortfall is null)
                 {

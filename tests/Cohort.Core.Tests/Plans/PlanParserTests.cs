@@ -53,7 +53,7 @@ public sealed class PlanParserTests
         Assert.Equal(100, plan.Train.LocalSteps);
         Assert.Equal(4, plan.Train.BatchSize);
         Assert.Equal("sgd", plan.Train.Optimizer);
-        Assert.Equal(0.01, plan.Train.LearningRate);
+        Assert.Equal(0.002, plan.Train.LearningRate);
         Assert.Equal(0.0, plan.Train.WeightDecay);
         Assert.Equal("constant", plan.Train.Schedule.Type);
         Assert.Equal(15, plan.Train.Schedule.TotalRounds);
@@ -93,7 +93,7 @@ public sealed class PlanParserTests
         Assert.Equal(15, fit.GetInt("rounds", 0));
         Assert.Equal(100, fit.GetInt("local_steps", 0));
         Assert.False(fit.ContainsKey("local_epochs"));
-        Assert.Equal(0.01, fit.GetDouble("learning_rate", 0));
+        Assert.Equal(0.002, fit.GetDouble("learning_rate", 0));
     }
 
     [Fact]
@@ -419,7 +419,7 @@ public sealed class PlanParserTests
 
         AssertAt(e, 6, 1);
         Assert.Equal(
-            "unknown key 'round' in plan (allowed: name, experiment, tags, app, strategy, rounds, selection, round_timeout, wait_for_nodes, train, seed, config)",
+            "unknown key 'round' in plan (allowed: name, experiment, tags, app, strategy, rounds, selection, round_timeout, wait_for_nodes, train, seed, config, failure, personalization, asynchronous)",
             e.Problem);
         Assert.Equal($"{Source}:6:1: {e.Problem}", e.Message);
     }
@@ -457,7 +457,7 @@ public sealed class PlanParserTests
         var e = Fails(Yaml("name: t", "app:", "  name: tabular", "strategy:", "  name: fedsgd"));
 
         AssertAt(e, 5, 9);
-        Assert.Equal("strategy.name: unknown strategy 'fedsgd' (allowed: fedavg)", e.Problem);
+        Assert.Equal("strategy.name: unknown strategy 'fedsgd' (allowed: bulyan, fedadagrad, fedadam, fedavg, fedavgm, fedmedian, fedprox, fedtrimmedavg, fedyogi, krum, qfedavg, scaffold)", e.Problem);
     }
 
     [Fact]

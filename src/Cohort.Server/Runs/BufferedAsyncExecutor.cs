@@ -43,15 +43,18 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
         var versionStarted = DateTimeOffset.UtcNow;
         var aggregationTime = new Stopwatch();
         var waitDeadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
+        // The stop callback runs on another thread: it sees the tasks in flight through a snapshot.
+        PendingTask[] snapshot = [];
         using var stop = ct.Register(() =>
         {
-            foreach (var f in inFlight.Values.ToArray()) pool.Fail(f.Task, "run stopped");
+            foreach (var t in Volatile.Read(ref snapshot)) pool.Fail(t, "run stopped");
         });
 
         try
         {
             while (version < plan.Rounds)
             {
+                ct.ThrowIfCancellationRequested();
                 // Keep idle nodes busy, up to the plan's concurrency.
                 var busy = inFlight.Values.Select(f => f.Task.Node).ToHashSet(StringComparer.Ordinal);
                 var now = DateTimeOffset.UtcNow;
@@ -82,6 +85,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
                         timeout.Token.Register(() => pool.Fail(task, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s"));
                         inFlight[pool.Submit(task)] = new InFlight(task, version, timeout);
                     }
+                    Volatile.Write(ref snapshot, inFlight.Values.Select(f => f.Task).ToArray());
                 }
                 if (inFlight.Count == 0)
                 {

@@ -55,27 +55,27 @@ public sealed class InProcessNodePool : INodePool
             switch (task.Kind)
             {
                 case TaskKind.Fit:
-                {
-                    var fit = await app.FitAsync(task.Parameters!, task.Config, cancel.Token);
-                    if (_fitDelays.TryGetValue(task.Node, out var delay) && delay > TimeSpan.Zero) await Task.Delay(delay, cancel.Token);
-                    string? mismatch = task.Expected?.FindMismatch(fit.Parameters) ?? fit.Parameters.FindNonFinite();
-                    outcome = mismatch is null
-                        ? new TaskOutcome(true, null, fit.Examples, double.NaN, fit.Metrics, fit.Parameters, clock.Elapsed.TotalSeconds, fit.Parameters.ByteCount)
-                        : TaskOutcome.Failed($"rejected result: {mismatch}", clock.Elapsed.TotalSeconds);
-                    break;
-                }
+                    {
+                        var fit = await app.FitAsync(task.Parameters!, task.Config, cancel.Token);
+                        if (_fitDelays.TryGetValue(task.Node, out var delay) && delay > TimeSpan.Zero) await Task.Delay(delay, cancel.Token);
+                        string? mismatch = task.Expected?.FindMismatch(fit.Parameters) ?? fit.Parameters.FindNonFinite();
+                        outcome = mismatch is null
+                            ? new TaskOutcome(true, null, fit.Examples, double.NaN, fit.Metrics, fit.Parameters, clock.Elapsed.TotalSeconds, fit.Parameters.ByteCount)
+                            : TaskOutcome.Failed($"rejected result: {mismatch}", clock.Elapsed.TotalSeconds);
+                        break;
+                    }
                 case TaskKind.Evaluate:
-                {
-                    var e = await app.EvaluateAsync(task.Parameters!, task.Config, cancel.Token);
-                    outcome = new TaskOutcome(true, null, e.Examples, e.Loss, e.Metrics, null, clock.Elapsed.TotalSeconds, 0);
-                    break;
-                }
+                    {
+                        var e = await app.EvaluateAsync(task.Parameters!, task.Config, cancel.Token);
+                        outcome = new TaskOutcome(true, null, e.Examples, e.Loss, e.Metrics, null, clock.Elapsed.TotalSeconds, 0);
+                        break;
+                    }
                 default:
-                {
-                    var p = await app.GetParametersAsync(task.Config, cancel.Token);
-                    outcome = new TaskOutcome(true, null, 0, double.NaN, Records.Metrics.Empty, p, clock.Elapsed.TotalSeconds, p.ByteCount);
-                    break;
-                }
+                    {
+                        var p = await app.GetParametersAsync(task.Config, cancel.Token);
+                        outcome = new TaskOutcome(true, null, 0, double.NaN, Records.Metrics.Empty, p, clock.Elapsed.TotalSeconds, p.ByteCount);
+                        break;
+                    }
             }
             task.Completion.TrySetResult(outcome);
         }

@@ -17,6 +17,7 @@ public static class BenchCommand
         bench.Subcommands.Add(RoundOverhead());
         bench.Subcommands.Add(FlambyBench.Create());
         bench.Subcommands.Add(FedBuffBench.Create());
+        bench.Subcommands.Add(AggregateBench.Create());
         return bench;
     }
 

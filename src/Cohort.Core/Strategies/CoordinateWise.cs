@@ -1,3 +1,4 @@
+using System.Numerics;
 using Cohort.Parameters;
 
 namespace Cohort.Strategies;
@@ -6,20 +7,32 @@ namespace Cohort.Strategies;
 public delegate double CoordinateReducer(ReadOnlySpan<double> sorted);
 
 /// <summary>
+/// Reduces <see cref="Vector{T}.Count"/> coordinates at once: <c>sorted[k]</c> holds, lane by lane,
+/// the k-th smallest value of each coordinate.
+/// </summary>
+public delegate Vector<float> LaneReducer(ReadOnlySpan<Vector<float>> sorted);
+
+/// <summary>
 /// Coordinate-wise aggregation: for every element of every float tensor, the values of all results at
 /// that coordinate are gathered, sorted and reduced (median, trimmed mean, Bulyan's closest-to-median
 /// mean). Integer tensors take the first result's value.
 /// </summary>
 public static class CoordinateWise
 {
-    /// <summary>Applies <paramref name="reduce"/> at every coordinate of <paramref name="sets"/> (all shaped alike, at least one).</summary>
-    public static ParameterSet Reduce(IReadOnlyList<ParameterSet> sets, CoordinateReducer reduce)
+    /// <summary>
+    /// Applies <paramref name="reduce"/> at every coordinate of <paramref name="sets"/> (all shaped alike,
+    /// at least one). With <paramref name="lanes"/>, float32 tensors are reduced a SIMD vector of
+    /// coordinates at a time: the n values of each lane are sorted by a compare-exchange network of
+    /// vector min/max, then reduced, with no per-coordinate sort call.
+    /// </summary>
+    public static ParameterSet Reduce(IReadOnlyList<ParameterSet> sets, CoordinateReducer reduce, LaneReducer? lanes = null)
     {
         var result = sets[0].ZerosLike();
         for (int i = 0; i < result.Count; i++)
         {
             var target = result[i];
-            if (target.DType == DType.Float32) ReduceTensor<float>(sets, i, target.AsFloat32(), reduce);
+            if (target.DType == DType.Float32 && lanes is not null && Vector.IsHardwareAccelerated) ReduceLanes(sets, i, target.AsFloat32(), reduce, lanes);
+            else if (target.DType == DType.Float32) ReduceTensor<float>(sets, i, target.AsFloat32(), reduce);
             else if (target.DType == DType.Float64) ReduceTensor<double>(sets, i, target.AsFloat64(), reduce);
             else sets[0][i].Data.CopyTo(target.Data, 0);
         }
@@ -47,6 +60,66 @@ public static class CoordinateWise
                 destination[start + j] = T.CreateTruncating(reduce(column));
             }
         }
+    }
+
+    private static void ReduceLanes(IReadOnlyList<ParameterSet> sets, int index, Span<float> destination, CoordinateReducer reduce, LaneReducer lanes)
+    {
+        const int Tile = 512;
+        int n = sets.Count;
+        int width = Vector<float>.Count;
+        var block = new float[n * Tile];
+        var vectors = new Vector<float>[n];
+        var column = new double[n];
+        for (int start = 0; start < destination.Length; start += Tile)
+        {
+            int len = Math.Min(Tile, destination.Length - start);
+            for (int k = 0; k < n; k++)
+                sets[k][index].AsFloat32().Slice(start, len).CopyTo(block.AsSpan(k * Tile, len));
+            int j = 0;
+            for (; j + width <= len; j += width)
+            {
+                for (int k = 0; k < n; k++) vectors[k] = new Vector<float>(block, k * Tile + j);
+                SortLanes(vectors);
+                lanes(vectors).CopyTo(destination.Slice(start + j, width));
+            }
+            for (; j < len; j++)
+            {
+                for (int k = 0; k < n; k++) column[k] = block[k * Tile + j];
+                Array.Sort(column);
+                destination[start + j] = (float)reduce(column);
+            }
+        }
+    }
+
+    /// <summary>Odd-even transposition sort of every lane: n passes of compare-exchanges between neighbours.</summary>
+    private static void SortLanes(Span<Vector<float>> v)
+    {
+        int n = v.Length;
+        for (int pass = 0; pass < n; pass++)
+        {
+            for (int k = pass & 1; k + 1 < n; k += 2)
+            {
+                var a = v[k];
+                var b = v[k + 1];
+                v[k] = Vector.Min(a, b);
+                v[k + 1] = Vector.Max(a, b);
+            }
+        }
+    }
+
+    /// <summary>The median of each lane.</summary>
+    public static Vector<float> MedianLanes(ReadOnlySpan<Vector<float>> sorted)
+    {
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) * 0.5f;
+    }
+
+    /// <summary>The trimmed mean of each lane.</summary>
+    public static Vector<float> TrimmedMeanLanes(ReadOnlySpan<Vector<float>> sorted, int trim)
+    {
+        var sum = Vector<float>.Zero;
+        for (int k = trim; k < sorted.Length - trim; k++) sum += sorted[k];
+        return sum * (1f / (sorted.Length - 2 * trim));
     }
 
     /// <summary>The median of sorted values (mean of the two middle ones for an even count).</summary>

@@ -32,6 +32,6 @@ public sealed class FedMedian : FedAvg
     private sealed class Aggregation(long memoryLimit) : BufferedAggregation("fedmedian", memoryLimit)
     {
         protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results) =>
-            CoordinateWise.Reduce(results.Select(r => r.Result.Parameters).ToArray(), CoordinateWise.Median);
+            CoordinateWise.Reduce(results.Select(r => r.Result.Parameters).ToArray(), CoordinateWise.Median, CoordinateWise.MedianLanes);
     }
 }

@@ -39,7 +39,8 @@ public sealed class FedTrimmedAvg : FedAvg
         protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results)
         {
             int trim = (int)Math.Floor(owner.Beta * results.Count);
-            return CoordinateWise.Reduce(results.Select(r => r.Result.Parameters).ToArray(), sorted => CoordinateWise.TrimmedMean(sorted, trim));
+            return CoordinateWise.Reduce(results.Select(r => r.Result.Parameters).ToArray(), sorted => CoordinateWise.TrimmedMean(sorted, trim),
+                sorted => CoordinateWise.TrimmedMeanLanes(sorted, trim));
         }
     }
 }

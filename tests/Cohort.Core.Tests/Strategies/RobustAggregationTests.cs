@@ -29,6 +29,26 @@ public sealed class RobustAggregationTests
         Assert.Contains("memory_limit_mb", e.Message);
     }
 
+    [Theory]
+    [InlineData(7)]
+    [InlineData(10)]
+    public void Vectorised_median_and_trimmed_mean_equal_a_per_coordinate_sort(int results)
+    {
+        // 1003 coordinates: whole SIMD vectors plus a scalar tail in every tile.
+        var random = new Random(5);
+        var fits = Enumerable.Range(0, results).Select(_ => Fit(Enumerable.Range(0, 1003).Select(_ => (float)random.NextDouble() * 10 - 5).ToArray())).ToArray();
+        var median = Values(Aggregate(new FedMedian(Params()), Model(new float[1003]), fits));
+        var trimmed = Values(Aggregate(new FedTrimmedAvg(Params(("beta", 0.2))), Model(new float[1003]), fits));
+        int trim = (int)Math.Floor(0.2 * results);
+        for (int j = 0; j < 1003; j++)
+        {
+            var column = fits.Select(f => (double)f.Parameters[0].AsFloat32()[j]).Order().ToArray();
+            double expectedMedian = results % 2 == 1 ? column[results / 2] : (column[results / 2 - 1] + column[results / 2]) / 2;
+            Near((float)expectedMedian, median[j]);
+            Near((float)column[trim..^trim].Average(), trimmed[j], 1e-4f);
+        }
+    }
+
     [Fact]
     public void FedTrimmedAvg_drops_beta_n_values_from_each_end()
     {

@@ -1,0 +1,102 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics.Tensors;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cohort.Apps;
+using Cohort.Parameters;
+using Cohort.Records;
+using Cohort.Strategies;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary>
+/// <c>cohort bench aggregate</c>: server-side aggregation throughput of each built-in strategy on N
+/// random float32 updates, in GB/s of update bytes read, beside a plain memory read
+/// (TensorPrimitives.Sum) of the same bytes measured in the same process.
+/// </summary>
+public static class AggregateBench
+{
+    private static readonly (string Name, (string Key, Scalar Value)[] Params)[] Strategies =
+    [
+        ("fedavg", []), ("fedavgm", []), ("fedadam", []), ("fedyogi", []), ("fedadagrad", []), ("qfedavg", []),
+        ("fedmedian", []), ("fedtrimmedavg", []), ("krum", [("byzantine", 2)]), ("bulyan", [("byzantine", 1)]),
+    ];
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var nodes = new Option<int>("--nodes") { Description = "Updates per aggregation", DefaultValueFactory = _ => 10 };
+        var values = new Option<int>("--values") { Description = "Model size in float32 values", DefaultValueFactory = _ => 2_000_000 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed repetitions (median reported)", DefaultValueFactory = _ => 5 };
+        var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
+        var command = new Command("aggregate", "Aggregation throughput of every built-in strategy against a memory read of the same bytes") { nodes, values, repeats, json };
+        command.SetAction(async (pr, ct) =>
+        {
+            int n = pr.GetValue(nodes), size = pr.GetValue(values), r = pr.GetValue(repeats);
+            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["nodes"] = n, ["values"] = size };
+            Console.WriteLine($"machine {Machine.Describe()}");
+            var random = new Random(1);
+            var global = Model(random, size, 0);
+            var results = Enumerable.Range(0, n).Select(_ => new FitResult(Model(random, size, 0.01f),
+                100, new Metrics([KeyValuePair.Create("initial_train_loss", Scalar.Of(0.7))]))).ToArray();
+            double gigabytes = (double)n * size * sizeof(float) / 1e9;
+
+            double read = Median(r, () =>
+            {
+                float s = 0;
+                foreach (var x in results) s += TensorPrimitives.Sum<float>(x.Parameters[0].AsFloat32());
+                GC.KeepAlive(s);
+            });
+            Print(figures, "aggregate.memread.gbps", gigabytes / read);
+            var round = new RoundContext("bench", 1, 1, new Selection(), new Config([KeyValuePair.Create("learning_rate", Scalar.Of(0.1))]), Config.Empty, new Random(1));
+            foreach (var (name, parameters) in Strategies)
+            {
+                var strategy = StrategyRegistry.CreateDefault().Create(name, new Config(parameters.Select(p => KeyValuePair.Create(p.Key, p.Value))), StrategyServices.None);
+                double seconds = Median(r, () =>
+                {
+                    using var aggregation = strategy.BeginAggregateFit(round, global);
+                    for (int i = 0; i < results.Length; i++) aggregation.Add($"n{i}", results[i]);
+                    GC.KeepAlive(aggregation.Complete([]));
+                });
+                Print(figures, $"aggregate.{name}.gbps", gigabytes / seconds);
+                Print(figures, $"aggregate.{name}.ratio_to_memread", read / seconds);
+            }
+            if (pr.GetValue(json) is { } file)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+                await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static ParameterSet Model(Random random, int size, float scale)
+    {
+        var values = new float[size];
+        for (int i = 0; i < size; i++) values[i] = (float)(random.NextDouble() - 0.5) * (scale == 0 ? 1 : scale) + (scale == 0 ? 0 : 1);
+        return new ParameterSet([Cohort.Parameters.Tensor.FromFloat32("w", [size], values)]);
+    }
+
+    private static double Median(int repeats, Action action)
+    {
+        action(); // warm-up (JIT, page faults)
+        var times = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            action();
+            times[i] = clock.Elapsed.TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[repeats / 2];
+    }
+
+    private static void Print(JsonObject figures, string name, double value)
+    {
+        Console.WriteLine($"{name} {value.ToString("0.###", CultureInfo.InvariantCulture)}");
+        figures[name] = Math.Round(value, 3);
+    }
+}

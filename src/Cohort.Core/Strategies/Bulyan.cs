@@ -53,7 +53,7 @@ public sealed class Bulyan : FedAvg
             selected.Add(sets[pick]);
             remaining.Remove(pick);
         }
-        return CoordinateWise.Reduce(selected, sorted => CoordinateWise.ClosestToMedianMean(sorted, beta));
+        return CoordinateWise.Reduce(selected, sorted => CoordinateWise.ClosestToMedianMean(sorted, beta), sorted => CoordinateWise.ClosestToMedianMeanLanes(sorted, beta));
     }
 
     private sealed class Aggregation(Bulyan owner) : BufferedAggregation("bulyan", owner._memoryLimit)

@@ -122,6 +122,39 @@ public static class CoordinateWise
         return sum * (1f / (sorted.Length - 2 * trim));
     }
 
+    /// <summary>
+    /// The mean of the <paramref name="count"/> values of each lane closest to the lane's median: the
+    /// values are ordered by their distance to the median with the same compare-exchange network
+    /// (each value travelling with its distance), and the nearest are averaged.
+    /// </summary>
+    public static Vector<float> ClosestToMedianMeanLanes(ReadOnlySpan<Vector<float>> sorted, int count)
+    {
+        int n = sorted.Length;
+        var median = MedianLanes(sorted);
+        Span<Vector<float>> values = stackalloc Vector<float>[n];
+        Span<Vector<float>> distances = stackalloc Vector<float>[n];
+        for (int k = 0; k < n; k++)
+        {
+            values[k] = sorted[k];
+            distances[k] = Vector.Abs(sorted[k] - median);
+        }
+        for (int pass = 0; pass < n; pass++)
+        {
+            for (int k = pass & 1; k + 1 < n; k += 2)
+            {
+                var swap = Vector.GreaterThan(distances[k], distances[k + 1]);
+                var (d0, d1, v0, v1) = (distances[k], distances[k + 1], values[k], values[k + 1]);
+                distances[k] = Vector.ConditionalSelect(swap, d1, d0);
+                distances[k + 1] = Vector.ConditionalSelect(swap, d0, d1);
+                values[k] = Vector.ConditionalSelect(swap, v1, v0);
+                values[k + 1] = Vector.ConditionalSelect(swap, v0, v1);
+            }
+        }
+        var sum = Vector<float>.Zero;
+        for (int k = 0; k < count; k++) sum += values[k];
+        return sum * (1f / count);
+    }
+
     /// <summary>The median of sorted values (mean of the two middle ones for an even count).</summary>
     public static double Median(ReadOnlySpan<double> sorted)
     {

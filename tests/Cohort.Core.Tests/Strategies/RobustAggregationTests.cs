@@ -91,6 +91,16 @@ public sealed class RobustAggregationTests
     }
 
     [Fact]
+    public void Vectorised_closest_to_median_mean_equals_the_per_coordinate_window()
+    {
+        var random = new Random(9);
+        var sets = Enumerable.Range(0, 9).Select(_ => Model(Enumerable.Range(0, 1003).Select(_ => (float)random.NextDouble() * 10 - 5).ToArray())).ToArray();
+        var scalar = Values(CoordinateWise.Reduce(sets, sorted => CoordinateWise.ClosestToMedianMean(sorted, 5)));
+        var lanes = Values(CoordinateWise.Reduce(sets, sorted => CoordinateWise.ClosestToMedianMean(sorted, 5), sorted => CoordinateWise.ClosestToMedianMeanLanes(sorted, 5)));
+        Near(scalar, lanes, 1e-4f);
+    }
+
+    [Fact]
     public void Bulyan_needs_4f_plus_3_results()
     {
         var e = Assert.Throws<AggregationException>(() => Aggregate(new Bulyan(Params(("byzantine", 1))), Model(0),

@@ -18,11 +18,12 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         {
             if (n.Value.RunId == runId) return n.Value.App;
         }
-        var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, options.NodeSettings));
+        // Every app is wrapped so that tensors a plan marks local stay on this node.
+        IClientApp app = new PersonalizedClientApp(factory.Create(new ClientAppContext(runId, options.Name, appSettings, options.NodeSettings)));
         _apps.AddFirst((runId, app));
         while (_apps.Count > Keep)
         {
-            if (_apps.Last!.Value.App is IDisposable d) d.Dispose();
+            if (_apps.Last!.Value.App is PersonalizedClientApp { Inner: IDisposable d }) d.Dispose();
             _apps.RemoveLast();
         }
         return app;

@@ -1,8 +1,10 @@
+using System.Numerics.Tensors;
 using Cohort.Learning.Data;
 using Cohort.Learning.Metrics;
 using Cohort.Learning.Training;
 using Cohort.Parameters;
 using Cohort.Records;
+using Cohort.Strategies;
 
 namespace Cohort.Apps.Tabular;
 
@@ -13,6 +15,9 @@ namespace Cohort.Apps.Tabular;
 /// </summary>
 public sealed class TabularApp : IClientApp
 {
+    private readonly Lock _gate = new();
+    private float[]? _control;
+
     /// <summary>Creates the app over already preprocessed data.</summary>
     public TabularApp(TabularSettings settings, TabularSplit data, string nodeName)
     {
@@ -56,20 +61,61 @@ public sealed class TabularApp : IClientApp
     private FitResult Fit(ParameterSet parameters, TabularFitConfig fit, CancellationToken ct)
     {
         var model = Settings.CreateModel(Data.Train.FeatureCount);
-        model.SetParameters(parameters);
-        float[] anchor = fit.Training.ProximalMu > 0 ? model.Weights.ToArray() : [];
+        bool scaffold = ScaffoldTensors.IsScaffoldTask(parameters);
+        float[] serverControl = [], localControl = [], correction = [];
+        if (scaffold)
+        {
+            var (weights, control) = ScaffoldTensors.Split(parameters);
+            model.SetParameters(weights);
+            serverControl = new float[model.Weights.Length];
+            model.Layout.Load(control, serverControl, $"{model.Description} control variate");
+            lock (_gate) localControl = _control is { } c && c.Length == serverControl.Length ? c : new float[serverControl.Length];
+            correction = new float[serverControl.Length];
+            TensorPrimitives.Subtract(serverControl, localControl, correction);
+        }
+        else
+        {
+            model.SetParameters(parameters);
+        }
+        // The loss at the global model, before any local step: q-FedAvg's F_k.
+        double initialLoss = BinaryEvaluation.Of(model, Data.Train).Loss;
+        float[] start = model.Weights.ToArray();
+        float[] anchor = fit.Training.ProximalMu > 0 ? start : [];
         var optimizer = fit.CreateOptimizer(model.Weights.Length);
-        LocalTrainer.Train(model, optimizer, Data.Train, fit.Training, anchor, ct);
+        var trained = LocalTrainer.Train(model, optimizer, Data.Train, fit.Training, anchor, correction, ct);
 
         var result = model.GetParameters();
         if (result.FindNonFinite() is { } bad)
             throw new InvalidOperationException($"node '{NodeName}': training diverged ({bad}); lower learning_rate");
+        if (scaffold) result = ScaffoldResult(model, result, start, serverControl, localControl, trained.Steps, fit.LearningRate);
         var train = BinaryEvaluation.Of(model, Data.Train);
         var metrics = new Metrics([
             KeyValuePair.Create("train_loss", Scalar.Of(train.Loss)),
             KeyValuePair.Create("train_accuracy", Scalar.Of(train.Accuracy)),
+            KeyValuePair.Create("initial_train_loss", Scalar.Of(initialLoss)),
         ]);
         return new FitResult(result, Data.Train.Count, metrics);
+    }
+
+    /// <summary>
+    /// SCAFFOLD option II: cᵢ⁺ = cᵢ − c + (x − y)/(K·η); keeps cᵢ⁺ for the next round and returns the
+    /// model followed by Δcᵢ = cᵢ⁺ − cᵢ. With momentum or Adam the K·η scaling is the paper's SGD
+    /// approximation.
+    /// </summary>
+    private ParameterSet ScaffoldResult(Learning.Models.IModel model, ParameterSet trained, float[] start, float[] serverControl, float[] localControl, int steps, double learningRate)
+    {
+        var delta = new float[start.Length];
+        if (steps > 0)
+        {
+            // Δcᵢ = (x − y)/(K·η) − c
+            TensorPrimitives.Subtract(start, model.Weights, delta);
+            TensorPrimitives.Multiply(delta, (float)(1.0 / (steps * learningRate)), delta);
+            TensorPrimitives.Subtract(delta, serverControl, delta);
+        }
+        var next = new float[start.Length];
+        TensorPrimitives.Add(localControl, delta, next);
+        lock (_gate) _control = next;
+        return ScaffoldTensors.Result(trained, model.Layout.ToParameterSet(delta));
     }
 
     private EvaluateResult Evaluate(ParameterSet parameters)

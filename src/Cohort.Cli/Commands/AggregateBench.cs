@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Numerics.Tensors;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cohort.Apps;
@@ -11,63 +11,68 @@ using Cohort.Strategies;
 
 namespace Cohort.Cli.Commands;
 
-/// <summary><c>cohort bench aggregate</c>: FedAvg aggregation throughput against a plain memory read of the same bytes.</summary>
+/// <summary>
+/// <c>cohort bench aggregate</c>: server-side aggregation throughput of each built-in strategy on N
+/// random float32 updates, in GB/s of update bytes read, beside a plain memory read
+/// (TensorPrimitives.Sum) of the same bytes measured in the same process.
+/// </summary>
 public static class AggregateBench
 {
+    private static readonly (string Name, (string Key, Scalar Value)[] Params)[] Strategies =
+    [
+        ("fedavg", []), ("fedavgm", []), ("fedadam", []), ("fedyogi", []), ("fedadagrad", []), ("qfedavg", []),
+        ("fedmedian", []), ("fedtrimmedavg", []), ("krum", [("byzantine", 2)]), ("bulyan", [("byzantine", 1)]),
+    ];
+
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        var updates = new Option<int>("--updates") { Description = "Number of client updates", DefaultValueFactory = _ => 10 };
-        var values = new Option<int>("--values") { Description = "float32 values per update", DefaultValueFactory = _ => 10_000_000 };
-        var repeats = new Option<int>("--repeats") { Description = "Measured repetitions (after one warm-up)", DefaultValueFactory = _ => 5 };
+        var nodes = new Option<int>("--nodes") { Description = "Updates per aggregation", DefaultValueFactory = _ => 10 };
+        var values = new Option<int>("--values") { Description = "Model size in float32 values", DefaultValueFactory = _ => 2_000_000 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed repetitions (median reported)", DefaultValueFactory = _ => 5 };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
-        var command = new Command("aggregate", "FedAvg aggregation throughput (GB/s of updates read) beside a memory read of the same bytes, in one run")
-        {
-            updates, values, repeats, json,
-        };
+        var command = new Command("aggregate", "Aggregation throughput of every built-in strategy against a memory read of the same bytes") { nodes, values, repeats, json };
         command.SetAction(async (pr, ct) =>
         {
-            int k = pr.GetValue(updates), n = pr.GetValue(values), reps = pr.GetValue(repeats);
-            var random = new Random(7);
-            var results = Enumerable.Range(0, k).Select(i =>
-            {
-                var t = Tensor.Zeros("w", DType.Float32, [n]);
-                var span = t.AsFloat32();
-                // Every page written: untouched pages would all map to the kernel's shared zero page and read from cache.
-                span.Fill((float)random.NextDouble());
-                return new FitResult(new ParameterSet([t]), 10 + i, Metrics.Empty);
-            }).ToArray();
-            var global = new ParameterSet([Tensor.Zeros("w", DType.Float32, [n])]);
-            double bytes = (double)k * n * sizeof(float);
-            var context = new RoundContext("bench", 1, 1, new Selection(), Config.Empty, Config.Empty, new Random(1));
+            int n = pr.GetValue(nodes), size = pr.GetValue(values), r = pr.GetValue(repeats);
+            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["nodes"] = n, ["values"] = size };
+            Console.WriteLine($"machine {Machine.Describe()}");
+            var random = new Random(1);
+            var global = Model(random, size, 0);
+            var results = Enumerable.Range(0, n).Select(_ => new FitResult(Model(random, size, 0.01f),
+                100, new Metrics([KeyValuePair.Create("initial_train_loss", Scalar.Of(0.7))]))).ToArray();
+            double gigabytes = (double)n * size * sizeof(float) / 1e9;
 
-            double memRead = Measure(reps, () =>
+            double read = Median(r, () =>
             {
                 float s = 0;
-                foreach (var r in results) s += TensorPrimitives.Sum<float>(r.Parameters[0].AsFloat32());
+                foreach (var x in results) s += TensorPrimitives.Sum<float>(x.Parameters[0].AsFloat32());
                 GC.KeepAlive(s);
             });
-            double Fold(long budget) => Measure(reps, () =>
+            Print(figures, "aggregate.memread.gbps", gigabytes / read);
+            var round = new RoundContext("bench", 1, 1, new Selection(), new Config([KeyValuePair.Create("learning_rate", Scalar.Of(0.1))]), Config.Empty, new Random(1));
+            foreach (var (name, parameters) in Strategies)
             {
-                using var aggregation = new FedAvg(new StrategyServices(AggregationBufferBytes: budget)).BeginAggregateFit(context, global);
-                foreach (var r in results) aggregation.Add("node", r);
-                aggregation.Complete([]);
-            });
-            double streaming = Fold(0);
-            double batched = Fold(long.MaxValue);
-
-            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["updates"] = k, ["values"] = n };
-            void Print(string name, double v)
-            {
-                Console.WriteLine($"{name} {v.ToString("0.###", CultureInfo.InvariantCulture)}");
-                figures[name] = Math.Round(v, 3);
+                var strategy = StrategyRegistry.CreateDefault().Create(name, new Config(parameters.Select(p => KeyValuePair.Create(p.Key, p.Value))), StrategyServices.None);
+                double seconds = Median(r, () =>
+                {
+                    using var aggregation = strategy.BeginAggregateFit(round, global);
+                    for (int i = 0; i < results.Length; i++) aggregation.Add($"n{i}", results[i]);
+                    GC.KeepAlive(aggregation.Complete([]));
+                });
+                Print(figures, $"aggregate.{name}.gbps", gigabytes / seconds);
+                Print(figures, $"aggregate.{name}.ratio_to_memread", read / seconds);
             }
-            Print("memread.gbps", bytes / memRead / 1e9);
-            Print("aggregate.fedavg.streaming.gbps", bytes / streaming / 1e9);
-            Print("aggregate.fedavg.streaming.ratio_to_memread", memRead / streaming);
-            Print("aggregate.fedavg.batched.gbps", bytes / batched / 1e9);
-            Print("aggregate.fedavg.batched.ratio_to_memread", memRead / batched);
-            Console.WriteLine($"machine {Machine.Describe()}");
+            // FedAvg folding all pending results tile by tile (the server's aggregation buffer) instead of one at a time.
+            var batched = new FedAvg(new StrategyServices(AggregationBufferBytes: long.MaxValue));
+            double batchedSeconds = Median(r, () =>
+            {
+                using var aggregation = batched.BeginAggregateFit(round, global);
+                for (int i = 0; i < results.Length; i++) aggregation.Add($"n{i}", results[i]);
+                GC.KeepAlive(aggregation.Complete([]));
+            });
+            Print(figures, "aggregate.fedavg_batched.gbps", gigabytes / batchedSeconds);
+            Print(figures, "aggregate.fedavg_batched.ratio_to_memread", read / batchedSeconds);
             if (pr.GetValue(json) is { } file)
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
@@ -78,10 +83,16 @@ public static class AggregateBench
         return command;
     }
 
-    /// <summary>Median seconds of <paramref name="repeats"/> runs after one warm-up.</summary>
-    private static double Measure(int repeats, Action action)
+    private static ParameterSet Model(Random random, int size, float scale)
     {
-        action();
+        var values = new float[size];
+        for (int i = 0; i < size; i++) values[i] = (float)(random.NextDouble() - 0.5) * (scale == 0 ? 1 : scale) + (scale == 0 ? 0 : 1);
+        return new ParameterSet([Cohort.Parameters.Tensor.FromFloat32("w", [size], values)]);
+    }
+
+    private static double Median(int repeats, Action action)
+    {
+        action(); // warm-up (JIT, page faults)
         var times = new double[repeats];
         for (int i = 0; i < repeats; i++)
         {
@@ -91,5 +102,11 @@ public static class AggregateBench
         }
         Array.Sort(times);
         return times[repeats / 2];
+    }
+
+    private static void Print(JsonObject figures, string name, double value)
+    {
+        Console.WriteLine($"{name} {value.ToString("0.###", CultureInfo.InvariantCulture)}");
+        figures[name] = Math.Round(value, 3);
     }
 }

@@ -15,6 +15,8 @@ public static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks (figures as 'name value' lines; --json writes bench/results)");
         bench.Subcommands.Add(RoundOverhead());
+        bench.Subcommands.Add(FlambyBench.Create());
+        bench.Subcommands.Add(FedBuffBench.Create());
         bench.Subcommands.Add(AggregateBench.Create());
         return bench;
     }

@@ -42,6 +42,15 @@ public sealed record Plan
     /// <summary>Seed for sampling and for the nodes' training.</summary>
     public long Seed { get; init; } = 42;
 
+    /// <summary>What a round does when too few fit results come back (plan key <c>failure</c>).</summary>
+    public FailurePolicy Failure { get; init; } = new();
+
+    /// <summary>Parameters that stay on the nodes (plan key <c>personalization</c>); empty for none.</summary>
+    public Personalization Personalization { get; init; } = new();
+
+    /// <summary>FedBuff-style asynchronous training (plan key <c>asynchronous</c>), or null for synchronous rounds.</summary>
+    public AsynchronousSpec? Asynchronous { get; init; }
+
     /// <summary>Extra values sent in every task's config (plan key <c>config</c>).</summary>
     public Config RoundConfig { get; init; } = Config.Empty;
 
@@ -167,4 +176,107 @@ public sealed record LearningRateSchedule
             _ => baseRate,
         };
     }
+}
+
+/// <summary>
+/// The plan's <c>failure</c> section: a round whose share of usable fit results (of the fit tasks sent)
+/// is below <see cref="MinCompletionRate"/>, or whose count is below <c>selection.min_fit</c>, is rerun
+/// up to <see cref="Retries"/> times; then the run stops with the reason.
+/// </summary>
+public sealed record FailurePolicy
+{
+    /// <summary>Least share of fit tasks that must return usable results, in [0, 1]; 0 leaves only min_fit.</summary>
+    public double MinCompletionRate { get; init; }
+
+    /// <summary>Reruns of a round that falls short before the run stops.</summary>
+    public int Retries { get; init; }
+}
+
+/// <summary>
+/// The plan's <c>personalization</c> section: tensors whose names match one of <see cref="Local"/>
+/// (exact names, or patterns with <c>*</c>) are trained and kept on each node and never sent back
+/// (FedPer's heads, FedBN's normalisation statistics); evaluation uses each node's own copy.
+/// </summary>
+public sealed record Personalization
+{
+    /// <summary>Name patterns of the local tensors.</summary>
+    public IReadOnlyList<string> Local { get; init; } = [];
+
+    /// <summary>True when some tensors stay local.</summary>
+    public bool Enabled => Local.Count > 0;
+
+    /// <summary>True when <paramref name="name"/> matches a pattern.</summary>
+    public bool IsLocal(string name)
+    {
+        foreach (var p in Local)
+            if (LocalParameterPattern.Matches(p, name)) return true;
+        return false;
+    }
+}
+
+/// <summary>Matching of tensor names against <c>*</c> patterns.</summary>
+public static class LocalParameterPattern
+{
+    /// <summary>True when <paramref name="name"/> matches <paramref name="pattern"/> (<c>*</c> matches any run of characters).</summary>
+    public static bool Matches(string pattern, string name)
+    {
+        int p = 0, n = 0, star = -1, mark = 0;
+        while (n < name.Length)
+        {
+            if (p < pattern.Length && pattern[p] == '*') { star = p++; mark = n; }
+            else if (p < pattern.Length && pattern[p] == name[n]) { p++; n++; }
+            else if (star >= 0) { p = star + 1; n = ++mark; }
+            else return false;
+        }
+        while (p < pattern.Length && pattern[p] == '*') p++;
+        return p == pattern.Length;
+    }
+}
+
+/// <summary>
+/// The plan's <c>asynchronous</c> section (FedBuff, Nguyen et al., 2022): nodes train continuously at
+/// their own pace; the server folds each arriving update, weighted by a staleness function, into a
+/// buffer and updates the global model every <see cref="BufferSize"/> arrivals. The plan's
+/// <c>rounds</c> counts these updates.
+/// </summary>
+public sealed record AsynchronousSpec
+{
+    /// <summary>K: arrivals per global update.</summary>
+    public int BufferSize { get; init; } = 3;
+
+    /// <summary>Nodes training at once; 0 means every available node.</summary>
+    public int Concurrency { get; init; }
+
+    /// <summary>η_g: step applied to the buffered mean update.</summary>
+    public double ServerLearningRate { get; init; } = 1.0;
+
+    /// <summary>How stale updates are weighted down.</summary>
+    public Staleness Staleness { get; init; } = new();
+}
+
+/// <summary>
+/// Staleness weighting s(τ) of an update computed from a model τ versions old: <c>constant</c> (1),
+/// <c>polynomial</c> ((1 + τ)^−a), <c>hinge</c> (1 for τ ≤ b, else 1 / (a·(τ − b) + 1)).
+/// </summary>
+public sealed record Staleness
+{
+    /// <summary>Allowed types.</summary>
+    public static readonly string[] Types = ["constant", "polynomial", "hinge"];
+
+    /// <summary>One of <see cref="Types"/>.</summary>
+    public string Type { get; init; } = "polynomial";
+
+    /// <summary>The exponent (polynomial) or slope (hinge).</summary>
+    public double A { get; init; } = 0.5;
+
+    /// <summary>The staleness tolerated at full weight (hinge).</summary>
+    public double B { get; init; } = 4;
+
+    /// <summary>s(τ).</summary>
+    public double Weight(int staleness) => Type switch
+    {
+        "constant" => 1.0,
+        "hinge" => staleness <= B ? 1.0 : 1.0 / (A * (staleness - B) + 1),
+        _ => Math.Pow(1 + staleness, -A),
+    };
 }

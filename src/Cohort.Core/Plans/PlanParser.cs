@@ -7,7 +7,12 @@ namespace Cohort.Plans;
 public static class PlanParser
 {
     private static readonly string[] TopKeys =
-        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config"];
+        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config", "failure", "personalization", "asynchronous"];
+
+    private static readonly string[] FailureKeys = ["min_completion_rate", "retries"];
+    private static readonly string[] PersonalizationKeys = ["local"];
+    private static readonly string[] AsynchronousKeys = ["buffer_size", "concurrency", "server_learning_rate", "staleness"];
+    private static readonly string[] StalenessKeys = ["type", "a", "b"];
 
     private static readonly string[] AppKeys = ["name", "settings"];
     private static readonly string[] StrategyKeys = ["name", "params"];
@@ -34,7 +39,7 @@ public static class PlanParser
         int rounds = top.Int("rounds", 1) ?? 1;
         var defaults = new Plan { Name = name, App = new AppSpec("", Config.Empty), Strategy = new StrategySpec("", Config.Empty) };
 
-        return new Plan
+        var plan = new Plan
         {
             Name = name,
             Experiment = top.String("experiment") ?? name,
@@ -48,8 +53,27 @@ public static class PlanParser
             Train = ReadTrain(top.Section("train", TrainKeys), rounds),
             Seed = top.Integer("seed") ?? defaults.Seed,
             RoundConfig = ReadRoundConfig(top.Section("config", allowed: null)),
+            Failure = ReadFailure(top.Section("failure", FailureKeys)),
+            Personalization = new Personalization { Local = top.Section("personalization", PersonalizationKeys).StringList("local") ?? [] },
+            Asynchronous = ReadAsynchronous(top.Section("asynchronous", AsynchronousKeys)),
             SourceText = yaml,
         };
+        CheckCombinations(top, plan);
+        return plan;
+    }
+
+    /// <summary>Strategies that can run asynchronously (FedBuff aggregates; the strategy only shapes the fit config).</summary>
+    public static readonly string[] AsynchronousStrategies = ["fedavg", "fedprox"];
+
+    private static void CheckCombinations(YamlSection top, Plan plan)
+    {
+        if (plan.Asynchronous is not null && !AsynchronousStrategies.Contains(plan.Strategy.Name, StringComparer.OrdinalIgnoreCase))
+            throw top.Error(top.Find("asynchronous")!,
+                $"asynchronous: strategy '{plan.Strategy.Name}' cannot run asynchronously (allowed: {string.Join(", ", AsynchronousStrategies)}); FedBuff's buffer does the aggregation");
+        if (plan.Personalization.Enabled && string.Equals(plan.Strategy.Name, "scaffold", StringComparison.OrdinalIgnoreCase))
+            throw top.Error(top.Find("personalization")!, "personalization: not supported with strategy 'scaffold' (its control variates cover the whole model)");
+        if (plan.Personalization.Enabled && plan.Asynchronous is not null)
+            throw top.Error(top.Find("personalization")!, "personalization: not supported with asynchronous training yet");
     }
 
     /// <summary>Reads and parses a plan file.</summary>
@@ -93,7 +117,18 @@ public static class PlanParser
                     throw parameters.Error(entry.Key, $"unknown parameter '{key}' in {parameters.Path} of strategy '{name}' (allowed: {string.Join(", ", accepted)})");
             }
         }
-        return new StrategySpec(name, parameters.ToScalarConfig());
+        var config = parameters.ToScalarConfig();
+        try
+        {
+            // Creating the strategy checks its parameters' values now, with the key's position, rather than when the run starts.
+            strategies.Create(name, config, StrategyServices.None);
+        }
+        catch (StrategyParameterException e)
+        {
+            var entry = parameters.Entries.FirstOrDefault(x => x.Key == e.Key).Value;
+            throw entry.Value is not null ? parameters.Error(entry.Value, e.Message) : strategy.Error(strategy.Find("name")!, e.Message);
+        }
+        return new StrategySpec(name, config);
     }
 
     private static Selection ReadSelection(YamlSection s)
@@ -175,6 +210,43 @@ public static class PlanParser
             StepSize = s.Int("step_size", 1) ?? d.StepSize,
             MinLearningRate = minLr,
             TotalRounds = rounds,
+        };
+    }
+
+    private static FailurePolicy ReadFailure(YamlSection f) => new()
+    {
+        MinCompletionRate = f.Number("min_completion_rate", NumberBounds.UnitInterval) ?? 0,
+        Retries = f.Int("retries", 0) ?? 0,
+    };
+
+    private static AsynchronousSpec? ReadAsynchronous(YamlSection a)
+    {
+        if (!a.Present) return null;
+        var d = new AsynchronousSpec();
+        var s = a.Section("staleness", StalenessKeys);
+        var staleness = new Staleness();
+        if (s.Present)
+        {
+            string type = s.Choice("type", Staleness.Types) ?? throw s.Missing("type", $"one of {string.Join(", ", Staleness.Types)}");
+            string[] uses = type switch { "polynomial" => ["a"], "hinge" => ["a", "b"], _ => [] };
+            foreach (var (key, entry) in s.Entries)
+            {
+                if (key != "type" && !uses.Contains(key))
+                    throw s.Error(entry.Key, $"{s.NameOf(key)}: not used by type '{type}' ({type} uses {(uses.Length == 0 ? "no other keys" : string.Join(", ", uses))})");
+            }
+            staleness = new Staleness
+            {
+                Type = type,
+                A = s.Number("a", NumberBounds.NonNegative) ?? staleness.A,
+                B = s.Number("b", NumberBounds.NonNegative) ?? staleness.B,
+            };
+        }
+        return new AsynchronousSpec
+        {
+            BufferSize = a.Int("buffer_size", 1) ?? d.BufferSize,
+            Concurrency = a.Int("concurrency", 0) ?? d.Concurrency,
+            ServerLearningRate = a.Number("server_learning_rate", NumberBounds.Positive) ?? d.ServerLearningRate,
+            Staleness = staleness,
         };
     }
 

@@ -64,7 +64,15 @@ public sealed record RoundContext(string RunId, int Round, int TotalRounds, Sele
 public sealed record Selection(int MinAvailable = 1, int MinFit = 1, int MinEvaluate = 1, double FractionFit = 1.0, double FractionEvaluate = 1.0);
 
 /// <summary>One task for one node.</summary>
-public sealed record NodeInstruction(string Node, ParameterSet Parameters, Config Config);
+/// <param name="Node">The node.</param>
+/// <param name="Parameters">Tensors sent with the task.</param>
+/// <param name="Config">The task's config.</param>
+/// <param name="ExpectedResult">
+/// Names, dtypes and shapes a fit result must have; null means the global model's. Strategies that
+/// ask for more than the model (SCAFFOLD's control-variate updates) or less (personalised layers kept
+/// on the node) supply their own.
+/// </param>
+public sealed record NodeInstruction(string Node, ParameterSet Parameters, Config Config, ParameterSet? ExpectedResult = null);
 
 /// <summary>A node's successful result.</summary>
 public sealed record NodeResult<T>(string Node, T Result);

@@ -15,6 +15,17 @@ public sealed class StrategyRegistry
     {
         var r = new StrategyRegistry();
         r.Register("fedavg", (_, services) => new FedAvg(services));
+        r.Register("fedavgm", (p, services) => new FedAvgM(p, services), FedAvgM.ParameterKeys);
+        r.Register("fedprox", (p, services) => new FedProx(p, services), FedProx.ParameterKeys);
+        r.Register("fedadam", (p, services) => new FedAdam(p, services), FedOpt.ParameterKeys);
+        r.Register("fedyogi", (p, services) => new FedYogi(p, services), FedOpt.ParameterKeys);
+        r.Register("fedadagrad", (p, services) => new FedAdagrad(p, services), FedOpt.ParameterKeys);
+        r.Register("qfedavg", (p, services) => new QFedAvg(p, services), QFedAvg.ParameterKeys);
+        r.Register("scaffold", (p, services) => new Scaffold(p, services), Scaffold.ParameterKeys);
+        r.Register("fedmedian", (p, services) => new FedMedian(p, services), FedMedian.ParameterKeys);
+        r.Register("fedtrimmedavg", (p, services) => new FedTrimmedAvg(p, services), FedTrimmedAvg.ParameterKeys);
+        r.Register("krum", (p, services) => new Krum(p, services), Krum.ParameterKeys);
+        r.Register("bulyan", (p, services) => new Bulyan(p, services), Bulyan.ParameterKeys);
         return r;
     }
 

@@ -16,8 +16,17 @@ public static class LocalTrainer
     /// Trains <paramref name="model"/> in place. When <see cref="TrainingOptions.ProximalMu"/> is
     /// positive, <paramref name="anchor"/> holds the global weights the proximal term pulls towards.
     /// </summary>
-    public static TrainingResult Train(IModel model, IOptimizer optimizer, TabularDataset data, TrainingOptions options, ReadOnlySpan<float> anchor, CancellationToken ct = default)
+    public static TrainingResult Train(IModel model, IOptimizer optimizer, TabularDataset data, TrainingOptions options, ReadOnlySpan<float> anchor, CancellationToken ct = default) =>
+        Train(model, optimizer, data, options, anchor, [], ct);
+
+    /// <summary>
+    /// Trains as above; a non-empty <paramref name="correction"/> is added to every mini-batch gradient
+    /// (SCAFFOLD's c − cᵢ, which steers local steps towards the global descent direction).
+    /// </summary>
+    public static TrainingResult Train(IModel model, IOptimizer optimizer, TabularDataset data, TrainingOptions options, ReadOnlySpan<float> anchor, ReadOnlySpan<float> correction, CancellationToken ct = default)
     {
+        if (correction.Length != 0 && correction.Length != model.Weights.Length)
+            throw new ArgumentException($"gradient correction needs {model.Weights.Length} values, got {correction.Length}");
         if (data.Count == 0) throw new ArgumentException("no training rows");
         if (data.FeatureCount != model.InputSize)
             throw new ArgumentException($"{model.Description} expects {model.InputSize} features, the data has {data.FeatureCount}");
@@ -66,6 +75,7 @@ public static class LocalTrainer
                 TensorPrimitives.Subtract(model.Weights, anchor, drift);
                 TensorPrimitives.MultiplyAdd(drift, mu, model.Gradients, model.Gradients);
             }
+            if (correction.Length != 0) TensorPrimitives.Add(model.Gradients, correction, model.Gradients);
             optimizer.Step(model.Weights, model.Gradients);
         }
         return new TrainingResult(steps, steps > 0 ? lossSum / steps : double.NaN);

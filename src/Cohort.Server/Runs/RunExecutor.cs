@@ -27,6 +27,7 @@ public sealed class RunExecutor(
     public async Task ExecuteAsync(RunRecord run, Plan plan, int startRound, CancellationToken ct)
     {
         var strategy = strategies.Create(plan.Strategy.Name, plan.Strategy.Parameters, services);
+        if (plan.Personalization.Enabled) strategy = new PersonalizedStrategy(strategy, plan.Personalization);
         ParameterSet global;
         if (startRound > 1)
         {
@@ -40,6 +41,13 @@ public sealed class RunExecutor(
         {
             global = strategy.InitializeParameters() ?? await InitialParametersFromNodeAsync(run, plan, ct);
             await models.SaveAsync(run.Id, 0, global, ct);
+        }
+
+        if (plan.Asynchronous is not null)
+        {
+            await new BufferedAsyncExecutor(pool, store, models, log).ExecuteAsync(run, plan, strategy, global, startRound, Progress, ct);
+            Progress.TryRemove(run.Id, out _);
+            return;
         }
 
         for (int round = startRound; round <= plan.Rounds; round++)
@@ -57,50 +65,70 @@ public sealed class RunExecutor(
         await WaitForNodesAsync(run.Id, plan, round, ct);
         var context = new RoundContext(run.Id, round, plan.Rounds, plan.Selection, plan.FitConfig(round), plan.EvaluateConfig(round), new Random(RoundSeed(plan.Seed, round)));
 
-        // Fit.
-        var fitInstructions = strategy.ConfigureFit(context, global, pool.Available(plan.App.Name));
-        if (fitInstructions.Count < plan.Selection.MinFit)
-            throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}");
+        // Fit: a round below the plan's bar (min_fit, failure.min_completion_rate) is rerun up to
+        // failure.retries times with a fresh sample, then the run stops with the reason.
         var aggregationTime = new Stopwatch();
-        var failures = new List<NodeFailure>();
-        int fitOk = 0;
-        FitAggregate aggregate;
-        using (var aggregation = strategy.BeginAggregateFit(context, global))
+        List<NodeFailure> failures;
+        int fitOk;
+        FitAggregate? aggregate = null;
+        for (int attempt = 0; ; attempt++)
         {
-            await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Fit, fitInstructions, global, ct))
+            var attemptContext = attempt == 0 ? context : context with { Random = new Random(RoundSeed(plan.Seed, round) + attempt * 104_729) };
+            var fitInstructions = strategy.ConfigureFit(attemptContext, global, pool.Available(plan.App.Name));
+            if (fitInstructions.Count < plan.Selection.MinFit)
+                throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}");
+            failures = [];
+            fitOk = 0;
+            using (var aggregation = strategy.BeginAggregateFit(attemptContext, global))
             {
-                string? error = outcome.Error;
-                if (outcome.Ok)
+                await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Fit, fitInstructions, global, ct))
                 {
-                    try
+                    string? error = outcome.Error;
+                    if (outcome.Ok)
                     {
-                        aggregationTime.Start();
-                        aggregation.Add(task.Node, new FitResult(outcome.Parameters!, outcome.Examples, outcome.Metrics));
-                        fitOk++;
+                        try
+                        {
+                            aggregationTime.Start();
+                            aggregation.Add(task.Node, new FitResult(outcome.Parameters!, outcome.Examples, outcome.Metrics));
+                            fitOk++;
+                        }
+                        catch (AggregationException e)
+                        {
+                            error = e.Message;
+                        }
+                        finally
+                        {
+                            aggregationTime.Stop();
+                        }
                     }
-                    catch (AggregationException e)
-                    {
-                        error = e.Message;
-                    }
-                    finally
-                    {
-                        aggregationTime.Stop();
-                    }
+                    if (error is not null) failures.Add(new NodeFailure(task.Node, error));
+                    await RecordAsync(task, outcome, error, ct);
                 }
-                if (error is not null) failures.Add(new NodeFailure(task.Node, error));
-                await RecordAsync(task, outcome, error, ct);
-            }
-            if (fitOk < plan.Selection.MinFit)
-            {
-                string reason = $"round {round}: {fitOk} of {fitInstructions.Count} fit results usable, min_fit is {plan.Selection.MinFit}; failures: {Describe(failures)}";
+                double rate = (double)fitOk / fitInstructions.Count;
+                string? shortfall = fitOk < plan.Selection.MinFit
+                    ? $"{fitOk} of {fitInstructions.Count} fit results usable, min_fit is {plan.Selection.MinFit}"
+                    : rate < plan.Failure.MinCompletionRate
+                        ? $"{fitOk} of {fitInstructions.Count} fit results usable ({rate * 100:0.#}%), failure.min_completion_rate is {plan.Failure.MinCompletionRate * 100:0.#}%"
+                        : null;
+                if (shortfall is null)
+                {
+                    aggregationTime.Start();
+                    aggregate = aggregation.Complete(failures);
+                    aggregationTime.Stop();
+                    break;
+                }
+                if (attempt < plan.Failure.Retries)
+                {
+                    await store.AddEventAsync(run.Id, "round.retry", $"round {round}, attempt {attempt + 1}: {shortfall}; failures: {Describe(failures)}; retrying ({plan.Failure.Retries - attempt} retries left)", ct);
+                    log.LogWarning("Run {Run} round {Round}: {Shortfall}; retrying", run.Id, round, shortfall);
+                    continue;
+                }
+                string reason = $"round {round}: {shortfall}{(plan.Failure.Retries > 0 ? $" after {plan.Failure.Retries} retries" : "")}; failures: {Describe(failures)}";
                 await SaveFailedRoundAsync(run.Id, round, started, reason, ct);
                 throw new RunFailedException(reason);
             }
-            aggregationTime.Start();
-            aggregate = aggregation.Complete(failures);
-            aggregationTime.Stop();
         }
-        global = aggregate.Parameters;
+        global = aggregate!.Parameters;
         await models.SaveAsync(run.Id, round, global, ct);
         if (failures.Count > 0)
             await store.AddEventAsync(run.Id, "round.failures", $"round {round}: aggregated {fitOk} fit results; failures: {Describe(failures)}", ct);
@@ -127,7 +155,7 @@ public sealed class RunExecutor(
             run.Id, round, "done", started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
             evaluation?.Loss, evaluation?.Metrics ?? Metrics.Empty, aggregate.Metrics,
             central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null), ct);
-        log.LogInformation("Run {Run} round {Round}: {Ok}/{Total} fit results, loss {Loss:F4}", run.Id, round, fitOk, fitInstructions.Count, evaluation?.Loss ?? double.NaN);
+        log.LogInformation("Run {Run} round {Round}: {Ok}/{Total} fit results, loss {Loss:F4}", run.Id, round, fitOk, fitOk + failures.Count, evaluation?.Loss ?? double.NaN);
         return global;
     }
 
@@ -150,7 +178,8 @@ public sealed class RunExecutor(
             AppSettings = plan.App.Settings,
             Config = i.Config,
             Parameters = i.Parameters,
-            Expected = expected,
+            // A strategy may expect more (SCAFFOLD) or less (personal layers) than the model back.
+            Expected = kind == TaskKind.Fit ? i.ExpectedResult ?? expected : expected,
             Timeout = plan.RoundTimeout,
         }).ToArray();
         string phase = kind == TaskKind.Fit ? "fit" : "evaluate";

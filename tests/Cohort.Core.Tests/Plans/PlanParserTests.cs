@@ -419,7 +419,7 @@ public sealed class PlanParserTests
 
         AssertAt(e, 6, 1);
         Assert.Equal(
-            "unknown key 'round' in plan (allowed: name, experiment, tags, app, strategy, rounds, selection, round_timeout, wait_for_nodes, train, seed, config)",
+            "unknown key 'round' in plan (allowed: name, experiment, tags, app, strategy, rounds, selection, round_timeout, wait_for_nodes, train, seed, config, failure, personalization, asynchronous)",
             e.Problem);
         Assert.Equal($"{Source}:6:1: {e.Problem}", e.Message);
     }
@@ -457,7 +457,7 @@ public sealed class PlanParserTests
         var e = Fails(Yaml("name: t", "app:", "  name: tabular", "strategy:", "  name: fedsgd"));
 
         AssertAt(e, 5, 9);
-        Assert.Equal("strategy.name: unknown strategy 'fedsgd' (allowed: fedavg)", e.Problem);
+        Assert.Equal("strategy.name: unknown strategy 'fedsgd' (allowed: bulyan, fedadagrad, fedadam, fedavg, fedavgm, fedmedian, fedprox, fedtrimmedavg, fedyogi, krum, qfedavg, scaffold)", e.Problem);
     }
 
     [Fact]

@@ -1,0 +1,64 @@
+using Cohort.Apps;
+using Cohort.Parameters;
+using Cohort.Records;
+
+namespace Cohort.Strategies;
+
+/// <summary>
+/// Bulyan (El Mhamdi, Guerraoui and Rouault, 2018, "The Hidden Vulnerability of Distributed Learning in
+/// Byzantium"): Krum is applied repeatedly to pick θ = n − 2f updates (each pick leaves the candidate
+/// set), then every coordinate is the mean of the β = θ − 2f selected values closest to their median.
+/// Needs n ≥ 4f + 3 results and every update at once: memory is results × model, bounded by
+/// <c>memory_limit_mb</c>.
+/// </summary>
+public sealed class Bulyan : FedAvg
+{
+    /// <summary>Plan parameter keys.</summary>
+    public static readonly string[] ParameterKeys = ["byzantine", BufferedAggregation.MemoryLimitKey];
+
+    private readonly long _memoryLimit;
+
+    /// <summary>Creates Bulyan from <c>strategy.params</c>.</summary>
+    public Bulyan(Config parameters, StrategyServices? services = null) : base(services)
+    {
+        var p = new StrategyParameters("bulyan", parameters);
+        Byzantine = p.Int("byzantine", 0, 0);
+        _memoryLimit = BufferedAggregation.ReadMemoryLimit(p);
+    }
+
+    /// <summary>f, the number of Byzantine nodes tolerated.</summary>
+    public int Byzantine { get; }
+
+    /// <inheritdoc />
+    public override string Name => "bulyan";
+
+    /// <inheritdoc />
+    public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new Aggregation(this);
+
+    /// <summary>Bulyan of <paramref name="sets"/> tolerating <paramref name="byzantine"/> of them.</summary>
+    public static ParameterSet Combine(IReadOnlyList<ParameterSet> sets, int byzantine)
+    {
+        int n = sets.Count;
+        if (n < 4 * byzantine + 3)
+            throw new AggregationException($"Bulyan needs at least 4f + 3 results: {n} results, f = {byzantine} (lower params.byzantine or sample more nodes)");
+        int theta = n - 2 * byzantine;
+        int beta = theta - 2 * byzantine;
+        var distances = Krum.SquaredDistances(sets);
+        var remaining = Enumerable.Range(0, n).ToList();
+        var selected = new List<ParameterSet>(theta);
+        while (selected.Count < theta)
+        {
+            // Krum's neighbour count shrinks with the candidate set; with two or fewer left it is undefined, so take them as they are.
+            int pick = remaining.Count - byzantine - 2 >= 1 ? Krum.Select(distances, remaining, byzantine, 1)[0] : remaining[0];
+            selected.Add(sets[pick]);
+            remaining.Remove(pick);
+        }
+        return CoordinateWise.Reduce(selected, sorted => CoordinateWise.ClosestToMedianMean(sorted, beta), sorted => CoordinateWise.ClosestToMedianMeanLanes(sorted, beta));
+    }
+
+    private sealed class Aggregation(Bulyan owner) : BufferedAggregation("bulyan", owner._memoryLimit)
+    {
+        protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results) =>
+            Bulyan.Combine(results.Select(r => r.Result.Parameters).ToArray(), owner.Byzantine);
+    }
+}

@@ -1,0 +1,62 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Cohort.Parameters;
+using Cohort.Records;
+
+namespace Cohort.Strategies;
+
+/// <summary>
+/// FedAvg with server momentum (Hsu, Qi and Brown, 2019, "Measuring the Effects of Non-Identical Data
+/// Distribution for Federated Visual Classification"): with pseudo-gradient g = global − average,
+/// v ← β·v + g and global ← global − η·v. Streams like FedAvg; keeps one momentum buffer.
+/// </summary>
+public sealed class FedAvgM : FedAvg
+{
+    /// <summary>Plan parameter keys.</summary>
+    public static readonly string[] ParameterKeys = ["server_learning_rate", "server_momentum"];
+
+    private ParameterSet? _velocity;
+
+    /// <summary>Creates FedAvgM from <c>strategy.params</c>.</summary>
+    public FedAvgM(Config parameters, StrategyServices? services = null) : base(services)
+    {
+        var p = new StrategyParameters("fedavgm", parameters);
+        LearningRate = p.Number("server_learning_rate", 1.0, v => v > 0, "a number > 0");
+        Momentum = p.Number("server_momentum", 0.9, v => v >= 0 && v < 1, "a number in [0, 1)");
+    }
+
+    /// <summary>η, the server learning rate.</summary>
+    public double LearningRate { get; }
+
+    /// <summary>β, the server momentum.</summary>
+    public double Momentum { get; }
+
+    /// <inheritdoc />
+    public override string Name => "fedavgm";
+
+    /// <inheritdoc />
+    public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
+        new PseudoGradientAggregation(global, Step);
+
+    private ParameterSet Step(ParameterSet global, ParameterSet delta)
+    {
+        var next = global.Clone();
+        _velocity ??= global.ZerosLike();
+        var step = new MomentumStep(delta, _velocity, Momentum, LearningRate);
+        ParameterMath.ForEachFloat(next, ref step);
+        return next;
+    }
+
+    private readonly struct MomentumStep(ParameterSet delta, ParameterSet velocity, double beta, double eta) : IFloatStep
+    {
+        public void Apply<T>(int index, Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
+        {
+            var d = ParameterMath.View<T>(delta[index]);
+            var v = ParameterMath.View<T>(velocity[index]);
+            // g = −Δ, so v ← β·v − Δ and x ← x − η·v.
+            TensorPrimitives.Multiply<T>(v, T.CreateChecked(beta), v);
+            TensorPrimitives.Subtract<T>(v, d, v);
+            TensorPrimitives.MultiplyAdd<T>(v, T.CreateChecked(-eta), x, x);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+using Cohort.Apps;
+using Cohort.Parameters;
+using Cohort.Records;
+
+namespace Cohort.Strategies;
+
+/// <summary>
+/// Coordinate-wise median (Yin et al., 2018, "Byzantine-Robust Distributed Learning: Towards Optimal
+/// Statistical Rates"): every parameter of the new model is the median of the nodes' values, unweighted,
+/// so a minority of arbitrary updates cannot move it far. Needs every update of the round at once:
+/// memory is results × model, bounded by <c>memory_limit_mb</c>.
+/// </summary>
+public sealed class FedMedian : FedAvg
+{
+    /// <summary>Plan parameter keys.</summary>
+    public static readonly string[] ParameterKeys = [BufferedAggregation.MemoryLimitKey];
+
+    private readonly long _memoryLimit;
+
+    /// <summary>Creates FedMedian from <c>strategy.params</c>.</summary>
+    public FedMedian(Config parameters, StrategyServices? services = null) : base(services)
+    {
+        _memoryLimit = BufferedAggregation.ReadMemoryLimit(new StrategyParameters("fedmedian", parameters));
+    }
+
+    /// <inheritdoc />
+    public override string Name => "fedmedian";
+
+    /// <inheritdoc />
+    public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new Aggregation(_memoryLimit);
+
+    private sealed class Aggregation(long memoryLimit) : BufferedAggregation("fedmedian", memoryLimit)
+    {
+        protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results) =>
+            CoordinateWise.Reduce(results.Select(r => r.Result.Parameters).ToArray(), CoordinateWise.Median, CoordinateWise.MedianLanes);
+    }
+}

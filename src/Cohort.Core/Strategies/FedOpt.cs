@@ -1,0 +1,81 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Cohort.Parameters;
+using Cohort.Records;
+
+namespace Cohort.Strategies;
+
+/// <summary>
+/// The FedOpt family (Reddi et al., 2021, "Adaptive Federated Optimization", Algorithm 2): the
+/// pseudo-gradient Δ = average − global drives a server-side adaptive optimiser,
+/// m ← β₁·m + (1 − β₁)·Δ, v ← (per variant), global ← global + η·m / (√v + τ).
+/// No bias correction, as in the paper. Streams like FedAvg; keeps two model-sized state buffers.
+/// </summary>
+public abstract class FedOpt : FedAvg
+{
+    /// <summary>Plan parameter keys shared by the family.</summary>
+    public static readonly string[] ParameterKeys = ["server_learning_rate", "beta_1", "beta_2", "tau"];
+
+    private ParameterSet? _m;
+    private ParameterSet? _v;
+
+    /// <summary>Reads η, β₁, β₂ and τ.</summary>
+    protected FedOpt(string name, Config parameters, StrategyServices? services, double defaultLearningRate) : base(services)
+    {
+        var p = new StrategyParameters(name, parameters);
+        LearningRate = p.Number("server_learning_rate", defaultLearningRate, v => v > 0, "a number > 0");
+        Beta1 = p.Number("beta_1", 0.9, v => v >= 0 && v < 1, "a number in [0, 1)");
+        Beta2 = p.Number("beta_2", 0.99, v => v >= 0 && v < 1, "a number in [0, 1)");
+        Tau = p.Number("tau", 1e-3, v => v > 0, "a number > 0");
+    }
+
+    /// <summary>η, the server learning rate.</summary>
+    public double LearningRate { get; }
+
+    /// <summary>β₁, the first-moment decay.</summary>
+    public double Beta1 { get; }
+
+    /// <summary>β₂, the second-moment decay (unused by FedAdagrad).</summary>
+    public double Beta2 { get; }
+
+    /// <summary>τ, the adaptivity floor added to √v.</summary>
+    public double Tau { get; }
+
+    /// <summary>Updates the second moment <paramref name="v"/> from Δ² (<paramref name="deltaSquared"/>, which may be overwritten).</summary>
+    protected abstract void UpdateSecondMoment<T>(Span<T> v, Span<T> deltaSquared) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>;
+
+    /// <inheritdoc />
+    public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
+        new PseudoGradientAggregation(global, Step);
+
+    private ParameterSet Step(ParameterSet global, ParameterSet delta)
+    {
+        var next = global.Clone();
+        _m ??= global.ZerosLike();
+        _v ??= global.ZerosLike();
+        var step = new AdaptiveStep(this, delta, _m, _v);
+        ParameterMath.ForEachFloat(next, ref step);
+        return next;
+    }
+
+    private readonly struct AdaptiveStep(FedOpt owner, ParameterSet delta, ParameterSet moment1, ParameterSet moment2) : IFloatStep
+    {
+        public void Apply<T>(int index, Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
+        {
+            var d = ParameterMath.View<T>(delta[index]);
+            var m = ParameterMath.View<T>(moment1[index]);
+            var v = ParameterMath.View<T>(moment2[index]);
+            T b1 = T.CreateChecked(owner.Beta1);
+            // m ← β₁·m + (1 − β₁)·Δ
+            TensorPrimitives.Multiply<T>(m, b1, m);
+            TensorPrimitives.MultiplyAdd<T>(d, T.One - b1, m, m);
+            // Δ is no longer needed after m: reuse its buffer for Δ², then for the step.
+            TensorPrimitives.Multiply<T>(d, d, d);
+            owner.UpdateSecondMoment(v, d);
+            TensorPrimitives.Sqrt<T>(v, d);
+            TensorPrimitives.Add<T>(d, T.CreateChecked(owner.Tau), d);
+            TensorPrimitives.Divide<T>(m, d, d);
+            TensorPrimitives.MultiplyAdd<T>(d, T.CreateChecked(owner.LearningRate), x, x);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using Cohort.Apps;
+using Cohort.Parameters;
+using Cohort.Records;
+
+namespace Cohort.Strategies;
+
+/// <summary>
+/// Coordinate-wise trimmed mean (Yin et al., 2018, "Byzantine-Robust Distributed Learning: Towards
+/// Optimal Statistical Rates"): at every parameter the ⌊β·n⌋ largest and smallest values are dropped
+/// and the rest averaged, unweighted. Needs every update of the round at once: memory is results ×
+/// model, bounded by <c>memory_limit_mb</c>.
+/// </summary>
+public sealed class FedTrimmedAvg : FedAvg
+{
+    /// <summary>Plan parameter keys.</summary>
+    public static readonly string[] ParameterKeys = ["beta", BufferedAggregation.MemoryLimitKey];
+
+    private readonly long _memoryLimit;
+
+    /// <summary>Creates FedTrimmedAvg from <c>strategy.params</c>.</summary>
+    public FedTrimmedAvg(Config parameters, StrategyServices? services = null) : base(services)
+    {
+        var p = new StrategyParameters("fedtrimmedavg", parameters);
+        Beta = p.Number("beta", 0.2, v => v >= 0 && v < 0.5, "a number in [0, 0.5)");
+        _memoryLimit = BufferedAggregation.ReadMemoryLimit(p);
+    }
+
+    /// <summary>β, the share trimmed from each end.</summary>
+    public double Beta { get; }
+
+    /// <inheritdoc />
+    public override string Name => "fedtrimmedavg";
+
+    /// <inheritdoc />
+    public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new Aggregation(this);
+
+    private sealed class Aggregation(FedTrimmedAvg owner) : BufferedAggregation("fedtrimmedavg", owner._memoryLimit)
+    {
+        protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results)
+        {
+            int trim = (int)Math.Floor(owner.Beta * results.Count);
+            return CoordinateWise.Reduce(results.Select(r => r.Result.Parameters).ToArray(), sorted => CoordinateWise.TrimmedMean(sorted, trim),
+                sorted => CoordinateWise.TrimmedMeanLanes(sorted, trim));
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using Cohort.Apps;
+using Cohort.Parameters;
+using Cohort.Plans;
+using Cohort.Records;
+
+namespace Cohort.Strategies;
+
+/// <summary>
+/// Server-side half of personalisation (FedPer, Arivazhagan et al., 2019; FedBN, Li et al., 2021): the
+/// wrapped strategy aggregates only the shared tensors; tensors matching the plan's local patterns are
+/// named in every task's config, expected back from no node, and keep their initial value in the global
+/// model. Each node's <see cref="PersonalizedClientApp"/> keeps its own copies.
+/// </summary>
+public sealed class PersonalizedStrategy(IStrategy inner, Personalization personalization) : IStrategy
+{
+    private readonly KeyValuePair<string, Scalar>[] _configEntry =
+        [KeyValuePair.Create(PersonalizedClientApp.LocalParametersKey, Scalar.Of(string.Join(",", personalization.Local)))];
+
+    /// <inheritdoc />
+    public string Name => inner.Name;
+
+    /// <inheritdoc />
+    public ParameterSet? InitializeParameters() => inner.InitializeParameters();
+
+    /// <summary>The tensors of <paramref name="set"/> that are aggregated.</summary>
+    public ParameterSet Shared(ParameterSet set) => new(set.Where(t => !personalization.IsLocal(t.Name)));
+
+    /// <inheritdoc />
+    public IReadOnlyList<NodeInstruction> ConfigureFit(RoundContext round, ParameterSet global, IReadOnlyList<string> availableNodes) =>
+        inner.ConfigureFit(round, global, availableNodes)
+            .Select(i => i with { Config = i.Config.With(_configEntry), ExpectedResult = Shared(i.ExpectedResult ?? global) })
+            .ToArray();
+
+    /// <inheritdoc />
+    public IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
+        new Aggregation(inner.BeginAggregateFit(round, Shared(global)), global);
+
+    /// <inheritdoc />
+    public IReadOnlyList<NodeInstruction> ConfigureEvaluate(RoundContext round, ParameterSet global, IReadOnlyList<string> availableNodes) =>
+        inner.ConfigureEvaluate(round, global, availableNodes).Select(i => i with { Config = i.Config.With(_configEntry) }).ToArray();
+
+    /// <inheritdoc />
+    public EvaluateAggregate AggregateEvaluate(RoundContext round, IReadOnlyList<NodeResult<EvaluateResult>> results, IReadOnlyList<NodeFailure> failures) =>
+        inner.AggregateEvaluate(round, results, failures);
+
+    /// <inheritdoc />
+    public Task<EvaluateResult?> EvaluateCentralAsync(RoundContext round, ParameterSet global, CancellationToken ct) =>
+        inner.EvaluateCentralAsync(round, global, ct);
+
+    private sealed class Aggregation(IFitAggregation inner, ParameterSet global) : IFitAggregation
+    {
+        public void Add(string node, FitResult result) => inner.Add(node, result);
+
+        public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)
+        {
+            var shared = inner.Complete(failures);
+            // Back into the global model's order, local tensors as they were.
+            var merged = global.Select(t => shared.Parameters.Contains(t.Name) ? shared.Parameters[t.Name] : t);
+            return shared with { Parameters = new ParameterSet(merged) };
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+}

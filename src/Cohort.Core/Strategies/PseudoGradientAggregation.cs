@@ -1,0 +1,30 @@
+using Cohort.Apps;
+using Cohort.Parameters;
+
+namespace Cohort.Strategies;
+
+/// <summary>
+/// The streaming example-weighted average of FedAvg followed by a server-side step on the
+/// pseudo-gradient Δ = average − global (FedAvgM, FedAdam, FedYogi, FedAdagrad). Memory stays at one
+/// model for the sum plus the optimiser's own state.
+/// </summary>
+public sealed class PseudoGradientAggregation(ParameterSet global, Func<ParameterSet, ParameterSet, ParameterSet> step) : IFitAggregation
+{
+    private readonly FedAvg.WeightedAverage _average = new(global);
+
+    /// <inheritdoc />
+    public void Add(string node, FitResult result) => _average.Add(node, result);
+
+    /// <inheritdoc />
+    public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)
+    {
+        var average = _average.Complete(failures);
+        // average.Parameters becomes Δ in place: the sum buffer is ours and not needed afterwards.
+        var delta = average.Parameters;
+        ParameterMath.Subtract(delta, global, delta);
+        return new FitAggregate(step(global, delta), average.Metrics);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _average.Dispose();
+}

@@ -1,0 +1,81 @@
+using Cohort.Apps;
+using Cohort.Parameters;
+using Cohort.Records;
+
+namespace Cohort.Strategies;
+
+/// <summary>
+/// q-FedAvg (Li, Sanjabi, Beirami and Smith, 2020, "Fair Resource Allocation in Federated Learning"):
+/// nodes with a higher loss F_k weigh more. With Δw_k = L·(w − w_k), Δ_k = F_k^q·Δw_k and
+/// h_k = q·F_k^(q−1)·‖Δw_k‖² + L·F_k^q, the new model is w − Σ Δ_k / Σ h_k. F_k is the loss the node
+/// reports for the global model before training (metric <c>initial_train_loss</c> by default; the
+/// built-in tabular app reports it). q = 0 with L = 1/lr is FedAvg with a unit step. Streams: keeps
+/// Σ F_k^q·(w − w_k) and two scalars.
+/// </summary>
+public sealed class QFedAvg : FedAvg
+{
+    /// <summary>Plan parameter keys.</summary>
+    public static readonly string[] ParameterKeys = ["q", "lipschitz", "loss_metric"];
+
+    /// <summary>Creates q-FedAvg from <c>strategy.params</c>.</summary>
+    public QFedAvg(Config parameters, StrategyServices? services = null) : base(services)
+    {
+        var p = new StrategyParameters("qfedavg", parameters);
+        Q = p.Number("q", 0.2, v => v >= 0, "a number >= 0");
+        Lipschitz = p.Number("lipschitz", 0, v => v > 0, "a number > 0 (default: 1 / train.learning_rate)");
+        LossMetric = p.String("loss_metric", "initial_train_loss");
+    }
+
+    /// <summary>q, the fairness exponent (0 weighs nodes equally).</summary>
+    public double Q { get; }
+
+    /// <summary>L, the Lipschitz constant estimate; 0 means 1 / the round's learning rate.</summary>
+    public double Lipschitz { get; }
+
+    /// <summary>The fit metric holding each node's loss at the global model.</summary>
+    public string LossMetric { get; }
+
+    /// <inheritdoc />
+    public override string Name => "qfedavg";
+
+    /// <inheritdoc />
+    public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global)
+    {
+        double l = Lipschitz > 0 ? Lipschitz : 1.0 / round.FitConfig.GetDouble("learning_rate", 0.01);
+        return new Aggregation(this, global, l);
+    }
+
+    private sealed class Aggregation(QFedAvg owner, ParameterSet global, double lipschitz) : IFitAggregation
+    {
+        private readonly ParameterSet _sum = global.ZerosLike();
+        private readonly WeightedMetrics _metrics = new();
+        private double _h;
+        private int _results;
+
+        public void Add(string node, FitResult result)
+        {
+            if (!result.Metrics.TryGetValue(owner.LossMetric, out var lossValue) || !lossValue.IsNumber)
+                throw new AggregationException($"qfedavg: node '{node}' reported no numeric fit metric '{owner.LossMetric}' (set params.loss_metric to the metric holding the loss at the global model)");
+            double loss = Math.Max(lossValue.AsDouble(), 1e-10);
+            if (!double.IsFinite(loss)) throw new AggregationException($"qfedavg: node '{node}' reported {owner.LossMetric} = {lossValue}");
+            double fq = Math.Pow(loss, owner.Q);
+            double drift = ParameterMath.SquaredDistance(global, result.Parameters);
+            // Σ F^q·(w − w_k); the factor L is applied once at the end.
+            ParameterMath.AddScaled(_sum, global, fq);
+            ParameterMath.AddScaled(_sum, result.Parameters, -fq);
+            _h += owner.Q * Math.Pow(loss, owner.Q - 1) * lipschitz * lipschitz * drift + lipschitz * fq;
+            _metrics.Add(result.Metrics, result.Examples);
+            _results++;
+        }
+
+        public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)
+        {
+            if (_results == 0) throw new AggregationException("no fit results to aggregate");
+            var next = global.Clone();
+            ParameterMath.AddScaled(next, _sum, -lipschitz / _h);
+            return new FitAggregate(next, _metrics.ToMetrics());
+        }
+
+        public void Dispose() { }
+    }
+}

@@ -1,0 +1,232 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Cohort.Apps;
+using Cohort.Parameters;
+using Cohort.Plans;
+using Cohort.Records;
+using Cohort.Server.Fleet;
+using Cohort.Server.Models;
+using Cohort.Server.State;
+using Cohort.Strategies;
+using Cohort.Transport.V1;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Server.Runs;
+
+/// <summary>
+/// FedBuff (Nguyen et al., 2022, "Federated Learning with Buffered Asynchronous Aggregation"): every
+/// idle node is kept training on the newest global model; each arriving update Δᵢ = yᵢ − x(sent) is
+/// weighted by s(τᵢ)·nᵢ (τᵢ = model versions published since it was sent) and folded into a running
+/// sum; after K arrivals the server publishes x ← x + η_g·Σ s(τᵢ)·nᵢ·Δᵢ / Σ nᵢ as the next version.
+/// A version is stored as a round (model, fit metrics, central evaluation). Memory: the sum plus the
+/// model versions still referenced by tasks in flight. Works through <see cref="INodePool"/>, so a
+/// simulation runs it unchanged.
+/// </summary>
+public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, ModelStore models, ILogger log)
+{
+    private sealed record InFlight(PendingTask Task, int Version, CancellationTokenSource Timeout);
+
+    /// <summary>Runs the plan's <c>rounds</c> model versions from <paramref name="global"/> (the model of version <paramref name="startVersion"/> − 1).</summary>
+    public async Task ExecuteAsync(RunRecord run, Plan plan, IStrategy strategy, ParameterSet global, int startVersion,
+        ConcurrentDictionary<string, RoundProgress> progress, CancellationToken ct)
+    {
+        var spec = plan.Asynchronous ?? throw new ArgumentException("the plan has no asynchronous section", nameof(plan));
+        int version = startVersion - 1;
+        var sent = new Dictionary<int, ParameterSet> { [version] = global };
+        var inFlight = new Dictionary<Task<TaskOutcome>, InFlight>();
+        var coolDown = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        var sum = global.ZerosLike();
+        var metrics = new WeightedMetrics();
+        var failures = new List<NodeFailure>();
+        double examples = 0;
+        int arrivals = 0, consecutiveFailures = 0, taskCounter = 0;
+        var versionStarted = DateTimeOffset.UtcNow;
+        var aggregationTime = new Stopwatch();
+        var waitDeadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
+        // The stop callback runs on another thread: it sees the tasks in flight through a snapshot.
+        PendingTask[] snapshot = [];
+        using var stop = ct.Register(() =>
+        {
+            foreach (var t in Volatile.Read(ref snapshot)) pool.Fail(t, "run stopped");
+        });
+
+        try
+        {
+            while (version < plan.Rounds)
+            {
+                ct.ThrowIfCancellationRequested();
+                // Keep idle nodes busy, up to the plan's concurrency.
+                var busy = inFlight.Values.Select(f => f.Task.Node).ToHashSet(StringComparer.Ordinal);
+                var now = DateTimeOffset.UtcNow;
+                var idle = pool.Available(plan.App.Name)
+                    .Where(n => !busy.Contains(n) && (!coolDown.TryGetValue(n, out var until) || until <= now)).ToArray();
+                int room = spec.Concurrency > 0 ? spec.Concurrency - inFlight.Count : idle.Length;
+                if (room > 0 && idle.Length > 0)
+                {
+                    var context = new RoundContext(run.Id, version + 1, plan.Rounds, plan.Selection with { FractionFit = 1.0, MinFit = 1 },
+                        plan.FitConfig(version + 1), plan.EvaluateConfig(version + 1), new Random(unchecked((int)(plan.Seed * 1_000_003 + version * 7919))));
+                    foreach (var instruction in strategy.ConfigureFit(context, global, idle).Take(room))
+                    {
+                        var task = new PendingTask
+                        {
+                            Id = $"{run.Id}-v{version}-fit-{instruction.Node}-{++taskCounter}",
+                            Node = instruction.Node,
+                            RunId = run.Id,
+                            Round = version + 1,
+                            Kind = TaskKind.Fit,
+                            App = plan.App.Name,
+                            AppSettings = plan.App.Settings,
+                            Config = instruction.Config,
+                            Parameters = instruction.Parameters,
+                            Expected = instruction.ExpectedResult ?? global,
+                            Timeout = plan.RoundTimeout,
+                        };
+                        var timeout = new CancellationTokenSource(plan.RoundTimeout);
+                        timeout.Token.Register(() => pool.Fail(task, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s"));
+                        inFlight[pool.Submit(task)] = new InFlight(task, version, timeout);
+                    }
+                    Volatile.Write(ref snapshot, inFlight.Values.Select(f => f.Task).ToArray());
+                }
+                if (inFlight.Count == 0)
+                {
+                    if (DateTimeOffset.UtcNow > waitDeadline)
+                        throw new RunFailedException($"version {version + 1}: no node with app '{plan.App.Name}' could take a task after waiting {plan.WaitForNodes.TotalSeconds:0}s");
+                    progress[run.Id] = new RoundProgress(run.Id, version + 1, "waiting for nodes", 1, 0);
+                    await Task.Delay(100, ct);
+                    continue;
+                }
+                waitDeadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
+
+                var done = await Task.WhenAny(inFlight.Keys);
+                var flight = inFlight[done];
+                inFlight.Remove(done);
+                flight.Timeout.Dispose();
+                ct.ThrowIfCancellationRequested();
+                var outcome = await done;
+                string? error = outcome.Error;
+                if (outcome.Ok && outcome.Examples <= 0) error = $"reported {outcome.Examples} training examples";
+                if (outcome.Ok && error is null)
+                {
+                    aggregationTime.Start();
+                    // Σ s(τ)·n·(y − x_sent), streamed; the result buffer is not kept.
+                    int staleness = version - flight.Version;
+                    double weight = spec.Staleness.Weight(staleness) * outcome.Examples;
+                    var start = sent[flight.Version];
+                    var shared = new ParameterSet(outcome.Parameters!.Take(start.Count));
+                    ParameterMath.AddScaled(sum, shared, weight);
+                    ParameterMath.AddScaled(sum, start, -weight);
+                    aggregationTime.Stop();
+                    examples += outcome.Examples;
+                    metrics.Add(outcome.Metrics, outcome.Examples);
+                    arrivals++;
+                    consecutiveFailures = 0;
+                }
+                else
+                {
+                    failures.Add(new NodeFailure(flight.Task.Node, error!));
+                    // A failing node is left alone for a moment rather than re-tasked in a tight loop.
+                    coolDown[flight.Task.Node] = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1);
+                    if (++consecutiveFailures > 10 * Math.Max(1, pool.Available(plan.App.Name).Count))
+                        throw new RunFailedException($"version {version + 1}: {consecutiveFailures} fit tasks failed in a row; last failures: {Describe(failures.TakeLast(5))}");
+                }
+                await store.AddNodeResultAsync(new NodeResultRecord(
+                    run.Id, version + 1, flight.Task.Node, "fit", error is null, error, outcome.Examples,
+                    double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow), ct);
+                progress[run.Id] = new RoundProgress(run.Id, version + 1, "buffering", spec.BufferSize, arrivals);
+                ReleaseUnused(sent, inFlight.Values, version);
+
+                if (arrivals < spec.BufferSize) continue;
+
+                // Publish the next version.
+                aggregationTime.Start();
+                var next = global.Clone();
+                ParameterMath.AddScaled(next, sum, spec.ServerLearningRate / examples);
+                aggregationTime.Stop();
+                global = next;
+                version++;
+                sent[version] = global;
+                await models.SaveAsync(run.Id, version, global, ct);
+                var context2 = new RoundContext(run.Id, version, plan.Rounds, plan.Selection, plan.FitConfig(version), plan.EvaluateConfig(version), new Random(version));
+                var central = await strategy.EvaluateCentralAsync(context2, global, ct);
+                await store.SaveRoundAsync(new RoundRecord(
+                    run.Id, version, "done", versionStarted, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
+                    null, Metrics.Empty, metrics.ToMetrics(), central?.Loss, central?.Metrics ?? Metrics.Empty,
+                    failures.Count > 0 ? Describe(failures) : null), ct);
+                run = (await store.GetRunAsync(run.Id, ct))! with { RoundsDone = version };
+                await store.SaveRunAsync(run, ct);
+                log.LogInformation("Run {Run} version {Version}: {Arrivals} updates buffered", run.Id, version, arrivals);
+
+                sum = global.ZerosLike();
+                metrics = new WeightedMetrics();
+                failures = [];
+                examples = 0;
+                arrivals = 0;
+                versionStarted = DateTimeOffset.UtcNow;
+                aggregationTime.Reset();
+                ReleaseUnused(sent, inFlight.Values, version);
+            }
+        }
+        finally
+        {
+            // Updates still in training would land on a finished run: they are dropped.
+            foreach (var f in inFlight.Values)
+            {
+                pool.Fail(f.Task, "run finished before this update was needed");
+                f.Timeout.Dispose();
+            }
+        }
+
+        await EvaluateFinalAsync(run, plan, strategy, global, version, ct);
+    }
+
+    /// <summary>Federated evaluation of the final model, stored with the last version's round.</summary>
+    private async Task EvaluateFinalAsync(RunRecord run, Plan plan, IStrategy strategy, ParameterSet global, int version, CancellationToken ct)
+    {
+        var context = new RoundContext(run.Id, version, plan.Rounds, plan.Selection, plan.FitConfig(version), plan.EvaluateConfig(version), new Random(version));
+        var instructions = strategy.ConfigureEvaluate(context, global, pool.Available(plan.App.Name));
+        if (instructions.Count == 0) return;
+        var tasks = instructions.Select(i => new PendingTask
+        {
+            Id = $"{run.Id}-v{version}-eval-{i.Node}-{Guid.NewGuid().ToString("N")[..8]}",
+            Node = i.Node,
+            RunId = run.Id,
+            Round = version,
+            Kind = TaskKind.Evaluate,
+            App = plan.App.Name,
+            AppSettings = plan.App.Settings,
+            Config = i.Config,
+            Parameters = i.Parameters,
+            Timeout = plan.RoundTimeout,
+        }).ToArray();
+        using var timeout = new CancellationTokenSource(plan.RoundTimeout);
+        using var onTimeout = timeout.Token.Register(() =>
+        {
+            foreach (var t in tasks) pool.Fail(t, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s");
+        });
+        var outcomes = await Task.WhenAll(tasks.Select(pool.Submit));
+        var results = new List<NodeResult<EvaluateResult>>();
+        var failures = new List<NodeFailure>();
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            var o = outcomes[i];
+            if (o.Ok) results.Add(new NodeResult<EvaluateResult>(tasks[i].Node, new EvaluateResult(o.Loss, o.Examples, o.Metrics)));
+            else failures.Add(new NodeFailure(tasks[i].Node, o.Error!));
+            await store.AddNodeResultAsync(new NodeResultRecord(
+                run.Id, version, tasks[i].Node, "evaluate", o.Ok, o.Error, o.Examples, double.IsFinite(o.Loss) ? o.Loss : null,
+                o.Metrics, o.DurationSeconds, o.UploadBytes, DateTimeOffset.UtcNow), ct);
+        }
+        if (results.Count == 0) return;
+        var evaluation = strategy.AggregateEvaluate(context, results, failures);
+        var last = (await store.ListRoundsAsync(run.Id, ct)).FirstOrDefault(r => r.Round == version);
+        if (last is not null) await store.SaveRoundAsync(last with { Loss = evaluation.Loss, Metrics = evaluation.Metrics }, ct);
+    }
+
+    private static void ReleaseUnused(Dictionary<int, ParameterSet> sent, IEnumerable<InFlight> inFlight, int current)
+    {
+        var used = inFlight.Select(f => f.Version).ToHashSet();
+        foreach (int v in sent.Keys.ToArray())
+            if (v != current && !used.Contains(v)) sent.Remove(v);
+    }
+
+    private static string Describe(IEnumerable<NodeFailure> failures) => string.Join("; ", failures.Select(f => $"{f.Node}: {f.Reason}"));
+}

@@ -1,0 +1,49 @@
+using Cohort.Plans;
+using Cohort.Server.Fleet;
+using Cohort.Server.Models;
+using Cohort.Server.State;
+using Cohort.Strategies;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Cohort.Server.Runs;
+
+/// <summary>
+/// Executes one plan through the server's own run executor (synchronous rounds or FedBuff) against an
+/// <see cref="INodePool"/> in this process, with a SQLite state file and model store in a folder:
+/// the round logic, fault tolerance and bookkeeping of a deployed run, without transport.
+/// </summary>
+public static class InProcessRun
+{
+    /// <summary>What the run left behind.</summary>
+    /// <param name="Run">The run record (status, error).</param>
+    /// <param name="Store">Its state, for reading rounds, node results and events.</param>
+    /// <param name="Models">Its saved models.</param>
+    public sealed record Outcome(RunRecord Run, IStateStore Store, ModelStore Models);
+
+    /// <summary>Runs <paramref name="plan"/> to the end (or its failure, recorded in the run) with state under <paramref name="folder"/>.</summary>
+    public static async Task<Outcome> RunAsync(Plan plan, INodePool pool, StrategyServices services, string folder, CancellationToken ct = default)
+    {
+        Directory.CreateDirectory(folder);
+        var store = new SqliteStateStore(Path.Combine(folder, "state.db"));
+        await store.InitializeAsync(ct);
+        var models = new ModelStore(Path.Combine(folder, "models"));
+        var run = new RunRecord($"run-{Guid.NewGuid():N}"[..16], plan.Name, plan.Experiment ?? plan.Name, plan.App.Name, plan.Strategy.Name,
+            RunStatus.Running, plan.Rounds, 0, plan.SourceText, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null);
+        await store.SaveRunAsync(run, ct);
+        var executor = new RunExecutor(pool, store, models, StrategyRegistry.CreateDefault(), services, NullLogger<RunExecutor>.Instance);
+        string status = RunStatus.Finished;
+        string? error = null;
+        try
+        {
+            await executor.ExecuteAsync(run, plan, 1, ct);
+        }
+        catch (RunFailedException e)
+        {
+            status = RunStatus.Failed;
+            error = e.Message;
+        }
+        run = (await store.GetRunAsync(run.Id, ct))! with { Status = status, Error = error, FinishedAt = DateTimeOffset.UtcNow };
+        await store.SaveRunAsync(run, ct);
+        return new Outcome(run, store, models);
+    }
+}

@@ -1,0 +1,89 @@
+using Cohort.Records;
+using Cohort.Strategies;
+using static Cohort.Tests.Strategies.StrategyTestKit;
+
+namespace Cohort.Tests.Strategies;
+
+/// <summary>FedAvgM and the FedOpt family against values worked out by hand.</summary>
+public sealed class ServerOptimizerTests
+{
+    [Fact]
+    public void FedAvgM_applies_server_momentum_to_the_pseudo_gradient()
+    {
+        var strategy = new FedAvgM(Params(("server_learning_rate", 0.5), ("server_momentum", 0.9)));
+        // Weighted average of [2,2]×1 and [4,6]×3 is [3.5,5]. Round 1 from [1,2]: Δ = [2.5,3], v = −Δ,
+        // x = [1,2] + 0.5·[2.5,3] = [2.25,3.5].
+        var x1 = Aggregate(strategy, Model(1, 2), Fit([2, 2], 1), Fit([4, 6], 3));
+        Near([2.25f, 3.5f], Values(x1));
+        // Round 2 from [2.25,3.5]: Δ = [1.25,1.5], v = 0.9·[−2.5,−3] − [1.25,1.5] = [−3.5,−4.2], x = x − 0.5·v = [4,5.6].
+        var x2 = Aggregate(strategy, x1, Fit([2, 2], 1), Fit([4, 6], 3));
+        Near([4f, 5.6f], Values(x2));
+    }
+
+    [Fact]
+    public void FedAvgM_with_unit_rate_and_no_momentum_is_FedAvg()
+    {
+        var x = Aggregate(new FedAvgM(Params(("server_learning_rate", 1.0), ("server_momentum", 0.0))), Model(1, 2), Fit([2, 2], 1), Fit([4, 6], 3));
+        Near([3.5f, 5f], Values(x));
+    }
+
+    [Fact]
+    public void FedAdam_first_step_is_eta_times_m_over_root_v_plus_tau()
+    {
+        var strategy = new FedAdam(Params(("server_learning_rate", 0.1), ("beta_1", 0.9), ("beta_2", 0.99), ("tau", 0.001)));
+        // Δ = 1: m = 0.1, v = 0.01, step = 0.1·0.1/(0.1 + 0.001).
+        var x1 = Aggregate(strategy, Model(0), Fit([1]));
+        Near(0.1f * 0.1f / 0.101f, Values(x1)[0]);
+        // Round 2: Δ = 1 − x1; m = 0.09 + 0.1Δ; v = 0.0099 + 0.01Δ².
+        double d = 1 - Values(x1)[0], m = 0.09 + 0.1 * d, v = 0.0099 + 0.01 * d * d;
+        var x2 = Aggregate(strategy, x1, Fit([1]));
+        Near((float)(Values(x1)[0] + 0.1 * m / (Math.Sqrt(v) + 0.001)), Values(x2)[0]);
+    }
+
+    [Fact]
+    public void FedYogi_grows_v_additively_and_shrinks_it_when_the_update_gets_smaller()
+    {
+        var strategy = new FedYogi(Params(("server_learning_rate", 0.1), ("beta_1", 0.9), ("beta_2", 0.99), ("tau", 0.001)));
+        // Round 1, v = 0 < Δ² = 4: v = 0 + 0.01·4 = 0.04, m = 0.2, x = 0.1·0.2/(0.2 + 0.001).
+        var x1 = Aggregate(strategy, Model(0), Fit([2]));
+        Near(0.1f * 0.2f / 0.201f, Values(x1)[0]);
+        // Round 2, result equal to x1 + 0.1: Δ² = 0.01 < v = 0.04, so v shrinks: v = 0.04 − 0.01·0.01 = 0.0399;
+        // m = 0.18 + 0.1·0.1 = 0.19.
+        float start = Values(x1)[0];
+        var x2 = Aggregate(strategy, x1, Fit([start + 0.1f]));
+        Near((float)(start + 0.1 * 0.19 / (Math.Sqrt(0.0399) + 0.001)), Values(x2)[0], 1e-4f);
+    }
+
+    [Fact]
+    public void FedAdagrad_accumulates_squared_pseudo_gradients()
+    {
+        var strategy = new FedAdagrad(Params(("server_learning_rate", 0.1), ("beta_1", 0.0), ("tau", 0.001)));
+        // β₁ = 0: m = Δ. Round 1: Δ = 3, v = 9, x = 0.1·3/(3.001). Round 2 from x1 with result x1 + 4: v = 25, x = x1 + 0.1·4/5.001.
+        var x1 = Aggregate(strategy, Model(0), Fit([3]));
+        Near(0.3f / 3.001f, Values(x1)[0]);
+        var x2 = Aggregate(strategy, x1, Fit([Values(x1)[0] + 4]));
+        Near(Values(x1)[0] + 0.4f / 5.001f, Values(x2)[0], 1e-4f);
+    }
+
+    [Fact]
+    public void FedOpt_keeps_integer_tensors_and_handles_float64()
+    {
+        var global = new Cohort.Parameters.ParameterSet([
+            new Cohort.Parameters.Tensor("d", Cohort.Parameters.DType.Float64, [1], BitConverter.GetBytes(0.0)),
+        ]);
+        var result = new Cohort.Parameters.ParameterSet([
+            new Cohort.Parameters.Tensor("d", Cohort.Parameters.DType.Float64, [1], BitConverter.GetBytes(1.0)),
+        ]);
+        var x = Aggregate(new FedAdam(Params(("server_learning_rate", 0.1), ("tau", 0.001))), global, new Cohort.Apps.FitResult(result, 1, Metrics.Empty));
+        Assert.Equal(0.1 * 0.1 / 0.101, x["d"].AsFloat64()[0], 12);
+    }
+
+    [Fact]
+    public void A_parameter_out_of_range_names_the_strategy_key_and_rule()
+    {
+        var e = Assert.Throws<StrategyParameterException>(() => new FedYogi(Params(("beta_2", 1.5))));
+        Assert.Equal("beta_2", e.Key);
+        Assert.Contains("fedyogi", e.Message);
+        Assert.Contains("[0, 1)", e.Message);
+    }
+}

@@ -273,8 +273,8 @@ public sealed class FedAvgTests
         var registry = StrategyRegistry.CreateDefault();
 
         Assert.IsType<FedAvg>(registry.Create("FedAvg", Config.Empty, StrategyServices.None));
-        var e = Assert.Throws<KeyNotFoundException>(() => registry.Create("fedprox", Config.Empty, StrategyServices.None));
-        Assert.Contains("'fedprox'", e.Message);
+        var e = Assert.Throws<KeyNotFoundException>(() => registry.Create("fedsgd", Config.Empty, StrategyServices.None));
+        Assert.Contains("'fedsgd'", e.Message);
         Assert.Contains("fedavg", e.Message);
     }
 }

@@ -68,6 +68,7 @@ public sealed class RunManager(
     private async Task ExecuteRunAsync(RunRecord run, CancellationToken stoppingToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        using var scope = log.BeginScope(new Dictionary<string, object> { ["RunId"] = run.Id });
         _running[run.Id] = cts;
         try
         {

@@ -1,0 +1,79 @@
+// Cohort dashboard: tabs, toggleable curves and live refresh over server-sent events. No libraries.
+(function () {
+  'use strict';
+  document.documentElement.classList.add('js');
+  var main = document.getElementById('main');
+  var hidden = {};      // series names the user switched off, kept across refreshes
+  var updates = 0;
+
+  function activateTab(name) {
+    var tabs = main.querySelectorAll('.tabs a[data-tab]');
+    if (!tabs.length) return;
+    if (!name || !main.querySelector('#tab-' + name)) name = tabs[0].getAttribute('data-tab');
+    tabs.forEach(function (a) { a.classList.toggle('active', a.getAttribute('data-tab') === name); });
+    main.querySelectorAll('section.tab').forEach(function (s) { s.classList.toggle('active', s.id === 'tab-' + name); });
+  }
+
+  function applyToggles() {
+    main.querySelectorAll('input[data-toggle]').forEach(function (box) {
+      var name = box.getAttribute('data-toggle');
+      box.checked = !hidden[name];
+      var figure = box.closest('figure');
+      figure.querySelectorAll('g.series').forEach(function (g) {
+        if (g.getAttribute('data-series') === name) g.classList.toggle('hidden', !!hidden[name]);
+      });
+    });
+  }
+
+  function wire() {
+    activateTab(location.hash.slice(1));
+    applyToggles();
+  }
+
+  main.addEventListener('click', function (e) {
+    var a = e.target.closest('.tabs a[data-tab]');
+    if (!a) return;
+    e.preventDefault();
+    history.replaceState(null, '', '#' + a.getAttribute('data-tab'));
+    activateTab(a.getAttribute('data-tab'));
+  });
+  main.addEventListener('change', function (e) {
+    var box = e.target.closest('input[data-toggle]');
+    if (!box) return;
+    hidden[box.getAttribute('data-toggle')] = !box.checked;
+    applyToggles();
+  });
+
+  var refreshing = false, again = false;
+  function refresh() {
+    if (refreshing) { again = true; return; }
+    refreshing = true;
+    var url = location.pathname + location.search + (location.search ? '&' : '?') + 'fragment=1';
+    fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html !== null) {
+          main.innerHTML = html;
+          wire();
+          updates++;
+          main.setAttribute('data-updates', String(updates));
+        }
+      })
+      .catch(function () { })
+      .then(function () { refreshing = false; if (again) { again = false; refresh(); } });
+  }
+
+  wire();
+  if (main.getAttribute('data-live') === 'on' && window.EventSource) {
+    var dot = document.getElementById('live-dot');
+    var first = true;
+    var source = new EventSource('/events');
+    source.addEventListener('open', function () { if (dot) dot.classList.add('on'); });
+    source.addEventListener('error', function () { if (dot) dot.classList.remove('on'); });
+    source.addEventListener('state', function () {
+      // The first snapshot describes what the page was rendered from.
+      if (first) { first = false; return; }
+      refresh();
+    });
+  }
+})();

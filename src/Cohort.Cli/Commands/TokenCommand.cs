@@ -10,16 +10,19 @@ public static class TokenCommand
     public static Command Create()
     {
         var control = new ControlOptions();
-        var name = new Argument<string>("node") { Description = "Node (site) name" };
-        var create = new Command("create", "Issue a token for a node (replaces its previous token); the server stores only its hash") { name };
+        var name = new Argument<string>("name") { Description = "Node (site) name, or the viewer's name with --viewer" };
+        var viewer = new Option<bool>("--viewer") { Description = "Issue a read-only dashboard token (viewer role) instead of a node token" };
+        var create = new Command("create", "Issue a token for a node, or with --viewer a read-only dashboard login (replaces an earlier token of that name); the server stores only its hash") { name, viewer };
         control.AddTo(create);
         create.SetAction(async (pr, ct) =>
         {
             using var client = new ControlClient(control.Resolve(pr));
-            Console.WriteLine(await client.CreateNodeTokenAsync(pr.GetValue(name)!, ct));
+            Console.WriteLine(pr.GetValue(viewer)
+                ? await client.CreateViewerTokenAsync(pr.GetValue(name)!, ct)
+                : await client.CreateNodeTokenAsync(pr.GetValue(name)!, ct));
             return 0;
         });
-        var token = new Command("token", "Node tokens");
+        var token = new Command("token", "Node tokens and viewer (read-only dashboard) tokens");
         token.Subcommands.Add(create);
         return token;
     }

@@ -39,6 +39,7 @@ public sealed class TestServer : IAsyncDisposable
             DataDir = dataDir,
             NodeTimeout = nodeTimeout ?? TimeSpan.FromSeconds(2),
             HeartbeatInterval = TimeSpan.FromMilliseconds(300),
+            DashboardPort = 0,
         }, logLevel: LogLevel.Warning);
         var control = new ControlClient(new ConnectionOptions(host.Address.ToString(), host.AdminToken, host.CaFile));
         return new TestServer(host, dataDir, control);

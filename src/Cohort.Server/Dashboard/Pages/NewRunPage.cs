@@ -18,7 +18,9 @@ public static class NewRunPage
         ("local_steps", "train.local_steps", "local steps"),
         ("optimizer", "train.optimizer", "optimizer (sgd, adam)"),
         ("weight_decay", "train.weight_decay", "weight decay"),
+        ("min_available", "selection.min_available", "min available nodes"),
         ("min_fit", "selection.min_fit", "min fit nodes"),
+        ("min_evaluate", "selection.min_evaluate", "min evaluate nodes"),
     ];
 
     /// <summary>Renders the form with the chosen plan's text, the online nodes and an optional error.</summary>

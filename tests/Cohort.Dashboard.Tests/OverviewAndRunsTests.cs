@@ -16,7 +16,7 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
         await page.GotoAsync(DashboardUrl.Of(federation, "/"));
         Assert.Equal("4 / 4", (await page.TextContentAsync("#card-nodes-online .value"))!.Trim());
         Assert.Equal("1", (await page.TextContentAsync("#card-runs-running .value"))!.Trim());
-        Assert.Contains(federation.HeartRun, await page.TextContentAsync("#latest-rounds"), StringComparison.Ordinal);
+        Assert.Contains(federation.SlowRun, await page.TextContentAsync("#latest-rounds"), StringComparison.Ordinal);
 
         await page.EvaluateAsync("() => { window.__sameDocument = true; }");
         string before = (await page.TextContentAsync("#active-runs .rounds-done"))!;

@@ -19,10 +19,14 @@ public sealed record RunView(
     {
         foreach (var key in new[] { "accuracy", "auc" })
         {
-            var best = rounds.Select(r => (r.Round, V: Value(r.Metrics, key))).Where(x => x.V is not null).MaxBy(x => x.V);
-            if (best.V is { } v) return (key, v, best.Round);
+            (string, double, int)? best = null;
+            foreach (var r in rounds)
+            {
+                if (Value(r.Metrics, key) is { } v && double.IsFinite(v) && (best is null || v > best.Value.Item2)) best = (key, v, r.Round);
+            }
+            if (best is not null) return best;
         }
-        var loss = rounds.Where(r => r.Loss is not null).MinBy(r => r.Loss);
+        var loss = rounds.Where(r => r.Loss is { } l && double.IsFinite(l)).MinBy(r => r.Loss);
         return loss is null ? null : ("loss", loss.Loss!.Value, loss.Round);
     }
 

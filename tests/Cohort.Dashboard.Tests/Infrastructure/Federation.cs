@@ -61,7 +61,7 @@ public sealed class Federation : IAsyncLifetime
             NodeTimeout = TimeSpan.FromSeconds(3),
             HeartbeatInterval = TimeSpan.FromMilliseconds(300),
             PlanDirectories = [Path.Combine(Repo.Root, "examples")],
-        }, logLevel: LogLevel.Error);
+        }, logLevel: Environment.GetEnvironmentVariable("COHORT_TEST_LOG") == "1" ? LogLevel.Warning : LogLevel.Error);
         ViewerToken = Host.Services.GetRequiredService<ViewerTokens>().Issue("alice");
 
         var auth = Host.Services.GetRequiredService<NodeAuthenticator>();

@@ -87,7 +87,16 @@ public static class DashboardEndpoints
         var plans = await library.ListAsync(http.RequestAborted);
         string yaml = plans.FirstOrDefault(p => p.Key == from)?.Yaml ?? "";
         var nodes = await data.NodesAsync(http.RequestAborted);
-        return PageResult(http, "Start a run", NewRunPage.Render(plans, from, yaml, nodes, new Dictionary<string, string>(), [], null), live: false);
+        Plan? current = null;
+        try
+        {
+            if (yaml.Length > 0) current = data.ParsePlan(yaml, from ?? "plan");
+        }
+        catch (PlanException)
+        {
+            // An example that no longer parses still loads; submitting it shows the error.
+        }
+        return PageResult(http, "Start a run", NewRunPage.Render(plans, from, yaml, nodes, new Dictionary<string, string>(), [], null, current), live: false);
     }
 
     private static async Task<IResult> StartRun(HttpContext http, RunManager runs, DashboardData data, PlanLibrary library, IStateStore store)

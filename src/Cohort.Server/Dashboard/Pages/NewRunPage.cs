@@ -25,7 +25,7 @@ public static class NewRunPage
 
     /// <summary>Renders the form with the chosen plan's text, the online nodes and an optional error.</summary>
     public static string Render(IReadOnlyList<PlanLibrary.Entry> plans, string? chosenKey, string yaml, IReadOnlyList<NodeRow> nodes,
-        IReadOnlyDictionary<string, string> values, IReadOnlyCollection<string> pickedNodes, string? error)
+        IReadOnlyDictionary<string, string> values, IReadOnlyCollection<string> pickedNodes, string? error, Plan? current = null)
     {
         var sb = new StringBuilder("<h1>Start a run</h1>");
         if (error is not null) sb.Append("<pre class=\"error\" id=\"submit-error\">").Append(Html.E(error)).Append("</pre>");
@@ -36,11 +36,12 @@ public static class NewRunPage
         sb.Append("</select></label><button>load plan</button></form>");
 
         sb.Append("<form method=\"post\" action=\"/runs\" enctype=\"multipart/form-data\" id=\"new-run\"><div class=\"columns\"><div>")
-          .Append("<label>plan (YAML)<textarea name=\"plan\" rows=\"24\" spellcheck=\"false\">").Append(Html.E(yaml)).Append("</textarea></label>")
+          .Append("<label>plan (YAML)<textarea name=\"plan\" rows=\"24\" wrap=\"off\" spellcheck=\"false\">").Append(Html.E(yaml)).Append("</textarea></label>")
           .Append("<label>or upload a plan file <input type=\"file\" name=\"plan_file\" accept=\".yaml,.yml,text/yaml\"></label></div><div>")
           .Append("<fieldset><legend>hyperparameters (empty keeps the plan's value)</legend>");
         foreach (var (field, _, label) in Overrides)
-            sb.Append("<label>").Append(Html.E(label)).Append(" <input name=\"").Append(field).Append("\" value=\"").Append(Html.E(values.GetValueOrDefault(field))).Append("\"></label>");
+            sb.Append("<label>").Append(Html.E(label)).Append(" <input name=\"").Append(field).Append("\" value=\"").Append(Html.E(values.GetValueOrDefault(field)))
+              .Append("\" placeholder=\"").Append(Html.E(current is null ? "" : Current(current, field))).Append("\"></label>");
         sb.Append("</fieldset><fieldset><legend>nodes (none ticked: any node with the plan's app)</legend>");
         if (nodes.Count == 0) sb.Append("<p class=\"muted\">no nodes known</p>");
         foreach (var n in nodes)
@@ -52,6 +53,26 @@ public static class NewRunPage
         sb.Append("</fieldset><button id=\"start-run\">start run</button></div></div></form>");
         return sb.ToString();
     }
+
+    /// <summary>The plan's value of a field, shown as the field's placeholder.</summary>
+    private static string Current(Plan p, string field) => field switch
+    {
+        "name" => p.Name,
+        "experiment" => p.Experiment ?? p.Name,
+        "rounds" => I(p.Rounds),
+        "learning_rate" => Html.Num(p.Train.LearningRate),
+        "batch_size" => I(p.Train.BatchSize),
+        "local_epochs" => p.Train.LocalEpochs is { } e ? I(e) : "",
+        "local_steps" => p.Train.LocalSteps is { } s ? I(s) : "",
+        "optimizer" => p.Train.Optimizer,
+        "weight_decay" => Html.Num(p.Train.WeightDecay),
+        "min_available" => I(p.Selection.MinAvailable),
+        "min_fit" => I(p.Selection.MinFit),
+        "min_evaluate" => I(p.Selection.MinEvaluate),
+        _ => "",
+    };
+
+    private static string I(long v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Applies the filled-in fields and the node choice to a plan's text.</summary>
     public static string Apply(string yaml, IReadOnlyDictionary<string, string> values, IReadOnlyCollection<string> nodes)

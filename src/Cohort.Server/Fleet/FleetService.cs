@@ -91,7 +91,7 @@ public sealed class FleetService(
         string node = await auth.AuthenticateAsync(context);
         registry.Touch(node);
         var ct = context.CancellationToken;
-        using var scope = log.BeginScope(new Dictionary<string, object> { ["NodeId"] = node });
+        using var scope = log.BeginScope(LogScope.Node(node));
         if (!await requestStream.MoveNext(ct) || requestStream.Current.BodyCase != ResultMessage.BodyOneofCase.Header)
             throw new RpcException(new Status(StatusCode.InvalidArgument, "a result stream starts with its header"));
         var header = requestStream.Current.Header;

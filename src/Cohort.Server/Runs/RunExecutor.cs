@@ -5,6 +5,7 @@ using Cohort.Plans;
 using Cohort.Records;
 using Cohort.Server.Fleet;
 using Cohort.Server.Models;
+using Cohort.Server.Observability;
 using Cohort.Server.State;
 using Cohort.Strategies;
 using Cohort.Transport.V1;
@@ -53,7 +54,7 @@ public sealed class RunExecutor(
     {
         var started = DateTimeOffset.UtcNow;
         // Every log line of the round carries the run and round ids as fields (JSON logs) or a prefix.
-        using var scope = log.BeginScope(new Dictionary<string, object> { ["RunId"] = run.Id, ["Round"] = round });
+        using var scope = log.BeginScope(LogScope.Round(run.Id, round));
         await WaitForNodesAsync(run.Id, plan, round, ct);
         var context = new RoundContext(run.Id, round, plan.Rounds, plan.Selection, plan.FitConfig(round), plan.EvaluateConfig(round), new Random(RoundSeed(plan.Seed, round)));
 
@@ -229,7 +230,7 @@ public sealed class RunExecutor(
 
     private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, CancellationToken ct)
     {
-        using (log.BeginScope(new Dictionary<string, object> { ["NodeId"] = task.Node }))
+        using (log.BeginScope(LogScope.Node(task.Node)))
         {
             if (error is null) log.LogDebug("Node {Node} {Phase} result: {Examples} examples in {Duration:F3}s", task.Node, task.Phase, outcome.Examples, outcome.DurationSeconds);
             else log.LogWarning("Node {Node} {Phase} failed: {Reason}", task.Node, task.Phase, error);

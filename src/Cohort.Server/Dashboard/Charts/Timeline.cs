@@ -32,12 +32,15 @@ public static class Timeline
             sb.Append(CultureInfo.InvariantCulture, $"<text class=\"tick\" x=\"{Left - 6}\" y=\"{y + 15}\" text-anchor=\"end\">{Html.E(name)}</text>")
               .Append(CultureInfo.InvariantCulture, $"<line class=\"grid\" x1=\"{Left}\" x2=\"{Width - Right}\" y1=\"{y + Lane}\" y2=\"{y + Lane}\"/>");
         }
+        var byRound = v.Results.ToLookup(r => r.Round);
+        var rounds = v.Rounds.ToDictionary(r => r.Round);
+        var lanes = nodes.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i + 1, StringComparer.Ordinal);
         foreach (var round in v.Rounds)
         {
             double x = X(S(round.StartedAt));
             sb.Append(CultureInfo.InvariantCulture, $"<line class=\"round-mark\" x1=\"{x:0.#}\" x2=\"{x:0.#}\" y1=\"{Top}\" y2=\"{height - Axis}\"/>")
               .Append(CultureInfo.InvariantCulture, $"<text class=\"tick\" x=\"{x + 3:0.#}\" y=\"{height - Axis + 14}\">r{round.Round}</text>");
-            var fits = v.Results.Where(r => r.Round == round.Round && r.Phase == "fit").ToArray();
+            var fits = byRound[round.Round].Where(r => r.Phase == "fit").ToArray();
             if (round.Status == "done" && fits.Length > 0)
             {
                 // Aggregation folds results in as they arrive; the bar is drawn after the last fit result for readability.
@@ -47,9 +50,8 @@ public static class Timeline
         }
         foreach (var x in v.Results)
         {
-            int lane = Array.IndexOf(nodes, x.Node) + 1;
-            double y = Top + lane * Lane;
-            var round = v.Rounds.FirstOrDefault(r => r.Round == x.Round);
+            double y = Top + lanes[x.Node] * Lane;
+            var round = rounds.GetValueOrDefault(x.Round);
             double end = S(x.At), start = Math.Max(0, end - x.DurationSeconds);
             if (round is not null && x.Phase == "fit")
                 Bar(sb, X(S(round.StartedAt)), X(start), y, "wait", $"{x.Node} round {x.Round}: waiting {start - S(round.StartedAt):0.###} s");

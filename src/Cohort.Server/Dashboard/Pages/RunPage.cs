@@ -51,10 +51,11 @@ public static class RunPage
         sb.Append("</dl>");
         if (r.Error is not null) sb.Append("<p class=\"error\" id=\"run-error\">").Append(Html.E(r.Error)).Append("</p>");
 
+        var byRound = v.Results.ToLookup(x => x.Round);
         sb.Append("<h2>Rounds</h2><table id=\"rounds\"><tr><th>round</th><th>status</th><th>started</th><th>duration</th><th>fit ok / failed</th><th>loss</th><th>accuracy</th><th>AUC</th></tr>");
         foreach (var round in v.Rounds)
         {
-            var fits = v.Results.Where(x => x.Round == round.Round && x.Phase == "fit").ToArray();
+            var fits = byRound[round.Round].Where(x => x.Phase == "fit").ToArray();
             sb.Append("<tr><td>").Append(round.Round).Append("</td><td>").Append(Html.Status(round.Status)).Append("</td><td>").Append(Html.Time(round.StartedAt))
               .Append("</td><td>").Append(round.FinishedAt is { } f ? Html.Duration(f - round.StartedAt) : "–")
               .Append("</td><td>").Append(fits.Count(x => x.Ok)).Append(" / ").Append(fits.Count(x => !x.Ok))
@@ -91,6 +92,8 @@ public static class RunPage
         var keys = new List<string> { "loss" };
         keys.AddRange(done.SelectMany(r => NumericKeys(r.Metrics).Concat(NumericKeys(r.CentralMetrics))));
         keys.AddRange(evals.SelectMany(x => NumericKeys(x.Metrics)));
+        var evalsByNode = evals.ToLookup(x => x.Node);
+        var fitsByNode = fits.ToLookup(x => x.Node);
         foreach (var key in Ordered(keys))
         {
             var series = new List<ChartSeries>
@@ -101,7 +104,7 @@ public static class RunPage
                 series.Add(new("central", SeriesKind.Central, done.Select(r => ((double)r.Round, (key == "loss" ? r.CentralLoss : RunView.Value(r.CentralMetrics, key)) ?? double.NaN)).ToArray()));
             foreach (var node in nodes)
             {
-                var pts = evals.Where(x => x.Node == node).Select(x => ((double)x.Round, (key == "loss" ? x.Loss : RunView.Value(x.Metrics, key)) ?? double.NaN)).ToArray();
+                var pts = evalsByNode[node].Select(x => ((double)x.Round, (key == "loss" ? x.Loss : RunView.Value(x.Metrics, key)) ?? double.NaN)).ToArray();
                 if (pts.Any(p => double.IsFinite(p.Item2))) series.Add(new(node, SeriesKind.Node, pts));
             }
             sb.Append(LineChart.Render("chart-eval-" + key, $"{key} (evaluation)", series));
@@ -117,7 +120,7 @@ public static class RunPage
             };
             foreach (var node in nodes)
             {
-                var pts = fits.Where(x => x.Node == node).Select(x => ((double)x.Round, RunView.Value(x.Metrics, key) ?? double.NaN)).ToArray();
+                var pts = fitsByNode[node].Select(x => ((double)x.Round, RunView.Value(x.Metrics, key) ?? double.NaN)).ToArray();
                 if (pts.Any(p => double.IsFinite(p.Item2))) series.Add(new(node, SeriesKind.Node, pts));
             }
             sb.Append(LineChart.Render("chart-fit-" + key, $"{key} (training)", series));
@@ -160,9 +163,10 @@ public static class RunPage
         sb.Append("<p class=\"muted\">Per node and round: <b>compute</b> is the time the node reports for its task; <b>waiting</b> is the time from the round's start until the node began computing (queue, download); <b>idle</b> is the time from its fit result until the round's last fit result (waiting for stragglers). The server lane shows aggregation.</p>");
         sb.Append(Timeline.Render(v));
         sb.Append("<table id=\"system\"><tr><th>round</th><th>node</th><th>phase</th><th>ok</th><th>compute</th><th>upload</th><th>waiting</th><th>idle</th></tr>");
+        var byRound = v.Results.ToLookup(x => x.Round);
         foreach (var round in v.Rounds)
         {
-            var results = v.Results.Where(x => x.Round == round.Round).ToArray();
+            var results = byRound[round.Round].ToArray();
             var lastFit = results.Where(x => x.Phase == "fit").Select(x => x.At).DefaultIfEmpty(round.StartedAt).Max();
             foreach (var x in results)
             {

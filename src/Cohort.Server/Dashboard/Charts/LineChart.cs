@@ -11,6 +11,9 @@ public static class LineChart
 {
     private const int Width = 560, Height = 260, Left = 56, Right = 12, Top = 14, Bottom = 34;
 
+    /// <summary>Above this many points a curve is drawn without point markers (their tooltips dominate the page size).</summary>
+    public const int MaxMarkers = 100;
+
     /// <summary>Colours for nodes and runs, assigned in name order.</summary>
     public static readonly string[] Palette =
         ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
@@ -65,7 +68,7 @@ public static class LineChart
             sb.Append("<polyline fill=\"none\" points=\"");
             foreach (var (x, y) in finite) sb.Append(CultureInfo.InvariantCulture, $"{Sx(x):0.##},{Sy(y):0.##} ");
             sb.Append("\"/>");
-            foreach (var (x, y) in finite)
+            foreach (var (x, y) in finite.Length <= MaxMarkers ? finite : [])
             {
                 sb.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{Sx(x):0.##}\" cy=\"{Sy(y):0.##}\" r=\"{(s.Kind == SeriesKind.Node ? 2.2 : 3)}\" data-round=\"{x:0}\" data-value=\"{Html.Raw(y)}\">")
                   .Append("<title>").Append(Html.E(s.Name)).Append(CultureInfo.InvariantCulture, $", round {x:0}: ").Append(Html.E(Html.Num(y))).Append("</title></circle>");

@@ -157,9 +157,19 @@ public static class RunPage
         return sb.Append("<h2>Plan</h2><pre id=\"plan-yaml\">").Append(Html.E(v.Run.PlanYaml)).Append("</pre>").ToString();
     }
 
+    /// <summary>Rounds the system tab details; a longer run shows its latest ones (all are in <c>cohort run metrics</c>).</summary>
+    public const int SystemRounds = 50;
+
     private static string SystemTab(RunView v)
     {
         var sb = new StringBuilder();
+        if (v.Rounds.Count > SystemRounds)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"<p class=\"muted\">The latest {SystemRounds} of {v.Rounds.Count} rounds; <code>cohort run metrics {Html.E(v.Run.Id)}</code> exports all.</p>");
+            var keep = v.Rounds.TakeLast(SystemRounds).ToArray();
+            int first = keep[0].Round;
+            v = v with { Rounds = keep, Results = v.Results.Where(x => x.Round >= first).ToArray() };
+        }
         sb.Append("<p class=\"muted\">Per node and round: <b>compute</b> is the time the node reports for its task; <b>waiting</b> is the time from the round's start until the node began computing (queue, download); <b>idle</b> is the time from its fit result until the round's last fit result (waiting for stragglers). The server lane shows aggregation.</p>");
         sb.Append(Timeline.Render(v));
         sb.Append("<table id=\"system\"><tr><th>round</th><th>node</th><th>phase</th><th>ok</th><th>compute</th><th>upload</th><th>waiting</th><th>idle</th></tr>");

@@ -28,6 +28,13 @@ public sealed class AccessTests(Federation federation, Browser browser)
             Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(path)).StatusCode);
         var post = await http.PostAsync($"/runs/{federation.SlowRun}/stop", new FormUrlEncodedContent([]));
         Assert.Equal(HttpStatusCode.Unauthorized, post.StatusCode);
+        // A gRPC content type does not make a dashboard path skip the check.
+        foreach (var path in new[] { "/metrics", $"/runs/{federation.HeartRun}/models/1" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path) { Content = new ByteArrayContent([]) };
+            request.Content.Headers.ContentType = new("application/grpc");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(request)).StatusCode);
+        }
         using var forged = Client("not-a-token");
         Assert.Equal(HttpStatusCode.Unauthorized, (await forged.GetAsync("/runs")).StatusCode);
 

@@ -1,4 +1,5 @@
 using Cohort.Server.Security;
+using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Http;
 
 namespace Cohort.Server.Dashboard;
@@ -21,7 +22,9 @@ public static class DashboardAccess
     public static async Task Guard(HttpContext http, Func<Task> next)
     {
         var request = http.Request;
-        if (request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true || PublicPaths.Contains(request.Path.Value ?? ""))
+        // Decided by the endpoint routing chose, not by headers a caller controls: a gRPC content type
+        // on a dashboard path must not skip the check.
+        if (http.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is not null || PublicPaths.Contains(request.Path.Value ?? ""))
         {
             await next();
             return;

@@ -14,7 +14,7 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
     {
         var page = await browser.LoggedInAsync(federation, federation.Host.AdminToken);
         await page.GotoAsync(DashboardUrl.Of(federation, "/"));
-        Assert.Equal("4 / 4", (await page.TextContentAsync("#card-nodes-online .value"))!.Trim());
+        Assert.Equal($"{Federation.NodeCount} / {Federation.NodeCount}", (await page.TextContentAsync("#card-nodes-online .value"))!.Trim());
         Assert.Equal("1", (await page.TextContentAsync("#card-runs-running .value"))!.Trim());
         Assert.Contains(federation.SlowRun, await page.TextContentAsync("#latest-rounds"), StringComparison.Ordinal);
 

@@ -20,10 +20,20 @@ public sealed class RunPageTests(Federation federation, Browser browser)
         var ct = CancellationToken.None;
         var rounds = await federation.Store.ListRoundsAsync(federation.HeartRun, ct);
         var results = await federation.Store.ListNodeResultsAsync(federation.HeartRun, ct);
-        Assert.Equal(4, rounds.Count);
+        Assert.Equal(Federation.HeartRounds, rounds.Count);
 
         var page = await browser.LoggedInAsync(federation, federation.Host.AdminToken);
-        await page.GotoAsync(DashboardUrl.Of(federation, $"/runs/{federation.HeartRun}#metrics"));
+        await page.GotoAsync(DashboardUrl.Of(federation, $"/runs/{federation.HeartRun}"));
+
+        // Training status: every failure with the node's own reason.
+        var failures = results.Where(x => !x.Ok).ToArray();
+        Assert.Equal(2 * rounds.Count, failures.Length);
+        Assert.All(failures, f => Assert.Equal(Federation.BrokenHospital, f.Node));
+        Assert.Equal(failures.Length, await page.Locator("#failures tr").CountAsync() - 1);
+        Assert.Contains(failures[0].Error!, await page.TextContentAsync("#failures"), StringComparison.Ordinal);
+        Assert.Contains("missing.data", failures[0].Error, StringComparison.Ordinal);
+
+        await page.ClickAsync("a[data-tab=metrics]");
         Assert.True(await page.IsVisibleAsync("#chart-eval-loss"));
 
         Assert.Equal(rounds.Select(r => r.Loss!.Value), await ValuesAsync(page, "#chart-eval-loss g.federated circle"));
@@ -54,7 +64,8 @@ public sealed class RunPageTests(Federation federation, Browser browser)
         var bytes = await page.EvalOnSelectorAllAsync<long[]>("#system td[data-bytes]", "els => els.map(e => Number(e.getAttribute('data-bytes')))");
         Assert.Equal(results.Select(x => x.UploadBytes).Order(), bytes.Order());
         Assert.Contains(bytes, b => b > 0);
-        Assert.Equal(results.Count(x => x.Phase == "fit"), await page.Locator("#timeline rect.fit").CountAsync());
+        Assert.Equal(results.Count(x => x.Phase == "fit" && x.Ok), await page.Locator("#timeline rect.fit").CountAsync());
+        Assert.Equal(results.Count(x => !x.Ok), await page.Locator("#timeline rect.failed").CountAsync());
         Assert.Equal(rounds.Count, await page.Locator("#timeline rect.aggregate").CountAsync());
 
         await page.ClickAsync("a[data-tab=metrics]");
@@ -67,7 +78,7 @@ public sealed class RunPageTests(Federation federation, Browser browser)
     {
         var page = await browser.LoggedInAsync(federation, federation.Host.AdminToken);
         await page.GotoAsync(DashboardUrl.Of(federation, $"/runs/{federation.HeartRun}#models"));
-        Assert.Equal(5, await page.Locator("#models a.download").CountAsync());
+        Assert.Equal(Federation.HeartRounds + 1, await page.Locator("#models a.download").CountAsync());
         var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#models a[href$='/models/3']"));
         string path = Path.Combine(Path.GetTempPath(), "cohort-dl-" + Guid.NewGuid().ToString("N")[..8] + ".cps");
         await download.SaveAsAsync(path);

@@ -15,8 +15,8 @@ using Microsoft.Extensions.Logging;
 namespace Cohort.Dashboard.Tests.Infrastructure;
 
 /// <summary>
-/// A real server (TLS, generated CA) with four in-process nodes: two hospitals with the tabular app and two
-/// empty-app nodes. Two short heart-disease runs finish first (real metrics to chart and compare); then a
+/// A real server (TLS, generated CA) with five in-process nodes: two hospitals with the tabular app, a third
+/// whose data file is missing (every task it gets fails with the app's error) and two empty-app nodes. Two short heart-disease runs finish first (real metrics to chart and compare); then a
 /// slow empty-app run stays in progress for the whole test session (live updates, viewer refusals).
 /// </summary>
 public sealed class Federation : IAsyncLifetime
@@ -45,6 +45,9 @@ public sealed class Federation : IAsyncLifetime
     /// <summary>Names of the tabular nodes.</summary>
     public static readonly string[] Hospitals = ["cleveland", "hungarian"];
 
+    /// <summary>The tabular node whose data file does not exist.</summary>
+    public const string BrokenHospital = "switzerland";
+
     /// <summary>Names of the empty-app nodes.</summary>
     public static readonly string[] EmptyNodes = ["e1", "e2"];
 
@@ -67,20 +70,27 @@ public sealed class Federation : IAsyncLifetime
         var auth = Host.Services.GetRequiredService<NodeAuthenticator>();
         foreach (var h in Hospitals)
             await StartNodeAsync(auth, h, new TabularAppFactory(), [new("data", Repo.HeartData(h))]);
+        await StartNodeAsync(auth, BrokenHospital, new TabularAppFactory(), [new("data", Path.Combine(dataDir, "missing.data"))]);
         foreach (var e in EmptyNodes)
             await StartNodeAsync(auth, e, new EmptyAppFactory(), [new("delay_ms", "150"), new("values", "64")]);
-        await WaitForNodesAsync(Hospitals.Length + EmptyNodes.Length);
+        await WaitForNodesAsync(NodeCount);
 
         var runs = Host.Services.GetRequiredService<RunManager>();
-        HeartRun = (await runs.SubmitAsync(HeartPlan(rounds: 4, learningRate: "0.002"), "heart.yaml", CancellationToken.None)).Id;
+        HeartRun = (await runs.SubmitAsync(HeartPlan(rounds: HeartRounds, learningRate: "0.002"), "heart.yaml", CancellationToken.None)).Id;
         await WaitForRunAsync(HeartRun);
-        HeartRunFast = (await runs.SubmitAsync(HeartPlan(rounds: 4, learningRate: "0.02"), "heart-fast.yaml", CancellationToken.None)).Id;
+        HeartRunFast = (await runs.SubmitAsync(HeartPlan(rounds: HeartRounds, learningRate: "0.02"), "heart-fast.yaml", CancellationToken.None)).Id;
         await WaitForRunAsync(HeartRunFast);
         SlowRun = (await runs.SubmitAsync(SlowPlan, "slow.yaml", CancellationToken.None)).Id;
         await WaitUntilAsync(async () => (await Store.ListRoundsAsync(SlowRun, CancellationToken.None)).Count >= 1, "the slow run's first round");
     }
 
-    /// <summary>The heart-disease plan for the two tabular hospitals.</summary>
+    /// <summary>Rounds of each heart-disease run.</summary>
+    public const int HeartRounds = 8;
+
+    /// <summary>All nodes.</summary>
+    public static int NodeCount => Hospitals.Length + 1 + EmptyNodes.Length;
+
+    /// <summary>The heart-disease plan for the tabular hospitals: two must deliver, the broken one fails every task.</summary>
     public static string HeartPlan(int rounds, string learningRate) => PlanText.WithValues(Repo.HeartPlan,
     [
         ("rounds", rounds.ToString(CultureInfo.InvariantCulture)),

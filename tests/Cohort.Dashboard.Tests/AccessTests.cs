@@ -1,5 +1,8 @@
 using System.Net;
+using Cohort.Cli;
+using Cohort.Cli.Control;
 using Cohort.Dashboard.Tests.Infrastructure;
+using Cohort.Transport.Channels;
 
 namespace Cohort.Dashboard.Tests;
 
@@ -46,6 +49,22 @@ public sealed class AccessTests(Federation federation, Browser browser)
         await page.ClickAsync("#login button");
         Assert.Contains("unknown token", await page.TextContentAsync("#login-error"), StringComparison.Ordinal);
         await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_viewer_token_issued_through_the_control_api_reads_pages_and_metrics_but_cannot_stop_runs()
+    {
+        using var control = new ControlClient(new ConnectionOptions(federation.Host.Address.ToString(), federation.Host.AdminToken, federation.Host.CaFile));
+        string token = await control.CreateViewerTokenAsync("grafana", CancellationToken.None);
+        await Assert.ThrowsAsync<CliException>(() => control.CreateViewerTokenAsync("no spaces allowed", CancellationToken.None));
+
+        using var http = Client(token);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/runs")).StatusCode);
+        Assert.Contains("cohort_nodes_online", await http.GetStringAsync("/metrics"), StringComparison.Ordinal);
+        var stop = await http.PostAsync($"/runs/{federation.SlowRun}/stop", new FormUrlEncodedContent([]));
+        Assert.Equal(HttpStatusCode.Forbidden, stop.StatusCode);
+        Assert.Contains("viewer", await stop.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("running", (await federation.Store.GetRunAsync(federation.SlowRun, CancellationToken.None))!.Status);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Globalization;
 using Cohort.Dashboard.Tests.Infrastructure;
 using Cohort.Plans;
 using Cohort.Strategies;
+using Microsoft.Playwright;
 
 namespace Cohort.Dashboard.Tests;
 
@@ -55,6 +56,11 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
         await page.GotoAsync(DashboardUrl.Of(federation, "/runs?experiment=flamby-heart-disease"));
         await page.CheckAsync($"#runs input[value='{federation.HeartRun}']");
         await page.CheckAsync($"#runs input[value='{federation.HeartRunFast}']");
+        // The list refreshes itself while the slow run progresses; ticked boxes survive that.
+        int seen = int.Parse(await page.GetAttributeAsync("#main", "data-updates") ?? "0", CultureInfo.InvariantCulture);
+        await page.WaitForFunctionAsync("seen => Number(document.getElementById('main').getAttribute('data-updates') || 0) > seen", seen, new() { Timeout = 20_000 });
+        Assert.True(await page.IsCheckedAsync($"#runs input[value='{federation.HeartRun}']"));
+        Assert.True(await page.IsCheckedAsync($"#runs input[value='{federation.HeartRunFast}']"));
         await page.ClickAsync("text=compare selected");
         await page.WaitForURLAsync("**/compare?**");
         Assert.Equal(2, await page.Locator("#compare-chart g.run").CountAsync());
@@ -104,6 +110,19 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
         await page.ClickAsync("#stop-run");
         await page.WaitForSelectorAsync(".summary .s-stopped");
         Assert.Equal("stopped", (await federation.Store.GetRunAsync(id, CancellationToken.None))!.Status);
+
+        // An uploaded plan file takes the place of the text box.
+        await page.GotoAsync(DashboardUrl.Of(federation, "/runs/new"));
+        await page.SetInputFilesAsync("input[name=plan_file]", new FilePayload
+        {
+            Name = "uploaded.yaml",
+            MimeType = "text/yaml",
+            Buffer = System.Text.Encoding.UTF8.GetBytes(Federation.SlowPlan.Replace("name: slow-empty", "name: uploaded", StringComparison.Ordinal).Replace("experiment: drills", "experiment: uploads", StringComparison.Ordinal)),
+        });
+        await page.ClickAsync("#start-run");
+        await page.WaitForURLAsync("**/runs/uploaded-*");
+        await page.ClickAsync("#stop-run");
+        await page.WaitForSelectorAsync(".summary .s-stopped");
         await page.Context.CloseAsync();
     }
 }

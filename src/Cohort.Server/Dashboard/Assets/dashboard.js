@@ -44,6 +44,23 @@
     applyToggles();
   });
 
+  // What the user ticked or chose (runs to compare, filters) survives a live refresh.
+  function keepInputs() {
+    var kept = { boxes: {}, fields: {} };
+    main.querySelectorAll('input[type=checkbox][name]').forEach(function (b) { kept.boxes[b.name + '=' + b.value] = b.checked; });
+    main.querySelectorAll('select[name], input[type=text][name], input:not([type])[name]').forEach(function (f) { kept.fields[f.name] = f.value; });
+    return kept;
+  }
+  function restoreInputs(kept) {
+    main.querySelectorAll('input[type=checkbox][name]').forEach(function (b) {
+      var key = b.name + '=' + b.value;
+      if (key in kept.boxes) b.checked = kept.boxes[key];
+    });
+    main.querySelectorAll('select[name], input[type=text][name], input:not([type])[name]').forEach(function (f) {
+      if (f.name in kept.fields) f.value = kept.fields[f.name];
+    });
+  }
+
   var refreshing = false, again = false;
   function refresh() {
     if (refreshing) { again = true; return; }
@@ -53,7 +70,9 @@
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (html !== null) {
+          var kept = keepInputs();
           main.innerHTML = html;
+          restoreInputs(kept);
           wire();
           updates++;
           main.setAttribute('data-updates', String(updates));

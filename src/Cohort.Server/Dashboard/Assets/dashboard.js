@@ -89,9 +89,20 @@
     var source = new EventSource('/events');
     source.addEventListener('open', function () { if (dot) dot.classList.add('on'); });
     source.addEventListener('error', function () { if (dot) dot.classList.remove('on'); });
-    source.addEventListener('state', function () {
+    var lastKey = null;
+    source.addEventListener('state', function (e) {
+      // A run page follows its own run only; other pages follow every change.
+      var watched = main.querySelector('[data-watch-run]');
+      var key = e.data;
+      if (watched) {
+        var id = watched.getAttribute('data-watch-run');
+        var runs = JSON.parse(e.data).runs || [];
+        key = JSON.stringify(runs.filter(function (r) { return r.id === id; }));
+      }
       // The first snapshot describes what the page was rendered from.
-      if (first) { first = false; return; }
+      if (first) { first = false; lastKey = key; return; }
+      if (key === lastKey) return;
+      lastKey = key;
       refresh();
     });
   }

@@ -16,6 +16,8 @@ public static class RunPage
         var r = v.Run;
         string id = Html.E(Uri.EscapeDataString(r.Id));
         var sb = new StringBuilder();
+        // The live script refreshes this page only when this run's entry in the event stream changes.
+        sb.Append("<span hidden data-watch-run=\"").Append(Html.E(r.Id)).Append("\"></span>");
         sb.Append("<h1>").Append(Html.E(r.Name)).Append(" <small class=\"muted\">").Append(Html.E(r.Id)).Append("</small></h1>")
           .Append("<p class=\"summary\">").Append(Html.Status(r.Status)).Append(" experiment <a href=\"/runs?experiment=").Append(Html.E(Uri.EscapeDataString(r.Experiment))).Append("\">")
           .Append(Html.E(r.Experiment)).Append("</a> · app ").Append(Html.E(r.App)).Append(" · strategy ").Append(Html.E(r.Strategy))

@@ -59,5 +59,8 @@ public sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics metr
     public Task AddEventAsync(string? runId, string kind, string message, CancellationToken ct) => inner.AddEventAsync(runId, kind, message, ct);
 
     /// <inheritdoc />
+    public Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ListRunsByNodeAsync(CancellationToken ct) => inner.ListRunsByNodeAsync(ct);
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<EventRecord>> ListEventsAsync(string? runId, CancellationToken ct) => inner.ListEventsAsync(runId, ct);
 }

@@ -9,16 +9,7 @@ public static class NodesPage
     public static async Task<string> RenderAsync(DashboardData data, CancellationToken ct)
     {
         var nodes = await data.NodesAsync(ct);
-        // Runs per node from the stored results of the newest 200 runs; enough for a dashboard's scale.
-        var runsByNode = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var run in (await data.Store.ListRunsAsync(null, ct)).Take(200))
-        {
-            foreach (var node in (await data.Store.ListNodeResultsAsync(run.Id, ct)).Select(r => r.Node).Distinct())
-            {
-                if (!runsByNode.TryGetValue(node, out var list)) runsByNode[node] = list = [];
-                list.Add(run.Id);
-            }
-        }
+        var runsByNode = await data.Store.ListRunsByNodeAsync(ct);
         var sb = new StringBuilder("<h1>Nodes</h1>");
         if (nodes.Count == 0) return sb.Append("<p class=\"muted\">no nodes yet: issue a token with <code>cohort token create NAME</code> and start <code>cohort node</code></p>").ToString();
         sb.Append("<table id=\"nodes\"><tr><th>name</th><th>status</th><th>last heartbeat</th><th>address</th><th>app</th><th>version</th><th>runs</th></tr>");

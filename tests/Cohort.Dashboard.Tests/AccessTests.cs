@@ -2,7 +2,9 @@ using System.Net;
 using Cohort.Cli;
 using Cohort.Cli.Control;
 using Cohort.Dashboard.Tests.Infrastructure;
+using Cohort.Server.Security;
 using Cohort.Transport.Channels;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cohort.Dashboard.Tests;
 
@@ -65,6 +67,21 @@ public sealed class AccessTests(Federation federation, Browser browser)
         Assert.Equal(HttpStatusCode.Forbidden, stop.StatusCode);
         Assert.Contains("viewer", await stop.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal("running", (await federation.Store.GetRunAsync(federation.SlowRun, CancellationToken.None))!.Status);
+    }
+
+    [Fact]
+    public async Task Deleting_a_viewers_line_from_the_token_file_revokes_the_token_at_the_next_request()
+    {
+        var viewers = federation.Host.Services.GetRequiredService<ViewerTokens>();
+        string token = viewers.Issue("temp");
+        using var http = Client(token);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/nodes")).StatusCode);
+
+        string file = ViewerTokens.FileIn(federation.Host.DataDir);
+        var lines = await File.ReadAllLinesAsync(file);
+        Assert.DoesNotContain(lines, l => l.Contains(token, StringComparison.Ordinal));
+        await File.WriteAllLinesAsync(file, lines.Where(l => !l.StartsWith("temp ", StringComparison.Ordinal)));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/nodes")).StatusCode);
     }
 
     [Fact]

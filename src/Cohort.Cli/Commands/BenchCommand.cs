@@ -18,6 +18,7 @@ public static class BenchCommand
         bench.Subcommands.Add(FlambyBench.Create());
         bench.Subcommands.Add(FedBuffBench.Create());
         bench.Subcommands.Add(AggregateBench.Create());
+        bench.Subcommands.Add(DashboardBench.Create());
         return bench;
     }
 

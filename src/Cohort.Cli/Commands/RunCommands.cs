@@ -17,6 +17,7 @@ public static class RunCommands
         run.Subcommands.Add(Show());
         run.Subcommands.Add(Wait());
         run.Subcommands.Add(Stop());
+        run.Subcommands.Add(MetricsExport());
         return run;
     }
 
@@ -136,6 +137,27 @@ public static class RunCommands
             using var client = new ControlClient(control.Resolve(pr));
             var info = await client.StopAsync(pr.GetValue(id)!, ct);
             Console.WriteLine(pr.GetValue(json) ? RunReport.ToJson(info) : $"run {info.Id}: {info.Status}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command MetricsExport()
+    {
+        var control = new ControlOptions();
+        var id = new Argument<string>("id") { Description = "Run id" };
+        var format = new Option<string>("--format", "-f") { Description = "csv or json", DefaultValueFactory = _ => "csv" };
+        format.AcceptOnlyFromAmong("csv", "json");
+        var output = new Option<string?>("--output", "-o") { Description = "Write to this file instead of standard output" };
+        var command = new Command("metrics", "Export a run's per-node, per-round metrics and timings (fit/evaluate duration, upload bytes, aggregation and round time)") { id, format, output };
+        control.AddTo(command);
+        command.SetAction(async (pr, ct) =>
+        {
+            using var client = new ControlClient(control.Resolve(pr));
+            var detail = await client.GetAsync(pr.GetValue(id)!, ct);
+            string text = pr.GetValue(format) == "json" ? RunMetricsExport.ToJson(detail) : RunMetricsExport.ToCsv(detail);
+            if (pr.GetValue(output) is { } file) await File.WriteAllTextAsync(file, text, ct);
+            else Console.Write(text);
             return 0;
         });
         return command;

@@ -23,9 +23,13 @@ public static class ServerCommand
         var clientCa = new Option<string?>("--client-ca") { Description = "PEM CA that issues node certificates (default: the generated CA)" };
         var database = new Option<string?>("--database") { Description = "PostgreSQL connection string for the state (default: $COHORT_DATABASE, else SQLite in DATA_DIR)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
+        var dashboardPort = new Option<int?>("--dashboard-port") { Description = "Port of the dashboard, /metrics and health endpoints (default: --port + 1, a free one when --port is 0; 0 picks a free one; -1 switches the dashboard off)" };
+        var plans = new Option<string[]>("--plans") { Description = "Folder of plan files (*.yaml) the dashboard offers when starting a run (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var logFormat = new Option<string>("--log-format") { Description = "Log lines as 'plain' or 'json' (JSON lines carry RunId, Round and NodeId fields)", DefaultValueFactory = _ => "plain" };
+        logFormat.AcceptOnlyFromAmong("plain", "json");
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
-        foreach (var o in new Option[] { host, port, dataDir, cert, key, tlsName, insecure, adminToken, nodeTimeout, mtls, clientCa, database, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, adminToken, nodeTimeout, mtls, clientCa, database, plans, logFormat, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
@@ -44,9 +48,13 @@ public static class ServerCommand
                 RequireNodeCertificates = pr.GetValue(mtls),
                 Database = pr.GetValue(database) ?? Environment.GetEnvironmentVariable("COHORT_DATABASE"),
                 ClientCaFile = pr.GetValue(clientCa),
+                DashboardPort = pr.GetValue(dashboardPort),
+                PlanDirectories = pr.GetValue(plans) ?? [],
+                JsonLogs = pr.GetValue(logFormat) == "json",
             };
             await using var server = await CohortServerHost.StartAsync(options, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
             Console.WriteLine($"Cohort server {ServerInfo.Version} listening on {server.Address}");
+            if (server.DashboardAddress is { } dashboard) Console.WriteLine($"  dashboard:   {dashboard} (log in with the admin token; /metrics, /healthz, /readyz)");
             Console.WriteLine($"  data folder: {server.DataDir}");
             if (server.CaFile is not null) Console.WriteLine($"  nodes trust: --ca {server.CaFile}");
             Console.WriteLine($"  admin token: {CohortServerHost.AdminTokenFile(server.DataDir)}");

@@ -10,15 +10,22 @@ public static class TokenCommand
     public static Command Create()
     {
         var control = new ControlOptions();
-        var name = new Argument<string>("node") { Description = "Node (site) name" };
-        var certDir = new Option<string?>("--cert-dir") { Description = "Also issue a client certificate for mutual TLS: writes NODE.crt and NODE.key into this folder" };
-        var create = new Command("create", "Issue a token for a node (replaces its previous token); the server stores only its hash") { name, certDir };
+        var name = new Argument<string>("name") { Description = "Node (site) name, or the viewer's name with --viewer" };
+        var viewer = new Option<bool>("--viewer") { Description = "Issue a read-only dashboard token (viewer role) instead of a node token" };
+        var certDir = new Option<string?>("--cert-dir") { Description = "Also issue a client certificate for mutual TLS: writes NAME.crt and NAME.key into this folder" };
+        var create = new Command("create", "Issue a token for a node, or with --viewer a read-only dashboard login (replaces an earlier token of that name); the server stores only its hash") { name, viewer, certDir };
         control.AddTo(create);
         create.SetAction(async (pr, ct) =>
         {
             using var client = new ControlClient(control.Resolve(pr));
             string node = pr.GetValue(name)!;
             string? dir = pr.GetValue(certDir);
+            if (pr.GetValue(viewer))
+            {
+                if (dir is not null) throw new CliException("--cert-dir issues node certificates; a viewer needs none");
+                Console.WriteLine(await client.CreateViewerTokenAsync(node, ct));
+                return 0;
+            }
             var reply = await client.CreateNodeCredentialsAsync(node, dir is not null, ct);
             if (dir is not null)
             {
@@ -30,7 +37,7 @@ public static class TokenCommand
             Console.WriteLine(reply.Token);
             return 0;
         });
-        var token = new Command("token", "Node tokens");
+        var token = new Command("token", "Node tokens and viewer (read-only dashboard) tokens");
         token.Subcommands.Add(create);
         return token;
     }

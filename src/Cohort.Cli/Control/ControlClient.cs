@@ -57,6 +57,10 @@ public sealed class ControlClient : IDisposable
     public async Task<IReadOnlyList<NodeInfo>> ListNodesAsync(CancellationToken ct) =>
         (await Call(() => _client.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ResponseAsync)).Nodes;
 
+    /// <summary>Issues a read-only dashboard token.</summary>
+    public async Task<string> CreateViewerTokenAsync(string name, CancellationToken ct) =>
+        (await Call(() => _client.CreateViewerTokenAsync(new CreateViewerTokenRequest { Name = name }, cancellationToken: ct).ResponseAsync)).Token;
+
     /// <summary>Downloads a round's global model (0 = latest); returns it with its round.</summary>
     public Task<(ParameterSet Parameters, int Round)> PullModelAsync(string runId, int round, CancellationToken ct) => Call(async () =>
     {

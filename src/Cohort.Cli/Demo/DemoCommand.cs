@@ -57,6 +57,8 @@ public static class DemoCommand
         var sites = demo.Sites.Select(s => (s.Node, (IReadOnlyList<string>)["--data", Path.Combine(root, s.DataFile)])).ToArray();
         await using var federation = await LocalFederation.StartAsync(outDir, demo.App, sites, ct);
         Console.WriteLine($"server {federation.Server.Address} (TLS), {demo.Sites.Count} nodes online after {clock.Elapsed.TotalSeconds:0.0}s");
+        if (federation.Server.DashboardAddress is { } dashboard)
+            Console.WriteLine($"dashboard {dashboard} while the demo runs (token: {Cohort.Server.Hosting.CohortServerHost.AdminTokenFile(federation.Server.DataDir)})");
 
         var run = await federation.Control.SubmitAsync(yaml, Path.GetFileName(planPath), ct);
         Console.WriteLine($"run {run.Id}: strategy {run.Strategy}, {run.RoundsPlanned} rounds");

@@ -16,7 +16,7 @@ public static class PlanParser
 
     private static readonly string[] AppKeys = ["name", "settings"];
     private static readonly string[] StrategyKeys = ["name", "params"];
-    private static readonly string[] SelectionKeys = ["min_available", "min_fit", "min_evaluate", "fraction_fit", "fraction_evaluate"];
+    private static readonly string[] SelectionKeys = ["min_available", "min_fit", "min_evaluate", "fraction_fit", "fraction_evaluate", "nodes"];
 
     private static readonly string[] TrainKeys =
         ["local_epochs", "local_steps", "batch_size", "optimizer", "learning_rate", "weight_decay", "momentum", "lr_schedule"];
@@ -153,7 +153,10 @@ public static class PlanParser
             // No evaluation: an unset minimum should not suggest otherwise.
             MinEvaluate: minEvaluate ?? (fractionEvaluate > 0 ? d.MinEvaluate : 0),
             FractionFit: fractionFit,
-            FractionEvaluate: fractionEvaluate);
+            FractionEvaluate: fractionEvaluate)
+        {
+            Nodes = s.StringList("nodes") ?? [],
+        };
     }
 
     private static TrainSpec ReadTrain(YamlSection t, int rounds)

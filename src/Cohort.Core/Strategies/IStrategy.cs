@@ -61,7 +61,15 @@ public sealed record RoundContext(string RunId, int Round, int TotalRounds, Sele
 /// <param name="MinEvaluate">Evaluation results a round needs (and the least it samples).</param>
 /// <param name="FractionFit">Share of available nodes sampled for fit.</param>
 /// <param name="FractionEvaluate">Share of available nodes sampled for evaluation; 0 skips it.</param>
-public sealed record Selection(int MinAvailable = 1, int MinFit = 1, int MinEvaluate = 1, double FractionFit = 1.0, double FractionEvaluate = 1.0);
+public sealed record Selection(int MinAvailable = 1, int MinFit = 1, int MinEvaluate = 1, double FractionFit = 1.0, double FractionEvaluate = 1.0)
+{
+    /// <summary>Only these nodes may take part (plan key <c>selection.nodes</c>); empty allows every node with the plan's app.</summary>
+    public IReadOnlyList<string> Nodes { get; init; } = [];
+
+    /// <summary>The nodes of <paramref name="available"/> this selection allows, in their order.</summary>
+    public IReadOnlyList<string> Allowed(IReadOnlyList<string> available) =>
+        Nodes.Count == 0 ? available : available.Where(Nodes.Contains).ToArray();
+}
 
 /// <summary>One task for one node.</summary>
 /// <param name="Node">The node.</param>

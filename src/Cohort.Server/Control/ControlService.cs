@@ -14,7 +14,7 @@ namespace Cohort.Server.Control;
 /// <summary>The Control API: operators submit, inspect and stop runs, pull models and enrol nodes.</summary>
 public sealed class ControlService(
     AdminAuthenticator admin, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
-    NodeAuthenticator nodes, NodeCertificates certificates) : Transport.V1.Control.ControlBase
+    NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers) : Transport.V1.Control.ControlBase
 {
     /// <inheritdoc />
     public override async Task<RunInfo> SubmitRun(SubmitRunRequest request, ServerCallContext context)
@@ -146,6 +146,23 @@ public sealed class ControlService(
             });
         }
         return reply;
+    }
+
+    /// <inheritdoc />
+    public override async Task<CreateNodeTokenReply> CreateViewerToken(CreateViewerTokenRequest request, ServerCallContext context)
+    {
+        admin.Demand(context);
+        string token;
+        try
+        {
+            token = viewers.Issue(request.Name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+        await store.AddEventAsync(null, "viewer.token", $"viewer token issued for '{request.Name}'", context.CancellationToken);
+        return new CreateNodeTokenReply { Token = token };
     }
 
     private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no run '{id}'"));

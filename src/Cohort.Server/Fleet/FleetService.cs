@@ -1,5 +1,6 @@
 using Cohort.Parameters;
 using Cohort.Server.Hosting;
+using Cohort.Server.Observability;
 using Cohort.Server.Security;
 using Cohort.Server.State;
 using Cohort.Transport.Codec;
@@ -12,7 +13,7 @@ namespace Cohort.Server.Fleet;
 /// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
 public sealed class FleetService(
     NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options,
-    ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
+    ServerMetrics metrics, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
@@ -74,6 +75,7 @@ public sealed class FleetService(
                 await responseStream.WriteAsync(new TaskMessage { Manifest = ParameterEncoder.Manifest(p) }, context.CancellationToken);
                 foreach (var chunk in ParameterEncoder.Chunks(p))
                     await responseStream.WriteAsync(new TaskMessage { Chunk = chunk }, context.CancellationToken);
+                metrics.BytesOut.Inc(p.ByteCount);
             }
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
@@ -89,6 +91,7 @@ public sealed class FleetService(
         string node = await auth.AuthenticateAsync(context);
         registry.Touch(node);
         var ct = context.CancellationToken;
+        using var scope = log.BeginScope(LogScope.Node(node));
         if (!await requestStream.MoveNext(ct) || requestStream.Current.BodyCase != ResultMessage.BodyOneofCase.Header)
             throw new RpcException(new Status(StatusCode.InvalidArgument, "a result stream starts with its header"));
         var header = requestStream.Current.Header;

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Cohort.Server.Control;
+using Cohort.Server.Dashboard;
+using Cohort.Server.Observability;
 using Cohort.Server.Fleet;
 using Cohort.Server.Models;
 using Cohort.Server.Runs;
@@ -11,13 +13,12 @@ using Cohort.Transport.Channels;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace Cohort.Server.Hosting;
 
@@ -29,10 +30,11 @@ public sealed class CohortServerHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private CohortServerHost(WebApplication app, Uri address, string adminToken, string? caFile, string dataDir)
+    private CohortServerHost(WebApplication app, Uri address, Uri? dashboardAddress, string adminToken, string? caFile, string dataDir)
     {
         _app = app;
         Address = address;
+        DashboardAddress = dashboardAddress;
         AdminToken = adminToken;
         CaFile = caFile;
         DataDir = dataDir;
@@ -40,6 +42,9 @@ public sealed class CohortServerHost : IAsyncDisposable
 
     /// <summary>Where nodes and operators connect (https://… or http://… when insecure).</summary>
     public Uri Address { get; }
+
+    /// <summary>Where browsers open the dashboard (also /metrics, /healthz, /readyz); null when it is switched off.</summary>
+    public Uri? DashboardAddress { get; }
 
     /// <summary>The Control API's admin token.</summary>
     public string AdminToken { get; }
@@ -87,10 +92,14 @@ public sealed class CohortServerHost : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        // Scopes carry the run, round and node ids: fields in JSON lines, a "=>" prefix in plain lines.
+        if (options.JsonLogs) builder.Logging.AddJsonConsole(o => { o.IncludeScopes = true; o.TimestampFormat = "O"; o.UseUtcTimestamp = true; });
+        else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; o.IncludeScopes = true; });
         builder.Logging.SetMinimumLevel(logLevel);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        int dashboardPort = options.DashboardPort ?? (options.Port == 0 ? 0 : options.Port + 1);
+        ListenOptions? grpcListener = null, dashboardListener = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = null;
@@ -100,6 +109,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             k.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
             k.Listen(IPAddress.Parse(options.Host), options.Port, listen =>
             {
+                grpcListener = listen;
                 if (certificate is null)
                 {
                     listen.Protocols = HttpProtocols.Http2;
@@ -117,6 +127,24 @@ public sealed class CohortServerHost : IAsyncDisposable
                     });
                 }
             });
+            // Browsers speak HTTP/1.1 (or HTTP/2 over TLS only), and a plaintext gRPC listener must be
+            // HTTP/2-only, so the dashboard gets a listener of its own.
+            if (dashboardPort >= 0)
+            {
+                k.Listen(IPAddress.Parse(options.Host), dashboardPort, listen =>
+                {
+                    dashboardListener = listen;
+                    if (certificate is null)
+                    {
+                        listen.Protocols = HttpProtocols.Http1;
+                    }
+                    else
+                    {
+                        listen.Protocols = HttpProtocols.Http1AndHttp2;
+                        listen.UseHttps(certificate);
+                    }
+                });
+            }
         });
 
         var services = builder.Services;
@@ -126,18 +154,25 @@ public sealed class CohortServerHost : IAsyncDisposable
             o.MaxSendMessageSize = 16 << 20;
             o.EnableDetailedErrors = false;
         });
-        IStateStore store = options.Database is { Length: > 0 } database
+        IStateStore baseStore = options.Database is { Length: > 0 } database
             ? new PostgresStateStore(database)
             : new SqliteStateStore(Path.Combine(dataDir, "cohort.db"));
-        await store.InitializeAsync(ct);
+        await baseStore.InitializeAsync(ct);
         services.AddSingleton(options);
-        services.AddSingleton<IStateStore>(store);
+        services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore));
+        services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>()));
         services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models")));
         services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());
         services.AddSingleton(strategyServices ?? StrategyServices.None);
         services.AddSingleton(new AdminAuthenticator(adminToken));
         services.AddSingleton(new NodeCertificates(options.RequireNodeCertificates, caFile is null ? null : Path.GetDirectoryName(caFile)));
         services.AddSingleton<NodeAuthenticator>();
+        services.AddSingleton(new ViewerTokens(dataDir));
+        services.AddSingleton<OperatorAuthenticator>();
+        services.AddSingleton<DashboardSessions>();
+        services.AddSingleton<DashboardData>();
+        services.AddSingleton<LiveFeed>();
+        services.AddSingleton<PlanLibrary>();
         services.AddSingleton<NodeRegistry>();
         services.AddSingleton<TaskBoard>();
         services.AddSingleton<INodePool, ConnectedNodePool>();
@@ -147,16 +182,19 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddHostedService<NodeMonitor>();
 
         var app = builder.Build();
+        app.Use(DashboardAccess.Guard);
         app.MapGrpcService<FleetService>();
         app.MapGrpcService<ControlService>();
         app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", () => Results.Text("ready"));
+        app.MapGet("/readyz", Ready);
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
+        app.MapDashboard();
         await app.StartAsync(ct);
 
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var uri = new Uri(bound.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
-        if (certificate is not null) uri = new UriBuilder(uri) { Scheme = "https", Host = uri.Host == "127.0.0.1" ? "localhost" : uri.Host }.Uri;
-        return new CohortServerHost(app, uri, adminToken, caFile, dataDir);
+        // Kestrel writes the bound endpoint back into each listener, which tells the two ephemeral ports apart.
+        var uri = PublicUri(grpcListener!, certificate is not null);
+        var dashboard = dashboardListener is null ? null : PublicUri(dashboardListener, certificate is not null);
+        return new CohortServerHost(app, uri, dashboard, adminToken, caFile, dataDir);
     }
 
     /// <summary>Completes when the server shuts down (Ctrl+C, SIGTERM or <see cref="StopAsync"/>).</summary>
@@ -180,6 +218,31 @@ public sealed class CohortServerHost : IAsyncDisposable
 
     /// <summary>Path of the admin token file in a data folder.</summary>
     public static string AdminTokenFile(string dataDir) => Path.Combine(dataDir, "admin.token");
+
+    private static Uri PublicUri(ListenOptions listener, bool tls)
+    {
+        var endpoint = listener.IPEndPoint!;
+        string host = endpoint.Address.Equals(IPAddress.Any) || endpoint.Address.Equals(IPAddress.IPv6Any) || IPAddress.IsLoopback(endpoint.Address)
+            ? (tls ? "localhost" : "127.0.0.1")
+            : endpoint.Address.ToString();
+        return new UriBuilder(tls ? "https" : "http", host, endpoint.Port).Uri;
+    }
+
+    /// <summary>Ready when the state store answers within two seconds.</summary>
+    private static async Task<IResult> Ready(IStateStore store, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            await store.ListNodesAsync(timeout.Token);
+            return Results.Text("ready");
+        }
+        catch (Exception e) when (e is OperationCanceledException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            return Results.Text($"not ready: state store unavailable ({e.Message})", statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
 
     private static string LoadOrCreateAdminToken(string dataDir)
     {

@@ -9,6 +9,18 @@ public sealed record ServerOptions
     /// <summary>Port for the Fleet and Control APIs; 0 picks a free one.</summary>
     public int Port { get; init; } = 7300;
 
+    /// <summary>
+    /// Port of the dashboard listener (HTTP/1.1, HTTPS when TLS is on; also /metrics and health); 0 picks a free
+    /// one, -1 serves no dashboard. Null: <see cref="Port"/> + 1, or a free port when <see cref="Port"/> is 0.
+    /// </summary>
+    public int? DashboardPort { get; init; }
+
+    /// <summary>Folders with plan files (*.yaml) the dashboard offers as examples when starting a run.</summary>
+    public IReadOnlyList<string> PlanDirectories { get; init; } = [];
+
+    /// <summary>Write logs as JSON lines (with run, round and node ids as fields) instead of plain lines.</summary>
+    public bool JsonLogs { get; init; }
+
     /// <summary>Folder for the state database, model store, TLS material and admin token.</summary>
     public string DataDir { get; init; } = ".cohort";
 

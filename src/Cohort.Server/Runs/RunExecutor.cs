@@ -5,6 +5,7 @@ using Cohort.Plans;
 using Cohort.Records;
 using Cohort.Server.Fleet;
 using Cohort.Server.Models;
+using Cohort.Server.Observability;
 using Cohort.Server.State;
 using Cohort.Strategies;
 using Cohort.Transport.V1;
@@ -62,6 +63,8 @@ public sealed class RunExecutor(
     private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, ParameterSet global, int round, CancellationToken ct)
     {
         var started = DateTimeOffset.UtcNow;
+        // Every log line of the round carries the run and round ids as fields (JSON logs) or a prefix.
+        using var scope = log.BeginScope(LogScope.Round(run.Id, round));
         await WaitForNodesAsync(run.Id, plan, round, ct);
         var context = new RoundContext(run.Id, round, plan.Rounds, plan.Selection, plan.FitConfig(round), plan.EvaluateConfig(round), new Random(RoundSeed(plan.Seed, round)));
 
@@ -74,7 +77,7 @@ public sealed class RunExecutor(
         for (int attempt = 0; ; attempt++)
         {
             var attemptContext = attempt == 0 ? context : context with { Random = new Random(RoundSeed(plan.Seed, round) + attempt * 104_729) };
-            var fitInstructions = strategy.ConfigureFit(attemptContext, global, pool.Available(plan.App.Name));
+            var fitInstructions = strategy.ConfigureFit(attemptContext, global, Available(plan));
             if (fitInstructions.Count < plan.Selection.MinFit)
                 throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}");
             failures = [];
@@ -134,7 +137,7 @@ public sealed class RunExecutor(
             await store.AddEventAsync(run.Id, "round.failures", $"round {round}: aggregated {fitOk} fit results; failures: {Describe(failures)}", ct);
 
         // Evaluate.
-        var evalInstructions = strategy.ConfigureEvaluate(context, global, pool.Available(plan.App.Name));
+        var evalInstructions = strategy.ConfigureEvaluate(context, global, Available(plan));
         var evalResults = new List<NodeResult<EvaluateResult>>();
         var evalFailures = new List<NodeFailure>();
         if (evalInstructions.Count > 0)
@@ -209,7 +212,7 @@ public sealed class RunExecutor(
     {
         await WaitForNodesAsync(run.Id, plan, 0, ct, minimum: 1);
         var reasons = new List<string>();
-        foreach (var node in pool.Available(plan.App.Name))
+        foreach (var node in Available(plan))
         {
             var task = new PendingTask
             {
@@ -243,23 +246,30 @@ public sealed class RunExecutor(
         int wanted = minimum ?? plan.Selection.MinAvailable;
         var deadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
         bool announced = false;
-        while (pool.Available(plan.App.Name).Count < wanted)
+        while (Available(plan).Count < wanted)
         {
             if (DateTimeOffset.UtcNow > deadline)
-                throw new RunFailedException($"round {round}: only {pool.Available(plan.App.Name).Count} nodes with app '{plan.App.Name}' online after waiting {plan.WaitForNodes.TotalSeconds:0}s, min_available is {wanted}");
+                throw new RunFailedException($"round {round}: only {Available(plan).Count} nodes with app '{plan.App.Name}' online after waiting {plan.WaitForNodes.TotalSeconds:0}s, min_available is {wanted}");
             if (!announced)
             {
-                Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, pool.Available(plan.App.Name).Count);
+                Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, Available(plan).Count);
                 announced = true;
             }
             await Task.Delay(100, ct);
         }
     }
 
-    private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, CancellationToken ct) =>
-        store.AddNodeResultAsync(new NodeResultRecord(
+    private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, CancellationToken ct)
+    {
+        using (log.BeginScope(LogScope.Node(task.Node)))
+        {
+            if (error is null) log.LogDebug("Node {Node} {Phase} result: {Examples} examples in {Duration:F3}s", task.Node, task.Phase, outcome.Examples, outcome.DurationSeconds);
+            else log.LogWarning("Node {Node} {Phase} failed: {Reason}", task.Node, task.Phase, error);
+        }
+        return store.AddNodeResultAsync(new NodeResultRecord(
             task.RunId, task.Round, task.Node, task.Phase, error is null, error, outcome.Examples,
             double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow), ct);
+    }
 
     private Task SaveFailedRoundAsync(string runId, int round, DateTimeOffset started, string reason, CancellationToken ct) =>
         store.SaveRoundAsync(new RoundRecord(runId, round, "failed", started, DateTimeOffset.UtcNow, 0, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, reason), ct);
@@ -269,6 +279,9 @@ public sealed class RunExecutor(
         var text = string.Join("; ", failures.Select(f => $"{f.Node}: {f.Reason}"));
         return text.Length == 0 ? "none" : text;
     }
+
+    /// <summary>Online nodes with the plan's app, narrowed to the plan's <c>selection.nodes</c> when it names any.</summary>
+    private IReadOnlyList<string> Available(Plan plan) => plan.Selection.Allowed(pool.Available(plan.App.Name));
 
     private static int RoundSeed(long seed, int round) => unchecked((int)(seed * 1_000_003 + round * 7919));
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Cohort.Plans;
+using Cohort.Server.Observability;
 using Cohort.Server.State;
 using Cohort.Strategies;
 using Microsoft.Extensions.Hosting;
@@ -68,6 +69,7 @@ public sealed class RunManager(
     private async Task ExecuteRunAsync(RunRecord run, CancellationToken stoppingToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        using var scope = log.BeginScope(LogScope.Run(run.Id));
         _running[run.Id] = cts;
         try
         {

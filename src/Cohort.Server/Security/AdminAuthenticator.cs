@@ -5,6 +5,9 @@ namespace Cohort.Server.Security;
 /// <summary>Checks the operator's admin token on Control API calls.</summary>
 public sealed class AdminAuthenticator(string adminToken)
 {
+    /// <summary>True when <paramref name="token"/> is the admin token (constant-time).</summary>
+    public bool IsAdminToken(string token) => Tokens.Equal(token, adminToken);
+
     /// <summary>Throws Unauthenticated unless the call carries the admin token.</summary>
     public void Demand(ServerCallContext context)
     {

@@ -47,4 +47,22 @@ public interface IStateStore
 
     /// <summary>Events, oldest first, of one run or all.</summary>
     Task<IReadOnlyList<EventRecord>> ListEventsAsync(string? runId, CancellationToken ct);
+
+    /// <summary>
+    /// For each node, the ids of the runs it has results in, newest first. This default reads every run's
+    /// results; a store overrides it with one query.
+    /// </summary>
+    async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ListRunsByNodeAsync(CancellationToken ct)
+    {
+        var map = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var run in await ListRunsAsync(null, ct))
+        {
+            foreach (var node in (await ListNodeResultsAsync(run.Id, ct)).Select(r => r.Node).Distinct())
+            {
+                if (!map.TryGetValue(node, out var list)) map[node] = list = [];
+                list.Add(run.Id);
+            }
+        }
+        return map.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value, StringComparer.Ordinal);
+    }
 }

@@ -167,6 +167,16 @@ public sealed class SqliteStateStore : IStateStore
         ? await QueryAsync("SELECT id, at, run_id, kind, message FROM events ORDER BY id", ReadEvent, ct)
         : await QueryAsync("SELECT id, at, run_id, kind, message FROM events WHERE run_id = $run ORDER BY id", ReadEvent, ct, ("$run", runId));
 
+    /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ListRunsByNodeAsync(CancellationToken ct)
+    {
+        var rows = await QueryAsync(
+            "SELECT node, run_id FROM node_results GROUP BY node, run_id ORDER BY node, MAX(id) DESC",
+            r => (Node: r.GetString(0), Run: r.GetString(1)), ct);
+        return rows.GroupBy(x => x.Node, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(x => x.Run).ToArray(), StringComparer.Ordinal);
+    }
+
     private static EventRecord ReadEvent(SqliteDataReader r) => new(r.GetInt64(0), TimeOrNull(r, 1)!.Value, StringOrNull(r, 2), r.GetString(3), r.GetString(4));
 
     private static string? Time(DateTimeOffset? t) => t?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);

@@ -301,6 +301,16 @@ public sealed class PlanParserTests
 
     // ---- learning-rate schedules ----
 
+    [Fact]
+    public void Selection_nodes_limit_the_run_to_the_named_nodes_in_their_available_order()
+    {
+        var plan = ParseMinimalWith("selection:", "  nodes: [hungarian, cleveland]");
+
+        Assert.Equal(["hungarian", "cleveland"], plan.Selection.Nodes);
+        Assert.Equal(["cleveland", "hungarian"], plan.Selection.Allowed(["cleveland", "e1", "hungarian", "va"]));
+        Assert.Equal(["a", "b"], ParseMinimalWith().Selection.Allowed(["a", "b"]));
+    }
+
     private static Plan WithSchedule(params string[] schedule) =>
         ParseMinimalWith(["rounds: 5", "train:", "  learning_rate: 0.1", "  lr_schedule:", .. schedule.Select(l => "    " + l)]);
 

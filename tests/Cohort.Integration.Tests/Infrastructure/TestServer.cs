@@ -41,6 +41,7 @@ public sealed class TestServer : IAsyncDisposable
             HeartbeatInterval = TimeSpan.FromMilliseconds(300),
             RequireNodeCertificates = mutualTls,
             Database = database,
+            DashboardPort = 0,
         }, strategyServices: strategyServices, logLevel: LogLevel.Warning);
         var control = new ControlClient(new ConnectionOptions(host.Address.ToString(), host.AdminToken, host.CaFile));
         return new TestServer(host, dataDir, control);

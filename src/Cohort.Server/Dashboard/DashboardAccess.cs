@@ -1,0 +1,84 @@
+using Cohort.Server.Security;
+using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Http;
+
+namespace Cohort.Server.Dashboard;
+
+/// <summary>
+/// Guards every HTTP request that is not a gRPC call: without a valid session cookie or operator bearer
+/// token only the login page, the stylesheet and the health endpoints answer. gRPC calls pass through
+/// to their own checks (admin token for the Control API, node tokens for the Fleet API).
+/// </summary>
+public static class DashboardAccess
+{
+    private const string ItemKey = "cohort.identity";
+
+    private static readonly string[] PublicPaths = ["/login", "/healthz", "/readyz", "/assets/dashboard.css"];
+
+    /// <summary>The identity the middleware found for this request (never null behind the middleware).</summary>
+    public static AccessIdentity Identity(HttpContext http) => (AccessIdentity)http.Items[ItemKey]!;
+
+    /// <summary>The middleware.</summary>
+    public static async Task Guard(HttpContext http, Func<Task> next)
+    {
+        var request = http.Request;
+        // Decided by the endpoint routing chose, not by headers a caller controls: a gRPC content type
+        // on a dashboard path must not skip the check.
+        if (http.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is not null || PublicPaths.Contains(request.Path.Value ?? ""))
+        {
+            await next();
+            return;
+        }
+        var who = Authenticate(http);
+        if (who is null)
+        {
+            bool wantsPage = HttpMethods.IsGet(request.Method) && request.Headers.Accept.ToString().Contains("text/html", StringComparison.Ordinal);
+            if (wantsPage)
+            {
+                http.Response.Redirect("/login?next=" + Uri.EscapeDataString(request.Path + request.QueryString));
+                return;
+            }
+            http.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+            await http.Response.WriteAsync("log in at /login, or send an operator token (authorization: Bearer <token>)\n");
+            return;
+        }
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method) && !SameOrigin(http))
+        {
+            // SameSite=Strict already keeps the cookie off cross-site posts; this refuses them outright too.
+            http.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await http.Response.WriteAsync("cross-origin request refused\n");
+            return;
+        }
+        http.Items[ItemKey] = who;
+        await next();
+    }
+
+    /// <summary>Writes 403 unless the request comes from an admin; returns true when it may go on.</summary>
+    public static async Task<bool> DemandAdminAsync(HttpContext http)
+    {
+        if (Identity(http).IsAdmin) return true;
+        http.Response.StatusCode = StatusCodes.Status403Forbidden;
+        http.Response.ContentType = "text/plain; charset=utf-8";
+        await http.Response.WriteAsync($"forbidden: '{Identity(http).Name}' is a viewer; starting and stopping runs needs the admin role\n");
+        return false;
+    }
+
+    private static AccessIdentity? Authenticate(HttpContext http)
+    {
+        var operators = (OperatorAuthenticator)http.RequestServices.GetService(typeof(OperatorAuthenticator))!;
+        if (Tokens.FromHeader(http.Request.Headers.Authorization) is { } token) return operators.Authenticate(token);
+        if (http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var session) && !string.IsNullOrEmpty(session))
+            return ((DashboardSessions)http.RequestServices.GetService(typeof(DashboardSessions))!).Find(session);
+        return null;
+    }
+
+    private static bool SameOrigin(HttpContext http)
+    {
+        // Requests with a bearer token are not sent by browsers on their own; they cannot be forged cross-site.
+        if (http.Request.Headers.Authorization.Count > 0) return true;
+        string origin = http.Request.Headers.Origin.ToString();
+        if (origin.Length == 0) return true;
+        return string.Equals(origin, $"{http.Request.Scheme}://{http.Request.Host}", StringComparison.OrdinalIgnoreCase);
+    }
+}

@@ -1,0 +1,144 @@
+using System.Reflection;
+using Cohort.Plans;
+using Cohort.Server.Dashboard.Pages;
+using Cohort.Server.Runs;
+using Cohort.Server.Security;
+using Cohort.Server.State;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Cohort.Server.Dashboard;
+
+/// <summary>The dashboard's routes: login, pages (each also as a bare fragment for live refresh), events, downloads, actions.</summary>
+public static class DashboardEndpoints
+{
+    /// <summary>Maps every dashboard route.</summary>
+    public static void MapDashboard(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/assets/{name}", (string name) => Asset(name));
+        app.MapGet("/login", (string? next) => HtmlResult(LoginPage.Render(null, next)));
+        app.MapPost("/login", Login);
+        app.MapPost("/logout", (HttpContext http, DashboardSessions sessions) =>
+        {
+            if (http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var id)) sessions.End(id);
+            http.Response.Cookies.Delete(DashboardSessions.CookieName);
+            return Results.Redirect("/login", false);
+        });
+
+        app.MapGet("/", async (HttpContext http, DashboardData data) =>
+            PageResult(http, "Overview", await OverviewPage.RenderAsync(data, http.RequestAborted)));
+        app.MapGet("/nodes", async (HttpContext http, DashboardData data) =>
+            PageResult(http, "Nodes", await NodesPage.RenderAsync(data, http.RequestAborted)));
+        app.MapGet("/runs", async (HttpContext http, DashboardData data, string? status, string? experiment, string? tag) =>
+            PageResult(http, "Runs", await RunsPage.RenderAsync(data, status, experiment, tag, http.RequestAborted)));
+        app.MapGet("/runs/{id}", async (HttpContext http, DashboardData data, string id) =>
+            await data.LoadRunAsync(id, http.RequestAborted) is { } view
+                ? PageResult(http, view.Run.Name, RunPage.Render(view, DashboardAccess.Identity(http)))
+                : Results.NotFound($"no run '{id}'"));
+        app.MapGet("/compare", async (HttpContext http, DashboardData data, string? metric) =>
+            PageResult(http, "Compare", await ComparePage.RenderAsync(data, http.Request.Query["id"].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!).ToArray(), metric, http.RequestAborted)));
+        app.MapGet("/events", (HttpContext http, LiveFeed feed, IHostApplicationLifetime life) => feed.StreamAsync(http, life.ApplicationStopping));
+        app.MapGet("/runs/{id}/models/{round:int}", async (HttpContext http, DashboardData data, string id, int round) =>
+            await data.ModelFileAsync(id, round, http.RequestAborted) is { } path
+                ? Results.File(path, "application/octet-stream", $"{id}-round-{round:D4}.cps")
+                : Results.NotFound($"run '{id}' has no model for round {round}"));
+
+        app.MapGet("/runs/new", NewRunForm);
+        app.MapPost("/runs", StartRun);
+        app.MapPost("/runs/{id}/stop", async (HttpContext http, RunManager runs, IStateStore store, string id) =>
+        {
+            if (!await DashboardAccess.DemandAdminAsync(http)) return Results.Empty;
+            var run = await runs.StopAsync(id, http.RequestAborted);
+            if (run is null) return Results.NotFound($"no run '{id}'");
+            await store.AddEventAsync(id, "run.stop_requested", $"stop requested from the dashboard by '{DashboardAccess.Identity(http).Name}'", http.RequestAborted);
+            return Results.Redirect("/runs/" + Uri.EscapeDataString(id), false);
+        });
+    }
+
+    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions)
+    {
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        string? next = form["next"];
+        var who = operators.Authenticate(form["token"].ToString().Trim());
+        if (who is null)
+        {
+            http.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return HtmlResult(LoginPage.Render("unknown token: use the admin token or a viewer token", next));
+        }
+        http.Response.Cookies.Append(DashboardSessions.CookieName, sessions.Start(who), new CookieOptions
+        {
+            HttpOnly = true,
+            Secure = http.Request.IsHttps,
+            SameSite = SameSiteMode.Strict,
+            Path = "/",
+            MaxAge = DashboardSessions.Lifetime,
+        });
+        // Only local paths: an open redirect would let a link send a fresh login elsewhere.
+        bool local = next is { Length: > 0 } n && n[0] == '/' && (n.Length == 1 || (n[1] != '/' && n[1] != '\\'));
+        return Results.Redirect(local ? next! : "/", false);
+    }
+
+    private static async Task<IResult> NewRunForm(HttpContext http, PlanLibrary library, DashboardData data, string? from)
+    {
+        if (!await DashboardAccess.DemandAdminAsync(http)) return Results.Empty;
+        var plans = await library.ListAsync(http.RequestAborted);
+        string yaml = plans.FirstOrDefault(p => p.Key == from)?.Yaml ?? "";
+        var nodes = await data.NodesAsync(http.RequestAborted);
+        Plan? current = null;
+        try
+        {
+            if (yaml.Length > 0) current = data.ParsePlan(yaml, from ?? "plan");
+        }
+        catch (PlanException)
+        {
+            // An example that no longer parses still loads; submitting it shows the error.
+        }
+        return PageResult(http, "Start a run", NewRunPage.Render(plans, from, yaml, nodes, new Dictionary<string, string>(), [], null, current), live: false);
+    }
+
+    private static async Task<IResult> StartRun(HttpContext http, RunManager runs, DashboardData data, PlanLibrary library, IStateStore store)
+    {
+        if (!await DashboardAccess.DemandAdminAsync(http)) return Results.Empty;
+        var ct = http.RequestAborted;
+        var form = await http.Request.ReadFormAsync(ct);
+        string yaml = form["plan"].ToString();
+        string source = "dashboard";
+        if (form.Files.GetFile("plan_file") is { Length: > 0 } file)
+        {
+            using var reader = new StreamReader(file.OpenReadStream());
+            yaml = await reader.ReadToEndAsync(ct);
+            source = Path.GetFileName(file.FileName);
+        }
+        var values = NewRunPage.Overrides.ToDictionary(o => o.Field, o => form[o.Field].ToString());
+        var nodes = form["nodes"].Where(n => !string.IsNullOrEmpty(n)).Select(n => n!).ToArray();
+        try
+        {
+            if (string.IsNullOrWhiteSpace(yaml)) throw new PlanException(source, 0, 0, "no plan: pick one, paste one or upload a file");
+            string final = NewRunPage.Apply(yaml, values, nodes);
+            var run = await runs.SubmitAsync(final, source, ct);
+            await store.AddEventAsync(run.Id, "run.dashboard", $"started from the dashboard by '{DashboardAccess.Identity(http).Name}'", ct);
+            return Results.Redirect("/runs/" + Uri.EscapeDataString(run.Id), false);
+        }
+        catch (Exception e) when (e is PlanException or YamlDotNet.Core.YamlException or InvalidOperationException)
+        {
+            http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            var plans = await library.ListAsync(ct);
+            return PageResult(http, "Start a run", NewRunPage.Render(plans, null, yaml, await data.NodesAsync(ct), values, nodes, e.Message), live: false);
+        }
+    }
+
+    private static IResult PageResult(HttpContext http, string title, string main, bool live = true) =>
+        http.Request.Query.ContainsKey("fragment") ? HtmlResult(main) : HtmlResult(Html.Page(title, DashboardAccess.Identity(http), main, live));
+
+    private static IResult HtmlResult(string html) => Results.Content(html, "text/html; charset=utf-8");
+
+    private static IResult Asset(string name)
+    {
+        string? type = Path.GetExtension(name) switch { ".css" => "text/css; charset=utf-8", ".js" => "text/javascript; charset=utf-8", _ => null };
+        var stream = type is null ? null : Assembly.GetExecutingAssembly().GetManifestResourceStream("Cohort.Dashboard." + name);
+        return stream is null ? Results.NotFound() : Results.Stream(stream, type);
+    }
+}

@@ -1,0 +1,118 @@
+using Cohort.Server.Fleet;
+using Cohort.Server.State;
+using Prometheus;
+
+namespace Cohort.Server.Observability;
+
+/// <summary>
+/// The server's Prometheus metrics, in a registry of its own (so two servers in one process, as in
+/// tests, never mix their counts). Served at <c>/metrics</c>.
+/// </summary>
+public sealed class ServerMetrics
+{
+    /// <summary>Histogram buckets for round durations, in seconds.</summary>
+    private static readonly double[] RoundBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
+
+    /// <summary>Creates the metrics; gauges of nodes and runs are read from <paramref name="registry"/> and <paramref name="store"/> at each scrape.</summary>
+    public ServerMetrics(NodeRegistry registry, IStateStore store)
+    {
+        Registry = Metrics.NewCustomRegistry();
+        var f = Metrics.WithCustomRegistry(Registry);
+        NodesOnline = f.CreateGauge("cohort_nodes_online", "Nodes connected now (online or busy).");
+        NodesBusy = f.CreateGauge("cohort_nodes_busy", "Nodes working on a task now.");
+        NodesKnown = f.CreateGauge("cohort_nodes_known", "Nodes the server holds a token for or has seen.");
+        Runs = f.CreateGauge("cohort_runs", "Runs by status.", "status");
+        Rounds = f.CreateCounter("cohort_rounds_total", "Rounds completed, by outcome (done or failed).", "outcome");
+        RoundDuration = f.CreateHistogram("cohort_round_duration_seconds", "Wall time of a round, from its start to its checkpoint.",
+            new HistogramConfiguration { Buckets = RoundBuckets });
+        AggregationTime = f.CreateHistogram("cohort_aggregation_seconds", "Server time spent aggregating a round's fit results.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0001, 4, 12) });
+        BytesIn = f.CreateCounter("cohort_bytes_in_total", "Parameter bytes received from nodes (results).");
+        BytesOut = f.CreateCounter("cohort_bytes_out_total", "Parameter bytes sent to nodes (tasks).");
+        Tasks = f.CreateCounter("cohort_tasks_total", "Tasks answered, by phase and outcome (ok or failed).", "phase", "outcome");
+        Failures = f.CreateCounter("cohort_task_failures_total", "Failed tasks by reason.", "reason");
+        foreach (var status in new[] { RunStatus.Queued, RunStatus.Running, RunStatus.Finished, RunStatus.Failed, RunStatus.Stopped }) Runs.WithLabels(status).Set(0);
+        foreach (var outcome in new[] { "done", "failed" }) Rounds.WithLabels(outcome);
+
+        Registry.AddBeforeCollectCallback(async ct =>
+        {
+            var live = registry.All;
+            NodesOnline.Set(live.Count(n => n.Online));
+            NodesBusy.Set(live.Count(n => n.Status == "busy"));
+            var known = await store.ListNodesAsync(ct);
+            NodesKnown.Set(known.Select(n => n.Name).Union(live.Select(n => n.Name)).Count());
+            var counts = (await store.ListRunsAsync(null, ct)).GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count());
+            foreach (var status in new[] { RunStatus.Queued, RunStatus.Running, RunStatus.Finished, RunStatus.Failed, RunStatus.Stopped })
+                Runs.WithLabels(status).Set(counts.GetValueOrDefault(status));
+        });
+    }
+
+    /// <summary>The registry <c>/metrics</c> exports.</summary>
+    public CollectorRegistry Registry { get; }
+
+    /// <summary>cohort_nodes_online.</summary>
+    public Gauge NodesOnline { get; }
+
+    /// <summary>cohort_nodes_busy.</summary>
+    public Gauge NodesBusy { get; }
+
+    /// <summary>cohort_nodes_known.</summary>
+    public Gauge NodesKnown { get; }
+
+    /// <summary>cohort_runs{status}.</summary>
+    public Gauge Runs { get; }
+
+    /// <summary>cohort_rounds_total{outcome}.</summary>
+    public Counter Rounds { get; }
+
+    /// <summary>cohort_round_duration_seconds.</summary>
+    public Histogram RoundDuration { get; }
+
+    /// <summary>cohort_aggregation_seconds.</summary>
+    public Histogram AggregationTime { get; }
+
+    /// <summary>cohort_bytes_in_total.</summary>
+    public Counter BytesIn { get; }
+
+    /// <summary>cohort_bytes_out_total.</summary>
+    public Counter BytesOut { get; }
+
+    /// <summary>cohort_tasks_total{phase,outcome}.</summary>
+    public Counter Tasks { get; }
+
+    /// <summary>cohort_task_failures_total{reason}.</summary>
+    public Counter Failures { get; }
+
+    /// <summary>Counts one task outcome as recorded by the run executor.</summary>
+    public void ObserveTask(NodeResultRecord result)
+    {
+        Tasks.WithLabels(result.Phase, result.Ok ? "ok" : "failed").Inc();
+        if (result.UploadBytes > 0) BytesIn.Inc(result.UploadBytes);
+        if (!result.Ok) Failures.WithLabels(FailureReason(result.Error)).Inc();
+    }
+
+    /// <summary>Counts one saved round.</summary>
+    public void ObserveRound(RoundRecord round)
+    {
+        Rounds.WithLabels(round.Status == "done" ? "done" : "failed").Inc();
+        if (round.FinishedAt is { } end) RoundDuration.Observe(Math.Max(0, (end - round.StartedAt).TotalSeconds));
+        if (round.Status == "done") AggregationTime.Observe(round.AggregationSeconds);
+    }
+
+    /// <summary>
+    /// A short, bounded label for a failure message (Prometheus labels must not carry free text):
+    /// timeout, offline, node_restarted, node_error, rejected, stopped, undeliverable or other.
+    /// </summary>
+    public static string FailureReason(string? error)
+    {
+        string e = error ?? "";
+        if (e.Contains("round timeout", StringComparison.Ordinal) || e.Contains("no answer within", StringComparison.Ordinal)) return "timeout";
+        if (e.StartsWith("node offline", StringComparison.Ordinal)) return "offline";
+        if (e.StartsWith("node restarted", StringComparison.Ordinal)) return "node_restarted";
+        if (e.StartsWith("node error", StringComparison.Ordinal)) return "node_error";
+        if (e.StartsWith("rejected", StringComparison.Ordinal)) return "rejected";
+        if (e.StartsWith("run stopped", StringComparison.Ordinal)) return "stopped";
+        if (e.StartsWith("task could not be delivered", StringComparison.Ordinal)) return "undeliverable";
+        return "other";
+    }
+}

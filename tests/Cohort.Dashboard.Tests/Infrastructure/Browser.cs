@@ -1,0 +1,60 @@
+using Microsoft.Playwright;
+
+namespace Cohort.Dashboard.Tests.Infrastructure;
+
+/// <summary>Debian's chromium driven by Playwright, headless; one browser for all tests, a fresh context per test.</summary>
+public sealed class Browser : IAsyncLifetime
+{
+    /// <summary>Where Debian installs chromium (the test command installs it when missing).</summary>
+    public const string Chromium = "/usr/bin/chromium";
+
+    private IPlaywright? _playwright;
+
+    /// <summary>The browser.</summary>
+    public IBrowser Instance { get; private set; } = null!;
+
+    /// <inheritdoc />
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(Chromium))
+            throw new InvalidOperationException($"{Chromium} not found: install it with 'apt-get install -y chromium'");
+        _playwright = await Playwright.CreateAsync();
+        Instance = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        });
+    }
+
+    /// <summary>A fresh context (no cookies) that trusts the server's generated certificate.</summary>
+    public async Task<IPage> NewPageAsync()
+    {
+        var context = await Instance.NewContextAsync(new BrowserNewContextOptions
+        {
+            IgnoreHTTPSErrors = true,
+            ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
+            AcceptDownloads = true,
+        });
+        context.SetDefaultTimeout(15_000);
+        return await context.NewPageAsync();
+    }
+
+    /// <summary>A page logged in with <paramref name="token"/> through the login form.</summary>
+    public async Task<IPage> LoggedInAsync(Federation federation, string token)
+    {
+        var page = await NewPageAsync();
+        await page.GotoAsync(new Uri(federation.Host.DashboardAddress!, "/login").ToString());
+        await page.FillAsync("input[name=token]", token);
+        await page.ClickAsync("#login button");
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal));
+        return page;
+    }
+
+    /// <inheritdoc />
+    public async Task DisposeAsync()
+    {
+        if (Instance is not null) await Instance.DisposeAsync();
+        _playwright?.Dispose();
+    }
+}

@@ -38,7 +38,7 @@ public sealed class MnistData
     /// </summary>
     public static MnistData Shared(string folder)
     {
-        string key = Path.GetFullPath(folder);
+        string key = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
         var lazy = Cache.GetOrAdd(key, k => new Lazy<MnistData>(() => Load(k), LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {

@@ -47,7 +47,8 @@ public static class TrainBench
                 ["threads"] = workers,
                 ["torch_threads"] = pr.GetValue(torchThreads),
             };
-            Console.WriteLine($"# machine: {Machine.Describe()}; GEMM kernel {Learning.Nn.Kernels.MicroKernelInfo.Describe()}; Cohort threads {workers}");
+            Console.WriteLine($"# machine: {Machine.Describe()}; GEMM kernel {Learning.Nn.Kernels.MicroKernelInfo.Describe()}; Cohort threads {workers}; load average {LoadAverage()}");
+            figures["load_average_at_start"] = LoadAverage();
 
             Dictionary<string, double>? torch = null;
             if (!pr.GetValue(noTorch))
@@ -55,11 +56,12 @@ public static class TrainBench
 
             foreach (var (model, batch) in cases)
             {
-                var (median, low, high) = MeasureCohort(model, batch, workers, secs, reps, ct);
+                var (median, low, high, bytes) = MeasureCohort(model, batch, workers, secs, reps, ct);
                 string prefix = $"train.{model}.b{batch}";
                 Print(figures, $"{prefix}.samples_per_s", median);
                 Print(figures, $"{prefix}.samples_per_s.min", low);
                 Print(figures, $"{prefix}.samples_per_s.max", high);
+                Print(figures, $"{prefix}.allocated_bytes_per_step", bytes);
                 if (torch is not null && torch.TryGetValue(prefix, out double t))
                 {
                     Print(figures, $"{prefix}.torch_samples_per_s", t);
@@ -76,8 +78,8 @@ public static class TrainBench
         return command;
     }
 
-    /// <summary>Median, min and max samples/s of full SGD steps on seeded random images.</summary>
-    private static (double Median, double Min, double Max) MeasureCohort(string model, int batch, int threads, double seconds, int repeats, CancellationToken ct)
+    /// <summary>Median, min and max samples/s of full SGD steps on seeded random images, and bytes allocated per step (all threads).</summary>
+    private static (double Median, double Min, double Max, double BytesPerStep) MeasureCohort(string model, int batch, int threads, double seconds, int repeats, CancellationToken ct)
     {
         var network = FedAvgNetworks.Create(model);
         network.Threads = threads;
@@ -102,6 +104,7 @@ public static class TrainBench
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed.TotalSeconds < seconds) Step();
         var rates = new double[repeats];
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true), totalSteps = 0;
         for (int r = 0; r < repeats; r++)
         {
             ct.ThrowIfCancellationRequested();
@@ -113,9 +116,11 @@ public static class TrainBench
                 steps++;
             }
             rates[r] = steps * batch / watch.Elapsed.TotalSeconds;
+            totalSteps += steps;
         }
+        double bytesPerStep = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / Math.Max(1, totalSteps);
         Array.Sort(rates);
-        return (rates[repeats / 2], rates[0], rates[^1]);
+        return (rates[repeats / 2], rates[0], rates[^1], bytesPerStep);
     }
 
     private static async Task<Dictionary<string, double>?> TorchAsync((string Model, int Batch)[] cases, double seconds, int repeats, int threads, CancellationToken ct)
@@ -174,6 +179,19 @@ public static class TrainBench
         catch (System.ComponentModel.Win32Exception)
         {
             return -1;
+        }
+    }
+
+    // Other processes on a shared machine move every figure; the 1-minute load average says how busy it was.
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        }
+        catch (IOException)
+        {
+            return "unknown";
         }
     }
 

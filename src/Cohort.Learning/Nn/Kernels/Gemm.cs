@@ -62,10 +62,11 @@ internal static unsafe class Gemm
             int nPanels = (n + nr - 1) / nr, mPanels = (m + MicroKernel.MR - 1) / MicroKernel.MR;
             bool splitN = nPanels >= tasks || nPanels >= mPanels;
             int panels = splitN ? nPanels : mPanels;
-            tasks = Math.Min(tasks, panels);
+            // A few chunks per thread, so a thread that starts late leaves work for the others.
+            int chunks = Math.Min(panels, tasks * 4);
             var job = _job ??= new Job();
-            job.Set(op, splitN, panels, tasks);
-            Parallel.For(0, tasks, job.Body);
+            job.Set(op, splitN, panels, chunks);
+            WorkerPool.Shared.Run(job, chunks, tasks);
             job.Clear();
         }
     }
@@ -208,16 +209,12 @@ internal static unsafe class Gemm
         public readonly float* A = a, B = b, C = c;
     }
 
-    /// <summary>A reusable parallel split of one product (one per calling thread, so steady state allocates no closures).</summary>
-    private sealed class Job
+    /// <summary>A reusable parallel split of one product (one per calling thread, so steady state allocates nothing).</summary>
+    private sealed class Job : IParallelWork
     {
         private Operands _op;
         private bool _splitN;
         private int _panels, _tasks;
-
-        public Job() => Body = Run;
-
-        public Action<int> Body { get; }
 
         public void Set(in Operands op, bool splitN, int panels, int tasks)
         {
@@ -229,7 +226,7 @@ internal static unsafe class Gemm
 
         public void Clear() => _op = default;
 
-        private void Run(int task)
+        public void Execute(int task)
         {
             int first = (int)((long)_panels * task / _tasks), last = (int)((long)_panels * (task + 1) / _tasks);
             if (_splitN)

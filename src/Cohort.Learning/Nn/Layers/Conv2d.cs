@@ -8,7 +8,7 @@ namespace Cohort.Learning.Nn.Layers;
 /// "NAME.weight" [out, in, kh, kw] and "NAME.bias" [out]. Runs as im2col + GEMM over chunks of the
 /// batch (so the column buffer stays bounded) with the unfolding spread over the worker threads.
 /// </summary>
-public sealed unsafe class Conv2d : Layer
+public sealed unsafe class Conv2d : Layer, IParallelWork
 {
     // Column-buffer budget in floats (8 MiB): large enough that small batches unfold in one chunk.
     private const int ColumnBudget = 1 << 21;
@@ -20,8 +20,8 @@ public sealed unsafe class Conv2d : Layer
     private float[] _dcol = [];
     private int _colChunkStart = -1, _colChunkExamples;
 
-    // Per-call state for the cached parallel bodies (no closure is allocated per step).
-    private readonly Action<int> _unfoldBody, _foldBody;
+    // Per-call state of the parallel unfold or fold (the layer itself is the work item: nothing is allocated per step).
+    private bool _parallelFold;
     private float* _parallelImage;
     private int _parallelExamples, _parallelTasks;
 
@@ -46,8 +46,6 @@ public sealed unsafe class Conv2d : Layer
         KernelW = kernelW;
         Stride = stride;
         Padding = padding;
-        _unfoldBody = UnfoldTask;
-        _foldBody = FoldTask;
     }
 
     /// <summary>Input channels.</summary>
@@ -172,7 +170,7 @@ public sealed unsafe class Conv2d : Layer
         var g = _geometry;
         var chunk = x.Slice(b0 * g.InSize, nb * g.InSize);
         long work = (long)g.Rows * nb * g.OutPlane;
-        int tasks = Threads > 1 && work >= 1 << 16 ? Math.Min(Threads, g.Rows) : 1;
+        int tasks = Threads > 1 && work >= 1 << 16 ? Math.Min(Threads * 4, g.Rows) : 1;
         if (tasks == 1)
         {
             g.Unfold(chunk, nb, _col, 0, g.Rows);
@@ -184,7 +182,8 @@ public sealed unsafe class Conv2d : Layer
             _parallelImage = p;
             _parallelExamples = nb;
             _parallelTasks = tasks;
-            Parallel.For(0, tasks, _unfoldBody);
+            _parallelFold = false;
+            WorkerPool.Shared.Run(this, tasks, Threads);
             _parallelImage = null;
         }
     }
@@ -194,7 +193,7 @@ public sealed unsafe class Conv2d : Layer
         var g = _geometry;
         int cols = nb * g.OutPlane;
         long work = (long)g.Rows * cols;
-        int tasks = Threads > 1 && work >= 1 << 16 ? Math.Min(Threads, g.Channels) : 1;
+        int tasks = Threads > 1 && work >= 1 << 16 ? Math.Min(Threads * 4, g.Channels) : 1;
         if (tasks == 1)
         {
             g.Fold(_dcol.AsSpan(0, g.Rows * cols), nb, dx.Slice(b0 * g.InSize, nb * g.InSize), 0, g.Channels);
@@ -205,9 +204,16 @@ public sealed unsafe class Conv2d : Layer
             _parallelImage = p;
             _parallelExamples = nb;
             _parallelTasks = tasks;
-            Parallel.For(0, tasks, _foldBody);
+            _parallelFold = true;
+            WorkerPool.Shared.Run(this, tasks, Threads);
             _parallelImage = null;
         }
+    }
+
+    void IParallelWork.Execute(int chunk)
+    {
+        if (_parallelFold) FoldTask(chunk);
+        else UnfoldTask(chunk);
     }
 
     private void UnfoldTask(int task)

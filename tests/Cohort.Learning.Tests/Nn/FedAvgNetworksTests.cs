@@ -93,7 +93,7 @@ public sealed class FedAvgNetworksTests
     public void Training_steps_allocate_nothing_once_buffers_exist()
     {
         var network = FedAvgNetworks.TwoNN();
-        network.Threads = 1;
+        network.Threads = 2;
         network.Initialize(1);
         var sgd = new Sgd(network.ParameterCount, 0.01, momentum: 0.9);
         var x = new float[10 * 784];

@@ -28,9 +28,10 @@ public static class TrainBench
         var noTorch = new Option<bool>("--no-torch") { Description = "Measure Cohort only" };
         var models = new Option<string>("--models") { Description = "Comma-separated models to run (2nn, cnn)", DefaultValueFactory = _ => "2nn,cnn" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
+        var profile = new Option<bool>("--profile") { Description = "Also print the share of step time spent in each layer" };
         var command = new Command("train", "Training samples/s of the FedAvg 2NN and CNN at batch 10 and 50, Cohort beside PyTorch")
         {
-            seconds, repeats, threads, torchThreads, noTorch, models, json,
+            seconds, repeats, threads, torchThreads, noTorch, models, json, profile,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -56,7 +57,7 @@ public static class TrainBench
 
             foreach (var (model, batch) in cases)
             {
-                var (median, low, high, bytes) = MeasureCohort(model, batch, workers, secs, reps, ct);
+                var (median, low, high, bytes) = MeasureCohort(model, batch, workers, secs, reps, pr.GetValue(profile), ct);
                 string prefix = $"train.{model}.b{batch}";
                 Print(figures, $"{prefix}.samples_per_s", median);
                 Print(figures, $"{prefix}.samples_per_s.min", low);
@@ -79,7 +80,7 @@ public static class TrainBench
     }
 
     /// <summary>Median, min and max samples/s of full SGD steps on seeded random images, and bytes allocated per step (all threads).</summary>
-    private static (double Median, double Min, double Max, double BytesPerStep) MeasureCohort(string model, int batch, int threads, double seconds, int repeats, CancellationToken ct)
+    private static (double Median, double Min, double Max, double BytesPerStep) MeasureCohort(string model, int batch, int threads, double seconds, int repeats, bool profile, CancellationToken ct)
     {
         var network = FedAvgNetworks.Create(model);
         network.Threads = threads;
@@ -104,6 +105,7 @@ public static class TrainBench
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed.TotalSeconds < seconds) Step();
         var rates = new double[repeats];
+        network.Timing = profile;
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true), totalSteps = 0;
         for (int r = 0; r < repeats; r++)
         {
@@ -119,6 +121,13 @@ public static class TrainBench
             totalSteps += steps;
         }
         double bytesPerStep = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / Math.Max(1, totalSteps);
+        if (profile)
+        {
+            var times = network.LayerTimes();
+            double total = times.Sum(t => t.Forward + t.Backward);
+            foreach (var (layer, f, b) in times)
+                Console.WriteLine($"# {model}.b{batch} {layer,-8} forward {100 * f / total,5:0.0}%  backward {100 * b / total,5:0.0}%");
+        }
         Array.Sort(rates);
         return (rates[repeats / 2], rates[0], rates[^1], bytesPerStep);
     }

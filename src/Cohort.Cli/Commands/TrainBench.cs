@@ -56,7 +56,8 @@ public static class TrainBench
             {
                 // Repetitions alternate between the engines, so a change in the machine's load hits both alike.
                 var cohort = new CohortCase(model, batch, workers);
-                cohort.Run(secs);
+                // Warm up past the JIT's tiering (a few dozen calls of every kernel), then time.
+                for (int warm = 0; warm < 60;) warm += cohort.Run(secs).Steps;
                 if (torch is not null) await torch.RunAsync(model, batch, secs, ct);
                 var ours = new double[reps];
                 var theirs = new double[torch is null ? 0 : reps];

@@ -19,6 +19,7 @@ public static class BenchCommand
         bench.Subcommands.Add(FedBuffBench.Create());
         bench.Subcommands.Add(AggregateBench.Create());
         bench.Subcommands.Add(DashboardBench.Create());
+        bench.Subcommands.Add(TrainBench.Create());
         return bench;
     }
 

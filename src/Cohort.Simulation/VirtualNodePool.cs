@@ -89,7 +89,7 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
             _jobs[task] = job;
         }
         if (!_queue.Writer.TryWrite(job)) Complete(job, TaskOutcome.Failed("the simulation is shutting down"));
-        return job.Delivered.Task;
+        return task.Completion.Task;
     }
 
     /// <inheritdoc />
@@ -196,7 +196,7 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
             {
                 _undelivered.Dequeue();
                 _jobs.Remove(head.Task);
-                head.Delivered.TrySetResult(head.Outcome);
+                head.Task.Completion.TrySetResult(head.Outcome);
             }
         }
     }
@@ -221,8 +221,6 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
 
         // Never disposed: a plain CancellationTokenSource holds no timer, and Fail may race with delivery.
         public CancellationTokenSource Cancel { get; } = new();
-
-        public TaskCompletionSource<TaskOutcome> Delivered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public TaskOutcome? Outcome { get; set; }
     }

@@ -23,6 +23,7 @@ public sealed class TabularSimulationDataset : ISimulationDataset
     private int[] _labels = [];
     private string? _groupedBy;
     private DataGroups? _groups;
+    private TabularDataset[] _groupTests = [];
 
     private TabularDataset Train => _train ?? throw new InvalidOperationException("not prepared");
 
@@ -155,10 +156,14 @@ public sealed class TabularSimulationDataset : ISimulationDataset
     /// <summary>
     /// A client's rows: its partition shuffled by a seed of its own and cut by <c>train_fraction</c>
     /// into local training and test rows (copied for the client's task only; released with the client).
+    /// A client of a natural grouping keeps all its group's training rows and tests on the group's held-out rows.
     /// </summary>
     public TabularSplit ClientSplit(DataPartition partition)
     {
         var train = TrainRows;
+        // Grouped naturally, a client is a site: its training rows and its own held-out rows, as deployed.
+        if (_groups is not null && partition.Clients == _groupTests.Length)
+            return new TabularSplit(Gather(train, partition.Indices.Span), _groupTests[partition.Client], true);
         var indices = partition.Indices.ToArray();
         new Random(unchecked((int)Settings.Preprocess.SplitSeed * 31 + partition.Client)).Shuffle(indices);
         int n = indices.Length;
@@ -197,6 +202,7 @@ public sealed class TabularSimulationDataset : ISimulationDataset
             at += trains[g].Count;
         }
         _labels = labels;
+        _groupTests = [.. tests];
         _test = TabularDataset.Concat(tests);
         _train = train;
         return groupOf;

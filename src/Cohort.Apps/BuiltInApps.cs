@@ -1,4 +1,5 @@
 using Cohort.Apps.Empty;
+using Cohort.Apps.Mnist;
 using Cohort.Apps.Tabular;
 
 namespace Cohort.Apps;
@@ -7,7 +8,7 @@ namespace Cohort.Apps;
 public static class BuiltInApps
 {
     /// <summary>A new instance of every built-in app factory.</summary>
-    public static IReadOnlyList<IClientAppFactory> Factories() => [new TabularAppFactory(), new EmptyAppFactory()];
+    public static IReadOnlyList<IClientAppFactory> Factories() => [new TabularAppFactory(), new MnistAppFactory(), new EmptyAppFactory()];
 
     /// <summary>The built-in factory called <paramref name="name"/> (case-insensitive), or null.</summary>
     public static IClientAppFactory? Find(string name) =>

@@ -45,7 +45,7 @@ public sealed class TabularApp : IClientApp
     /// <summary>Trains from <paramref name="parameters"/> on the training split; reports train_loss and train_accuracy of the result.</summary>
     public Task<FitResult> FitAsync(ParameterSet parameters, Config config, CancellationToken ct)
     {
-        var fit = TabularFitConfig.FromConfig(config, NodeName);
+        var fit = LocalFitConfig.FromConfig(config, NodeName);
         return Task.Run(() => Fit(parameters, fit, ct), ct);
     }
 
@@ -53,7 +53,7 @@ public sealed class TabularApp : IClientApp
     public Task<EvaluateResult> EvaluateAsync(ParameterSet parameters, Config config, CancellationToken ct) =>
         Task.Run(() => Evaluate(parameters), ct);
 
-    private FitResult Fit(ParameterSet parameters, TabularFitConfig fit, CancellationToken ct)
+    private FitResult Fit(ParameterSet parameters, LocalFitConfig fit, CancellationToken ct)
     {
         var model = Settings.CreateModel(Data.Train.FeatureCount);
         model.SetParameters(parameters);

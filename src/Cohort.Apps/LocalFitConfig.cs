@@ -2,15 +2,15 @@ using Cohort.Learning.Optimizers;
 using Cohort.Learning.Training;
 using Cohort.Records;
 
-namespace Cohort.Apps.Tabular;
+namespace Cohort.Apps;
 
-/// <summary>The training settings of one fit task, read from the task's config (see Plan.FitConfig).</summary>
+/// <summary>The local training settings of one fit task, read from the task's config (see Plan.FitConfig); shared by the built-in apps.</summary>
 /// <param name="Training">Steps or epochs, batch size, batch-order seed and proximal μ.</param>
 /// <param name="Optimizer">"sgd" or "adam".</param>
 /// <param name="LearningRate">Step size.</param>
 /// <param name="WeightDecay">L2 penalty.</param>
 /// <param name="Momentum">SGD momentum.</param>
-public sealed record TabularFitConfig(TrainingOptions Training, string Optimizer, double LearningRate, double WeightDecay, double Momentum)
+public sealed record LocalFitConfig(TrainingOptions Training, string Optimizer, double LearningRate, double WeightDecay, double Momentum)
 {
     /// <summary>Allowed optimisers.</summary>
     public static readonly string[] Optimizers = ["sgd", "adam"];
@@ -20,7 +20,7 @@ public sealed record TabularFitConfig(TrainingOptions Training, string Optimizer
     /// order is seeded by <c>seed</c>, <c>round</c> and the node's name, so every round and every site
     /// draws its own yet reproducible order. Unknown keys are ignored (a plan may add its own).
     /// </summary>
-    public static TabularFitConfig FromConfig(Config config, string nodeName)
+    public static LocalFitConfig FromConfig(Config config, string nodeName, int defaultBatchSize = 32, double defaultLearningRate = 0.01)
     {
         var r = new SettingsReader(config, "fit config");
         long steps = r.Int("local_steps", 0, 0, int.MaxValue);
@@ -29,15 +29,15 @@ public sealed record TabularFitConfig(TrainingOptions Training, string Optimizer
         {
             Steps = steps > 0 ? (int)steps : null,
             Epochs = epochs,
-            BatchSize = (int)r.Int("batch_size", 32, 1, int.MaxValue),
+            BatchSize = (int)r.Int("batch_size", defaultBatchSize, 1, int.MaxValue),
             Seed = BatchSeed(r.Int("seed", 0), r.Int("round", 0), nodeName),
             ProximalMu = r.Double("proximal_mu", 0, m => m >= 0, "a number ≥ 0"),
         };
         string optimizer = r.OneOf("optimizer", Optimizers, "sgd");
-        double lr = r.Double("learning_rate", 0.01, v => v > 0, "a number > 0");
+        double lr = r.Double("learning_rate", defaultLearningRate, v => v > 0, "a number > 0");
         double wd = r.Double("weight_decay", 0, v => v >= 0, "a number ≥ 0");
         double momentum = r.Double("momentum", 0, v => v >= 0 && v < 1, "a number in [0, 1)");
-        return new TabularFitConfig(training, optimizer, lr, wd, momentum);
+        return new LocalFitConfig(training, optimizer, lr, wd, momentum);
     }
 
     /// <summary>A fresh optimiser for <paramref name="parameterCount"/> parameters (state does not carry across rounds).</summary>
@@ -45,8 +45,8 @@ public sealed record TabularFitConfig(TrainingOptions Training, string Optimizer
         ? new Adam(parameterCount, LearningRate, WeightDecay)
         : new Sgd(parameterCount, LearningRate, Momentum, WeightDecay);
 
-    // SplitMix64 over (seed, round, FNV-1a of the node name): stable across processes, unlike string.GetHashCode.
-    private static int BatchSeed(long seed, long round, string nodeName)
+    /// <summary>SplitMix64 over (seed, round, FNV-1a of the node name): stable across processes, unlike string.GetHashCode.</summary>
+    public static int BatchSeed(long seed, long round, string nodeName)
     {
         ulong h = 14695981039346656037UL;
         foreach (char c in nodeName) h = (h ^ c) * 1099511628211UL;

@@ -1,0 +1,244 @@
+using System.Runtime.CompilerServices;
+
+namespace Cohort.Learning.Nn.Kernels;
+
+/// <summary>
+/// Single-precision matrix multiply C = op(A)·op(B) (+ C), row-major, in the BLIS style: the
+/// operands are cut into cache-sized blocks (KC deep, MC rows of A, NC columns of B), each block is
+/// packed into contiguous micro-panels (zero-padded at the edges) and a register-blocked micro-kernel
+/// (<see cref="MicroKernel"/>) runs over them with FMA. Large products are split into disjoint column
+/// (or row) ranges, one per worker; every element of C is summed in the same order whatever the split,
+/// so results do not depend on the number of threads.
+/// </summary>
+internal static unsafe class Gemm
+{
+    /// <summary>Depth of a packed block: a KC×NR panel of B (16 KB at NR 16) stays in L1.</summary>
+    public const int KC = 256;
+
+    /// <summary>Rows of A per packed block (a multiple of MR); an MC×KC block (120 KB) stays in L2.</summary>
+    public const int MC = 120;
+
+    /// <summary>Columns of B per packed block (a multiple of NR).</summary>
+    public const int NC = 2048;
+
+    // Below this many multiply-adds a product runs on the calling thread: waking workers costs more.
+    private const long ParallelThreshold = 1L << 18;
+
+    [ThreadStatic] private static float[]? _packedA;
+    [ThreadStatic] private static float[]? _packedB;
+    [ThreadStatic] private static Job? _job;
+
+    /// <summary>
+    /// C[m×n] = op(A)[m×k]·op(B)[k×n], added to C when <paramref name="accumulate"/>. op(A)(i,p) is
+    /// A[i·lda + p], or A[p·lda + i] when <paramref name="transA"/>; likewise for B.
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc,
+        bool accumulate, int threads)
+    {
+        if (m <= 0 || n <= 0) return;
+        CheckExtent(a, transA ? k : m, transA ? m : k, lda, "A");
+        CheckExtent(b, transB ? n : k, transB ? k : n, ldb, "B");
+        CheckExtent(c, m, n, ldc, "C");
+        if (k <= 0)
+        {
+            if (!accumulate)
+                for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            return;
+        }
+
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            var op = new Operands(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+            int nr = MicroKernel.NR;
+            long work = (long)m * n * k;
+            int tasks = threads <= 1 || work < ParallelThreshold ? 1 : threads;
+            if (tasks == 1)
+            {
+                Compute(op, 0, m, 0, n);
+                return;
+            }
+            // Split the wider dimension into whole micro-panels so no tile straddles two workers.
+            int nPanels = (n + nr - 1) / nr, mPanels = (m + MicroKernel.MR - 1) / MicroKernel.MR;
+            bool splitN = nPanels >= tasks || nPanels >= mPanels;
+            int panels = splitN ? nPanels : mPanels;
+            // A few chunks per thread, so a thread that starts late leaves work for the others.
+            int chunks = Math.Min(panels, tasks * 4);
+            var job = _job ??= new Job();
+            job.Set(op, splitN, panels, chunks);
+            WorkerPool.Shared.Run(job, chunks, tasks);
+            job.Clear();
+        }
+    }
+
+    private static void CheckExtent(ReadOnlySpan<float> s, int rows, int cols, int ld, string name)
+    {
+        if (ld < cols) throw new ArgumentException($"GEMM: leading dimension {ld} of {name} is below its {cols} columns");
+        if ((long)(rows - 1) * ld + cols > s.Length)
+            throw new ArgumentException($"GEMM: {name} needs {(long)(rows - 1) * ld + cols} values for {rows}×{cols} with stride {ld}, has {s.Length}");
+    }
+
+    /// <summary>The blocked product restricted to rows [m0, m1) and columns [n0, n1) of C.</summary>
+    private static void Compute(in Operands op, int m0, int m1, int n0, int n1)
+    {
+        int mr = MicroKernel.MR, nr = MicroKernel.NR;
+        var packedA = _packedA ??= GC.AllocateUninitializedArray<float>(MC * KC, pinned: true);
+        var packedB = _packedB ??= GC.AllocateUninitializedArray<float>(NC * KC, pinned: true);
+        fixed (float* ap = packedA, bp = packedB)
+        {
+            for (int jc = n0; jc < n1; jc += NC)
+            {
+                int nc = Math.Min(NC, n1 - jc);
+                for (int pc = 0; pc < op.K; pc += KC)
+                {
+                    int kc = Math.Min(KC, op.K - pc);
+                    bool overwrite = pc == 0 && !op.Accumulate;
+                    PackB(op, pc, kc, jc, nc, bp);
+                    for (int ic = m0; ic < m1; ic += MC)
+                    {
+                        int mc = Math.Min(MC, m1 - ic);
+                        PackA(op, ic, mc, pc, kc, ap);
+                        for (int jr = 0; jr < nc; jr += nr)
+                        {
+                            int cols = Math.Min(nr, nc - jr);
+                            float* bPanel = bp + (long)jr * kc;
+                            for (int ir = 0; ir < mc; ir += mr)
+                            {
+                                int rows = Math.Min(mr, mc - ir);
+                                float* cTile = op.C + (long)(ic + ir) * op.Ldc + jc + jr;
+                                MicroKernel.Run(kc, ap + (long)ir * kc, bPanel, cTile, op.Ldc, rows, cols, overwrite);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(A)[ic.., pc..] into MR-row panels, each kc × MR, zero-padded below the last row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA(in Operands op, int ic, int mc, int pc, int kc, float* dst)
+    {
+        int mr = MicroKernel.MR;
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int rows = Math.Min(mr, mc - ir);
+            float* panel = dst + (long)ir * kc;
+            if (op.TransA)
+            {
+                // A(i,p) = A[p·lda + i]: each depth step reads rows contiguous values.
+                float* src = op.A + (long)pc * op.Lda + ic + ir;
+                for (int p = 0; p < kc; p++, src += op.Lda, panel += mr)
+                {
+                    int r = 0;
+                    for (; r < rows; r++) panel[r] = src[r];
+                    for (; r < mr; r++) panel[r] = 0;
+                }
+            }
+            else
+            {
+                for (int r = 0; r < mr; r++)
+                {
+                    float* d = panel + r;
+                    if (r < rows)
+                    {
+                        float* src = op.A + (long)(ic + ir + r) * op.Lda + pc;
+                        for (int p = 0; p < kc; p++) d[p * mr] = src[p];
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++) d[p * mr] = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(B)[pc.., jc..] into NR-column panels, each kc × NR, zero-padded right of the last column.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB(in Operands op, int pc, int kc, int jc, int nc, float* dst)
+    {
+        int nr = MicroKernel.NR;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            float* panel = dst + (long)jr * kc;
+            if (!op.TransB)
+            {
+                float* src = op.B + (long)pc * op.Ldb + jc + jr;
+                if (cols == nr)
+                {
+                    for (int p = 0; p < kc; p++, src += op.Ldb, panel += nr)
+                        new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(panel, nr));
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++, src += op.Ldb, panel += nr)
+                    {
+                        int c = 0;
+                        for (; c < cols; c++) panel[c] = src[c];
+                        for (; c < nr; c++) panel[c] = 0;
+                    }
+                }
+            }
+            else
+            {
+                // B(p,j) = B[j·ldb + p]: walk each source row (one output column) contiguously.
+                for (int c = 0; c < nr; c++)
+                {
+                    float* d = panel + c;
+                    if (c < cols)
+                    {
+                        float* src = op.B + (long)(jc + jr + c) * op.Ldb + pc;
+                        for (int p = 0; p < kc; p++) d[p * nr] = src[p];
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++) d[p * nr] = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The arguments of one product, as raw pointers (the caller keeps them pinned).</summary>
+    private readonly struct Operands(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    {
+        public readonly bool TransA = transA, TransB = transB, Accumulate = accumulate;
+        public readonly int M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
+        public readonly float* A = a, B = b, C = c;
+    }
+
+    /// <summary>A reusable parallel split of one product (one per calling thread, so steady state allocates nothing).</summary>
+    private sealed class Job : IParallelWork
+    {
+        private Operands _op;
+        private bool _splitN;
+        private int _panels, _tasks;
+
+        public void Set(in Operands op, bool splitN, int panels, int tasks)
+        {
+            _op = op;
+            _splitN = splitN;
+            _panels = panels;
+            _tasks = tasks;
+        }
+
+        public void Clear() => _op = default;
+
+        public void Execute(int task)
+        {
+            int first = (int)((long)_panels * task / _tasks), last = (int)((long)_panels * (task + 1) / _tasks);
+            if (_splitN)
+            {
+                int nr = MicroKernel.NR;
+                Compute(_op, 0, _op.M, first * nr, Math.Min(_op.N, last * nr));
+            }
+            else
+            {
+                int mr = MicroKernel.MR;
+                Compute(_op, first * mr, Math.Min(_op.M, last * mr), 0, _op.N);
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using Cohort.Learning.Nn;
+using Cohort.Learning.Nn.Layers;
+
+namespace Cohort.Learning.Tests.Nn;
+
+public sealed class ConvolutionTests
+{
+    [Theory]
+    [InlineData(5, 5, 1, 2, 1)]
+    [InlineData(3, 2, 2, 1, 3)]
+    [InlineData(4, 4, 3, 0, 2)]
+    [InlineData(5, 5, 1, 2, 40)] // enough examples to be unfolded in several chunks
+    public void Conv2d_forward_equals_the_direct_sum_over_kernel_taps(int kh, int kw, int stride, int padding, int batch)
+    {
+        int cin = 3, cout = 4, h = 9, w = 8;
+        var conv = new Conv2d("conv", cin, cout, kh, kw, stride, padding);
+        var network = new Sequential("conv", [cin, h, w], conv);
+        network.Initialize(1, WeightInit.Torch);
+        var random = new Random(2);
+        var x = new float[batch * cin * h * w];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);
+
+        var y = network.Forward(x, batch).ToArray();
+
+        int oh = conv.OutputShape[1], ow = conv.OutputShape[2];
+        var weights = network.Weights;
+        int biasOffset = cout * cin * kh * kw;
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        double sum = weights[biasOffset + o];
+                        for (int c = 0; c < cin; c++)
+                            for (int ky = 0; ky < kh; ky++)
+                                for (int kx = 0; kx < kw; kx++)
+                                {
+                                    int iy = oy * stride - padding + ky, ix = ox * stride - padding + kx;
+                                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                    sum += (double)weights[((o * cin + c) * kh + ky) * kw + kx] * x[((b * cin + c) * h + iy) * w + ix];
+                                }
+                        float actual = y[((b * cout + o) * oh + oy) * ow + ox];
+                        Assert.True(Math.Abs(actual - sum) < 1e-4, $"y[{b},{o},{oy},{ox}] = {actual}, expected {sum}");
+                    }
+    }
+
+    [Fact]
+    public void MaxPool2d_takes_the_maximum_of_each_window()
+    {
+        var network = new Sequential("pool", [1, 4, 4], new MaxPool2d("pool", 2));
+        float[] x = [1, 2, 5, 3, 4, 0, 1, 1, -1, -2, 7, 8, -3, -4, 9, 6];
+
+        Assert.Equal([4f, 5, -1, 9], network.Forward(x, 1).ToArray());
+    }
+
+    [Fact]
+    public void Layers_refuse_inputs_of_the_wrong_shape_naming_the_layer()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new Sequential("bad", [3, 28, 28], new Conv2d("conv1", 1, 32, 5, padding: 2)));
+        Assert.Contains("layer 'conv1'", e.Message);
+        Assert.Contains("[3,28,28]", e.Message);
+        Assert.Contains("[1, height, width]", e.Message);
+
+        e = Assert.Throws<ArgumentException>(() => new Sequential("bad", [1, 28, 28], new Flatten(), new Linear("fc1", 700, 10)));
+        Assert.Contains("layer 'fc1'", e.Message);
+        Assert.Contains("700 values per example", e.Message);
+    }
+}

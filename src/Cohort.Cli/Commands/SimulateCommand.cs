@@ -23,20 +23,24 @@ public static class SimulateCommand
         var dataDir = new Option<string>("--data-dir") { Description = "Data folder for the state database and models (a server started on it shows the run)", DefaultValueFactory = _ => ".cohort/simulate" };
         var rounds = new Option<int?>("--rounds") { Description = "Override the plan's number of rounds" };
         var quiet = new Option<bool>("--quiet") { Description = "Print only the summary line" };
+        var baseline = new Option<string?>("--baseline") { Description = "Also train this client alone (same network, settings and start) and compare test accuracy per round" };
+        var chart = new Option<string?>("--chart") { Description = "Draw test accuracy per round (federated, and the baseline when given) into this PNG" };
         var command = new Command("simulate", "Run a plan as N virtual clients in one process (no gRPC): same strategies, metrics and state store as a deployed run")
         {
-            plan, summary, dataDir, rounds, quiet,
+            plan, summary, dataDir, rounds, quiet, baseline, chart,
         };
         command.SetAction(async (pr, ct) =>
         {
-            var result = await RunAsync(pr.GetValue(plan)!, pr.GetValue(dataDir)!, pr.GetValue(rounds), pr.GetValue(summary), pr.GetValue(quiet) ? TextWriter.Null : Console.Out, ct);
+            var result = await RunAsync(pr.GetValue(plan)!, pr.GetValue(dataDir)!, pr.GetValue(rounds), pr.GetValue(summary), pr.GetValue(quiet) ? TextWriter.Null : Console.Out, ct,
+                pr.GetValue(baseline), pr.GetValue(chart));
             return result["status"]!.GetValue<string>() == RunStatus.Finished ? 0 : 1;
         });
         return command;
     }
 
     /// <summary>Runs a plan file as a simulation, printing one line per round to <paramref name="output"/>; returns the JSON summary.</summary>
-    public static async Task<JsonObject> RunAsync(string planPath, string dataDir, int? rounds, string? summaryFile, TextWriter output, CancellationToken ct)
+    public static async Task<JsonObject> RunAsync(string planPath, string dataDir, int? rounds, string? summaryFile, TextWriter output, CancellationToken ct,
+        string? baselineClient = null, string? chartFile = null)
     {
         var clock = Stopwatch.StartNew();
         var (plan, options) = Load(planPath, dataDir, rounds, output);
@@ -55,7 +59,12 @@ public static class SimulateCommand
                 return Task.CompletedTask;
             },
         };
-        var result = await SimulationRunner.RunAsync(plan, options, ct);
+        var setup = SimulationRunner.Prepare(plan, options);
+        if (baselineClient is not null && !setup.Names.Contains(baselineClient))
+            throw new CliException($"--baseline: no client '{baselineClient}' (clients: {string.Join(", ", setup.Names.Take(20))}{(setup.Names.Count > 20 ? ", …" : "")})");
+        output.WriteLine(PartitionReport.Summary(setup.Partitions, setup.Dataset));
+        if (spec.Histogram) output.Write(PartitionReport.Histogram(setup.Partitions, setup.Dataset, setup.Names));
+        var result = await SimulationRunner.RunAsync(plan, options, setup, ct);
         var summary = new JsonObject
         {
             ["run"] = result.Run.Id,
@@ -83,6 +92,22 @@ public static class SimulateCommand
         output.WriteLine(result.Run.Status == RunStatus.Finished
             ? $"simulation finished: {result.Run.RoundsDone} rounds in {clock.Elapsed.TotalSeconds:0.0}s, model {result.ModelPath}"
             : $"simulation {result.Run.Status}: {result.Run.Error}");
+        var federated = perRound.Select(r => (r!["round"]!.GetValue<int>(), r["central_accuracy"]?.GetValue<double>() ?? double.NaN)).ToList();
+        var series = new List<Charts.AccuracyChart.Series> { new("federated (FedAvg)", federated) };
+        if (baselineClient is not null && result.Run.Status == RunStatus.Finished)
+        {
+            output.WriteLine($"training {baselineClient} alone for {plan.Rounds} rounds (same network, settings and initial model) ...");
+            var points = await SingleClientBaseline.RunAsync(plan, setup, baselineClient,
+                p => output.WriteLine($"round {p.Round,3}/{plan.Rounds}  {baselineClient} alone: test acc {RunReport.Num(p.Accuracy)}  |  federated: test acc {RunReport.Num(federated.FirstOrDefault(f => f.Item1 == p.Round).Item2)}"), ct);
+            summary["baseline"] = BaselineJson(baselineClient, points);
+            series.Add(new($"{baselineClient} alone", points.Select(p => (p.Round, p.Accuracy)).ToList()));
+        }
+        if (chartFile is not null)
+        {
+            Charts.AccuracyChart.Write(chartFile, $"{plan.Name}: test accuracy per round", "test accuracy (central test set)", series);
+            summary["chart"] = Path.GetFullPath(chartFile);
+            output.WriteLine($"chart written to {chartFile}");
+        }
         if (summaryFile is not null)
         {
             string full = Path.GetFullPath(summaryFile);
@@ -140,6 +165,14 @@ public static class SimulateCommand
         }
         return info;
     }
+
+    /// <summary>The baseline's rounds as JSON.</summary>
+    public static JsonObject BaselineJson(string client, IReadOnlyList<SingleClientBaseline.Point> points) => new()
+    {
+        ["client"] = client,
+        ["rounds"] = new JsonArray(points.Select(p => (JsonNode)new JsonObject { ["round"] = p.Round, ["central_loss"] = Math.Round(p.Loss, 5), ["central_accuracy"] = Math.Round(p.Accuracy, 5) }).ToArray()),
+        ["final_central_accuracy"] = points.Count > 0 ? Math.Round(points[^1].Accuracy, 5) : null,
+    };
 
     private static JsonObject RoundJson(RoundInfo r, double seconds)
     {

@@ -26,7 +26,9 @@ public static class RunReport
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"round {round.Round,3}/{planned}");
         if (round.Status != "done") return sb.Append(CultureInfo.InvariantCulture, $"  {round.Status}: {round.Error}").ToString();
-        sb.Append(CultureInfo.InvariantCulture, $"  loss {Num(round.Loss)}  acc {Metric(round.Metrics, "accuracy")}  auc {Metric(round.Metrics, "auc")}");
+        // A plan without federated evaluation (fraction_evaluate: 0) has only the central figures.
+        if (round.Metrics.Count > 0 || double.IsFinite(round.Loss))
+            sb.Append(CultureInfo.InvariantCulture, $"  loss {Num(round.Loss)}  acc {Metric(round.Metrics, "accuracy")}  auc {Metric(round.Metrics, "auc")}");
         if (round.HasCentral) sb.Append(CultureInfo.InvariantCulture, $"  central loss {Num(round.CentralLoss)} acc {Metric(round.CentralMetrics, "accuracy")}");
         var evaluations = round.Nodes.Where(n => n.Phase == "evaluate").OrderBy(n => n.Node, StringComparer.Ordinal).ToArray();
         if (evaluations.Length <= maxNodes)

@@ -22,7 +22,10 @@ public static class AccuracyChart
         plot.XLabel("round");
         plot.YLabel(yLabel);
         int rounds = series.Count == 0 ? 1 : series.Max(s => s.Points.Count == 0 ? 1 : s.Points.Max(p => p.Round));
-        plot.Axes.SetLimits(0.5, rounds + 0.5, 0, 1);
+        // Zoom to where the lines are (accuracies near 1 would otherwise sit in a thin band at the top).
+        double low = series.SelectMany(s => s.Points).Select(p => p.Accuracy).Where(double.IsFinite).DefaultIfEmpty(0).Min();
+        plot.Axes.SetLimits(0.5, rounds + 0.5, Math.Max(0, Math.Floor((low - 0.03) * 20) / 20), 1);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(Math.Max(1, Math.Ceiling(rounds / 20.0)));
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         plot.SavePng(path, 900, 520);

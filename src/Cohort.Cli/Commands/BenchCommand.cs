@@ -16,6 +16,7 @@ public static class BenchCommand
         var bench = new Command("bench", "Benchmarks (figures as 'name value' lines; --json writes bench/results)");
         bench.Subcommands.Add(RoundOverhead());
         bench.Subcommands.Add(SimulationBench.Create());
+        bench.Subcommands.Add(FedAvgPaperBench.Create());
         bench.Subcommands.Add(TrainBench.Create());
         return bench;
     }

@@ -31,7 +31,11 @@ public static class RunReport
             sb.Append(CultureInfo.InvariantCulture, $"  loss {Num(round.Loss)}  acc {Metric(round.Metrics, "accuracy")}  auc {Metric(round.Metrics, "auc")}");
         if (round.HasCentral) sb.Append(CultureInfo.InvariantCulture, $"  central loss {Num(round.CentralLoss)} acc {Metric(round.CentralMetrics, "accuracy")}");
         var evaluations = round.Nodes.Where(n => n.Phase == "evaluate").OrderBy(n => n.Node, StringComparer.Ordinal).ToArray();
-        if (evaluations.Length <= maxNodes)
+        if (evaluations.Length == 0)
+        {
+            // No federated evaluation this round: nothing per node to show.
+        }
+        else if (evaluations.Length <= maxNodes)
         {
             sb.Append("  |");
             foreach (var n in evaluations)

@@ -202,6 +202,12 @@ public static class DemoCommand
 
     private static void PrintSummary(JsonObject s, int modelRound)
     {
+        // Without federated evaluation (tested centrally instead) there is no per-node table to show.
+        if (s["nodes"]!.AsArray().Count == 0)
+        {
+            Console.WriteLine($"{s["wall_seconds"]}s wall; global model (round {modelRound}) saved to {s["model"]}");
+            return;
+        }
         var table = new Table().AddColumns("node", "train", "test", "loss", "accuracy", "auc");
         foreach (var n in s["nodes"]!.AsArray())
             table.AddRow(n!["name"]!.ToString(), n["train_examples"]!.ToString(), n["test_examples"]!.ToString(),

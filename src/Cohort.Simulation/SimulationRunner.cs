@@ -116,6 +116,12 @@ public static class SimulationRunner
             status = RunStatus.Stopped;
             error = "stopped";
         }
+        catch (Exception e) when (e is PlanException or KeyNotFoundException or InvalidDataException or AggregationException or InvalidOperationException or ArgumentException)
+        {
+            // As RunManager does for a deployed run: the run is recorded as failed with the reason.
+            status = RunStatus.Failed;
+            error = e.Message;
+        }
         finally
         {
             await pool.DisposeAsync();

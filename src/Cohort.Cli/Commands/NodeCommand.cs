@@ -17,7 +17,7 @@ public static class NodeCommand
         var name = new Option<string>("--name", "-n") { Description = "This site's name (the one its token was issued for)", Required = true };
         var token = new Option<string?>("--token") { Description = "Node token (default: $COHORT_NODE_TOKEN)" };
         var app = new Option<string>("--app") { Description = $"Built-in client app ({string.Join(", ", BuiltInApps.Factories().Select(a => a.Name))})", Required = true };
-        var data = new Option<string?>("--data") { Description = "The site's data file, read by the app; it never leaves the node" };
+        var data = new Option<string?>("--data") { Description = "The site's data file (or folder, e.g. for mnist), read by the app; it never leaves the node" };
         var set = new Option<string[]>("--set") { Description = "Extra node-local app setting KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = true };
         var ca = new Option<string?>("--ca") { Description = "CA certificate (PEM) to trust for the server" };
         var insecure = new Option<bool>("--insecure") { Description = "Allow a plaintext http:// server (local development only)" };
@@ -36,7 +36,7 @@ public static class NodeCommand
             var settings = new Dictionary<string, Scalar>(StringComparer.Ordinal);
             if (pr.GetValue(data) is { } dataFile)
             {
-                if (!File.Exists(dataFile)) throw new CliException($"--data: file '{dataFile}' not found");
+                if (!File.Exists(dataFile) && !Directory.Exists(dataFile)) throw new CliException($"--data: '{dataFile}' not found (a file, or a folder such as mnist's IDX folder)");
                 settings["data"] = Path.GetFullPath(dataFile);
             }
             foreach (var kv in pr.GetValue(set) ?? [])

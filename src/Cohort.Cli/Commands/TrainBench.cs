@@ -28,9 +28,10 @@ public static class TrainBench
         var noTorch = new Option<bool>("--no-torch") { Description = "Measure Cohort only" };
         var models = new Option<string>("--models") { Description = "Comma-separated models to run (2nn, cnn)", DefaultValueFactory = _ => "2nn,cnn" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
+        var profile = new Option<bool>("--profile") { Description = "Also print the share of step time spent in each layer" };
         var command = new Command("train", "Training samples/s of the FedAvg 2NN and CNN at batch 10 and 50, Cohort beside PyTorch")
         {
-            seconds, repeats, threads, torchThreads, noTorch, models, json,
+            seconds, repeats, threads, torchThreads, noTorch, models, json, profile,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -50,22 +51,42 @@ public static class TrainBench
             Console.WriteLine($"# machine: {Machine.Describe()}; GEMM kernel {Learning.Nn.Kernels.MicroKernelInfo.Describe()}; Cohort threads {workers}; load average {LoadAverage()}");
             figures["load_average_at_start"] = LoadAverage();
 
-            Dictionary<string, double>? torch = null;
-            if (!pr.GetValue(noTorch))
-                torch = await TorchAsync(cases, secs, reps, pr.GetValue(torchThreads), ct);
-
+            await using var torch = pr.GetValue(noTorch) ? null : await TorchSession.StartAsync(pr.GetValue(torchThreads), ct);
             foreach (var (model, batch) in cases)
             {
-                var (median, low, high, bytes) = MeasureCohort(model, batch, workers, secs, reps, ct);
-                string prefix = $"train.{model}.b{batch}";
-                Print(figures, $"{prefix}.samples_per_s", median);
-                Print(figures, $"{prefix}.samples_per_s.min", low);
-                Print(figures, $"{prefix}.samples_per_s.max", high);
-                Print(figures, $"{prefix}.allocated_bytes_per_step", bytes);
-                if (torch is not null && torch.TryGetValue(prefix, out double t))
+                // Repetitions alternate between the engines, so a change in the machine's load hits both alike.
+                var cohort = new CohortCase(model, batch, workers);
+                // Warm up past the JIT's tiering (a few dozen calls of every kernel), then time.
+                for (int warm = 0; warm < 60;) warm += cohort.Run(secs).Steps;
+                if (torch is not null) await torch.RunAsync(model, batch, secs, ct);
+                var ours = new double[reps];
+                var theirs = new double[torch is null ? 0 : reps];
+                long allocated = 0, steps = 0;
+                cohort.Network.Timing = pr.GetValue(profile);
+                for (int r = 0; r < reps; r++)
                 {
-                    Print(figures, $"{prefix}.torch_samples_per_s", t);
-                    Print(figures, $"{prefix}.ratio", median / t);
+                    ct.ThrowIfCancellationRequested();
+                    long before = GC.GetTotalAllocatedBytes(precise: true);
+                    (ours[r], int taken) = cohort.Run(secs);
+                    allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
+                    steps += taken;
+                    if (torch is not null) theirs[r] = await torch.RunAsync(model, batch, secs, ct);
+                }
+                double bytes = (double)allocated / Math.Max(1, steps);
+                if (pr.GetValue(profile)) PrintProfile(cohort.Network, $"{model}.b{batch}");
+                Array.Sort(ours);
+                string prefix = $"train.{model}.b{batch}";
+                Print(figures, $"{prefix}.samples_per_s", ours[reps / 2]);
+                Print(figures, $"{prefix}.samples_per_s.min", ours[0]);
+                Print(figures, $"{prefix}.samples_per_s.max", ours[^1]);
+                Print(figures, $"{prefix}.allocated_bytes_per_step", bytes);
+                if (torch is not null)
+                {
+                    Array.Sort(theirs);
+                    Print(figures, $"{prefix}.torch_samples_per_s", theirs[reps / 2]);
+                    Print(figures, $"{prefix}.torch_samples_per_s.min", theirs[0]);
+                    Print(figures, $"{prefix}.torch_samples_per_s.max", theirs[^1]);
+                    Print(figures, $"{prefix}.ratio", ours[reps / 2] / theirs[reps / 2]);
                 }
             }
             if (pr.GetValue(json) is { } file)
@@ -78,92 +99,117 @@ public static class TrainBench
         return command;
     }
 
-    /// <summary>Median, min and max samples/s of full SGD steps on seeded random images, and bytes allocated per step (all threads).</summary>
-    private static (double Median, double Min, double Max, double BytesPerStep) MeasureCohort(string model, int batch, int threads, double seconds, int repeats, CancellationToken ct)
+    private static void PrintProfile(Sequential network, string name)
     {
-        var network = FedAvgNetworks.Create(model);
-        network.Threads = threads;
-        network.Initialize(1, WeightInit.Torch);
-        var sgd = new Sgd(network.ParameterCount, learningRate: 0.01);
-        var random = new Random(3);
-        var x = new float[batch * network.InputSize];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)random.NextDouble();
-        var labels = new int[batch];
-        for (int i = 0; i < batch; i++) labels[i] = random.Next(10);
+        var times = network.LayerTimes();
+        double total = times.Sum(t => t.Forward + t.Backward);
+        foreach (var (layer, f, b) in times)
+            Console.WriteLine($"# {name} {layer,-8} forward {100 * f / total,5:0.0}%  backward {100 * b / total,5:0.0}%");
+    }
 
-        void Step()
+    /// <summary>One model and batch on Cohort's engine: full SGD steps on seeded random images.</summary>
+    private sealed class CohortCase
+    {
+        private readonly int _batch;
+        private readonly Sgd _sgd;
+        private readonly float[] _x;
+        private readonly int[] _labels;
+
+        public CohortCase(string model, int batch, int threads)
         {
-            var logits = network.Forward(x, batch, training: true);
-            var grad = network.OutputGradientBuffer(batch);
-            SoftmaxCrossEntropy.Compute(logits, 10, labels, grad, out _);
-            network.Backward(grad, batch);
-            sgd.Step(network.Weights, network.Gradients);
+            _batch = batch;
+            Network = FedAvgNetworks.Create(model);
+            Network.Threads = threads;
+            Network.Initialize(1, WeightInit.Torch);
+            _sgd = new Sgd(Network.ParameterCount, learningRate: 0.01);
+            var random = new Random(3);
+            _x = new float[batch * Network.InputSize];
+            for (int i = 0; i < _x.Length; i++) _x[i] = (float)random.NextDouble();
+            _labels = new int[batch];
+            for (int i = 0; i < batch; i++) _labels[i] = random.Next(10);
         }
 
-        // Warm up (JIT tiers, buffers, thread pool) for a repetition's length, then time repetitions.
-        var watch = Stopwatch.StartNew();
-        while (watch.Elapsed.TotalSeconds < seconds) Step();
-        var rates = new double[repeats];
-        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true), totalSteps = 0;
-        for (int r = 0; r < repeats; r++)
+        public Sequential Network { get; }
+
+        /// <summary>Steps for <paramref name="seconds"/>; returns samples/s and the steps taken.</summary>
+        public (double SamplesPerSecond, int Steps) Run(double seconds)
         {
-            ct.ThrowIfCancellationRequested();
             int steps = 0;
-            watch.Restart();
+            var watch = Stopwatch.StartNew();
             while (watch.Elapsed.TotalSeconds < seconds)
             {
-                Step();
+                var logits = Network.Forward(_x, _batch, training: true);
+                var grad = Network.OutputGradientBuffer(_batch);
+                SoftmaxCrossEntropy.Compute(logits, 10, _labels, grad, out _);
+                Network.Backward(grad, _batch);
+                _sgd.Step(Network.Weights, Network.Gradients);
                 steps++;
             }
-            rates[r] = steps * batch / watch.Elapsed.TotalSeconds;
-            totalSteps += steps;
+            return (steps * _batch / watch.Elapsed.TotalSeconds, steps);
         }
-        double bytesPerStep = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / Math.Max(1, totalSteps);
-        Array.Sort(rates);
-        return (rates[repeats / 2], rates[0], rates[^1], bytesPerStep);
     }
 
-    private static async Task<Dictionary<string, double>?> TorchAsync((string Model, int Batch)[] cases, double seconds, int repeats, int threads, CancellationToken ct)
+    /// <summary>A PyTorch process that times one repetition per request line ("model batch seconds").</summary>
+    private sealed class TorchSession : IAsyncDisposable
     {
-        // Debian's python3-torch installs for the system interpreter, which a pyenv shim on PATH would hide.
-        string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-        if (await RunAsync(python, ["-c", "import torch"], ct) != 0)
+        private readonly Process _process;
+        private readonly string _script;
+
+        private TorchSession(Process process, string script)
         {
-            Console.WriteLine("# PyTorch not found: apt-get install -y python3-torch");
-            if (await RunAsync("apt-get", ["install", "-y", "-q", "python3-torch"], ct) != 0 || await RunAsync(python, ["-c", "import torch"], ct) != 0)
-            {
-                Console.WriteLine("# PyTorch unavailable; reporting Cohort only");
-                return null;
-            }
+            _process = process;
+            _script = script;
         }
-        string script = Path.Combine(Path.GetTempPath(), $"cohort-bench-train-{Environment.ProcessId}.py");
-        await File.WriteAllTextAsync(script, TorchScript, ct);
-        try
+
+        public static async Task<TorchSession?> StartAsync(int threads, CancellationToken ct)
         {
-            var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, UseShellExecute = false };
+            // Debian's python3-torch installs for the system interpreter, which a pyenv shim on PATH would hide.
+            string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+            if (await RunProcessAsync(python, ["-c", "import torch"], ct) != 0)
+            {
+                Console.WriteLine("# PyTorch not found: apt-get install -y python3-torch");
+                if (await RunProcessAsync("apt-get", ["install", "-y", "-q", "python3-torch"], ct) != 0 || await RunProcessAsync(python, ["-c", "import torch"], ct) != 0)
+                {
+                    Console.WriteLine("# PyTorch unavailable; reporting Cohort only");
+                    return null;
+                }
+            }
+            string script = Path.Combine(Path.GetTempPath(), $"cohort-bench-train-{Environment.ProcessId}.py");
+            await File.WriteAllTextAsync(script, TorchScript, ct);
+            var psi = new ProcessStartInfo(python) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
             psi.ArgumentList.Add(script);
             psi.ArgumentList.Add(threads.ToString(CultureInfo.InvariantCulture));
-            psi.ArgumentList.Add(seconds.ToString(CultureInfo.InvariantCulture));
-            psi.ArgumentList.Add(repeats.ToString(CultureInfo.InvariantCulture));
-            foreach (var (model, batch) in cases) psi.ArgumentList.Add($"{model}:{batch}");
-            using var process = Process.Start(psi)!;
-            var results = new Dictionary<string, double>(StringComparer.Ordinal);
-            while (await process.StandardOutput.ReadLineAsync(ct) is { } line)
-            {
-                var parts = line.Split(' ');
-                if (parts.Length == 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double v)) results[parts[0]] = v;
-                else Console.WriteLine($"# torch: {line}");
-            }
-            await process.WaitForExitAsync(ct);
-            return process.ExitCode == 0 ? results : null;
+            var process = Process.Start(psi)!;
+            string? banner = await process.StandardOutput.ReadLineAsync(ct);
+            Console.WriteLine($"# {banner}");
+            return new TorchSession(process, script);
         }
-        finally
+
+        public async Task<double> RunAsync(string model, int batch, double seconds, CancellationToken ct)
         {
-            File.Delete(script);
+            await _process.StandardInput.WriteLineAsync($"{model} {batch} {seconds.ToString(CultureInfo.InvariantCulture)}".AsMemory(), ct);
+            await _process.StandardInput.FlushAsync(ct);
+            string line = await _process.StandardOutput.ReadLineAsync(ct) ?? throw new CliException("the PyTorch benchmark process ended early");
+            return double.Parse(line, CultureInfo.InvariantCulture);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                _process.StandardInput.Close();
+                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (TimeoutException)
+            {
+                _process.Kill();
+            }
+            _process.Dispose();
+            File.Delete(_script);
         }
     }
 
-    private static async Task<int> RunAsync(string file, string[] args, CancellationToken ct)
+    private static async Task<int> RunProcessAsync(string file, string[] args, CancellationToken ct)
     {
         try
         {
@@ -201,13 +247,12 @@ public static class TrainBench
         figures[name] = Math.Round(value, 3);
     }
 
-    // The same networks, loss, optimiser and step as MeasureCohort, timed the same way.
+    // The same networks, loss, optimiser and step as CohortCase, timed the same way, one request per line.
     private const string TorchScript = """
-        import sys, time, statistics
+        import sys, time
         import torch
         import torch.nn as nn
-        threads, seconds, repeats = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-        torch.set_num_threads(threads)
+        torch.set_num_threads(int(sys.argv[1]))
         torch.manual_seed(1)
         def two_nn():
             return nn.Sequential(nn.Flatten(), nn.Linear(784, 200), nn.ReLU(), nn.Linear(200, 200), nn.ReLU(), nn.Linear(200, 10))
@@ -215,31 +260,24 @@ public static class TrainBench
             return nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
                                  nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                                  nn.Linear(3136, 512), nn.ReLU(), nn.Linear(512, 10))
-        print("# torch", torch.__version__, "threads", torch.get_num_threads())
-        for case in sys.argv[4:]:
-            name, batch = case.split(":")
-            batch = int(batch)
-            model = two_nn() if name == "2nn" else cnn()
-            opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
+        cases = {}
+        for line in sys.stdin:
+            name, batch, seconds = line.split()
+            batch, seconds = int(batch), float(seconds)
+            if (name, batch) not in cases:
+                model = two_nn() if name == "2nn" else cnn()
+                opt = torch.optim.SGD(model.parameters(), lr=0.01)
+                cases[(name, batch)] = (model, opt, torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,)))
+            model, opt, x, y = cases[(name, batch)]
             loss_fn = nn.CrossEntropyLoss()
-            x = torch.rand(batch, 1, 28, 28)
-            y = torch.randint(0, 10, (batch,))
-            def step():
-                opt.zero_grad()
-                loss = loss_fn(model(x), y)
-                loss.backward()
-                opt.step()
+            steps = 0
             start = time.perf_counter()
             while time.perf_counter() - start < seconds:
-                step()
-            rates = []
-            for _ in range(repeats):
-                steps = 0
-                start = time.perf_counter()
-                while time.perf_counter() - start < seconds:
-                    step()
-                    steps += 1
-                rates.append(steps * batch / (time.perf_counter() - start))
-            print(f"train.{name}.b{batch} {statistics.median(rates):.3f}", flush=True)
+                opt.zero_grad()
+                loss_fn(model(x), y).backward()
+                opt.step()
+                steps += 1
+            print(f"{steps * batch / (time.perf_counter() - start):.3f}", flush=True)
         """;
 }

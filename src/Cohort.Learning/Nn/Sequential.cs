@@ -20,6 +20,8 @@ public sealed class Sequential
     private readonly int[] _sizes;
     private int _threads;
     private int _capacity;
+    private long[] _forwardTicks = [];
+    private long[] _backwardTicks = [];
 
     /// <summary>Builds a network for examples of <paramref name="inputShape"/>; throws naming the layer whose input does not fit.</summary>
     public Sequential(string name, int[] inputShape, params Layer[] layers)
@@ -101,6 +103,26 @@ public sealed class Sequential
         }
     }
 
+    /// <summary>When true, forward and backward time is summed per layer (see <see cref="LayerTimes"/>).</summary>
+    public bool Timing
+    {
+        get => _forwardTicks.Length > 0;
+        set
+        {
+            _forwardTicks = value ? new long[_layers.Length] : [];
+            _backwardTicks = value ? new long[_layers.Length] : [];
+        }
+    }
+
+    /// <summary>Seconds spent in each layer's forward and backward pass since <see cref="Timing"/> was switched on.</summary>
+    public IReadOnlyList<(string Layer, double Forward, double Backward)> LayerTimes()
+    {
+        var times = new List<(string, double, double)>();
+        for (int i = 0; i < _layers.Length && Timing; i++)
+            times.Add((_layers[i].Name, _forwardTicks[i] / (double)System.Diagnostics.Stopwatch.Frequency, _backwardTicks[i] / (double)System.Diagnostics.Stopwatch.Frequency));
+        return times;
+    }
+
     /// <summary>Sets the initial parameters from <paramref name="seed"/>: the same seed gives the same network everywhere.</summary>
     public void Initialize(int seed, WeightInit scheme = WeightInit.KaimingUniform)
     {
@@ -154,7 +176,11 @@ public sealed class Sequential
         Reserve(batch);
         input[..(batch * InputSize)].CopyTo(_activations[0]);
         for (int i = 0; i < _layers.Length; i++)
+        {
+            long start = Timing ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             _layers[i].Forward(_activations[i].AsSpan(0, batch * _sizes[i]), _activations[i + 1].AsSpan(0, batch * _sizes[i + 1]), batch, training);
+            if (Timing) _forwardTicks[i] += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+        }
         return _activations[^1].AsSpan(0, batch * OutputSize);
     }
 
@@ -174,8 +200,10 @@ public sealed class Sequential
             // The first layer's input gradient is never needed; skipping it saves a GEMM (and a col2im).
             bool needInput = i > 0 && NeedsInputGradient(i);
             var dx = needInput ? _deltas[i].AsSpan(0, batch * _sizes[i]) : Span<float>.Empty;
+            long start = Timing ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             _layers[i].Backward(_activations[i].AsSpan(0, batch * _sizes[i]), _activations[i + 1].AsSpan(0, batch * _sizes[i + 1]),
                 _deltas[i + 1].AsSpan(0, batch * _sizes[i + 1]), dx, batch);
+            if (Timing) _backwardTicks[i] += System.Diagnostics.Stopwatch.GetTimestamp() - start;
         }
     }
 

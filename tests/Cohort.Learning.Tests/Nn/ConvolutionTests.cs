@@ -53,6 +53,45 @@ public sealed class ConvolutionTests
         Assert.Equal([4f, 5, -1, 9], network.Forward(x, 1).ToArray());
     }
 
+    [Theory]
+    [InlineData(2, 2, 7, 9)] // the unrolled 2×2 path, odd sizes (the last row and column are dropped)
+    [InlineData(3, 2, 7, 9)] // overlapping windows, the generic path
+    [InlineData(2, 1, 5, 6)]
+    public void MaxPool2d_output_and_argmax_routing_match_a_direct_scan(int kernel, int stride, int h, int w)
+    {
+        var network = new Sequential("pool", [3, h, w], new MaxPool2d("pool", kernel, stride));
+        var random = new Random(kernel * 10 + stride);
+        int batch = 2;
+        var x = new float[batch * 3 * h * w];
+        for (int i = 0; i < x.Length; i++) x[i] = random.Next(7); // many ties: the first maximum must win
+        var y = network.Forward(x, batch).ToArray();
+        var dy = new float[y.Length];
+        for (int i = 0; i < dy.Length; i++) dy[i] = i + 1;
+
+        var layer = (MaxPool2d)network.Layers[0];
+        var dx = new float[x.Length];
+        layer.Backward(x, y, dy, dx, batch);
+
+        int oh = (h - kernel) / stride + 1, ow = (w - kernel) / stride + 1;
+        var expectedDx = new float[x.Length];
+        for (int plane = 0; plane < batch * 3; plane++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    int best = -1;
+                    for (int ky = 0; ky < kernel; ky++)
+                        for (int kx = 0; kx < kernel; kx++)
+                        {
+                            int i = plane * h * w + (oy * stride + ky) * w + ox * stride + kx;
+                            if (best < 0 || x[i] > x[best]) best = i;
+                        }
+                    int o = (plane * oh + oy) * ow + ox;
+                    Assert.Equal(x[best], y[o]);
+                    expectedDx[best] += dy[o];
+                }
+        Assert.Equal(expectedDx, dx);
+    }
+
     [Fact]
     public void Layers_refuse_inputs_of_the_wrong_shape_naming_the_layer()
     {

@@ -89,11 +89,13 @@ public sealed class FedAvgNetworksTests
         Assert.InRange(max, bound * 0.99, bound * 1.001);
     }
 
-    [Fact]
-    public void Training_steps_allocate_nothing_once_buffers_exist()
+    [Theory]
+    [InlineData("2nn")]
+    [InlineData("cnn")]
+    public void Training_steps_allocate_nothing_once_buffers_exist(string model)
     {
-        var network = FedAvgNetworks.TwoNN();
-        network.Threads = 1;
+        var network = FedAvgNetworks.Create(model);
+        network.Threads = 2;
         network.Initialize(1);
         var sgd = new Sgd(network.ParameterCount, 0.01, momentum: 0.9);
         var x = new float[10 * 784];

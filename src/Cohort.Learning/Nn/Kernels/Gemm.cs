@@ -49,7 +49,15 @@ internal static unsafe class Gemm
 
         fixed (float* pa = a, pb = b, pc = c)
         {
-            var op = new Operands(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+            // A few rows times a large transposed B (a small batch through a Linear layer): packing B
+            // would transpose the whole weight matrix every call. Computing Cᵀ = B·Aᵀ instead packs the
+            // weights row by row and transposes only the few rows of A; each element of C is the same
+            // sum in the same order, so results are unchanged.
+            var op = transB && !transA && m <= 2 * MicroKernel.MR && n > m
+                ? new Operands(false, true, n, m, k, pb, ldb, pa, lda, pc, ldc, accumulate, transposeC: true)
+                : new Operands(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, transposeC: false);
+            m = op.M;
+            n = op.N;
             int nr = MicroKernel.NR;
             long work = (long)m * n * k;
             int tasks = threads <= 1 || work < ParallelThreshold ? 1 : threads;
@@ -84,6 +92,10 @@ internal static unsafe class Gemm
         int mr = MicroKernel.MR, nr = MicroKernel.NR;
         var packedA = _packedA ??= GC.AllocateUninitializedArray<float>(MC * KC, pinned: true);
         var packedB = _packedB ??= GC.AllocateUninitializedArray<float>(NC * KC, pinned: true);
+        // With a single block of rows each B panel is used by one sweep only: the kernel then reads a
+        // row-major B in place rather than copying it first (only a ragged last panel is packed).
+        bool bInPlace = !op.TransB && m1 - m0 <= MC;
+        float* tile = stackalloc float[MicroKernel.MR * 32];
         fixed (float* ap = packedA, bp = packedB)
         {
             for (int jc = n0; jc < n1; jc += NC)
@@ -93,7 +105,8 @@ internal static unsafe class Gemm
                 {
                     int kc = Math.Min(KC, op.K - pc);
                     bool overwrite = pc == 0 && !op.Accumulate;
-                    PackB(op, pc, kc, jc, nc, bp);
+                    if (!bInPlace) PackB(op, pc, kc, jc, nc, bp);
+                    else if (nc % nr != 0) PackB(op, pc, kc, jc + nc / nr * nr, nc % nr, bp);
                     for (int ic = m0; ic < m1; ic += MC)
                     {
                         int mc = Math.Min(MC, m1 - ic);
@@ -101,12 +114,43 @@ internal static unsafe class Gemm
                         for (int jr = 0; jr < nc; jr += nr)
                         {
                             int cols = Math.Min(nr, nc - jr);
-                            float* bPanel = bp + (long)jr * kc;
+                            float* bPanel;
+                            int bStride;
+                            if (!bInPlace)
+                            {
+                                bPanel = bp + (long)jr * kc;
+                                bStride = nr;
+                            }
+                            else if (cols == nr)
+                            {
+                                bPanel = op.B + (long)pc * op.Ldb + jc + jr;
+                                bStride = op.Ldb;
+                            }
+                            else
+                            {
+                                bPanel = bp;
+                                bStride = nr;
+                            }
                             for (int ir = 0; ir < mc; ir += mr)
                             {
                                 int rows = Math.Min(mr, mc - ir);
-                                float* cTile = op.C + (long)(ic + ir) * op.Ldc + jc + jr;
-                                MicroKernel.Run(kc, ap + (long)ir * kc, bPanel, cTile, op.Ldc, rows, cols, overwrite);
+                                if (op.TransposeC)
+                                {
+                                    // C holds the transpose of this product: compute the tile, then store it turned.
+                                    MicroKernel.Run(kc, ap + (long)ir * kc, bPanel, bStride, tile, nr, mr, nr, overwrite: true);
+                                    float* cBase = op.C + (long)(jc + jr) * op.Ldc + ic + ir;
+                                    for (int j = 0; j < cols; j++)
+                                        for (int r = 0; r < rows; r++)
+                                        {
+                                            float v = tile[r * nr + j];
+                                            cBase[(long)j * op.Ldc + r] = overwrite ? v : cBase[(long)j * op.Ldc + r] + v;
+                                        }
+                                }
+                                else
+                                {
+                                    float* cTile = op.C + (long)(ic + ir) * op.Ldc + jc + jr;
+                                    MicroKernel.Run(kc, ap + (long)ir * kc, bPanel, bStride, cTile, op.Ldc, rows, cols, overwrite);
+                                }
                             }
                         }
                     }
@@ -133,6 +177,21 @@ internal static unsafe class Gemm
                     int r = 0;
                     for (; r < rows; r++) panel[r] = src[r];
                     for (; r < mr; r++) panel[r] = 0;
+                }
+            }
+            else if (rows == mr)
+            {
+                // Six source rows read side by side, the panel written in order.
+                float* s0 = op.A + (long)(ic + ir) * op.Lda + pc;
+                float* s1 = s0 + op.Lda, s2 = s1 + op.Lda, s3 = s2 + op.Lda, s4 = s3 + op.Lda, s5 = s4 + op.Lda;
+                for (int p = 0; p < kc; p++, panel += 6)
+                {
+                    panel[0] = s0[p];
+                    panel[1] = s1[p];
+                    panel[2] = s2[p];
+                    panel[3] = s3[p];
+                    panel[4] = s4[p];
+                    panel[5] = s5[p];
                 }
             }
             else
@@ -183,8 +242,27 @@ internal static unsafe class Gemm
             }
             else
             {
-                // B(p,j) = B[j·ldb + p]: walk each source row (one output column) contiguously.
-                for (int c = 0; c < nr; c++)
+                // B(p,j) = B[j·ldb + p]: eight source rows (output columns) read side by side, so
+                // each depth step writes eight neighbouring values of the panel.
+                int c = 0;
+                for (; c + 8 <= cols; c += 8)
+                {
+                    float* s0 = op.B + (long)(jc + jr + c) * op.Ldb + pc;
+                    long ld = op.Ldb;
+                    float* d = panel + c;
+                    for (int p = 0; p < kc; p++, d += nr)
+                    {
+                        d[0] = s0[p];
+                        d[1] = s0[ld + p];
+                        d[2] = s0[2 * ld + p];
+                        d[3] = s0[3 * ld + p];
+                        d[4] = s0[4 * ld + p];
+                        d[5] = s0[5 * ld + p];
+                        d[6] = s0[6 * ld + p];
+                        d[7] = s0[7 * ld + p];
+                    }
+                }
+                for (; c < nr; c++)
                 {
                     float* d = panel + c;
                     if (c < cols)
@@ -202,9 +280,9 @@ internal static unsafe class Gemm
     }
 
     /// <summary>The arguments of one product, as raw pointers (the caller keeps them pinned).</summary>
-    private readonly struct Operands(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    private readonly struct Operands(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, bool transposeC)
     {
-        public readonly bool TransA = transA, TransB = transB, Accumulate = accumulate;
+        public readonly bool TransA = transA, TransB = transB, Accumulate = accumulate, TransposeC = transposeC;
         public readonly int M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
         public readonly float* A = a, B = b, C = c;
     }

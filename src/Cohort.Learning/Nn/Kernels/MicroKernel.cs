@@ -44,19 +44,21 @@ internal static unsafe class MicroKernel
     }
 
     /// <summary>
-    /// C[rows×cols] (+)= Ap·Bp over depth kc, where Ap is kc×MR and Bp kc×NR packed; C is overwritten
-    /// when <paramref name="overwrite"/>, else added to. Only the valid rows × cols of C are touched.
+    /// C[rows×cols] (+)= Ap·Bp over depth kc, where Ap is kc×MR packed and each of the kc rows of Bp
+    /// holds NR values, <paramref name="bStride"/> floats apart (NR when packed, the matrix's row stride
+    /// when read in place); C is overwritten when <paramref name="overwrite"/>, else added to. Only
+    /// the valid rows × cols of C are touched.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run(int kc, float* a, float* b, float* c, int ldc, int rows, int cols, bool overwrite)
+    public static void Run(int kc, float* a, float* b, int bStride, float* c, int ldc, int rows, int cols, bool overwrite)
     {
-        if (Path == SimdPath.Avx512) Kernel512(kc, a, b, c, ldc, rows, cols, overwrite);
-        else if (Path == SimdPath.Avx2) Kernel256(kc, a, b, c, ldc, rows, cols, overwrite);
-        else KernelScalar(kc, a, b, c, ldc, rows, cols, overwrite);
+        if (Path == SimdPath.Avx512) Kernel512(kc, a, b, bStride, c, ldc, rows, cols, overwrite);
+        else if (Path == SimdPath.Avx2) Kernel256(kc, a, b, bStride, c, ldc, rows, cols, overwrite);
+        else KernelScalar(kc, a, b, bStride, c, ldc, rows, cols, overwrite);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256(int kc, float* a, float* b, float* c, int ldc, int rows, int cols, bool overwrite)
+    private static void Kernel256(int kc, float* a, float* b, int bStride, float* c, int ldc, int rows, int cols, bool overwrite)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -83,7 +85,7 @@ internal static unsafe class MicroKernel
             c50 = Fma.MultiplyAdd(x, b0, c50);
             c51 = Fma.MultiplyAdd(x, b1, c51);
             a += MR;
-            b += 16;
+            b += bStride;
         }
         if (rows == MR && cols == 16)
         {
@@ -118,7 +120,7 @@ internal static unsafe class MicroKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel512(int kc, float* a, float* b, float* c, int ldc, int rows, int cols, bool overwrite)
+    private static void Kernel512(int kc, float* a, float* b, int bStride, float* c, int ldc, int rows, int cols, bool overwrite)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -145,7 +147,7 @@ internal static unsafe class MicroKernel
             c50 = Avx512F.FusedMultiplyAdd(x, b0, c50);
             c51 = Avx512F.FusedMultiplyAdd(x, b1, c51);
             a += MR;
-            b += 32;
+            b += bStride;
         }
         if (rows == MR && cols == 32)
         {
@@ -179,11 +181,11 @@ internal static unsafe class MicroKernel
         hi.Store(c + 16);
     }
 
-    private static void KernelScalar(int kc, float* a, float* b, float* c, int ldc, int rows, int cols, bool overwrite)
+    private static void KernelScalar(int kc, float* a, float* b, int bStride, float* c, int ldc, int rows, int cols, bool overwrite)
     {
         float* tile = stackalloc float[MR * 16];
         new Span<float>(tile, MR * 16).Clear();
-        for (int p = 0; p < kc; p++, a += MR, b += 16)
+        for (int p = 0; p < kc; p++, a += MR, b += bStride)
             for (int r = 0; r < MR; r++)
             {
                 float x = a[r];

@@ -44,6 +44,11 @@ public sealed class MaxPool2d : Layer
         int h = InputShape[1], w = InputShape[2], oh = OutputShape[1], ow = OutputShape[2];
         int k = Kernel, s = Stride;
         var argmax = _argmax;
+        if (k == 2 && s == 2)
+        {
+            ForwardTwoByTwo(x, y, planes, h, w, oh, ow);
+            return;
+        }
         for (int plane = 0; plane < planes; plane++)
         {
             var src = x.Slice(plane * h * w, h * w);
@@ -66,6 +71,40 @@ public sealed class MaxPool2d : Layer
                     }
                     y[outBase + oy * ow + ox] = max;
                     argmax[outBase + oy * ow + ox] = best;
+                }
+            }
+        }
+    }
+
+    // The common 2×2, stride-2 window unrolled: four compares per output, in the generic loop's
+    // order (first maximum wins, NaN propagates), so both paths give identical results.
+    private void ForwardTwoByTwo(ReadOnlySpan<float> x, Span<float> y, int planes, int h, int w, int oh, int ow)
+    {
+        var argmax = _argmax;
+        for (int plane = 0; plane < planes; plane++)
+        {
+            var src = x.Slice(plane * h * w, h * w);
+            int outBase = plane * oh * ow;
+            for (int oy = 0; oy < oh; oy++)
+            {
+                int r0 = 2 * oy * w, r1 = r0 + w;
+                var top = src.Slice(r0, 2 * ow);
+                var bottom = src.Slice(r1, 2 * ow);
+                var yRow = y.Slice(outBase + oy * ow, ow);
+                var aRow = argmax.AsSpan(outBase + oy * ow, ow);
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    int c = 2 * ox;
+                    float max = top[c];
+                    int best = r0 + c;
+                    float v = top[c + 1];
+                    if (v > max || float.IsNaN(v)) { max = v; best = r0 + c + 1; }
+                    v = bottom[c];
+                    if (v > max || float.IsNaN(v)) { max = v; best = r1 + c; }
+                    v = bottom[c + 1];
+                    if (v > max || float.IsNaN(v)) { max = v; best = r1 + c + 1; }
+                    yRow[ox] = max;
+                    aRow[ox] = best;
                 }
             }
         }

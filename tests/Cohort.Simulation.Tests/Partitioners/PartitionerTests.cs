@@ -142,6 +142,8 @@ public sealed class PartitionerTests
         PartitionAssert.Disjoint(p, 60);
         PartitionAssert.Complete(p, 60);
         Assert.Contains("set simulation.clients: 3", Assert.Throws<PartitionerException>(() => Create("natural", ("by", "site")).Split(data, 4, new Random(0))).Message);
+        Assert.Equal(["c", "h", "v"], Create("natural", ("by", "site"), ("names", "c,h,v")).Split(data, 3, new Random(7)).Names);
+        Assert.Equal("names", Assert.Throws<PartitionerException>(() => Create("natural", ("by", "site"), ("names", "c,h")).Split(data, 3, new Random(7))).Key);
         Assert.Contains("columns: site", Assert.Throws<PartitionerException>(() => Create("natural", ("by", "region")).Split(data, 3, new Random(0))).Message);
     }
 

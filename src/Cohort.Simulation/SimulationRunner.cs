@@ -149,7 +149,8 @@ public static class SimulationRunner
     {
         var at = spec.Positions.TryGetValue(key, out var p) ? p
             : spec.Positions.FirstOrDefault(kv => kv.Key.StartsWith(key + ".", StringComparison.Ordinal)).Value;
-        return new PlanException(options.PlanSource, at.Line, at.Column, $"simulation.{key}: {problem}");
+        // App messages often name the key already ("simulation.data 'x' …"); do not say it twice.
+        return new PlanException(options.PlanSource, at.Line, at.Column, problem.StartsWith("simulation.", StringComparison.Ordinal) ? problem : $"simulation.{key}: {problem}");
     }
 
     private static string Slug(string name)

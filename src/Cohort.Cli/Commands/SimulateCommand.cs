@@ -44,8 +44,6 @@ public static class SimulateCommand
     {
         var clock = Stopwatch.StartNew();
         var (plan, options) = Load(planPath, dataDir, rounds, output);
-        var spec = plan.Simulation!;
-        output.WriteLine($"simulating '{plan.Name}': {spec.Clients} virtual clients, {spec.Workers} workers, partitioner {spec.Partitioner.Name}, strategy {plan.Strategy.Name}, {plan.Rounds} rounds");
         var perRound = new JsonArray();
         var roundClock = Stopwatch.StartNew();
         options = options with
@@ -60,6 +58,8 @@ public static class SimulateCommand
             },
         };
         var setup = SimulationRunner.Prepare(plan, options);
+        var spec = plan.Simulation!;
+        output.WriteLine($"simulating '{plan.Name}': {spec.Clients} virtual clients, {spec.Workers} workers, partitioner {spec.Partitioner.Name}, strategy {plan.Strategy.Name}, {plan.Rounds} rounds");
         if (baselineClient is not null && !setup.Names.Contains(baselineClient))
             throw new CliException($"--baseline: no client '{baselineClient}' (clients: {string.Join(", ", setup.Names.Take(20))}{(setup.Names.Count > 20 ? ", …" : "")})");
         output.WriteLine(PartitionReport.Summary(setup.Partitions, setup.Dataset));

@@ -76,8 +76,8 @@ public sealed class MaxPool2d : Layer
         }
     }
 
-    // The common 2×2, stride-2 window unrolled: four compares per output, in the generic loop's
-    // order (first maximum wins, NaN propagates), so both paths give identical results.
+    // The common 2×2, stride-2 window unrolled; outputs and argmax equal the generic loop's for all
+    // finite inputs.
     private void ForwardTwoByTwo(ReadOnlySpan<float> x, Span<float> y, int planes, int h, int w, int oh, int ow)
     {
         var argmax = _argmax;
@@ -94,17 +94,15 @@ public sealed class MaxPool2d : Layer
                 var aRow = argmax.AsSpan(outBase + oy * ow, ow);
                 for (int ox = 0; ox < ow; ox++)
                 {
+                    // Branch-free (random activations make compare branches unpredictable): the first
+                    // maximum in scan order wins, as in the generic loop; a NaN reaches the output.
                     int c = 2 * ox;
-                    float max = top[c];
-                    int best = r0 + c;
-                    float v = top[c + 1];
-                    if (v > max || float.IsNaN(v)) { max = v; best = r0 + c + 1; }
-                    v = bottom[c];
-                    if (v > max || float.IsNaN(v)) { max = v; best = r1 + c; }
-                    v = bottom[c + 1];
-                    if (v > max || float.IsNaN(v)) { max = v; best = r1 + c + 1; }
-                    yRow[ox] = max;
-                    aRow[ox] = best;
+                    float a = top[c], b = top[c + 1], d = bottom[c], e = bottom[c + 1];
+                    int g1 = b > a ? 1 : 0, g2 = e > d ? 1 : 0;
+                    float t = MathF.Max(a, b), u = MathF.Max(d, e);
+                    int g3 = u > t ? 1 : 0;
+                    yRow[ox] = MathF.Max(t, u);
+                    aRow[ox] = r0 + c + g1 + g3 * (w + g2 - g1);
                 }
             }
         }

@@ -27,7 +27,7 @@ public sealed class EmptyApp(int values, TimeSpan delay) : IClientApp
 }
 
 /// <summary>Creates <see cref="EmptyApp"/> as the built-in app "empty".</summary>
-public sealed class EmptyAppFactory : IClientAppFactory
+public sealed class EmptyAppFactory : ISimulationAppFactory
 {
     /// <inheritdoc />
     public string Name => "empty";
@@ -41,6 +41,9 @@ public sealed class EmptyAppFactory : IClientAppFactory
         if (delayMs < 0) throw new ArgumentException($"empty app: 'delay_ms' must be >= 0, got {delayMs}");
         return new EmptyApp((int)values, TimeSpan.FromMilliseconds(delayMs));
     }
+
+    /// <inheritdoc />
+    public ISimulationDataset LoadDataset(SimulationDataContext context) => EmptySimulationDataset.Load(context);
 
     private static long ReadInt(ClientAppContext context, string key, long fallback)
     {

@@ -8,7 +8,7 @@ namespace Cohort.Apps.Mnist;
 /// settings <c>data</c> (the IDX folder), <c>digits</c>, <c>train_examples</c> and <c>test_examples</c>,
 /// which override the same keys in the app settings. The images are loaded once per folder per process.
 /// </summary>
-public sealed class MnistAppFactory : IClientAppFactory
+public sealed class MnistAppFactory : ISimulationAppFactory
 {
     /// <summary>The plan's app name.</summary>
     public const string AppName = "mnist";
@@ -25,6 +25,7 @@ public sealed class MnistAppFactory : IClientAppFactory
     /// </summary>
     public MnistApp CreateMnist(ClientAppContext context)
     {
+        if (context.Partition is { Dataset: MnistSimulationDataset shared } partition) return shared.CreateClient(partition, context.NodeName);
         var settings = MnistSettings.FromConfig(context.AppSettings);
         var selection = MnistDataSelection.Read(new SettingsReader(context.NodeSettings, "node setting"), settings.Data);
         if (selection.Folder is null)
@@ -33,4 +34,8 @@ public sealed class MnistAppFactory : IClientAppFactory
         var data = MnistData.Shared(selection.Folder);
         return new MnistApp(data, null, settings, context.NodeName);
     }
+
+    /// <inheritdoc />
+    public ISimulationDataset LoadDataset(SimulationDataContext context) =>
+        MnistSimulationDataset.Load(MnistSettings.FromConfig(context.AppSettings), context);
 }

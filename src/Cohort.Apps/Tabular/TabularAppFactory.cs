@@ -6,7 +6,7 @@ namespace Cohort.Apps.Tabular;
 /// Creates <see cref="TabularApp"/>s (plan app name "tabular"): reads the app settings, then reads and
 /// preprocesses the file named by the node setting <c>data</c>.
 /// </summary>
-public sealed class TabularAppFactory : IClientAppFactory
+public sealed class TabularAppFactory : ISimulationAppFactory
 {
     /// <summary>The plan's app name.</summary>
     public const string AppName = "tabular";
@@ -23,9 +23,15 @@ public sealed class TabularAppFactory : IClientAppFactory
     /// </summary>
     public TabularApp CreateTabular(ClientAppContext context)
     {
+        if (context.Partition is { Dataset: TabularSimulationDataset shared } partition)
+            return new TabularApp(shared.Settings, shared.ClientSplit(partition), context.NodeName);
         var settings = TabularSettings.FromConfig(context.AppSettings);
         string path = new SettingsReader(context.NodeSettings, "node setting").RequiredString("data", "the path of this node's data file");
         var data = TabularPreprocessor.LoadFile(path, settings.Read, settings.Preprocess);
         return new TabularApp(settings, data, context.NodeName);
     }
+
+    /// <inheritdoc />
+    public ISimulationDataset LoadDataset(SimulationDataContext context) =>
+        TabularSimulationDataset.Load(TabularSettings.FromConfig(context.AppSettings), context);
 }

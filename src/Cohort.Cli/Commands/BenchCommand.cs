@@ -19,6 +19,8 @@ public static class BenchCommand
         bench.Subcommands.Add(FedBuffBench.Create());
         bench.Subcommands.Add(AggregateBench.Create());
         bench.Subcommands.Add(DashboardBench.Create());
+        bench.Subcommands.Add(SimulationBench.Create());
+        bench.Subcommands.Add(FedAvgPaperBench.Create());
         bench.Subcommands.Add(TrainBench.Create());
         return bench;
     }

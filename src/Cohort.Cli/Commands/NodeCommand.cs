@@ -29,8 +29,10 @@ public static class NodeCommand
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
-            var factory = BuiltInApps.Find(appName)
+            IClientAppFactory factory = BuiltInApps.Find(appName)
                 ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {string.Join(", ", BuiltInApps.Factories().Select(a => a.Name))})");
+            // --set partition.plan=PLAN --set partition.client=NAME: this node works on that client's share of the plan's simulation data.
+            if (factory is ISimulationAppFactory simulated) factory = new Cohort.Simulation.PartitionedAppFactory(simulated);
             string tokenValue = pr.GetValue(token) ?? Environment.GetEnvironmentVariable("COHORT_NODE_TOKEN")
                 ?? throw new CliException("no node token: pass --token or set COHORT_NODE_TOKEN");
             var settings = new Dictionary<string, Scalar>(StringComparer.Ordinal);

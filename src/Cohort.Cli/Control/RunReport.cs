@@ -15,21 +15,43 @@ public static class RunReport
     public static string ToJson(IMessage message) => Json.Format(message);
 
     /// <summary>One line per round: global loss, accuracy, AUC, then each node's accuracy and AUC.</summary>
-    public static string RoundLine(RoundInfo round, int planned)
+    public static string RoundLine(RoundInfo round, int planned) => RoundLine(round, planned, int.MaxValue);
+
+    /// <summary>
+    /// Like <see cref="RoundLine(RoundInfo, int)"/>; with more than <paramref name="maxNodes"/> nodes (a
+    /// simulation of thousands) the per-node part becomes counts, and failures are listed up to that many.
+    /// </summary>
+    public static string RoundLine(RoundInfo round, int planned, int maxNodes)
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"round {round.Round,3}/{planned}");
         if (round.Status != "done") return sb.Append(CultureInfo.InvariantCulture, $"  {round.Status}: {round.Error}").ToString();
-        sb.Append(CultureInfo.InvariantCulture, $"  loss {Num(round.Loss)}  acc {Metric(round.Metrics, "accuracy")}  auc {Metric(round.Metrics, "auc")}");
+        // A plan without federated evaluation (fraction_evaluate: 0) has only the central figures.
+        if (round.Metrics.Count > 0 || double.IsFinite(round.Loss))
+            sb.Append(CultureInfo.InvariantCulture, $"  loss {Num(round.Loss)}  acc {Metric(round.Metrics, "accuracy")}  auc {Metric(round.Metrics, "auc")}");
         if (round.HasCentral) sb.Append(CultureInfo.InvariantCulture, $"  central loss {Num(round.CentralLoss)} acc {Metric(round.CentralMetrics, "accuracy")}");
-        sb.Append("  |");
-        foreach (var n in round.Nodes.Where(n => n.Phase == "evaluate").OrderBy(n => n.Node, StringComparer.Ordinal))
+        var evaluations = round.Nodes.Where(n => n.Phase == "evaluate").OrderBy(n => n.Node, StringComparer.Ordinal).ToArray();
+        if (evaluations.Length == 0)
         {
-            sb.Append(n.Ok
-                ? $" {n.Node} {Num(n.Loss)}/{Metric(n.Metrics, "accuracy")}/{Metric(n.Metrics, "auc")}"
-                : $" {n.Node} failed");
+            // No federated evaluation this round: nothing per node to show.
+        }
+        else if (evaluations.Length <= maxNodes)
+        {
+            sb.Append("  |");
+            foreach (var n in evaluations)
+            {
+                sb.Append(n.Ok
+                    ? $" {n.Node} {Num(n.Loss)}/{Metric(n.Metrics, "accuracy")}/{Metric(n.Metrics, "auc")}"
+                    : $" {n.Node} failed");
+            }
+        }
+        else
+        {
+            int fitOk = round.Nodes.Count(n => n.Phase == "fit" && n.Ok), fit = round.Nodes.Count(n => n.Phase == "fit");
+            sb.Append(CultureInfo.InvariantCulture, $"  | fit {fitOk}/{fit} ok, evaluate {evaluations.Count(n => n.Ok)}/{evaluations.Length} ok");
         }
         var failed = round.Nodes.Where(n => !n.Ok).Select(n => $"{n.Node} ({n.Phase}): {n.Error}").ToArray();
+        if (failed.Length > maxNodes) failed = [.. failed.Take(maxNodes), $"… {failed.Length - maxNodes} more"];
         if (failed.Length > 0) sb.Append("  failures: ").Append(string.Join("; ", failed));
         return sb.ToString();
     }

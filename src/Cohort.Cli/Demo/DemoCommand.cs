@@ -7,6 +7,8 @@ using Cohort.Cli.Control;
 using Cohort.Parameters;
 using Cohort.Plans;
 using Cohort.Server.State;
+using Cohort.Simulation;
+using Cohort.Strategies;
 using Cohort.Transport.V1;
 using Spectre.Console;
 
@@ -54,8 +56,24 @@ public static class DemoCommand
 
         Console.WriteLine($"Cohort demo: {demo.Description}");
         Console.WriteLine($"starting a server and {demo.Sites.Count} node processes ({string.Join(", ", demo.Sites.Select(s => s.Node))}) in {outDir}");
-        var sites = demo.Sites.Select(s => (s.Node, (IReadOnlyList<string>)["--data", Path.Combine(root, s.DataFile)])).ToArray();
-        await using var federation = await LocalFederation.StartAsync(outDir, demo.App, sites, ct);
+        var sites = demo.Sites.Select(s => (s.Node, demo.Partitioned
+            ? (IReadOnlyList<string>)["--set", $"{PartitionedAppFactory.PlanKey}={planPath}", "--set", $"{PartitionedAppFactory.ClientKey}={s.Node}"]
+            : ["--data", Path.Combine(root, s.DataFile)])).ToArray();
+        Plan? plan = null;
+        SimulationRunner.Setup? setup = null;
+        StrategyServices? services = null;
+        if (demo.Partitioned)
+        {
+            // The server (embedded here) tests every global model on the data set's own test set.
+            plan = PlanParser.Parse(yaml, planPath, StrategyRegistry.CreateDefault());
+            var factory = Apps.BuiltInApps.Find(demo.App) as Apps.ISimulationAppFactory ?? throw new CliException($"app '{demo.App}' cannot be partitioned");
+            setup = PartitionedAppFactory.SetupOf(planPath, factory);
+            Console.WriteLine(PartitionReport.Summary(setup.Partitions, setup.Dataset));
+            Console.Write(PartitionReport.Histogram(setup.Partitions, setup.Dataset, setup.Names));
+            var p = plan;
+            services = new StrategyServices(CentralEvaluator: (round, global, token) => setup.Dataset.EvaluateCentralAsync(global, p.EvaluateConfig(round), token));
+        }
+        await using var federation = await LocalFederation.StartAsync(outDir, demo.App, sites, ct, services);
         Console.WriteLine($"server {federation.Server.Address} (TLS), {demo.Sites.Count} nodes online after {clock.Elapsed.TotalSeconds:0.0}s");
         if (federation.Server.DashboardAddress is { } dashboard)
             Console.WriteLine($"dashboard {dashboard} while the demo runs (token: {Cohort.Server.Hosting.CohortServerHost.AdminTokenFile(federation.Server.DataDir)})");
@@ -74,6 +92,8 @@ public static class DemoCommand
         await ParameterSetFile.WriteAsync(modelPath, model, ct);
         var summary = Summarize(detail, clock.Elapsed.TotalSeconds, modelPath);
         PrintSummary(summary, modelRound);
+        if (demo.Baseline is { } client && plan is not null && setup is not null)
+            await CompareWithBaselineAsync(detail, plan, setup, client, outDir, summary, ct);
         if (summaryFile is not null)
         {
             await File.WriteAllTextAsync(summaryFile, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
@@ -123,6 +143,23 @@ public static class DemoCommand
         return detail;
     }
 
+    private static async Task CompareWithBaselineAsync(RunDetail detail, Plan plan, SimulationRunner.Setup setup, string client, string outDir, JsonObject summary, CancellationToken ct)
+    {
+        var federated = detail.Rounds.Where(r => r.Status == "done" && r.HasCentral).OrderBy(r => r.Round)
+            .Select(r => (r.Round, Accuracy: r.CentralMetrics.TryGetValue("accuracy", out var a) ? RunReport.Value(a) : double.NaN)).ToList();
+        Console.WriteLine($"training {client} alone for {plan.Rounds} rounds (same network, settings and initial model) ...");
+        var points = await SingleClientBaseline.RunAsync(plan, setup, client, p =>
+            Console.WriteLine($"round {p.Round,3}/{plan.Rounds}  federated: test acc {RunReport.Num(federated.FirstOrDefault(f => f.Round == p.Round).Accuracy)}  |  {client} alone: test acc {RunReport.Num(p.Accuracy)}"), ct);
+        string chart = Path.Combine(outDir, "accuracy.png");
+        Charts.AccuracyChart.Write(chart, $"{plan.Name}: federated (3 agents) vs {client} alone", "test accuracy (10,000 MNIST test images)",
+            [new("federated (FedAvg, deployed)", federated), new($"{client} alone", points.Select(p => (p.Round, p.Accuracy)).ToList())]);
+        summary["federated"] = new JsonArray(federated.Select(f => (JsonNode)new JsonObject { ["round"] = f.Round, ["central_accuracy"] = Math.Round(f.Accuracy, 5) }).ToArray());
+        summary["final_federated_accuracy"] = federated.Count > 0 ? Math.Round(federated[^1].Accuracy, 5) : null;
+        summary["baseline"] = SimulateCommand.BaselineJson(client, points);
+        summary["chart"] = chart;
+        Console.WriteLine($"final test accuracy: federated {RunReport.Num(federated.LastOrDefault().Accuracy)}, {client} alone {RunReport.Num(points.LastOrDefault()?.Accuracy ?? double.NaN)}; chart {chart}");
+    }
+
     /// <summary>The demo's JSON summary from the final round's per-node evaluations.</summary>
     public static JsonObject Summarize(RunDetail detail, double wallSeconds, string modelPath)
     {
@@ -167,6 +204,12 @@ public static class DemoCommand
 
     private static void PrintSummary(JsonObject s, int modelRound)
     {
+        // Without federated evaluation (tested centrally instead) there is no per-node table to show.
+        if (s["nodes"]!.AsArray().Count == 0)
+        {
+            Console.WriteLine($"{s["wall_seconds"]}s wall; global model (round {modelRound}) saved to {s["model"]}");
+            return;
+        }
         var table = new Table().AddColumns("node", "train", "test", "loss", "accuracy", "auc");
         foreach (var n in s["nodes"]!.AsArray())
             table.AddRow(n!["name"]!.ToString(), n["train_examples"]!.ToString(), n["test_examples"]!.ToString(),

@@ -29,12 +29,13 @@ public sealed class LocalFederation : IAsyncDisposable
 
     /// <summary>Starts the server in a fresh <paramref name="dataDir"/> and one node per site; waits until all are online.</summary>
     public static async Task<LocalFederation> StartAsync(
-        string dataDir, string app, IReadOnlyList<(string Node, IReadOnlyList<string> Arguments)> sites, CancellationToken ct)
+        string dataDir, string app, IReadOnlyList<(string Node, IReadOnlyList<string> Arguments)> sites, CancellationToken ct,
+        Cohort.Strategies.StrategyServices? services = null)
     {
         if (Directory.Exists(dataDir)) Directory.Delete(dataDir, recursive: true);
         Directory.CreateDirectory(dataDir);
         var server = await CohortServerHost.StartAsync(
-            new ServerOptions { Host = "127.0.0.1", Port = 0, DataDir = Path.Combine(dataDir, "server") }, logLevel: LogLevel.Warning, ct: ct);
+            new ServerOptions { Host = "127.0.0.1", Port = 0, DataDir = Path.Combine(dataDir, "server") }, strategyServices: services, logLevel: LogLevel.Warning, ct: ct);
         var control = new ControlClient(new ConnectionOptions(server.Address.ToString(), server.AdminToken, server.CaFile));
         var nodes = new List<NodeProcess>();
         var federation = new LocalFederation(server, control, nodes);

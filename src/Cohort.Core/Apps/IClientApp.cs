@@ -30,7 +30,8 @@ public sealed record EvaluateResult(double Loss, long Examples, Metrics Metrics)
 /// <param name="NodeName">This site's name.</param>
 /// <param name="AppSettings">The plan's <c>app.settings</c>, identical on every node.</param>
 /// <param name="NodeSettings">Site-local settings (e.g. <c>data</c>: the local data file), never sent to the server.</param>
-public sealed record ClientAppContext(string RunId, string NodeName, Config AppSettings, Config NodeSettings);
+/// <param name="Partition">In a simulation (or a node given a partition), the share of a loaded data set this client owns; null when the app reads its own data.</param>
+public sealed record ClientAppContext(string RunId, string NodeName, Config AppSettings, Config NodeSettings, DataPartition? Partition = null);
 
 /// <summary>Creates the client app a node uses for one run.</summary>
 public interface IClientAppFactory

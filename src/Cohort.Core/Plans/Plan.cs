@@ -54,6 +54,9 @@ public sealed record Plan
     /// <summary>Extra values sent in every task's config (plan key <c>config</c>).</summary>
     public Config RoundConfig { get; init; } = Config.Empty;
 
+    /// <summary>The <c>simulation</c> section, or null when the plan has none (<c>cohort simulate</c> needs it).</summary>
+    public SimulationSpec? Simulation { get; init; }
+
     /// <summary>The YAML text the plan was read from (stored with the run).</summary>
     public string SourceText { get; init; } = "";
 

@@ -7,7 +7,7 @@ namespace Cohort.Plans;
 public static class PlanParser
 {
     private static readonly string[] TopKeys =
-        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config", "failure", "personalization", "asynchronous"];
+        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config", "failure", "personalization", "asynchronous", "simulation"];
 
     private static readonly string[] FailureKeys = ["min_completion_rate", "retries"];
     private static readonly string[] PersonalizationKeys = ["local"];
@@ -22,6 +22,8 @@ public static class PlanParser
         ["local_epochs", "local_steps", "batch_size", "optimizer", "learning_rate", "weight_decay", "momentum", "lr_schedule"];
 
     private static readonly string[] ScheduleKeys = ["type", "gamma", "step_size", "min_lr"];
+    private static readonly string[] SimulationKeys = ["clients", "workers", "partitioner", "data", "histogram"];
+    private static readonly string[] PartitionerKeys = ["name", "params"];
 
     /// <summary>Keys <see cref="Plan.FitConfig"/> fills from the plan itself; <c>config</c> may not override them.</summary>
     private static readonly string[] ReservedConfigKeys =
@@ -56,6 +58,7 @@ public static class PlanParser
             Failure = ReadFailure(top.Section("failure", FailureKeys)),
             Personalization = new Personalization { Local = top.Section("personalization", PersonalizationKeys).StringList("local") ?? [] },
             Asynchronous = ReadAsynchronous(top.Section("asynchronous", AsynchronousKeys)),
+            Simulation = top.Find("simulation") is null ? null : ReadSimulation(top.Section("simulation", SimulationKeys)),
             SourceText = yaml,
         };
         CheckCombinations(top, plan);
@@ -251,6 +254,87 @@ public static class PlanParser
             ServerLearningRate = a.Number("server_learning_rate", NumberBounds.Positive) ?? d.ServerLearningRate,
             Staleness = staleness,
         };
+    }
+
+    private static SimulationSpec ReadSimulation(YamlSection s)
+    {
+        var positions = new Dictionary<string, PlanPosition>(StringComparer.Ordinal);
+        foreach (var (key, entry) in s.Entries) positions[key] = At(entry.Value);
+        int clients = s.Int("clients", 1) ?? throw s.Missing("clients", "the number of virtual clients");
+        int workers = s.Int("workers", 1) ?? new SimulationSpec { Clients = 1 }.Workers;
+        bool histogram = false;
+        if (s.Value("histogram") is { } h)
+        {
+            if (h.Kind != ScalarKind.Bool) throw s.Error(s.Find("histogram")!, $"{s.NameOf("histogram")}: {YamlScalars.Show(h)} is not allowed (allowed: true, false)");
+            histogram = h.AsBool();
+        }
+
+        var partitioner = new PartitionerSpec("iid", Config.Empty, new Dictionary<string, PlanPosition>());
+        if (s.Find("partitioner") is { } pNode)
+        {
+            // "partitioner: iid" is short for "partitioner: {name: iid}".
+            if (pNode is YamlDotNet.RepresentationModel.YamlScalarNode)
+            {
+                partitioner = partitioner with { Name = s.RequiredString("partitioner") };
+                positions["partitioner.name"] = At(pNode);
+            }
+            else
+            {
+                var p = s.Section("partitioner", PartitionerKeys);
+                string name = p.RequiredString("name");
+                positions["partitioner.name"] = At(p.Find("name")!);
+                var paramPositions = new Dictionary<string, PlanPosition>(StringComparer.Ordinal);
+                var parameters = Config.Empty;
+                if (p.Find("params") is { } paramsNode)
+                {
+                    parameters = AppSettingsFlattener.Flatten(s.Source, p.NameOf("params"), paramsNode);
+                    CollectPositions(paramsNode, "", paramPositions);
+                    foreach (var (k, v) in paramPositions) positions[$"partitioner.params.{k}"] = v;
+                }
+                partitioner = new PartitionerSpec(name, parameters, paramPositions);
+            }
+        }
+
+        var data = Config.Empty;
+        if (s.Find("data") is { } dataNode)
+        {
+            if (dataNode is YamlDotNet.RepresentationModel.YamlMappingNode)
+            {
+                data = AppSettingsFlattener.Flatten(s.Source, s.NameOf("data"), dataNode);
+                var dataPositions = new Dictionary<string, PlanPosition>(StringComparer.Ordinal);
+                CollectPositions(dataNode, "", dataPositions);
+                foreach (var (k, v) in dataPositions) positions[$"data.{k}"] = v;
+            }
+            else
+            {
+                data = new Config(new Dictionary<string, Scalar>(StringComparer.Ordinal) { ["path"] = s.RequiredString("data") });
+                positions["data.path"] = At(dataNode);
+            }
+        }
+
+        return new SimulationSpec
+        {
+            Clients = clients,
+            Workers = workers,
+            Partitioner = partitioner,
+            Data = data,
+            Histogram = histogram,
+            Positions = positions,
+        };
+    }
+
+    private static PlanPosition At(YamlDotNet.RepresentationModel.YamlNode node) => new(node.Start.Line, node.Start.Column);
+
+    private static void CollectPositions(YamlDotNet.RepresentationModel.YamlNode node, string prefix, Dictionary<string, PlanPosition> positions)
+    {
+        if (node is not YamlDotNet.RepresentationModel.YamlMappingNode map) return;
+        foreach (var (k, v) in map.Children)
+        {
+            if (k is not YamlDotNet.RepresentationModel.YamlScalarNode key) continue;
+            string name = prefix + key.Value;
+            if (v is YamlDotNet.RepresentationModel.YamlMappingNode) CollectPositions(v, name + ".", positions);
+            else positions[name] = At(v);
+        }
     }
 
     private static Config ReadRoundConfig(YamlSection config)

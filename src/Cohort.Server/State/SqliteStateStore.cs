@@ -150,6 +150,29 @@ public sealed class SqliteStateStore : IStateStore
         ("$examples", x.Examples), ("$loss", Finite(x.Loss)), ("$metrics", ScalarJson.Serialize(x.Metrics)), ("$duration", x.DurationSeconds),
         ("$upload", x.UploadBytes), ("$at", Time(x.At)));
 
+    /// <summary>Appends many node results in one transaction (a simulation's round writes hundreds at once).</summary>
+    public async Task AddNodeResultsAsync(IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
+    {
+        if (results.Count == 0) return;
+        await using var c = await OpenAsync(ct);
+        await using var tx = (SqliteTransaction)await c.BeginTransactionAsync(ct);
+        await using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = """
+            INSERT INTO node_results(run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at)
+            VALUES ($run, $round, $node, $phase, $ok, $error, $examples, $loss, $metrics, $duration, $upload, $at)
+            """;
+        string[] names = ["$run", "$round", "$node", "$phase", "$ok", "$error", "$examples", "$loss", "$metrics", "$duration", "$upload", "$at"];
+        foreach (var n in names) cmd.Parameters.Add(new SqliteParameter(n, null));
+        foreach (var x in results)
+        {
+            object?[] values = [x.RunId, x.Round, x.Node, x.Phase, x.Ok ? 1 : 0, x.Error, x.Examples, Finite(x.Loss), ScalarJson.Serialize(x.Metrics), x.DurationSeconds, x.UploadBytes, Time(x.At)];
+            for (int i = 0; i < values.Length; i++) cmd.Parameters[i].Value = values[i] ?? DBNull.Value;
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+    }
+
     /// <inheritdoc />
     public async Task<IReadOnlyList<NodeResultRecord>> ListNodeResultsAsync(string runId, CancellationToken ct) => await QueryAsync(
         "SELECT run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at FROM node_results WHERE run_id = $run ORDER BY round, phase, node, id",

@@ -1,0 +1,196 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cohort.Cli.Control;
+using Cohort.Plans;
+using Cohort.Server.State;
+using Cohort.Simulation;
+using Cohort.Transport.Codec;
+using Cohort.Transport.V1;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary><c>cohort simulate PLAN</c>: the plan's app as virtual clients in this process, same round logic and state as a deployed run.</summary>
+public static class SimulateCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var plan = new Argument<string>("plan") { Description = "Plan file with a simulation section" };
+        var summary = new Option<string?>("--summary") { Description = "Write a JSON summary to this file" };
+        var dataDir = new Option<string>("--data-dir") { Description = "Data folder for the state database and models (a server started on it shows the run)", DefaultValueFactory = _ => ".cohort/simulate" };
+        var rounds = new Option<int?>("--rounds") { Description = "Override the plan's number of rounds" };
+        var quiet = new Option<bool>("--quiet") { Description = "Print only the summary line" };
+        var baseline = new Option<string?>("--baseline") { Description = "Also train this client alone (same network, settings and start) and compare test accuracy per round" };
+        var chart = new Option<string?>("--chart") { Description = "Draw test accuracy per round (federated, and the baseline when given) into this PNG" };
+        var command = new Command("simulate", "Run a plan as N virtual clients in one process (no gRPC): same strategies, metrics and state store as a deployed run")
+        {
+            plan, summary, dataDir, rounds, quiet, baseline, chart,
+        };
+        command.SetAction(async (pr, ct) =>
+        {
+            var result = await RunAsync(pr.GetValue(plan)!, pr.GetValue(dataDir)!, pr.GetValue(rounds), pr.GetValue(summary), pr.GetValue(quiet) ? TextWriter.Null : Console.Out, ct,
+                pr.GetValue(baseline), pr.GetValue(chart));
+            return result["status"]!.GetValue<string>() == RunStatus.Finished ? 0 : 1;
+        });
+        return command;
+    }
+
+    /// <summary>Runs a plan file as a simulation, printing one line per round to <paramref name="output"/>; returns the JSON summary.</summary>
+    public static async Task<JsonObject> RunAsync(string planPath, string dataDir, int? rounds, string? summaryFile, TextWriter output, CancellationToken ct,
+        string? baselineClient = null, string? chartFile = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var (plan, options) = Load(planPath, dataDir, rounds, output);
+        var perRound = new JsonArray();
+        var roundClock = Stopwatch.StartNew();
+        options = options with
+        {
+            OnRound = (round, results) =>
+            {
+                var info = ToInfo(round, results);
+                output.WriteLine(RunReport.RoundLine(info, plan.Rounds, maxNodes: 8));
+                perRound.Add(RoundJson(info, roundClock.Elapsed.TotalSeconds));
+                roundClock.Restart();
+                return Task.CompletedTask;
+            },
+        };
+        var setup = SimulationRunner.Prepare(plan, options);
+        var spec = plan.Simulation!;
+        output.WriteLine($"simulating '{plan.Name}': {spec.Clients} virtual clients, {spec.Workers} workers, partitioner {spec.Partitioner.Name}, strategy {plan.Strategy.Name}, {plan.Rounds} rounds");
+        if (baselineClient is not null && !setup.Names.Contains(baselineClient))
+            throw new CliException($"--baseline: no client '{baselineClient}' (clients: {string.Join(", ", setup.Names.Take(20))}{(setup.Names.Count > 20 ? ", …" : "")})");
+        output.WriteLine(PartitionReport.Summary(setup.Partitions, setup.Dataset));
+        if (spec.Histogram) output.Write(PartitionReport.Histogram(setup.Partitions, setup.Dataset, setup.Names));
+        var result = await SimulationRunner.RunAsync(plan, options, setup, ct);
+        var summary = new JsonObject
+        {
+            ["run"] = result.Run.Id,
+            ["plan"] = Path.GetFullPath(planPath),
+            ["status"] = result.Run.Status,
+            ["error"] = result.Run.Error,
+            ["clients"] = result.Clients,
+            ["workers"] = spec.Workers,
+            ["partitioner"] = spec.Partitioner.Name,
+            ["strategy"] = plan.Strategy.Name,
+            ["rounds_planned"] = plan.Rounds,
+            ["rounds_done"] = result.Run.RoundsDone,
+            ["wall_seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3),
+            ["peak_running_clients"] = result.PeakRunning,
+            ["partition_bytes"] = result.PartitionBytes,
+            ["data_dir"] = Path.GetFullPath(dataDir),
+            ["model"] = result.ModelPath,
+            ["rounds"] = perRound,
+        };
+        if (perRound.LastOrDefault() is JsonObject last)
+        {
+            foreach (var key in new[] { "loss", "accuracy", "central_loss", "central_accuracy" })
+                summary[$"final_{key}"] = last[key]?.DeepClone();
+        }
+        output.WriteLine(result.Run.Status == RunStatus.Finished
+            ? $"simulation finished: {result.Run.RoundsDone} rounds in {clock.Elapsed.TotalSeconds:0.0}s, model {result.ModelPath}"
+            : $"simulation {result.Run.Status}: {result.Run.Error}");
+        var federated = perRound.Select(r => (r!["round"]!.GetValue<int>(), r["central_accuracy"]?.GetValue<double>() ?? double.NaN)).ToList();
+        var series = new List<Charts.AccuracyChart.Series> { new("federated (FedAvg)", federated) };
+        if (baselineClient is not null && result.Run.Status == RunStatus.Finished)
+        {
+            output.WriteLine($"training {baselineClient} alone for {plan.Rounds} rounds (same network, settings and initial model) ...");
+            var points = await SingleClientBaseline.RunAsync(plan, setup, baselineClient,
+                p => output.WriteLine($"round {p.Round,3}/{plan.Rounds}  {baselineClient} alone: test acc {RunReport.Num(p.Accuracy)}  |  federated: test acc {RunReport.Num(federated.FirstOrDefault(f => f.Item1 == p.Round).Item2)}"), ct);
+            summary["baseline"] = BaselineJson(baselineClient, points);
+            series.Add(new($"{baselineClient} alone", points.Select(p => (p.Round, p.Accuracy)).ToList()));
+        }
+        if (chartFile is not null)
+        {
+            Charts.AccuracyChart.Write(chartFile, $"{plan.Name}: test accuracy per round", "test accuracy (central test set)", series);
+            summary["chart"] = Path.GetFullPath(chartFile);
+            output.WriteLine($"chart written to {chartFile}");
+        }
+        if (summaryFile is not null)
+        {
+            string full = Path.GetFullPath(summaryFile);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            await File.WriteAllTextAsync(full, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+            output.WriteLine($"summary written to {summaryFile}");
+        }
+        return summary;
+    }
+
+    /// <summary>Parses a plan file and the simulation options for it (data paths relative to the plan's folder).</summary>
+    public static (Plan Plan, SimulationOptions Options) Load(string planPath, string dataDir, int? rounds, TextWriter? log)
+    {
+        if (!File.Exists(planPath)) throw new CliException($"plan file '{planPath}' not found");
+        string yaml = File.ReadAllText(planPath);
+        if (rounds is { } r) yaml = PlanText.WithValues(yaml, [("rounds", r.ToString(CultureInfo.InvariantCulture))]);
+        var options = new SimulationOptions
+        {
+            DataDir = dataDir,
+            PlanSource = planPath,
+            BaseDirectory = Path.GetDirectoryName(Path.GetFullPath(planPath))!,
+            Log = log,
+        };
+        var plan = PlanParser.Parse(yaml, planPath, options.Strategies);
+        return (plan, options);
+    }
+
+    /// <summary>A stored round and its client results in the Control API's shape, for <see cref="RunReport"/>.</summary>
+    public static RoundInfo ToInfo(RoundRecord round, IReadOnlyList<NodeResultRecord> results)
+    {
+        var info = new RoundInfo
+        {
+            Round = round.Round,
+            Status = round.Status,
+            StartedAt = round.StartedAt.ToString("O"),
+            FinishedAt = round.FinishedAt?.ToString("O") ?? "",
+            AggregationSeconds = round.AggregationSeconds,
+            Loss = round.Loss ?? double.NaN,
+            Error = round.Error ?? "",
+            HasCentral = round.CentralLoss is not null,
+            CentralLoss = round.CentralLoss ?? double.NaN,
+        };
+        ScalarMaps.CopyTo(round.Metrics, info.Metrics);
+        ScalarMaps.CopyTo(round.FitMetrics, info.FitMetrics);
+        ScalarMaps.CopyTo(round.CentralMetrics, info.CentralMetrics);
+        foreach (var n in results)
+        {
+            var nr = new NodeRoundResult
+            {
+                Node = n.Node, Phase = n.Phase, Ok = n.Ok, Error = n.Error ?? "", Examples = n.Examples,
+                Loss = n.Loss ?? double.NaN, DurationSeconds = n.DurationSeconds, UploadBytes = n.UploadBytes,
+            };
+            ScalarMaps.CopyTo(n.Metrics, nr.Metrics);
+            info.Nodes.Add(nr);
+        }
+        return info;
+    }
+
+    /// <summary>The baseline's rounds as JSON.</summary>
+    public static JsonObject BaselineJson(string client, IReadOnlyList<SingleClientBaseline.Point> points) => new()
+    {
+        ["client"] = client,
+        ["rounds"] = new JsonArray(points.Select(p => (JsonNode)new JsonObject { ["round"] = p.Round, ["central_loss"] = Math.Round(p.Loss, 5), ["central_accuracy"] = Math.Round(p.Accuracy, 5) }).ToArray()),
+        ["final_central_accuracy"] = points.Count > 0 ? Math.Round(points[^1].Accuracy, 5) : null,
+    };
+
+    private static JsonObject RoundJson(RoundInfo r, double seconds)
+    {
+        static JsonNode? N(double v) => double.IsFinite(v) ? JsonValue.Create(Math.Round(v, 5)) : null;
+        static double M(Google.Protobuf.Collections.MapField<string, Transport.V1.Scalar> m, string k) => m.TryGetValue(k, out var v) ? RunReport.Value(v) : double.NaN;
+        return new JsonObject
+        {
+            ["round"] = r.Round,
+            ["status"] = r.Status,
+            ["seconds"] = Math.Round(seconds, 4),
+            ["loss"] = N(r.Loss),
+            ["accuracy"] = N(M(r.Metrics, "accuracy")),
+            ["central_loss"] = r.HasCentral ? N(r.CentralLoss) : null,
+            ["central_accuracy"] = r.HasCentral ? N(M(r.CentralMetrics, "accuracy")) : null,
+            ["fit_ok"] = r.Nodes.Count(n => n.Phase == "fit" && n.Ok),
+            ["fit_failed"] = r.Nodes.Count(n => n.Phase == "fit" && !n.Ok),
+            ["evaluate_ok"] = r.Nodes.Count(n => n.Phase == "evaluate" && n.Ok),
+            ["aggregation_seconds"] = Math.Round(r.AggregationSeconds, 5),
+        };
+    }
+}

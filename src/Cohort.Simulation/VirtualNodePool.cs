@@ -1,0 +1,227 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
+using Cohort.Apps;
+using Cohort.Records;
+using Cohort.Server.Fleet;
+using Cohort.Simulation.Partitioners;
+using Cohort.Transport.V1;
+
+namespace Cohort.Simulation;
+
+/// <summary>
+/// The nodes of a simulation: N virtual clients in this process, each only a name and a partition
+/// (an index range into the shared data set) while idle. A client app is created from the factory
+/// when a client is sampled, runs its task on one of <c>workers</c> loops, and is released after it.
+/// <para>
+/// Determinism: the run executor folds results into the strategy in the order the pool completes
+/// them, and float sums depend on that order. So the pool completes tasks strictly in the order they
+/// were submitted (the strategy's sampled order), holding back a result that finishes before an
+/// earlier one; at most about <c>workers</c> results wait. The same plan and seed therefore give
+/// bit-identical global models whatever the thread timing.
+/// </para>
+/// </summary>
+public sealed class VirtualNodePool : INodePool, IAsyncDisposable
+{
+    private readonly IClientAppFactory _factory;
+    private readonly ISimulationDataset _dataset;
+    private readonly PartitionSet _partitions;
+    private readonly Config _nodeSettings;
+    private readonly string[] _names;
+    private readonly Dictionary<string, int>? _indexOf;
+    private readonly int _nameDigits;
+    private readonly Channel<Job> _queue = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleWriter = false, SingleReader = false });
+    private readonly Task[] _workers;
+    private readonly object _gate = new();
+    private readonly Queue<Job> _undelivered = new();
+    private readonly Dictionary<PendingTask, Job> _jobs = new(ReferenceEqualityComparer.Instance);
+    private int _running;
+    private int _peakRunning;
+
+    /// <summary>Creates the pool and starts <paramref name="workers"/> worker loops.</summary>
+    public VirtualNodePool(IClientAppFactory factory, ISimulationDataset dataset, PartitionSet partitions, int workers, Config? nodeSettings = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        _factory = factory;
+        _dataset = dataset;
+        _partitions = partitions;
+        _nodeSettings = nodeSettings ?? Config.Empty;
+        if (partitions.Names is { } given)
+        {
+            _names = [.. given];
+            _indexOf = new Dictionary<string, int>(given.Count, StringComparer.Ordinal);
+            for (int i = 0; i < _names.Length; i++)
+            {
+                if (!_indexOf.TryAdd(_names[i], i)) throw new ArgumentException($"client name '{_names[i]}' appears twice");
+            }
+        }
+        else
+        {
+            // Zero-padded numbers sort in client order and map back to an index without a lookup table.
+            _nameDigits = Math.Max(2, partitions.Clients.ToString(CultureInfo.InvariantCulture).Length);
+            _names = new string[partitions.Clients];
+            for (int i = 0; i < _names.Length; i++) _names[i] = NameOf(i);
+        }
+        _workers = new Task[workers];
+        for (int w = 0; w < workers; w++) _workers[w] = Task.Run(WorkAsync);
+    }
+
+    /// <summary>The clients' names, in client order.</summary>
+    public IReadOnlyList<string> Names => _names;
+
+    /// <summary>Most virtual clients that ran at the same time so far.</summary>
+    public int PeakRunning => Volatile.Read(ref _peakRunning);
+
+    /// <summary>Virtual clients holding a live client app right now.</summary>
+    public int Running => Volatile.Read(ref _running);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Available(string app) =>
+        string.Equals(app, _factory.Name, StringComparison.OrdinalIgnoreCase) ? _names : [];
+
+    /// <inheritdoc />
+    public Task<TaskOutcome> Submit(PendingTask task)
+    {
+        var job = new Job(task);
+        lock (_gate)
+        {
+            _undelivered.Enqueue(job);
+            _jobs[task] = job;
+        }
+        if (!_queue.Writer.TryWrite(job)) Complete(job, TaskOutcome.Failed("the simulation is shutting down"));
+        return task.Completion.Task;
+    }
+
+    /// <inheritdoc />
+    public void Fail(PendingTask task, string reason)
+    {
+        Job? job;
+        lock (_gate) _jobs.TryGetValue(task, out job);
+        if (job is null) return;
+        job.Cancel.Cancel();
+        Complete(job, TaskOutcome.Failed(reason));
+    }
+
+    /// <summary>The partition of client <paramref name="client"/>.</summary>
+    public DataPartition PartitionOf(int client) => new(client, _partitions.Clients, _dataset, _partitions.Of(client));
+
+    private string NameOf(int client) => "client-" + (client + 1).ToString(CultureInfo.InvariantCulture).PadLeft(_nameDigits, '0');
+
+    private int IndexOf(string node)
+    {
+        if (_indexOf is not null) return _indexOf.TryGetValue(node, out int i) ? i : -1;
+        return node.StartsWith("client-", StringComparison.Ordinal)
+            && int.TryParse(node.AsSpan(7), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 && n <= _names.Length
+            ? n - 1 : -1;
+    }
+
+    private async Task WorkAsync()
+    {
+        await foreach (var job in _queue.Reader.ReadAllAsync())
+        {
+            if (job.Outcome is not null) continue; // failed (timeout, stop) before it started
+            var outcome = await RunAsync(job);
+            Complete(job, outcome);
+        }
+    }
+
+    private async Task<TaskOutcome> RunAsync(Job job)
+    {
+        var task = job.Task;
+        int client = IndexOf(task.Node);
+        if (client < 0) return TaskOutcome.Failed($"no virtual client '{task.Node}'");
+        int running = Interlocked.Increment(ref _running);
+        int peak;
+        while (running > (peak = Volatile.Read(ref _peakRunning)) && Interlocked.CompareExchange(ref _peakRunning, running, peak) != peak)
+        {
+        }
+        var clock = Stopwatch.StartNew();
+        IClientApp? app = null;
+        try
+        {
+            var ct = job.Cancel.Token;
+            app = _factory.Create(new ClientAppContext(task.RunId, task.Node, task.AppSettings, _nodeSettings, PartitionOf(client)));
+            switch (task.Kind)
+            {
+                case TaskKind.Fit:
+                {
+                    var fit = await app.FitAsync(task.Parameters ?? throw new InvalidOperationException("fit task without parameters"), task.Config, ct);
+                    if (task.Expected?.FindMismatch(fit.Parameters) is { } mismatch) return TaskOutcome.Failed($"rejected result: {mismatch}", clock.Elapsed.TotalSeconds);
+                    if (fit.Examples < 0) return TaskOutcome.Failed($"rejected result: {fit.Examples} examples", clock.Elapsed.TotalSeconds);
+                    return new TaskOutcome(true, null, fit.Examples, double.NaN, fit.Metrics, fit.Parameters, clock.Elapsed.TotalSeconds, fit.Parameters.ByteCount);
+                }
+                case TaskKind.Evaluate:
+                {
+                    var e = await app.EvaluateAsync(task.Parameters ?? throw new InvalidOperationException("evaluate task without parameters"), task.Config, ct);
+                    if (!double.IsFinite(e.Loss)) return TaskOutcome.Failed($"rejected result: loss is {e.Loss}", clock.Elapsed.TotalSeconds);
+                    if (e.Examples < 0) return TaskOutcome.Failed($"rejected result: {e.Examples} examples", clock.Elapsed.TotalSeconds);
+                    return new TaskOutcome(true, null, e.Examples, e.Loss, e.Metrics, null, clock.Elapsed.TotalSeconds, 0);
+                }
+                default:
+                {
+                    var p = await app.GetParametersAsync(task.Config, ct);
+                    return new TaskOutcome(true, null, 0, double.NaN, Metrics.Empty, p, clock.Elapsed.TotalSeconds, p.ByteCount);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (job.Cancel.IsCancellationRequested)
+        {
+            return TaskOutcome.Failed("cancelled", clock.Elapsed.TotalSeconds);
+        }
+        catch (Exception e)
+        {
+            // A failing client is the round's failure, as a crashing node would be; the round goes on.
+            var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
+            return TaskOutcome.Failed($"{inner.GetType().Name}: {inner.Message}", clock.Elapsed.TotalSeconds);
+        }
+        finally
+        {
+            switch (app)
+            {
+                case IAsyncDisposable ad: await ad.DisposeAsync(); break;
+                case IDisposable d: d.Dispose(); break;
+            }
+            Interlocked.Decrement(ref _running);
+        }
+    }
+
+    private void Complete(Job job, TaskOutcome outcome)
+    {
+        lock (_gate)
+        {
+            if (job.Outcome is not null) return;
+            job.Outcome = outcome;
+            // Deliver in submission order, under the lock, so completions happen one after another.
+            while (_undelivered.TryPeek(out var head) && head.Outcome is not null)
+            {
+                _undelivered.Dequeue();
+                _jobs.Remove(head.Task);
+                head.Task.Completion.TrySetResult(head.Outcome);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        List<Job> left;
+        lock (_gate) left = [.. _undelivered];
+        foreach (var job in left)
+        {
+            job.Cancel.Cancel();
+            Complete(job, TaskOutcome.Failed("the simulation ended"));
+        }
+        await Task.WhenAll(_workers);
+    }
+
+    private sealed class Job(PendingTask task)
+    {
+        public PendingTask Task { get; } = task;
+
+        // Never disposed: a plain CancellationTokenSource holds no timer, and Fail may race with delivery.
+        public CancellationTokenSource Cancel { get; } = new();
+
+        public TaskOutcome? Outcome { get; set; }
+    }
+}

@@ -110,4 +110,29 @@ public sealed class FederationTests
             Assert.Equal(0.5 + round.Round / 10.0, round.CentralMetrics["accuracy"].DoubleValue, 9);
         }
     }
+
+    [Fact]
+    public async Task A_plan_with_a_privacy_section_clips_and_noises_every_round_and_reports_the_privacy_spent()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var node = CliProcess.StartNode(server, "a", await server.Control.CreateNodeTokenAsync("a", default), "empty", "--set", "values=1000");
+        await server.WaitForNodesAsync(1, processes: [node]);
+        string plan = TestPlans.Empty(rounds: 3, minAvailable: 1, minFit: 1) + "\nprivacy:\n  clipping_norm: 1.0\n  noise_multiplier: 0.5\n";
+
+        var run = await server.Control.SubmitAsync(plan, "dp", default);
+        var detail = await server.WaitForRunAsync(run.Id);
+
+        Assert.True(detail.Run.Status == "finished", detail.Run.Error);
+        double previous = 0;
+        foreach (var round in detail.Rounds)
+        {
+            double epsilon = round.FitMetrics["dp_epsilon"].DoubleValue;
+            Assert.True(epsilon > previous);
+            previous = epsilon;
+            Assert.Equal(0.5, round.FitMetrics["dp_noise_std"].DoubleValue, 9);
+        }
+        // The empty app trains nothing, so whatever moved the zero model away from zero is the noise.
+        var (model, _) = await server.Control.PullModelAsync(run.Id, 0, default);
+        Assert.Contains(model["weights"].AsFloat32().ToArray(), v => v != 0);
+    }
 }

@@ -51,6 +51,9 @@ public sealed record Plan
     /// <summary>FedBuff-style asynchronous training (plan key <c>asynchronous</c>), or null for synchronous rounds.</summary>
     public AsynchronousSpec? Asynchronous { get; init; }
 
+    /// <summary>Central differential privacy (plan key <c>privacy</c>), or null for none.</summary>
+    public Privacy.DifferentialPrivacyOptions? Privacy { get; init; }
+
     /// <summary>Extra values sent in every task's config (plan key <c>config</c>).</summary>
     public Config RoundConfig { get; init; } = Config.Empty;
 

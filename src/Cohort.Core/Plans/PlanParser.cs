@@ -7,7 +7,9 @@ namespace Cohort.Plans;
 public static class PlanParser
 {
     private static readonly string[] TopKeys =
-        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config", "failure", "personalization", "asynchronous", "simulation"];
+        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config", "failure", "personalization", "asynchronous", "simulation", "privacy"];
+
+    private static readonly string[] PrivacyKeys = ["clipping_norm", "noise_multiplier", "delta"];
 
     private static readonly string[] FailureKeys = ["min_completion_rate", "retries"];
     private static readonly string[] PersonalizationKeys = ["local"];
@@ -58,6 +60,7 @@ public static class PlanParser
             Failure = ReadFailure(top.Section("failure", FailureKeys)),
             Personalization = new Personalization { Local = top.Section("personalization", PersonalizationKeys).StringList("local") ?? [] },
             Asynchronous = ReadAsynchronous(top.Section("asynchronous", AsynchronousKeys)),
+            Privacy = ReadPrivacy(top.Section("privacy", PrivacyKeys)),
             Simulation = top.Find("simulation") is null ? null : ReadSimulation(top.Section("simulation", SimulationKeys)),
             SourceText = yaml,
         };
@@ -75,8 +78,23 @@ public static class PlanParser
                 $"asynchronous: strategy '{plan.Strategy.Name}' cannot run asynchronously (allowed: {string.Join(", ", AsynchronousStrategies)}); FedBuff's buffer does the aggregation");
         if (plan.Personalization.Enabled && string.Equals(plan.Strategy.Name, "scaffold", StringComparison.OrdinalIgnoreCase))
             throw top.Error(top.Find("personalization")!, "personalization: not supported with strategy 'scaffold' (its control variates cover the whole model)");
+        if (plan.Privacy is not null && plan.Asynchronous is not null)
+            throw top.Error(top.Find("privacy")!, "privacy: not supported with asynchronous training yet (FedBuff's buffer aggregates outside the strategy)");
+        if (plan.Privacy is not null && plan.Personalization.Enabled)
+            throw top.Error(top.Find("privacy")!, "privacy: not supported with personalization yet (clipping needs the whole update)");
+        if (plan.Privacy is not null && string.Equals(plan.Strategy.Name, "scaffold", StringComparison.OrdinalIgnoreCase))
+            throw top.Error(top.Find("privacy")!, "privacy: not supported with strategy 'scaffold' (its control variates would leave unclipped)");
         if (plan.Personalization.Enabled && plan.Asynchronous is not null)
             throw top.Error(top.Find("personalization")!, "personalization: not supported with asynchronous training yet");
+    }
+
+    private static Privacy.DifferentialPrivacyOptions? ReadPrivacy(YamlSection p)
+    {
+        if (!p.Present) return null;
+        double clip = p.Number("clipping_norm", NumberBounds.Positive) ?? throw p.Missing("clipping_norm", "the largest L2 norm of a node's update");
+        double sigma = p.Number("noise_multiplier", NumberBounds.NonNegative) ?? throw p.Missing("noise_multiplier", "σ: noise standard deviation relative to clipping_norm");
+        double delta = p.Number("delta", new NumberBounds(0, true, 1, true)) ?? 1e-5;
+        return new Privacy.DifferentialPrivacyOptions(clip, sigma, delta);
     }
 
     /// <summary>Reads and parses a plan file.</summary>

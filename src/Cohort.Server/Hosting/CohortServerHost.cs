@@ -163,7 +163,8 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>()));
         services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models")));
         services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());
-        services.AddSingleton(strategyServices ?? StrategyServices.None);
+        var offered = strategyServices ?? StrategyServices.None;
+        services.AddSingleton(offered.AggregationBufferBytes == 0 ? offered with { AggregationBufferBytes = options.AggregationBufferBytes } : offered);
         services.AddSingleton(new AdminAuthenticator(adminToken));
         services.AddSingleton(new NodeCertificates(options.RequireNodeCertificates, caFile is null ? null : Path.GetDirectoryName(caFile)));
         services.AddSingleton<NodeAuthenticator>();

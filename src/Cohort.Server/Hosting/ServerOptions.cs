@@ -54,6 +54,9 @@ public sealed record ServerOptions
     /// <summary>PostgreSQL connection string for the state store; null keeps the embedded SQLite file in the data folder.</summary>
     public string? Database { get; init; }
 
+    /// <summary>Memory sum-based strategies may hold in pending fit results to fold them in batches (0 folds each at once).</summary>
+    public long AggregationBufferBytes { get; init; } = Strategies.StrategyServices.DefaultAggregationBufferBytes;
+
     /// <summary>Largest parameter set a node may upload, in bytes.</summary>
     public long MaxUploadBytes { get; init; } = 4L << 30;
 }

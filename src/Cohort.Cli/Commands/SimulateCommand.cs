@@ -50,7 +50,7 @@ public static class SimulateCommand
         {
             OnRound = (round, results) =>
             {
-                var info = ToInfo(round, results);
+                var info = Server.Control.RunDetails.Round(round, results);
                 output.WriteLine(RunReport.RoundLine(info, plan.Rounds, maxNodes: 8));
                 perRound.Add(RoundJson(info, roundClock.Elapsed.TotalSeconds));
                 roundClock.Restart();
@@ -133,37 +133,6 @@ public static class SimulateCommand
         };
         var plan = PlanParser.Parse(yaml, planPath, options.Strategies);
         return (plan, options);
-    }
-
-    /// <summary>A stored round and its client results in the Control API's shape, for <see cref="RunReport"/>.</summary>
-    public static RoundInfo ToInfo(RoundRecord round, IReadOnlyList<NodeResultRecord> results)
-    {
-        var info = new RoundInfo
-        {
-            Round = round.Round,
-            Status = round.Status,
-            StartedAt = round.StartedAt.ToString("O"),
-            FinishedAt = round.FinishedAt?.ToString("O") ?? "",
-            AggregationSeconds = round.AggregationSeconds,
-            Loss = round.Loss ?? double.NaN,
-            Error = round.Error ?? "",
-            HasCentral = round.CentralLoss is not null,
-            CentralLoss = round.CentralLoss ?? double.NaN,
-        };
-        ScalarMaps.CopyTo(round.Metrics, info.Metrics);
-        ScalarMaps.CopyTo(round.FitMetrics, info.FitMetrics);
-        ScalarMaps.CopyTo(round.CentralMetrics, info.CentralMetrics);
-        foreach (var n in results)
-        {
-            var nr = new NodeRoundResult
-            {
-                Node = n.Node, Phase = n.Phase, Ok = n.Ok, Error = n.Error ?? "", Examples = n.Examples,
-                Loss = n.Loss ?? double.NaN, DurationSeconds = n.DurationSeconds, UploadBytes = n.UploadBytes,
-            };
-            ScalarMaps.CopyTo(n.Metrics, nr.Metrics);
-            info.Nodes.Add(nr);
-        }
-        return info;
     }
 
     /// <summary>The baseline's rounds as JSON.</summary>

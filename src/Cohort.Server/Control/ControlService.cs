@@ -22,7 +22,7 @@ public sealed class ControlService(
         admin.Demand(context);
         try
         {
-            return ToInfo(await runs.SubmitAsync(request.PlanYaml, request.PlanSource, context.CancellationToken));
+            return RunDetails.Info(await runs.SubmitAsync(request.PlanYaml, request.PlanSource, context.CancellationToken));
         }
         catch (PlanException e)
         {
@@ -35,7 +35,7 @@ public sealed class ControlService(
     {
         admin.Demand(context);
         var reply = new ListRunsReply();
-        foreach (var r in await store.ListRunsAsync(request.Status, context.CancellationToken)) reply.Runs.Add(ToInfo(r));
+        foreach (var r in await store.ListRunsAsync(request.Status, context.CancellationToken)) reply.Runs.Add(RunDetails.Info(r));
         return reply;
     }
 
@@ -44,40 +44,7 @@ public sealed class ControlService(
     {
         admin.Demand(context);
         var ct = context.CancellationToken;
-        var run = await store.GetRunAsync(request.RunId, ct) ?? throw NotFound(request.RunId);
-        var detail = new RunDetail { Run = ToInfo(run), PlanYaml = run.PlanYaml };
-        var results = (await store.ListNodeResultsAsync(run.Id, ct)).ToLookup(r => r.Round);
-        foreach (var round in await store.ListRoundsAsync(run.Id, ct))
-        {
-            var info = new RoundInfo
-            {
-                Round = round.Round,
-                Status = round.Status,
-                StartedAt = round.StartedAt.ToString("O"),
-                FinishedAt = round.FinishedAt?.ToString("O") ?? "",
-                AggregationSeconds = round.AggregationSeconds,
-                Loss = round.Loss ?? double.NaN,
-                Error = round.Error ?? "",
-                HasCentral = round.CentralLoss is not null,
-                CentralLoss = round.CentralLoss ?? double.NaN,
-            };
-            ScalarMaps.CopyTo(round.Metrics, info.Metrics);
-            ScalarMaps.CopyTo(round.FitMetrics, info.FitMetrics);
-            ScalarMaps.CopyTo(round.CentralMetrics, info.CentralMetrics);
-            foreach (var n in results[round.Round])
-            {
-                var nr = new NodeRoundResult
-                {
-                    Node = n.Node, Phase = n.Phase, Ok = n.Ok, Error = n.Error ?? "", Examples = n.Examples,
-                    Loss = n.Loss ?? double.NaN, DurationSeconds = n.DurationSeconds, UploadBytes = n.UploadBytes,
-                };
-                ScalarMaps.CopyTo(n.Metrics, nr.Metrics);
-                info.Nodes.Add(nr);
-            }
-            detail.Rounds.Add(info);
-        }
-        foreach (var e in await store.ListEventsAsync(run.Id, ct)) detail.Events.Add($"{e.At:O} {e.Kind}: {e.Message}");
-        return detail;
+        return await RunDetails.LoadAsync(store, request.RunId, ct) ?? throw NotFound(request.RunId);
     }
 
     /// <inheritdoc />
@@ -85,7 +52,7 @@ public sealed class ControlService(
     {
         admin.Demand(context);
         var run = await runs.StopAsync(request.RunId, context.CancellationToken) ?? throw NotFound(request.RunId);
-        return ToInfo(run);
+        return RunDetails.Info(run);
     }
 
     /// <inheritdoc />
@@ -166,11 +133,4 @@ public sealed class ControlService(
     }
 
     private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no run '{id}'"));
-
-    private static RunInfo ToInfo(RunRecord r) => new()
-    {
-        Id = r.Id, Name = r.Name, Experiment = r.Experiment, Strategy = r.Strategy, Status = r.Status, App = r.App,
-        RoundsPlanned = r.RoundsPlanned, RoundsDone = r.RoundsDone, CreatedAt = r.CreatedAt.ToString("O"),
-        StartedAt = r.StartedAt?.ToString("O") ?? "", FinishedAt = r.FinishedAt?.ToString("O") ?? "", Error = r.Error ?? "",
-    };
 }

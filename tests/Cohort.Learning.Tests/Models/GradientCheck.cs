@@ -5,7 +5,7 @@ namespace Cohort.Learning.Tests.Models;
 /// <summary>Compares a model's analytic gradient with central finite differences of its loss.</summary>
 internal static class GradientCheck
 {
-    public static void AssertMatchesFiniteDifferences(IModel model, float[] x, float[] y, float epsilon = 1e-2f, double tolerance = 2e-3)
+    public static void VerifyAgainstFiniteDifferences(IModel model, float[] x, float[] y, float epsilon = 1e-2f, double tolerance = 2e-3)
     {
         model.ComputeGradients(x, y);
         var analytic = model.Gradients.ToArray();

@@ -13,7 +13,7 @@ public sealed class LogisticRegressionTests
         for (int i = 0; i < model.Weights.Length; i++) model.Weights[i] = (float)(rng.NextDouble() - 0.5);
         var (x, y) = GradientCheck.RandomBatch(7, 5, seed: 2);
 
-        GradientCheck.AssertMatchesFiniteDifferences(model, x, y);
+        GradientCheck.VerifyAgainstFiniteDifferences(model, x, y);
     }
 
     [Fact]

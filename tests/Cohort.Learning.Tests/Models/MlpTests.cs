@@ -11,7 +11,7 @@ public sealed class MlpTests
         model.Initialize(seed: 7);
         var (x, y) = GradientCheck.RandomBatch(5, 4, seed: 8);
 
-        GradientCheck.AssertMatchesFiniteDifferences(model, x, y, epsilon: 1e-3f, tolerance: 3e-3);
+        GradientCheck.VerifyAgainstFiniteDifferences(model, x, y, epsilon: 1e-3f, tolerance: 3e-3);
     }
 
     [Fact]

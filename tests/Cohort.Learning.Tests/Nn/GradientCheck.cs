@@ -10,7 +10,7 @@ namespace Cohort.Learning.Tests.Nn;
 /// </summary>
 internal static class GradientCheck
 {
-    public static void AssertMatchesFiniteDifferences(Sequential network, int batch, int seed, float epsilon = 1e-3f, double tolerance = 2e-3)
+    public static void VerifyAgainstFiniteDifferences(Sequential network, int batch, int seed, float epsilon = 1e-3f, double tolerance = 2e-3)
     {
         var random = new Random(seed);
         network.Threads = 2;

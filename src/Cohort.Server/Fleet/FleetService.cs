@@ -108,6 +108,12 @@ public sealed class FleetService(
 
         ParameterSet? parameters = null;
         long uploadBytes = 0;
+        if (header.HasParameters && task.Kind == TaskKind.Evaluate)
+        {
+            // Nothing to receive: accepting bytes nobody needs would let a node fill the server's memory.
+            board.Complete(task, TaskOutcome.Failed("rejected result: an evaluation result carries no parameters", duration));
+            return Reject("an evaluation result carries no parameters");
+        }
         if (header.HasParameters)
         {
             try

@@ -144,24 +144,24 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
             switch (task.Kind)
             {
                 case TaskKind.Fit:
-                {
-                    var fit = await app.FitAsync(task.Parameters ?? throw new InvalidOperationException("fit task without parameters"), task.Config, ct);
-                    if (task.Expected?.FindMismatch(fit.Parameters) is { } mismatch) return TaskOutcome.Failed($"rejected result: {mismatch}", clock.Elapsed.TotalSeconds);
-                    if (fit.Examples < 0) return TaskOutcome.Failed($"rejected result: {fit.Examples} examples", clock.Elapsed.TotalSeconds);
-                    return new TaskOutcome(true, null, fit.Examples, double.NaN, fit.Metrics, fit.Parameters, clock.Elapsed.TotalSeconds, fit.Parameters.ByteCount);
-                }
+                    {
+                        var fit = await app.FitAsync(task.Parameters ?? throw new InvalidOperationException("fit task without parameters"), task.Config, ct);
+                        if (task.Expected?.FindMismatch(fit.Parameters) is { } mismatch) return TaskOutcome.Failed($"rejected result: {mismatch}", clock.Elapsed.TotalSeconds);
+                        if (fit.Examples < 0) return TaskOutcome.Failed($"rejected result: {fit.Examples} examples", clock.Elapsed.TotalSeconds);
+                        return new TaskOutcome(true, null, fit.Examples, double.NaN, fit.Metrics, fit.Parameters, clock.Elapsed.TotalSeconds, fit.Parameters.ByteCount);
+                    }
                 case TaskKind.Evaluate:
-                {
-                    var e = await app.EvaluateAsync(task.Parameters ?? throw new InvalidOperationException("evaluate task without parameters"), task.Config, ct);
-                    if (!double.IsFinite(e.Loss)) return TaskOutcome.Failed($"rejected result: loss is {e.Loss}", clock.Elapsed.TotalSeconds);
-                    if (e.Examples < 0) return TaskOutcome.Failed($"rejected result: {e.Examples} examples", clock.Elapsed.TotalSeconds);
-                    return new TaskOutcome(true, null, e.Examples, e.Loss, e.Metrics, null, clock.Elapsed.TotalSeconds, 0);
-                }
+                    {
+                        var e = await app.EvaluateAsync(task.Parameters ?? throw new InvalidOperationException("evaluate task without parameters"), task.Config, ct);
+                        if (!double.IsFinite(e.Loss)) return TaskOutcome.Failed($"rejected result: loss is {e.Loss}", clock.Elapsed.TotalSeconds);
+                        if (e.Examples < 0) return TaskOutcome.Failed($"rejected result: {e.Examples} examples", clock.Elapsed.TotalSeconds);
+                        return new TaskOutcome(true, null, e.Examples, e.Loss, e.Metrics, null, clock.Elapsed.TotalSeconds, 0);
+                    }
                 default:
-                {
-                    var p = await app.GetParametersAsync(task.Config, ct);
-                    return new TaskOutcome(true, null, 0, double.NaN, Metrics.Empty, p, clock.Elapsed.TotalSeconds, p.ByteCount);
-                }
+                    {
+                        var p = await app.GetParametersAsync(task.Config, ct);
+                        return new TaskOutcome(true, null, 0, double.NaN, Metrics.Empty, p, clock.Elapsed.TotalSeconds, p.ByteCount);
+                    }
             }
         }
         catch (OperationCanceledException) when (job.Cancel.IsCancellationRequested)

@@ -10,9 +10,18 @@ public static class RunDetails
     /// <summary>A run's summary.</summary>
     public static RunInfo Info(RunRecord r) => new()
     {
-        Id = r.Id, Name = r.Name, Experiment = r.Experiment, Strategy = r.Strategy, Status = r.Status, App = r.App,
-        RoundsPlanned = r.RoundsPlanned, RoundsDone = r.RoundsDone, CreatedAt = r.CreatedAt.ToString("O"),
-        StartedAt = r.StartedAt?.ToString("O") ?? "", FinishedAt = r.FinishedAt?.ToString("O") ?? "", Error = r.Error ?? "",
+        Id = r.Id,
+        Name = r.Name,
+        Experiment = r.Experiment,
+        Strategy = r.Strategy,
+        Status = r.Status,
+        App = r.App,
+        RoundsPlanned = r.RoundsPlanned,
+        RoundsDone = r.RoundsDone,
+        CreatedAt = r.CreatedAt.ToString("O"),
+        StartedAt = r.StartedAt?.ToString("O") ?? "",
+        FinishedAt = r.FinishedAt?.ToString("O") ?? "",
+        Error = r.Error ?? "",
     };
 
     /// <summary>A stored round with its nodes' results.</summary>
@@ -37,8 +46,14 @@ public static class RunDetails
         {
             var nr = new NodeRoundResult
             {
-                Node = n.Node, Phase = n.Phase, Ok = n.Ok, Error = n.Error ?? "", Examples = n.Examples,
-                Loss = n.Loss ?? double.NaN, DurationSeconds = n.DurationSeconds, UploadBytes = n.UploadBytes,
+                Node = n.Node,
+                Phase = n.Phase,
+                Ok = n.Ok,
+                Error = n.Error ?? "",
+                Examples = n.Examples,
+                Loss = n.Loss ?? double.NaN,
+                DurationSeconds = n.DurationSeconds,
+                UploadBytes = n.UploadBytes,
             };
             ScalarMaps.CopyTo(n.Metrics, nr.Metrics);
             info.Nodes.Add(nr);

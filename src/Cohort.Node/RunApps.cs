@@ -18,12 +18,14 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         {
             if (n.Value.RunId == runId) return n.Value.App;
         }
-        // Every app is wrapped so that tensors a plan marks local stay on this node.
-        IClientApp app = new PersonalizedClientApp(factory.Create(new ClientAppContext(runId, options.Name, appSettings, options.NodeSettings)));
+        // Every app is wrapped so that tensors a plan marks local stay on this node, and so that a plan
+        // asking for local differential privacy gets clipped, noised updates out of it.
+        var created = factory.Create(new ClientAppContext(runId, options.Name, appSettings, options.NodeSettings));
+        IClientApp app = new Privacy.LocalDifferentialPrivacy(new PersonalizedClientApp(created));
         _apps.AddFirst((runId, app));
         while (_apps.Count > Keep)
         {
-            if (_apps.Last!.Value.App is PersonalizedClientApp { Inner: IDisposable d }) d.Dispose();
+            if (_apps.Last!.Value.App is Privacy.LocalDifferentialPrivacy { Inner: PersonalizedClientApp { Inner: IDisposable d } }) d.Dispose();
             _apps.RemoveLast();
         }
         return app;

@@ -141,11 +141,14 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
         {
             var ct = job.Cancel.Token;
             app = _factory.Create(new ClientAppContext(task.RunId, task.Node, task.AppSettings, _nodeSettings, PartitionOf(client)));
+            // A plan asking for local differential privacy gets it here as on a node; the noise is seeded
+            // by plan seed, round and client so that a simulation stays reproducible.
+            var privateApp = new Privacy.LocalDifferentialPrivacy(app, NoiseSeed(task));
             switch (task.Kind)
             {
                 case TaskKind.Fit:
                     {
-                        var fit = await app.FitAsync(task.Parameters ?? throw new InvalidOperationException("fit task without parameters"), task.Config, ct);
+                        var fit = await privateApp.FitAsync(task.Parameters ?? throw new InvalidOperationException("fit task without parameters"), task.Config, ct);
                         if (task.Expected?.FindMismatch(fit.Parameters) is { } mismatch) return TaskOutcome.Failed($"rejected result: {mismatch}", clock.Elapsed.TotalSeconds);
                         if (fit.Examples < 0) return TaskOutcome.Failed($"rejected result: {fit.Examples} examples", clock.Elapsed.TotalSeconds);
                         return new TaskOutcome(true, null, fit.Examples, double.NaN, fit.Metrics, fit.Parameters, clock.Elapsed.TotalSeconds, fit.Parameters.ByteCount);
@@ -199,6 +202,13 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
                 head.Task.Completion.TrySetResult(head.Outcome);
             }
         }
+    }
+
+    private static long NoiseSeed(PendingTask task)
+    {
+        long hash = unchecked((long)14695981039346656037UL);
+        foreach (char c in task.Node) hash = unchecked((hash ^ c) * 1099511628211L);
+        return unchecked(task.Config.GetInt("seed", 0) * 1_000_003 + task.Round * 7919 + hash);
     }
 
     /// <inheritdoc />

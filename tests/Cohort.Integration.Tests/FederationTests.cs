@@ -135,4 +135,34 @@ public sealed class FederationTests
         var (model, _) = await server.Control.PullModelAsync(run.Id, 0, default);
         Assert.Contains(model["weights"].AsFloat32().ToArray(), v => v != 0);
     }
+
+    [Fact]
+    public async Task Under_local_privacy_each_node_process_clips_and_noises_its_update_before_sending_it()
+    {
+        await using var server = await TestServer.StartAsync();
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (var name in new[] { "a", "b" })
+                nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty", "--set", "values=1000"));
+            await server.WaitForNodesAsync(2, processes: nodes);
+            string plan = TestPlans.Empty(rounds: 2, minAvailable: 2, minFit: 2) + "\nprivacy:\n  mode: local\n  clipping_norm: 1.0\n  noise_multiplier: 0.5\n";
+
+            var run = await server.Control.SubmitAsync(plan, "ldp", default);
+            var detail = await server.WaitForRunAsync(run.Id);
+
+            Assert.True(detail.Run.Status == "finished", detail.Run.Error);
+            foreach (var fit in detail.Rounds.SelectMany(r => r.Nodes).Where(n => n.Phase == "fit"))
+            {
+                Assert.True(fit.Ok, fit.Error);
+                Assert.Equal(0.5, fit.Metrics["dp_noise_std"].DoubleValue, 9);
+            }
+            var (model, _) = await server.Control.PullModelAsync(run.Id, 0, default);
+            Assert.Contains(model["weights"].AsFloat32().ToArray(), v => v != 0);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
 }

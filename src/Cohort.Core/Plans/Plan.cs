@@ -1,3 +1,4 @@
+using Cohort.Privacy;
 using Cohort.Records;
 using Cohort.Strategies;
 
@@ -82,6 +83,12 @@ public sealed record Plan
         };
         if (Train.LocalEpochs is { } e) c["local_epochs"] = e;
         if (Train.LocalSteps is { } s) c["local_steps"] = s;
+        if (Privacy is { Local: true } dp)
+        {
+            c[LocalDifferentialPrivacy.ClippingNormKey] = dp.ClippingNorm;
+            c[LocalDifferentialPrivacy.NoiseMultiplierKey] = dp.NoiseMultiplier;
+            c[LocalDifferentialPrivacy.DeltaKey] = dp.Delta;
+        }
         foreach (var kv in RoundConfig) c[kv.Key] = kv.Value;
         return new Config(c);
     }

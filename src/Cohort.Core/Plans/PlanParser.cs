@@ -9,7 +9,7 @@ public static class PlanParser
     private static readonly string[] TopKeys =
         ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config", "failure", "personalization", "asynchronous", "simulation", "privacy"];
 
-    private static readonly string[] PrivacyKeys = ["clipping_norm", "noise_multiplier", "delta"];
+    private static readonly string[] PrivacyKeys = ["mode", "clipping_norm", "noise_multiplier", "delta"];
 
     private static readonly string[] FailureKeys = ["min_completion_rate", "retries"];
     private static readonly string[] PersonalizationKeys = ["local"];
@@ -94,7 +94,8 @@ public static class PlanParser
         double clip = p.Number("clipping_norm", NumberBounds.Positive) ?? throw p.Missing("clipping_norm", "the largest L2 norm of a node's update");
         double sigma = p.Number("noise_multiplier", NumberBounds.NonNegative) ?? throw p.Missing("noise_multiplier", "σ: noise standard deviation relative to clipping_norm");
         double delta = p.Number("delta", new NumberBounds(0, true, 1, true)) ?? 1e-5;
-        return new Privacy.DifferentialPrivacyOptions(clip, sigma, delta);
+        string mode = p.Choice("mode", Privacy.DifferentialPrivacyOptions.Modes) ?? "central";
+        return new Privacy.DifferentialPrivacyOptions(clip, sigma, delta, Local: mode == "local");
     }
 
     /// <summary>Reads and parses a plan file.</summary>

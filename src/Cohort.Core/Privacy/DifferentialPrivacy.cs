@@ -11,7 +11,12 @@ namespace Cohort.Privacy;
 /// <param name="NoiseMultiplier">σ: the aggregate update gets Gaussian noise with standard deviation σ·C / (nodes sampled).</param>
 /// <param name="Delta">δ for the reported (ε, δ).</param>
 /// <param name="Seed">Seed for reproducible noise (tests only); null draws from the cryptographic generator.</param>
-public sealed record DifferentialPrivacyOptions(double ClippingNorm, double NoiseMultiplier, double Delta = 1e-5, long? Seed = null);
+/// <param name="Local">True for local DP: each node clips and noises its own update before it leaves the site (noise σ·C per node), so the server never sees a clean update.</param>
+public sealed record DifferentialPrivacyOptions(double ClippingNorm, double NoiseMultiplier, double Delta = 1e-5, long? Seed = null, bool Local = false)
+{
+    /// <summary>Allowed values of the plan key <c>privacy.mode</c>.</summary>
+    public static readonly string[] Modes = ["central", "local"];
+}
 
 /// <summary>
 /// Central differential privacy around any strategy (McMahan et al. 2018, "Learning Differentially

@@ -20,7 +20,7 @@ public sealed class InProcessNodePool : INodePool
     public InProcessNodePool(string app, IReadOnlyDictionary<string, IClientApp> apps, IReadOnlyDictionary<string, TimeSpan>? fitDelays = null)
     {
         _app = app;
-        _nodes = apps.ToDictionary(kv => kv.Key, kv => (IClientApp)new PersonalizedClientApp(kv.Value), StringComparer.Ordinal);
+        _nodes = apps.ToDictionary(kv => kv.Key, kv => (IClientApp)new Privacy.LocalDifferentialPrivacy(new PersonalizedClientApp(kv.Value)), StringComparer.Ordinal);
         _fitDelays = fitDelays ?? new Dictionary<string, TimeSpan>();
     }
 

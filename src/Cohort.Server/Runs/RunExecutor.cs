@@ -29,7 +29,7 @@ public sealed class RunExecutor(
     {
         var strategy = strategies.Create(plan.Strategy.Name, plan.Strategy.Parameters, services);
         if (plan.Personalization.Enabled) strategy = new PersonalizedStrategy(strategy, plan.Personalization);
-        if (plan.Privacy is { } privacy) strategy = new Privacy.DifferentialPrivacy(strategy, privacy);
+        if (plan.Privacy is { Local: false } privacy) strategy = new Privacy.DifferentialPrivacy(strategy, privacy);
         ParameterSet global;
         if (startRound > 1)
         {

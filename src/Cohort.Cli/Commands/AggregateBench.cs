@@ -75,8 +75,7 @@ public static class AggregateBench
             Print(figures, "aggregate.fedavg_batched.ratio_to_memread", read / batchedSeconds);
             if (pr.GetValue(json) is { } file)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-                await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+                await BenchFigures.SaveAsync(figures, file, ct);
             }
             return 0;
         });
@@ -104,9 +103,5 @@ public static class AggregateBench
         return times[repeats / 2];
     }
 
-    private static void Print(JsonObject figures, string name, double value)
-    {
-        Console.WriteLine($"{name} {value.ToString("0.###", CultureInfo.InvariantCulture)}");
-        figures[name] = Math.Round(value, 3);
-    }
+    private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
 }

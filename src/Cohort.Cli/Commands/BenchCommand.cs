@@ -66,8 +66,7 @@ public static class BenchCommand
             Print(figures, "server.rss_mib", self.WorkingSet64 / 1048576.0);
             if (pr.GetValue(json) is { } file)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-                await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+                await BenchFigures.SaveAsync(figures, file, ct);
             }
             return 0;
         });
@@ -87,11 +86,7 @@ public static class BenchCommand
         }
     }
 
-    private static void Print(JsonObject figures, string name, double value)
-    {
-        Console.WriteLine($"{name} {value.ToString("0.###", CultureInfo.InvariantCulture)}");
-        figures[name] = Math.Round(value, 3);
-    }
+    private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
 }
 
 /// <summary>The machine a figure was measured on.</summary>

@@ -62,8 +62,7 @@ public static class DashboardBench
             }
             if (pr.GetValue(json) is { } file)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-                await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+                await BenchFigures.SaveAsync(figures, file, ct);
             }
             return 0;
         });
@@ -125,9 +124,5 @@ public static class DashboardBench
     private static Metrics Metrics(params (string Key, double Value)[] values) =>
         new(values.Select(v => KeyValuePair.Create(v.Key, Scalar.Of(v.Value))));
 
-    private static void Print(JsonObject figures, string name, double value)
-    {
-        Console.WriteLine($"{name} {value.ToString("0.###", CultureInfo.InvariantCulture)}");
-        figures[name] = Math.Round(value, 3);
-    }
+    private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
 }

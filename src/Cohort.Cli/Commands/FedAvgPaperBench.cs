@@ -58,8 +58,7 @@ public static class FedAvgPaperBench
             }
             if (pr.GetValue(json) is { } file)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-                await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+                await BenchFigures.SaveAsync(figures, file, ct);
             }
             return 0;
         });

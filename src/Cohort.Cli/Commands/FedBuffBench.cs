@@ -100,8 +100,7 @@ public static class FedBuffBench
             }
             if (pr.GetValue(json) is { } file)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-                await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+                await BenchFigures.SaveAsync(figures, file, ct);
             }
             return 0;
         });
@@ -142,9 +141,5 @@ public static class FedBuffBench
         new TabularAppFactory().CreateTabular(new ClientAppContext("bench-fedbuff", hospital, plan.App.Settings,
             new Config([KeyValuePair.Create("data", Scalar.Of(Path.Combine(dataDir, $"processed.{hospital}.data")))])));
 
-    private static void Print(JsonObject figures, string name, double value)
-    {
-        Console.WriteLine($"{name} {value.ToString("0.####", CultureInfo.InvariantCulture)}");
-        figures[name] = double.IsFinite(value) ? Math.Round(value, 4) : null;
-    }
+    private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value, 4);
 }

@@ -92,8 +92,7 @@ public static class FlambyBench
             }
             if (pr.GetValue(json) is { } file)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-                await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+                await BenchFigures.SaveAsync(figures, file, ct);
             }
             return 0;
         });
@@ -131,9 +130,5 @@ public static class FlambyBench
         figures[$"flamby.{name}.params"] = parameters.ToString();
     }
 
-    private static void Print(JsonObject figures, string name, double value)
-    {
-        Console.WriteLine($"{name} {value.ToString("0.####", CultureInfo.InvariantCulture)}");
-        figures[name] = Math.Round(value, 4);
-    }
+    private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value, 4);
 }

@@ -78,8 +78,7 @@ public static class SimulationBench
             }
             if (pr.GetValue(json) is { } file)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-                await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+                await BenchFigures.SaveAsync(figures, file, ct);
             }
             return 0;
         });
@@ -161,9 +160,5 @@ public static class SimulationBench
         return sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
     }
 
-    private static void Print(JsonObject figures, string name, double value)
-    {
-        Console.WriteLine($"{name} {value.ToString("0.###", CultureInfo.InvariantCulture)}");
-        figures[name] = Math.Round(value, 3);
-    }
+    private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
 }

@@ -91,8 +91,7 @@ public static class TrainBench
             }
             if (pr.GetValue(json) is { } file)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-                await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+                await BenchFigures.SaveAsync(figures, file, ct);
             }
             return 0;
         });
@@ -241,11 +240,7 @@ public static class TrainBench
         }
     }
 
-    private static void Print(JsonObject figures, string name, double value)
-    {
-        Console.WriteLine($"{name} {value.ToString("0.###", CultureInfo.InvariantCulture)}");
-        figures[name] = Math.Round(value, 3);
-    }
+    private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
 
     // The same networks, loss, optimiser and step as CohortCase, timed the same way, one request per line.
     private const string TorchScript = """

@@ -65,7 +65,16 @@ public sealed class CohortServerHost : IAsyncDisposable
     {
         string dataDir = Path.GetFullPath(options.DataDir);
         Directory.CreateDirectory(dataDir);
-        string adminToken = options.AdminToken ?? LoadOrCreateAdminToken(dataDir);
+        string adminToken;
+        if (options.AdminToken is not null)
+        {
+            Tokens.DemandStrong(options.AdminToken, "--admin-token");
+            adminToken = options.AdminToken.Trim();
+        }
+        else
+        {
+            adminToken = LoadOrCreateAdminToken(dataDir);
+        }
 
         X509Certificate2? certificate = null;
         string? caFile = null;
@@ -248,7 +257,12 @@ public sealed class CohortServerHost : IAsyncDisposable
     private static string LoadOrCreateAdminToken(string dataDir)
     {
         string file = AdminTokenFile(dataDir);
-        if (File.Exists(file)) return File.ReadAllText(file).Trim();
+        if (File.Exists(file))
+        {
+            string existing = File.ReadAllText(file).Trim();
+            Tokens.DemandStrong(existing, file);
+            return existing;
+        }
         string token = Tokens.New();
         CertificateAuthority.WriteSecret(file, token + "\n");
         return token;

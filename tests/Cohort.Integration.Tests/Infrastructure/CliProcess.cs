@@ -27,6 +27,9 @@ public sealed class CliProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Operating-system process id.</summary>
+    public int Id => _process.Id;
+
     /// <summary>True while running.</summary>
     public bool IsRunning => !_process.HasExited;
 

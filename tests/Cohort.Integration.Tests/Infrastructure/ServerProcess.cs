@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Cohort.Cli.Control;
+using Cohort.Server.Hosting;
+using Cohort.Transport.Channels;
+
+namespace Cohort.Integration.Tests.Infrastructure;
+
+/// <summary>
+/// <c>cohort server</c> as its own process (TLS with a generated CA, ephemeral ports, a temporary data
+/// folder): for checks that need the server's own memory, exit code or log lines.
+/// </summary>
+public sealed partial class ServerProcess : IAsyncDisposable
+{
+    private ServerProcess(CliProcess process, string dataDir, Uri address, Uri? dashboard)
+    {
+        Process = process;
+        DataDir = dataDir;
+        Address = address;
+        DashboardAddress = dashboard;
+        AdminToken = File.ReadAllText(CohortServerHost.AdminTokenFile(dataDir)).Trim();
+        Control = new ControlClient(new ConnectionOptions(address.ToString(), AdminToken, CaFile));
+    }
+
+    /// <summary>The process.</summary>
+    public CliProcess Process { get; }
+
+    /// <summary>Its data folder.</summary>
+    public string DataDir { get; }
+
+    /// <summary>Fleet and Control API address.</summary>
+    public Uri Address { get; }
+
+    /// <summary>Dashboard address.</summary>
+    public Uri? DashboardAddress { get; }
+
+    /// <summary>The generated admin token.</summary>
+    public string AdminToken { get; }
+
+    /// <summary>The generated CA nodes and operators trust.</summary>
+    public string CaFile => Path.Combine(DataDir, "tls", "ca.crt");
+
+    /// <summary>Control API client with the admin token.</summary>
+    public ControlClient Control { get; }
+
+    /// <summary>Starts a server process and waits until it prints its addresses.</summary>
+    public static async Task<ServerProcess> StartAsync(params string[] extra)
+    {
+        string dataDir = Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]);
+        var args = new List<string> { "server", "--port", "0", "--data-dir", dataDir, "--node-timeout", "30" };
+        args.AddRange(extra);
+        var process = CliProcess.Start(args);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            string output = process.Output;
+            var listening = Listening().Match(output);
+            var dashboard = Dashboard().Match(output);
+            if (listening.Success && dashboard.Success)
+                return new ServerProcess(process, dataDir, new Uri(listening.Groups[1].Value), new Uri(dashboard.Groups[1].Value));
+            if (!process.IsRunning || DateTime.UtcNow > deadline)
+            {
+                await process.DisposeAsync();
+                throw new InvalidOperationException($"server process did not start:\n{output}");
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The server process's resident memory in bytes (VmRSS from /proc).</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Process.Id}/status"))
+        {
+            if (!line.StartsWith("VmRSS:", StringComparison.Ordinal)) continue;
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return long.Parse(parts[1], CultureInfo.InvariantCulture) * 1024;
+        }
+        throw new InvalidOperationException("no VmRSS line");
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Control.Dispose();
+        await Process.DisposeAsync();
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [GeneratedRegex(@"listening on (\S+)")]
+    private static partial Regex Listening();
+
+    [GeneratedRegex(@"dashboard:\s+(\S+)")]
+    private static partial Regex Dashboard();
+}

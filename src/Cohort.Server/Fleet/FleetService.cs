@@ -13,7 +13,7 @@ namespace Cohort.Server.Fleet;
 /// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
 public sealed class FleetService(
     NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options,
-    ServerMetrics metrics, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
+    ServerMetrics metrics, UploadBudget uploads, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
@@ -99,6 +99,8 @@ public sealed class FleetService(
         var task = board.Find(header.TaskId);
         if (task is null) return Reject($"task '{header.TaskId}' is unknown, finished or expired");
         if (task.Node != node) return Reject($"task '{header.TaskId}' was not given to node '{node}'");
+        // A second stream for the same task would only multiply the memory one result may take.
+        using var active = uploads.BeginTask(task.Id);
         double duration = header.DurationSeconds;
         if (!header.Ok)
         {
@@ -118,7 +120,13 @@ public sealed class FleetService(
         {
             try
             {
-                (parameters, uploadBytes) = await ReceiveParametersAsync(requestStream, task, ct);
+                (parameters, uploadBytes) = await ReceiveParametersAsync(requestStream, node, task, ct);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
+            {
+                board.Complete(task, TaskOutcome.Failed($"rejected result: {e.Status.Detail}", duration));
+                log.LogWarning("Node {Node} task {Task}: {Reason}", node, task.Id, e.Status.Detail);
+                throw;
             }
             catch (InvalidDataException e)
             {
@@ -147,22 +155,39 @@ public sealed class FleetService(
         return board.Complete(task, outcome) ? new PushResultReply { Accepted = true } : Reject("task already completed");
     }
 
-    private async Task<(ParameterSet, long)> ReceiveParametersAsync(IAsyncStreamReader<ResultMessage> stream, PendingTask task, CancellationToken ct)
+    private async Task<(ParameterSet, long)> ReceiveParametersAsync(IAsyncStreamReader<ResultMessage> stream, string node, PendingTask task, CancellationToken ct)
     {
-        if (!await stream.MoveNext(ct) || stream.Current.BodyCase != ResultMessage.BodyOneofCase.Manifest)
+        // A stalled stream must not hold its reserved memory forever.
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (!await NextAsync(stream, idle, ct) || stream.Current.BodyCase != ResultMessage.BodyOneofCase.Manifest)
             throw new InvalidDataException("parameters announced but no manifest followed");
         var manifest = stream.Current.Manifest;
         if (task.Expected is { } expected) CheckManifest(manifest, expected);
+        // The assembler checks the manifest and allocates nothing; the budget is taken before any byte is stored.
         using var assembler = new ParameterAssembler(manifest, options.MaxUploadBytes);
+        using var lease = await uploads.ReserveAsync(node, assembler.TotalBytes, ct);
         while (!assembler.IsComplete)
         {
-            if (!await stream.MoveNext(ct)) throw new InvalidDataException("stream ended before all parameter bytes arrived");
+            if (!await NextAsync(stream, idle, ct)) throw new InvalidDataException("stream ended before all parameter bytes arrived");
             if (stream.Current.BodyCase != ResultMessage.BodyOneofCase.Chunk) throw new InvalidDataException($"expected a parameter chunk, got {stream.Current.BodyCase}");
             assembler.Add(stream.Current.Chunk);
         }
         var parameters = assembler.Complete();
         if (parameters.FindNonFinite() is { } bad) throw new InvalidDataException(bad);
         return (parameters, manifest.TotalBytes);
+    }
+
+    private async Task<bool> NextAsync(IAsyncStreamReader<ResultMessage> stream, CancellationTokenSource idle, CancellationToken ct)
+    {
+        idle.CancelAfter(options.UploadIdleTimeout);
+        try
+        {
+            return await stream.MoveNext(idle.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new InvalidDataException($"no upload data for {options.UploadIdleTimeout.TotalSeconds:0}s; upload abandoned");
+        }
     }
 
     private static void CheckManifest(ParameterManifest manifest, ParameterSet expected)

@@ -185,6 +185,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton<PlanLibrary>();
         services.AddSingleton<NodeRegistry>();
         services.AddSingleton<TaskBoard>();
+        services.AddSingleton<UploadBudget>();
         services.AddSingleton<INodePool, ConnectedNodePool>();
         services.AddSingleton<RunExecutor>();
         services.AddSingleton<RunManager>();

@@ -59,4 +59,16 @@ public sealed record ServerOptions
 
     /// <summary>Largest parameter set a node may upload, in bytes.</summary>
     public long MaxUploadBytes { get; init; } = 4L << 30;
+
+    /// <summary>Memory all parameter uploads in progress may hold together, in bytes; an upload reserves its declared size.</summary>
+    public long UploadMemoryBytes { get; init; } = 1L << 30;
+
+    /// <summary>Memory one node's uploads in progress may hold together, in bytes.</summary>
+    public long NodeUploadMemoryBytes { get; init; } = 512L << 20;
+
+    /// <summary>How long an upload waits for memory held by other uploads before it is refused (ResourceExhausted).</summary>
+    public TimeSpan UploadBudgetWait { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Silence within a result upload (between two messages) after which it is abandoned and its memory freed.</summary>
+    public TimeSpan UploadIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -163,7 +163,7 @@ public sealed class ParameterCodecTests
     {
         using var assembler = new ParameterAssembler(ParameterEncoder.Manifest(Small()));
 
-        Assert.Equal(["w float32[2,3]", "b float32[2]"], assembler.Tensors.Select(t => t.Spec));
+        Assert.Equal(["w float32[2,3]", "b float32[2]"], assembler.Specs);
         Assert.False(assembler.IsComplete);
     }
 

@@ -5,6 +5,7 @@ using Cohort.Server.Security;
 using Cohort.Server.State;
 using Cohort.Transport.Codec;
 using Cohort.Transport.V1;
+using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -13,7 +14,7 @@ namespace Cohort.Server.Fleet;
 /// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
 public sealed class FleetService(
     NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options,
-    ServerMetrics metrics, UploadBudget uploads, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
+    ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
@@ -87,6 +88,21 @@ public sealed class FleetService(
 
     /// <inheritdoc />
     public override async Task<PushResultReply> PushResult(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context)
+    {
+        try
+        {
+            return await ReceiveResultAsync(requestStream, context);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            // A result message that does not decode is the caller's mistake, not the server's.
+            if (throttle.Allow("undecodable-result", out long suppressed))
+                log.LogWarning("Refused an undecodable result message from {Peer}: {Error} ({Suppressed} more since the last line)", context.Peer, e.Message, suppressed);
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"undecodable result message: {e.Message}"));
+        }
+    }
+
+    private async Task<PushResultReply> ReceiveResultAsync(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context)
     {
         string node = await auth.AuthenticateAsync(context);
         registry.Touch(node);

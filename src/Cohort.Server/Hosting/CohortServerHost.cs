@@ -186,6 +186,8 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton<NodeRegistry>();
         services.AddSingleton<TaskBoard>();
         services.AddSingleton<UploadBudget>();
+        services.AddSingleton(new FailedAuthentications(options.FailedAuthenticationsPerMinute));
+        services.AddSingleton<LogThrottle>();
         services.AddSingleton<INodePool, ConnectedNodePool>();
         services.AddSingleton<RunExecutor>();
         services.AddSingleton<RunManager>();
@@ -193,6 +195,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddHostedService<NodeMonitor>();
 
         var app = builder.Build();
+        app.Use(CallGate.Guard);
         app.Use(DashboardAccess.Guard);
         app.MapGrpcService<FleetService>();
         app.MapGrpcService<ControlService>();

@@ -71,4 +71,7 @@ public sealed record ServerOptions
 
     /// <summary>Silence within a result upload (between two messages) after which it is abandoned and its memory freed.</summary>
     public TimeSpan UploadIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Failed authentications (API calls and dashboard logins) one address may make per minute before it is refused for the rest of that minute.</summary>
+    public int FailedAuthenticationsPerMinute { get; init; } = 30;
 }

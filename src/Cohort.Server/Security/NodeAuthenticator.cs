@@ -18,6 +18,17 @@ public sealed class NodeAuthenticator(IStateStore store, NodeCertificates certif
         return token;
     }
 
+    /// <summary>The node a bearer token belongs to, or null when it is empty or unknown.</summary>
+    public async Task<string?> FindAsync(string? token, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(token)) return null;
+        string hash = Tokens.Hash(token);
+        if (_byHash.TryGetValue(hash, out var name)) return name;
+        name = await store.FindNodeByTokenHashAsync(hash, ct);
+        if (name is not null) _byHash[hash] = name;
+        return name;
+    }
+
     /// <summary>The calling node's name; throws Unauthenticated when the token is missing or unknown.</summary>
     public async Task<string> AuthenticateAsync(ServerCallContext context)
     {

@@ -1,0 +1,128 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Server.Security;
+
+/// <summary>
+/// Stands in front of the gRPC services: authenticates every Fleet and Control call from its headers
+/// before a byte of its body is read, refuses addresses that keep failing, and checks that a node's
+/// single request message decodes before the service sees it, so garbage is answered InvalidArgument
+/// with at most one log line per interval instead of a logged stack trace.
+/// </summary>
+public static class CallGate
+{
+    private const string FleetPrefix = "/cohort.v1.Fleet/";
+    private const string ControlPrefix = "/cohort.v1.Control/";
+
+    /// <summary>Largest request message of a unary or server-streaming Fleet call (they carry names and ids only).</summary>
+    public const int MaxFleetRequestBytes = 64 << 10;
+
+    /// <summary>The middleware.</summary>
+    public static async Task Guard(HttpContext http, Func<Task> next)
+    {
+        string path = http.Request.Path.Value ?? "";
+        bool fleet = path.StartsWith(FleetPrefix, StringComparison.Ordinal);
+        if (!fleet && !path.StartsWith(ControlPrefix, StringComparison.Ordinal))
+        {
+            await next();
+            return;
+        }
+        var services = http.RequestServices;
+        var limiter = services.GetRequiredService<FailedAuthentications>();
+        var throttle = services.GetRequiredService<LogThrottle>();
+        var log = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CallGate).FullName!);
+        string caller = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        if (limiter.IsOver(caller))
+        {
+            Note(log, throttle, "limited", $"refusing calls from {caller}: more than {limiter.PerMinute} failed authentications in a minute");
+            await RefuseAsync(http, StatusCode.ResourceExhausted, $"too many failed authentications from {caller}; wait a minute");
+            return;
+        }
+        string? token = Tokens.FromHeader(http.Request.Headers.Authorization);
+        bool known = fleet
+            ? await services.GetRequiredService<NodeAuthenticator>().FindAsync(token, http.RequestAborted) is not null
+            : services.GetRequiredService<AdminAuthenticator>().IsAdminToken(token ?? "");
+        if (!known)
+        {
+            limiter.Count(caller);
+            Note(log, throttle, "unauthenticated", $"refused an unauthenticated call to {path} from {caller}");
+            string kind = fleet ? "node" : "admin";
+            await RefuseAsync(http, StatusCode.Unauthenticated, string.IsNullOrEmpty(token) ? $"missing {kind} token (authorization: Bearer <token>)" : $"unknown {kind} token");
+            return;
+        }
+        if (fleet && Transport.V1.Fleet.Descriptor.FindMethodByName(path[FleetPrefix.Length..]) is { IsClientStreaming: false } method)
+        {
+            string? problem = await CheckSingleMessageAsync(http, method.InputType);
+            if (problem is not null)
+            {
+                Note(log, throttle, "undecodable", $"refused {path} from {caller}: {problem}");
+                await RefuseAsync(http, StatusCode.InvalidArgument, problem);
+                return;
+            }
+        }
+        await next();
+    }
+
+    /// <summary>Reads the one request message, checks that it decodes, and puts the bytes back for the service; returns what is wrong, or null.</summary>
+    private static async Task<string?> CheckSingleMessageAsync(HttpContext http, MessageDescriptor type)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > MaxFleetRequestBytes + 5) return $"request message larger than {MaxFleetRequestBytes} bytes";
+        }
+        var bytes = buffer.ToArray();
+        http.Request.Body = new MemoryStream(bytes, writable: false);
+        if (bytes.Length < 5) return "request holds no complete gRPC message";
+        if (bytes[0] != 0) return null; // compressed: left to the service's own decoding
+        long length = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(1, 4));
+        if (length != bytes.Length - 5) return $"gRPC frame announces {length} bytes but {bytes.Length - 5} arrived";
+        try
+        {
+            type.Parser.ParseFrom(bytes, 5, (int)length);
+            return null;
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            return $"undecodable {type.Name}: {e.Message}";
+        }
+    }
+
+    private static void Note(ILogger log, LogThrottle throttle, string kind, string line)
+    {
+        if (!throttle.Allow(kind, out long suppressed)) return;
+        if (suppressed > 0) line += string.Create(CultureInfo.InvariantCulture, $" ({suppressed} more like it since the last line)");
+        log.LogWarning("{Refusal}", line);
+    }
+
+    /// <summary>Answers the call with a gRPC status and no message (a trailers-only response).</summary>
+    private static async Task RefuseAsync(HttpContext http, StatusCode code, string message)
+    {
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        http.Response.ContentType = "application/grpc";
+        http.Response.Headers["grpc-status"] = ((int)code).ToString(CultureInfo.InvariantCulture);
+        http.Response.Headers["grpc-message"] = PercentEncode(message);
+        await http.Response.CompleteAsync();
+    }
+
+    private static string PercentEncode(string message)
+    {
+        var sb = new StringBuilder();
+        foreach (byte b in Encoding.UTF8.GetBytes(message))
+        {
+            if (b is >= 0x20 and <= 0x7E && b != (byte)'%') sb.Append((char)b);
+            else sb.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+        }
+        return sb.ToString();
+    }
+}

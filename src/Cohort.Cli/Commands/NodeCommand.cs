@@ -47,6 +47,8 @@ public static class NodeCommand
                 if (eq <= 0) throw new CliException($"--set '{kv}': expected KEY=VALUE");
                 settings[kv[..eq]] = kv[(eq + 1)..];
             }
+            if (pr.GetValue(insecure))
+                Console.Error.WriteLine("WARNING: --insecure: plaintext connection, so this node's token and its model parameters cross the network readable and forgeable; use it on loopback for development only");
             using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
             var options = new NodeOptions
             {

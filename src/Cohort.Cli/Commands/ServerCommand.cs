@@ -58,6 +58,8 @@ public static class ServerCommand
                 PlanDirectories = pr.GetValue(plans) ?? [],
                 JsonLogs = pr.GetValue(logFormat) == "json",
             };
+            if (options.Insecure)
+                Console.Error.WriteLine("WARNING: --insecure: plaintext HTTP/2, so node tokens, the admin token and model parameters cross the network readable and forgeable; use it on loopback for development only");
             await using var server = await CohortServerHost.StartAsync(options, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
             Console.WriteLine($"Cohort server {ServerInfo.Version} listening on {server.Address}");
             if (server.DashboardAddress is { } dashboard) Console.WriteLine($"  dashboard:   {dashboard} (log in with the admin token; /metrics, /healthz, /readyz)");

@@ -50,6 +50,17 @@ public static class DashboardAccess
             await http.Response.WriteAsync("cross-origin request refused\n");
             return;
         }
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method) && request.Headers.Authorization.Count == 0)
+        {
+            // A cookie is sent by the browser on its own; only a form this server rendered knows the session's token.
+            string? expected = AntiForgery.TokenOf(http);
+            if (expected is null || !await AntiForgery.CarriesAsync(http, expected))
+            {
+                http.Response.StatusCode = StatusCodes.Status403Forbidden;
+                await http.Response.WriteAsync("anti-forgery token missing or wrong; reload the page and try again\n");
+                return;
+            }
+        }
         http.Items[ItemKey] = who;
         await next();
     }

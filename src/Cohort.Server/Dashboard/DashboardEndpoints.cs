@@ -19,7 +19,7 @@ public static class DashboardEndpoints
     public static void MapDashboard(this IEndpointRouteBuilder app)
     {
         app.MapGet("/assets/{name}", (string name) => Asset(name));
-        app.MapGet("/login", (string? next) => HtmlResult(LoginPage.Render(null, next)));
+        app.MapGet("/login", (HttpContext http, string? next) => HtmlResult(LoginPage.Render(null, next, LoginFormToken(http))));
         app.MapPost("/login", Login);
         app.MapPost("/logout", (HttpContext http, DashboardSessions sessions) =>
         {
@@ -58,15 +58,29 @@ public static class DashboardEndpoints
         });
     }
 
-    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions)
+    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions, FailedAuthentications failures)
     {
+        string caller = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        if (failures.IsOver(caller))
+        {
+            http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            return Results.Text($"too many failed logins from {caller}; wait a minute\n", statusCode: StatusCodes.Status429TooManyRequests);
+        }
+        if (!http.Request.HasFormContentType) return Results.BadRequest("log in with the form at /login\n");
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         string? next = form["next"];
+        // Login CSRF: the form's token must match the cookie set when this browser loaded the form.
+        if (!http.Request.Cookies.TryGetValue(AntiForgery.LoginCookie, out var bound) || !Tokens.Equal(bound, form[AntiForgery.FieldName].ToString()))
+        {
+            http.Response.StatusCode = StatusCodes.Status403Forbidden;
+            return HtmlResult(LoginPage.Render("the login form expired; log in again", next, LoginFormToken(http)));
+        }
         var who = operators.Authenticate(form["token"].ToString().Trim());
         if (who is null)
         {
+            failures.Count(caller);
             http.Response.StatusCode = StatusCodes.Status401Unauthorized;
-            return HtmlResult(LoginPage.Render("unknown token: use the admin token or a viewer token", next));
+            return HtmlResult(LoginPage.Render("unknown token: use the admin token or a viewer token", next, LoginFormToken(http)));
         }
         http.Response.Cookies.Append(DashboardSessions.CookieName, sessions.Start(who), new CookieOptions
         {
@@ -76,9 +90,24 @@ public static class DashboardEndpoints
             Path = "/",
             MaxAge = DashboardSessions.Lifetime,
         });
+        http.Response.Cookies.Delete(AntiForgery.LoginCookie);
         // Only local paths: an open redirect would let a link send a fresh login elsewhere.
-        bool local = next is { Length: > 0 } n && n[0] == '/' && (n.Length == 1 || (n[1] != '/' && n[1] != '\\'));
-        return Results.Redirect(local ? next! : "/", false);
+        return Results.Redirect(LocalPath.OrRoot(next), false);
+    }
+
+    /// <summary>A fresh token for the login form, bound to this browser by a cookie.</summary>
+    private static string LoginFormToken(HttpContext http)
+    {
+        string token = Tokens.New();
+        http.Response.Cookies.Append(AntiForgery.LoginCookie, token, new CookieOptions
+        {
+            HttpOnly = true,
+            Secure = http.Request.IsHttps,
+            SameSite = SameSiteMode.Strict,
+            Path = "/login",
+            MaxAge = TimeSpan.FromHours(1),
+        });
+        return token;
     }
 
     private static async Task<IResult> NewRunForm(HttpContext http, PlanLibrary library, DashboardData data, string? from)
@@ -130,8 +159,12 @@ public static class DashboardEndpoints
         }
     }
 
-    private static IResult PageResult(HttpContext http, string title, string main, bool live = true) =>
-        http.Request.Query.ContainsKey("fragment") ? HtmlResult(main) : HtmlResult(Html.Page(title, DashboardAccess.Identity(http), main, live));
+    private static IResult PageResult(HttpContext http, string title, string main, bool live = true)
+    {
+        string html = http.Request.Query.ContainsKey("fragment") ? main : Html.Page(title, DashboardAccess.Identity(http), main, live);
+        // Pages reached with a bearer token have no session; their forms are for browsers, which have one.
+        return HtmlResult(AntiForgery.TokenOf(http) is { } token ? AntiForgery.Stamp(html, token) : html);
+    }
 
     private static IResult HtmlResult(string html) => Results.Content(html, "text/html; charset=utf-8");
 

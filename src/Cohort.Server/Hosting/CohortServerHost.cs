@@ -64,7 +64,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         LogLevel logLevel = LogLevel.Information, CancellationToken ct = default)
     {
         string dataDir = Path.GetFullPath(options.DataDir);
-        Directory.CreateDirectory(dataDir);
+        DataFiles.EnsureFolder(dataDir);
         string adminToken;
         if (options.AdminToken is not null)
         {
@@ -111,6 +111,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         ListenOptions? grpcListener = null, dashboardListener = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
+            k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = null;
             k.Limits.Http2.InitialConnectionWindowSize = 8 << 20;
             k.Limits.Http2.InitialStreamWindowSize = 4 << 20;
@@ -163,9 +164,11 @@ public sealed class CohortServerHost : IAsyncDisposable
             o.MaxSendMessageSize = 16 << 20;
             o.EnableDetailedErrors = false;
         });
+        string databaseFile = Path.Combine(dataDir, "cohort.db");
+        if (options.Database is not { Length: > 0 }) DataFiles.EnsureOwnerOnlyFile(databaseFile);
         IStateStore baseStore = options.Database is { Length: > 0 } database
             ? new PostgresStateStore(database)
-            : new SqliteStateStore(Path.Combine(dataDir, "cohort.db"));
+            : new SqliteStateStore(databaseFile);
         await baseStore.InitializeAsync(ct);
         services.AddSingleton(options);
         services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore));
@@ -195,6 +198,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddHostedService<NodeMonitor>();
 
         var app = builder.Build();
+        app.Use(SecurityHeaders.Add);
         app.Use(CallGate.Guard);
         app.Use(DashboardAccess.Guard);
         app.MapGrpcService<FleetService>();

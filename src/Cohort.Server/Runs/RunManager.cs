@@ -22,7 +22,10 @@ public sealed class RunManager(
     /// <summary>Validates the plan and queues a run; throws <see cref="PlanException"/> for a bad plan.</summary>
     public async Task<RunRecord> SubmitAsync(string planYaml, string source, CancellationToken ct)
     {
-        var plan = PlanParser.Parse(planYaml, string.IsNullOrEmpty(source) ? "plan" : source, strategies);
+        string name = string.IsNullOrEmpty(source) ? "plan" : source;
+        Security.PlanLimits.CheckText(planYaml, name);
+        var plan = PlanParser.Parse(planYaml, name, strategies);
+        Security.PlanLimits.CheckParsed(plan, name);
         var now = DateTimeOffset.UtcNow;
         string id = $"{Slug(plan.Name)}-{now:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
         var run = new RunRecord(id, plan.Name, plan.Experiment ?? plan.Name, plan.App.Name, plan.Strategy.Name, RunStatus.Queued,

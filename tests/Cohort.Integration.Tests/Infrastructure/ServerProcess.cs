@@ -19,7 +19,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
         Address = address;
         DashboardAddress = dashboard;
         AdminToken = File.ReadAllText(CohortServerHost.AdminTokenFile(dataDir)).Trim();
-        Control = new ControlClient(new ConnectionOptions(address.ToString(), AdminToken, CaFile));
+        Control = new ControlClient(new ConnectionOptions(address.ToString(), AdminToken, Insecure ? null : CaFile, Insecure));
     }
 
     /// <summary>The process.</summary>
@@ -33,6 +33,9 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     /// <summary>Dashboard address.</summary>
     public Uri? DashboardAddress { get; }
+
+    /// <summary>True when the server speaks plaintext (--insecure).</summary>
+    public bool Insecure => Address.Scheme == "http";
 
     /// <summary>The generated admin token.</summary>
     public string AdminToken { get; }

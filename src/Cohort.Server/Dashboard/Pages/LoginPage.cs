@@ -4,14 +4,15 @@ namespace Cohort.Server.Dashboard.Pages;
 public static class LoginPage
 {
     /// <summary>Renders the whole page, with an optional error and the page to return to.</summary>
-    public static string Render(string? error, string? next) => $$"""
+    public static string Render(string? error, string? next, string formToken) => $$"""
         <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <title>Log in · Cohort</title><link rel="stylesheet" href="/assets/dashboard.css"></head>
         <body class="login"><main><h1>Cohort</h1>
         <form method="post" action="/login" id="login">
         <p>Log in with the admin token (<code>DATA_DIR/admin.token</code>) or a viewer token (<code>cohort token create --viewer NAME</code>).</p>
         {{(error is null ? "" : $"<p class=\"error\" id=\"login-error\">{Html.E(error)}</p>")}}
-        <input type="hidden" name="next" value="{{Html.E(next ?? "/")}}">
+        <input type="hidden" name="next" value="{{Html.E(LocalPath.OrRoot(next))}}">
+        <input type="hidden" name="{{AntiForgery.FieldName}}" value="{{Html.E(formToken)}}">
         <label>token <input type="password" name="token" autocomplete="current-password" autofocus required></label>
         <button>log in</button></form></main></body></html>
         """;

@@ -25,6 +25,7 @@ public static class ServerCommand
         var aggregationBuffer = new Option<int>("--aggregation-buffer-mb") { Description = "Memory for fit results waiting to be folded in batches (faster aggregation); 0 folds each as it arrives", DefaultValueFactory = _ => 256 };
         var uploadMemory = new Option<int>("--upload-memory-mb") { Description = "Memory all result uploads in progress may hold together; an upload that cannot fit waits, one larger than this is refused", DefaultValueFactory = _ => 1024 };
         var nodeUploadMemory = new Option<int>("--node-upload-memory-mb") { Description = "Memory one node's uploads in progress may hold together", DefaultValueFactory = _ => 512 };
+        var failedAuth = new Option<int>("--failed-auth-per-minute") { Description = "Failed authentications (API calls, dashboard logins) one address may make per minute before it is refused for the rest of the minute", DefaultValueFactory = _ => 30 };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
         var dashboardPort = new Option<int?>("--dashboard-port") { Description = "Port of the dashboard, /metrics and health endpoints (default: --port + 1, a free one when --port is 0; 0 picks a free one; -1 switches the dashboard off)" };
         var plans = new Option<string[]>("--plans") { Description = "Folder of plan files (*.yaml) the dashboard offers when starting a run (repeatable)", AllowMultipleArgumentsPerToken = true };
@@ -32,7 +33,7 @@ public static class ServerCommand
         logFormat.AcceptOnlyFromAmong("plain", "json");
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
-        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, adminToken, nodeTimeout, mtls, clientCa, database, aggregationBuffer, uploadMemory, nodeUploadMemory, plans, logFormat, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, adminToken, nodeTimeout, mtls, clientCa, database, aggregationBuffer, uploadMemory, nodeUploadMemory, failedAuth, plans, logFormat, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
@@ -52,6 +53,7 @@ public static class ServerCommand
                 AggregationBufferBytes = (long)pr.GetValue(aggregationBuffer) << 20,
                 UploadMemoryBytes = (long)pr.GetValue(uploadMemory) << 20,
                 NodeUploadMemoryBytes = (long)pr.GetValue(nodeUploadMemory) << 20,
+                FailedAuthenticationsPerMinute = pr.GetValue(failedAuth),
                 Database = pr.GetValue(database) ?? Environment.GetEnvironmentVariable("COHORT_DATABASE"),
                 ClientCaFile = pr.GetValue(clientCa),
                 DashboardPort = pr.GetValue(dashboardPort),

@@ -56,6 +56,17 @@ public sealed partial class DashboardSecurityTests
         var genuine = await client.PostAsync("/runs/no-such-run/stop", new FormUrlEncodedContent([new("csrf", token)]));
         Assert.Equal(HttpStatusCode.NotFound, genuine.StatusCode);
 
+        // The multipart new-run form carries it too: a bad plan reaches the parser and comes back with its error.
+        string newRun = await client.GetStringAsync("/runs/new");
+        using var multipart = new MultipartFormDataContent
+        {
+            { new StringContent(FormToken().Match(newRun).Groups[1].Value), "csrf" },
+            { new StringContent("name: x\nrounds: zero\n"), "plan" },
+        };
+        var refusedPlan = await client.PostAsync("/runs", multipart);
+        Assert.Equal(HttpStatusCode.BadRequest, refusedPlan.StatusCode);
+        Assert.Contains("submit-error", await refusedPlan.Content.ReadAsStringAsync());
+
         // Login CSRF: a login post without the login form's token is refused.
         using var other = Client(server);
         var blind = await other.PostAsync("/login", new FormUrlEncodedContent([new("token", server.AdminToken), new("next", "/")]));

@@ -49,7 +49,8 @@ public static class GrpcChannels
 
         var credentials = CallCredentials.FromInterceptor((_, metadata) =>
         {
-            metadata.Add("authorization", "Bearer " + options.Token);
+            // No token at all (an admin certificate authenticates instead) sends no header rather than an empty one.
+            if (options.Token.Length > 0) metadata.Add("authorization", "Bearer " + options.Token);
             return Task.CompletedTask;
         });
         return GrpcChannel.ForAddress(uri, new GrpcChannelOptions

@@ -50,7 +50,7 @@ public static class SigningRequests
         }
         var asked = FederationNames.KindOf(request.SubjectName);
         if (asked is not null && asked != kind)
-            throw new ArgumentException($"{file}: the request is for a {FederationNames.KindName(asked.Value)} certificate, not --kind {FederationNames.KindName(kind)}");
+            throw new ArgumentException($"{file}: the request asks for kind {FederationNames.KindName(asked.Value)}, not --kind {FederationNames.KindName(kind)}");
         return authority.Issue(kind, name, request.PublicKey, role, [], validity);
     }
 }

@@ -172,6 +172,39 @@ public sealed class ProvisioningTests : IDisposable
             "server", "--insecure", "--host", "0.0.0.0", "--port", "0", "--dashboard-port", "-1", "--data-dir", Path.Combine(_root, "insecure"), "--admin-token", _adminToken);
         await using var allowed = await ServerProcess.StartAsync(_root, _adminToken, "--insecure", "--host", "0.0.0.0", "--allow-insecure-network");
         Assert.StartsWith("http://", allowed.Address);
+
+        // Nodes and operators refuse plaintext to anything but loopback too (before any byte is sent).
+        await Refused("is plaintext http to a host that is not loopback", "node", "--server", "http://192.0.2.1:7300", "--insecure", "--name", "site-a", "--app", "empty", "--token", _adminToken);
+        await Refused("is plaintext http to a host that is not loopback", "nodes", "--server", "http://192.0.2.1:7300", "--insecure", "--admin-token", _adminToken);
+    }
+
+    [Fact]
+    public async Task A_data_folder_provisioned_by_certs_server_demands_node_certificates_and_reads_the_revocation_list_copied_beside_its_ca()
+    {
+        await Cohort("certs", "init", "--dir", Ca);
+        string data = Path.Combine(_root, "data"), a = Path.Combine(_root, "site-a");
+        await Cohort("certs", "server", "--ca-dir", Ca, "--host", "localhost", "--out", Path.Combine(data, "tls"));
+        await Cohort("certs", "node", "site-a", "--ca-dir", Ca, "--out", a);
+        await using var server = await ServerProcess.StartAsync(_root, _adminToken, "--data-dir", data);
+        Assert.Contains("client certificate (mutual TLS)", server.Process.Output);
+        using var control = new ControlClient(new ConnectionOptions(server.Address, _adminToken, CaCert));
+        string token = await control.CreateNodeTokenAsync("site-a", default);
+
+        await using (var tokenOnly = StartNode(server, "site-a", token))
+        {
+            Assert.Equal(1, await tokenOnly.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains("must present its client certificate", tokenOnly.Output);
+        }
+        await using var node = StartNode(server, "site-a", token, "--cert", Path.Combine(a, "site-a.crt"), "--key", Path.Combine(a, "site-a.key"));
+        await WaitForOnlineAsync(control, ["site-a"], node);
+
+        // The CA folder lives elsewhere: the operator revokes there and copies the list beside the server's CA.
+        await Cohort("certs", "revoke", "site-a", "--ca-dir", Ca);
+        Assert.True(node.IsRunning);
+        File.Copy(Path.Combine(Ca, "crl.pem"), Path.Combine(data, "tls", "crl.pem"));
+        Assert.Equal(1, await node.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("has been revoked", node.Output);
+        Assert.True(server.Process.IsRunning);
     }
 
     [Fact]
@@ -264,7 +297,8 @@ public sealed class ProvisioningTests : IDisposable
 
         public static async Task<ServerProcess> StartAsync(string root, string adminToken, params string[] extra)
         {
-            var process = CliProcess.Start(["server", "--port", "0", "--dashboard-port", "-1", "--data-dir", Path.Combine(root, "data-" + Guid.NewGuid().ToString("N")[..6]), "--admin-token", adminToken, .. extra]);
+            string[] dataDir = extra.Contains("--data-dir") ? [] : ["--data-dir", Path.Combine(root, "data-" + Guid.NewGuid().ToString("N")[..6])];
+            var process = CliProcess.Start(["server", "--port", "0", "--dashboard-port", "-1", "--admin-token", adminToken, .. dataDir, .. extra]);
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
             while (true)
             {

@@ -32,6 +32,12 @@ public sealed class ControlOptions
         Description = "Allow a plaintext http:// server (local development only)",
     };
 
+    /// <summary>--allow-insecure-network.</summary>
+    public Option<bool> AllowInsecureNetwork { get; } = new("--allow-insecure-network")
+    {
+        Description = "Allow --insecure to a server that is not on loopback (the token crosses the network in clear)",
+    };
+
     /// <summary>--cert.</summary>
     public Option<string?> Certificate { get; } = new("--cert")
     {
@@ -58,6 +64,7 @@ public sealed class ControlOptions
         command.Options.Add(AdminToken);
         command.Options.Add(Ca);
         command.Options.Add(Insecure);
+        command.Options.Add(AllowInsecureNetwork);
         command.Options.Add(Certificate);
         command.Options.Add(Key);
         command.Options.Add(DataDir);
@@ -84,6 +91,6 @@ public sealed class ControlOptions
             string local = Path.Combine(dataDir, "tls", "ca.crt");
             if (File.Exists(local)) ca = local;
         }
-        return new ConnectionOptions(pr.GetValue(Server)!, token, ca, pr.GetValue(Insecure), certificate, key);
+        return new ConnectionOptions(pr.GetValue(Server)!, token, ca, pr.GetValue(Insecure), certificate, key, pr.GetValue(AllowInsecureNetwork));
     }
 }

@@ -14,6 +14,7 @@ root.Subcommands.Add(RunCommands.Create());
 root.Subcommands.Add(ModelCommand.Create());
 root.Subcommands.Add(TokenCommand.Create());
 root.Subcommands.Add(TokenCommand.CreateNodes());
+root.Subcommands.Add(CertsCommand.Create());
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 

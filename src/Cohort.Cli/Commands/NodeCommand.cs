@@ -20,12 +20,13 @@ public static class NodeCommand
         var data = new Option<string?>("--data") { Description = "The site's data file (or folder, e.g. for mnist), read by the app; it never leaves the node" };
         var set = new Option<string[]>("--set") { Description = "Extra node-local app setting KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = true };
         var ca = new Option<string?>("--ca") { Description = "CA certificate (PEM) to trust for the server" };
-        var insecure = new Option<bool>("--insecure") { Description = "Allow a plaintext http:// server (local development only)" };
+        var insecure = new Option<bool>("--insecure") { Description = "Allow a plaintext http:// server (local development only: loopback addresses)" };
+        var allowInsecureNetwork = new Option<bool>("--allow-insecure-network") { Description = "Allow --insecure to a server that is not on loopback (the token crosses the network in clear)" };
         var cert = new Option<string?>("--cert") { Description = "Client certificate (PEM) for mutual TLS" };
         var key = new Option<string?>("--key") { Description = "Private key (PEM) of --cert" };
 
         var command = new Command("node", "Run a site's node: connect out to the server, pull tasks, train locally, push parameters");
-        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, cert, key }) command.Options.Add(o);
+        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
@@ -52,7 +53,7 @@ public static class NodeCommand
             using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
             var options = new NodeOptions
             {
-                Connection = new ConnectionOptions(pr.GetValue(server)!, tokenValue, pr.GetValue(ca), pr.GetValue(insecure), pr.GetValue(cert), pr.GetValue(key)),
+                Connection = new ConnectionOptions(pr.GetValue(server)!, tokenValue, pr.GetValue(ca), pr.GetValue(insecure), pr.GetValue(cert), pr.GetValue(key), pr.GetValue(allowInsecureNetwork)),
                 Name = pr.GetValue(name)!,
                 NodeSettings = new Config(settings),
                 Logger = loggerFactory.CreateLogger("cohort.node"),

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Cohort.Server.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Cohort.Cli.Commands;
@@ -16,11 +17,13 @@ public static class ServerCommand
         var cert = new Option<string?>("--tls-cert") { Description = "PEM certificate; without it (and without --insecure) a CA and certificate are generated in DATA_DIR/tls" };
         var key = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert" };
         var tlsName = new Option<string[]>("--tls-name") { Description = "Extra host name or IP for the generated certificate (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var insecure = new Option<bool>("--insecure") { Description = "Serve plaintext HTTP/2 (local development only)" };
+        var insecure = new Option<bool>("--insecure") { Description = "Serve plaintext HTTP/2 (local development only; loopback --host only)" };
+        var allowInsecureNetwork = new Option<bool>("--allow-insecure-network") { Description = "Allow --insecure on a non-loopback --host (tokens then cross the network in clear)" };
         var adminToken = new Option<string?>("--admin-token") { Description = "Admin token for the Control API (default: generated into DATA_DIR/admin.token)" };
         var nodeTimeout = new Option<double>("--node-timeout") { Description = "Seconds without heartbeat before a node is offline", DefaultValueFactory = _ => 4.0 };
-        var mtls = new Option<bool>("--mtls") { Description = "Mutual TLS: nodes must also present a client certificate for their name (cohort token create --cert-dir)" };
-        var clientCa = new Option<string?>("--client-ca") { Description = "PEM CA that issues node certificates (default: the generated CA)" };
+        var mtls = new Option<bool?>("--mtls") { Description = "Mutual TLS: nodes must also present a client certificate for their name (default: on with a federation CA — --client-ca or DATA_DIR/tls from cohort certs — else off; --mtls false turns it off)" };
+        var clientCa = new Option<string?>("--client-ca") { Description = "PEM CA that issues node and admin certificates, e.g. the federation's ca.crt (default: the CA in DATA_DIR/tls)" };
+        var crl = new Option<string?>("--crl") { Description = "PEM revocation list checked on every node and admin certificate, re-read when it changes (default: crl.pem beside the client CA)" };
         var database = new Option<string?>("--database") { Description = "PostgreSQL connection string for the state (default: $COHORT_DATABASE, else SQLite in DATA_DIR)" };
         var aggregationBuffer = new Option<int>("--aggregation-buffer-mb") { Description = "Memory for fit results waiting to be folded in batches (faster aggregation); 0 folds each as it arrives", DefaultValueFactory = _ => 256 };
         var uploadMemory = new Option<int>("--upload-memory-mb") { Description = "Memory all result uploads in progress may hold together; an upload that cannot fit waits, one larger than this is refused", DefaultValueFactory = _ => 1024 };
@@ -33,7 +36,7 @@ public static class ServerCommand
         logFormat.AcceptOnlyFromAmong("plain", "json");
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
-        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, adminToken, nodeTimeout, mtls, clientCa, database, aggregationBuffer, uploadMemory, nodeUploadMemory, failedAuth, plans, logFormat, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, failedAuth, plans, logFormat, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
@@ -47,6 +50,8 @@ public static class ServerCommand
                 TlsKeyFile = pr.GetValue(key),
                 TlsNames = pr.GetValue(tlsName) ?? [],
                 Insecure = pr.GetValue(insecure),
+                AllowInsecureNetwork = pr.GetValue(allowInsecureNetwork),
+                RevocationListFile = pr.GetValue(crl),
                 AdminToken = pr.GetValue(adminToken),
                 NodeTimeout = TimeSpan.FromSeconds(pr.GetValue(nodeTimeout)),
                 RequireNodeCertificates = pr.GetValue(mtls),
@@ -67,6 +72,9 @@ public static class ServerCommand
             if (server.DashboardAddress is { } dashboard) Console.WriteLine($"  dashboard:   {dashboard} (log in with the admin token; /metrics, /healthz, /readyz)");
             Console.WriteLine($"  data folder: {server.DataDir}");
             if (server.CaFile is not null) Console.WriteLine($"  nodes trust: --ca {server.CaFile}");
+            Console.WriteLine(server.Services.GetRequiredService<Server.Security.NodeCertificates>().Required
+                ? "  nodes need:  their token and their client certificate (mutual TLS)"
+                : "  nodes need:  their token (no client certificate; --mtls demands one)");
             Console.WriteLine($"  admin token: {CohortServerHost.AdminTokenFile(server.DataDir)}");
             await server.WaitForShutdownAsync(ct);
             return 0;

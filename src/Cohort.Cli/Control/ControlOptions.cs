@@ -32,6 +32,24 @@ public sealed class ControlOptions
         Description = "Allow a plaintext http:// server (local development only)",
     };
 
+    /// <summary>--allow-insecure-network.</summary>
+    public Option<bool> AllowInsecureNetwork { get; } = new("--allow-insecure-network")
+    {
+        Description = "Allow --insecure to a server that is not on loopback (the token crosses the network in clear)",
+    };
+
+    /// <summary>--cert.</summary>
+    public Option<string?> Certificate { get; } = new("--cert")
+    {
+        Description = "Admin certificate (PEM, cohort certs admin --role admin) to use instead of the admin token",
+    };
+
+    /// <summary>--key.</summary>
+    public Option<string?> Key { get; } = new("--key")
+    {
+        Description = "Private key (PEM) of --cert",
+    };
+
     /// <summary>--data-dir.</summary>
     public Option<string> DataDir { get; } = new("--data-dir")
     {
@@ -46,6 +64,9 @@ public sealed class ControlOptions
         command.Options.Add(AdminToken);
         command.Options.Add(Ca);
         command.Options.Add(Insecure);
+        command.Options.Add(AllowInsecureNetwork);
+        command.Options.Add(Certificate);
+        command.Options.Add(Key);
         command.Options.Add(DataDir);
     }
 
@@ -53,7 +74,11 @@ public sealed class ControlOptions
     public ConnectionOptions Resolve(ParseResult pr)
     {
         string dataDir = pr.GetValue(DataDir)!;
+        string? certificate = pr.GetValue(Certificate), key = pr.GetValue(Key);
+        if ((certificate is null) != (key is null)) throw new CliException("--cert and --key go together");
         string? token = pr.GetValue(AdminToken) ?? Environment.GetEnvironmentVariable("COHORT_ADMIN_TOKEN");
+        // An admin certificate authenticates on its own; a token is then optional.
+        if (token is null && certificate is not null) token = "";
         if (token is null)
         {
             string file = CohortServerHost.AdminTokenFile(dataDir);
@@ -66,6 +91,6 @@ public sealed class ControlOptions
             string local = Path.Combine(dataDir, "tls", "ca.crt");
             if (File.Exists(local)) ca = local;
         }
-        return new ConnectionOptions(pr.GetValue(Server)!, token, ca, pr.GetValue(Insecure));
+        return new ConnectionOptions(pr.GetValue(Server)!, token, ca, pr.GetValue(Insecure), certificate, key, pr.GetValue(AllowInsecureNetwork));
     }
 }

@@ -7,6 +7,7 @@ using Cohort.Server.Fleet;
 using Cohort.Server.Models;
 using Cohort.Server.Runs;
 using Cohort.Server.Security;
+using Cohort.Server.Security.Provisioning;
 using Cohort.Server.State;
 using Cohort.Strategies;
 using Cohort.Transport.Channels;
@@ -63,6 +64,8 @@ public sealed class CohortServerHost : IAsyncDisposable
         ServerOptions options, StrategyRegistry? strategies = null, StrategyServices? strategyServices = null,
         LogLevel logLevel = LogLevel.Information, CancellationToken ct = default)
     {
+        if (options.Insecure && !(IPAddress.TryParse(options.Host, out var listenAddress) && IPAddress.IsLoopback(listenAddress)) && !options.AllowInsecureNetwork)
+            throw new ArgumentException($"--insecure serves plaintext, which is for loopback only; --host {options.Host} is not a loopback address (add --allow-insecure-network to do it anyway)");
         string dataDir = Path.GetFullPath(options.DataDir);
         DataFiles.EnsureFolder(dataDir);
         string adminToken;
@@ -95,9 +98,15 @@ public sealed class CohortServerHost : IAsyncDisposable
             certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
         }
         string? clientCaFile = options.ClientCaFile ?? caFile;
-        if (options.RequireNodeCertificates && (certificate is null || clientCaFile is null))
-            throw new ArgumentException("mutual TLS needs TLS and a CA for node certificates (the generated one, or --client-ca)");
         var clientCa = clientCaFile is null ? null : CertificateTrust.LoadCertificate(clientCaFile);
+        // A federation CA (cohort certs init) means sites were provisioned with certificates: demand them by default.
+        bool federationCa = options.ClientCaFile is not null || (clientCa is not null && FederationNames.KindOf(clientCa) == CertificateKind.Ca);
+        bool requireNodeCertificates = options.RequireNodeCertificates ?? (federationCa && certificate is not null);
+        if (requireNodeCertificates && (certificate is null || clientCaFile is null))
+            throw new ArgumentException("mutual TLS needs TLS and a CA for node certificates (the generated one, or --client-ca)");
+        if (options.RevocationListFile is { } crl && !File.Exists(crl)) throw new ArgumentException($"--crl: {crl} not found");
+        string? revocationFile = options.RevocationListFile
+            ?? (clientCaFile is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(clientCaFile))!, FederationAuthority.RevocationFile));
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -177,8 +186,9 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());
         var offered = strategyServices ?? StrategyServices.None;
         services.AddSingleton(offered.AggregationBufferBytes == 0 ? offered with { AggregationBufferBytes = options.AggregationBufferBytes } : offered);
-        services.AddSingleton(new AdminAuthenticator(adminToken));
-        services.AddSingleton(new NodeCertificates(options.RequireNodeCertificates, caFile is null ? null : Path.GetDirectoryName(caFile)));
+        services.AddSingleton(sp => new RevocationListFile(revocationFile, clientCa, sp.GetRequiredService<ILogger<RevocationListFile>>()));
+        services.AddSingleton(sp => new AdminAuthenticator(adminToken, clientCa is null ? null : new AdminCertificates(sp.GetRequiredService<RevocationListFile>())));
+        services.AddSingleton(sp => new NodeCertificates(requireNodeCertificates, caFile is null ? null : Path.GetDirectoryName(caFile), sp.GetRequiredService<RevocationListFile>()));
         services.AddSingleton<NodeAuthenticator>();
         services.AddSingleton(new ViewerTokens(dataDir));
         services.AddSingleton<OperatorAuthenticator>();

@@ -30,8 +30,11 @@ public sealed record ServerOptions
     /// <summary>PEM private key for <see cref="TlsCertFile"/>.</summary>
     public string? TlsKeyFile { get; init; }
 
-    /// <summary>Serve plaintext HTTP/2 (local development only).</summary>
+    /// <summary>Serve plaintext HTTP/2 (local development only; refused on a non-loopback <see cref="Host"/> unless <see cref="AllowInsecureNetwork"/>).</summary>
     public bool Insecure { get; init; }
+
+    /// <summary>Allow <see cref="Insecure"/> on an address other than loopback (tokens then cross the network in clear).</summary>
+    public bool AllowInsecureNetwork { get; init; }
 
     /// <summary>Token operators present to the Control API; generated into the data folder when null.</summary>
     public string? AdminToken { get; init; }
@@ -45,8 +48,15 @@ public sealed record ServerOptions
     /// <summary>Extra host names or addresses for a generated certificate.</summary>
     public IReadOnlyList<string> TlsNames { get; init; } = [];
 
-    /// <summary>Mutual TLS: every node must also present a client certificate issued by the client CA whose common name is its node name.</summary>
-    public bool RequireNodeCertificates { get; init; }
+    /// <summary>
+    /// Mutual TLS: every node must also present a client certificate issued by the client CA whose common name is its
+    /// node name. Null: on when the server runs with a federation CA (<see cref="ClientCaFile"/> given, or a
+    /// provisioned CA in DATA_DIR/tls), off with the CA the server generates for itself.
+    /// </summary>
+    public bool? RequireNodeCertificates { get; init; }
+
+    /// <summary>PEM certificate revocation list checked on every node and admin certificate, re-read when it changes; null: <c>crl.pem</c> beside the client CA, when present.</summary>
+    public string? RevocationListFile { get; init; }
 
     /// <summary>PEM CA that issues node certificates; defaults to the generated CA.</summary>
     public string? ClientCaFile { get; init; }

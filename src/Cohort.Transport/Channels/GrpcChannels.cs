@@ -12,7 +12,9 @@ namespace Cohort.Transport.Channels;
 /// <param name="Insecure">Allow plaintext http:// (local development only).</param>
 /// <param name="CertificateFile">PEM client certificate for mutual TLS, or null.</param>
 /// <param name="KeyFile">PEM private key of <paramref name="CertificateFile"/>.</param>
-public sealed record ConnectionOptions(string Server, string Token, string? CaFile = null, bool Insecure = false, string? CertificateFile = null, string? KeyFile = null);
+/// <param name="AllowInsecureNetwork">Allow plaintext to a server that is not on loopback (tokens then cross the network in clear).</param>
+public sealed record ConnectionOptions(
+    string Server, string Token, string? CaFile = null, bool Insecure = false, string? CertificateFile = null, string? KeyFile = null, bool AllowInsecureNetwork = false);
 
 /// <summary>Creates gRPC channels to a Cohort server with TLS trust, bearer token and large-stream settings.</summary>
 public static class GrpcChannels
@@ -24,6 +26,8 @@ public static class GrpcChannels
             throw new ArgumentException($"server address '{options.Server}' must look like https://host:port");
         if (uri.Scheme == "http" && !options.Insecure)
             throw new ArgumentException($"server address '{options.Server}' is plaintext http; use https, or pass --insecure for local development");
+        if (uri.Scheme == "http" && !uri.IsLoopback && !options.AllowInsecureNetwork)
+            throw new ArgumentException($"server address '{options.Server}' is plaintext http to a host that is not loopback; --insecure is for local development (add --allow-insecure-network to do it anyway)");
 
         var handler = new SocketsHttpHandler
         {
@@ -49,7 +53,8 @@ public static class GrpcChannels
 
         var credentials = CallCredentials.FromInterceptor((_, metadata) =>
         {
-            metadata.Add("authorization", "Bearer " + options.Token);
+            // No token at all (an admin certificate authenticates instead) sends no header rather than an empty one.
+            if (options.Token.Length > 0) metadata.Add("authorization", "Bearer " + options.Token);
             return Task.CompletedTask;
         });
         return GrpcChannel.ForAddress(uri, new GrpcChannelOptions

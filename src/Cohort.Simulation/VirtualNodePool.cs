@@ -2,10 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Threading.Channels;
 using Cohort.Apps;
+using Cohort.Engine.Nodes;
 using Cohort.Records;
-using Cohort.Server.Fleet;
 using Cohort.Simulation.Partitioners;
-using Cohort.Transport.V1;
 
 namespace Cohort.Simulation;
 

@@ -1,12 +1,15 @@
+using Cohort.Engine;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.State;
 using Cohort.Parameters;
 using Cohort.Server.Hosting;
 using Cohort.Server.Observability;
 using Cohort.Server.Security;
-using Cohort.Server.State;
 using Cohort.Transport.Codec;
 using Cohort.Transport.V1;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using TaskKind = Cohort.Engine.Nodes.TaskKind;
 
 namespace Cohort.Server.Fleet;
 
@@ -61,7 +64,7 @@ public sealed class FleetService(
             TaskId = task.Id,
             RunId = task.RunId,
             Round = task.Round,
-            Kind = task.Kind,
+            Kind = TaskKinds.ToWire(task.Kind),
             App = task.App,
             TimeoutSeconds = (int)Math.Ceiling(task.Timeout.TotalSeconds),
         };

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Cohort.Engine.Nodes;
 
 namespace Cohort.Server.Fleet;
 

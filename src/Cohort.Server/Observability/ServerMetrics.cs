@@ -1,5 +1,6 @@
+using Cohort.Engine.Nodes;
+using Cohort.Engine.State;
 using Cohort.Server.Fleet;
-using Cohort.Server.State;
 using Prometheus;
 
 namespace Cohort.Server.Observability;

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using Cohort.Apps;
-using Cohort.Transport.V1;
 
-namespace Cohort.Server.Fleet;
+namespace Cohort.Engine.Nodes;
 
 /// <summary>
 /// Nodes that are client apps in this process (simulations, benchmarks, tests): a task runs on the

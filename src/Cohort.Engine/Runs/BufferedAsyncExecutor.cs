@@ -1,17 +1,16 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Cohort.Apps;
+using Cohort.Engine.Models;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.State;
 using Cohort.Parameters;
 using Cohort.Plans;
 using Cohort.Records;
-using Cohort.Server.Fleet;
-using Cohort.Server.Models;
-using Cohort.Server.State;
 using Cohort.Strategies;
-using Cohort.Transport.V1;
 using Microsoft.Extensions.Logging;
 
-namespace Cohort.Server.Runs;
+namespace Cohort.Engine.Runs;
 
 /// <summary>
 /// FedBuff (Nguyen et al., 2022, "Federated Learning with Buffered Asynchronous Aggregation"): every

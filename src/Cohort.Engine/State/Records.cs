@@ -1,6 +1,6 @@
 using Cohort.Records;
 
-namespace Cohort.Server.State;
+namespace Cohort.Engine.State;
 
 /// <summary>Run status values as stored and shown.</summary>
 public static class RunStatus

@@ -1,11 +1,11 @@
+using Cohort.Engine.Models;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.State;
 using Cohort.Plans;
-using Cohort.Server.Fleet;
-using Cohort.Server.Models;
-using Cohort.Server.State;
 using Cohort.Strategies;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Cohort.Server.Runs;
+namespace Cohort.Engine.Runs;
 
 /// <summary>
 /// Executes one plan through the server's own run executor (synchronous rounds or FedBuff) against an

@@ -1,6 +1,6 @@
 using Cohort.Parameters;
 
-namespace Cohort.Server.Models;
+namespace Cohort.Engine.Models;
 
 /// <summary>The global model of every round of every run, as parameter files in a folder: <c>RUN/round-NNNN.cps</c>.</summary>
 public sealed class ModelStore

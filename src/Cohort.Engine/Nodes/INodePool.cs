@@ -1,4 +1,4 @@
-namespace Cohort.Server.Fleet;
+namespace Cohort.Engine.Nodes;
 
 /// <summary>
 /// The nodes a run's rounds are executed on. The deployed server's pool is the connected nodes (tasks
@@ -15,17 +15,4 @@ public interface INodePool
 
     /// <summary>Ends a task that has not completed (round timeout, run stopped) with a failure.</summary>
     void Fail(PendingTask task, string reason);
-}
-
-/// <summary>The connected nodes of a deployed server: tasks queue on the <see cref="TaskBoard"/> until their node pulls them.</summary>
-public sealed class ConnectedNodePool(NodeRegistry registry, TaskBoard board) : INodePool
-{
-    /// <inheritdoc />
-    public IReadOnlyList<string> Available(string app) => registry.Online(app);
-
-    /// <inheritdoc />
-    public Task<TaskOutcome> Submit(PendingTask task) => board.Submit(task);
-
-    /// <inheritdoc />
-    public void Fail(PendingTask task, string reason) => board.Complete(task, TaskOutcome.Failed(reason));
 }

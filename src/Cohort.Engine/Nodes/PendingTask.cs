@@ -1,8 +1,7 @@
 using Cohort.Parameters;
 using Cohort.Records;
-using Cohort.Transport.V1;
 
-namespace Cohort.Server.Fleet;
+namespace Cohort.Engine.Nodes;
 
 /// <summary>One task for one node, from dispatch until its result (or failure) is in.</summary>
 public sealed class PendingTask

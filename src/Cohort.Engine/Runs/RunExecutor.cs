@@ -16,7 +16,7 @@ namespace Cohort.Engine.Runs;
 /// folding fit results into the strategy's aggregation → aggregate → evaluate → checkpoint.
 /// </summary>
 public sealed class RunExecutor(
-    INodePool pool, IStateStore store, ModelStore models, StrategyRegistry strategies,
+    INodePool pool, IStateStore store, IModelStore models, StrategyRegistry strategies,
     StrategyServices services, ILogger<RunExecutor> log)
 {
     /// <summary>Latest progress of each running run.</summary>

@@ -1,3 +1,4 @@
+using Cohort.Clients;
 namespace Cohort.Engine.Nodes;
 
 /// <summary>
@@ -13,6 +14,6 @@ public interface INodePool
     /// <summary>Starts a task; the returned task completes with its outcome (never throws for node errors).</summary>
     Task<TaskOutcome> Submit(PendingTask task);
 
-    /// <summary>Ends a task that has not completed (round timeout, run stopped) with a failure.</summary>
-    void Fail(PendingTask task, string reason);
+    /// <summary>Ends a task that has not completed (round timeout, run stopped) with a failure of <paramref name="kind"/>.</summary>
+    void Fail(PendingTask task, FailureKind kind, string reason);
 }

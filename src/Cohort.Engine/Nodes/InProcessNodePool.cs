@@ -1,26 +1,37 @@
 using System.Diagnostics;
 using Cohort.Apps;
+using Cohort.Clients;
 
 namespace Cohort.Engine.Nodes;
 
 /// <summary>
-/// Nodes that are client apps in this process (simulations, benchmarks, tests): a task runs on the
-/// thread pool against the node's app, wrapped like a real node's (local tensors stay with the app),
-/// optionally after a per-node delay that stands in for a slower site, and its result is checked
-/// against the task's expected shapes as the Fleet API checks an upload.
+/// Nodes that are client apps in this process (tests, benchmarks, strategy studies): a task runs on the
+/// thread pool through the same <see cref="ClientTaskRunner"/> chain a node uses (plus the checks the
+/// Fleet API makes on an upload), optionally after a per-node delay that stands in for a slower site.
+/// Results come back in arrival or submission order (<see cref="InProcessPoolOptions.Delivery"/>).
 /// </summary>
 public sealed class InProcessNodePool : INodePool
 {
     private readonly string _app;
-    private readonly Dictionary<string, IClientApp> _nodes;
-    private readonly IReadOnlyDictionary<string, TimeSpan> _fitDelays;
+    private readonly IReadOnlyDictionary<string, IClientApp> _nodes;
+    private readonly InProcessPoolOptions _options;
+    private readonly ClientTaskRunner _runner;
+    private readonly TaskDelivery _delivery;
 
     /// <summary>Nodes named by the keys of <paramref name="apps"/>, serving app <paramref name="app"/>; <paramref name="fitDelays"/> adds time to each fit of a node.</summary>
     public InProcessNodePool(string app, IReadOnlyDictionary<string, IClientApp> apps, IReadOnlyDictionary<string, TimeSpan>? fitDelays = null)
+        : this(app, apps, new InProcessPoolOptions { FitDelays = fitDelays ?? InProcessPoolOptions.NoDelays })
+    {
+    }
+
+    /// <summary>Nodes named by the keys of <paramref name="apps"/>, serving app <paramref name="app"/>, as <paramref name="options"/> say.</summary>
+    public InProcessNodePool(string app, IReadOnlyDictionary<string, IClientApp> apps, InProcessPoolOptions options)
     {
         _app = app;
-        _nodes = apps.ToDictionary(kv => kv.Key, kv => (IClientApp)new Privacy.LocalDifferentialPrivacy(new PersonalizedClientApp(kv.Value)), StringComparer.Ordinal);
-        _fitDelays = fitDelays ?? new Dictionary<string, TimeSpan>();
+        _nodes = apps.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        _options = options;
+        _runner = options.Runner ?? ClientTaskRunner.InProcess(options.SeededNoise);
+        _delivery = new TaskDelivery(options.Delivery);
     }
 
     /// <inheritdoc />
@@ -30,61 +41,37 @@ public sealed class InProcessNodePool : INodePool
     /// <inheritdoc />
     public Task<TaskOutcome> Submit(PendingTask task)
     {
+        _delivery.Submitted(task);
         _ = Task.Run(() => RunAsync(task));
         return task.Completion.Task;
     }
 
     /// <inheritdoc />
-    public void Fail(PendingTask task, string reason) => task.Completion.TrySetResult(TaskOutcome.Failed(reason));
+    public void Fail(PendingTask task, FailureKind kind, string reason) => _delivery.Complete(task, TaskOutcome.Failed(kind, reason));
 
     private async Task RunAsync(PendingTask task)
     {
         var clock = Stopwatch.StartNew();
-        try
+        if (!_nodes.TryGetValue(task.Node, out var app))
         {
-            if (!_nodes.TryGetValue(task.Node, out var app))
+            Fail(task, FailureKind.Refused, $"no node named '{task.Node}'");
+            return;
+        }
+        using var cancel = new CancellationTokenSource();
+        // A task failed from outside (timeout, stop) cancels the app's work.
+        _ = task.Completion.Task.ContinueWith(_ => cancel.Cancel(), TaskScheduler.Default);
+        var reply = await _runner.RunAsync(app, task.ToClientTask(), cancel.Token);
+        if (reply.Ok && task.Kind == TaskKind.Fit && _options.FitDelays.TryGetValue(task.Node, out var delay) && delay > TimeSpan.Zero)
+        {
+            try
             {
-                Fail(task, $"no node named '{task.Node}'");
-                return;
+                await Task.Delay(delay, cancel.Token);
             }
-            using var cancel = new CancellationTokenSource();
-            // A task failed from outside (timeout, stop) cancels the app's work.
-            _ = task.Completion.Task.ContinueWith(_ => cancel.Cancel(), TaskScheduler.Default);
-            TaskOutcome outcome;
-            switch (task.Kind)
+            catch (OperationCanceledException)
             {
-                case TaskKind.Fit:
-                    {
-                        var fit = await app.FitAsync(task.Parameters!, task.Config, cancel.Token);
-                        if (_fitDelays.TryGetValue(task.Node, out var delay) && delay > TimeSpan.Zero) await Task.Delay(delay, cancel.Token);
-                        string? mismatch = task.Expected?.FindMismatch(fit.Parameters) ?? fit.Parameters.FindNonFinite();
-                        outcome = mismatch is null
-                            ? new TaskOutcome(true, null, fit.Examples, double.NaN, fit.Metrics, fit.Parameters, clock.Elapsed.TotalSeconds, fit.Parameters.ByteCount)
-                            : TaskOutcome.Failed($"rejected result: {mismatch}", clock.Elapsed.TotalSeconds);
-                        break;
-                    }
-                case TaskKind.Evaluate:
-                    {
-                        var e = await app.EvaluateAsync(task.Parameters!, task.Config, cancel.Token);
-                        outcome = new TaskOutcome(true, null, e.Examples, e.Loss, e.Metrics, null, clock.Elapsed.TotalSeconds, 0);
-                        break;
-                    }
-                default:
-                    {
-                        var p = await app.GetParametersAsync(task.Config, cancel.Token);
-                        outcome = new TaskOutcome(true, null, 0, double.NaN, Records.Metrics.Empty, p, clock.Elapsed.TotalSeconds, p.ByteCount);
-                        break;
-                    }
+                return; // already failed by whoever cancelled it
             }
-            task.Completion.TrySetResult(outcome);
         }
-        catch (OperationCanceledException)
-        {
-            // Already failed by whoever cancelled it.
-        }
-        catch (Exception e)
-        {
-            task.Completion.TrySetResult(TaskOutcome.Failed($"app error: {e.Message}", clock.Elapsed.TotalSeconds));
-        }
+        _delivery.Complete(task, reply.ToOutcome(clock.Elapsed.TotalSeconds));
     }
 }

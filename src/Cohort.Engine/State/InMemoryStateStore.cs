@@ -52,7 +52,7 @@ public sealed class InMemoryStateStore : IStateStore
         lock (_gate)
         {
             var names = _nodes.Keys.Union(_tokens.Keys).Order(StringComparer.Ordinal);
-            return Task.FromResult<IReadOnlyList<NodeRecord>>(names.Select(n => _nodes.TryGetValue(n, out var r) ? r : new NodeRecord(n, "unknown", null, null, null, null)).ToArray());
+            return Task.FromResult<IReadOnlyList<NodeRecord>>(names.Select(n => _nodes.TryGetValue(n, out var r) ? r : new NodeRecord(n, NodeStatus.Unknown, null, null, null, null)).ToArray());
         }
     }
 

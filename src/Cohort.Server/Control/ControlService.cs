@@ -107,7 +107,7 @@ public sealed class ControlService(
             reply.Nodes.Add(new NodeInfo
             {
                 Name = n.Name,
-                Status = l?.Status ?? (n.Status == "unknown" ? "never connected" : "offline"),
+                Status = l?.Status ?? (n.Status == NodeStatus.Unknown ? "never connected" : NodeStatus.Offline),
                 LastHeartbeat = (l?.LastSeen ?? n.LastSeen)?.ToString("O") ?? "",
                 Address = l?.Address ?? n.Address ?? "",
                 App = l?.App ?? n.App ?? "",

@@ -1,3 +1,4 @@
+using Cohort.Clients;
 using Cohort.Engine.Nodes;
 
 namespace Cohort.Server.Fleet;
@@ -12,5 +13,5 @@ public sealed class ConnectedNodePool(NodeRegistry registry, TaskBoard board) : 
     public Task<TaskOutcome> Submit(PendingTask task) => board.Submit(task);
 
     /// <inheritdoc />
-    public void Fail(PendingTask task, string reason) => board.Complete(task, TaskOutcome.Failed(reason));
+    public void Fail(PendingTask task, FailureKind kind, string reason) => board.Complete(task, TaskOutcome.Failed(kind, reason));
 }

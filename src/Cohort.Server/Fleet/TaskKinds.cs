@@ -1,3 +1,4 @@
+using Cohort.Clients;
 using Wire = Cohort.Transport.V1.TaskKind;
 
 namespace Cohort.Server.Fleet;
@@ -6,11 +7,11 @@ namespace Cohort.Server.Fleet;
 public static class TaskKinds
 {
     /// <summary>The protocol's kind for an engine task kind.</summary>
-    public static Wire ToWire(Engine.Nodes.TaskKind kind) => kind switch
+    public static Wire ToWire(Clients.TaskKind kind) => kind switch
     {
-        Engine.Nodes.TaskKind.Fit => Wire.Fit,
-        Engine.Nodes.TaskKind.Evaluate => Wire.Evaluate,
-        Engine.Nodes.TaskKind.GetParameters => Wire.GetParameters,
+        Clients.TaskKind.Fit => Wire.Fit,
+        Clients.TaskKind.Evaluate => Wire.Evaluate,
+        Clients.TaskKind.GetParameters => Wire.GetParameters,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no protocol task kind"),
     };
 }

@@ -1,6 +1,6 @@
-namespace Cohort.Engine.Nodes;
+namespace Cohort.Clients;
 
-/// <summary>What a task asks of a node; the engine's own kind, mapped to the wire's at the Fleet boundary.</summary>
+/// <summary>What a task asks of a client app: Cohort's own kind, mapped to the wire's at the Fleet boundary.</summary>
 public enum TaskKind
 {
     /// <summary>Train on local data from the sent parameters.</summary>

@@ -165,6 +165,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore));
         services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>()));
         services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models")));
+        services.AddSingleton<IModelStore>(sp => sp.GetRequiredService<ModelStore>());
         services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());
         var offered = strategyServices ?? StrategyServices.None;
         services.AddSingleton(offered.AggregationBufferBytes == 0 ? offered with { AggregationBufferBytes = options.AggregationBufferBytes } : offered);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using Cohort.Apps;
+using Cohort.Clients;
 using Cohort.Parameters;
 using Cohort.Records;
 using Cohort.Transport.Channels;
@@ -9,6 +10,8 @@ using Cohort.Transport.V1;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
+using ClientKind = Cohort.Clients.TaskKind;
+using Wire = Cohort.Transport.V1.TaskKind;
 
 namespace Cohort.Node;
 
@@ -163,52 +166,57 @@ internal sealed class NodeSession : IAsyncDisposable
         _taskCts = taskCts;
         if (task.TimeoutSeconds > 0) taskCts.CancelAfter(TimeSpan.FromSeconds(task.TimeoutSeconds));
         var header = new ResultHeader { TaskId = task.TaskId, NodeName = _options.Name, Ok = true };
-        ParameterSet? result = null;
         var clock = Stopwatch.StartNew();
+        ClientReply reply;
         try
         {
-            var app = apps.For(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings));
-            var config = ScalarMaps.ToConfig(task.Config);
-            switch (task.Kind)
+            reply = task.Kind switch
             {
-                case TaskKind.Fit:
-                    var fit = await app.FitAsync(parameters ?? throw new InvalidDataException("fit task arrived without parameters"), config, taskCts.Token);
-                    result = fit.Parameters;
-                    header.Examples = fit.Examples;
-                    ScalarMaps.CopyTo(fit.Metrics, header.Metrics);
-                    break;
-                case TaskKind.Evaluate:
-                    var eval = await app.EvaluateAsync(parameters ?? throw new InvalidDataException("evaluate task arrived without parameters"), config, taskCts.Token);
-                    header.Loss = eval.Loss;
-                    header.Examples = eval.Examples;
-                    ScalarMaps.CopyTo(eval.Metrics, header.Metrics);
-                    break;
-                case TaskKind.GetParameters:
-                    result = await app.GetParametersAsync(config, taskCts.Token);
-                    break;
-                default:
-                    throw new InvalidOperationException($"unknown task kind {task.Kind}; this node may be older than the server");
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (Exception e)
-        {
-            header.Ok = false;
-            header.Error = e is OperationCanceledException ? "task cancelled or timed out" : e.Message;
-            result = null;
-            _log.LogWarning("Node {Node}: task {Task} failed: {Error}", _options.Name, task.TaskId, header.Error);
+                Wire.Fit => await RunOnAppAsync(apps, task, ClientKind.Fit, parameters, taskCts.Token),
+                Wire.Evaluate => await RunOnAppAsync(apps, task, ClientKind.Evaluate, parameters, taskCts.Token),
+                Wire.GetParameters => await RunOnAppAsync(apps, task, ClientKind.GetParameters, parameters, taskCts.Token),
+                _ => ClientReply.Failed(FailureKind.Refused, $"unknown task kind {task.Kind}; this node may be older than the server"),
+            };
         }
         finally
         {
             _taskCts = null;
         }
+        // The node itself is stopping: the task is not answered (the server fails it when the node goes).
+        ct.ThrowIfCancellationRequested();
+        ParameterSet? result = null;
+        if (reply.Ok)
+        {
+            result = task.Kind == Wire.Evaluate ? null : reply.Parameters;
+            header.Examples = reply.Examples;
+            if (task.Kind == Wire.Evaluate) header.Loss = reply.Loss;
+            ScalarMaps.CopyTo(reply.Metrics, header.Metrics);
+        }
+        else
+        {
+            header.Ok = false;
+            header.Error = reply.Error;
+            _log.LogWarning("Node {Node}: task {Task} failed ({Kind}): {Error}", _options.Name, task.TaskId, reply.Failure, reply.Error);
+        }
         header.DurationSeconds = clock.Elapsed.TotalSeconds;
         header.HasParameters = result is not null;
         await PushAsync(header, result, ct);
         _busyTask = null;
+    }
+
+    private async Task<ClientReply> RunOnAppAsync(RunApps apps, TaskHeader task, ClientKind kind, ParameterSet? parameters, CancellationToken ct)
+    {
+        IClientApp app;
+        try
+        {
+            app = apps.For(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings));
+        }
+        catch (InvalidOperationException e)
+        {
+            return ClientReply.Failed(FailureKind.Refused, e.Message);
+        }
+        var clientTask = new ClientTask(task.RunId, _options.Name, task.Round, kind, ScalarMaps.ToConfig(task.Config), parameters);
+        return await apps.Runner.RunAsync(app, clientTask, ct);
     }
 
     private async Task PushAsync(ResultHeader header, ParameterSet? parameters, CancellationToken ct)

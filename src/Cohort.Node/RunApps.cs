@@ -1,4 +1,5 @@
 using Cohort.Apps;
+using Cohort.Clients;
 using Cohort.Records;
 
 namespace Cohort.Node;
@@ -8,6 +9,13 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
 {
     private const int Keep = 4;
     private readonly LinkedList<(string RunId, IClientApp App)> _apps = new();
+    private readonly PersonalizationStep _personalization = new();
+
+    /// <summary>
+    /// The steps every task runs through on this node, across reconnects: a plan asking for local
+    /// differential privacy gets clipped, noised updates, and tensors a plan marks local stay here.
+    /// </summary>
+    public ClientTaskRunner Runner => field ??= ClientTaskRunner.ForNode(_personalization);
 
     /// <summary>The app for a run, created with the run's app settings when first needed.</summary>
     public IClientApp For(string runId, string appName, Config appSettings)
@@ -18,14 +26,13 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         {
             if (n.Value.RunId == runId) return n.Value.App;
         }
-        // Every app is wrapped so that tensors a plan marks local stay on this node, and so that a plan
-        // asking for local differential privacy gets clipped, noised updates out of it.
-        var created = factory.Create(new ClientAppContext(runId, options.Name, appSettings, options.NodeSettings));
-        IClientApp app = new Privacy.LocalDifferentialPrivacy(new PersonalizedClientApp(created));
+        var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, options.NodeSettings));
         _apps.AddFirst((runId, app));
         while (_apps.Count > Keep)
         {
-            if (_apps.Last!.Value.App is Privacy.LocalDifferentialPrivacy { Inner: PersonalizedClientApp { Inner: IDisposable d } }) d.Dispose();
+            var (oldRun, oldApp) = _apps.Last!.Value;
+            if (oldApp is IDisposable d) d.Dispose();
+            _personalization.Forget(oldRun);
             _apps.RemoveLast();
         }
         return app;

@@ -29,5 +29,5 @@ public sealed record SimulationOptions
     public TextWriter? Log { get; init; }
 
     /// <summary>Called after each round with the round and its per-client results.</summary>
-    public Func<Server.State.RoundRecord, IReadOnlyList<Server.State.NodeResultRecord>, Task>? OnRound { get; init; }
+    public Func<Engine.State.RoundRecord, IReadOnlyList<Engine.State.NodeResultRecord>, Task>? OnRound { get; init; }
 }

@@ -1,5 +1,5 @@
+using Cohort.Engine.State;
 using Cohort.Parameters;
-using Cohort.Server.State;
 
 namespace Cohort.Simulation;
 

@@ -1,8 +1,8 @@
 using Cohort.Apps;
+using Cohort.Engine.Models;
+using Cohort.Engine.Runs;
+using Cohort.Engine.State;
 using Cohort.Plans;
-using Cohort.Server.Models;
-using Cohort.Server.Runs;
-using Cohort.Server.State;
 using Cohort.Simulation.Partitioners;
 using Cohort.Strategies;
 using Microsoft.Extensions.Logging.Abstractions;

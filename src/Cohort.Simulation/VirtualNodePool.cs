@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Threading.Channels;
 using Cohort.Apps;
+using Cohort.Clients;
+using Cohort.Engine.Nodes;
 using Cohort.Records;
-using Cohort.Server.Fleet;
 using Cohort.Simulation.Partitioners;
-using Cohort.Transport.V1;
 
 namespace Cohort.Simulation;
 
@@ -35,6 +35,7 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
     private readonly object _gate = new();
     private readonly Queue<Job> _undelivered = new();
     private readonly Dictionary<PendingTask, Job> _jobs = new(ReferenceEqualityComparer.Instance);
+    private readonly ClientTaskRunner _runner = ClientTaskRunner.InProcess(seededNoise: true);
     private int _running;
     private int _peakRunning;
 
@@ -88,18 +89,18 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
             _undelivered.Enqueue(job);
             _jobs[task] = job;
         }
-        if (!_queue.Writer.TryWrite(job)) Complete(job, TaskOutcome.Failed("the simulation is shutting down"));
+        if (!_queue.Writer.TryWrite(job)) Complete(job, TaskOutcome.Failed(FailureKind.Cancelled, "the simulation is shutting down"));
         return task.Completion.Task;
     }
 
     /// <inheritdoc />
-    public void Fail(PendingTask task, string reason)
+    public void Fail(PendingTask task, FailureKind kind, string reason)
     {
         Job? job;
         lock (_gate) _jobs.TryGetValue(task, out job);
         if (job is null) return;
         job.Cancel.Cancel();
-        Complete(job, TaskOutcome.Failed(reason));
+        Complete(job, TaskOutcome.Failed(kind, reason));
     }
 
     /// <summary>The partition of client <paramref name="client"/>.</summary>
@@ -129,7 +130,7 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
     {
         var task = job.Task;
         int client = IndexOf(task.Node);
-        if (client < 0) return TaskOutcome.Failed($"no virtual client '{task.Node}'");
+        if (client < 0) return TaskOutcome.Failed(FailureKind.Refused, $"no virtual client '{task.Node}'");
         int running = Interlocked.Increment(ref _running);
         int peak;
         while (running > (peak = Volatile.Read(ref _peakRunning)) && Interlocked.CompareExchange(ref _peakRunning, running, peak) != peak)
@@ -139,43 +140,16 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
         IClientApp? app = null;
         try
         {
-            var ct = job.Cancel.Token;
             app = _factory.Create(new ClientAppContext(task.RunId, task.Node, task.AppSettings, _nodeSettings, PartitionOf(client)));
-            // A plan asking for local differential privacy gets it here as on a node; the noise is seeded
-            // by plan seed, round and client so that a simulation stays reproducible.
-            var privateApp = new Privacy.LocalDifferentialPrivacy(app, NoiseSeed(task));
-            switch (task.Kind)
-            {
-                case TaskKind.Fit:
-                    {
-                        var fit = await privateApp.FitAsync(task.Parameters ?? throw new InvalidOperationException("fit task without parameters"), task.Config, ct);
-                        if (task.Expected?.FindMismatch(fit.Parameters) is { } mismatch) return TaskOutcome.Failed($"rejected result: {mismatch}", clock.Elapsed.TotalSeconds);
-                        if (fit.Examples < 0) return TaskOutcome.Failed($"rejected result: {fit.Examples} examples", clock.Elapsed.TotalSeconds);
-                        return new TaskOutcome(true, null, fit.Examples, double.NaN, fit.Metrics, fit.Parameters, clock.Elapsed.TotalSeconds, fit.Parameters.ByteCount);
-                    }
-                case TaskKind.Evaluate:
-                    {
-                        var e = await app.EvaluateAsync(task.Parameters ?? throw new InvalidOperationException("evaluate task without parameters"), task.Config, ct);
-                        if (!double.IsFinite(e.Loss)) return TaskOutcome.Failed($"rejected result: loss is {e.Loss}", clock.Elapsed.TotalSeconds);
-                        if (e.Examples < 0) return TaskOutcome.Failed($"rejected result: {e.Examples} examples", clock.Elapsed.TotalSeconds);
-                        return new TaskOutcome(true, null, e.Examples, e.Loss, e.Metrics, null, clock.Elapsed.TotalSeconds, 0);
-                    }
-                default:
-                    {
-                        var p = await app.GetParametersAsync(task.Config, ct);
-                        return new TaskOutcome(true, null, 0, double.NaN, Metrics.Empty, p, clock.Elapsed.TotalSeconds, p.ByteCount);
-                    }
-            }
+            // The same chain as a node's (local DP seeded per round and client so that a simulation stays
+            // reproducible, personal tensors kept per client across tasks), plus the Fleet API's checks.
+            var reply = await _runner.RunAsync(app, task.ToClientTask(), job.Cancel.Token);
+            return reply.ToOutcome(clock.Elapsed.TotalSeconds);
         }
-        catch (OperationCanceledException) when (job.Cancel.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            return TaskOutcome.Failed("cancelled", clock.Elapsed.TotalSeconds);
-        }
-        catch (Exception e)
-        {
-            // A failing client is the round's failure, as a crashing node would be; the round goes on.
-            var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
-            return TaskOutcome.Failed($"{inner.GetType().Name}: {inner.Message}", clock.Elapsed.TotalSeconds);
+            // The app could not even be created: the round's failure, as a crashing node would be.
+            return TaskOutcome.Failed(FailureKind.ClientError, $"{e.GetType().Name}: {e.Message}", clock.Elapsed.TotalSeconds);
         }
         finally
         {
@@ -204,13 +178,6 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
         }
     }
 
-    private static long NoiseSeed(PendingTask task)
-    {
-        long hash = unchecked((long)14695981039346656037UL);
-        foreach (char c in task.Node) hash = unchecked((hash ^ c) * 1099511628211L);
-        return unchecked(task.Config.GetInt("seed", 0) * 1_000_003 + task.Round * 7919 + hash);
-    }
-
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
@@ -220,7 +187,7 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
         foreach (var job in left)
         {
             job.Cancel.Cancel();
-            Complete(job, TaskOutcome.Failed("the simulation ended"));
+            Complete(job, TaskOutcome.Failed(FailureKind.Cancelled, "the simulation ended"));
         }
         await Task.WhenAll(_workers);
     }

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Cohort.Dashboard.Tests.Infrastructure;
-using Cohort.Server.State;
+using Cohort.Engine.State;
 
 namespace Cohort.Dashboard.Tests;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Cohort.Dashboard.Tests.Infrastructure;
-using Cohort.Server.Models;
+using Cohort.Engine.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 

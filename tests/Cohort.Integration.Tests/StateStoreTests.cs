@@ -1,3 +1,4 @@
+using Cohort.Engine.State;
 using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Records;
 using Cohort.Server.State;

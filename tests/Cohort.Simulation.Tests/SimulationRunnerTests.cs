@@ -1,7 +1,7 @@
 using Cohort.Apps;
+using Cohort.Engine.State;
 using Cohort.Parameters;
 using Cohort.Plans;
-using Cohort.Server.State;
 using Cohort.Strategies;
 
 namespace Cohort.Simulation.Tests;
@@ -119,7 +119,7 @@ public sealed class SimulationRunnerTests
         Assert.Equal(RunStatus.Finished, run!.Status);
         Assert.Equal(3, (await store.ListRoundsAsync(run.Id, CancellationToken.None)).Count);
         Assert.Equal(3 * 10 + 3 * 5, (await store.ListNodeResultsAsync(run.Id, CancellationToken.None)).Count);
-        var models = new Server.Models.ModelStore(Path.Combine(dir.Path, "models"));
+        var models = new Engine.Models.ModelStore(Path.Combine(dir.Path, "models"));
         Assert.Equal(3, models.LatestRound(run.Id));
         Assert.True(result.Rounds[^1].CentralMetrics.GetDouble("accuracy", 0) > 0.75);
     }

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cohort.Cli.Demo;
-using Cohort.Server.State;
+using Cohort.Engine.State;
 
 namespace Cohort.Cli.Commands;
 

@@ -5,10 +5,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cohort.Apps;
 using Cohort.Apps.Tabular;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.Runs;
 using Cohort.Plans;
 using Cohort.Records;
-using Cohort.Server.Fleet;
-using Cohort.Server.Runs;
 using Cohort.Strategies;
 
 namespace Cohort.Cli.Commands;

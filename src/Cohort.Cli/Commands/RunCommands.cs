@@ -175,11 +175,11 @@ public static class RunCommands
                 if (!json) Console.WriteLine(RunReport.RoundLine(round, detail.Run.RoundsPlanned));
                 printed = round.Round;
             }
-            if (Server.State.RunStatus.IsFinal(detail.Run.Status))
+            if (Engine.State.RunStatus.IsFinal(detail.Run.Status))
             {
                 if (json) Console.WriteLine(RunReport.ToJson(detail));
                 else Console.WriteLine(detail.Run.Error.Length > 0 ? $"run {id} {detail.Run.Status}: {detail.Run.Error}" : $"run {id} {detail.Run.Status}");
-                return detail.Run.Status == Server.State.RunStatus.Finished ? 0 : 1;
+                return detail.Run.Status == Engine.State.RunStatus.Finished ? 0 : 1;
             }
             await Task.Delay(250, ct);
         }

@@ -3,8 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Cohort.Engine.State;
 using Cohort.Plans;
-using Cohort.Server.State;
 using Cohort.Simulation;
 
 namespace Cohort.Cli.Commands;

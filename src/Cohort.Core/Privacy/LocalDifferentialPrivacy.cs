@@ -36,26 +36,36 @@ public sealed class LocalDifferentialPrivacy(IClientApp inner, long? seed = null
     public async Task<FitResult> FitAsync(ParameterSet parameters, Config config, CancellationToken ct)
     {
         var result = await inner.FitAsync(parameters, config, ct);
-        if (!config.TryGetValue(ClippingNormKey, out var clipValue)) return result;
-        double clip = clipValue.AsDouble();
+        return Applies(config) ? Release(parameters, result, config, _noise, Interlocked.Increment(ref _releases)) : result;
+    }
+
+    /// <summary>True when a task's config asks for local differential privacy.</summary>
+    public static bool Applies(Config config) => config.ContainsKey(ClippingNormKey);
+
+    /// <summary>
+    /// The fit result as it may leave the site: the update (trained model minus <paramref name="sent"/>) clipped
+    /// to the config's norm, noise added, and the privacy spent after <paramref name="releases"/> releases reported.
+    /// </summary>
+    public static FitResult Release(ParameterSet sent, FitResult result, Config config, GaussianNoise noise, int releases)
+    {
+        double clip = config[ClippingNormKey].AsDouble();
         double sigma = config.GetDouble(NoiseMultiplierKey, 0);
         double delta = config.GetDouble(DeltaKey, 1e-5);
 
         // A fresh copy: the app may hand back buffers it still uses.
         var released = result.Parameters.Clone();
-        double norm = DifferentialPrivacy.UpdateNorm(released, parameters);
+        double norm = DifferentialPrivacy.UpdateNorm(released, sent);
         float scale = norm > clip ? (float)(clip / norm) : 1f;
-        for (int i = 0; i < parameters.Count; i++)
+        for (int i = 0; i < sent.Count; i++)
         {
-            if (parameters[i].DType != DType.Float32) continue;
+            if (sent[i].DType != DType.Float32) continue;
             var model = released[i].AsFloat32();
-            var sent = parameters[i].AsFloat32();
+            var before = sent[i].AsFloat32();
             // model' = sent + clip(model − sent) + N(0, (σC)²)
-            TensorPrimitives.Subtract(model, sent, model);
-            TensorPrimitives.MultiplyAdd(model, scale, sent, model);
-            _noise.AddTo(model, sigma * clip);
+            TensorPrimitives.Subtract(model, before, model);
+            TensorPrimitives.MultiplyAdd(model, scale, before, model);
+            noise.AddTo(model, sigma * clip);
         }
-        int releases = Interlocked.Increment(ref _releases);
         var metrics = result.Metrics.ToDictionary(kv => kv.Key, kv => kv.Value);
         metrics["dp_clipped"] = norm > clip ? 1.0 : 0.0;
         metrics["dp_noise_std"] = sigma * clip;

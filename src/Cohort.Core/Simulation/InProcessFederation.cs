@@ -28,7 +28,7 @@ public sealed class InProcessFederation(IReadOnlyDictionary<string, IClientApp> 
         for (int round = 1; round <= plan.Rounds; round++)
         {
             var context = new RoundContext("in-process", round, plan.Rounds, plan.Selection, plan.FitConfig(round), plan.EvaluateConfig(round),
-                new Random(unchecked((int)(plan.Seed * 1_000_003 + round * 7919))));
+                new Random(RoundSeed.Of(plan.Seed, round)));
             var instructions = strategy.ConfigureFit(context, global, nodes);
             var fits = await Task.WhenAll(instructions.Select(i => FitAsync(i, ct)));
             var failures = new List<NodeFailure>();

@@ -1,10 +1,12 @@
+using Cohort.Engine.Models;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.Runs;
+using Cohort.Engine.State;
 using Cohort.Plans;
 using Cohort.Server.Fleet;
 using Cohort.Server.Hosting;
-using Cohort.Server.Models;
 using Cohort.Server.Runs;
 using Cohort.Server.Security;
-using Cohort.Server.State;
 using Cohort.Transport.Codec;
 using Cohort.Transport.V1;
 using Grpc.Core;
@@ -105,7 +107,7 @@ public sealed class ControlService(
             reply.Nodes.Add(new NodeInfo
             {
                 Name = n.Name,
-                Status = l?.Status ?? (n.Status == "unknown" ? "never connected" : "offline"),
+                Status = l?.Status ?? (n.Status == NodeStatus.Unknown ? "never connected" : NodeStatus.Offline),
                 LastHeartbeat = (l?.LastSeen ?? n.LastSeen)?.ToString("O") ?? "",
                 Address = l?.Address ?? n.Address ?? "",
                 App = l?.App ?? n.App ?? "",

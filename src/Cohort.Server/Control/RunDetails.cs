@@ -1,4 +1,4 @@
-using Cohort.Server.State;
+using Cohort.Engine.State;
 using Cohort.Transport.Codec;
 using Cohort.Transport.V1;
 

@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
+using Cohort.Engine.Models;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.Runs;
+using Cohort.Engine.State;
 using Cohort.Plans;
 using Cohort.Server.Fleet;
 using Cohort.Server.Hosting;
-using Cohort.Server.Models;
-using Cohort.Server.Runs;
-using Cohort.Server.State;
 using Cohort.Strategies;
 
 namespace Cohort.Server.Dashboard;

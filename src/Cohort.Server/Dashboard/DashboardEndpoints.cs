@@ -1,9 +1,10 @@
 using System.Reflection;
+using Cohort.Engine.Runs;
+using Cohort.Engine.State;
 using Cohort.Plans;
 using Cohort.Server.Dashboard.Pages;
 using Cohort.Server.Runs;
 using Cohort.Server.Security;
-using Cohort.Server.State;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

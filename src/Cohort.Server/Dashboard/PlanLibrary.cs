@@ -1,5 +1,5 @@
+using Cohort.Engine.State;
 using Cohort.Server.Hosting;
-using Cohort.Server.State;
 
 namespace Cohort.Server.Dashboard;
 

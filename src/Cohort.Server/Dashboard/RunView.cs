@@ -1,7 +1,7 @@
+using Cohort.Engine.Runs;
+using Cohort.Engine.State;
 using Cohort.Plans;
 using Cohort.Records;
-using Cohort.Server.Runs;
-using Cohort.Server.State;
 
 namespace Cohort.Server.Dashboard;
 

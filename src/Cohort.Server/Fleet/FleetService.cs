@@ -1,13 +1,17 @@
+using Cohort.Clients;
+using Cohort.Engine;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.State;
 using Cohort.Parameters;
 using Cohort.Server.Hosting;
 using Cohort.Server.Observability;
 using Cohort.Server.Security;
-using Cohort.Server.State;
 using Cohort.Transport.Codec;
 using Cohort.Transport.V1;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using TaskKind = Cohort.Clients.TaskKind;
 
 namespace Cohort.Server.Fleet;
 
@@ -24,8 +28,8 @@ public sealed class FleetService(
         string node = await AuthenticateAs(request.NodeName, context);
         registry.Register(node, request.App, request.Version, context.Peer);
         // A node that registers again has restarted: whatever it was working on is lost.
-        board.FailNode(node, "node restarted while working on the task", deliveredOnly: true);
-        await store.UpdateNodeAsync(new NodeRecord(node, "online", DateTimeOffset.UtcNow, context.Peer, request.App, request.Version), context.CancellationToken);
+        board.FailNode(node, FailureKind.NodeRestarted, "node restarted while working on the task", deliveredOnly: true);
+        await store.UpdateNodeAsync(new NodeRecord(node, NodeStatus.Online, DateTimeOffset.UtcNow, context.Peer, request.App, request.Version), context.CancellationToken);
         await store.AddEventAsync(null, "node.online", $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version})", context.CancellationToken);
         log.LogInformation("Node {Node} registered from {Peer} with app {App}", node, context.Peer, request.App);
         return new RegisterReply
@@ -62,7 +66,7 @@ public sealed class FleetService(
             TaskId = task.Id,
             RunId = task.RunId,
             Round = task.Round,
-            Kind = task.Kind,
+            Kind = TaskKinds.ToWire(task.Kind),
             App = task.App,
             TimeoutSeconds = (int)Math.Ceiling(task.Timeout.TotalSeconds),
         };
@@ -81,7 +85,7 @@ public sealed class FleetService(
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
         {
-            board.Complete(task, TaskOutcome.Failed($"task could not be delivered: {e.Message}"));
+            board.Complete(task, TaskOutcome.Failed(FailureKind.Undeliverable, $"task could not be delivered: {e.Message}"));
             throw;
         }
     }
@@ -120,7 +124,7 @@ public sealed class FleetService(
         double duration = header.DurationSeconds;
         if (!header.Ok)
         {
-            board.Complete(task, TaskOutcome.Failed($"node error: {header.Error}", duration));
+            board.Complete(task, TaskOutcome.Failed(FailureKind.ClientError, $"node error: {header.Error}", duration));
             return new PushResultReply { Accepted = true };
         }
 
@@ -129,7 +133,7 @@ public sealed class FleetService(
         if (header.HasParameters && task.Kind == TaskKind.Evaluate)
         {
             // Nothing to receive: accepting bytes nobody needs would let a node fill the server's memory.
-            board.Complete(task, TaskOutcome.Failed("rejected result: an evaluation result carries no parameters", duration));
+            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, "rejected result: an evaluation result carries no parameters", duration));
             return Reject("an evaluation result carries no parameters");
         }
         if (header.HasParameters)
@@ -147,24 +151,24 @@ public sealed class FleetService(
             catch (InvalidDataException e)
             {
                 string reason = $"rejected result: {e.Message}";
-                board.Complete(task, TaskOutcome.Failed(reason, duration, uploadBytes));
+                board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, reason, duration, uploadBytes));
                 log.LogWarning("Node {Node} task {Task}: {Reason}", node, task.Id, reason);
                 return Reject(reason);
             }
         }
         if (task.Kind != TaskKind.Evaluate && parameters is null)
         {
-            board.Complete(task, TaskOutcome.Failed("rejected result: no parameters", duration));
+            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, "rejected result: no parameters", duration));
             return Reject("a fit or get-parameters result must carry parameters");
         }
         if (task.Kind == TaskKind.Evaluate && !double.IsFinite(header.Loss))
         {
-            board.Complete(task, TaskOutcome.Failed($"rejected result: loss is {header.Loss}", duration));
+            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, $"rejected result: loss is {header.Loss}", duration));
             return Reject($"loss is {header.Loss}");
         }
         if (header.Examples < 0)
         {
-            board.Complete(task, TaskOutcome.Failed($"rejected result: {header.Examples} examples", duration));
+            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, $"rejected result: {header.Examples} examples", duration));
             return Reject("negative example count");
         }
         var outcome = new TaskOutcome(true, null, header.Examples, header.Loss, ScalarMaps.ToMetrics(header.Metrics), parameters, duration, uploadBytes);

@@ -1,5 +1,7 @@
+using Cohort.Clients;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.State;
 using Cohort.Server.Hosting;
-using Cohort.Server.State;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -18,9 +20,9 @@ public sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IStateSt
             foreach (var node in registry.Sweep(options.NodeTimeout))
             {
                 string reason = $"node offline (no heartbeat for {options.NodeTimeout.TotalSeconds:0.#}s)";
-                board.FailNode(node.Name, reason);
+                board.FailNode(node.Name, FailureKind.Offline, reason);
                 log.LogWarning("Node {Node} is offline: {Reason}", node.Name, reason);
-                await store.UpdateNodeAsync(new NodeRecord(node.Name, "offline", node.LastSeen, null, null, null), stoppingToken);
+                await store.UpdateNodeAsync(new NodeRecord(node.Name, NodeStatus.Offline, node.LastSeen, null, null, null), stoppingToken);
                 await store.AddEventAsync(null, "node.offline", $"node '{node.Name}' {reason}", stoppingToken);
             }
         }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Cohort.Engine.State;
 
 namespace Cohort.Server.Fleet;
 
@@ -32,7 +33,7 @@ public sealed class NodeRegistry
         public string? BusyTask { get; set; }
 
         /// <summary>"online", "busy" or "offline".</summary>
-        public string Status => !Online ? "offline" : BusyTask is null ? "online" : "busy";
+        public string Status => !Online ? NodeStatus.Offline : BusyTask is null ? NodeStatus.Online : NodeStatus.Busy;
     }
 
     /// <summary>Marks a node online after it registered.</summary>

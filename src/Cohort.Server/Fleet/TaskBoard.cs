@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Cohort.Clients;
+using Cohort.Engine.Nodes;
 
 namespace Cohort.Server.Fleet;
 
@@ -56,11 +58,11 @@ public sealed class TaskBoard
     }
 
     /// <summary>Fails every open task of a node (it went offline or restarted).</summary>
-    public void FailNode(string node, string reason, bool deliveredOnly = false)
+    public void FailNode(string node, FailureKind kind, string reason, bool deliveredOnly = false)
     {
         foreach (var t in _open.Values)
         {
-            if (t.Node == node && (!deliveredOnly || t.DeliveredAt is not null)) Complete(t, TaskOutcome.Failed(reason));
+            if (t.Node == node && (!deliveredOnly || t.DeliveredAt is not null)) Complete(t, TaskOutcome.Failed(kind, reason));
         }
     }
 

@@ -1,4 +1,4 @@
-using Cohort.Server.State;
+using Cohort.Engine.State;
 
 namespace Cohort.Server.Observability;
 

@@ -1,5 +1,7 @@
+using Cohort.Clients;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.State;
 using Cohort.Server.Fleet;
-using Cohort.Server.State;
 using Prometheus;
 
 namespace Cohort.Server.Observability;
@@ -32,13 +34,13 @@ public sealed class ServerMetrics
         Tasks = f.CreateCounter("cohort_tasks_total", "Tasks answered, by phase and outcome (ok or failed).", "phase", "outcome");
         Failures = f.CreateCounter("cohort_task_failures_total", "Failed tasks by reason.", "reason");
         foreach (var status in new[] { RunStatus.Queued, RunStatus.Running, RunStatus.Finished, RunStatus.Failed, RunStatus.Stopped }) Runs.WithLabels(status).Set(0);
-        foreach (var outcome in new[] { "done", "failed" }) Rounds.WithLabels(outcome);
+        foreach (var outcome in new[] { RoundStatus.Done, RoundStatus.Failed }) Rounds.WithLabels(outcome);
 
         Registry.AddBeforeCollectCallback(async ct =>
         {
             var live = registry.All;
             NodesOnline.Set(live.Count(n => n.Online));
-            NodesBusy.Set(live.Count(n => n.Status == "busy"));
+            NodesBusy.Set(live.Count(n => n.Status == NodeStatus.Busy));
             var known = await store.ListNodesAsync(ct);
             NodesKnown.Set(known.Select(n => n.Name).Union(live.Select(n => n.Name)).Count());
             var counts = (await store.ListRunsAsync(null, ct)).GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count());
@@ -88,31 +90,33 @@ public sealed class ServerMetrics
     {
         Tasks.WithLabels(result.Phase, result.Ok ? "ok" : "failed").Inc();
         if (result.UploadBytes > 0) BytesIn.Inc(result.UploadBytes);
-        if (!result.Ok) Failures.WithLabels(FailureReason(result.Error)).Inc();
+        if (!result.Ok) Failures.WithLabels(FailureLabel(result.Failure ?? FailureKind.Other)).Inc();
     }
 
     /// <summary>Counts one saved round.</summary>
     public void ObserveRound(RoundRecord round)
     {
-        Rounds.WithLabels(round.Status == "done" ? "done" : "failed").Inc();
+        bool done = round.Status == RoundStatus.Done;
+        Rounds.WithLabels(done ? RoundStatus.Done : RoundStatus.Failed).Inc();
         if (round.FinishedAt is { } end) RoundDuration.Observe(Math.Max(0, (end - round.StartedAt).TotalSeconds));
-        if (round.Status == "done") AggregationTime.Observe(round.AggregationSeconds);
+        if (done) AggregationTime.Observe(round.AggregationSeconds);
     }
 
     /// <summary>
-    /// A short, bounded label for a failure message (Prometheus labels must not carry free text):
-    /// timeout, offline, node_restarted, node_error, rejected, stopped, undeliverable or other.
+    /// The bounded label of a failure kind (Prometheus labels must not carry free text). It comes from the
+    /// kind the engine recorded, never from the message, so rewording a message changes no metric.
     /// </summary>
-    public static string FailureReason(string? error)
+    public static string FailureLabel(FailureKind kind) => kind switch
     {
-        string e = error ?? "";
-        if (e.Contains("round timeout", StringComparison.Ordinal) || e.Contains("no answer within", StringComparison.Ordinal)) return "timeout";
-        if (e.StartsWith("node offline", StringComparison.Ordinal)) return "offline";
-        if (e.StartsWith("node restarted", StringComparison.Ordinal)) return "node_restarted";
-        if (e.StartsWith("node error", StringComparison.Ordinal)) return "node_error";
-        if (e.StartsWith("rejected", StringComparison.Ordinal)) return "rejected";
-        if (e.StartsWith("run stopped", StringComparison.Ordinal)) return "stopped";
-        if (e.StartsWith("task could not be delivered", StringComparison.Ordinal)) return "undeliverable";
-        return "other";
-    }
+        FailureKind.Timeout => "timeout",
+        FailureKind.Offline => "offline",
+        FailureKind.NodeRestarted => "node_restarted",
+        FailureKind.ClientError => "node_error",
+        FailureKind.Rejected => "rejected",
+        FailureKind.Refused => "refused",
+        FailureKind.Stopped => "stopped",
+        FailureKind.Cancelled => "cancelled",
+        FailureKind.Undeliverable => "undeliverable",
+        _ => "other",
+    };
 }

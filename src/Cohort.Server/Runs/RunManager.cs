@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Cohort.Engine;
+using Cohort.Engine.Runs;
+using Cohort.Engine.State;
 using Cohort.Plans;
-using Cohort.Server.Observability;
-using Cohort.Server.State;
 using Cohort.Strategies;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Cohort.Server.State;
+using Cohort.Engine.State;
 using Grpc.Core;
 
 namespace Cohort.Server.Security;

@@ -1,3 +1,4 @@
+using Cohort.Engine.State;
 using Cohort.Records;
 using Npgsql;
 

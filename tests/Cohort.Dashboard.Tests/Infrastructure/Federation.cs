@@ -1,13 +1,14 @@
 using System.Globalization;
 using Cohort.Apps.Empty;
 using Cohort.Apps.Tabular;
+using Cohort.Engine.Runs;
+using Cohort.Engine.State;
 using Cohort.Node;
 using Cohort.Plans;
 using Cohort.Records;
 using Cohort.Server.Hosting;
 using Cohort.Server.Runs;
 using Cohort.Server.Security;
-using Cohort.Server.State;
 using Cohort.Transport.Channels;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Cohort.Cli.Control;
+using Cohort.Engine.State;
 using Cohort.Server.Hosting;
-using Cohort.Server.State;
 using Cohort.Transport.Channels;
 using Cohort.Transport.V1;
 using Microsoft.Extensions.Logging;

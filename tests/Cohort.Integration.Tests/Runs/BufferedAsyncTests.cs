@@ -1,7 +1,7 @@
 using Cohort.Apps;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.Runs;
 using Cohort.Plans;
-using Cohort.Server.Fleet;
-using Cohort.Server.Runs;
 using Cohort.Strategies;
 
 namespace Cohort.Integration.Tests.Runs;

@@ -1,11 +1,11 @@
 using Cohort.Apps;
 using Cohort.Apps.Tabular;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.Runs;
 using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Learning.Data;
 using Cohort.Plans;
 using Cohort.Records;
-using Cohort.Server.Fleet;
-using Cohort.Server.Runs;
 using Cohort.Strategies;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using System.Text;
+using Cohort.Engine.State;
 using Cohort.Server.Dashboard.Charts;
-using Cohort.Server.State;
 
 namespace Cohort.Server.Dashboard.Pages;
 

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text;
+using Cohort.Engine.State;
 using Cohort.Records;
 using Cohort.Server.Dashboard.Charts;
 using Cohort.Server.Security;
-using Cohort.Server.State;
 
 namespace Cohort.Server.Dashboard.Pages;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using Cohort.Server.State;
+using Cohort.Engine.State;
 
 namespace Cohort.Server.Dashboard.Pages;
 

@@ -1,24 +1,23 @@
 using System.Diagnostics;
 using Cohort.Apps;
+using Cohort.Clients;
+using Cohort.Engine.Models;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.State;
 using Cohort.Parameters;
 using Cohort.Plans;
 using Cohort.Records;
-using Cohort.Server.Fleet;
-using Cohort.Server.Models;
-using Cohort.Server.Observability;
-using Cohort.Server.State;
 using Cohort.Strategies;
-using Cohort.Transport.V1;
 using Microsoft.Extensions.Logging;
 
-namespace Cohort.Server.Runs;
+namespace Cohort.Engine.Runs;
 
 /// <summary>
 /// Drives one run round by round: configure → send tasks → collect results or failures as they arrive,
 /// folding fit results into the strategy's aggregation → aggregate → evaluate → checkpoint.
 /// </summary>
 public sealed class RunExecutor(
-    INodePool pool, IStateStore store, ModelStore models, StrategyRegistry strategies,
+    INodePool pool, IStateStore store, IModelStore models, StrategyRegistry strategies,
     StrategyServices services, ILogger<RunExecutor> log)
 {
     /// <summary>Latest progress of each running run.</summary>
@@ -67,7 +66,7 @@ public sealed class RunExecutor(
         // Every log line of the round carries the run and round ids as fields (JSON logs) or a prefix.
         using var scope = log.BeginScope(LogScope.Round(run.Id, round));
         await WaitForNodesAsync(run.Id, plan, round, ct);
-        var context = new RoundContext(run.Id, round, plan.Rounds, plan.Selection, plan.FitConfig(round), plan.EvaluateConfig(round), new Random(RoundSeed(plan.Seed, round)));
+        var context = new RoundContext(run.Id, round, plan.Rounds, plan.Selection, plan.FitConfig(round), plan.EvaluateConfig(round), new Random(RoundSeed.Of(plan.Seed, round)));
 
         // Fit: a round below the plan's bar (min_fit, failure.min_completion_rate) is rerun up to
         // failure.retries times with a fresh sample, then the run stops with the reason.
@@ -77,7 +76,7 @@ public sealed class RunExecutor(
         FitAggregate? aggregate = null;
         for (int attempt = 0; ; attempt++)
         {
-            var attemptContext = attempt == 0 ? context : context with { Random = new Random(RoundSeed(plan.Seed, round) + attempt * 104_729) };
+            var attemptContext = attempt == 0 ? context : context with { Random = new Random(RoundSeed.OfRetry(plan.Seed, round, attempt)) };
             var fitInstructions = strategy.ConfigureFit(attemptContext, global, Available(plan));
             if (fitInstructions.Count < plan.Selection.MinFit)
                 throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}");
@@ -88,6 +87,7 @@ public sealed class RunExecutor(
                 await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Fit, fitInstructions, global, ct))
                 {
                     string? error = outcome.Error;
+                    var kind = outcome.Failure;
                     if (outcome.Ok)
                     {
                         try
@@ -99,6 +99,7 @@ public sealed class RunExecutor(
                         catch (AggregationException e)
                         {
                             error = e.Message;
+                            kind = FailureKind.Rejected;
                         }
                         finally
                         {
@@ -106,7 +107,7 @@ public sealed class RunExecutor(
                         }
                     }
                     if (error is not null) failures.Add(new NodeFailure(task.Node, error));
-                    await RecordAsync(task, outcome, error, ct);
+                    await RecordAsync(task, outcome, error, kind, ct);
                 }
                 double rate = (double)fitOk / fitInstructions.Count;
                 string? shortfall = fitOk < plan.Selection.MinFit
@@ -147,7 +148,7 @@ public sealed class RunExecutor(
             {
                 if (outcome.Ok) evalResults.Add(new NodeResult<EvaluateResult>(task.Node, new EvaluateResult(outcome.Loss, outcome.Examples, outcome.Metrics)));
                 else evalFailures.Add(new NodeFailure(task.Node, outcome.Error!));
-                await RecordAsync(task, outcome, outcome.Error, ct);
+                await RecordAsync(task, outcome, outcome.Error, outcome.Failure, ct);
             }
         }
         EvaluateAggregate? evaluation = evalResults.Count > 0 ? strategy.AggregateEvaluate(context, evalResults, evalFailures) : null;
@@ -156,7 +157,7 @@ public sealed class RunExecutor(
         var central = await strategy.EvaluateCentralAsync(context, global, ct);
 
         await store.SaveRoundAsync(new RoundRecord(
-            run.Id, round, "done", started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
+            run.Id, round, RoundStatus.Done, started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
             evaluation?.Loss, evaluation?.Metrics ?? Metrics.Empty, aggregate.Metrics,
             central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null), ct);
         log.LogInformation("Run {Run} round {Round}: {Ok}/{Total} fit results, loss {Loss:F4}", run.Id, round, fitOk, fitOk + failures.Count, evaluation?.Loss ?? double.NaN);
@@ -192,11 +193,11 @@ public sealed class RunExecutor(
         using var timeout = new CancellationTokenSource(plan.RoundTimeout);
         using var onTimeout = timeout.Token.Register(() =>
         {
-            foreach (var t in tasks) pool.Fail(t, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s");
+            foreach (var t in tasks) pool.Fail(t, FailureKind.Timeout, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s");
         });
         using var onStop = ct.Register(() =>
         {
-            foreach (var t in tasks) pool.Fail(t, "run stopped");
+            foreach (var t in tasks) pool.Fail(t, FailureKind.Stopped, "run stopped");
         });
         int received = 0;
         await foreach (var done in Task.WhenEach(pending.Keys))
@@ -228,8 +229,8 @@ public sealed class RunExecutor(
                 Timeout = plan.RoundTimeout,
             };
             using var timeout = new CancellationTokenSource(plan.RoundTimeout);
-            using var onTimeout = timeout.Token.Register(() => pool.Fail(task, "no answer within the round timeout"));
-            using var onStop = ct.Register(() => pool.Fail(task, "run stopped"));
+            using var onTimeout = timeout.Token.Register(() => pool.Fail(task, FailureKind.Timeout, "no answer within the round timeout"));
+            using var onStop = ct.Register(() => pool.Fail(task, FailureKind.Stopped, "run stopped"));
             var outcome = await pool.Submit(task);
             ct.ThrowIfCancellationRequested();
             if (outcome.Ok && outcome.Parameters is { Count: > 0 } p)
@@ -260,7 +261,7 @@ public sealed class RunExecutor(
         }
     }
 
-    private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, CancellationToken ct)
+    private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, FailureKind? kind, CancellationToken ct)
     {
         using (log.BeginScope(LogScope.Node(task.Node)))
         {
@@ -269,11 +270,12 @@ public sealed class RunExecutor(
         }
         return store.AddNodeResultAsync(new NodeResultRecord(
             task.RunId, task.Round, task.Node, task.Phase, error is null, error, outcome.Examples,
-            double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow), ct);
+            double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow,
+            error is null ? null : kind ?? FailureKind.Other), ct);
     }
 
     private Task SaveFailedRoundAsync(string runId, int round, DateTimeOffset started, string reason, CancellationToken ct) =>
-        store.SaveRoundAsync(new RoundRecord(runId, round, "failed", started, DateTimeOffset.UtcNow, 0, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, reason), ct);
+        store.SaveRoundAsync(new RoundRecord(runId, round, RoundStatus.Failed, started, DateTimeOffset.UtcNow, 0, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, reason), ct);
 
     private static string Describe(IEnumerable<NodeFailure> failures)
     {
@@ -283,6 +285,4 @@ public sealed class RunExecutor(
 
     /// <summary>Online nodes with the plan's app, narrowed to the plan's <c>selection.nodes</c> when it names any.</summary>
     private IReadOnlyList<string> Available(Plan plan) => plan.Selection.Allowed(pool.Available(plan.App.Name));
-
-    private static int RoundSeed(long seed, int round) => unchecked((int)(seed * 1_000_003 + round * 7919));
 }

@@ -1,8 +1,8 @@
+using Cohort.Clients;
 using Cohort.Parameters;
 using Cohort.Records;
-using Cohort.Transport.V1;
 
-namespace Cohort.Server.Fleet;
+namespace Cohort.Engine.Nodes;
 
 /// <summary>One task for one node, from dispatch until its result (or failure) is in.</summary>
 public sealed class PendingTask
@@ -55,12 +55,23 @@ public sealed class PendingTask
     };
 }
 
-/// <summary>How a task ended.</summary>
+/// <summary>How a task ended: a result, or a failure with its <see cref="FailureKind"/> and a message for people.</summary>
 public sealed record TaskOutcome(
     bool Ok, string? Error, long Examples, double Loss, Metrics Metrics, ParameterSet? Parameters,
     double DurationSeconds, long UploadBytes)
 {
-    /// <summary>A failure with a reason.</summary>
-    public static TaskOutcome Failed(string reason, double durationSeconds = 0, long uploadBytes = 0) =>
-        new(false, reason, 0, double.NaN, Records.Metrics.Empty, null, durationSeconds, uploadBytes);
+    /// <summary>Why the task failed; null when it succeeded.</summary>
+    public FailureKind? Failure { get; init; }
+
+    /// <summary>A failure of a kind, with a reason.</summary>
+    public static TaskOutcome Failed(FailureKind kind, string reason, double durationSeconds = 0, long uploadBytes = 0) =>
+        new(false, reason, 0, double.NaN, Records.Metrics.Empty, null, durationSeconds, uploadBytes) { Failure = kind };
+
+    /// <summary>A successful fit: parameters, examples and metrics.</summary>
+    public static TaskOutcome Fitted(ParameterSet parameters, long examples, Metrics metrics, double durationSeconds, long uploadBytes) =>
+        new(true, null, examples, double.NaN, metrics, parameters, durationSeconds, uploadBytes);
+
+    /// <summary>A successful evaluation: loss, examples and metrics.</summary>
+    public static TaskOutcome Evaluated(double loss, long examples, Metrics metrics, double durationSeconds) =>
+        new(true, null, examples, loss, metrics, null, durationSeconds, 0);
 }

@@ -1,15 +1,15 @@
+using Cohort.Engine.Models;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.State;
 using Cohort.Plans;
-using Cohort.Server.Fleet;
-using Cohort.Server.Models;
-using Cohort.Server.State;
 using Cohort.Strategies;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Cohort.Server.Runs;
+namespace Cohort.Engine.Runs;
 
 /// <summary>
 /// Executes one plan through the server's own run executor (synchronous rounds or FedBuff) against an
-/// <see cref="INodePool"/> in this process, with a SQLite state file and model store in a folder:
+/// <see cref="INodePool"/> in this process, with its state in a SQLite file and folder or in memory:
 /// the round logic, fault tolerance and bookkeeping of a deployed run, without transport.
 /// </summary>
 public static class InProcessRun
@@ -18,7 +18,7 @@ public static class InProcessRun
     /// <param name="Run">The run record (status, error).</param>
     /// <param name="Store">Its state, for reading rounds, node results and events.</param>
     /// <param name="Models">Its saved models.</param>
-    public sealed record Outcome(RunRecord Run, IStateStore Store, ModelStore Models);
+    public sealed record Outcome(RunRecord Run, IStateStore Store, IModelStore Models);
 
     /// <summary>Runs <paramref name="plan"/> to the end (or its failure, recorded in the run) with state under <paramref name="folder"/>.</summary>
     public static async Task<Outcome> RunAsync(Plan plan, INodePool pool, StrategyServices services, string folder, CancellationToken ct = default)
@@ -26,7 +26,16 @@ public static class InProcessRun
         Directory.CreateDirectory(folder);
         var store = new SqliteStateStore(Path.Combine(folder, "state.db"));
         await store.InitializeAsync(ct);
-        var models = new ModelStore(Path.Combine(folder, "models"));
+        return await RunAsync(plan, pool, services, store, new ModelStore(Path.Combine(folder, "models")), ct);
+    }
+
+    /// <summary>Runs <paramref name="plan"/> to the end with its state and models in memory.</summary>
+    public static Task<Outcome> RunAsync(Plan plan, INodePool pool, StrategyServices services, CancellationToken ct = default) =>
+        RunAsync(plan, pool, services, new InMemoryStateStore(), new InMemoryModelStore(), ct);
+
+    /// <summary>Runs <paramref name="plan"/> to the end against the given stores.</summary>
+    public static async Task<Outcome> RunAsync(Plan plan, INodePool pool, StrategyServices services, IStateStore store, IModelStore models, CancellationToken ct = default)
+    {
         var run = new RunRecord($"run-{Guid.NewGuid():N}"[..16], plan.Name, plan.Experiment ?? plan.Name, plan.App.Name, plan.Strategy.Name,
             RunStatus.Running, plan.Rounds, 0, plan.SourceText, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null);
         await store.SaveRunAsync(run, ct);

@@ -2,7 +2,7 @@ using System.Globalization;
 using Cohort.Records;
 using Microsoft.Data.Sqlite;
 
-namespace Cohort.Server.State;
+namespace Cohort.Engine.State;
 
 /// <summary>The embedded default state store: one SQLite file in write-ahead-log mode.</summary>
 public sealed class SqliteStateStore : IStateStore

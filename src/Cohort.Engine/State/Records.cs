@@ -1,6 +1,7 @@
+using Cohort.Clients;
 using Cohort.Records;
 
-namespace Cohort.Server.State;
+namespace Cohort.Engine.State;
 
 /// <summary>Run status values as stored and shown.</summary>
 public static class RunStatus
@@ -36,13 +37,43 @@ public sealed record RoundRecord(
     double AggregationSeconds, double? Loss, Metrics Metrics, Metrics FitMetrics,
     double? CentralLoss, Metrics CentralMetrics, string? Error);
 
-/// <summary>One node's result (or failure) for one phase of one round.</summary>
+/// <summary>One node's result (or failure) for one phase of one round; <paramref name="Failure"/> is known when it is written, not stored.</summary>
 public sealed record NodeResultRecord(
     string RunId, int Round, string Node, string Phase, bool Ok, string? Error,
-    long Examples, double? Loss, Metrics Metrics, double DurationSeconds, long UploadBytes, DateTimeOffset At);
+    long Examples, double? Loss, Metrics Metrics, double DurationSeconds, long UploadBytes, DateTimeOffset At,
+    Clients.FailureKind? Failure = null);
 
 /// <summary>A known node.</summary>
 public sealed record NodeRecord(string Name, string Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version);
 
 /// <summary>Something that happened, for the audit trail and the run's history.</summary>
 public sealed record EventRecord(long Id, DateTimeOffset At, string? RunId, string Kind, string Message);
+
+/// <summary>Round status values as stored and shown.</summary>
+public static class RoundStatus
+{
+    /// <summary>Aggregated and saved.</summary>
+    public const string Done = "done";
+
+    /// <summary>Too few usable results; <see cref="RoundRecord.Error"/> says why.</summary>
+    public const string Failed = "failed";
+}
+
+/// <summary>Node status values as stored and shown.</summary>
+public static class NodeStatus
+{
+    /// <summary>Holds a token but never registered.</summary>
+    public const string Unknown = "unknown";
+
+    /// <summary>Connected and idle.</summary>
+    public const string Online = "online";
+
+    /// <summary>Connected and working on a task.</summary>
+    public const string Busy = "busy";
+
+    /// <summary>No heartbeat within the node timeout.</summary>
+    public const string Offline = "offline";
+
+    /// <summary>True while connected (idle or busy).</summary>
+    public static bool IsConnected(string status) => status is Online or Busy;
+}

@@ -1,9 +1,9 @@
 using Cohort.Parameters;
 
-namespace Cohort.Server.Models;
+namespace Cohort.Engine.Models;
 
 /// <summary>The global model of every round of every run, as parameter files in a folder: <c>RUN/round-NNNN.cps</c>.</summary>
-public sealed class ModelStore
+public sealed class ModelStore : IModelStore
 {
     private readonly string _root;
 
@@ -17,21 +17,21 @@ public sealed class ModelStore
     /// <summary>Path of a round's model file (round 0 is the initial model).</summary>
     public string PathOf(string runId, int round) => Path.Combine(_root, runId, $"round-{round:D4}.cps");
 
-    /// <summary>Saves a round's global model.</summary>
+    /// <inheritdoc />
     public async Task SaveAsync(string runId, int round, ParameterSet parameters, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.Combine(_root, runId));
         await ParameterSetFile.WriteAsync(PathOf(runId, round), parameters, ct);
     }
 
-    /// <summary>Loads a round's global model, or null when none was saved.</summary>
+    /// <inheritdoc />
     public async Task<ParameterSet?> LoadAsync(string runId, int round, CancellationToken ct)
     {
         string path = PathOf(runId, round);
         return File.Exists(path) ? await ParameterSetFile.ReadAsync(path, ct) : null;
     }
 
-    /// <summary>The highest round with a saved model, or -1.</summary>
+    /// <inheritdoc />
     public int LatestRound(string runId)
     {
         string dir = Path.Combine(_root, runId);

@@ -1,17 +1,17 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Cohort.Apps;
+using Cohort.Clients;
+using Cohort.Engine.Models;
+using Cohort.Engine.Nodes;
+using Cohort.Engine.State;
 using Cohort.Parameters;
 using Cohort.Plans;
 using Cohort.Records;
-using Cohort.Server.Fleet;
-using Cohort.Server.Models;
-using Cohort.Server.State;
 using Cohort.Strategies;
-using Cohort.Transport.V1;
 using Microsoft.Extensions.Logging;
 
-namespace Cohort.Server.Runs;
+namespace Cohort.Engine.Runs;
 
 /// <summary>
 /// FedBuff (Nguyen et al., 2022, "Federated Learning with Buffered Asynchronous Aggregation"): every
@@ -22,7 +22,7 @@ namespace Cohort.Server.Runs;
 /// model versions still referenced by tasks in flight. Works through <see cref="INodePool"/>, so a
 /// simulation runs it unchanged.
 /// </summary>
-public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, ModelStore models, ILogger log)
+public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IModelStore models, ILogger log)
 {
     private sealed record InFlight(PendingTask Task, int Version, CancellationTokenSource Timeout);
 
@@ -47,7 +47,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
         PendingTask[] snapshot = [];
         using var stop = ct.Register(() =>
         {
-            foreach (var t in Volatile.Read(ref snapshot)) pool.Fail(t, "run stopped");
+            foreach (var t in Volatile.Read(ref snapshot)) pool.Fail(t, FailureKind.Stopped, "run stopped");
         });
 
         try
@@ -64,7 +64,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
                 if (room > 0 && idle.Length > 0)
                 {
                     var context = new RoundContext(run.Id, version + 1, plan.Rounds, plan.Selection with { FractionFit = 1.0, MinFit = 1 },
-                        plan.FitConfig(version + 1), plan.EvaluateConfig(version + 1), new Random(unchecked((int)(plan.Seed * 1_000_003 + version * 7919))));
+                        plan.FitConfig(version + 1), plan.EvaluateConfig(version + 1), new Random(RoundSeed.Of(plan.Seed, version)));
                     foreach (var instruction in strategy.ConfigureFit(context, global, idle).Take(room))
                     {
                         var task = new PendingTask
@@ -82,7 +82,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
                             Timeout = plan.RoundTimeout,
                         };
                         var timeout = new CancellationTokenSource(plan.RoundTimeout);
-                        timeout.Token.Register(() => pool.Fail(task, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s"));
+                        timeout.Token.Register(() => pool.Fail(task, FailureKind.Timeout, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s"));
                         inFlight[pool.Submit(task)] = new InFlight(task, version, timeout);
                     }
                     Volatile.Write(ref snapshot, inFlight.Values.Select(f => f.Task).ToArray());
@@ -104,7 +104,12 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
                 ct.ThrowIfCancellationRequested();
                 var outcome = await done;
                 string? error = outcome.Error;
-                if (outcome.Ok && outcome.Examples <= 0) error = $"reported {outcome.Examples} training examples";
+                var kind = outcome.Failure;
+                if (outcome.Ok && outcome.Examples <= 0)
+                {
+                    error = $"reported {outcome.Examples} training examples";
+                    kind = FailureKind.Rejected;
+                }
                 if (outcome.Ok && error is null)
                 {
                     aggregationTime.Start();
@@ -131,7 +136,8 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
                 }
                 await store.AddNodeResultAsync(new NodeResultRecord(
                     run.Id, version + 1, flight.Task.Node, "fit", error is null, error, outcome.Examples,
-                    double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow), ct);
+                    double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow,
+                    error is null ? null : kind ?? FailureKind.Other), ct);
                 progress[run.Id] = new RoundProgress(run.Id, version + 1, "buffering", spec.BufferSize, arrivals);
                 ReleaseUnused(sent, inFlight.Values, version);
 
@@ -149,7 +155,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
                 var context2 = new RoundContext(run.Id, version, plan.Rounds, plan.Selection, plan.FitConfig(version), plan.EvaluateConfig(version), new Random(version));
                 var central = await strategy.EvaluateCentralAsync(context2, global, ct);
                 await store.SaveRoundAsync(new RoundRecord(
-                    run.Id, version, "done", versionStarted, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
+                    run.Id, version, RoundStatus.Done, versionStarted, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
                     null, Metrics.Empty, metrics.ToMetrics(), central?.Loss, central?.Metrics ?? Metrics.Empty,
                     failures.Count > 0 ? Describe(failures) : null), ct);
                 run = (await store.GetRunAsync(run.Id, ct))! with { RoundsDone = version };
@@ -171,7 +177,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
             // Updates still in training would land on a finished run: they are dropped.
             foreach (var f in inFlight.Values)
             {
-                pool.Fail(f.Task, "run finished before this update was needed");
+                pool.Fail(f.Task, FailureKind.Cancelled, "run finished before this update was needed");
                 f.Timeout.Dispose();
             }
         }
@@ -201,7 +207,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
         using var timeout = new CancellationTokenSource(plan.RoundTimeout);
         using var onTimeout = timeout.Token.Register(() =>
         {
-            foreach (var t in tasks) pool.Fail(t, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s");
+            foreach (var t in tasks) pool.Fail(t, FailureKind.Timeout, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s");
         });
         var outcomes = await Task.WhenAll(tasks.Select(pool.Submit));
         var results = new List<NodeResult<EvaluateResult>>();
@@ -213,7 +219,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, Mod
             else failures.Add(new NodeFailure(tasks[i].Node, o.Error!));
             await store.AddNodeResultAsync(new NodeResultRecord(
                 run.Id, version, tasks[i].Node, "evaluate", o.Ok, o.Error, o.Examples, double.IsFinite(o.Loss) ? o.Loss : null,
-                o.Metrics, o.DurationSeconds, o.UploadBytes, DateTimeOffset.UtcNow), ct);
+                o.Metrics, o.DurationSeconds, o.UploadBytes, DateTimeOffset.UtcNow, o.Ok ? null : o.Failure ?? FailureKind.Other), ct);
         }
         if (results.Count == 0) return;
         var evaluation = strategy.AggregateEvaluate(context, results, failures);

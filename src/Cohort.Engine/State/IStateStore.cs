@@ -1,4 +1,4 @@
-namespace Cohort.Server.State;
+namespace Cohort.Engine.State;
 
 /// <summary>Durable server state: nodes and their token hashes, runs, rounds, per-node results, events.</summary>
 public interface IStateStore

@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace Cohort.Server.Observability;
+namespace Cohort.Engine;
 
 /// <summary>
 /// A logging scope of named ids (run, round, node). Loggers that understand structure (JSON console)

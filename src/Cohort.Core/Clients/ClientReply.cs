@@ -1,0 +1,42 @@
+using Cohort.Apps;
+using Cohort.Parameters;
+using Cohort.Records;
+
+namespace Cohort.Clients;
+
+/// <summary>What running a <see cref="ClientTask"/> gave: a result, or a failure of a <see cref="FailureKind"/> with a message.</summary>
+public sealed record ClientReply
+{
+    /// <summary>True for a result, false for a failure.</summary>
+    public required bool Ok { get; init; }
+
+    /// <summary>Why it failed; null for a result.</summary>
+    public FailureKind? Failure { get; init; }
+
+    /// <summary>The failure's message for people; null for a result.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>Returned parameters (fit, get-parameters).</summary>
+    public ParameterSet? Parameters { get; init; }
+
+    /// <summary>Examples trained or evaluated on.</summary>
+    public long Examples { get; init; }
+
+    /// <summary>Evaluation loss; NaN for other kinds.</summary>
+    public double Loss { get; init; } = double.NaN;
+
+    /// <summary>Metrics the app reported.</summary>
+    public Metrics Metrics { get; init; } = Metrics.Empty;
+
+    /// <summary>A fit result.</summary>
+    public static ClientReply Fitted(FitResult fit) => new() { Ok = true, Parameters = fit.Parameters, Examples = fit.Examples, Metrics = fit.Metrics };
+
+    /// <summary>An evaluation result.</summary>
+    public static ClientReply Evaluated(EvaluateResult e) => new() { Ok = true, Loss = e.Loss, Examples = e.Examples, Metrics = e.Metrics };
+
+    /// <summary>The app's parameters.</summary>
+    public static ClientReply Initial(ParameterSet parameters) => new() { Ok = true, Parameters = parameters };
+
+    /// <summary>A failure of a kind, with a message.</summary>
+    public static ClientReply Failed(FailureKind kind, string error) => new() { Ok = false, Failure = kind, Error = error };
+}

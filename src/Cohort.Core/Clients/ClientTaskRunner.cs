@@ -1,0 +1,63 @@
+using Cohort.Apps;
+
+namespace Cohort.Clients;
+
+/// <summary>
+/// Runs one task on a client app through a chain of <see cref="IClientStep"/>s (outermost first), the
+/// same for a real node, an in-process pool and a simulation's virtual clients. Whatever the app or a
+/// step throws becomes a typed failure: cancellation as <see cref="FailureKind.Cancelled"/>, anything
+/// else as <see cref="FailureKind.ClientError"/>.
+/// </summary>
+public sealed class ClientTaskRunner
+{
+    private readonly IClientStep[] _steps;
+
+    /// <summary>A runner with <paramref name="steps"/>, outermost first.</summary>
+    public ClientTaskRunner(params IEnumerable<IClientStep> steps) => _steps = [.. steps];
+
+    /// <summary>The chain a node uses: local differential privacy around personalisation (the server validates what arrives).</summary>
+    public static ClientTaskRunner ForNode(PersonalizationStep personalization) => new(new LocalPrivacyStep(), personalization);
+
+    /// <summary>
+    /// The chain of clients in the server's own process: result validation (what the Fleet API checks
+    /// on an upload), local differential privacy (noise seeded per round and client when <paramref name="seededNoise"/>), personalisation.
+    /// </summary>
+    public static ClientTaskRunner InProcess(bool seededNoise) =>
+        new(new ResultValidationStep(), new LocalPrivacyStep(seededNoise), new PersonalizationStep());
+
+    /// <summary>The steps, outermost first.</summary>
+    public IReadOnlyList<IClientStep> Steps => _steps;
+
+    /// <summary>Runs <paramref name="task"/> on <paramref name="app"/>; never throws for app errors.</summary>
+    public async Task<ClientReply> RunAsync(IClientApp app, ClientTask task, CancellationToken ct)
+    {
+        ClientTaskHandler handler = (t, c) => InvokeAppAsync(app, t, c);
+        for (int i = _steps.Length - 1; i >= 0; i--)
+        {
+            var step = _steps[i];
+            var next = handler;
+            handler = (t, c) => step.InvokeAsync(t, next, c);
+        }
+        try
+        {
+            return await handler(task, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return ClientReply.Failed(FailureKind.Cancelled, "task cancelled or timed out");
+        }
+        catch (Exception e)
+        {
+            var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
+            return ClientReply.Failed(FailureKind.ClientError, inner.Message);
+        }
+    }
+
+    private static async Task<ClientReply> InvokeAppAsync(IClientApp app, ClientTask task, CancellationToken ct) => task.Kind switch
+    {
+        TaskKind.Fit => ClientReply.Fitted(await app.FitAsync(task.Parameters ?? throw new InvalidDataException("fit task arrived without parameters"), task.Config, ct)),
+        TaskKind.Evaluate => ClientReply.Evaluated(await app.EvaluateAsync(task.Parameters ?? throw new InvalidDataException("evaluate task arrived without parameters"), task.Config, ct)),
+        TaskKind.GetParameters => ClientReply.Initial(await app.GetParametersAsync(task.Config, ct)),
+        _ => throw new InvalidOperationException($"unknown task kind {task.Kind}"),
+    };
+}

@@ -1,0 +1,14 @@
+namespace Cohort.Clients;
+
+/// <summary>What a task asks of a client app: Cohort's own kind, mapped to the wire's at the Fleet boundary.</summary>
+public enum TaskKind
+{
+    /// <summary>Train on local data from the sent parameters.</summary>
+    Fit,
+
+    /// <summary>Evaluate the sent parameters on local data.</summary>
+    Evaluate,
+
+    /// <summary>Return the app's initial parameters.</summary>
+    GetParameters,
+}

@@ -1,0 +1,19 @@
+using Cohort.Clients;
+namespace Cohort.Engine.Nodes;
+
+/// <summary>
+/// The nodes a run's rounds are executed on. The deployed server's pool is the connected nodes (tasks
+/// travel over gRPC); a simulation's pool is virtual clients in the same process. The run executor
+/// sees only this interface, so both run the same round logic, strategies and bookkeeping.
+/// </summary>
+public interface INodePool
+{
+    /// <summary>Names of the nodes that can take tasks for <paramref name="app"/> now, sorted.</summary>
+    IReadOnlyList<string> Available(string app);
+
+    /// <summary>Starts a task; the returned task completes with its outcome (never throws for node errors).</summary>
+    Task<TaskOutcome> Submit(PendingTask task);
+
+    /// <summary>Ends a task that has not completed (round timeout, run stopped) with a failure of <paramref name="kind"/>.</summary>
+    void Fail(PendingTask task, FailureKind kind, string reason);
+}

@@ -1,0 +1,17 @@
+using Cohort.Clients;
+using Cohort.Engine.Nodes;
+
+namespace Cohort.Server.Fleet;
+
+/// <summary>The connected nodes of a deployed server: tasks queue on the <see cref="TaskBoard"/> until their node pulls them.</summary>
+public sealed class ConnectedNodePool(NodeRegistry registry, TaskBoard board) : INodePool
+{
+    /// <inheritdoc />
+    public IReadOnlyList<string> Available(string app) => registry.Online(app);
+
+    /// <inheritdoc />
+    public Task<TaskOutcome> Submit(PendingTask task) => board.Submit(task);
+
+    /// <inheritdoc />
+    public void Fail(PendingTask task, FailureKind kind, string reason) => board.Complete(task, TaskOutcome.Failed(kind, reason));
+}

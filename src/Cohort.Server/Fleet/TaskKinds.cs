@@ -1,0 +1,17 @@
+using Cohort.Clients;
+using Wire = Cohort.Transport.V1.TaskKind;
+
+namespace Cohort.Server.Fleet;
+
+/// <summary>Maps the engine's task kinds to the Fleet protocol's, at the one place they meet.</summary>
+public static class TaskKinds
+{
+    /// <summary>The protocol's kind for an engine task kind.</summary>
+    public static Wire ToWire(Clients.TaskKind kind) => kind switch
+    {
+        Clients.TaskKind.Fit => Wire.Fit,
+        Clients.TaskKind.Evaluate => Wire.Evaluate,
+        Clients.TaskKind.GetParameters => Wire.GetParameters,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no protocol task kind"),
+    };
+}

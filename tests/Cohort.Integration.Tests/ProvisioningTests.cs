@@ -280,7 +280,7 @@ public sealed class ProvisioningTests : IDisposable
         while (true)
         {
             var detail = await control.GetAsync(id, default);
-            if (Server.State.RunStatus.IsFinal(detail.Run.Status)) return detail;
+            if (global::Cohort.Engine.State.RunStatus.IsFinal(detail.Run.Status)) return detail;
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status}");
             await Task.Delay(100);
         }

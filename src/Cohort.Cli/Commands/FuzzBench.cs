@@ -5,6 +5,7 @@ using Cohort.Apps.Empty;
 using Cohort.Cli.Control;
 using Cohort.Cli.Fuzzing;
 using Cohort.Node;
+using Cohort.Engine.State;
 using Cohort.Server.State;
 using Cohort.Transport.Channels;
 using Cohort.Transport.V1;

@@ -144,7 +144,7 @@ public sealed class FleetService(
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
             {
-                board.Complete(task, TaskOutcome.Failed($"rejected result: {e.Status.Detail}", duration));
+                board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, $"rejected result: {e.Status.Detail}", duration));
                 log.LogWarning("Node {Node} task {Task}: {Reason}", node, task.Id, e.Status.Detail);
                 throw;
             }

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 
 namespace Cohort.Server.Dashboard;
 
-/// <summary>Response headers that keep the dashboard out of frames, off other origins' scripts and its URLs out of referrers.</summary>
+/// <summary>Response headers that keep the dashboard out of frames, off other origins' scripts and its URLs out of other sites' referrers.</summary>
 public static class SecurityHeaders
 {
     /// <summary>The dashboard's content policy: only its own scripts, styles and images (charts are inline SVG), no framing.</summary>
@@ -19,7 +19,8 @@ public static class SecurityHeaders
             headers.ContentSecurityPolicy = ContentPolicy;
             headers.XFrameOptions = "DENY";
             headers.XContentTypeOptions = "nosniff";
-            headers["Referrer-Policy"] = "no-referrer";
+            // "no-referrer" would make browsers send "Origin: null" on form posts, which the same-origin check refuses.
+            headers["Referrer-Policy"] = "same-origin";
             if (http.Request.IsHttps) headers.StrictTransportSecurity = "max-age=31536000";
         }
         return next();

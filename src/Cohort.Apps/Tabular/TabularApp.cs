@@ -54,7 +54,7 @@ public sealed class TabularApp : IClientApp
         return Task.Run(() => Fit(parameters, fit, ct), ct);
     }
 
-    /// <summary>Evaluates on the test split: loss, and metrics accuracy and (when both classes occur) auc.</summary>
+    /// <summary>Evaluates on the test split: loss and the metrics of <see cref="TabularEvaluation"/>.</summary>
     public Task<EvaluateResult> EvaluateAsync(ParameterSet parameters, Config config, CancellationToken ct) =>
         Task.Run(() => Evaluate(parameters), ct);
 
@@ -120,14 +120,8 @@ public sealed class TabularApp : IClientApp
 
     private EvaluateResult Evaluate(ParameterSet parameters)
     {
-        // An empty test split reports nothing rather than NaN, which would poison weighted averages.
-        if (Data.Test.Count == 0) return new EvaluateResult(0, 0, Metrics.Empty);
         var model = Settings.CreateModel(Data.Test.FeatureCount);
         model.SetParameters(parameters);
-        var e = BinaryEvaluation.Of(model, Data.Test);
-        var metrics = new List<KeyValuePair<string, Scalar>> { KeyValuePair.Create("accuracy", Scalar.Of(e.Accuracy)) };
-        // AUC is undefined on a single-class test split (possible at Switzerland); omit it rather than report NaN.
-        if (double.IsFinite(e.Auc)) metrics.Add(KeyValuePair.Create("auc", Scalar.Of(e.Auc)));
-        return new EvaluateResult(e.Loss, e.Examples, new Metrics(metrics));
+        return TabularEvaluation.Evaluate(model, Data.Test, BinaryMetrics.Threshold);
     }
 }

@@ -1,4 +1,5 @@
 using Cohort.Learning.Data;
+using Cohort.Learning.Metrics;
 using Cohort.Learning.Models;
 using Cohort.Records;
 
@@ -14,6 +15,9 @@ namespace Cohort.Apps.Tabular;
 /// <param name="Hidden">Hidden layer sizes of the MLP; empty for logistic regression.</param>
 public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocessorOptions Preprocess, string Model, IReadOnlyList<int> Hidden)
 {
+    /// <summary>Class weights, oversampling, loss and decision threshold.</summary>
+    public ImbalanceSettings Imbalance { get; init; } = ImbalanceSettings.None;
+
     /// <summary>Allowed file formats.</summary>
     public static readonly string[] Formats = ["csv", "uci"];
 
@@ -104,8 +108,51 @@ public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocesso
             throw r.Error("hidden", "is set but model is logistic; use model: mlp for hidden layers");
         }
 
+        var imbalance = ReadImbalance(r);
         r.RejectUnknownKeys();
-        return new TabularSettings(read, preprocess, model, hidden);
+        return new TabularSettings(read, preprocess, model, hidden) { Imbalance = imbalance };
+    }
+
+    private static ImbalanceSettings ReadImbalance(SettingsReader r)
+    {
+        string classWeight = "none";
+        (double, double) weights = (1, 1);
+        var explicitWeights = r.Section("class_weight");
+        if (r.Has("class_weight"))
+        {
+            if (explicitWeights.Count > 0) throw r.Error("class_weight", "is given twice (a name and a map)");
+            classWeight = r.OneOf("class_weight", ["none", "balanced"], "none");
+        }
+        else if (explicitWeights.Count > 0)
+        {
+            classWeight = "explicit";
+            double w0 = 1, w1 = 1;
+            foreach (var (name, values) in explicitWeights)
+            {
+                if (values.Count != 1 || !double.TryParse(values[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double w) || !(w > 0) || !double.IsFinite(w))
+                    throw r.Error($"class_weight.{name}", $"is '{string.Join(",", values)}'; expected a weight > 0");
+                if (name == "0") w0 = w;
+                else if (name == "1") w1 = w;
+                else throw r.Error($"class_weight.{name}", "names no class; the classes are 0 (negative) and 1 (positive)");
+            }
+            weights = (w0, w1);
+        }
+        string oversample = r.OneOf("oversample", ImbalanceSettings.OversampleMethods, "none");
+        string loss = r.OneOf("loss", ImbalanceSettings.Losses, "bce");
+        double gamma = r.Double("focal_gamma", 2, g => g >= 0, "a number ≥ 0");
+        if (r.Has("focal_gamma") && loss != "focal") throw r.Error("focal_gamma", "is set but loss is bce; use loss: focal");
+        DecisionThreshold threshold;
+        string thresholdText = r.String("threshold", "0.5");
+        try
+        {
+            threshold = DecisionThreshold.Parse(thresholdText);
+        }
+        catch (FormatException e)
+        {
+            throw r.Error("threshold", $"is {e.Message}");
+        }
+        double validation = r.Double("validation_fraction", 0.2, f => f > 0 && f < 1, "a fraction strictly between 0 and 1");
+        return new ImbalanceSettings(classWeight, weights, oversample, loss, gamma, threshold, validation);
     }
 
     /// <summary>A new, uninitialised model for <paramref name="inputSize"/> features.</summary>

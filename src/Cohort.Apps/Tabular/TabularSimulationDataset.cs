@@ -146,8 +146,9 @@ public sealed class TabularSimulationDataset : ISimulationDataset
         {
             var model = Settings.CreateModel(test.FeatureCount);
             model.SetParameters(global);
-            // The server holds these rows itself: its figures are exact, no histograms needed.
-            return TabularEvaluation.Evaluate(model, test, BinaryMetrics.Threshold, histograms: false);
+            // The server holds these rows itself: its figures are exact, no histograms needed. It has no
+            // validation rows, so a threshold chosen per site (max_f1, recall:R) is 0.5 here.
+            return TabularEvaluation.Evaluate(model, test, Settings.Imbalance.Threshold.Fixed ?? BinaryMetrics.Threshold, histograms: false);
         }, ct);
     }
 

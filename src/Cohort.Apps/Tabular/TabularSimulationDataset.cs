@@ -184,9 +184,11 @@ public sealed class TabularSimulationDataset : ISimulationDataset
     {
         var trains = new List<TabularDataset>();
         var tests = new List<TabularDataset>();
+        // Inferred categories come from all the data at once, so every group encodes them alike.
+        var options = TabularPreprocessor.ResolveCategories(Concat(groups), Settings.Preprocess);
         foreach (var t in groups)
         {
-            var split = TabularPreprocessor.Process(t, Settings.Preprocess);
+            var split = TabularPreprocessor.Process(t, options);
             trains.Add(split.Train);
             tests.Add(split.Test);
         }

@@ -8,12 +8,12 @@ public sealed class BinaryLossTests
     private static readonly float[] Labels = [0, 1, 0, 1, 1, 0, 1, 1];
 
     [Fact]
-    public void Unit_weights_without_focal_term_are_plain_cross_entropy()
+    public void Equal_class_weights_without_focal_term_scale_plain_cross_entropy()
     {
         var g1 = new float[8];
         var g2 = new float[8];
         float plain = BinaryCrossEntropy.WithLogits(Logits, Labels, g1, new float[8]);
-        // Weights of exactly 1 take the vectorised path; 1 + 1e-15 rounds to 1, so use an explicit slow path via γ=0 and w≠1 scaled back.
+        // Weights of 2 take the scalar path, which must give twice the vectorised cross-entropy and its gradient.
         float weighted = new BinaryLoss(2, 2).Compute(Logits, Labels, g2, new float[8]);
         Assert.Equal(2 * plain, weighted, 5);
         for (int i = 0; i < 8; i++) Assert.Equal(2 * g1[i], g2[i], 5);

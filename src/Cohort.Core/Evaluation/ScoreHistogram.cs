@@ -133,7 +133,7 @@ public sealed class ScoreHistogram
         return ap;
     }
 
-    /// <summary>The two metrics a site reports: both classes' histograms as compact strings ("layout|bin:count,…").</summary>
+    /// <summary>The two metrics a site reports: both classes' histograms as compact strings ("layout|bin:count bin:count …", no commas, so CSV exports need no quoting).</summary>
     public IEnumerable<KeyValuePair<string, Scalar>> ToMetrics() =>
     [
         KeyValuePair.Create(PositiveKey, Scalar.Of(Encode(_positive))),
@@ -162,7 +162,7 @@ public sealed class ScoreHistogram
         for (int b = 0; b < Bins; b++)
         {
             if (counts[b] == 0) continue;
-            if (!first) sb.Append(',');
+            if (!first) sb.Append(' ');
             sb.Append(CultureInfo.InvariantCulture, $"{b}:{counts[b]}");
             first = false;
         }
@@ -175,7 +175,7 @@ public sealed class ScoreHistogram
         int bar = text.IndexOf('|', StringComparison.Ordinal);
         if (bar < 0 || !text.AsSpan(0, bar).SequenceEqual(Layout)) return false;
         var body = text.AsSpan(bar + 1);
-        foreach (var range in body.Split(','))
+        foreach (var range in body.Split(' '))
         {
             var item = body[range];
             if (item.IsEmpty) continue;

@@ -10,6 +10,8 @@ namespace Cohort.Dashboard.Tests;
 [Collection(DashboardCollection.Name)]
 public sealed class MetricsExportTests(Federation federation)
 {
+    private const string ScoreHistogramKey = Cohort.Evaluation.ScoreHistogram.PositiveKey;
+
     [Fact]
     public async Task Csv_and_json_exports_hold_every_node_result_and_round_summary_with_timings()
     {
@@ -23,6 +25,9 @@ public sealed class MetricsExportTests(Federation federation)
         Assert.Equal(RunMetricsExport.Columns, header[..RunMetricsExport.Columns.Length]);
         Assert.Contains("accuracy", header);
         Assert.Contains("auc", header);
+        Assert.Contains("pr_auc", header);
+        Assert.Contains("f1", header);
+        Assert.Contains(ScoreHistogramKey, header);
         // Per round: aggregated fit, federated evaluation, then each node's fit and evaluate.
         Assert.Equal(1 + rounds.Count * (2 + results.Count / rounds.Count), lines.Length);
 

@@ -39,6 +39,10 @@ public sealed class RunPageTests(Federation federation, Browser browser)
         Assert.Equal(rounds.Select(r => r.Loss!.Value), await ValuesAsync(page, "#chart-eval-loss g.federated circle"));
         Assert.Equal(rounds.Select(r => r.Metrics["accuracy"].AsDouble()), await ValuesAsync(page, "#chart-eval-accuracy g.federated circle"));
         Assert.Equal(rounds.Select(r => r.Metrics["auc"].AsDouble()), await ValuesAsync(page, "#chart-eval-auc g.federated circle"));
+        // The tabular app's pooled PR-AUC and F1 are charted too, and have columns in the rounds table.
+        Assert.Equal(rounds.Select(r => r.Metrics["pr_auc"].AsDouble()), await ValuesAsync(page, "#chart-eval-pr_auc g.federated circle"));
+        Assert.Equal(rounds.Select(r => r.Metrics["f1"].AsDouble()), await ValuesAsync(page, "#chart-eval-f1 g.federated circle"));
+        Assert.Contains("PR-AUC", await page.TextContentAsync("#rounds"), StringComparison.Ordinal);
         foreach (var node in Federation.Hospitals)
         {
             var expected = results.Where(x => x.Node == node && x.Phase == "evaluate").OrderBy(x => x.Round).Select(x => x.Metrics["accuracy"].AsDouble());

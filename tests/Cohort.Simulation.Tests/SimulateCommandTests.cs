@@ -31,6 +31,9 @@ public sealed class SimulateCommandTests
         Assert.Equal(3, summary["rounds"]!.AsArray().Count);
         Assert.All(summary["rounds"]!.AsArray(), r => Assert.Equal(5, r!["fit_ok"]!.GetValue<int>()));
         Assert.True(summary["final_central_accuracy"]!.GetValue<double>() > 0.7, summary.ToJsonString());
+        Assert.True(summary["final_central_auc"]!.GetValue<double>() > 0.7, summary.ToJsonString());
+        Assert.InRange(summary["final_central_pr_auc"]!.GetValue<double>(), 0.5, 1.0);
+        Assert.InRange(summary["final_central_f1"]!.GetValue<double>(), 0.5, 1.0);
         Assert.True(File.Exists(summary["model"]!.GetValue<string>()));
     }
 }

@@ -24,6 +24,25 @@ public sealed class TabularApp : IClientApp
         Settings = settings;
         Data = data;
         NodeName = nodeName;
+        var imbalance = settings.Imbalance;
+        var train = data.Train;
+        Validation = null;
+        if (imbalance.NeedsValidation && train.Count >= 4)
+        {
+            // Held out from the site's own training rows, stratified and seeded like the train/test split,
+            // so the threshold is tuned on rows neither trained on nor tested on.
+            var classes = new int[train.Count];
+            for (int i = 0; i < classes.Length; i++) classes[i] = train.Labels[i] > 0.5f ? 1 : 0;
+            var split = TrainTestSplit.Create(classes, 1 - imbalance.ValidationFraction, settings.Preprocess.SplitSeed + 1, settings.Preprocess.Stratify);
+            if (split.Train.Length > 0 && split.Test.Length > 0)
+            {
+                Validation = Rows(train, split.Test);
+                train = Rows(train, split.Train);
+            }
+        }
+        TrainExamples = train.Count;
+        TrainingRows = imbalance.Resample(train, unchecked((int)settings.Preprocess.SplitSeed));
+        Loss = imbalance.LossFor(TrainingRows);
     }
 
     /// <summary>The app settings.</summary>
@@ -35,13 +54,25 @@ public sealed class TabularApp : IClientApp
     /// <summary>The node this app runs on.</summary>
     public string NodeName { get; }
 
+    /// <summary>The rows training steps draw from: the training split less any validation rows, oversampled when asked.</summary>
+    public TabularDataset TrainingRows { get; }
+
+    /// <summary>Real (not synthetic) training rows: the example count FedAvg weighs this site by.</summary>
+    public int TrainExamples { get; }
+
+    /// <summary>Rows held out from training to choose the decision threshold, when it is chosen.</summary>
+    public TabularDataset? Validation { get; }
+
+    /// <summary>The training loss (class weights, focal term).</summary>
+    public Learning.Models.BinaryLoss Loss { get; }
+
     /// <summary>
     /// A freshly initialised model: zeros for logistic regression, a seeded PyTorch-style uniform
     /// init for the MLP (config key <c>seed</c>, default 0), identical on every node for the same seed.
     /// </summary>
     public Task<ParameterSet> GetParametersAsync(Config config, CancellationToken ct)
     {
-        var model = Settings.CreateModel(Data.Train.FeatureCount);
+        var model = Settings.CreateModel(TrainingRows.FeatureCount);
         long seed = new SettingsReader(config, "config").Int("seed", 0);
         model.Initialize(unchecked((int)seed));
         return Task.FromResult(model.GetParameters());
@@ -54,7 +85,7 @@ public sealed class TabularApp : IClientApp
         return Task.Run(() => Fit(parameters, fit, ct), ct);
     }
 
-    /// <summary>Evaluates on the test split: loss, and metrics accuracy and (when both classes occur) auc.</summary>
+    /// <summary>Evaluates on the test split: loss and the metrics of <see cref="TabularEvaluation"/>.</summary>
     public Task<EvaluateResult> EvaluateAsync(ParameterSet parameters, Config config, CancellationToken ct) =>
         Task.Run(() => Evaluate(parameters), ct);
 
@@ -78,23 +109,23 @@ public sealed class TabularApp : IClientApp
             model.SetParameters(parameters);
         }
         // The loss at the global model, before any local step: q-FedAvg's F_k.
-        double initialLoss = BinaryEvaluation.Of(model, Data.Train).Loss;
+        double initialLoss = BinaryEvaluation.Of(model, TrainingRows).Loss;
         float[] start = model.Weights.ToArray();
         float[] anchor = fit.Training.ProximalMu > 0 ? start : [];
         var optimizer = fit.CreateOptimizer(model.Weights.Length);
-        var trained = LocalTrainer.Train(model, optimizer, Data.Train, fit.Training, anchor, correction, ct);
+        var trained = LocalTrainer.Train(model, optimizer, TrainingRows, fit.Training with { Loss = Loss }, anchor, correction, ct);
 
         var result = model.GetParameters();
         if (result.FindNonFinite() is { } bad)
             throw new InvalidOperationException($"node '{NodeName}': training diverged ({bad}); lower learning_rate");
         if (scaffold) result = ScaffoldResult(model, result, start, serverControl, localControl, trained.Steps, fit.LearningRate);
-        var train = BinaryEvaluation.Of(model, Data.Train);
+        var train = BinaryEvaluation.Of(model, TrainingRows);
         var metrics = new Metrics([
             KeyValuePair.Create("train_loss", Scalar.Of(train.Loss)),
             KeyValuePair.Create("train_accuracy", Scalar.Of(train.Accuracy)),
             KeyValuePair.Create("initial_train_loss", Scalar.Of(initialLoss)),
         ]);
-        return new FitResult(result, Data.Train.Count, metrics);
+        return new FitResult(result, TrainExamples, metrics);
     }
 
     /// <summary>
@@ -120,14 +151,32 @@ public sealed class TabularApp : IClientApp
 
     private EvaluateResult Evaluate(ParameterSet parameters)
     {
-        // An empty test split reports nothing rather than NaN, which would poison weighted averages.
-        if (Data.Test.Count == 0) return new EvaluateResult(0, 0, Metrics.Empty);
         var model = Settings.CreateModel(Data.Test.FeatureCount);
         model.SetParameters(parameters);
-        var e = BinaryEvaluation.Of(model, Data.Test);
-        var metrics = new List<KeyValuePair<string, Scalar>> { KeyValuePair.Create("accuracy", Scalar.Of(e.Accuracy)) };
-        // AUC is undefined on a single-class test split (possible at Switzerland); omit it rather than report NaN.
-        if (double.IsFinite(e.Auc)) metrics.Add(KeyValuePair.Create("auc", Scalar.Of(e.Auc)));
-        return new EvaluateResult(e.Loss, e.Examples, new Metrics(metrics));
+        return TabularEvaluation.Evaluate(model, Data.Test, ThresholdFor(model));
+    }
+
+    /// <summary>The decision threshold for <paramref name="model"/>: fixed, or chosen on the validation rows.</summary>
+    public double ThresholdFor(Learning.Models.IModel model)
+    {
+        var rule = Settings.Imbalance.Threshold;
+        if (rule.Fixed is { } f) return f;
+        if (Validation is not { Count: > 0 } v) return BinaryMetrics.Threshold;
+        var p = BinaryEvaluation.LogitsOf(model, v);
+        BinaryMetrics.Sigmoid(p, p);
+        return rule.Choose(p, v.Labels);
+    }
+
+    private static TabularDataset Rows(TabularDataset source, int[] rows)
+    {
+        int d = source.FeatureCount;
+        var x = new float[rows.Length * d];
+        var y = new float[rows.Length];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            source.Row(rows[r]).CopyTo(x.AsSpan(r * d, d));
+            y[r] = source.Labels[rows[r]];
+        }
+        return new TabularDataset(x, y, source.FeatureNames);
     }
 }

@@ -1,4 +1,5 @@
 using Cohort.Learning.Data;
+using Cohort.Learning.Metrics;
 using Cohort.Learning.Models;
 using Cohort.Records;
 
@@ -14,6 +15,9 @@ namespace Cohort.Apps.Tabular;
 /// <param name="Hidden">Hidden layer sizes of the MLP; empty for logistic regression.</param>
 public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocessorOptions Preprocess, string Model, IReadOnlyList<int> Hidden)
 {
+    /// <summary>Class weights, oversampling, loss and decision threshold.</summary>
+    public ImbalanceSettings Imbalance { get; init; } = ImbalanceSettings.None;
+
     /// <summary>Allowed file formats.</summary>
     public static readonly string[] Formats = ["csv", "uci"];
 
@@ -25,10 +29,13 @@ public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocesso
 
     /// <summary>
     /// Reads and validates settings; throws <see cref="AppConfigurationException"/> naming the setting.
-    /// Keys (default): format csv|uci (csv); header (csv: true, uci: false); columns (required without
-    /// header); label (required); positive ("&gt; 0"); drop; categorical.&lt;column&gt; (declared
-    /// categories); drop_first (false); missing drop|mean (drop); standardize (true); train_fraction
-    /// (0.66); split_seed (43); stratify (true); model logistic|mlp (logistic); hidden (mlp only).
+    /// Keys (default; docs/apps.md has them all with examples): format csv|uci (csv); header (csv: true,
+    /// uci: false); columns (required without header); drop_index (false); label (required); positive
+    /// ("&gt; 0"); drop; categorical: auto | [columns] (inferred categories) or categorical.&lt;column&gt;
+    /// (declared categories); drop_first (false); missing drop|mean (drop); standardize site|none (site);
+    /// train_fraction (0.66); split_seed (43); stratify (true); model logistic|mlp (logistic); hidden
+    /// (mlp only); class_weight none|balanced or class_weight.0/.1; oversample none|random|smote; loss
+    /// bce|focal; focal_gamma (2); threshold 0.5|max_f1|recall:R; validation_fraction (0.2).
     /// Unknown keys are refused so a misspelt setting cannot be silently ignored.
     /// </summary>
     public static TabularSettings FromConfig(Config settings)
@@ -38,7 +45,8 @@ public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocesso
         var format = r.OneOf("format", Formats, "csv") == "uci" ? TabularFormat.Uci : TabularFormat.Csv;
         bool? header = r.Has("header") ? r.Bool("header", false) : null;
         var columns = r.List("columns");
-        var read = new TabularReadOptions { Format = format, Header = header, Columns = columns };
+        var read = new TabularReadOptions { Format = format, Header = header, Columns = columns, DropIndexColumn = r.Bool("drop_index", false) };
+        if (read.DropIndexColumn && !read.HasHeader) throw r.Error("drop_index", "is set but the file has no header row to show an empty first cell");
         if (!read.HasHeader && columns is null)
             throw r.Error("columns", $"is missing (required because a {(format == TabularFormat.Uci ? "uci" : "header-less csv")} file does not name its columns)");
 
@@ -62,13 +70,27 @@ public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocesso
                 throw r.Error($"categorical.{name}", $"is '{string.Join(",", values)}', which repeats a category");
             categorical[name] = values;
         }
+        bool categoricalAuto = false;
+        IReadOnlyList<string> inferCategories = [];
+        if (r.Has("categorical"))
+        {
+            if (categorical.Count > 0) throw r.Error("categorical", "is given both as a value and as a map of declared categories");
+            var named = r.List("categorical")!;
+            if (named is ["auto"]) categoricalAuto = true;
+            else inferCategories = named;
+            foreach (var name in inferCategories)
+            {
+                if (name == label) throw r.Error("categorical", $"names the label column '{label}'; the label cannot be categorical");
+                if (drop.Contains(name)) throw r.Error("categorical", $"names '{name}', a column that drop removes");
+            }
+        }
         foreach (var name in categorical.Keys)
             if (drop.Contains(name)) throw r.Error($"categorical.{name}", "names a column that drop removes");
         if (categorical.ContainsKey(label)) throw r.Error($"categorical.{label}", "names the label column; the label cannot be categorical");
         if (drop.Contains(label)) throw r.Error("drop", $"contains the label column '{label}'");
         if (columns is not null)
         {
-            foreach (var c in drop.Concat(categorical.Keys).Append(label))
+            foreach (var c in drop.Concat(categorical.Keys).Concat(inferCategories).Append(label))
                 if (!columns.Contains(c)) throw r.Error("columns", $"does not contain '{c}' (named by label, drop or categorical)");
         }
 
@@ -78,9 +100,11 @@ public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocesso
             Positive = positive,
             Drop = drop,
             Categorical = categorical,
+            CategoricalAuto = categoricalAuto,
+            InferCategories = inferCategories,
             DropFirst = r.Bool("drop_first", false),
             Missing = r.OneOf("missing", MissingPolicies, "drop") == "mean" ? MissingValues.Mean : MissingValues.Drop,
-            Standardize = r.Bool("standardize", true),
+            Standardize = ReadStandardize(r),
             TrainFraction = r.Double("train_fraction", 0.66, f => f > 0 && f < 1, "a fraction strictly between 0 and 1"),
             SplitSeed = (uint)r.Int("split_seed", 43, 0, uint.MaxValue),
             Stratify = r.Bool("stratify", true),
@@ -104,8 +128,65 @@ public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocesso
             throw r.Error("hidden", "is set but model is logistic; use model: mlp for hidden layers");
         }
 
+        var imbalance = ReadImbalance(r);
         r.RejectUnknownKeys();
-        return new TabularSettings(read, preprocess, model, hidden);
+        return new TabularSettings(read, preprocess, model, hidden) { Imbalance = imbalance };
+    }
+
+    // site (the default; true also means it) z-scores with the site's own training rows, none (or
+    // false) leaves values as they are; global needs statistics pooled across sites before round 1.
+    private static bool ReadStandardize(SettingsReader r)
+    {
+        string value = r.String("standardize", "site").ToLowerInvariant();
+        return value switch
+        {
+            "site" or "true" => true,
+            "none" or "false" => false,
+            "global" => throw r.Error("standardize", "is 'global', which needs a federated statistics step before round 1 that is not available yet; use site (each site's own training rows) or none"),
+            _ => throw r.Error("standardize", $"is '{value}'; allowed: site, none"),
+        };
+    }
+
+    private static ImbalanceSettings ReadImbalance(SettingsReader r)
+    {
+        string classWeight = "none";
+        (double, double) weights = (1, 1);
+        var explicitWeights = r.Section("class_weight");
+        if (r.Has("class_weight"))
+        {
+            if (explicitWeights.Count > 0) throw r.Error("class_weight", "is given twice (a name and a map)");
+            classWeight = r.OneOf("class_weight", ["none", "balanced"], "none");
+        }
+        else if (explicitWeights.Count > 0)
+        {
+            classWeight = "explicit";
+            double w0 = 1, w1 = 1;
+            foreach (var (name, values) in explicitWeights)
+            {
+                if (values.Count != 1 || !double.TryParse(values[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double w) || !(w > 0) || !double.IsFinite(w))
+                    throw r.Error($"class_weight.{name}", $"is '{string.Join(",", values)}'; expected a weight > 0");
+                if (name == "0") w0 = w;
+                else if (name == "1") w1 = w;
+                else throw r.Error($"class_weight.{name}", "names no class; the classes are 0 (negative) and 1 (positive)");
+            }
+            weights = (w0, w1);
+        }
+        string oversample = r.OneOf("oversample", ImbalanceSettings.OversampleMethods, "none");
+        string loss = r.OneOf("loss", ImbalanceSettings.Losses, "bce");
+        double gamma = r.Double("focal_gamma", 2, g => g >= 0, "a number ≥ 0");
+        if (r.Has("focal_gamma") && loss != "focal") throw r.Error("focal_gamma", "is set but loss is bce; use loss: focal");
+        DecisionThreshold threshold;
+        string thresholdText = r.String("threshold", "0.5");
+        try
+        {
+            threshold = DecisionThreshold.Parse(thresholdText);
+        }
+        catch (FormatException e)
+        {
+            throw r.Error("threshold", $"is {e.Message}");
+        }
+        double validation = r.Double("validation_fraction", 0.2, f => f > 0 && f < 1, "a fraction strictly between 0 and 1");
+        return new ImbalanceSettings(classWeight, weights, oversample, loss, gamma, threshold, validation);
     }
 
     /// <summary>A new, uninitialised model for <paramref name="inputSize"/> features.</summary>

@@ -146,10 +146,9 @@ public sealed class TabularSimulationDataset : ISimulationDataset
         {
             var model = Settings.CreateModel(test.FeatureCount);
             model.SetParameters(global);
-            var e = BinaryEvaluation.Of(model, test);
-            var metrics = new List<KeyValuePair<string, Scalar>> { KeyValuePair.Create("accuracy", Scalar.Of(e.Accuracy)) };
-            if (double.IsFinite(e.Auc)) metrics.Add(KeyValuePair.Create("auc", Scalar.Of(e.Auc)));
-            return new EvaluateResult(e.Loss, e.Examples, new Metrics(metrics));
+            // The server holds these rows itself: its figures are exact, no histograms needed. It has no
+            // validation rows, so a threshold chosen per site (max_f1, recall:R) is 0.5 here.
+            return TabularEvaluation.Evaluate(model, test, Settings.Imbalance.Threshold.Fixed ?? BinaryMetrics.Threshold, histograms: false);
         }, ct);
     }
 
@@ -185,9 +184,11 @@ public sealed class TabularSimulationDataset : ISimulationDataset
     {
         var trains = new List<TabularDataset>();
         var tests = new List<TabularDataset>();
+        // Inferred categories come from all the data at once, so every group encodes them alike.
+        var options = TabularPreprocessor.ResolveCategories(Concat(groups), Settings.Preprocess);
         foreach (var t in groups)
         {
-            var split = TabularPreprocessor.Process(t, Settings.Preprocess);
+            var split = TabularPreprocessor.Process(t, options);
             trains.Add(split.Train);
             tests.Add(split.Test);
         }

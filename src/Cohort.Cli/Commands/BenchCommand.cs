@@ -23,6 +23,7 @@ public static class BenchCommand
         bench.Subcommands.Add(FedAvgPaperBench.Create());
         bench.Subcommands.Add(TrainBench.Create());
         bench.Subcommands.Add(FuzzBench.Create());
+        bench.Subcommands.Add(FraudBench.Create());
         return bench;
     }
 

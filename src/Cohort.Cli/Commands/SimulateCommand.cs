@@ -86,7 +86,7 @@ public static class SimulateCommand
         };
         if (perRound.LastOrDefault() is JsonObject last)
         {
-            foreach (var key in new[] { "loss", "accuracy", "central_loss", "central_accuracy" })
+            foreach (var key in new[] { "loss", "accuracy", "auc", "pr_auc", "f1", "central_loss", "central_accuracy", "central_auc", "central_pr_auc", "central_f1" })
                 summary[$"final_{key}"] = last[key]?.DeepClone();
         }
         output.WriteLine(result.Run.Status == RunStatus.Finished
@@ -147,19 +147,29 @@ public static class SimulateCommand
     {
         static JsonNode? N(double v) => double.IsFinite(v) ? JsonValue.Create(Math.Round(v, 5)) : null;
         static double M(Google.Protobuf.Collections.MapField<string, Transport.V1.Scalar> m, string k) => m.TryGetValue(k, out var v) ? RunReport.Value(v) : double.NaN;
-        return new JsonObject
+        var json = new JsonObject
         {
             ["round"] = r.Round,
             ["status"] = r.Status,
             ["seconds"] = Math.Round(seconds, 4),
             ["loss"] = N(r.Loss),
             ["accuracy"] = N(M(r.Metrics, "accuracy")),
+            ["auc"] = N(M(r.Metrics, "auc")),
+            ["pr_auc"] = N(M(r.Metrics, "pr_auc")),
+            ["f1"] = N(M(r.Metrics, "f1")),
             ["central_loss"] = r.HasCentral ? N(r.CentralLoss) : null,
             ["central_accuracy"] = r.HasCentral ? N(M(r.CentralMetrics, "accuracy")) : null,
+            ["central_auc"] = r.HasCentral ? N(M(r.CentralMetrics, "auc")) : null,
+            ["central_pr_auc"] = r.HasCentral ? N(M(r.CentralMetrics, "pr_auc")) : null,
+            ["central_f1"] = r.HasCentral ? N(M(r.CentralMetrics, "f1")) : null,
             ["fit_ok"] = r.Nodes.Count(n => n.Phase == "fit" && n.Ok),
             ["fit_failed"] = r.Nodes.Count(n => n.Phase == "fit" && !n.Ok),
             ["evaluate_ok"] = r.Nodes.Count(n => n.Phase == "evaluate" && n.Ok),
             ["aggregation_seconds"] = Math.Round(r.AggregationSeconds, 5),
         };
+        // Threshold and ranking figures exist only for binary apps; other rounds do not carry empty keys for them.
+        foreach (var key in new[] { "auc", "pr_auc", "f1", "central_auc", "central_pr_auc", "central_f1" })
+            if (json[key] is null) json.Remove(key);
+        return json;
     }
 }

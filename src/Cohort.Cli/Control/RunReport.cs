@@ -14,7 +14,7 @@ public static class RunReport
     /// <summary>Indented JSON of any message.</summary>
     public static string ToJson(IMessage message) => Json.Format(message);
 
-    /// <summary>One line per round: global loss, accuracy, AUC, then each node's accuracy and AUC.</summary>
+    /// <summary>One line per round: global loss, accuracy, AUC (PR-AUC and F1 when reported), then each node's loss, accuracy and AUC.</summary>
     public static string RoundLine(RoundInfo round, int planned) => RoundLine(round, planned, int.MaxValue);
 
     /// <summary>
@@ -28,8 +28,16 @@ public static class RunReport
         if (round.Status != "done") return sb.Append(CultureInfo.InvariantCulture, $"  {round.Status}: {round.Error}").ToString();
         // A plan without federated evaluation (fraction_evaluate: 0) has only the central figures.
         if (round.Metrics.Count > 0 || double.IsFinite(round.Loss))
+        {
             sb.Append(CultureInfo.InvariantCulture, $"  loss {Num(round.Loss)}  acc {Metric(round.Metrics, "accuracy")}  auc {Metric(round.Metrics, "auc")}");
-        if (round.HasCentral) sb.Append(CultureInfo.InvariantCulture, $"  central loss {Num(round.CentralLoss)} acc {Metric(round.CentralMetrics, "accuracy")}");
+            AppendImbalanceFigures(sb, round.Metrics);
+        }
+        if (round.HasCentral)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"  central loss {Num(round.CentralLoss)} acc {Metric(round.CentralMetrics, "accuracy")}");
+            if (round.CentralMetrics.ContainsKey("auc")) sb.Append(CultureInfo.InvariantCulture, $" auc {Metric(round.CentralMetrics, "auc")}");
+            AppendImbalanceFigures(sb, round.CentralMetrics, " ");
+        }
         var evaluations = round.Nodes.Where(n => n.Phase == "evaluate").OrderBy(n => n.Node, StringComparer.Ordinal).ToArray();
         if (evaluations.Length == 0)
         {
@@ -54,6 +62,14 @@ public static class RunReport
         if (failed.Length > maxNodes) failed = [.. failed.Take(maxNodes), $"… {failed.Length - maxNodes} more"];
         if (failed.Length > 0) sb.Append("  failures: ").Append(string.Join("; ", failed));
         return sb.ToString();
+    }
+
+    // Binary apps that report them (the tabular app does) also get PR-AUC and F1: on imbalanced labels
+    // accuracy and even AUC say little, and the line should show what does.
+    private static void AppendImbalanceFigures(StringBuilder sb, MapField<string, Scalar> metrics, string gap = "  ")
+    {
+        if (metrics.ContainsKey("pr_auc")) sb.Append(CultureInfo.InvariantCulture, $"{gap}pr_auc {Metric(metrics, "pr_auc")}");
+        if (metrics.ContainsKey("f1")) sb.Append(CultureInfo.InvariantCulture, $"{gap}f1 {Metric(metrics, "f1")}");
     }
 
     /// <summary>A metric formatted to three decimals, or "-".</summary>

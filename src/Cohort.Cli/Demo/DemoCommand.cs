@@ -172,6 +172,8 @@ public static class DemoCommand
             var fit = detail.Rounds.SelectMany(r => r.Nodes).LastOrDefault(n => n.Node == e.Node && n.Phase == "fit" && n.Ok);
             double accuracy = e.Metrics.TryGetValue("accuracy", out var a) ? RunReport.Value(a) : double.NaN;
             double auc = e.Metrics.TryGetValue("auc", out var u) ? RunReport.Value(u) : double.NaN;
+            double prAuc = e.Metrics.TryGetValue("pr_auc", out var pr) ? RunReport.Value(pr) : double.NaN;
+            double f1 = e.Metrics.TryGetValue("f1", out var f) ? RunReport.Value(f) : double.NaN;
             long trainExamples = fit is null ? 0 : fit.Metrics.TryGetValue("train_examples", out var t) ? (long)RunReport.Value(t) : fit.Examples;
             nodes.Add(new JsonObject
             {
@@ -180,6 +182,8 @@ public static class DemoCommand
                 ["test_examples"] = e.Examples,
                 ["accuracy"] = Round(accuracy),
                 ["auc"] = Round(auc),
+                ["pr_auc"] = Round(prAuc),
+                ["f1"] = Round(f1),
                 ["loss"] = Round(e.Loss),
             });
             accuracySum += accuracy;
@@ -196,9 +200,17 @@ public static class DemoCommand
             ["nodes"] = nodes,
             ["mean_accuracy"] = Round(count > 0 ? accuracySum / count : double.NaN),
             ["pooled_accuracy"] = Round(tested > 0 ? correct / tested : double.NaN),
+            // The strategy's summary of the final round: for binary apps that send score histograms and
+            // confusion counts, the AUC, PR-AUC and F1 of all sites' test rows pooled.
+            ["auc"] = Round(Global(last, "auc")),
+            ["pr_auc"] = Round(Global(last, "pr_auc")),
+            ["f1"] = Round(Global(last, "f1")),
+            ["auc_site_mean"] = Round(Global(last, "auc_site_mean")),
             ["model"] = modelPath,
         };
     }
+
+    private static double Global(RoundInfo round, string key) => round.Metrics.TryGetValue(key, out var v) ? RunReport.Value(v) : double.NaN;
 
     private static JsonNode? Round(double v) => double.IsFinite(v) ? JsonValue.Create(Math.Round(v, 4)) : null;
 
@@ -210,12 +222,13 @@ public static class DemoCommand
             Console.WriteLine($"{s["wall_seconds"]}s wall; global model (round {modelRound}) saved to {s["model"]}");
             return;
         }
-        var table = new Table().AddColumns("node", "train", "test", "loss", "accuracy", "auc");
+        var table = new Table().AddColumns("node", "train", "test", "loss", "accuracy", "auc", "pr_auc", "f1");
         foreach (var n in s["nodes"]!.AsArray())
             table.AddRow(n!["name"]!.ToString(), n["train_examples"]!.ToString(), n["test_examples"]!.ToString(),
-                n["loss"]?.ToString() ?? "-", n["accuracy"]?.ToString() ?? "-", n["auc"]?.ToString() ?? "-");
+                n["loss"]?.ToString() ?? "-", n["accuracy"]?.ToString() ?? "-", n["auc"]?.ToString() ?? "-", n["pr_auc"]?.ToString() ?? "-", n["f1"]?.ToString() ?? "-");
         AnsiConsole.Write(table);
-        Console.WriteLine($"mean accuracy {s["mean_accuracy"]}, pooled accuracy {s["pooled_accuracy"]}, {s["wall_seconds"]}s wall");
+        string pooled = s["pr_auc"] is null ? "" : $", pooled auc {s["auc"]} pr_auc {s["pr_auc"]} f1 {s["f1"]}";
+        Console.WriteLine($"mean accuracy {s["mean_accuracy"]}, pooled accuracy {s["pooled_accuracy"]}{pooled}, {s["wall_seconds"]}s wall");
         Console.WriteLine($"global model (round {modelRound}) saved to {s["model"]}");
     }
 }

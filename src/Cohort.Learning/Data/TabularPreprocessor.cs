@@ -26,11 +26,46 @@ public static class TabularPreprocessor
     {
         TextColumns = options.TextColumns,
         SkipColumns = new HashSet<string>(options.Drop, StringComparer.Ordinal),
+        InferTextColumns = read.InferTextColumns || options.CategoricalAuto,
     };
+
+    /// <summary>
+    /// The options with every inferred categorical column declared: for <c>categorical: auto</c> each
+    /// text column but the label, and each column named for inference, gets the distinct values of
+    /// <paramref name="table"/> as its categories (numbers in numeric order, then text in ordinal order).
+    /// Inferred from one site's rows, categories can differ between sites; declare them where they must agree.
+    /// </summary>
+    public static TabularPreprocessorOptions ResolveCategories(TabularTable table, TabularPreprocessorOptions options)
+    {
+        if (!options.CategoricalAuto && options.InferCategories.Count == 0) return options;
+        var categorical = new Dictionary<string, IReadOnlyList<string>>(options.Categorical, StringComparer.Ordinal);
+        var infer = new List<string>(options.InferCategories);
+        if (options.CategoricalAuto)
+            infer.AddRange(table.Columns.Where(c => !c.IsNumeric && c.Name != options.Label && !categorical.ContainsKey(c.Name)).Select(c => c.Name));
+        foreach (var name in infer.Distinct())
+        {
+            if (name == options.Label) throw new TabularDataException(table.Source, 0, $"label column '{name}' cannot also be categorical");
+            var column = table[name];
+            var numbers = new SortedSet<double>();
+            var texts = new SortedSet<string>(StringComparer.Ordinal);
+            for (int r = 0; r < column.Length; r++)
+            {
+                if (column.IsMissing(r)) continue;
+                if (column.Numbers is { } n) numbers.Add(n[r]);
+                else if (double.TryParse(column.Texts![r], NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v)) numbers.Add(v);
+                else texts.Add(column.Texts![r]!);
+            }
+            var values = numbers.Select(v => v.ToString("R", CultureInfo.InvariantCulture)).Concat(texts).ToArray();
+            if (values.Length == 0) throw new TabularDataException(table.Source, 0, $"categorical column '{name}' has no values to infer categories from");
+            categorical[name] = values;
+        }
+        return options with { Categorical = categorical, CategoricalAuto = false, InferCategories = [] };
+    }
 
     /// <summary>Preprocesses a table already read.</summary>
     public static TabularSplit Process(TabularTable table, TabularPreprocessorOptions options)
     {
+        options = ResolveCategories(table, options);
         string source = table.Source;
         var label = table[options.Label];
         if (options.Categorical.ContainsKey(options.Label))

@@ -15,6 +15,12 @@ public sealed record TabularPreprocessorOptions
     /// <summary>Categorical columns and their declared categories (every node must declare the same, so encodings agree).</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Categorical { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
 
+    /// <summary>Whether every text column (other than the label) is categorical, its categories inferred from the rows (<c>categorical: auto</c>).</summary>
+    public bool CategoricalAuto { get; init; }
+
+    /// <summary>Categorical columns whose categories are inferred from the rows (<c>categorical: [a, b]</c>).</summary>
+    public IReadOnlyList<string> InferCategories { get; init; } = [];
+
     /// <summary>Whether a categorical column's first category is left out of its one-hot block (pandas' drop_first).</summary>
     public bool DropFirst { get; init; }
 
@@ -38,7 +44,7 @@ public sealed record TabularPreprocessorOptions
     {
         get
         {
-            var s = new HashSet<string>(Categorical.Keys, StringComparer.Ordinal) { Label };
+            var s = new HashSet<string>(Categorical.Keys.Concat(InferCategories), StringComparer.Ordinal) { Label };
             return s;
         }
     }

@@ -18,6 +18,12 @@ public sealed record TabularReadOptions
     /// <summary>Columns not kept at all, so malformed values there are never an error.</summary>
     public IReadOnlySet<string> SkipColumns { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
+    /// <summary>Whether a column holding any value that is not a number is read as text (for <c>categorical: auto</c>) rather than refused.</summary>
+    public bool InferTextColumns { get; init; }
+
+    /// <summary>Whether the first column, whose header cell is empty (an index column saved by pandas), is left out.</summary>
+    public bool DropIndexColumn { get; init; }
+
     /// <summary>True when the file is expected to start with a header row.</summary>
     public bool HasHeader => Header ?? Format == TabularFormat.Csv;
 }

@@ -44,8 +44,18 @@ public static class TabularReader
             throw new TabularDataException(source, 0, "the file has no header, so its column names must be given");
         }
 
-        for (int i = 0; i < names.Length; i++)
-            if (string.IsNullOrWhiteSpace(names[i])) throw new TabularDataException(source, lineNumber, $"column {i + 1} has no name");
+        int first = 0;
+        if (options.DropIndexColumn)
+        {
+            if (!options.HasHeader || names.Length == 0 || !string.IsNullOrWhiteSpace(names[0]))
+                throw new TabularDataException(source, lineNumber, $"drop_index is set but the first header cell is {(names.Length > 0 && options.HasHeader ? $"'{names[0]}'" : "absent")}, not empty");
+            first = 1;
+        }
+        for (int i = first; i < names.Length; i++)
+        {
+            if (string.IsNullOrWhiteSpace(names[i]))
+                throw new TabularDataException(source, lineNumber, i == 0 ? "column 1 has no name (an index column saved by pandas? set drop_index: true to leave it out)" : $"column {i + 1} has no name");
+        }
 
         foreach (var wanted in options.SkipColumns.Concat(options.TextColumns))
         {
@@ -54,10 +64,10 @@ public static class TabularReader
         }
 
         var builders = new ColumnBuilder?[names.Length];
-        for (int i = 0; i < names.Length; i++)
+        for (int i = first; i < names.Length; i++)
         {
             if (options.SkipColumns.Contains(names[i])) continue;
-            builders[i] = new ColumnBuilder(names[i], options.TextColumns.Contains(names[i]));
+            builders[i] = new ColumnBuilder(names[i], options.TextColumns.Contains(names[i]), options.InferTextColumns);
         }
 
         var lines = new List<int>();
@@ -122,27 +132,33 @@ public static class TabularReader
         }
     }
 
-    private sealed class ColumnBuilder(string name, bool text)
+    // Numbers unless declared text; when inferring, the raw fields are kept too so that a column turns
+    // to text at its first value that is not a number.
+    private sealed class ColumnBuilder(string name, bool text, bool infer)
     {
         private readonly List<double> _numbers = text ? [] : new List<double>(256);
-        private readonly List<string?> _texts = text ? new List<string?>(256) : [];
+        private readonly List<string?> _texts = text || infer ? new List<string?>(256) : [];
 
         public void Add(string field, string source, int line)
         {
             bool missing = IsMissing(field);
-            if (text)
-            {
-                _texts.Add(missing ? null : field);
-            }
-            else if (missing)
+            if (text || infer) _texts.Add(missing ? null : field);
+            if (text) return;
+            if (missing)
             {
                 _numbers.Add(double.NaN);
             }
+            else if (double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v))
+            {
+                _numbers.Add(v);
+            }
+            else if (infer)
+            {
+                text = true;
+            }
             else
             {
-                if (!double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
-                    throw new TabularDataException(source, line, $"column '{name}': '{field}' is not a number");
-                _numbers.Add(v);
+                throw new TabularDataException(source, line, $"column '{name}': '{field}' is not a number");
             }
         }
 

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Cohort.Evaluation;
 
 namespace Cohort.Learning.Metrics;
 
@@ -64,6 +65,56 @@ public static class BinaryMetrics
             start = end;
         }
         return (positiveRankSum - positives * (positives + 1) / 2.0) / ((double)positives * negatives);
+    }
+
+    /// <summary>
+    /// Average precision (area under the precision–recall curve as scikit-learn's
+    /// average_precision_score computes it): Σ (Rₖ − Rₖ₋₁)·Pₖ over the distinct scores from the highest
+    /// down, tied scores forming one threshold. NaN without positives.
+    /// </summary>
+    public static double AveragePrecision(ReadOnlySpan<float> scores, ReadOnlySpan<float> labels)
+    {
+        CheckLengths(scores, labels);
+        int n = scores.Length;
+        int positives = 0;
+        foreach (float y in labels) if (y > 0.5f) positives++;
+        if (positives == 0) return double.NaN;
+
+        var sorted = scores.ToArray();
+        var order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        Array.Sort(sorted, order);
+
+        double ap = 0;
+        long tp = 0, fp = 0;
+        for (int end = n; end > 0;)
+        {
+            int start = end - 1;
+            while (start > 0 && sorted[start - 1] == sorted[end - 1]) start--;
+            int groupPositives = 0;
+            for (int k = start; k < end; k++)
+                if (labels[order[k]] > 0.5f) groupPositives++;
+            tp += groupPositives;
+            fp += end - start - groupPositives;
+            if (groupPositives > 0) ap += (double)groupPositives / positives * ((double)tp / (tp + fp));
+            end = start;
+        }
+        return ap;
+    }
+
+    /// <summary>The confusion matrix of predicting positive when p &gt; <paramref name="threshold"/>.</summary>
+    public static ConfusionCounts Confusion(ReadOnlySpan<float> probabilities, ReadOnlySpan<float> labels, double threshold = Threshold)
+    {
+        CheckLengths(probabilities, labels);
+        long tp = 0, fp = 0, tn = 0, fn = 0;
+        for (int i = 0; i < probabilities.Length; i++)
+        {
+            bool predicted = probabilities[i] > threshold, actual = labels[i] > 0.5f;
+            if (predicted) { if (actual) tp++; else fp++; }
+            else if (actual) fn++;
+            else tn++;
+        }
+        return new ConfusionCounts(tp, fp, tn, fn);
     }
 
     /// <summary>σ(logit) for each element, the probability the models' logits stand for.</summary>

@@ -41,4 +41,7 @@ public interface IModel
     /// <see cref="Gradients"/> with its gradient and returns the loss.
     /// </summary>
     float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<float> labels);
+
+    /// <summary>Like <see cref="ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{float})"/> with another training loss (class weights, focal term).</summary>
+    float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<float> labels, BinaryLoss loss);
 }

@@ -56,7 +56,10 @@ public sealed class LogisticRegression : IModel
     }
 
     /// <inheritdoc />
-    public float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<float> labels)
+    public float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<float> labels) => ComputeGradients(features, labels, BinaryLoss.CrossEntropy);
+
+    /// <inheritdoc />
+    public float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<float> labels, BinaryLoss loss)
     {
         int n = CheckRows(features, labels.Length);
         Ensure(ref _logits, n);
@@ -64,11 +67,11 @@ public sealed class LogisticRegression : IModel
         Ensure(ref _scratch, n);
         var z = _logits.AsSpan(0, n);
         Forward(features, z);
-        float loss = BinaryCrossEntropy.WithLogits(z, labels, _dlogits, _scratch);
+        float value = loss.Compute(z, labels, _dlogits, _scratch);
         Array.Clear(_gradients);
         DenseKernels.Backward(features, InputSize, _weights.AsSpan(0, InputSize), _dlogits.AsSpan(0, n),
             _gradients.AsSpan(0, InputSize), _gradients.AsSpan(InputSize, 1), Span<float>.Empty);
-        return loss;
+        return value;
     }
 
     private int CheckRows(ReadOnlySpan<float> features, int rows)

@@ -102,13 +102,16 @@ public sealed class Mlp : IModel
     }
 
     /// <inheritdoc />
-    public float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<float> labels)
+    public float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<float> labels) => ComputeGradients(features, labels, BinaryLoss.CrossEntropy);
+
+    /// <inheritdoc />
+    public float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<float> labels, BinaryLoss loss)
     {
         int n = CheckRows(features, labels.Length);
         EnsureCapacity(n);
         var z = _logits.AsSpan(0, n);
         RunForward(features, n, z);
-        float loss = BinaryCrossEntropy.WithLogits(z, labels, _dlogits, _scratch);
+        float value = loss.Compute(z, labels, _dlogits, _scratch);
 
         Array.Clear(_gradients);
         ReadOnlySpan<float> delta = _dlogits.AsSpan(0, n);
@@ -123,7 +126,7 @@ public sealed class Mlp : IModel
                 delta = dInput;
             }
         }
-        return loss;
+        return value;
     }
 
     private void RunForward(ReadOnlySpan<float> features, int n, Span<float> logits)

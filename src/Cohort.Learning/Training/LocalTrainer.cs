@@ -68,7 +68,7 @@ public static class LocalTrainer
             }
             position += rows;
 
-            lossSum += model.ComputeGradients(x.AsSpan(0, rows * d), y.AsSpan(0, rows));
+            lossSum += model.ComputeGradients(x.AsSpan(0, rows * d), y.AsSpan(0, rows), options.Loss);
             if (proximal)
             {
                 // ∇ μ/2·‖w − w₀‖² = μ(w − w₀)

@@ -17,6 +17,9 @@ public sealed record TrainingOptions
 
     /// <summary>FedProx's μ: adds μ/2·‖w − w_global‖² to the loss; 0 disables it.</summary>
     public double ProximalMu { get; init; }
+
+    /// <summary>The loss the binary models of <see cref="LocalTrainer"/> minimise (class weights, focal term); plain cross-entropy by default.</summary>
+    public Models.BinaryLoss Loss { get; init; } = Models.BinaryLoss.CrossEntropy;
 }
 
 /// <summary>What a local training run did.</summary>

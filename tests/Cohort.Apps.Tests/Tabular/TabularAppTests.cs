@@ -142,6 +142,28 @@ public sealed class TabularAppTests
     }
 
     [Fact]
+    public async Task Evaluate_reports_the_confusion_matrix_precision_recall_f1_pr_auc_and_score_histograms()
+    {
+        var fit = await Cleveland.FitAsync(await InitialAsync(), FitConfig(), CancellationToken.None);
+
+        var m = (await Cleveland.EvaluateAsync(fit.Parameters, Plan.EvaluateConfig(1), CancellationToken.None)).Metrics;
+
+        var c = Cohort.Evaluation.ConfusionCounts.FromMetrics(m)!.Value;
+        Assert.Equal(104, c.Total);
+        Assert.Equal(Cleveland.Data.Test.PositiveCount, c.TruePositives + c.FalseNegatives);
+        Assert.Equal(c.Accuracy, m["accuracy"].AsDouble(), 12);
+        Assert.Equal(c.Precision, m["precision"].AsDouble(), 12);
+        Assert.Equal(c.Recall, m["recall"].AsDouble(), 12);
+        Assert.Equal(c.F1, m["f1"].AsDouble(), 12);
+        Assert.Equal(c.BalancedAccuracy, m["balanced_accuracy"].AsDouble(), 12);
+        Assert.Equal(0.5, m["threshold"].AsDouble());
+        Assert.InRange(m["pr_auc"].AsDouble(), 0.6, 1.0);
+        var h = Cohort.Evaluation.ScoreHistogram.FromMetrics(m)!;
+        Assert.Equal(c.TruePositives + c.FalseNegatives, h.Positives);
+        Assert.InRange(Math.Abs(h.RocAuc() - m["auc"].AsDouble()), 0, h.RocAucTieError() + 1e-12);
+    }
+
+    [Fact]
     public async Task Mlp_initial_parameters_are_seeded_by_the_config_seed()
     {
         var settings = Plan.App.Settings.With([KeyValuePair.Create("model", Scalar.Of("mlp")), KeyValuePair.Create("hidden", Scalar.Of("8"))]);

@@ -5,6 +5,33 @@ namespace Cohort.Learning.Tests.Metrics;
 public sealed class BinaryMetricsTests
 {
     [Fact]
+    public void Average_precision_matches_scikit_learns_documented_example()
+    {
+        // average_precision_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.8333: ½·1 at 0.8, then ½·⅔ at 0.35.
+        Assert.Equal(5.0 / 6, BinaryMetrics.AveragePrecision([0.1f, 0.4f, 0.35f, 0.8f], [0, 0, 1, 1]), 1e-12);
+    }
+
+    [Fact]
+    public void Average_precision_treats_tied_scores_as_one_threshold()
+    {
+        // One positive and one negative tied at the top: recall 1 reached at precision ½.
+        Assert.Equal(0.5, BinaryMetrics.AveragePrecision([0.9f, 0.9f, 0.1f], [1, 0, 0]), 1e-12);
+        Assert.True(double.IsNaN(BinaryMetrics.AveragePrecision([0.2f, 0.7f], [0, 0])));
+    }
+
+    [Fact]
+    public void Confusion_counts_rows_above_the_threshold_as_positive()
+    {
+        var c = BinaryMetrics.Confusion([0.9f, 0.6f, 0.4f, 0.2f, 0.7f], [1, 0, 1, 0, 1], 0.5);
+        Assert.Equal(new Cohort.Evaluation.ConfusionCounts(2, 1, 1, 1), c);
+        Assert.Equal(2.0 / 3, c.Precision, 1e-12);
+        Assert.Equal(2.0 / 3, c.Recall, 1e-12);
+        Assert.Equal(2.0 / 3, c.F1, 1e-12);
+        Assert.Equal((2.0 / 3 + 1.0 / 2) / 2, c.BalancedAccuracy, 1e-12);
+        Assert.Equal(new Cohort.Evaluation.ConfusionCounts(1, 0, 2, 2), BinaryMetrics.Confusion([0.9f, 0.6f, 0.4f, 0.2f, 0.7f], [1, 0, 1, 0, 1], 0.8));
+    }
+
+    [Fact]
     public void Auc_counts_correctly_ordered_positive_negative_pairs()
     {
         // Pairs (pos, neg): (0.35, 0.1) ✓, (0.35, 0.4) ✗, (0.8, 0.1) ✓, (0.8, 0.4) ✓ → 3/4.

@@ -54,7 +54,10 @@ public static class RunPage
         if (r.Error is not null) sb.Append("<p class=\"error\" id=\"run-error\">").Append(Html.E(r.Error)).Append("</p>");
 
         var byRound = v.Results.ToLookup(x => x.Round);
-        sb.Append("<h2>Rounds</h2><table id=\"rounds\"><tr><th>round</th><th>status</th><th>started</th><th>duration</th><th>fit ok / failed</th><th>loss</th><th>accuracy</th><th>AUC</th></tr>");
+        // Binary apps that report PR-AUC and F1 get columns for them: on imbalanced labels they say more than accuracy.
+        bool imbalance = v.Rounds.Any(x => RunView.Value(x.Metrics, "pr_auc") is not null);
+        sb.Append("<h2>Rounds</h2><table id=\"rounds\"><tr><th>round</th><th>status</th><th>started</th><th>duration</th><th>fit ok / failed</th><th>loss</th><th>accuracy</th><th>AUC</th>")
+          .Append(imbalance ? "<th>PR-AUC</th><th>F1</th>" : "").Append("</tr>");
         foreach (var round in v.Rounds)
         {
             var fits = byRound[round.Round].Where(x => x.Phase == "fit").ToArray();
@@ -62,7 +65,10 @@ public static class RunPage
               .Append("</td><td>").Append(round.FinishedAt is { } f ? Html.Duration(f - round.StartedAt) : "–")
               .Append("</td><td>").Append(fits.Count(x => x.Ok)).Append(" / ").Append(fits.Count(x => !x.Ok))
               .Append("</td><td>").Append(Html.Num(round.Loss)).Append("</td><td>").Append(Html.Num(RunView.Value(round.Metrics, "accuracy")))
-              .Append("</td><td>").Append(Html.Num(RunView.Value(round.Metrics, "auc"))).Append("</td></tr>");
+              .Append("</td><td>").Append(Html.Num(RunView.Value(round.Metrics, "auc")));
+            if (imbalance)
+                sb.Append("</td><td>").Append(Html.Num(RunView.Value(round.Metrics, "pr_auc"))).Append("</td><td>").Append(Html.Num(RunView.Value(round.Metrics, "f1")));
+            sb.Append("</td></tr>");
         }
         sb.Append("</table>");
 
@@ -213,7 +219,7 @@ public static class RunPage
     private static string[] Ordered(IEnumerable<string> keys)
     {
         // The familiar metrics first, then the app's own in name order.
-        string[] first = ["loss", "accuracy", "auc"];
+        string[] first = ["loss", "accuracy", "auc", "pr_auc", "f1"];
         var set = keys.Distinct().ToArray();
         return first.Where(set.Contains).Concat(set.Where(k => !first.Contains(k)).Order(StringComparer.Ordinal)).ToArray();
     }

@@ -20,6 +20,9 @@ public sealed class AdminAuthenticator
     /// <summary>True when <paramref name="token"/> is the admin token (constant-time).</summary>
     public bool IsAdminToken(string token) => Tokens.Equal(token, _adminToken);
 
+    /// <summary>True when the connection carries an admin certificate with role admin; throws PermissionDenied for a revoked or lesser one.</summary>
+    public bool AdmitsCertificate(Microsoft.AspNetCore.Http.HttpContext http) => _certificates?.Admits(http) == true;
+
     /// <summary>Throws Unauthenticated unless the call carries the admin token or an admin certificate.</summary>
     public void Demand(ServerCallContext context)
     {

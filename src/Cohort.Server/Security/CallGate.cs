@@ -46,6 +46,18 @@ public static class CallGate
             return;
         }
         string? token = Tokens.FromHeader(http.Request.Headers.Authorization);
+        string? refusal = null;
+        if (!fleet && string.IsNullOrEmpty(token) && AdminCertificateAdmits(http, out refusal))
+        {
+            await next();
+            return;
+        }
+        if (refusal is not null)
+        {
+            limiter.Count(caller);
+            await RefuseAsync(http, StatusCode.PermissionDenied, refusal);
+            return;
+        }
         bool known = fleet
             ? await services.GetRequiredService<NodeAuthenticator>().FindAsync(token, http.RequestAborted) is not null
             : services.GetRequiredService<AdminAuthenticator>().IsAdminToken(token ?? "");
@@ -71,6 +83,21 @@ public static class CallGate
     }
 
     /// <summary>Reads the one request message, checks that it decodes, and puts the bytes back for the service; returns what is wrong, or null.</summary>
+    /// <summary>An operator with an admin certificate (role admin) needs no token; a revoked or lesser one is refused with its reason.</summary>
+    private static bool AdminCertificateAdmits(HttpContext http, out string? refusal)
+    {
+        refusal = null;
+        try
+        {
+            return http.RequestServices.GetRequiredService<AdminAuthenticator>().AdmitsCertificate(http);
+        }
+        catch (RpcException e)
+        {
+            refusal = e.Status.Detail;
+            return false;
+        }
+    }
+
     private static async Task<string?> CheckSingleMessageAsync(HttpContext http, MessageDescriptor type)
     {
         using var buffer = new MemoryStream();

@@ -12,10 +12,13 @@ public sealed class AdminCertificates(RevocationListFile revocations)
     /// True when the connection carries an admin certificate with role admin; false when it carries no admin
     /// certificate (the token decides); throws PermissionDenied for a revoked one or one with a lesser role.
     /// </summary>
-    public bool Admits(ServerCallContext context)
+    public bool Admits(ServerCallContext context) => Admits(context.GetHttpContext());
+
+    /// <inheritdoc cref="Admits(ServerCallContext)"/>
+    public bool Admits(Microsoft.AspNetCore.Http.HttpContext http)
     {
         // Kestrel has already checked that a presented certificate chains to the client CA.
-        var certificate = context.GetHttpContext().Connection.ClientCertificate;
+        var certificate = http.Connection.ClientCertificate;
         if (certificate is null || FederationNames.KindOf(certificate) != CertificateKind.Admin) return false;
         if (revocations.Refusal(certificate) is { } refusal) throw new RpcException(new Status(StatusCode.PermissionDenied, refusal));
         string role = FederationNames.RoleOf(certificate) ?? "none";

@@ -206,14 +206,16 @@ internal sealed class NodeSession : IAsyncDisposable
 
     private async Task<ClientReply> RunOnAppAsync(RunApps apps, TaskHeader task, ClientKind kind, ParameterSet? parameters, CancellationToken ct)
     {
+        if (!apps.Serves(task.App)) return ClientReply.Failed(FailureKind.Refused, $"this node runs app '{apps.AppName}', the run needs '{task.App}'");
         IClientApp app;
         try
         {
             app = apps.For(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings));
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            return ClientReply.Failed(FailureKind.Refused, e.Message);
+            // The app could not be created (bad settings, unreadable data): this task fails, the node stays.
+            return ClientReply.Failed(FailureKind.ClientError, e.Message);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

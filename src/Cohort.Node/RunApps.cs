@@ -17,10 +17,16 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
     /// </summary>
     public ClientTaskRunner Runner => field ??= ClientTaskRunner.ForNode(_personalization);
 
+    /// <summary>The name of the app this node runs.</summary>
+    public string AppName => factory.Name;
+
+    /// <summary>True when this node runs <paramref name="appName"/>.</summary>
+    public bool Serves(string appName) => string.Equals(appName, factory.Name, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>The app for a run, created with the run's app settings when first needed.</summary>
     public IClientApp For(string runId, string appName, Config appSettings)
     {
-        if (!string.Equals(appName, factory.Name, StringComparison.OrdinalIgnoreCase))
+        if (!Serves(appName))
             throw new InvalidOperationException($"this node runs app '{factory.Name}', the run needs '{appName}'");
         for (var n = _apps.First; n is not null; n = n.Next)
         {

@@ -146,10 +146,12 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
             var reply = await _runner.RunAsync(app, task.ToClientTask(), job.Cancel.Token);
             return reply.ToOutcome(clock.Elapsed.TotalSeconds);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            // The app could not even be created: the round's failure, as a crashing node would be.
-            return TaskOutcome.Failed(FailureKind.ClientError, $"{e.GetType().Name}: {e.Message}", clock.Elapsed.TotalSeconds);
+            // The app could not even be created: the round's failure, as a crashing node would be; the worker goes on.
+            return e is OperationCanceledException
+                ? TaskOutcome.Failed(FailureKind.Cancelled, "cancelled", clock.Elapsed.TotalSeconds)
+                : TaskOutcome.Failed(FailureKind.ClientError, $"{e.GetType().Name}: {e.Message}", clock.Elapsed.TotalSeconds);
         }
         finally
         {

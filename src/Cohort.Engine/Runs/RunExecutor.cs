@@ -24,9 +24,12 @@ public sealed class RunExecutor(
     public System.Collections.Concurrent.ConcurrentDictionary<string, RoundProgress> Progress { get; } = new();
 
     /// <summary>Runs (or resumes) <paramref name="run"/> from <paramref name="startRound"/>; throws <see cref="RunFailedException"/> with the reason when it cannot finish.</summary>
-    public async Task ExecuteAsync(RunRecord run, Plan plan, int startRound, CancellationToken ct)
+    public Task ExecuteAsync(RunRecord run, Plan plan, int startRound, CancellationToken ct) =>
+        ExecuteAsync(run, plan, strategies.Create(plan.Strategy.Name, plan.Strategy.Parameters, services), startRound, ct);
+
+    /// <summary>Runs (or resumes) <paramref name="run"/> with a strategy built by the caller; the plan's personalisation and privacy still wrap it.</summary>
+    public async Task ExecuteAsync(RunRecord run, Plan plan, IStrategy strategy, int startRound, CancellationToken ct)
     {
-        var strategy = strategies.Create(plan.Strategy.Name, plan.Strategy.Parameters, services);
         if (plan.Personalization.Enabled) strategy = new PersonalizedStrategy(strategy, plan.Personalization);
         if (plan.Privacy is { Local: false } privacy) strategy = new Privacy.DifferentialPrivacy(strategy, privacy);
         ParameterSet global;

@@ -217,12 +217,6 @@ internal sealed class NodeSession : IAsyncDisposable
             // The app could not be created (bad settings, unreadable data): this task fails, the node stays.
             return ClientReply.Failed(FailureKind.ClientError, e.Message);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // The site's app could not start for this run (its data file is missing, a setting is wrong):
-            // that is this task's failure, with the app's own reason, not the end of the node.
-            return ClientReply.Failed(FailureKind.ClientError, e.Message);
-        }
         var clientTask = new ClientTask(task.RunId, _options.Name, task.Round, kind, ScalarMaps.ToConfig(task.Config), parameters);
         return await apps.Runner.RunAsync(app, clientTask, ct);
     }

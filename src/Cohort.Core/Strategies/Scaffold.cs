@@ -12,7 +12,7 @@ namespace Cohort.Strategies;
 /// x ← x + η_g·(weighted mean of yᵢ − x) and c ← c + |S|/N·mean Δcᵢ. Streams: keeps the model sum,
 /// the Δc sum and c. The node keeps cᵢ between rounds; the built-in tabular app does.
 /// </summary>
-public sealed class Scaffold : FedAvg
+public sealed class Scaffold : FedAvg, IStatefulStrategy
 {
     /// <summary>Plan parameter keys.</summary>
     public static readonly string[] ParameterKeys = ["server_learning_rate"];
@@ -52,6 +52,18 @@ public sealed class Scaffold : FedAvg
     {
         _control ??= new ParameterSet(global.Where(t => ParameterMath.IsFloat(t.DType)).Select(t => Tensor.Zeros(t.Name, t.DType, (int[])t.Shape.Clone())));
         return new Aggregation(this, global);
+    }
+
+    /// <inheritdoc />
+    public StrategyCheckpoint Save() =>
+        new(Name, new ParameterSet(StrategyCheckpoint.Prefixed(_control, "control/")), new Config([KeyValuePair.Create("total_nodes", Scalar.Of((long)_totalNodes))]));
+
+    /// <inheritdoc />
+    public void Restore(StrategyCheckpoint checkpoint)
+    {
+        checkpoint.RequireStrategy(Name);
+        _control = checkpoint.Section("control/");
+        _totalNodes = (int)checkpoint.Values.GetInt("total_nodes", 1);
     }
 
     private sealed class Aggregation(Scaffold owner, ParameterSet global) : IFitAggregation

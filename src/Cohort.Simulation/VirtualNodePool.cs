@@ -24,6 +24,7 @@ namespace Cohort.Simulation;
 public sealed class VirtualNodePool : INodePool, IAsyncDisposable
 {
     private readonly IClientAppFactory _factory;
+    private readonly ResultValidator _validator = new();
     private readonly ISimulationDataset _dataset;
     private readonly PartitionSet _partitions;
     private readonly Config _nodeSettings;
@@ -150,14 +151,13 @@ public sealed class VirtualNodePool : INodePool, IAsyncDisposable
                     {
                         var fit = await privateApp.FitAsync(task.Parameters ?? throw new InvalidOperationException("fit task without parameters"), task.Config, ct);
                         if (task.Expected?.FindMismatch(fit.Parameters) is { } mismatch) return TaskOutcome.Failed($"rejected result: {mismatch}", clock.Elapsed.TotalSeconds);
-                        if (fit.Examples < 0) return TaskOutcome.Failed($"rejected result: {fit.Examples} examples", clock.Elapsed.TotalSeconds);
+                        if (_validator.Check(task.RunId, task.Node, task.Phase, fit.Examples, null, fit.Metrics, task.Limits) is { } invalid) return TaskOutcome.Failed($"rejected result: {invalid}", clock.Elapsed.TotalSeconds);
                         return new TaskOutcome(true, null, fit.Examples, double.NaN, fit.Metrics, fit.Parameters, clock.Elapsed.TotalSeconds, fit.Parameters.ByteCount);
                     }
                 case TaskKind.Evaluate:
                     {
                         var e = await app.EvaluateAsync(task.Parameters ?? throw new InvalidOperationException("evaluate task without parameters"), task.Config, ct);
-                        if (!double.IsFinite(e.Loss)) return TaskOutcome.Failed($"rejected result: loss is {e.Loss}", clock.Elapsed.TotalSeconds);
-                        if (e.Examples < 0) return TaskOutcome.Failed($"rejected result: {e.Examples} examples", clock.Elapsed.TotalSeconds);
+                        if (_validator.Check(task.RunId, task.Node, task.Phase, e.Examples, e.Loss, e.Metrics, task.Limits) is { } invalid) return TaskOutcome.Failed($"rejected result: {invalid}", clock.Elapsed.TotalSeconds);
                         return new TaskOutcome(true, null, e.Examples, e.Loss, e.Metrics, null, clock.Elapsed.TotalSeconds, 0);
                     }
                 default:

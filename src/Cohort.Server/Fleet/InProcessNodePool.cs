@@ -13,6 +13,7 @@ namespace Cohort.Server.Fleet;
 public sealed class InProcessNodePool : INodePool
 {
     private readonly string _app;
+    private readonly ResultValidator _validator = new();
     private readonly Dictionary<string, IClientApp> _nodes;
     private readonly IReadOnlyDictionary<string, TimeSpan> _fitDelays;
 
@@ -58,7 +59,8 @@ public sealed class InProcessNodePool : INodePool
                     {
                         var fit = await app.FitAsync(task.Parameters!, task.Config, cancel.Token);
                         if (_fitDelays.TryGetValue(task.Node, out var delay) && delay > TimeSpan.Zero) await Task.Delay(delay, cancel.Token);
-                        string? mismatch = task.Expected?.FindMismatch(fit.Parameters) ?? fit.Parameters.FindNonFinite();
+                        string? mismatch = task.Expected?.FindMismatch(fit.Parameters) ?? fit.Parameters.FindNonFinite()
+                            ?? _validator.Check(task.RunId, task.Node, task.Phase, fit.Examples, null, fit.Metrics, task.Limits);
                         outcome = mismatch is null
                             ? new TaskOutcome(true, null, fit.Examples, double.NaN, fit.Metrics, fit.Parameters, clock.Elapsed.TotalSeconds, fit.Parameters.ByteCount)
                             : TaskOutcome.Failed($"rejected result: {mismatch}", clock.Elapsed.TotalSeconds);
@@ -67,7 +69,9 @@ public sealed class InProcessNodePool : INodePool
                 case TaskKind.Evaluate:
                     {
                         var e = await app.EvaluateAsync(task.Parameters!, task.Config, cancel.Token);
-                        outcome = new TaskOutcome(true, null, e.Examples, e.Loss, e.Metrics, null, clock.Elapsed.TotalSeconds, 0);
+                        outcome = _validator.Check(task.RunId, task.Node, task.Phase, e.Examples, e.Loss, e.Metrics, task.Limits) is { } invalid
+                            ? TaskOutcome.Failed($"rejected result: {invalid}", clock.Elapsed.TotalSeconds)
+                            : new TaskOutcome(true, null, e.Examples, e.Loss, e.Metrics, null, clock.Elapsed.TotalSeconds, 0);
                         break;
                     }
                 default:

@@ -23,6 +23,7 @@ public static class ServerCommand
         var clientCa = new Option<string?>("--client-ca") { Description = "PEM CA that issues node certificates (default: the generated CA)" };
         var database = new Option<string?>("--database") { Description = "PostgreSQL connection string for the state (default: $COHORT_DATABASE, else SQLite in DATA_DIR)" };
         var aggregationBuffer = new Option<int>("--aggregation-buffer-mb") { Description = "Memory for fit results waiting to be folded in batches (faster aggregation); 0 folds each as it arrives", DefaultValueFactory = _ => 256 };
+        var repair = new Option<bool>("--repair") { Description = "Start even if DATA_DIR/cohort.db is damaged (moved aside to cohort.db.damaged-TIME) or empty beside existing models" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
         var dashboardPort = new Option<int?>("--dashboard-port") { Description = "Port of the dashboard, /metrics and health endpoints (default: --port + 1, a free one when --port is 0; 0 picks a free one; -1 switches the dashboard off)" };
         var plans = new Option<string[]>("--plans") { Description = "Folder of plan files (*.yaml) the dashboard offers when starting a run (repeatable)", AllowMultipleArgumentsPerToken = true };
@@ -30,7 +31,7 @@ public static class ServerCommand
         logFormat.AcceptOnlyFromAmong("plain", "json");
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
-        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, adminToken, nodeTimeout, mtls, clientCa, database, aggregationBuffer, plans, logFormat, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, adminToken, nodeTimeout, mtls, clientCa, database, aggregationBuffer, plans, logFormat, repair, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
@@ -53,6 +54,7 @@ public static class ServerCommand
                 DashboardPort = pr.GetValue(dashboardPort),
                 PlanDirectories = pr.GetValue(plans) ?? [],
                 JsonLogs = pr.GetValue(logFormat) == "json",
+                Repair = pr.GetValue(repair),
             };
             await using var server = await CohortServerHost.StartAsync(options, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
             Console.WriteLine($"Cohort server {ServerInfo.Version} listening on {server.Address}");
@@ -61,6 +63,8 @@ public static class ServerCommand
             if (server.CaFile is not null) Console.WriteLine($"  nodes trust: --ca {server.CaFile}");
             Console.WriteLine($"  admin token: {CohortServerHost.AdminTokenFile(server.DataDir)}");
             await server.WaitForShutdownAsync(ct);
+            // A background service that failed stopped the host: a supervisor must see a failure, not a clean stop.
+            if (server.Fault is { } fault) throw new CliException($"server stopped: {fault.Message}");
             return 0;
         });
         return command;

@@ -70,7 +70,7 @@ public sealed class SqliteStateStore : IStateStore
 
     /// <summary>What an operator can do about a damaged or empty database.</summary>
     public string RepairHint =>
-        $"restore {System.IO.Path.GetFileName(Path)} from a backup (docs/architecture.md, "State and recovery"), or start with --repair to move it aside and begin with an empty state (node tokens must then be created again)";
+        $"restore {System.IO.Path.GetFileName(Path)} from a backup (docs/architecture.md, State and recovery), or start with --repair to move it aside and begin with an empty state (node tokens must then be created again)";
 
     private async Task CheckIntegrityAsync(CancellationToken ct)
     {

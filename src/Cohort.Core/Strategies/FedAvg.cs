@@ -20,6 +20,9 @@ public class FedAvg : IStrategy
         _services = services ?? StrategyServices.None;
     }
 
+    /// <summary>Memory this strategy may hold in pending results to fold them in batches (see <see cref="StrategyServices"/>).</summary>
+    protected long AggregationBufferBytes => _services.AggregationBufferBytes;
+
     /// <inheritdoc />
     public virtual string Name => "fedavg";
 

@@ -36,7 +36,7 @@ public sealed class FedAvgM : FedAvg, IStatefulStrategy
 
     /// <inheritdoc />
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
-        new PseudoGradientAggregation(global, Step);
+        new PseudoGradientAggregation(global, Step, AggregationBufferBytes);
 
     /// <inheritdoc />
     public StrategyCheckpoint Save() => new(Name, new ParameterSet(StrategyCheckpoint.Prefixed(_velocity, "velocity/")), Config.Empty);

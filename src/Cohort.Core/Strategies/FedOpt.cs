@@ -46,7 +46,7 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
 
     /// <inheritdoc />
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
-        new PseudoGradientAggregation(global, Step);
+        new PseudoGradientAggregation(global, Step, AggregationBufferBytes);
 
     /// <inheritdoc />
     public StrategyCheckpoint Save() =>

@@ -22,7 +22,7 @@ try
 {
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
-catch (Exception e) when (e is CliException or Cohort.Plans.PlanException or InvalidDataException or FileNotFoundException or ArgumentException)
+catch (Exception e) when (e is CliException or Cohort.Engine.State.StateIntegrityException or Cohort.Plans.PlanException or InvalidDataException or FileNotFoundException or ArgumentException)
 {
     Console.Error.WriteLine($"cohort: {e.Message}");
     return 1;

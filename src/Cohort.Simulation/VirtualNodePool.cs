@@ -24,6 +24,7 @@ namespace Cohort.Simulation;
 public sealed class VirtualNodePool : INodePool, IAsyncDisposable
 {
     private readonly IClientAppFactory _factory;
+    private readonly ResultValidator _validator = new();
     private readonly ISimulationDataset _dataset;
     private readonly PartitionSet _partitions;
     private readonly Config _nodeSettings;

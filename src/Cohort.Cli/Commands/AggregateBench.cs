@@ -73,6 +73,16 @@ public static class AggregateBench
             });
             Print(figures, "aggregate.fedavg_batched.gbps", gigabytes / batchedSeconds);
             Print(figures, "aggregate.fedavg_batched.ratio_to_memread", read / batchedSeconds);
+            // The float32 running sum in arrival order that FedAvg used before its sum became reproducible: the baseline it must not fall below.
+            double arrivalSeconds = Median(r, () =>
+            {
+                var sum = new ArrivalOrderSum(size);
+                sum.AddRange(results);
+                GC.KeepAlive(sum.Mean());
+            });
+            Print(figures, "aggregate.fedavg_arrival_order_batched.gbps", gigabytes / arrivalSeconds);
+            Print(figures, "aggregate.fedavg_arrival_order_batched.ratio_to_memread", read / arrivalSeconds);
+            Print(figures, "aggregate.fedavg_batched.speed_vs_arrival_order", arrivalSeconds / batchedSeconds);
             if (pr.GetValue(json) is { } file)
             {
                 await BenchFigures.SaveAsync(figures, file, ct);
@@ -101,6 +111,31 @@ public static class AggregateBench
         }
         Array.Sort(times);
         return times[repeats / 2];
+    }
+
+    /// <summary>Example-weighted float32 sum folded in arrival order, tile by tile over all results: not reproducible across orders.</summary>
+    private sealed class ArrivalOrderSum(long values)
+    {
+        private const int Tile = 64 << 10;
+        private readonly float[] _sum = new float[values];
+        private long _examples;
+
+        public void AddRange(IReadOnlyList<FitResult> results)
+        {
+            for (int start = 0; start < _sum.Length; start += Tile)
+            {
+                int n = Math.Min(Tile, _sum.Length - start);
+                var a = _sum.AsSpan(start, n);
+                foreach (var r in results) TensorPrimitives.MultiplyAdd(r.Parameters[0].AsFloat32().Slice(start, n), r.Examples, a, a);
+            }
+            foreach (var r in results) _examples += r.Examples;
+        }
+
+        public float[] Mean()
+        {
+            TensorPrimitives.Multiply(_sum, (float)(1.0 / _examples), _sum);
+            return _sum;
+        }
     }
 
     private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);

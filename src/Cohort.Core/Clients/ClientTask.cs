@@ -11,4 +11,4 @@ namespace Cohort.Clients;
 /// <param name="Config">The task's config (plan settings, reserved keys such as local parameters or DP settings).</param>
 /// <param name="Parameters">Parameters sent with the task; null for get-parameters.</param>
 /// <param name="Expected">Shapes a returned parameter set must have; null accepts any.</param>
-public sealed record ClientTask(string RunId, string Node, int Round, TaskKind Kind, Config Config, ParameterSet? Parameters, ParameterSet? Expected = null);
+public sealed record ClientTask(string RunId, string Node, int Round, TaskKind Kind, Config Config, ParameterSet? Parameters, ParameterSet? Expected = null, Apps.ResultLimits? Limits = null);

@@ -2,11 +2,15 @@ namespace Cohort.Clients;
 
 /// <summary>
 /// Checks what a client app returns as the Fleet API checks an upload: a fit result must have the
-/// expected shapes and finite values, an evaluation a finite loss, and neither a negative example count.
+/// expected shapes and finite values, an evaluation a finite loss, and neither a negative example count;
+/// example counts, losses and metrics go through the same <see cref="Apps.ResultValidator"/> as uploads.
 /// An unusable result becomes a <see cref="FailureKind.Rejected"/> failure.
 /// </summary>
 public sealed class ResultValidationStep : IClientStep
 {
+    // Remembers each client's first example count per run, as the Fleet API does for nodes.
+    private readonly Apps.ResultValidator _validator = new();
+
     /// <inheritdoc />
     public async Task<ClientReply> InvokeAsync(ClientTask task, ClientTaskHandler next, CancellationToken ct)
     {
@@ -21,6 +25,12 @@ public sealed class ResultValidationStep : IClientStep
             _ => null,
         };
         if (problem is null && reply.Examples < 0) problem = $"{reply.Examples} examples";
+        if (problem is null && task.Kind != TaskKind.GetParameters)
+        {
+            string phase = task.Kind == TaskKind.Fit ? "fit" : "evaluate";
+            problem = _validator.Check(task.RunId, task.Node, phase, reply.Examples, task.Kind == TaskKind.Evaluate ? reply.Loss : null,
+                reply.Metrics, task.Limits ?? Apps.ResultLimits.Default);
+        }
         return problem is null ? reply : ClientReply.Failed(FailureKind.Rejected, $"rejected result: {problem}");
     }
 }

@@ -203,6 +203,15 @@ public sealed record FailurePolicy
 
     /// <summary>Reruns of a round that falls short before the run stops.</summary>
     public int Retries { get; init; }
+
+    /// <summary>Most examples one result may claim; a result claiming more is a failure.</summary>
+    public long MaxExamples { get; init; } = Apps.ResultLimits.DefaultMaxExamples;
+
+    /// <summary>Largest relative change of a node's example count from its first in the run (per phase); beyond it the result is a failure.</summary>
+    public double ExampleTolerance { get; init; } = Apps.ResultLimits.DefaultExampleTolerance;
+
+    /// <summary>The bounds results are checked against.</summary>
+    public Apps.ResultLimits Limits => new(MaxExamples, ExampleTolerance);
 }
 
 /// <summary>

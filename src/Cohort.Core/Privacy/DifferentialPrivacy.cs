@@ -24,13 +24,43 @@ public sealed record DifferentialPrivacyOptions(double ClippingNorm, double Nois
 /// clipped to norm C before the inner strategy aggregates, and Gaussian noise σ·C/m is added to the
 /// aggregated update. Round metrics report the clipping rate and the (ε, δ) spent so far.
 /// </summary>
-public sealed class DifferentialPrivacy(IStrategy inner, DifferentialPrivacyOptions options) : IStrategy
+public sealed class DifferentialPrivacy(IStrategy inner, DifferentialPrivacyOptions options) : IStrategy, IStatefulStrategy
 {
     private readonly GaussianNoise _noise = new(options.Seed);
     private int _releases;
 
     /// <inheritdoc />
     public string Name => inner.Name + "+dp";
+
+    /// <summary>
+    /// The accountant's count of releases, the seeded noise generator's position and the inner
+    /// strategy's state (tensors prefixed "inner/").
+    /// </summary>
+    public StrategyCheckpoint Save()
+    {
+        var innerState = (inner as IStatefulStrategy)?.Save();
+        var values = new List<KeyValuePair<string, Scalar>>
+        {
+            KeyValuePair.Create("releases", Scalar.Of((long)Volatile.Read(ref _releases))),
+            KeyValuePair.Create("noise_bytes", Scalar.Of(_noise.BytesDrawn)),
+        };
+        if (innerState is not null) values.AddRange(innerState.Values.Select(kv => KeyValuePair.Create("inner." + kv.Key, kv.Value)));
+        return new StrategyCheckpoint(Name, new ParameterSet(StrategyCheckpoint.Prefixed(innerState?.Tensors, "inner/")), new Config(values));
+    }
+
+    /// <inheritdoc />
+    public void Restore(StrategyCheckpoint checkpoint)
+    {
+        checkpoint.RequireStrategy(Name);
+        Volatile.Write(ref _releases, (int)checkpoint.Values.GetInt("releases", 0));
+        _noise.SkipTo(checkpoint.Values.GetInt("noise_bytes", 0));
+        if (inner is IStatefulStrategy stateful)
+        {
+            var values = checkpoint.Values.Where(kv => kv.Key.StartsWith("inner.", StringComparison.Ordinal))
+                .Select(kv => KeyValuePair.Create(kv.Key["inner.".Length..], kv.Value));
+            stateful.Restore(new StrategyCheckpoint(inner.Name, checkpoint.Section("inner/") ?? new ParameterSet([]), new Config(values)));
+        }
+    }
 
     /// <inheritdoc />
     public ParameterSet? InitializeParameters() => inner.InitializeParameters();

@@ -10,7 +10,26 @@ namespace Cohort.Privacy;
 /// </summary>
 public sealed class GaussianNoise(long? seed = null)
 {
-    private readonly Random? _random = seed is { } s ? new Random(unchecked((int)(s ^ (s >> 32)))) : null;
+    private Random? _random = seed is { } s ? new Random(unchecked((int)(s ^ (s >> 32)))) : null;
+
+    /// <summary>Random bytes drawn so far from the seeded generator (0 when unseeded): its position, for a checkpoint.</summary>
+    public long BytesDrawn { get; private set; }
+
+    /// <summary>Moves a seeded generator to the position after <paramref name="bytes"/> bytes, as a restarted run resumes; no effect when unseeded.</summary>
+    public void SkipTo(long bytes)
+    {
+        if (seed is not { } s) return;
+        // Random(int) yields the same stream however NextBytes calls are split, so replaying the count restores it.
+        _random = new Random(unchecked((int)(s ^ (s >> 32))));
+        BytesDrawn = 0;
+        var buffer = new byte[64 << 10];
+        while (BytesDrawn < bytes)
+        {
+            int n = (int)Math.Min(buffer.Length, bytes - BytesDrawn);
+            _random.NextBytes(buffer.AsSpan(0, n));
+            BytesDrawn += n;
+        }
+    }
 
     /// <summary>Adds N(0, σ²) to every element.</summary>
     public void AddTo(Span<float> values, double sigma)
@@ -25,7 +44,11 @@ public sealed class GaussianNoise(long? seed = null)
                 var slice = values.Slice(start, Math.Min(Block, values.Length - start));
                 var raw = bytes.AsSpan(0, ((slice.Length + 1) / 2) * 2 * sizeof(ulong));
                 if (_random is null) RandomNumberGenerator.Fill(raw);
-                else _random.NextBytes(raw);
+                else
+                {
+                    _random.NextBytes(raw);
+                    BytesDrawn += raw.Length;
+                }
                 var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(raw);
                 for (int i = 0; i < slice.Length; i += 2)
                 {

@@ -30,6 +30,8 @@ public abstract class BufferedAggregation(string strategy, long memoryLimitBytes
     public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)
     {
         if (_results.Count == 0) throw new AggregationException("no fit results to aggregate");
+        // Node order, not arrival order: the same results give the same model however they arrived.
+        _results.Sort((a, b) => string.CompareOrdinal(a.Node, b.Node));
         var metrics = new WeightedMetrics();
         foreach (var r in _results) metrics.Add(r.Result.Metrics, r.Result.Examples);
         return new FitAggregate(Combine(_results), metrics.ToMetrics());

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Cohort.Apps;
 using Cohort.Parameters;
 using Cohort.Records;
@@ -20,6 +19,9 @@ public class FedAvg : IStrategy
     {
         _services = services ?? StrategyServices.None;
     }
+
+    /// <summary>Memory this strategy may hold in pending results to fold them in batches (see <see cref="StrategyServices"/>).</summary>
+    protected long AggregationBufferBytes => _services.AggregationBufferBytes;
 
     /// <inheritdoc />
     public virtual string Name => "fedavg";
@@ -67,41 +69,47 @@ public class FedAvg : IStrategy
         _services.CentralEvaluator is { } evaluate ? evaluate(round.Round, global, ct) : Task.FromResult<EvaluateResult?>(null);
 
     /// <summary>
-    /// Streaming example-weighted mean: Σ nᵢ·xᵢ accumulated in float32 (float64 tensors in float64),
-    /// divided by Σ nᵢ at the end. Integer tensors (counters) take the value of the first result.
-    /// With a pending budget, results wait (up to that many bytes) and are folded several at a time,
-    /// one cache-sized tile of the accumulator after another, so the accumulator is read and written
-    /// once per batch instead of once per result; with none, each result is folded as it arrives and
-    /// memory stays at one model.
+    /// Streaming example-weighted mean: Σ nᵢ·xᵢ accumulated in a <see cref="ReproducibleSum"/>, divided
+    /// by Σ nᵢ at the end, so the model is bit-identical whatever order the results arrive in and however
+    /// they are batched. Integer tensors (counters) take the value of the result from the node whose id
+    /// sorts first (ordinal), for the same reason. With a pending budget, results wait (up to that many
+    /// bytes) and are folded several at a time, one block of the accumulator after another, so the
+    /// accumulator is read and written once per batch instead of once per result; with none, each result
+    /// is folded as it arrives.
     /// </summary>
     public sealed class WeightedAverage : IFitAggregation
     {
-        // 64K floats (256 KiB) of accumulator stay in L2 while every pending update streams through them.
-        private const int TileBytes = 256 << 10;
-        private readonly ParameterSet _sum;
+        private readonly ParameterSet _template;
+        private readonly ReproducibleSum _sum;
         private readonly WeightedMetrics _metrics = new();
         private readonly long _pendingBudget;
         private readonly long _modelBytes;
-        private readonly List<(ParameterSet Parameters, long Examples)> _pending = [];
-        private double _totalExamples;
+        private readonly List<(ParameterSet Parameters, double Examples)> _pending = [];
+        private ParameterSet? _integers;
+        private string? _integersFrom;
+        private long _totalExamples;
         private int _results;
-        private bool _integersTaken;
 
         /// <summary>Starts an average shaped like <paramref name="template"/>; <paramref name="pendingBudgetBytes"/> bounds the results held for batched folding (0 folds each at once).</summary>
         public WeightedAverage(ParameterSet template, long pendingBudgetBytes = 0)
         {
-            _sum = template.ZerosLike();
+            _template = template;
+            _sum = new ReproducibleSum(template);
             _modelBytes = template.ByteCount;
             _pendingBudget = pendingBudgetBytes;
         }
+
+        /// <summary>False when the sum left its exact range (see <see cref="ReproducibleSum.Exact"/>).</summary>
+        public bool Exact => _sum.Exact;
 
         /// <inheritdoc />
         public void Add(string node, FitResult result)
         {
             if (result.Examples <= 0) throw new AggregationException($"node '{node}' reported {result.Examples} training examples");
-            _totalExamples += result.Examples;
+            _totalExamples = checked(_totalExamples + result.Examples);
             _metrics.Add(result.Metrics, result.Examples);
             _results++;
+            TakeIntegers(node, result.Parameters);
             _pending.Add((result.Parameters, result.Examples));
             if ((_pending.Count + 1) * _modelBytes > _pendingBudget) Flush();
         }
@@ -111,58 +119,37 @@ public class FedAvg : IStrategy
         {
             if (_results == 0) throw new AggregationException("no fit results to aggregate");
             Flush();
-            foreach (var t in _sum)
+            var mean = _sum.ToParameterSet(1.0 / _totalExamples);
+            for (int i = 0; i < mean.Count; i++)
             {
-                if (t.DType == DType.Float32) TensorPrimitives.Multiply(t.AsFloat32(), (float)(1.0 / _totalExamples), t.AsFloat32());
-                else if (t.DType == DType.Float64) TensorPrimitives.Multiply(t.AsFloat64(), 1.0 / _totalExamples, t.AsFloat64());
+                if (!ParameterMath.IsFloat(mean[i].DType)) _integers![i].Data.CopyTo(mean[i].Data, 0);
             }
-            return new FitAggregate(_sum, _metrics.ToMetrics());
+            return new FitAggregate(mean, _metrics.ToMetrics());
+        }
+
+        private void TakeIntegers(string node, ParameterSet parameters)
+        {
+            if (_integersFrom is not null && string.CompareOrdinal(node, _integersFrom) >= 0) return;
+            bool any = false;
+            for (int i = 0; i < _template.Count && !any; i++) any = !ParameterMath.IsFloat(_template[i].DType);
+            if (!any) return;
+            _integers = new ParameterSet(Enumerable.Range(0, _template.Count).Select(i =>
+                ParameterMath.IsFloat(_template[i].DType) ? _template[i] : parameters[i].Clone()));
+            _integersFrom = node;
         }
 
         private void Flush()
         {
             if (_pending.Count == 0) return;
-            for (int i = 0; i < _sum.Count; i++)
-            {
-                var acc = _sum[i];
-                switch (acc.DType)
-                {
-                    case DType.Float32:
-                        FoldTiled(acc.AsFloat32(), i, static (t) => t.AsFloat32());
-                        break;
-                    case DType.Float64:
-                        FoldTiled(acc.AsFloat64(), i, static (t) => t.AsFloat64());
-                        break;
-                    default:
-                        if (!_integersTaken) _pending[0].Parameters[i].Data.CopyTo(acc.Data, 0);
-                        break;
-                }
-            }
-            _integersTaken = true;
+            _sum.AddRange(_pending);
             _pending.Clear();
         }
 
-        private delegate Span<T> View<T>(Parameters.Tensor t);
-
-        private void FoldTiled<T>(Span<T> acc, int tensor, View<T> view)
-            where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-        {
-            if (_pending.Count == 1)
-            {
-                TensorPrimitives.MultiplyAdd(view(_pending[0].Parameters[tensor]), T.CreateChecked(_pending[0].Examples), acc, acc);
-                return;
-            }
-            int tile = TileBytes / System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-            for (int start = 0; start < acc.Length; start += tile)
-            {
-                int n = Math.Min(tile, acc.Length - start);
-                var a = acc.Slice(start, n);
-                foreach (var (parameters, examples) in _pending)
-                    TensorPrimitives.MultiplyAdd(view(parameters[tensor]).Slice(start, n), T.CreateChecked(examples), a, a);
-            }
-        }
-
         /// <inheritdoc />
-        public void Dispose() => _pending.Clear();
+        public void Dispose()
+        {
+            _pending.Clear();
+            _sum.Dispose();
+        }
     }
 }

@@ -10,7 +10,7 @@ namespace Cohort.Strategies;
 /// Distribution for Federated Visual Classification"): with pseudo-gradient g = global − average,
 /// v ← β·v + g and global ← global − η·v. Streams like FedAvg; keeps one momentum buffer.
 /// </summary>
-public sealed class FedAvgM : FedAvg
+public sealed class FedAvgM : FedAvg, IStatefulStrategy
 {
     /// <summary>Plan parameter keys.</summary>
     public static readonly string[] ParameterKeys = ["server_learning_rate", "server_momentum"];
@@ -36,7 +36,17 @@ public sealed class FedAvgM : FedAvg
 
     /// <inheritdoc />
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
-        new PseudoGradientAggregation(global, Step);
+        new PseudoGradientAggregation(global, Step, AggregationBufferBytes);
+
+    /// <inheritdoc />
+    public StrategyCheckpoint Save() => new(Name, new ParameterSet(StrategyCheckpoint.Prefixed(_velocity, "velocity/")), Config.Empty);
+
+    /// <inheritdoc />
+    public void Restore(StrategyCheckpoint checkpoint)
+    {
+        checkpoint.RequireStrategy(Name);
+        _velocity = checkpoint.Section("velocity/");
+    }
 
     private ParameterSet Step(ParameterSet global, ParameterSet delta)
     {

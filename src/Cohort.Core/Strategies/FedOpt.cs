@@ -11,7 +11,7 @@ namespace Cohort.Strategies;
 /// m ← β₁·m + (1 − β₁)·Δ, v ← (per variant), global ← global + η·m / (√v + τ).
 /// No bias correction, as in the paper. Streams like FedAvg; keeps two model-sized state buffers.
 /// </summary>
-public abstract class FedOpt : FedAvg
+public abstract class FedOpt : FedAvg, IStatefulStrategy
 {
     /// <summary>Plan parameter keys shared by the family.</summary>
     public static readonly string[] ParameterKeys = ["server_learning_rate", "beta_1", "beta_2", "tau"];
@@ -46,7 +46,19 @@ public abstract class FedOpt : FedAvg
 
     /// <inheritdoc />
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
-        new PseudoGradientAggregation(global, Step);
+        new PseudoGradientAggregation(global, Step, AggregationBufferBytes);
+
+    /// <inheritdoc />
+    public StrategyCheckpoint Save() =>
+        new(Name, new ParameterSet(StrategyCheckpoint.Prefixed(_m, "m/").Concat(StrategyCheckpoint.Prefixed(_v, "v/"))), Config.Empty);
+
+    /// <inheritdoc />
+    public void Restore(StrategyCheckpoint checkpoint)
+    {
+        checkpoint.RequireStrategy(Name);
+        _m = checkpoint.Section("m/");
+        _v = checkpoint.Section("v/");
+    }
 
     private ParameterSet Step(ParameterSet global, ParameterSet delta)
     {

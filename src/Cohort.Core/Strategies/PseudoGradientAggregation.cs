@@ -8,9 +8,9 @@ namespace Cohort.Strategies;
 /// pseudo-gradient Δ = average − global (FedAvgM, FedAdam, FedYogi, FedAdagrad). Memory stays at one
 /// model for the sum plus the optimiser's own state.
 /// </summary>
-public sealed class PseudoGradientAggregation(ParameterSet global, Func<ParameterSet, ParameterSet, ParameterSet> step) : IFitAggregation
+public sealed class PseudoGradientAggregation(ParameterSet global, Func<ParameterSet, ParameterSet, ParameterSet> step, long pendingBudgetBytes = 0) : IFitAggregation
 {
-    private readonly FedAvg.WeightedAverage _average = new(global);
+    private readonly FedAvg.WeightedAverage _average = new(global, pendingBudgetBytes);
 
     /// <inheritdoc />
     public void Add(string node, FitResult result) => _average.Add(node, result);

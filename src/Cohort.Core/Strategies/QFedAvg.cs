@@ -47,10 +47,12 @@ public sealed class QFedAvg : FedAvg
 
     private sealed class Aggregation(QFedAvg owner, ParameterSet global, double lipschitz) : IFitAggregation
     {
-        private readonly ParameterSet _sum = global.ZerosLike();
+        // Σ F^q·(w − w_k) in a reproducible sum; the per-node scalars are summed in node order at the end,
+        // so the model does not depend on the order results arrive in.
+        private readonly ReproducibleSum _sum = new(global);
+        private readonly ParameterSet _difference = global.ZerosLike();
         private readonly WeightedMetrics _metrics = new();
-        private double _h;
-        private int _results;
+        private readonly List<(string Node, double H)> _h = [];
 
         public void Add(string node, FitResult result)
         {
@@ -60,22 +62,24 @@ public sealed class QFedAvg : FedAvg
             if (!double.IsFinite(loss)) throw new AggregationException($"qfedavg: node '{node}' reported {owner.LossMetric} = {lossValue}");
             double fq = Math.Pow(loss, owner.Q);
             double drift = ParameterMath.SquaredDistance(global, result.Parameters);
-            // Σ F^q·(w − w_k); the factor L is applied once at the end.
-            ParameterMath.AddScaled(_sum, global, fq);
-            ParameterMath.AddScaled(_sum, result.Parameters, -fq);
-            _h += owner.Q * Math.Pow(loss, owner.Q - 1) * lipschitz * lipschitz * drift + lipschitz * fq;
+            // The factor L is applied once at the end.
+            ParameterMath.Subtract(global, result.Parameters, _difference);
+            _sum.Add(_difference, fq);
+            _h.Add((node, owner.Q * Math.Pow(loss, owner.Q - 1) * lipschitz * lipschitz * drift + lipschitz * fq));
             _metrics.Add(result.Metrics, result.Examples);
-            _results++;
         }
 
         public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)
         {
-            if (_results == 0) throw new AggregationException("no fit results to aggregate");
+            if (_h.Count == 0) throw new AggregationException("no fit results to aggregate");
+            _h.Sort((a, b) => string.CompareOrdinal(a.Node, b.Node));
+            double h = 0;
+            foreach (var (_, term) in _h) h += term;
             var next = global.Clone();
-            ParameterMath.AddScaled(next, _sum, -lipschitz / _h);
+            ParameterMath.AddScaled(next, _sum.ToParameterSet(-lipschitz / h), 1.0);
             return new FitAggregate(next, _metrics.ToMetrics());
         }
 
-        public void Dispose() { }
+        public void Dispose() => _sum.Dispose();
     }
 }

@@ -12,7 +12,7 @@ namespace Cohort.Strategies;
 /// x ← x + η_g·(weighted mean of yᵢ − x) and c ← c + |S|/N·mean Δcᵢ. Streams: keeps the model sum,
 /// the Δc sum and c. The node keeps cᵢ between rounds; the built-in tabular app does.
 /// </summary>
-public sealed class Scaffold : FedAvg
+public sealed class Scaffold : FedAvg, IStatefulStrategy
 {
     /// <summary>Plan parameter keys.</summary>
     public static readonly string[] ParameterKeys = ["server_learning_rate"];
@@ -54,20 +54,33 @@ public sealed class Scaffold : FedAvg
         return new Aggregation(this, global);
     }
 
+    /// <inheritdoc />
+    public StrategyCheckpoint Save() =>
+        new(Name, new ParameterSet(StrategyCheckpoint.Prefixed(_control, "control/")), new Config([KeyValuePair.Create("total_nodes", Scalar.Of((long)_totalNodes))]));
+
+    /// <inheritdoc />
+    public void Restore(StrategyCheckpoint checkpoint)
+    {
+        checkpoint.RequireStrategy(Name);
+        _control = checkpoint.Section("control/");
+        _totalNodes = (int)checkpoint.Values.GetInt("total_nodes", 1);
+    }
+
     private sealed class Aggregation(Scaffold owner, ParameterSet global) : IFitAggregation
     {
         private readonly FedAvg.WeightedAverage _model = new(global);
-        private readonly ParameterSet _deltaSum = owner._control!.ZerosLike();
+        private readonly ReproducibleSum _deltaSum = new(owner._control!);
+        private readonly int _controls = owner._control!.Count;
         private int _results;
 
         public void Add(string node, FitResult result)
         {
-            if (result.Parameters.Count != global.Count + _deltaSum.Count)
-                throw new AggregationException($"scaffold: node '{node}' returned {result.Parameters.Count} tensors, expected the model's {global.Count} and {_deltaSum.Count} control-variate changes (does its app support SCAFFOLD?)");
+            if (result.Parameters.Count != global.Count + _controls)
+                throw new AggregationException($"scaffold: node '{node}' returned {result.Parameters.Count} tensors, expected the model's {global.Count} and {_controls} control-variate changes (does its app support SCAFFOLD?)");
             // The weighted average reads the first global.Count tensors: the model.
             _model.Add(node, result);
             var delta = new ParameterSet(result.Parameters.Skip(global.Count));
-            ParameterMath.AddScaled(_deltaSum, delta, 1.0);
+            _deltaSum.Add(delta, 1.0);
             _results++;
         }
 
@@ -80,10 +93,14 @@ public sealed class Scaffold : FedAvg
             ParameterMath.Subtract(step, global, step);
             ParameterMath.AddScaled(next, step, owner.LearningRate);
             // c ← c + (|S|/N)·(1/|S|)·ΣΔcᵢ = c + ΣΔcᵢ / N
-            ParameterMath.AddScaled(owner._control!, _deltaSum, 1.0 / Math.Max(owner._totalNodes, _results));
+            ParameterMath.AddScaled(owner._control!, _deltaSum.ToParameterSet(1.0 / Math.Max(owner._totalNodes, _results)), 1.0);
             return new FitAggregate(next, average.Metrics);
         }
 
-        public void Dispose() => _model.Dispose();
+        public void Dispose()
+        {
+            _model.Dispose();
+            _deltaSum.Dispose();
+        }
     }
 }

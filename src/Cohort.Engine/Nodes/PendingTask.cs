@@ -1,4 +1,5 @@
 using Cohort.Clients;
+using Cohort.Apps;
 using Cohort.Parameters;
 using Cohort.Records;
 
@@ -36,6 +37,9 @@ public sealed class PendingTask
 
     /// <summary>Shapes a returned parameter set must have; null accepts any (get-parameters).</summary>
     public ParameterSet? Expected { get; init; }
+
+    /// <summary>Bounds on the example counts the result may report (the plan's <c>failure</c> section).</summary>
+    public ResultLimits Limits { get; init; } = ResultLimits.Default;
 
     /// <summary>Time the node has before the server counts the task as failed.</summary>
     public required TimeSpan Timeout { get; init; }

@@ -79,6 +79,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
                             Config = instruction.Config,
                             Parameters = instruction.Parameters,
                             Expected = instruction.ExpectedResult ?? global,
+                            Limits = plan.Failure.Limits,
                             Timeout = plan.RoundTimeout,
                         };
                         var timeout = new CancellationTokenSource(plan.RoundTimeout);

@@ -188,6 +188,7 @@ public sealed class RunExecutor(
             Parameters = i.Parameters,
             // A strategy may expect more (SCAFFOLD) or less (personal layers) than the model back.
             Expected = kind == TaskKind.Fit ? i.ExpectedResult ?? expected : expected,
+            Limits = plan.Failure.Limits,
             Timeout = plan.RoundTimeout,
         }).ToArray();
         string phase = kind == TaskKind.Fit ? "fit" : "evaluate";

@@ -12,6 +12,7 @@ public sealed class SqliteStateStore : IStateStore
     /// <summary>Uses (and creates) the database file at <paramref name="path"/>.</summary>
     public SqliteStateStore(string path)
     {
+        Path = path;
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
     }
 
@@ -46,11 +47,44 @@ public sealed class SqliteStateStore : IStateStore
         return list;
     }
 
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
+    /// <summary>True when <see cref="InitializeAsync"/> created the schema in an empty (or missing) file.</summary>
+    public bool CreatedEmpty { get; private set; }
+
     /// <inheritdoc />
     public async Task InitializeAsync(CancellationToken ct)
     {
-        await ExecuteAsync("PRAGMA journal_mode=WAL;", ct);
-        await ExecuteAsync("""
+        try
+        {
+            await CheckIntegrityAsync(ct);
+            await ExecuteAsync("PRAGMA journal_mode=WAL;", ct);
+            await MigrateAsync(ct);
+        }
+        catch (SqliteException e)
+        {
+            throw new StateIntegrityException($"{Path} is not a readable SQLite database ({e.Message}); {RepairHint}", e);
+        }
+    }
+
+    /// <summary>What an operator can do about a damaged or empty database.</summary>
+    public string RepairHint =>
+        $"restore {System.IO.Path.GetFileName(Path)} from a backup (docs/architecture.md, State and recovery), or start with --repair to move it aside and begin with an empty state (node tokens must then be created again)";
+
+    private async Task CheckIntegrityAsync(CancellationToken ct)
+    {
+        if (!File.Exists(Path) || new FileInfo(Path).Length == 0) return;
+        var problems = await QueryAsync("PRAGMA integrity_check;", r => r.GetString(0), ct);
+        if (problems is not ["ok"])
+            throw new StateIntegrityException($"{Path} is damaged: {string.Join("; ", problems.Take(3))}; {RepairHint}");
+    }
+
+    // Migration i takes the schema from version i to i + 1; version 1 is the schema before versions were recorded.
+    private static readonly string[] Migrations =
+    [
+        """
+
             CREATE TABLE IF NOT EXISTS nodes (
               name TEXT PRIMARY KEY, token_hash TEXT UNIQUE, status TEXT NOT NULL DEFAULT 'unknown',
               last_seen TEXT, address TEXT, app TEXT, version TEXT);
@@ -71,7 +105,38 @@ public sealed class SqliteStateStore : IStateStore
             CREATE TABLE IF NOT EXISTS events (
               id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, run_id TEXT, kind TEXT NOT NULL, message TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS events_run ON events(run_id);
-            """, ct);
+            """,
+    ];
+
+    private async Task MigrateAsync(CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        await using var tx = (SqliteTransaction)await c.BeginTransactionAsync(ct);
+        async Task<long> ScalarAsync(string sql)
+        {
+            await using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = sql;
+            return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct) ?? 0L, CultureInfo.InvariantCulture);
+        }
+        async Task RunAsync(string sql)
+        {
+            await using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = sql;
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        bool hasTables = await ScalarAsync("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'schema_version')") > 0;
+        CreatedEmpty = !hasTables;
+        await RunAsync("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        long version = await ScalarAsync("SELECT coalesce(max(version), 0) FROM schema_version");
+        // A database from before versions were recorded has the version-1 tables.
+        if (version == 0 && await ScalarAsync("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'") > 0) version = 1;
+        if (version > SchemaVersion.Current) throw new StateIntegrityException(SchemaVersion.TooNew(Path, version));
+        for (long v = version; v < Migrations.Length; v++) await RunAsync(Migrations[v]);
+        await RunAsync("DELETE FROM schema_version");
+        await RunAsync($"INSERT INTO schema_version(version) VALUES ({SchemaVersion.Current})");
+        await tx.CommitAsync(ct);
     }
 
     /// <inheritdoc />

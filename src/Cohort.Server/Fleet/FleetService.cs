@@ -161,17 +161,16 @@ public sealed class FleetService(
             board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, "rejected result: no parameters", duration));
             return Reject("a fit or get-parameters result must carry parameters");
         }
-        if (task.Kind == TaskKind.Evaluate && !double.IsFinite(header.Loss))
+        var resultMetrics = ScalarMaps.ToMetrics(header.Metrics);
+        if (task.Kind != TaskKind.GetParameters
+            && board.Validator.Check(task.RunId, node, task.Phase, header.Examples, header.Loss, resultMetrics, task.Limits) is { } invalid)
         {
-            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, $"rejected result: loss is {header.Loss}", duration));
-            return Reject($"loss is {header.Loss}");
+            string reason = $"rejected result: {invalid}";
+            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, reason, duration, uploadBytes));
+            log.LogWarning("Node {Node} task {Task}: {Reason}", node, task.Id, reason);
+            return Reject(invalid);
         }
-        if (header.Examples < 0)
-        {
-            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, $"rejected result: {header.Examples} examples", duration));
-            return Reject("negative example count");
-        }
-        var outcome = new TaskOutcome(true, null, header.Examples, header.Loss, ScalarMaps.ToMetrics(header.Metrics), parameters, duration, uploadBytes);
+        var outcome = new TaskOutcome(true, null, header.Examples, header.Loss, resultMetrics, parameters, duration, uploadBytes);
         return board.Complete(task, outcome) ? new PushResultReply { Accepted = true } : Reject("task already completed");
     }
 

@@ -11,6 +11,9 @@ namespace Cohort.Server.Fleet;
 /// </summary>
 public sealed class TaskBoard
 {
+    /// <summary>Checks every result pushed for these tasks and remembers each node's example counts per run.</summary>
+    public Apps.ResultValidator Validator { get; } = new();
+
     private readonly ConcurrentDictionary<string, Channel<PendingTask>> _queues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PendingTask> _open = new(StringComparer.Ordinal);
 

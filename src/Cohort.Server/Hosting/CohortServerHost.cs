@@ -33,10 +33,12 @@ namespace Cohort.Server.Hosting;
 public sealed class CohortServerHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly DataDirectoryLock _lock;
 
-    private CohortServerHost(WebApplication app, Uri address, Uri? dashboardAddress, string adminToken, string? caFile, string dataDir)
+    private CohortServerHost(WebApplication app, DataDirectoryLock dataLock, Uri address, Uri? dashboardAddress, string adminToken, string? caFile, string dataDir)
     {
         _app = app;
+        _lock = dataLock;
         Address = address;
         DashboardAddress = dashboardAddress;
         AdminToken = adminToken;
@@ -71,6 +73,22 @@ public sealed class CohortServerHost : IAsyncDisposable
             throw new ArgumentException($"--insecure serves plaintext, which is for loopback only; --host {options.Host} is not a loopback address (add --allow-insecure-network to do it anyway)");
         string dataDir = Path.GetFullPath(options.DataDir);
         DataFiles.EnsureFolder(dataDir);
+        var dataLock = DataDirectoryLock.Acquire(dataDir);
+        try
+        {
+            return await StartLockedAsync(options, dataLock, dataDir, strategies, strategyServices, logLevel, ct);
+        }
+        catch
+        {
+            dataLock.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<CohortServerHost> StartLockedAsync(
+        ServerOptions options, DataDirectoryLock dataLock, string dataDir, StrategyRegistry? strategies, StrategyServices? strategyServices,
+        LogLevel logLevel, CancellationToken ct)
+    {
         string adminToken;
         if (options.AdminToken is not null)
         {
@@ -181,7 +199,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         IStateStore baseStore = options.Database is { Length: > 0 } database
             ? new PostgresStateStore(database)
             : new SqliteStateStore(databaseFile);
-        await baseStore.InitializeAsync(ct);
+        await OpenStateAsync(baseStore, options, dataDir, ct);
         services.AddSingleton(options);
         services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore));
         services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>()));
@@ -226,8 +244,49 @@ public sealed class CohortServerHost : IAsyncDisposable
         // Kestrel writes the bound endpoint back into each listener, which tells the two ephemeral ports apart.
         var uri = PublicUri(grpcListener!, certificate is not null);
         var dashboard = dashboardListener is null ? null : PublicUri(dashboardListener, certificate is not null);
-        return new CohortServerHost(app, uri, dashboard, adminToken, caFile, dataDir);
+        return new CohortServerHost(app, dataLock, uri, dashboard, adminToken, caFile, dataDir);
     }
+
+    /// <summary>
+    /// Opens the state store and checks it against the model store: a damaged database, or one with no
+    /// runs while DATA_DIR/models holds runs' checkpoints (emptied or replaced), stops the start with the
+    /// way out, unless <see cref="ServerOptions.Repair"/> asks to begin afresh.
+    /// </summary>
+    private static async Task OpenStateAsync(IStateStore store, ServerOptions options, string dataDir, CancellationToken ct)
+    {
+        try
+        {
+            await store.InitializeAsync(ct);
+        }
+        catch (StateIntegrityException) when (options.Repair && store is SqliteStateStore sqlite && File.Exists(sqlite.Path))
+        {
+            string aside = $"{sqlite.Path}.damaged-{DateTime.UtcNow:yyyyMMddHHmmss}";
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (string suffix in new[] { "", "-wal", "-shm" })
+            {
+                if (File.Exists(sqlite.Path + suffix)) File.Move(sqlite.Path + suffix, aside + suffix);
+            }
+            await store.InitializeAsync(ct);
+            await store.AddEventAsync(null, "state.repaired", $"damaged state moved to {aside}; started with an empty state", ct);
+        }
+        string models = Path.Combine(dataDir, "models");
+        string[] modelRuns = Directory.Exists(models) ? Directory.GetDirectories(models).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray() : [];
+        if (modelRuns.Length == 0 || options.Repair) return;
+        var known = (await store.ListRunsAsync(null, ct)).Select(r => r.Id).ToHashSet();
+        if (known.Count == 0)
+        {
+            string where = store is SqliteStateStore s ? s.Path : "the PostgreSQL state";
+            string hint = store is SqliteStateStore h ? h.RepairHint : "restore the database from a backup, or start with --repair to keep it as it is";
+            throw new StateIntegrityException(
+                $"{where} holds no runs, but {models} holds checkpoints of {modelRuns.Length} run(s) ({string.Join(", ", modelRuns.Take(3))}{(modelRuns.Length > 3 ? ", …" : "")}): the state was emptied or replaced; {hint}");
+        }
+    }
+
+    /// <summary>The error that stopped a background service (run manager, node monitor), if one did; a stop for that reason is a failure.</summary>
+    public Exception? Fault => _app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>()
+        .OfType<Microsoft.Extensions.Hosting.BackgroundService>()
+        .Select(s => s.ExecuteTask)
+        .FirstOrDefault(t => t is { IsFaulted: true })?.Exception?.GetBaseException();
 
     /// <summary>Completes when the server shuts down (Ctrl+C, SIGTERM or <see cref="StopAsync"/>).</summary>
     public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);
@@ -246,6 +305,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         {
         }
         await _app.DisposeAsync();
+        _lock.Dispose();
     }
 
     /// <summary>Path of the admin token file in a data folder.</summary>

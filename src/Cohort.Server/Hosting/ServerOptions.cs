@@ -61,6 +61,12 @@ public sealed record ServerOptions
     /// <summary>PEM CA that issues node certificates; defaults to the generated CA.</summary>
     public string? ClientCaFile { get; init; }
 
+    /// <summary>
+    /// Start even though the SQLite state is damaged (it is moved aside to cohort.db.damaged-TIME and an
+    /// empty one begins) or empty beside existing models (they stay on disk, unknown to the new state).
+    /// </summary>
+    public bool Repair { get; init; }
+
     /// <summary>PostgreSQL connection string for the state store; null keeps the embedded SQLite file in the data folder.</summary>
     public string? Database { get; init; }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Cohort.Engine.State;
 using Cohort.Records;
 using Npgsql;
@@ -33,7 +34,17 @@ public sealed class PostgresStateStore : IStateStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public Task InitializeAsync(CancellationToken ct) => ExecuteAsync("""
+    public async Task InitializeAsync(CancellationToken ct)
+    {
+        // The version is checked before anything is written: a newer server's tables are left alone.
+        await ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)", ct);
+        long version = (await QueryAsync("SELECT coalesce(max(version), 0) FROM schema_version", r => Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), ct)).Single();
+        if (version > SchemaVersion.Current) throw new StateIntegrityException(SchemaVersion.TooNew("the PostgreSQL state database", version));
+        await CreateVersion1Async(ct);
+        await ExecuteAsync($"DELETE FROM schema_version; INSERT INTO schema_version(version) VALUES ({SchemaVersion.Current})", ct);
+    }
+
+    private Task CreateVersion1Async(CancellationToken ct) => ExecuteAsync("""
         CREATE TABLE IF NOT EXISTS nodes (
           name text PRIMARY KEY, token_hash text UNIQUE, status text NOT NULL DEFAULT 'unknown',
           last_seen timestamptz, address text, app text, version text);

@@ -29,7 +29,7 @@ public sealed class FedAvgMemoryTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void FedAvg_streams_50_results_of_a_4_MB_model_in_about_one_model_of_memory()
+    public void FedAvg_streams_50_results_of_a_4_MB_model_in_about_two_models_of_memory()
     {
         var global = new ParameterSet([Tensor.Zeros("w", DType.Float32, [Elements])]);
         using var aggregation = new FedAvg().BeginAggregateFit(new RoundContext("r", 1, 1, new Selection(), Config.Empty, Config.Empty, new Random(1)), global);
@@ -51,8 +51,8 @@ public sealed class FedAvgMemoryTests(ITestOutputHelper output)
         output.WriteLine($"Add allocated {allocatedByAdd:N0} bytes in all; peak heap growth {peakGrowth:N0} bytes ({(double)peakGrowth / ModelBytes:F2} models)");
         // Add folds into the running sum: it allocates next to nothing however big the model is …
         Assert.True(allocatedByAdd < ModelBytes / 4, $"Add allocated {allocatedByAdd:N0} bytes over {Results} results");
-        // … and no result outlives its Add: the heap holds at most the sum plus the result being added.
-        Assert.True(peakGrowth < 2 * ModelBytes, $"managed heap grew by {peakGrowth:N0} bytes ({(double)peakGrowth / ModelBytes:F2} models)");
+        // … and no result outlives its Add: the heap holds at most the int64 sum (two models) plus the result being added.
+        Assert.True(peakGrowth < 3 * ModelBytes, $"managed heap grew by {peakGrowth:N0} bytes ({(double)peakGrowth / ModelBytes:F2} models)");
 
         // Σ nᵢ·vᵢ / Σ nᵢ over the same pattern, computed independently.
         double sum = 0, weights = 0;

@@ -1,0 +1,45 @@
+using Cohort.Parameters;
+using Cohort.Records;
+
+namespace Cohort.Strategies;
+
+/// <summary>
+/// A strategy (or wrapper) that carries state from one round to the next — optimiser moments, control
+/// variates, a privacy accountant's count — and can hand it over so that a restarted server continues
+/// the run exactly as an uninterrupted one would.
+/// </summary>
+public interface IStatefulStrategy
+{
+    /// <summary>A copy of the state after the last completed round; later rounds do not change it.</summary>
+    StrategyCheckpoint Save();
+
+    /// <summary>Replaces the state with <paramref name="checkpoint"/>, taken from an instance built from the same plan.</summary>
+    void Restore(StrategyCheckpoint checkpoint);
+}
+
+/// <summary>A strategy's state between rounds: tensors (named by role, e.g. "m/", "v/") and scalars.</summary>
+/// <param name="Strategy">The <see cref="IStrategy.Name"/> that saved it; restoring into another strategy is refused.</param>
+/// <param name="Tensors">Model-sized state.</param>
+/// <param name="Values">Counters and other scalars.</param>
+public sealed record StrategyCheckpoint(string Strategy, ParameterSet Tensors, Config Values)
+{
+    /// <summary>Checks that this checkpoint was saved by <paramref name="strategy"/>.</summary>
+    public void RequireStrategy(string strategy)
+    {
+        if (Strategy != strategy)
+            throw new InvalidOperationException($"checkpoint was saved by strategy '{Strategy}', cannot restore it into '{strategy}'");
+    }
+
+    /// <summary>The tensors whose names start with <paramref name="prefix"/>, without it; null when there are none.</summary>
+    public ParameterSet? Section(string prefix)
+    {
+        var tensors = Tensors.Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(t => new Tensor(t.Name[prefix.Length..], t.DType, (int[])t.Shape.Clone(), (byte[])t.Data.Clone()))
+            .ToArray();
+        return tensors.Length == 0 ? null : new ParameterSet(tensors);
+    }
+
+    /// <summary>Copies of <paramref name="set"/>'s tensors with names prefixed by <paramref name="prefix"/>; none when null.</summary>
+    public static IEnumerable<Tensor> Prefixed(ParameterSet? set, string prefix) =>
+        set is null ? [] : set.Select(t => new Tensor(prefix + t.Name, t.DType, (int[])t.Shape.Clone(), (byte[])t.Data.Clone()));
+}

@@ -49,8 +49,7 @@ public static class FedAvgPaperBench
                 if (!Experiments.Any(e => e.Name == n)) throw new CliException($"--experiment: unknown '{n}' (allowed: {string.Join(", ", Experiments.Select(e => e.Name))})");
             }
             string folder = Path.GetFullPath(pr.GetValue(data)!);
-            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["max_rounds"] = pr.GetValue(maxRounds) };
-            Console.WriteLine($"machine {Machine.Describe()}");
+            var figures = BenchFigures.Begin(new JsonObject { ["max_rounds"] = pr.GetValue(maxRounds) });
             foreach (var e in Experiments.Where(e => names.Contains(e.Name)))
             {
                 double lr = e.Model == "cnn" ? pr.GetValue(lrCnn) : pr.GetValue(lr2nn);

@@ -61,8 +61,7 @@ public static class FedBuffBench
             if (!Hospitals.Contains(slowNode)) throw new CliException($"--slow '{slowNode}': not a hospital (allowed: {string.Join(", ", Hospitals)})");
             var fast = TimeSpan.FromMilliseconds(pr.GetValue(fastMs));
             var delays = Hospitals.ToDictionary(h => h, h => h == slowNode ? fast * pr.GetValue(factor) : fast);
-            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["slow"] = slowNode, ["fast_ms"] = fast.TotalMilliseconds, ["factor"] = pr.GetValue(factor) };
-            Console.WriteLine($"machine {Machine.Describe()}");
+            var figures = BenchFigures.Begin(new JsonObject { ["slow"] = slowNode, ["fast_ms"] = fast.TotalMilliseconds, ["factor"] = pr.GetValue(factor) });
             string folder = Path.Combine(Path.GetTempPath(), $"cohort-bench-fedbuff-{Environment.ProcessId}");
 
             try

@@ -41,13 +41,12 @@ public static class TrainBench
             foreach (var m in wanted)
                 if (!FedAvgNetworks.Names.Contains(m)) throw new CliException($"--models: unknown model '{m}'; known: {string.Join(", ", FedAvgNetworks.Names)}");
             var cases = Cases.Where(c => wanted.Contains(c.Model)).ToArray();
-            var figures = new JsonObject
+            var figures = BenchFigures.Begin(new JsonObject
             {
-                ["machine"] = Machine.Describe(),
                 ["kernel"] = Learning.Nn.Kernels.MicroKernelInfo.Describe(),
                 ["threads"] = workers,
                 ["torch_threads"] = pr.GetValue(torchThreads),
-            };
+            });
             Console.WriteLine($"# machine: {Machine.Describe()}; GEMM kernel {Learning.Nn.Kernels.MicroKernelInfo.Describe()}; Cohort threads {workers}; load average {LoadAverage()}");
             figures["load_average_at_start"] = LoadAverage();
 

@@ -22,6 +22,7 @@ public static class BenchCommand
         bench.Subcommands.Add(SimulationBench.Create());
         bench.Subcommands.Add(FedAvgPaperBench.Create());
         bench.Subcommands.Add(TrainBench.Create());
+        bench.Subcommands.Add(ByzantineBench.Create());
         return bench;
     }
 

@@ -54,12 +54,12 @@ public static class BenchFigures
         figures[name] = double.IsFinite(value) ? Math.Round(value, decimals) : null;
     }
 
-    /// <summary>Prints per-seed (or per-repeat) values on one line and records them as an array.</summary>
+    /// <summary>Prints per-seed (or per-repeat) values on one line and records them as an array (a non-finite value as null).</summary>
     public static void PrintValues(JsonObject figures, string name, IEnumerable<double> values, int decimals = 4)
     {
         var rounded = values.Select(v => Math.Round(v, decimals)).ToArray();
         Console.WriteLine($"{name} {string.Join(',', rounded.Select(v => v.ToString(CultureInfo.InvariantCulture)))}");
-        figures[name] = new JsonArray(rounded.Select(v => (JsonNode)v).ToArray());
+        figures[name] = new JsonArray(rounded.Select(v => double.IsFinite(v) ? (JsonNode?)v : null).ToArray());
     }
 
     /// <summary>

@@ -63,8 +63,13 @@ public static class ByzantineBench
             if (r < 1) throw new CliException($"--rounds: {r} is not a positive count");
             var figures = BenchFigures.Begin(new JsonObject
             {
-                ["clients"] = Clients, ["attackers"] = Attackers, ["features"] = Features, ["rows_per_client"] = RowsPerClient,
-                ["dirichlet_alpha"] = Alpha, ["rounds"] = r, ["seeds"] = n,
+                ["clients"] = Clients,
+                ["attackers"] = Attackers,
+                ["features"] = Features,
+                ["rows_per_client"] = RowsPerClient,
+                ["dirichlet_alpha"] = Alpha,
+                ["rounds"] = r,
+                ["seeds"] = n,
                 ["model"] = "logistic regression, 10 local SGD steps of batch 16 at 0.1 per round",
                 ["run_loop"] = "InProcessFederation (Cohort.Simulation)",
             });

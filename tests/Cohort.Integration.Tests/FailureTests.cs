@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Cohort.Integration.Tests.Infrastructure;
 
 namespace Cohort.Integration.Tests;
@@ -19,18 +18,16 @@ public sealed class FailureTests
                 nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty", "--set", "delay_ms=4000"));
             await server.WaitForNodesAsync(3, processes: nodes);
 
-            var clock = Stopwatch.StartNew();
             var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 3, minFit: minFit, timeout: "120s"), "kill", default);
             await WaitUntilBusyAsync(server, "n3");
             nodes[2].Kill();
             var detail = await server.WaitForRunAsync(run.Id);
 
             Assert.Equal(expectedStatus, detail.Run.Status);
-            // The dead node's task failed when its heartbeats stopped, not when the 120 s round timeout ran out.
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
             var round = Assert.Single(detail.Rounds);
             var failure = Assert.Single(round.Nodes, n => !n.Ok);
             Assert.Equal("n3", failure.Node);
+            // The dead node's task failed when its heartbeats stopped ("offline"), not by the 120 s round timeout.
             Assert.Contains("offline", failure.Error);
             if (expectedStatus == "finished")
             {

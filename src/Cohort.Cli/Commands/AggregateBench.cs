@@ -35,8 +35,7 @@ public static class AggregateBench
         command.SetAction(async (pr, ct) =>
         {
             int n = pr.GetValue(nodes), size = pr.GetValue(values), r = pr.GetValue(repeats);
-            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["nodes"] = n, ["values"] = size };
-            Console.WriteLine($"machine {Machine.Describe()}");
+            var figures = BenchFigures.Begin(new JsonObject { ["nodes"] = n, ["values"] = size });
             var random = new Random(1);
             var global = Model(random, size, 0);
             var results = Enumerable.Range(0, n).Select(_ => new FitResult(Model(random, size, 0.01f),

@@ -24,6 +24,7 @@ public static class BenchCommand
         bench.Subcommands.Add(TrainBench.Create());
         bench.Subcommands.Add(FuzzBench.Create());
         bench.Subcommands.Add(FraudBench.Create());
+        bench.Subcommands.Add(ByzantineBench.Create());
         return bench;
     }
 
@@ -43,7 +44,7 @@ public static class BenchCommand
             string dir = Path.GetFullPath(".cohort/bench-round-overhead");
             var sites = Enumerable.Range(1, n).Select(i => ($"site{i}", (IReadOnlyList<string>)["--set", $"values={size}"])).ToArray();
             await using var federation = await LocalFederation.StartAsync(dir, "empty", sites, ct);
-            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["nodes"] = n, ["rounds"] = r, ["values"] = size };
+            var figures = BenchFigures.Begin(new JsonObject { ["nodes"] = n, ["rounds"] = r, ["values"] = size });
             foreach (bool evaluate in new[] { false, true })
             {
                 string plan = $$"""
@@ -89,23 +90,4 @@ public static class BenchCommand
     }
 
     private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
-}
-
-/// <summary>The machine a figure was measured on.</summary>
-public static class Machine
-{
-    /// <summary>Cores, CPU model and SIMD width.</summary>
-    public static string Describe()
-    {
-        string model = "unknown CPU";
-        try
-        {
-            model = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? model;
-        }
-        catch (IOException)
-        {
-        }
-        string simd = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "128-bit";
-        return $"{Environment.ProcessorCount} cores, {model}, {simd}";
-    }
 }

@@ -1,12 +1,53 @@
+using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Cohort.Cli.Commands;
 
-/// <summary>How every benchmark reports: one "name value" line per figure, and the same figures as JSON when asked.</summary>
+/// <summary>
+/// How every benchmark reports: one "name value" line per figure, and the same figures as JSON when
+/// asked, led by the provenance a reader needs to judge them (commit, command line, CPU model, flags
+/// and SIMD width, cores, load average at start and end, runtime and library versions).
+/// </summary>
 public static class BenchFigures
 {
+    private static readonly string[] SimdFlags = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile"];
+
+    /// <summary>A figures object holding the provenance of this process and the given settings; prints the machine line.</summary>
+    public static JsonObject Begin(JsonObject? settings = null)
+    {
+        var figures = new JsonObject
+        {
+            ["commit"] = Git("rev-parse", "HEAD"),
+            // Results written by earlier benchmarks do not make the code that measures dirty.
+            ["commit_dirty"] = Git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results") is { Length: > 0 },
+            ["command_line"] = string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Prepend("cohort")),
+            ["started_at"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            ["machine"] = Machine.Describe(),
+            ["cpu_model"] = Machine.CpuModel(),
+            ["cpu_flags_simd"] = new JsonArray(Machine.CpuFlags().Intersect(SimdFlags).Select(f => (JsonNode)f).ToArray()),
+            ["cpu_simd_width_bits"] = Machine.SimdWidthBits(),
+            ["cpu_cores"] = Environment.ProcessorCount,
+            ["load_average_start"] = LoadAverage(),
+            ["runtime"] = RuntimeInformation.FrameworkDescription,
+            ["os"] = RuntimeInformation.OSDescription,
+            ["library_versions"] = LibraryVersions(),
+        };
+        if (settings is not null)
+        {
+            foreach (var (key, value) in settings.ToArray())
+            {
+                settings.Remove(key);
+                figures[key] = value;
+            }
+        }
+        Console.WriteLine($"machine {Machine.Describe()}; load average {figures["load_average_start"]}; commit {figures["commit"]}");
+        return figures;
+    }
+
     /// <summary>Prints a figure and records it (rounded to <paramref name="decimals"/>; a non-finite value is recorded as null).</summary>
     public static void Print(JsonObject figures, string name, double value, int decimals = 3)
     {
@@ -14,10 +55,82 @@ public static class BenchFigures
         figures[name] = double.IsFinite(value) ? Math.Round(value, decimals) : null;
     }
 
-    /// <summary>Writes the figures to <paramref name="file"/> as indented JSON, creating its folder.</summary>
+    /// <summary>Prints per-seed (or per-repeat) values on one line and records them as an array (a non-finite value as null).</summary>
+    public static void PrintValues(JsonObject figures, string name, IEnumerable<double> values, int decimals = 4)
+    {
+        var rounded = values.Select(v => Math.Round(v, decimals)).ToArray();
+        Console.WriteLine($"{name} {string.Join(',', rounded.Select(v => v.ToString(CultureInfo.InvariantCulture)))}");
+        figures[name] = new JsonArray(rounded.Select(v => double.IsFinite(v) ? (JsonNode?)v : null).ToArray());
+    }
+
+    /// <summary>
+    /// Writes the figures to <paramref name="file"/> as indented JSON, creating its folder; adds the
+    /// load average at the end (and the provenance when the figures did not start from <see cref="Begin"/>).
+    /// </summary>
     public static async Task SaveAsync(JsonObject figures, string file, CancellationToken ct)
     {
+        if (!figures.ContainsKey("commit"))
+        {
+            var provenance = Begin();
+            foreach (var (key, value) in provenance.ToArray())
+            {
+                provenance.Remove(key);
+                figures[key] = value;
+            }
+        }
+        figures["load_average_end"] = LoadAverage();
+        figures["finished_at"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-        await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+        await File.WriteAllTextAsync(file, figures.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }), ct);
+    }
+
+    /// <summary>The 1-, 5- and 15-minute load averages ("" where /proc/loadavg is unreadable).</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
+    private static JsonObject LibraryVersions()
+    {
+        var versions = new JsonObject();
+        foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies()
+            .Where(a => a.GetName().Name is { } n && (n.StartsWith("Cohort.", StringComparison.Ordinal) || n is "System.Numerics.Tensors" or "Microsoft.Data.Sqlite" or "Grpc.Net.Client" or "YamlDotNet"))
+            .OrderBy(a => a.GetName().Name, StringComparer.Ordinal))
+        {
+            versions[assembly.GetName().Name!] = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? assembly.GetName().Version?.ToString();
+        }
+        // Referenced but maybe not loaded yet: the tensor primitives every kernel uses.
+        if (!versions.ContainsKey("System.Numerics.Tensors"))
+            versions["System.Numerics.Tensors"] = typeof(System.Numerics.Tensors.TensorPrimitives).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        return versions;
+    }
+
+    private static string? Git(params string[] args)
+    {
+        try
+        {
+            var info = new ProcessStartInfo("git") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in args) info.ArgumentList.Add(a);
+            using var git = Process.Start(info);
+            if (git is null) return null;
+            string output = git.StandardOutput.ReadToEnd().Trim();
+            git.WaitForExit();
+            return git.ExitCode == 0 ? output : null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
     }
 }

@@ -32,8 +32,7 @@ public static class DashboardBench
         {
             int r = pr.GetValue(rounds), n = pr.GetValue(nodes), k = pr.GetValue(repeat);
             string dir = Path.Combine(Path.GetTempPath(), "cohort-bench-dashboard-" + Guid.NewGuid().ToString("N")[..8]);
-            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["rounds"] = r, ["nodes"] = n, ["repeat"] = k };
-            Console.WriteLine($"machine {Machine.Describe()}");
+            var figures = BenchFigures.Begin(new JsonObject { ["rounds"] = r, ["nodes"] = n, ["repeat"] = k });
             try
             {
                 await using (var server = await CohortServerHost.StartAsync(

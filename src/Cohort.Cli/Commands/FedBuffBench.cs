@@ -35,10 +35,12 @@ public static class FedBuffBench
         var rounds = new Option<int>("--rounds") { Description = "Synchronous rounds", DefaultValueFactory = _ => 30 };
         var hidden = new Option<string>("--hidden") { Description = "Hidden layer sizes of the MLP trained (comma-separated); 'none' keeps the plan's logistic regression", DefaultValueFactory = _ => "32" };
         var trace = new Option<bool>("--trace") { Description = "Print every evaluation (version, seconds, accuracy)" };
+        var seeds = new Option<int>("--seeds") { Description = "Seeds (1, 2, …): initial model and batch orders; the two executors alternate which runs first", DefaultValueFactory = _ => 3 };
+        var target = new Option<double>("--target") { Description = "Mean test accuracy both runs race to, fixed before running", DefaultValueFactory = _ => 0.74 };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
-        var command = new Command("fedbuff", "Synchronous FedAvg against FedBuff with one node N times slower: wall time to the synchronous run's accuracy")
+        var command = new Command("fedbuff", "Synchronous FedAvg against FedBuff with one node N times slower: wall time to a fixed accuracy, over seeds")
         {
-            planPath, slow, fastMs, factor, buffer, versions, lr, rounds, hidden, trace, json,
+            planPath, slow, fastMs, factor, buffer, versions, lr, rounds, hidden, seeds, target, trace, json,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -61,37 +63,57 @@ public static class FedBuffBench
             if (!Hospitals.Contains(slowNode)) throw new CliException($"--slow '{slowNode}': not a hospital (allowed: {string.Join(", ", Hospitals)})");
             var fast = TimeSpan.FromMilliseconds(pr.GetValue(fastMs));
             var delays = Hospitals.ToDictionary(h => h, h => h == slowNode ? fast * pr.GetValue(factor) : fast);
-            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["slow"] = slowNode, ["fast_ms"] = fast.TotalMilliseconds, ["factor"] = pr.GetValue(factor) };
-            Console.WriteLine($"machine {Machine.Describe()}");
+            int seedCount = pr.GetValue(seeds);
+            if (seedCount < 1) throw new CliException($"--seeds: {seedCount} is not a positive count");
+            double goal = pr.GetValue(target);
+            var figures = BenchFigures.Begin(new JsonObject { ["slow"] = slowNode, ["fast_ms"] = fast.TotalMilliseconds, ["factor"] = pr.GetValue(factor), ["seeds"] = seedCount, ["target_accuracy"] = goal });
             string folder = Path.Combine(Path.GetTempPath(), $"cohort-bench-fedbuff-{Environment.ProcessId}");
 
             try
             {
-                var sync = await TimedRunAsync(plan, dataDir, delays, Path.Combine(folder, "sync"), ct);
-                double target = sync.Trace[^1].Accuracy;
-                var asyncPlan = plan with
+                var syncSeconds = new List<double>();
+                var bufferedSeconds = new List<double>();
+                var syncFinal = new List<double>();
+                var bufferedFinal = new List<double>();
+                for (int seed = 1; seed <= seedCount; seed++)
                 {
-                    Rounds = pr.GetValue(versions),
-                    Asynchronous = new AsynchronousSpec { BufferSize = pr.GetValue(buffer), Staleness = new Staleness { Type = "polynomial", A = 0.5 } },
-                };
-                var buffered = await TimedRunAsync(asyncPlan, dataDir, delays, Path.Combine(folder, "fedbuff"), ct);
-
-                if (pr.GetValue(trace))
-                {
-                    foreach (var p in sync.Trace) Console.WriteLine($"trace.sync {p.Version} {p.Seconds:0.###} {p.Accuracy:0.####}");
-                    foreach (var p in buffered.Trace) Console.WriteLine($"trace.fedbuff {p.Version} {p.Seconds:0.###} {p.Accuracy:0.####}");
+                    var seeded = plan with { Seed = seed };
+                    var asyncPlan = seeded with
+                    {
+                        Rounds = pr.GetValue(versions),
+                        Asynchronous = new AsynchronousSpec { BufferSize = pr.GetValue(buffer), Staleness = new Staleness { Type = "polynomial", A = 0.5 } },
+                    };
+                    // Alternate the order so that neither executor always pays the cold start (JIT, thread pool growth).
+                    Timed sync, buffered;
+                    if (seed % 2 == 1)
+                    {
+                        sync = await TimedRunAsync(seeded, dataDir, delays, Path.Combine(folder, $"sync-{seed}"), ct);
+                        buffered = await TimedRunAsync(asyncPlan, dataDir, delays, Path.Combine(folder, $"fedbuff-{seed}"), ct);
+                    }
+                    else
+                    {
+                        buffered = await TimedRunAsync(asyncPlan, dataDir, delays, Path.Combine(folder, $"fedbuff-{seed}"), ct);
+                        sync = await TimedRunAsync(seeded, dataDir, delays, Path.Combine(folder, $"sync-{seed}"), ct);
+                    }
+                    if (pr.GetValue(trace))
+                    {
+                        foreach (var p in sync.Trace) Console.WriteLine($"trace.sync.seed{seed} {p.Version} {p.Seconds:0.###} {p.Accuracy:0.####}");
+                        foreach (var p in buffered.Trace) Console.WriteLine($"trace.fedbuff.seed{seed} {p.Version} {p.Seconds:0.###} {p.Accuracy:0.####}");
+                    }
+                    syncSeconds.Add(sync.SecondsTo(goal));
+                    bufferedSeconds.Add(buffered.SecondsTo(goal));
+                    syncFinal.Add(sync.Trace[^1].Accuracy);
+                    bufferedFinal.Add(buffered.Trace[^1].Accuracy);
+                    figures[$"sync.seed{seed}.best_so_far"] = new JsonArray(BestSoFar(sync.Trace).Select(v => (JsonNode)v).ToArray());
+                    figures[$"fedbuff.seed{seed}.best_so_far"] = new JsonArray(BestSoFar(buffered.Trace).Select(v => (JsonNode)v).ToArray());
+                    figures[$"sync.seed{seed}.seconds"] = new JsonArray(sync.Trace.Select(p => (JsonNode)Math.Round(p.Seconds, 3)).ToArray());
+                    figures[$"fedbuff.seed{seed}.seconds"] = new JsonArray(buffered.Trace.Select(p => (JsonNode)Math.Round(p.Seconds, 3)).ToArray());
                 }
-                Print(figures, "fedbuff.target_accuracy", target);
-                Print(figures, "sync.rounds", sync.Trace.Count);
-                Print(figures, "sync.final_accuracy", target);
-                Print(figures, "sync.seconds_to_target", sync.SecondsTo(target));
-                Print(figures, "sync.seconds_total", sync.Trace[^1].Seconds);
-                Print(figures, "fedbuff.versions", buffered.Trace.Count);
-                Print(figures, "fedbuff.final_accuracy", buffered.Trace[^1].Accuracy);
-                Print(figures, "fedbuff.best_accuracy", buffered.Trace.Max(t => t.Accuracy));
-                Print(figures, "fedbuff.seconds_to_target", buffered.SecondsTo(target));
-                Print(figures, "fedbuff.seconds_total", buffered.Trace[^1].Seconds);
-                Print(figures, "fedbuff.speedup_to_target", sync.SecondsTo(target) / buffered.SecondsTo(target));
+                Summarise(figures, "sync.seconds_to_target", syncSeconds);
+                Summarise(figures, "fedbuff.seconds_to_target", bufferedSeconds);
+                Summarise(figures, "fedbuff.speedup_to_target", syncSeconds.Zip(bufferedSeconds, (a, b) => a / b).ToList());
+                Summarise(figures, "sync.final_accuracy", syncFinal);
+                Summarise(figures, "fedbuff.final_accuracy", bufferedFinal);
             }
             finally
             {
@@ -142,4 +164,25 @@ public static class FedBuffBench
             new Config([KeyValuePair.Create("data", Scalar.Of(Path.Combine(dataDir, $"processed.{hospital}.data")))])));
 
     private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value, 4);
+
+    // Median and range over seeds; a run that never reached the target counts as infinitely slow (recorded as null).
+    private static void Summarise(JsonObject figures, string name, List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+        Print(figures, $"{name}.median", median);
+        Print(figures, $"{name}.min", sorted[0]);
+        Print(figures, $"{name}.max", sorted[^1]);
+        BenchFigures.PrintValues(figures, $"{name}.per_seed", values);
+    }
+
+    private static IEnumerable<double> BestSoFar(IReadOnlyList<Point> trace)
+    {
+        double best = 0;
+        foreach (var p in trace)
+        {
+            best = Math.Max(best, p.Accuracy);
+            yield return Math.Round(best, 4);
+        }
+    }
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cohort.Apps;
 using Cohort.Apps.Tabular;
@@ -11,85 +10,87 @@ using Cohort.Learning.Optimizers;
 using Cohort.Learning.Training;
 using Cohort.Plans;
 using Cohort.Records;
-using Cohort.Simulation;
 using Cohort.Strategies;
 
 namespace Cohort.Cli.Commands;
 
 /// <summary>
-/// <c>cohort bench flamby</c>: the FLamby Fed-Heart-Disease strategy table reproduced in-process with
-/// the heart-disease example plan's preprocessing and training settings: for each strategy and seed,
-/// 15 rounds over the four hospitals, then the mean test accuracy over the hospitals.
+/// <c>cohort bench flamby</c>: FLamby's Fed-Heart-Disease strategy table under FLamby's own protocol
+/// (PyTorch's default initial model, FLamby's per-strategy learning rates and server settings, 15
+/// rounds × 100 local updates of batch 4, pooled baseline of 50 Adam epochs on pooled statistics),
+/// each row beside FLamby's published mean over its seeds. Optional: the same table with Cohort's
+/// defaults (a zero start, the example plan's learning rate, each strategy's default parameters),
+/// and a tuning mode that chooses settings on a validation split carved from each hospital's
+/// training data. Runs on <see cref="Simulation.InProcessFederation"/>; test sets are scored once per run.
 /// </summary>
 public static class FlambyBench
 {
-    /// <summary>FLamby's published means (Ogier du Terrail et al., 2022, Fed-Heart-Disease).</summary>
-    private static readonly (string Strategy, string Label, double Flamby, (string Key, Scalar Value)[] Params)[] Table =
-    [
-        ("fedavg", "FedAvg", 0.685, []),
-        ("fedprox", "FedProx", 0.685, [("proximal_mu", 0.1)]),
-        ("scaffold", "Scaffold", 0.684, [("server_learning_rate", 1.0)]),
-        ("fedadam", "FedAdam", 0.726, [("server_learning_rate", 0.01), ("tau", 1e-3)]),
-        ("fedyogi", "FedYogi", 0.731, [("server_learning_rate", 0.01), ("tau", 1e-3)]),
-        ("fedadagrad", "FedAdagrad", 0.731, [("server_learning_rate", 0.1), ("tau", 1e-2)]),
-    ];
+    /// <summary>FLamby's first benchmark seed (its results cover seeds 42–46).</summary>
+    public const int FirstSeed = 42;
 
     private static readonly string[] Hospitals = ["cleveland", "hungarian", "switzerland", "va"];
+    private static readonly string[] Protocols = ["flamby", "cohort", "both"];
+
+    /// <summary>Runs the federated rows of one protocol and the pooled baseline; the figures go into <paramref name="figures"/> under the protocol's prefix.</summary>
+    public static async Task RunProtocolAsync(FlambyProtocol protocol, HeartDiseaseData data, int seeds, string? only, Config overrides, JsonObject figures, CancellationToken ct)
+    {
+        Console.WriteLine($"# {protocol.Title}");
+        foreach (var row in protocol.Rows)
+        {
+            if (only is not null && !string.Equals(only, row.Strategy, StringComparison.OrdinalIgnoreCase)) continue;
+            var setting = overrides.Count > 0 ? row.With(overrides) : row;
+            var accuracies = new double[seeds];
+            for (int s = 0; s < seeds; s++)
+                accuracies[s] = (await FlambyRun.FederatedAsync(data.Train, data.Test, data.Settings, setting, protocol.TorchInit, FirstSeed + s, ct)).Mean;
+            Report(figures, $"{protocol.Prefix}.{row.Strategy}", accuracies, setting);
+        }
+        if (only is null || only == "pooled")
+        {
+            var accuracies = new double[seeds];
+            for (int s = 0; s < seeds; s++)
+                accuracies[s] = protocol.Prefix == "flamby" ? FlambyRun.PooledFlamby(data, FirstSeed + s, ct) : FlambyRun.PooledCohort(data, FirstSeed + s, ct);
+            Report(figures, $"{protocol.Prefix}.pooled", accuracies, protocol.Pooled);
+        }
+    }
 
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        var planPath = new Option<string>("--plan") { Description = "The heart-disease plan (its app settings and train section are used)", DefaultValueFactory = _ => "examples/heart-disease/plan.yaml" };
-        var seeds = new Option<int>("--seeds") { Description = "Training seeds per strategy (batch order)", DefaultValueFactory = _ => 5 };
-        var only = new Option<string?>("--strategy") { Description = "Run only this strategy (plan name, e.g. fedadam)" };
-        var setParams = new Option<string[]>("--param") { Description = "Override a strategy parameter: key=value (with --strategy)", AllowMultipleArgumentsPerToken = true };
+        var planPath = new Option<string>("--plan") { Description = "The heart-disease plan (its app settings are used; under --protocol cohort also its train section)", DefaultValueFactory = _ => "examples/heart-disease/plan.yaml" };
+        var protocol = new Option<string>("--protocol") { Description = "flamby: FLamby's init, learning rates, server settings and pooled baseline (the parity claim); cohort: zero init and Cohort's defaults; both", DefaultValueFactory = _ => "flamby" };
+        var seeds = new Option<int>("--seeds") { Description = $"Seeds per strategy ({FirstSeed}, {FirstSeed + 1}, …): each changes the initial model (flamby protocol) and the batch order", DefaultValueFactory = _ => 5 };
+        var only = new Option<string?>("--strategy") { Description = "Run only this strategy (plan name, e.g. fedadam, or pooled)" };
+        var setParams = new Option<string[]>("--param") { Description = "Override a setting: key=value, strategy parameter or learning_rate (with --strategy)", AllowMultipleArgumentsPerToken = true };
+        var tune = new Option<bool>("--tune") { Description = "Choose learning rate, μ, η and τ per strategy on a validation split of each hospital's training data, then score the choice on the test sets once" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
-        var command = new Command("flamby", "FLamby Fed-Heart-Disease: FedAvg, FedProx, Scaffold, FedAdam, FedYogi, FedAdagrad and pooled training, mean test accuracy over the four hospitals")
+        var command = new Command("flamby", "FLamby Fed-Heart-Disease: FedAvg, FedProx, Scaffold, FedAdam, FedYogi, FedAdagrad and pooled training, mean test accuracy over the four hospitals beside FLamby's published means")
         {
-            planPath, seeds, only, setParams, json,
+            planPath, protocol, seeds, only, setParams, tune, json,
         };
         command.SetAction(async (pr, ct) =>
         {
             string path = pr.GetValue(planPath)!;
-            var plan = PlanParser.ParseFile(path, StrategyRegistry.CreateDefault());
-            string dataDir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "data");
+            string chosen = pr.GetValue(protocol)!;
+            if (!Protocols.Contains(chosen)) throw new CliException($"--protocol: '{chosen}' is not one of {string.Join(", ", Protocols)}");
             int n = pr.GetValue(seeds);
-            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["seeds"] = n, ["rounds"] = plan.Rounds };
-            Console.WriteLine($"machine {Machine.Describe()}");
+            if (n < 1) throw new CliException($"--seeds: {n} is not a positive count");
+            var plan = PlanParser.ParseFile(path, StrategyRegistry.CreateDefault());
             string? selected = pr.GetValue(only);
-            foreach (var (strategy, label, flamby, defaults) in Table)
+            var overrides = new Config(ParseOverrides(pr.GetValue(setParams) ?? []));
+            if (overrides.Count > 0 && selected is null) throw new CliException("--param needs --strategy: the overrides apply to one strategy");
+            var data = HeartDiseaseData.Load(plan, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "data"), Hospitals);
+            var figures = BenchFigures.Begin(new JsonObject
             {
-                if (selected is not null && !string.Equals(selected, strategy, StringComparison.OrdinalIgnoreCase)) continue;
-                var parameters = new Config(defaults.Select(p => KeyValuePair.Create(p.Key, p.Value)))
-                    .With(ParseOverrides(pr.GetValue(setParams) ?? []));
-                var accuracies = new double[n];
-                for (int s = 0; s < n; s++)
-                {
-                    var seeded = plan with { Seed = s + 1, Strategy = new StrategySpec(strategy, parameters) };
-                    var apps = CreateApps(seeded, dataDir);
-                    var instance = StrategyRegistry.CreateDefault().Create(strategy, parameters, StrategyServices.None);
-                    var global = await new InProcessFederation(apps.ToDictionary(kv => kv.Key, kv => (IClientApp)kv.Value), instance).RunAsync(seeded with { Selection = seeded.Selection with { FractionEvaluate = 0, MinEvaluate = 0 } }, ct: ct);
-                    double sum = 0;
-                    foreach (var app in apps.Values)
-                        sum += (await app.EvaluateAsync(global, seeded.EvaluateConfig(seeded.Rounds), ct)).Metrics["accuracy"].AsDouble();
-                    accuracies[s] = sum / apps.Count;
-                }
-                Report(figures, strategy, accuracies, flamby, parameters);
-            }
-            if (selected is null || selected == "pooled")
-            {
-                var apps = CreateApps(plan, dataDir);
-                var pooled = TabularDataset.Concat(apps.Values.Select(a => a.Data.Train).ToArray());
-                var accuracies = new double[n];
-                for (int s = 0; s < n; s++)
-                {
-                    // FLamby's pooled baseline: Adam, lr 0.001, batch 4, 10 epochs over the union of the training splits.
-                    var model = new LogisticRegression(pooled.FeatureCount);
-                    LocalTrainer.Train(model, new Adam(model.Weights.Length, 0.001), pooled, new TrainingOptions { Epochs = 10, BatchSize = 4, Seed = s + 1 }, [], ct);
-                    accuracies[s] = apps.Values.Average(a => BinaryEvaluation.Of(model, a.Data.Test).Accuracy);
-                }
-                Report(figures, "pooled", accuracies, 0.735, Config.Empty);
-            }
+                ["protocol"] = chosen,
+                ["seeds"] = new JsonArray(Enumerable.Range(FirstSeed, n).Select(s => (JsonNode)s).ToArray()),
+                ["rounds"] = FlambyProtocol.Rounds,
+                ["local_updates"] = FlambyProtocol.LocalUpdates,
+                ["batch_size"] = FlambyProtocol.BatchSize,
+                ["run_loop"] = "InProcessFederation (Cohort.Simulation): strategy ConfigureFit, concurrent app fits, validated fold in task order",
+            });
+            if (chosen is "flamby" or "both") await RunProtocolAsync(FlambyProtocol.Flamby(), data, n, selected, overrides, figures, ct);
+            if (chosen is "cohort" or "both") await RunProtocolAsync(FlambyProtocol.CohortDefaults(plan), data, n, selected, overrides, figures, ct);
+            if (pr.GetValue(tune)) await FlambyTuning.RunAsync(data, n, selected, figures, ct);
             if (pr.GetValue(json) is { } file)
             {
                 await BenchFigures.SaveAsync(figures, file, ct);
@@ -99,9 +100,26 @@ public static class FlambyBench
         return command;
     }
 
-    private static Dictionary<string, TabularApp> CreateApps(Plan plan, string dataDir) =>
-        Hospitals.ToDictionary(h => h, h => new TabularAppFactory().CreateTabular(new ClientAppContext(
-            "bench-flamby", h, plan.App.Settings, new Config([KeyValuePair.Create("data", Scalar.Of(Path.Combine(dataDir, $"processed.{h}.data")))]))));
+    /// <summary>Prints and records one row: mean, median, range, spread, per-seed values and, where FLamby published one, its mean and the difference.</summary>
+    public static void Report(JsonObject figures, string key, double[] accuracies, FlambyRow row)
+    {
+        double mean = accuracies.Average();
+        double std = Math.Sqrt(accuracies.Sum(a => (a - mean) * (a - mean)) / Math.Max(1, accuracies.Length - 1));
+        var sorted = accuracies.Order().ToArray();
+        double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+        Print(figures, $"{key}.mean_accuracy", mean);
+        Print(figures, $"{key}.median", median);
+        Print(figures, $"{key}.std", std);
+        Print(figures, $"{key}.min", sorted[0]);
+        Print(figures, $"{key}.max", sorted[^1]);
+        BenchFigures.PrintValues(figures, $"{key}.per_seed", accuracies);
+        Print(figures, $"{key}.flamby_published", row.Published);
+        Print(figures, $"{key}.difference", mean - row.Published);
+        BenchFigures.PrintValues(figures, $"{key}.flamby_published_per_seed", row.PublishedPerSeed);
+        string settings = row.Describe();
+        Console.WriteLine($"{key}.settings {settings}");
+        figures[$"{key}.settings"] = settings;
+    }
 
     private static IEnumerable<KeyValuePair<string, Scalar>> ParseOverrides(string[] items)
     {
@@ -116,19 +134,33 @@ public static class FlambyBench
         }
     }
 
-    private static void Report(JsonObject figures, string name, double[] accuracies, double flamby, Config parameters)
-    {
-        double mean = accuracies.Average();
-        double std = Math.Sqrt(accuracies.Sum(a => (a - mean) * (a - mean)) / Math.Max(1, accuracies.Length - 1));
-        Print(figures, $"flamby.{name}.mean_accuracy", mean);
-        Print(figures, $"flamby.{name}.std", std);
-        Print(figures, $"flamby.{name}.min", accuracies.Min());
-        Print(figures, $"flamby.{name}.max", accuracies.Max());
-        Print(figures, $"flamby.{name}.published", flamby);
-        Print(figures, $"flamby.{name}.margin", mean - flamby);
-        if (parameters.Count > 0) Console.WriteLine($"flamby.{name}.params {parameters}");
-        figures[$"flamby.{name}.params"] = parameters.ToString();
-    }
-
     private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value, 4);
+}
+
+/// <summary>The four hospitals' preprocessed splits, and the same splits before standardisation (for pooled statistics).</summary>
+/// <param name="Settings">The tabular app settings of the plan.</param>
+/// <param name="Train">Each hospital's training split, standardised with its own training statistics.</param>
+/// <param name="Test">Each hospital's test split, standardised with its own training statistics.</param>
+/// <param name="RawTrain">Each hospital's training split before standardisation.</param>
+public sealed record HeartDiseaseData(TabularSettings Settings, IReadOnlyDictionary<string, TabularDataset> Train, IReadOnlyDictionary<string, TabularDataset> Test, IReadOnlyDictionary<string, TabularDataset> RawTrain)
+{
+    /// <summary>Reads and preprocesses the hospitals' files in <paramref name="dataDir"/> with the plan's app settings.</summary>
+    public static HeartDiseaseData Load(Plan plan, string dataDir, IReadOnlyList<string> hospitals)
+    {
+        var train = new Dictionary<string, TabularDataset>(StringComparer.Ordinal);
+        var test = new Dictionary<string, TabularDataset>(StringComparer.Ordinal);
+        var raw = new Dictionary<string, TabularDataset>(StringComparer.Ordinal);
+        TabularSettings? settings = null;
+        foreach (var h in hospitals)
+        {
+            var node = new Config([KeyValuePair.Create("data", Scalar.Of(Path.Combine(dataDir, $"processed.{h}.data")))]);
+            var app = new TabularAppFactory().CreateTabular(new ClientAppContext("bench-flamby", h, plan.App.Settings, node));
+            settings = app.Settings;
+            train[h] = app.Data.Train;
+            test[h] = app.Data.Test;
+            var unscaled = new TabularAppFactory().CreateTabular(new ClientAppContext("bench-flamby", h, plan.App.Settings.With([KeyValuePair.Create("standardize", Scalar.Of(false))]), node));
+            raw[h] = unscaled.Data.Train;
+        }
+        return new HeartDiseaseData(settings!, train, test, raw);
+    }
 }

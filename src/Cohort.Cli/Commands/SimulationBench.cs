@@ -32,8 +32,7 @@ public static class SimulationBench
         command.SetAction(async (pr, ct) =>
         {
             int n = pr.GetValue(clients), k = pr.GetValue(sampled), r = pr.GetValue(rounds), w = pr.GetValue(workers);
-            var figures = new JsonObject { ["machine"] = Machine.Describe(), ["clients"] = n, ["sampled"] = k, ["rounds"] = r, ["workers"] = w, ["rows"] = pr.GetValue(rows) };
-            Console.WriteLine($"machine {Machine.Describe()}");
+            var figures = BenchFigures.Begin(new JsonObject { ["clients"] = n, ["sampled"] = k, ["rounds"] = r, ["workers"] = w, ["rows"] = pr.GetValue(rows) });
             string dir = Path.Combine(Path.GetTempPath(), $"cohort-bench-sim-{Environment.ProcessId}");
             try
             {

@@ -16,20 +16,20 @@ namespace Cohort.Cli.Commands;
 /// </summary>
 public static class TrainBench
 {
-    private static readonly (string Model, int Batch)[] Cases = [("2nn", 10), ("2nn", 50), ("cnn", 10), ("cnn", 50)];
+    private static readonly (string Model, int Batch)[] Cases = [("2nn", 10), ("2nn", 50), ("2nn", 100), ("cnn", 10), ("cnn", 50), ("cnn", 100)];
 
     /// <summary>Builds the subcommand.</summary>
     public static Command Create()
     {
         var seconds = new Option<double>("--seconds") { Description = "Seconds per repetition", DefaultValueFactory = _ => 1.0 };
         var repeats = new Option<int>("--repeats") { Description = "Timed repetitions per case (median reported)", DefaultValueFactory = _ => 5 };
-        var threads = new Option<int>("--threads") { Description = "Threads for Cohort's engine (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var torchThreads = new Option<int>("--torch-threads") { Description = "torch.set_num_threads for PyTorch", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int>("--threads") { Description = "Threads for Cohort's engine", DefaultValueFactory = _ => 1 };
+        var torchThreads = new Option<int>("--torch-threads") { Description = "PyTorch's threads: torch.set_num_threads, OMP_NUM_THREADS and OPENBLAS_NUM_THREADS", DefaultValueFactory = _ => 1 };
         var noTorch = new Option<bool>("--no-torch") { Description = "Measure Cohort only" };
         var models = new Option<string>("--models") { Description = "Comma-separated models to run (2nn, cnn)", DefaultValueFactory = _ => "2nn,cnn" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var profile = new Option<bool>("--profile") { Description = "Also print the share of step time spent in each layer" };
-        var command = new Command("train", "Training samples/s of the FedAvg 2NN and CNN at batch 10 and 50, Cohort beside PyTorch")
+        var command = new Command("train", "Training samples/s of the FedAvg 2NN and CNN at batch 10, 50 and 100, Cohort beside PyTorch (one thread each by default)")
         {
             seconds, repeats, threads, torchThreads, noTorch, models, json, profile,
         };
@@ -41,17 +41,24 @@ public static class TrainBench
             foreach (var m in wanted)
                 if (!FedAvgNetworks.Names.Contains(m)) throw new CliException($"--models: unknown model '{m}'; known: {string.Join(", ", FedAvgNetworks.Names)}");
             var cases = Cases.Where(c => wanted.Contains(c.Model)).ToArray();
-            var figures = new JsonObject
+            var figures = BenchFigures.Begin(new JsonObject
             {
-                ["machine"] = Machine.Describe(),
                 ["kernel"] = Learning.Nn.Kernels.MicroKernelInfo.Describe(),
                 ["threads"] = workers,
                 ["torch_threads"] = pr.GetValue(torchThreads),
-            };
-            Console.WriteLine($"# machine: {Machine.Describe()}; GEMM kernel {Learning.Nn.Kernels.MicroKernelInfo.Describe()}; Cohort threads {workers}; load average {LoadAverage()}");
-            figures["load_average_at_start"] = LoadAverage();
+            });
+            Console.WriteLine($"# GEMM kernel {Learning.Nn.Kernels.MicroKernelInfo.Describe()}; Cohort threads {workers}");
 
             await using var torch = pr.GetValue(noTorch) ? null : await TorchSession.StartAsync(pr.GetValue(torchThreads), ct);
+            if (torch is not null)
+            {
+                // What PyTorch runs on: its version, build configuration and the BLAS mapped into its process.
+                foreach (var (key, value) in torch.Banner.ToArray())
+                {
+                    torch.Banner.Remove(key);
+                    figures[$"torch_{key}"] = value;
+                }
+            }
             foreach (var (model, batch) in cases)
             {
                 // Repetitions alternate between the engines, so a change in the machine's load hits both alike.
@@ -66,11 +73,13 @@ public static class TrainBench
                 for (int r = 0; r < reps; r++)
                 {
                     ct.ThrowIfCancellationRequested();
+                    // Alternate which side goes first, so neither always runs right after the other's burst.
+                    if (torch is not null && r % 2 == 1) theirs[r] = await torch.RunAsync(model, batch, secs, ct);
                     long before = GC.GetTotalAllocatedBytes(precise: true);
                     (ours[r], int taken) = cohort.Run(secs);
                     allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
                     steps += taken;
-                    if (torch is not null) theirs[r] = await torch.RunAsync(model, batch, secs, ct);
+                    if (torch is not null && r % 2 == 0) theirs[r] = await torch.RunAsync(model, batch, secs, ct);
                 }
                 double bytes = (double)allocated / Math.Max(1, steps);
                 if (pr.GetValue(profile)) PrintProfile(cohort.Network, $"{model}.b{batch}");
@@ -80,6 +89,8 @@ public static class TrainBench
                 Print(figures, $"{prefix}.samples_per_s.min", ours[0]);
                 Print(figures, $"{prefix}.samples_per_s.max", ours[^1]);
                 Print(figures, $"{prefix}.allocated_bytes_per_step", bytes);
+                BenchFigures.PrintValues(figures, $"{prefix}.samples_per_s.repeats", ours, 1);
+                figures[$"{prefix}.load_average"] = BenchFigures.LoadAverage();
                 if (torch is not null)
                 {
                     Array.Sort(theirs);
@@ -87,6 +98,7 @@ public static class TrainBench
                     Print(figures, $"{prefix}.torch_samples_per_s.min", theirs[0]);
                     Print(figures, $"{prefix}.torch_samples_per_s.max", theirs[^1]);
                     Print(figures, $"{prefix}.ratio", ours[reps / 2] / theirs[reps / 2]);
+                    BenchFigures.PrintValues(figures, $"{prefix}.torch_samples_per_s.repeats", theirs, 1);
                 }
             }
             if (pr.GetValue(json) is { } file)
@@ -154,11 +166,15 @@ public static class TrainBench
         private readonly Process _process;
         private readonly string _script;
 
-        private TorchSession(Process process, string script)
+        private TorchSession(Process process, string script, JsonObject banner)
         {
             _process = process;
             _script = script;
+            Banner = banner;
         }
+
+        /// <summary>PyTorch's version, threads, build configuration and the BLAS libraries in its address space.</summary>
+        public JsonObject Banner { get; }
 
         public static async Task<TorchSession?> StartAsync(int threads, CancellationToken ct)
         {
@@ -178,10 +194,15 @@ public static class TrainBench
             var psi = new ProcessStartInfo(python) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
             psi.ArgumentList.Add(script);
             psi.ArgumentList.Add(threads.ToString(CultureInfo.InvariantCulture));
+            string count = threads.ToString(CultureInfo.InvariantCulture);
+            psi.Environment["OMP_NUM_THREADS"] = count;
+            psi.Environment["OPENBLAS_NUM_THREADS"] = count;
+            psi.Environment["MKL_NUM_THREADS"] = count;
             var process = Process.Start(psi)!;
-            string? banner = await process.StandardOutput.ReadLineAsync(ct);
-            Console.WriteLine($"# {banner}");
-            return new TorchSession(process, script);
+            string banner = await process.StandardOutput.ReadLineAsync(ct) ?? throw new CliException("the PyTorch benchmark process ended before reporting its configuration");
+            var info = JsonNode.Parse(banner)!.AsObject();
+            Console.WriteLine($"# torch {info["version"]}, threads {info["threads"]}, BLAS {info["blas"]?.ToJsonString()}");
+            return new TorchSession(process, script, info);
         }
 
         public async Task<double> RunAsync(string model, int batch, double seconds, CancellationToken ct)
@@ -227,19 +248,6 @@ public static class TrainBench
         }
     }
 
-    // Other processes on a shared machine move every figure; the 1-minute load average says how busy it was.
-    private static string LoadAverage()
-    {
-        try
-        {
-            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
-        }
-        catch (IOException)
-        {
-            return "unknown";
-        }
-    }
-
     private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
 
     // The same networks, loss, optimiser and step as CohortCase, timed the same way, one request per line.
@@ -255,7 +263,11 @@ public static class TrainBench
             return nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
                                  nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                                  nn.Linear(3136, 512), nn.ReLU(), nn.Linear(512, 10))
-        print("torch", torch.__version__, "threads", torch.get_num_threads(), flush=True)
+        import json
+        torch.ones(64, 64) @ torch.ones(64, 64)  # maps the BLAS library before it is looked up
+        blas = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l.lower() and "/" in l})
+        print(json.dumps({"version": torch.__version__, "threads": torch.get_num_threads(), "blas": blas,
+                          "config": torch.__config__.show(), "parallel_info": torch.__config__.parallel_info()}), flush=True)
         cases = {}
         for line in sys.stdin:
             name, batch, seconds = line.split()

@@ -42,6 +42,13 @@ public sealed class LogisticRegression : IModel
     /// <summary>Zeros: the loss is convex, so no symmetry needs breaking and zero is the reproducible start.</summary>
     public void Initialize(int seed) => Array.Clear(_weights);
 
+    /// <summary>
+    /// PyTorch's default nn.Linear start, weight and bias drawn from U(±1/√inputs) with a seeded
+    /// generator: the initial model FLamby's Fed-Heart-Disease benchmark trains from.
+    /// </summary>
+    public void InitializeLikeTorch(int seed) =>
+        Nn.WeightInitializer.Fill(_weights.AsSpan(0, InputSize), _weights.AsSpan(InputSize, 1), InputSize, 1, Nn.WeightInit.Torch, new Random(seed));
+
     /// <inheritdoc />
     public ParameterSet GetParameters() => Layout.ToParameterSet(_weights);
 

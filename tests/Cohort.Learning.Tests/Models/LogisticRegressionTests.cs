@@ -87,4 +87,23 @@ public sealed class LogisticRegressionTests
 
         Assert.Equal([1.5f, 6.5f], logits);
     }
+
+    [Fact]
+    public void The_torch_like_start_draws_weight_and_bias_within_one_over_root_fan_in_and_repeats_per_seed()
+    {
+        var a = new LogisticRegression(13);
+        var b = new LogisticRegression(13);
+        var c = new LogisticRegression(13);
+
+        a.InitializeLikeTorch(42);
+        b.InitializeLikeTorch(42);
+        c.InitializeLikeTorch(43);
+
+        float bound = 1 / MathF.Sqrt(13);
+        Assert.All(a.Weights.ToArray(), w => Assert.InRange(w, -bound, bound));
+        Assert.NotEqual(0f, a.Weights[13]);
+        Assert.True(a.Weights.ToArray().Max() - a.Weights.ToArray().Min() > bound, "the draw does not spread over the interval");
+        Assert.Equal(a.Weights.ToArray(), b.Weights.ToArray());
+        Assert.NotEqual(a.Weights.ToArray(), c.Weights.ToArray());
+    }
 }

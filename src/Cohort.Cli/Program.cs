@@ -16,6 +16,7 @@ root.Subcommands.Add(TokenCommand.Create());
 root.Subcommands.Add(TokenCommand.CreateNodes());
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(HealthCommand.Create());
 
 try
 {

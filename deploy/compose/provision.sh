@@ -23,7 +23,7 @@ until podman exec "$server" /cohort health --data-dir /data >/dev/null 2>&1; do
   if ((SECONDS > deadline)); then echo "provision.sh: server not healthy after 120 s" >&2; podman logs "$server" >&2; exit 1; fi
   sleep 1
 done
-podman cp "$server:/data/tls/ca.crt" "$secrets/ca.crt"
+podman exec "$server" /cohort ca --data-dir /data >"$secrets/ca.crt"
 chmod 644 "$secrets/ca.crt"
 for site in "${sites[@]}"; do
   token="$(podman exec "$server" /cohort token create "$site" --data-dir /data)"

@@ -17,6 +17,7 @@ root.Subcommands.Add(TokenCommand.CreateNodes());
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(HealthCommand.Create());
+root.Subcommands.Add(CaCommand.Create());
 
 try
 {

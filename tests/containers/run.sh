@@ -104,7 +104,7 @@ test_kube() {
   sed -i "s|localhost/cohort:latest|$COHORT_IMAGE|" "$out/coordinator.play.yaml"
   podman kube play --network cohort-kube "$out/coordinator.play.yaml" || return 1
   wait_healthy cohort-server-server 120 || return 1
-  podman cp cohort-server-server:/data/tls/ca.crt "$out/ca/ca.crt" && chmod 755 "$out/ca" && chmod 644 "$out/ca/ca.crt"
+  podman exec cohort-server-server /cohort ca --data-dir /data >"$out/ca/ca.crt" && chmod 755 "$out/ca" && chmod 644 "$out/ca/ca.crt"
   for site in "${sites[@]}"; do
     mkdir -p "$out/sites/$site" && chmod 755 "$out/sites/$site"
     cp "$root/examples/heart-disease/data/processed.$site.data" "$out/sites/$site/" && chmod 644 "$out/sites/$site/"*

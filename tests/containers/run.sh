@@ -5,6 +5,8 @@
 #   compose  deploy/compose: server + three hospitals provisioned, heart-disease plan runs to the end
 #   kube     deploy/kubernetes: every overlay renders; the server and three site overlays, played by
 #            `podman kube play`, run the heart-disease plan to the end
+#   tool     `dotnet pack` makes the Cohort.Cli tool; installed into a temporary tool path from that
+#            folder feed alone, its `cohort` runs the heart-disease demo
 # Ends with "N passed, N failed"; exits non-zero when any failed.
 # COHORT_BINARY=PATH skips publishing (uses that binary).
 set -uo pipefail
@@ -45,11 +47,11 @@ wait_healthy() {
   done
 }
 
-# Submits the heart-disease plan (PLAN, a path inside CONTAINER) for three sites, waits, and checks
-# the run finished all its rounds.
+# Submits the heart-disease plan (PLAN, a path inside CONTAINER, or /dev/stdin to send the repository's
+# copy in) for three sites, waits, and checks the run finished all its rounds.
 run_plan() {
   local container="$1" plan="$2" out id
-  out="$(timeout 300 podman exec "$container" /cohort run submit "$plan" --data-dir /data --wait \
+  out="$(timeout 300 podman exec -i "$container" /cohort run submit "$plan" --data-dir /data --wait <"$root/examples/heart-disease/plan.yaml" \
     --set rounds=3 --set selection.min_available=3 --set selection.min_fit=3 --set selection.min_evaluate=3)" || { echo "$out"; return 1; }
   echo "$out"
   id="$(sed -n 's/^submitted run \([^ ]*\).*/\1/p' <<<"$out")"
@@ -114,10 +116,22 @@ test_kube() {
     sed -i "s|localhost/cohort:latest|$COHORT_IMAGE|" "$out/$site.play.yaml"
     podman kube play --network cohort-kube "$out/$site.play.yaml" || return 1
   done
-  # The plan is the test's, not part of the manifests: it goes into the server's data volume.
-  podman cp "$root/examples/heart-disease/plan.yaml" cohort-server-server:/data/plan.yaml || return 1
-  run_plan cohort-server-server /data/plan.yaml || { podman logs hospital-cleveland-cohort-node-pod-0-node; return 1; }
+  # As docs/deploy.md does it: the plan goes in on standard input.
+  run_plan cohort-server-server /dev/stdin || { podman logs hospital-cleveland-cohort-node-pod-0-node; return 1; }
   for f in "$out"/*.play.yaml; do podman kube down "$f" >/dev/null; done
+}
+
+test_tool() {
+  dotnet pack "$root/src/Cohort.Cli/Cohort.Cli.csproj" -c Release -o "$WORK/feed" -nologo -v q || return 1
+  # Only the local feed: the tool must come from this build, never from a registry.
+  cat >"$WORK/nuget.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration><packageSources><clear /><add key="local" value="$WORK/feed" /></packageSources></configuration>
+XML
+  dotnet tool install --tool-path "$WORK/tool" --configfile "$WORK/nuget.config" Cohort.Cli || return 1
+  cd "$root" || return 1
+  timeout 300 "$WORK/tool/cohort" demo heart-disease --rounds 2 --out-dir "$WORK/tool-demo" --summary "$WORK/tool-summary.json" || return 1
+  grep -q '"mean_accuracy"' "$WORK/tool-summary.json"
 }
 
 if [ -n "${COHORT_BINARY:-}" ]; then binary="$COHORT_BINARY"; else
@@ -128,5 +142,6 @@ check "binary runs the demo outside the repository" test_binary
 check "image: small, non-root, healthy on a read-only root" test_image
 check "compose: server + 3 hospitals run the heart-disease plan" test_compose
 check "kubernetes: rendered overlays played by podman run the heart-disease plan" test_kube
+check "dotnet tool: packed, installed from a local feed, runs the demo" test_tool
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -55,6 +55,7 @@ run_plan() {
     --set rounds=3 --set selection.min_available=3 --set selection.min_fit=3 --set selection.min_evaluate=3)" || { echo "$out"; return 1; }
   echo "$out"
   id="$(sed -n 's/^submitted run \([^ ]*\).*/\1/p' <<<"$out")"
+  run_id="$id"
   [ -n "$id" ] || { echo "no run id in the output"; return 1; }
   podman exec "$container" /cohort run show "$id" --data-dir /data --json >"$WORK/run.json" || return 1
   grep -q '"status": *"finished"' "$WORK/run.json" \
@@ -91,6 +92,14 @@ test_compose() {
   "$root/deploy/compose/provision.sh" "$project" || return 1
   for site in "${sites[@]}"; do podman container exists "${project}_${site}_1" || { echo "no container for $site"; return 1; }; done
   run_plan "${project}_server_1" /plans/plan.yaml || { podman logs "${project}_cleveland_1"; return 1; }
+  # The dashboard from the host through the published port: the run's page, and the live feed
+  # (reflection-based JSON, which the trimmed binary must keep).
+  local admin dashboard="https://localhost:$COHORT_DASHBOARD_PORT"
+  admin="$(cat "$(podman volume inspect "${project}_server-data" --format '{{.Mountpoint}}')/admin.token")" || return 1
+  curl -sSf --cacert "$COHORT_SECRETS/ca.crt" -H "Authorization: Bearer $admin" "$dashboard/runs/$run_id" >"$WORK/run.html" || return 1
+  grep -q "$run_id" "$WORK/run.html" || { echo "dashboard: no page for run $run_id"; return 1; }
+  curl -sS --max-time 5 --cacert "$COHORT_SECRETS/ca.crt" -H "Authorization: Bearer $admin" "$dashboard/events" >"$WORK/events" 2>/dev/null
+  grep -q '"runs"' "$WORK/events" || { echo "dashboard: live feed sent no runs"; cat "$WORK/events"; return 1; }
   podman-compose -p "$project" -f "$root/deploy/compose/compose.yaml" down -v >/dev/null 2>&1
   ! podman container exists "${project}_server_1" || { echo "compose down left the server running"; return 1; }
 }
@@ -140,7 +149,7 @@ if [ -n "${COHORT_BINARY:-}" ]; then binary="$COHORT_BINARY"; else
 fi
 check "binary runs the demo outside the repository" test_binary
 check "image: small, non-root, healthy on a read-only root" test_image
-check "compose: server + 3 hospitals run the heart-disease plan" test_compose
+check "compose: server + 3 hospitals run the heart-disease plan; dashboard shows it" test_compose
 check "kubernetes: rendered overlays played by podman run the heart-disease plan" test_kube
 check "dotnet tool: packed, installed from a local feed, runs the demo" test_tool
 echo "$passed passed, $failed failed"

@@ -5,9 +5,12 @@
 # COHORT_TRIM=false publishes untrimmed (bigger; for ruling trimming out when chasing a fault).
 #
 # Why these properties:
-# - PublishTrimmed: Cohort reads YAML through YamlDotNet's representation model (no typed,
-#   reflection-built deserialisation), gRPC and protobuf code is generated, so trimming is safe for
-#   the paths the server, node, demo and dashboard use (deploy/smoke.sh checks them on the binary).
+# - PublishTrimmed: the .NET libraries and packages are trimmed; Cohort's own assemblies stay whole
+#   (TrimmerRootAssembly in Cohort.Cli.csproj): trimmed, the dashboard's live feed serialised its
+#   anonymous objects to "{}" (tests/containers/run.sh checks the feed on the binary). Keeping every
+#   package whole too (TrimMode=partial) works but makes the binary 5 MB bigger and the image > 40 MB.
+#   YAML is read through YamlDotNet's node model (no reflection-built objects) and gRPC code is
+#   generated, so trimming the packages is safe for the paths used.
 # - JsonSerializerIsReflectionEnabledByDefault: trimmed apps switch reflection-based System.Text.Json
 #   off; the dashboard's live feed serialises anonymous objects, so it stays on.
 # - IncludeNativeLibrariesForSelfExtract: SQLite, SkiaSharp and HarfBuzz native libraries travel
@@ -15,8 +18,9 @@
 #   ~/.net; containers point it at a tmpfs).
 # - EnableCompressionInSingleFile: 42 MB becomes 24 MB (the image stays under 40 MB); the bundled
 #   assemblies are decompressed in memory at each start.
-# - TreatWarningsAsErrors=false: the trim analyser's warnings (reflection JSON, Assembly.Location in
-#   NodeProcess, which single-file handles) are reviewed above; the ordinary build keeps them fatal.
+# - TreatWarningsAsErrors=false: the trim and single-file analysers' warnings (reflection JSON,
+#   Assembly.Location in NodeProcess, which single-file handles) are reviewed above; the ordinary
+#   build keeps warnings fatal.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-$root/.build/publish/linux-x64}"

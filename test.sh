@@ -10,6 +10,11 @@ apt_packages=()
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 command -v prometheus >/dev/null 2>&1 || apt_packages+=(prometheus)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_packages+=(postgresql)
+# Container tests (tests/containers/run.sh): podman with the runtime, network and compose pieces it
+# needs here, iptables for its networks, PyYAML for turning manifests into what `podman kube play` runs.
+for p in podman runc netavark aardvark-dns catatonit podman-compose iptables python3-yaml; do
+  dpkg -s "$p" >/dev/null 2>&1 || apt_packages+=("$p")
+done
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -27,6 +32,15 @@ status=0
 dotnet test Cohort.slnx -c Release --no-build --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" || status=$?
 
 passed=0; failed=0; skipped=0
+# Deployment tests (single-file binary, image, compose, podman kube play) when podman is here;
+# COHORT_SKIP_CONTAINERS=1 leaves them out.
+if command -v podman >/dev/null 2>&1 && [ -z "${COHORT_SKIP_CONTAINERS:-}" ]; then
+  mkdir -p "$results"; containers_log="$results/containers.log"
+  "$root/tests/containers/run.sh" 2>&1 | tee "$containers_log" || status=1
+  counts=$(tail -1 "$containers_log")
+  p=$(sed -n 's/^\([0-9]*\) passed.*/\1/p' <<<"$counts"); passed=$((passed + ${p:-0}))
+  f=$(sed -n 's/.* \([0-9]*\) failed$/\1/p' <<<"$counts"); failed=$((failed + ${f:-1}))
+fi
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)

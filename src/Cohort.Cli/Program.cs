@@ -17,6 +17,8 @@ root.Subcommands.Add(TokenCommand.CreateNodes());
 root.Subcommands.Add(CertsCommand.Create());
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(HealthCommand.Create());
+root.Subcommands.Add(CaCommand.Create());
 
 try
 {

@@ -1,0 +1,70 @@
+using System.CommandLine;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Cohort.Transport.Channels;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary>
+/// <c>cohort health</c>: asks a server's /healthz (or /readyz) and exits 0 when it answers 200. Container
+/// images have no curl or shell, so their health check runs the <c>cohort</c> binary itself.
+/// </summary>
+public static class HealthCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var url = new Option<string>("--url")
+        {
+            Description = "Health endpoint (the dashboard listener serves /healthz and /readyz)",
+            DefaultValueFactory = _ => "https://127.0.0.1:7301/healthz",
+        };
+        var ca = new Option<string?>("--ca") { Description = "CA certificate (PEM) to trust (default: DATA_DIR/tls/ca.crt when present)" };
+        var dataDir = new Option<string>("--data-dir") { Description = "The server's data folder, where the default CA is read from", DefaultValueFactory = _ => ".cohort" };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for the answer", DefaultValueFactory = _ => 3.0 };
+        var command = new Command("health", "Check that a server answers its health endpoint (exit 0 when healthy); for container health checks")
+        {
+            url, ca, dataDir, timeout,
+        };
+        command.SetAction(async (pr, ct) =>
+        {
+            string target = pr.GetValue(url)!;
+            if (!Uri.TryCreate(target, UriKind.Absolute, out var uri) || (uri.Scheme != "https" && uri.Scheme != "http"))
+                throw new CliException($"--url '{target}' is not an http(s) address");
+            string? caFile = pr.GetValue(ca) ?? DefaultCa(pr.GetValue(dataDir)!);
+            using var handler = new SocketsHttpHandler();
+            if (uri.Scheme == "https")
+            {
+                if (caFile is null) throw new CliException($"{target}: needs --ca (no {Path.Combine(pr.GetValue(dataDir)!, "tls", "ca.crt")})");
+                var authority = CertificateTrust.LoadCertificate(caFile);
+                handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                {
+                    // The private CA is not in the system store, so chain errors are expected; name mismatches are not.
+                    if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
+                    using var presented = new X509Certificate2(certificate);
+                    return CertificateTrust.IsIssuedBy(authority, presented);
+                };
+            }
+            using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(pr.GetValue(timeout)) };
+            try
+            {
+                using var response = await http.GetAsync(uri, ct);
+                string body = (await response.Content.ReadAsStringAsync(ct)).Trim();
+                Console.WriteLine($"{target}: {(int)response.StatusCode} {body}");
+                return response.IsSuccessStatusCode ? 0 : 1;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                Console.Error.WriteLine($"cohort: {target}: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static string? DefaultCa(string dataDir)
+    {
+        string file = Path.Combine(dataDir, "tls", "ca.crt");
+        return File.Exists(file) ? file : null;
+    }
+}

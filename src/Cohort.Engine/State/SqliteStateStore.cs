@@ -21,7 +21,7 @@ public sealed class SqliteStateStore : IStateStore
         var c = new SqliteConnection(_connectionString);
         await c.OpenAsync(ct);
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+        cmd.CommandText = "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
         await cmd.ExecuteNonQueryAsync(ct);
         return c;
     }
@@ -187,8 +187,10 @@ public sealed class SqliteStateStore : IStateStore
 
     /// <inheritdoc />
     public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync("""
+        PRAGMA synchronous=FULL;
         INSERT OR REPLACE INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error)
-        VALUES ($run, $round, $status, $started, $finished, $agg, $loss, $metrics, $fit, $closs, $cmetrics, $error)
+        VALUES ($run, $round, $status, $started, $finished, $agg, $loss, $metrics, $fit, $closs, $cmetrics, $error);
+        PRAGMA synchronous=NORMAL;
         """, ct, ("$run", round.RunId), ("$round", round.Round), ("$status", round.Status), ("$started", Time(round.StartedAt)),
         ("$finished", Time(round.FinishedAt)), ("$agg", round.AggregationSeconds), ("$loss", Finite(round.Loss)),
         ("$metrics", ScalarJson.Serialize(round.Metrics)), ("$fit", ScalarJson.Serialize(round.FitMetrics)),

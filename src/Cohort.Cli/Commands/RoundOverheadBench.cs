@@ -1,0 +1,168 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Cohort.Cli.Control;
+using Cohort.Cli.Demo;
+using Cohort.Transport.Channels;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary>
+/// <c>cohort bench round-overhead</c>: what one round of orchestration costs with an empty fit — a
+/// <c>cohort server</c> process and N node processes over TLS gRPC on loopback — with the server's own
+/// memory (idle, peak) and, when asked, under a background load of busy processes.
+/// </summary>
+public static class RoundOverheadBench
+{
+    private const int WarmUpRounds = 3;
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var nodes = new Option<int>("--nodes") { Description = "Node processes", DefaultValueFactory = _ => 4 };
+        var rounds = new Option<int>("--rounds") { Description = "Measured rounds per plan (after 3 warm-up rounds)", DefaultValueFactory = _ => 30 };
+        var values = new Option<int>("--values") { Description = "Model size in float32 values", DefaultValueFactory = _ => 1000 };
+        var load = new Option<int>("--load") { Description = "Busy background processes to start for the measurement (0: none)", DefaultValueFactory = _ => 0 };
+        var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
+        var command = new Command("round-overhead", "Orchestration time of one round with an empty fit: a server process and N node processes over TLS gRPC on loopback")
+        {
+            nodes, rounds, values, load, json,
+        };
+        command.SetAction(async (pr, ct) =>
+        {
+            int n = pr.GetValue(nodes), r = pr.GetValue(rounds), size = pr.GetValue(values), busy = pr.GetValue(load);
+            if (n < 1 || r < 2 || size < 1 || busy < 0) throw new CliException("--nodes ≥ 1, --rounds ≥ 2, --values ≥ 1 and --load ≥ 0");
+            string dir = Path.GetFullPath(".cohort/bench-round-overhead");
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            Directory.CreateDirectory(dir);
+            var figures = BenchFigures.Begin(new JsonObject
+            {
+                ["nodes"] = n,
+                ["rounds"] = r,
+                ["values"] = size,
+                ["background_load_processes"] = busy,
+                ["model_mib"] = Math.Round(size * 4.0 / 1048576, 3),
+            });
+            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), [], Path.Combine(dir, "server.log"), ct);
+            using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
+            var processes = new List<NodeProcess>();
+            var background = new List<Process>();
+            try
+            {
+                for (int i = 1; i <= n; i++)
+                {
+                    string name = $"site{i}";
+                    string token = await control.CreateNodeTokenAsync(name, ct);
+                    processes.Add(NodeProcess.Start(name, token,
+                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size}"],
+                        Path.Combine(dir, $"node-{name}.log")));
+                }
+                await WaitForNodesAsync(control, processes, n, ct);
+                Print(figures, "server.idle_rss_mib", server.Memory().Rss);
+                for (int i = 0; i < busy; i++) background.Add(StartBusyProcess());
+
+                foreach (bool evaluate in new[] { false, true })
+                {
+                    string plan = $$"""
+                        name: bench-round-overhead
+                        app: { name: empty }
+                        strategy: { name: fedavg }
+                        rounds: {{r + WarmUpRounds}}
+                        selection: { min_available: {{n}}, min_fit: {{n}}, min_evaluate: {{(evaluate ? n : 0)}}, fraction_fit: 1.0, fraction_evaluate: {{(evaluate ? "1.0" : "0.0")}} }
+                        round_timeout: 30s
+                        """;
+                    var run = await control.SubmitAsync(plan, "bench", ct);
+                    var detail = await WaitAsync(control, run.Id, ct);
+                    var measured = detail.Rounds.Where(x => x.Round > WarmUpRounds).OrderBy(x => x.Round).ToArray();
+                    string prefix = evaluate ? "round.fit_evaluate" : "round.fit";
+                    // Start to finish of each round, as the server records it.
+                    var spans = measured.Select(x => RunReport.Seconds(x.StartedAt, x.FinishedAt) * 1000).ToArray();
+                    PrintDistribution(figures, $"{prefix}.ms", spans);
+                    // Finish to finish: everything between rounds too (bookkeeping, persistence), as Flower's harness measures.
+                    var finished = detail.Rounds.Where(x => x.Round >= WarmUpRounds).OrderBy(x => x.Round).Select(x => x.FinishedAt).ToArray();
+                    var intervals = finished.Zip(finished.Skip(1), (a, b) => RunReport.Seconds(a, b) * 1000).ToArray();
+                    PrintDistribution(figures, $"{prefix}.interval_ms", intervals);
+                    Print(figures, $"{prefix}.aggregate_ms.median", Median(measured.Select(x => x.AggregationSeconds * 1000)));
+                    Print(figures, $"{prefix}.node_compute_ms.median", Median(measured.Select(x => x.Nodes.Count == 0 ? 0 : x.Nodes.Max(nr => nr.DurationSeconds) * 1000)));
+                }
+                var (rss, peak) = server.Memory();
+                Print(figures, "server.rss_mib", rss);
+                Print(figures, "server.peak_rss_mib", peak);
+                Print(figures, "node.peak_rss_mib.max", processes.Max(p => ProcessMemory.Read(p.Id).Peak));
+            }
+            finally
+            {
+                foreach (var p in background) StopBusyProcess(p);
+                foreach (var p in processes) await p.DisposeAsync();
+            }
+            if (pr.GetValue(json) is { } file) await BenchFigures.SaveAsync(figures, file, ct);
+            return 0;
+        });
+        return command;
+    }
+
+    private static void PrintDistribution(JsonObject figures, string name, double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        double p10 = sorted[sorted.Length / 10], p90 = sorted[sorted.Length * 9 / 10];
+        Print(figures, $"{name}.median", sorted[sorted.Length / 2]);
+        Print(figures, $"{name}.p10", p10);
+        Print(figures, $"{name}.p90", p90);
+        Print(figures, $"{name}.p90_over_p10", p90 / p10);
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
+    }
+
+    private static async Task WaitForNodesAsync(ControlClient control, List<NodeProcess> processes, int count, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while ((await control.ListNodesAsync(ct)).Count(x => x.Status is "online" or "busy") < count)
+        {
+            if (processes.FirstOrDefault(p => !p.IsRunning) is { } dead) throw new CliException($"node '{dead.Name}' exited before the benchmark started");
+            if (DateTime.UtcNow > deadline) throw new CliException($"fewer than {count} nodes came online within 60s");
+            await Task.Delay(100, ct);
+        }
+    }
+
+    private static async Task<Transport.V1.RunDetail> WaitAsync(ControlClient control, string id, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
+        while (true)
+        {
+            var detail = await control.GetAsync(id, ct);
+            if (detail.Run.Status == "finished") return detail;
+            if (detail.Run.Status is "failed" or "stopped") throw new CliException($"benchmark run {detail.Run.Status}: {detail.Run.Error}");
+            if (DateTime.UtcNow > deadline) throw new CliException("benchmark run did not finish within 30 minutes");
+            await Task.Delay(200, ct);
+        }
+    }
+
+    /// <summary>A process that keeps one core busy until killed: the background load of a shared machine.</summary>
+    private static Process StartBusyProcess()
+    {
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("while :; do :; done");
+        return Process.Start(psi) ?? throw new CliException("could not start a background load process");
+    }
+
+    private static void StopBusyProcess(Process process)
+    {
+        try
+        {
+            if (!process.HasExited) process.Kill();
+            process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        process.Dispose();
+    }
+
+    private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
+}

@@ -36,8 +36,8 @@ public sealed class TabularApp : IClientApp
             var split = TrainTestSplit.Create(classes, 1 - imbalance.ValidationFraction, settings.Preprocess.SplitSeed + 1, settings.Preprocess.Stratify);
             if (split.Train.Length > 0 && split.Test.Length > 0)
             {
-                Validation = Rows(train, split.Test);
-                train = Rows(train, split.Train);
+                Validation = train.Select(split.Test);
+                train = train.Select(split.Train);
             }
         }
         TrainExamples = train.Count;
@@ -165,18 +165,5 @@ public sealed class TabularApp : IClientApp
         var p = BinaryEvaluation.LogitsOf(model, v);
         BinaryMetrics.Sigmoid(p, p);
         return rule.Choose(p, v.Labels);
-    }
-
-    private static TabularDataset Rows(TabularDataset source, int[] rows)
-    {
-        int d = source.FeatureCount;
-        var x = new float[rows.Length * d];
-        var y = new float[rows.Length];
-        for (int r = 0; r < rows.Length; r++)
-        {
-            source.Row(rows[r]).CopyTo(x.AsSpan(r * d, d));
-            y[r] = source.Labels[rows[r]];
-        }
-        return new TabularDataset(x, y, source.FeatureNames);
     }
 }

@@ -162,12 +162,12 @@ public sealed class TabularSimulationDataset : ISimulationDataset
         var train = TrainRows;
         // Grouped naturally, a client is a site: its training rows and its own held-out rows, as deployed.
         if (_groups is not null && partition.Clients == _groupTests.Length)
-            return new TabularSplit(Gather(train, partition.Indices.Span), _groupTests[partition.Client], true);
+            return new TabularSplit(train.Select(partition.Indices.Span), _groupTests[partition.Client], true);
         var indices = partition.Indices.ToArray();
         new Random(unchecked((int)Settings.Preprocess.SplitSeed * 31 + partition.Client)).Shuffle(indices);
         int n = indices.Length;
         int trainCount = n <= 1 ? n : Math.Clamp((int)Math.Round(n * Settings.Preprocess.TrainFraction), 1, n - 1);
-        return new TabularSplit(Gather(train, indices.AsSpan(0, trainCount)), Gather(train, indices.AsSpan(trainCount)), false);
+        return new TabularSplit(train.Select(indices.AsSpan(0, trainCount)), train.Select(indices.AsSpan(trainCount)), false);
     }
 
     private TabularDataset Prepared()
@@ -207,19 +207,6 @@ public sealed class TabularSimulationDataset : ISimulationDataset
         _test = TabularDataset.Concat(tests);
         _train = train;
         return groupOf;
-    }
-
-    private static TabularDataset Gather(TabularDataset source, ReadOnlySpan<int> rows)
-    {
-        int d = source.FeatureCount;
-        var x = new float[rows.Length * d];
-        var y = new float[rows.Length];
-        for (int r = 0; r < rows.Length; r++)
-        {
-            source.Row(rows[r]).CopyTo(x.AsSpan(r * d, d));
-            y[r] = source.Labels[rows[r]];
-        }
-        return new TabularDataset(x, y, source.FeatureNames);
     }
 
     private static TabularTable Concat(TabularTable[] tables)

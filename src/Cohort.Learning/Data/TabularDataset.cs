@@ -46,6 +46,20 @@ public sealed class TabularDataset
     /// <summary>The features of row <paramref name="row"/>.</summary>
     public ReadOnlySpan<float> Row(int row) => Features.AsSpan(row * FeatureCount, FeatureCount);
 
+    /// <summary>A new data set of the given rows, in the given order (copied).</summary>
+    public TabularDataset Select(ReadOnlySpan<int> rows)
+    {
+        int d = FeatureCount;
+        var x = new float[rows.Length * d];
+        var y = new float[rows.Length];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            Row(rows[r]).CopyTo(x.AsSpan(r * d, d));
+            y[r] = Labels[rows[r]];
+        }
+        return new TabularDataset(x, y, FeatureNames);
+    }
+
     /// <summary>Several datasets with the same features stacked into one (pooled training).</summary>
     public static TabularDataset Concat(IReadOnlyList<TabularDataset> parts)
     {

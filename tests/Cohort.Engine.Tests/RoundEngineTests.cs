@@ -92,6 +92,31 @@ public sealed class RoundEngineTests
         Assert.Contains("broken2: disk on fire", outcome.Run.Error);
         var round = Assert.Single(await outcome.Store.ListRoundsAsync(outcome.Run.Id, CancellationToken.None));
         Assert.Equal(RoundStatus.Failed, round.Status);
+        // A failed round still says where its time went.
+        Assert.Equal(RoundPhaseTimer.Names.Order(StringComparer.Ordinal), round.Phases.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Every_finished_round_carries_each_phase_and_the_phases_fit_within_its_span()
+    {
+        var plan = Parse("{ min_available: 4, min_fit: 4, fraction_fit: 1.0, fraction_evaluate: 1.0, min_evaluate: 4 }");
+        var outcome = await InProcessRun.RunAsync(plan, Pool(Steps(4)), StrategyServices.None);
+
+        Assert.Equal(RunStatus.Finished, outcome.Run.Status);
+        var rounds = await outcome.Store.ListRoundsAsync(outcome.Run.Id, CancellationToken.None);
+        Assert.Equal(3, rounds.Count);
+        foreach (var round in rounds)
+        {
+            Assert.Equal(RoundPhaseTimer.Names.Order(StringComparer.Ordinal), round.Phases.Keys.Order(StringComparer.Ordinal));
+            var seconds = round.Phases.ToDictionary(p => p.Key, p => p.Value.AsDouble());
+            Assert.All(seconds, p => Assert.True(p.Value >= 0, $"round {round.Round} phase {p.Key} is {p.Value}s"));
+            // Dispatching tasks and waiting for their outcomes always takes some time.
+            Assert.True(seconds["fit"] > 0, $"round {round.Round}: fit phase is zero");
+            Assert.True(seconds["evaluate"] > 0, $"round {round.Round}: evaluate phase is zero");
+            // The phases split the span without overlap; the slack covers the wall clock against the monotonic one.
+            double span = (round.FinishedAt!.Value - round.StartedAt).TotalSeconds;
+            Assert.True(seconds.Values.Sum() <= span + 0.05, $"round {round.Round}: phases add up to {seconds.Values.Sum()}s, span is {span}s");
+        }
     }
 
     [Fact]

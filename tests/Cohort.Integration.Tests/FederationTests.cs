@@ -37,6 +37,9 @@ public sealed class FederationTests
                 Assert.All(evaluations, e => Assert.True(e.Ok && e.Examples > 0 && e.Metrics["accuracy"].DoubleValue is > 0 and <= 1, e.ToString()));
                 Assert.Equal(3, round.Nodes.Count(n => n.Phase == "fit" && n.Ok));
                 Assert.True(round.Metrics.ContainsKey("auc"));
+                // The Control API says where each round's time went.
+                Assert.Equal(Engine.Runs.RoundPhaseTimer.Names.Order(StringComparer.Ordinal), round.PhaseSeconds.Keys.Order(StringComparer.Ordinal));
+                Assert.True(round.PhaseSeconds["fit"] > 0, round.ToString());
             }
 
             string model = Path.Combine(server.DataDir, "pulled.cps");

@@ -43,9 +43,11 @@ public sealed class StateStoreTests
             Assert.Empty(await store.ListRunsAsync(RunStatus.Failed, ct));
 
             var metrics = new Metrics([new("accuracy", 0.75), new("count", 3L), new("ok", true), new("label", "x")]);
+            var phases = new Metrics([new("wait_for_nodes", 0.0), new("fit", 1.25), new("persist", 0.003)]);
             for (int r = 1; r <= 3; r++)
             {
-                await store.SaveRoundAsync(new RoundRecord("r1", r, "done", created, created.AddSeconds(r), 0.01 * r, 0.5 / r, metrics, Metrics.Empty, null, Metrics.Empty, null), ct);
+                // Round 2 is saved without phases, as a caller that does not time rounds would.
+                await store.SaveRoundAsync(new RoundRecord("r1", r, "done", created, created.AddSeconds(r), 0.01 * r, 0.5 / r, metrics, Metrics.Empty, null, Metrics.Empty, null, r == 2 ? null : phases), ct);
                 await store.AddNodeResultAsync(new NodeResultRecord("r1", r, "a", "fit", true, null, 10, double.NaN, metrics, 0.2, 1024, created), ct);
             }
             var rounds = await store.ListRoundsAsync("r1", ct);
@@ -53,6 +55,9 @@ public sealed class StateStoreTests
             Assert.Equal(0.75, rounds[0].Metrics["accuracy"].AsDouble());
             Assert.Equal(3L, rounds[0].Metrics["count"].AsInt());
             Assert.Equal("x", rounds[0].Metrics["label"].AsString());
+            Assert.Equal(phases.OrderBy(p => p.Key).Select(p => (p.Key, p.Value.AsDouble())), rounds[0].Phases.OrderBy(p => p.Key).Select(p => (p.Key, p.Value.AsDouble())));
+            Assert.Empty(rounds[1].Phases);
+            Assert.Equal(1.25, rounds[2].Phases["fit"].AsDouble());
             Assert.Null((await store.ListNodeResultsAsync("r1", ct))[0].Loss);
 
             await store.DeleteRoundsAfterAsync("r1", 1, ct);
@@ -67,6 +72,71 @@ public sealed class StateStoreTests
         finally
         {
             if (store is IAsyncDisposable d) await d.DisposeAsync();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_sqlite_database_at_schema_version_1_opens_and_keeps_its_rounds_without_phases()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, "s.db");
+        try
+        {
+            // The version-1 schema as released, with one run and one round in it.
+            await using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=false"))
+            {
+                await c.OpenAsync();
+                await using var cmd = c.CreateCommand();
+                cmd.CommandText = """
+                    CREATE TABLE nodes (
+                      name TEXT PRIMARY KEY, token_hash TEXT UNIQUE, status TEXT NOT NULL DEFAULT 'unknown',
+                      last_seen TEXT, address TEXT, app TEXT, version TEXT);
+                    CREATE TABLE runs (
+                      id TEXT PRIMARY KEY, name TEXT NOT NULL, experiment TEXT NOT NULL, app TEXT NOT NULL, strategy TEXT NOT NULL,
+                      status TEXT NOT NULL, rounds_planned INTEGER NOT NULL, rounds_done INTEGER NOT NULL, plan_yaml TEXT NOT NULL,
+                      created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, error TEXT);
+                    CREATE TABLE rounds (
+                      run_id TEXT NOT NULL REFERENCES runs(id), round INTEGER NOT NULL, status TEXT NOT NULL,
+                      started_at TEXT NOT NULL, finished_at TEXT, aggregation_seconds REAL NOT NULL, loss REAL,
+                      metrics TEXT, fit_metrics TEXT, central_loss REAL, central_metrics TEXT, error TEXT,
+                      PRIMARY KEY (run_id, round));
+                    CREATE TABLE node_results (
+                      id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(id), round INTEGER NOT NULL,
+                      node TEXT NOT NULL, phase TEXT NOT NULL, ok INTEGER NOT NULL, error TEXT, examples INTEGER NOT NULL,
+                      loss REAL, metrics TEXT, duration_seconds REAL NOT NULL, upload_bytes INTEGER NOT NULL, at TEXT NOT NULL);
+                    CREATE TABLE events (
+                      id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, run_id TEXT, kind TEXT NOT NULL, message TEXT NOT NULL);
+                    CREATE TABLE schema_version (version INTEGER NOT NULL);
+                    INSERT INTO schema_version(version) VALUES (1);
+                    INSERT INTO runs VALUES ('r1', 'n', 'e', 'tabular', 'fedavg', 'finished', 1, 1, 'yaml: 1', '2026-11-23T10:00:00.0000000Z', NULL, NULL, NULL);
+                    INSERT INTO rounds VALUES ('r1', 1, 'done', '2026-11-23T10:00:00.0000000Z', '2026-11-23T10:00:01.0000000Z', 0.01, 0.5, '{"accuracy":0.75}', '{}', NULL, '{}', NULL);
+                    """;
+                await cmd.ExecuteNonQueryAsync();
+            }
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+            var ct = CancellationToken.None;
+            var store = new SqliteStateStore(path);
+            await store.InitializeAsync(ct);
+
+            var old = Assert.Single(await store.ListRoundsAsync("r1", ct));
+            Assert.Equal(0.75, old.Metrics["accuracy"].AsDouble());
+            Assert.Empty(old.Phases);
+            await store.SaveRoundAsync(old with { Round = 2, Phases = new Metrics([new("fit", 2.5)]) }, ct);
+            Assert.Equal(2.5, (await store.ListRoundsAsync("r1", ct))[1].Phases["fit"].AsDouble());
+            await using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=false"))
+            {
+                await c.OpenAsync();
+                await using var cmd = c.CreateCommand();
+                cmd.CommandText = "SELECT version FROM schema_version";
+                Assert.Equal((long)SchemaVersion.Current, await cmd.ExecuteScalarAsync());
+            }
+        }
+        finally
+        {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(dir, recursive: true);
         }

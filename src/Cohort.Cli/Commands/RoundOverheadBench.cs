@@ -85,6 +85,9 @@ public static class RoundOverheadBench
                     PrintDistribution(figures, $"{prefix}.interval_ms", intervals);
                     Print(figures, $"{prefix}.aggregate_ms.median", Median(measured.Select(x => x.AggregationSeconds * 1000)));
                     Print(figures, $"{prefix}.node_compute_ms.median", Median(measured.Select(x => x.Nodes.Count == 0 ? 0 : x.Nodes.Max(nr => nr.DurationSeconds) * 1000)));
+                    // Where the span goes, phase by phase, as the server timed it (phase_seconds of each round).
+                    foreach (string phase in Engine.Runs.RoundPhaseTimer.Names.Where(p => measured.Any(x => x.PhaseSeconds.ContainsKey(p))))
+                        Print(figures, $"{prefix}.phase.{phase}_ms.median", Median(measured.Select(x => x.PhaseSeconds.TryGetValue(phase, out double seconds) ? seconds * 1000 : 0)));
                 }
                 var (rss, peak) = server.Memory();
                 Print(figures, "server.rss_mib", rss);

@@ -68,7 +68,9 @@ public sealed class RunExecutor(
         var started = DateTimeOffset.UtcNow;
         // Every log line of the round carries the run and round ids as fields (JSON logs) or a prefix.
         using var scope = log.BeginScope(LogScope.Round(run.Id, round));
+        var phases = new RoundPhaseTimer(RoundPhase.WaitForNodes);
         await WaitForNodesAsync(run.Id, plan, round, ct);
+        phases.Switch(RoundPhase.Configure);
         var context = new RoundContext(run.Id, round, plan.Rounds, plan.Selection, plan.FitConfig(round), plan.EvaluateConfig(round), new Random(RoundSeed.Of(plan.Seed, round)));
 
         // Fit: a round below the plan's bar (min_fit, failure.min_completion_rate) is rerun up to
@@ -80,6 +82,7 @@ public sealed class RunExecutor(
         for (int attempt = 0; ; attempt++)
         {
             var attemptContext = attempt == 0 ? context : context with { Random = new Random(RoundSeed.OfRetry(plan.Seed, round, attempt)) };
+            phases.Switch(RoundPhase.Configure);
             var fitInstructions = strategy.ConfigureFit(attemptContext, global, Available(plan));
             if (fitInstructions.Count < plan.Selection.MinFit)
                 throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}");
@@ -87,6 +90,7 @@ public sealed class RunExecutor(
             fitOk = 0;
             using (var aggregation = strategy.BeginAggregateFit(attemptContext, global))
             {
+                phases.Switch(RoundPhase.Fit);
                 await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Fit, fitInstructions, global, ct))
                 {
                     string? error = outcome.Error;
@@ -95,6 +99,7 @@ public sealed class RunExecutor(
                     {
                         try
                         {
+                            phases.Switch(RoundPhase.Aggregate);
                             aggregationTime.Start();
                             aggregation.Add(task.Node, new FitResult(outcome.Parameters!, outcome.Examples, outcome.Metrics));
                             fitOk++;
@@ -110,7 +115,9 @@ public sealed class RunExecutor(
                         }
                     }
                     if (error is not null) failures.Add(new NodeFailure(task.Node, error));
+                    phases.Switch(RoundPhase.Persist);
                     await RecordAsync(task, outcome, error, kind, ct);
+                    phases.Switch(RoundPhase.Fit);
                 }
                 double rate = (double)fitOk / fitInstructions.Count;
                 string? shortfall = fitOk < plan.Selection.MinFit
@@ -120,11 +127,13 @@ public sealed class RunExecutor(
                         : null;
                 if (shortfall is null)
                 {
+                    phases.Switch(RoundPhase.Aggregate);
                     aggregationTime.Start();
                     aggregate = aggregation.Complete(failures);
                     aggregationTime.Stop();
                     break;
                 }
+                phases.Switch(RoundPhase.Persist);
                 if (attempt < plan.Failure.Retries)
                 {
                     await store.AddEventAsync(run.Id, "round.retry", $"round {round}, attempt {attempt + 1}: {shortfall}; failures: {Describe(failures)}; retrying ({plan.Failure.Retries - attempt} retries left)", ct);
@@ -132,37 +141,63 @@ public sealed class RunExecutor(
                     continue;
                 }
                 string reason = $"round {round}: {shortfall}{(plan.Failure.Retries > 0 ? $" after {plan.Failure.Retries} retries" : "")}; failures: {Describe(failures)}";
-                await SaveFailedRoundAsync(run.Id, round, started, reason, ct);
+                await SaveFailedRoundAsync(run.Id, round, started, reason, phases.ToMetrics(), ct);
                 throw new RunFailedException(reason);
             }
         }
         global = aggregate!.Parameters;
-        await models.SaveAsync(run.Id, round, global, ct);
-        if (failures.Count > 0)
-            await store.AddEventAsync(run.Id, "round.failures", $"round {round}: aggregated {fitOk} fit results; failures: {Describe(failures)}", ct);
-
-        // Evaluate.
-        var evalInstructions = strategy.ConfigureEvaluate(context, global, Available(plan));
-        var evalResults = new List<NodeResult<EvaluateResult>>();
-        var evalFailures = new List<NodeFailure>();
-        if (evalInstructions.Count > 0)
+        // The model is written while evaluation runs; the round is declared done only once it is on disk.
+        var savedModel = global;
+        var saving = Task.Run(() => models.SaveAsync(run.Id, round, savedModel, ct), ct);
+        EvaluateAggregate? evaluation;
+        List<NodeFailure> evalFailures;
+        EvaluateResult? central;
+        try
         {
-            await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Evaluate, evalInstructions, null, ct))
-            {
-                if (outcome.Ok) evalResults.Add(new NodeResult<EvaluateResult>(task.Node, new EvaluateResult(outcome.Loss, outcome.Examples, outcome.Metrics)));
-                else evalFailures.Add(new NodeFailure(task.Node, outcome.Error!));
-                await RecordAsync(task, outcome, outcome.Error, outcome.Failure, ct);
-            }
-        }
-        EvaluateAggregate? evaluation = evalResults.Count > 0 ? strategy.AggregateEvaluate(context, evalResults, evalFailures) : null;
-        if (evalInstructions.Count > 0 && evalResults.Count < plan.Selection.MinEvaluate)
-            await store.AddEventAsync(run.Id, "round.evaluate_short", $"round {round}: {evalResults.Count} evaluation results, min_evaluate is {plan.Selection.MinEvaluate}; failures: {Describe(evalFailures)}", ct);
-        var central = await strategy.EvaluateCentralAsync(context, global, ct);
+            phases.Switch(RoundPhase.Persist);
+            if (failures.Count > 0)
+                await store.AddEventAsync(run.Id, "round.failures", $"round {round}: aggregated {fitOk} fit results; failures: {Describe(failures)}", ct);
 
+            // Evaluate.
+            phases.Switch(RoundPhase.Configure);
+            var evalInstructions = strategy.ConfigureEvaluate(context, global, Available(plan));
+            var evalResults = new List<NodeResult<EvaluateResult>>();
+            evalFailures = [];
+            if (evalInstructions.Count > 0)
+            {
+                phases.Switch(RoundPhase.Evaluate);
+                await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Evaluate, evalInstructions, null, ct))
+                {
+                    if (outcome.Ok) evalResults.Add(new NodeResult<EvaluateResult>(task.Node, new EvaluateResult(outcome.Loss, outcome.Examples, outcome.Metrics)));
+                    else evalFailures.Add(new NodeFailure(task.Node, outcome.Error!));
+                    phases.Switch(RoundPhase.Persist);
+                    await RecordAsync(task, outcome, outcome.Error, outcome.Failure, ct);
+                    phases.Switch(RoundPhase.Evaluate);
+                }
+            }
+            phases.Switch(RoundPhase.EvaluateAggregate);
+            evaluation = evalResults.Count > 0 ? strategy.AggregateEvaluate(context, evalResults, evalFailures) : null;
+            phases.Switch(RoundPhase.Persist);
+            if (evalInstructions.Count > 0 && evalResults.Count < plan.Selection.MinEvaluate)
+                await store.AddEventAsync(run.Id, "round.evaluate_short", $"round {round}: {evalResults.Count} evaluation results, min_evaluate is {plan.Selection.MinEvaluate}; failures: {Describe(evalFailures)}", ct);
+            phases.Switch(RoundPhase.CentralEvaluate);
+            central = await strategy.EvaluateCentralAsync(context, global, ct);
+            phases.Switch(RoundPhase.SaveModel);
+            await saving;
+        }
+        catch when (!saving.IsCompleted)
+        {
+            // Not left writing behind a failed round: a resumed run may read this folder next.
+            await saving.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+
+        phases.Switch(RoundPhase.Persist);
+        var spent = phases.ToMetrics();
         await store.SaveRoundAsync(new RoundRecord(
             run.Id, round, RoundStatus.Done, started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
             evaluation?.Loss, evaluation?.Metrics ?? Metrics.Empty, aggregate.Metrics,
-            central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null), ct);
+            central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null, spent), ct);
         log.LogInformation("Run {Run} round {Round}: {Ok}/{Total} fit results, loss {Loss:F4}", run.Id, round, fitOk, fitOk + failures.Count, evaluation?.Loss ?? double.NaN);
         return global;
     }
@@ -278,8 +313,8 @@ public sealed class RunExecutor(
             error is null ? null : kind ?? FailureKind.Other), ct);
     }
 
-    private Task SaveFailedRoundAsync(string runId, int round, DateTimeOffset started, string reason, CancellationToken ct) =>
-        store.SaveRoundAsync(new RoundRecord(runId, round, RoundStatus.Failed, started, DateTimeOffset.UtcNow, 0, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, reason), ct);
+    private Task SaveFailedRoundAsync(string runId, int round, DateTimeOffset started, string reason, Metrics phases, CancellationToken ct) =>
+        store.SaveRoundAsync(new RoundRecord(runId, round, RoundStatus.Failed, started, DateTimeOffset.UtcNow, 0, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, reason, phases), ct);
 
     private static string Describe(IEnumerable<NodeFailure> failures)
     {

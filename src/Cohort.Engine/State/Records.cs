@@ -31,11 +31,18 @@ public sealed record RunRecord(
     int RoundsPlanned, int RoundsDone, string PlanYaml,
     DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error);
 
-/// <summary>One round of a run as stored: the federated evaluation summary and aggregation timing.</summary>
+/// <summary>
+/// One round of a run as stored: the federated evaluation summary, aggregation timing and
+/// <paramref name="Phases"/>, the seconds spent in each phase of the round (empty when not timed).
+/// </summary>
 public sealed record RoundRecord(
     string RunId, int Round, string Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
     double AggregationSeconds, double? Loss, Metrics Metrics, Metrics FitMetrics,
-    double? CentralLoss, Metrics CentralMetrics, string? Error);
+    double? CentralLoss, Metrics CentralMetrics, string? Error, Metrics? Phases = null)
+{
+    /// <summary>Seconds per round phase name (see <c>RoundPhaseTimer.Names</c>); empty for rounds that were not timed.</summary>
+    public Metrics Phases { get; init; } = Phases ?? Metrics.Empty;
+}
 
 /// <summary>One node's result (or failure) for one phase of one round; <paramref name="Failure"/> is known when it is written, not stored.</summary>
 public sealed record NodeResultRecord(

@@ -8,7 +8,7 @@ namespace Cohort.Engine.State;
 public static class SchemaVersion
 {
     /// <summary>The schema this binary writes.</summary>
-    public const int Current = 1;
+    public const int Current = 2;
 
     /// <summary>The message for a database at <paramref name="found"/> &gt; <see cref="Current"/>.</summary>
     public static string TooNew(string where, long found) =>

@@ -106,6 +106,8 @@ public sealed class SqliteStateStore : IStateStore
               id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, run_id TEXT, kind TEXT NOT NULL, message TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS events_run ON events(run_id);
             """,
+        // Version 2: seconds per round phase, JSON like the metrics columns.
+        "ALTER TABLE rounds ADD COLUMN phases TEXT;",
     ];
 
     private async Task MigrateAsync(CancellationToken ct)
@@ -188,20 +190,21 @@ public sealed class SqliteStateStore : IStateStore
     /// <inheritdoc />
     public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync("""
         PRAGMA synchronous=FULL;
-        INSERT OR REPLACE INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error)
-        VALUES ($run, $round, $status, $started, $finished, $agg, $loss, $metrics, $fit, $closs, $cmetrics, $error);
+        INSERT OR REPLACE INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases)
+        VALUES ($run, $round, $status, $started, $finished, $agg, $loss, $metrics, $fit, $closs, $cmetrics, $error, $phases);
         PRAGMA synchronous=NORMAL;
         """, ct, ("$run", round.RunId), ("$round", round.Round), ("$status", round.Status), ("$started", Time(round.StartedAt)),
         ("$finished", Time(round.FinishedAt)), ("$agg", round.AggregationSeconds), ("$loss", Finite(round.Loss)),
         ("$metrics", ScalarJson.Serialize(round.Metrics)), ("$fit", ScalarJson.Serialize(round.FitMetrics)),
-        ("$closs", Finite(round.CentralLoss)), ("$cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("$error", round.Error));
+        ("$closs", Finite(round.CentralLoss)), ("$cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("$error", round.Error),
+        ("$phases", ScalarJson.Serialize(round.Phases)));
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct) => await QueryAsync(
-        "SELECT run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error FROM rounds WHERE run_id = $run ORDER BY round",
+        "SELECT run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases FROM rounds WHERE run_id = $run ORDER BY round",
         r => new RoundRecord(r.GetString(0), r.GetInt32(1), r.GetString(2), TimeOrNull(r, 3)!.Value, TimeOrNull(r, 4), r.GetDouble(5),
             DoubleOrNull(r, 6), ScalarJson.ToMetrics(StringOrNull(r, 7)), ScalarJson.ToMetrics(StringOrNull(r, 8)),
-            DoubleOrNull(r, 9), ScalarJson.ToMetrics(StringOrNull(r, 10)), StringOrNull(r, 11)), ct, ("$run", runId));
+            DoubleOrNull(r, 9), ScalarJson.ToMetrics(StringOrNull(r, 10)), StringOrNull(r, 11), ScalarJson.ToMetrics(StringOrNull(r, 12))), ct, ("$run", runId));
 
     /// <inheritdoc />
     public Task DeleteRoundsAfterAsync(string runId, int round, CancellationToken ct) => ExecuteAsync("""

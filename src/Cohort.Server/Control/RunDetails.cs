@@ -42,6 +42,7 @@ public static class RunDetails
         ScalarMaps.CopyTo(round.Metrics, info.Metrics);
         ScalarMaps.CopyTo(round.FitMetrics, info.FitMetrics);
         ScalarMaps.CopyTo(round.CentralMetrics, info.CentralMetrics);
+        foreach (var (phase, seconds) in round.Phases) info.PhaseSeconds[phase] = seconds.AsDouble();
         foreach (var n in results)
         {
             var nr = new NodeRoundResult

@@ -41,6 +41,8 @@ public sealed class PostgresStateStore : IStateStore, IAsyncDisposable
         long version = (await QueryAsync("SELECT coalesce(max(version), 0) FROM schema_version", r => Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), ct)).Single();
         if (version > SchemaVersion.Current) throw new StateIntegrityException(SchemaVersion.TooNew("the PostgreSQL state database", version));
         await CreateVersion1Async(ct);
+        // Version 2: seconds per round phase, JSON like the metrics columns.
+        await ExecuteAsync("ALTER TABLE rounds ADD COLUMN IF NOT EXISTS phases text", ct);
         await ExecuteAsync($"DELETE FROM schema_version; INSERT INTO schema_version(version) VALUES ({SchemaVersion.Current})", ct);
     }
 
@@ -119,23 +121,24 @@ public sealed class PostgresStateStore : IStateStore, IAsyncDisposable
 
     /// <inheritdoc />
     public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync("""
-        INSERT INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error)
-        VALUES (@run, @round, @status, @started, @finished, @agg, @loss, @metrics, @fit, @closs, @cmetrics, @error)
+        INSERT INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases)
+        VALUES (@run, @round, @status, @started, @finished, @agg, @loss, @metrics, @fit, @closs, @cmetrics, @error, @phases)
         ON CONFLICT (run_id, round) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
           finished_at = excluded.finished_at, aggregation_seconds = excluded.aggregation_seconds, loss = excluded.loss,
           metrics = excluded.metrics, fit_metrics = excluded.fit_metrics, central_loss = excluded.central_loss,
-          central_metrics = excluded.central_metrics, error = excluded.error
+          central_metrics = excluded.central_metrics, error = excluded.error, phases = excluded.phases
         """, ct, ("run", round.RunId), ("round", round.Round), ("status", round.Status), ("started", round.StartedAt),
         ("finished", round.FinishedAt), ("agg", round.AggregationSeconds), ("loss", Finite(round.Loss)),
         ("metrics", ScalarJson.Serialize(round.Metrics)), ("fit", ScalarJson.Serialize(round.FitMetrics)),
-        ("closs", Finite(round.CentralLoss)), ("cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("error", round.Error));
+        ("closs", Finite(round.CentralLoss)), ("cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("error", round.Error),
+        ("phases", ScalarJson.Serialize(round.Phases)));
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct) => await QueryAsync(
-        "SELECT run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error FROM rounds WHERE run_id = @run ORDER BY round",
+        "SELECT run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases FROM rounds WHERE run_id = @run ORDER BY round",
         r => new RoundRecord(r.GetString(0), r.GetInt32(1), r.GetString(2), Time(r, 3)!.Value, Time(r, 4), r.GetDouble(5),
             Double(r, 6), ScalarJson.ToMetrics(Text(r, 7)), ScalarJson.ToMetrics(Text(r, 8)),
-            Double(r, 9), ScalarJson.ToMetrics(Text(r, 10)), Text(r, 11)), ct, ("run", runId));
+            Double(r, 9), ScalarJson.ToMetrics(Text(r, 10)), Text(r, 11), ScalarJson.ToMetrics(Text(r, 12))), ct, ("run", runId));
 
     /// <inheritdoc />
     public Task DeleteRoundsAfterAsync(string runId, int round, CancellationToken ct) => ExecuteAsync("""

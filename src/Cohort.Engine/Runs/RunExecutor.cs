@@ -35,11 +35,11 @@ public sealed class RunExecutor(
         ParameterSet global;
         if (startRound > 1)
         {
-            // Whatever the interrupted round had recorded is discarded: it runs again from the start.
+            // Whatever the interrupted round had recorded is discarded: it runs again from the start, with
+            // the strategy's state as it was after the last good round (FedBuff keeps its own bookkeeping).
             await store.DeleteRoundsAfterAsync(run.Id, startRound - 1, ct);
-            global = await models.LoadAsync(run.Id, startRound - 1, ct)
-                ?? throw new RunFailedException($"cannot resume at round {startRound}: the model of round {startRound - 1} is missing");
-            await store.AddEventAsync(run.Id, "run.resumed", $"resumed at round {startRound} from the saved model of round {startRound - 1}", ct);
+            var resume = await ResumePoint.RestoreAsync(run.Id, strategy.Name, plan.Asynchronous is null ? strategy as IStatefulStrategy : null, startRound, store, models, ct);
+            (startRound, global) = (resume.Round + 1, resume.Global);
         }
         else
         {
@@ -138,6 +138,7 @@ public sealed class RunExecutor(
         }
         global = aggregate!.Parameters;
         await models.SaveAsync(run.Id, round, global, ct);
+        if (strategy is IStatefulStrategy stateful) await models.SaveCheckpointAsync(run.Id, round, stateful.Save(), ct);
         if (failures.Count > 0)
             await store.AddEventAsync(run.Id, "round.failures", $"round {round}: aggregated {fitOk} fit results; failures: {Describe(failures)}", ct);
 

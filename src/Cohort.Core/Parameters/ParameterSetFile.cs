@@ -13,13 +13,20 @@ public static class ParameterSetFile
     private static ReadOnlySpan<byte> Magic => "COHORTPS"u8;
     private const int Version = 1;
 
-    /// <summary>Writes <paramref name="parameters"/> to <paramref name="path"/> atomically (temp file, then rename).</summary>
+    /// <summary>
+    /// Writes <paramref name="parameters"/> to <paramref name="path"/> atomically: a temp file, flushed to
+    /// disk, then renamed over the target, so a reader sees the old file or the new one, never a part.
+    /// </summary>
     public static async Task WriteAsync(string path, ParameterSet parameters, CancellationToken ct = default)
     {
         string tmp = path + ".tmp";
         await using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
         {
             await WriteAsync(file, parameters, ct);
+            // The data must be durable before the rename is: otherwise a power loss can leave the new
+            // name pointing at an empty or partial file.
+            await file.FlushAsync(ct);
+            file.Flush(flushToDisk: true);
         }
         File.Move(tmp, path, overwrite: true);
     }

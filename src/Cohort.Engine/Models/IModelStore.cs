@@ -1,4 +1,5 @@
 using Cohort.Parameters;
+using Cohort.Strategies;
 
 namespace Cohort.Engine.Models;
 
@@ -10,6 +11,12 @@ public interface IModelStore
 
     /// <summary>Loads a round's global model, or null when none was saved.</summary>
     Task<ParameterSet?> LoadAsync(string runId, int round, CancellationToken ct);
+
+    /// <summary>Saves a stateful strategy's state after a round, beside that round's model.</summary>
+    Task SaveCheckpointAsync(string runId, int round, StrategyCheckpoint checkpoint, CancellationToken ct);
+
+    /// <summary>Loads the strategy state saved after a round, or null when none was saved; throws <see cref="InvalidDataException"/> when it is corrupt.</summary>
+    Task<StrategyCheckpoint?> LoadCheckpointAsync(string runId, int round, CancellationToken ct);
 
     /// <summary>The highest round with a saved model, or -1.</summary>
     int LatestRound(string runId);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Cohort.Parameters;
+using Cohort.Strategies;
 
 namespace Cohort.Engine.Models;
 
@@ -7,6 +8,7 @@ namespace Cohort.Engine.Models;
 public sealed class InMemoryModelStore : IModelStore
 {
     private readonly ConcurrentDictionary<(string Run, int Round), ParameterSet> _models = new();
+    private readonly ConcurrentDictionary<(string Run, int Round), ParameterSet> _checkpoints = new();
 
     /// <inheritdoc />
     public Task SaveAsync(string runId, int round, ParameterSet parameters, CancellationToken ct)
@@ -18,6 +20,18 @@ public sealed class InMemoryModelStore : IModelStore
     /// <inheritdoc />
     public Task<ParameterSet?> LoadAsync(string runId, int round, CancellationToken ct) =>
         Task.FromResult(_models.TryGetValue((runId, round), out var p) ? p.Clone() : null);
+
+    /// <inheritdoc />
+    public Task SaveCheckpointAsync(string runId, int round, StrategyCheckpoint checkpoint, CancellationToken ct)
+    {
+        // Encoded (which copies the tensors) so that the strategy's later rounds do not leak in.
+        _checkpoints[(runId, round)] = CheckpointCodec.Encode(checkpoint);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<StrategyCheckpoint?> LoadCheckpointAsync(string runId, int round, CancellationToken ct) =>
+        Task.FromResult(_checkpoints.TryGetValue((runId, round), out var p) ? CheckpointCodec.Decode(p.Clone()) : null);
 
     /// <inheritdoc />
     public int LatestRound(string runId)

@@ -1,8 +1,13 @@
 using Cohort.Parameters;
+using Cohort.Strategies;
 
 namespace Cohort.Engine.Models;
 
-/// <summary>The global model of every round of every run, as parameter files in a folder: <c>RUN/round-NNNN.cps</c>.</summary>
+/// <summary>
+/// The global model of every round of every run, as parameter files in a folder: <c>RUN/round-NNNN.cps</c>,
+/// and a stateful strategy's state after that round beside it, <c>RUN/round-NNNN.state.cps</c>. Both are
+/// written atomically (temp file, flushed to disk, renamed) and carry a SHA-256 checked on load.
+/// </summary>
 public sealed class ModelStore : IModelStore
 {
     private readonly string _root;
@@ -29,6 +34,31 @@ public sealed class ModelStore : IModelStore
     {
         string path = PathOf(runId, round);
         return File.Exists(path) ? await ParameterSetFile.ReadAsync(path, ct) : null;
+    }
+
+    /// <summary>Path of the strategy state saved after a round.</summary>
+    public string CheckpointPathOf(string runId, int round) => Path.Combine(_root, runId, $"round-{round:D4}.state.cps");
+
+    /// <inheritdoc />
+    public async Task SaveCheckpointAsync(string runId, int round, StrategyCheckpoint checkpoint, CancellationToken ct)
+    {
+        Directory.CreateDirectory(Path.Combine(_root, runId));
+        await ParameterSetFile.WriteAsync(CheckpointPathOf(runId, round), CheckpointCodec.Encode(checkpoint), ct);
+    }
+
+    /// <inheritdoc />
+    public async Task<StrategyCheckpoint?> LoadCheckpointAsync(string runId, int round, CancellationToken ct)
+    {
+        string path = CheckpointPathOf(runId, round);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return CheckpointCodec.Decode(await ParameterSetFile.ReadAsync(path, ct));
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
     }
 
     /// <inheritdoc />

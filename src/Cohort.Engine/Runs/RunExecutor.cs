@@ -35,11 +35,11 @@ public sealed class RunExecutor(
         ParameterSet global;
         if (startRound > 1)
         {
-            // Whatever the interrupted round had recorded is discarded: it runs again from the start.
+            // Whatever the interrupted round had recorded is discarded: it runs again from the start, with
+            // the strategy's state as it was after the last good round (FedBuff keeps its own bookkeeping).
             await store.DeleteRoundsAfterAsync(run.Id, startRound - 1, ct);
-            global = await models.LoadAsync(run.Id, startRound - 1, ct)
-                ?? throw new RunFailedException($"cannot resume at round {startRound}: the model of round {startRound - 1} is missing");
-            await store.AddEventAsync(run.Id, "run.resumed", $"resumed at round {startRound} from the saved model of round {startRound - 1}", ct);
+            var resume = await ResumePoint.RestoreAsync(run.Id, strategy.Name, plan.Asynchronous is null ? strategy as IStatefulStrategy : null, startRound, store, models, ct);
+            (startRound, global) = (resume.Round + 1, resume.Global);
         }
         else
         {
@@ -147,8 +147,14 @@ public sealed class RunExecutor(
         }
         global = aggregate!.Parameters;
         // The model is written while evaluation runs; the round is declared done only once it is on disk.
+        // The strategy's state goes with it, so a resumed run continues exactly where this one was.
         var savedModel = global;
-        var saving = Task.Run(() => models.SaveAsync(run.Id, round, savedModel, ct), ct);
+        var checkpoint = strategy is IStatefulStrategy stateful ? stateful.Save() : null;
+        var saving = Task.Run(async () =>
+        {
+            await models.SaveAsync(run.Id, round, savedModel, ct);
+            if (checkpoint is not null) await models.SaveCheckpointAsync(run.Id, round, checkpoint, ct);
+        }, ct);
         EvaluateAggregate? evaluation;
         List<NodeFailure> evalFailures;
         EvaluateResult? central;

@@ -47,10 +47,13 @@ public sealed partial class ServerProcess : IAsyncDisposable
     public ControlClient Control { get; }
 
     /// <summary>Starts a server process and waits until it prints its addresses.</summary>
-    public static async Task<ServerProcess> StartAsync(params string[] extra)
+    public static Task<ServerProcess> StartAsync(params string[] extra) =>
+        StartInAsync(Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]), 0, extra);
+
+    /// <summary>Starts a server process on <paramref name="dataDir"/> (new or left by an earlier one) and <paramref name="port"/> (0: a free one).</summary>
+    public static async Task<ServerProcess> StartInAsync(string dataDir, int port, params string[] extra)
     {
-        string dataDir = Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]);
-        var args = new List<string> { "server", "--port", "0", "--data-dir", dataDir, "--node-timeout", "30" };
+        var args = new List<string> { "server", "--port", port.ToString(CultureInfo.InvariantCulture), "--dashboard-port", "0", "--data-dir", dataDir, "--node-timeout", "30" };
         args.AddRange(extra);
         var process = CliProcess.Start(args);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
@@ -80,6 +83,24 @@ public sealed partial class ServerProcess : IAsyncDisposable
             return long.Parse(parts[1], CultureInfo.InvariantCulture) * 1024;
         }
         throw new InvalidOperationException("no VmRSS line");
+    }
+
+    /// <summary>Kills the process and its children at once (as a crash would); the data folder stays for a restart.</summary>
+    public async Task KillAsync()
+    {
+        Process.Kill();
+        await Process.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Control.Dispose();
+    }
+
+    /// <summary>Starts a node process for this server.</summary>
+    public CliProcess StartNode(string name, string token, string app, params string[] extra)
+    {
+        var args = new List<string> { "node", "--server", Address.ToString(), "--name", name, "--app", app };
+        if (Insecure) args.Add("--insecure");
+        else args.AddRange(["--ca", CaFile]);
+        args.AddRange(extra);
+        return CliProcess.Start(args, new Dictionary<string, string> { ["COHORT_NODE_TOKEN"] = token });
     }
 
     /// <inheritdoc />

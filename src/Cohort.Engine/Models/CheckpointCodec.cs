@@ -1,0 +1,78 @@
+using System.Text;
+using System.Text.Json;
+using Cohort.Parameters;
+using Cohort.Records;
+using Cohort.Strategies;
+
+namespace Cohort.Engine.Models;
+
+/// <summary>
+/// A <see cref="StrategyCheckpoint"/> as one <see cref="ParameterSet"/>, so that it is written and
+/// checksummed like a model: the state tensors under "state/", and the strategy name and scalars as
+/// UTF-8 JSON in a byte tensor named <see cref="MetaTensor"/>. Doubles are kept as their bit patterns so
+/// that a restored state is bit-exact.
+/// </summary>
+public static class CheckpointCodec
+{
+    /// <summary>The tensor that holds the strategy name and scalars.</summary>
+    public const string MetaTensor = "checkpoint/meta";
+
+    private const string StatePrefix = "state/";
+
+    /// <summary>Packs <paramref name="checkpoint"/> into a parameter set.</summary>
+    public static ParameterSet Encode(StrategyCheckpoint checkpoint)
+    {
+        var values = checkpoint.Values.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new Dictionary<string, object>
+        {
+            ["key"] = kv.Key,
+            ["kind"] = kv.Value.Kind.ToString(),
+            ["value"] = kv.Value.Kind switch
+            {
+                ScalarKind.Bool => kv.Value.AsBool(),
+                ScalarKind.Int => kv.Value.AsInt(),
+                ScalarKind.Double => BitConverter.DoubleToInt64Bits(kv.Value.AsDouble()),
+                _ => kv.Value.AsString(),
+            },
+        }).ToArray();
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["strategy"] = checkpoint.Strategy, ["values"] = values });
+        // Padded to whole int32 elements; the JSON reader ignores trailing spaces.
+        var padded = new byte[(json.Length + 3) / 4 * 4];
+        Array.Fill(padded, (byte)' ');
+        json.CopyTo(padded, 0);
+        var meta = new Tensor(MetaTensor, DType.Int32, [padded.Length / 4], padded);
+        return new ParameterSet(StrategyCheckpoint.Prefixed(checkpoint.Tensors, StatePrefix).Append(meta));
+    }
+
+    /// <summary>Unpacks a parameter set made by <see cref="Encode"/>; throws <see cref="InvalidDataException"/> when it is not one.</summary>
+    public static StrategyCheckpoint Decode(ParameterSet set)
+    {
+        var meta = set.FirstOrDefault(t => t.Name == MetaTensor)
+            ?? throw new InvalidDataException($"not a strategy checkpoint: no '{MetaTensor}' tensor");
+        try
+        {
+            using var doc = JsonDocument.Parse(Encoding.UTF8.GetString(meta.Data).TrimEnd(' '));
+            string strategy = doc.RootElement.GetProperty("strategy").GetString() ?? throw new InvalidDataException("strategy checkpoint: no strategy name");
+            var values = new List<KeyValuePair<string, Scalar>>();
+            foreach (var v in doc.RootElement.GetProperty("values").EnumerateArray())
+            {
+                string key = v.GetProperty("key").GetString()!;
+                var value = v.GetProperty("value");
+                var scalar = v.GetProperty("kind").GetString() switch
+                {
+                    nameof(ScalarKind.Bool) => Scalar.Of(value.GetBoolean()),
+                    nameof(ScalarKind.Int) => Scalar.Of(value.GetInt64()),
+                    nameof(ScalarKind.Double) => Scalar.Of(BitConverter.Int64BitsToDouble(value.GetInt64())),
+                    nameof(ScalarKind.String) => Scalar.Of(value.GetString()!),
+                    var other => throw new InvalidDataException($"strategy checkpoint: value '{key}' has unknown kind '{other}'"),
+                };
+                values.Add(KeyValuePair.Create(key, scalar));
+            }
+            var state = new StrategyCheckpoint(strategy, new ParameterSet(set.Where(t => t.Name != MetaTensor).ToArray()), Config.Empty);
+            return new StrategyCheckpoint(strategy, state.Section(StatePrefix) ?? new ParameterSet([]), new Config(values));
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"strategy checkpoint: unreadable metadata ({e.Message})", e);
+        }
+    }
+}

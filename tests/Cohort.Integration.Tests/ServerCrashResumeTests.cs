@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Sockets;
+using Cohort.Integration.Tests.Infrastructure;
+using Cohort.Engine.State;
+using Cohort.Plans;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary>A server process killed mid-run and restarted on its data folder finishes a FedAdam run with the model an uninterrupted run ends with.</summary>
+public sealed class ServerCrashResumeTests
+{
+    private const int Rounds = 5;
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task A_fedadam_run_whose_server_is_killed_mid_run_ends_with_the_uninterrupted_runs_model()
+    {
+        int port = FreePort();
+        string dataDir = Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]);
+        var server = await ServerProcess.StartInAsync(dataDir, port);
+        var hospitals = new[] { "cleveland", "hungarian", "va" };
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (var h in hospitals)
+                nodes.Add(server.StartNode(h, await server.Control.CreateNodeTokenAsync(h, default), "tabular", "--data", Repo.HeartData(h)));
+            await WaitForNodesAsync(server, hospitals.Length, nodes);
+
+            string plan = PlanText.WithValues(TestPlans.Heart(rounds: Rounds, nodes: 3, minFit: 3),
+                [("strategy.name", "fedadam"), ("round_timeout", "60s"), ("wait_for_nodes", "60s")]);
+            var crashed = await server.Control.SubmitAsync(plan, "crashed", default);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+            while ((await server.Control.GetAsync(crashed.Id, default)).Run.RoundsDone < 2)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the run did not reach round 2");
+                await Task.Delay(50);
+            }
+            await server.KillAsync();
+
+            server = await ServerProcess.StartInAsync(dataDir, port);
+            var resumed = await WaitForRunAsync(server, crashed.Id);
+            Assert.True(resumed.Run.Status == "finished", resumed.Run.Error);
+            Assert.Contains(resumed.Events, e => e.Contains("run.resumed", StringComparison.Ordinal) && e.Contains("strategy state restored from round", StringComparison.Ordinal));
+            Assert.DoesNotContain(resumed.Events, e => e.Contains("run.checkpoint_fallback", StringComparison.Ordinal));
+
+            var uninterrupted = await server.Control.SubmitAsync(plan, "uninterrupted", default);
+            var detail = await WaitForRunAsync(server, uninterrupted.Id);
+            Assert.True(detail.Run.Status == "finished", detail.Run.Error);
+
+            var (expected, _) = await server.Control.PullModelAsync(uninterrupted.Id, 0, default);
+            var (actual, _) = await server.Control.PullModelAsync(crashed.Id, 0, default);
+            Assert.Equal(expected.SelectMany(t => t.Data).ToArray(), actual.SelectMany(t => t.Data).ToArray());
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+            await server.DisposeAsync();
+        }
+    }
+
+    private static async Task WaitForNodesAsync(ServerProcess server, int count, IReadOnlyList<CliProcess> processes)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var nodes = await server.Control.ListNodesAsync(default);
+            if (nodes.Count(n => n.Status is "online" or "busy") >= count) return;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"{count} nodes not online\n{string.Join("\n", processes.Select(p => p.Output))}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task<Cohort.Transport.V1.RunDetail> WaitForRunAsync(ServerProcess server, string id)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(180);
+        while (true)
+        {
+            var detail = await server.Control.GetAsync(id, default);
+            if (RunStatus.IsFinal(detail.Run.Status)) return detail;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}");
+            await Task.Delay(100);
+        }
+    }
+}

@@ -84,10 +84,10 @@ public static class SimulationRunner
         var spec = plan.Simulation!;
         string dataDir = Path.GetFullPath(options.DataDir);
         Directory.CreateDirectory(dataDir);
-        var sqlite = new SqliteStateStore(Path.Combine(dataDir, "cohort.db"));
+        var sqlite = new SqliteStateStore(Path.Combine(dataDir, "cohort.db"), syncRounds: false);
         await sqlite.InitializeAsync(ct);
         var store = new BufferedResultStore(sqlite) { RoundSaved = options.OnRound };
-        var models = new ModelStore(Path.Combine(dataDir, "models"));
+        var models = new ModelStore(Path.Combine(dataDir, "models"), flushToDisk: false);
 
         var now = DateTimeOffset.UtcNow;
         string id = $"{Slug(plan.Name)}-sim-{now:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";

@@ -24,10 +24,12 @@ public static class RoundOverheadBench
         var rounds = new Option<int>("--rounds") { Description = "Measured rounds per plan (after 3 warm-up rounds)", DefaultValueFactory = _ => 30 };
         var values = new Option<int>("--values") { Description = "Model size in float32 values", DefaultValueFactory = _ => 1000 };
         var load = new Option<int>("--load") { Description = "Busy background processes to start for the measurement (0: none)", DefaultValueFactory = _ => 0 };
+        var durability = new Option<string>("--durability") { Description = "The server's --durability: power (a flush to disk per round) or process", DefaultValueFactory = _ => "power" };
+        durability.AcceptOnlyFromAmong("power", "process");
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("round-overhead", "Orchestration time of one round with an empty fit: a server process and N node processes over TLS gRPC on loopback")
         {
-            nodes, rounds, values, load, json,
+            nodes, rounds, values, load, durability, json,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -42,9 +44,10 @@ public static class RoundOverheadBench
                 ["rounds"] = r,
                 ["values"] = size,
                 ["background_load_processes"] = busy,
+                ["durability"] = pr.GetValue(durability),
                 ["model_mib"] = Math.Round(size * 4.0 / 1048576, 3),
             });
-            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), [], Path.Combine(dir, "server.log"), ct);
+            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), ["--durability", pr.GetValue(durability)!], Path.Combine(dir, "server.log"), ct);
             using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
             var processes = new List<NodeProcess>();
             var background = new List<Process>();

@@ -29,6 +29,8 @@ public static class ServerCommand
         var uploadMemory = new Option<int>("--upload-memory-mb") { Description = "Memory all result uploads in progress may hold together; an upload that cannot fit waits, one larger than this is refused", DefaultValueFactory = _ => 1024 };
         var nodeUploadMemory = new Option<int>("--node-upload-memory-mb") { Description = "Memory one node's uploads in progress may hold together", DefaultValueFactory = _ => 512 };
         var failedAuth = new Option<int>("--failed-auth-per-minute") { Description = "Failed authentications (API calls, dashboard logins) one address may make per minute before it is refused for the rest of the minute", DefaultValueFactory = _ => 30 };
+        var durability = new Option<string>("--durability") { Description = "'power': each finished round (record, model, strategy state) is flushed to disk and survives a power loss; 'process': no flushes, everything survives a crash of the server process, a power loss may take the last rounds (a resumed run repeats them)", DefaultValueFactory = _ => "power" };
+        durability.AcceptOnlyFromAmong("power", "process");
         var repair = new Option<bool>("--repair") { Description = "Start even if DATA_DIR/cohort.db is damaged (moved aside to cohort.db.damaged-TIME) or empty beside existing models" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
         var dashboardPort = new Option<int?>("--dashboard-port") { Description = "Port of the dashboard, /metrics and health endpoints (default: --port + 1, a free one when --port is 0; 0 picks a free one; -1 switches the dashboard off)" };
@@ -37,7 +39,7 @@ public static class ServerCommand
         logFormat.AcceptOnlyFromAmong("plain", "json");
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
-        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, failedAuth, plans, logFormat, repair, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, failedAuth, plans, logFormat, durability, repair, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
@@ -66,6 +68,7 @@ public static class ServerCommand
                 PlanDirectories = pr.GetValue(plans) ?? [],
                 JsonLogs = pr.GetValue(logFormat) == "json",
                 Repair = pr.GetValue(repair),
+                SyncRounds = pr.GetValue(durability) == "power",
             };
             if (options.Insecure)
                 Console.Error.WriteLine("WARNING: --insecure: plaintext HTTP/2, so node tokens, the admin token and model parameters cross the network readable and forgeable; use it on loopback for development only");

@@ -17,7 +17,13 @@ public static class ParameterSetFile
     /// Writes <paramref name="parameters"/> to <paramref name="path"/> atomically: a temp file, flushed to
     /// disk, then renamed over the target, so a reader sees the old file or the new one, never a part.
     /// </summary>
-    public static async Task WriteAsync(string path, ParameterSet parameters, CancellationToken ct = default)
+    public static Task WriteAsync(string path, ParameterSet parameters, CancellationToken ct = default) => WriteAsync(path, parameters, flushToDisk: true, ct);
+
+    /// <summary>
+    /// Writes <paramref name="parameters"/> to <paramref name="path"/> atomically (temp file, then rename);
+    /// with <paramref name="flushToDisk"/> false the file survives a crash of this process but not a power loss.
+    /// </summary>
+    public static async Task WriteAsync(string path, ParameterSet parameters, bool flushToDisk, CancellationToken ct = default)
     {
         string tmp = path + ".tmp";
         await using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
@@ -26,7 +32,7 @@ public static class ParameterSetFile
             // The data must be durable before the rename is: otherwise a power loss can leave the new
             // name pointing at an empty or partial file.
             await file.FlushAsync(ct);
-            file.Flush(flushToDisk: true);
+            if (flushToDisk) file.Flush(flushToDisk: true);
         }
         File.Move(tmp, path, overwrite: true);
     }

@@ -11,11 +11,13 @@ namespace Cohort.Engine.Models;
 public sealed class ModelStore : IModelStore
 {
     private readonly string _root;
+    private readonly bool _flushToDisk;
 
-    /// <summary>Uses (and creates) <paramref name="root"/>.</summary>
-    public ModelStore(string root)
+    /// <summary>Uses (and creates) <paramref name="root"/>; <paramref name="flushToDisk"/> false skips the fsync of each file (it then survives a process crash, not a power loss).</summary>
+    public ModelStore(string root, bool flushToDisk = true)
     {
         _root = root;
+        _flushToDisk = flushToDisk;
         Directory.CreateDirectory(root);
     }
 
@@ -26,7 +28,7 @@ public sealed class ModelStore : IModelStore
     public async Task SaveAsync(string runId, int round, ParameterSet parameters, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.Combine(_root, runId));
-        await ParameterSetFile.WriteAsync(PathOf(runId, round), parameters, ct);
+        await ParameterSetFile.WriteAsync(PathOf(runId, round), parameters, _flushToDisk, ct);
     }
 
     /// <inheritdoc />
@@ -43,7 +45,7 @@ public sealed class ModelStore : IModelStore
     public async Task SaveCheckpointAsync(string runId, int round, StrategyCheckpoint checkpoint, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.Combine(_root, runId));
-        await ParameterSetFile.WriteAsync(CheckpointPathOf(runId, round), CheckpointCodec.Encode(checkpoint), ct);
+        await ParameterSetFile.WriteAsync(CheckpointPathOf(runId, round), CheckpointCodec.Encode(checkpoint), _flushToDisk, ct);
     }
 
     /// <inheritdoc />

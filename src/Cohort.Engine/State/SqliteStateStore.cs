@@ -8,11 +8,15 @@ namespace Cohort.Engine.State;
 public sealed class SqliteStateStore : IStateStore
 {
     private readonly string _connectionString;
+    private readonly bool _syncRounds;
 
     /// <summary>Uses (and creates) the database file at <paramref name="path"/>.</summary>
-    public SqliteStateStore(string path)
+    /// <param name="path">The database file.</param>
+    /// <param name="syncRounds">Fsync the write-ahead log when a round is recorded, so every finished round survives a power loss; without it every write survives a crash of the process, and a power loss may take the last rounds, which a resumed run then repeats.</param>
+    public SqliteStateStore(string path, bool syncRounds = true)
     {
         Path = path;
+        _syncRounds = syncRounds;
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
     }
 
@@ -188,8 +192,7 @@ public sealed class SqliteStateStore : IStateStore
         : await QueryAsync($"SELECT {RunColumns} FROM runs WHERE status = $s ORDER BY created_at DESC, id DESC", ReadRun, ct, ("$s", status));
 
     /// <inheritdoc />
-    public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync("""
-        PRAGMA synchronous=FULL;
+    public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync((_syncRounds ? "PRAGMA synchronous=FULL;\n" : "") + """
         INSERT OR REPLACE INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases)
         VALUES ($run, $round, $status, $started, $finished, $agg, $loss, $metrics, $fit, $closs, $cmetrics, $error, $phases);
         PRAGMA synchronous=NORMAL;

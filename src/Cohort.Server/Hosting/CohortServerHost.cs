@@ -198,12 +198,12 @@ public sealed class CohortServerHost : IAsyncDisposable
         if (options.Database is not { Length: > 0 }) DataFiles.EnsureOwnerOnlyFile(databaseFile);
         IStateStore baseStore = options.Database is { Length: > 0 } database
             ? new PostgresStateStore(database)
-            : new SqliteStateStore(databaseFile);
+            : new SqliteStateStore(databaseFile, options.SyncRounds);
         await OpenStateAsync(baseStore, options, dataDir, ct);
         services.AddSingleton(options);
         services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore));
         services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>()));
-        services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models")));
+        services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds));
         services.AddSingleton<IModelStore>(sp => sp.GetRequiredService<ModelStore>());
         services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());
         var offered = strategyServices ?? StrategyServices.None;

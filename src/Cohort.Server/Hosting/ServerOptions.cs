@@ -90,4 +90,11 @@ public sealed record ServerOptions
 
     /// <summary>Failed authentications (API calls and dashboard logins) one address may make per minute before it is refused for the rest of that minute.</summary>
     public int FailedAuthenticationsPerMinute { get; init; } = 30;
+
+    /// <summary>
+    /// True (the default): each finished round's record, model and strategy state are flushed to disk, so
+    /// they survive a power loss. False: everything survives a crash of the server process; a power loss may
+    /// take the last rounds, which a resumed run repeats (identically: aggregation is reproducible).
+    /// </summary>
+    public bool SyncRounds { get; init; } = true;
 }

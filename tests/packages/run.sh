@@ -17,7 +17,7 @@ passed=0; failed=0; server_pid=""; node_pids=()
 cleanup() {
   for pid in "${node_pids[@]}" $server_pid; do kill "$pid" 2>/dev/null; done
   wait 2>/dev/null
-  rm -rf "$WORK"
+  [ -n "${COHORT_KEEP_WORK:-}" ] && echo "packages: kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 

@@ -43,10 +43,13 @@ test_pack() {
   local extra; extra="$(ls "$feed" | grep -v -E '^Cohort\.(Client|Core|Transport|Engine|Learning|Apps|Server|Simulation|Cli|Templates)\.' )"
   [ -z "$extra" ] || { echo "unexpected packages: $extra"; return 1; }
   # Each library package carries its XML docs, the readme and the license expression.
+  # (Listings are read whole before grep: grep -q closing the pipe early would fail it under pipefail.)
+  local files nuspec
   for id in Cohort.Client Cohort.Core Cohort.Transport; do
-    unzip -l "$feed/$id.$v.nupkg" | grep -q 'lib/net10.0/.*\.xml' || { echo "$id: no XML docs"; return 1; }
-    unzip -p "$feed/$id.$v.nupkg" "$id.nuspec" | grep -q '<license type="expression">Apache-2.0</license>' || { echo "$id: no license"; return 1; }
-    unzip -p "$feed/$id.$v.nupkg" "$id.nuspec" | grep -q '<readme>README.md</readme>' || { echo "$id: no readme"; return 1; }
+    files="$(unzip -l "$feed/$id.$v.nupkg")"; nuspec="$(unzip -p "$feed/$id.$v.nupkg" "$id.nuspec")"
+    grep -q 'lib/net10.0/.*\.xml' <<<"$files" || { echo "$id: no XML docs"; return 1; }
+    grep -q '<license type="expression">Apache-2.0</license>' <<<"$nuspec" || { echo "$id: no license"; return 1; }
+    grep -q '<readme>README.md</readme>' <<<"$nuspec" || { echo "$id: no readme"; return 1; }
   done
 }
 
@@ -57,7 +60,8 @@ test_client() {
     echo "$id: $(tr '\n' ' ' <<<"$deps")"
     if grep -q -E 'AspNetCore' <<<"$deps"; then echo "$id depends on ASP.NET Core"; return 1; fi
   done
-  unzip -p "$feed/Cohort.Transport.$v.nupkg" Cohort.Transport.nuspec | grep -q 'id="Grpc.Net.Client"' || { echo "Cohort.Transport: no Grpc.Net.Client"; return 1; }
+  deps="$(unzip -p "$feed/Cohort.Transport.$v.nupkg" Cohort.Transport.nuspec)"
+  grep -q 'id="Grpc.Net.Client"' <<<"$deps" || { echo "Cohort.Transport: no Grpc.Net.Client"; return 1; }
 }
 
 test_template() {

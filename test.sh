@@ -41,6 +41,15 @@ if command -v podman >/dev/null 2>&1 && [ -z "${COHORT_SKIP_CONTAINERS:-}" ]; th
   p=$(sed -n 's/^\([0-9]*\) passed.*/\1/p' <<<"$counts"); passed=$((passed + ${p:-0}))
   f=$(sed -n 's/.* \([0-9]*\) failed$/\1/p' <<<"$counts"); failed=$((failed + ${f:-1}))
 fi
+# Package tests (pack, dotnet new from the template package, a federation of the packed app and tool);
+# COHORT_SKIP_PACKAGES=1 leaves them out.
+if [ -z "${COHORT_SKIP_PACKAGES:-}" ]; then
+  mkdir -p "$results"; packages_log="$results/packages.log"
+  "$root/tests/packages/run.sh" 2>&1 | tee "$packages_log" || status=1
+  counts=$(tail -1 "$packages_log")
+  p=$(sed -n 's/^\([0-9]*\) passed.*/\1/p' <<<"$counts"); passed=$((passed + ${p:-0}))
+  f=$(sed -n 's/.* \([0-9]*\) failed$/\1/p' <<<"$counts"); failed=$((failed + ${f:-1}))
+fi
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)

@@ -8,6 +8,10 @@ public sealed class CustomClientTests
     [Fact]
     public async Task The_custom_client_example_federates_its_own_app_and_learns_the_line()
     {
+        // The example runs from its own output folder, as a site would run it: it carries its own packages
+        // (logging), which this test project takes from the ASP.NET Core shared framework instead.
+        string example = Path.Combine(Repo.Root, "examples", "custom-client",
+            Path.GetRelativePath(Path.Combine(Repo.Root, "tests", "Cohort.Integration.Tests"), AppContext.BaseDirectory), "custom-client.dll");
         await using var server = await TestServer.StartAsync();
         var nodes = new List<CliProcess>();
         try
@@ -15,7 +19,7 @@ public sealed class CustomClientTests
             for (int site = 1; site <= 2; site++)
             {
                 string token = await server.Control.CreateNodeTokenAsync($"site{site}", default);
-                nodes.Add(CliProcess.StartProgram(Path.Combine(AppContext.BaseDirectory, "custom-client.dll"),
+                nodes.Add(CliProcess.StartProgram(example,
                     [server.Host.Address.ToString(), $"site{site}", server.Host.CaFile!, site.ToString(System.Globalization.CultureInfo.InvariantCulture)],
                     new Dictionary<string, string> { ["COHORT_NODE_TOKEN"] = token }));
             }

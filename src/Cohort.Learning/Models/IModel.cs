@@ -21,7 +21,7 @@ public interface IModel
     /// <summary>All parameters, laid out by <see cref="Layout"/>.</summary>
     Span<float> Weights { get; }
 
-    /// <summary>Gradients of the last <see cref="ComputeGradients"/>, laid out like <see cref="Weights"/>.</summary>
+    /// <summary>Gradients of the last <c>ComputeGradients</c>, laid out like <see cref="Weights"/>.</summary>
     Span<float> Gradients { get; }
 
     /// <summary>Sets the initial parameters; deterministic for a given seed.</summary>

@@ -1,0 +1,35 @@
+using Cohort.Node;
+using Cohort.Transport.Channels;
+using CohortApp;
+using Microsoft.Extensions.Logging;
+
+// This site's node: hosts the client app and joins the federation at SERVER_URL.
+// Usage: CohortApp SERVER_URL NODE_NAME CA_FILE DATA_CSV   (the node's token in $COHORT_NODE_TOKEN)
+if (args.Length != 4)
+{
+    Console.Error.WriteLine("usage: CohortApp SERVER_URL NODE_NAME CA_FILE DATA_CSV  (token in $COHORT_NODE_TOKEN)");
+    return 2;
+}
+string token = Environment.GetEnvironmentVariable("COHORT_NODE_TOKEN") ?? "";
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
+
+LogisticApp app;
+try
+{
+    app = LogisticApp.FromCsv(args[3]);
+}
+catch (Exception e) when (e is IOException or FormatException)
+{
+    Console.Error.WriteLine($"CohortApp: {e.Message}");
+    return 2;
+}
+// The name the plan's `app.name` selects.
+await CohortNode.RunAsync(app, "cohort-app", new NodeOptions
+{
+    Connection = new ConnectionOptions(args[0], token, CaFile: args[2]),
+    Name = args[1],
+    Logger = logging.CreateLogger("CohortApp"),
+}, cancel.Token);
+return 0;

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Package tests, run by ./test.sh (about two minutes):
+#   pack      `dotnet pack Cohort.slnx` makes every package: the client, the libraries, the tool, the template
+#   client    Cohort.Client and what it depends on need no ASP.NET Core: gRPC client and protobuf only
+#   template  installed from the packed .nupkg, `dotnet new cohort-app` makes an app outside the repository
+#             that restores Cohort.Client from the local feed (no project references) and builds
+#   federate  the packed Cohort.Cli tool runs a server; two nodes of that app run the template's plan
+#             (2 rounds) to the end
+# Ends with "N passed, N failed"; exits non-zero when any failed.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+WORK="$(mktemp -d /tmp/cohort-packages.XXXXXX)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+feed="$WORK/feed"; app="$WORK/outside/MyApp"; log="$WORK/log"
+passed=0; failed=0; server_pid=""; node_pids=()
+
+cleanup() {
+  for pid in "${node_pids[@]}" $server_pid; do kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  [ -n "${COHORT_KEEP_WORK:-}" ] && echo "packages: kept $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+check() { # NAME COMMAND...: runs one test, prints its result and, on failure, the log's tail
+  local name="$1"; shift
+  echo "packages: $name ..."
+  if "$@" >"$log" 2>&1; then
+    echo "  passed: $name"; passed=$((passed + 1))
+  else
+    echo "  FAILED: $name"; tail -40 "$log" | sed 's/^/    /'; failed=$((failed + 1))
+  fi
+}
+
+version() { sed -n 's|.*<CohortVersion[^>]*>\(.*\)</CohortVersion>.*|\1|p' "$root/Directory.Build.props"; }
+
+test_pack() {
+  dotnet pack "$root/Cohort.slnx" -c Release -o "$feed" -nologo -v q -clp:ErrorsOnly || return 1
+  local v; v="$(version)"
+  for id in Cohort.Client Cohort.Core Cohort.Transport Cohort.Engine Cohort.Learning Cohort.Apps Cohort.Server \
+            Cohort.Simulation Cohort.Cli Cohort.Templates; do
+    [ -f "$feed/$id.$v.nupkg" ] || { echo "missing $id.$v.nupkg"; ls "$feed"; return 1; }
+  done
+  local extra; extra="$(ls "$feed" | grep -v -E '^Cohort\.(Client|Core|Transport|Engine|Learning|Apps|Server|Simulation|Cli|Templates)\.' )"
+  [ -z "$extra" ] || { echo "unexpected packages: $extra"; return 1; }
+  # Each library package carries its XML docs, the readme and the license expression.
+  # (Listings are read whole before grep: grep -q closing the pipe early would fail it under pipefail.)
+  local files nuspec
+  for id in Cohort.Client Cohort.Core Cohort.Transport; do
+    files="$(unzip -l "$feed/$id.$v.nupkg")"; nuspec="$(unzip -p "$feed/$id.$v.nupkg" "$id.nuspec")"
+    grep -q 'lib/net10.0/.*\.xml' <<<"$files" || { echo "$id: no XML docs"; return 1; }
+    grep -q '<license type="expression">Apache-2.0</license>' <<<"$nuspec" || { echo "$id: no license"; return 1; }
+    grep -q '<readme>README.md</readme>' <<<"$nuspec" || { echo "$id: no readme"; return 1; }
+  done
+}
+
+test_client() {
+  local v id deps; v="$(version)"
+  for id in Cohort.Client Cohort.Core Cohort.Transport; do
+    deps="$(unzip -p "$feed/$id.$v.nupkg" "$id.nuspec" | grep -o -E '<(dependency id|frameworkReference name)="[^"]*"')"
+    echo "$id: $(tr '\n' ' ' <<<"$deps")"
+    if grep -q -E 'AspNetCore' <<<"$deps"; then echo "$id depends on ASP.NET Core"; return 1; fi
+  done
+  deps="$(unzip -p "$feed/Cohort.Transport.$v.nupkg" Cohort.Transport.nuspec)"
+  grep -q 'id="Grpc.Net.Client"' <<<"$deps" || { echo "Cohort.Transport: no Grpc.Net.Client"; return 1; }
+}
+
+test_template() {
+  local v; v="$(version)"
+  dotnet new install "$feed/Cohort.Templates.$v.nupkg" --debug:custom-hive "$WORK/hive" || return 1
+  mkdir -p "$WORK/outside" && cd "$WORK/outside" || return 1
+  # The local feed, the machine's package cache as a folder feed (restores work offline), then the registry;
+  # a fresh packages folder, so the client package comes from this build's feed and no earlier one.
+  cat >nuget.config <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration><packageSources><clear />
+  <add key="local" value="$feed" />
+  <add key="cache" value="${NUGET_PACKAGES:-$HOME/.nuget/packages}" />
+  <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+</packageSources></configuration>
+XML
+  dotnet new cohort-app -n MyApp -o "$app" --debug:custom-hive "$WORK/hive" || return 1
+  grep -q "Include=\"Cohort.Client\" Version=\"$v\"" "$app/MyApp.csproj" || { cat "$app/MyApp.csproj"; return 1; }
+  if grep -rq ProjectReference "$app"; then echo "the app has a ProjectReference"; return 1; fi
+  grep -q 'namespace MyApp' "$app/LogisticApp.cs" || { echo "the template's name was not applied"; return 1; }
+  NUGET_PACKAGES="$WORK/nuget" dotnet build "$app" -c Release -o "$WORK/app-out" -nologo -v q -clp:ErrorsOnly || return 1
+  [ -f "$WORK/nuget/cohort.client/$v/cohort.client.nuspec" ] || { echo "Cohort.Client was not restored from the feed"; return 1; }
+  [ ! -d "$WORK/nuget/grpc.aspnetcore" ] || { echo "the app pulled in Grpc.AspNetCore"; return 1; }
+}
+
+test_federate() {
+  [ -f "$WORK/app-out/MyApp.dll" ] || { echo "no app built"; return 1; }
+  cat >"$WORK/tool.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration><packageSources><clear /><add key="local" value="$feed" /></packageSources></configuration>
+XML
+  dotnet tool install --tool-path "$WORK/tool" --configfile "$WORK/tool.config" Cohort.Cli || return 1
+  local cohort="$WORK/tool/cohort" srv="$WORK/srv" url="" deadline out id site token
+  cd "$WORK/outside" || return 1
+  "$cohort" server --port 0 --dashboard-port -1 --data-dir "$srv" >"$WORK/server.log" 2>&1 &
+  server_pid=$!
+  deadline=$((SECONDS + 120))
+  until url="$(sed -n 's/.* listening on \(https:[^ ]*\).*/\1/p' "$WORK/server.log" | head -1)"; [ -n "$url" ]; do
+    ((SECONDS > deadline)) && { echo "server not listening after 120 s"; cat "$WORK/server.log"; return 1; }
+    kill -0 "$server_pid" 2>/dev/null || { echo "server exited"; cat "$WORK/server.log"; return 1; }
+    sleep 1
+  done
+  url="${url%/}"
+  echo "server at $url"
+  for site in 1 2; do
+    token="$("$cohort" token create "site$site" --server "$url" --data-dir "$srv")" || return 1
+    COHORT_NODE_TOKEN="$token" dotnet "$WORK/app-out/MyApp.dll" "$url" "site$site" "$srv/tls/ca.crt" \
+      "$WORK/app-out/data/site$site.csv" >"$WORK/node$site.log" 2>&1 &
+    node_pids+=($!)
+  done
+  out="$(timeout 300 "$cohort" run submit "$app/plan.yaml" --server "$url" --data-dir "$srv" --wait --set rounds=2)" \
+    || { echo "$out"; tail -20 "$WORK"/node*.log "$WORK/server.log"; return 1; }
+  echo "$out"
+  id="$(sed -n 's/^submitted run \([^ ]*\).*/\1/p' <<<"$out")"
+  [ -n "$id" ] || { echo "no run id in the output"; return 1; }
+  "$cohort" run show "$id" --server "$url" --data-dir "$srv" --json >"$WORK/run.json" || return 1
+  grep -q '"status": *"finished"' "$WORK/run.json" || { echo "run $id did not finish"; cat "$WORK/run.json"; return 1; }
+  grep -q '"roundsDone": *2' "$WORK/run.json" || { echo "run $id: not 2 rounds done"; cat "$WORK/run.json"; return 1; }
+  grep -q '"accuracy"' "$WORK/run.json" || { echo "run $id: no accuracy from the app's evaluation"; return 1; }
+}
+
+start=$SECONDS
+check "pack: the solution makes every package, with docs, readme and license" test_pack
+check "client: Cohort.Client, Core and Transport need no ASP.NET Core" test_client
+check "template: dotnet new cohort-app outside the repository restores Cohort.Client from the feed and builds" test_template
+check "federate: the packed tool's server runs the template app's plan with 2 nodes" test_federate
+echo "packages: $((SECONDS - start)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -9,7 +9,8 @@ namespace Cohort.Integration.Tests;
 /// <summary>A server process killed mid-run and restarted on its data folder finishes a FedAdam run with the model an uninterrupted run ends with.</summary>
 public sealed class ServerCrashResumeTests
 {
-    private const int Rounds = 5;
+    // Enough rounds that the kill lands mid-run even when the poll that watches for round 2 is slow.
+    private const int Rounds = 30;
 
     private static int FreePort()
     {

@@ -15,15 +15,15 @@ internal static class PushRetry
     /// <summary>Pushes retried after the first attempt.</summary>
     public const int MaxRetries = 5;
 
-    /// <summary>A pipeline that retries transient push failures, logging each retry.</summary>
-    public static ResiliencePipeline Create(ILogger log, string node) => new ResiliencePipelineBuilder()
+    /// <summary>A pipeline that retries transient push failures, logging each retry; <paramref name="firstDelay"/> is the base of the backoff (250 ms).</summary>
+    public static ResiliencePipeline Create(ILogger log, string node, TimeSpan? firstDelay = null) => new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<RpcException>(IsTransient),
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
             MaxRetryAttempts = MaxRetries,
-            Delay = TimeSpan.FromMilliseconds(250),
+            Delay = firstDelay ?? TimeSpan.FromMilliseconds(250),
             MaxDelay = TimeSpan.FromSeconds(8),
             OnRetry = args =>
             {

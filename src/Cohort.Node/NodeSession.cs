@@ -26,6 +26,7 @@ internal sealed class NodeSession : IAsyncDisposable
     private readonly NodeOptions _options;
     private readonly TimeSpan _heartbeat;
     private readonly ILogger _log;
+    private readonly Polly.ResiliencePipeline _pushRetry;
     private volatile string? _busyTask;
     private CancellationTokenSource? _taskCts;
 
@@ -36,6 +37,7 @@ internal sealed class NodeSession : IAsyncDisposable
         _options = options;
         _heartbeat = heartbeat;
         _log = options.Logger;
+        _pushRetry = PushRetry.Create(_log, options.Name);
     }
 
     /// <summary>Connects and registers.</summary>
@@ -223,6 +225,12 @@ internal sealed class NodeSession : IAsyncDisposable
 
     private async Task PushAsync(ResultHeader header, ParameterSet? parameters, CancellationToken ct)
     {
+        var reply = await _pushRetry.ExecuteAsync(async token => await PushOnceAsync(header, parameters, token), ct);
+        if (!reply.Accepted) _log.LogWarning("Node {Node}: server did not accept the result of {Task}: {Reason}", _options.Name, header.TaskId, reply.Reason);
+    }
+
+    private async Task<PushResultReply> PushOnceAsync(ResultHeader header, ParameterSet? parameters, CancellationToken ct)
+    {
         using var call = _client.PushResult(cancellationToken: ct);
         await call.RequestStream.WriteAsync(new ResultMessage { Header = header }, ct);
         if (parameters is not null)
@@ -232,8 +240,7 @@ internal sealed class NodeSession : IAsyncDisposable
                 await call.RequestStream.WriteAsync(new ResultMessage { Chunk = chunk }, ct);
         }
         await call.RequestStream.CompleteAsync();
-        var reply = await call.ResponseAsync;
-        if (!reply.Accepted) _log.LogWarning("Node {Node}: server did not accept the result of {Task}: {Reason}", _options.Name, header.TaskId, reply.Reason);
+        return await call.ResponseAsync;
     }
 
     /// <inheritdoc />

@@ -210,6 +210,12 @@ public sealed record FailurePolicy
     /// <summary>Largest relative change of a node's example count from its first in the run (per phase); beyond it the result is a failure.</summary>
     public double ExampleTolerance { get; init; } = Apps.ResultLimits.DefaultExampleTolerance;
 
+    /// <summary>
+    /// How long a node may be offline (or restarting) before its open tasks fail; null keeps them
+    /// re-deliverable until the round timeout, zero fails them as soon as the node is lost.
+    /// </summary>
+    public TimeSpan? OfflineGrace { get; init; }
+
     /// <summary>The bounds results are checked against.</summary>
     public Apps.ResultLimits Limits => new(MaxExamples, ExampleTolerance);
 }

@@ -11,7 +11,7 @@ public static class PlanParser
 
     private static readonly string[] PrivacyKeys = ["mode", "clipping_norm", "noise_multiplier", "delta"];
 
-    private static readonly string[] FailureKeys = ["min_completion_rate", "retries", "max_examples", "example_tolerance"];
+    private static readonly string[] FailureKeys = ["min_completion_rate", "retries", "max_examples", "example_tolerance", "offline_grace"];
     private static readonly string[] PersonalizationKeys = ["local"];
     private static readonly string[] AsynchronousKeys = ["buffer_size", "concurrency", "server_learning_rate", "staleness"];
     private static readonly string[] StalenessKeys = ["type", "a", "b"];
@@ -244,6 +244,7 @@ public static class PlanParser
         Retries = f.Int("retries", 0) ?? 0,
         MaxExamples = f.Integer("max_examples", 1) ?? Apps.ResultLimits.DefaultMaxExamples,
         ExampleTolerance = f.Number("example_tolerance", NumberBounds.NonNegative) ?? Apps.ResultLimits.DefaultExampleTolerance,
+        OfflineGrace = f.Duration("offline_grace", allowZero: true),
     };
 
     private static AsynchronousSpec? ReadAsynchronous(YamlSection a)

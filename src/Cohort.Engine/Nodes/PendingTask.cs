@@ -44,6 +44,12 @@ public sealed class PendingTask
     /// <summary>Time the node has before the server counts the task as failed.</summary>
     public required TimeSpan Timeout { get; init; }
 
+    /// <summary>How long the node may be offline before the task fails (the plan's <c>failure.offline_grace</c>); null waits for <see cref="Timeout"/>.</summary>
+    public TimeSpan? OfflineGrace { get; init; }
+
+    /// <summary>When the node was lost (went offline or restarted) while the task was open; null while it is connected.</summary>
+    public DateTimeOffset? LostAt { get; set; }
+
     /// <summary>When the node took the task.</summary>
     public DateTimeOffset? DeliveredAt { get; set; }
 

@@ -81,6 +81,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
                             Expected = instruction.ExpectedResult ?? global,
                             Limits = plan.Failure.Limits,
                             Timeout = plan.RoundTimeout,
+                            OfflineGrace = plan.Failure.OfflineGrace,
                         };
                         var timeout = new CancellationTokenSource(plan.RoundTimeout);
                         timeout.Token.Register(() => pool.Fail(task, FailureKind.Timeout, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s"));
@@ -204,6 +205,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
             Config = i.Config,
             Parameters = i.Parameters,
             Timeout = plan.RoundTimeout,
+            OfflineGrace = plan.Failure.OfflineGrace,
         }).ToArray();
         using var timeout = new CancellationTokenSource(plan.RoundTimeout);
         using var onTimeout = timeout.Token.Register(() =>

@@ -231,6 +231,7 @@ public sealed class RunExecutor(
             Expected = kind == TaskKind.Fit ? i.ExpectedResult ?? expected : expected,
             Limits = plan.Failure.Limits,
             Timeout = plan.RoundTimeout,
+            OfflineGrace = plan.Failure.OfflineGrace,
         }).ToArray();
         string phase = kind == TaskKind.Fit ? "fit" : "evaluate";
         Progress[run.Id] = new RoundProgress(run.Id, round, phase, tasks.Length, 0);
@@ -272,6 +273,7 @@ public sealed class RunExecutor(
                 AppSettings = plan.App.Settings,
                 Config = plan.FitConfig(1),
                 Timeout = plan.RoundTimeout,
+                OfflineGrace = plan.Failure.OfflineGrace,
             };
             using var timeout = new CancellationTokenSource(plan.RoundTimeout);
             using var onTimeout = timeout.Token.Register(() => pool.Fail(task, FailureKind.Timeout, "no answer within the round timeout"));

@@ -27,8 +27,9 @@ public sealed class FleetService(
     {
         string node = await AuthenticateAs(request.NodeName, context);
         registry.Register(node, request.App, request.Version, context.Peer);
-        // A node that registers again has restarted: whatever it was working on is lost.
-        board.FailNode(node, FailureKind.NodeRestarted, "node restarted while working on the task", deliveredOnly: true);
+        // A node that registers again has restarted: whatever it was working on is lost, so it gets
+        // those tasks again (same ids) unless the plan allows no offline grace.
+        board.NodeLost(node, FailureKind.NodeRestarted, "node restarted while working on the task", offline: false);
         await store.UpdateNodeAsync(new NodeRecord(node, NodeStatus.Online, DateTimeOffset.UtcNow, context.Peer, request.App, request.Version), context.CancellationToken);
         await store.AddEventAsync(null, "node.online", $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version})", context.CancellationToken);
         log.LogInformation("Node {Node} registered from {Peer} with app {App}", node, context.Peer, request.App);
@@ -117,6 +118,12 @@ public sealed class FleetService(
         var header = requestStream.Current.Header;
         if (header.NodeName != node) throw new RpcException(new Status(StatusCode.PermissionDenied, $"token belongs to node '{node}', not '{header.NodeName}'"));
         var task = board.Find(header.TaskId);
+        if (task is null && board.WasAnswered(header.TaskId))
+        {
+            // Task ids are idempotency keys: a repeated push of an answered task changes nothing.
+            log.LogInformation("Node {Node} task {Task}: duplicate result ignored (task already completed)", node, header.TaskId);
+            return new PushResultReply { Accepted = true, Reason = "duplicate result ignored: task already completed" };
+        }
         if (task is null) return Reject($"task '{header.TaskId}' is unknown, finished or expired");
         if (task.Node != node) return Reject($"task '{header.TaskId}' was not given to node '{node}'");
         // A second stream for the same task would only multiply the memory one result may take.

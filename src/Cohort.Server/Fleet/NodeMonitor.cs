@@ -7,7 +7,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Cohort.Server.Fleet;
 
-/// <summary>Marks nodes that stopped heartbeating offline and fails their tasks at once, so rounds do not stall.</summary>
+/// <summary>
+/// Marks nodes that stopped heartbeating offline (the server's heartbeat timeout). Their open tasks
+/// wait for them to return until the plan's <c>failure.offline_grace</c> or the round timeout passes,
+/// so a node that restarts within the round still answers.
+/// </summary>
 public sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options, ILogger<NodeMonitor> log) : BackgroundService
 {
     /// <inheritdoc />
@@ -20,11 +24,13 @@ public sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IStateSt
             foreach (var node in registry.Sweep(options.NodeTimeout))
             {
                 string reason = $"node offline (no heartbeat for {options.NodeTimeout.TotalSeconds:0.#}s)";
-                board.FailNode(node.Name, FailureKind.Offline, reason);
+                board.NodeLost(node.Name, FailureKind.Offline, reason, offline: true);
                 log.LogWarning("Node {Node} is offline: {Reason}", node.Name, reason);
                 await store.UpdateNodeAsync(new NodeRecord(node.Name, NodeStatus.Offline, node.LastSeen, null, null, null), stoppingToken);
                 await store.AddEventAsync(null, "node.offline", $"node '{node.Name}' {reason}", stoppingToken);
             }
+            foreach (var task in board.ExpireLost(registry.IsOnline))
+                log.LogWarning("Task {Task} of node {Node} failed: the node stayed offline past the plan's offline grace", task.Id, task.Node);
         }
     }
 }

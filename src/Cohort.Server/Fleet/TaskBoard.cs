@@ -16,6 +16,9 @@ public sealed class TaskBoard
 
     private readonly ConcurrentDictionary<string, Channel<PendingTask>> _queues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PendingTask> _open = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _answered = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _answeredOrder = new();
+    private const int AnsweredMemory = 10_000;
 
     /// <summary>Queues a task for its node; the returned task completes with its outcome.</summary>
     public Task<TaskOutcome> Submit(PendingTask task)
@@ -57,17 +60,70 @@ public sealed class TaskBoard
     public bool Complete(PendingTask task, TaskOutcome outcome)
     {
         _open.TryRemove(task.Id, out _);
-        return task.Completion.TrySetResult(outcome);
+        if (!task.Completion.TrySetResult(outcome)) return false;
+        if (outcome.Ok) Remember(task.Id);
+        return true;
     }
 
-    /// <summary>Fails every open task of a node (it went offline or restarted).</summary>
-    public void FailNode(string node, FailureKind kind, string reason, bool deliveredOnly = false)
+    private void Remember(string id)
     {
+        _answered[id] = 0;
+        _answeredOrder.Enqueue(id);
+        // Only recent answers matter for duplicates; keep the memory bounded.
+        while (_answeredOrder.Count > AnsweredMemory && _answeredOrder.TryDequeue(out var old)) _answered.TryRemove(old, out _);
+    }
+
+    /// <summary>
+    /// The node went offline or restarted: its tasks taken but not answered go back on its queue under
+    /// the same id, to be delivered again when it returns. Tasks whose plan allows no offline grace fail
+    /// at once with <paramref name="kind"/>; the others fail only when the grace or the round timeout passes.
+    /// </summary>
+    public void NodeLost(string node, FailureKind kind, string reason, bool offline)
+    {
+        var now = DateTimeOffset.UtcNow;
         foreach (var t in _open.Values)
         {
-            if (t.Node == node && (!deliveredOnly || t.DeliveredAt is not null)) Complete(t, TaskOutcome.Failed(kind, reason));
+            if (t.Node != node) continue;
+            if (!offline && t.DeliveredAt is null) continue;
+            if (t.OfflineGrace == TimeSpan.Zero)
+            {
+                Complete(t, TaskOutcome.Failed(kind, reason));
+                continue;
+            }
+            if (offline) t.LostAt ??= now;
+            if (t.DeliveredAt is not null)
+            {
+                t.DeliveredAt = null;
+                Queue(node).Writer.TryWrite(t);
+            }
         }
     }
+
+    /// <summary>
+    /// Clears the loss of tasks whose node is back and fails those whose node stayed offline past the
+    /// plan's offline grace; returns the failed tasks.
+    /// </summary>
+    public IReadOnlyList<PendingTask> ExpireLost(Func<string, bool> isOnline)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var failed = new List<PendingTask>();
+        foreach (var t in _open.Values)
+        {
+            if (t.LostAt is not { } lost) continue;
+            if (isOnline(t.Node))
+            {
+                t.LostAt = null;
+                continue;
+            }
+            if (t.OfflineGrace is { } grace && now - lost >= grace
+                && Complete(t, TaskOutcome.Failed(FailureKind.Offline, $"node offline for longer than failure.offline_grace ({grace.TotalSeconds:0.#}s)")))
+                failed.Add(t);
+        }
+        return failed;
+    }
+
+    /// <summary>True when a task with this id was answered with a result recently (a late duplicate is then ignored).</summary>
+    public bool WasAnswered(string id) => _answered.ContainsKey(id);
 
     /// <summary>Ids of the open tasks of a run (for cancellation notices).</summary>
     public IReadOnlyList<PendingTask> OpenTasksOf(string runId) => _open.Values.Where(t => t.RunId == runId).ToArray();

@@ -6,7 +6,7 @@ namespace Cohort.Integration.Tests.Infrastructure;
 public static class TestPlans
 {
     /// <summary>A plan for the empty app with the given selection.</summary>
-    public static string Empty(int rounds, int minAvailable, int minFit, int minEvaluate = 0, string timeout = "30s") => $$"""
+    public static string Empty(int rounds, int minAvailable, int minFit, int minEvaluate = 0, string timeout = "30s", string? offlineGrace = null) => $$"""
         name: empty-test
         app: { name: empty }
         strategy: { name: fedavg }
@@ -14,6 +14,7 @@ public static class TestPlans
         selection: { min_available: {{minAvailable}}, min_fit: {{minFit}}, min_evaluate: {{minEvaluate}}, fraction_fit: 1.0, fraction_evaluate: {{(minEvaluate > 0 ? "1.0" : "0.0")}} }
         round_timeout: {{timeout}}
         wait_for_nodes: 30s
+        {{(offlineGrace is null ? "" : $"failure: {{ offline_grace: {offlineGrace} }}")}}
         """;
 
     /// <summary>The heart-disease plan with fewer rounds and a selection for <paramref name="nodes"/> nodes.</summary>

@@ -40,7 +40,8 @@ public static class CohortNode
             catch (Exception e) when (UntrustedCertificate(e) is { } tls)
             {
                 // A certificate the node does not trust is a configuration error, not a network outage: retrying cannot help.
-                throw new NodeRefusedException($"node '{options.Name}': the server certificate of {options.Connection.Server} is not trusted ({tls.Message}); check --ca");
+                string trust = options.Connection.CaFile is { } ca ? $"the CA in --ca {ca}" : "this machine's trusted roots";
+                throw new NodeRefusedException($"node '{options.Name}': the server certificate of {options.Connection.Server} is not trusted by {trust}; give --ca the federation's CA certificate (TLS: {tls.Message})");
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
             {

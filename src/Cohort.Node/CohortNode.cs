@@ -37,6 +37,17 @@ public static class CohortNode
             {
                 throw new NodeRefusedException($"server refused node '{options.Name}': {e.Status.Detail}");
             }
+            catch (Exception e) when (UntrustedCertificate(e) is { } tls)
+            {
+                // A certificate the node does not trust is a configuration error, not a network outage: retrying cannot help.
+                string trust = options.Connection.CaFile is { } ca ? $"the CA in --ca {ca}" : "this machine's trusted roots";
+                throw new NodeRefusedException($"node '{options.Name}': the server certificate of {options.Connection.Server} is not trusted by {trust}; give --ca the federation's CA certificate (TLS: {tls.Message})");
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
+            {
+                // Another live process holds this name; retrying would only contend with it.
+                throw new NodeRefusedException(e.Status.Detail);
+            }
             catch (Exception e) when (e is RpcException or HttpRequestException or IOException or SessionLostException or OperationCanceledException)
             {
                 var delay = Backoff(attempt++, options.MaxBackoff);
@@ -58,6 +69,14 @@ public static class CohortNode
     {
         double seconds = Math.Min(max.TotalSeconds, 0.25 * Math.Pow(2, Math.Min(attempt, 10)));
         return TimeSpan.FromSeconds(seconds * (0.8 + 0.4 * Random.Shared.NextDouble()));
+    }
+
+    // The TLS handshake's failure, wherever the gRPC or HTTP layers wrapped it.
+    private static System.Security.Authentication.AuthenticationException? UntrustedCertificate(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x is RpcException r && r.Status.DebugException is { } debug ? debug : x.InnerException)
+            if (x is System.Security.Authentication.AuthenticationException tls) return tls;
+        return null;
     }
 
     private static string Describe(Exception e) => e switch

@@ -14,6 +14,9 @@ public sealed record NodeOptions
     /// <summary>This site's name; must match the name its token was issued for.</summary>
     public required string Name { get; init; }
 
+    /// <summary>Identifies this node process to the server, which refuses a second live process under the same name.</summary>
+    public string Session { get; init; } = Guid.NewGuid().ToString("N");
+
     /// <summary>Site-local settings handed to the client app (e.g. <c>data</c>: the local data file). Never sent to the server.</summary>
     public Config NodeSettings { get; init; } = Config.Empty;
 

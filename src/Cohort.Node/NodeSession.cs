@@ -48,7 +48,7 @@ internal sealed class NodeSession : IAsyncDisposable
         {
             var client = new Transport.V1.Fleet.FleetClient(channel);
             var reply = await client.RegisterAsync(
-                new RegisterRequest { NodeName = options.Name, App = appName, Version = Version, ProtocolVersion = 1 },
+                new RegisterRequest { NodeName = options.Name, App = appName, Version = Version, ProtocolVersion = 1, SessionId = options.Session },
                 deadline: DateTime.UtcNow.AddSeconds(15), cancellationToken: ct);
             options.Logger.LogInformation("Node {Node} registered with {Server} (server {Version})", options.Name, options.Connection.Server, reply.ServerVersion);
             return new NodeSession(channel, options, TimeSpan.FromMilliseconds(Math.Clamp(reply.HeartbeatIntervalMs, 100, 60_000)));

@@ -37,9 +37,13 @@ public sealed class MetricsExportTests(Federation federation)
         var stored = results.Single(x => x.Node == "cleveland" && x.Phase == "evaluate" && x.Round == 2);
         Assert.Equal(stored.Loss!.Value, double.Parse(row[loss], CultureInfo.InvariantCulture));
         var fit = lines.Skip(1).Select(l => l.Split(',')).Single(c => c[node] == "hungarian" && c[phase] == "fit" && c[round] == "1");
-        Assert.Equal(results.Single(x => x.Node == "hungarian" && x.Phase == "fit" && x.Round == 1).UploadBytes, long.Parse(fit[upload], CultureInfo.InvariantCulture));
+        var storedFit = results.Single(x => x.Node == "hungarian" && x.Phase == "fit" && x.Round == 1);
+        Assert.Equal(storedFit.UploadBytes, long.Parse(fit[upload], CultureInfo.InvariantCulture));
+        // A fit row's loss is the node's training loss, not the evaluation-loss field a fit leaves empty.
+        Assert.Equal(storedFit.Metrics[RunMetricsExport.TrainingLossMetric].AsDouble(), double.Parse(fit[loss], CultureInfo.InvariantCulture));
         var global = lines.Skip(1).Select(l => l.Split(',')).Single(c => c[node] == RunMetricsExport.Global && c[phase] == "fit" && c[round] == "3");
         Assert.Equal(rounds[2].AggregationSeconds, double.Parse(global[aggregation], CultureInfo.InvariantCulture));
+        Assert.Equal(rounds[2].FitMetrics[RunMetricsExport.TrainingLossMetric].AsDouble(), double.Parse(global[loss], CultureInfo.InvariantCulture));
 
         using var json = JsonDocument.Parse(RunMetricsExport.ToJson(detail));
         var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToArray();

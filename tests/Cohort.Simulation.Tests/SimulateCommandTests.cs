@@ -21,7 +21,8 @@ public sealed class SimulateCommandTests
             simulation: { clients: 20, workers: 2, partitioner: iid, data: { synthetic: { rows: 2000, features: 5 } }, histogram: true }
             """);
         string summaryFile = Path.Combine(dir.Path, "out", "summary.json");
-        var root = new RootCommand { SimulateCommand.Create() };
+        var printed = new StringWriter();
+        var root = new RootCommand { SimulateCommand.Create(printed) };
         int exit = await root.Parse(["simulate", plan, "--summary", summaryFile, "--data-dir", Path.Combine(dir.Path, "state"), "--rounds", "3", "--quiet"]).InvokeAsync();
         Assert.Equal(0, exit);
         var summary = JsonNode.Parse(await File.ReadAllTextAsync(summaryFile))!;
@@ -35,5 +36,12 @@ public sealed class SimulateCommandTests
         Assert.InRange(summary["final_central_pr_auc"]!.GetValue<double>(), 0.5, 1.0);
         Assert.InRange(summary["final_central_f1"]!.GetValue<double>(), 0.5, 1.0);
         Assert.True(File.Exists(summary["model"]!.GetValue<string>()));
+        // --quiet prints exactly the summary line: status, rounds, final test figures and wall time.
+        string[] lines = printed.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string line = Assert.Single(lines);
+        Assert.StartsWith("simulation finished, 3/3 rounds, test loss ", line);
+        Assert.Contains($"test accuracy {summary["final_central_accuracy"]!.GetValue<double>():0.000}", line);
+        Assert.Contains(", test auc ", line);
+        Assert.Matches(@", \d+\.\ds\r?$", line);
     }
 }

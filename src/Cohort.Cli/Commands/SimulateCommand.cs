@@ -15,8 +15,8 @@ namespace Cohort.Cli.Commands;
 /// <summary><c>cohort simulate PLAN</c>: the plan's app as virtual clients in this process, same round logic and state as a deployed run.</summary>
 public static class SimulateCommand
 {
-    /// <summary>Builds the command.</summary>
-    public static Command Create()
+    /// <summary>Builds the command; <paramref name="stdout"/> receives its printed lines (the console when null).</summary>
+    public static Command Create(TextWriter? stdout = null)
     {
         var plan = new Argument<string>("plan") { Description = "Plan file with a simulation section" };
         var summary = new Option<string?>("--summary") { Description = "Write a JSON summary to this file" };
@@ -31,8 +31,11 @@ public static class SimulateCommand
         };
         command.SetAction(async (pr, ct) =>
         {
-            var result = await RunAsync(pr.GetValue(plan)!, pr.GetValue(dataDir)!, pr.GetValue(rounds), pr.GetValue(summary), pr.GetValue(quiet) ? TextWriter.Null : Console.Out, ct,
+            var console = stdout ?? Console.Out;
+            bool isQuiet = pr.GetValue(quiet);
+            var result = await RunAsync(pr.GetValue(plan)!, pr.GetValue(dataDir)!, pr.GetValue(rounds), pr.GetValue(summary), isQuiet ? TextWriter.Null : console, ct,
                 pr.GetValue(baseline), pr.GetValue(chart));
+            if (isQuiet) console.WriteLine(SummaryLine(result));
             return result["status"]!.GetValue<string>() == RunStatus.Finished ? 0 : 1;
         });
         return command;
@@ -116,6 +119,25 @@ public static class SimulateCommand
             output.WriteLine($"summary written to {summaryFile}");
         }
         return summary;
+    }
+
+    /// <summary>One line from a simulation's JSON summary: status, rounds, final loss/accuracy/AUC (central test set when there is one) and wall time.</summary>
+    public static string SummaryLine(JsonObject summary)
+    {
+        var parts = new List<string>
+        {
+            $"simulation {summary["status"]?.GetValue<string>()}",
+            $"{summary["rounds_done"]?.GetValue<int>()}/{summary["rounds_planned"]?.GetValue<int>()} rounds",
+        };
+        bool central = summary["final_central_loss"] is not null || summary["final_central_accuracy"] is not null;
+        foreach (var key in new[] { "loss", "accuracy", "auc" })
+        {
+            if (summary[central ? $"final_central_{key}" : $"final_{key}"] is JsonValue v && v.TryGetValue<double>(out double x))
+                parts.Add($"{(central ? "test " : "")}{key} {RunReport.Num(x)}");
+        }
+        parts.Add($"{summary["wall_seconds"]?.GetValue<double>().ToString("0.0", CultureInfo.InvariantCulture)}s");
+        string line = string.Join(", ", parts);
+        return summary["error"] is JsonValue e && e.GetValue<string>() is { Length: > 0 } error ? $"{line}: {error}" : line;
     }
 
     /// <summary>Parses a plan file and the simulation options for it (data paths relative to the plan's folder).</summary>

@@ -33,16 +33,23 @@ public static class RunMetricsExport
         foreach (var r in detail.Rounds.OrderBy(r => r.Round))
         {
             double? roundSeconds = RunReport.Seconds(r.StartedAt, r.FinishedAt) is var s && double.IsFinite(s) && r.FinishedAt.Length > 0 ? s : null;
-            rows.Add(new Row(r.Round, Global, "fit", r.Status == "done", null, null, null, null, r.AggregationSeconds, roundSeconds, r.Error, r.FitMetrics));
+            rows.Add(new Row(r.Round, Global, "fit", r.Status == "done", null, TrainingLoss(r.FitMetrics), null, null, r.AggregationSeconds, roundSeconds, r.Error, r.FitMetrics));
             if (double.IsFinite(r.Loss) || r.Metrics.Count > 0)
                 rows.Add(new Row(r.Round, Global, "evaluate", true, null, Finite(r.Loss), null, null, null, null, "", r.Metrics));
             if (r.HasCentral)
                 rows.Add(new Row(r.Round, Central, "evaluate", true, null, Finite(r.CentralLoss), null, null, null, null, "", r.CentralMetrics));
             foreach (var n in r.Nodes.OrderBy(n => n.Node, StringComparer.Ordinal).ThenBy(n => n.Phase, StringComparer.Ordinal))
-                rows.Add(new Row(r.Round, n.Node, n.Phase, n.Ok, n.Examples, Finite(n.Loss), n.DurationSeconds, n.UploadBytes, null, null, n.Error, n.Metrics));
+                rows.Add(new Row(r.Round, n.Node, n.Phase, n.Ok, n.Examples, n.Phase == "fit" ? TrainingLoss(n.Metrics) : Finite(n.Loss), n.DurationSeconds, n.UploadBytes, null, null, n.Error, n.Metrics));
         }
         return rows;
     }
+
+    /// <summary>Metric in which a fit result reports its training loss.</summary>
+    public const string TrainingLossMetric = "train_loss";
+
+    // A fit result carries no evaluation loss (the wire field stays 0); its loss is the training loss the app reports as a metric.
+    private static double? TrainingLoss(IReadOnlyDictionary<string, Scalar> metrics) =>
+        metrics.TryGetValue(TrainingLossMetric, out var v) ? Finite(RunReport.Value(v)) : null;
 
     /// <summary>CSV with a header; metric columns sorted by name; empty cells for missing values.</summary>
     public static string ToCsv(RunDetail detail)

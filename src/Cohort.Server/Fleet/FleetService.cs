@@ -26,7 +26,8 @@ public sealed class FleetService(
     public override async Task<RegisterReply> Register(RegisterRequest request, ServerCallContext context)
     {
         string node = await AuthenticateAs(request.NodeName, context);
-        registry.Register(node, request.App, request.Version, context.Peer);
+        await RefuseSecondProcessAsync(node, request.SessionId, context);
+        registry.Register(node, request.App, request.Version, context.Peer, request.SessionId);
         // A node that registers again has restarted: whatever it was working on is lost, so it gets
         // those tasks again (same ids) unless the plan allows no offline grace.
         board.NodeLost(node, FailureKind.NodeRestarted, "node restarted while working on the task", offline: false);
@@ -39,6 +40,25 @@ public sealed class FleetService(
             HeartbeatIntervalMs = (int)options.HeartbeatInterval.TotalMilliseconds,
             ServerVersion = ServerInfo.Version,
         };
+    }
+
+    // Another session holds the name with a recent sign of life. A node that restarted quickly looks the same for a moment,
+    // so wait until the other session either calls again after this request (a second live process: refused) or stays
+    // silent past the node timeout (the dead session of a restarted process: this registration replaces it).
+    private async Task RefuseSecondProcessAsync(string node, string session, ServerCallContext context)
+    {
+        var asked = DateTimeOffset.UtcNow;
+        while (registry.OtherLiveSession(node, session, options.NodeTimeout) is { } other)
+        {
+            if (other.LastSeen > asked)
+            {
+                string message = $"node '{node}' is already connected from {other.Address}; stop the other process or use another name";
+                log.LogWarning("Refused a second process for node {Node} from {Peer}: {Reason}", node, context.Peer, message);
+                await store.AddEventAsync(null, "node.duplicate", $"{message} (second process at {context.Peer})", context.CancellationToken);
+                throw new RpcException(new Status(StatusCode.AlreadyExists, message));
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(100), context.CancellationToken);
+        }
     }
 
     /// <inheritdoc />

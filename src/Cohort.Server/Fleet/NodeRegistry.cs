@@ -23,6 +23,9 @@ public sealed class NodeRegistry
         /// <summary>Remote address of its last call.</summary>
         public string Address { get; set; } = "";
 
+        /// <summary>The registered process's session (empty when the node sent none).</summary>
+        public string Session { get; set; } = "";
+
         /// <summary>Last time the node called.</summary>
         public DateTimeOffset LastSeen { get; set; }
 
@@ -37,11 +40,12 @@ public sealed class NodeRegistry
     }
 
     /// <summary>Marks a node online after it registered.</summary>
-    public LiveNode Register(string name, string app, string version, string address)
+    public LiveNode Register(string name, string app, string version, string address, string session = "")
     {
         var n = _nodes.GetOrAdd(name, k => new LiveNode { Name = k });
         lock (n)
         {
+            n.Session = session;
             n.App = app;
             n.Version = version;
             n.Address = address;
@@ -50,6 +54,20 @@ public sealed class NodeRegistry
             n.BusyTask = null;
         }
         return n;
+    }
+
+    /// <summary>
+    /// The live registration that a new one from <paramref name="session"/> would displace: another session of the
+    /// same node name that was online with a sign of life within <paramref name="timeout"/>; null when there is none.
+    /// </summary>
+    public (string Address, DateTimeOffset LastSeen)? OtherLiveSession(string name, string session, TimeSpan timeout)
+    {
+        if (session.Length == 0 || !_nodes.TryGetValue(name, out var n)) return null;
+        lock (n)
+        {
+            bool other = n.Online && n.Session.Length > 0 && n.Session != session && DateTimeOffset.UtcNow - n.LastSeen <= timeout;
+            return other ? (n.Address, n.LastSeen) : null;
+        }
     }
 
     /// <summary>Records a sign of life; returns false when the node has not registered since the server started.</summary>

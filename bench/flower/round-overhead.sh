@@ -23,7 +23,7 @@ for i in $(seq 1 "$pairs"); do
   cp "$work/flower-$i/results/fit.json" "$work/flower-fit-$i.json"
   cp "$work/flower-$i/results/fiteval.json" "$work/flower-fiteval-$i.json"
 done
-python3 - "$work" "$pairs" "$root/bench/results/round-overhead-vs-flower.json" <<'PY'
+python3 - "$work" "$pairs" "${COHORT_FLOWER_JSON:-$root/bench/results/round-overhead-vs-flower.json}" <<'PY'
 import json, os, statistics, sys, subprocess
 work, pairs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rows = []

@@ -96,7 +96,8 @@ public static class DemoCommand
             await CompareWithBaselineAsync(detail, plan, setup, client, outDir, summary, ct);
         if (summaryFile is not null)
         {
-            await File.WriteAllTextAsync(summaryFile, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+            // The same provenance as every benchmark's figures: commit, command line, CPU, load, versions.
+            await Commands.BenchFigures.SaveAsync(summary, summaryFile, ct);
             Console.WriteLine($"summary written to {summaryFile}");
         }
         return 0;

@@ -23,10 +23,21 @@ until podman exec "$server" /cohort health --data-dir /data >/dev/null 2>&1; do
   if ((SECONDS > deadline)); then echo "provision.sh: server not healthy after 120 s" >&2; podman logs "$server" >&2; exit 1; fi
   sleep 1
 done
-podman exec "$server" /cohort ca --data-dir /data >"$secrets/ca.crt"
+# podman 4.3 now and then drops the output of a short-lived exec: ask again when the answer is empty
+# (both commands are safe to repeat; a repeated token create replaces the node's token).
+exec_out() {
+  local out attempt
+  for attempt in 1 2 3 4 5; do
+    out="$(podman exec "$server" "$@")" && [ -n "$out" ] && { printf '%s\n' "$out"; return 0; }
+    sleep 1
+  done
+  echo "provision.sh: '$*' in $server printed nothing in 5 attempts" >&2
+  exit 1
+}
+exec_out /cohort ca --data-dir /data >"$secrets/ca.crt"
 chmod 644 "$secrets/ca.crt"
 for site in "${sites[@]}"; do
-  token="$(podman exec "$server" /cohort token create "$site" --data-dir /data)"
+  token="$(exec_out /cohort token create "$site" --data-dir /data)"
   (umask 077; printf 'COHORT_NODE_TOKEN=%s\n' "$token" >"$secrets/$site.env")
 done
 "${compose[@]}" up -d --no-deps "${sites[@]}" >/dev/null

@@ -38,6 +38,18 @@ check() { # NAME COMMAND...: runs one test, prints its result and, on failure, t
   fi
 }
 
+# podman exec ARGS, printing the command's output; podman 4.3 now and then drops the output of a
+# short-lived exec, so an empty answer is asked again (the commands used here are safe to repeat).
+exec_out() {
+  local out attempt
+  for attempt in 1 2 3 4 5; do
+    out="$(podman exec "$@")" && [ -n "$out" ] && { printf '%s\n' "$out"; return 0; }
+    sleep 1
+  done
+  echo "podman exec $* printed nothing in 5 attempts" >&2
+  return 1
+}
+
 # Waits (deadline in seconds) until CONTAINER answers its health check.
 wait_healthy() {
   local container="$1" deadline=$((SECONDS + $2))
@@ -57,7 +69,7 @@ run_plan() {
   id="$(sed -n 's/^submitted run \([^ ]*\).*/\1/p' <<<"$out")"
   run_id="$id"
   [ -n "$id" ] || { echo "no run id in the output"; return 1; }
-  podman exec "$container" /cohort run show "$id" --data-dir /data --json >"$WORK/run.json" || return 1
+  exec_out "$container" /cohort run show "$id" --data-dir /data --json >"$WORK/run.json" || return 1
   grep -q '"status": *"finished"' "$WORK/run.json" \
     || { echo "run $id did not finish"; cat "$WORK/run.json"; return 1; }
   grep -q '"roundsDone": *3' "$WORK/run.json" || { echo "run $id: not 3 rounds done"; return 1; }
@@ -115,11 +127,12 @@ test_kube() {
   sed -i "s|localhost/cohort:latest|$COHORT_IMAGE|" "$out/coordinator.play.yaml"
   podman kube play --network cohort-kube "$out/coordinator.play.yaml" || return 1
   wait_healthy cohort-server-server 120 || return 1
-  podman exec cohort-server-server /cohort ca --data-dir /data >"$out/ca/ca.crt" && chmod 755 "$out/ca" && chmod 644 "$out/ca/ca.crt"
+  exec_out cohort-server-server /cohort ca --data-dir /data >"$out/ca/ca.crt" || return 1
+  chmod 755 "$out/ca" && chmod 644 "$out/ca/ca.crt"
   for site in "${sites[@]}"; do
     mkdir -p "$out/sites/$site" && chmod 755 "$out/sites/$site"
     cp "$root/examples/heart-disease/data/processed.$site.data" "$out/sites/$site/" && chmod 644 "$out/sites/$site/"*
-    token="$(podman exec cohort-server-server /cohort token create "$site" --data-dir /data)" || return 1
+    token="$(exec_out cohort-server-server /cohort token create "$site" --data-dir /data)" || return 1
     python3 "$root/tests/containers/kube_to_podman.py" "$out/$site.yaml" "$out/$site.play.yaml" \
       --token "$token" --ca-dir "$out/ca" --site-data "$out/sites/$site" || return 1
     sed -i "s|localhost/cohort:latest|$COHORT_IMAGE|" "$out/$site.play.yaml"

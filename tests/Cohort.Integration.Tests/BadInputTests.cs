@@ -66,16 +66,7 @@ public sealed class BadInputTests
                 return copy;
             }),
         };
-        var running = new List<Task>();
-        foreach (var (name, app) in apps)
-        {
-            var options = new NodeOptions
-            {
-                Connection = new ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync(name, default), server.Host.CaFile),
-                Name = name,
-            };
-            running.Add(CohortNode.RunAsync(app, "empty", options, stop.Token));
-        }
+        var running = await server.StartNodesAsync(apps, "empty", stop.Token);
         try
         {
             await server.WaitForNodesAsync(4);

@@ -31,16 +31,7 @@ public sealed class HostileNodeTests
             ["odd-name"] = new HostileApp((_, _) => (10, Metric("acc<script>", 1))),
             ["nan-eval"] = new HostileApp((_, _) => (10, Metrics.Empty), evaluationLoss: double.NaN),
         };
-        var running = new List<Task>();
-        foreach (var (name, app) in apps)
-        {
-            var options = new NodeOptions
-            {
-                Connection = new ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync(name, default), server.Host.CaFile),
-                Name = name,
-            };
-            running.Add(CohortNode.RunAsync(app, "empty", options, stop.Token));
-        }
+        var running = await server.StartNodesAsync(apps, "empty", stop.Token);
         try
         {
             await server.WaitForNodesAsync(apps.Count);

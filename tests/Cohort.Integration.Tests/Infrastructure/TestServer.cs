@@ -28,6 +28,22 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>Control API client with the admin token.</summary>
     public ControlClient Control { get; }
 
+    /// <summary>Starts one in-process node per app (the app's name is the node's), each enrolled with a fresh token; returns their running tasks.</summary>
+    public async Task<List<Task>> StartNodesAsync(IReadOnlyDictionary<string, Cohort.Apps.IClientApp> apps, string appName, CancellationToken stop)
+    {
+        var running = new List<Task>();
+        foreach (var (name, app) in apps)
+        {
+            var options = new Cohort.Node.NodeOptions
+            {
+                Connection = new ConnectionOptions(Host.Address.ToString(), await Control.CreateNodeTokenAsync(name, default), Host.CaFile),
+                Name = name,
+            };
+            running.Add(Cohort.Node.CohortNode.RunAsync(app, appName, options, stop));
+        }
+        return running;
+    }
+
     /// <summary>Starts a server; reuse <paramref name="dataDir"/> and <paramref name="port"/> to restart one.</summary>
     public static async Task<TestServer> StartAsync(string? dataDir = null, int port = 0, TimeSpan? nodeTimeout = null, bool mutualTls = false, Cohort.Strategies.StrategyServices? strategyServices = null, string? database = null)
     {

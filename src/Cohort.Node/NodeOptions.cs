@@ -20,6 +20,12 @@ public sealed record NodeOptions
     /// <summary>Site-local settings handed to the client app (e.g. <c>data</c>: the local data file). Never sent to the server.</summary>
     public Config NodeSettings { get; init; } = Config.Empty;
 
+    /// <summary>
+    /// What this site accepts to train for, checked before every task; a task outside it is refused with
+    /// the reason and never reaches the app. Null accepts every task the server sends.
+    /// </summary>
+    public Sites.SitePolicy? Policy { get; init; }
+
     /// <summary>How long one task poll waits at the server.</summary>
     public TimeSpan PollWait { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -172,7 +172,7 @@ internal sealed class NodeSession : IAsyncDisposable
         ClientReply reply;
         try
         {
-            reply = task.Kind switch
+            reply = PolicyRefusal(task) is { } refusal ? refusal : task.Kind switch
             {
                 Wire.Fit => await RunOnAppAsync(apps, task, ClientKind.Fit, parameters, taskCts.Token),
                 Wire.Evaluate => await RunOnAppAsync(apps, task, ClientKind.Evaluate, parameters, taskCts.Token),
@@ -194,6 +194,13 @@ internal sealed class NodeSession : IAsyncDisposable
             if (task.Kind == Wire.Evaluate) header.Loss = reply.Loss;
             ScalarMaps.CopyTo(reply.Metrics, header.Metrics);
         }
+        else if (reply.Failure == FailureKind.SitePolicy)
+        {
+            header.Ok = false;
+            header.Error = reply.Error;
+            header.RefusedBySitePolicy = true;
+            _log.LogWarning("Node {Node}: refused task {Task} of run {Run}: site policy: {Reason}", _options.Name, task.TaskId, task.RunId, reply.Error);
+        }
         else
         {
             header.Ok = false;
@@ -204,6 +211,25 @@ internal sealed class NodeSession : IAsyncDisposable
         header.HasParameters = result is not null;
         await PushAsync(header, result, ct);
         _busyTask = null;
+    }
+
+    // Checked before the app is created or sees anything of the task: a run outside the site's policy never touches its data.
+    private ClientReply? PolicyRefusal(TaskHeader task)
+    {
+        if (_options.Policy is not { } policy) return null;
+        var terms = new Plans.RunTerms
+        {
+            Strategy = task.Strategy,
+            Rounds = task.Rounds,
+            SecureAggregation = task.SecureAggregation,
+            Privacy = task.Privacy.Length == 0 ? null : task.Privacy,
+            NoiseMultiplier = task.Privacy.Length == 0 ? null : task.NoiseMultiplier,
+            Tags = [.. task.Tags],
+            Submitter = task.Submitter.Length == 0 ? null : task.Submitter,
+        };
+        return policy.Refusal(task.RunId, task.App, terms, ScalarMaps.ToConfig(task.Config), ScalarMaps.ToConfig(task.AppSettings)) is { } reason
+            ? ClientReply.Failed(FailureKind.SitePolicy, reason)
+            : null;
     }
 
     private async Task<ClientReply> RunOnAppAsync(RunApps apps, TaskHeader task, ClientKind kind, ParameterSet? parameters, CancellationToken ct)

@@ -24,12 +24,26 @@ public static class NodeCommand
         var allowInsecureNetwork = new Option<bool>("--allow-insecure-network") { Description = "Allow --insecure to a server that is not on loopback (the token crosses the network in clear)" };
         var cert = new Option<string?>("--cert") { Description = "Client certificate (PEM) for mutual TLS" };
         var key = new Option<string?>("--key") { Description = "Private key (PEM) of --cert" };
+        var policy = new Option<string?>("--policy") { Description = "Site policy (YAML): the apps, strategies, limits, privacy and runs this site accepts; tasks outside it are refused (see docs/security.md)" };
 
         var command = new Command("node", "Run a site's node: connect out to the server, pull tasks, train locally, push parameters");
-        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key }) command.Options.Add(o);
+        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
+            // Read first: a site whose policy cannot be read must not start serving the server's tasks unchecked.
+            Cohort.Sites.SitePolicy? sitePolicy = null;
+            if (pr.GetValue(policy) is { } policyFile)
+            {
+                try
+                {
+                    sitePolicy = Cohort.Sites.SitePolicyParser.Load(policyFile);
+                }
+                catch (Cohort.Sites.SitePolicyException e)
+                {
+                    throw new CliException($"--policy: {e.Message}");
+                }
+            }
             IClientAppFactory factory = BuiltInApps.Find(appName)
                 ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {string.Join(", ", BuiltInApps.Factories().Select(a => a.Name))})");
             // --set partition.plan=PLAN --set partition.client=NAME: this node works on that client's share of the plan's simulation data.
@@ -56,8 +70,11 @@ public static class NodeCommand
                 Connection = new ConnectionOptions(pr.GetValue(server)!, tokenValue, pr.GetValue(ca), pr.GetValue(insecure), pr.GetValue(cert), pr.GetValue(key), pr.GetValue(allowInsecureNetwork)),
                 Name = pr.GetValue(name)!,
                 NodeSettings = new Config(settings),
+                Policy = sitePolicy,
                 Logger = loggerFactory.CreateLogger("cohort.node"),
             };
+            if (sitePolicy is not null)
+                options.Logger.LogInformation("Node {Node}: site policy {File} in force; tasks outside it are refused", options.Name, pr.GetValue(policy));
             try
             {
                 await CohortNode.RunAsync(factory, options, ct);

@@ -32,4 +32,7 @@ public enum FailureKind
 
     /// <summary>The task could not be sent to its node.</summary>
     Undeliverable,
+
+    /// <summary>The node refused the task under its site's policy (a strategy, app, limit or submitter the site does not accept); it refuses the whole run.</summary>
+    SitePolicy,
 }

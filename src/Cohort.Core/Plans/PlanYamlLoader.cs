@@ -10,7 +10,11 @@ internal static class PlanYamlLoader
     private const string DuplicateKeyMessage = "Duplicate key ";
 
     /// <summary>The plan's single document, which must be a mapping.</summary>
-    public static YamlMappingNode LoadRoot(string yaml, string source)
+    public static YamlMappingNode LoadRoot(string yaml, string source) =>
+        LoadRoot(yaml, source, "plan", "at least name, app and strategy");
+
+    /// <summary>The single document of a YAML file of kind <paramref name="what"/> ("plan", "site policy"), which must be a mapping.</summary>
+    public static YamlMappingNode LoadRoot(string yaml, string source, string what, string emptyHint)
     {
         var stream = new YamlStream();
         try
@@ -20,7 +24,7 @@ internal static class PlanYamlLoader
         catch (YamlException e) when (e.Message.StartsWith(DuplicateKeyMessage, StringComparison.Ordinal))
         {
             string key = e.Message[DuplicateKeyMessage.Length..];
-            string where = MappingPathOfKeyAt(yaml, e.Start) is { } path ? (path.Length == 0 ? "plan" : path) : "a mapping";
+            string where = MappingPathOfKeyAt(yaml, e.Start) is { } path ? (path.Length == 0 ? what : path) : "a mapping";
             throw new PlanException(source, e.Start.Line, e.Start.Column, $"duplicate key '{key}' in {where}");
         }
         catch (YamlException e)
@@ -36,15 +40,15 @@ internal static class PlanYamlLoader
         }
 
         if (stream.Documents.Count == 0 || YamlScalars.IsNull(stream.Documents[0].RootNode))
-            throw new PlanException(source, 0, 0, "the plan is empty (expected a mapping with at least name, app and strategy)");
+            throw new PlanException(source, 0, 0, $"the {what} is empty (expected a mapping with {emptyHint})");
         if (stream.Documents.Count > 1)
         {
             var second = stream.Documents[1].RootNode;
-            throw new PlanException(source, second.Start.Line, second.Start.Column, $"a plan is one YAML document, found {stream.Documents.Count}");
+            throw new PlanException(source, second.Start.Line, second.Start.Column, $"a {what} is one YAML document, found {stream.Documents.Count}");
         }
         var root = stream.Documents[0].RootNode;
         if (root is not YamlMappingNode map)
-            throw new PlanException(source, root.Start.Line, root.Start.Column, $"plan: expected a mapping of plan keys, got {YamlScalars.Describe(root)}");
+            throw new PlanException(source, root.Start.Line, root.Start.Column, $"{what}: expected a mapping of {what} keys, got {YamlScalars.Describe(root)}");
         return map;
     }
 

@@ -11,8 +11,11 @@ internal sealed class YamlSection
 {
     private readonly Dictionary<string, Entry> _entries;
 
-    private YamlSection(string source, string path, YamlNode node, bool present, Dictionary<string, Entry> entries)
+    private readonly string _root;
+
+    private YamlSection(string source, string path, YamlNode node, bool present, Dictionary<string, Entry> entries, string root = "plan")
     {
+        _root = root;
         Source = source;
         Path = path;
         Node = node;
@@ -38,20 +41,20 @@ internal sealed class YamlSection
     /// <summary>The entries in file order.</summary>
     public IEnumerable<KeyValuePair<string, Entry>> Entries => _entries;
 
-    /// <summary>What messages call this section: "plan" for the top level, else its path.</summary>
-    public string Where => Path.Length == 0 ? "plan" : Path;
+    /// <summary>What messages call this section: "plan" (or the document's name) for the top level, else its path.</summary>
+    public string Where => Path.Length == 0 ? _root : Path;
 
     /// <summary>
     /// Reads a mapping; an empty value reads as an empty section. Keys outside <paramref name="allowed"/>
-    /// (when given) are errors that list the allowed keys.
+    /// (when given) are errors that list the allowed keys. <paramref name="root"/> names the top level in messages.
     /// </summary>
-    public static YamlSection Read(string source, string path, YamlNode node, IReadOnlyList<string>? allowed)
+    public static YamlSection Read(string source, string path, YamlNode node, IReadOnlyList<string>? allowed, string root = "plan")
     {
         var entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
-        if (YamlScalars.IsNull(node)) return new YamlSection(source, path, node, true, entries);
+        if (YamlScalars.IsNull(node)) return new YamlSection(source, path, node, true, entries, root);
         if (node is not YamlMappingNode map)
-            throw Error(source, node, $"{(path.Length == 0 ? "plan" : path)}: expected a mapping of keys, got {YamlScalars.Describe(node)}");
-        var section = new YamlSection(source, path, node, true, entries);
+            throw Error(source, node, $"{(path.Length == 0 ? root : path)}: expected a mapping of keys, got {YamlScalars.Describe(node)}");
+        var section = new YamlSection(source, path, node, true, entries, root);
         foreach (var (k, v) in map.Children)
         {
             string key = KeyName(source, section.Where, k);

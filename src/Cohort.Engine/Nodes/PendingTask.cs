@@ -32,6 +32,9 @@ public sealed class PendingTask
     /// <summary>Config for this task.</summary>
     public required Config Config { get; init; }
 
+    /// <summary>The run's terms (strategy, rounds, privacy, tags) a node checks against its site policy; null when not known.</summary>
+    public Plans.RunTerms? Terms { get; init; }
+
     /// <summary>Parameters sent with the task, if any.</summary>
     public ParameterSet? Parameters { get; init; }
 

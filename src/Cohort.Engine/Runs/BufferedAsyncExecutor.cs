@@ -43,6 +43,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
         var versionStarted = DateTimeOffset.UtcNow;
         var aggregationTime = new Stopwatch();
         var waitDeadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
+        var terms = RunTerms.Of(plan);
         // The stop callback runs on another thread: it sees the tasks in flight through a snapshot.
         PendingTask[] snapshot = [];
         using var stop = ct.Register(() =>
@@ -77,6 +78,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
                             App = plan.App.Name,
                             AppSettings = plan.App.Settings,
                             Config = instruction.Config,
+                            Terms = terms,
                             Parameters = instruction.Parameters,
                             Expected = instruction.ExpectedResult ?? global,
                             Limits = plan.Failure.Limits,
@@ -131,8 +133,9 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
                 else
                 {
                     failures.Add(new NodeFailure(flight.Task.Node, error!));
-                    // A failing node is left alone for a moment rather than re-tasked in a tight loop.
-                    coolDown[flight.Task.Node] = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1);
+                    // A failing node is left alone for a moment rather than re-tasked in a tight loop; one that
+                    // refused the run under its site policy would refuse again, so it gets no more of it.
+                    coolDown[flight.Task.Node] = kind == FailureKind.SitePolicy ? DateTimeOffset.MaxValue : DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1);
                     if (++consecutiveFailures > 10 * Math.Max(1, pool.Available(plan.App.Name).Count))
                         throw new RunFailedException($"version {version + 1}: {consecutiveFailures} fit tasks failed in a row; last failures: {Describe(failures.TakeLast(5))}");
                 }
@@ -203,6 +206,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
             App = plan.App.Name,
             AppSettings = plan.App.Settings,
             Config = i.Config,
+            Terms = RunTerms.Of(plan),
             Parameters = i.Parameters,
             Timeout = plan.RoundTimeout,
             OfflineGrace = plan.Failure.OfflineGrace,

@@ -23,12 +23,28 @@ public sealed class RunExecutor(
     /// <summary>Latest progress of each running run.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, RoundProgress> Progress { get; } = new();
 
+    // Nodes that refused a run under their site policy, with the reason, per run. A site policy answers
+    // the same for every task of a run, so such a node gets no more of the run's tasks.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Concurrent.ConcurrentDictionary<string, string>> _refusals = new(StringComparer.Ordinal);
+
     /// <summary>Runs (or resumes) <paramref name="run"/> from <paramref name="startRound"/>; throws <see cref="RunFailedException"/> with the reason when it cannot finish.</summary>
     public Task ExecuteAsync(RunRecord run, Plan plan, int startRound, CancellationToken ct) =>
         ExecuteAsync(run, plan, strategies.Create(plan.Strategy.Name, plan.Strategy.Parameters, services), startRound, ct);
 
     /// <summary>Runs (or resumes) <paramref name="run"/> with a strategy built by the caller; the plan's personalisation and privacy still wrap it.</summary>
     public async Task ExecuteAsync(RunRecord run, Plan plan, IStrategy strategy, int startRound, CancellationToken ct)
+    {
+        try
+        {
+            await ExecuteRoundsAsync(run, plan, strategy, startRound, ct);
+        }
+        finally
+        {
+            _refusals.TryRemove(run.Id, out _);
+        }
+    }
+
+    private async Task ExecuteRoundsAsync(RunRecord run, Plan plan, IStrategy strategy, int startRound, CancellationToken ct)
     {
         if (plan.Personalization.Enabled) strategy = new PersonalizedStrategy(strategy, plan.Personalization);
         if (plan.Privacy is { Local: false } privacy) strategy = new Privacy.DifferentialPrivacy(strategy, privacy);
@@ -83,9 +99,9 @@ public sealed class RunExecutor(
         {
             var attemptContext = attempt == 0 ? context : context with { Random = new Random(RoundSeed.OfRetry(plan.Seed, round, attempt)) };
             phases.Switch(RoundPhase.Configure);
-            var fitInstructions = strategy.ConfigureFit(attemptContext, global, Available(plan));
+            var fitInstructions = strategy.ConfigureFit(attemptContext, global, Available(run.Id, plan));
             if (fitInstructions.Count < plan.Selection.MinFit)
-                throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}");
+                throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}{RefusalNote(run.Id)}");
             failures = [];
             fitOk = 0;
             using (var aggregation = strategy.BeginAggregateFit(attemptContext, global))
@@ -95,6 +111,7 @@ public sealed class RunExecutor(
                 {
                     string? error = outcome.Error;
                     var kind = outcome.Failure;
+                    NoteRefusal(task, outcome);
                     if (outcome.Ok)
                     {
                         try
@@ -166,7 +183,7 @@ public sealed class RunExecutor(
 
             // Evaluate.
             phases.Switch(RoundPhase.Configure);
-            var evalInstructions = strategy.ConfigureEvaluate(context, global, Available(plan));
+            var evalInstructions = strategy.ConfigureEvaluate(context, global, Available(run.Id, plan));
             var evalResults = new List<NodeResult<EvaluateResult>>();
             evalFailures = [];
             if (evalInstructions.Count > 0)
@@ -174,6 +191,7 @@ public sealed class RunExecutor(
                 phases.Switch(RoundPhase.Evaluate);
                 await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Evaluate, evalInstructions, null, ct))
                 {
+                    NoteRefusal(task, outcome);
                     if (outcome.Ok) evalResults.Add(new NodeResult<EvaluateResult>(task.Node, new EvaluateResult(outcome.Loss, outcome.Examples, outcome.Metrics)));
                     else evalFailures.Add(new NodeFailure(task.Node, outcome.Error!));
                     phases.Switch(RoundPhase.Persist);
@@ -216,6 +234,7 @@ public sealed class RunExecutor(
         RunRecord run, Plan plan, int round, TaskKind kind, IReadOnlyList<NodeInstruction> instructions, ParameterSet? expected,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
+        var terms = RunTerms.Of(plan);
         var tasks = instructions.Select(i => new PendingTask
         {
             Id = $"{run.Id}-r{round}-{(kind == TaskKind.Fit ? "fit" : "eval")}-{i.Node}-{Guid.NewGuid().ToString("N")[..8]}",
@@ -226,6 +245,7 @@ public sealed class RunExecutor(
             App = plan.App.Name,
             AppSettings = plan.App.Settings,
             Config = i.Config,
+            Terms = terms,
             Parameters = i.Parameters,
             // A strategy may expect more (SCAFFOLD) or less (personal layers) than the model back.
             Expected = kind == TaskKind.Fit ? i.ExpectedResult ?? expected : expected,
@@ -260,7 +280,7 @@ public sealed class RunExecutor(
     {
         await WaitForNodesAsync(run.Id, plan, 0, ct, minimum: 1);
         var reasons = new List<string>();
-        foreach (var node in Available(plan))
+        foreach (var node in Available(run.Id, plan))
         {
             var task = new PendingTask
             {
@@ -272,6 +292,7 @@ public sealed class RunExecutor(
                 App = plan.App.Name,
                 AppSettings = plan.App.Settings,
                 Config = plan.FitConfig(1),
+                Terms = RunTerms.Of(plan),
                 Timeout = plan.RoundTimeout,
                 OfflineGrace = plan.Failure.OfflineGrace,
             };
@@ -280,6 +301,7 @@ public sealed class RunExecutor(
             using var onStop = ct.Register(() => pool.Fail(task, FailureKind.Stopped, "run stopped"));
             var outcome = await pool.Submit(task);
             ct.ThrowIfCancellationRequested();
+            NoteRefusal(task, outcome);
             if (outcome.Ok && outcome.Parameters is { Count: > 0 } p)
             {
                 await store.AddEventAsync(run.Id, "run.initialized", $"initial parameters from node '{node}' ({p.Count} tensors, {p.ElementCount} values)", ct);
@@ -295,13 +317,13 @@ public sealed class RunExecutor(
         int wanted = minimum ?? plan.Selection.MinAvailable;
         var deadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
         bool announced = false;
-        while (Available(plan).Count < wanted)
+        while (Available(runId, plan).Count < wanted)
         {
             if (DateTimeOffset.UtcNow > deadline)
-                throw new RunFailedException($"round {round}: only {Available(plan).Count} nodes with app '{plan.App.Name}' online after waiting {plan.WaitForNodes.TotalSeconds:0}s, min_available is {wanted}");
+                throw new RunFailedException($"round {round}: only {Available(runId, plan).Count} nodes with app '{plan.App.Name}' online after waiting {plan.WaitForNodes.TotalSeconds:0}s, min_available is {wanted}{RefusalNote(runId)}");
             if (!announced)
             {
-                Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, Available(plan).Count);
+                Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, Available(runId, plan).Count);
                 announced = true;
             }
             await Task.Delay(100, ct);
@@ -330,6 +352,25 @@ public sealed class RunExecutor(
         return text.Length == 0 ? "none" : text;
     }
 
-    /// <summary>Online nodes with the plan's app, narrowed to the plan's <c>selection.nodes</c> when it names any.</summary>
-    private IReadOnlyList<string> Available(Plan plan) => plan.Selection.Allowed(pool.Available(plan.App.Name));
+    /// <summary>
+    /// Online nodes with the plan's app, narrowed to the plan's <c>selection.nodes</c> when it names any,
+    /// less those that refused the run under their site policy.
+    /// </summary>
+    private IReadOnlyList<string> Available(string runId, Plan plan)
+    {
+        var nodes = plan.Selection.Allowed(pool.Available(plan.App.Name));
+        return _refusals.TryGetValue(runId, out var refused) && !refused.IsEmpty ? nodes.Where(n => !refused.ContainsKey(n)).ToArray() : nodes;
+    }
+
+    private void NoteRefusal(PendingTask task, TaskOutcome outcome)
+    {
+        if (outcome.Failure == FailureKind.SitePolicy)
+            _refusals.GetOrAdd(task.RunId, _ => new(StringComparer.Ordinal)).TryAdd(task.Node, outcome.Error ?? "refused by site policy");
+    }
+
+    // Why nodes that are online do not count: their sites refused the run.
+    private string RefusalNote(string runId) =>
+        _refusals.TryGetValue(runId, out var refused) && !refused.IsEmpty
+            ? $"; not counted: {string.Join("; ", refused.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}: {r.Value}"))}"
+            : "";
 }

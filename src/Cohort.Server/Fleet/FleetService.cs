@@ -93,6 +93,17 @@ public sealed class FleetService(
         };
         ScalarMaps.CopyTo(task.AppSettings, header.AppSettings);
         ScalarMaps.CopyTo(task.Config, header.Config);
+        if (task.Terms is { } terms)
+        {
+            // The node checks these against its site policy before it runs anything.
+            header.Strategy = terms.Strategy;
+            header.Rounds = terms.Rounds;
+            header.SecureAggregation = terms.SecureAggregation;
+            header.Privacy = terms.Privacy ?? "";
+            header.NoiseMultiplier = terms.NoiseMultiplier ?? 0;
+            header.Tags.AddRange(terms.Tags);
+            header.Submitter = terms.Submitter ?? "";
+        }
         try
         {
             await responseStream.WriteAsync(new TaskMessage { Header = header }, context.CancellationToken);
@@ -149,6 +160,16 @@ public sealed class FleetService(
         // A second stream for the same task would only multiply the memory one result may take.
         using var active = uploads.BeginTask(task.Id);
         double duration = header.DurationSeconds;
+        if (!header.Ok && header.RefusedBySitePolicy)
+        {
+            string reason = $"refused by site policy: {header.Error}";
+            if (board.Complete(task, TaskOutcome.Failed(FailureKind.SitePolicy, reason, duration)))
+            {
+                log.LogWarning("Node {Node} refused run {Run} ({Phase}, round {Round}): {Reason}", node, task.RunId, task.Phase, task.Round, reason);
+                await store.AddEventAsync(task.RunId, "node.policy_refused", $"node '{node}' {reason} ({task.Phase}, round {task.Round})", ct);
+            }
+            return new PushResultReply { Accepted = true };
+        }
         if (!header.Ok)
         {
             board.Complete(task, TaskOutcome.Failed(FailureKind.ClientError, $"node error: {header.Error}", duration));

@@ -117,6 +117,7 @@ public sealed class ServerMetrics
         FailureKind.Stopped => "stopped",
         FailureKind.Cancelled => "cancelled",
         FailureKind.Undeliverable => "undeliverable",
+        FailureKind.SitePolicy => "site_policy",
         _ => "other",
     };
 }

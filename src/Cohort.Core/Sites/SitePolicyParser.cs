@@ -1,0 +1,85 @@
+using Cohort.Plans;
+using Cohort.Records;
+
+namespace Cohort.Sites;
+
+/// <summary>Reads a site policy from YAML; unknown keys and wrong values are errors naming the file, line and key.</summary>
+public static class SitePolicyParser
+{
+    /// <summary>The keys a site policy may have.</summary>
+    public static readonly IReadOnlyList<string> Keys =
+    [
+        "apps", "strategies", "max_rounds", "max_local_epochs", "limits", "require_secure_aggregation",
+        "require_differential_privacy", "min_noise_multiplier", "submitters", "tags", "allow_server_start", "runs",
+    ];
+
+    /// <summary>Reads the policy file at <paramref name="path"/>.</summary>
+    public static SitePolicy Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SitePolicyException($"{path}: cannot read the site policy: {e.Message}");
+        }
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses policy text; <paramref name="source"/> names it in errors.</summary>
+    public static SitePolicy Parse(string yaml, string source)
+    {
+        ArgumentNullException.ThrowIfNull(yaml);
+        ArgumentNullException.ThrowIfNull(source);
+        try
+        {
+            var top = YamlSection.Read(source, "", PlanYamlLoader.LoadRoot(yaml, source, "site policy", "keys such as apps, strategies, max_rounds"), [.. Keys], root: "site policy");
+            var limits = new Dictionary<string, double>(StringComparer.Ordinal);
+            var limitSection = top.Section("limits", allowed: null);
+            foreach (var (key, _) in limitSection.Entries)
+                limits[key] = limitSection.Number(key, NumberBounds.NonNegative)!.Value;
+            if (top.Integer("max_local_epochs", 0, int.MaxValue) is { } epochs)
+            {
+                if (limits.ContainsKey("local_epochs"))
+                    throw top.Error(top.FindKey("max_local_epochs")!, "max_local_epochs: also given as limits.local_epochs; keep one");
+                limits["local_epochs"] = epochs;
+            }
+            return new SitePolicy
+            {
+                Apps = NonEmpty(top, "apps"),
+                Strategies = NonEmpty(top, "strategies"),
+                MaxRounds = top.Int("max_rounds", 1),
+                Limits = limits,
+                RequireSecureAggregation = Bool(top, "require_secure_aggregation") ?? false,
+                RequireDifferentialPrivacy = Bool(top, "require_differential_privacy") ?? false,
+                MinNoiseMultiplier = top.Number("min_noise_multiplier", NumberBounds.NonNegative),
+                Submitters = NonEmpty(top, "submitters"),
+                Tags = NonEmpty(top, "tags"),
+                AllowServerStart = Bool(top, "allow_server_start") ?? true,
+                Runs = top.StringList("runs") ?? [],
+            };
+        }
+        catch (PlanException e)
+        {
+            throw new SitePolicyException(e.Line > 0 ? $"site policy {e.Source}:{e.Line}:{e.Column}: {e.Problem}" : $"site policy {e.Source}: {e.Problem}");
+        }
+    }
+
+    private static bool? Bool(YamlSection top, string key)
+    {
+        if (top.Value(key) is not { } v) return null;
+        if (v.Kind != ScalarKind.Bool) throw top.Error(top.Find(key)!, $"{key}: {v} is not allowed (allowed: true, false)");
+        return v.AsBool();
+    }
+
+    // An empty list would refuse everything, which is more likely a slip than a wish: say so.
+    private static IReadOnlyList<string>? NonEmpty(YamlSection top, string key)
+    {
+        var list = top.StringList(key);
+        if (list is { Count: 0 }) throw top.Error(top.Find(key)!, $"{key}: an empty list would refuse every run; leave the key out to accept any");
+        return list;
+    }
+}

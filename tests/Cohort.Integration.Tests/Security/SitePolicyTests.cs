@@ -1,0 +1,129 @@
+using Cohort.Engine.State;
+using Cohort.Integration.Tests.Infrastructure;
+
+namespace Cohort.Integration.Tests.Security;
+
+/// <summary>
+/// A site's policy is enforced by its own node process (<c>cohort node --policy</c>): tasks outside it are
+/// refused before the app sees them, the server records the reason where people look (run error, round
+/// results, events), and the refusing node gets no more tasks of that run.
+/// </summary>
+public sealed class SitePolicyTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task A_node_allowing_only_fedavg_refuses_a_fedprox_run_and_the_server_shows_the_reason()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var dir = new PolicyDir("strategies: [fedavg, fedadam]\n");
+        await using var node = CliProcess.StartNode(server, "strict", await server.Control.CreateNodeTokenAsync("strict", default), "empty", "--policy", dir.File);
+        await server.WaitForNodesAsync(1, processes: [node]);
+
+        var run = await server.Control.SubmitAsync(Fedprox(TestPlans.Empty(rounds: 2, minAvailable: 1, minFit: 1)), "fedprox.yaml", default);
+        var detail = await server.WaitForRunAsync(run.Id, Deadline);
+
+        const string reason = "refused by site policy: strategy fedprox not in allowed [fedavg, fedadam]";
+        Assert.Equal(RunStatus.Failed, detail.Run.Status);
+        Assert.Contains(reason, detail.Run.Error);
+        Assert.Single(detail.Events, e => e.Contains("node.policy_refused: node 'strict' " + reason, StringComparison.Ordinal));
+        Assert.Contains("site policy: strategy fedprox not in allowed [fedavg, fedadam]", node.Output);
+        Assert.True(node.IsRunning, node.Output);
+    }
+
+    [Fact]
+    public async Task A_run_continues_without_the_refusing_node_when_enough_others_remain_and_never_asks_it_again()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var dir = new PolicyDir("strategies: [fedavg]\n");
+        // "a-strict" sorts first, so it is asked for the initial parameters before "b-open".
+        await using var strict = CliProcess.StartNode(server, "a-strict", await server.Control.CreateNodeTokenAsync("a-strict", default), "empty", "--policy", dir.File);
+        await using var open = CliProcess.StartNode(server, "b-open", await server.Control.CreateNodeTokenAsync("b-open", default), "empty");
+        await server.WaitForNodesAsync(2, processes: [strict, open]);
+
+        var run = await server.Control.SubmitAsync(Fedprox(TestPlans.Empty(rounds: 3, minAvailable: 1, minFit: 1)), "fedprox.yaml", default);
+        var detail = await server.WaitForRunAsync(run.Id, Deadline);
+
+        Assert.True(detail.Run.Status == RunStatus.Finished, $"{detail.Run.Status}: {detail.Run.Error}\n{string.Join("\n", detail.Events)}");
+        Assert.Single(detail.Events, e => e.Contains("node.policy_refused: node 'a-strict' refused by site policy: strategy fedprox not in allowed [fedavg]", StringComparison.Ordinal));
+        Assert.Equal(3, detail.Rounds.Count);
+        Assert.All(detail.Rounds, r => Assert.Equal(["b-open"], r.Nodes.Select(n => n.Node).Distinct()));
+        Assert.True(strict.IsRunning, strict.Output);
+    }
+
+    [Fact]
+    public async Task A_node_with_max_local_epochs_2_trains_an_allowed_run_and_refuses_one_with_5_local_epochs()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var dir = new PolicyDir("""
+            apps: [empty]
+            strategies: [fedavg]
+            max_rounds: 5
+            max_local_epochs: 2
+            limits: { batch_size: 512 }
+            allow_server_start: true
+            """);
+        await using var node = CliProcess.StartNode(server, "bounded", await server.Control.CreateNodeTokenAsync("bounded", default), "empty", "--policy", dir.File);
+        await server.WaitForNodesAsync(1, processes: [node]);
+        string plan = TestPlans.Empty(rounds: 2, minAvailable: 1, minFit: 1);
+
+        var allowed = await server.Control.SubmitAsync(plan + "\ntrain: { local_epochs: 2, batch_size: 64 }\n", "allowed.yaml", default);
+        var done = await server.WaitForRunAsync(allowed.Id, Deadline);
+        Assert.True(done.Run.Status == RunStatus.Finished, $"{done.Run.Status}: {done.Run.Error}\n{node.Output}");
+        Assert.Equal(2, done.Run.RoundsDone);
+        Assert.All(done.Rounds, r => Assert.All(r.Nodes, n => Assert.True(n.Ok, n.Error)));
+        Assert.DoesNotContain(done.Events, e => e.Contains("policy", StringComparison.Ordinal));
+
+        var tooLong = await server.Control.SubmitAsync(plan + "\ntrain: { local_epochs: 5 }\n", "epochs.yaml", default);
+        var refused = await server.WaitForRunAsync(tooLong.Id, Deadline);
+        Assert.Equal(RunStatus.Failed, refused.Run.Status);
+        Assert.Contains("refused by site policy: local_epochs 5 above the site's limit 2", refused.Run.Error);
+        Assert.Single(refused.Events, e => e.Contains("node.policy_refused", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_malformed_policy_file_stops_the_node_at_start_with_one_line_naming_file_line_and_key()
+    {
+        using var dir = new PolicyDir("""
+            strategies: [fedavg]
+            max_rounds: 10
+            max_local_epoch: 2
+            """);
+        string[] node = ["node", "--server", "https://127.0.0.1:1", "--name", "site", "--app", "empty", "--token", "unused", "--policy", dir.File];
+
+        var (code, output) = await CliProcess.RunAsync(node);
+        Assert.Equal(1, code);
+        Assert.Contains($"{dir.File}:3:1: unknown key 'max_local_epoch' in site policy (allowed: apps, strategies, max_rounds, max_local_epochs,", output);
+        Assert.DoesNotContain("   at ", output);
+        Assert.DoesNotContain("unreachable", output);
+
+        await File.WriteAllTextAsync(dir.File, "strategies: [fedavg\nmax_rounds: 10\n");
+        (code, output) = await CliProcess.RunAsync(node);
+        Assert.Equal(1, code);
+        Assert.Contains($"--policy: site policy {dir.File}:", output);
+        Assert.Contains("malformed YAML", output);
+
+        await File.WriteAllTextAsync(dir.File, "strategies: [fedavg]\nallow_server_start: maybe\n");
+        (code, output) = await CliProcess.RunAsync(node);
+        Assert.Equal(1, code);
+        Assert.Contains($"{dir.File}:2:21: allow_server_start: maybe is not allowed (allowed: true, false)", output);
+    }
+
+    private static string Fedprox(string plan) => plan.Replace("strategy: { name: fedavg }", "strategy: { name: fedprox }", StringComparison.Ordinal);
+
+    /// <summary>A temporary folder holding one site policy file.</summary>
+    private sealed class PolicyDir : IDisposable
+    {
+        private readonly string _dir = Directory.CreateTempSubdirectory("cohort-policy-").FullName;
+
+        public PolicyDir(string yaml)
+        {
+            File = Path.Combine(_dir, "site-policy.yaml");
+            System.IO.File.WriteAllText(File, yaml);
+        }
+
+        public string File { get; }
+
+        public void Dispose() => Directory.Delete(_dir, recursive: true);
+    }
+}

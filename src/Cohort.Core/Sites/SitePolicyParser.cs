@@ -71,7 +71,7 @@ public static class SitePolicyParser
     private static bool? Bool(YamlSection top, string key)
     {
         if (top.Value(key) is not { } v) return null;
-        if (v.Kind != ScalarKind.Bool) throw top.Error(top.Find(key)!, $"{key}: {v} is not allowed (allowed: true, false)");
+        if (v.Kind != ScalarKind.Bool) throw top.Error(top.Find(key)!, $"{key}: {YamlScalars.Show(v)} is not allowed (allowed: true, false)");
         return v.AsBool();
     }
 

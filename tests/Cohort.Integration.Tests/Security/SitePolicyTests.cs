@@ -106,7 +106,7 @@ public sealed class SitePolicyTests
         await File.WriteAllTextAsync(dir.File, "strategies: [fedavg]\nallow_server_start: maybe\n");
         (code, output) = await CliProcess.RunAsync(node);
         Assert.Equal(1, code);
-        Assert.Contains($"{dir.File}:2:21: allow_server_start: maybe is not allowed (allowed: true, false)", output);
+        Assert.Contains($"{dir.File}:2:21: allow_server_start: 'maybe' is not allowed (allowed: true, false)", output);
     }
 
     private static string Fedprox(string plan) => plan.Replace("strategy: { name: fedavg }", "strategy: { name: fedprox }", StringComparison.Ordinal);

@@ -1,0 +1,114 @@
+using Cohort.Plans;
+using Cohort.Records;
+using Cohort.Sites;
+using Cohort.Strategies;
+
+namespace Cohort.Tests.Sites;
+
+public sealed class SitePolicyTests
+{
+    private const string Example = """
+        apps: [tabular]
+        strategies: [fedavg, fedadam]
+        max_rounds: 20
+        max_local_epochs: 2
+        limits: { batch_size: 512 }
+        require_differential_privacy: true
+        min_noise_multiplier: 0.8
+        """;
+
+    private static readonly string PlanText = """
+        name: t
+        tags: [cardiology]
+        app: { name: tabular, settings: { label: target } }
+        strategy: { name: fedavg }
+        rounds: 10
+        train: { local_epochs: 2, batch_size: 64 }
+        privacy: { clipping_norm: 1.0, noise_multiplier: 1.0 }
+        """;
+
+    private static Plan Plan(string text = "") => PlanParser.Parse(PlanText + text, "plan.yaml", StrategyRegistry.CreateDefault());
+
+    private static string? Check(SitePolicy policy, Plan plan, string runId = "r1") =>
+        policy.Refusal(runId, plan.App.Name, RunTerms.Of(plan), plan.FitConfig(1), plan.App.Settings);
+
+    [Fact]
+    public void A_run_inside_the_policy_is_accepted()
+    {
+        Assert.Null(Check(SitePolicyParser.Parse(Example, "site.yaml"), Plan()));
+        Assert.Null(Check(SitePolicy.AllowAll, Plan()));
+    }
+
+    [Theory]
+    [InlineData("strategy: { name: fedprox }", "strategy fedprox not in allowed [fedavg, fedadam]")]
+    [InlineData("rounds: 21", "rounds 21 above the site's max_rounds 20")]
+    [InlineData("train: { local_epochs: 3 }", "local_epochs 3 above the site's limit 2")]
+    [InlineData("train: { batch_size: 1024 }", "batch_size 1024 above the site's limit 512")]
+    [InlineData("privacy: { clipping_norm: 1.0, noise_multiplier: 0.5 }", "noise multiplier 0.5 below the site's min_noise_multiplier 0.8")]
+    public void Each_term_outside_the_policy_is_refused_with_its_reason(string replace, string reason)
+    {
+        string key = replace[..replace.IndexOf(':', StringComparison.Ordinal)];
+        string text = string.Join('\n', PlanText.Split('\n').Select(l => l.StartsWith(key + ":", StringComparison.Ordinal) ? replace : l));
+        var plan = PlanParser.Parse(text, "plan.yaml", StrategyRegistry.CreateDefault());
+
+        Assert.Equal(reason, Check(SitePolicyParser.Parse(Example, "site.yaml"), plan));
+    }
+
+    [Fact]
+    public void Required_privacy_secure_aggregation_and_the_app_are_checked()
+    {
+        var noPrivacy = PlanParser.Parse(PlanText.Replace("privacy: { clipping_norm: 1.0, noise_multiplier: 1.0 }", "", StringComparison.Ordinal), "plan.yaml", StrategyRegistry.CreateDefault());
+        Assert.Equal("the run uses no differential privacy (require_differential_privacy: true)", Check(SitePolicyParser.Parse(Example, "site.yaml"), noPrivacy));
+        Assert.Equal("the run does not use secure aggregation (require_secure_aggregation: true)", Check(new SitePolicy { RequireSecureAggregation = true }, Plan()));
+        Assert.Equal("app tabular not in allowed [mnist]", Check(new SitePolicy { Apps = ["mnist"] }, Plan()));
+    }
+
+    [Fact]
+    public void Without_server_start_only_runs_the_operator_listed_or_tagged_are_trained()
+    {
+        var closed = SitePolicyParser.Parse("allow_server_start: false\nruns: [approved-run]\n", "site.yaml");
+        Assert.StartsWith("the site does not let the server start its training (allow_server_start: false) and run r1 is not approved", Check(closed, Plan()));
+        Assert.Null(Check(closed, Plan(), runId: "approved-run"));
+
+        var tagged = SitePolicyParser.Parse("allow_server_start: false\ntags: [cardiology]\n", "site.yaml");
+        Assert.Null(Check(tagged, Plan()));
+        Assert.Equal("run tags [cardiology] carry none of the allowed [oncology]", Check(SitePolicyParser.Parse("tags: [oncology]\n", "site.yaml"), Plan()));
+        Assert.Equal("submitter unknown (the server names none) not in allowed [alice]", Check(SitePolicyParser.Parse("submitters: [alice]\n", "site.yaml"), Plan()));
+    }
+
+    [Fact]
+    public void A_non_numeric_value_under_a_limit_is_refused_rather_than_ignored()
+    {
+        var policy = new SitePolicy { Limits = new Dictionary<string, double> { ["depth"] = 4 } };
+        var settings = new Config([new("depth", Scalar.Of("deep"))]);
+
+        Assert.Equal("depth deep is not a number (the site limits it to 4)", policy.Refusal("r", "tabular", new RunTerms { Strategy = "fedavg" }, Config.Empty, settings));
+        Assert.Null(policy.Refusal("r", "tabular", new RunTerms { Strategy = "fedavg" }, Config.Empty, new Config([new("depth", Scalar.Of("3"))])));
+    }
+
+    [Theory]
+    [InlineData("strategies: [fedavg]\nmax_epochs: 2\n", "site.yaml:2:1: unknown key 'max_epochs' in site policy (allowed: apps, strategies,")]
+    [InlineData("max_rounds: ten\n", "site.yaml:1:13: max_rounds: 'ten' is not an integer")]
+    [InlineData("strategies: []\n", "site.yaml:1:13: strategies: an empty list would refuse every run")]
+    [InlineData("limits: { batch_size: big }\n", "site.yaml:1:23: limits.batch_size: 'big' is not a number")]
+    [InlineData("max_local_epochs: 2\nlimits: { local_epochs: 3 }\n", "site.yaml:1:1: max_local_epochs: also given as limits.local_epochs; keep one")]
+    [InlineData("require_differential_privacy: yes please\n", "site.yaml:1:31: require_differential_privacy: 'yes please' is not allowed (allowed: true, false)")]
+    [InlineData("- fedavg\n", "site.yaml:1:1: site policy: expected a mapping of site policy keys")]
+    [InlineData("", "site.yaml: the site policy is empty")]
+    public void A_bad_policy_file_is_refused_naming_file_line_and_key(string yaml, string message)
+    {
+        var e = Assert.Throws<SitePolicyException>(() => SitePolicyParser.Parse(yaml, "site.yaml"));
+
+        Assert.StartsWith("site policy ", e.Message);
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void The_example_site_policy_in_the_repository_parses()
+    {
+        var policy = SitePolicyParser.Load(Path.Combine(RepositoryPaths.Root, "examples", "site-policy.yaml"));
+
+        Assert.NotNull(policy.Strategies);
+        Assert.True(policy.Limits.ContainsKey("local_epochs"));
+    }
+}

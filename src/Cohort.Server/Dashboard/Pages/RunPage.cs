@@ -25,7 +25,7 @@ public static class RunPage
           .Append(OverviewPage.Progress(r.RoundsDone, r.RoundsPlanned));
         foreach (var tag in v.Plan?.Tags ?? []) sb.Append(" <span class=\"tag\">").Append(Html.E(tag)).Append("</span>");
         sb.Append("</p>");
-        if (who.IsAdmin && !RunStatus.IsFinal(r.Status))
+        if (who.Can(Permission.StopRun) && !RunStatus.IsFinal(r.Status))
             sb.Append("<form method=\"post\" action=\"/runs/").Append(id).Append("/stop\" class=\"inline\"><button id=\"stop-run\" class=\"danger\">stop run</button></form>");
 
         sb.Append("<nav class=\"tabs\">");

@@ -61,7 +61,7 @@ public static class DashboardEndpoints
         });
     }
 
-    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions, FailedAuthentications failures)
+    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions, FailedAuthentications failures, IStateStore store)
     {
         string caller = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         if (failures.IsOver(caller))
@@ -88,6 +88,7 @@ public static class DashboardEndpoints
             string error = user.Length > 0 ? $"wrong user name or password for '{user}'" : "unknown token: use the admin token or an operator token";
             return HtmlResult(LoginPage.Render(error, next, LoginFormToken(http)));
         }
+        await store.AddEventAsync(null, "user.login", $"'{who.Name}' logged in to the dashboard as {Permissions.NameOf(who.Role)} with {(user.Length > 0 ? "a password" : "a token")}", http.RequestAborted);
         http.Response.Cookies.Append(DashboardSessions.CookieName, sessions.Start(who), new CookieOptions
         {
             HttpOnly = true,

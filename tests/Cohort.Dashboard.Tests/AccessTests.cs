@@ -139,6 +139,8 @@ public sealed class AccessTests(Federation federation, Browser browser)
         Assert.Contains("olga · operator", await page.TextContentAsync("header .who"), StringComparison.Ordinal);
         Assert.Equal(1, await page.Locator("a[href='/runs/new']").CountAsync());
         Assert.Equal(200, (await page.GotoAsync(DashboardUrl.Of(federation, "/runs/new")))!.Status);
+        await page.GotoAsync(DashboardUrl.Of(federation, $"/runs/{federation.HeartRun}"));
+        Assert.True(await page.Locator("#models a.download").CountAsync() > 0);
         await page.Context.CloseAsync();
 
         page = await browser.NewPageAsync();
@@ -150,6 +152,13 @@ public sealed class AccessTests(Federation federation, Browser browser)
         var refused = await page.GotoAsync(DashboardUrl.Of(federation, "/runs/new"));
         Assert.Equal(403, refused!.Status);
         Assert.Equal("forbidden: role viewer lacks permission submit_run ('vera')", await page.TextContentAsync("#forbidden"));
+        // Viewers see which models exist but get no download links, and the download itself is refused.
+        await page.GotoAsync(DashboardUrl.Of(federation, $"/runs/{federation.HeartRun}"));
+        Assert.True(await page.Locator("#models tr").CountAsync() > 1);
+        Assert.Equal(0, await page.Locator("#models a.download").CountAsync());
+        var download = await page.Context.APIRequest.GetAsync(DashboardUrl.Of(federation, $"/runs/{federation.HeartRun}/models/1"));
+        Assert.Equal(403, download.Status);
+        Assert.Contains("lacks permission pull_model", await download.TextAsync(), StringComparison.Ordinal);
         await page.Context.CloseAsync();
     }
 }

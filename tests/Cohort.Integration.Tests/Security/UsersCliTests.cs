@@ -33,6 +33,10 @@ public sealed class UsersCliTests
         await Ok(["run", "list", .. connect, "--token", ciToken], "");
         await Ok(["users", "set-role", "alice", "--role", "admin", .. asAdmin], "alice is now admin");
         await Ok(["users", "list", .. connect, "--token", session], "alice");
+        // A second session ends at logout; the first goes on.
+        string second = TokenIn(await Ok(["login", "--user", "alice", "--password-file", passwordFile, .. connect], "logged in as alice (admin)"));
+        await Ok(["logout", .. connect, "--token", second], "session ended");
+        await Refused(["run", "list", .. connect, "--token", second], "unknown admin or operator token, or expired session");
         await Ok(["users", "remove", "alice", .. asAdmin], "removed alice (1 session(s) ended)");
         await Refused(["run", "list", .. connect, "--token", session], "unknown admin or operator token, or expired session");
         await Refused(["login", "--user", "alice", "--password-file", passwordFile, .. connect], "wrong user name or password for 'alice'");

@@ -151,7 +151,7 @@ public sealed class ControlService(
         if (who is null)
         {
             failures.Count(caller);
-            throw new RpcException(new Status(StatusCode.Unauthenticated, $"wrong user name or password for '{request.User}'"));
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"wrong user name or password for {UserAccounts.Quoted(request.User)}"));
         }
         string token = sessions.Start(who);
         await store.AddEventAsync(null, "user.login", $"'{who.Name}' logged in to the Control API as {Permissions.NameOf(who.Role)}", context.CancellationToken);

@@ -85,7 +85,7 @@ public static class DashboardEndpoints
             // Wrong passwords count towards the same per-address limit as wrong tokens.
             failures.Count(caller);
             http.Response.StatusCode = StatusCodes.Status401Unauthorized;
-            string error = user.Length > 0 ? $"wrong user name or password for '{user}'" : "unknown token: use the admin token or an operator token";
+            string error = user.Length > 0 ? $"wrong user name or password for {UserAccounts.Quoted(user)}" : "unknown token: use the admin token or an operator token";
             return HtmlResult(LoginPage.Render(error, next, LoginFormToken(http)));
         }
         await store.AddEventAsync(null, "user.login", $"'{who.Name}' logged in to the dashboard as {Permissions.NameOf(who.Role)} with {(user.Length > 0 ? "a password" : "a token")}", http.RequestAborted);

@@ -120,6 +120,20 @@ public sealed class UserAccounts
             throw new ArgumentException($"user name '{name}' must be 1-128 letters, digits, '-', '_', '.' or '@'");
     }
 
+    /// <summary>How a refusal may name the user that was tried: the name itself when it could be one, else a placeholder (a refusal must not echo arbitrary input).</summary>
+    public static string Quoted(string? name)
+    {
+        try
+        {
+            ValidateName(name);
+            return $"'{name}'";
+        }
+        catch (ArgumentException)
+        {
+            return "(not a valid user name)";
+        }
+    }
+
     private static AccessIdentity Identity(UserAccount user) => new(user.Name, user.Role) { Origin = "user:" + user.Name };
 
     private void Save(Dictionary<string, UserAccount> users)

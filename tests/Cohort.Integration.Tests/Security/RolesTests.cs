@@ -34,6 +34,9 @@ public sealed partial class RolesTests
         var aliceLogin = await anonymous.Api.LoginAsync(new LoginRequest { User = "alice", Password = AlicePassword });
         Assert.Equal("operator", aliceLogin.Role);
         string victorSession = (await anonymous.Api.LoginAsync(new LoginRequest { User = "victor", Password = AlicePassword })).Token;
+        // A refusal does not echo what cannot be a user name.
+        var odd = await Assert.ThrowsAsync<RpcException>(async () => await anonymous.Api.LoginAsync(new LoginRequest { User = new string('x', 5000) + "\n", Password = AlicePassword }));
+        Assert.Equal("wrong user name or password for (not a valid user name)", odd.Status.Detail);
 
         foreach (var (label, token) in new[] { ("viewer token", viewerToken), ("viewer user", victorSession) })
         {

@@ -12,9 +12,10 @@ namespace Cohort.Server.Security;
 
 /// <summary>
 /// Stands in front of the gRPC services: authenticates every Fleet and Control call from its headers
-/// before a byte of its body is read, refuses addresses that keep failing, and checks that a node's
-/// single request message decodes before the service sees it, so garbage is answered InvalidArgument
-/// with at most one log line per interval instead of a logged stack trace.
+/// before a byte of its body is read (a Control caller's identity and role are kept for the service, which
+/// checks the permission), refuses addresses that keep failing, and checks that a node's single request
+/// message, and the one Control call that needs no token (Login), decodes before the service sees it, so
+/// garbage is answered InvalidArgument with at most one log line per interval instead of a logged stack trace.
 /// </summary>
 public static class CallGate
 {

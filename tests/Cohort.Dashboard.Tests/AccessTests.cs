@@ -122,4 +122,43 @@ public sealed class AccessTests(Federation federation, Browser browser)
         Assert.Equal(runsBefore, (await federation.Store.ListRunsAsync(null, CancellationToken.None)).Count);
         await page.Context.CloseAsync();
     }
+
+    [Fact]
+    public async Task A_named_operator_logs_in_with_a_password_may_open_the_new_run_form_and_a_viewer_sees_which_permission_is_missing()
+    {
+        var users = federation.Host.Services.GetRequiredService<UserAccounts>();
+        if (users.Find("olga") is null) users.Add("olga", AccessRole.Operator, "operator password 1");
+        if (users.Find("vera") is null) users.Add("vera", AccessRole.Viewer, "viewer password 1");
+
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(DashboardUrl.Of(federation, "/login"));
+        await page.FillAsync("input[name=user]", "olga");
+        await page.FillAsync("input[name=password]", "operator password 1");
+        await page.ClickAsync("#login button");
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal));
+        Assert.Contains("olga · operator", await page.TextContentAsync("header .who"), StringComparison.Ordinal);
+        Assert.Equal(1, await page.Locator("a[href='/runs/new']").CountAsync());
+        Assert.Equal(200, (await page.GotoAsync(DashboardUrl.Of(federation, "/runs/new")))!.Status);
+        await page.GotoAsync(DashboardUrl.Of(federation, $"/runs/{federation.HeartRun}"));
+        Assert.True(await page.Locator("#models a.download").CountAsync() > 0);
+        await page.Context.CloseAsync();
+
+        page = await browser.NewPageAsync();
+        await page.GotoAsync(DashboardUrl.Of(federation, "/login"));
+        await page.FillAsync("input[name=user]", "vera");
+        await page.FillAsync("input[name=password]", "viewer password 1");
+        await page.ClickAsync("#login button");
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal));
+        var refused = await page.GotoAsync(DashboardUrl.Of(federation, "/runs/new"));
+        Assert.Equal(403, refused!.Status);
+        Assert.Equal("forbidden: role viewer lacks permission submit_run ('vera')", await page.TextContentAsync("#forbidden"));
+        // Viewers see which models exist but get no download links, and the download itself is refused.
+        await page.GotoAsync(DashboardUrl.Of(federation, $"/runs/{federation.HeartRun}"));
+        Assert.True(await page.Locator("#models tr").CountAsync() > 1);
+        Assert.Equal(0, await page.Locator("#models a.download").CountAsync());
+        var download = await page.Context.APIRequest.GetAsync(DashboardUrl.Of(federation, $"/runs/{federation.HeartRun}/models/1"));
+        Assert.Equal(403, download.Status);
+        Assert.Contains("lacks permission pull_model", await download.TextAsync(), StringComparison.Ordinal);
+        await page.Context.CloseAsync();
+    }
 }

@@ -11,9 +11,10 @@ public static class TokenCommand
     {
         var control = new ControlOptions();
         var name = new Argument<string>("name") { Description = "Node (site) name, or the viewer's name with --viewer" };
-        var viewer = new Option<bool>("--viewer") { Description = "Issue a read-only dashboard token (viewer role) instead of a node token" };
+        var viewer = new Option<bool>("--viewer") { Description = "Issue an operator token for a person or tool (role viewer unless --role) instead of a node token" };
+        var role = new Option<string?>("--role") { Description = "With --viewer: viewer (read only, the default) or operator (also submit and stop runs, pull models)" };
         var certDir = new Option<string?>("--cert-dir") { Description = "Also issue a client certificate for mutual TLS: writes NAME.crt and NAME.key into this folder" };
-        var create = new Command("create", "Issue a token for a node, or with --viewer a read-only dashboard login (replaces an earlier token of that name); the server stores only its hash") { name, viewer, certDir };
+        var create = new Command("create", "Issue a token for a node, or with --viewer an operator token (viewer or operator role; replaces an earlier token of that name); the server stores only its hash") { name, viewer, role, certDir };
         control.AddTo(create);
         create.SetAction(async (pr, ct) =>
         {
@@ -23,9 +24,10 @@ public static class TokenCommand
             if (pr.GetValue(viewer))
             {
                 if (dir is not null) throw new CliException("--cert-dir issues node certificates; a viewer needs none");
-                Console.WriteLine(await client.CreateViewerTokenAsync(node, ct));
+                Console.WriteLine(await client.CreateViewerTokenAsync(node, ct, pr.GetValue(role) ?? ""));
                 return 0;
             }
+            if (pr.GetValue(role) is not null) throw new CliException("--role applies to operator tokens (--viewer); a node token has no role");
             var reply = await client.CreateNodeCredentialsAsync(node, dir is not null, ct);
             if (dir is not null)
             {
@@ -37,7 +39,7 @@ public static class TokenCommand
             Console.WriteLine(reply.Token);
             return 0;
         });
-        var token = new Command("token", "Node tokens and viewer (read-only dashboard) tokens");
+        var token = new Command("token", "Node tokens and operator tokens (viewer or operator role)");
         token.Subcommands.Add(create);
         return token;
     }

@@ -57,9 +57,33 @@ public sealed class ControlClient : IDisposable
     public async Task<IReadOnlyList<NodeInfo>> ListNodesAsync(CancellationToken ct) =>
         (await Call(() => _client.ListNodesAsync(new ListNodesRequest(), cancellationToken: ct).ResponseAsync)).Nodes;
 
-    /// <summary>Issues a read-only dashboard token.</summary>
-    public async Task<string> CreateViewerTokenAsync(string name, CancellationToken ct) =>
-        (await Call(() => _client.CreateViewerTokenAsync(new CreateViewerTokenRequest { Name = name }, cancellationToken: ct).ResponseAsync)).Token;
+    /// <summary>Issues an operator token with role viewer (read-only) or, with <paramref name="role"/>, operator.</summary>
+    public async Task<string> CreateViewerTokenAsync(string name, CancellationToken ct, string role = "") =>
+        (await Call(() => _client.CreateViewerTokenAsync(new CreateViewerTokenRequest { Name = name, Role = role }, cancellationToken: ct).ResponseAsync)).Token;
+
+    /// <summary>Exchanges a user's password for a session token.</summary>
+    public Task<LoginReply> LoginAsync(string user, string password, CancellationToken ct) =>
+        Call(() => _client.LoginAsync(new LoginRequest { User = user, Password = password }, cancellationToken: ct).ResponseAsync);
+
+    /// <summary>Ends the session whose token this client carries.</summary>
+    public async Task<bool> LogoutAsync(CancellationToken ct) =>
+        (await Call(() => _client.LogoutAsync(new LogoutRequest(), cancellationToken: ct).ResponseAsync)).Ended;
+
+    /// <summary>Adds a named user.</summary>
+    public Task<UserInfo> AddUserAsync(string name, string role, string password, CancellationToken ct) =>
+        Call(() => _client.AddUserAsync(new AddUserRequest { Name = name, Role = role, Password = password }, cancellationToken: ct).ResponseAsync);
+
+    /// <summary>Every named user.</summary>
+    public async Task<IReadOnlyList<UserInfo>> ListUsersAsync(CancellationToken ct) =>
+        (await Call(() => _client.ListUsersAsync(new ListUsersRequest(), cancellationToken: ct).ResponseAsync)).Users;
+
+    /// <summary>Removes a named user and ends their sessions.</summary>
+    public Task<RemoveUserReply> RemoveUserAsync(string name, CancellationToken ct) =>
+        Call(() => _client.RemoveUserAsync(new RemoveUserRequest { Name = name }, cancellationToken: ct).ResponseAsync);
+
+    /// <summary>Changes a named user's role.</summary>
+    public Task<UserInfo> SetUserRoleAsync(string name, string role, CancellationToken ct) =>
+        Call(() => _client.SetUserRoleAsync(new SetUserRoleRequest { Name = name, Role = role }, cancellationToken: ct).ResponseAsync);
 
     /// <summary>Downloads a round's global model (0 = latest); returns it with its round.</summary>
     public Task<(ParameterSet Parameters, int Round)> PullModelAsync(string runId, int round, CancellationToken ct) => Call(async () =>

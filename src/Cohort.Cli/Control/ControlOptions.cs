@@ -14,10 +14,10 @@ public sealed class ControlOptions
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("COHORT_SERVER") ?? "https://localhost:7300",
     };
 
-    /// <summary>--admin-token.</summary>
-    public Option<string?> AdminToken { get; } = new("--admin-token")
+    /// <summary>--admin-token (alias --token).</summary>
+    public Option<string?> AdminToken { get; } = new("--admin-token", "--token")
     {
-        Description = "Admin token (default: $COHORT_ADMIN_TOKEN, else DATA_DIR/admin.token)",
+        Description = "Admin token, operator token, or session token from `cohort login` (default: $COHORT_TOKEN, else $COHORT_ADMIN_TOKEN, else DATA_DIR/admin.token)",
     };
 
     /// <summary>--ca.</summary>
@@ -41,7 +41,7 @@ public sealed class ControlOptions
     /// <summary>--cert.</summary>
     public Option<string?> Certificate { get; } = new("--cert")
     {
-        Description = "Admin certificate (PEM, cohort certs admin --role admin) to use instead of the admin token",
+        Description = "Operator certificate (PEM, cohort certs admin NAME --role R) to use instead of a token; its role decides what it may do",
     };
 
     /// <summary>--key.</summary>
@@ -71,18 +71,20 @@ public sealed class ControlOptions
     }
 
     /// <summary>Resolves the connection from parsed options, environment and the local data folder.</summary>
-    public ConnectionOptions Resolve(ParseResult pr)
+    /// <param name="pr">Parsed command line.</param>
+    /// <param name="anonymous">True for <c>cohort login</c>, which authenticates with a password instead of a token.</param>
+    public ConnectionOptions Resolve(ParseResult pr, bool anonymous = false)
     {
         string dataDir = pr.GetValue(DataDir)!;
         string? certificate = pr.GetValue(Certificate), key = pr.GetValue(Key);
         if ((certificate is null) != (key is null)) throw new CliException("--cert and --key go together");
-        string? token = pr.GetValue(AdminToken) ?? Environment.GetEnvironmentVariable("COHORT_ADMIN_TOKEN");
+        string? token = anonymous ? "" : pr.GetValue(AdminToken) ?? Environment.GetEnvironmentVariable("COHORT_TOKEN") ?? Environment.GetEnvironmentVariable("COHORT_ADMIN_TOKEN");
         // An admin certificate authenticates on its own; a token is then optional.
         if (token is null && certificate is not null) token = "";
         if (token is null)
         {
             string file = CohortServerHost.AdminTokenFile(dataDir);
-            if (!File.Exists(file)) throw new CliException($"no admin token: pass --admin-token, set COHORT_ADMIN_TOKEN, or run next to the server's data folder ({file} not found)");
+            if (!File.Exists(file)) throw new CliException($"no admin token: pass --admin-token (or a token from `cohort login` as --token), set COHORT_TOKEN or COHORT_ADMIN_TOKEN, or run next to the server's data folder ({file} not found)");
             token = File.ReadAllText(file).Trim();
         }
         string? ca = pr.GetValue(Ca);

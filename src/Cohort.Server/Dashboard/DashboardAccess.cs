@@ -65,13 +65,28 @@ public static class DashboardAccess
         await next();
     }
 
-    /// <summary>Writes 403 unless the request comes from an admin; returns true when it may go on.</summary>
-    public static async Task<bool> DemandAdminAsync(HttpContext http)
+    /// <summary>
+    /// Writes 403 naming the missing permission (the same words as the Control API's refusal) unless the caller's
+    /// role has <paramref name="permission"/>; returns true when the request may go on.
+    /// </summary>
+    public static async Task<bool> DemandAsync(HttpContext http, Permission permission)
     {
-        if (Identity(http).IsAdmin) return true;
+        var who = Identity(http);
+        if (who.Can(permission)) return true;
+        string refusal = "forbidden: " + Permissions.Refusal(who, permission);
         http.Response.StatusCode = StatusCodes.Status403Forbidden;
-        http.Response.ContentType = "text/plain; charset=utf-8";
-        await http.Response.WriteAsync($"forbidden: '{Identity(http).Name}' is a viewer; starting and stopping runs needs the admin role\n");
+        if (http.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.Ordinal))
+        {
+            http.Response.ContentType = "text/html; charset=utf-8";
+            string main = $"<h1>Forbidden</h1><p class=\"error\" id=\"forbidden\">{Html.E(refusal)}</p>" +
+                $"<p>An admin can change your role (<code>cohort users set-role</code>) or give you an operator token.</p>";
+            await http.Response.WriteAsync(Html.Page("Forbidden", who, main, live: false));
+        }
+        else
+        {
+            http.Response.ContentType = "text/plain; charset=utf-8";
+            await http.Response.WriteAsync(refusal + "\n");
+        }
         return false;
     }
 
@@ -80,7 +95,7 @@ public static class DashboardAccess
         var operators = (OperatorAuthenticator)http.RequestServices.GetService(typeof(OperatorAuthenticator))!;
         if (Tokens.FromHeader(http.Request.Headers.Authorization) is { } token) return operators.Authenticate(token);
         if (http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var session) && !string.IsNullOrEmpty(session))
-            return ((DashboardSessions)http.RequestServices.GetService(typeof(DashboardSessions))!).Find(session);
+            return operators.Resume(session);
         return null;
     }
 

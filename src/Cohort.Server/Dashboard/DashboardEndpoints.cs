@@ -24,6 +24,7 @@ public static class DashboardEndpoints
         app.MapPost("/login", Login);
         app.MapPost("/logout", (HttpContext http, DashboardSessions sessions) =>
         {
+            // The session is deleted from the store, not only from the browser: a copied cookie stops working too.
             if (http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var id)) sessions.End(id);
             http.Response.Cookies.Delete(DashboardSessions.CookieName);
             return Results.Redirect("/login", false);
@@ -43,7 +44,8 @@ public static class DashboardEndpoints
             PageResult(http, "Compare", await ComparePage.RenderAsync(data, http.Request.Query["id"].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!).ToArray(), metric, http.RequestAborted)));
         app.MapGet("/events", (HttpContext http, LiveFeed feed, IHostApplicationLifetime life) => feed.StreamAsync(http, life.ApplicationStopping));
         app.MapGet("/runs/{id}/models/{round:int}", async (HttpContext http, DashboardData data, string id, int round) =>
-            await data.ModelFileAsync(id, round, http.RequestAborted) is { } path
+            !await DashboardAccess.DemandAsync(http, Permission.PullModel) ? Results.Empty
+            : await data.ModelFileAsync(id, round, http.RequestAborted) is { } path
                 ? Results.File(path, "application/octet-stream", $"{id}-round-{round:D4}.cps")
                 : Results.NotFound($"run '{id}' has no model for round {round}"));
 
@@ -51,7 +53,7 @@ public static class DashboardEndpoints
         app.MapPost("/runs", StartRun);
         app.MapPost("/runs/{id}/stop", async (HttpContext http, RunManager runs, IStateStore store, string id) =>
         {
-            if (!await DashboardAccess.DemandAdminAsync(http)) return Results.Empty;
+            if (!await DashboardAccess.DemandAsync(http, Permission.StopRun)) return Results.Empty;
             var run = await runs.StopAsync(id, http.RequestAborted);
             if (run is null) return Results.NotFound($"no run '{id}'");
             await store.AddEventAsync(id, "run.stop_requested", $"stop requested from the dashboard by '{DashboardAccess.Identity(http).Name}'", http.RequestAborted);
@@ -59,7 +61,7 @@ public static class DashboardEndpoints
         });
     }
 
-    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions, FailedAuthentications failures)
+    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions, FailedAuthentications failures, IStateStore store)
     {
         string caller = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         if (failures.IsOver(caller))
@@ -76,13 +78,17 @@ public static class DashboardEndpoints
             http.Response.StatusCode = StatusCodes.Status403Forbidden;
             return HtmlResult(LoginPage.Render("the login form expired; log in again", next, LoginFormToken(http)));
         }
-        var who = operators.Authenticate(form["token"].ToString().Trim());
+        string user = form["user"].ToString().Trim();
+        var who = user.Length > 0 ? operators.LogIn(user, form["password"].ToString()) : operators.FromToken(form["token"].ToString().Trim());
         if (who is null)
         {
+            // Wrong passwords count towards the same per-address limit as wrong tokens.
             failures.Count(caller);
             http.Response.StatusCode = StatusCodes.Status401Unauthorized;
-            return HtmlResult(LoginPage.Render("unknown token: use the admin token or a viewer token", next, LoginFormToken(http)));
+            string error = user.Length > 0 ? $"wrong user name or password for {UserAccounts.Quoted(user)}" : "unknown token: use the admin token or an operator token";
+            return HtmlResult(LoginPage.Render(error, next, LoginFormToken(http)));
         }
+        await store.AddEventAsync(null, "user.login", $"'{who.Name}' logged in to the dashboard as {Permissions.NameOf(who.Role)} with {(user.Length > 0 ? "a password" : "a token")}", http.RequestAborted);
         http.Response.Cookies.Append(DashboardSessions.CookieName, sessions.Start(who), new CookieOptions
         {
             HttpOnly = true,
@@ -113,7 +119,7 @@ public static class DashboardEndpoints
 
     private static async Task<IResult> NewRunForm(HttpContext http, PlanLibrary library, DashboardData data, string? from)
     {
-        if (!await DashboardAccess.DemandAdminAsync(http)) return Results.Empty;
+        if (!await DashboardAccess.DemandAsync(http, Permission.SubmitRun)) return Results.Empty;
         var plans = await library.ListAsync(http.RequestAborted);
         string yaml = plans.FirstOrDefault(p => p.Key == from)?.Yaml ?? "";
         var nodes = await data.NodesAsync(http.RequestAborted);
@@ -131,7 +137,7 @@ public static class DashboardEndpoints
 
     private static async Task<IResult> StartRun(HttpContext http, RunManager runs, DashboardData data, PlanLibrary library, IStateStore store)
     {
-        if (!await DashboardAccess.DemandAdminAsync(http)) return Results.Empty;
+        if (!await DashboardAccess.DemandAsync(http, Permission.SubmitRun)) return Results.Empty;
         var ct = http.RequestAborted;
         var form = await http.Request.ReadFormAsync(ct);
         string yaml = form["plan"].ToString();

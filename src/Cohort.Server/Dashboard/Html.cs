@@ -52,8 +52,8 @@ public static class Html
           .Append("<link rel=\"stylesheet\" href=\"/assets/dashboard.css\"></head><body>")
           .Append("<header><a class=\"brand\" href=\"/\">Cohort</a><nav>")
           .Append("<a href=\"/\">Overview</a><a href=\"/nodes\">Nodes</a><a href=\"/runs\">Runs</a><a href=\"/compare\">Compare</a>");
-        if (who.IsAdmin) sb.Append("<a href=\"/runs/new\">Start a run</a>");
-        sb.Append("</nav><span class=\"who\">").Append(E(who.Name)).Append(who.Name == "admin" ? "" : who.IsAdmin ? " · admin" : " · viewer")
+        if (who.Can(Permission.SubmitRun)) sb.Append("<a href=\"/runs/new\">Start a run</a>");
+        sb.Append("</nav><span class=\"who\">").Append(E(who.Name)).Append(who.Name == "admin" && who.IsAdmin ? "" : " · " + Permissions.NameOf(who.Role))
           .Append(" <span id=\"live-dot\" title=\"live updates\"></span>")
           .Append("<form method=\"post\" action=\"/logout\"><button class=\"link\">log out</button></form></span></header>")
           .Append("<main id=\"main\"").Append(live ? " data-live=\"on\"" : "").Append('>').Append(main).Append("</main>")

@@ -214,7 +214,8 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton<NodeAuthenticator>();
         services.AddSingleton(new ViewerTokens(dataDir));
         services.AddSingleton<OperatorAuthenticator>();
-        services.AddSingleton<DashboardSessions>();
+        services.AddSingleton(new UserAccounts(dataDir, options.PasswordIterations));
+        services.AddSingleton(new DashboardSessions(dataDir));
         services.AddSingleton<DashboardData>();
         services.AddSingleton<LiveFeed>();
         services.AddSingleton<PlanLibrary>();

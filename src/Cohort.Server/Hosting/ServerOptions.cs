@@ -91,6 +91,9 @@ public sealed record ServerOptions
     /// <summary>Failed authentications (API calls and dashboard logins) one address may make per minute before it is refused for the rest of that minute.</summary>
     public int FailedAuthenticationsPerMinute { get; init; } = 30;
 
+    /// <summary>PBKDF2-SHA256 iterations for new password hashes; stored with each hash, so raising it later keeps old ones working (they are rehashed at the next login).</summary>
+    public int PasswordIterations { get; init; } = Security.PasswordHash.DefaultIterations;
+
     /// <summary>
     /// True (the default): each finished round's record, model and strategy state are flushed to disk, so
     /// they survive a power loss. False: everything survives a crash of the server process; a power loss may

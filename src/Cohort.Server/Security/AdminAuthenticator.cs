@@ -1,12 +1,12 @@
 using Cohort.Server.Security.Provisioning;
-using Grpc.Core;
 
 namespace Cohort.Server.Security;
 
-/// <summary>Checks the operator's admin token (or an admin certificate with role admin) on Control API calls.</summary>
+/// <summary>Knows the operator's admin token and, when the server has a client CA, reads operator certificates.</summary>
 public sealed class AdminAuthenticator
 {
     private readonly string _adminToken;
+    private readonly string _adminTokenHash;
     private readonly AdminCertificates? _certificates;
 
     /// <summary>Uses <paramref name="adminToken"/>; refuses an empty or short one, which would mean no authentication.</summary>
@@ -14,21 +14,16 @@ public sealed class AdminAuthenticator
     {
         Tokens.DemandStrong(adminToken, "the server settings");
         _adminToken = adminToken.Trim();
+        _adminTokenHash = Tokens.Hash(_adminToken);
         _certificates = certificates;
     }
 
     /// <summary>True when <paramref name="token"/> is the admin token (constant-time).</summary>
     public bool IsAdminToken(string token) => Tokens.Equal(token, _adminToken);
 
-    /// <summary>True when the connection carries an admin certificate with role admin; throws PermissionDenied for a revoked or lesser one.</summary>
-    public bool AdmitsCertificate(Microsoft.AspNetCore.Http.HttpContext http) => _certificates?.Admits(http) == true;
+    /// <summary>True when <paramref name="hash"/> is the SHA-256 of the admin token (a session started with it; false once the token changed).</summary>
+    public bool IsAdminTokenHash(string hash) => Tokens.Equal(hash, _adminTokenHash);
 
-    /// <summary>Throws Unauthenticated unless the call carries the admin token or an admin certificate.</summary>
-    public void Demand(ServerCallContext context)
-    {
-        if (_certificates?.Admits(context) == true) return;
-        string? token = Tokens.FromHeader(context.RequestHeaders.GetValue("authorization"));
-        if (string.IsNullOrEmpty(token)) throw new RpcException(new Status(StatusCode.Unauthenticated, "missing admin token (authorization: Bearer <token>)"));
-        if (!Tokens.Equal(token, _adminToken)) throw new RpcException(new Status(StatusCode.Unauthenticated, "wrong admin token"));
-    }
+    /// <summary>The holder of the connection's operator certificate, or null; throws PermissionDenied for a revoked one.</summary>
+    public AccessIdentity? CertificateIdentity(Microsoft.AspNetCore.Http.HttpContext http) => _certificates?.Identify(http);
 }

@@ -12,14 +12,16 @@ namespace Cohort.Server.Security;
 
 /// <summary>
 /// Stands in front of the gRPC services: authenticates every Fleet and Control call from its headers
-/// before a byte of its body is read, refuses addresses that keep failing, and checks that a node's
-/// single request message decodes before the service sees it, so garbage is answered InvalidArgument
-/// with at most one log line per interval instead of a logged stack trace.
+/// before a byte of its body is read (a Control caller's identity and role are kept for the service, which
+/// checks the permission), refuses addresses that keep failing, and checks that a node's single request
+/// message, and the one Control call that needs no token (Login), decodes before the service sees it, so
+/// garbage is answered InvalidArgument with at most one log line per interval instead of a logged stack trace.
 /// </summary>
 public static class CallGate
 {
     private const string FleetPrefix = "/cohort.v1.Fleet/";
     private const string ControlPrefix = "/cohort.v1.Control/";
+    private const string LoginMethod = "Login";
 
     /// <summary>Largest request message of a unary or server-streaming Fleet call (they carry names and ids only).</summary>
     public const int MaxFleetRequestBytes = 64 << 10;
@@ -46,30 +48,53 @@ public static class CallGate
             return;
         }
         string? token = Tokens.FromHeader(http.Request.Headers.Authorization);
-        string? refusal = null;
-        if (!fleet && string.IsNullOrEmpty(token) && AdminCertificateAdmits(http, out refusal))
+        if (!fleet)
         {
+            if (path == ControlPrefix + LoginMethod)
+            {
+                // Login carries a password instead of a token; the service counts its failures with the same limiter.
+                // Its caller is not authenticated yet, so garbage is refused here as on the Fleet API.
+                string? garbage = await CheckSingleMessageAsync(http, Transport.V1.LoginRequest.Descriptor);
+                if (garbage is not null)
+                {
+                    Note(log, throttle, "undecodable", $"refused {path} from {caller}: {garbage}");
+                    await RefuseAsync(http, StatusCode.InvalidArgument, garbage);
+                    return;
+                }
+                await next();
+                return;
+            }
+            AccessIdentity? who;
+            try
+            {
+                who = services.GetRequiredService<OperatorAuthenticator>().Admit(http, token);
+            }
+            catch (RpcException e)
+            {
+                limiter.Count(caller);
+                await RefuseAsync(http, StatusCode.PermissionDenied, e.Status.Detail);
+                return;
+            }
+            if (who is null)
+            {
+                limiter.Count(caller);
+                Note(log, throttle, "unauthenticated", $"refused an unauthenticated call to {path} from {caller}");
+                await RefuseAsync(http, StatusCode.Unauthenticated, string.IsNullOrEmpty(token)
+                    ? "missing admin or operator token (authorization: Bearer <token>)"
+                    : "unknown admin or operator token, or expired session");
+                return;
+            }
             await next();
             return;
         }
-        if (refusal is not null)
-        {
-            limiter.Count(caller);
-            await RefuseAsync(http, StatusCode.PermissionDenied, refusal);
-            return;
-        }
-        bool known = fleet
-            ? await services.GetRequiredService<NodeAuthenticator>().FindAsync(token, http.RequestAborted) is not null
-            : services.GetRequiredService<AdminAuthenticator>().IsAdminToken(token ?? "");
-        if (!known)
+        if (await services.GetRequiredService<NodeAuthenticator>().FindAsync(token, http.RequestAborted) is null)
         {
             limiter.Count(caller);
             Note(log, throttle, "unauthenticated", $"refused an unauthenticated call to {path} from {caller}");
-            string kind = fleet ? "node" : "admin";
-            await RefuseAsync(http, StatusCode.Unauthenticated, string.IsNullOrEmpty(token) ? $"missing {kind} token (authorization: Bearer <token>)" : $"unknown {kind} token");
+            await RefuseAsync(http, StatusCode.Unauthenticated, string.IsNullOrEmpty(token) ? "missing node token (authorization: Bearer <token>)" : "unknown node token");
             return;
         }
-        if (fleet && Transport.V1.Fleet.Descriptor.FindMethodByName(path[FleetPrefix.Length..]) is { IsClientStreaming: false } method)
+        if (Transport.V1.Fleet.Descriptor.FindMethodByName(path[FleetPrefix.Length..]) is { IsClientStreaming: false } method)
         {
             string? problem = await CheckSingleMessageAsync(http, method.InputType);
             if (problem is not null)
@@ -83,21 +108,6 @@ public static class CallGate
     }
 
     /// <summary>Reads the one request message, checks that it decodes, and puts the bytes back for the service; returns what is wrong, or null.</summary>
-    /// <summary>An operator with an admin certificate (role admin) needs no token; a revoked or lesser one is refused with its reason.</summary>
-    private static bool AdminCertificateAdmits(HttpContext http, out string? refusal)
-    {
-        refusal = null;
-        try
-        {
-            return http.RequestServices.GetRequiredService<AdminAuthenticator>().AdmitsCertificate(http);
-        }
-        catch (RpcException e)
-        {
-            refusal = e.Status.Detail;
-            return false;
-        }
-    }
-
     private static async Task<string?> CheckSingleMessageAsync(HttpContext http, MessageDescriptor type)
     {
         using var buffer = new MemoryStream();

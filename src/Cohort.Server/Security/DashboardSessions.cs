@@ -1,12 +1,13 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 
 namespace Cohort.Server.Security;
 
 /// <summary>
-/// Logged-in dashboard sessions: an opaque random id (the cookie's value) mapped to who logged in.
-/// Kept in memory on purpose: a server restart logs everyone out, and no session secret is ever written.
+/// Logged-in operator sessions (dashboard cookies and Control API logins): an opaque random id handed to the
+/// client, mapped to who logged in. Kept in <c>DATA_DIR/sessions.json</c> (owner-only) so a restart logs
+/// nobody out; the file holds only SHA-256 hashes of the ids, so reading it gives no session away.
 /// </summary>
 public sealed class DashboardSessions
 {
@@ -16,29 +17,136 @@ public sealed class DashboardSessions
     /// <summary>How long a session lasts after login.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(12);
 
-    private readonly ConcurrentDictionary<string, (AccessIdentity Who, DateTimeOffset Expires)> _sessions = new(StringComparer.Ordinal);
-    private readonly byte[] _formKey = RandomNumberGenerator.GetBytes(32);
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    /// <summary>The anti-forgery token of a session's forms: derived from the session id with a key that never leaves the process.</summary>
+    private readonly string _file;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, StoredSession> _byHash = new(StringComparer.Ordinal);
+    private readonly byte[] _formKey;
+
+    /// <summary>Uses (and loads) the sessions file of a data folder.</summary>
+    public DashboardSessions(string dataDir)
+    {
+        _file = FileIn(dataDir);
+        StoredSessions? stored = null;
+        if (File.Exists(_file))
+        {
+            try
+            {
+                stored = JsonSerializer.Deserialize<StoredSessions>(File.ReadAllText(_file));
+            }
+            catch (JsonException)
+            {
+                // A damaged sessions file only logs everyone out; it must not stop the server.
+                stored = null;
+            }
+        }
+        _formKey = stored?.FormKey is { Length: 64 } key ? Convert.FromHexString(key) : RandomNumberGenerator.GetBytes(32);
+        foreach (var s in stored?.Sessions ?? []) _byHash[s.Hash] = s;
+        lock (_lock) Save();
+    }
+
+    /// <summary>Path of the sessions file in a data folder.</summary>
+    public static string FileIn(string dataDir) => Path.Combine(dataDir, "sessions.json");
+
+    /// <summary>The anti-forgery token of a session's forms: derived from the session id with a key that stays in the data folder.</summary>
     public string AntiForgeryToken(string sessionId) =>
         Convert.ToHexStringLower(HMACSHA256.HashData(_formKey, Encoding.UTF8.GetBytes("form:" + sessionId)));
 
-    /// <summary>Starts a session and returns its id.</summary>
+    /// <summary>Starts a session and returns its id (given to the client once, stored only as its hash).</summary>
     public string Start(AccessIdentity who)
     {
-        foreach (var kv in _sessions)
-        {
-            if (kv.Value.Expires < DateTimeOffset.UtcNow) _sessions.TryRemove(kv.Key, out _);
-        }
         string id = Tokens.New();
-        _sessions[id] = (who, DateTimeOffset.UtcNow + Lifetime);
+        lock (_lock)
+        {
+            _byHash[Tokens.Hash(id)] = new StoredSession
+            {
+                Hash = Tokens.Hash(id),
+                Name = who.Name,
+                Role = Permissions.NameOf(who.Role),
+                Origin = who.Origin,
+                Expires = DateTimeOffset.UtcNow + Lifetime,
+            };
+            Save();
+        }
         return id;
     }
 
-    /// <summary>Who a live session belongs to, or null.</summary>
-    public AccessIdentity? Find(string id) =>
-        _sessions.TryGetValue(id, out var s) && s.Expires > DateTimeOffset.UtcNow ? s.Who : null;
+    /// <summary>Who a live session was started for (with the credential it came from), or null.</summary>
+    public AccessIdentity? Find(string id)
+    {
+        if (string.IsNullOrEmpty(id)) return null;
+        lock (_lock)
+        {
+            if (!_byHash.TryGetValue(Tokens.Hash(id), out var s) || s.Expires <= DateTimeOffset.UtcNow) return null;
+            AccessRole role;
+            try
+            {
+                role = Permissions.ParseRole(s.Role);
+            }
+            catch (ArgumentException)
+            {
+                return null;
+            }
+            return new AccessIdentity(s.Name, role) { Origin = s.Origin };
+        }
+    }
 
     /// <summary>Ends a session.</summary>
-    public void End(string id) => _sessions.TryRemove(id, out _);
+    public void End(string id)
+    {
+        lock (_lock)
+        {
+            if (_byHash.Remove(Tokens.Hash(id))) Save();
+        }
+    }
+
+    /// <summary>Ends every session started from <paramref name="origin"/> (a removed user's, a replaced token's); returns how many.</summary>
+    public int EndAll(string origin)
+    {
+        lock (_lock)
+        {
+            var ended = _byHash.Where(kv => kv.Value.Origin == origin).Select(kv => kv.Key).ToList();
+            foreach (var hash in ended) _byHash.Remove(hash);
+            if (ended.Count > 0) Save();
+            return ended.Count;
+        }
+    }
+
+    /// <summary>Sessions that have not expired.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock) return _byHash.Values.Count(s => s.Expires > DateTimeOffset.UtcNow);
+        }
+    }
+
+    private void Save()
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var expired in _byHash.Where(kv => kv.Value.Expires <= now).Select(kv => kv.Key).ToList()) _byHash.Remove(expired);
+        var stored = new StoredSessions { FormKey = Convert.ToHexStringLower(_formKey), Sessions = _byHash.Values.OrderBy(s => s.Expires).ToList() };
+        DataFiles.WriteOwnerOnly(_file, JsonSerializer.Serialize(stored, Json) + "\n");
+    }
+
+    private sealed class StoredSessions
+    {
+        public string FormKey { get; init; } = "";
+
+        public List<StoredSession> Sessions { get; init; } = [];
+    }
+
+    private sealed class StoredSession
+    {
+        public string Hash { get; init; } = "";
+
+        public string Name { get; init; } = "";
+
+        public string Role { get; init; } = "";
+
+        public string Origin { get; init; } = "";
+
+        public DateTimeOffset Expires { get; init; }
+    }
 }

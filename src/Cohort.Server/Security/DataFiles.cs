@@ -28,4 +28,23 @@ public static class DataFiles
         }
         using var _ = new FileStream(file, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnlyFile });
     }
+
+    /// <summary>
+    /// Replaces <paramref name="file"/> with <paramref name="text"/> atomically, owner-only from its first byte: a
+    /// temporary file created 0600 beside it, then renamed over it, so a crash leaves the old or the new content.
+    /// </summary>
+    public static void WriteOwnerOnly(string file, string text)
+    {
+        string temp = file + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnlyFile;
+        using (var stream = new FileStream(temp, options))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(text);
+            writer.Flush();
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, file, overwrite: true);
+    }
 }

@@ -3,14 +3,15 @@ using System.Globalization;
 namespace Cohort.Server.Security;
 
 /// <summary>
-/// Read-only operator tokens, kept as SHA-256 hashes in <c>DATA_DIR/viewer.tokens</c> (one
-/// <c>name hash created</c> line each), so a leaked file does not leak tokens.
+/// Operator tokens for people and tools (viewer or operator role), kept as SHA-256 hashes in
+/// <c>DATA_DIR/viewer.tokens</c> (one <c>name hash created role</c> line each; a line without a role is a
+/// viewer's, as written before roles), so a leaked file does not leak tokens.
 /// </summary>
 public sealed class ViewerTokens
 {
     private readonly string _file;
     private readonly Lock _lock = new();
-    private Dictionary<string, string> _nameByHash = new(StringComparer.Ordinal);
+    private Dictionary<string, (string Name, AccessRole Role)> _byHash = new(StringComparer.Ordinal);
     private DateTime _loadedStamp = DateTime.MinValue;
 
     /// <summary>Uses the token file of a data folder.</summary>
@@ -19,45 +20,52 @@ public sealed class ViewerTokens
     /// <summary>Path of the token file in a data folder.</summary>
     public static string FileIn(string dataDir) => Path.Combine(dataDir, "viewer.tokens");
 
-    /// <summary>Issues a token for <paramref name="name"/>, replacing an earlier one of the same name; returns the token.</summary>
-    public string Issue(string name)
+    /// <summary>Issues a token for <paramref name="name"/> with <paramref name="role"/>, replacing an earlier one of the same name; returns the token.</summary>
+    public string Issue(string name, AccessRole role = AccessRole.Viewer)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Length > 128 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@')))
             throw new ArgumentException($"viewer name '{name}' must be 1-128 letters, digits, '-', '_', '.' or '@'");
+        // The admin role stays with the admin token, admin users and admin certificates: a token file line must not grant it.
+        if (role == AccessRole.Admin) throw new ArgumentException($"token for '{name}': role admin is not issued as a token; use viewer or operator (or a user or certificate with role admin)");
         string token = Tokens.New();
         lock (_lock)
         {
             var lines = File.Exists(_file) ? File.ReadAllLines(_file).Where(l => l.Split(' ')[0] != name).ToList() : [];
-            lines.Add($"{name} {Tokens.Hash(token)} {DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)}");
-            CertificateAuthority.WriteSecret(_file, string.Join('\n', lines) + "\n");
+            lines.Add($"{name} {Tokens.Hash(token)} {DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)} {Permissions.NameOf(role)}");
+            DataFiles.WriteOwnerOnly(_file, string.Join('\n', lines) + "\n");
             _loadedStamp = DateTime.MinValue;
         }
         return token;
     }
 
-    /// <summary>The viewer a token belongs to, or null.</summary>
-    public string? Find(string token)
+    /// <summary>The name and role a token belongs to, or null.</summary>
+    public (string Name, AccessRole Role)? Find(string token) => FindByHash(Tokens.Hash(token));
+
+    /// <summary>The name and role of the token with SHA-256 <paramref name="hash"/>, or null (a session started with a token keeps only its hash).</summary>
+    public (string Name, AccessRole Role)? FindByHash(string hash)
     {
-        string hash = Tokens.Hash(token);
         lock (_lock)
         {
-            // Re-read when the file changed, so tokens written by another process count at once.
+            // Re-read when the file changed, so tokens written or deleted by another process count at once.
             var stamp = File.Exists(_file) ? File.GetLastWriteTimeUtc(_file) : DateTime.MinValue;
             if (stamp != _loadedStamp)
             {
-                var map = new Dictionary<string, string>(StringComparer.Ordinal);
+                var map = new Dictionary<string, (string, AccessRole)>(StringComparer.Ordinal);
                 if (File.Exists(_file))
                 {
                     foreach (var line in File.ReadAllLines(_file))
                     {
                         var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                        if (parts.Length >= 2) map[parts[1]] = parts[0];
+                        if (parts.Length < 2) continue;
+                        // An unknown or admin role on a hand-edited line grants nothing more than viewing.
+                        var role = parts.Length >= 4 && parts[3] == "operator" ? AccessRole.Operator : AccessRole.Viewer;
+                        map[parts[1]] = (parts[0], role);
                     }
                 }
-                _nameByHash = map;
+                _byHash = map;
                 _loadedStamp = stamp;
             }
-            return _nameByHash.GetValueOrDefault(hash);
+            return _byHash.TryGetValue(hash, out var found) ? found : null;
         }
     }
 }

@@ -49,11 +49,30 @@ public sealed class UndecodableCallTests
         Assert.Contains("undecodable RegisterRequest", output);
     }
 
-    private static async Task<StatusCode> CallAsync(Grpc.Net.Client.GrpcChannel channel)
+    [Fact]
+    public async Task Undecodable_login_calls_which_need_no_token_get_invalid_argument_and_few_log_lines()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        int before = Lines(server.Process.Output);
+        using var channel = GrpcChannels.Create(new ConnectionOptions(server.Address.ToString(), "", server.CaFile));
+        var codes = new List<StatusCode>();
+        for (int i = 0; i < 200; i++) codes.Add(await CallAsync(channel, RawLogin));
+
+        Assert.All(codes, c => Assert.Equal(StatusCode.InvalidArgument, c));
+        string output = server.Process.Output;
+        Assert.True(Lines(output) - before <= 6, $"200 refused calls wrote {Lines(output) - before} log lines:\n{output}");
+        Assert.DoesNotContain("   at ", output);
+        Assert.Contains("undecodable LoginRequest", output);
+    }
+
+    private static readonly Method<byte[], byte[]> RawLogin = new(
+        MethodType.Unary, "cohort.v1.Control", "Login", Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
+
+    private static async Task<StatusCode> CallAsync(Grpc.Net.Client.GrpcChannel channel, Method<byte[], byte[]>? method = null)
     {
         try
         {
-            await channel.CreateCallInvoker().AsyncUnaryCall(RawRegister, null, new CallOptions(), Garbage);
+            await channel.CreateCallInvoker().AsyncUnaryCall(method ?? RawRegister, null, new CallOptions(), Garbage);
             return StatusCode.OK;
         }
         catch (RpcException e)

@@ -25,7 +25,7 @@ public static class RunPage
           .Append(OverviewPage.Progress(r.RoundsDone, r.RoundsPlanned));
         foreach (var tag in v.Plan?.Tags ?? []) sb.Append(" <span class=\"tag\">").Append(Html.E(tag)).Append("</span>");
         sb.Append("</p>");
-        if (who.IsAdmin && !RunStatus.IsFinal(r.Status))
+        if (who.Can(Permission.StopRun) && !RunStatus.IsFinal(r.Status))
             sb.Append("<form method=\"post\" action=\"/runs/").Append(id).Append("/stop\" class=\"inline\"><button id=\"stop-run\" class=\"danger\">stop run</button></form>");
 
         sb.Append("<nav class=\"tabs\">");
@@ -36,7 +36,7 @@ public static class RunPage
         sb.Append("<section class=\"tab\" id=\"tab-metrics\">").Append(MetricsTab(v)).Append("</section>");
         sb.Append("<section class=\"tab\" id=\"tab-parameters\">").Append(Parameters(v)).Append("</section>");
         sb.Append("<section class=\"tab\" id=\"tab-system\">").Append(SystemTab(v)).Append("</section>");
-        sb.Append("<section class=\"tab\" id=\"tab-models\">").Append(ModelsTab(v)).Append("</section>");
+        sb.Append("<section class=\"tab\" id=\"tab-models\">").Append(ModelsTab(v, who.Can(Permission.PullModel))).Append("</section>");
         return sb.ToString();
     }
 
@@ -201,7 +201,7 @@ public static class RunPage
         return sb.Append("</table>").ToString();
     }
 
-    private static string ModelsTab(RunView v)
+    private static string ModelsTab(RunView v, bool mayDownload)
     {
         if (v.Models.Count == 0) return "<p class=\"muted\">no model saved yet</p>";
         var sb = new StringBuilder("<p class=\"muted\">Each round's global model as a Cohort parameter file (<code>.cps</code>); round 0 is the initial model. <code>cohort model pull</code> fetches the same files.</p><table id=\"models\"><tr><th>round</th><th>size</th><th></th></tr>");
@@ -209,7 +209,11 @@ public static class RunPage
         foreach (var (round, bytes) in v.Models)
         {
             sb.Append("<tr><td>").Append(round == 0 ? "0 (initial)" : round.ToString(CultureInfo.InvariantCulture)).Append("</td><td>").Append(Html.Bytes(bytes))
-              .Append("</td><td><a class=\"download\" href=\"/runs/").Append(id).Append("/models/").Append(round).Append("\" download>download</a></td></tr>");
+              .Append("</td><td>");
+            // A role without pull_model sees the list, not links that would answer 403.
+            if (mayDownload) sb.Append("<a class=\"download\" href=\"/runs/").Append(id).Append("/models/").Append(round).Append("\" download>download</a>");
+            else sb.Append("<span class=\"muted\" title=\"needs permission pull_model\">–</span>");
+            sb.Append("</td></tr>");
         }
         return sb.Append("</table>").ToString();
     }

@@ -14,7 +14,7 @@ using Grpc.Core;
 namespace Cohort.Server.Control;
 
 /// <summary>The Control API: operators submit, inspect and stop runs, pull models and enrol nodes.</summary>
-public sealed class ControlService(
+internal sealed class ControlService(
     AdminAuthenticator admin, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
     NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers) : Transport.V1.Control.ControlBase
 {

@@ -4,7 +4,7 @@ using Grpc.Core;
 namespace Cohort.Server.Security;
 
 /// <summary>Checks the operator's admin token (or an admin certificate with role admin) on Control API calls.</summary>
-public sealed class AdminAuthenticator
+internal sealed class AdminAuthenticator
 {
     private readonly string _adminToken;
     private readonly AdminCertificates? _certificates;

@@ -8,7 +8,7 @@ namespace Cohort.Server.Security;
 /// Logged-in dashboard sessions: an opaque random id (the cookie's value) mapped to who logged in.
 /// Kept in memory on purpose: a server restart logs everyone out, and no session secret is ever written.
 /// </summary>
-public sealed class DashboardSessions
+internal sealed class DashboardSessions
 {
     /// <summary>Name of the session cookie.</summary>
     public const string CookieName = "cohort_session";

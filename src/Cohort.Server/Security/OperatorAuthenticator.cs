@@ -1,7 +1,7 @@
 namespace Cohort.Server.Security;
 
 /// <summary>Turns an operator token (admin token or a viewer token) into an identity.</summary>
-public sealed class OperatorAuthenticator(AdminAuthenticator admin, ViewerTokens viewers)
+internal sealed class OperatorAuthenticator(AdminAuthenticator admin, ViewerTokens viewers)
 {
     /// <summary>The identity of <paramref name="token"/>, or null when it is neither the admin token nor a viewer token.</summary>
     public AccessIdentity? Authenticate(string? token)

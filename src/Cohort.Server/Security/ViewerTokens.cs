@@ -6,7 +6,7 @@ namespace Cohort.Server.Security;
 /// Read-only operator tokens, kept as SHA-256 hashes in <c>DATA_DIR/viewer.tokens</c> (one
 /// <c>name hash created</c> line each), so a leaked file does not leak tokens.
 /// </summary>
-public sealed class ViewerTokens
+internal sealed class ViewerTokens
 {
     private readonly string _file;
     private readonly Lock _lock = new();

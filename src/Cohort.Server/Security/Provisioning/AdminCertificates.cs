@@ -6,7 +6,7 @@ namespace Cohort.Server.Security.Provisioning;
 /// Admin certificates on the Control API: a client certificate of kind admin, issued by the server's client CA
 /// and not revoked, stands in for the admin token when its role is admin.
 /// </summary>
-public sealed class AdminCertificates(RevocationListFile revocations)
+internal sealed class AdminCertificates(RevocationListFile revocations)
 {
     /// <summary>
     /// True when the connection carries an admin certificate with role admin; false when it carries no admin

@@ -10,7 +10,7 @@ namespace Cohort.Apps;
 /// <param name="LearningRate">Step size.</param>
 /// <param name="WeightDecay">L2 penalty.</param>
 /// <param name="Momentum">SGD momentum.</param>
-public sealed record LocalFitConfig(TrainingOptions Training, string Optimizer, double LearningRate, double WeightDecay, double Momentum)
+internal sealed record LocalFitConfig(TrainingOptions Training, string Optimizer, double LearningRate, double WeightDecay, double Momentum)
 {
     /// <summary>Allowed optimisers.</summary>
     public static readonly string[] Optimizers = ["sgd", "adam"];

@@ -1,4 +1,4 @@
 namespace Cohort.Cli;
 
 /// <summary>A user-facing failure: printed as one line, exit code 1.</summary>
-public sealed class CliException(string message) : Exception(message);
+internal sealed class CliException(string message) : Exception(message);

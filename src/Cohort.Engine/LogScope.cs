@@ -6,7 +6,7 @@ namespace Cohort.Engine;
 /// A logging scope of named ids (run, round, node). Loggers that understand structure (JSON console)
 /// write each pair as a field; plain loggers print <see cref="ToString"/>: "RunId=… Round=3".
 /// </summary>
-public sealed class LogScope(params KeyValuePair<string, object>[] values) : IReadOnlyList<KeyValuePair<string, object>>
+internal sealed class LogScope(params KeyValuePair<string, object>[] values) : IReadOnlyList<KeyValuePair<string, object>>
 {
     /// <summary>The scope of a whole run.</summary>
     public static LogScope Run(string runId) => new(KeyValuePair.Create("RunId", (object)runId));

@@ -7,7 +7,7 @@ namespace Cohort.Simulation;
 /// round in one transaction (a round of 100 clients would otherwise cost 200 separate commits), and
 /// every saved round is reported to <see cref="RoundSaved"/> so the caller can print it.
 /// </summary>
-public sealed class BufferedResultStore(IStateStore inner) : IStateStore
+internal sealed class BufferedResultStore(IStateStore inner) : IStateStore
 {
     private readonly List<NodeResultRecord> _pending = [];
     private readonly SemaphoreSlim _flush = new(1, 1);

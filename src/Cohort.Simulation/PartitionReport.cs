@@ -6,7 +6,7 @@ using Cohort.Simulation.Partitioners;
 namespace Cohort.Simulation;
 
 /// <summary>Text renderings of a partition set: sizes and per-client label histograms.</summary>
-public static class PartitionReport
+internal static class PartitionReport
 {
     /// <summary>Label counts of one client: <c>counts[k]</c> examples of class k.</summary>
     public static int[] LabelCounts(PartitionSet partitions, ISimulationDataset data, int client)

@@ -11,7 +11,7 @@ namespace Cohort.Simulation;
 /// file) and <c>partition.client</c> (a client name from it) select the partition; without them the
 /// app reads its own data as usual. The data set is loaded and partitioned once per process.
 /// </summary>
-public sealed class PartitionedAppFactory(ISimulationAppFactory inner) : IClientAppFactory
+internal sealed class PartitionedAppFactory(ISimulationAppFactory inner) : IClientAppFactory
 {
     /// <summary>Node setting naming the plan file.</summary>
     public const string PlanKey = "partition.plan";

@@ -21,10 +21,10 @@ public static class SimulationRunner
     /// <param name="Dataset">The shared data set.</param>
     /// <param name="Partitions">Every client's index set.</param>
     /// <param name="Names">Client names.</param>
-    public sealed record Setup(ISimulationAppFactory Factory, ISimulationDataset Dataset, PartitionSet Partitions, IReadOnlyList<string> Names);
+    internal sealed record Setup(ISimulationAppFactory Factory, ISimulationDataset Dataset, PartitionSet Partitions, IReadOnlyList<string> Names);
 
     /// <summary>Loads the data and partitions it as the plan's <c>simulation</c> section says; errors name the plan key and position.</summary>
-    public static Setup Prepare(Plan plan, SimulationOptions options)
+    internal static Setup Prepare(Plan plan, SimulationOptions options)
     {
         var spec = plan.Simulation ?? throw new PlanException(options.PlanSource, 0, 0,
             "the plan has no simulation section (add e.g. simulation: {clients: 100, partitioner: iid, data: data.csv})");
@@ -79,7 +79,7 @@ public static class SimulationRunner
     }
 
     /// <summary>Runs all rounds over an already prepared setup.</summary>
-    public static async Task<SimulationResult> RunAsync(Plan plan, SimulationOptions options, Setup setup, CancellationToken ct)
+    internal static async Task<SimulationResult> RunAsync(Plan plan, SimulationOptions options, Setup setup, CancellationToken ct)
     {
         var spec = plan.Simulation!;
         string dataDir = Path.GetFullPath(options.DataDir);
@@ -139,7 +139,7 @@ public static class SimulationRunner
     }
 
     /// <summary>The name numbered client c gets ("client-0042").</summary>
-    public static Func<int, string> DefaultName(int clients)
+    internal static Func<int, string> DefaultName(int clients)
     {
         int digits = Math.Max(2, clients.ToString(System.Globalization.CultureInfo.InvariantCulture).Length);
         return c => "client-" + (c + 1).ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(digits, '0');

@@ -8,7 +8,7 @@ namespace Cohort.Simulation;
 /// training settings and initial model, and tested on the data set's central test set: what a site
 /// would reach without the federation.
 /// </summary>
-public static class SingleClientBaseline
+internal static class SingleClientBaseline
 {
     /// <summary>One round of the baseline: the central test loss and accuracy after it.</summary>
     public sealed record Point(int Round, double Loss, double Accuracy);

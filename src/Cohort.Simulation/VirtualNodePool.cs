@@ -21,7 +21,7 @@ namespace Cohort.Simulation;
 /// bit-identical global models whatever the thread timing.
 /// </para>
 /// </summary>
-public sealed class VirtualNodePool : INodePool, IAsyncDisposable
+internal sealed class VirtualNodePool : INodePool, IAsyncDisposable
 {
     private readonly IClientAppFactory _factory;
     private readonly ResultValidator _validator = new();

@@ -42,10 +42,11 @@ test_pack() {
   done
   local extra; extra="$(ls "$feed" | grep -v -E '^Cohort\.(Client|Core|Transport|Engine|Learning|Apps|Server|Simulation|Cli|Templates)\.' )"
   [ -z "$extra" ] || { echo "unexpected packages: $extra"; return 1; }
-  # Each library package carries its XML docs, the readme and the license expression.
+  # Each library package carries its XML docs (its public API is documented), the readme and the license expression.
   # (Listings are read whole before grep: grep -q closing the pipe early would fail it under pipefail.)
   local files nuspec
-  for id in Cohort.Client Cohort.Core Cohort.Transport; do
+  for id in Cohort.Client Cohort.Core Cohort.Transport Cohort.Engine Cohort.Learning Cohort.Apps Cohort.Server \
+            Cohort.Simulation; do
     files="$(unzip -l "$feed/$id.$v.nupkg")"; nuspec="$(unzip -p "$feed/$id.$v.nupkg" "$id.nuspec")"
     grep -q 'lib/net10.0/.*\.xml' <<<"$files" || { echo "$id: no XML docs"; return 1; }
     grep -q '<license type="expression">Apache-2.0</license>' <<<"$nuspec" || { echo "$id: no license"; return 1; }

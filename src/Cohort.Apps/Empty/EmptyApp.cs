@@ -8,7 +8,7 @@ namespace Cohort.Apps.Empty;
 /// system's own overhead (benchmarks) and rehearses failures (node settings <c>delay_ms</c> slow every
 /// fit down, <c>values</c> sets the model size).
 /// </summary>
-public sealed class EmptyApp(int values, TimeSpan delay) : IClientApp
+internal sealed class EmptyApp(int values, TimeSpan delay) : IClientApp
 {
     /// <inheritdoc />
     public Task<ParameterSet> GetParametersAsync(Config config, CancellationToken ct) =>

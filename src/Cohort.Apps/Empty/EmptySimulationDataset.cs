@@ -7,7 +7,7 @@ namespace Cohort.Apps.Empty;
 /// The empty app's simulation data: only a number of unlabelled examples (data key <c>examples</c>,
 /// default 100,000) to share out, so benchmarks measure orchestration alone.
 /// </summary>
-public sealed class EmptySimulationDataset(int count) : ISimulationDataset
+internal sealed class EmptySimulationDataset(int count) : ISimulationDataset
 {
     /// <inheritdoc />
     public string Description => $"{count:N0} empty examples";

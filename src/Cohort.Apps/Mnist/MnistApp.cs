@@ -11,7 +11,7 @@ namespace Cohort.Apps.Mnist;
 /// client its partition without copying images, and creating a client costs next to nothing.
 /// Networks come from a process-wide pool; calls may run concurrently.
 /// </summary>
-public sealed class MnistApp : IClientApp
+internal sealed class MnistApp : IClientApp
 {
     private readonly int[] _train;
     private readonly int[] _test;

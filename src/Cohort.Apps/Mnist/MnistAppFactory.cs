@@ -23,7 +23,7 @@ public sealed class MnistAppFactory : ISimulationAppFactory
     /// Like <see cref="Create"/>, typed. Throws <see cref="AppConfigurationException"/> for a missing or
     /// wrong setting and <see cref="IdxFormatException"/> (naming the file) for missing or corrupt data.
     /// </summary>
-    public MnistApp CreateMnist(ClientAppContext context)
+    internal MnistApp CreateMnist(ClientAppContext context)
     {
         if (context.Partition is { Dataset: MnistSimulationDataset shared } partition) return shared.CreateClient(partition, context.NodeName);
         var settings = MnistSettings.FromConfig(context.AppSettings);

@@ -10,7 +10,7 @@ namespace Cohort.Apps.Mnist;
 /// <param name="Digits">Training labels to keep, or null for all.</param>
 /// <param name="TrainExamples">Cap on training images, or null.</param>
 /// <param name="TestExamples">Cap on test images, or null.</param>
-public sealed record MnistDataSelection(string? Folder, IReadOnlyList<int>? Digits, int? TrainExamples, int? TestExamples)
+internal sealed record MnistDataSelection(string? Folder, IReadOnlyList<int>? Digits, int? TrainExamples, int? TestExamples)
 {
     /// <summary>No folder, every example.</summary>
     public static MnistDataSelection All { get; } = new(null, null, null, null);

@@ -17,7 +17,7 @@ namespace Cohort.Apps.Mnist;
 /// <param name="Threads">Worker threads per training task.</param>
 /// <param name="EvalBatchSize">Examples per evaluation batch.</param>
 /// <param name="Data">Which data to use, unless node settings say otherwise.</param>
-public sealed record MnistSettings(string Model, WeightInit Init, bool Normalize, int Threads, int EvalBatchSize, MnistDataSelection Data)
+internal sealed record MnistSettings(string Model, WeightInit Init, bool Normalize, int Threads, int EvalBatchSize, MnistDataSelection Data)
 {
     /// <summary>Allowed initialisations, as plans spell them.</summary>
     public static readonly string[] Inits = ["kaiming_uniform", "kaiming_normal", "glorot_uniform", "torch"];

@@ -9,7 +9,7 @@ namespace Cohort.Apps.Mnist;
 /// by index; the selected test images (all 10,000 by default) are the central test set and each
 /// client's own test set. Data: the IDX folder (<c>data: path</c>).
 /// </summary>
-public sealed class MnistSimulationDataset : ISimulationDataset
+internal sealed class MnistSimulationDataset : ISimulationDataset
 {
     private readonly int[] _trainIndex;
     private readonly int[] _labels;

@@ -16,7 +16,7 @@ namespace Cohort.Apps.Tabular;
 /// <param name="FocalGamma">γ of the focal loss.</param>
 /// <param name="Threshold">The decision threshold rule.</param>
 /// <param name="ValidationFraction">Share of the training rows held out to choose the threshold (only when it is chosen).</param>
-public sealed record ImbalanceSettings(string ClassWeight, (double Negative, double Positive) Weights, string Oversample, string Loss, double FocalGamma,
+internal sealed record ImbalanceSettings(string ClassWeight, (double Negative, double Positive) Weights, string Oversample, string Loss, double FocalGamma,
     DecisionThreshold Threshold, double ValidationFraction)
 {
     /// <summary>No imbalance handling: plain cross-entropy on the rows as they are, p &gt; 0.5.</summary>

@@ -13,7 +13,7 @@ namespace Cohort.Apps.Tabular;
 /// preprocessed once when the app is created. Each call builds its own model and optimiser, so calls
 /// may run concurrently; the work runs on the thread pool so a node's host stays responsive.
 /// </summary>
-public sealed class TabularApp : IClientApp
+internal sealed class TabularApp : IClientApp
 {
     private readonly Lock _gate = new();
     private float[]? _control;

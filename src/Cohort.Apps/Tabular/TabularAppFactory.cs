@@ -21,7 +21,7 @@ public sealed class TabularAppFactory : ISimulationAppFactory
     /// Like <see cref="Create"/>, typed. Throws <see cref="AppConfigurationException"/> for a missing or
     /// wrong setting and <see cref="TabularDataException"/> (naming file and line) for bad data.
     /// </summary>
-    public TabularApp CreateTabular(ClientAppContext context)
+    internal TabularApp CreateTabular(ClientAppContext context)
     {
         if (context.Partition is { Dataset: TabularSimulationDataset shared } partition)
             return new TabularApp(shared.Settings, shared.ClientSplit(partition), context.NodeName);

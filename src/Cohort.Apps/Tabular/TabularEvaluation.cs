@@ -12,7 +12,7 @@ namespace Cohort.Apps.Tabular;
 /// reported, as <c>threshold</c>); the threshold-free auc and pr_auc when defined; and both classes'
 /// score histograms, from which the server computes the pooled AUC and PR-AUC of all sites.
 /// </summary>
-public static class TabularEvaluation
+internal static class TabularEvaluation
 {
     /// <summary>Evaluates <paramref name="model"/> on <paramref name="rows"/> at <paramref name="threshold"/>.</summary>
     public static EvaluateResult Evaluate(IModel model, TabularDataset rows, double threshold, bool histograms = true)

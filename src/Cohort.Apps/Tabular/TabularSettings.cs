@@ -13,7 +13,7 @@ namespace Cohort.Apps.Tabular;
 /// <param name="Preprocess">Label rule, encoding, missing values, standardisation and split.</param>
 /// <param name="Model">"logistic" or "mlp".</param>
 /// <param name="Hidden">Hidden layer sizes of the MLP; empty for logistic regression.</param>
-public sealed record TabularSettings(TabularReadOptions Read, TabularPreprocessorOptions Preprocess, string Model, IReadOnlyList<int> Hidden)
+internal sealed record TabularSettings(TabularReadOptions Read, TabularPreprocessorOptions Preprocess, string Model, IReadOnlyList<int> Hidden)
 {
     /// <summary>Class weights, oversampling, loss and decision threshold.</summary>
     public ImbalanceSettings Imbalance { get; init; } = ImbalanceSettings.None;

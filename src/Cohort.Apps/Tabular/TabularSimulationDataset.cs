@@ -14,7 +14,7 @@ namespace Cohort.Apps.Tabular;
 /// central test set. Data keys: <c>path</c> or <c>files</c>, or <c>synthetic.rows</c>,
 /// <c>synthetic.features</c> (20), <c>synthetic.noise</c> (0.5).
 /// </summary>
-public sealed class TabularSimulationDataset : ISimulationDataset
+internal sealed class TabularSimulationDataset : ISimulationDataset
 {
     private readonly object _gate = new();
     private readonly IReadOnlyList<(string Name, TabularTable Table)> _sources;

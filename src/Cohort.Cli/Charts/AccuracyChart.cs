@@ -1,7 +1,7 @@
 namespace Cohort.Cli.Charts;
 
 /// <summary>A PNG line chart of test accuracy per round, one line per series (federated vs single site).</summary>
-public static class AccuracyChart
+internal static class AccuracyChart
 {
     /// <summary>One line: its legend and (round, accuracy) points.</summary>
     public sealed record Series(string Legend, IReadOnlyList<(int Round, double Accuracy)> Points);

@@ -16,7 +16,7 @@ namespace Cohort.Cli.Commands;
 /// random float32 updates, in GB/s of update bytes read, beside a plain memory read
 /// (TensorPrimitives.Sum) of the same bytes measured in the same process.
 /// </summary>
-public static class AggregateBench
+internal static class AggregateBench
 {
     private static readonly (string Name, (string Key, Scalar Value)[] Params)[] Strategies =
     [

@@ -3,7 +3,7 @@ using System.CommandLine;
 namespace Cohort.Cli.Commands;
 
 /// <summary><c>cohort bench …</c>: benchmarks that print machine-readable figures.</summary>
-public static class BenchCommand
+internal static class BenchCommand
 {
     /// <summary>Builds the command group.</summary>
     public static Command Create()

@@ -12,7 +12,7 @@ namespace Cohort.Cli.Commands;
 /// asked, led by the provenance a reader needs to judge them (commit, command line, CPU model, flags
 /// and SIMD width, cores, load average at start and end, runtime and library versions).
 /// </summary>
-public static class BenchFigures
+internal static class BenchFigures
 {
     private static readonly string[] SimdFlags = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile"];
 

@@ -7,7 +7,7 @@ namespace Cohort.Cli.Commands;
 /// colluding attackers see every honest update, the strongest setting of the papers); all attackers
 /// send the same crafted update.
 /// </summary>
-public static class ByzantineAttacks
+internal static class ByzantineAttacks
 {
     /// <summary>Attack names, in table order ("none" is the clean run: every client honest).</summary>
     public static readonly string[] Names = ["none", "large-norm", "alie", "ipm", "min-max", "min-sum"];

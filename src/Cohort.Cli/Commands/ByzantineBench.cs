@@ -18,7 +18,7 @@ namespace Cohort.Cli.Commands;
 /// Runs on <see cref="InProcessFederation"/>: the attackers are client apps that wait for the round's
 /// honest updates and return the crafted one.
 /// </summary>
-public static class ByzantineBench
+internal static class ByzantineBench
 {
     /// <summary>Clients per round (all take part).</summary>
     public const int Clients = 20;

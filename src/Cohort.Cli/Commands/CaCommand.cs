@@ -6,7 +6,7 @@ namespace Cohort.Cli.Commands;
 /// <c>cohort ca</c>: prints the CA certificate (PEM) that a server generated and its nodes must trust.
 /// Container images have no shell or cat, so this is how the certificate leaves a server's volume.
 /// </summary>
-public static class CaCommand
+internal static class CaCommand
 {
     /// <summary>Builds the command.</summary>
     public static Command Create()

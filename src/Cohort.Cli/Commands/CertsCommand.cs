@@ -6,7 +6,7 @@ using Cohort.Server.Security.Provisioning;
 namespace Cohort.Cli.Commands;
 
 /// <summary><c>cohort certs</c>: provisioning a federation's certificates (CA, server, nodes, admins, revocation).</summary>
-public static class CertsCommand
+internal static class CertsCommand
 {
     /// <summary>Builds the command.</summary>
     public static Command Create()

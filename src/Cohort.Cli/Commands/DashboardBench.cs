@@ -15,7 +15,7 @@ namespace Cohort.Cli.Commands;
 /// <c>cohort bench dashboard</c>: how long the server takes to render the dashboard for a large stored
 /// run (rounds × nodes results), next to a health request on the same connection as the floor.
 /// </summary>
-public static class DashboardBench
+internal static class DashboardBench
 {
     /// <summary>Builds the command.</summary>
     public static Command Create()

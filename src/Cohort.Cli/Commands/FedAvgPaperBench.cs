@@ -16,7 +16,7 @@ namespace Cohort.Cli.Commands;
 /// Reports the rounds each took to reach its target beside the paper's (Table 2: 87, 664, 20) and the
 /// wall time per round; runs stop at the target or at --max-rounds.
 /// </summary>
-public static class FedAvgPaperBench
+internal static class FedAvgPaperBench
 {
     private sealed record Experiment(string Name, string Model, string Partitioner, int Epochs, double Target, int PaperRounds);
 

@@ -18,7 +18,7 @@ namespace Cohort.Cli.Commands;
 /// slower than the others, run through the server's executor twice: synchronous FedAvg rounds, then
 /// FedBuff. Both are timed to the synchronous run's final mean test accuracy.
 /// </summary>
-public static class FedBuffBench
+internal static class FedBuffBench
 {
     private static readonly string[] Hospitals = ["cleveland", "hungarian", "switzerland", "va"];
 

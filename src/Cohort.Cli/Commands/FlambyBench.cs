@@ -23,7 +23,7 @@ namespace Cohort.Cli.Commands;
 /// and a tuning mode that chooses settings on a validation split carved from each hospital's
 /// training data. Runs on <see cref="Simulation.InProcessFederation"/>; test sets are scored once per run.
 /// </summary>
-public static class FlambyBench
+internal static class FlambyBench
 {
     /// <summary>FLamby's first benchmark seed (its results cover seeds 42–46).</summary>
     public const int FirstSeed = 42;
@@ -142,7 +142,7 @@ public static class FlambyBench
 /// <param name="Train">Each hospital's training split, standardised with its own training statistics.</param>
 /// <param name="Test">Each hospital's test split, standardised with its own training statistics.</param>
 /// <param name="RawTrain">Each hospital's training split before standardisation.</param>
-public sealed record HeartDiseaseData(TabularSettings Settings, IReadOnlyDictionary<string, TabularDataset> Train, IReadOnlyDictionary<string, TabularDataset> Test, IReadOnlyDictionary<string, TabularDataset> RawTrain)
+internal sealed record HeartDiseaseData(TabularSettings Settings, IReadOnlyDictionary<string, TabularDataset> Train, IReadOnlyDictionary<string, TabularDataset> Test, IReadOnlyDictionary<string, TabularDataset> RawTrain)
 {
     /// <summary>Reads and preprocesses the hospitals' files in <paramref name="dataDir"/> with the plan's app settings.</summary>
     public static HeartDiseaseData Load(Plan plan, string dataDir, IReadOnlyList<string> hospitals)

@@ -12,7 +12,7 @@ namespace Cohort.Cli.Commands;
 /// <param name="TorchInit">Whether the initial model is PyTorch's default nn.Linear draw (else zeros).</param>
 /// <param name="Rows">The federated strategies.</param>
 /// <param name="Pooled">The pooled baseline.</param>
-public sealed record FlambyProtocol(string Prefix, string Title, bool TorchInit, IReadOnlyList<FlambyRow> Rows, FlambyRow Pooled)
+internal sealed record FlambyProtocol(string Prefix, string Title, bool TorchInit, IReadOnlyList<FlambyRow> Rows, FlambyRow Pooled)
 {
     /// <summary>FLamby's rounds for 100 local updates (get_nb_max_rounds(100) = 15).</summary>
     public const int Rounds = 15;

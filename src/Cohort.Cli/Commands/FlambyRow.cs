@@ -9,7 +9,7 @@ namespace Cohort.Cli.Commands;
 /// <param name="Parameters">Strategy parameters.</param>
 /// <param name="Published">FLamby's published mean test accuracy over the four hospitals (mean of its seeds 42–46).</param>
 /// <param name="PublishedPerSeed">FLamby's per-seed means (flamby/results/results_benchmark_fed_heart_disease, seeds 42–46).</param>
-public sealed record FlambyRow(string Strategy, double ClientLearningRate, Config Parameters, double Published, IReadOnlyList<double> PublishedPerSeed)
+internal sealed record FlambyRow(string Strategy, double ClientLearningRate, Config Parameters, double Published, IReadOnlyList<double> PublishedPerSeed)
 {
     /// <summary>The key of the client learning rate in overrides and tuning grids.</summary>
     public const string LearningRateKey = "learning_rate";

@@ -14,7 +14,7 @@ using Cohort.Strategies;
 namespace Cohort.Cli.Commands;
 
 /// <summary>One Fed-Heart-Disease run: a federation of tabular apps over the hospitals' splits, or the pooled baseline.</summary>
-public static class FlambyRun
+internal static class FlambyRun
 {
     /// <summary>What a federated run scored on each hospital's evaluation split, and their unweighted mean (FLamby's metric).</summary>
     /// <param name="Mean">Mean accuracy over the hospitals.</param>

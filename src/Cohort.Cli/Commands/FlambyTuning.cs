@@ -10,7 +10,7 @@ namespace Cohort.Cli.Commands;
 /// (training on the rest), under FLamby's protocol otherwise; then trains the choice on the whole
 /// training splits and scores it once on the test sets.
 /// </summary>
-public static class FlambyTuning
+internal static class FlambyTuning
 {
     /// <summary>Share of each hospital's training rows held out for validation (stratified by label).</summary>
     public const double ValidationFraction = 0.2;

@@ -18,7 +18,7 @@ namespace Cohort.Cli.Commands;
 /// without balanced class weights, beside pooled training (all training rows in one place) and each
 /// bank training alone; median and range over seeds of the batch order.
 /// </summary>
-public static class FraudBench
+internal static class FraudBench
 {
     private static readonly string[] Banks = [.. FraudExampleData.Banks.Select(b => b.Name)];
 

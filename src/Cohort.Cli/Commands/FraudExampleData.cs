@@ -11,7 +11,7 @@ namespace Cohort.Cli.Commands;
 /// foreign transactions, and their fraud rates differ. Each file starts with an unnamed index column,
 /// as pandas' to_csv writes it.
 /// </summary>
-public static class FraudExampleData
+internal static class FraudExampleData
 {
     /// <summary>The banks: file name, rows, currency units per euro, share of online merchants, fraud intercept.</summary>
     public static readonly (string Name, int Rows, double Currency, double Online, double Intercept)[] Banks =

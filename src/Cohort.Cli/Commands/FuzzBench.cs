@@ -20,7 +20,7 @@ namespace Cohort.Cli.Commands;
 /// counts crashes (the server exits) and hangs (a call outlives its deadline), reports the server's
 /// memory before and after, then checks that an honest run still finishes.
 /// </summary>
-public static class FuzzBench
+internal static class FuzzBench
 {
     private static readonly Marshaller<byte[]> Raw = Marshallers.Create(b => b, b => b);
 

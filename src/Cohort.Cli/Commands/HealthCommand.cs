@@ -9,7 +9,7 @@ namespace Cohort.Cli.Commands;
 /// <c>cohort health</c>: asks a server's /healthz (or /readyz) and exits 0 when it answers 200. Container
 /// images have no curl or shell, so their health check runs the <c>cohort</c> binary itself.
 /// </summary>
-public static class HealthCommand
+internal static class HealthCommand
 {
     /// <summary>Builds the command.</summary>
     public static Command Create()

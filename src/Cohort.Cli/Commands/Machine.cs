@@ -1,7 +1,7 @@
 namespace Cohort.Cli.Commands;
 
 /// <summary>The machine a figure was measured on.</summary>
-public static class Machine
+internal static class Machine
 {
     /// <summary>Cores, CPU model and SIMD width.</summary>
     public static string Describe()

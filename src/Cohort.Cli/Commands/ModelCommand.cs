@@ -5,7 +5,7 @@ using Cohort.Parameters;
 namespace Cohort.Cli.Commands;
 
 /// <summary><c>cohort model pull</c>: download a run's global model.</summary>
-public static class ModelCommand
+internal static class ModelCommand
 {
     /// <summary>Builds the command group.</summary>
     public static Command Create()

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 namespace Cohort.Cli.Commands;
 
 /// <summary><c>cohort node</c>: a site's long-running agent with a built-in client app.</summary>
-public static class NodeCommand
+internal static class NodeCommand
 {
     /// <summary>Builds the command.</summary>
     public static Command Create()

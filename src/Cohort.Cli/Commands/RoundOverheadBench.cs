@@ -13,7 +13,7 @@ namespace Cohort.Cli.Commands;
 /// <c>cohort server</c> process and N node processes over TLS gRPC on loopback — with the server's own
 /// memory (idle, peak) and, when asked, under a background load of busy processes.
 /// </summary>
-public static class RoundOverheadBench
+internal static class RoundOverheadBench
 {
     private const int WarmUpRounds = 3;
 

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace Cohort.Cli.Commands;
 
 /// <summary><c>cohort run submit|list|show|wait|stop</c>: the operator's control of runs.</summary>
-public static class RunCommands
+internal static class RunCommands
 {
     /// <summary>Builds the command group.</summary>
     public static Command Create()

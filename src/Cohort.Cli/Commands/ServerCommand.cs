@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Cohort.Cli.Commands;
 
 /// <summary><c>cohort server</c>: the coordinator.</summary>
-public static class ServerCommand
+internal static class ServerCommand
 {
     /// <summary>Builds the command.</summary>
     public static Command Create()

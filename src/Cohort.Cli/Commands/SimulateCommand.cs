@@ -13,7 +13,7 @@ using Cohort.Transport.V1;
 namespace Cohort.Cli.Commands;
 
 /// <summary><c>cohort simulate PLAN</c>: the plan's app as virtual clients in this process, same round logic and state as a deployed run.</summary>
-public static class SimulateCommand
+internal static class SimulateCommand
 {
     /// <summary>Builds the command; <paramref name="stdout"/> receives its printed lines (the console when null).</summary>
     public static Command Create(TextWriter? stdout = null)

@@ -14,7 +14,7 @@ namespace Cohort.Cli.Commands;
 /// virtual client costs in memory and what a round costs beyond training: the same plan runs once with
 /// logistic regression on a synthetic table and once with the empty app (fit returns at once).
 /// </summary>
-public static class SimulationBench
+internal static class SimulationBench
 {
     /// <summary>Builds the command.</summary>
     public static Command Create()

@@ -4,7 +4,7 @@ using Cohort.Cli.Control;
 namespace Cohort.Cli.Commands;
 
 /// <summary><c>cohort token create</c> and <c>cohort nodes</c>: enrol sites and see them.</summary>
-public static class TokenCommand
+internal static class TokenCommand
 {
     /// <summary>Builds <c>token</c>.</summary>
     public static Command Create()

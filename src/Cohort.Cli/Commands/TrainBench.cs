@@ -14,7 +14,7 @@ namespace Cohort.Cli.Commands;
 /// FedAvg paper's 2NN and CNN at batch 10 and 50, beside PyTorch on the same models and batches run
 /// in the same command, so the ratio compares like with like on a noisy shared machine.
 /// </summary>
-public static class TrainBench
+internal static class TrainBench
 {
     private static readonly (string Model, int Batch)[] Cases = [("2nn", 10), ("2nn", 50), ("2nn", 100), ("cnn", 10), ("cnn", 50), ("cnn", 100)];
 

@@ -8,7 +8,7 @@ using Grpc.Net.Client;
 namespace Cohort.Cli.Control;
 
 /// <summary>The Control API from the operator's side, with errors turned into one-line messages.</summary>
-public sealed class ControlClient : IDisposable
+internal sealed class ControlClient : IDisposable
 {
     private readonly GrpcChannel _channel;
     private readonly Transport.V1.Control.ControlClient _client;

@@ -5,7 +5,7 @@ using Cohort.Transport.Channels;
 namespace Cohort.Cli.Control;
 
 /// <summary>The options every operator command shares: where the server is and how to authenticate.</summary>
-public sealed class ControlOptions
+internal sealed class ControlOptions
 {
     /// <summary>--server.</summary>
     public Option<string> Server { get; } = new("--server", "-s")

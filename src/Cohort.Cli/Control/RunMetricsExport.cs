@@ -10,7 +10,7 @@ namespace Cohort.Cli.Control;
 /// and per round the global rows: federated evaluation, aggregated fit metrics with the server's
 /// aggregation time, and the central evaluation when there is one.
 /// </summary>
-public static class RunMetricsExport
+internal static class RunMetricsExport
 {
     /// <summary>Fixed columns, before one column per metric name.</summary>
     public static readonly string[] Columns =

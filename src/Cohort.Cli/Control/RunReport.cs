@@ -7,7 +7,7 @@ using Google.Protobuf.Collections;
 namespace Cohort.Cli.Control;
 
 /// <summary>Text and JSON renderings of runs and rounds shared by the operator commands and the demo.</summary>
-public static class RunReport
+internal static class RunReport
 {
     private static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithIndentation());
 

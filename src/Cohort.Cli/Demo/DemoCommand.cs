@@ -15,7 +15,7 @@ using Spectre.Console;
 namespace Cohort.Cli.Demo;
 
 /// <summary><c>cohort demo NAME</c>: a whole federation on this machine, end to end, in one command.</summary>
-public static class DemoCommand
+internal static class DemoCommand
 {
     /// <summary>Builds the command.</summary>
     public static Command Create()

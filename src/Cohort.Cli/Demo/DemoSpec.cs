@@ -6,7 +6,7 @@ namespace Cohort.Cli.Demo;
 /// file, the server tests the global model centrally on the data set's test set, and a baseline
 /// client is also trained alone for comparison.
 /// </summary>
-public sealed record DemoSpec(string Name, string Description, string PlanFile, string App, IReadOnlyList<(string Node, string DataFile)> Sites,
+internal sealed record DemoSpec(string Name, string Description, string PlanFile, string App, IReadOnlyList<(string Node, string DataFile)> Sites,
     bool Partitioned = false, string? Baseline = null)
 {
     /// <summary>The demos this build knows.</summary>

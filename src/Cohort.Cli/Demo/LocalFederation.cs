@@ -9,7 +9,7 @@ namespace Cohort.Cli.Demo;
 /// A whole federation on this machine: an embedded server (TLS with a generated CA) and one node
 /// process per site, each enrolled with its own token. Used by the demo and the benchmarks.
 /// </summary>
-public sealed class LocalFederation : IAsyncDisposable
+internal sealed class LocalFederation : IAsyncDisposable
 {
     private LocalFederation(CohortServerHost server, ControlClient control, List<NodeProcess> nodes)
     {

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Cohort.Cli.Demo;
 
 /// <summary>A <c>cohort node</c> child process, its output going to a log file.</summary>
-public sealed class NodeProcess : IAsyncDisposable
+internal sealed class NodeProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StreamWriter _log;

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 namespace Cohort.Cli.Demo;
 
 /// <summary>A <c>cohort server</c> child process on a free loopback port, so its memory can be measured apart from the caller's.</summary>
-public sealed class ServerProcess : IAsyncDisposable
+internal sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StreamWriter _log;
@@ -107,7 +107,7 @@ public sealed class ServerProcess : IAsyncDisposable
 }
 
 /// <summary>Reads a process's memory from /proc.</summary>
-public static class ProcessMemory
+internal static class ProcessMemory
 {
     /// <summary>VmRSS and VmHWM of process <paramref name="pid"/> in MiB (NaN when unreadable).</summary>
     public static (double Rss, double Peak) Read(int pid)

@@ -9,7 +9,7 @@ namespace Cohort.Cli.Fuzzing;
 /// numbers, lying manifests, misplaced or corrupt chunks, and raw byte mutations of the encoded message.
 /// Deterministic for a seed.
 /// </summary>
-public sealed class FleetMessageMutator(int seed)
+internal sealed class FleetMessageMutator(int seed)
 {
     private static readonly long[] ExtremeLongs = [-1, 0, 1, 4, int.MaxValue, (long)int.MaxValue + 1, long.MaxValue, long.MinValue];
     // The server waits up to 30 s by design; longer asks are clamped, so they are not hangs worth counting.

@@ -6,7 +6,7 @@ using System.Text.RegularExpressions;
 namespace Cohort.Cli.Fuzzing;
 
 /// <summary>This program's own <c>cohort server</c> started as a child process, so its crashes and memory can be watched from outside.</summary>
-public sealed partial class ServerChild : IAsyncDisposable
+internal sealed partial class ServerChild : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();

@@ -8,7 +8,7 @@ namespace Cohort.Apps;
 /// One node's own copies of the tensors a plan keeps local (personalisation): substituted into what the
 /// server sends, refreshed from what the app trains, stripped from what leaves the site.
 /// </summary>
-public sealed class LocalTensors
+internal sealed class LocalTensors
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Tensor> _local = new(StringComparer.Ordinal);

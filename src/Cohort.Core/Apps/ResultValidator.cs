@@ -11,7 +11,7 @@ namespace Cohort.Apps;
 /// counts each node reported, per run and phase. Every method returns null when the result is
 /// acceptable, else the reason, which the caller records as the task's failure.
 /// </summary>
-public sealed class ResultValidator
+internal sealed class ResultValidator
 {
     /// <summary>Most metrics one result may carry.</summary>
     public const int MaxMetrics = 64;

@@ -5,7 +5,7 @@ using Cohort.Records;
 namespace Cohort.Clients;
 
 /// <summary>What running a <see cref="ClientTask"/> gave: a result, or a failure of a <see cref="FailureKind"/> with a message.</summary>
-public sealed record ClientReply
+internal sealed record ClientReply
 {
     /// <summary>True for a result, false for a failure.</summary>
     public required bool Ok { get; init; }

@@ -12,4 +12,4 @@ namespace Cohort.Clients;
 /// <param name="Parameters">Parameters sent with the task; null for get-parameters.</param>
 /// <param name="Expected">Shapes a returned parameter set must have; null accepts any.</param>
 /// <param name="Limits">Bounds a returned result must respect; null applies the defaults.</param>
-public sealed record ClientTask(string RunId, string Node, int Round, TaskKind Kind, Config Config, ParameterSet? Parameters, ParameterSet? Expected = null, Apps.ResultLimits? Limits = null);
+internal sealed record ClientTask(string RunId, string Node, int Round, TaskKind Kind, Config Config, ParameterSet? Parameters, ParameterSet? Expected = null, Apps.ResultLimits? Limits = null);

@@ -8,7 +8,7 @@ namespace Cohort.Clients;
 /// step throws becomes a typed failure: cancellation as <see cref="FailureKind.Cancelled"/>, anything
 /// else as <see cref="FailureKind.ClientError"/>.
 /// </summary>
-public sealed class ClientTaskRunner
+internal sealed class ClientTaskRunner
 {
     private readonly IClientStep[] _steps;
 

@@ -11,7 +11,7 @@ namespace Cohort.Clients;
 /// run is reported. Noise comes from the cryptographic generator, or, for reproducible simulations,
 /// from a seed derived from the plan seed, round and node.
 /// </summary>
-public sealed class LocalPrivacyStep(bool seeded = false) : IClientStep
+internal sealed class LocalPrivacyStep(bool seeded = false) : IClientStep
 {
     private readonly ConcurrentDictionary<(string Run, string Node), int> _releases = new();
 

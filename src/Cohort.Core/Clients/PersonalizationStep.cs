@@ -9,7 +9,7 @@ namespace Cohort.Clients;
 /// The copies are kept per run and node here, not in the app, so a virtual client created anew for
 /// every task still finds its own.
 /// </summary>
-public sealed class PersonalizationStep : IClientStep
+internal sealed class PersonalizationStep : IClientStep
 {
     private readonly ConcurrentDictionary<(string Run, string Node), LocalTensors> _local = new();
 

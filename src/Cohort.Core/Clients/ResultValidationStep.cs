@@ -6,7 +6,7 @@ namespace Cohort.Clients;
 /// example counts, losses and metrics go through the same <see cref="Apps.ResultValidator"/> as uploads.
 /// An unusable result becomes a <see cref="FailureKind.Rejected"/> failure.
 /// </summary>
-public sealed class ResultValidationStep : IClientStep
+internal sealed class ResultValidationStep : IClientStep
 {
     // Remembers each client's first example count per run, as the Fleet API does for nodes.
     private readonly Apps.ResultValidator _validator = new();

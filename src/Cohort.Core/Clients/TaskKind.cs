@@ -1,7 +1,7 @@
 namespace Cohort.Clients;
 
 /// <summary>What a task asks of a client app: Cohort's own kind, mapped to the wire's at the Fleet boundary.</summary>
-public enum TaskKind
+internal enum TaskKind
 {
     /// <summary>Train on local data from the sent parameters.</summary>
     Fit,

@@ -3,9 +3,13 @@ namespace Cohort.Parameters;
 /// <summary>Element type of a tensor; values match the wire protocol's enum.</summary>
 public enum DType
 {
+    /// <summary>32-bit IEEE floating point.</summary>
     Float32 = 1,
+    /// <summary>64-bit IEEE floating point.</summary>
     Float64 = 2,
+    /// <summary>32-bit signed integer.</summary>
     Int32 = 3,
+    /// <summary>64-bit signed integer.</summary>
     Int64 = 4,
 }
 

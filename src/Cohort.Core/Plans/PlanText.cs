@@ -3,7 +3,7 @@ using YamlDotNet.RepresentationModel;
 namespace Cohort.Plans;
 
 /// <summary>Edits plan YAML text: sets values by dotted key path (e.g. <c>strategy.name</c>) before the plan is submitted.</summary>
-public static class PlanText
+internal static class PlanText
 {
     /// <summary>Returns <paramref name="yaml"/> with the list at dotted <paramref name="path"/> set to <paramref name="items"/> (sections created as needed).</summary>
     public static string WithList(string yaml, string path, IEnumerable<string> items)

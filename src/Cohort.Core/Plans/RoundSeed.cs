@@ -4,7 +4,7 @@ namespace Cohort.Plans;
 /// The one formula from a plan's seed to the seed of each round's sampling and each client's noise, so
 /// that a server, an in-process pool and a simulation draw the same numbers for the same plan.
 /// </summary>
-public static class RoundSeed
+internal static class RoundSeed
 {
     /// <summary>Seed of round <paramref name="round"/>'s sampling (the asynchronous executor passes the model version).</summary>
     public static int Of(long planSeed, int round) => unchecked((int)(planSeed * 1_000_003 + round * 7919));

@@ -5,9 +5,13 @@ namespace Cohort.Records;
 /// <summary>Kind of value a <see cref="Scalar"/> holds.</summary>
 public enum ScalarKind
 {
+    /// <summary>A boolean.</summary>
     Bool,
+    /// <summary>A 64-bit integer.</summary>
     Int,
+    /// <summary>A double-precision number.</summary>
     Double,
+    /// <summary>A string.</summary>
     String,
 }
 

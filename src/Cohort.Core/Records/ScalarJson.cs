@@ -9,7 +9,7 @@ namespace Cohort.Records;
 /// without and doubles with a decimal point or exponent, so each reads back as its own kind; the
 /// strings "NaN", "Infinity" and "-Infinity" stand for those doubles.
 /// </summary>
-public static class ScalarJson
+internal static class ScalarJson
 {
     /// <summary>The map as a JSON object.</summary>
     public static JsonObject ToJsonObject(IEnumerable<KeyValuePair<string, Scalar>> values)

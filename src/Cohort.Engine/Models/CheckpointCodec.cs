@@ -12,7 +12,7 @@ namespace Cohort.Engine.Models;
 /// UTF-8 JSON in a byte tensor named <see cref="MetaTensor"/>. Doubles are kept as their bit patterns so
 /// that a restored state is bit-exact.
 /// </summary>
-public static class CheckpointCodec
+internal static class CheckpointCodec
 {
     /// <summary>The tensor that holds the strategy name and scalars.</summary>
     public const string MetaTensor = "checkpoint/meta";

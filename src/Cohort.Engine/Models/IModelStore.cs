@@ -4,7 +4,7 @@ using Cohort.Strategies;
 namespace Cohort.Engine.Models;
 
 /// <summary>Where the global model of every round of every run is kept (round 0 is the initial model).</summary>
-public interface IModelStore
+internal interface IModelStore
 {
     /// <summary>Saves a round's global model.</summary>
     Task SaveAsync(string runId, int round, ParameterSet parameters, CancellationToken ct);

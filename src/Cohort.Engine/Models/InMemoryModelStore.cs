@@ -5,7 +5,7 @@ using Cohort.Strategies;
 namespace Cohort.Engine.Models;
 
 /// <summary>Models kept in memory (engine tests, throw-away runs); a saved model is copied so that later changes to it do not leak in.</summary>
-public sealed class InMemoryModelStore : IModelStore
+internal sealed class InMemoryModelStore : IModelStore
 {
     private readonly ConcurrentDictionary<(string Run, int Round), ParameterSet> _models = new();
     private readonly ConcurrentDictionary<(string Run, int Round), ParameterSet> _checkpoints = new();

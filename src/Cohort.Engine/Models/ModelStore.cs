@@ -8,7 +8,7 @@ namespace Cohort.Engine.Models;
 /// and a stateful strategy's state after that round beside it, <c>RUN/round-NNNN.state.cps</c>. Both are
 /// written atomically (temp file, flushed to disk, renamed) and carry a SHA-256 checked on load.
 /// </summary>
-public sealed class ModelStore : IModelStore
+internal sealed class ModelStore : IModelStore
 {
     private readonly string _root;
     private readonly bool _flushToDisk;

@@ -3,7 +3,7 @@ using Cohort.Clients;
 namespace Cohort.Engine.Nodes;
 
 /// <summary>Between the engine's pending tasks and the client-task runner's view of them.</summary>
-public static class ClientTasks
+internal static class ClientTasks
 {
     /// <summary>The task as the client side sees it.</summary>
     public static ClientTask ToClientTask(this PendingTask task) =>

@@ -1,7 +1,7 @@
 namespace Cohort.Engine.Nodes;
 
 /// <summary>In which order an in-process pool hands finished tasks to the executor.</summary>
-public enum DeliveryOrder
+internal enum DeliveryOrder
 {
     /// <summary>As they finish, like real nodes: a slow node's result comes last.</summary>
     Arrival,

@@ -6,7 +6,7 @@ namespace Cohort.Engine.Nodes;
 /// travel over gRPC); a simulation's pool is virtual clients in the same process. The run executor
 /// sees only this interface, so both run the same round logic, strategies and bookkeeping.
 /// </summary>
-public interface INodePool
+internal interface INodePool
 {
     /// <summary>Names of the nodes that can take tasks for <paramref name="app"/> now, sorted.</summary>
     IReadOnlyList<string> Available(string app);

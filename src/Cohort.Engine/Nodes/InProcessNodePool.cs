@@ -10,7 +10,7 @@ namespace Cohort.Engine.Nodes;
 /// Fleet API makes on an upload), optionally after a per-node delay that stands in for a slower site.
 /// Results come back in arrival or submission order (<see cref="InProcessPoolOptions.Delivery"/>).
 /// </summary>
-public sealed class InProcessNodePool : INodePool
+internal sealed class InProcessNodePool : INodePool
 {
     private readonly string _app;
     private readonly IReadOnlyDictionary<string, IClientApp> _nodes;

@@ -3,7 +3,7 @@ using Cohort.Clients;
 namespace Cohort.Engine.Nodes;
 
 /// <summary>How an <see cref="InProcessNodePool"/> behaves.</summary>
-public sealed record InProcessPoolOptions
+internal sealed record InProcessPoolOptions
 {
     /// <summary>No per-node delays.</summary>
     public static readonly IReadOnlyDictionary<string, TimeSpan> NoDelays = new Dictionary<string, TimeSpan>();

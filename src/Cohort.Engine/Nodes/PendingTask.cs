@@ -6,7 +6,7 @@ using Cohort.Records;
 namespace Cohort.Engine.Nodes;
 
 /// <summary>One task for one node, from dispatch until its result (or failure) is in.</summary>
-public sealed class PendingTask
+internal sealed class PendingTask
 {
     /// <summary>Unique id, also the idempotency key of the node's answer.</summary>
     public required string Id { get; init; }
@@ -69,7 +69,7 @@ public sealed class PendingTask
 }
 
 /// <summary>How a task ended: a result, or a failure with its <see cref="FailureKind"/> and a message for people.</summary>
-public sealed record TaskOutcome(
+internal sealed record TaskOutcome(
     bool Ok, string? Error, long Examples, double Loss, Metrics Metrics, ParameterSet? Parameters,
     double DurationSeconds, long UploadBytes)
 {

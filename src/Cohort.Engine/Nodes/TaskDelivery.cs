@@ -5,7 +5,7 @@ namespace Cohort.Engine.Nodes;
 /// known before an earlier task's is held back until every earlier task has completed; the first
 /// outcome of a task wins either way.
 /// </summary>
-public sealed class TaskDelivery(DeliveryOrder order)
+internal sealed class TaskDelivery(DeliveryOrder order)
 {
     private readonly Lock _gate = new();
     private readonly Queue<PendingTask> _undelivered = new();

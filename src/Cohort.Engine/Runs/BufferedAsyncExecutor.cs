@@ -22,7 +22,7 @@ namespace Cohort.Engine.Runs;
 /// model versions still referenced by tasks in flight. Works through <see cref="INodePool"/>, so a
 /// simulation runs it unchanged.
 /// </summary>
-public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IModelStore models, ILogger log)
+internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IModelStore models, ILogger log)
 {
     private sealed record InFlight(PendingTask Task, int Version, CancellationTokenSource Timeout);
 

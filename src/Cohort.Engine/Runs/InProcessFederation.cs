@@ -16,7 +16,7 @@ namespace Cohort.Simulation;
 /// <see cref="InProcessNodePool"/> delivering in submission order (reproducible), with the state and
 /// models in memory. min_fit, retries, timeouts, privacy and personalisation apply as in a deployment.
 /// </summary>
-public sealed class InProcessFederation(IReadOnlyDictionary<string, IClientApp> apps, IStrategy strategy)
+internal sealed class InProcessFederation(IReadOnlyDictionary<string, IClientApp> apps, IStrategy strategy)
 {
     /// <summary>One round's outcome.</summary>
     /// <param name="Round">1-based round.</param>

@@ -12,7 +12,7 @@ namespace Cohort.Engine.Runs;
 /// <see cref="INodePool"/> in this process, with its state in a SQLite file and folder or in memory:
 /// the round logic, fault tolerance and bookkeeping of a deployed run, without transport.
 /// </summary>
-public static class InProcessRun
+internal static class InProcessRun
 {
     /// <summary>What the run left behind.</summary>
     /// <param name="Run">The run record (status, error).</param>

@@ -13,7 +13,7 @@ namespace Cohort.Engine.Runs;
 /// </summary>
 /// <param name="Round">The round whose model the run continues from (0: the initial model).</param>
 /// <param name="Global">That round's global model.</param>
-public sealed record ResumePoint(int Round, ParameterSet Global)
+internal sealed record ResumePoint(int Round, ParameterSet Global)
 {
     /// <summary>
     /// Finds the resume point for a run interrupted in <paramref name="startRound"/>, restores

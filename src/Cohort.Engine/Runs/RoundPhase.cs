@@ -1,7 +1,7 @@
 namespace Cohort.Engine.Runs;
 
 /// <summary>The consecutive parts of a synchronous round, as timed in <see cref="RoundPhaseTimer"/>.</summary>
-public enum RoundPhase
+internal enum RoundPhase
 {
     /// <summary>Waiting until <c>selection.min_available</c> nodes are online.</summary>
     WaitForNodes,

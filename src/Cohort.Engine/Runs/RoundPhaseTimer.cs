@@ -7,7 +7,7 @@ namespace Cohort.Engine.Runs;
 /// Splits a round's wall time into <see cref="RoundPhase"/>s: the time since the last switch is charged to
 /// the phase that was running, so the phases never overlap and add up to the round's span.
 /// </summary>
-public sealed class RoundPhaseTimer
+internal sealed class RoundPhaseTimer
 {
     /// <summary>Phase names as stored in <c>RoundRecord.Phases</c>, indexed by <see cref="RoundPhase"/>.</summary>
     public static readonly IReadOnlyList<string> Names =

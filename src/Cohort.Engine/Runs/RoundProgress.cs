@@ -1,4 +1,4 @@
 namespace Cohort.Engine.Runs;
 
 /// <summary>Where a running run is: its round and phase, for status displays.</summary>
-public sealed record RoundProgress(string RunId, int Round, string Phase, int Expected, int Received);
+internal sealed record RoundProgress(string RunId, int Round, string Phase, int Expected, int Received);

@@ -16,7 +16,7 @@ namespace Cohort.Engine.Runs;
 /// Drives one run round by round: configure → send tasks → collect results or failures as they arrive,
 /// folding fit results into the strategy's aggregation → aggregate → evaluate → checkpoint.
 /// </summary>
-public sealed class RunExecutor(
+internal sealed class RunExecutor(
     INodePool pool, IStateStore store, IModelStore models, StrategyRegistry strategies,
     StrategyServices services, ILogger<RunExecutor> log)
 {

@@ -1,4 +1,4 @@
 namespace Cohort.Engine.Runs;
 
 /// <summary>A run cannot go on; the message is the reason stored with the run.</summary>
-public sealed class RunFailedException(string message) : Exception(message);
+internal sealed class RunFailedException(string message) : Exception(message);

@@ -1,7 +1,7 @@
 namespace Cohort.Engine.State;
 
 /// <summary>Durable server state: nodes and their token hashes, runs, rounds, per-node results, events.</summary>
-public interface IStateStore
+internal interface IStateStore
 {
     /// <summary>Creates tables when missing.</summary>
     Task InitializeAsync(CancellationToken ct);

@@ -6,7 +6,7 @@ namespace Cohort.Engine.State;
 /// State kept in memory for the life of the process: engine tests and runs that need no database.
 /// Ordering matches the durable stores (runs newest first, rounds by number, results by round, phase, node, arrival).
 /// </summary>
-public sealed class InMemoryStateStore : IStateStore
+internal sealed class InMemoryStateStore : IStateStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);

@@ -51,10 +51,10 @@ public sealed record NodeResultRecord(
     Clients.FailureKind? Failure = null);
 
 /// <summary>A known node.</summary>
-public sealed record NodeRecord(string Name, string Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version);
+internal sealed record NodeRecord(string Name, string Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version);
 
 /// <summary>Something that happened, for the audit trail and the run's history.</summary>
-public sealed record EventRecord(long Id, DateTimeOffset At, string? RunId, string Kind, string Message);
+internal sealed record EventRecord(long Id, DateTimeOffset At, string? RunId, string Kind, string Message);
 
 /// <summary>Round status values as stored and shown.</summary>
 public static class RoundStatus
@@ -67,7 +67,7 @@ public static class RoundStatus
 }
 
 /// <summary>Node status values as stored and shown.</summary>
-public static class NodeStatus
+internal static class NodeStatus
 {
     /// <summary>Holds a token but never registered.</summary>
     public const string Unknown = "unknown";

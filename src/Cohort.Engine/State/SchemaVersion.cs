@@ -5,7 +5,7 @@ namespace Cohort.Engine.State;
 /// a database records the version it is at in <c>schema_version</c>, and a server refuses one newer
 /// than <see cref="Current"/> rather than write into tables it does not know.
 /// </summary>
-public static class SchemaVersion
+internal static class SchemaVersion
 {
     /// <summary>The schema this binary writes.</summary>
     public const int Current = 2;

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace Cohort.Engine.State;
 
 /// <summary>The embedded default state store: one SQLite file in write-ahead-log mode.</summary>
-public sealed class SqliteStateStore : IStateStore
+internal sealed class SqliteStateStore : IStateStore
 {
     private readonly string _connectionString;
     private readonly bool _syncRounds;

@@ -7,7 +7,7 @@ namespace Cohort.Learning.Data;
 /// positive class. Order comparisons need numbers; equality compares numerically when both sides are
 /// numbers ("1" equals "1.0") and as exact text otherwise.
 /// </summary>
-public sealed class LabelRule
+internal sealed class LabelRule
 {
     private static readonly string[] Operators = [">=", "<=", "==", "!=", ">", "<"];
 

@@ -1,7 +1,7 @@
 namespace Cohort.Learning.Data;
 
 /// <summary>What the preprocessor does with a missing feature value.</summary>
-public enum MissingValues
+internal enum MissingValues
 {
     /// <summary>Drops every row that misses a value in a used column (FLamby's rule).</summary>
     Drop,

@@ -5,7 +5,7 @@ namespace Cohort.Learning.Data;
 /// <c>shuffle</c> and <c>permutation</c>. Splits built on it select the same rows as scikit-learn
 /// with <c>random_state=seed</c>, which is what makes FLamby's benchmark numbers reproducible here.
 /// </summary>
-public sealed class NumpyRandomState
+internal sealed class NumpyRandomState
 {
     private const int N = 624;
     private const int M = 397;

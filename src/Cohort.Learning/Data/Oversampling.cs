@@ -6,7 +6,7 @@ namespace Cohort.Learning.Data;
 /// segments between a minority row and one of its k nearest minority neighbours. Applied to training
 /// rows only, never to validation or test rows, so no synthetic row is ever scored.
 /// </summary>
-public static class Oversampling
+internal static class Oversampling
 {
     /// <summary>The rows plus copies of random minority rows until both classes have as many rows.</summary>
     public static TabularDataset Random(TabularDataset data, int seed) => Grow(data, seed, (minority, random, dst) =>

@@ -1,7 +1,7 @@
 namespace Cohort.Learning.Data;
 
 /// <summary>A data file is malformed; the message starts with "file:line:" so the user can find the row.</summary>
-public sealed class TabularDataException : Exception
+internal sealed class TabularDataException : Exception
 {
     /// <summary>Creates an error located at <paramref name="line"/> (1-based; 0 when it concerns the whole file).</summary>
     public TabularDataException(string source, int line, string message)

@@ -4,7 +4,7 @@ namespace Cohort.Learning.Data;
 /// Model-ready examples: a dense row-major float32 feature matrix [rows, features] and binary labels
 /// (0 or 1).
 /// </summary>
-public sealed class TabularDataset
+internal sealed class TabularDataset
 {
     /// <summary>Creates a dataset over the given arrays (not copied).</summary>
     public TabularDataset(float[] features, float[] labels, IReadOnlyList<string> featureNames)
@@ -89,4 +89,4 @@ public sealed class TabularDataset
 /// <param name="Train">Training split.</param>
 /// <param name="Test">Held-out split.</param>
 /// <param name="Stratified">Whether the split preserved class proportions.</param>
-public sealed record TabularSplit(TabularDataset Train, TabularDataset Test, bool Stratified);
+internal sealed record TabularSplit(TabularDataset Train, TabularDataset Test, bool Stratified);

@@ -1,7 +1,7 @@
 namespace Cohort.Learning.Data;
 
 /// <summary>Layout of a tabular text file.</summary>
-public enum TabularFormat
+internal enum TabularFormat
 {
     /// <summary>Comma-separated values, by default with a header row naming the columns.</summary>
     Csv,

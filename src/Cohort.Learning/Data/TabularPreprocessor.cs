@@ -9,7 +9,7 @@ namespace Cohort.Learning.Data;
 /// test rows leaks into training. Features are the numeric columns in file order, then each
 /// categorical column's one-hot block in file order (pandas' get_dummies layout).
 /// </summary>
-public static class TabularPreprocessor
+internal static class TabularPreprocessor
 {
     /// <summary>Added to the standard deviation so constant columns do not divide by zero (FLamby's 1e-9).</summary>
     public const double StdEpsilon = 1e-9;

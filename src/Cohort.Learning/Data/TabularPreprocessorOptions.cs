@@ -1,7 +1,7 @@
 namespace Cohort.Learning.Data;
 
 /// <summary>How <see cref="TabularPreprocessor"/> turns a table into train and test examples.</summary>
-public sealed record TabularPreprocessorOptions
+internal sealed record TabularPreprocessorOptions
 {
     /// <summary>The label column.</summary>
     public required string Label { get; init; }

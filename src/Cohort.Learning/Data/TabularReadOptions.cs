@@ -1,7 +1,7 @@
 namespace Cohort.Learning.Data;
 
 /// <summary>How <see cref="TabularReader"/> reads a file.</summary>
-public sealed record TabularReadOptions
+internal sealed record TabularReadOptions
 {
     /// <summary>File layout.</summary>
     public TabularFormat Format { get; init; } = TabularFormat.Csv;

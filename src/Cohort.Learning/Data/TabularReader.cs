@@ -6,7 +6,7 @@ namespace Cohort.Learning.Data;
 /// Reads comma-separated tabular files (csv with or without a header, or UCI style) into a
 /// <see cref="TabularTable"/>. '?' and empty fields are missing values. Errors name the file and line.
 /// </summary>
-public static class TabularReader
+internal static class TabularReader
 {
     /// <summary>Reads the file at <paramref name="path"/>; errors name the file by its file name.</summary>
     public static TabularTable ReadFile(string path, TabularReadOptions options)

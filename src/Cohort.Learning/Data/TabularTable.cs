@@ -4,7 +4,7 @@ namespace Cohort.Learning.Data;
 /// A table as read from a file, column by column: numeric columns as doubles (NaN = missing), text
 /// columns as strings (null = missing). Each row remembers its line so later checks can name it.
 /// </summary>
-public sealed class TabularTable
+internal sealed class TabularTable
 {
     private readonly Dictionary<string, int> _index;
 
@@ -46,7 +46,7 @@ public sealed class TabularTable
 }
 
 /// <summary>One column of a <see cref="TabularTable"/>: either numbers or text.</summary>
-public sealed class TabularColumn
+internal sealed class TabularColumn
 {
     private TabularColumn(string name, double[]? numbers, string?[]? texts)
     {

@@ -4,7 +4,7 @@ namespace Cohort.Learning.Data;
 /// <param name="Train">Training rows.</param>
 /// <param name="Test">Test rows.</param>
 /// <param name="Stratified">Whether class proportions were preserved.</param>
-public sealed record TrainTestSplit(int[] Train, int[] Test, bool Stratified)
+internal sealed record TrainTestSplit(int[] Train, int[] Test, bool Stratified)
 {
     /// <summary>
     /// FLamby's per-center split: scikit-learn's <c>train_test_split(train_size=f, test_size=1-f,

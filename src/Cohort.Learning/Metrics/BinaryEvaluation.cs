@@ -26,7 +26,7 @@ public sealed record BinaryEvaluation(double Loss, double Auc, double PrAuc, Con
     public double Accuracy => Confusion.Accuracy;
 
     /// <summary>Evaluates <paramref name="model"/> on every row of <paramref name="data"/>, positive when p &gt; <paramref name="threshold"/>.</summary>
-    public static BinaryEvaluation Of(IModel model, TabularDataset data, double threshold = BinaryMetrics.Threshold)
+    internal static BinaryEvaluation Of(IModel model, TabularDataset data, double threshold = BinaryMetrics.Threshold)
     {
         var logits = LogitsOf(model, data);
         var p = new float[logits.Length];
@@ -36,7 +36,7 @@ public sealed record BinaryEvaluation(double Loss, double Auc, double PrAuc, Con
     }
 
     /// <summary>The logit of every row of <paramref name="data"/>.</summary>
-    public static float[] LogitsOf(IModel model, TabularDataset data)
+    internal static float[] LogitsOf(IModel model, TabularDataset data)
     {
         if (data.FeatureCount != model.InputSize && data.Count > 0)
             throw new ArgumentException($"{model.Description} expects {model.InputSize} features, the data has {data.FeatureCount}");

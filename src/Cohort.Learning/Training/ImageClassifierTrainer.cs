@@ -12,7 +12,7 @@ namespace Cohort.Learning.Training;
 /// never copied); each pass visits it in a fresh seeded order, and a step budget runs through as
 /// many passes as it needs.
 /// </summary>
-public static class ImageClassifierTrainer
+internal static class ImageClassifierTrainer
 {
     /// <summary>
     /// Trains <paramref name="network"/> in place on <paramref name="indices"/> of <paramref name="data"/>.
@@ -117,10 +117,10 @@ public static class ImageClassifierTrainer
 /// <param name="Examples">Examples processed (steps × batch, the last batches of passes may be smaller).</param>
 /// <param name="MeanBatchLoss">Mean cross-entropy over the batches (without the proximal term), measured before each step.</param>
 /// <param name="RunningAccuracy">Fraction of training examples classified right, measured before each step.</param>
-public sealed record ClassifierTrainingResult(int Steps, long Examples, double MeanBatchLoss, double RunningAccuracy);
+internal sealed record ClassifierTrainingResult(int Steps, long Examples, double MeanBatchLoss, double RunningAccuracy);
 
 /// <summary>A classifier's mean cross-entropy and accuracy on a set of examples.</summary>
 /// <param name="Examples">Examples evaluated.</param>
 /// <param name="Loss">Mean cross-entropy.</param>
 /// <param name="Accuracy">Fraction classified right.</param>
-public sealed record ClassifierEvaluation(long Examples, double Loss, double Accuracy);
+internal sealed record ClassifierEvaluation(long Examples, double Loss, double Accuracy);

@@ -10,7 +10,7 @@ namespace Cohort.Learning.Training;
 /// order, as a shuffling PyTorch DataLoader does; a step budget simply runs through as many passes
 /// as it needs. Works with single-class data (the gradient then pushes every logit the same way).
 /// </summary>
-public static class LocalTrainer
+internal static class LocalTrainer
 {
     /// <summary>
     /// Trains <paramref name="model"/> in place. When <see cref="TrainingOptions.ProximalMu"/> is

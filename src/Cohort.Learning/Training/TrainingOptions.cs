@@ -1,7 +1,7 @@
 namespace Cohort.Learning.Training;
 
 /// <summary>How long and on what batches <see cref="LocalTrainer"/> trains.</summary>
-public sealed record TrainingOptions
+internal sealed record TrainingOptions
 {
     /// <summary>Mini-batch steps; when null, <see cref="Epochs"/> passes over the data are made instead.</summary>
     public int? Steps { get; init; }
@@ -25,4 +25,4 @@ public sealed record TrainingOptions
 /// <summary>What a local training run did.</summary>
 /// <param name="Steps">Optimiser steps taken.</param>
 /// <param name="MeanBatchLoss">Mean cross-entropy over the batches (without the proximal term).</param>
-public sealed record TrainingResult(int Steps, double MeanBatchLoss);
+internal sealed record TrainingResult(int Steps, double MeanBatchLoss);

@@ -17,7 +17,7 @@ namespace Cohort.Server.Control;
 /// The Control API: operators submit, inspect and stop runs, pull models, enrol nodes and manage users. Every
 /// call demands one permission of the caller's role (<see cref="Permissions"/>), the same table the dashboard uses.
 /// </summary>
-public sealed class ControlService(
+internal sealed class ControlService(
     OperatorAuthenticator operators, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
     NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers, UserAccounts users, DashboardSessions sessions,
     FailedAuthentications failures) : Transport.V1.Control.ControlBase

@@ -5,7 +5,7 @@ using Cohort.Transport.V1;
 namespace Cohort.Server.Control;
 
 /// <summary>Stored runs and rounds in the Control API's shape, shared by the API and by in-process runs (simulation) that print the same reports.</summary>
-public static class RunDetails
+internal static class RunDetails
 {
     /// <summary>A run's summary.</summary>
     public static RunInfo Info(RunRecord r) => new()

@@ -9,7 +9,7 @@ namespace Cohort.Server.Dashboard;
 /// session (or, on the login form, to a short-lived cookie), and a browser POST without the matching
 /// value is refused, whatever its Origin header says.
 /// </summary>
-public static partial class AntiForgery
+internal static partial class AntiForgery
 {
     /// <summary>Name of the hidden form field (and of the header scripts may send instead).</summary>
     public const string FieldName = "csrf";

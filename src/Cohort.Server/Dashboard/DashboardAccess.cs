@@ -9,7 +9,7 @@ namespace Cohort.Server.Dashboard;
 /// token only the login page, the stylesheet and the health endpoints answer. gRPC calls pass through
 /// to their own checks (admin token for the Control API, node tokens for the Fleet API).
 /// </summary>
-public static class DashboardAccess
+internal static class DashboardAccess
 {
     private const string ItemKey = "cohort.identity";
 

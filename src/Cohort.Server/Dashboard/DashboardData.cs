@@ -11,7 +11,7 @@ using Cohort.Strategies;
 namespace Cohort.Server.Dashboard;
 
 /// <summary>Reads what the pages show from the state store, the live node registry, run progress and the model store.</summary>
-public sealed class DashboardData(
+internal sealed class DashboardData(
     IStateStore store, NodeRegistry registry, RunExecutor executor, ModelStore models, StrategyRegistry strategies, ServerOptions options)
 {
     // Plans never change after submission, so a parsed plan is cached by run id.
@@ -96,4 +96,4 @@ public sealed class DashboardData(
 }
 
 /// <summary>A node as the dashboard lists it.</summary>
-public sealed record NodeRow(string Name, string Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version, string? BusyTask);
+internal sealed record NodeRow(string Name, string Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version, string? BusyTask);

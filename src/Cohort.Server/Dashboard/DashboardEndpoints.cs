@@ -14,7 +14,7 @@ using Microsoft.Extensions.Hosting;
 namespace Cohort.Server.Dashboard;
 
 /// <summary>The dashboard's routes: login, pages (each also as a bare fragment for live refresh), events, downloads, actions.</summary>
-public static class DashboardEndpoints
+internal static class DashboardEndpoints
 {
     /// <summary>Maps every dashboard route.</summary>
     public static void MapDashboard(this IEndpointRouteBuilder app)

@@ -7,7 +7,7 @@ using Cohort.Server.Security;
 namespace Cohort.Server.Dashboard;
 
 /// <summary>Small helpers for the server-rendered pages: escaping, number and time formats, the page frame.</summary>
-public static class Html
+internal static class Html
 {
     /// <summary>HTML-escapes text (also for attribute values).</summary>
     public static string E(string? text) => WebUtility.HtmlEncode(text ?? "");

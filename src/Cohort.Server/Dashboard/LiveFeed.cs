@@ -8,7 +8,7 @@ namespace Cohort.Server.Dashboard;
 /// Server-sent events for the live pages: a small snapshot of runs (status, rounds, phase) and node counts,
 /// sent whenever it changes. Pages re-fetch their content when a snapshot arrives.
 /// </summary>
-public sealed class LiveFeed(DashboardData data)
+internal sealed class LiveFeed(DashboardData data)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private (string Json, DateTime At) _cached = ("", DateTime.MinValue);

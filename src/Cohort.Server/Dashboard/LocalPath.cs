@@ -1,7 +1,7 @@
 namespace Cohort.Server.Dashboard;
 
 /// <summary>Where the dashboard may send a browser after login: a path on this server, never another site.</summary>
-public static class LocalPath
+internal static class LocalPath
 {
     /// <summary>Longest accepted path.</summary>
     public const int MaxLength = 2048;

@@ -4,7 +4,7 @@ using Cohort.Server.Hosting;
 namespace Cohort.Server.Dashboard;
 
 /// <summary>Plans the dashboard offers when starting a run: files in the configured plan folders, and earlier runs' plans.</summary>
-public sealed class PlanLibrary(ServerOptions options, IStateStore store)
+internal sealed class PlanLibrary(ServerOptions options, IStateStore store)
 {
     /// <summary>A plan to start from: key ("file:NAME" or "run:ID"), label and YAML.</summary>
     public sealed record Entry(string Key, string Label, string Yaml);

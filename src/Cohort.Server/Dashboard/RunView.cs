@@ -6,7 +6,7 @@ using Cohort.Records;
 namespace Cohort.Server.Dashboard;
 
 /// <summary>Everything one run page shows, loaded once per request.</summary>
-public sealed record RunView(
+internal sealed record RunView(
     RunRecord Run, IReadOnlyList<RoundRecord> Rounds, IReadOnlyList<NodeResultRecord> Results,
     IReadOnlyList<EventRecord> Events, Plan? Plan, string? PlanError, RoundProgress? Progress, IReadOnlyList<(int Round, long Bytes)> Models)
 {

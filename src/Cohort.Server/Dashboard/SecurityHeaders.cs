@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http;
 namespace Cohort.Server.Dashboard;
 
 /// <summary>Response headers that keep the dashboard out of frames, off other origins' scripts and its URLs out of other sites' referrers.</summary>
-public static class SecurityHeaders
+internal static class SecurityHeaders
 {
     /// <summary>The dashboard's content policy: only its own scripts, styles and images (charts are inline SVG), no framing.</summary>
     public const string ContentPolicy =

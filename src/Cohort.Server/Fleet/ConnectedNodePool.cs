@@ -4,7 +4,7 @@ using Cohort.Engine.Nodes;
 namespace Cohort.Server.Fleet;
 
 /// <summary>The connected nodes of a deployed server: tasks queue on the <see cref="TaskBoard"/> until their node pulls them.</summary>
-public sealed class ConnectedNodePool(NodeRegistry registry, TaskBoard board) : INodePool
+internal sealed class ConnectedNodePool(NodeRegistry registry, TaskBoard board) : INodePool
 {
     /// <inheritdoc />
     public IReadOnlyList<string> Available(string app) => registry.Online(app);

@@ -16,7 +16,7 @@ using TaskKind = Cohort.Clients.TaskKind;
 namespace Cohort.Server.Fleet;
 
 /// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
-public sealed class FleetService(
+internal sealed class FleetService(
     NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options,
     ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
 {

@@ -12,7 +12,7 @@ namespace Cohort.Server.Fleet;
 /// wait for them to return until the plan's <c>failure.offline_grace</c> or the round timeout passes,
 /// so a node that restarts within the round still answers.
 /// </summary>
-public sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options, ILogger<NodeMonitor> log) : BackgroundService
+internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options, ILogger<NodeMonitor> log) : BackgroundService
 {
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

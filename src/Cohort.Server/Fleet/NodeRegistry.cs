@@ -4,7 +4,7 @@ using Cohort.Engine.State;
 namespace Cohort.Server.Fleet;
 
 /// <summary>Live view of the nodes: who is online, with which app, when each was last heard from.</summary>
-public sealed class NodeRegistry
+internal sealed class NodeRegistry
 {
     private readonly ConcurrentDictionary<string, LiveNode> _nodes = new(StringComparer.Ordinal);
 

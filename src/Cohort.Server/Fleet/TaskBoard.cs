@@ -9,7 +9,7 @@ namespace Cohort.Server.Fleet;
 /// Tasks waiting for their nodes and tasks in flight. Nodes take their own tasks by long polling; a
 /// result, a timeout, the node going offline or the run stopping completes each task exactly once.
 /// </summary>
-public sealed class TaskBoard
+internal sealed class TaskBoard
 {
     /// <summary>Checks every result pushed for these tasks and remembers each node's example counts per run.</summary>
     public Apps.ResultValidator Validator { get; } = new();

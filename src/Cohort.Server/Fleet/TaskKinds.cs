@@ -4,7 +4,7 @@ using Wire = Cohort.Transport.V1.TaskKind;
 namespace Cohort.Server.Fleet;
 
 /// <summary>Maps the engine's task kinds to the Fleet protocol's, at the one place they meet.</summary>
-public static class TaskKinds
+internal static class TaskKinds
 {
     /// <summary>The protocol's kind for an engine task kind.</summary>
     public static Wire ToWire(Clients.TaskKind kind) => kind switch

@@ -8,7 +8,7 @@ namespace Cohort.Server.Fleet;
 /// total for the server. An upload reserves its declared size before any byte is received; one that
 /// could fit later waits (backpressure), one that can never fit is refused with ResourceExhausted.
 /// </summary>
-public sealed class UploadBudget(ServerOptions options)
+internal sealed class UploadBudget(ServerOptions options)
 {
     private readonly Lock _lock = new();
     private readonly HashSet<string> _activeTasks = new(StringComparer.Ordinal);

@@ -8,7 +8,7 @@ namespace Cohort.Server.Hosting;
 /// FileShare.None (an flock on Linux), released when the process ends however it ends. Two servers on
 /// one folder would both resume its runs and overwrite each other's state.
 /// </summary>
-public sealed class DataDirectoryLock : IDisposable
+internal sealed class DataDirectoryLock : IDisposable
 {
     private readonly FileStream _file;
 

@@ -3,7 +3,7 @@ using System.Reflection;
 namespace Cohort.Server.Hosting;
 
 /// <summary>Facts about this server build.</summary>
-public static class ServerInfo
+internal static class ServerInfo
 {
     /// <summary>Version of the Cohort server assembly.</summary>
     public static string Version { get; } =

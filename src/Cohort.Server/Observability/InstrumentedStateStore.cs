@@ -6,7 +6,7 @@ namespace Cohort.Server.Observability;
 /// Passes every call to the real store and counts, on the way, what the run executor records: task
 /// outcomes, bytes received, failures and rounds. The executor needs no metrics code of its own.
 /// </summary>
-public sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics metrics) : IStateStore
+internal sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics metrics) : IStateStore
 {
     /// <summary>The store underneath.</summary>
     public IStateStore Inner => inner;

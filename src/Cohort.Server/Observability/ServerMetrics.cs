@@ -10,7 +10,7 @@ namespace Cohort.Server.Observability;
 /// The server's Prometheus metrics, in a registry of its own (so two servers in one process, as in
 /// tests, never mix their counts). Served at <c>/metrics</c>.
 /// </summary>
-public sealed class ServerMetrics
+internal sealed class ServerMetrics
 {
     /// <summary>Histogram buckets for round durations, in seconds.</summary>
     private static readonly double[] RoundBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];

@@ -14,7 +14,7 @@ namespace Cohort.Server.Runs;
 /// Accepts submitted runs, executes them one after another, stops them on request, and after a
 /// server restart resumes a run that was in progress from its last saved round.
 /// </summary>
-public sealed class RunManager(
+internal sealed class RunManager(
     IStateStore store, RunExecutor executor, StrategyRegistry strategies, ILogger<RunManager> log) : BackgroundService
 {
     private readonly Channel<string> _queue = Channel.CreateUnbounded<string>();

@@ -1,7 +1,7 @@
 namespace Cohort.Server.Security;
 
 /// <summary>What a person or tool may do on the Control API and the dashboard; <see cref="Permissions"/> says exactly what.</summary>
-public enum AccessRole
+internal enum AccessRole
 {
     /// <summary>Reads runs, nodes and metrics; changes nothing.</summary>
     Viewer,
@@ -16,7 +16,7 @@ public enum AccessRole
 /// <summary>Who a request comes from, once its token, session, password or certificate is checked.</summary>
 /// <param name="Name">Operator name ("admin" for the admin token, the token's, user's or certificate's name otherwise).</param>
 /// <param name="Role">What the operator may do.</param>
-public sealed record AccessIdentity(string Name, AccessRole Role)
+internal sealed record AccessIdentity(string Name, AccessRole Role)
 {
     /// <summary>
     /// The credential behind the identity ("admin-token", "token:SHA256", "user:NAME", "certificate"): a session

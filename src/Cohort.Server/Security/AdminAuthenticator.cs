@@ -3,7 +3,7 @@ using Cohort.Server.Security.Provisioning;
 namespace Cohort.Server.Security;
 
 /// <summary>Knows the operator's admin token and, when the server has a client CA, reads operator certificates.</summary>
-public sealed class AdminAuthenticator
+internal sealed class AdminAuthenticator
 {
     private readonly string _adminToken;
     private readonly string _adminTokenHash;

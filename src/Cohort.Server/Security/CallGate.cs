@@ -17,7 +17,7 @@ namespace Cohort.Server.Security;
 /// message, and the one Control call that needs no token (Login), decodes before the service sees it, so
 /// garbage is answered InvalidArgument with at most one log line per interval instead of a logged stack trace.
 /// </summary>
-public static class CallGate
+internal static class CallGate
 {
     private const string FleetPrefix = "/cohort.v1.Fleet/";
     private const string ControlPrefix = "/cohort.v1.Control/";

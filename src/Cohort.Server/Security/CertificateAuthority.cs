@@ -8,7 +8,7 @@ namespace Cohort.Server.Security;
 /// Generates a private CA and a server certificate signed by it, as PEM files in a folder, so a server
 /// has TLS from its first start. Nodes trust the CA file (<c>--ca</c>).
 /// </summary>
-public static class CertificateAuthority
+internal static class CertificateAuthority
 {
     /// <summary>CA certificate file name.</summary>
     public const string CaFile = "ca.crt";

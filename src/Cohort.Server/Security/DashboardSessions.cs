@@ -9,7 +9,7 @@ namespace Cohort.Server.Security;
 /// client, mapped to who logged in. Kept in <c>DATA_DIR/sessions.json</c> (owner-only) so a restart logs
 /// nobody out; the file holds only SHA-256 hashes of the ids, so reading it gives no session away.
 /// </summary>
-public sealed class DashboardSessions
+internal sealed class DashboardSessions
 {
     /// <summary>Name of the session cookie.</summary>
     public const string CookieName = "cohort_session";

@@ -1,7 +1,7 @@
 namespace Cohort.Server.Security;
 
 /// <summary>Owner-only permissions for the server's data folder and state database.</summary>
-public static class DataFiles
+internal static class DataFiles
 {
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyFolder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;

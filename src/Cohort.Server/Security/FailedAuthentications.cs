@@ -7,7 +7,7 @@ namespace Cohort.Server.Security;
 /// windows; an address over the limit is refused until its window ends, which stops token guessing and
 /// registration floods.
 /// </summary>
-public sealed class FailedAuthentications(int perMinute)
+internal sealed class FailedAuthentications(int perMinute)
 {
     private readonly ConcurrentDictionary<string, (long Minute, int Count)> _counts = new(StringComparer.Ordinal);
 

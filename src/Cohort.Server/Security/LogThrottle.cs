@@ -6,7 +6,7 @@ namespace Cohort.Server.Security;
 /// Lets one log line per kind through per interval and counts the rest, so a client that repeats a bad
 /// call cannot fill the server's log.
 /// </summary>
-public sealed class LogThrottle(TimeSpan interval)
+internal sealed class LogThrottle(TimeSpan interval)
 {
     private readonly ConcurrentDictionary<string, Window> _windows = new(StringComparer.Ordinal);
 

@@ -5,7 +5,7 @@ using Grpc.Core;
 namespace Cohort.Server.Security;
 
 /// <summary>Maps a node's bearer token to its name, through the stored token hashes.</summary>
-public sealed class NodeAuthenticator(IStateStore store, NodeCertificates certificates)
+internal sealed class NodeAuthenticator(IStateStore store, NodeCertificates certificates)
 {
     private readonly ConcurrentDictionary<string, string> _byHash = new(StringComparer.Ordinal);
 

@@ -5,7 +5,7 @@ using Grpc.Core;
 namespace Cohort.Server.Security;
 
 /// <summary>Mutual TLS for nodes: issues node certificates from the server's CA and, when required, checks that a caller's certificate names it.</summary>
-public sealed class NodeCertificates(bool required, string? caDirectory, RevocationListFile? revocations = null)
+internal sealed class NodeCertificates(bool required, string? caDirectory, RevocationListFile? revocations = null)
 {
     /// <summary>True when every node must present its certificate.</summary>
     public bool Required => required;

@@ -8,7 +8,7 @@ namespace Cohort.Server.Security;
 /// token, an operator token, a session id (from a dashboard or Control API login), a user's password, or an
 /// operator certificate.
 /// </summary>
-public sealed class OperatorAuthenticator(AdminAuthenticator admin, ViewerTokens tokens, UserAccounts users, DashboardSessions sessions)
+internal sealed class OperatorAuthenticator(AdminAuthenticator admin, ViewerTokens tokens, UserAccounts users, DashboardSessions sessions)
 {
     private const string IdentityKey = "cohort.operator";
 

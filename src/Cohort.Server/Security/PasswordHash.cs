@@ -12,7 +12,7 @@ namespace Cohort.Server.Security;
 /// <param name="Iterations">PBKDF2 iterations this hash was made with.</param>
 /// <param name="Salt">Random salt, base64.</param>
 /// <param name="Hash">Derived key, base64.</param>
-public sealed record PasswordHash(int Iterations, string Salt, string Hash)
+internal sealed record PasswordHash(int Iterations, string Salt, string Hash)
 {
     /// <summary>Iterations for new hashes (OWASP's 2023 figure for PBKDF2-HMAC-SHA256).</summary>
     public const int DefaultIterations = 600_000;

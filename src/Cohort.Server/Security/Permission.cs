@@ -1,7 +1,7 @@
 namespace Cohort.Server.Security;
 
 /// <summary>One thing an operator may be allowed to do; <see cref="Permissions"/> maps roles to them.</summary>
-public enum Permission
+internal enum Permission
 {
     /// <summary>See runs, their rounds, events and metrics.</summary>
     ReadRuns,

@@ -7,7 +7,7 @@ namespace Cohort.Server.Security;
 /// The one table of what each role may do, used by the Control API (<c>ControlService</c>) and the dashboard
 /// alike, so a rule cannot hold on one and not the other.
 /// </summary>
-public static class Permissions
+internal static class Permissions
 {
     private static readonly Permission[] Read = [Permission.ReadRuns, Permission.ReadNodes];
     private static readonly Permission[] Operate = [.. Read, Permission.SubmitRun, Permission.StopRun, Permission.PullModel];

@@ -4,7 +4,7 @@ using Cohort.Plans;
 namespace Cohort.Server.Security;
 
 /// <summary>Caps on a submitted plan: it is stored with the run and its settings travel with every task.</summary>
-public static class PlanLimits
+internal static class PlanLimits
 {
     /// <summary>Largest plan text, in UTF-8 bytes.</summary>
     public const int MaxPlanBytes = 1 << 20;

@@ -4,7 +4,7 @@ using System.Text;
 namespace Cohort.Server.Security;
 
 /// <summary>Random bearer tokens and the hashes the server stores instead of them.</summary>
-public static class Tokens
+internal static class Tokens
 {
     /// <summary>A new random token (256 bits, URL-safe).</summary>
     public static string New() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');

@@ -5,4 +5,4 @@ namespace Cohort.Server.Security;
 /// <param name="Role">What the user may do.</param>
 /// <param name="Password">The stored hash (never the password).</param>
 /// <param name="Created">When the user was added.</param>
-public sealed record UserAccount(string Name, AccessRole Role, PasswordHash Password, DateTimeOffset Created);
+internal sealed record UserAccount(string Name, AccessRole Role, PasswordHash Password, DateTimeOffset Created);

@@ -7,7 +7,7 @@ namespace Cohort.Server.Security;
 /// are stored. The file lives beside the other credential files (admin token, viewer tokens) rather than in
 /// the state store, so SQLite and PostgreSQL deployments keep their users the same way.
 /// </summary>
-public sealed class UserAccounts
+internal sealed class UserAccounts
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 

@@ -7,7 +7,7 @@ namespace Cohort.Server.Security;
 /// <c>DATA_DIR/viewer.tokens</c> (one <c>name hash created role</c> line each; a line without a role is a
 /// viewer's, as written before roles), so a leaked file does not leak tokens.
 /// </summary>
-public sealed class ViewerTokens
+internal sealed class ViewerTokens
 {
     private readonly string _file;
     private readonly Lock _lock = new();

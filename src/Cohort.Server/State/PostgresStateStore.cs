@@ -6,7 +6,7 @@ using Npgsql;
 namespace Cohort.Server.State;
 
 /// <summary>The production state store: PostgreSQL through an Npgsql data source (pooled connections).</summary>
-public sealed class PostgresStateStore : IStateStore, IAsyncDisposable
+internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
 {
     private readonly NpgsqlDataSource _source;
 

@@ -10,7 +10,7 @@ namespace Cohort.Simulation.Partitioners;
 /// classes are given per client (<c>classes: {agent01: [1, 2, 3], …}</c>, which also names the
 /// clients) or round-robin (<c>per_client: k</c>).
 /// </summary>
-public sealed class ClassesPartitioner : IPartitioner
+internal sealed class ClassesPartitioner : IPartitioner
 {
     /// <summary>The plan name.</summary>
     public const string PartitionerName = "classes";

@@ -7,7 +7,7 @@ namespace Cohort.Simulation.Partitioners;
 /// drawn from Dir(α, …, α) and the class's examples cut accordingly. Small α gives each client few
 /// classes; large α approaches iid. With <c>min_size</c>, draws repeat until every client holds that many.
 /// </summary>
-public sealed class DirichletPartitioner(double alpha, int minSize) : IPartitioner
+internal sealed class DirichletPartitioner(double alpha, int minSize) : IPartitioner
 {
     /// <summary>The plan name.</summary>
     public const string PartitionerName = "dirichlet";

@@ -3,7 +3,7 @@ using Cohort.Apps;
 namespace Cohort.Simulation.Partitioners;
 
 /// <summary>Independent and identically distributed: the examples shuffled and cut into near-equal parts (sizes differ by at most one).</summary>
-public sealed class IidPartitioner : IPartitioner
+internal sealed class IidPartitioner : IPartitioner
 {
     /// <summary>The plan name.</summary>
     public const string PartitionerName = "iid";

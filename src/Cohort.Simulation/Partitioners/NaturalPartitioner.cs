@@ -7,7 +7,7 @@ namespace Cohort.Simulation.Partitioners;
 /// source file (<c>by: file</c>), named after it (or by <c>names</c>, in group order). The simulation's
 /// client count must equal the number of groups.
 /// </summary>
-public sealed class NaturalPartitioner(string by, IReadOnlyList<string>? names = null) : IPartitioner
+internal sealed class NaturalPartitioner(string by, IReadOnlyList<string>? names = null) : IPartitioner
 {
     /// <summary>The plan name.</summary>
     public const string PartitionerName = "natural";

@@ -7,7 +7,7 @@ namespace Cohort.Simulation.Partitioners;
 /// <c>shard_size</c>, and give each client <c>shards_per_client</c> shards at random (MNIST: 200 shards
 /// of 300, 2 per client, so most clients see two digits). Examples beyond clients × k × size stay unused.
 /// </summary>
-public sealed class ShardsPartitioner(int shardsPerClient, int? shardSize) : IPartitioner
+internal sealed class ShardsPartitioner(int shardsPerClient, int? shardSize) : IPartitioner
 {
     /// <summary>The plan name.</summary>
     public const string PartitionerName = "shards";

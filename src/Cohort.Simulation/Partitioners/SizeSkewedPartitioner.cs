@@ -6,7 +6,7 @@ namespace Cohort.Simulation.Partitioners;
 /// Quantity skew with iid labels: client sizes grow linearly or exponentially from the smallest to the
 /// largest, which holds <c>ratio</c> times as many examples (at least one each).
 /// </summary>
-public sealed class SizeSkewedPartitioner(string distribution, double ratio) : IPartitioner
+internal sealed class SizeSkewedPartitioner(string distribution, double ratio) : IPartitioner
 {
     /// <summary>The plan name.</summary>
     public const string PartitionerName = "size-skewed";

@@ -3,7 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 namespace Cohort.Transport.Channels;
 
 /// <summary>Checks certificates against one private CA rather than the system store.</summary>
-public static class CertificateTrust
+internal static class CertificateTrust
 {
     /// <summary>True when <paramref name="certificate"/> chains to exactly <paramref name="ca"/>.</summary>
     public static bool IsIssuedBy(X509Certificate2 ca, X509Certificate2 certificate)

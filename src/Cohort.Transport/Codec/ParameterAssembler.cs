@@ -13,7 +13,7 @@ namespace Cohort.Transport.Codec;
 /// or abandoned gives its memory back at once instead of leaving it to a later garbage collection;
 /// only a complete, verified set is copied into managed tensors.
 /// </summary>
-public sealed unsafe class ParameterAssembler : IDisposable
+internal sealed unsafe class ParameterAssembler : IDisposable
 {
     private readonly string[] _names;
     private readonly Parameters.DType[] _dtypes;

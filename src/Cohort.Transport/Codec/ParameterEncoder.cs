@@ -9,7 +9,7 @@ namespace Cohort.Transport.Codec;
 /// Splits a <see cref="ParameterSet"/> into a manifest and chunks for streaming. Chunks wrap slices of
 /// the tensors' own buffers (no copy) and never span two tensors.
 /// </summary>
-public static class ParameterEncoder
+internal static class ParameterEncoder
 {
     /// <summary>Default chunk size: well under gRPC's 4 MB message limit.</summary>
     public const int DefaultChunkBytes = 1 << 20;

@@ -5,7 +5,7 @@ using WireScalar = Cohort.Transport.V1.Scalar;
 namespace Cohort.Transport.Codec;
 
 /// <summary>Converts Config and Metrics maps to and from their wire form.</summary>
-public static class ScalarMaps
+internal static class ScalarMaps
 {
     /// <summary>Copies <paramref name="values"/> into a protobuf map.</summary>
     public static void CopyTo(IEnumerable<KeyValuePair<string, Records.Scalar>> values, MapField<string, WireScalar> target)

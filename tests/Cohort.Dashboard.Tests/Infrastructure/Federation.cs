@@ -29,7 +29,7 @@ public sealed class Federation : IAsyncLifetime
     public CohortServerHost Host { get; private set; } = null!;
 
     /// <summary>Its state.</summary>
-    public IStateStore Store => Host.Services.GetRequiredService<IStateStore>();
+    internal IStateStore Store => Host.Services.GetRequiredService<IStateStore>();
 
     /// <summary>First finished heart-disease run (learning rate 0.002).</summary>
     public string HeartRun { get; private set; } = "";

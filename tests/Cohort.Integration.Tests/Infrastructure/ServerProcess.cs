@@ -44,7 +44,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
     public string CaFile => Path.Combine(DataDir, "tls", "ca.crt");
 
     /// <summary>Control API client with the admin token.</summary>
-    public ControlClient Control { get; }
+    internal ControlClient Control { get; }
 
     /// <summary>Starts a server process and waits until it prints its addresses.</summary>
     public static Task<ServerProcess> StartAsync(params string[] extra) =>

@@ -26,7 +26,7 @@ public sealed class TestServer : IAsyncDisposable
     public string DataDir { get; }
 
     /// <summary>Control API client with the admin token.</summary>
-    public ControlClient Control { get; }
+    internal ControlClient Control { get; }
 
     /// <summary>Starts one in-process node per app (the app's name is the node's), each enrolled with a fresh token; returns their running tasks.</summary>
     public async Task<List<Task>> StartNodesAsync(IReadOnlyDictionary<string, Cohort.Apps.IClientApp> apps, string appName, CancellationToken stop)

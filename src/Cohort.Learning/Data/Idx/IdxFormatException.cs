@@ -1,7 +1,7 @@
 namespace Cohort.Learning.Data.Idx;
 
 /// <summary>An IDX file is missing, corrupt or not what was expected; the message names the file.</summary>
-public sealed class IdxFormatException(string path, string problem)
+internal sealed class IdxFormatException(string path, string problem)
     : Exception($"{path}: {problem}")
 {
     /// <summary>The file at fault.</summary>

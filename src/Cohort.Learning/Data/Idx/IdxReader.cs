@@ -8,7 +8,7 @@ namespace Cohort.Learning.Data.Idx;
 /// big-endian int32 sizes, then the values), gzipped or plain. Only the unsigned-byte type is
 /// supported, which is what MNIST and its derivatives use.
 /// </summary>
-public static class IdxReader
+internal static class IdxReader
 {
     private const byte UnsignedByte = 0x08;
     private static readonly byte[] GzipMagic = [0x1f, 0x8b];

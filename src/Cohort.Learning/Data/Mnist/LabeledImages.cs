@@ -5,7 +5,7 @@ namespace Cohort.Learning.Data.Mnist;
 /// float32's memory) so that many virtual clients can share one copy; batches are converted to
 /// floats on the fly by <see cref="PixelScaling"/>.
 /// </summary>
-public sealed class LabeledImages
+internal sealed class LabeledImages
 {
     /// <summary>Wraps pixels [count, height, width] and labels [count]; throws when the sizes disagree.</summary>
     public LabeledImages(byte[] pixels, byte[] labels, int height, int width, int classes)

@@ -8,7 +8,7 @@ namespace Cohort.Learning.Data.Mnist;
 /// or not). <see cref="Shared"/> keeps one copy per folder for a whole process, so thousands of
 /// virtual clients cost no more memory than one.
 /// </summary>
-public sealed class MnistData
+internal sealed class MnistData
 {
     /// <summary>The four files, by their canonical names (a ".gz" suffix is tried first).</summary>
     public static readonly string[] FileNames =

@@ -4,7 +4,7 @@ namespace Cohort.Learning.Data.Mnist;
 /// Maps a byte pixel to a float: v/255, then optionally (v − mean)/std. A 256-entry table makes the
 /// conversion one lookup per pixel.
 /// </summary>
-public sealed class PixelScaling
+internal sealed class PixelScaling
 {
     /// <summary>MNIST's training-set pixel mean after scaling to [0, 1] (the usual 0.1307).</summary>
     public const float MnistMean = 0.1307f;

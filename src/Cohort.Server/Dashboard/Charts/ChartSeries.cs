@@ -1,7 +1,7 @@
 namespace Cohort.Server.Dashboard.Charts;
 
 /// <summary>How a series is drawn: the global model's federated or central evaluation, one node, or one run (compare).</summary>
-public enum SeriesKind
+internal enum SeriesKind
 {
     /// <summary>Aggregated over the nodes (federated evaluation).</summary>
     Federated,
@@ -17,4 +17,4 @@ public enum SeriesKind
 }
 
 /// <summary>One curve: a name, a kind and its (round, value) points in round order.</summary>
-public sealed record ChartSeries(string Name, SeriesKind Kind, IReadOnlyList<(double X, double Y)> Points);
+internal sealed record ChartSeries(string Name, SeriesKind Kind, IReadOnlyList<(double X, double Y)> Points);

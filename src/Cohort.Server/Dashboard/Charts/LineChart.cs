@@ -7,7 +7,7 @@ namespace Cohort.Server.Dashboard.Charts;
 /// Draws per-round curves as inline SVG on the server, so charts need no script library. Every point
 /// carries its series, round and exact value as data attributes and a tooltip.
 /// </summary>
-public static class LineChart
+internal static class LineChart
 {
     private const int Width = 560, Height = 260, Left = 56, Right = 12, Top = 14, Bottom = 34;
 

@@ -7,7 +7,7 @@ namespace Cohort.Server.Dashboard.Charts;
 /// The run's system timeline as inline SVG: one lane per node with a bar per task (compute time, ending
 /// when its result arrived; the waiting before it lighter), and a server lane with the aggregation time.
 /// </summary>
-public static class Timeline
+internal static class Timeline
 {
     private const int Width = 1100, Lane = 22, Left = 110, Right = 10, Top = 8, Axis = 26;
 

@@ -5,7 +5,7 @@ using Cohort.Server.Dashboard.Charts;
 namespace Cohort.Server.Dashboard.Pages;
 
 /// <summary>Several runs side by side: one chart with a curve per run for a chosen metric, and their parameters.</summary>
-public static class ComparePage
+internal static class ComparePage
 {
     /// <summary>Renders the page body.</summary>
     public static async Task<string> RenderAsync(DashboardData data, IReadOnlyList<string> ids, string? metric, CancellationToken ct)

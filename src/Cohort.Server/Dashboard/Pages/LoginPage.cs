@@ -1,7 +1,7 @@
 namespace Cohort.Server.Dashboard.Pages;
 
 /// <summary>The only page that answers without credentials: a form that takes a user name and password, or an operator token.</summary>
-public static class LoginPage
+internal static class LoginPage
 {
     /// <summary>Renders the whole page, with an optional error and the page to return to.</summary>
     public static string Render(string? error, string? next, string formToken) => $$"""

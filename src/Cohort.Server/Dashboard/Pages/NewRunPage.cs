@@ -4,7 +4,7 @@ using Cohort.Plans;
 namespace Cohort.Server.Dashboard.Pages;
 
 /// <summary>Starting a run: pick, upload or paste a plan, choose nodes, adjust the usual hyperparameters.</summary>
-public static class NewRunPage
+internal static class NewRunPage
 {
     /// <summary>The hyperparameter fields and the plan keys they set.</summary>
     public static readonly (string Field, string PlanKey, string Label)[] Overrides =

@@ -3,7 +3,7 @@ using System.Text;
 namespace Cohort.Server.Dashboard.Pages;
 
 /// <summary>The nodes: status, last heartbeat, address, app and version, and the runs each took part in.</summary>
-public static class NodesPage
+internal static class NodesPage
 {
     /// <summary>Renders the page body.</summary>
     public static async Task<string> RenderAsync(DashboardData data, CancellationToken ct)

@@ -5,7 +5,7 @@ using Cohort.Server.Hosting;
 namespace Cohort.Server.Dashboard.Pages;
 
 /// <summary>The landing page: server facts, node and run counts, runs in progress, the latest rounds and events.</summary>
-public static class OverviewPage
+internal static class OverviewPage
 {
     /// <summary>Renders the page body.</summary>
     public static async Task<string> RenderAsync(DashboardData data, CancellationToken ct)

@@ -8,7 +8,7 @@ using Cohort.Server.Security;
 namespace Cohort.Server.Dashboard.Pages;
 
 /// <summary>One run, in tabs: training status, metrics, parameters, system timings and models.</summary>
-public static class RunPage
+internal static class RunPage
 {
     /// <summary>Renders the page body.</summary>
     public static string Render(RunView v, AccessIdentity who)

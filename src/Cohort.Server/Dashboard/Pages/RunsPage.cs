@@ -4,7 +4,7 @@ using Cohort.Engine.State;
 namespace Cohort.Server.Dashboard.Pages;
 
 /// <summary>The runs list, filtered by status, experiment and tag, with boxes to pick runs to compare.</summary>
-public static class RunsPage
+internal static class RunsPage
 {
     /// <summary>Statuses offered by the filter.</summary>
     public static readonly string[] Statuses = [RunStatus.Queued, RunStatus.Running, RunStatus.Finished, RunStatus.Failed, RunStatus.Stopped];

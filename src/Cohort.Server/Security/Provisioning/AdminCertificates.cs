@@ -6,7 +6,7 @@ namespace Cohort.Server.Security.Provisioning;
 /// Operator certificates on the Control API: a client certificate of kind admin, issued by the server's client CA
 /// and not revoked, authenticates its holder with the role it carries (viewer, operator or admin).
 /// </summary>
-public sealed class AdminCertificates(RevocationListFile revocations)
+internal sealed class AdminCertificates(RevocationListFile revocations)
 {
     /// <summary>
     /// The holder of the connection's admin certificate, with its role; null when it carries no admin certificate

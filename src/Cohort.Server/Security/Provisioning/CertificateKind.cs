@@ -1,7 +1,7 @@
 namespace Cohort.Server.Security.Provisioning;
 
 /// <summary>What a federation certificate is for; written into its subject as the organisational unit.</summary>
-public enum CertificateKind
+internal enum CertificateKind
 {
     /// <summary>The federation's certificate authority.</summary>
     Ca,

@@ -10,7 +10,7 @@ namespace Cohort.Server.Security.Provisioning;
 /// revocation list <c>crl.pem</c> and a copy of every certificate it issued under <c>issued/</c>.
 /// Keys are ECDSA P-256. The folder belongs on the federation operator's machine, not on the server.
 /// </summary>
-public sealed class FederationAuthority : IDisposable
+internal sealed class FederationAuthority : IDisposable
 {
     /// <summary>CA certificate file name.</summary>
     public const string CertificateFile = "ca.crt";

@@ -8,7 +8,7 @@ namespace Cohort.Server.Security.Provisioning;
 /// <see cref="CertificateKind"/>, <c>O=</c> the federation and, on admin certificates, <c>T=</c> (title,
 /// OID 2.5.4.12) the role. The authority sets every attribute itself; a request only proposes the name.
 /// </summary>
-public static class FederationNames
+internal static class FederationNames
 {
     /// <summary>Roles an admin certificate can carry.</summary>
     public static readonly IReadOnlyList<string> Roles = ["viewer", "operator", "admin"];

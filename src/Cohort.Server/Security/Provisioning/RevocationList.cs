@@ -8,7 +8,7 @@ namespace Cohort.Server.Security.Provisioning;
 /// A certificate revocation list (RFC 5280 CRL) read back and checked against its issuing CA: the
 /// signature must verify with the CA's key and the issuer must be the CA, or the list is refused.
 /// </summary>
-public sealed class RevocationList
+internal sealed class RevocationList
 {
     private readonly HashSet<string> _serials;
 

@@ -9,7 +9,7 @@ namespace Cohort.Server.Security.Provisioning;
 /// cannot be read or verified refuses every certificate until it is fixed: failing open would readmit
 /// revoked sites.
 /// </summary>
-public sealed class RevocationListFile(string? path, X509Certificate2? issuer, ILogger<RevocationListFile>? log = null)
+internal sealed class RevocationListFile(string? path, X509Certificate2? issuer, ILogger<RevocationListFile>? log = null)
 {
     private readonly Lock _lock = new();
     private (DateTime Stamp, long Length) _loadedFrom = (DateTime.MinValue, -1);

@@ -7,7 +7,7 @@ namespace Cohort.Server.Security.Provisioning;
 /// Certificate signing requests (PKCS#10): a site makes its key and a request locally, the federation signs the
 /// request, and the private key never leaves the site.
 /// </summary>
-public static class SigningRequests
+internal static class SigningRequests
 {
     /// <summary>Makes an ECDSA P-256 key and a request for <paramref name="name"/>; returns (request PEM, key PEM).</summary>
     public static (string RequestPem, string KeyPem) Create(string name, CertificateKind kind)

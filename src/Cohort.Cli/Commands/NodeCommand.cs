@@ -24,12 +24,19 @@ public static class NodeCommand
         var allowInsecureNetwork = new Option<bool>("--allow-insecure-network") { Description = "Allow --insecure to a server that is not on loopback (the token crosses the network in clear)" };
         var cert = new Option<string?>("--cert") { Description = "Client certificate (PEM) for mutual TLS" };
         var key = new Option<string?>("--key") { Description = "Private key (PEM) of --cert" };
+        var capacity = new Option<int>("--capacity")
+        {
+            Description = "Tasks this node runs at the same time, for different runs (each run gets its own app instance); default 1",
+            DefaultValueFactory = _ => 1,
+        };
 
         var command = new Command("node", "Run a site's node: connect out to the server, pull tasks, train locally, push parameters");
-        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key }) command.Options.Add(o);
+        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, capacity }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
+            int taskCapacity = pr.GetValue(capacity);
+            if (taskCapacity is < 1 or > 64) throw new CliException($"--capacity: {taskCapacity} is out of range; a node runs 1 to 64 tasks at the same time");
             IClientAppFactory factory = BuiltInApps.Find(appName)
                 ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {string.Join(", ", BuiltInApps.Factories().Select(a => a.Name))})");
             // --set partition.plan=PLAN --set partition.client=NAME: this node works on that client's share of the plan's simulation data.
@@ -56,6 +63,7 @@ public static class NodeCommand
                 Connection = new ConnectionOptions(pr.GetValue(server)!, tokenValue, pr.GetValue(ca), pr.GetValue(insecure), pr.GetValue(cert), pr.GetValue(key), pr.GetValue(allowInsecureNetwork)),
                 Name = pr.GetValue(name)!,
                 NodeSettings = new Config(settings),
+                Capacity = taskCapacity,
                 Logger = loggerFactory.CreateLogger("cohort.node"),
             };
             try

@@ -16,7 +16,7 @@ namespace Cohort.Server.Control;
 /// <summary>The Control API: operators submit, inspect and stop runs, pull models and enrol nodes.</summary>
 public sealed class ControlService(
     AdminAuthenticator admin, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
-    NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers) : Transport.V1.Control.ControlBase
+    NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers, TaskBoard board) : Transport.V1.Control.ControlBase
 {
     /// <inheritdoc />
     public override async Task<RunInfo> SubmitRun(SubmitRunRequest request, ServerCallContext context)
@@ -37,7 +37,7 @@ public sealed class ControlService(
     {
         admin.Demand(context);
         var reply = new ListRunsReply();
-        foreach (var r in await store.ListRunsAsync(request.Status, context.CancellationToken)) reply.Runs.Add(RunDetails.Info(r));
+        foreach (var r in await store.ListRunsAsync(request.Status, context.CancellationToken)) reply.Runs.Add(Live(RunDetails.Info(r)));
         return reply;
     }
 
@@ -46,7 +46,9 @@ public sealed class ControlService(
     {
         admin.Demand(context);
         var ct = context.CancellationToken;
-        return await RunDetails.LoadAsync(store, request.RunId, ct) ?? throw NotFound(request.RunId);
+        var detail = await RunDetails.LoadAsync(store, request.RunId, ct) ?? throw NotFound(request.RunId);
+        Live(detail.Run);
+        return detail;
     }
 
     /// <inheritdoc />
@@ -54,7 +56,7 @@ public sealed class ControlService(
     {
         admin.Demand(context);
         var run = await runs.StopAsync(request.RunId, context.CancellationToken) ?? throw NotFound(request.RunId);
-        return RunDetails.Info(run);
+        return Live(RunDetails.Info(run));
     }
 
     /// <inheritdoc />
@@ -112,6 +114,8 @@ public sealed class ControlService(
                 Address = l?.Address ?? n.Address ?? "",
                 App = l?.App ?? n.App ?? "",
                 Version = l?.Version ?? n.Version ?? "",
+                Capacity = l?.Capacity ?? 0,
+                Tasks = l is null ? 0 : board.HeldBy(n.Name).Count,
             });
         }
         return reply;
@@ -132,6 +136,13 @@ public sealed class ControlService(
         }
         await store.AddEventAsync(null, "viewer.token", $"viewer token issued for '{request.Name}'", context.CancellationToken);
         return new CreateNodeTokenReply { Token = token };
+    }
+
+    // What only the running server knows about a run: why it waits for nodes.
+    private RunInfo Live(RunInfo info)
+    {
+        if (runs.WaitingReason(info.Id) is { } reason) info.WaitingReason = reason;
+        return info;
     }
 
     private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no run '{id}'"));

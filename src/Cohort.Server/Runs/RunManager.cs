@@ -115,8 +115,9 @@ public sealed class RunManager(
         }
         finally
         {
-            _running.TryRemove(id, out _);
+            // Progress first: a caller that sees the run gone from the running set sees no stale waiting reason either.
             executor.Progress.TryRemove(id, out _);
+            _running.TryRemove(id, out _);
             cts.Dispose();
         }
     }

@@ -26,7 +26,7 @@ public static class NodeCommand
         var key = new Option<string?>("--key") { Description = "Private key (PEM) of --cert" };
         var capacity = new Option<int>("--capacity")
         {
-            Description = "Tasks this node runs at the same time, for different runs (each run gets its own app instance); default 1",
+            Description = "Tasks this node runs at the same time, for different runs (each run gets its own app instance)",
             DefaultValueFactory = _ => 1,
         };
 

@@ -168,6 +168,36 @@ public sealed class ConcurrentRunsTests
     }
 
     [Fact]
+    public async Task A_node_with_capacity_two_works_for_two_runs_at_once_and_a_third_waits_for_a_free_place()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var node = CliProcess.StartNode(server, "wide", await server.Control.CreateNodeTokenAsync("wide", default), "empty", "--capacity", "2");
+        await server.WaitForNodesAsync(1, processes: [node]);
+
+        // Two runs whose fits take ten minutes each: the node takes both at once.
+        var slow1 = await server.Control.SubmitAsync(EmptyPlan("slow1", rounds: 1, minAvailable: 1, delayMs: 600_000, timeout: "20m"), "slow1", default);
+        var slow2 = await server.Control.SubmitAsync(EmptyPlan("slow2", rounds: 1, minAvailable: 1, delayMs: 600_000, timeout: "20m"), "slow2", default);
+        var deadline = DateTime.UtcNow + Deadline;
+        NodeInfo? info = null;
+        while ((info = (await server.Control.ListNodesAsync(default)).Single()).Tasks < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the node holds {info.Tasks} tasks, not 2" + Output([node]));
+            await Task.Delay(100);
+        }
+        Assert.Equal(2, info.Capacity);
+
+        // A third run gets no place until one of the two ends: stopping the first frees it, while the second keeps training.
+        var quick = await server.Control.SubmitAsync(EmptyPlan("quick", rounds: 2, minAvailable: 1), "quick", default);
+        await server.Control.StopAsync(slow1.Id, default);
+        var done = await server.WaitForRunAsync(quick.Id, Deadline);
+        Assert.True(done.Run.Status == RunStatus.Finished, done.Run.Error + Output([node]));
+        var second = await server.Control.GetAsync(slow2.Id, default);
+        Assert.Equal(RunStatus.Running, second.Run.Status);
+        Assert.Equal(1, (await server.Control.ListNodesAsync(default)).Single().Tasks);
+        await server.Control.StopAsync(slow2.Id, default);
+    }
+
+    [Fact]
     public async Task A_node_is_handed_no_more_open_tasks_than_its_capacity_and_runs_take_turns_on_it()
     {
         await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));

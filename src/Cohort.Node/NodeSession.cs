@@ -83,7 +83,7 @@ internal sealed class NodeSession : IAsyncDisposable
                 {
                     await other;
                 }
-                catch (Exception e) when (e is OperationCanceledException or RpcException or IOException or SessionLostException)
+                catch (Exception e) when (e is OperationCanceledException or RpcException or IOException or HttpRequestException or SessionLostException or InvalidDataException)
                 {
                     // The session is over; the first failure is the one reported.
                 }

@@ -4,7 +4,9 @@ using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Parameters;
 using Cohort.Transport.Codec;
 using Cohort.Transport.V1;
+using Cohort.Server.Observability;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cohort.Integration.Tests;
 
@@ -65,6 +67,7 @@ public sealed class ConcurrentRunsTests
             Assert.Equal("waiting for nodes: 0 of min_available 3 connected run app 'tabular'; 2 connected run other apps ('empty': n1, n2)", waiting.Run.WaitingReason);
             Assert.Contains(waiting.Events, e => e.Contains("run.waiting: before round 1: waiting for nodes: 0 of min_available 3", StringComparison.Ordinal));
             Assert.Contains(await server.Control.ListAsync(null, default), x => x.Id == stranded.Id && x.WaitingReason == waiting.Run.WaitingReason);
+            Assert.Equal(1, await WaitingGaugeAsync(server));
 
             var valid = await server.Control.SubmitAsync(EmptyPlan("valid", rounds: 2, minAvailable: 2), "valid", default);
             var done = await server.WaitForRunAsync(valid.Id, Deadline);
@@ -81,6 +84,7 @@ public sealed class ConcurrentRunsTests
             var stopped = await server.Control.StopAsync(stranded.Id, default);
             Assert.Equal(RunStatus.Stopped, stopped.Status);
             Assert.Equal("", (await server.Control.GetAsync(stranded.Id, default)).Run.WaitingReason);
+            Assert.Equal(0, await WaitingGaugeAsync(server));
         }
         finally
         {
@@ -269,6 +273,15 @@ public sealed class ConcurrentRunsTests
         foreach (var chunk in ParameterEncoder.Chunks(parameters)) await push.RequestStream.WriteAsync(new ResultMessage { Chunk = chunk });
         await push.RequestStream.CompleteAsync();
         Assert.True((await push.ResponseAsync).Accepted);
+    }
+
+    // cohort_runs_waiting_for_nodes as a scrape of the server's /metrics reads it.
+    private static async Task<double> WaitingGaugeAsync(TestServer server)
+    {
+        var metrics = server.Host.Services.GetRequiredService<ServerMetrics>();
+        using var scrape = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(scrape);
+        return metrics.RunsWaiting.Value;
     }
 
     private static async Task<byte[]> ModelBytesAsync(TestServer server, string runId)

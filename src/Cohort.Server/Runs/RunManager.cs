@@ -21,6 +21,9 @@ public sealed class RunManager(
     private readonly Channel<string> _queue = Channel.CreateUnbounded<string>();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
     private readonly ConcurrentDictionary<string, Task> _executing = new(StringComparer.Ordinal);
+    // An error no run could record (the state store failing, say) stops the manager, and with it the server.
+    private readonly CancellationTokenSource _faulted = new();
+    private Exception? _fault;
 
     /// <summary>Why a running run is waiting for nodes, with the counts; null when it is not waiting (or not running).</summary>
     public string? WaitingReason(string runId) => executor.Progress.TryGetValue(runId, out var p) ? p.WaitingReason : null;
@@ -74,9 +77,10 @@ public sealed class RunManager(
         {
             if (run.Status is RunStatus.Running or RunStatus.Queued) await _queue.Writer.WriteAsync(run.Id, stoppingToken);
         }
+        using var loop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _faulted.Token);
         try
         {
-            await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
+            await foreach (var id in _queue.Reader.ReadAllAsync(loop.Token))
             {
                 // Each run is executed by its own task: a run waiting for nodes, or a slow one, never holds up the next.
                 var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -92,11 +96,15 @@ public sealed class RunManager(
                 _executing[id] = Task.Run(() => ExecuteQueuedAsync(id, cts, stoppingToken), CancellationToken.None);
             }
         }
+        catch (OperationCanceledException) when (_fault is not null)
+        {
+        }
         finally
         {
             // Shutting down: every run stops where it is (and stays "running", to resume at the next start).
-            await Task.WhenAll(_executing.Values);
+            if (_fault is null) await Task.WhenAll(_executing.Values);
         }
+        if (_fault is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_fault);
     }
 
     private async Task ExecuteQueuedAsync(string id, CancellationTokenSource cts, CancellationToken stoppingToken)
@@ -111,7 +119,9 @@ public sealed class RunManager(
         }
         catch (Exception e)
         {
-            log.LogError(e, "Run {Run} could not be executed", id);
+            log.LogError(e, "Run {Run} could not be executed or its end recorded", id);
+            Interlocked.CompareExchange(ref _fault, e, null);
+            await _faulted.CancelAsync();
         }
         finally
         {

@@ -26,6 +26,12 @@ public sealed record NodeOptions
     /// </summary>
     public Sites.SitePolicy? Policy { get; init; }
 
+    /// <summary>
+    /// Tasks this node runs at the same time (at least 1; default 1). Tasks of different runs then run in
+    /// parallel, each run on its own app instance; tasks of one run (one app instance) still run one at a time.
+    /// </summary>
+    public int Capacity { get; init; } = 1;
+
     /// <summary>How long one task poll waits at the server.</summary>
     public TimeSpan PollWait { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -27,8 +27,8 @@ internal sealed class NodeSession : IAsyncDisposable
     private readonly TimeSpan _heartbeat;
     private readonly ILogger _log;
     private readonly Polly.ResiliencePipeline _pushRetry;
-    private volatile string? _busyTask;
-    private CancellationTokenSource? _taskCts;
+    // The tasks this node is working on, each with the source that cancels it when the server says so.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _busy = new(StringComparer.Ordinal);
 
     private NodeSession(GrpcChannel channel, NodeOptions options, TimeSpan heartbeat)
     {
@@ -48,7 +48,7 @@ internal sealed class NodeSession : IAsyncDisposable
         {
             var client = new Transport.V1.Fleet.FleetClient(channel);
             var reply = await client.RegisterAsync(
-                new RegisterRequest { NodeName = options.Name, App = appName, Version = Version, ProtocolVersion = 1, SessionId = options.Session },
+                new RegisterRequest { NodeName = options.Name, App = appName, Version = Version, ProtocolVersion = 1, SessionId = options.Session, Capacity = options.Capacity },
                 deadline: DateTime.UtcNow.AddSeconds(15), cancellationToken: ct);
             options.Logger.LogInformation("Node {Node} registered with {Server} (server {Version})", options.Name, options.Connection.Server, reply.ServerVersion);
             return new NodeSession(channel, options, TimeSpan.FromMilliseconds(Math.Clamp(reply.HeartbeatIntervalMs, 100, 60_000)));
@@ -60,31 +60,44 @@ internal sealed class NodeSession : IAsyncDisposable
         }
     }
 
-    /// <summary>Serves tasks until the connection is lost (throws) or <paramref name="ct"/> is cancelled.</summary>
+    /// <summary>
+    /// Serves tasks until the connection is lost (throws) or <paramref name="ct"/> is cancelled: as many
+    /// workers as the node's capacity each pull a task, run it and push its result, over and over.
+    /// </summary>
     public async Task ServeAsync(RunApps apps, CancellationToken ct)
     {
         using var session = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var heartbeats = HeartbeatLoopAsync(session);
+        var workers = Enumerable.Range(0, Math.Max(1, _options.Capacity)).Select(_ => WorkAsync(apps, session.Token)).ToArray();
         try
         {
-            while (!session.IsCancellationRequested)
-            {
-                await PullAndRunAsync(apps, session.Token);
-            }
+            // The first worker to stop (the session was lost or cancelled) ends the session for all.
+            await await Task.WhenAny(workers);
         }
         finally
         {
             await session.CancelAsync();
-            try
+            foreach (var other in workers.Append(heartbeats))
             {
-                await heartbeats;
-            }
-            catch (OperationCanceledException)
-            {
+                try
+                {
+                    await other;
+                }
+                catch (Exception e) when (e is OperationCanceledException or RpcException or IOException or HttpRequestException or SessionLostException or InvalidDataException)
+                {
+                    // The session is over; the first failure is the one reported.
+                }
             }
         }
         ct.ThrowIfCancellationRequested();
         throw new SessionLostException("heartbeats stopped reaching the server");
+    }
+
+    private async Task WorkAsync(RunApps apps, CancellationToken ct)
+    {
+        // Off the caller's thread: workers run side by side.
+        await Task.Yield();
+        while (!ct.IsCancellationRequested) await PullAndRunAsync(apps, ct);
     }
 
     private async Task HeartbeatLoopAsync(CancellationTokenSource session)
@@ -95,14 +108,23 @@ internal sealed class NodeSession : IAsyncDisposable
         {
             try
             {
-                var reply = await _client.HeartbeatAsync(
-                    new HeartbeatRequest { NodeName = _options.Name, BusyTaskId = _busyTask ?? "" },
-                    deadline: DateTime.UtcNow + _heartbeat * 3, cancellationToken: session.Token);
+                var busy = _busy.Keys.Order(StringComparer.Ordinal).ToArray();
+                var request = new HeartbeatRequest { NodeName = _options.Name, BusyTaskId = busy.FirstOrDefault() ?? "" };
+                request.BusyTaskIds.AddRange(busy);
+                var reply = await _client.HeartbeatAsync(request, deadline: DateTime.UtcNow + _heartbeat * 3, cancellationToken: session.Token);
                 failures = 0;
-                if (reply.CancelTaskIds.Count > 0 && reply.CancelTaskIds.Contains(_busyTask ?? ""))
+                foreach (var id in reply.CancelTaskIds)
                 {
-                    _log.LogInformation("Node {Node}: server cancelled task {Task}", _options.Name, _busyTask);
-                    _taskCts?.Cancel();
+                    if (!_busy.TryGetValue(id, out var cancel)) continue;
+                    _log.LogInformation("Node {Node}: server cancelled task {Task}", _options.Name, id);
+                    try
+                    {
+                        await cancel.CancelAsync();
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // The task ended meanwhile.
+                    }
                 }
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
@@ -163,27 +185,30 @@ internal sealed class NodeSession : IAsyncDisposable
 
     private async Task RunTaskAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, CancellationToken ct)
     {
-        _busyTask = task.TaskId;
         using var taskCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        _taskCts = taskCts;
-        if (task.TimeoutSeconds > 0) taskCts.CancelAfter(TimeSpan.FromSeconds(task.TimeoutSeconds));
-        var header = new ResultHeader { TaskId = task.TaskId, NodeName = _options.Name, Ok = true };
-        var clock = Stopwatch.StartNew();
-        ClientReply reply;
+        _busy[task.TaskId] = taskCts;
         try
         {
-            reply = PolicyRefusal(task) is { } refusal ? refusal : task.Kind switch
-            {
-                Wire.Fit => await RunOnAppAsync(apps, task, ClientKind.Fit, parameters, taskCts.Token),
-                Wire.Evaluate => await RunOnAppAsync(apps, task, ClientKind.Evaluate, parameters, taskCts.Token),
-                Wire.GetParameters => await RunOnAppAsync(apps, task, ClientKind.GetParameters, parameters, taskCts.Token),
-                _ => ClientReply.Failed(FailureKind.Refused, $"unknown task kind {task.Kind}; this node may be older than the server"),
-            };
+            await RunAndPushAsync(apps, task, parameters, taskCts, ct);
         }
         finally
         {
-            _taskCts = null;
+            _busy.TryRemove(task.TaskId, out _);
         }
+    }
+
+    private async Task RunAndPushAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, CancellationTokenSource taskCts, CancellationToken ct)
+    {
+        if (task.TimeoutSeconds > 0) taskCts.CancelAfter(TimeSpan.FromSeconds(task.TimeoutSeconds));
+        var header = new ResultHeader { TaskId = task.TaskId, NodeName = _options.Name, Ok = true };
+        var clock = Stopwatch.StartNew();
+        var reply = PolicyRefusal(task) is { } refusal ? refusal : task.Kind switch
+        {
+            Wire.Fit => await RunOnAppAsync(apps, task, ClientKind.Fit, parameters, taskCts.Token),
+            Wire.Evaluate => await RunOnAppAsync(apps, task, ClientKind.Evaluate, parameters, taskCts.Token),
+            Wire.GetParameters => await RunOnAppAsync(apps, task, ClientKind.GetParameters, parameters, taskCts.Token),
+            _ => ClientReply.Failed(FailureKind.Refused, $"unknown task kind {task.Kind}; this node may be older than the server"),
+        };
         // The node itself is stopping: the task is not answered (the server fails it when the node goes).
         ct.ThrowIfCancellationRequested();
         ParameterSet? result = null;
@@ -210,7 +235,6 @@ internal sealed class NodeSession : IAsyncDisposable
         header.DurationSeconds = clock.Elapsed.TotalSeconds;
         header.HasParameters = result is not null;
         await PushAsync(header, result, ct);
-        _busyTask = null;
     }
 
     // Checked before the app is created or sees anything of the task: a run outside the site's policy never touches its data.
@@ -235,18 +259,26 @@ internal sealed class NodeSession : IAsyncDisposable
     private async Task<ClientReply> RunOnAppAsync(RunApps apps, TaskHeader task, ClientKind kind, ParameterSet? parameters, CancellationToken ct)
     {
         if (!apps.Serves(task.App)) return ClientReply.Failed(FailureKind.Refused, $"this node runs app '{apps.AppName}', the run needs '{task.App}'");
-        IClientApp app;
+        RunApps.AppLease lease;
         try
         {
-            app = apps.For(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings));
+            lease = await apps.AcquireAsync(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), ct);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException)
+        {
+            // Cancelled (by the server, its time ran out, or the node stops) while another task held the run's app.
+            return ClientReply.Failed(FailureKind.Cancelled, "task cancelled before it started");
+        }
+        catch (Exception e)
         {
             // The app could not be created (bad settings, unreadable data): this task fails, the node stays.
             return ClientReply.Failed(FailureKind.ClientError, e.Message);
         }
-        var clientTask = new ClientTask(task.RunId, _options.Name, task.Round, kind, ScalarMaps.ToConfig(task.Config), parameters);
-        return await apps.Runner.RunAsync(app, clientTask, ct);
+        using (lease)
+        {
+            var clientTask = new ClientTask(task.RunId, _options.Name, task.Round, kind, ScalarMaps.ToConfig(task.Config), parameters);
+            return await apps.Runner.RunAsync(lease.App, clientTask, ct);
+        }
     }
 
     private async Task PushAsync(ResultHeader header, ParameterSet? parameters, CancellationToken ct)

@@ -4,12 +4,19 @@ using Cohort.Records;
 
 namespace Cohort.Node;
 
-/// <summary>The client app instance of each run this node takes part in (created on the run's first task, kept for a few runs).</summary>
+/// <summary>
+/// The client app instance of each run this node takes part in (created on the run's first task, kept for
+/// a few runs). A node with capacity above 1 runs tasks of several runs at once, so each task holds its
+/// run's app through a lease, and one app instance serves one task at a time: apps need not be thread-safe,
+/// and a run's own tasks (a late one and its successor) never overlap on it.
+/// </summary>
 internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
 {
-    private const int Keep = 4;
-    private readonly LinkedList<(string RunId, IClientApp App)> _apps = new();
+    private readonly Lock _gate = new();
+    private readonly LinkedList<Entry> _apps = new();
     private readonly PersonalizationStep _personalization = new();
+
+    private int Keep => Math.Max(4, 2 * options.Capacity);
 
     /// <summary>
     /// The steps every task runs through on this node, across reconnects: a plan asking for local
@@ -23,24 +30,98 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
     /// <summary>True when this node runs <paramref name="appName"/>.</summary>
     public bool Serves(string appName) => string.Equals(appName, factory.Name, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The app for a run, created with the run's app settings when first needed.</summary>
-    public IClientApp For(string runId, string appName, Config appSettings)
+    /// <summary>
+    /// The app for a run, created with the run's app settings when first needed, held for one task: waits
+    /// while another task uses the same instance. Dispose the lease when the task is done.
+    /// </summary>
+    public async Task<AppLease> AcquireAsync(string runId, string appName, Config appSettings, CancellationToken ct)
     {
         if (!Serves(appName))
             throw new InvalidOperationException($"this node runs app '{factory.Name}', the run needs '{appName}'");
-        for (var n = _apps.First; n is not null; n = n.Next)
+        Entry entry;
+        lock (_gate)
         {
-            if (n.Value.RunId == runId) return n.Value.App;
+            entry = _apps.FirstOrDefault(e => e.RunId == runId) ?? Add(runId, appSettings);
+            entry.Leases++;
         }
+        try
+        {
+            await entry.Turn.WaitAsync(ct);
+        }
+        catch
+        {
+            lock (_gate) entry.Leases--;
+            throw;
+        }
+        return new AppLease(this, entry);
+    }
+
+    // Called under the gate.
+    private Entry Add(string runId, Config appSettings)
+    {
         var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, options.NodeSettings));
-        _apps.AddFirst((runId, app));
-        while (_apps.Count > Keep)
+        // A factory that hands every run the same instance gets one turn for all of them.
+        var turn = _apps.FirstOrDefault(e => ReferenceEquals(e.App, app))?.Turn ?? new SemaphoreSlim(1, 1);
+        var entry = new Entry(runId, app, turn);
+        _apps.AddFirst(entry);
+        // Forget the oldest runs no task is using.
+        for (var n = _apps.Last; n is not null && _apps.Count > Keep;)
         {
-            var (oldRun, oldApp) = _apps.Last!.Value;
-            if (oldApp is IDisposable d) d.Dispose();
-            _personalization.Forget(oldRun);
-            _apps.RemoveLast();
+            var previous = n.Previous;
+            if (n.Value.Leases == 0)
+            {
+                var old = n.Value;
+                _apps.Remove(n);
+                if (old.App is IDisposable d && !_apps.Any(e => ReferenceEquals(e.App, old.App))) d.Dispose();
+                _personalization.Forget(old.RunId);
+            }
+            n = previous;
         }
-        return app;
+        return entry;
+    }
+
+    private void Release(Entry entry)
+    {
+        entry.Turn.Release();
+        lock (_gate) entry.Leases--;
+    }
+
+    /// <summary>One run's app and the turn its tasks take on it.</summary>
+    internal sealed class Entry(string runId, IClientApp app, SemaphoreSlim turn)
+    {
+        /// <summary>The run.</summary>
+        public string RunId { get; } = runId;
+
+        /// <summary>Its app instance.</summary>
+        public IClientApp App { get; } = app;
+
+        /// <summary>Held by the one task using the instance.</summary>
+        public SemaphoreSlim Turn { get; } = turn;
+
+        /// <summary>Tasks holding or waiting for this app; only an entry with none may be forgotten.</summary>
+        public int Leases { get; set; }
+    }
+
+    /// <summary>A run's app, held by one task until disposed.</summary>
+    internal sealed class AppLease : IDisposable
+    {
+        private readonly RunApps _owner;
+        private readonly Entry _entry;
+        private int _released;
+
+        internal AppLease(RunApps owner, Entry entry)
+        {
+            _owner = owner;
+            _entry = entry;
+        }
+
+        /// <summary>The app.</summary>
+        public IClientApp App => _entry.App;
+
+        /// <inheritdoc />
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0) _owner.Release(_entry);
+        }
     }
 }

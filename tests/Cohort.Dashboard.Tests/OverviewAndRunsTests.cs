@@ -90,7 +90,8 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
 
         await page.FillAsync("input[name=rounds]", "2");
         await page.FillAsync("input[name=learning_rate]", "0.01");
-        await page.FillAsync("input[name=min_available]", "2");
+        // Two nodes ticked, three wanted: the run waits (side by side with the slow run), and its page says why.
+        await page.FillAsync("input[name=min_available]", "3");
         await page.FillAsync("input[name=min_fit]", "2");
         await page.FillAsync("input[name=min_evaluate]", "2");
         await page.CheckAsync("input[name=nodes][value=cleveland]");
@@ -99,13 +100,21 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
         await page.WaitForURLAsync("**/runs/heart-disease-*");
         string id = Uri.UnescapeDataString(new Uri(page.Url).AbsolutePath["/runs/".Length..]);
 
-        var run = (await federation.Store.GetRunAsync(id, CancellationToken.None))!;
-        var plan = PlanParser.Parse(run.PlanYaml, "stored", StrategyRegistry.CreateDefault());
+        var plan = PlanParser.Parse((await federation.Store.GetRunAsync(id, CancellationToken.None))!.PlanYaml, "stored", StrategyRegistry.CreateDefault());
         Assert.Equal(2, plan.Rounds);
         Assert.Equal(0.01, plan.Train.LearningRate);
         Assert.Equal(new[] { "cleveland", "hungarian" }, plan.Selection.Nodes);
-        // The slow run holds the executor, so the new run waits in the queue until stopped.
-        Assert.Equal("queued", run.Status);
+        Assert.Equal(3, plan.Selection.MinAvailable);
+        // The page may have been rendered a moment before the run began to wait.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (await page.QuerySelectorAsync("#waiting-reason") is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the run page never showed why the run waits");
+            await Task.Delay(200);
+            await page.ReloadAsync();
+        }
+        Assert.Equal("waiting for nodes: 2 of min_available 3 connected run app 'tabular' and are named in selection.nodes", await page.TextContentAsync("#waiting-reason"));
+        Assert.Equal("running", (await federation.Store.GetRunAsync(id, CancellationToken.None))!.Status);
 
         await page.ClickAsync("#stop-run");
         await page.WaitForSelectorAsync(".summary .s-stopped");

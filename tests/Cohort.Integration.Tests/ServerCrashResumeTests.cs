@@ -65,6 +65,71 @@ public sealed class ServerCrashResumeTests
         }
     }
 
+    [Fact]
+    public async Task Two_runs_whose_server_is_killed_mid_run_resume_side_by_side_and_both_end_with_the_uninterrupted_runs_model()
+    {
+        int port = FreePort();
+        string dataDir = Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]);
+        var server = await ServerProcess.StartInAsync(dataDir, port);
+        var hospitals = new[] { "cleveland", "hungarian", "va" };
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (var h in hospitals)
+                nodes.Add(server.StartNode(h, await server.Control.CreateNodeTokenAsync(h, default), "tabular", "--data", Repo.HeartData(h)));
+            await WaitForNodesAsync(server, hospitals.Length, nodes);
+
+            string plan = PlanText.WithValues(TestPlans.Heart(rounds: Rounds, nodes: 3, minFit: 3),
+                [("strategy.name", "fedadam"), ("round_timeout", "60s"), ("wait_for_nodes", "60s")]);
+            var crashed = new[] { await server.Control.SubmitAsync(plan, "crashed-1", default), await server.Control.SubmitAsync(plan, "crashed-2", default) };
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+            foreach (var run in crashed)
+            {
+                while ((await server.Control.GetAsync(run.Id, default)).Run.RoundsDone < 2)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, $"run {run.Id} did not reach round 2");
+                    await Task.Delay(50);
+                }
+            }
+            await server.KillAsync();
+
+            server = await ServerProcess.StartInAsync(dataDir, port);
+            var resumed = new List<Cohort.Transport.V1.RunDetail>();
+            foreach (var run in crashed) resumed.Add(await WaitForRunAsync(server, run.Id));
+            var spans = new List<(DateTimeOffset Start, DateTimeOffset End)>();
+            foreach (var detail in resumed)
+            {
+                Assert.True(detail.Run.Status == "finished", detail.Run.Error);
+                string resumedEvent = Assert.Single(detail.Events, e => e.Contains("run.resumed", StringComparison.Ordinal));
+                Assert.Contains("strategy state restored from round", resumedEvent, StringComparison.Ordinal);
+                // "resumed at round N": the rounds from N on ran after the restart.
+                var words = resumedEvent[resumedEvent.IndexOf("resumed at round ", StringComparison.Ordinal)..].Split(' ');
+                int from = int.Parse(words[3], System.Globalization.CultureInfo.InvariantCulture);
+                var after = detail.Rounds.Where(r => r.Round >= from).ToArray();
+                Assert.NotEmpty(after);
+                spans.Add((after.Min(r => DateTimeOffset.Parse(r.StartedAt, System.Globalization.CultureInfo.InvariantCulture)),
+                    after.Max(r => DateTimeOffset.Parse(r.FinishedAt, System.Globalization.CultureInfo.InvariantCulture))));
+            }
+            // Side by side after the restart: each resumed run started a round before the other's last one ended.
+            Assert.True(spans[0].Start < spans[1].End && spans[1].Start < spans[0].End, $"resumed runs ran one after the other: {spans[0]} and {spans[1]}");
+
+            var uninterrupted = await server.Control.SubmitAsync(plan, "uninterrupted", default);
+            var detailAlone = await WaitForRunAsync(server, uninterrupted.Id);
+            Assert.True(detailAlone.Run.Status == "finished", detailAlone.Run.Error);
+            var (expected, _) = await server.Control.PullModelAsync(uninterrupted.Id, 0, default);
+            foreach (var run in crashed)
+            {
+                var (actual, _) = await server.Control.PullModelAsync(run.Id, 0, default);
+                Assert.Equal(expected.SelectMany(t => t.Data).ToArray(), actual.SelectMany(t => t.Data).ToArray());
+            }
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+            await server.DisposeAsync();
+        }
+    }
+
     private static async Task WaitForNodesAsync(ServerProcess server, int count, IReadOnlyList<CliProcess> processes)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);

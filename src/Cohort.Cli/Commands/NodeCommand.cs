@@ -25,12 +25,19 @@ internal static class NodeCommand
         var cert = new Option<string?>("--cert") { Description = "Client certificate (PEM) for mutual TLS" };
         var key = new Option<string?>("--key") { Description = "Private key (PEM) of --cert" };
         var policy = new Option<string?>("--policy") { Description = "Site policy (YAML): the apps, strategies, limits, privacy and runs this site accepts; tasks outside it are refused (see docs/security.md)" };
+        var capacity = new Option<int>("--capacity")
+        {
+            Description = "Tasks this node runs at the same time, for different runs (each run gets its own app instance)",
+            DefaultValueFactory = _ => 1,
+        };
 
         var command = new Command("node", "Run a site's node: connect out to the server, pull tasks, train locally, push parameters");
-        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy }) command.Options.Add(o);
+        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy, capacity }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
+            int taskCapacity = pr.GetValue(capacity);
+            if (taskCapacity is < 1 or > 64) throw new CliException($"--capacity: {taskCapacity} is out of range; a node runs 1 to 64 tasks at the same time");
             // Read first: a site whose policy cannot be read must not start serving the server's tasks unchecked.
             Cohort.Sites.SitePolicy? sitePolicy = null;
             if (pr.GetValue(policy) is { } policyFile)
@@ -71,6 +78,7 @@ internal static class NodeCommand
                 Name = pr.GetValue(name)!,
                 NodeSettings = new Config(settings),
                 Policy = sitePolicy,
+                Capacity = taskCapacity,
                 Logger = loggerFactory.CreateLogger("cohort.node"),
             };
             if (sitePolicy is not null)

@@ -102,6 +102,7 @@ internal static class RunCommands
             Console.WriteLine($"  app {r.App}  strategy {r.Strategy}  status {r.Status}  rounds {r.RoundsDone}/{r.RoundsPlanned}");
             Console.WriteLine($"  created {r.CreatedAt}  started {r.StartedAt}  finished {r.FinishedAt}");
             if (r.Error.Length > 0) Console.WriteLine($"  error: {r.Error}");
+            if (r.WaitingReason.Length > 0) Console.WriteLine($"  {r.WaitingReason}");
             foreach (var round in detail.Rounds) Console.WriteLine("  " + RunReport.RoundLine(round, r.RoundsPlanned));
             Console.WriteLine("events:");
             foreach (var e in detail.Events) Console.WriteLine("  " + e);
@@ -167,9 +168,14 @@ internal static class RunCommands
     public static async Task<int> WaitAsync(ControlClient client, string id, bool json, CancellationToken ct)
     {
         int printed = 0;
+        string waiting = "";
         while (true)
         {
             var detail = await client.GetAsync(id, ct);
+            // Printed when the count changes, not each time a node's busy state does.
+            string count = detail.Run.WaitingReason.Split(';')[0];
+            if (!json && count != waiting && count.Length > 0) Console.WriteLine(detail.Run.WaitingReason);
+            waiting = count;
             foreach (var round in detail.Rounds.Where(r => r.Round > printed).OrderBy(r => r.Round))
             {
                 if (!json) Console.WriteLine(RunReport.RoundLine(round, detail.Run.RoundsPlanned));

@@ -63,7 +63,9 @@ internal static class TokenCommand
             }
             else
             {
-                foreach (var n in nodes) Console.WriteLine($"{n.Name,-16} {n.Status,-16} {n.App,-10} {n.LastHeartbeat,-34} {n.Address}");
+                // tasks: held now / capacity (how many it runs at the same time); "-" for a node not connected.
+                foreach (var n in nodes)
+                    Console.WriteLine($"{n.Name,-16} {n.Status,-16} {n.App,-10} {(n.Capacity > 0 ? $"{n.Tasks}/{n.Capacity}" : "-"),-6} {n.LastHeartbeat,-34} {n.Address}");
             }
             return 0;
         });

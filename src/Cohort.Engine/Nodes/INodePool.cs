@@ -16,4 +16,10 @@ internal interface INodePool
 
     /// <summary>Ends a task that has not completed (round timeout, run stopped) with a failure of <paramref name="kind"/>.</summary>
     void Fail(PendingTask task, FailureKind kind, string reason);
+
+    /// <summary>
+    /// Every node the pool knows, online or not, with what it is doing: used to explain why a run waits.
+    /// Pools that know only who is available report those.
+    /// </summary>
+    IReadOnlyList<NodeState> Census(string app) => Available(app).Select(n => new NodeState(n, app, true, 1, [])).ToArray();
 }

@@ -59,7 +59,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                 // Keep idle nodes busy, up to the plan's concurrency.
                 var busy = inFlight.Values.Select(f => f.Task.Node).ToHashSet(StringComparer.Ordinal);
                 var now = DateTimeOffset.UtcNow;
-                var idle = pool.Available(plan.App.Name)
+                var idle = NodeSelection.Eligible(plan, pool)
                     .Where(n => !busy.Contains(n) && (!coolDown.TryGetValue(n, out var until) || until <= now)).ToArray();
                 int room = spec.Concurrency > 0 ? spec.Concurrency - inFlight.Count : idle.Length;
                 if (room > 0 && idle.Length > 0)
@@ -93,9 +93,15 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                 }
                 if (inFlight.Count == 0)
                 {
+                    // With no eligible node connected the reason says where the nodes are; otherwise they are cooling down after failures.
+                    bool none = NodeSelection.Eligible(plan, pool).Count == 0;
                     if (DateTimeOffset.UtcNow > waitDeadline)
-                        throw new RunFailedException($"version {version + 1}: no node with app '{plan.App.Name}' could take a task after waiting {plan.WaitForNodes.TotalSeconds:0}s");
-                    progress[run.Id] = new RoundProgress(run.Id, version + 1, "waiting for nodes", 1, 0);
+                        throw new RunFailedException($"version {version + 1}: no node could take a task after wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s)"
+                            + (none ? $": {NodeSelection.Shortage(run.Id, plan, pool, 1, "needed")}" : ""));
+                    progress[run.Id] = new RoundProgress(run.Id, version + 1, "waiting for nodes", 1, 0)
+                    {
+                        WaitingReason = none ? NodeSelection.WaitingReason(run.Id, plan, pool, 1, "needed") : null,
+                    };
                     await Task.Delay(100, ct);
                     continue;
                 }
@@ -136,7 +142,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                     // A failing node is left alone for a moment rather than re-tasked in a tight loop; one that
                     // refused the run under its site policy would refuse again, so it gets no more of it.
                     coolDown[flight.Task.Node] = kind == FailureKind.SitePolicy ? DateTimeOffset.MaxValue : DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1);
-                    if (++consecutiveFailures > 10 * Math.Max(1, pool.Available(plan.App.Name).Count))
+                    if (++consecutiveFailures > 10 * Math.Max(1, NodeSelection.Eligible(plan, pool).Count))
                         throw new RunFailedException($"version {version + 1}: {consecutiveFailures} fit tasks failed in a row; last failures: {Describe(failures.TakeLast(5))}");
                 }
                 await store.AddNodeResultAsync(new NodeResultRecord(
@@ -194,7 +200,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
     private async Task EvaluateFinalAsync(RunRecord run, Plan plan, IStrategy strategy, ParameterSet global, int version, CancellationToken ct)
     {
         var context = new RoundContext(run.Id, version, plan.Rounds, plan.Selection, plan.FitConfig(version), plan.EvaluateConfig(version), new Random(version));
-        var instructions = strategy.ConfigureEvaluate(context, global, pool.Available(plan.App.Name));
+        var instructions = strategy.ConfigureEvaluate(context, global, NodeSelection.Eligible(plan, pool));
         if (instructions.Count == 0) return;
         var tasks = instructions.Select(i => new PendingTask
         {

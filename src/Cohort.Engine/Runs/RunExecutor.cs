@@ -278,6 +278,7 @@ internal sealed class RunExecutor(
 
     private async Task<ParameterSet> InitialParametersFromNodeAsync(RunRecord run, Plan plan, CancellationToken ct)
     {
+        // The run needs min_available nodes to start at all: wait for them here, not for just the one asked.
         await WaitForNodesAsync(run.Id, plan, 0, ct, minimum: 1);
         var reasons = new List<string>();
         foreach (var node in Available(run.Id, plan))
@@ -312,22 +313,38 @@ internal sealed class RunExecutor(
         throw new RunFailedException($"no node could provide initial parameters: {string.Join("; ", reasons)}");
     }
 
-    private async Task WaitForNodesAsync(string runId, Plan plan, int round, CancellationToken ct, int? minimum = null)
+    /// <summary>
+    /// Waits until the plan's <c>min_available</c> eligible nodes are connected. While it waits, the reason (with
+    /// the counts) is in <see cref="Progress"/> and in a <c>run.waiting</c> event each time the count changes; a
+    /// waiting run holds no node, so other runs go on. Gives up after <c>wait_for_nodes</c> with the same reason.
+    /// </summary>
+    private async Task WaitForNodesAsync(string runId, Plan plan, int round, CancellationToken ct, int minimum = 0)
     {
-        int wanted = minimum ?? plan.Selection.MinAvailable;
-        var deadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
-        bool announced = false;
-        while (Available(runId, plan).Count < wanted)
+        int wanted = Math.Max(plan.Selection.MinAvailable, minimum);
+        // Quote the plan's own setting whenever it is what the run waits for.
+        string wantedName = wanted == plan.Selection.MinAvailable ? "min_available" : "needed";
+        if (Available(runId, plan).Count >= wanted) return;
+        string stage = round == 0 ? "before round 1" : $"round {round}";
+        var started = DateTimeOffset.UtcNow;
+        var deadline = started + plan.WaitForNodes;
+        int announced = -1;
+        while (Available(runId, plan).Count is var count && count < wanted)
         {
             if (DateTimeOffset.UtcNow > deadline)
-                throw new RunFailedException($"round {round}: only {Available(runId, plan).Count} nodes with app '{plan.App.Name}' online after waiting {plan.WaitForNodes.TotalSeconds:0}s, min_available is {wanted}{RefusalNote(runId)}");
-            if (!announced)
+                throw new RunFailedException($"{stage}: still too few nodes after wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s): {NodeSelection.Shortage(runId, plan, pool, wanted, wantedName)}{RefusalNote(runId)}");
+            string reason = NodeSelection.WaitingReason(runId, plan, pool, wanted, wantedName) + RefusalNote(runId);
+            Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, count) { WaitingReason = reason };
+            if (count != announced)
             {
-                Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, Available(runId, plan).Count);
-                announced = true;
+                log.LogInformation("Run {Run} {Stage}: {Reason}", runId, stage, reason);
+                await store.AddEventAsync(runId, "run.waiting", $"{stage}: {reason}", ct);
+                announced = count;
             }
             await Task.Delay(100, ct);
         }
+        Progress[runId] = new RoundProgress(runId, round, "starting", wanted, Available(runId, plan).Count);
+        await store.AddEventAsync(runId, "run.nodes_ready",
+            $"{stage}: {Available(runId, plan).Count} of {wantedName} {wanted} nodes connected after waiting {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
     }
 
     private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, FailureKind? kind, CancellationToken ct)
@@ -353,12 +370,12 @@ internal sealed class RunExecutor(
     }
 
     /// <summary>
-    /// Online nodes with the plan's app, narrowed to the plan's <c>selection.nodes</c> when it names any,
-    /// less those that refused the run under their site policy.
+    /// The nodes this run may use now (<see cref="NodeSelection.Eligible"/>), less those that refused the run
+    /// under their site policy.
     /// </summary>
     private IReadOnlyList<string> Available(string runId, Plan plan)
     {
-        var nodes = plan.Selection.Allowed(pool.Available(plan.App.Name));
+        var nodes = NodeSelection.Eligible(plan, pool);
         return _refusals.TryGetValue(runId, out var refused) && !refused.IsEmpty ? nodes.Where(n => !refused.ContainsKey(n)).ToArray() : nodes;
     }
 

@@ -20,7 +20,7 @@ namespace Cohort.Server.Control;
 internal sealed class ControlService(
     OperatorAuthenticator operators, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
     NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers, UserAccounts users, DashboardSessions sessions,
-    FailedAuthentications failures) : Transport.V1.Control.ControlBase
+    FailedAuthentications failures, TaskBoard board) : Transport.V1.Control.ControlBase
 {
     /// <inheritdoc />
     public override async Task<RunInfo> SubmitRun(SubmitRunRequest request, ServerCallContext context)
@@ -43,7 +43,7 @@ internal sealed class ControlService(
     {
         operators.Demand(context, Permission.ReadRuns);
         var reply = new ListRunsReply();
-        foreach (var r in await store.ListRunsAsync(request.Status, context.CancellationToken)) reply.Runs.Add(RunDetails.Info(r));
+        foreach (var r in await store.ListRunsAsync(request.Status, context.CancellationToken)) reply.Runs.Add(Live(RunDetails.Info(r)));
         return reply;
     }
 
@@ -52,7 +52,9 @@ internal sealed class ControlService(
     {
         operators.Demand(context, Permission.ReadRuns);
         var ct = context.CancellationToken;
-        return await RunDetails.LoadAsync(store, request.RunId, ct) ?? throw NotFound(request.RunId);
+        var detail = await RunDetails.LoadAsync(store, request.RunId, ct) ?? throw NotFound(request.RunId);
+        Live(detail.Run);
+        return detail;
     }
 
     /// <inheritdoc />
@@ -60,7 +62,7 @@ internal sealed class ControlService(
     {
         operators.Demand(context, Permission.StopRun);
         var run = await runs.StopAsync(request.RunId, context.CancellationToken) ?? throw NotFound(request.RunId);
-        return RunDetails.Info(run);
+        return Live(RunDetails.Info(run));
     }
 
     /// <inheritdoc />
@@ -118,6 +120,8 @@ internal sealed class ControlService(
                 Address = l?.Address ?? n.Address ?? "",
                 App = l?.App ?? n.App ?? "",
                 Version = l?.Version ?? n.Version ?? "",
+                Capacity = l?.Capacity ?? 0,
+                Tasks = l is null ? 0 : board.HeldBy(n.Name).Count,
             });
         }
         return reply;
@@ -227,6 +231,14 @@ internal sealed class ControlService(
     }
 
     private static UserInfo Info(UserAccount u) => new() { Name = u.Name, Role = Permissions.NameOf(u.Role), CreatedAt = u.Created.ToString("O") };
+
+
+    // What only the running server knows about a run: why it waits for nodes.
+    private RunInfo Live(RunInfo info)
+    {
+        if (runs.WaitingReason(info.Id) is { } reason) info.WaitingReason = reason;
+        return info;
+    }
 
     private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no run '{id}'"));
 }

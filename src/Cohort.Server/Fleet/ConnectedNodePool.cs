@@ -13,5 +13,9 @@ internal sealed class ConnectedNodePool(NodeRegistry registry, TaskBoard board) 
     public Task<TaskOutcome> Submit(PendingTask task) => board.Submit(task);
 
     /// <inheritdoc />
+    public IReadOnlyList<NodeState> Census(string app) =>
+        registry.All.Select(n => new NodeState(n.Name, n.App, n.Online, board.CapacityOf(n.Name), board.HeldBy(n.Name))).ToArray();
+
+    /// <inheritdoc />
     public void Fail(PendingTask task, FailureKind kind, string reason) => board.Complete(task, TaskOutcome.Failed(kind, reason));
 }

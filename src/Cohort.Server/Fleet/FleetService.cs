@@ -22,18 +22,23 @@ internal sealed class FleetService(
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
+    // A node claiming more is held to this: each task it holds may take a model's worth of server memory.
+    private const int MaxCapacity = 64;
+
     /// <inheritdoc />
     public override async Task<RegisterReply> Register(RegisterRequest request, ServerCallContext context)
     {
         string node = await AuthenticateAs(request.NodeName, context);
         await RefuseSecondProcessAsync(node, request.SessionId, context);
-        registry.Register(node, request.App, request.Version, context.Peer, request.SessionId);
+        int capacity = Math.Clamp(request.Capacity, 1, MaxCapacity);
+        registry.Register(node, request.App, request.Version, context.Peer, request.SessionId, capacity);
+        board.SetCapacity(node, capacity);
         // A node that registers again has restarted: whatever it was working on is lost, so it gets
         // those tasks again (same ids) unless the plan allows no offline grace.
         board.NodeLost(node, FailureKind.NodeRestarted, "node restarted while working on the task", offline: false);
         await store.UpdateNodeAsync(new NodeRecord(node, NodeStatus.Online, DateTimeOffset.UtcNow, context.Peer, request.App, request.Version), context.CancellationToken);
-        await store.AddEventAsync(null, "node.online", $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version})", context.CancellationToken);
-        log.LogInformation("Node {Node} registered from {Peer} with app {App}", node, context.Peer, request.App);
+        await store.AddEventAsync(null, "node.online", $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version}, capacity {capacity})", context.CancellationToken);
+        log.LogInformation("Node {Node} registered from {Peer} with app {App}, capacity {Capacity}", node, context.Peer, request.App, capacity);
         return new RegisterReply
         {
             NodeId = node,
@@ -65,11 +70,15 @@ internal sealed class FleetService(
     public override async Task<HeartbeatReply> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
         string node = await AuthenticateAs(request.NodeName, context);
-        if (!registry.Touch(node, request.BusyTaskId, updateBusy: true))
+        // Older nodes name their one task in busy_task_id; newer ones list every task in busy_task_ids too.
+        var busy = request.BusyTaskIds.Append(request.BusyTaskId).Where(id => !string.IsNullOrEmpty(id)).Distinct(StringComparer.Ordinal).Take(MaxCapacity).ToArray();
+        if (!registry.Touch(node, busy, updateBusy: true))
             throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
         var reply = new HeartbeatReply();
-        if (!string.IsNullOrEmpty(request.BusyTaskId) && board.Find(request.BusyTaskId) is null)
-            reply.CancelTaskIds.Add(request.BusyTaskId);
+        foreach (var id in busy)
+        {
+            if (board.Find(id) is null) reply.CancelTaskIds.Add(id);
+        }
         return reply;
     }
 

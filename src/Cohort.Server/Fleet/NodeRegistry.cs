@@ -32,15 +32,21 @@ internal sealed class NodeRegistry
         /// <summary>False once heartbeats stop.</summary>
         public bool Online { get; set; }
 
-        /// <summary>Task the node says it is working on.</summary>
-        public string? BusyTask { get; set; }
+        /// <summary>Tasks the node runs at the same time (it says so when it registers).</summary>
+        public int Capacity { get; set; } = 1;
+
+        /// <summary>Tasks the node says it is working on.</summary>
+        public IReadOnlyList<string> BusyTasks { get; set; } = [];
+
+        /// <summary>The first task the node says it is working on.</summary>
+        public string? BusyTask => BusyTasks.Count > 0 ? BusyTasks[0] : null;
 
         /// <summary>"online", "busy" or "offline".</summary>
-        public string Status => !Online ? NodeStatus.Offline : BusyTask is null ? NodeStatus.Online : NodeStatus.Busy;
+        public string Status => !Online ? NodeStatus.Offline : BusyTasks.Count == 0 ? NodeStatus.Online : NodeStatus.Busy;
     }
 
     /// <summary>Marks a node online after it registered.</summary>
-    public LiveNode Register(string name, string app, string version, string address, string session = "")
+    public LiveNode Register(string name, string app, string version, string address, string session = "", int capacity = 1)
     {
         var n = _nodes.GetOrAdd(name, k => new LiveNode { Name = k });
         lock (n)
@@ -51,7 +57,8 @@ internal sealed class NodeRegistry
             n.Address = address;
             n.LastSeen = DateTimeOffset.UtcNow;
             n.Online = true;
-            n.BusyTask = null;
+            n.Capacity = Math.Max(1, capacity);
+            n.BusyTasks = [];
         }
         return n;
     }
@@ -71,14 +78,14 @@ internal sealed class NodeRegistry
     }
 
     /// <summary>Records a sign of life; returns false when the node has not registered since the server started.</summary>
-    public bool Touch(string name, string? busyTask = null, bool updateBusy = false)
+    public bool Touch(string name, IReadOnlyList<string>? busyTasks = null, bool updateBusy = false)
     {
         if (!_nodes.TryGetValue(name, out var n)) return false;
         lock (n)
         {
             n.LastSeen = DateTimeOffset.UtcNow;
             n.Online = true;
-            if (updateBusy) n.BusyTask = string.IsNullOrEmpty(busyTask) ? null : busyTask;
+            if (updateBusy) n.BusyTasks = busyTasks ?? [];
         }
         return true;
     }
@@ -106,7 +113,7 @@ internal sealed class NodeRegistry
                 if (n.Online && now - n.LastSeen > timeout)
                 {
                     n.Online = false;
-                    n.BusyTask = null;
+                    n.BusyTasks = [];
                     gone.Add(n);
                 }
             }

@@ -1,20 +1,20 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Cohort.Clients;
 using Cohort.Engine.Nodes;
 
 namespace Cohort.Server.Fleet;
 
 /// <summary>
-/// Tasks waiting for their nodes and tasks in flight. Nodes take their own tasks by long polling; a
-/// result, a timeout, the node going offline or the run stopping completes each task exactly once.
+/// Tasks waiting for their nodes and tasks in flight. Nodes take their own tasks by long polling, never
+/// more at once than their capacity, with the runs that share a node taking turns on it; a result, a
+/// timeout, the node going offline or the run stopping completes each task exactly once.
 /// </summary>
 internal sealed class TaskBoard
 {
     /// <summary>Checks every result pushed for these tasks and remembers each node's example counts per run.</summary>
     public Apps.ResultValidator Validator { get; } = new();
 
-    private readonly ConcurrentDictionary<string, Channel<PendingTask>> _queues = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, NodeTaskQueue> _queues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PendingTask> _open = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _answered = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _answeredOrder = new();
@@ -24,27 +24,37 @@ internal sealed class TaskBoard
     public Task<TaskOutcome> Submit(PendingTask task)
     {
         _open[task.Id] = task;
-        Queue(task.Node).Writer.TryWrite(task);
+        Queue(task.Node).Add(task);
+        // Completed before it was queued (a stop racing the submission): the queue must not keep it.
+        if (task.Completion.Task.IsCompleted) Queue(task.Node).Finished(task);
         return task.Completion.Task;
     }
 
-    /// <summary>Waits up to <paramref name="wait"/> for the next open task of <paramref name="node"/>.</summary>
+    /// <summary>Sets how many tasks <paramref name="node"/> may hold at once (it said so when it registered; at least 1).</summary>
+    public void SetCapacity(string node, int capacity) => Queue(node).Capacity = capacity;
+
+    /// <summary>How many tasks <paramref name="node"/> may hold at once.</summary>
+    public int CapacityOf(string node) => Queue(node).Capacity;
+
+    /// <summary>The run of each task <paramref name="node"/> holds now (taken, not yet answered).</summary>
+    public IReadOnlyList<string> HeldBy(string node) => _queues.TryGetValue(node, out var q) ? q.HeldRuns() : [];
+
+    /// <summary>
+    /// Waits up to <paramref name="wait"/> for the next open task of <paramref name="node"/>; while the node
+    /// already holds as many tasks as its capacity, it gets none until one of them completes.
+    /// </summary>
     public async Task<PendingTask?> TakeAsync(string node, TimeSpan wait, CancellationToken ct)
     {
-        var reader = Queue(node).Reader;
+        var queue = Queue(node);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(wait);
         try
         {
             while (true)
             {
-                while (reader.TryRead(out var task))
-                {
-                    if (task.Completion.Task.IsCompleted) continue;
-                    task.DeliveredAt = DateTimeOffset.UtcNow;
-                    return task;
-                }
-                if (!await reader.WaitToReadAsync(timeout.Token)) return null;
+                var (task, changed) = queue.TryTake();
+                if (task is not null) return task;
+                await changed.WaitAsync(timeout.Token);
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -61,6 +71,7 @@ internal sealed class TaskBoard
     {
         _open.TryRemove(task.Id, out _);
         if (!task.Completion.TrySetResult(outcome)) return false;
+        if (_queues.TryGetValue(task.Node, out var queue)) queue.Finished(task);
         if (outcome.Ok) Remember(task.Id);
         return true;
     }
@@ -91,11 +102,7 @@ internal sealed class TaskBoard
                 continue;
             }
             if (offline) t.LostAt ??= now;
-            if (t.DeliveredAt is not null)
-            {
-                t.DeliveredAt = null;
-                Queue(node).Writer.TryWrite(t);
-            }
+            if (t.DeliveredAt is not null) Queue(node).Requeue(t);
         }
     }
 
@@ -128,6 +135,5 @@ internal sealed class TaskBoard
     /// <summary>Ids of the open tasks of a run (for cancellation notices).</summary>
     public IReadOnlyList<PendingTask> OpenTasksOf(string runId) => _open.Values.Where(t => t.RunId == runId).ToArray();
 
-    private Channel<PendingTask> Queue(string node) =>
-        _queues.GetOrAdd(node, _ => Channel.CreateUnbounded<PendingTask>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false }));
+    private NodeTaskQueue Queue(string node) => _queues.GetOrAdd(node, _ => new NodeTaskQueue());
 }

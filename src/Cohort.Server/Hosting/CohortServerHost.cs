@@ -201,7 +201,9 @@ public sealed class CohortServerHost : IAsyncDisposable
             : new SqliteStateStore(databaseFile, options.SyncRounds);
         await OpenStateAsync(baseStore, options, dataDir, ct);
         services.AddSingleton(options);
-        services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore));
+        // The executor is resolved at scrape time: it depends on the store, which depends on these metrics.
+        services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore,
+            () => sp.GetRequiredService<RunExecutor>().Progress.Values.Count(p => p.WaitingReason is not null)));
         services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>()));
         services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds));
         services.AddSingleton<IModelStore>(sp => sp.GetRequiredService<ModelStore>());

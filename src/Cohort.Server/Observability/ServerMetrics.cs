@@ -15,8 +15,11 @@ internal sealed class ServerMetrics
     /// <summary>Histogram buckets for round durations, in seconds.</summary>
     private static readonly double[] RoundBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
 
-    /// <summary>Creates the metrics; gauges of nodes and runs are read from <paramref name="registry"/> and <paramref name="store"/> at each scrape.</summary>
-    public ServerMetrics(NodeRegistry registry, IStateStore store)
+    /// <summary>
+    /// Creates the metrics; gauges of nodes and runs are read from <paramref name="registry"/> and <paramref name="store"/>
+    /// at each scrape, and the number of runs waiting for nodes from <paramref name="waitingRuns"/> (none when null).
+    /// </summary>
+    public ServerMetrics(NodeRegistry registry, IStateStore store, Func<int>? waitingRuns = null)
     {
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
@@ -24,6 +27,7 @@ internal sealed class ServerMetrics
         NodesBusy = f.CreateGauge("cohort_nodes_busy", "Nodes working on a task now.");
         NodesKnown = f.CreateGauge("cohort_nodes_known", "Nodes the server holds a token for or has seen.");
         Runs = f.CreateGauge("cohort_runs", "Runs by status.", "status");
+        RunsWaiting = f.CreateGauge("cohort_runs_waiting_for_nodes", "Running runs waiting now for enough eligible nodes (each also counts as running).");
         Rounds = f.CreateCounter("cohort_rounds_total", "Rounds completed, by outcome (done or failed).", "outcome");
         RoundDuration = f.CreateHistogram("cohort_round_duration_seconds", "Wall time of a round, from its start to its checkpoint.",
             new HistogramConfiguration { Buckets = RoundBuckets });
@@ -46,6 +50,7 @@ internal sealed class ServerMetrics
             var counts = (await store.ListRunsAsync(null, ct)).GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count());
             foreach (var status in new[] { RunStatus.Queued, RunStatus.Running, RunStatus.Finished, RunStatus.Failed, RunStatus.Stopped })
                 Runs.WithLabels(status).Set(counts.GetValueOrDefault(status));
+            RunsWaiting.Set(waitingRuns?.Invoke() ?? 0);
         });
     }
 
@@ -63,6 +68,9 @@ internal sealed class ServerMetrics
 
     /// <summary>cohort_runs{status}.</summary>
     public Gauge Runs { get; }
+
+    /// <summary>cohort_runs_waiting_for_nodes.</summary>
+    public Gauge RunsWaiting { get; }
 
     /// <summary>cohort_rounds_total{outcome}.</summary>
     public Counter Rounds { get; }

@@ -11,14 +11,22 @@ using Microsoft.Extensions.Logging;
 namespace Cohort.Server.Runs;
 
 /// <summary>
-/// Accepts submitted runs, executes them one after another, stops them on request, and after a
-/// server restart resumes a run that was in progress from its last saved round.
+/// Accepts submitted runs and executes each as soon as it is queued, side by side with the others (a run
+/// waiting for nodes holds none, and runs sharing nodes take turns on them at the task board); stops
+/// them on request, and after a server restart resumes every run that was in progress from its last saved round.
 /// </summary>
 internal sealed class RunManager(
     IStateStore store, RunExecutor executor, StrategyRegistry strategies, ILogger<RunManager> log) : BackgroundService
 {
     private readonly Channel<string> _queue = Channel.CreateUnbounded<string>();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+    private readonly ConcurrentDictionary<string, Task> _executing = new(StringComparer.Ordinal);
+    // An error no run could record (the state store failing, say) stops the manager, and with it the server.
+    private readonly CancellationTokenSource _faulted = new();
+    private Exception? _fault;
+
+    /// <summary>Why a running run is waiting for nodes, with the counts; null when it is not waiting (or not running).</summary>
+    public string? WaitingReason(string runId) => executor.Progress.TryGetValue(runId, out var p) ? p.WaitingReason : null;
 
     /// <summary>Validates the plan and queues a run; throws <see cref="PlanException"/> for a bad plan.</summary>
     public async Task<RunRecord> SubmitAsync(string planYaml, string source, CancellationToken ct)
@@ -44,7 +52,14 @@ internal sealed class RunManager(
         if (run is null || RunStatus.IsFinal(run.Status)) return run;
         if (_running.TryGetValue(id, out var cts))
         {
-            await cts.CancelAsync();
+            try
+            {
+                await cts.CancelAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+                // It ended meanwhile.
+            }
             // The executor records the final state; wait briefly so the caller sees it.
             for (int i = 0; i < 50 && _running.ContainsKey(id); i++) await Task.Delay(100, ct);
         }
@@ -62,19 +77,64 @@ internal sealed class RunManager(
         {
             if (run.Status is RunStatus.Running or RunStatus.Queued) await _queue.Writer.WriteAsync(run.Id, stoppingToken);
         }
-        await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
+        using var loop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _faulted.Token);
+        try
+        {
+            await foreach (var id in _queue.Reader.ReadAllAsync(loop.Token))
+            {
+                // Each run is executed by its own task: a run waiting for nodes, or a slow one, never holds up the next.
+                var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                if (!_running.TryAdd(id, cts))
+                {
+                    cts.Dispose();
+                    continue;
+                }
+                foreach (var (ended, task) in _executing)
+                {
+                    if (task.IsCompleted) _executing.TryRemove(ended, out _);
+                }
+                _executing[id] = Task.Run(() => ExecuteQueuedAsync(id, cts, stoppingToken), CancellationToken.None);
+            }
+        }
+        catch (OperationCanceledException) when (_fault is not null)
+        {
+        }
+        finally
+        {
+            // Shutting down: every run stops where it is (and stays "running", to resume at the next start).
+            if (_fault is null) await Task.WhenAll(_executing.Values);
+        }
+        if (_fault is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_fault);
+    }
+
+    private async Task ExecuteQueuedAsync(string id, CancellationTokenSource cts, CancellationToken stoppingToken)
+    {
+        try
         {
             var run = await store.GetRunAsync(id, stoppingToken);
-            if (run is null || RunStatus.IsFinal(run.Status)) continue;
-            await ExecuteRunAsync(run, stoppingToken);
+            if (run is not null && !RunStatus.IsFinal(run.Status)) await ExecuteRunAsync(run, cts, stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            log.LogError(e, "Run {Run} could not be executed or its end recorded", id);
+            Interlocked.CompareExchange(ref _fault, e, null);
+            await _faulted.CancelAsync();
+        }
+        finally
+        {
+            // Progress first: a caller that sees the run gone from the running set sees no stale waiting reason either.
+            executor.Progress.TryRemove(id, out _);
+            _running.TryRemove(id, out _);
+            cts.Dispose();
         }
     }
 
-    private async Task ExecuteRunAsync(RunRecord run, CancellationToken stoppingToken)
+    private async Task ExecuteRunAsync(RunRecord run, CancellationTokenSource cts, CancellationToken stoppingToken)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         using var scope = log.BeginScope(LogScope.Run(run.Id));
-        _running[run.Id] = cts;
         try
         {
             var plan = PlanParser.Parse(run.PlanYaml, run.Name, strategies);
@@ -103,11 +163,6 @@ internal sealed class RunManager(
         {
             log.LogError(e, "Run {Run} failed unexpectedly", run.Id);
             await FinishAsync(run, RunStatus.Failed, $"internal error: {e.Message}", stoppingToken);
-        }
-        finally
-        {
-            _running.TryRemove(run.Id, out _);
-            executor.Progress.TryRemove(run.Id, out _);
         }
     }
 

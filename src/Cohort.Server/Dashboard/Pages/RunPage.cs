@@ -46,6 +46,7 @@ internal static class RunPage
         var sb = new StringBuilder("<dl class=\"facts\">");
         Fact(sb, "status", r.Status);
         Fact(sb, "current phase", v.Progress is { } p ? $"round {p.Round}: {p.Phase} ({p.Received}/{p.Expected})" : RunStatus.IsFinal(r.Status) ? "ended" : "–");
+        if (v.Progress?.WaitingReason is { } waiting) sb.Append("<dt>waiting</dt><dd id=\"waiting-reason\">").Append(Html.E(waiting)).Append("</dd>");
         Fact(sb, "created", Html.Time(r.CreatedAt));
         Fact(sb, "started", Html.Time(r.StartedAt));
         Fact(sb, "finished", Html.Time(r.FinishedAt));

@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Text;
+using Cohort.Engine.Nodes;
+using Cohort.Plans;
+
+namespace Cohort.Engine.Runs;
+
+/// <summary>
+/// Which nodes a run may use, and why it waits when there are too few. Every executor asks here, so a
+/// new rule (a node must hold the plan's dataset, say) goes in <see cref="Eligible"/> and explains
+/// itself in <see cref="WaitingReason"/>.
+/// </summary>
+internal static class NodeSelection
+{
+    private const int NamesShown = 5;
+
+    /// <summary>Online nodes with the plan's app, narrowed to the plan's <c>selection.nodes</c> when it names any; sorted.</summary>
+    public static IReadOnlyList<string> Eligible(Plan plan, INodePool pool) => plan.Selection.Allowed(pool.Available(plan.App.Name));
+
+    /// <summary>The words a waiting reason starts with.</summary>
+    public const string Waiting = "waiting for nodes: ";
+
+    /// <summary>
+    /// Why run <paramref name="runId"/> waits, starting with <see cref="Waiting"/>: how many eligible nodes
+    /// are connected against the <paramref name="wanted"/> it needs (named <paramref name="wantedName"/>),
+    /// which of them are busy in which other runs (they take this run's tasks in turn), and where the other
+    /// nodes are (named in <c>selection.nodes</c> but not connected, or running another app).
+    /// </summary>
+    public static string WaitingReason(string runId, Plan plan, INodePool pool, int wanted, string wantedName = "min_available") =>
+        Waiting + Shortage(runId, plan, pool, wanted, wantedName);
+
+    /// <summary><see cref="WaitingReason"/> without its leading words, for a message that has its own.</summary>
+    public static string Shortage(string runId, Plan plan, INodePool pool, int wanted, string wantedName = "min_available")
+    {
+        var eligible = Eligible(plan, pool);
+        var eligibleSet = eligible.ToHashSet(StringComparer.Ordinal);
+        var census = pool.Census(plan.App.Name);
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"{eligible.Count} of {wantedName} {wanted} connected run app '{plan.App.Name}'");
+        if (plan.Selection.Nodes.Count > 0) sb.Append(" and are named in selection.nodes");
+
+        // Eligible nodes working for other runs: this run's tasks queue behind theirs, in turn.
+        var busy = census.Where(n => eligibleSet.Contains(n.Name))
+            .SelectMany(n => n.BusyRuns.Where(r => r != runId).Distinct(StringComparer.Ordinal).Select(r => (Run: r, Node: n.Name)))
+            .GroupBy(x => x.Run, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal);
+        foreach (var g in busy) sb.Append(CultureInfo.InvariantCulture, $"; {g.Count()} busy in run {g.Key}");
+
+        var known = census.ToDictionary(n => n.Name, StringComparer.Ordinal);
+        if (plan.Selection.Nodes.Count > 0)
+        {
+            var missing = plan.Selection.Nodes.Where(n => !eligibleSet.Contains(n)).ToArray();
+            var otherApp = missing.Where(n => known.TryGetValue(n, out var s) && s.Online).ToArray();
+            var offline = missing.Except(otherApp).ToArray();
+            if (offline.Length > 0) sb.Append(CultureInfo.InvariantCulture, $"; {offline.Length} named in selection.nodes not connected ({Names(offline)})");
+            foreach (var g in otherApp.GroupBy(n => known[n].App, StringComparer.OrdinalIgnoreCase).OrderBy(g => g.Key, StringComparer.Ordinal))
+                sb.Append(CultureInfo.InvariantCulture, $"; {g.Count()} named in selection.nodes run app '{g.Key}' ({Names(g)})");
+        }
+        else
+        {
+            var others = census.Where(n => n.Online && !eligibleSet.Contains(n.Name)).ToArray();
+            if (others.Length > 0)
+            {
+                var byApp = others.GroupBy(n => n.App, StringComparer.OrdinalIgnoreCase).OrderBy(g => g.Key, StringComparer.Ordinal)
+                    .Select(g => $"'{g.Key}': {Names(g.Select(n => n.Name))}");
+                sb.Append(CultureInfo.InvariantCulture, $"; {others.Length} connected run other apps ({string.Join("; ", byApp)})");
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static string Names(IEnumerable<string> names)
+    {
+        var all = names.Order(StringComparer.Ordinal).ToArray();
+        return all.Length <= NamesShown ? string.Join(", ", all) : $"{string.Join(", ", all.Take(NamesShown))} and {all.Length - NamesShown} more";
+    }
+}

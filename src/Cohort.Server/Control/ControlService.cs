@@ -1,8 +1,10 @@
+using Cohort.Audit;
 using Cohort.Engine.Models;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.Runs;
 using Cohort.Engine.State;
 using Cohort.Plans;
+using Cohort.Server.Audit;
 using Cohort.Server.Fleet;
 using Cohort.Server.Hosting;
 using Cohort.Server.Runs;
@@ -16,7 +18,7 @@ namespace Cohort.Server.Control;
 /// <summary>The Control API: operators submit, inspect and stop runs, pull models and enrol nodes.</summary>
 public sealed class ControlService(
     AdminAuthenticator admin, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
-    NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers) : Transport.V1.Control.ControlBase
+    NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers, AuditLedger ledger) : Transport.V1.Control.ControlBase
 {
     /// <inheritdoc />
     public override async Task<RunInfo> SubmitRun(SubmitRunRequest request, ServerCallContext context)
@@ -24,7 +26,9 @@ public sealed class ControlService(
         admin.Demand(context);
         try
         {
-            return RunDetails.Info(await runs.SubmitAsync(request.PlanYaml, request.PlanSource, context.CancellationToken));
+            var run = await runs.SubmitAsync(request.PlanYaml, request.PlanSource, context.CancellationToken);
+            ledger.Append(RunAudit.Submitted(run, AuditActors.Operator(context.GetHttpContext()), request.PlanSource));
+            return RunDetails.Info(run);
         }
         catch (PlanException e)
         {
@@ -54,6 +58,7 @@ public sealed class ControlService(
     {
         admin.Demand(context);
         var run = await runs.StopAsync(request.RunId, context.CancellationToken) ?? throw NotFound(request.RunId);
+        ledger.Append(new AuditEvent(AuditKinds.RunStopped, AuditActors.Operator(context.GetHttpContext()), $"stop requested through the Control API; run is {run.Status}") { Run = run.Id });
         return RunDetails.Info(run);
     }
 
@@ -67,9 +72,14 @@ public sealed class ControlService(
         var parameters = round < 0 ? null : await models.LoadAsync(request.RunId, round, ct);
         if (parameters is null)
             throw new RpcException(new Status(StatusCode.NotFound, round < 0 ? $"run '{request.RunId}' has no model yet" : $"run '{request.RunId}' has no model for round {round}"));
+        var manifest = ParameterEncoder.Manifest(parameters);
         await responseStream.WriteAsync(new ModelMessage { Round = round }, ct);
-        await responseStream.WriteAsync(new ModelMessage { Manifest = ParameterEncoder.Manifest(parameters) }, ct);
+        await responseStream.WriteAsync(new ModelMessage { Manifest = manifest }, ct);
         foreach (var chunk in ParameterEncoder.Chunks(parameters)) await responseStream.WriteAsync(new ModelMessage { Chunk = chunk }, ct);
+        ledger.Append(new AuditEvent(AuditKinds.ModelDownloaded, AuditActors.Operator(context.GetHttpContext()), $"global model of round {round} downloaded through the Control API ({parameters.ByteCount} bytes)")
+        {
+            Run = request.RunId, Round = round, Digest = Convert.ToHexStringLower(manifest.Sha256.Span),
+        });
     }
 
     /// <inheritdoc />
@@ -91,6 +101,8 @@ public sealed class ControlService(
             }
         }
         reply.Token = await nodes.IssueAsync(request.NodeName, context.CancellationToken);
+        ledger.Append(new AuditEvent(AuditKinds.TokenCreated, AuditActors.Operator(context.GetHttpContext()),
+            $"node token{(request.WithCertificate ? " and client certificate" : "")} issued for node '{request.NodeName}' (replaces any earlier one)") { Node = request.NodeName });
         await store.AddEventAsync(null, "node.token", $"token{(request.WithCertificate ? " and certificate" : "")} issued for node '{request.NodeName}'", context.CancellationToken);
         return reply;
     }
@@ -130,8 +142,35 @@ public sealed class ControlService(
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
         }
+        ledger.Append(new AuditEvent(AuditKinds.TokenCreated, AuditActors.Operator(context.GetHttpContext()), $"viewer token issued for '{request.Name}' (replaces any earlier one)"));
         await store.AddEventAsync(null, "viewer.token", $"viewer token issued for '{request.Name}'", context.CancellationToken);
         return new CreateNodeTokenReply { Token = token };
+    }
+
+    /// <inheritdoc />
+    public override async Task ReadAuditLedger(ReadAuditLedgerRequest request, IServerStreamWriter<AuditLedgerPart> responseStream, ServerCallContext context)
+    {
+        admin.Demand(context);
+        var ct = context.CancellationToken;
+        // The head and the lines are read after a sync, so the head never runs ahead of the lines sent.
+        ledger.Sync();
+        string keys = Path.Combine(ledger.Folder, AuditLedger.KeysFileName), head = Path.Combine(ledger.Folder, AuditLedger.HeadFileName);
+        var part = new AuditLedgerPart
+        {
+            CertificatesPem = File.Exists(keys) ? await File.ReadAllTextAsync(keys, ct) : "",
+            Head = File.Exists(head) ? (await File.ReadAllTextAsync(head, ct)).Trim() : "",
+        };
+        long bytes = 0;
+        foreach (string line in AuditLedger.ReadLines(ledger.Path))
+        {
+            part.Lines.Add(line);
+            bytes += line.Length;
+            if (bytes < 1 << 20) continue;
+            await responseStream.WriteAsync(part, ct);
+            part = new AuditLedgerPart();
+            bytes = 0;
+        }
+        await responseStream.WriteAsync(part, ct);
     }
 
     private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no run '{id}'"));

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
+using Cohort.Audit;
+using Cohort.Server.Audit;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
@@ -55,6 +57,7 @@ public static class CallGate
         if (refusal is not null)
         {
             limiter.Count(caller);
+            services.GetRequiredService<AuditLedger>().Append(new AuditEvent(AuditKinds.CertificateRefused, AuditActors.Address(http), $"call to {path} refused: {refusal}"));
             await RefuseAsync(http, StatusCode.PermissionDenied, refusal);
             return;
         }
@@ -66,6 +69,9 @@ public static class CallGate
             limiter.Count(caller);
             Note(log, throttle, "unauthenticated", $"refused an unauthenticated call to {path} from {caller}");
             string kind = fleet ? "node" : "admin";
+            // Bounded by the limiter above: an address gets a few dozen entries a minute at most.
+            services.GetRequiredService<AuditLedger>().Append(new AuditEvent(fleet ? AuditKinds.NodeRefused : AuditKinds.ControlRefused, AuditActors.Address(http),
+                $"call to {path} refused: {(string.IsNullOrEmpty(token) ? $"no {kind} token" : $"unknown {kind} token")}"));
             await RefuseAsync(http, StatusCode.Unauthenticated, string.IsNullOrEmpty(token) ? $"missing {kind} token (authorization: Bearer <token>)" : $"unknown {kind} token");
             return;
         }

@@ -24,9 +24,13 @@ public static class NodeCommand
         var allowInsecureNetwork = new Option<bool>("--allow-insecure-network") { Description = "Allow --insecure to a server that is not on loopback (the token crosses the network in clear)" };
         var cert = new Option<string?>("--cert") { Description = "Client certificate (PEM) for mutual TLS" };
         var key = new Option<string?>("--key") { Description = "Private key (PEM) of --cert" };
+        var stateDir = new Option<string?>("--state-dir")
+        {
+            Description = "Folder for the node's own audit ledger (every task received and result sent, with parameter digests; signed with --key when given); default: $COHORT_NODE_STATE_DIR, else none",
+        };
 
         var command = new Command("node", "Run a site's node: connect out to the server, pull tasks, train locally, push parameters");
-        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key }) command.Options.Add(o);
+        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, stateDir }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
@@ -57,6 +61,7 @@ public static class NodeCommand
                 Name = pr.GetValue(name)!,
                 NodeSettings = new Config(settings),
                 Logger = loggerFactory.CreateLogger("cohort.node"),
+                StateDir = pr.GetValue(stateDir) ?? Environment.GetEnvironmentVariable("COHORT_NODE_STATE_DIR"),
             };
             try
             {
@@ -67,6 +72,10 @@ public static class NodeCommand
                 throw new CliException(e.Message);
             }
             catch (ArgumentException e)
+            {
+                throw new CliException(e.Message);
+            }
+            catch (IOException e) when (e.Message.StartsWith("audit ledger", StringComparison.Ordinal))
             {
                 throw new CliException(e.Message);
             }

@@ -29,6 +29,7 @@ public sealed class AuditLedger : IDisposable
 
     private readonly Lock _gate = new();
     private readonly FileStream _stream;
+    private readonly FileStream _lock;
     private readonly AuditSigner? _signer;
     private readonly Timer _sync;
     private readonly string _headFile;
@@ -40,9 +41,10 @@ public sealed class AuditLedger : IDisposable
     private long _appendTicks;
     private long _appended;
 
-    private AuditLedger(string dir, FileStream stream, AuditSigner? signer, long seq, string lastHash, TimeSpan syncInterval)
+    private AuditLedger(string dir, FileStream lockFile, FileStream stream, AuditSigner? signer, long seq, string lastHash, TimeSpan syncInterval)
     {
         Folder = dir;
+        _lock = lockFile;
         _stream = stream;
         _signer = signer;
         _seq = seq;
@@ -91,7 +93,16 @@ public sealed class AuditLedger : IDisposable
     {
         Directory.CreateDirectory(dir);
         string path = System.IO.Path.Combine(dir, FileName);
-        FileStream stream;
+        FileStream stream, lockFile;
+        try
+        {
+            // Readers open the ledger itself; writers also hold this lock file exclusively (an flock on Linux).
+            lockFile = new FileStream(System.IO.Path.Combine(dir, "audit.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"audit ledger {path} is in use by another process ({e.Message})", e);
+        }
         try
         {
             var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.Read, BufferSize = 0 };
@@ -100,6 +111,7 @@ public sealed class AuditLedger : IDisposable
         }
         catch (IOException e)
         {
+            lockFile.Dispose();
             throw new IOException($"audit ledger {path} is in use by another process ({e.Message})", e);
         }
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, OwnerOnly);
@@ -108,7 +120,7 @@ public sealed class AuditLedger : IDisposable
             var (seq, lastHash, torn) = ReadTail(stream, path);
             stream.Seek(0, SeekOrigin.End);
             if (signer is not null) RememberKey(dir, signer);
-            var ledger = new AuditLedger(dir, stream, signer, seq, lastHash, syncInterval ?? TimeSpan.FromSeconds(1));
+            var ledger = new AuditLedger(dir, lockFile, stream, signer, seq, lastHash, syncInterval ?? TimeSpan.FromSeconds(1));
             if (torn is { } fragment)
                 ledger.Append(new AuditEvent(AuditKinds.LedgerRepaired, actor,
                     $"cut off a torn last line of {fragment} bytes after entry {seq} (a crash during a write)"));
@@ -119,6 +131,7 @@ public sealed class AuditLedger : IDisposable
         catch
         {
             stream.Dispose();
+            lockFile.Dispose();
             throw;
         }
     }
@@ -231,6 +244,7 @@ public sealed class AuditLedger : IDisposable
             if (_disposed) return;
             _disposed = true;
             _stream.Dispose();
+            _lock.Dispose();
         }
     }
 }

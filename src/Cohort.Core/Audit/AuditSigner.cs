@@ -50,6 +50,7 @@ public sealed class AuditSigner : IDisposable
     /// </summary>
     public static AuditSigner LoadOrCreateDedicated(string dir, string subject)
     {
+        Directory.CreateDirectory(dir);
         string cert = Path.Combine(dir, "audit-signing.crt"), key = Path.Combine(dir, "audit-signing.key");
         if (!File.Exists(cert) || !File.Exists(key))
         {

@@ -14,9 +14,9 @@ public sealed record LedgerSource(string Origin, IReadOnlyList<string> Lines, st
             throw new CliException(Directory.Exists(path) ? $"{path} holds no audit ledger ({AuditLedger.FileName} not found)" : $"audit ledger {path} not found");
         string dir = Path.GetDirectoryName(Path.GetFullPath(file))!;
         string keys = Path.Combine(dir, AuditLedger.KeysFileName), head = Path.Combine(dir, AuditLedger.HeadFileName);
-        return new LedgerSource(file, AuditLedger.ReadLines(file).ToList(),
-            File.Exists(keys) ? File.ReadAllText(keys) : null,
-            File.Exists(head) ? ParseHead(File.ReadAllText(head), head) : null);
+        // The head first: a ledger being appended to is then at least as long as its head.
+        var headEntry = File.Exists(head) ? ParseHead(File.ReadAllText(head), head) : null;
+        return new LedgerSource(file, AuditLedger.ReadLines(file).ToList(), File.Exists(keys) ? File.ReadAllText(keys) : null, headEntry);
     }
 
     /// <summary>Reads the ledger of a running server through the Control API.</summary>

@@ -46,13 +46,21 @@ public static class AuditComparison
         foreach (var (task, entries) in byServer.OrderBy(kv => kv.Value[0].Seq))
         {
             var first = entries[0];
-            string what = $"task {task} (run {first.Event.Run}, round {first.Event.Round})";
-            if (!byNode.TryGetValue(task, out var theirs))
+            byNode.TryGetValue(task, out var theirs);
+            string what = Describe(task, entries.Concat(theirs ?? []));
+            if (theirs is null)
             {
                 findings.Add($"{what}: {onlyServer} (server entry {first.Seq})");
                 continue;
             }
-            var ours = entries.Select(e => e.Event.Digest ?? "-").ToHashSet(StringComparer.Ordinal);
+            // A result the server refused before reading its parameters (unknown task, wrong node) has no digest to compare.
+            var compared = entries.Where(e => !(e.Event.Kind == AuditKinds.ResultRejected && e.Event.Digest is null)).ToList();
+            if (compared.Count == 0)
+            {
+                matched++;
+                continue;
+            }
+            var ours = compared.Select(e => e.Event.Digest ?? "-").ToHashSet(StringComparer.Ordinal);
             var other = theirs.Select(e => e.Event.Digest ?? "-").ToHashSet(StringComparer.Ordinal);
             if (!ours.SetEquals(other))
             {
@@ -64,10 +72,15 @@ public static class AuditComparison
         foreach (var (task, entries) in byNode.OrderBy(kv => kv.Value[0].Seq))
         {
             if (byServer.ContainsKey(task)) continue;
-            var first = entries[0];
-            findings.Add($"task {task} (run {first.Event.Run}, round {first.Event.Round}): {onlyNode} (node entry {first.Seq})");
+            findings.Add($"{Describe(task, entries)}: {onlyNode} (node entry {entries[0].Seq})");
         }
         return matched;
+    }
+
+    private static string Describe(string task, IEnumerable<AuditEntry> entries)
+    {
+        var known = entries.FirstOrDefault(e => e.Event.Run is not null)?.Event;
+        return known is null ? $"task {task}" : $"task {task} (run {known.Run}, round {known.Round})";
     }
 
     private static string Short(string digest) => digest == "-" ? "no parameters" : $"sha256 {digest[..Math.Min(12, digest.Length)]}…";

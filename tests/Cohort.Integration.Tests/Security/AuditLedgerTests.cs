@@ -118,6 +118,49 @@ public sealed partial class AuditLedgerTests
         Assert.Contains($"entry {removed + 2}: sequence gap, {removed} → {removed + 2} (entry {removed + 1} removed)", output);
     }
 
+    [Fact]
+    public async Task Under_mutual_tls_certificates_used_and_refused_are_recorded_and_a_node_signs_its_ledger_with_its_own_key()
+    {
+        await using var server = await TestServer.StartAsync(mutualTls: true);
+        string certs = Path.Combine(server.DataDir, "certs"), state = Path.Combine(server.DataDir, "site-a-state");
+        string[] control = ["--server", server.Host.Address.ToString(), "--admin-token", server.Host.AdminToken, "--ca", server.Host.CaFile!];
+        var (code, output) = await CliProcess.RunAsync(["token", "create", "site-a", "--cert-dir", certs, .. control]);
+        Assert.True(code == 0, output);
+        string tokenA = output.Trim().Split('\n')[^1].Trim();
+        string tokenB = await server.Control.CreateNodeTokenAsync("site-b", default);
+        string crt = Path.Combine(certs, "site-a.crt");
+        await using var good = CliProcess.StartNode(server, "site-a", tokenA, "empty", "--cert", crt, "--key", Path.Combine(certs, "site-a.key"), "--state-dir", state);
+        await using var noCert = CliProcess.StartNode(server, "site-b", tokenB, "empty");
+        await server.WaitForNodesAsync(1, processes: [good]);
+        Assert.Equal(1, await noCert.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1, minEvaluate: 1), "mtls.yaml", default);
+        Assert.Equal("finished", (await server.WaitForRunAsync(run.Id)).Run.Status);
+
+        var ledger = File.ReadAllLines(Path.Combine(server.DataDir, AuditLedger.FileName)).Select(AuditEntry.Parse).ToList();
+        Assert.Contains(ledger, e => e.Event.Kind == AuditKinds.CertificateRefused && e.Event.Node == "site-b" && e.Event.Detail.Contains("must present its client certificate"));
+        Assert.Contains(ledger, e => e.Event.Kind == AuditKinds.NodeRegistered && e.Event.Node == "site-a" && e.Event.Detail.Contains("with client certificate CN=site-a"));
+        Assert.Contains(ledger, e => e.Event.Kind == AuditKinds.TokenCreated && e.Event.Detail.Contains("node token and client certificate issued for node 'site-a'"));
+
+        // The node writes its result's entry once the server has answered; wait for it (the run may end first).
+        int results = ledger.Count(e => e.Event.Node == "site-a" && e.Event.Kind.StartsWith("result.", StringComparison.Ordinal));
+        string nodeLedger = Path.Combine(state, AuditLedger.FileName);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (AuditLedger.ReadLines(nodeLedger).Count(l => l.Contains("\"result.sent\"")) < results)
+        {
+            Assert.True(DateTime.UtcNow < deadline, good.Output);
+            await Task.Delay(100);
+        }
+        // The site pins its own certificate: the ledger must be signed by the key it holds.
+        (code, output) = await CliProcess.RunAsync(["audit", "verify", "--ledger", state, "--keys", crt]);
+        Assert.True(code == 0, output);
+        Assert.Contains("(CN=site-a)", output);
+        (code, output) = await CliProcess.RunAsync(["audit", "verify", "--ledger", state, "--keys", server.Host.CaFile!]);
+        Assert.Equal(1, code);
+        Assert.Contains("which is not among the trusted keys", output);
+        (code, output) = await CliProcess.RunAsync(["audit", "compare", "--server-ledger", server.DataDir, "--node-ledger", state, "--node", "site-a"]);
+        Assert.True(code == 0, output);
+    }
+
     private static HttpClient Browser(TestServer server) => new(new HttpClientHandler
     {
         AllowAutoRedirect = false,

@@ -166,7 +166,11 @@ internal sealed class NodeSession : IAsyncDisposable
         // Complete() checked the bytes against the manifest's SHA-256: the digest is that of what arrived.
         _ledger?.Append(new AuditEvent(AuditKinds.TaskReceived, Server, $"{header.Kind} task received (app {header.App})")
         {
-            Run = header.RunId, Round = header.Round, Node = _options.Name, Task = header.TaskId, Digest = parameters is null ? null : digest,
+            Run = header.RunId,
+            Round = header.Round,
+            Node = _options.Name,
+            Task = header.TaskId,
+            Digest = parameters is null ? null : digest,
         });
         await RunTaskAsync(apps, header, parameters, ct);
     }
@@ -243,7 +247,11 @@ internal sealed class NodeSession : IAsyncDisposable
         string what = header.Ok ? "result sent" : $"failure reported ({header.Error})";
         _ledger?.Append(new AuditEvent(AuditKinds.ResultSent, Server, reply.Accepted ? $"{what}; server accepted it" : $"{what}; server did not accept it: {reply.Reason}")
         {
-            Run = task.RunId, Round = task.Round, Node = _options.Name, Task = task.TaskId, Digest = manifest is null ? null : Convert.ToHexStringLower(manifest.Sha256.Span),
+            Run = task.RunId,
+            Round = task.Round,
+            Node = _options.Name,
+            Task = task.TaskId,
+            Digest = manifest is null ? null : Convert.ToHexStringLower(manifest.Sha256.Span),
         });
     }
 

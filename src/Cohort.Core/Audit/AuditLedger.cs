@@ -150,7 +150,13 @@ public sealed class AuditLedger : IDisposable
             string hash = AuditEntry.ComputeHash(seq, time, e, key, _lastHash);
             var entry = new AuditEntry
             {
-                Seq = seq, Time = time, Event = e, Key = key, PrevHash = _lastHash, Hash = hash, Sig = _signer?.Sign(hash),
+                Seq = seq,
+                Time = time,
+                Event = e,
+                Key = key,
+                PrevHash = _lastHash,
+                Hash = hash,
+                Sig = _signer?.Sign(hash),
             };
             _stream.Write(Encoding.UTF8.GetBytes(entry.ToJson() + "\n"));
             _seq = seq;

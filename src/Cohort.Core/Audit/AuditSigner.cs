@@ -74,7 +74,9 @@ public sealed class AuditSigner : IDisposable
         }
         using var stream = new FileStream(path, new FileStreamOptions
         {
-            Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         });
         using var writer = new StreamWriter(stream);
         writer.Write(text);

@@ -13,6 +13,7 @@ public static class RunAudit
         new(AuditKinds.RunSubmitted, actor,
             $"run '{run.Name}' submitted{(string.IsNullOrEmpty(source) ? "" : $" from {source}")}: app {run.App}, strategy {run.Strategy}, {run.RoundsPlanned} rounds")
         {
-            Run = run.Id, Digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(run.PlanYaml))),
+            Run = run.Id,
+            Digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(run.PlanYaml))),
         };
 }

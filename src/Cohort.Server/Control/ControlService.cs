@@ -78,7 +78,9 @@ public sealed class ControlService(
         foreach (var chunk in ParameterEncoder.Chunks(parameters)) await responseStream.WriteAsync(new ModelMessage { Chunk = chunk }, ct);
         ledger.Append(new AuditEvent(AuditKinds.ModelDownloaded, AuditActors.Operator(context.GetHttpContext()), $"global model of round {round} downloaded through the Control API ({parameters.ByteCount} bytes)")
         {
-            Run = request.RunId, Round = round, Digest = Convert.ToHexStringLower(manifest.Sha256.Span),
+            Run = request.RunId,
+            Round = round,
+            Digest = Convert.ToHexStringLower(manifest.Sha256.Span),
         });
     }
 
@@ -102,7 +104,8 @@ public sealed class ControlService(
         }
         reply.Token = await nodes.IssueAsync(request.NodeName, context.CancellationToken);
         ledger.Append(new AuditEvent(AuditKinds.TokenCreated, AuditActors.Operator(context.GetHttpContext()),
-            $"node token{(request.WithCertificate ? " and client certificate" : "")} issued for node '{request.NodeName}' (replaces any earlier one)") { Node = request.NodeName });
+            $"node token{(request.WithCertificate ? " and client certificate" : "")} issued for node '{request.NodeName}' (replaces any earlier one)")
+        { Node = request.NodeName });
         await store.AddEventAsync(null, "node.token", $"token{(request.WithCertificate ? " and certificate" : "")} issued for node '{request.NodeName}'", context.CancellationToken);
         return reply;
     }

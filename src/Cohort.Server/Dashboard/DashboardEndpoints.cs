@@ -48,7 +48,8 @@ public static class DashboardEndpoints
         {
             if (await data.ModelFileAsync(id, round, http.RequestAborted) is not { } path) return Results.NotFound($"run '{id}' has no model for round {round}");
             ledger.Append(new AuditEvent(AuditKinds.ModelDownloaded, AuditActors.Dashboard(DashboardAccess.Identity(http)),
-                $"global model of round {round} downloaded from the dashboard by {AuditActors.Address(http)}") { Run = id, Round = round });
+                $"global model of round {round} downloaded from the dashboard by {AuditActors.Address(http)}")
+            { Run = id, Round = round });
             return Results.File(path, "application/octet-stream", $"{id}-round-{round:D4}.cps");
         });
 

@@ -32,7 +32,8 @@ public sealed class FleetService(
         registry.Register(node, request.App, request.Version, context.Peer, request.SessionId);
         var http = context.GetHttpContext();
         ledger.Append(new AuditEvent(AuditKinds.NodeRegistered, AuditActors.Node(node),
-            $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version}){AuditActors.CertificateNote(http)}") { Node = node });
+            $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version}){AuditActors.CertificateNote(http)}")
+        { Node = node });
         // A node that registers again has restarted: whatever it was working on is lost, so it gets
         // those tasks again (same ids) unless the plan allows no offline grace.
         board.NodeLost(node, FailureKind.NodeRestarted, "node restarted while working on the task", offline: false);
@@ -119,7 +120,11 @@ public sealed class FleetService(
         }
         ledger.Append(new AuditEvent(AuditKinds.TaskSent, "server", $"{header.Kind} task sent to node '{node}'")
         {
-            Run = task.RunId, Round = task.Round, Node = node, Task = task.Id, Digest = manifest is null ? null : Convert.ToHexStringLower(manifest.Sha256.Span),
+            Run = task.RunId,
+            Round = task.Round,
+            Node = node,
+            Task = task.Id,
+            Digest = manifest is null ? null : Convert.ToHexStringLower(manifest.Sha256.Span),
         });
     }
 
@@ -166,7 +171,11 @@ public sealed class FleetService(
         string detail = !accepted ? $"result rejected: {reason}" : r.NodeError is not null ? $"node reported the task failed: {r.NodeError}" : "result accepted";
         ledger.Append(new AuditEvent(kind, AuditActors.Node(r.Node), detail)
         {
-            Run = r.Task?.RunId, Round = r.Task?.Round, Node = r.Node, Task = r.TaskId, Digest = r.Digest,
+            Run = r.Task?.RunId,
+            Round = r.Task?.Round,
+            Node = r.Node,
+            Task = r.TaskId,
+            Digest = r.Digest,
         });
     }
 

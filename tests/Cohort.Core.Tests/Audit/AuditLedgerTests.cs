@@ -175,8 +175,11 @@ public sealed class AuditLedgerTests : IDisposable
     {
         AuditEntry E(long seq, string kind, string task, string? digest, string node = "site-a") => new()
         {
-            Seq = seq, Time = DateTimeOffset.UnixEpoch, Event = new AuditEvent(kind, "x", "d") { Run = "r", Round = 1, Node = node, Task = task, Digest = digest },
-            PrevHash = AuditEntry.Genesis, Hash = AuditEntry.Genesis,
+            Seq = seq,
+            Time = DateTimeOffset.UnixEpoch,
+            Event = new AuditEvent(kind, "x", "d") { Run = "r", Round = 1, Node = node, Task = task, Digest = digest },
+            PrevHash = AuditEntry.Genesis,
+            Hash = AuditEntry.Genesis,
         };
         var server = new[]
         {

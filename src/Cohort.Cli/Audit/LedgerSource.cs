@@ -36,7 +36,7 @@ public sealed record LedgerSource(string Origin, IReadOnlyList<string> Lines, st
             {
                 if (line.Length > 0) entry = AuditEntry.Parse(line);
             }
-            catch (FormatException)
+            catch (Exception e) when (e is FormatException or OverflowException)
             {
             }
             if (entry is not null) yield return entry;

@@ -50,7 +50,7 @@ public sealed class AuditLedger : IDisposable
         _seq = seq;
         _lastHash = lastHash;
         _headFile = System.IO.Path.Combine(dir, HeadFileName);
-        _sync = new Timer(_ => Sync(), null, syncInterval, syncInterval);
+        _sync = new Timer(_ => SyncQuietly(), null, syncInterval, syncInterval);
     }
 
     /// <summary>The folder holding the ledger.</summary>
@@ -187,6 +187,18 @@ public sealed class AuditLedger : IDisposable
             }
             File.Move(tmp, _headFile, overwrite: true);
             _dirty = false;
+        }
+    }
+
+    // On the timer: a failing disk must not bring the process down from a background thread; the next append reports it.
+    private void SyncQuietly()
+    {
+        try
+        {
+            Sync();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
         }
     }
 

@@ -134,7 +134,7 @@ public sealed class CohortServerHost : IAsyncDisposable
 
         // The ledger is signed with the TLS key, so anyone holding the server's certificate can check it; a server
         // without one keeps a dedicated signing key beside the ledger.
-        var signer = certificate is not null && (certificate.GetECDsaPublicKey() is not null || certificate.GetRSAPublicKey() is not null) && certificate.HasPrivateKey
+        var signer = certificate is { HasPrivateKey: true }
             ? new AuditSigner(certificate)
             : AuditSigner.LoadOrCreateDedicated(dataDir, "Cohort audit ledger");
         var ledger = AuditLedger.Open(dataDir, signer, "server");

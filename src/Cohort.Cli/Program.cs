@@ -22,6 +22,7 @@ root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(HealthCommand.Create());
 root.Subcommands.Add(CaCommand.Create());
+root.Subcommands.Add(AuditCommand.Create());
 
 try
 {

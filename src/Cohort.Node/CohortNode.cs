@@ -1,4 +1,6 @@
+using System.Security.Cryptography.X509Certificates;
 using Cohort.Apps;
+using Cohort.Audit;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -21,11 +23,12 @@ public static class CohortNode
         var log = options.Logger;
         int attempt = 0;
         var apps = new RunApps(factory, options);
+        using var ledger = OpenLedger(options);
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                await using var session = await NodeSession.ConnectAsync(options, factory.Name, ct);
+                await using var session = await NodeSession.ConnectAsync(options, factory.Name, ledger, ct);
                 attempt = 0;
                 await session.ServeAsync(apps, ct);
             }
@@ -63,6 +66,20 @@ public static class CohortNode
                 }
             }
         }
+    }
+
+    // The node's own account of what it executed, signed with its mutual-TLS key when it has one.
+    private static AuditLedger? OpenLedger(NodeOptions options)
+    {
+        if (options.StateDir is null) return null;
+        var c = options.Connection;
+        AuditSigner? signer = c.CertificateFile is not null && c.KeyFile is not null && File.Exists(c.CertificateFile) && File.Exists(c.KeyFile)
+            ? new AuditSigner(X509Certificate2.CreateFromPemFile(c.CertificateFile, c.KeyFile))
+            : null;
+        var ledger = AuditLedger.Open(options.StateDir, signer, $"node:{options.Name}");
+        options.Logger.LogInformation("Node {Node}: audit ledger {File} ({Mode})", options.Name, ledger.Path,
+            signer is null ? "unsigned, hash-chained: the node has no client certificate" : $"signed with the client certificate's key {signer.KeyId}");
+        return ledger;
     }
 
     private static TimeSpan Backoff(int attempt, TimeSpan max)

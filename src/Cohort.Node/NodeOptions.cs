@@ -38,6 +38,12 @@ public sealed record NodeOptions
     /// <summary>Longest pause between reconnection attempts.</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Folder where the node keeps its own audit ledger (<c>audit.jsonl</c>: every task received and result sent, with
+    /// digests of the parameters), signed with the node's client certificate key when it has one; null keeps none.
+    /// </summary>
+    public string? StateDir { get; init; }
+
     /// <summary>Where the agent logs.</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using Cohort.Apps;
+using Cohort.Audit;
 using Cohort.Clients;
 using Cohort.Parameters;
 using Cohort.Records;
@@ -27,11 +28,13 @@ internal sealed class NodeSession : IAsyncDisposable
     private readonly TimeSpan _heartbeat;
     private readonly ILogger _log;
     private readonly Polly.ResiliencePipeline _pushRetry;
+    private readonly AuditLedger? _ledger;
     // The tasks this node is working on, each with the source that cancels it when the server says so.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _busy = new(StringComparer.Ordinal);
 
-    private NodeSession(GrpcChannel channel, NodeOptions options, TimeSpan heartbeat)
+    private NodeSession(GrpcChannel channel, NodeOptions options, TimeSpan heartbeat, AuditLedger? ledger)
     {
+        _ledger = ledger;
         _channel = channel;
         _client = new Transport.V1.Fleet.FleetClient(channel);
         _options = options;
@@ -41,7 +44,7 @@ internal sealed class NodeSession : IAsyncDisposable
     }
 
     /// <summary>Connects and registers.</summary>
-    public static async Task<NodeSession> ConnectAsync(NodeOptions options, string appName, CancellationToken ct)
+    public static async Task<NodeSession> ConnectAsync(NodeOptions options, string appName, AuditLedger? ledger, CancellationToken ct)
     {
         var channel = GrpcChannels.Create(options.Connection);
         try
@@ -51,7 +54,7 @@ internal sealed class NodeSession : IAsyncDisposable
                 new RegisterRequest { NodeName = options.Name, App = appName, Version = Version, ProtocolVersion = 1, SessionId = options.Session, Capacity = options.Capacity },
                 deadline: DateTime.UtcNow.AddSeconds(15), cancellationToken: ct);
             options.Logger.LogInformation("Node {Node} registered with {Server} (server {Version})", options.Name, options.Connection.Server, reply.ServerVersion);
-            return new NodeSession(channel, options, TimeSpan.FromMilliseconds(Math.Clamp(reply.HeartbeatIntervalMs, 100, 60_000)));
+            return new NodeSession(channel, options, TimeSpan.FromMilliseconds(Math.Clamp(reply.HeartbeatIntervalMs, 100, 60_000)), ledger);
         }
         catch
         {
@@ -150,6 +153,7 @@ internal sealed class NodeSession : IAsyncDisposable
     {
         TaskHeader? header = null;
         ParameterSet? parameters = null;
+        string? digest = null;
         using (var call = _client.PullTask(
                    new PullTaskRequest { NodeName = _options.Name, WaitMs = (int)_options.PollWait.TotalMilliseconds },
                    deadline: DateTime.UtcNow + _options.PollWait + TimeSpan.FromSeconds(30), cancellationToken: ct))
@@ -166,6 +170,7 @@ internal sealed class NodeSession : IAsyncDisposable
                             break;
                         case TaskMessage.BodyOneofCase.Manifest:
                             assembler = new ParameterAssembler(message.Manifest);
+                            digest = Convert.ToHexStringLower(message.Manifest.Sha256.Span);
                             break;
                         case TaskMessage.BodyOneofCase.Chunk when assembler is not null:
                             assembler.Add(message.Chunk);
@@ -180,6 +185,15 @@ internal sealed class NodeSession : IAsyncDisposable
             }
         }
         if (header is null) return;
+        // Complete() checked the bytes against the manifest's SHA-256: the digest is that of what arrived.
+        _ledger?.Append(new AuditEvent(AuditKinds.TaskReceived, Server, $"{header.Kind} task received (app {header.App})")
+        {
+            Run = header.RunId,
+            Round = header.Round,
+            Node = _options.Name,
+            Task = header.TaskId,
+            Digest = parameters is null ? null : digest,
+        });
         await RunTaskAsync(apps, header, parameters, ct);
     }
 
@@ -234,7 +248,7 @@ internal sealed class NodeSession : IAsyncDisposable
         }
         header.DurationSeconds = clock.Elapsed.TotalSeconds;
         header.HasParameters = result is not null;
-        await PushAsync(header, result, ct);
+        await PushAsync(task, header, result, ct);
     }
 
     // Checked before the app is created or sees anything of the task: a run outside the site's policy never touches its data.
@@ -281,19 +295,31 @@ internal sealed class NodeSession : IAsyncDisposable
         }
     }
 
-    private async Task PushAsync(ResultHeader header, ParameterSet? parameters, CancellationToken ct)
+    private string Server => $"server:{_options.Connection.Server}";
+
+    private async Task PushAsync(TaskHeader task, ResultHeader header, ParameterSet? parameters, CancellationToken ct)
     {
-        var reply = await _pushRetry.ExecuteAsync(async token => await PushOnceAsync(header, parameters, token), ct);
+        var manifest = parameters is null ? null : ParameterEncoder.Manifest(parameters);
+        var reply = await _pushRetry.ExecuteAsync(async token => await PushOnceAsync(header, parameters, manifest, token), ct);
         if (!reply.Accepted) _log.LogWarning("Node {Node}: server did not accept the result of {Task}: {Reason}", _options.Name, header.TaskId, reply.Reason);
+        string what = header.Ok ? "result sent" : $"failure reported ({header.Error})";
+        _ledger?.Append(new AuditEvent(AuditKinds.ResultSent, Server, reply.Accepted ? $"{what}; server accepted it" : $"{what}; server did not accept it: {reply.Reason}")
+        {
+            Run = task.RunId,
+            Round = task.Round,
+            Node = _options.Name,
+            Task = task.TaskId,
+            Digest = manifest is null ? null : Convert.ToHexStringLower(manifest.Sha256.Span),
+        });
     }
 
-    private async Task<PushResultReply> PushOnceAsync(ResultHeader header, ParameterSet? parameters, CancellationToken ct)
+    private async Task<PushResultReply> PushOnceAsync(ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, CancellationToken ct)
     {
         using var call = _client.PushResult(cancellationToken: ct);
         await call.RequestStream.WriteAsync(new ResultMessage { Header = header }, ct);
         if (parameters is not null)
         {
-            await call.RequestStream.WriteAsync(new ResultMessage { Manifest = ParameterEncoder.Manifest(parameters) }, ct);
+            await call.RequestStream.WriteAsync(new ResultMessage { Manifest = manifest }, ct);
             foreach (var chunk in ParameterEncoder.Chunks(parameters))
                 await call.RequestStream.WriteAsync(new ResultMessage { Chunk = chunk }, ct);
         }

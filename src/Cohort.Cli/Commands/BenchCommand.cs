@@ -20,6 +20,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(FuzzBench.Create());
         bench.Subcommands.Add(FraudBench.Create());
         bench.Subcommands.Add(ByzantineBench.Create());
+        bench.Subcommands.Add(AuditBench.Create());
         return bench;
     }
 }

@@ -31,8 +31,13 @@ internal static class NodeCommand
             DefaultValueFactory = _ => 1,
         };
 
+        var stateDir = new Option<string?>("--state-dir")
+        {
+            Description = "Folder for the node's own audit ledger (every task received and result sent, with parameter digests; signed with --key when given); default: $COHORT_NODE_STATE_DIR, else none",
+        };
+
         var command = new Command("node", "Run a site's node: connect out to the server, pull tasks, train locally, push parameters");
-        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy, capacity }) command.Options.Add(o);
+        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy, capacity, stateDir }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
@@ -80,6 +85,7 @@ internal static class NodeCommand
                 Policy = sitePolicy,
                 Capacity = taskCapacity,
                 Logger = loggerFactory.CreateLogger("cohort.node"),
+                StateDir = pr.GetValue(stateDir) ?? Environment.GetEnvironmentVariable("COHORT_NODE_STATE_DIR"),
             };
             if (sitePolicy is not null)
                 options.Logger.LogInformation("Node {Node}: site policy {File} in force; tasks outside it are refused", options.Name, pr.GetValue(policy));
@@ -92,6 +98,10 @@ internal static class NodeCommand
                 throw new CliException(e.Message);
             }
             catch (ArgumentException e)
+            {
+                throw new CliException(e.Message);
+            }
+            catch (IOException e) when (e.Message.StartsWith("audit ledger", StringComparison.Ordinal))
             {
                 throw new CliException(e.Message);
             }

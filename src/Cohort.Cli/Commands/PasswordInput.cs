@@ -3,7 +3,7 @@ using System.Text;
 namespace Cohort.Cli.Commands;
 
 /// <summary>Reads a password from a file or standard input, never from the command line (argv is visible to every local user).</summary>
-public static class PasswordInput
+internal static class PasswordInput
 {
     /// <summary>
     /// The password in <paramref name="file"/> (its first line), else piped standard input (its first line), else

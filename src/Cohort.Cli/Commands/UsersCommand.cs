@@ -4,7 +4,7 @@ using Cohort.Cli.Control;
 namespace Cohort.Cli.Commands;
 
 /// <summary><c>cohort users</c>, <c>cohort login</c>, <c>cohort logout</c>: named users with passwords and roles.</summary>
-public static class UsersCommand
+internal static class UsersCommand
 {
     /// <summary>Builds <c>users</c>.</summary>
     public static Command Create()

@@ -85,6 +85,21 @@ internal sealed class ControlClient : IDisposable
     public Task<UserInfo> SetUserRoleAsync(string name, string role, CancellationToken ct) =>
         Call(() => _client.SetUserRoleAsync(new SetUserRoleRequest { Name = name, Role = role }, cancellationToken: ct).ResponseAsync);
 
+    /// <summary>The server's audit ledger as it holds it: signing certificates (PEM), head (JSON) and lines.</summary>
+    public Task<(string CertificatesPem, string Head, List<string> Lines)> ReadAuditLedgerAsync(CancellationToken ct) => Call(async () =>
+    {
+        using var call = _client.ReadAuditLedger(new ReadAuditLedgerRequest(), cancellationToken: ct);
+        string certificates = "", head = "";
+        var lines = new List<string>();
+        await foreach (var part in call.ResponseStream.ReadAllAsync(ct))
+        {
+            if (part.CertificatesPem.Length > 0) certificates = part.CertificatesPem;
+            if (part.Head.Length > 0) head = part.Head;
+            lines.AddRange(part.Lines);
+        }
+        return (certificates, head, lines);
+    });
+
     /// <summary>Downloads a round's global model (0 = latest); returns it with its round.</summary>
     public Task<(ParameterSet Parameters, int Round)> PullModelAsync(string runId, int round, CancellationToken ct) => Call(async () =>
     {

@@ -44,7 +44,8 @@ internal sealed class LocalFederation : IAsyncDisposable
             foreach (var (node, arguments) in sites)
             {
                 string token = await control.CreateNodeTokenAsync(node, ct);
-                var args = new List<string> { "--server", server.Address.ToString(), "--name", node, "--app", app, "--ca", server.CaFile! };
+                // Each site keeps its own audit ledger, to check against the server's (cohort audit compare).
+                var args = new List<string> { "--server", server.Address.ToString(), "--name", node, "--app", app, "--ca", server.CaFile!, "--state-dir", Path.Combine(dataDir, $"node-{node}") };
                 args.AddRange(arguments);
                 nodes.Add(NodeProcess.Start(node, token, args, Path.Combine(dataDir, $"node-{node}.log")));
             }

@@ -1,8 +1,10 @@
+using Cohort.Audit;
 using Cohort.Engine.Models;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.Runs;
 using Cohort.Engine.State;
 using Cohort.Plans;
+using Cohort.Server.Audit;
 using Cohort.Server.Fleet;
 using Cohort.Server.Hosting;
 using Cohort.Server.Runs;
@@ -20,7 +22,7 @@ namespace Cohort.Server.Control;
 internal sealed class ControlService(
     OperatorAuthenticator operators, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
     NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers, UserAccounts users, DashboardSessions sessions,
-    FailedAuthentications failures, TaskBoard board) : Transport.V1.Control.ControlBase
+    FailedAuthentications failures, TaskBoard board, AuditLedger ledger) : Transport.V1.Control.ControlBase
 {
     /// <inheritdoc />
     public override async Task<RunInfo> SubmitRun(SubmitRunRequest request, ServerCallContext context)
@@ -30,6 +32,7 @@ internal sealed class ControlService(
         {
             var run = await runs.SubmitAsync(request.PlanYaml, request.PlanSource, context.CancellationToken);
             await store.AddEventAsync(run.Id, "run.control", $"submitted through the Control API by '{by.Name}' ({Permissions.NameOf(by.Role)})", context.CancellationToken);
+            ledger.Append(RunAudit.Submitted(run, AuditActors.Operator(context.GetHttpContext()), request.PlanSource));
             return RunDetails.Info(run);
         }
         catch (PlanException e)
@@ -62,6 +65,7 @@ internal sealed class ControlService(
     {
         operators.Demand(context, Permission.StopRun);
         var run = await runs.StopAsync(request.RunId, context.CancellationToken) ?? throw NotFound(request.RunId);
+        ledger.Append(new AuditEvent(AuditKinds.RunStopped, AuditActors.Operator(context.GetHttpContext()), $"stop requested through the Control API; run is {run.Status}") { Run = run.Id });
         return Live(RunDetails.Info(run));
     }
 
@@ -75,9 +79,16 @@ internal sealed class ControlService(
         var parameters = round < 0 ? null : await models.LoadAsync(request.RunId, round, ct);
         if (parameters is null)
             throw new RpcException(new Status(StatusCode.NotFound, round < 0 ? $"run '{request.RunId}' has no model yet" : $"run '{request.RunId}' has no model for round {round}"));
+        var manifest = ParameterEncoder.Manifest(parameters);
         await responseStream.WriteAsync(new ModelMessage { Round = round }, ct);
-        await responseStream.WriteAsync(new ModelMessage { Manifest = ParameterEncoder.Manifest(parameters) }, ct);
+        await responseStream.WriteAsync(new ModelMessage { Manifest = manifest }, ct);
         foreach (var chunk in ParameterEncoder.Chunks(parameters)) await responseStream.WriteAsync(new ModelMessage { Chunk = chunk }, ct);
+        ledger.Append(new AuditEvent(AuditKinds.ModelDownloaded, AuditActors.Operator(context.GetHttpContext()), $"global model of round {round} downloaded through the Control API ({parameters.ByteCount} bytes)")
+        {
+            Run = request.RunId,
+            Round = round,
+            Digest = Convert.ToHexStringLower(manifest.Sha256.Span),
+        });
     }
 
     /// <inheritdoc />
@@ -99,6 +110,9 @@ internal sealed class ControlService(
             }
         }
         reply.Token = await nodes.IssueAsync(request.NodeName, context.CancellationToken);
+        ledger.Append(new AuditEvent(AuditKinds.TokenCreated, AuditActors.Operator(context.GetHttpContext()),
+            $"node token{(request.WithCertificate ? " and client certificate" : "")} issued for node '{request.NodeName}' (replaces any earlier one)")
+        { Node = request.NodeName });
         await store.AddEventAsync(null, "node.token", $"token{(request.WithCertificate ? " and certificate" : "")} issued for node '{request.NodeName}'", context.CancellationToken);
         return reply;
     }
@@ -142,6 +156,7 @@ internal sealed class ControlService(
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
         }
+        ledger.Append(new AuditEvent(AuditKinds.TokenCreated, AuditActors.Operator(context.GetHttpContext()), $"{Permissions.NameOf(role)} token issued for '{request.Name}' (replaces any earlier one)"));
         await store.AddEventAsync(null, "viewer.token", $"{Permissions.NameOf(role)} token issued for '{request.Name}'", context.CancellationToken);
         return new CreateNodeTokenReply { Token = token };
     }
@@ -155,9 +170,11 @@ internal sealed class ControlService(
         if (who is null)
         {
             failures.Count(caller);
+            ledger.Append(new AuditEvent(AuditKinds.LoginFailed, AuditActors.Address(context.GetHttpContext()), $"Control API login as {UserAccounts.Quoted(request.User)} refused: wrong user name or password"));
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"wrong user name or password for {UserAccounts.Quoted(request.User)}"));
         }
         string token = sessions.Start(who);
+        ledger.Append(new AuditEvent(AuditKinds.LoginSucceeded, AuditActors.Of(who), $"Control API login from {caller} as {Permissions.NameOf(who.Role)} '{who.Name}'"));
         await store.AddEventAsync(null, "user.login", $"'{who.Name}' logged in to the Control API as {Permissions.NameOf(who.Role)}", context.CancellationToken);
         return new LoginReply { Token = token, Role = Permissions.NameOf(who.Role), ExpiresAt = (DateTimeOffset.UtcNow + DashboardSessions.Lifetime).ToString("O") };
     }
@@ -188,6 +205,7 @@ internal sealed class ControlService(
         {
             throw new RpcException(new Status(StatusCode.AlreadyExists, e.Message));
         }
+        ledger.Append(new AuditEvent(AuditKinds.UserChanged, AuditActors.Of(by), $"user '{user.Name}' added with role {Permissions.NameOf(user.Role)}"));
         await store.AddEventAsync(null, "user.added", $"user '{user.Name}' added with role {Permissions.NameOf(user.Role)} by '{by.Name}'", context.CancellationToken);
         return Info(user);
     }
@@ -208,6 +226,7 @@ internal sealed class ControlService(
         if (!users.Remove(request.Name)) throw new RpcException(new Status(StatusCode.NotFound, $"no user '{request.Name}'"));
         // Sessions check their user on every request anyway; ending them also empties the sessions file.
         int ended = sessions.EndAll("user:" + request.Name);
+        ledger.Append(new AuditEvent(AuditKinds.UserChanged, AuditActors.Of(by), $"user '{request.Name}' removed ({ended} session(s) ended)"));
         await store.AddEventAsync(null, "user.removed", $"user '{request.Name}' removed by '{by.Name}' ({ended} session(s) ended)", context.CancellationToken);
         return new RemoveUserReply { Removed = true, SessionsEnded = ended };
     }
@@ -226,6 +245,7 @@ internal sealed class ControlService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
         }
         var user = users.SetRole(request.Name, role) ?? throw new RpcException(new Status(StatusCode.NotFound, $"no user '{request.Name}'"));
+        ledger.Append(new AuditEvent(AuditKinds.UserChanged, AuditActors.Of(by), $"user '{user.Name}' now has role {Permissions.NameOf(role)}"));
         await store.AddEventAsync(null, "user.role", $"user '{user.Name}' now has role {Permissions.NameOf(role)} (set by '{by.Name}')", context.CancellationToken);
         return Info(user);
     }
@@ -238,6 +258,32 @@ internal sealed class ControlService(
     {
         if (runs.WaitingReason(info.Id) is { } reason) info.WaitingReason = reason;
         return info;
+    }
+
+    /// <inheritdoc />
+    public override async Task ReadAuditLedger(ReadAuditLedgerRequest request, IServerStreamWriter<AuditLedgerPart> responseStream, ServerCallContext context)
+    {
+        operators.Demand(context, Permission.ReadAudit);
+        var ct = context.CancellationToken;
+        // The head and the lines are read after a sync, so the head never runs ahead of the lines sent.
+        ledger.Sync();
+        string keys = Path.Combine(ledger.Folder, AuditLedger.KeysFileName), head = Path.Combine(ledger.Folder, AuditLedger.HeadFileName);
+        var part = new AuditLedgerPart
+        {
+            CertificatesPem = File.Exists(keys) ? await File.ReadAllTextAsync(keys, ct) : "",
+            Head = File.Exists(head) ? (await File.ReadAllTextAsync(head, ct)).Trim() : "",
+        };
+        long bytes = 0;
+        foreach (string line in AuditLedger.ReadLines(ledger.Path))
+        {
+            part.Lines.Add(line);
+            bytes += line.Length;
+            if (bytes < 1 << 20) continue;
+            await responseStream.WriteAsync(part, ct);
+            part = new AuditLedgerPart();
+            bytes = 0;
+        }
+        await responseStream.WriteAsync(part, ct);
     }
 
     private static RpcException NotFound(string id) => new(new Status(StatusCode.NotFound, $"no run '{id}'"));

@@ -1,7 +1,9 @@
 using System.Reflection;
+using Cohort.Audit;
 using Cohort.Engine.Runs;
 using Cohort.Engine.State;
 using Cohort.Plans;
+using Cohort.Server.Audit;
 using Cohort.Server.Dashboard.Pages;
 using Cohort.Server.Runs;
 using Cohort.Server.Security;
@@ -43,25 +45,30 @@ internal static class DashboardEndpoints
         app.MapGet("/compare", async (HttpContext http, DashboardData data, string? metric) =>
             PageResult(http, "Compare", await ComparePage.RenderAsync(data, http.Request.Query["id"].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!).ToArray(), metric, http.RequestAborted)));
         app.MapGet("/events", (HttpContext http, LiveFeed feed, IHostApplicationLifetime life) => feed.StreamAsync(http, life.ApplicationStopping));
-        app.MapGet("/runs/{id}/models/{round:int}", async (HttpContext http, DashboardData data, string id, int round) =>
-            !await DashboardAccess.DemandAsync(http, Permission.PullModel) ? Results.Empty
-            : await data.ModelFileAsync(id, round, http.RequestAborted) is { } path
-                ? Results.File(path, "application/octet-stream", $"{id}-round-{round:D4}.cps")
-                : Results.NotFound($"run '{id}' has no model for round {round}"));
+        app.MapGet("/runs/{id}/models/{round:int}", async (HttpContext http, DashboardData data, AuditLedger ledger, string id, int round) =>
+        {
+            if (!await DashboardAccess.DemandAsync(http, Permission.PullModel)) return Results.Empty;
+            if (await data.ModelFileAsync(id, round, http.RequestAborted) is not { } path) return Results.NotFound($"run '{id}' has no model for round {round}");
+            ledger.Append(new AuditEvent(AuditKinds.ModelDownloaded, AuditActors.Of(DashboardAccess.Identity(http)),
+                $"global model of round {round} downloaded from the dashboard by {AuditActors.Address(http)}")
+            { Run = id, Round = round });
+            return Results.File(path, "application/octet-stream", $"{id}-round-{round:D4}.cps");
+        });
 
         app.MapGet("/runs/new", NewRunForm);
         app.MapPost("/runs", StartRun);
-        app.MapPost("/runs/{id}/stop", async (HttpContext http, RunManager runs, IStateStore store, string id) =>
+        app.MapPost("/runs/{id}/stop", async (HttpContext http, RunManager runs, IStateStore store, AuditLedger ledger, string id) =>
         {
             if (!await DashboardAccess.DemandAsync(http, Permission.StopRun)) return Results.Empty;
             var run = await runs.StopAsync(id, http.RequestAborted);
             if (run is null) return Results.NotFound($"no run '{id}'");
+            ledger.Append(new AuditEvent(AuditKinds.RunStopped, AuditActors.Of(DashboardAccess.Identity(http)), $"stop requested from the dashboard; run is {run.Status}") { Run = id });
             await store.AddEventAsync(id, "run.stop_requested", $"stop requested from the dashboard by '{DashboardAccess.Identity(http).Name}'", http.RequestAborted);
             return Results.Redirect("/runs/" + Uri.EscapeDataString(id), false);
         });
     }
 
-    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions, FailedAuthentications failures, IStateStore store)
+    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions, FailedAuthentications failures, IStateStore store, AuditLedger ledger)
     {
         string caller = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         if (failures.IsOver(caller))
@@ -84,11 +91,13 @@ internal static class DashboardEndpoints
         {
             // Wrong passwords count towards the same per-address limit as wrong tokens.
             failures.Count(caller);
+            ledger.Append(new AuditEvent(AuditKinds.LoginFailed, AuditActors.Address(http), $"dashboard login from {caller} failed: unknown token"));
             http.Response.StatusCode = StatusCodes.Status401Unauthorized;
             string error = user.Length > 0 ? $"wrong user name or password for {UserAccounts.Quoted(user)}" : "unknown token: use the admin token or an operator token";
             return HtmlResult(LoginPage.Render(error, next, LoginFormToken(http)));
         }
         await store.AddEventAsync(null, "user.login", $"'{who.Name}' logged in to the dashboard as {Permissions.NameOf(who.Role)} with {(user.Length > 0 ? "a password" : "a token")}", http.RequestAborted);
+        ledger.Append(new AuditEvent(AuditKinds.LoginSucceeded, AuditActors.Of(who), $"dashboard login from {caller} as {Permissions.NameOf(who.Role)} '{who.Name}'"));
         http.Response.Cookies.Append(DashboardSessions.CookieName, sessions.Start(who), new CookieOptions
         {
             HttpOnly = true,
@@ -135,7 +144,7 @@ internal static class DashboardEndpoints
         return PageResult(http, "Start a run", NewRunPage.Render(plans, from, yaml, nodes, new Dictionary<string, string>(), [], null, current), live: false);
     }
 
-    private static async Task<IResult> StartRun(HttpContext http, RunManager runs, DashboardData data, PlanLibrary library, IStateStore store)
+    private static async Task<IResult> StartRun(HttpContext http, RunManager runs, DashboardData data, PlanLibrary library, IStateStore store, AuditLedger ledger)
     {
         if (!await DashboardAccess.DemandAsync(http, Permission.SubmitRun)) return Results.Empty;
         var ct = http.RequestAborted;
@@ -155,6 +164,7 @@ internal static class DashboardEndpoints
             if (string.IsNullOrWhiteSpace(yaml)) throw new PlanException(source, 0, 0, "no plan: pick one, paste one or upload a file");
             string final = NewRunPage.Apply(yaml, values, nodes);
             var run = await runs.SubmitAsync(final, source, ct);
+            ledger.Append(RunAudit.Submitted(run, AuditActors.Of(DashboardAccess.Identity(http)), $"the dashboard ({source})"));
             await store.AddEventAsync(run.Id, "run.dashboard", $"started from the dashboard by '{DashboardAccess.Identity(http).Name}'", ct);
             return Results.Redirect("/runs/" + Uri.EscapeDataString(run.Id), false);
         }

@@ -1,8 +1,10 @@
+using Cohort.Audit;
 using Cohort.Clients;
 using Cohort.Engine;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.State;
 using Cohort.Parameters;
+using Cohort.Server.Audit;
 using Cohort.Server.Hosting;
 using Cohort.Server.Observability;
 using Cohort.Server.Security;
@@ -18,7 +20,7 @@ namespace Cohort.Server.Fleet;
 /// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
 internal sealed class FleetService(
     NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options,
-    ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
+    ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, AuditLedger ledger, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
@@ -33,6 +35,10 @@ internal sealed class FleetService(
         int capacity = Math.Clamp(request.Capacity, 1, MaxCapacity);
         registry.Register(node, request.App, request.Version, context.Peer, request.SessionId, capacity);
         board.SetCapacity(node, capacity);
+        var http = context.GetHttpContext();
+        ledger.Append(new AuditEvent(AuditKinds.NodeRegistered, AuditActors.Node(node),
+            $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version}){AuditActors.CertificateNote(http)}")
+        { Node = node });
         // A node that registers again has restarted: whatever it was working on is lost, so it gets
         // those tasks again (same ids) unless the plan allows no offline grace.
         board.NodeLost(node, FailureKind.NodeRestarted, "node restarted while working on the task", offline: false);
@@ -59,6 +65,7 @@ internal sealed class FleetService(
             {
                 string message = $"node '{node}' is already connected from {other.Address}; stop the other process or use another name";
                 log.LogWarning("Refused a second process for node {Node} from {Peer}: {Reason}", node, context.Peer, message);
+                ledger.Append(new AuditEvent(AuditKinds.NodeRefused, AuditActors.Address(context.GetHttpContext()), $"{message} (second process at {context.Peer})") { Node = node });
                 await store.AddEventAsync(null, "node.duplicate", $"{message} (second process at {context.Peer})", context.CancellationToken);
                 throw new RpcException(new Status(StatusCode.AlreadyExists, message));
             }
@@ -113,12 +120,14 @@ internal sealed class FleetService(
             header.Tags.AddRange(terms.Tags);
             header.Submitter = terms.Submitter ?? "";
         }
+        ParameterManifest? manifest = null;
         try
         {
             await responseStream.WriteAsync(new TaskMessage { Header = header }, context.CancellationToken);
             if (task.Parameters is { } p)
             {
-                await responseStream.WriteAsync(new TaskMessage { Manifest = ParameterEncoder.Manifest(p) }, context.CancellationToken);
+                manifest = ParameterEncoder.Manifest(p);
+                await responseStream.WriteAsync(new TaskMessage { Manifest = manifest }, context.CancellationToken);
                 foreach (var chunk in ParameterEncoder.Chunks(p))
                     await responseStream.WriteAsync(new TaskMessage { Chunk = chunk }, context.CancellationToken);
                 metrics.BytesOut.Inc(p.ByteCount);
@@ -129,17 +138,34 @@ internal sealed class FleetService(
             board.Complete(task, TaskOutcome.Failed(FailureKind.Undeliverable, $"task could not be delivered: {e.Message}"));
             throw;
         }
+        ledger.Append(new AuditEvent(AuditKinds.TaskSent, "server", $"{header.Kind} task sent to node '{node}'")
+        {
+            Run = task.RunId,
+            Round = task.Round,
+            Node = node,
+            Task = task.Id,
+            Digest = manifest is null ? null : Convert.ToHexStringLower(manifest.Sha256.Span),
+        });
     }
 
     /// <inheritdoc />
     public override async Task<PushResultReply> PushResult(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context)
     {
+        var receipt = new ResultReceipt();
         try
         {
-            return await ReceiveResultAsync(requestStream, context);
+            var reply = await ReceiveResultAsync(requestStream, context, receipt);
+            Record(receipt, reply.Accepted, reply.Reason);
+            return reply;
+        }
+        catch (RpcException e)
+        {
+            Record(receipt, false, e.Status.Detail);
+            throw;
         }
         catch (InvalidProtocolBufferException e)
         {
+            Record(receipt, false, $"undecodable result message: {e.Message}");
             // A result message that does not decode is the caller's mistake, not the server's.
             if (throttle.Allow("undecodable-result", out long suppressed))
                 log.LogWarning("Refused an undecodable result message from {Peer}: {Error} ({Suppressed} more since the last line)", context.Peer, e.Message, suppressed);
@@ -147,7 +173,33 @@ internal sealed class FleetService(
         }
     }
 
-    private async Task<PushResultReply> ReceiveResultAsync(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context)
+    // What the ledger records of a result: every way out of ReceiveResultAsync ends in one entry.
+    private sealed class ResultReceipt
+    {
+        public string? Node;
+        public string? TaskId;
+        public PendingTask? Task;
+        public string? Digest;
+        public string? NodeError;
+        public bool Duplicate;
+    }
+
+    private void Record(ResultReceipt r, bool accepted, string? reason)
+    {
+        if (r.Node is null || r.TaskId is null || r.Duplicate) return;
+        string kind = !accepted ? AuditKinds.ResultRejected : r.NodeError is not null ? AuditKinds.ResultFailed : AuditKinds.ResultAccepted;
+        string detail = !accepted ? $"result rejected: {reason}" : r.NodeError is not null ? $"node reported the task failed: {r.NodeError}" : "result accepted";
+        ledger.Append(new AuditEvent(kind, AuditActors.Node(r.Node), detail)
+        {
+            Run = r.Task?.RunId,
+            Round = r.Task?.Round,
+            Node = r.Node,
+            Task = r.TaskId,
+            Digest = r.Digest,
+        });
+    }
+
+    private async Task<PushResultReply> ReceiveResultAsync(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context, ResultReceipt receipt)
     {
         string node = await auth.AuthenticateAsync(context);
         registry.Touch(node);
@@ -156,16 +208,20 @@ internal sealed class FleetService(
         if (!await requestStream.MoveNext(ct) || requestStream.Current.BodyCase != ResultMessage.BodyOneofCase.Header)
             throw new RpcException(new Status(StatusCode.InvalidArgument, "a result stream starts with its header"));
         var header = requestStream.Current.Header;
+        receipt.Node = node;
+        receipt.TaskId = header.TaskId;
         if (header.NodeName != node) throw new RpcException(new Status(StatusCode.PermissionDenied, $"token belongs to node '{node}', not '{header.NodeName}'"));
         var task = board.Find(header.TaskId);
         if (task is null && board.WasAnswered(header.TaskId))
         {
             // Task ids are idempotency keys: a repeated push of an answered task changes nothing.
             log.LogInformation("Node {Node} task {Task}: duplicate result ignored (task already completed)", node, header.TaskId);
+            receipt.Duplicate = true;
             return new PushResultReply { Accepted = true, Reason = "duplicate result ignored: task already completed" };
         }
         if (task is null) return Reject($"task '{header.TaskId}' is unknown, finished or expired");
         if (task.Node != node) return Reject($"task '{header.TaskId}' was not given to node '{node}'");
+        receipt.Task = task;
         // A second stream for the same task would only multiply the memory one result may take.
         using var active = uploads.BeginTask(task.Id);
         double duration = header.DurationSeconds;
@@ -181,6 +237,7 @@ internal sealed class FleetService(
         }
         if (!header.Ok)
         {
+            receipt.NodeError = header.Error;
             board.Complete(task, TaskOutcome.Failed(FailureKind.ClientError, $"node error: {header.Error}", duration));
             return new PushResultReply { Accepted = true };
         }
@@ -197,7 +254,7 @@ internal sealed class FleetService(
         {
             try
             {
-                (parameters, uploadBytes) = await ReceiveParametersAsync(requestStream, node, task, ct);
+                (parameters, uploadBytes) = await ReceiveParametersAsync(requestStream, node, task, receipt, ct);
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
             {
@@ -231,7 +288,7 @@ internal sealed class FleetService(
         return board.Complete(task, outcome) ? new PushResultReply { Accepted = true } : Reject("task already completed");
     }
 
-    private async Task<(ParameterSet, long)> ReceiveParametersAsync(IAsyncStreamReader<ResultMessage> stream, string node, PendingTask task, CancellationToken ct)
+    private async Task<(ParameterSet, long)> ReceiveParametersAsync(IAsyncStreamReader<ResultMessage> stream, string node, PendingTask task, ResultReceipt receipt, CancellationToken ct)
     {
         // A stalled stream must not hold its reserved memory forever.
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -249,6 +306,8 @@ internal sealed class FleetService(
             assembler.Add(stream.Current.Chunk);
         }
         var parameters = assembler.Complete();
+        // The bytes matched the manifest's SHA-256: that is the digest of what this node sent.
+        receipt.Digest = Convert.ToHexStringLower(manifest.Sha256.Span);
         if (parameters.FindNonFinite() is { } bad) throw new InvalidDataException(bad);
         return (parameters, manifest.TotalBytes);
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using Cohort.Audit;
 using Cohort.Engine.Models;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.Runs;
@@ -34,11 +35,13 @@ public sealed class CohortServerHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly DataDirectoryLock _lock;
+    private readonly AuditLedger _ledger;
 
-    private CohortServerHost(WebApplication app, DataDirectoryLock dataLock, Uri address, Uri? dashboardAddress, string adminToken, string? caFile, string dataDir)
+    private CohortServerHost(WebApplication app, DataDirectoryLock dataLock, AuditLedger ledger, Uri address, Uri? dashboardAddress, string adminToken, string? caFile, string dataDir)
     {
         _app = app;
         _lock = dataLock;
+        _ledger = ledger;
         Address = address;
         DashboardAddress = dashboardAddress;
         AdminToken = adminToken;
@@ -129,6 +132,29 @@ public sealed class CohortServerHost : IAsyncDisposable
         string? revocationFile = options.RevocationListFile
             ?? (clientCaFile is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(clientCaFile))!, FederationAuthority.RevocationFile));
 
+        // The ledger is signed with the TLS key, so anyone holding the server's certificate can check it; a server
+        // without one keeps a dedicated signing key beside the ledger.
+        var signer = certificate is { HasPrivateKey: true }
+            ? new AuditSigner(certificate)
+            : AuditSigner.LoadOrCreateDedicated(dataDir, "Cohort audit ledger");
+        var ledger = AuditLedger.Open(dataDir, signer, "server");
+        try
+        {
+            return await StartWithLedgerAsync(options, dataLock, dataDir, strategies, strategyServices, logLevel, certificate, caFile, clientCa, clientCaFile,
+                requireNodeCertificates, revocationFile, adminToken, ledger, ct);
+        }
+        catch
+        {
+            ledger.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<CohortServerHost> StartWithLedgerAsync(
+        ServerOptions options, DataDirectoryLock dataLock, string dataDir, StrategyRegistry? strategies, StrategyServices? strategyServices,
+        LogLevel logLevel, X509Certificate2? certificate, string? caFile, X509Certificate2? clientCa, string? clientCaFile,
+        bool requireNodeCertificates, string? revocationFile, string adminToken, AuditLedger ledger, CancellationToken ct)
+    {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         // Scopes carry the run, round and node ids: fields in JSON lines, a "=>" prefix in plain lines.
@@ -201,6 +227,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             : new SqliteStateStore(databaseFile, options.SyncRounds);
         await OpenStateAsync(baseStore, options, dataDir, ct);
         services.AddSingleton(options);
+        services.AddSingleton(ledger);
         // The executor is resolved at scrape time: it depends on the store, which depends on these metrics.
         services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore,
             () => sp.GetRequiredService<RunExecutor>().Progress.Values.Count(p => p.WaitingReason is not null)));
@@ -243,11 +270,14 @@ public sealed class CohortServerHost : IAsyncDisposable
         app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
         app.MapDashboard();
         await app.StartAsync(ct);
+        app.Logger.LogInformation("Audit ledger {File}: {Signing}", ledger.Path, certificate is not null && ledger.KeyId == AuditSigner.KeyIdOf(certificate)
+            ? $"signed with the server's TLS key (key {ledger.KeyId})"
+            : $"signed with the dedicated ledger key {Path.Combine(dataDir, "audit-signing.key")} (key {ledger.KeyId}; the server has no TLS key)");
 
         // Kestrel writes the bound endpoint back into each listener, which tells the two ephemeral ports apart.
         var uri = PublicUri(grpcListener!, certificate is not null);
         var dashboard = dashboardListener is null ? null : PublicUri(dashboardListener, certificate is not null);
-        return new CohortServerHost(app, dataLock, uri, dashboard, adminToken, caFile, dataDir);
+        return new CohortServerHost(app, dataLock, ledger, uri, dashboard, adminToken, caFile, dataDir);
     }
 
     /// <summary>
@@ -308,6 +338,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         {
         }
         await _app.DisposeAsync();
+        _ledger.Dispose();
         _lock.Dispose();
     }
 

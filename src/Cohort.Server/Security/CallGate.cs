@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
+using Cohort.Audit;
+using Cohort.Server.Audit;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
@@ -72,6 +74,7 @@ internal static class CallGate
             catch (RpcException e)
             {
                 limiter.Count(caller);
+                services.GetRequiredService<AuditLedger>().Append(new AuditEvent(AuditKinds.CertificateRefused, AuditActors.Address(http), $"call to {path} refused: {e.Status.Detail}"));
                 await RefuseAsync(http, StatusCode.PermissionDenied, e.Status.Detail);
                 return;
             }
@@ -79,6 +82,8 @@ internal static class CallGate
             {
                 limiter.Count(caller);
                 Note(log, throttle, "unauthenticated", $"refused an unauthenticated call to {path} from {caller}");
+                services.GetRequiredService<AuditLedger>().Append(new AuditEvent(AuditKinds.ControlRefused, AuditActors.Address(http),
+                    $"call to {path} refused: {(string.IsNullOrEmpty(token) ? "no operator token" : "unknown operator token or expired session")}"));
                 await RefuseAsync(http, StatusCode.Unauthenticated, string.IsNullOrEmpty(token)
                     ? "missing admin or operator token (authorization: Bearer <token>)"
                     : "unknown admin or operator token, or expired session");
@@ -91,6 +96,9 @@ internal static class CallGate
         {
             limiter.Count(caller);
             Note(log, throttle, "unauthenticated", $"refused an unauthenticated call to {path} from {caller}");
+            // Bounded by the limiter above: an address gets a few dozen entries a minute at most.
+            services.GetRequiredService<AuditLedger>().Append(new AuditEvent(AuditKinds.NodeRefused, AuditActors.Address(http),
+                $"call to {path} refused: {(string.IsNullOrEmpty(token) ? "no node token" : "unknown node token")}"));
             await RefuseAsync(http, StatusCode.Unauthenticated, string.IsNullOrEmpty(token) ? "missing node token (authorization: Bearer <token>)" : "unknown node token");
             return;
         }

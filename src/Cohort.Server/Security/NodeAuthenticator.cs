@@ -1,11 +1,12 @@
 using System.Collections.Concurrent;
+using Cohort.Audit;
 using Cohort.Engine.State;
 using Grpc.Core;
 
 namespace Cohort.Server.Security;
 
 /// <summary>Maps a node's bearer token to its name, through the stored token hashes.</summary>
-internal sealed class NodeAuthenticator(IStateStore store, NodeCertificates certificates)
+internal sealed class NodeAuthenticator(IStateStore store, NodeCertificates certificates, AuditLedger ledger, FailedAuthentications failures)
 {
     private readonly ConcurrentDictionary<string, string> _byHash = new(StringComparer.Ordinal);
 
@@ -41,7 +42,18 @@ internal sealed class NodeAuthenticator(IStateStore store, NodeCertificates cert
                 ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "unknown node token"));
             _byHash[hash] = name;
         }
-        certificates.Demand(context, name);
+        try
+        {
+            certificates.Demand(context, name);
+        }
+        catch (RpcException e)
+        {
+            // Counted like a wrong token, so a client cannot fill the ledger with refusals faster than the limit allows.
+            var http = context.GetHttpContext();
+            failures.Count(http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+            ledger.Append(new AuditEvent(AuditKinds.CertificateRefused, Server.Audit.AuditActors.Address(http), $"node '{name}' refused: {e.Status.Detail}") { Node = name });
+            throw;
+        }
         return name;
     }
 }

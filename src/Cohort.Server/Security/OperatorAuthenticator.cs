@@ -12,6 +12,9 @@ internal sealed class OperatorAuthenticator(AdminAuthenticator admin, ViewerToke
 {
     private const string IdentityKey = "cohort.operator";
 
+    /// <summary>The identity the call gate admitted for this call, or null before (or without) admission.</summary>
+    public static AccessIdentity? Admitted(HttpContext http) => http.Items[IdentityKey] as AccessIdentity;
+
     /// <summary>The identity of a bearer <paramref name="token"/> (admin token, operator token or session id), or null.</summary>
     public AccessIdentity? Authenticate(string? token) => string.IsNullOrEmpty(token) ? null : FromToken(token) ?? Resume(token);
 

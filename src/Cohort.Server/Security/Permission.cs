@@ -29,4 +29,7 @@ internal enum Permission
 
     /// <summary>Server-side policies.</summary>
     ManagePolicies,
+
+    /// <summary>Read the audit ledger.</summary>
+    ReadAudit,
 }

@@ -35,6 +35,7 @@ internal static class Permissions
         Permission.ManageUsers => "manage_users",
         Permission.ManageCertificates => "manage_certificates",
         Permission.ManagePolicies => "manage_policies",
+        Permission.ReadAudit => "read_audit",
         _ => permission.ToString(),
     };
 

@@ -28,8 +28,11 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>Control API client with the admin token.</summary>
     internal ControlClient Control { get; }
 
-    /// <summary>Starts one in-process node per app (the app's name is the node's), each enrolled with a fresh token; returns their running tasks.</summary>
-    public async Task<List<Task>> StartNodesAsync(IReadOnlyDictionary<string, Cohort.Apps.IClientApp> apps, string appName, CancellationToken stop)
+    /// <summary>
+    /// Starts one in-process node per app (the app's name is the node's), each enrolled with a fresh token; returns their
+    /// running tasks. With <paramref name="stateRoot"/>, each node keeps its audit ledger in STATE_ROOT/NAME.
+    /// </summary>
+    public async Task<List<Task>> StartNodesAsync(IReadOnlyDictionary<string, Cohort.Apps.IClientApp> apps, string appName, CancellationToken stop, string? stateRoot = null)
     {
         var running = new List<Task>();
         foreach (var (name, app) in apps)
@@ -38,6 +41,7 @@ public sealed class TestServer : IAsyncDisposable
             {
                 Connection = new ConnectionOptions(Host.Address.ToString(), await Control.CreateNodeTokenAsync(name, default), Host.CaFile),
                 Name = name,
+                StateDir = stateRoot is null ? null : Path.Combine(stateRoot, name),
             };
             running.Add(Cohort.Node.CohortNode.RunAsync(app, appName, options, stop));
         }

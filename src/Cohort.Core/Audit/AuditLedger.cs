@@ -1,0 +1,268 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Cohort.Audit;
+
+/// <summary>
+/// An append-only, hash-chained ledger of security-relevant events in a folder: <c>audit.jsonl</c> (one JSON entry
+/// a line, owner-only), <c>audit-keys.pem</c> (the certificates of every key that signed it) and <c>audit.head</c>
+/// (the last entry as of the last sync). Each entry's hash covers its fields and the previous entry's hash; in a
+/// signed ledger each hash is signed. Every append reaches the operating system before it returns (it survives a
+/// crash of the process); the file is flushed to disk, and the head rewritten, at most once per sync interval.
+/// One process appends at a time.
+/// </summary>
+public sealed class AuditLedger : IDisposable
+{
+    /// <summary>The ledger file's name.</summary>
+    public const string FileName = "audit.jsonl";
+
+    /// <summary>The file of the signing certificates.</summary>
+    public const string KeysFileName = "audit-keys.pem";
+
+    /// <summary>The head file's name.</summary>
+    public const string HeadFileName = "audit.head";
+
+    /// <summary>Longest detail kept in an entry; longer ones are cut (a hostile peer's strings must not bloat the ledger).</summary>
+    public const int MaxDetailLength = 2000;
+
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private readonly Lock _gate = new();
+    private readonly FileStream _stream;
+    private readonly FileStream _lock;
+    private readonly AuditSigner? _signer;
+    private readonly Timer _sync;
+    private readonly string _headFile;
+    private long _seq;
+    private string _lastHash;
+    private string? _lastSig;
+    private bool _dirty;
+    private bool _disposed;
+    private long _appendTicks;
+    private long _appended;
+
+    private AuditLedger(string dir, FileStream lockFile, FileStream stream, AuditSigner? signer, long seq, string lastHash, TimeSpan syncInterval)
+    {
+        Folder = dir;
+        _lock = lockFile;
+        _stream = stream;
+        _signer = signer;
+        _seq = seq;
+        _lastHash = lastHash;
+        _headFile = System.IO.Path.Combine(dir, HeadFileName);
+        _sync = new Timer(_ => SyncQuietly(), null, syncInterval, syncInterval);
+    }
+
+    /// <summary>The folder holding the ledger.</summary>
+    public string Folder { get; }
+
+    /// <summary>The ledger file.</summary>
+    public string Path => _stream.Name;
+
+    /// <summary>True when entries are signed.</summary>
+    public bool Signed => _signer is not null;
+
+    /// <summary>The signing key's id, or null.</summary>
+    public string? KeyId => _signer?.KeyId;
+
+    /// <summary>The last sequence number written.</summary>
+    public long LastSeq
+    {
+        get
+        {
+            lock (_gate) return _seq;
+        }
+    }
+
+    /// <summary>Entries this process appended, and the time it spent appending them (hash, signature, write).</summary>
+    public (long Entries, TimeSpan Time) Cost
+    {
+        get
+        {
+            lock (_gate) return (_appended, Stopwatch.GetElapsedTime(0, _appendTicks));
+        }
+    }
+
+    /// <summary>
+    /// Opens (or creates) the ledger in <paramref name="dir"/> to append, signing with <paramref name="signer"/> (null:
+    /// unsigned, chained only), and records <see cref="AuditKinds.LedgerOpened"/> by <paramref name="actor"/>. A torn last
+    /// line, left by a crash during a write, is cut off and recorded. Throws <see cref="IOException"/> when another
+    /// process has it open.
+    /// </summary>
+    public static AuditLedger Open(string dir, AuditSigner? signer, string actor, TimeSpan? syncInterval = null)
+    {
+        Directory.CreateDirectory(dir);
+        string path = System.IO.Path.Combine(dir, FileName);
+        FileStream stream, lockFile;
+        try
+        {
+            // Readers open the ledger itself; writers also hold this lock file exclusively (an flock on Linux).
+            lockFile = new FileStream(System.IO.Path.Combine(dir, "audit.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"audit ledger {path} is in use by another process ({e.Message})", e);
+        }
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.Read, BufferSize = 0 };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
+            stream = new FileStream(path, options);
+        }
+        catch (IOException e)
+        {
+            lockFile.Dispose();
+            throw new IOException($"audit ledger {path} is in use by another process ({e.Message})", e);
+        }
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, OwnerOnly);
+        try
+        {
+            var (seq, lastHash, torn) = ReadTail(stream, path);
+            stream.Seek(0, SeekOrigin.End);
+            if (signer is not null) RememberKey(dir, signer);
+            var ledger = new AuditLedger(dir, lockFile, stream, signer, seq, lastHash, syncInterval ?? TimeSpan.FromSeconds(1));
+            if (torn is { } fragment)
+                ledger.Append(new AuditEvent(AuditKinds.LedgerRepaired, actor,
+                    $"cut off a torn last line of {fragment} bytes after entry {seq} (a crash during a write)"));
+            string mode = signer is null ? "unsigned (chained only)" : $"signed by key {signer.KeyId} ({signer.Certificate.Subject})";
+            ledger.Append(new AuditEvent(AuditKinds.LedgerOpened, actor, $"ledger opened at entry {seq + 1}, {mode}"));
+            return ledger;
+        }
+        catch
+        {
+            stream.Dispose();
+            lockFile.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Appends an event: numbers, chains, signs and writes it; returns the entry. The one way into the ledger.</summary>
+    public AuditEntry Append(AuditEvent e)
+    {
+        if (e.Detail.Length > MaxDetailLength) e = e with { Detail = e.Detail[..MaxDetailLength] + "…" };
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            long started = Stopwatch.GetTimestamp();
+            long seq = _seq + 1;
+            var time = DateTimeOffset.UtcNow;
+            string? key = _signer?.KeyId;
+            string hash = AuditEntry.ComputeHash(seq, time, e, key, _lastHash);
+            var entry = new AuditEntry
+            {
+                Seq = seq,
+                Time = time,
+                Event = e,
+                Key = key,
+                PrevHash = _lastHash,
+                Hash = hash,
+                Sig = _signer?.Sign(hash),
+            };
+            _stream.Write(Encoding.UTF8.GetBytes(entry.ToJson() + "\n"));
+            _seq = seq;
+            _lastHash = hash;
+            _lastSig = entry.Sig;
+            _dirty = true;
+            _appended++;
+            _appendTicks += Stopwatch.GetTimestamp() - started;
+            return entry;
+        }
+    }
+
+    /// <summary>Flushes the ledger to disk and rewrites the head, when anything was appended since the last sync.</summary>
+    public void Sync()
+    {
+        lock (_gate)
+        {
+            if (!_dirty || _disposed) return;
+            _stream.Flush(flushToDisk: true);
+            var head = new AuditHead(_seq, _lastHash, _signer?.KeyId, _lastSig);
+            string tmp = _headFile + ".tmp";
+            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
+            using (var f = new FileStream(tmp, options))
+            {
+                f.Write(Encoding.UTF8.GetBytes(head.ToJson() + "\n"));
+                f.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, _headFile, overwrite: true);
+            _dirty = false;
+        }
+    }
+
+    // On the timer: a failing disk must not bring the process down from a background thread; the next append reports it.
+    private void SyncQuietly()
+    {
+        try
+        {
+            Sync();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Every line of a ledger file (for reading while a process appends to it).</summary>
+    public static IEnumerable<string> ReadLines(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        while (reader.ReadLine() is { } line) yield return line;
+    }
+
+    // The last complete entry's seq and hash, and the length of a torn fragment after it (cut off here).
+    private static (long Seq, string Hash, long? Torn) ReadTail(FileStream stream, string path)
+    {
+        long length = stream.Length;
+        if (length == 0) return (0, AuditEntry.Genesis, null);
+        // Entries are short (details are capped), so the last complete one lies in the last few kilobytes.
+        int window = (int)Math.Min(length, 4 * (MaxDetailLength * 6 + 4096));
+        var tail = new byte[window];
+        stream.Seek(length - window, SeekOrigin.Begin);
+        stream.ReadExactly(tail);
+        int end = tail.Length;
+        long? torn = null;
+        if (tail[^1] != (byte)'\n')
+        {
+            int lastNewline = Array.LastIndexOf(tail, (byte)'\n');
+            end = lastNewline + 1;
+            torn = tail.Length - end;
+            stream.SetLength(length - torn.Value);
+            stream.Flush(flushToDisk: true);
+            if (end == 0 && window == length) return (0, AuditEntry.Genesis, torn);
+        }
+        int start = Array.LastIndexOf(tail, (byte)'\n', Math.Max(end - 2, 0));
+        if (end < 2 || (start < 0 && window < length)) throw new InvalidDataException($"{path}: cannot find the last entry (a line longer than {window} bytes)");
+        string line = Encoding.UTF8.GetString(tail, start + 1, end - start - 2);
+        try
+        {
+            var last = AuditEntry.Parse(line);
+            return (last.Seq, last.Hash, torn);
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidDataException($"{path}: the last entry is unreadable ({e.Message}); check it with cohort audit verify and move the file aside to start a new ledger");
+        }
+    }
+
+    private static void RememberKey(string dir, AuditSigner signer)
+    {
+        string file = System.IO.Path.Combine(dir, KeysFileName);
+        if (File.Exists(file) && AuditKeyRing.Load(file).Holds(signer.KeyId)) return;
+        File.AppendAllText(file, signer.Certificate.ExportCertificatePem() + "\n");
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _sync.Dispose();
+        Sync();
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _stream.Dispose();
+            _lock.Dispose();
+        }
+    }
+}

@@ -41,14 +41,15 @@ internal sealed class NodeSession : IAsyncDisposable
     }
 
     /// <summary>Connects and registers.</summary>
-    public static async Task<NodeSession> ConnectAsync(NodeOptions options, string appName, CancellationToken ct)
+    public static async Task<NodeSession> ConnectAsync(NodeOptions options, string appName, IReadOnlyList<DatasetInfo> datasets, CancellationToken ct)
     {
         var channel = GrpcChannels.Create(options.Connection);
         try
         {
             var client = new Transport.V1.Fleet.FleetClient(channel);
-            var reply = await client.RegisterAsync(
-                new RegisterRequest { NodeName = options.Name, App = appName, Version = Version, ProtocolVersion = 1, SessionId = options.Session },
+            var request = new RegisterRequest { NodeName = options.Name, App = appName, Version = Version, ProtocolVersion = 1, SessionId = options.Session };
+            request.Datasets.AddRange(datasets);
+            var reply = await client.RegisterAsync(request,
                 deadline: DateTime.UtcNow.AddSeconds(15), cancellationToken: ct);
             options.Logger.LogInformation("Node {Node} registered with {Server} (server {Version})", options.Name, options.Connection.Server, reply.ServerVersion);
             return new NodeSession(channel, options, TimeSpan.FromMilliseconds(Math.Clamp(reply.HeartbeatIntervalMs, 100, 60_000)));
@@ -170,6 +171,24 @@ internal sealed class NodeSession : IAsyncDisposable
         var header = new ResultHeader { TaskId = task.TaskId, NodeName = _options.Name, Ok = true };
         var clock = Stopwatch.StartNew();
         ClientReply reply;
+        if (task.Kind == Wire.Validate)
+        {
+            // The preflight: findings travel as problems of a successful answer; a failed answer means the check itself could not run.
+            try
+            {
+                var problems = await Task.Run(() => apps.Validate(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), Dataset(task)), taskCts.Token);
+                header.Problems.AddRange(problems);
+            }
+            finally
+            {
+                _taskCts = null;
+            }
+            ct.ThrowIfCancellationRequested();
+            header.DurationSeconds = clock.Elapsed.TotalSeconds;
+            await PushAsync(header, null, ct);
+            _busyTask = null;
+            return;
+        }
         try
         {
             reply = task.Kind switch
@@ -212,7 +231,7 @@ internal sealed class NodeSession : IAsyncDisposable
         IClientApp app;
         try
         {
-            app = apps.For(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings));
+            app = apps.For(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), Dataset(task));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -222,6 +241,8 @@ internal sealed class NodeSession : IAsyncDisposable
         var clientTask = new ClientTask(task.RunId, _options.Name, task.Round, kind, ScalarMaps.ToConfig(task.Config), parameters);
         return await apps.Runner.RunAsync(app, clientTask, ct);
     }
+
+    private static string? Dataset(TaskHeader task) => task.Dataset.Length == 0 ? null : task.Dataset;
 
     private async Task PushAsync(ResultHeader header, ParameterSet? parameters, CancellationToken ct)
     {

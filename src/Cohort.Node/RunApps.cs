@@ -23,8 +23,8 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
     /// <summary>True when this node runs <paramref name="appName"/>.</summary>
     public bool Serves(string appName) => string.Equals(appName, factory.Name, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The app for a run, created with the run's app settings when first needed.</summary>
-    public IClientApp For(string runId, string appName, Config appSettings)
+    /// <summary>The app for a run, created with the run's app settings and data set when first needed.</summary>
+    public IClientApp For(string runId, string appName, Config appSettings, string? dataset = null)
     {
         if (!Serves(appName))
             throw new InvalidOperationException($"this node runs app '{factory.Name}', the run needs '{appName}'");
@@ -32,7 +32,7 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         {
             if (n.Value.RunId == runId) return n.Value.App;
         }
-        var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, options.NodeSettings));
+        var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, SettingsFor(dataset)));
         _apps.AddFirst((runId, app));
         while (_apps.Count > Keep)
         {
@@ -42,5 +42,52 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
             _apps.RemoveLast();
         }
         return app;
+    }
+
+    /// <summary>
+    /// The preflight of a run on this node: every problem its app settings have on this node's data, as
+    /// far as the app can tell without training (nothing when the app cannot check).
+    /// </summary>
+    public IReadOnlyList<string> Validate(string runId, string appName, Config appSettings, string? dataset)
+    {
+        if (!Serves(appName)) return [$"this node runs app '{factory.Name}', the run needs '{appName}'"];
+        Config nodeSettings;
+        try
+        {
+            nodeSettings = SettingsFor(dataset);
+        }
+        catch (InvalidOperationException e)
+        {
+            return [e.Message];
+        }
+        if (factory is not IValidatingClientApp validating) return [];
+        try
+        {
+            return validating.Validate(new ClientAppContext(runId, options.Name, appSettings, nodeSettings));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return [$"the app's check failed: {e.Message}"];
+        }
+    }
+
+    /// <summary>The app's node settings for a run on <paramref name="dataset"/>: <c>data</c> is that data set's path.</summary>
+    private Config SettingsFor(string? dataset)
+    {
+        string? path;
+        if (dataset is null)
+        {
+            // A run that names no data set gets the node's default data: its data setting, or its only data set.
+            if (options.NodeSettings.ContainsKey("data") || options.Datasets.Count != 1) return options.NodeSettings;
+            path = options.Datasets.Values.First();
+        }
+        else if (!options.Datasets.TryGetValue(dataset, out path))
+        {
+            string held = options.Datasets.Count == 0 ? "none" : string.Join(", ", options.Datasets.Keys.Order(StringComparer.Ordinal));
+            throw new InvalidOperationException($"this node holds no data set '{dataset}' (it holds: {held})");
+        }
+        var settings = options.NodeSettings.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        settings["data"] = path;
+        return new Config(settings);
     }
 }

@@ -61,7 +61,11 @@ public static class TokenCommand
             }
             else
             {
-                foreach (var n in nodes) Console.WriteLine($"{n.Name,-16} {n.Status,-16} {n.App,-10} {n.LastHeartbeat,-34} {n.Address}");
+                foreach (var n in nodes)
+                {
+                    string datasets = n.Datasets.Count == 0 ? "" : "  data sets: " + string.Join(", ", n.Datasets.Select(d => $"{d.Name} (schema {Apps.DatasetSchema.Short(d.SchemaHash)}{(d.Columns > 0 ? $", {d.Columns} columns" : "")})"));
+                    Console.WriteLine($"{n.Name,-16} {n.Status,-16} {n.App,-10} {n.LastHeartbeat,-34} {n.Address}{datasets}");
+                }
             }
             return 0;
         });

@@ -58,7 +58,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
                 // Keep idle nodes busy, up to the plan's concurrency.
                 var busy = inFlight.Values.Select(f => f.Task.Node).ToHashSet(StringComparer.Ordinal);
                 var now = DateTimeOffset.UtcNow;
-                var idle = pool.Available(plan.App.Name)
+                var idle = pool.Available(plan.App.Name, plan.Dataset)
                     .Where(n => !busy.Contains(n) && (!coolDown.TryGetValue(n, out var until) || until <= now)).ToArray();
                 int room = spec.Concurrency > 0 ? spec.Concurrency - inFlight.Count : idle.Length;
                 if (room > 0 && idle.Length > 0)
@@ -76,6 +76,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
                             Kind = TaskKind.Fit,
                             App = plan.App.Name,
                             AppSettings = plan.App.Settings,
+                            Dataset = plan.Dataset,
                             Config = instruction.Config,
                             Parameters = instruction.Parameters,
                             Expected = instruction.ExpectedResult ?? global,
@@ -92,8 +93,10 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
                 if (inFlight.Count == 0)
                 {
                     if (DateTimeOffset.UtcNow > waitDeadline)
-                        throw new RunFailedException($"version {version + 1}: no node with app '{plan.App.Name}' could take a task after waiting {plan.WaitForNodes.TotalSeconds:0}s");
-                    progress[run.Id] = new RoundProgress(run.Id, version + 1, "waiting for nodes", 1, 0);
+                        throw new RunFailedException(plan.Dataset is null
+                            ? $"version {version + 1}: no node with app '{plan.App.Name}' could take a task after waiting {plan.WaitForNodes.TotalSeconds:0}s"
+                            : $"version {version + 1}: {NodeWait.Reason(pool, plan, 1)} after waiting {plan.WaitForNodes.TotalSeconds:0}s");
+                    progress[run.Id] = new RoundProgress(run.Id, version + 1, NodeWait.Reason(pool, plan, 1), 1, 0);
                     await Task.Delay(100, ct);
                     continue;
                 }
@@ -133,7 +136,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
                     failures.Add(new NodeFailure(flight.Task.Node, error!));
                     // A failing node is left alone for a moment rather than re-tasked in a tight loop.
                     coolDown[flight.Task.Node] = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1);
-                    if (++consecutiveFailures > 10 * Math.Max(1, pool.Available(plan.App.Name).Count))
+                    if (++consecutiveFailures > 10 * Math.Max(1, pool.Available(plan.App.Name, plan.Dataset).Count))
                         throw new RunFailedException($"version {version + 1}: {consecutiveFailures} fit tasks failed in a row; last failures: {Describe(failures.TakeLast(5))}");
                 }
                 await store.AddNodeResultAsync(new NodeResultRecord(
@@ -191,7 +194,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
     private async Task EvaluateFinalAsync(RunRecord run, Plan plan, IStrategy strategy, ParameterSet global, int version, CancellationToken ct)
     {
         var context = new RoundContext(run.Id, version, plan.Rounds, plan.Selection, plan.FitConfig(version), plan.EvaluateConfig(version), new Random(version));
-        var instructions = strategy.ConfigureEvaluate(context, global, pool.Available(plan.App.Name));
+        var instructions = strategy.ConfigureEvaluate(context, global, pool.Available(plan.App.Name, plan.Dataset));
         if (instructions.Count == 0) return;
         var tasks = instructions.Select(i => new PendingTask
         {
@@ -202,6 +205,7 @@ public sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, IMo
             Kind = TaskKind.Evaluate,
             App = plan.App.Name,
             AppSettings = plan.App.Settings,
+            Dataset = plan.Dataset,
             Config = i.Config,
             Parameters = i.Parameters,
             Timeout = plan.RoundTimeout,

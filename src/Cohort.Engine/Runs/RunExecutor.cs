@@ -225,6 +225,7 @@ public sealed class RunExecutor(
             Kind = kind,
             App = plan.App.Name,
             AppSettings = plan.App.Settings,
+            Dataset = plan.Dataset,
             Config = i.Config,
             Parameters = i.Parameters,
             // A strategy may expect more (SCAFFOLD) or less (personal layers) than the model back.
@@ -271,6 +272,7 @@ public sealed class RunExecutor(
                 Kind = TaskKind.GetParameters,
                 App = plan.App.Name,
                 AppSettings = plan.App.Settings,
+                Dataset = plan.Dataset,
                 Config = plan.FitConfig(1),
                 Timeout = plan.RoundTimeout,
                 OfflineGrace = plan.Failure.OfflineGrace,
@@ -298,10 +300,16 @@ public sealed class RunExecutor(
         while (Available(plan).Count < wanted)
         {
             if (DateTimeOffset.UtcNow > deadline)
-                throw new RunFailedException($"round {round}: only {Available(plan).Count} nodes with app '{plan.App.Name}' online after waiting {plan.WaitForNodes.TotalSeconds:0}s, min_available is {wanted}");
+            {
+                throw new RunFailedException(plan.Dataset is null
+                    ? $"round {round}: only {Available(plan).Count} nodes with app '{plan.App.Name}' online after waiting {plan.WaitForNodes.TotalSeconds:0}s, min_available is {wanted}"
+                    : $"round {round}: {NodeWait.Reason(pool, plan, wanted)} after waiting {plan.WaitForNodes.TotalSeconds:0}s");
+            }
             if (!announced)
             {
-                Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, Available(plan).Count);
+                string reason = NodeWait.Reason(pool, plan, wanted);
+                Progress[runId] = new RoundProgress(runId, round, reason, wanted, Available(plan).Count);
+                await store.AddEventAsync(runId, "run.waiting", $"round {round}: {reason}", ct);
                 announced = true;
             }
             await Task.Delay(100, ct);
@@ -331,5 +339,5 @@ public sealed class RunExecutor(
     }
 
     /// <summary>Online nodes with the plan's app, narrowed to the plan's <c>selection.nodes</c> when it names any.</summary>
-    private IReadOnlyList<string> Available(Plan plan) => plan.Selection.Allowed(pool.Available(plan.App.Name));
+    private IReadOnlyList<string> Available(Plan plan) => plan.Selection.Allowed(pool.Available(plan.App.Name, plan.Dataset));
 }

@@ -24,11 +24,18 @@ public sealed class ControlService(
         admin.Demand(context);
         try
         {
-            return RunDetails.Info(await runs.SubmitAsync(request.PlanYaml, request.PlanSource, context.CancellationToken));
+            var (run, notes) = await runs.SubmitCheckedAsync(request.PlanYaml, request.PlanSource, request.SkipPreflight, context.CancellationToken);
+            var info = RunDetails.Info(run);
+            info.PreflightNotes.AddRange(notes);
+            return info;
         }
         catch (PlanException e)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+        catch (PreflightException e)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }
     }
 
@@ -113,6 +120,8 @@ public sealed class ControlService(
                 App = l?.App ?? n.App ?? "",
                 Version = l?.Version ?? n.Version ?? "",
             });
+            foreach (var d in l?.Datasets ?? [])
+                reply.Nodes[^1].Datasets.Add(new DatasetInfo { Name = d.Name, SchemaHash = d.SchemaHash, Columns = d.Columns });
         }
         return reply;
     }

@@ -3,6 +3,7 @@ using Cohort.Engine;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.State;
 using Cohort.Parameters;
+using Cohort.Records;
 using Cohort.Server.Hosting;
 using Cohort.Server.Observability;
 using Cohort.Server.Security;
@@ -27,19 +28,40 @@ public sealed class FleetService(
     {
         string node = await AuthenticateAs(request.NodeName, context);
         await RefuseSecondProcessAsync(node, request.SessionId, context);
-        registry.Register(node, request.App, request.Version, context.Peer, request.SessionId);
+        var datasets = DeclaredDatasets(request);
+        registry.Register(node, request.App, request.Version, context.Peer, request.SessionId, datasets);
         // A node that registers again has restarted: whatever it was working on is lost, so it gets
         // those tasks again (same ids) unless the plan allows no offline grace.
         board.NodeLost(node, FailureKind.NodeRestarted, "node restarted while working on the task", offline: false);
         await store.UpdateNodeAsync(new NodeRecord(node, NodeStatus.Online, DateTimeOffset.UtcNow, context.Peer, request.App, request.Version), context.CancellationToken);
         await store.AddEventAsync(null, "node.online", $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version})", context.CancellationToken);
-        log.LogInformation("Node {Node} registered from {Peer} with app {App}", node, context.Peer, request.App);
+        log.LogInformation("Node {Node} registered from {Peer} with app {App}{Datasets}", node, context.Peer, request.App,
+            datasets.Count == 0 ? "" : $" and data sets {string.Join(", ", datasets.Select(d => d.Name))}");
         return new RegisterReply
         {
             NodeId = node,
             HeartbeatIntervalMs = (int)options.HeartbeatInterval.TotalMilliseconds,
             ServerVersion = ServerInfo.Version,
         };
+    }
+
+    // A node's declarations are names and hashes it chose: bounded and checked like any other input.
+    private static IReadOnlyList<DeclaredDataset> DeclaredDatasets(RegisterRequest request)
+    {
+        if (request.Datasets.Count > DeclaredDataset.MaxPerNode)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"{request.Datasets.Count} data sets declared; at most {DeclaredDataset.MaxPerNode}"));
+        var declared = new List<DeclaredDataset>();
+        foreach (var d in request.Datasets)
+        {
+            if (!Apps.DatasetName.IsValid(d.Name))
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"data set name '{(d.Name.Length > 64 ? d.Name[..64] + "…" : d.Name)}' is not valid ({Apps.DatasetName.Rule})"));
+            if (d.SchemaHash.Length > DeclaredDataset.MaxHashLength || !d.SchemaHash.All(char.IsAsciiHexDigit))
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"data set '{d.Name}': schema hash must be at most {DeclaredDataset.MaxHashLength} hex digits"));
+            if (declared.Any(x => x.Name == d.Name))
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"data set '{d.Name}' declared twice"));
+            declared.Add(new DeclaredDataset(d.Name, d.SchemaHash, Math.Max(0, d.Columns)));
+        }
+        return declared;
     }
 
     // Another session holds the name with a recent sign of life. A node that restarted quickly looks the same for a moment,
@@ -90,6 +112,7 @@ public sealed class FleetService(
             Kind = TaskKinds.ToWire(task.Kind),
             App = task.App,
             TimeoutSeconds = (int)Math.Ceiling(task.Timeout.TotalSeconds),
+            Dataset = task.Dataset ?? "",
         };
         ScalarMaps.CopyTo(task.AppSettings, header.AppSettings);
         ScalarMaps.CopyTo(task.Config, header.Config);
@@ -153,6 +176,19 @@ public sealed class FleetService(
         {
             board.Complete(task, TaskOutcome.Failed(FailureKind.ClientError, $"node error: {header.Error}", duration));
             return new PushResultReply { Accepted = true };
+        }
+
+        if (task.Kind == TaskKind.Validate)
+        {
+            // A preflight answer carries findings, not parameters or metrics.
+            if (header.HasParameters)
+            {
+                board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, "rejected result: a validation result carries no parameters", duration));
+                return Reject("a validation result carries no parameters");
+            }
+            var problems = header.Problems.Take(Runs.PreflightLimits.MaxProblems).Select(Runs.PreflightLimits.Clip).ToArray();
+            var checkedOutcome = new TaskOutcome(true, null, 0, double.NaN, Metrics.Empty, null, duration, 0) { Problems = problems };
+            return board.Complete(task, checkedOutcome) ? new PushResultReply { Accepted = true } : Reject("task already completed");
         }
 
         ParameterSet? parameters = null;

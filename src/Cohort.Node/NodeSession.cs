@@ -179,6 +179,11 @@ internal sealed class NodeSession : IAsyncDisposable
                 var problems = await Task.Run(() => apps.Validate(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), Dataset(task)), taskCts.Token);
                 header.Problems.AddRange(problems);
             }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                header.Ok = false;
+                header.Error = "check cancelled or timed out";
+            }
             finally
             {
                 _taskCts = null;

@@ -87,7 +87,8 @@ public sealed class DashboardData(
         {
             live.TryGetValue(n.Name, out var l);
             rows.Add(new NodeRow(n.Name, l?.Status ?? (n.Status == "unknown" ? "never connected" : "offline"),
-                l?.LastSeen ?? n.LastSeen, l?.Address ?? n.Address, l?.App ?? n.App, l?.Version ?? n.Version, l?.BusyTask) { Datasets = l?.Datasets ?? [] });
+                l?.LastSeen ?? n.LastSeen, l?.Address ?? n.Address, l?.App ?? n.App, l?.Version ?? n.Version, l?.BusyTask)
+            { Datasets = l?.Datasets ?? [] });
         }
         foreach (var l in live.Values.Where(l => stored.All(s => s.Name != l.Name)))
             rows.Add(new NodeRow(l.Name, l.Status, l.LastSeen, l.Address, l.App, l.Version, l.BusyTask) { Datasets = l.Datasets });

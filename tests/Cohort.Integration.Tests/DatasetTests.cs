@@ -108,6 +108,23 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public async Task A_node_that_does_not_answer_the_preflight_in_time_is_noted_and_the_run_is_queued_anyway()
+    {
+        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
+        // Registered and heartbeating, but it never pulls a task (as a node stuck in another run's long task).
+        await using var silent = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "silent", await server.Control.CreateNodeTokenAsync("silent", default));
+        string plan = TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1) + "\npreflight_timeout: 1s\n";
+
+        var run = await server.Control.SubmitAsync(plan, "silent", default);
+
+        string note = Assert.Single(run.PreflightNotes);
+        Assert.StartsWith("node silent did not answer the preflight within 1s", note);
+        Assert.Equal("queued", run.Status);
+        Assert.Contains((await server.Control.GetAsync(run.Id, default)).Events, e => e.Contains("run.preflight: node silent did not answer", StringComparison.Ordinal));
+        await server.Control.StopAsync(run.Id, default);
+    }
+
+    [Fact]
     public async Task A_run_whose_data_set_no_connected_node_holds_waits_and_says_why()
     {
         await using var server = await TestServer.StartAsync();

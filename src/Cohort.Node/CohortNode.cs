@@ -15,7 +15,7 @@ public static class CohortNode
 {
     /// <summary>Runs a node that uses the same <paramref name="app"/> instance for every run.</summary>
     public static Task RunAsync(IClientApp app, string appName, NodeOptions options, CancellationToken ct = default) =>
-        RunAsync(new DelegateClientAppFactory(appName, _ => app), options, ct);
+        RunAsync(new SingleAppFactory(appName, app), options, ct);
 
     /// <summary>Runs a node that creates its app per run through <paramref name="factory"/>.</summary>
     public static async Task RunAsync(IClientAppFactory factory, NodeOptions options, CancellationToken ct = default)
@@ -24,11 +24,12 @@ public static class CohortNode
         int attempt = 0;
         var apps = new RunApps(factory, options);
         using var ledger = OpenLedger(options);
+        var datasets = Describe(factory, options);
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                await using var session = await NodeSession.ConnectAsync(options, factory.Name, ledger, ct);
+                await using var session = await NodeSession.ConnectAsync(options, factory.Name, ledger, datasets, ct);
                 attempt = 0;
                 await session.ServeAsync(apps, ct);
             }
@@ -82,6 +83,39 @@ public static class CohortNode
         return ledger;
     }
 
+    // Each data set is declared by name and schema hash, read once at start; a file the app cannot read stops the node here.
+    private static IReadOnlyList<Transport.V1.DatasetInfo> Describe(IClientAppFactory factory, NodeOptions options)
+    {
+        var declared = new List<Transport.V1.DatasetInfo>();
+        foreach (var (name, path) in options.Datasets.OrderBy(d => d.Key, StringComparer.Ordinal))
+        {
+            if (!DatasetName.IsValid(name)) throw new ArgumentException($"data set name '{name}' is not valid ({DatasetName.Rule})");
+            var info = new Transport.V1.DatasetInfo { Name = name };
+            if (factory is IDatasetDescriber describer)
+            {
+                DatasetSchema schema;
+                try
+                {
+                    schema = describer.DescribeDataset(path);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    throw new ArgumentException($"data set '{name}' ({path}): {e.Message}");
+                }
+                // An app that cannot describe its data says nothing rather than the hash of an empty schema.
+                if (schema.Columns.Count > 0)
+                {
+                    info.SchemaHash = schema.Hash;
+                    info.Columns = schema.Columns.Count;
+                }
+            }
+            options.Logger.LogInformation("Node {Node}: data set {Dataset} at {Path}: {Columns} columns, schema {Schema}",
+                options.Name, name, path, info.Columns, DatasetSchema.Short(info.SchemaHash));
+            declared.Add(info);
+        }
+        return declared;
+    }
+
     private static TimeSpan Backoff(int attempt, TimeSpan max)
     {
         double seconds = Math.Min(max.TotalSeconds, 0.25 * Math.Pow(2, Math.Min(attempt, 10)));
@@ -101,6 +135,22 @@ public static class CohortNode
         RpcException r => $"{r.StatusCode}: {r.Status.Detail}",
         _ => e.Message,
     };
+}
+
+/// <summary>One app instance for every run; its preflight check and data description pass through when it has them.</summary>
+internal sealed class SingleAppFactory(string name, IClientApp app) : IClientAppFactory, IValidatingClientApp, IDatasetDescriber
+{
+    /// <inheritdoc />
+    public string Name { get; } = name;
+
+    /// <inheritdoc />
+    public IClientApp Create(ClientAppContext context) => app;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Validate(ClientAppContext context) => app is IValidatingClientApp v ? v.Validate(context) : [];
+
+    /// <inheritdoc />
+    public DatasetSchema DescribeDataset(string path) => app is IDatasetDescriber d ? d.DescribeDataset(path) : new DatasetSchema([]);
 }
 
 /// <summary>The server refused this node (unknown or wrong token); retrying cannot help.</summary>

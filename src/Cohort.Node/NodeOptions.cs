@@ -32,6 +32,14 @@ public sealed record NodeOptions
     /// </summary>
     public int Capacity { get; init; } = 1;
 
+    /// <summary>
+    /// The data sets this site holds, by name (<c>cohort node --data NAME=PATH</c>). The node declares each
+    /// to the server with its schema hash (never its content); a run whose plan names one gets its path as
+    /// the app's node setting <c>data</c>. With no <c>data</c> node setting and exactly one data set, a run
+    /// that names none gets that one.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Datasets { get; init; } = new Dictionary<string, string>();
+
     /// <summary>How long one task poll waits at the server.</summary>
     public TimeSpan PollWait { get; init; } = TimeSpan.FromSeconds(10);
 

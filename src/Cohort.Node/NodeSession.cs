@@ -44,14 +44,15 @@ internal sealed class NodeSession : IAsyncDisposable
     }
 
     /// <summary>Connects and registers.</summary>
-    public static async Task<NodeSession> ConnectAsync(NodeOptions options, string appName, AuditLedger? ledger, CancellationToken ct)
+    public static async Task<NodeSession> ConnectAsync(NodeOptions options, string appName, AuditLedger? ledger, IReadOnlyList<DatasetInfo> datasets, CancellationToken ct)
     {
         var channel = GrpcChannels.Create(options.Connection);
         try
         {
             var client = new Transport.V1.Fleet.FleetClient(channel);
-            var reply = await client.RegisterAsync(
-                new RegisterRequest { NodeName = options.Name, App = appName, Version = Version, ProtocolVersion = 1, SessionId = options.Session, Capacity = options.Capacity },
+            var request = new RegisterRequest { NodeName = options.Name, App = appName, Version = Version, ProtocolVersion = 1, SessionId = options.Session, Capacity = options.Capacity };
+            request.Datasets.AddRange(datasets);
+            var reply = await client.RegisterAsync(request,
                 deadline: DateTime.UtcNow.AddSeconds(15), cancellationToken: ct);
             options.Logger.LogInformation("Node {Node} registered with {Server} (server {Version})", options.Name, options.Connection.Server, reply.ServerVersion);
             return new NodeSession(channel, options, TimeSpan.FromMilliseconds(Math.Clamp(reply.HeartbeatIntervalMs, 100, 60_000)), ledger);
@@ -216,6 +217,31 @@ internal sealed class NodeSession : IAsyncDisposable
         if (task.TimeoutSeconds > 0) taskCts.CancelAfter(TimeSpan.FromSeconds(task.TimeoutSeconds));
         var header = new ResultHeader { TaskId = task.TaskId, NodeName = _options.Name, Ok = true };
         var clock = Stopwatch.StartNew();
+        if (task.Kind == Wire.Validate)
+        {
+            // The preflight: findings travel as problems of a successful answer; a failed answer means the check itself could not run.
+            // A run outside the site's policy is refused as its other tasks would be; its settings are not checked against the data.
+            if (PolicyRefusal(task) is { } refused)
+            {
+                header.Ok = false;
+                header.Error = refused.Error;
+                header.RefusedBySitePolicy = true;
+            }
+            else try
+            {
+                var problems = await Task.Run(() => apps.Validate(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), Dataset(task)), taskCts.Token);
+                header.Problems.AddRange(problems);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                header.Ok = false;
+                header.Error = "check cancelled or timed out";
+            }
+            ct.ThrowIfCancellationRequested();
+            header.DurationSeconds = clock.Elapsed.TotalSeconds;
+            await PushAsync(task, header, null, ct);
+            return;
+        }
         var reply = PolicyRefusal(task) is { } refusal ? refusal : task.Kind switch
         {
             Wire.Fit => await RunOnAppAsync(apps, task, ClientKind.Fit, parameters, taskCts.Token),
@@ -276,7 +302,7 @@ internal sealed class NodeSession : IAsyncDisposable
         RunApps.AppLease lease;
         try
         {
-            lease = await apps.AcquireAsync(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), ct);
+            lease = await apps.AcquireAsync(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), Dataset(task), ct);
         }
         catch (OperationCanceledException)
         {
@@ -294,6 +320,8 @@ internal sealed class NodeSession : IAsyncDisposable
             return await apps.Runner.RunAsync(lease.App, clientTask, ct);
         }
     }
+
+    private static string? Dataset(TaskHeader task) => task.Dataset.Length == 0 ? null : task.Dataset;
 
     private string Server => $"server:{_options.Connection.Server}";
 

@@ -31,17 +31,17 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
     public bool Serves(string appName) => string.Equals(appName, factory.Name, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
-    /// The app for a run, created with the run's app settings when first needed, held for one task: waits
+    /// The app for a run, created with the run's app settings and data set when first needed, held for one task: waits
     /// while another task uses the same instance. Dispose the lease when the task is done.
     /// </summary>
-    public async Task<AppLease> AcquireAsync(string runId, string appName, Config appSettings, CancellationToken ct)
+    public async Task<AppLease> AcquireAsync(string runId, string appName, Config appSettings, string? dataset, CancellationToken ct)
     {
         if (!Serves(appName))
             throw new InvalidOperationException($"this node runs app '{factory.Name}', the run needs '{appName}'");
         Entry entry;
         lock (_gate)
         {
-            entry = _apps.FirstOrDefault(e => e.RunId == runId) ?? Add(runId, appSettings);
+            entry = _apps.FirstOrDefault(e => e.RunId == runId) ?? Add(runId, appSettings, dataset);
             entry.Leases++;
         }
         try
@@ -57,9 +57,9 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
     }
 
     // Called under the gate.
-    private Entry Add(string runId, Config appSettings)
+    private Entry Add(string runId, Config appSettings, string? dataset)
     {
-        var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, options.NodeSettings));
+        var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, SettingsFor(dataset)));
         // A factory that hands every run the same instance gets one turn for all of them.
         var turn = _apps.FirstOrDefault(e => ReferenceEquals(e.App, app))?.Turn ?? new SemaphoreSlim(1, 1);
         var entry = new Entry(runId, app, turn);
@@ -123,5 +123,52 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         {
             if (Interlocked.Exchange(ref _released, 1) == 0) _owner.Release(_entry);
         }
+    }
+
+    /// <summary>
+    /// The preflight of a run on this node: every problem its app settings have on this node's data, as
+    /// far as the app can tell without training (nothing when the app cannot check).
+    /// </summary>
+    public IReadOnlyList<string> Validate(string runId, string appName, Config appSettings, string? dataset)
+    {
+        if (!Serves(appName)) return [$"this node runs app '{factory.Name}', the run needs '{appName}'"];
+        Config nodeSettings;
+        try
+        {
+            nodeSettings = SettingsFor(dataset);
+        }
+        catch (InvalidOperationException e)
+        {
+            return [e.Message];
+        }
+        if (factory is not IValidatingClientApp validating) return [];
+        try
+        {
+            return validating.Validate(new ClientAppContext(runId, options.Name, appSettings, nodeSettings));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return [$"the app's check failed: {e.Message}"];
+        }
+    }
+
+    /// <summary>The app's node settings for a run on <paramref name="dataset"/>: <c>data</c> is that data set's path.</summary>
+    private Config SettingsFor(string? dataset)
+    {
+        string? path;
+        if (dataset is null)
+        {
+            // A run that names no data set gets the node's default data: its data setting, or its only data set.
+            if (options.NodeSettings.ContainsKey("data") || options.Datasets.Count != 1) return options.NodeSettings;
+            path = options.Datasets.Values.First();
+        }
+        else if (!options.Datasets.TryGetValue(dataset, out path))
+        {
+            string held = options.Datasets.Count == 0 ? "none" : string.Join(", ", options.Datasets.Keys.Order(StringComparer.Ordinal));
+            throw new InvalidOperationException($"this node holds no data set '{dataset}' (it holds: {held})");
+        }
+        var settings = options.NodeSettings.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        settings["data"] = path;
+        return new Config(settings);
     }
 }

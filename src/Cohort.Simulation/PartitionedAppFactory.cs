@@ -11,7 +11,7 @@ namespace Cohort.Simulation;
 /// file) and <c>partition.client</c> (a client name from it) select the partition; without them the
 /// app reads its own data as usual. The data set is loaded and partitioned once per process.
 /// </summary>
-internal sealed class PartitionedAppFactory(ISimulationAppFactory inner) : IClientAppFactory
+internal sealed class PartitionedAppFactory(ISimulationAppFactory inner) : IClientAppFactory, IValidatingClientApp, IDatasetDescriber
 {
     /// <summary>Node setting naming the plan file.</summary>
     public const string PlanKey = "partition.plan";
@@ -36,6 +36,18 @@ internal sealed class PartitionedAppFactory(ISimulationAppFactory inner) : IClie
         var partition = new DataPartition(index, setup.Partitions.Clients, setup.Dataset, setup.Partitions.Of(index));
         return inner.Create(context with { Partition = partition });
     }
+
+    /// <summary>The inner app's preflight; a node working on a partition has its settings checked alone (the simulate preflight checks the plan's files).</summary>
+    public IReadOnlyList<string> Validate(ClientAppContext context)
+    {
+        if (inner is not IValidatingClientApp validating) return [];
+        if (!context.NodeSettings.ContainsKey(PlanKey)) return validating.Validate(context);
+        var settingsOnly = context.NodeSettings.Where(kv => kv.Key != "data");
+        return validating.Validate(context with { NodeSettings = new Records.Config(settingsOnly) });
+    }
+
+    /// <summary>The inner app's description of a data set; an empty schema when it has none.</summary>
+    public DatasetSchema DescribeDataset(string path) => inner is IDatasetDescriber describer ? describer.DescribeDataset(path) : new DatasetSchema([]);
 
     /// <summary>The loaded data and partitions of a plan file (cached per process).</summary>
     public static SimulationRunner.Setup SetupOf(string planPath, ISimulationAppFactory factory) =>

@@ -37,6 +37,10 @@ public static class SimulationRunner
                 : $"app.name: app '{plan.App.Name}' cannot run as virtual clients (apps that can: {string.Join(", ", able)})");
         }
 
+        // The same check a server asks its nodes for at submit: every settings and data problem at once, before any loading.
+        if (SimulationPreflight.Check(factory, plan, options.BaseDirectory) is { Count: > 0 } problems)
+            throw new PlanException(options.PlanSource, 0, 0, $"preflight failed: {string.Join("; ", problems)}");
+
         ISimulationDataset dataset;
         try
         {

@@ -37,6 +37,10 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
         Assert.Matches("online|busy", cleveland);
         Assert.Contains("tabular", cleveland, StringComparison.Ordinal);
         Assert.Contains(federation.HeartRun, cleveland, StringComparison.Ordinal);
+        // Each hospital declared its file as data set 'heart': listed with its schema hash (short, the full one in the title).
+        string hash = (await page.GetAttributeAsync("tr[data-node=cleveland] [data-dataset=heart] code", "title"))!;
+        Assert.Matches("^[0-9a-f]{64}$", hash);
+        Assert.Contains($"heart {hash[..12]} 14 columns", (await page.TextContentAsync("tr[data-node=cleveland] td.datasets"))!, StringComparison.Ordinal);
         Assert.Contains("empty", (await page.TextContentAsync("tr[data-node=e1]"))!, StringComparison.Ordinal);
         await page.Context.CloseAsync();
     }

@@ -27,7 +27,13 @@ public sealed class BadInputTests
             nodes.Add(CliProcess.StartNode(server, "va", await server.Control.CreateNodeTokenAsync("va", default), "tabular", "--data", Repo.HeartData("va")));
             await server.WaitForNodesAsync(3, processes: nodes);
 
-            var run = await server.Control.SubmitAsync(TestPlans.Heart(rounds: 2, nodes: 3, minFit: 2), "heart", default);
+            // The preflight at submit finds the bad row before any run is queued...
+            var refused = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(TestPlans.Heart(rounds: 2, nodes: 3, minFit: 2), "heart", default));
+            Assert.StartsWith("preflight failed: node corrupt: column 'chol' holds text ('abc' on line 5)", refused.Message);
+            Assert.Empty(await server.Control.ListAsync(null, default));
+
+            // ...and without it, the node's app fails that node alone, naming file and line, while the round goes on.
+            var run = await server.Control.SubmitAsync(TestPlans.Heart(rounds: 2, nodes: 3, minFit: 2), "heart", default, skipPreflight: true);
             var detail = await server.WaitForRunAsync(run.Id);
 
             Assert.True(detail.Run.Status == "finished", detail.Run.Error);

@@ -35,7 +35,7 @@ public sealed class FleetProtocolTests
         });
 
         string plan = TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1, minEvaluate: 1);
-        var run = await server.Control.SubmitAsync(plan, "raw", default);
+        var run = await server.Control.SubmitAsync(plan, "raw", default, skipPreflight: true);
         var weights = new ParameterSet([Tensor.Zeros("weights", Cohort.Parameters.DType.Float32, [4])]);
         string? rejection = null;
         while (rejection is null)

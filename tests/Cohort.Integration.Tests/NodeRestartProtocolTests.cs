@@ -13,7 +13,7 @@ public sealed class NodeRestartProtocolTests
     {
         await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
         await using var node = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "r", await server.Control.CreateNodeTokenAsync("r", default));
-        await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1, timeout: "60s"), "restart", default);
+        await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1, timeout: "60s"), "restart", default, skipPreflight: true);
         var first = await node.PullAsync(TaskKind.GetParameters, TimeSpan.FromSeconds(30));
 
         // The node restarts while working on the task: it registers again and pulls.

@@ -6,7 +6,7 @@ namespace Cohort.Apps.Tabular;
 /// Creates <see cref="TabularApp"/>s (plan app name "tabular"): reads the app settings, then reads and
 /// preprocesses the file named by the node setting <c>data</c>.
 /// </summary>
-public sealed class TabularAppFactory : ISimulationAppFactory
+public sealed class TabularAppFactory : ISimulationAppFactory, IValidatingClientApp, IDatasetDescriber
 {
     /// <summary>The plan's app name.</summary>
     public const string AppName = "tabular";
@@ -30,6 +30,12 @@ public sealed class TabularAppFactory : ISimulationAppFactory
         var data = TabularPreprocessor.LoadFile(path, settings.Read, settings.Preprocess);
         return new TabularApp(settings, data, context.NodeName);
     }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Validate(ClientAppContext context) => TabularValidation.Check(context, this);
+
+    /// <summary>The file's column names and types, inferred as <c>categorical: auto</c> infers them (<see cref="TabularSchema"/>).</summary>
+    public DatasetSchema DescribeDataset(string path) => TabularSchema.Infer(path);
 
     /// <inheritdoc />
     public ISimulationDataset LoadDataset(SimulationDataContext context) =>

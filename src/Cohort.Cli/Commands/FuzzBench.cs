@@ -63,7 +63,7 @@ internal static class FuzzBench
             using var stranger = GrpcChannels.Create(new ConnectionOptions(server.Address.ToString(), "not-a-token-" + seed, ca));
             var fleet = new Fleet.FleetClient(channel);
             await fleet.RegisterAsync(new RegisterRequest { NodeName = "fuzz", App = "empty", Version = "fuzz", ProtocolVersion = 1 }, cancellationToken: ct);
-            await control.SubmitAsync(FuzzPlan, "fuzz", ct);
+            await control.SubmitAsync(FuzzPlan, "fuzz", ct, skipPreflight: true);
 
             long before = server.ResidentBytes();
             Console.WriteLine($"fuzzing {count} messages (seed {seed}) against {server.Address}; server RSS {before >> 20} MiB");
@@ -107,7 +107,7 @@ internal static class FuzzBench
                 statuses[outcome] = statuses.GetValueOrDefault(outcome) + 1;
                 // Keep tasks coming: a run whose tasks all failed ends, so start another.
                 sinceTask = tasks.Count > 0 ? 0 : sinceTask + 1;
-                if (sinceTask > 0 && sinceTask % 400 == 0) await control.SubmitAsync(FuzzPlan, "fuzz", ct);
+                if (sinceTask > 0 && sinceTask % 400 == 0) await control.SubmitAsync(FuzzPlan, "fuzz", ct, skipPreflight: true);
                 if (tasks.Count > 0 && mutator.Random.Next(50) == 0) tasks.Clear();
                 if ((i + 1) % 10_000 == 0) Console.WriteLine($"  {i + 1} messages, {crashes} crashes, {hangs} hangs, server RSS {server.ResidentBytes() >> 20} MiB");
             }

@@ -17,7 +17,11 @@ internal static class NodeCommand
         var name = new Option<string>("--name", "-n") { Description = "This site's name (the one its token was issued for)", Required = true };
         var token = new Option<string?>("--token") { Description = "Node token (default: $COHORT_NODE_TOKEN)" };
         var app = new Option<string>("--app") { Description = $"Built-in client app ({string.Join(", ", BuiltInApps.Factories().Select(a => a.Name))})", Required = true };
-        var data = new Option<string?>("--data") { Description = "The site's data file (or folder, e.g. for mnist), read by the app; it never leaves the node" };
+        var data = new Option<string[]>("--data")
+        {
+            Description = "A data set this site holds, NAME=PATH (repeatable): declared to the server by name and schema hash, given to the app when a plan names it (dataset: NAME). "
+                + "A plain PATH (file, or folder e.g. for mnist) is the app's default data. The data never leaves the node",
+        };
         var set = new Option<string[]>("--set") { Description = "Extra node-local app setting KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = true };
         var ca = new Option<string?>("--ca") { Description = "CA certificate (PEM) to trust for the server" };
         var insecure = new Option<bool>("--insecure") { Description = "Allow a plaintext http:// server (local development only: loopback addresses)" };
@@ -63,10 +67,20 @@ internal static class NodeCommand
             string tokenValue = pr.GetValue(token) ?? Environment.GetEnvironmentVariable("COHORT_NODE_TOKEN")
                 ?? throw new CliException("no node token: pass --token or set COHORT_NODE_TOKEN");
             var settings = new Dictionary<string, Scalar>(StringComparer.Ordinal);
-            if (pr.GetValue(data) is { } dataFile)
+            var datasets = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var value in pr.GetValue(data) ?? [])
             {
-                if (!File.Exists(dataFile) && !Directory.Exists(dataFile)) throw new CliException($"--data: '{dataFile}' not found (a file, or a folder such as mnist's IDX folder)");
-                settings["data"] = Path.GetFullPath(dataFile);
+                var (datasetName, path) = DataArgument(value);
+                if (!File.Exists(path) && !Directory.Exists(path)) throw new CliException($"--data {value}: '{path}' not found (a file, or a folder such as mnist's IDX folder)");
+                if (datasetName is null)
+                {
+                    if (settings.ContainsKey("data")) throw new CliException($"--data {value}: a second plain path; name data sets as NAME=PATH");
+                    settings["data"] = Path.GetFullPath(path);
+                }
+                else if (!datasets.TryAdd(datasetName, Path.GetFullPath(path)))
+                {
+                    throw new CliException($"--data {value}: data set '{datasetName}' is given twice");
+                }
             }
             foreach (var kv in pr.GetValue(set) ?? [])
             {
@@ -84,6 +98,7 @@ internal static class NodeCommand
                 NodeSettings = new Config(settings),
                 Policy = sitePolicy,
                 Capacity = taskCapacity,
+                Datasets = datasets,
                 Logger = loggerFactory.CreateLogger("cohort.node"),
                 StateDir = pr.GetValue(stateDir) ?? Environment.GetEnvironmentVariable("COHORT_NODE_STATE_DIR"),
             };
@@ -108,5 +123,20 @@ internal static class NodeCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Splits a <c>--data</c> value: NAME=PATH names a data set, anything else is a plain path. A value whose
+    /// text before '=' is no valid name (a path holding '=') is a path; so is one that names an existing file as a whole.
+    /// </summary>
+    public static (string? Name, string Path) DataArgument(string value)
+    {
+        int eq = value.IndexOf('=');
+        if (eq <= 0) return (null, value);
+        string name = value[..eq], path = value[(eq + 1)..];
+        if (!DatasetName.IsValid(name)) return (null, value);
+        if ((File.Exists(value) || Directory.Exists(value)) && !File.Exists(path) && !Directory.Exists(path)) return (null, value);
+        if (path.Length == 0) throw new CliException($"--data {value}: no path after '='; expected NAME=PATH");
+        return (name, path);
     }
 }

@@ -28,7 +28,8 @@ internal static class RunCommands
         var wait = new Option<bool>("--wait", "-w") { Description = "Wait for the run to end, printing each round" };
         var json = new Option<bool>("--json") { Description = "Print JSON" };
         var set = new Option<string[]>("--set") { Description = "Override a plan value, KEY.PATH=VALUE (e.g. rounds=3, train.learning_rate=0.01); repeatable", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("submit", "Submit a plan as a new run") { plan, wait, json, set };
+        var noPreflight = new Option<bool>("--no-preflight") { Description = "Queue the run without first asking the nodes that would run it to check its app settings against their data" };
+        var command = new Command("submit", "Submit a plan as a new run (after the nodes it would use check its app settings against their data)") { plan, wait, json, set, noPreflight };
         control.AddTo(command);
         command.SetAction(async (pr, ct) =>
         {
@@ -42,7 +43,8 @@ internal static class RunCommands
             }).ToArray();
             if (overrides.Length > 0) yaml = Plans.PlanText.WithValues(yaml, overrides);
             using var client = new ControlClient(control.Resolve(pr));
-            var info = await client.SubmitAsync(yaml, Path.GetFileName(path), ct);
+            var info = await client.SubmitAsync(yaml, Path.GetFileName(path), ct, pr.GetValue(noPreflight));
+            foreach (var note in info.PreflightNotes) Console.Error.WriteLine($"preflight: {note}");
             if (pr.GetValue(json) && !pr.GetValue(wait))
             {
                 Console.WriteLine(RunReport.ToJson(info));

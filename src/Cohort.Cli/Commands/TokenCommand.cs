@@ -65,7 +65,10 @@ internal static class TokenCommand
             {
                 // tasks: held now / capacity (how many it runs at the same time); "-" for a node not connected.
                 foreach (var n in nodes)
-                    Console.WriteLine($"{n.Name,-16} {n.Status,-16} {n.App,-10} {(n.Capacity > 0 ? $"{n.Tasks}/{n.Capacity}" : "-"),-6} {n.LastHeartbeat,-34} {n.Address}");
+                {
+                    string datasets = n.Datasets.Count == 0 ? "" : "  data sets: " + string.Join(", ", n.Datasets.Select(d => $"{d.Name} (schema {Apps.DatasetSchema.Short(d.SchemaHash)}{(d.Columns > 0 ? $", {d.Columns} columns" : "")})"));
+                    Console.WriteLine($"{n.Name,-16} {n.Status,-16} {n.App,-10} {(n.Capacity > 0 ? $"{n.Tasks}/{n.Capacity}" : "-"),-6} {n.LastHeartbeat,-34} {n.Address}{datasets}");
+                }
             }
             return 0;
         });

@@ -30,8 +30,8 @@ internal sealed class ControlClient : IDisposable
     }
 
     /// <summary>Submits a plan.</summary>
-    public Task<RunInfo> SubmitAsync(string yaml, string source, CancellationToken ct) =>
-        Call(() => _client.SubmitRunAsync(new SubmitRunRequest { PlanYaml = yaml, PlanSource = source }, cancellationToken: ct).ResponseAsync);
+    public Task<RunInfo> SubmitAsync(string yaml, string source, CancellationToken ct, bool skipPreflight = false) =>
+        Call(() => _client.SubmitRunAsync(new SubmitRunRequest { PlanYaml = yaml, PlanSource = source, SkipPreflight = skipPreflight }, cancellationToken: ct).ResponseAsync);
 
     /// <summary>Lists runs.</summary>
     public async Task<IReadOnlyList<RunInfo>> ListAsync(string? status, CancellationToken ct) =>

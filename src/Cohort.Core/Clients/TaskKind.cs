@@ -11,4 +11,7 @@ internal enum TaskKind
 
     /// <summary>Return the app's initial parameters.</summary>
     GetParameters,
+
+    /// <summary>Check the run's app settings against the node's data without training (the preflight at submit).</summary>
+    Validate,
 }

@@ -22,6 +22,16 @@ public sealed record Plan
     /// <summary>The client app nodes run, and its settings (identical on every node).</summary>
     public required AppSpec App { get; init; }
 
+    /// <summary>
+    /// The data set the run trains on (plan key <c>dataset</c>, at the top or under <c>app</c>): only nodes
+    /// that declared a data set of this name take part, and each gives its app that data set's path.
+    /// Null: every node running the app, with its default data.
+    /// </summary>
+    public string? Dataset { get; init; }
+
+    /// <summary>How long the preflight at submit waits for each node's check of the app settings (plan key <c>preflight_timeout</c>).</summary>
+    public TimeSpan PreflightTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The strategy and its parameters.</summary>
     public required StrategySpec Strategy { get; init; }
 

@@ -1,3 +1,4 @@
+using Cohort.Apps;
 using Cohort.Records;
 using Cohort.Strategies;
 
@@ -7,7 +8,7 @@ namespace Cohort.Plans;
 public static class PlanParser
 {
     private static readonly string[] TopKeys =
-        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config", "failure", "personalization", "asynchronous", "simulation", "privacy"];
+        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config", "failure", "personalization", "asynchronous", "simulation", "privacy", "dataset", "preflight_timeout"];
 
     private static readonly string[] PrivacyKeys = ["mode", "clipping_norm", "noise_multiplier", "delta"];
 
@@ -16,7 +17,7 @@ public static class PlanParser
     private static readonly string[] AsynchronousKeys = ["buffer_size", "concurrency", "server_learning_rate", "staleness"];
     private static readonly string[] StalenessKeys = ["type", "a", "b"];
 
-    private static readonly string[] AppKeys = ["name", "settings"];
+    private static readonly string[] AppKeys = ["name", "settings", "dataset"];
     private static readonly string[] StrategyKeys = ["name", "params"];
     private static readonly string[] SelectionKeys = ["min_available", "min_fit", "min_evaluate", "fraction_fit", "fraction_evaluate", "nodes"];
 
@@ -42,13 +43,16 @@ public static class PlanParser
         string name = top.RequiredString("name");
         int rounds = top.Int("rounds", 1) ?? 1;
         var defaults = new Plan { Name = name, App = new AppSpec("", Config.Empty), Strategy = new StrategySpec("", Config.Empty) };
+        var appSection = top.RequiredSection("app", AppKeys);
 
         var plan = new Plan
         {
             Name = name,
             Experiment = top.String("experiment") ?? name,
             Tags = top.StringList("tags") ?? [],
-            App = ReadApp(top.RequiredSection("app", AppKeys)),
+            App = ReadApp(appSection),
+            Dataset = ReadDataset(top, appSection),
+            PreflightTimeout = top.Duration("preflight_timeout", allowZero: false) ?? defaults.PreflightTimeout,
             Strategy = ReadStrategy(top.RequiredSection("strategy", StrategyKeys), strategies),
             Rounds = rounds,
             Selection = ReadSelection(top.Section("selection", SelectionKeys)),
@@ -121,6 +125,24 @@ public static class PlanParser
             ? AppSettingsFlattener.Flatten(app.Source, app.NameOf("settings"), node)
             : Config.Empty;
         return new AppSpec(name, settings);
+    }
+
+    // The data set may be named at the top level or under app (it says which data the app reads); both must agree.
+    private static string? ReadDataset(YamlSection top, YamlSection app)
+    {
+        string? atTop = ReadDatasetName(top);
+        string? underApp = ReadDatasetName(app);
+        if (atTop is not null && underApp is not null && atTop != underApp)
+            throw app.Error(app.Find("dataset")!, $"{app.NameOf("dataset")}: '{underApp}' differs from the top-level dataset '{atTop}'; name it once");
+        return atTop ?? underApp;
+    }
+
+    private static string? ReadDatasetName(YamlSection section)
+    {
+        string? name = section.String("dataset");
+        if (name is not null && !DatasetName.IsValid(name))
+            throw section.Error(section.Find("dataset")!, $"{section.NameOf("dataset")}: '{name}' is not a data set name ({DatasetName.Rule})");
+        return name;
     }
 
     private static StrategySpec ReadStrategy(YamlSection strategy, StrategyRegistry strategies)

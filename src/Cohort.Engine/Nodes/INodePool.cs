@@ -11,6 +11,13 @@ internal interface INodePool
     /// <summary>Names of the nodes that can take tasks for <paramref name="app"/> now, sorted.</summary>
     IReadOnlyList<string> Available(string app);
 
+    /// <summary>
+    /// Names of the nodes that can take tasks for <paramref name="app"/> and hold the data set
+    /// <paramref name="dataset"/> (any data when null), sorted. Pools whose clients get their data from
+    /// the pool itself (virtual clients, in-process apps) have every data set.
+    /// </summary>
+    IReadOnlyList<string> Available(string app, string? dataset) => Available(app);
+
     /// <summary>Starts a task; the returned task completes with its outcome (never throws for node errors).</summary>
     Task<TaskOutcome> Submit(PendingTask task);
 

@@ -29,6 +29,9 @@ internal sealed class PendingTask
     /// <summary>The plan's app settings.</summary>
     public required Config AppSettings { get; init; }
 
+    /// <summary>The data set the plan names (the node gives its app that data set's path); null for the node's default data.</summary>
+    public string? Dataset { get; init; }
+
     /// <summary>Config for this task.</summary>
     public required Config Config { get; init; }
 
@@ -64,6 +67,7 @@ internal sealed class PendingTask
     {
         TaskKind.Fit => "fit",
         TaskKind.Evaluate => "evaluate",
+        TaskKind.Validate => "validate",
         _ => "get_parameters",
     };
 }
@@ -75,6 +79,9 @@ internal sealed record TaskOutcome(
 {
     /// <summary>Why the task failed; null when it succeeded.</summary>
     public FailureKind? Failure { get; init; }
+
+    /// <summary>A validate task's findings: each problem the node's app found with the run's settings on its data.</summary>
+    public IReadOnlyList<string> Problems { get; init; } = [];
 
     /// <summary>A failure of a kind, with a reason.</summary>
     public static TaskOutcome Failed(FailureKind kind, string reason, double durationSeconds = 0, long uploadBytes = 0) =>

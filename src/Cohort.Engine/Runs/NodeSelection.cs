@@ -14,8 +14,11 @@ internal static class NodeSelection
 {
     private const int NamesShown = 5;
 
-    /// <summary>Online nodes with the plan's app, narrowed to the plan's <c>selection.nodes</c> when it names any; sorted.</summary>
-    public static IReadOnlyList<string> Eligible(Plan plan, INodePool pool) => plan.Selection.Allowed(pool.Available(plan.App.Name));
+    /// <summary>
+    /// Online nodes with the plan's app that hold the plan's data set (when it names one), narrowed to the
+    /// plan's <c>selection.nodes</c> when it names any; sorted.
+    /// </summary>
+    public static IReadOnlyList<string> Eligible(Plan plan, INodePool pool) => plan.Selection.Allowed(pool.Available(plan.App.Name, plan.Dataset));
 
     /// <summary>The words a waiting reason starts with.</summary>
     public const string Waiting = "waiting for nodes: ";
@@ -37,7 +40,14 @@ internal static class NodeSelection
         var census = pool.Census(plan.App.Name);
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"{eligible.Count} of {wantedName} {wanted} connected run app '{plan.App.Name}'");
+        if (plan.Dataset is not null) sb.Append(CultureInfo.InvariantCulture, $" and hold dataset '{plan.Dataset}'");
         if (plan.Selection.Nodes.Count > 0) sb.Append(" and are named in selection.nodes");
+        if (plan.Dataset is not null)
+        {
+            // Nodes with the right app but not the data set: the plan's data set is what they miss.
+            var without = plan.Selection.Allowed(pool.Available(plan.App.Name)).Where(n => !eligibleSet.Contains(n)).ToArray();
+            if (without.Length > 0) sb.Append(CultureInfo.InvariantCulture, $"; {without.Length} connected run app '{plan.App.Name}' without dataset '{plan.Dataset}' ({Names(without)})");
+        }
 
         // Eligible nodes working for other runs: this run's tasks queue behind theirs, in turn.
         var busy = census.Where(n => eligibleSet.Contains(n.Name))

@@ -92,8 +92,15 @@ internal static class TabularReader
     /// <summary>True for the spellings of a missing value: empty and '?'.</summary>
     public static bool IsMissing(ReadOnlySpan<char> field) => field.IsEmpty || field is "?";
 
+    /// <summary>
+    /// The one rule for what counts as a number in a tabular file (invariant culture, finite), used when
+    /// reading values and when inferring a column's type (<see cref="TabularSchema"/>).
+    /// </summary>
+    public static bool IsNumber(string field, out double value) =>
+        double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
+
     // Splits one line on commas, honouring double-quoted fields ("" inside quotes is a quote); fields are trimmed.
-    private static void SplitLine(string line, List<string> fields, string source, int lineNumber)
+    internal static void SplitLine(string line, List<string> fields, string source, int lineNumber)
     {
         fields.Clear();
         int i = 0;
@@ -148,7 +155,7 @@ internal static class TabularReader
             {
                 _numbers.Add(double.NaN);
             }
-            else if (double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v))
+            else if (IsNumber(field, out double v))
             {
                 _numbers.Add(v);
             }

@@ -30,14 +30,20 @@ internal sealed class ControlService(
         var by = operators.Demand(context, Permission.SubmitRun);
         try
         {
-            var run = await runs.SubmitAsync(request.PlanYaml, request.PlanSource, context.CancellationToken);
+            var (run, notes) = await runs.SubmitCheckedAsync(request.PlanYaml, request.PlanSource, request.SkipPreflight, context.CancellationToken);
             await store.AddEventAsync(run.Id, "run.control", $"submitted through the Control API by '{by.Name}' ({Permissions.NameOf(by.Role)})", context.CancellationToken);
             ledger.Append(RunAudit.Submitted(run, AuditActors.Operator(context.GetHttpContext()), request.PlanSource));
-            return RunDetails.Info(run);
+            var info = RunDetails.Info(run);
+            info.PreflightNotes.AddRange(notes);
+            return info;
         }
         catch (PlanException e)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+        catch (PreflightException e)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }
     }
 
@@ -137,6 +143,8 @@ internal sealed class ControlService(
                 Capacity = l?.Capacity ?? 0,
                 Tasks = l is null ? 0 : board.HeldBy(n.Name).Count,
             });
+            foreach (var d in l?.Datasets ?? [])
+                reply.Nodes[^1].Datasets.Add(new DatasetInfo { Name = d.Name, SchemaHash = d.SchemaHash, Columns = d.Columns });
         }
         return reply;
     }

@@ -87,13 +87,18 @@ internal sealed class DashboardData(
         {
             live.TryGetValue(n.Name, out var l);
             rows.Add(new NodeRow(n.Name, l?.Status ?? (n.Status == "unknown" ? "never connected" : "offline"),
-                l?.LastSeen ?? n.LastSeen, l?.Address ?? n.Address, l?.App ?? n.App, l?.Version ?? n.Version, l?.BusyTask));
+                l?.LastSeen ?? n.LastSeen, l?.Address ?? n.Address, l?.App ?? n.App, l?.Version ?? n.Version, l?.BusyTask)
+            { Datasets = l?.Datasets ?? [] });
         }
         foreach (var l in live.Values.Where(l => stored.All(s => s.Name != l.Name)))
-            rows.Add(new NodeRow(l.Name, l.Status, l.LastSeen, l.Address, l.App, l.Version, l.BusyTask));
+            rows.Add(new NodeRow(l.Name, l.Status, l.LastSeen, l.Address, l.App, l.Version, l.BusyTask) { Datasets = l.Datasets });
         return rows.OrderBy(r => r.Name, StringComparer.Ordinal).ToArray();
     }
 }
 
 /// <summary>A node as the dashboard lists it.</summary>
-internal sealed record NodeRow(string Name, string Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version, string? BusyTask);
+internal sealed record NodeRow(string Name, string Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version, string? BusyTask)
+{
+    /// <summary>The data sets the node declared when it last registered since the server started.</summary>
+    public IReadOnlyList<Fleet.DeclaredDataset> Datasets { get; init; } = [];
+}

@@ -10,6 +10,9 @@ internal sealed class ConnectedNodePool(NodeRegistry registry, TaskBoard board) 
     public IReadOnlyList<string> Available(string app) => registry.Online(app);
 
     /// <inheritdoc />
+    public IReadOnlyList<string> Available(string app, string? dataset) => registry.Online(app, dataset);
+
+    /// <inheritdoc />
     public Task<TaskOutcome> Submit(PendingTask task) => board.Submit(task);
 
     /// <inheritdoc />

@@ -5,6 +5,7 @@ using Cohort.Engine.Nodes;
 using Cohort.Engine.State;
 using Cohort.Parameters;
 using Cohort.Server.Audit;
+using Cohort.Records;
 using Cohort.Server.Hosting;
 using Cohort.Server.Observability;
 using Cohort.Server.Security;
@@ -33,7 +34,8 @@ internal sealed class FleetService(
         string node = await AuthenticateAs(request.NodeName, context);
         await RefuseSecondProcessAsync(node, request.SessionId, context);
         int capacity = Math.Clamp(request.Capacity, 1, MaxCapacity);
-        registry.Register(node, request.App, request.Version, context.Peer, request.SessionId, capacity);
+        var datasets = DeclaredDatasets(request);
+        registry.Register(node, request.App, request.Version, context.Peer, request.SessionId, capacity, datasets);
         board.SetCapacity(node, capacity);
         var http = context.GetHttpContext();
         ledger.Append(new AuditEvent(AuditKinds.NodeRegistered, AuditActors.Node(node),
@@ -44,13 +46,33 @@ internal sealed class FleetService(
         board.NodeLost(node, FailureKind.NodeRestarted, "node restarted while working on the task", offline: false);
         await store.UpdateNodeAsync(new NodeRecord(node, NodeStatus.Online, DateTimeOffset.UtcNow, context.Peer, request.App, request.Version), context.CancellationToken);
         await store.AddEventAsync(null, "node.online", $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version}, capacity {capacity})", context.CancellationToken);
-        log.LogInformation("Node {Node} registered from {Peer} with app {App}, capacity {Capacity}", node, context.Peer, request.App, capacity);
+        log.LogInformation("Node {Node} registered from {Peer} with app {App}, capacity {Capacity}{Datasets}", node, context.Peer, request.App, capacity,
+            datasets.Count == 0 ? "" : $" and data sets {string.Join(", ", datasets.Select(d => d.Name))}");
         return new RegisterReply
         {
             NodeId = node,
             HeartbeatIntervalMs = (int)options.HeartbeatInterval.TotalMilliseconds,
             ServerVersion = ServerInfo.Version,
         };
+    }
+
+    // A node's declarations are names and hashes it chose: bounded and checked like any other input.
+    private static IReadOnlyList<DeclaredDataset> DeclaredDatasets(RegisterRequest request)
+    {
+        if (request.Datasets.Count > DeclaredDataset.MaxPerNode)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"{request.Datasets.Count} data sets declared; at most {DeclaredDataset.MaxPerNode}"));
+        var declared = new List<DeclaredDataset>();
+        foreach (var d in request.Datasets)
+        {
+            if (!Apps.DatasetName.IsValid(d.Name))
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"data set name '{(d.Name.Length > 64 ? d.Name[..64] + "…" : d.Name)}' is not valid ({Apps.DatasetName.Rule})"));
+            if (d.SchemaHash.Length > DeclaredDataset.MaxHashLength || !d.SchemaHash.All(char.IsAsciiHexDigit))
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"data set '{d.Name}': schema hash must be at most {DeclaredDataset.MaxHashLength} hex digits"));
+            if (declared.Any(x => x.Name == d.Name))
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"data set '{d.Name}' declared twice"));
+            declared.Add(new DeclaredDataset(d.Name, d.SchemaHash, Math.Max(0, d.Columns)));
+        }
+        return declared;
     }
 
     // Another session holds the name with a recent sign of life. A node that restarted quickly looks the same for a moment,
@@ -106,6 +128,7 @@ internal sealed class FleetService(
             Kind = TaskKinds.ToWire(task.Kind),
             App = task.App,
             TimeoutSeconds = (int)Math.Ceiling(task.Timeout.TotalSeconds),
+            Dataset = task.Dataset ?? "",
         };
         ScalarMaps.CopyTo(task.AppSettings, header.AppSettings);
         ScalarMaps.CopyTo(task.Config, header.Config);
@@ -228,7 +251,8 @@ internal sealed class FleetService(
         if (!header.Ok && header.RefusedBySitePolicy)
         {
             string reason = $"refused by site policy: {header.Error}";
-            if (board.Complete(task, TaskOutcome.Failed(FailureKind.SitePolicy, reason, duration)))
+            // A preflight refusal belongs to no run yet: the submitter hears of it in the preflight's notes.
+            if (board.Complete(task, TaskOutcome.Failed(FailureKind.SitePolicy, reason, duration)) && task.Kind != TaskKind.Validate)
             {
                 log.LogWarning("Node {Node} refused run {Run} ({Phase}, round {Round}): {Reason}", node, task.RunId, task.Phase, task.Round, reason);
                 await store.AddEventAsync(task.RunId, "node.policy_refused", $"node '{node}' {reason} ({task.Phase}, round {task.Round})", ct);
@@ -240,6 +264,19 @@ internal sealed class FleetService(
             receipt.NodeError = header.Error;
             board.Complete(task, TaskOutcome.Failed(FailureKind.ClientError, $"node error: {header.Error}", duration));
             return new PushResultReply { Accepted = true };
+        }
+
+        if (task.Kind == TaskKind.Validate)
+        {
+            // A preflight answer carries findings, not parameters or metrics.
+            if (header.HasParameters)
+            {
+                board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, "rejected result: a validation result carries no parameters", duration));
+                return Reject("a validation result carries no parameters");
+            }
+            var problems = header.Problems.Take(Runs.PreflightLimits.MaxProblems).Select(Runs.PreflightLimits.Clip).ToArray();
+            var checkedOutcome = new TaskOutcome(true, null, 0, double.NaN, Metrics.Empty, null, duration, 0) { Problems = problems };
+            return board.Complete(task, checkedOutcome) ? new PushResultReply { Accepted = true } : Reject("task already completed");
         }
 
         ParameterSet? parameters = null;

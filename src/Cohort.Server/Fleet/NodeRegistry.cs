@@ -41,16 +41,23 @@ internal sealed class NodeRegistry
         /// <summary>The first task the node says it is working on.</summary>
         public string? BusyTask => BusyTasks.Count > 0 ? BusyTasks[0] : null;
 
+        /// <summary>The data sets the node declared when it last registered (name, schema hash, columns).</summary>
+        public IReadOnlyList<DeclaredDataset> Datasets { get; set; } = [];
+
+        /// <summary>True when the node declared a data set called <paramref name="name"/>.</summary>
+        public bool Holds(string name) => Datasets.Any(d => d.Name == name);
+
         /// <summary>"online", "busy" or "offline".</summary>
         public string Status => !Online ? NodeStatus.Offline : BusyTasks.Count == 0 ? NodeStatus.Online : NodeStatus.Busy;
     }
 
     /// <summary>Marks a node online after it registered.</summary>
-    public LiveNode Register(string name, string app, string version, string address, string session = "", int capacity = 1)
+    public LiveNode Register(string name, string app, string version, string address, string session = "", int capacity = 1, IReadOnlyList<DeclaredDataset>? datasets = null)
     {
         var n = _nodes.GetOrAdd(name, k => new LiveNode { Name = k });
         lock (n)
         {
+            n.Datasets = datasets ?? [];
             n.Session = session;
             n.App = app;
             n.Version = version;
@@ -93,6 +100,11 @@ internal sealed class NodeRegistry
     /// <summary>Names of online nodes running <paramref name="app"/> (any app when null), sorted.</summary>
     public IReadOnlyList<string> Online(string? app = null) => _nodes.Values
         .Where(n => n.Online && (app is null || string.Equals(n.App, app, StringComparison.OrdinalIgnoreCase)))
+        .Select(n => n.Name).Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>Names of online nodes running <paramref name="app"/> that declared the data set <paramref name="dataset"/> (any when null), sorted.</summary>
+    public IReadOnlyList<string> Online(string app, string? dataset) => dataset is null ? Online(app) : _nodes.Values
+        .Where(n => n.Online && string.Equals(n.App, app, StringComparison.OrdinalIgnoreCase) && n.Holds(dataset))
         .Select(n => n.Name).Order(StringComparer.Ordinal).ToArray();
 
     /// <summary>True when the node is online.</summary>

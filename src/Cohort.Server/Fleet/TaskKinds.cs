@@ -12,6 +12,7 @@ internal static class TaskKinds
         Clients.TaskKind.Fit => Wire.Fit,
         Clients.TaskKind.Evaluate => Wire.Evaluate,
         Clients.TaskKind.GetParameters => Wire.GetParameters,
+        Clients.TaskKind.Validate => Wire.Validate,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no protocol task kind"),
     };
 }

@@ -255,6 +255,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton<LogThrottle>();
         services.AddSingleton<INodePool, ConnectedNodePool>();
         services.AddSingleton<RunExecutor>();
+        services.AddSingleton<RunPreflight>();
         services.AddSingleton<RunManager>();
         services.AddHostedService(sp => sp.GetRequiredService<RunManager>());
         services.AddHostedService<NodeMonitor>();

@@ -16,7 +16,7 @@ namespace Cohort.Server.Runs;
 /// them on request, and after a server restart resumes every run that was in progress from its last saved round.
 /// </summary>
 internal sealed class RunManager(
-    IStateStore store, RunExecutor executor, StrategyRegistry strategies, ILogger<RunManager> log) : BackgroundService
+    IStateStore store, RunExecutor executor, StrategyRegistry strategies, ILogger<RunManager> log, RunPreflight preflight) : BackgroundService
 {
     private readonly Channel<string> _queue = Channel.CreateUnbounded<string>();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
@@ -28,21 +28,31 @@ internal sealed class RunManager(
     /// <summary>Why a running run is waiting for nodes, with the counts; null when it is not waiting (or not running).</summary>
     public string? WaitingReason(string runId) => executor.Progress.TryGetValue(runId, out var p) ? p.WaitingReason : null;
 
-    /// <summary>Validates the plan and queues a run; throws <see cref="PlanException"/> for a bad plan.</summary>
-    public async Task<RunRecord> SubmitAsync(string planYaml, string source, CancellationToken ct)
+    /// <summary>
+    /// Validates the plan, asks the nodes that would run it to check its app settings against their data
+    /// (unless <paramref name="skipPreflight"/>), and queues a run; throws <see cref="PlanException"/> for a
+    /// bad plan and <see cref="PreflightException"/> listing every problem the nodes found.
+    /// </summary>
+    public async Task<RunRecord> SubmitAsync(string planYaml, string source, CancellationToken ct, bool skipPreflight = false) =>
+        (await SubmitCheckedAsync(planYaml, source, skipPreflight, ct)).Run;
+
+    /// <summary>Like <see cref="SubmitAsync"/>, also returning what the preflight could not check (nodes that did not answer in time).</summary>
+    public async Task<(RunRecord Run, IReadOnlyList<string> PreflightNotes)> SubmitCheckedAsync(string planYaml, string source, bool skipPreflight, CancellationToken ct)
     {
         string name = string.IsNullOrEmpty(source) ? "plan" : source;
         Security.PlanLimits.CheckText(planYaml, name);
         var plan = PlanParser.Parse(planYaml, name, strategies);
         Security.PlanLimits.CheckParsed(plan, name);
+        IReadOnlyList<string> notes = skipPreflight ? [] : await preflight.CheckAsync(plan, ct);
         var now = DateTimeOffset.UtcNow;
         string id = $"{Slug(plan.Name)}-{now:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
         var run = new RunRecord(id, plan.Name, plan.Experiment ?? plan.Name, plan.App.Name, plan.Strategy.Name, RunStatus.Queued,
             plan.Rounds, 0, planYaml, now, null, null, null);
         await store.SaveRunAsync(run, ct);
-        await store.AddEventAsync(id, "run.submitted", $"run '{plan.Name}' submitted: strategy {plan.Strategy.Name}, {plan.Rounds} rounds, app {plan.App.Name}", ct);
+        await store.AddEventAsync(id, "run.submitted", $"run '{plan.Name}' submitted: strategy {plan.Strategy.Name}, {plan.Rounds} rounds, app {plan.App.Name}{(plan.Dataset is null ? "" : $", dataset {plan.Dataset}")}", ct);
+        foreach (var note in notes) await store.AddEventAsync(id, "run.preflight", note, ct);
         await _queue.Writer.WriteAsync(id, ct);
-        return run;
+        return (run, notes);
     }
 
     /// <summary>Stops a queued or running run; returns the run, or null when unknown.</summary>

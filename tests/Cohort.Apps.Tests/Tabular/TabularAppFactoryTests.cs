@@ -59,7 +59,7 @@ public sealed class TabularAppFactoryTests
     {
         var e = Refused(s => { s["stratfy"] = true; return s; });
 
-        Assert.StartsWith("app setting 'stratfy' is not known; known: ", e.Message);
+        Assert.StartsWith("app setting 'stratfy' is not known (did you mean 'stratify'?); known: ", e.Message);
         Assert.Contains("stratify", e.Message);
         Assert.Contains("categorical.<name>", e.Message);
     }

@@ -429,7 +429,7 @@ public sealed class PlanParserTests
 
         AssertAt(e, 6, 1);
         Assert.Equal(
-            "unknown key 'round' in plan (allowed: name, experiment, tags, app, strategy, rounds, selection, round_timeout, wait_for_nodes, train, seed, config, failure, personalization, asynchronous, simulation, privacy)",
+            "unknown key 'round' in plan (allowed: name, experiment, tags, app, strategy, rounds, selection, round_timeout, wait_for_nodes, train, seed, config, failure, personalization, asynchronous, simulation, privacy, dataset, preflight_timeout)",
             e.Problem);
         Assert.Equal($"{Source}:6:1: {e.Problem}", e.Message);
     }

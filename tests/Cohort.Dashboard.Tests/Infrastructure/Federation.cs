@@ -70,16 +70,17 @@ public sealed class Federation : IAsyncLifetime
 
         var auth = Host.Services.GetRequiredService<NodeAuthenticator>();
         foreach (var h in Hospitals)
-            await StartNodeAsync(auth, h, new TabularAppFactory(), [new("data", Repo.HeartData(h))]);
+            await StartNodeAsync(auth, h, new TabularAppFactory(), [new("data", Repo.HeartData(h))], new Dictionary<string, string> { ["heart"] = Repo.HeartData(h) });
         await StartNodeAsync(auth, BrokenHospital, new TabularAppFactory(), [new("data", Path.Combine(dataDir, "missing.data"))]);
         foreach (var e in EmptyNodes)
             await StartNodeAsync(auth, e, new EmptyAppFactory(), [new("delay_ms", "150"), new("values", "64")]);
         await WaitForNodesAsync(NodeCount);
 
         var runs = Host.Services.GetRequiredService<RunManager>();
-        HeartRun = (await runs.SubmitAsync(HeartPlan(rounds: HeartRounds, learningRate: "0.002"), "heart.yaml", CancellationToken.None)).Id;
+        // The broken hospital must take part so its failures show; the preflight would refuse it at submit.
+        HeartRun = (await runs.SubmitAsync(HeartPlan(rounds: HeartRounds, learningRate: "0.002"), "heart.yaml", CancellationToken.None, skipPreflight: true)).Id;
         await WaitForRunAsync(HeartRun);
-        HeartRunFast = (await runs.SubmitAsync(HeartPlan(rounds: HeartRounds, learningRate: "0.02"), "heart-fast.yaml", CancellationToken.None)).Id;
+        HeartRunFast = (await runs.SubmitAsync(HeartPlan(rounds: HeartRounds, learningRate: "0.02"), "heart-fast.yaml", CancellationToken.None, skipPreflight: true)).Id;
         await WaitForRunAsync(HeartRunFast);
         SlowRun = (await runs.SubmitAsync(SlowPlan, "slow.yaml", CancellationToken.None)).Id;
         await WaitUntilAsync(async () => (await Store.ListRoundsAsync(SlowRun, CancellationToken.None)).Count >= 1, "the slow run's first round");
@@ -131,7 +132,7 @@ public sealed class Federation : IAsyncLifetime
         }
     }
 
-    private async Task StartNodeAsync(NodeAuthenticator auth, string name, Cohort.Apps.IClientAppFactory factory, KeyValuePair<string, Scalar>[] settings)
+    private async Task StartNodeAsync(NodeAuthenticator auth, string name, Cohort.Apps.IClientAppFactory factory, KeyValuePair<string, Scalar>[] settings, IReadOnlyDictionary<string, string>? datasets = null)
     {
         string token = await auth.IssueAsync(name, CancellationToken.None);
         var options = new NodeOptions
@@ -139,6 +140,7 @@ public sealed class Federation : IAsyncLifetime
             Connection = new ConnectionOptions(Host.Address.ToString(), token, Host.CaFile),
             Name = name,
             NodeSettings = new Config(settings),
+            Datasets = datasets ?? new Dictionary<string, string>(),
             PollWait = TimeSpan.FromSeconds(2),
         };
         _nodes.Add(Task.Run(() => CohortNode.RunAsync(factory, options, _stop.Token)));

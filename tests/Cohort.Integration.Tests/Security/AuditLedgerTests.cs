@@ -107,7 +107,8 @@ public sealed partial class AuditLedgerTests
         }
         string siteA = Path.Combine(states, "site-a", AuditLedger.FileName);
         var nodeLines = File.ReadAllLines(siteA).ToList();
-        int removed = nodeLines.FindIndex(l => l.Contains("\"task.received\""));
+        // A task of the run itself (the preflight's validate task before it belongs to no run).
+        int removed = nodeLines.FindIndex(l => l.Contains("\"task.received\"") && AuditEntry.Parse(l).Event.Run == runId);
         string removedTask = AuditEntry.Parse(nodeLines[removed]).Event.Task!;
         nodeLines.RemoveAt(removed);
         File.WriteAllLines(siteA, nodeLines);

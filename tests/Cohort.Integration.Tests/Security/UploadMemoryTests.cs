@@ -17,7 +17,7 @@ public sealed class UploadMemoryTests(ITestOutputHelper output)
     {
         await using var server = await ServerProcess.StartAsync();
         await using var node = await RawNode.RegisterAsync(server.Address, server.CaFile, "hog", await server.Control.CreateNodeTokenAsync("hog", default));
-        await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "hog", default);
+        await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "hog", default, skipPreflight: true);
         var task = await node.PullAsync(TaskKind.GetParameters, TimeSpan.FromSeconds(30));
         long baseline = server.ResidentBytes();
 
@@ -70,7 +70,7 @@ public sealed class UploadMemoryTests(ITestOutputHelper output)
     {
         await using var server = await ServerProcess.StartAsync("--node-upload-memory-mb", "64");
         await using var node = await RawNode.RegisterAsync(server.Address, server.CaFile, "big", await server.Control.CreateNodeTokenAsync("big", default));
-        await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "big", default);
+        await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "big", default, skipPreflight: true);
         var task = await node.PullAsync(TaskKind.GetParameters, TimeSpan.FromSeconds(30));
 
         using var push = node.Fleet.PushResult();

@@ -1,0 +1,168 @@
+using System.Globalization;
+using Cohort.Learning.Data;
+using Cohort.Records;
+
+namespace Cohort.Apps.Tabular;
+
+/// <summary>
+/// The tabular app's preflight: checks a run's app settings against a node's file without training and
+/// collects every problem rather than stopping at the first, so a submitter fixes them all at once.
+/// Settings first (unknown keys, values out of range), then the file: the columns named by label,
+/// drop and categorical, the label rule on every label value, text in columns not declared
+/// categorical, values outside declared categories, and finally the app's own loading.
+/// </summary>
+internal static class TabularValidation
+{
+    private const int ListedColumns = 12;
+
+    /// <summary>Every problem of <paramref name="context"/>'s settings on the file its node setting <c>data</c> names (settings only without one).</summary>
+    public static IReadOnlyList<string> Check(ClientAppContext context, TabularAppFactory factory)
+    {
+        var problems = new List<string>();
+        var settings = ReadSettings(context.AppSettings, problems);
+        if (context.Partition is not null || !context.NodeSettings.TryGetValue("data", out var data)) return problems;
+        string path = data.ToString();
+        if (!File.Exists(path))
+        {
+            problems.Add($"data file '{path}' not found");
+            return problems;
+        }
+        if (settings is null) return problems;
+        int before = problems.Count;
+        CheckFile(settings, path, problems);
+        if (problems.Count > before || before > 0) return problems;
+        try
+        {
+            // What is left is what only loading finds (too few rows to split, …): load as a run would.
+            factory.CreateTabular(context);
+        }
+        catch (Exception e) when (e is TabularDataException or AppConfigurationException or ArgumentException or InvalidOperationException or IOException)
+        {
+            problems.Add(e.Message);
+        }
+        return problems;
+    }
+
+    // Reads the settings, dropping each offending key and reading again, so that one typo does not hide the next.
+    private static TabularSettings? ReadSettings(Config appSettings, List<string> problems)
+    {
+        var config = appSettings.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        for (int attempt = 0; attempt <= appSettings.Count + 1; attempt++)
+        {
+            try
+            {
+                return TabularSettings.FromConfig(new Config(config));
+            }
+            catch (AppConfigurationException e)
+            {
+                bool retry = e.Key is { } key && config.Remove(key);
+                if (e.Key is null || reported.Add(e.Key)) problems.Add(Shorten(e));
+                if (!retry) return null;
+            }
+        }
+        return null;
+    }
+
+    // An unknown key with a likely intended one is clear without the list of every known key.
+    private static string Shorten(AppConfigurationException e)
+    {
+        int known = e.Message.IndexOf("; known: ", StringComparison.Ordinal);
+        return e.IsUnknownKey && known > 0 && e.Message.Contains("did you mean", StringComparison.Ordinal) ? e.Message[..known] : e.Message;
+    }
+
+    private static void CheckFile(TabularSettings settings, string path, List<string> problems)
+    {
+        TabularTable table;
+        try
+        {
+            // Every column kept and its type inferred as categorical: auto would, so each can be checked by name.
+            table = TabularReader.ReadFile(path, settings.Read with { InferTextColumns = true, TextColumns = new HashSet<string>(), SkipColumns = new HashSet<string>() });
+        }
+        catch (TabularDataException e)
+        {
+            problems.Add(e.Message);
+            return;
+        }
+        var options = settings.Preprocess;
+        var names = table.Columns.Select(c => c.Name).ToArray();
+        string Missing(string column, string namedBy)
+        {
+            string hint = SettingsReader.Suggest(column, names);
+            return hint.Length > 0
+                ? $"no column '{column}' ({namedBy}){hint}"
+                : $"no column '{column}' ({namedBy}); columns: {string.Join(", ", names.Take(ListedColumns))}{(names.Length > ListedColumns ? ", …" : "")}";
+        }
+
+        if (table.IndexOf(options.Label) < 0) problems.Add(Missing(options.Label, "label"));
+        else CheckLabel(table, options, problems);
+        foreach (var c in options.Drop)
+            if (table.IndexOf(c) < 0) problems.Add(Missing(c, "drop"));
+        foreach (var c in options.InferCategories)
+            if (table.IndexOf(c) < 0) problems.Add(Missing(c, "categorical"));
+        foreach (var (c, categories) in options.Categorical)
+        {
+            if (table.IndexOf(c) < 0) problems.Add(Missing(c, $"categorical.{c}"));
+            else CheckCategories(table, table[c], categories, problems);
+        }
+
+        foreach (var column in table.Columns)
+        {
+            if (column.IsNumeric || column.Name == options.Label || options.Drop.Contains(column.Name)) continue;
+            if (options.CategoricalAuto || options.Categorical.ContainsKey(column.Name) || options.InferCategories.Contains(column.Name)) continue;
+            int row = FirstText(column);
+            problems.Add($"column '{column.Name}' holds text ('{column.Texts![row]}' on line {table.Lines[row]}) but is not declared categorical (categorical: auto, or list it under categorical)");
+        }
+    }
+
+    private static void CheckLabel(TabularTable table, TabularPreprocessorOptions options, List<string> problems)
+    {
+        var label = table[options.Label];
+        int present = 0;
+        for (int r = 0; r < label.Length; r++)
+        {
+            if (label.IsMissing(r)) continue;
+            present++;
+            string value = label.Texts is { } t ? t[r]! : label.Numbers![r].ToString("R", CultureInfo.InvariantCulture);
+            try
+            {
+                options.Positive.IsPositive(value, table.Source, table.Lines[r]);
+            }
+            catch (TabularDataException e)
+            {
+                problems.Add($"{e.Message} (label '{options.Label}', positive '{options.Positive.Text}')");
+                return;
+            }
+        }
+        if (present == 0) problems.Add($"label column '{options.Label}' has no values");
+    }
+
+    private static void CheckCategories(TabularTable table, TabularColumn column, IReadOnlyList<string> categories, List<string> problems)
+    {
+        var numbers = new HashSet<double>();
+        foreach (var c in categories)
+            if (TabularReader.IsNumber(c, out double v)) numbers.Add(v);
+        var texts = new HashSet<string>(categories, StringComparer.Ordinal);
+        var unknown = new List<(string Value, int Line)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int r = 0; r < column.Length; r++)
+        {
+            if (column.IsMissing(r)) continue;
+            string value = column.Texts is { } t ? t[r]! : column.Numbers![r].ToString("R", CultureInfo.InvariantCulture);
+            bool known = TabularReader.IsNumber(value, out double n) ? numbers.Contains(n) || texts.Contains(value) : texts.Contains(value);
+            if (!known && seen.Add(value)) unknown.Add((value, table.Lines[r]));
+        }
+        if (unknown.Count == 0) return;
+        var (first, line) = unknown[0];
+        string more = unknown.Count > 1 ? $" and {unknown.Count - 1} other value{(unknown.Count > 2 ? "s" : "")}" : "";
+        problems.Add($"column '{column.Name}': value '{first}' (line {line}){more} not among the declared categories {string.Join(", ", categories)}");
+    }
+
+    private static int FirstText(TabularColumn column)
+    {
+        var texts = column.Texts!;
+        for (int r = 0; r < texts.Length; r++)
+            if (texts[r] is { } s && !TabularReader.IsNumber(s, out _)) return r;
+        return 0;
+    }
+}

@@ -1,0 +1,86 @@
+using Cohort.Clients;
+using Cohort.Engine.Nodes;
+using Cohort.Plans;
+using Cohort.Records;
+using Cohort.Server.Fleet;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Server.Runs;
+
+/// <summary>
+/// The preflight at submit: asks every connected node the plan would select (its app, its data set,
+/// its <c>selection.nodes</c>) to check the plan's app settings against its data, through the task board
+/// as a validate task, all at once. Every problem from every node comes back in one message before the
+/// run is queued; a node that does not answer within the plan's <c>preflight_timeout</c> is noted, not waited for.
+/// </summary>
+internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogger<RunPreflight> log)
+{
+    /// <summary>Checks <paramref name="plan"/> on the nodes that would run it; throws <see cref="PreflightException"/> listing every problem.</summary>
+    /// <returns>What could not be checked (nodes that did not answer in time); empty when every node answered.</returns>
+    public async Task<IReadOnlyList<string>> CheckAsync(Plan plan, CancellationToken ct)
+    {
+        var nodes = plan.Selection.Allowed(registry.Online(plan.App.Name, plan.Dataset));
+        if (nodes.Count == 0) return [];
+        string id = $"preflight-{Guid.NewGuid().ToString("N")[..12]}";
+        var tasks = nodes.Select(node => new PendingTask
+        {
+            Id = $"{id}-{node}",
+            Node = node,
+            RunId = id,
+            Round = 0,
+            Kind = TaskKind.Validate,
+            App = plan.App.Name,
+            AppSettings = plan.App.Settings,
+            Dataset = plan.Dataset,
+            // The run's terms, so a site checks the plan against its policy as it would the run's tasks.
+            Terms = RunTerms.Of(plan),
+            Config = Config.Empty,
+            Timeout = plan.PreflightTimeout,
+            // A node lost mid-check is reported at the deadline like one that never answered.
+            OfflineGrace = null,
+        }).ToArray();
+        var outcomes = tasks.Select(board.Submit).ToArray();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(plan.PreflightTimeout);
+        using var onTimeout = timeout.Token.Register(() =>
+        {
+            string reason = ct.IsCancellationRequested ? "submit cancelled" : $"did not answer the preflight within {plan.PreflightTimeout.TotalSeconds:0.#}s (busy with another run, or unreachable); its data was not checked";
+            foreach (var t in tasks) board.Complete(t, TaskOutcome.Failed(ct.IsCancellationRequested ? FailureKind.Cancelled : FailureKind.Timeout, reason));
+        });
+        var results = await Task.WhenAll(outcomes);
+        ct.ThrowIfCancellationRequested();
+
+        var problems = new List<string>();
+        var notes = new List<string>();
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            string node = tasks[i].Node;
+            var outcome = results[i];
+            if (outcome.Ok) problems.AddRange(outcome.Problems.Select(p => $"node {node}: {p}"));
+            else if (outcome.Failure == FailureKind.Timeout) notes.Add($"node {node} {outcome.Error}");
+            // The site does not take part; the run may still go on with the others, so this does not stop the submit.
+            else if (outcome.Failure == FailureKind.SitePolicy) notes.Add($"node {node} {outcome.Error}; the run goes on without it if enough other nodes remain");
+            else problems.Add($"node {node}: could not check the plan: {outcome.Error}");
+        }
+        if (problems.Count > PreflightLimits.MaxReported)
+        {
+            // The message travels as one gRPC status line; the first problems are enough to start fixing.
+            int more = problems.Count - PreflightLimits.MaxReported;
+            problems = [.. problems.Take(PreflightLimits.MaxReported), $"and {more} more"];
+        }
+        if (problems.Count > 0)
+        {
+            log.LogInformation("Preflight of plan {Plan} found {Count} problems on {Nodes} nodes", plan.Name, problems.Count, nodes.Count);
+            throw new PreflightException(problems, notes);
+        }
+        return notes;
+    }
+}
+
+/// <summary>The preflight found problems; the message lists every one, node by node, on one line.</summary>
+internal sealed class PreflightException(IReadOnlyList<string> problems, IReadOnlyList<string> notes)
+    : InvalidOperationException($"preflight failed: {string.Join("; ", problems)}{(notes.Count > 0 ? $" (also: {string.Join("; ", notes)})" : "")}; the run was not queued (cohort run submit --no-preflight skips this check)")
+{
+    /// <summary>Each problem, prefixed with its node.</summary>
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

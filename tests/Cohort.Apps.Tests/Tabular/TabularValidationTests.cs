@@ -1,0 +1,116 @@
+using Cohort.Apps.Tabular;
+using Cohort.Records;
+
+namespace Cohort.Apps.Tests.Tabular;
+
+/// <summary>The tabular app's preflight: every problem of a plan's settings on a node's file, without training.</summary>
+public sealed class TabularValidationTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("cohort-validate-").FullName;
+
+    private string Csv(string text)
+    {
+        string path = Path.Combine(_dir, $"data-{Guid.NewGuid():N}.csv");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static readonly string Claims = string.Join('\n',
+    [
+        "age,region,amount,fraud",
+        "34,north,120.5,0", "51,south,80,1", "29,north,33.2,0", "45,east,410,0", "62,south,15,1", "38,east,220,0", "41,north,98,0", "55,south,300,1",
+    ]);
+
+    private static IReadOnlyList<string> Validate(string? data, params (string Key, Scalar Value)[] settings)
+    {
+        var node = data is null ? Config.Empty : new Config([KeyValuePair.Create("data", Scalar.Of(data))]);
+        var app = new Config(settings.Select(s => KeyValuePair.Create(s.Key, s.Value)));
+        return new TabularAppFactory().Validate(new ClientAppContext("run", "site", app, node));
+    }
+
+    [Fact]
+    public void Settings_that_fit_the_file_have_no_problems()
+    {
+        Assert.Empty(Validate(Csv(Claims), ("label", "fraud"), ("positive", "== 1"), ("categorical", "auto"), ("class_weight", "balanced")));
+    }
+
+    [Fact]
+    public void A_misspelt_label_and_an_unknown_setting_are_both_reported_with_what_was_meant()
+    {
+        var problems = Validate(Csv(Claims), ("label", "frauds"), ("categorical", "auto"), ("class_wieght", "balanced"));
+
+        Assert.Equal(
+        [
+            "app setting 'class_wieght' is not known (did you mean 'class_weight'?)",
+            "no column 'frauds' (label) (did you mean 'fraud'?)",
+        ], problems);
+    }
+
+    [Fact]
+    public void Every_missing_column_undeclared_text_column_and_bad_value_is_listed()
+    {
+        var problems = Validate(Csv(Claims), ("label", "fraud"), ("positive", "> 0"), ("drop", "zip,amount"), ("model", "svm"), ("categorical.region", "north,south"));
+
+        Assert.Equal(3, problems.Count);
+        Assert.Equal("app setting 'model' is 'svm'; allowed: logistic, mlp", problems[0]);
+        Assert.StartsWith("no column 'zip' (drop); columns: age, region, amount, fraud", problems[1]);
+        Assert.Equal("column 'region': value 'east' (line 5) not among the declared categories north, south", problems[2]);
+    }
+
+    [Fact]
+    public void Text_in_a_column_not_declared_categorical_and_a_label_the_rule_cannot_read_are_reported()
+    {
+        string path = Csv("age,region,fraud\n34,north,no\n51,south,yes\n");
+
+        var problems = Validate(path, ("label", "fraud"), ("positive", "> 0"));
+
+        Assert.Equal(2, problems.Count);
+        Assert.Contains("label 'no' is not a number, so rule '> 0' cannot apply (label 'fraud', positive '> 0')", problems[0]);
+        Assert.Equal("column 'region' holds text ('north' on line 2) but is not declared categorical (categorical: auto, or list it under categorical)", problems[1]);
+    }
+
+    [Fact]
+    public void What_only_loading_finds_is_reported_too()
+    {
+        string path = Csv("age,fraud\n34,1\n");
+
+        var problem = Assert.Single(Validate(path, ("label", "fraud")));
+
+        Assert.Contains("at least 2 are needed", problem);
+    }
+
+    [Fact]
+    public void A_missing_file_is_named_and_without_data_only_the_settings_are_checked()
+    {
+        Assert.Equal(["data file '/nowhere/x.csv' not found"], Validate("/nowhere/x.csv", ("label", "fraud")));
+        Assert.Equal(["app setting 'label' is missing (required: the label column)"], Validate(null, ("model", "logistic")));
+        Assert.Empty(Validate(null, ("label", "fraud")));
+    }
+
+    [Fact]
+    public void The_schema_hash_depends_on_column_names_and_inferred_types_only()
+    {
+        var factory = new TabularAppFactory();
+        var a = factory.DescribeDataset(Csv(Claims));
+        var b = factory.DescribeDataset(Csv("age,region,amount,fraud\n70,west,1.5,0\n"));
+        var c = factory.DescribeDataset(Csv("age,region,amount,fraud\n70,3,1.5,0\n"));
+
+        Assert.Equal(["number", "text", "number", "number"], a.Columns.Select(x => x.Type));
+        Assert.Equal(a.Hash, b.Hash);
+        Assert.NotEqual(a.Hash, c.Hash);
+        Assert.Matches("^[0-9a-f]{64}$", a.Hash);
+    }
+
+    [Fact]
+    public void A_file_without_a_header_row_gets_positional_column_names()
+    {
+        var schema = new TabularAppFactory().DescribeDataset(HeartDiseasePlan.DataPath("cleveland"));
+
+        Assert.Equal(14, schema.Columns.Count);
+        Assert.Equal("column1", schema.Columns[0].Name);
+        Assert.All(schema.Columns, c => Assert.Equal("number", c.Type));
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}

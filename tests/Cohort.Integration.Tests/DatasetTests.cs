@@ -1,0 +1,156 @@
+using Cohort.Integration.Tests.Infrastructure;
+using Cohort.Plans;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary>Nodes that declare their data sets, plans that name one, and the preflight at submit: a real server and real node processes.</summary>
+public sealed class DatasetTests
+{
+    private static readonly string[] Banks = ["bank_a", "bank_b", "bank_c"];
+
+    private static string BankData(string bank) => Path.Combine(Repo.Root, "examples", "fraud", "data", bank + ".csv");
+
+    // The fraud example's plan on deployed nodes: names the data set, three short rounds.
+    private static string FraudPlan(string dataset, int nodes, params (string Path, string Value)[] extra) =>
+        PlanText.WithValues(File.ReadAllText(Path.Combine(Repo.Root, "examples", "fraud", "plan.yaml")),
+        [
+            ("dataset", dataset),
+            ("rounds", "2"),
+            ("selection.min_available", nodes.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("selection.min_fit", nodes.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("selection.min_evaluate", "1"),
+            ("wait_for_nodes", "30s"),
+            .. extra,
+        ]);
+
+    private static string[] ControlArgs(TestServer server) =>
+        ["--server", server.Host.Address.ToString(), "--admin-token", server.Host.AdminToken, "--ca", server.Host.CaFile!];
+
+    [Fact]
+    public async Task Nodes_list_their_data_sets_with_schema_hashes_and_a_run_naming_one_goes_only_to_the_nodes_holding_it()
+    {
+        await using var server = await TestServer.StartAsync();
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (var bank in Banks)
+                nodes.Add(CliProcess.StartNode(server, bank, await server.Control.CreateNodeTokenAsync(bank, default), "tabular", "--data", $"fraud={BankData(bank)}"));
+            // An unrelated data set on a node running the same app: a plan without a data set would have reached it.
+            nodes.Add(CliProcess.StartNode(server, "cleveland", await server.Control.CreateNodeTokenAsync("cleveland", default), "tabular",
+                "--data", $"heart={Repo.HeartData("cleveland")}"));
+            await server.WaitForNodesAsync(4, processes: nodes);
+
+            var listed = (await server.Control.ListNodesAsync(default)).ToDictionary(n => n.Name);
+            var fraudHashes = Banks.Select(b => Assert.Single(listed[b].Datasets)).ToArray();
+            Assert.All(fraudHashes, d => Assert.Equal("fraud", d.Name));
+            Assert.All(fraudHashes, d => Assert.Matches("^[0-9a-f]{64}$", d.SchemaHash));
+            // The banks' files share their columns and types, so their schemas hash alike; the heart file's does not.
+            Assert.Single(fraudHashes.Select(d => d.SchemaHash).Distinct());
+            Assert.Equal(10, fraudHashes[0].Columns);
+            var heart = Assert.Single(listed["cleveland"].Datasets);
+            Assert.Equal("heart", heart.Name);
+            Assert.NotEqual(fraudHashes[0].SchemaHash, heart.SchemaHash);
+
+            var (code, output) = await CliProcess.RunAsync(["nodes", .. ControlArgs(server)]);
+            Assert.True(code == 0, output);
+            Assert.Contains($"fraud (schema {fraudHashes[0].SchemaHash[..12]}, 10 columns)", output);
+            Assert.Contains($"heart (schema {heart.SchemaHash[..12]}", output);
+
+            // The plan passes the preflight on the three banks and trains on them only.
+            var run = await server.Control.SubmitAsync(FraudPlan("fraud", nodes: 3), "fraud", default);
+            Assert.Empty(run.PreflightNotes);
+            var detail = await server.WaitForRunAsync(run.Id, TimeSpan.FromMinutes(3));
+            Assert.True(detail.Run.Status == "finished", detail.Run.Error + "\n" + string.Join("\n", nodes.Select(n => n.Output)));
+            var took = detail.Rounds.SelectMany(r => r.Nodes).Select(n => n.Node).Distinct().Order().ToArray();
+            Assert.Equal(Banks, took);
+            Assert.All(detail.Rounds.SelectMany(r => r.Nodes), n => Assert.True(n.Ok, n.Error));
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Preflight_refuses_a_plan_with_every_problem_from_every_node_in_one_message_and_queues_no_run()
+    {
+        await using var server = await TestServer.StartAsync();
+        var nodes = new List<CliProcess>();
+        try
+        {
+            string[] banks = ["bank_a", "bank_b"];
+            foreach (var bank in banks)
+                nodes.Add(CliProcess.StartNode(server, bank, await server.Control.CreateNodeTokenAsync(bank, default), "tabular", "--data", $"fraud={BankData(bank)}"));
+            await server.WaitForNodesAsync(2, processes: nodes);
+
+            string plan = Path.Combine(server.DataDir, "typos.yaml");
+            await File.WriteAllTextAsync(plan, FraudPlan("fraud", nodes: 2, ("app.settings.label", "is_frauds"), ("app.settings.class_wieght", "balanced")));
+            var (code, output) = await CliProcess.RunAsync(["run", "submit", plan, .. ControlArgs(server)]);
+            Assert.NotEqual(0, code);
+            string line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), l => l.Contains("preflight failed", StringComparison.Ordinal));
+            foreach (var bank in banks)
+            {
+                Assert.Contains($"node {bank}: no column 'is_frauds' (label) (did you mean 'is_fraud'?)", line);
+                Assert.Contains($"node {bank}: app setting 'class_wieght' is not known (did you mean 'class_weight'?)", line);
+            }
+            Assert.Empty(await server.Control.ListAsync(null, default));
+
+            // --no-preflight queues it anyway: the nodes then fail it when they create the app.
+            (code, output) = await CliProcess.RunAsync(["run", "submit", plan, "--no-preflight", .. ControlArgs(server)]);
+            Assert.True(code == 0, output);
+            var queued = Assert.Single(await server.Control.ListAsync(null, default));
+            await server.Control.StopAsync(queued.Id, default);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_node_that_does_not_answer_the_preflight_in_time_is_noted_and_the_run_is_queued_anyway()
+    {
+        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
+        // Registered and heartbeating, but it never pulls a task (as a node stuck in another run's long task).
+        await using var silent = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "silent", await server.Control.CreateNodeTokenAsync("silent", default));
+        string plan = TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1) + "\npreflight_timeout: 1s\n";
+
+        var run = await server.Control.SubmitAsync(plan, "silent", default);
+
+        string note = Assert.Single(run.PreflightNotes);
+        Assert.StartsWith("node silent did not answer the preflight within 1s", note);
+        Assert.Equal("queued", run.Status);
+        Assert.Contains((await server.Control.GetAsync(run.Id, default)).Events, e => e.Contains("run.preflight: node silent did not answer", StringComparison.Ordinal));
+        await server.Control.StopAsync(run.Id, default);
+    }
+
+    [Fact]
+    public async Task A_run_whose_data_set_no_connected_node_holds_waits_and_says_why()
+    {
+        await using var server = await TestServer.StartAsync();
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (var bank in new[] { "bank_a", "bank_b" })
+                nodes.Add(CliProcess.StartNode(server, bank, await server.Control.CreateNodeTokenAsync(bank, default), "tabular", "--data", $"fraud={BankData(bank)}"));
+            await server.WaitForNodesAsync(2, processes: nodes);
+
+            // No node holds 'claims': nothing to check at submit, and the run waits for a node that has it.
+            var run = await server.Control.SubmitAsync(FraudPlan("claims", nodes: 2), "claims", default);
+            // Before round 1 the run waits for min_available nodes holding the data set, and names the nodes without it.
+            const string reason = "waiting for nodes: 0 of min_available 2 connected run app 'tabular' and hold dataset 'claims'; 2 connected run app 'tabular' without dataset 'claims' (bank_a, bank_b)";
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (!(await server.Control.GetAsync(run.Id, default)).Events.Any(e => e.Contains(reason, StringComparison.Ordinal)))
+            {
+                Assert.True(DateTime.UtcNow < deadline, string.Join("\n", (await server.Control.GetAsync(run.Id, default)).Events));
+                await Task.Delay(100);
+            }
+            var stopped = await server.Control.StopAsync(run.Id, default);
+            Assert.Equal("stopped", stopped.Status);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+}

@@ -8,7 +8,7 @@ namespace Cohort.Node;
 internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
 {
     private const int Keep = 4;
-    private readonly LinkedList<(string RunId, IClientApp App)> _apps = new();
+    private readonly LinkedList<(string RunId, Config Settings, IClientApp App)> _apps = new();
     private readonly PersonalizationStep _personalization = new();
 
     /// <summary>
@@ -30,17 +30,33 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
             throw new InvalidOperationException($"this node runs app '{factory.Name}', the run needs '{appName}'");
         for (var n = _apps.First; n is not null; n = n.Next)
         {
-            if (n.Value.RunId == runId) return n.Value.App;
+            if (n.Value.RunId != runId) continue;
+            if (SameSettings(n.Value.Settings, appSettings)) return n.Value.App;
+            // The run's settings changed under it: after the statistics step every task carries the
+            // federation's statistics, and the app preprocesses its data again with them.
+            if (n.Value.App is IDisposable stale) stale.Dispose();
+            _apps.Remove(n);
+            break;
         }
         var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, options.NodeSettings));
-        _apps.AddFirst((runId, app));
+        _apps.AddFirst((runId, appSettings, app));
         while (_apps.Count > Keep)
         {
-            var (oldRun, oldApp) = _apps.Last!.Value;
+            var (oldRun, _, oldApp) = _apps.Last!.Value;
             if (oldApp is IDisposable d) d.Dispose();
             _personalization.Forget(oldRun);
             _apps.RemoveLast();
         }
         return app;
+    }
+
+    private static bool SameSettings(Config a, Config b)
+    {
+        if (a.Count != b.Count) return false;
+        foreach (var (key, value) in a)
+        {
+            if (!b.TryGetValue(key, out var other) || !value.Equals(other)) return false;
+        }
+        return true;
     }
 }

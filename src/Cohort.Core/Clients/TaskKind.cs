@@ -11,4 +11,7 @@ public enum TaskKind
 
     /// <summary>Return the app's initial parameters.</summary>
     GetParameters,
+
+    /// <summary>Return statistics of the local data for the federated statistics step before round 1.</summary>
+    Statistics,
 }

@@ -61,6 +61,7 @@ public sealed class PendingTask
     {
         TaskKind.Fit => "fit",
         TaskKind.Evaluate => "evaluate",
+        TaskKind.Statistics => "statistics",
         _ => "get_parameters",
     };
 }

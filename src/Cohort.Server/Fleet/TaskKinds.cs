@@ -12,6 +12,7 @@ public static class TaskKinds
         Clients.TaskKind.Fit => Wire.Fit,
         Clients.TaskKind.Evaluate => Wire.Evaluate,
         Clients.TaskKind.GetParameters => Wire.GetParameters,
+        Clients.TaskKind.Statistics => Wire.Statistics,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no protocol task kind"),
     };
 }

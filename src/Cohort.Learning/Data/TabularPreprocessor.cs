@@ -69,6 +69,19 @@ public static class TabularPreprocessor
     }
 
     /// <summary>
+    /// The table rows <see cref="Process(TabularTable, TabularPreprocessorOptions)"/> trains and tests on,
+    /// in the order of its training and test examples.
+    /// </summary>
+    public static (int[] Train, int[] Test) SplitRows(TabularTable table, TabularPreprocessorOptions options)
+    {
+        var categorical = CategoricalColumns(table, options);
+        var features = table.Columns.Where(c => c.Name != options.Label && (categorical.Contains(c.Name) || c.IsNumeric)).ToList();
+        var (rows, classes) = UsableRows(table, options, features);
+        var split = TrainTestSplit.Create(classes, options.TrainFraction, options.SplitSeed, options.Stratify);
+        return (split.Train.Select(i => rows[i]).ToArray(), split.Test.Select(i => rows[i]).ToArray());
+    }
+
+    /// <summary>
     /// The categorical columns of <paramref name="table"/>: those declared, those named for inference and,
     /// with <c>categorical: auto</c>, every text column but the label.
     /// </summary>
@@ -112,7 +125,16 @@ public static class TabularPreprocessor
     }
 
     /// <summary>Preprocesses a table already read.</summary>
-    public static TabularSplit Process(TabularTable table, TabularPreprocessorOptions options)
+    public static TabularSplit Process(TabularTable table, TabularPreprocessorOptions options) => Process(table, options, whole: false);
+
+    /// <summary>
+    /// Every usable row of a held-out test table (a server's central evaluation file), preprocessed as
+    /// a site's rows would be: with the federated statistics under global standardisation, else with
+    /// the table's own (it is then standardised as a site of its own would be).
+    /// </summary>
+    public static TabularDataset ProcessHeldOut(TabularTable table, TabularPreprocessorOptions options) => Process(table, options, whole: true).Train;
+
+    private static TabularSplit Process(TabularTable table, TabularPreprocessorOptions options, bool whole)
     {
         options = ResolveCategories(table, options);
         string source = table.Source;
@@ -145,7 +167,9 @@ public static class TabularPreprocessor
         var (rows, classes) = UsableRows(table, options, numeric.Concat(categorical.Select(c => c.Column)).ToList());
         int n = rows.Count;
 
-        var split = TrainTestSplit.Create(classes, options.TrainFraction, options.SplitSeed, options.Stratify);
+        var split = whole
+            ? new TrainTestSplit([.. Enumerable.Range(0, n)], [], false)
+            : TrainTestSplit.Create(classes, options.TrainFraction, options.SplitSeed, options.Stratify);
         if (split.Train.Length == 0)
             throw new TabularDataException(source, 0, $"{n} usable rows leave no training rows at train fraction {options.TrainFraction}");
 

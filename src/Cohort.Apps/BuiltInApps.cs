@@ -16,7 +16,7 @@ public static class BuiltInApps
     /// In a simulation, <paramref name="dataset"/>'s held-out rows are what is evaluated centrally once statistics exist.
     /// </summary>
     public static IReadOnlyList<IServerApp> ServerApps(string baseDirectory, ISimulationDataset? dataset = null) =>
-        [new TabularServerApp(baseDirectory) { HeldOut = dataset is TabularSimulationDataset t ? () => t.HeldOutTable : null }];
+        [new TabularServerApp(baseDirectory) { HeldOut = dataset is TabularSimulationDataset t ? t.HeldOutRows : null }];
 
     /// <summary>The built-in factory called <paramref name="name"/> (case-insensitive), or null.</summary>
     public static IClientAppFactory? Find(string name) =>

@@ -19,7 +19,7 @@ public sealed class TabularServerApp(string baseDirectory) : IServerApp
     /// In a simulation, the held-out rows its own central evaluation scores; with statistics, they are
     /// preprocessed with them so that they meet the features the model was trained on. Null on a server.
     /// </summary>
-    public Func<TabularTable>? HeldOut { get; init; }
+    public Func<TabularPreprocessorOptions, TabularDataset>? HeldOut { get; init; }
 
     /// <inheritdoc />
     public string Name => TabularAppFactory.AppName;
@@ -64,7 +64,7 @@ public sealed class TabularServerApp(string baseDirectory) : IServerApp
         }
         else if (HeldOut is { } heldOut && settings.Statistics is not null)
         {
-            rows = TabularPreprocessor.ProcessHeldOut(heldOut(), settings.Preprocess);
+            rows = heldOut(settings.Preprocess);
         }
         else
         {

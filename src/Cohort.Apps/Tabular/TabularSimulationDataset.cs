@@ -26,7 +26,6 @@ public sealed class TabularSimulationDataset : ISimulationDataset
     private TabularDataset[] _groupTests = [];
     private TabularTable[] _groupTables = [];
     private (int Group, int Row)[] _trainSources = [];
-    private TabularTable? _heldOut;
 
     private TabularDataset Train => _train ?? throw new InvalidOperationException("not prepared");
 
@@ -170,14 +169,14 @@ public sealed class TabularSimulationDataset : ISimulationDataset
         return parts.Count == 0 ? _groupTables[0].Subset([]) : Concat([.. parts]);
     }
 
-    /// <summary>The raw held-out rows of every group, the central test set as a table (for central evaluation with the federated statistics).</summary>
-    public TabularTable HeldOutTable
+    /// <summary>
+    /// The central test set (every group's held-out rows) preprocessed with <paramref name="options"/>,
+    /// each group as its site would preprocess it: for central evaluation once the federated statistics exist.
+    /// </summary>
+    public TabularDataset HeldOutRows(TabularPreprocessorOptions options)
     {
-        get
-        {
-            Prepared();
-            return _heldOut!;
-        }
+        Prepared();
+        return TabularDataset.Concat([.. _groupTables.Select(t => TabularPreprocessor.Process(t, options).Test)]);
     }
 
     /// <summary>
@@ -214,8 +213,10 @@ public sealed class TabularSimulationDataset : ISimulationDataset
         var tests = new List<TabularDataset>();
         // Inferred categories come from all the data at once, so every group encodes them alike.
         var options = TabularPreprocessor.ResolveCategories(Concat(groups), Settings.Preprocess);
+        // Before the statistics step there are no global moments: the rows prepared here (for partition
+        // sizes and labels; with global standardisation the clients preprocess their own rows) use the groups' own.
+        if (options.Statistics is null) options = options with { GlobalStandardize = false };
         var sources = new List<(int, int)>();
-        var heldOut = new List<TabularTable>();
         for (int g = 0; g < groups.Length; g++)
         {
             var t = groups[g];
@@ -223,13 +224,12 @@ public sealed class TabularSimulationDataset : ISimulationDataset
             trains.Add(split.Train);
             tests.Add(split.Test);
             // Which raw row each example came from, so a client can preprocess its own rows as a node would.
-            var (trainRows, testRows) = TabularPreprocessor.SplitRows(t, options);
+            var (trainRows, _) = TabularPreprocessor.SplitRows(t, options);
             sources.AddRange(trainRows.Select(r => (g, r)));
-            heldOut.Add(t.Subset(testRows));
         }
         _groupTables = groups;
         _trainSources = [.. sources];
-        _heldOut = Concat([.. heldOut]);
+
         var train = TabularDataset.Concat(trains);
         var labels = new int[train.Count];
         for (int i = 0; i < labels.Length; i++) labels[i] = train.Labels[i] > 0.5f ? 1 : 0;

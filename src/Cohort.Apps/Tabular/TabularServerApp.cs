@@ -52,10 +52,18 @@ public sealed class TabularServerApp(string baseDirectory) : IServerApp
         {
             string path = Path.GetFullPath(spec.File, baseDirectory);
             if (!File.Exists(path)) throw new FileNotFoundException($"file '{path}' not found on the server");
+            var options = settings.Preprocess;
+            if (settings.Statistics is { } stats)
+            {
+                // The sites' categorical columns are categorical here too, whatever this file's values look like.
+                var categorical = new Dictionary<string, IReadOnlyList<string>>(stats.Vocabularies, StringComparer.Ordinal);
+                foreach (var (name, values) in options.Categorical) categorical[name] = values;
+                options = options with { Categorical = categorical, CategoricalAuto = false, InferCategories = [] };
+            }
             try
             {
-                var table = TabularReader.ReadFile(path, TabularPreprocessor.ReadOptionsFor(settings.Read, settings.Preprocess));
-                rows = TabularPreprocessor.ProcessHeldOut(table, settings.Preprocess);
+                var table = TabularReader.ReadFile(path, TabularPreprocessor.ReadOptionsFor(settings.Read, options));
+                rows = TabularPreprocessor.ProcessHeldOut(table, options);
             }
             catch (TabularDataException e)
             {

@@ -247,6 +247,7 @@ internal sealed class NodeSession : IAsyncDisposable
             Wire.Fit => await RunOnAppAsync(apps, task, ClientKind.Fit, parameters, taskCts.Token),
             Wire.Evaluate => await RunOnAppAsync(apps, task, ClientKind.Evaluate, parameters, taskCts.Token),
             Wire.GetParameters => await RunOnAppAsync(apps, task, ClientKind.GetParameters, parameters, taskCts.Token),
+            Wire.Statistics => await RunOnAppAsync(apps, task, ClientKind.Statistics, parameters, taskCts.Token),
             _ => ClientReply.Failed(FailureKind.Refused, $"unknown task kind {task.Kind}; this node may be older than the server"),
         };
         // The node itself is stopping: the task is not answered (the server fails it when the node goes).
@@ -254,7 +255,7 @@ internal sealed class NodeSession : IAsyncDisposable
         ParameterSet? result = null;
         if (reply.Ok)
         {
-            result = task.Kind == Wire.Evaluate ? null : reply.Parameters;
+            result = task.Kind is Wire.Evaluate or Wire.Statistics ? null : reply.Parameters;
             header.Examples = reply.Examples;
             if (task.Kind == Wire.Evaluate) header.Loss = reply.Loss;
             ScalarMaps.CopyTo(reply.Metrics, header.Metrics);

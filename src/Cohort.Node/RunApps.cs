@@ -41,7 +41,16 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         Entry entry;
         lock (_gate)
         {
-            entry = _apps.FirstOrDefault(e => e.RunId == runId) ?? Add(runId, appSettings, dataset);
+            var found = _apps.FirstOrDefault(e => e.RunId == runId);
+            if (found is not null && !SameSettings(found.Settings, appSettings))
+            {
+                // The run's settings changed under it: after the statistics step every task carries the
+                // federation's statistics, and the app preprocesses its data again with them.
+                _apps.Remove(found);
+                if (found.Leases == 0 && found.App is IDisposable d && !_apps.Any(e => ReferenceEquals(e.App, found.App))) d.Dispose();
+                found = null;
+            }
+            entry = found ?? Add(runId, appSettings, dataset);
             entry.Leases++;
         }
         try
@@ -62,7 +71,7 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, SettingsFor(dataset)));
         // A factory that hands every run the same instance gets one turn for all of them.
         var turn = _apps.FirstOrDefault(e => ReferenceEquals(e.App, app))?.Turn ?? new SemaphoreSlim(1, 1);
-        var entry = new Entry(runId, app, turn);
+        var entry = new Entry(runId, appSettings, app, turn);
         _apps.AddFirst(entry);
         // Forget the oldest runs no task is using.
         for (var n = _apps.Last; n is not null && _apps.Count > Keep;)
@@ -80,6 +89,16 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         return entry;
     }
 
+    private static bool SameSettings(Config a, Config b)
+    {
+        if (a.Count != b.Count) return false;
+        foreach (var (key, value) in a)
+        {
+            if (!b.TryGetValue(key, out var other) || !value.Equals(other)) return false;
+        }
+        return true;
+    }
+
     private void Release(Entry entry)
     {
         entry.Turn.Release();
@@ -87,10 +106,13 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
     }
 
     /// <summary>One run's app and the turn its tasks take on it.</summary>
-    internal sealed class Entry(string runId, IClientApp app, SemaphoreSlim turn)
+    internal sealed class Entry(string runId, Config settings, IClientApp app, SemaphoreSlim turn)
     {
         /// <summary>The run.</summary>
         public string RunId { get; } = runId;
+
+        /// <summary>The run's app settings the instance was created with.</summary>
+        public Config Settings { get; } = settings;
 
         /// <summary>Its app instance.</summary>
         public IClientApp App { get; } = app;
@@ -171,4 +193,5 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         settings["data"] = path;
         return new Config(settings);
     }
+
 }

@@ -101,7 +101,11 @@ public static class SimulationRunner
         await store.AddEventAsync(id, "run.started",
             $"simulation of '{plan.Name}': {setup.Partitions.Clients} virtual clients, partitioner {spec.Partitioner.Name}, {spec.Workers} workers, data {setup.Dataset.Description}", ct);
 
-        var services = new StrategyServices(AggregationBufferBytes: StrategyServices.DefaultAggregationBufferBytes, CentralEvaluator: (round, global, token) => setup.Dataset.EvaluateCentralAsync(global, plan.EvaluateConfig(round), token));
+        var services = new StrategyServices(AggregationBufferBytes: StrategyServices.DefaultAggregationBufferBytes, CentralEvaluator: (round, global, token) => setup.Dataset.EvaluateCentralAsync(global, plan.EvaluateConfig(round), token))
+        {
+            // The statistics step and a plan's central_evaluation file, as a server runs them (relative files from the plan's folder).
+            ServerApps = Apps.BuiltInApps.ServerApps(options.BaseDirectory, setup.Dataset),
+        };
         var pool = new VirtualNodePool(setup.Factory, setup.Dataset, setup.Partitions, spec.Workers);
         var executor = new RunExecutor(pool, store, models, options.Strategies, services, NullLogger<RunExecutor>.Instance);
         string status = RunStatus.Finished;

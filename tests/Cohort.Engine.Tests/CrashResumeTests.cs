@@ -188,6 +188,10 @@ public sealed class CrashResumeTests : IDisposable
 
         public Task<StrategyCheckpoint?> LoadCheckpointAsync(string runId, int round, CancellationToken ct) => Task.FromResult<StrategyCheckpoint?>(fresh);
 
+        public Task SaveStatisticsAsync(string runId, Config statistics, CancellationToken ct) => inner.SaveStatisticsAsync(runId, statistics, ct);
+
+        public Task<Config?> LoadStatisticsAsync(string runId, CancellationToken ct) => inner.LoadStatisticsAsync(runId, ct);
+
         public int LatestRound(string runId) => inner.LatestRound(runId);
     }
 

@@ -44,19 +44,21 @@ internal sealed record ImbalanceSettings(string ClassWeight, (double Negative, d
 
     /// <summary>
     /// The training loss for these training rows: "balanced" weighs class c by n / (2·n_c) (scikit-learn's
-    /// formula) from the rows' own class counts, explicit weights as given; focal adds its γ.
+    /// formula) from all sites' class counts when the statistics step gave them (the same weights
+    /// everywhere), else from the rows' own; explicit weights as given; focal adds its γ.
     /// </summary>
-    public BinaryLoss LossFor(TabularDataset train)
+    public BinaryLoss LossFor(TabularDataset train, FederatedTabularStatistics? statistics = null)
     {
         double w0 = 1, w1 = 1;
         if (ClassWeight == "balanced")
         {
-            int positives = train.PositiveCount, negatives = train.Count - positives;
+            var (positives, negatives) = statistics is { } s ? (s.Positives, s.Negatives) : (train.PositiveCount, (long)train.Count - train.PositiveCount);
             // A site holding one class only has nothing to balance; weights of 1 keep its loss finite.
             if (positives > 0 && negatives > 0)
             {
-                w0 = train.Count / (2.0 * negatives);
-                w1 = train.Count / (2.0 * positives);
+                double n = positives + negatives;
+                w0 = n / (2.0 * negatives);
+                w1 = n / (2.0 * positives);
             }
         }
         else if (ClassWeight == "explicit")

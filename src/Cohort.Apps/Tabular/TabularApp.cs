@@ -42,7 +42,7 @@ internal sealed class TabularApp : IClientApp
         }
         TrainExamples = train.Count;
         TrainingRows = imbalance.Resample(train, unchecked((int)settings.Preprocess.SplitSeed));
-        Loss = imbalance.LossFor(TrainingRows);
+        Loss = imbalance.LossFor(TrainingRows, settings.Statistics);
     }
 
     /// <summary>The app settings.</summary>

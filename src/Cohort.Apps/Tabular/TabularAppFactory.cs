@@ -15,7 +15,31 @@ public sealed class TabularAppFactory : ISimulationAppFactory, IValidatingClient
     public string Name => AppName;
 
     /// <inheritdoc />
-    public IClientApp Create(ClientAppContext context) => CreateTabular(context);
+    public IClientApp Create(ClientAppContext context)
+    {
+        var settings = TabularSettings.FromConfig(context.AppSettings);
+        if (!settings.NeedsStatistics) return CreateTabular(context);
+        TabularTable table;
+        if (context.Partition is { Dataset: TabularSimulationDataset shared } partition)
+        {
+            // A virtual client is a node whose file is its share of the rows.
+            table = shared.ClientTable(partition);
+        }
+        else
+        {
+            string path = new SettingsReader(context.NodeSettings, "node setting").RequiredString("data", "the path of this node's data file");
+            table = TabularReader.ReadFile(path, TabularPreprocessor.ReadOptionsFor(settings.Read, settings.Preprocess));
+        }
+        return FromTable(settings, table, context.NodeName);
+    }
+
+    /// <summary>
+    /// The app over a table already read, for settings that need the statistics step: before the
+    /// statistics came, one that answers the statistics task; after, the trained-on app preprocessed with them.
+    /// </summary>
+    internal static IClientApp FromTable(TabularSettings settings, TabularTable table, string nodeName) => settings.Statistics is null
+        ? new TabularStatisticsApp(TabularStatistics.Compute(table, settings.Preprocess), nodeName)
+        : new TabularApp(settings, TabularPreprocessor.Process(table, settings.Preprocess), nodeName);
 
     /// <summary>
     /// Like <see cref="Create"/>, typed. Throws <see cref="AppConfigurationException"/> for a missing or

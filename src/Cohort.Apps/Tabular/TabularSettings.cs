@@ -24,6 +24,26 @@ internal sealed record TabularSettings(TabularReadOptions Read, TabularPreproces
     /// <summary>Allowed models.</summary>
     public static readonly string[] Models = ["logistic", "mlp"];
 
+    /// <summary>
+    /// The app setting under which the server sends the federated statistics with every task after the
+    /// statistics step (reserved: a plan does not set it).
+    /// </summary>
+    public const string StatisticsKey = "_statistics";
+
+    /// <summary>Smallest global count a category value needs to be named in a federated vocabulary (setting <c>min_category_count</c>).</summary>
+    public long MinCategoryCount { get; init; } = 5;
+
+    /// <summary>
+    /// Whether a run with these settings needs the federated statistics step before round 1: global
+    /// standardisation, balanced class weights (from federated class counts) and categories inferred
+    /// from the data (federated vocabularies) all do.
+    /// </summary>
+    public bool NeedsStatistics => Preprocess.GlobalStandardize || Imbalance.ClassWeight == "balanced"
+        || Preprocess.CategoricalAuto || Preprocess.InferCategories.Count > 0;
+
+    /// <summary>The federated statistics the server sent, when the statistics step has run.</summary>
+    public FederatedTabularStatistics? Statistics => Preprocess.Statistics;
+
     /// <summary>Allowed missing-value policies.</summary>
     public static readonly string[] MissingPolicies = ["drop", "mean"];
 
@@ -32,7 +52,7 @@ internal sealed record TabularSettings(TabularReadOptions Read, TabularPreproces
     /// Keys (default; docs/apps.md has them all with examples): format csv|uci (csv); header (csv: true,
     /// uci: false); columns (required without header); drop_index (false); label (required); positive
     /// ("&gt; 0"); drop; categorical: auto | [columns] (inferred categories) or categorical.&lt;column&gt;
-    /// (declared categories); drop_first (false); missing drop|mean (drop); standardize site|none (site);
+    /// (declared categories); drop_first (false); missing drop|mean (drop); standardize site|global|none (site); min_category_count (5);
     /// train_fraction (0.66); split_seed (43); stratify (true); model logistic|mlp (logistic); hidden
     /// (mlp only); class_weight none|balanced or class_weight.0/.1; oversample none|random|smote; loss
     /// bce|focal; focal_gamma (2); threshold 0.5|max_f1|recall:R; validation_fraction (0.2).
@@ -94,6 +114,20 @@ internal sealed record TabularSettings(TabularReadOptions Read, TabularPreproces
                 if (!columns.Contains(c)) throw r.Error("columns", $"does not contain '{c}' (named by label, drop or categorical)");
         }
 
+        var (standardize, global) = ReadStandardize(r);
+        long minCategoryCount = r.Int("min_category_count", 5, 1, int.MaxValue);
+        FederatedTabularStatistics? statistics = null;
+        if (r.Has(StatisticsKey))
+        {
+            try
+            {
+                statistics = FederatedTabularStatistics.FromJson(r.String(StatisticsKey, ""), $"app setting '{StatisticsKey}'");
+            }
+            catch (InvalidDataException e)
+            {
+                throw new AppConfigurationException(e.Message);
+            }
+        }
         var preprocess = new TabularPreprocessorOptions
         {
             Label = label,
@@ -104,7 +138,9 @@ internal sealed record TabularSettings(TabularReadOptions Read, TabularPreproces
             InferCategories = inferCategories,
             DropFirst = r.Bool("drop_first", false),
             Missing = r.OneOf("missing", MissingPolicies, "drop") == "mean" ? MissingValues.Mean : MissingValues.Drop,
-            Standardize = ReadStandardize(r),
+            Standardize = standardize,
+            GlobalStandardize = global,
+            Statistics = statistics,
             TrainFraction = r.Double("train_fraction", 0.66, f => f > 0 && f < 1, "a fraction strictly between 0 and 1"),
             SplitSeed = (uint)r.Int("split_seed", 43, 0, uint.MaxValue),
             Stratify = r.Bool("stratify", true),
@@ -130,20 +166,20 @@ internal sealed record TabularSettings(TabularReadOptions Read, TabularPreproces
 
         var imbalance = ReadImbalance(r);
         r.RejectUnknownKeys();
-        return new TabularSettings(read, preprocess, model, hidden) { Imbalance = imbalance };
+        return new TabularSettings(read, preprocess, model, hidden) { Imbalance = imbalance, MinCategoryCount = minCategoryCount };
     }
 
-    // site (the default; true also means it) z-scores with the site's own training rows, none (or
-    // false) leaves values as they are; global needs statistics pooled across sites before round 1.
-    private static bool ReadStandardize(SettingsReader r)
+    // site (the default; true also means it) z-scores with the site's own training rows, global with
+    // all sites' training rows (from the statistics step), none (or false) leaves values as they are.
+    private static (bool Standardize, bool Global) ReadStandardize(SettingsReader r)
     {
         string value = r.String("standardize", "site").ToLowerInvariant();
         return value switch
         {
-            "site" or "true" => true,
-            "none" or "false" => false,
-            "global" => throw r.Error("standardize", "is 'global', which needs a federated statistics step before round 1 that is not available yet; use site (each site's own training rows) or none"),
-            _ => throw r.Error("standardize", $"is '{value}'; allowed: site, none"),
+            "site" or "true" => (true, false),
+            "global" => (true, true),
+            "none" or "false" => (false, false),
+            _ => throw r.Error("standardize", $"is '{value}'; allowed: site, global, none"),
         };
     }
 

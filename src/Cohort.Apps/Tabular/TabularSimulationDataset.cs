@@ -24,6 +24,8 @@ internal sealed class TabularSimulationDataset : ISimulationDataset
     private string? _groupedBy;
     private DataGroups? _groups;
     private TabularDataset[] _groupTests = [];
+    private TabularTable[] _groupTables = [];
+    private (int Group, int Row)[] _trainSources = [];
 
     private TabularDataset Train => _train ?? throw new InvalidOperationException("not prepared");
 
@@ -153,6 +155,31 @@ internal sealed class TabularSimulationDataset : ISimulationDataset
     }
 
     /// <summary>
+    /// A client's raw rows, for settings that need the statistics step, where a virtual client must
+    /// preprocess its own rows as a node does: a client of a natural grouping gets its group's whole
+    /// table (as that site's node would read its file), any other client the rows of its partition.
+    /// </summary>
+    public TabularTable ClientTable(DataPartition partition)
+    {
+        Prepared();
+        if (_groups is not null && partition.Clients == _groupTables.Length) return _groupTables[partition.Client];
+        var parts = new List<TabularTable>();
+        foreach (var group in partition.Indices.ToArray().Select(i => _trainSources[i]).GroupBy(s => s.Group).OrderBy(g => g.Key))
+            parts.Add(_groupTables[group.Key].Subset(group.Select(s => s.Row).ToArray()));
+        return parts.Count == 0 ? _groupTables[0].Subset([]) : Concat([.. parts]);
+    }
+
+    /// <summary>
+    /// The central test set (every group's held-out rows) preprocessed with <paramref name="options"/>,
+    /// each group as its site would preprocess it: for central evaluation once the federated statistics exist.
+    /// </summary>
+    public TabularDataset HeldOutRows(TabularPreprocessorOptions options)
+    {
+        Prepared();
+        return TabularDataset.Concat([.. _groupTables.Select(t => TabularPreprocessor.Process(t, options).Test)]);
+    }
+
+    /// <summary>
     /// A client's rows: its partition shuffled by a seed of its own and cut by <c>train_fraction</c>
     /// into local training and test rows (copied for the client's task only; released with the client).
     /// A client of a natural grouping keeps all its group's training rows and tests on the group's held-out rows.
@@ -186,12 +213,23 @@ internal sealed class TabularSimulationDataset : ISimulationDataset
         var tests = new List<TabularDataset>();
         // Inferred categories come from all the data at once, so every group encodes them alike.
         var options = TabularPreprocessor.ResolveCategories(Concat(groups), Settings.Preprocess);
-        foreach (var t in groups)
+        // Before the statistics step there are no global moments: the rows prepared here (for partition
+        // sizes and labels; with global standardisation the clients preprocess their own rows) use the groups' own.
+        if (options.Statistics is null) options = options with { GlobalStandardize = false };
+        var sources = new List<(int, int)>();
+        for (int g = 0; g < groups.Length; g++)
         {
+            var t = groups[g];
             var split = TabularPreprocessor.Process(t, options);
             trains.Add(split.Train);
             tests.Add(split.Test);
+            // Which raw row each example came from, so a client can preprocess its own rows as a node would.
+            var (trainRows, _) = TabularPreprocessor.SplitRows(t, options);
+            sources.AddRange(trainRows.Select(r => (g, r)));
         }
+        _groupTables = groups;
+        _trainSources = [.. sources];
+
         var train = TabularDataset.Concat(trains);
         var labels = new int[train.Count];
         for (int i = 0; i < labels.Length; i++) labels[i] = train.Labels[i] > 0.5f ? 1 : 0;

@@ -14,9 +14,12 @@ namespace Cohort.Cli.Commands;
 /// <summary>
 /// <c>cohort bench fraud</c>: the card-fraud example (examples/fraud) across three banks. Pooled
 /// ROC-AUC, PR-AUC and F1 over all banks' test rows, as the server computes them from the banks'
-/// score histograms and confusion counts, for FedAvg with per-site or no standardisation, with and
-/// without balanced class weights, beside pooled training (all training rows in one place) and each
-/// bank training alone; median and range over seeds of the batch order.
+/// score histograms and confusion counts, for FedAvg with global (statistics of all banks' training
+/// rows, from the federated statistics step), per-site or no standardisation, with and without
+/// balanced class weights, beside pooled training (all training rows in one place) and each bank
+/// training alone; median and range over seeds of the batch order. Where the settings need the
+/// statistics step (inferred categories, balanced weights, global standardisation), the banks'
+/// statistics are combined exactly as the server combines them, and every bank preprocesses with them.
 /// </summary>
 internal static class FraudBench
 {
@@ -29,7 +32,7 @@ internal static class FraudBench
         var seeds = new Option<int>("--seeds") { Description = "Training seeds per variant (batch order)", DefaultValueFactory = _ => 5 };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file (e.g. bench/results/fraud.json)" };
         var generate = new Option<string?>("--generate") { Description = "Only write the example's three CSV files into this folder and exit" };
-        var command = new Command("fraud", "Card fraud across three banks: pooled ROC-AUC and PR-AUC of FedAvg with per-site vs no standardisation, with and without class weights, beside pooled training and each bank alone")
+        var command = new Command("fraud", "Card fraud across three banks: pooled ROC-AUC and PR-AUC of FedAvg with global vs per-site vs no standardisation, with and without class weights, beside pooled training and each bank alone")
         {
             planPath, seeds, json, generate,
         };
@@ -59,7 +62,7 @@ internal static class FraudBench
             BenchFigures.Print(figures, "fraud.test.rows", tested, 0);
             BenchFigures.Print(figures, "fraud.test.positive_rate", (double)positives / tested, 4);
 
-            foreach (var standardize in new[] { "site", "none" })
+            foreach (var standardize in new[] { "global", "site", "none" })
             {
                 foreach (var weights in new[] { "none", "balanced" })
                 {
@@ -136,8 +139,21 @@ internal static class FraudBench
     private static Dictionary<string, TabularApp> CreateApps(Plan plan, string dataDir, (string Key, Scalar Value)[] overrides)
     {
         var settings = plan.App.Settings.With(overrides.Select(o => KeyValuePair.Create(o.Key, o.Value)));
-        return Banks.ToDictionary(b => b, b => new TabularAppFactory().CreateTabular(new ClientAppContext(
-            "bench-fraud", b, settings, new Config([KeyValuePair.Create("data", Scalar.Of(Path.Combine(dataDir, b + ".csv")))]))));
+        var parsed = TabularSettings.FromConfig(settings);
+        if (!parsed.NeedsStatistics)
+        {
+            return Banks.ToDictionary(b => b, b => new TabularAppFactory().CreateTabular(new ClientAppContext(
+                "bench-fraud", b, settings, new Config([KeyValuePair.Create("data", Scalar.Of(Path.Combine(dataDir, b + ".csv")))]))));
+        }
+        // The statistics step as a run makes it: each bank describes its training rows, the server's side
+        // of the app combines the descriptions, and every bank preprocesses its file with the result.
+        var tables = Banks.ToDictionary(b => b, b => TabularReader.ReadFile(Path.Combine(dataDir, b + ".csv"), TabularPreprocessor.ReadOptionsFor(parsed.Read, parsed.Preprocess)));
+        var statistics = Banks.Select(b => new NodeStatistics(b, 0, ((TabularStatisticsApp)TabularAppFactory.FromTable(parsed, tables[b], b))
+            .ComputeStatisticsAsync(Config.Empty, CancellationToken.None).GetAwaiter().GetResult().Metrics)).ToArray();
+        var withStatistics = plan with { App = plan.App with { Settings = settings } };
+        var combined = settings.With(new TabularServerApp(dataDir).AggregateStatistics(withStatistics, statistics));
+        var global = TabularSettings.FromConfig(combined);
+        return Banks.ToDictionary(b => b, b => (TabularApp)TabularAppFactory.FromTable(global, tables[b], b));
     }
 
     private static string LoadAverage()

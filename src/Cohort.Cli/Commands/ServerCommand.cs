@@ -72,7 +72,9 @@ internal static class ServerCommand
             };
             if (options.Insecure)
                 Console.Error.WriteLine("WARNING: --insecure: plaintext HTTP/2, so node tokens, the admin token and model parameters cross the network readable and forgeable; use it on loopback for development only");
-            await using var server = await CohortServerHost.StartAsync(options, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
+            // The built-in apps' server side: the tabular app's statistics step and central evaluation (files relative to the data folder).
+            var services = new Strategies.StrategyServices { ServerApps = Apps.BuiltInApps.ServerApps(Path.GetFullPath(options.DataDir)) };
+            await using var server = await CohortServerHost.StartAsync(options, strategyServices: services, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
             Console.WriteLine($"Cohort server {ServerInfo.Version} listening on {server.Address}");
             if (server.DashboardAddress is { } dashboard) Console.WriteLine($"  dashboard:   {dashboard} (log in with the admin token; /metrics, /healthz, /readyz)");
             Console.WriteLine($"  data folder: {server.DataDir}");

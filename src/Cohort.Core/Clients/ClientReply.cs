@@ -37,6 +37,9 @@ internal sealed record ClientReply
     /// <summary>The app's parameters.</summary>
     public static ClientReply Initial(ParameterSet parameters) => new() { Ok = true, Parameters = parameters };
 
+    /// <summary>Statistics of the local data (the statistics step).</summary>
+    public static ClientReply Summarized(StatisticsResult s) => new() { Ok = true, Examples = s.Examples, Metrics = s.Metrics };
+
     /// <summary>A failure of a kind, with a message.</summary>
     public static ClientReply Failed(FailureKind kind, string error) => new() { Ok = false, Failure = kind, Error = error };
 }

@@ -58,6 +58,9 @@ internal sealed class ClientTaskRunner
         TaskKind.Fit => ClientReply.Fitted(await app.FitAsync(task.Parameters ?? throw new InvalidDataException("fit task arrived without parameters"), task.Config, ct)),
         TaskKind.Evaluate => ClientReply.Evaluated(await app.EvaluateAsync(task.Parameters ?? throw new InvalidDataException("evaluate task arrived without parameters"), task.Config, ct)),
         TaskKind.GetParameters => ClientReply.Initial(await app.GetParametersAsync(task.Config, ct)),
+        TaskKind.Statistics => app is IStatisticsClientApp s
+            ? ClientReply.Summarized(await s.ComputeStatisticsAsync(task.Config, ct))
+            : ClientReply.Failed(FailureKind.Refused, "this node's app computes no statistics, which the run's settings need"),
         _ => throw new InvalidOperationException($"unknown task kind {task.Kind}"),
     };
 }

@@ -27,7 +27,7 @@ internal sealed class ResultValidationStep : IClientStep
         if (problem is null && reply.Examples < 0) problem = $"{reply.Examples} examples";
         if (problem is null && task.Kind != TaskKind.GetParameters)
         {
-            string phase = task.Kind == TaskKind.Fit ? "fit" : "evaluate";
+            string phase = task.Kind switch { TaskKind.Fit => "fit", TaskKind.Statistics => "statistics", _ => "evaluate" };
             problem = _validator.Check(task.RunId, task.Node, phase, reply.Examples, task.Kind == TaskKind.Evaluate ? reply.Loss : null,
                 reply.Metrics, task.Limits ?? Apps.ResultLimits.Default);
         }

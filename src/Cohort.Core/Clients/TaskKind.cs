@@ -14,4 +14,7 @@ internal enum TaskKind
 
     /// <summary>Check the run's app settings against the node's data without training (the preflight at submit).</summary>
     Validate,
+
+    /// <summary>Return statistics of the local data for the federated statistics step before round 1.</summary>
+    Statistics,
 }

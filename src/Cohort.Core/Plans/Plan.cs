@@ -71,6 +71,9 @@ public sealed record Plan
     /// <summary>The <c>simulation</c> section, or null when the plan has none (<c>cohort simulate</c> needs it).</summary>
     public SimulationSpec? Simulation { get; init; }
 
+    /// <summary>Evaluation of every round's global model on a test file the server holds (plan section <c>central_evaluation</c>), or null.</summary>
+    public CentralEvaluationSpec? CentralEvaluation { get; init; }
+
     /// <summary>The YAML text the plan was read from (stored with the run).</summary>
     public string SourceText { get; init; } = "";
 
@@ -318,3 +321,7 @@ public sealed record Staleness
         _ => Math.Pow(1 + staleness, -A),
     };
 }
+
+/// <summary>A server-held test set the global model is evaluated on every round (Flower's evaluate_fn).</summary>
+/// <param name="File">The file's path on the server: absolute, or relative to the server's data folder (in a simulation, to the plan's folder).</param>
+public sealed record CentralEvaluationSpec(string File);

@@ -8,12 +8,13 @@ namespace Cohort.Plans;
 public static class PlanParser
 {
     private static readonly string[] TopKeys =
-        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config", "failure", "personalization", "asynchronous", "simulation", "privacy", "dataset", "preflight_timeout"];
+        ["name", "experiment", "tags", "app", "strategy", "rounds", "selection", "round_timeout", "wait_for_nodes", "train", "seed", "config", "failure", "personalization", "asynchronous", "simulation", "privacy", "dataset", "preflight_timeout", "central_evaluation"];
 
     private static readonly string[] PrivacyKeys = ["mode", "clipping_norm", "noise_multiplier", "delta"];
 
     private static readonly string[] FailureKeys = ["min_completion_rate", "retries", "max_examples", "example_tolerance", "offline_grace"];
     private static readonly string[] PersonalizationKeys = ["local"];
+    private static readonly string[] CentralEvaluationKeys = ["file"];
     private static readonly string[] AsynchronousKeys = ["buffer_size", "concurrency", "server_learning_rate", "staleness"];
     private static readonly string[] StalenessKeys = ["type", "a", "b"];
 
@@ -66,6 +67,7 @@ public static class PlanParser
             Asynchronous = ReadAsynchronous(top.Section("asynchronous", AsynchronousKeys)),
             Privacy = ReadPrivacy(top.Section("privacy", PrivacyKeys)),
             Simulation = top.Find("simulation") is null ? null : ReadSimulation(top.Section("simulation", SimulationKeys)),
+            CentralEvaluation = top.Find("central_evaluation") is null ? null : ReadCentralEvaluation(top.Section("central_evaluation", CentralEvaluationKeys)),
             SourceText = yaml,
         };
         CheckCombinations(top, plan);
@@ -91,6 +93,9 @@ public static class PlanParser
         if (plan.Personalization.Enabled && plan.Asynchronous is not null)
             throw top.Error(top.Find("personalization")!, "personalization: not supported with asynchronous training yet");
     }
+
+    private static CentralEvaluationSpec ReadCentralEvaluation(YamlSection c) =>
+        new(c.String("file") ?? throw c.Missing("file", "a test file the server holds, evaluated with the global model every round"));
 
     private static Privacy.DifferentialPrivacyOptions? ReadPrivacy(YamlSection p)
     {

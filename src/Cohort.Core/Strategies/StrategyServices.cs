@@ -12,6 +12,9 @@ public delegate Task<EvaluateResult?> CentralEvaluator(int round, ParameterSet g
 /// <param name="AggregationBufferBytes">Memory a sum-based strategy may hold in pending results to fold them in batches (0: fold each result at once, one model of memory).</param>
 public sealed record StrategyServices(ParameterSet? InitialParameters = null, CentralEvaluator? CentralEvaluator = null, long AggregationBufferBytes = 0)
 {
+    /// <summary>The server's side of client apps (statistics before round 1, central evaluation on a server-held file), by app name.</summary>
+    public IReadOnlyList<IServerApp> ServerApps { get; init; } = [];
+
     /// <summary>Nothing offered.</summary>
     public static StrategyServices None { get; } = new();
 

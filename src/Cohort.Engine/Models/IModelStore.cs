@@ -1,4 +1,5 @@
 using Cohort.Parameters;
+using Cohort.Records;
 using Cohort.Strategies;
 
 namespace Cohort.Engine.Models;
@@ -17,6 +18,12 @@ internal interface IModelStore
 
     /// <summary>Loads the strategy state saved after a round, or null when none was saved; throws <see cref="InvalidDataException"/> when it is corrupt.</summary>
     Task<StrategyCheckpoint?> LoadCheckpointAsync(string runId, int round, CancellationToken ct);
+
+    /// <summary>Saves the app settings the run's statistics step produced (they give the model's features their meaning, and a resumed run reuses them).</summary>
+    Task SaveStatisticsAsync(string runId, Config statistics, CancellationToken ct);
+
+    /// <summary>Loads what <see cref="SaveStatisticsAsync"/> saved, or null; throws <see cref="InvalidDataException"/> when it is corrupt.</summary>
+    Task<Config?> LoadStatisticsAsync(string runId, CancellationToken ct);
 
     /// <summary>The highest round with a saved model, or -1.</summary>
     int LatestRound(string runId);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Cohort.Parameters;
+using Cohort.Records;
 using Cohort.Strategies;
 
 namespace Cohort.Engine.Models;
@@ -9,6 +10,7 @@ internal sealed class InMemoryModelStore : IModelStore
 {
     private readonly ConcurrentDictionary<(string Run, int Round), ParameterSet> _models = new();
     private readonly ConcurrentDictionary<(string Run, int Round), ParameterSet> _checkpoints = new();
+    private readonly ConcurrentDictionary<string, Config> _statistics = new();
 
     /// <inheritdoc />
     public Task SaveAsync(string runId, int round, ParameterSet parameters, CancellationToken ct)
@@ -32,6 +34,17 @@ internal sealed class InMemoryModelStore : IModelStore
     /// <inheritdoc />
     public Task<StrategyCheckpoint?> LoadCheckpointAsync(string runId, int round, CancellationToken ct) =>
         Task.FromResult(_checkpoints.TryGetValue((runId, round), out var p) ? CheckpointCodec.Decode(p.Clone()) : null);
+
+    /// <inheritdoc />
+    public Task SaveStatisticsAsync(string runId, Config statistics, CancellationToken ct)
+    {
+        _statistics[runId] = statistics;
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<Config?> LoadStatisticsAsync(string runId, CancellationToken ct) =>
+        Task.FromResult(_statistics.TryGetValue(runId, out var s) ? s : null);
 
     /// <inheritdoc />
     public int LatestRound(string runId)

@@ -1,4 +1,5 @@
 using Cohort.Parameters;
+using Cohort.Records;
 using Cohort.Strategies;
 
 namespace Cohort.Engine.Models;
@@ -62,6 +63,37 @@ internal sealed class ModelStore : IModelStore
             throw new InvalidDataException($"{path}: {e.Message}", e);
         }
     }
+
+    /// <summary>Path of the run's statistics (the settings its statistics step produced).</summary>
+    public string StatisticsPathOf(string runId) => Path.Combine(_root, runId, "statistics.cps");
+
+    /// <inheritdoc />
+    public async Task SaveStatisticsAsync(string runId, Config statistics, CancellationToken ct)
+    {
+        Directory.CreateDirectory(Path.Combine(_root, runId));
+        // Written like a checkpoint: atomically, with a checksum checked on load.
+        await ParameterSetFile.WriteAsync(StatisticsPathOf(runId), CheckpointCodec.Encode(new StrategyCheckpoint(StatisticsName, new ParameterSet([]), statistics)), _flushToDisk, ct);
+    }
+
+    /// <inheritdoc />
+    public async Task<Config?> LoadStatisticsAsync(string runId, CancellationToken ct)
+    {
+        string path = StatisticsPathOf(runId);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var saved = CheckpointCodec.Decode(await ParameterSetFile.ReadAsync(path, ct));
+            saved.RequireStrategy(StatisticsName);
+            return saved.Values;
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The name the statistics file is saved under, in place of a strategy's.</summary>
+    internal const string StatisticsName = "statistics";
 
     /// <inheritdoc />
     public int LatestRound(string runId)

@@ -68,6 +68,7 @@ internal sealed class PendingTask
         TaskKind.Fit => "fit",
         TaskKind.Evaluate => "evaluate",
         TaskKind.Validate => "validate",
+        TaskKind.Statistics => "statistics",
         _ => "get_parameters",
     };
 }

@@ -28,7 +28,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
 
     /// <summary>Runs the plan's <c>rounds</c> model versions from <paramref name="global"/> (the model of version <paramref name="startVersion"/> − 1).</summary>
     public async Task ExecuteAsync(RunRecord run, Plan plan, IStrategy strategy, ParameterSet global, int startVersion,
-        ConcurrentDictionary<string, RoundProgress> progress, CancellationToken ct)
+        ConcurrentDictionary<string, RoundProgress> progress, CancellationToken ct, CentralEvaluator? centralEvaluator = null)
     {
         var spec = plan.Asynchronous ?? throw new ArgumentException("the plan has no asynchronous section", nameof(plan));
         int version = startVersion - 1;
@@ -165,7 +165,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                 sent[version] = global;
                 await models.SaveAsync(run.Id, version, global, ct);
                 var context2 = new RoundContext(run.Id, version, plan.Rounds, plan.Selection, plan.FitConfig(version), plan.EvaluateConfig(version), new Random(version));
-                var central = await strategy.EvaluateCentralAsync(context2, global, ct);
+                var central = centralEvaluator is not null ? await centralEvaluator(version, global, ct) : await strategy.EvaluateCentralAsync(context2, global, ct);
                 await store.SaveRoundAsync(new RoundRecord(
                     run.Id, version, RoundStatus.Done, versionStarted, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
                     null, Metrics.Empty, metrics.ToMetrics(), central?.Loss, central?.Metrics ?? Metrics.Empty,

@@ -48,6 +48,9 @@ internal sealed class RunExecutor(
     {
         if (plan.Personalization.Enabled) strategy = new PersonalizedStrategy(strategy, plan.Personalization);
         if (plan.Privacy is { Local: false } privacy) strategy = new Privacy.DifferentialPrivacy(strategy, privacy);
+        // Statistics come first: they decide the features (vocabularies), so even the initial model needs them.
+        plan = await StatisticsStepAsync(run, plan, ct);
+        var central = CentralEvaluatorFor(plan);
         ParameterSet global;
         if (startRound > 1)
         {
@@ -65,21 +68,21 @@ internal sealed class RunExecutor(
 
         if (plan.Asynchronous is not null)
         {
-            await new BufferedAsyncExecutor(pool, store, models, log).ExecuteAsync(run, plan, strategy, global, startRound, Progress, ct);
+            await new BufferedAsyncExecutor(pool, store, models, log).ExecuteAsync(run, plan, strategy, global, startRound, Progress, ct, central);
             Progress.TryRemove(run.Id, out _);
             return;
         }
 
         for (int round = startRound; round <= plan.Rounds; round++)
         {
-            global = await RunRoundAsync(run, plan, strategy, global, round, ct);
+            global = await RunRoundAsync(run, plan, strategy, central, global, round, ct);
             run = (await store.GetRunAsync(run.Id, ct))! with { RoundsDone = round };
             await store.SaveRunAsync(run, ct);
         }
         Progress.TryRemove(run.Id, out _);
     }
 
-    private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, ParameterSet global, int round, CancellationToken ct)
+    private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, CancellationToken ct)
     {
         var started = DateTimeOffset.UtcNow;
         // Every log line of the round carries the run and round ids as fields (JSON logs) or a prefix.
@@ -205,7 +208,7 @@ internal sealed class RunExecutor(
             if (evalInstructions.Count > 0 && evalResults.Count < plan.Selection.MinEvaluate)
                 await store.AddEventAsync(run.Id, "round.evaluate_short", $"round {round}: {evalResults.Count} evaluation results, min_evaluate is {plan.Selection.MinEvaluate}; failures: {Describe(evalFailures)}", ct);
             phases.Switch(RoundPhase.CentralEvaluate);
-            central = await strategy.EvaluateCentralAsync(context, global, ct);
+            central = centralEvaluator is not null ? await centralEvaluator(round, global, ct) : await strategy.EvaluateCentralAsync(context, global, ct);
             phases.Switch(RoundPhase.SaveModel);
             await saving;
         }
@@ -275,6 +278,103 @@ internal sealed class RunExecutor(
             yield return (task, await task.Completion.Task);
         }
         ct.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>
+    /// The federated statistics step, when the plan's app asks for it: every available node describes
+    /// its training data, the app's server side combines the descriptions into settings, and the plan
+    /// returned carries them in its app settings, so every later task (and a resumed run, which reads
+    /// them back instead of asking again) preprocesses alike. The nodes' individual statistics are not
+    /// stored; only the combined settings are, beside the run's models.
+    /// </summary>
+    private async Task<Plan> StatisticsStepAsync(RunRecord run, Plan plan, CancellationToken ct)
+    {
+        var app = ServerAppFor(plan);
+        if (app is null || !app.NeedsStatistics(plan)) return plan;
+        var settings = await models.LoadStatisticsAsync(run.Id, ct);
+        if (settings is null)
+        {
+            await WaitForNodesAsync(run.Id, plan, 0, ct);
+            var nodes = Available(run.Id, plan);
+            var tasks = nodes.Select(node => new PendingTask
+            {
+                Id = $"{run.Id}-r0-stats-{node}-{Guid.NewGuid().ToString("N")[..8]}",
+                Node = node,
+                RunId = run.Id,
+                Round = 0,
+                Kind = TaskKind.Statistics,
+                App = plan.App.Name,
+                AppSettings = plan.App.Settings,
+                Dataset = plan.Dataset,
+                Terms = RunTerms.Of(plan),
+                Config = plan.FitConfig(1),
+                Limits = plan.Failure.Limits,
+                Timeout = plan.RoundTimeout,
+                OfflineGrace = plan.Failure.OfflineGrace,
+            }).ToArray();
+            Progress[run.Id] = new RoundProgress(run.Id, 0, "statistics", tasks.Length, 0);
+            using var timeout = new CancellationTokenSource(plan.RoundTimeout);
+            using var onTimeout = timeout.Token.Register(() =>
+            {
+                foreach (var t in tasks) pool.Fail(t, FailureKind.Timeout, $"no statistics within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s");
+            });
+            using var onStop = ct.Register(() =>
+            {
+                foreach (var t in tasks) pool.Fail(t, FailureKind.Stopped, "run stopped");
+            });
+            var outcomes = await Task.WhenAll(tasks.Select(t => pool.Submit(t)));
+            ct.ThrowIfCancellationRequested();
+            var answers = new List<NodeStatistics>();
+            var failures = new List<NodeFailure>();
+            for (int i = 0; i < tasks.Length; i++)
+            {
+                var outcome = outcomes[i];
+                // Recorded without the statistics themselves: the server keeps only what it combines them into.
+                await RecordAsync(tasks[i], outcome with { Metrics = Metrics.Empty }, outcome.Error, outcome.Failure, ct);
+                NoteRefusal(tasks[i], outcome);
+                if (outcome.Ok) answers.Add(new NodeStatistics(tasks[i].Node, outcome.Examples, outcome.Metrics));
+                // A site that refuses the run under its policy takes no part in it, its statistics included.
+                else if (outcome.Failure != FailureKind.SitePolicy) failures.Add(new NodeFailure(tasks[i].Node, outcome.Error!));
+            }
+            // Statistics from only some nodes would give the others preprocessing they had no part in.
+            if (failures.Count > 0) throw new RunFailedException($"statistics step: {Describe(failures)}");
+            if (answers.Count == 0) throw new RunFailedException($"statistics step: no node answered{RefusalNote(run.Id)}");
+            try
+            {
+                settings = app.AggregateStatistics(plan, answers);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new RunFailedException($"statistics step: {e.Message}");
+            }
+            await models.SaveStatisticsAsync(run.Id, settings, ct);
+            await store.AddEventAsync(run.Id, "run.statistics",
+                $"statistics from {answers.Count} nodes ({string.Join(", ", answers.Select(a => a.Node))}): {answers.Sum(a => a.Examples)} training rows", ct);
+        }
+        return plan with { App = plan.App with { Settings = plan.App.Settings.With(settings) } };
+    }
+
+    private IServerApp? ServerAppFor(Plan plan) =>
+        services.ServerApps.FirstOrDefault(a => string.Equals(a.Name, plan.App.Name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The evaluation of the plan's <c>central_evaluation</c> file (or what the app's server side evaluates by itself), or null for the strategy's own.</summary>
+    private CentralEvaluator? CentralEvaluatorFor(Plan plan)
+    {
+        var app = ServerAppFor(plan);
+        if (app is null)
+        {
+            return plan.CentralEvaluation is null
+                ? null
+                : throw new RunFailedException($"central_evaluation: this server has no central evaluation for app '{plan.App.Name}'");
+        }
+        try
+        {
+            return app.CreateCentralEvaluator(plan);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new RunFailedException($"central_evaluation: {e.Message}");
+        }
     }
 
     private async Task<ParameterSet> InitialParametersFromNodeAsync(RunRecord run, Plan plan, CancellationToken ct)

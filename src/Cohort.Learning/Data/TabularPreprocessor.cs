@@ -39,12 +39,18 @@ internal static class TabularPreprocessor
     {
         if (!options.CategoricalAuto && options.InferCategories.Count == 0) return options;
         var categorical = new Dictionary<string, IReadOnlyList<string>>(options.Categorical, StringComparer.Ordinal);
-        var infer = new List<string>(options.InferCategories);
-        if (options.CategoricalAuto)
-            infer.AddRange(table.Columns.Where(c => !c.IsNumeric && c.Name != options.Label && !categorical.ContainsKey(c.Name)).Select(c => c.Name));
-        foreach (var name in infer.Distinct())
+        foreach (var name in CategoricalColumns(table, options))
         {
+            if (categorical.ContainsKey(name)) continue;
             if (name == options.Label) throw new TabularDataException(table.Source, 0, $"label column '{name}' cannot also be categorical");
+            if (options.Statistics is { } stats)
+            {
+                // The federation's vocabulary, the same at every site (rare values folded into "(other)").
+                categorical[name] = stats.Vocabularies.TryGetValue(name, out var vocabulary)
+                    ? vocabulary
+                    : throw new TabularDataException(table.Source, 0, $"categorical column '{name}' has no vocabulary in the federated statistics");
+                continue;
+            }
             var column = table[name];
             var numbers = new SortedSet<double>();
             var texts = new SortedSet<string>(StringComparer.Ordinal);
@@ -62,8 +68,73 @@ internal static class TabularPreprocessor
         return options with { Categorical = categorical, CategoricalAuto = false, InferCategories = [] };
     }
 
+    /// <summary>
+    /// The table rows <see cref="Process(TabularTable, TabularPreprocessorOptions)"/> trains and tests on,
+    /// in the order of its training and test examples.
+    /// </summary>
+    public static (int[] Train, int[] Test) SplitRows(TabularTable table, TabularPreprocessorOptions options)
+    {
+        var categorical = CategoricalColumns(table, options);
+        var features = table.Columns.Where(c => c.Name != options.Label && (categorical.Contains(c.Name) || c.IsNumeric)).ToList();
+        var (rows, classes) = UsableRows(table, options, features);
+        var split = TrainTestSplit.Create(classes, options.TrainFraction, options.SplitSeed, options.Stratify);
+        return (split.Train.Select(i => rows[i]).ToArray(), split.Test.Select(i => rows[i]).ToArray());
+    }
+
+    /// <summary>
+    /// The categorical columns of <paramref name="table"/>: those declared, those named for inference and,
+    /// with <c>categorical: auto</c>, every text column but the label.
+    /// </summary>
+    internal static IReadOnlySet<string> CategoricalColumns(TabularTable table, TabularPreprocessorOptions options)
+    {
+        var names = new HashSet<string>(options.Categorical.Keys, StringComparer.Ordinal);
+        foreach (var name in options.InferCategories)
+        {
+            if (name == options.Label) throw new TabularDataException(table.Source, 0, $"label column '{name}' cannot also be categorical");
+            names.Add(name);
+        }
+        if (options.CategoricalAuto)
+            names.UnionWith(table.Columns.Where(c => !c.IsNumeric && c.Name != options.Label).Select(c => c.Name));
+        return names;
+    }
+
+    /// <summary>
+    /// The rows preprocessing keeps (a label, and with <see cref="MissingValues.Drop"/> every feature
+    /// present) and their classes; throws when fewer than two remain.
+    /// </summary>
+    internal static (List<int> Rows, int[] Classes) UsableRows(TabularTable table, TabularPreprocessorOptions options, IReadOnlyList<TabularColumn> features)
+    {
+        var label = table[options.Label];
+        var rows = new List<int>(table.RowCount);
+        for (int r = 0; r < table.RowCount; r++)
+        {
+            if (label.IsMissing(r)) continue;
+            if (options.Missing == MissingValues.Drop && features.Any(c => c.IsMissing(r))) continue;
+            rows.Add(r);
+        }
+        int n = rows.Count;
+        if (n < 2) throw new TabularDataException(table.Source, 0, $"only {n} usable row(s) after removing missing values; at least 2 are needed to split");
+        var classes = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            int r = rows[i];
+            string value = label.Texts is { } t ? t[r]! : label.Numbers![r].ToString("R", CultureInfo.InvariantCulture);
+            classes[i] = options.Positive.IsPositive(value, table.Source, table.Lines[r]) ? 1 : 0;
+        }
+        return (rows, classes);
+    }
+
     /// <summary>Preprocesses a table already read.</summary>
-    public static TabularSplit Process(TabularTable table, TabularPreprocessorOptions options)
+    public static TabularSplit Process(TabularTable table, TabularPreprocessorOptions options) => Process(table, options, whole: false);
+
+    /// <summary>
+    /// Every usable row of a held-out test table (a server's central evaluation file), preprocessed as
+    /// a site's rows would be: with the federated statistics under global standardisation, else with
+    /// the table's own (it is then standardised as a site of its own would be).
+    /// </summary>
+    public static TabularDataset ProcessHeldOut(TabularTable table, TabularPreprocessorOptions options) => Process(table, options, whole: true).Train;
+
+    private static TabularSplit Process(TabularTable table, TabularPreprocessorOptions options, bool whole)
     {
         options = ResolveCategories(table, options);
         string source = table.Source;
@@ -93,26 +164,12 @@ internal static class TabularPreprocessor
         int d = featureNames.Count;
         if (d == 0) throw new TabularDataException(source, 0, "no feature columns remain after dropping the label and dropped columns");
 
-        // Rows kept: a label is always needed; with Drop every used column must be present.
-        var rows = new List<int>(table.RowCount);
-        for (int r = 0; r < table.RowCount; r++)
-        {
-            if (label.IsMissing(r)) continue;
-            if (options.Missing == MissingValues.Drop && HasMissingFeature(r, numeric, categorical)) continue;
-            rows.Add(r);
-        }
+        var (rows, classes) = UsableRows(table, options, numeric.Concat(categorical.Select(c => c.Column)).ToList());
         int n = rows.Count;
-        if (n < 2) throw new TabularDataException(source, 0, $"only {n} usable row(s) after removing missing values; at least 2 are needed to split");
 
-        var classes = new int[n];
-        for (int i = 0; i < n; i++)
-        {
-            int r = rows[i];
-            string value = label.Texts is { } t ? t[r]! : label.Numbers![r].ToString("R", CultureInfo.InvariantCulture);
-            classes[i] = options.Positive.IsPositive(value, source, table.Lines[r]) ? 1 : 0;
-        }
-
-        var split = TrainTestSplit.Create(classes, options.TrainFraction, options.SplitSeed, options.Stratify);
+        var split = whole
+            ? new TrainTestSplit([.. Enumerable.Range(0, n)], [], false)
+            : TrainTestSplit.Create(classes, options.TrainFraction, options.SplitSeed, options.Stratify);
         if (split.Train.Length == 0)
             throw new TabularDataException(source, 0, $"{n} usable rows leave no training rows at train fraction {options.TrainFraction}");
 
@@ -131,9 +188,13 @@ internal static class TabularPreprocessor
             }
         }
 
+        var global = options.GlobalStandardize
+            ? options.Statistics ?? throw new InvalidOperationException("global standardisation needs the federated statistics")
+            : null;
         if (options.Missing == MissingValues.Mean)
         {
-            var means = ColumnMeans(raw, d, split.Train, skipMissing: true);
+            // Imputed with the mean of the training rows: this site's, or all sites' under global standardisation.
+            var means = global is null ? ColumnMeans(raw, d, split.Train, skipMissing: true) : GlobalMoments(global, numeric, categorical).Mean;
             for (int i = 0; i < n; i++)
             {
                 var row = raw.AsSpan(i * d, d);
@@ -144,8 +205,10 @@ internal static class TabularPreprocessor
 
         if (options.Standardize)
         {
-            var mean = ColumnMeans(raw, d, split.Train, skipMissing: false);
-            var std = ColumnStd(raw, d, split.Train, mean);
+            var (mean, std) = global is null
+                ? (ColumnMeans(raw, d, split.Train, skipMissing: false), null)
+                : GlobalMoments(global, numeric, categorical);
+            std ??= ColumnStd(raw, d, split.Train, mean);
             for (int i = 0; i < n; i++)
             {
                 var row = raw.AsSpan(i * d, d);
@@ -156,11 +219,42 @@ internal static class TabularPreprocessor
         return new TabularSplit(Gather(raw, classes, d, split.Train, featureNames), Gather(raw, classes, d, split.Test, featureNames), split.Stratified);
     }
 
-    private static bool HasMissingFeature(int row, List<TabularColumn> numeric, List<(TabularColumn Column, CategoryEncoder Encoder)> categorical)
+    /// <summary>
+    /// Each feature's mean and sample standard deviation over all sites' training rows, from the
+    /// federated statistics: numeric features from their sums, one-hot features from their categories'
+    /// counts (a 0/1 column with k ones in N rows has mean k/N and squared deviations k − k²/N).
+    /// </summary>
+    private static (double[] Mean, double[] Std) GlobalMoments(FederatedTabularStatistics stats, List<TabularColumn> numeric, List<(TabularColumn Column, CategoryEncoder Encoder)> categorical)
     {
-        foreach (var c in numeric) if (c.IsMissing(row)) return true;
-        foreach (var (c, _) in categorical) if (c.IsMissing(row)) return true;
-        return false;
+        var mean = new List<double>();
+        var std = new List<double>();
+        foreach (var c in numeric)
+        {
+            if (!stats.Numeric.ContainsKey(c.Name)) throw new InvalidDataException($"numeric column '{c.Name}' is not in the federated statistics");
+            mean.Add(stats.Mean(c.Name));
+            std.Add(stats.Std(c.Name));
+        }
+        double rows = stats.Rows;
+        foreach (var (c, enc) in categorical)
+        {
+            var vocabulary = stats.Vocabularies.TryGetValue(c.Name, out var v) ? v : null;
+            var counts = stats.CategoryCounts.TryGetValue(c.Name, out var k) ? k : null;
+            foreach (var category in enc.Categories.Skip(enc.First))
+            {
+                int at = vocabulary is null ? -1 : IndexOfCategory(vocabulary, category);
+                double ones = at >= 0 && counts is not null && at < counts.Count ? counts[at] : 0;
+                mean.Add(rows > 0 ? ones / rows : 0);
+                std.Add(rows > 1 ? Math.Sqrt(Math.Max(0, ones - ones * ones / rows) / (rows - 1)) : 0);
+            }
+        }
+        return ([.. mean], [.. std]);
+    }
+
+    private static int IndexOfCategory(IReadOnlyList<string> vocabulary, string category)
+    {
+        for (int i = 0; i < vocabulary.Count; i++)
+            if (string.Equals(vocabulary[i], category, StringComparison.Ordinal)) return i;
+        return -1;
     }
 
     private static double[] ColumnMeans(double[] raw, int d, int[] rows, bool skipMissing)
@@ -221,6 +315,7 @@ internal static class TabularPreprocessor
         private readonly IReadOnlyList<string> _categories;
         private readonly double[] _numbers;
         private readonly int _first;
+        private readonly int _other;
         private readonly Dictionary<string, int> _cache = new(StringComparer.Ordinal);
 
         public CategoryEncoder(string column, IReadOnlyList<string> categories, bool dropFirst)
@@ -232,10 +327,16 @@ internal static class TabularPreprocessor
             for (int i = 0; i < categories.Count; i++)
                 _numbers[i] = double.TryParse(categories[i], NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : double.NaN;
             _first = dropFirst ? 1 : 0;
+            // A federated vocabulary ends with "(other)": rare and unseen values are encoded as it.
+            _other = categories.Count > 0 && categories[^1] == FederatedTabularStatistics.OtherCategory ? categories.Count - 1 : -1;
             FeatureNames = categories.Skip(_first).Select(c => $"{column}={c}").ToArray();
         }
 
         public IReadOnlyList<string> FeatureNames { get; }
+
+        public IReadOnlyList<string> Categories => _categories;
+
+        public int First => _first;
 
         public int Width => FeatureNames.Count;
 
@@ -257,7 +358,7 @@ internal static class TabularPreprocessor
                 for (int k = 0; k < _categories.Count; k++)
                     if (string.Equals(_categories[k], value, StringComparison.Ordinal)) { i = k; break; }
             }
-            if (i < 0) throw Unknown(value, source, line);
+            if (i < 0) i = _other >= 0 ? _other : throw Unknown(value, source, line);
             _cache[value] = i;
             return i;
         }
@@ -265,7 +366,7 @@ internal static class TabularPreprocessor
         private int IndexOfNumber(double v, string source, int line)
         {
             int i = Array.IndexOf(_numbers, v);
-            return i >= 0 ? i : throw Unknown(v.ToString("R", CultureInfo.InvariantCulture), source, line);
+            return i >= 0 ? i : _other >= 0 ? _other : throw Unknown(v.ToString("R", CultureInfo.InvariantCulture), source, line);
         }
 
         private TabularDataException Unknown(string value, string source, int line) =>

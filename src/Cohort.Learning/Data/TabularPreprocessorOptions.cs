@@ -30,6 +30,15 @@ internal sealed record TabularPreprocessorOptions
     /// <summary>Whether features are z-scored with the training split's mean and sample standard deviation.</summary>
     public bool Standardize { get; init; } = true;
 
+    /// <summary>
+    /// Whether <see cref="Standardize"/> uses the mean and deviation of all sites' training rows (from
+    /// <see cref="Statistics"/>) instead of this site's own (<c>standardize: global</c>).
+    /// </summary>
+    public bool GlobalStandardize { get; init; }
+
+    /// <summary>The federated statistics of all sites' training rows, when the run gathered them: vocabularies of inferred categorical columns, and the moments global standardisation uses.</summary>
+    public FederatedTabularStatistics? Statistics { get; init; }
+
     /// <summary>Share of rows used for training.</summary>
     public double TrainFraction { get; init; } = 0.66;
 

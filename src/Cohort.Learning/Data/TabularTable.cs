@@ -36,6 +36,16 @@ internal sealed class TabularTable
     /// <summary>Number of rows.</summary>
     public int RowCount => Lines.Length;
 
+    /// <summary>A new table of the given rows of this one, in the given order (values copied).</summary>
+    public TabularTable Subset(ReadOnlySpan<int> rows)
+    {
+        var picked = rows.ToArray();
+        var columns = Columns.Select(c => c.Numbers is { } n
+            ? TabularColumn.Numeric(c.Name, picked.Select(r => n[r]).ToArray())
+            : TabularColumn.Text(c.Name, picked.Select(r => c.Texts![r]).ToArray())).ToList();
+        return new TabularTable(Source, columns, picked.Select(r => Lines[r]).ToArray());
+    }
+
     /// <summary>The position of the column called <paramref name="name"/>, or -1.</summary>
     public int IndexOf(string name) => _index.TryGetValue(name, out int i) ? i : -1;
 

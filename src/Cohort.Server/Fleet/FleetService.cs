@@ -281,11 +281,12 @@ internal sealed class FleetService(
 
         ParameterSet? parameters = null;
         long uploadBytes = 0;
-        if (header.HasParameters && task.Kind == TaskKind.Evaluate)
+        if (header.HasParameters && task.Kind is TaskKind.Evaluate or TaskKind.Statistics)
         {
             // Nothing to receive: accepting bytes nobody needs would let a node fill the server's memory.
-            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, "rejected result: an evaluation result carries no parameters", duration));
-            return Reject("an evaluation result carries no parameters");
+            string what = task.Kind == TaskKind.Evaluate ? "an evaluation result" : "a statistics result";
+            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, $"rejected result: {what} carries no parameters", duration));
+            return Reject($"{what} carries no parameters");
         }
         if (header.HasParameters)
         {
@@ -307,7 +308,7 @@ internal sealed class FleetService(
                 return Reject(reason);
             }
         }
-        if (task.Kind != TaskKind.Evaluate && parameters is null)
+        if (task.Kind is TaskKind.Fit or TaskKind.GetParameters && parameters is null)
         {
             board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, "rejected result: no parameters", duration));
             return Reject("a fit or get-parameters result must carry parameters");

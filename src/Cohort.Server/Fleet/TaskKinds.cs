@@ -13,6 +13,7 @@ internal static class TaskKinds
         Clients.TaskKind.Evaluate => Wire.Evaluate,
         Clients.TaskKind.GetParameters => Wire.GetParameters,
         Clients.TaskKind.Validate => Wire.Validate,
+        Clients.TaskKind.Statistics => Wire.Statistics,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no protocol task kind"),
     };
 }

@@ -62,7 +62,7 @@ public sealed class TabularPreprocessingSettingsTests : IDisposable
     }
 
     [Fact]
-    public void Standardize_site_is_the_default_none_keeps_values_and_global_is_refused_until_statistics_exist()
+    public async Task Standardize_site_is_the_default_none_keeps_values_and_global_trains_only_once_statistics_exist()
     {
         string path = PandasCsv();
         var site = Create(path, ("drop_index", true), ("categorical", "auto"));
@@ -72,9 +72,13 @@ public sealed class TabularPreprocessingSettingsTests : IDisposable
         Assert.InRange(site.Data.Train.Features.Where((_, i) => i % 5 == 0).Average(), -1e-5, 1e-5);
         Assert.Equal(none.Data.Train.Features, legacy.Data.Train.Features);
         Assert.True(none.Data.Train.Features.Where((_, i) => i % 5 == 0).Min() >= 10);
-        var e = Assert.Throws<AppConfigurationException>(() => Create(path, ("standardize", "global")));
-        Assert.StartsWith("app setting 'standardize' is 'global', which needs a federated statistics step before round 1 that is not available yet", e.Message);
-        Assert.Contains("allowed: site, none", Assert.Throws<AppConfigurationException>(() => Create(path, ("standardize", "zscore"))).Message);
+        var config = new Config([KeyValuePair.Create("label", Scalar.Of("fraud")), KeyValuePair.Create("drop_index", Scalar.Of(true)), KeyValuePair.Create("categorical", Scalar.Of("auto")), KeyValuePair.Create("standardize", Scalar.Of("global"))]);
+        var global = new TabularAppFactory().Create(new ClientAppContext("run", "site", config, new Config([KeyValuePair.Create("data", Scalar.Of(path))])));
+        var statistics = await Assert.IsType<TabularStatisticsApp>(global).ComputeStatisticsAsync(Config.Empty, CancellationToken.None);
+        Assert.Equal(site.Data.Train.Count, statistics.Examples);
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => global.GetParametersAsync(Config.Empty, CancellationToken.None));
+        Assert.Contains("need the federated statistics step before round 1", e.Message);
+        Assert.Contains("allowed: site, global, none", Assert.Throws<AppConfigurationException>(() => Create(path, ("standardize", "zscore"))).Message);
     }
 
     [Fact]

@@ -429,7 +429,7 @@ public sealed class PlanParserTests
 
         AssertAt(e, 6, 1);
         Assert.Equal(
-            "unknown key 'round' in plan (allowed: name, experiment, tags, app, strategy, rounds, selection, round_timeout, wait_for_nodes, train, seed, config, failure, personalization, asynchronous, simulation, privacy, dataset, preflight_timeout)",
+            "unknown key 'round' in plan (allowed: name, experiment, tags, app, strategy, rounds, selection, round_timeout, wait_for_nodes, train, seed, config, failure, personalization, asynchronous, simulation, privacy, dataset, preflight_timeout, central_evaluation)",
             e.Problem);
         Assert.Equal($"{Source}:6:1: {e.Problem}", e.Message);
     }
@@ -668,5 +668,15 @@ public sealed class PlanParserTests
 
         Assert.Equal(path, e.Source);
         Assert.Equal($"{path}: file not found", e.Message);
+    }
+
+    [Fact]
+    public void Central_evaluation_names_a_server_held_file_and_requires_it()
+    {
+        Assert.Null(ParseMinimalWith().CentralEvaluation);
+        Assert.Equal("holdout/test.csv", ParseMinimalWith("central_evaluation:", "  file: holdout/test.csv").CentralEvaluation!.File);
+
+        var e = FailsMinimalWith("central_evaluation:", "  path: test.csv");
+        Assert.Contains("unknown key 'path' in central_evaluation (allowed: file)", e.Message);
     }
 }

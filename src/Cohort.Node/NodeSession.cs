@@ -227,15 +227,18 @@ internal sealed class NodeSession : IAsyncDisposable
                 header.Error = refused.Error;
                 header.RefusedBySitePolicy = true;
             }
-            else try
+            else
             {
-                var problems = await Task.Run(() => apps.Validate(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), Dataset(task)), taskCts.Token);
-                header.Problems.AddRange(problems);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                header.Ok = false;
-                header.Error = "check cancelled or timed out";
+                try
+                {
+                    var problems = await Task.Run(() => apps.Validate(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), Dataset(task)), taskCts.Token);
+                    header.Problems.AddRange(problems);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    header.Ok = false;
+                    header.Error = "check cancelled or timed out";
+                }
             }
             ct.ThrowIfCancellationRequested();
             header.DurationSeconds = clock.Elapsed.TotalSeconds;

@@ -101,7 +101,7 @@ internal static class RunCommands
             }
             var r = detail.Run;
             Console.WriteLine($"run {r.Id}  name {r.Name}  experiment {r.Experiment}");
-            Console.WriteLine($"  app {r.App}  strategy {r.Strategy}  status {r.Status}  rounds {r.RoundsDone}/{r.RoundsPlanned}");
+            Console.WriteLine($"  app {r.App}  strategy {r.Strategy}  status {r.Status}  rounds {r.RoundsDone}/{r.RoundsPlanned}{(r.Submitter.Length > 0 ? $"  submitted by {r.Submitter}" : "")}");
             Console.WriteLine($"  created {r.CreatedAt}  started {r.StartedAt}  finished {r.FinishedAt}");
             if (r.Error.Length > 0) Console.WriteLine($"  error: {r.Error}");
             if (r.WaitingReason.Length > 0) Console.WriteLine($"  {r.WaitingReason}");

@@ -43,7 +43,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
         var versionStarted = DateTimeOffset.UtcNow;
         var aggregationTime = new Stopwatch();
         var waitDeadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
-        var terms = RunTerms.Of(plan);
+        var terms = RunTerms.Of(plan, run.Submitter);
         // The stop callback runs on another thread: it sees the tasks in flight through a snapshot.
         PendingTask[] snapshot = [];
         using var stop = ct.Register(() =>
@@ -214,7 +214,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
             AppSettings = plan.App.Settings,
             Dataset = plan.Dataset,
             Config = i.Config,
-            Terms = RunTerms.Of(plan),
+            Terms = RunTerms.Of(plan, run.Submitter),
             Parameters = i.Parameters,
             Timeout = plan.RoundTimeout,
             OfflineGrace = plan.Failure.OfflineGrace,

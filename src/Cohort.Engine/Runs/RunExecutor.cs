@@ -237,7 +237,7 @@ internal sealed class RunExecutor(
         RunRecord run, Plan plan, int round, TaskKind kind, IReadOnlyList<NodeInstruction> instructions, ParameterSet? expected,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
-        var terms = RunTerms.Of(plan);
+        var terms = RunTerms.Of(plan, run.Submitter);
         var tasks = instructions.Select(i => new PendingTask
         {
             Id = $"{run.Id}-r{round}-{(kind == TaskKind.Fit ? "fit" : "eval")}-{i.Node}-{Guid.NewGuid().ToString("N")[..8]}",
@@ -306,7 +306,7 @@ internal sealed class RunExecutor(
                 App = plan.App.Name,
                 AppSettings = plan.App.Settings,
                 Dataset = plan.Dataset,
-                Terms = RunTerms.Of(plan),
+                Terms = RunTerms.Of(plan, run.Submitter),
                 Config = plan.FitConfig(1),
                 Limits = plan.Failure.Limits,
                 Timeout = plan.RoundTimeout,
@@ -395,7 +395,7 @@ internal sealed class RunExecutor(
                 AppSettings = plan.App.Settings,
                 Dataset = plan.Dataset,
                 Config = plan.FitConfig(1),
-                Terms = RunTerms.Of(plan),
+                Terms = RunTerms.Of(plan, run.Submitter),
                 Timeout = plan.RoundTimeout,
                 OfflineGrace = plan.Failure.OfflineGrace,
             };

@@ -29,7 +29,11 @@ public static class RunStatus
 public sealed record RunRecord(
     string Id, string Name, string Experiment, string App, string Strategy, string Status,
     int RoundsPlanned, int RoundsDone, string PlanYaml,
-    DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error);
+    DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error)
+{
+    /// <summary>Who submitted the run (a user, token or certificate name); null when not recorded.</summary>
+    public string? Submitter { get; init; }
+}
 
 /// <summary>
 /// One round of a run as stored: the federated evaluation summary, aggregation timing and

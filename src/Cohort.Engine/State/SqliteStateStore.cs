@@ -112,6 +112,8 @@ internal sealed class SqliteStateStore : IStateStore
             """,
         // Version 2: seconds per round phase, JSON like the metrics columns.
         "ALTER TABLE rounds ADD COLUMN phases TEXT;",
+        // Version 3: who submitted each run (a site's policy may serve only some submitters).
+        "ALTER TABLE runs ADD COLUMN submitter TEXT;",
     ];
 
     private async Task MigrateAsync(CancellationToken ct)
@@ -170,17 +172,20 @@ internal sealed class SqliteStateStore : IStateStore
 
     /// <inheritdoc />
     public Task SaveRunAsync(RunRecord run, CancellationToken ct) => ExecuteAsync("""
-        INSERT OR REPLACE INTO runs(id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error)
-        VALUES ($id, $name, $exp, $app, $strategy, $status, $planned, $done, $plan, $created, $started, $finished, $error)
+        INSERT OR REPLACE INTO runs(id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error, submitter)
+        VALUES ($id, $name, $exp, $app, $strategy, $status, $planned, $done, $plan, $created, $started, $finished, $error, $submitter)
         """, ct, ("$id", run.Id), ("$name", run.Name), ("$exp", run.Experiment), ("$app", run.App), ("$strategy", run.Strategy),
         ("$status", run.Status), ("$planned", run.RoundsPlanned), ("$done", run.RoundsDone), ("$plan", run.PlanYaml),
-        ("$created", Time(run.CreatedAt)), ("$started", Time(run.StartedAt)), ("$finished", Time(run.FinishedAt)), ("$error", run.Error));
+        ("$created", Time(run.CreatedAt)), ("$started", Time(run.StartedAt)), ("$finished", Time(run.FinishedAt)), ("$error", run.Error), ("$submitter", run.Submitter));
 
-    private const string RunColumns = "id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error";
+    private const string RunColumns = "id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error, submitter";
 
     private static RunRecord ReadRun(SqliteDataReader r) => new(
         r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5),
-        r.GetInt32(6), r.GetInt32(7), r.GetString(8), TimeOrNull(r, 9)!.Value, TimeOrNull(r, 10), TimeOrNull(r, 11), StringOrNull(r, 12));
+        r.GetInt32(6), r.GetInt32(7), r.GetString(8), TimeOrNull(r, 9)!.Value, TimeOrNull(r, 10), TimeOrNull(r, 11), StringOrNull(r, 12))
+    {
+        Submitter = StringOrNull(r, 13),
+    };
 
     /// <inheritdoc />
     public async Task<RunRecord?> GetRunAsync(string id, CancellationToken ct) =>

@@ -30,7 +30,7 @@ internal sealed class ControlService(
         var by = operators.Demand(context, Permission.SubmitRun);
         try
         {
-            var (run, notes) = await runs.SubmitCheckedAsync(request.PlanYaml, request.PlanSource, request.SkipPreflight, context.CancellationToken);
+            var (run, notes) = await runs.SubmitCheckedAsync(request.PlanYaml, request.PlanSource, request.SkipPreflight, by.Name, context.CancellationToken);
             await store.AddEventAsync(run.Id, "run.control", $"submitted through the Control API by '{by.Name}' ({Permissions.NameOf(by.Role)})", context.CancellationToken);
             ledger.Append(RunAudit.Submitted(run, AuditActors.Operator(context.GetHttpContext()), request.PlanSource));
             var info = RunDetails.Info(run);

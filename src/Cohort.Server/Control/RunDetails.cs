@@ -22,6 +22,7 @@ internal static class RunDetails
         StartedAt = r.StartedAt?.ToString("O") ?? "",
         FinishedAt = r.FinishedAt?.ToString("O") ?? "",
         Error = r.Error ?? "",
+        Submitter = r.Submitter ?? "",
     };
 
     /// <summary>A stored round with its nodes' results.</summary>

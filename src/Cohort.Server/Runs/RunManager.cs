@@ -32,22 +32,26 @@ internal sealed class RunManager(
     /// Validates the plan, asks the nodes that would run it to check its app settings against their data
     /// (unless <paramref name="skipPreflight"/>), and queues a run; throws <see cref="PlanException"/> for a
     /// bad plan and <see cref="PreflightException"/> listing every problem the nodes found.
+    /// <paramref name="submitter"/> names who submits it; nodes see it, and a site's policy may serve only some submitters.
     /// </summary>
-    public async Task<RunRecord> SubmitAsync(string planYaml, string source, CancellationToken ct, bool skipPreflight = false) =>
-        (await SubmitCheckedAsync(planYaml, source, skipPreflight, ct)).Run;
+    public async Task<RunRecord> SubmitAsync(string planYaml, string source, CancellationToken ct, bool skipPreflight = false, string? submitter = null) =>
+        (await SubmitCheckedAsync(planYaml, source, skipPreflight, submitter, ct)).Run;
 
     /// <summary>Like <see cref="SubmitAsync"/>, also returning what the preflight could not check (nodes that did not answer in time).</summary>
-    public async Task<(RunRecord Run, IReadOnlyList<string> PreflightNotes)> SubmitCheckedAsync(string planYaml, string source, bool skipPreflight, CancellationToken ct)
+    public async Task<(RunRecord Run, IReadOnlyList<string> PreflightNotes)> SubmitCheckedAsync(string planYaml, string source, bool skipPreflight, string? submitter, CancellationToken ct)
     {
         string name = string.IsNullOrEmpty(source) ? "plan" : source;
         Security.PlanLimits.CheckText(planYaml, name);
         var plan = PlanParser.Parse(planYaml, name, strategies);
         Security.PlanLimits.CheckParsed(plan, name);
-        IReadOnlyList<string> notes = skipPreflight ? [] : await preflight.CheckAsync(plan, ct);
+        IReadOnlyList<string> notes = skipPreflight ? [] : await preflight.CheckAsync(plan, submitter, ct);
         var now = DateTimeOffset.UtcNow;
         string id = $"{Slug(plan.Name)}-{now:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
         var run = new RunRecord(id, plan.Name, plan.Experiment ?? plan.Name, plan.App.Name, plan.Strategy.Name, RunStatus.Queued,
-            plan.Rounds, 0, planYaml, now, null, null, null);
+            plan.Rounds, 0, planYaml, now, null, null, null)
+        {
+            Submitter = submitter,
+        };
         await store.SaveRunAsync(run, ct);
         await store.AddEventAsync(id, "run.submitted", $"run '{plan.Name}' submitted: strategy {plan.Strategy.Name}, {plan.Rounds} rounds, app {plan.App.Name}{(plan.Dataset is null ? "" : $", dataset {plan.Dataset}")}", ct);
         foreach (var note in notes) await store.AddEventAsync(id, "run.preflight", note, ct);

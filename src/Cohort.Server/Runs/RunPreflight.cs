@@ -17,7 +17,7 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
 {
     /// <summary>Checks <paramref name="plan"/> on the nodes that would run it; throws <see cref="PreflightException"/> listing every problem.</summary>
     /// <returns>What could not be checked (nodes that did not answer in time); empty when every node answered.</returns>
-    public async Task<IReadOnlyList<string>> CheckAsync(Plan plan, CancellationToken ct)
+    public async Task<IReadOnlyList<string>> CheckAsync(Plan plan, string? submitter, CancellationToken ct)
     {
         var nodes = plan.Selection.Allowed(registry.Online(plan.App.Name, plan.Dataset));
         if (nodes.Count == 0) return [];
@@ -33,7 +33,7 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
             AppSettings = plan.App.Settings,
             Dataset = plan.Dataset,
             // The run's terms, so a site checks the plan against its policy as it would the run's tasks.
-            Terms = RunTerms.Of(plan),
+            Terms = RunTerms.Of(plan, submitter),
             Config = Config.Empty,
             Timeout = plan.PreflightTimeout,
             // A node lost mid-check is reported at the deadline like one that never answered.

@@ -43,6 +43,8 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
         await CreateVersion1Async(ct);
         // Version 2: seconds per round phase, JSON like the metrics columns.
         await ExecuteAsync("ALTER TABLE rounds ADD COLUMN IF NOT EXISTS phases text", ct);
+        // Version 3: who submitted each run.
+        await ExecuteAsync("ALTER TABLE runs ADD COLUMN IF NOT EXISTS submitter text", ct);
         await ExecuteAsync($"DELETE FROM schema_version; INSERT INTO schema_version(version) VALUES ({SchemaVersion.Current})", ct);
     }
 
@@ -94,21 +96,24 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
 
     /// <inheritdoc />
     public Task SaveRunAsync(RunRecord run, CancellationToken ct) => ExecuteAsync("""
-        INSERT INTO runs(id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error)
-        VALUES (@id, @name, @exp, @app, @strategy, @status, @planned, @done, @plan, @created, @started, @finished, @error)
+        INSERT INTO runs(id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error, submitter)
+        VALUES (@id, @name, @exp, @app, @strategy, @status, @planned, @done, @plan, @created, @started, @finished, @error, @submitter)
         ON CONFLICT (id) DO UPDATE SET name = excluded.name, experiment = excluded.experiment, app = excluded.app,
           strategy = excluded.strategy, status = excluded.status, rounds_planned = excluded.rounds_planned,
           rounds_done = excluded.rounds_done, plan_yaml = excluded.plan_yaml, created_at = excluded.created_at,
-          started_at = excluded.started_at, finished_at = excluded.finished_at, error = excluded.error
+          started_at = excluded.started_at, finished_at = excluded.finished_at, error = excluded.error, submitter = excluded.submitter
         """, ct, ("id", run.Id), ("name", run.Name), ("exp", run.Experiment), ("app", run.App), ("strategy", run.Strategy),
         ("status", run.Status), ("planned", run.RoundsPlanned), ("done", run.RoundsDone), ("plan", run.PlanYaml),
-        ("created", run.CreatedAt), ("started", run.StartedAt), ("finished", run.FinishedAt), ("error", run.Error));
+        ("created", run.CreatedAt), ("started", run.StartedAt), ("finished", run.FinishedAt), ("error", run.Error), ("submitter", run.Submitter));
 
-    private const string RunColumns = "id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error";
+    private const string RunColumns = "id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error, submitter";
 
     private static RunRecord ReadRun(NpgsqlDataReader r) => new(
         r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5),
-        r.GetInt32(6), r.GetInt32(7), r.GetString(8), Time(r, 9)!.Value, Time(r, 10), Time(r, 11), Text(r, 12));
+        r.GetInt32(6), r.GetInt32(7), r.GetString(8), Time(r, 9)!.Value, Time(r, 10), Time(r, 11), Text(r, 12))
+    {
+        Submitter = Text(r, 13),
+    };
 
     /// <inheritdoc />
     public async Task<RunRecord?> GetRunAsync(string id, CancellationToken ct) =>

@@ -82,6 +82,36 @@ public sealed class SitePolicyTests
     }
 
     [Fact]
+    public async Task A_site_serving_only_one_submitter_trains_her_runs_and_refuses_the_admins()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var dir = new PolicyDir("submitters: [alice]\n");
+        await using var node = CliProcess.StartNode(server, "study-site", await server.Control.CreateNodeTokenAsync("study-site", default), "empty", "--policy", dir.File);
+        await server.WaitForNodesAsync(1, processes: [node]);
+        const string password = "alice-long-password-42";
+        await server.Control.AddUserAsync("alice", "operator", password, default);
+        string plan = TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1);
+
+        // The run records who submitted it, the node is told, and the site trains it.
+        using (var anonymous = new OperatorClient(server, ""))
+        {
+            string session = (await anonymous.Api.LoginAsync(new Transport.V1.LoginRequest { User = "alice", Password = password })).Token;
+            using var alice = new OperatorClient(server, session);
+            var hers = await alice.Api.SubmitRunAsync(new Transport.V1.SubmitRunRequest { PlanYaml = plan, PlanSource = "alice.yaml" });
+            Assert.Equal("alice", hers.Submitter);
+            var done = await server.WaitForRunAsync(hers.Id, Deadline);
+            Assert.True(done.Run.Status == RunStatus.Finished, $"{done.Run.Status}: {done.Run.Error}\n{node.Output}");
+        }
+
+        // The admin token's run is someone else's: the site refuses it, and says why.
+        var admins = await server.Control.SubmitAsync(plan, "admin.yaml", default);
+        Assert.Equal("admin", admins.Submitter);
+        var refused = await server.WaitForRunAsync(admins.Id, Deadline);
+        Assert.Equal(RunStatus.Failed, refused.Run.Status);
+        Assert.Contains("refused by site policy: submitter admin not in allowed [alice]", refused.Run.Error);
+    }
+
+    [Fact]
     public async Task A_malformed_policy_file_stops_the_node_at_start_with_one_line_naming_file_line_and_key()
     {
         using var dir = new PolicyDir("""
@@ -125,5 +155,16 @@ public sealed class SitePolicyTests
         public string File { get; }
 
         public void Dispose() => Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>A Control API client with an operator's token or session.</summary>
+    private sealed class OperatorClient(TestServer server, string token) : IDisposable
+    {
+        private readonly Grpc.Net.Client.GrpcChannel _channel =
+            Transport.Channels.GrpcChannels.Create(new Transport.Channels.ConnectionOptions(server.Host.Address.ToString(), token, server.Host.CaFile));
+
+        public Transport.V1.Control.ControlClient Api => new(_channel);
+
+        public void Dispose() => _channel.Dispose();
     }
 }

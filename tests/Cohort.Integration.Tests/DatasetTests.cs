@@ -72,6 +72,38 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public async Task Preflight_refuses_a_data_set_whose_columns_differ_between_nodes_naming_each_schema_and_its_nodes()
+    {
+        await using var server = await TestServer.StartAsync();
+        var nodes = new List<CliProcess>();
+        try
+        {
+            // bank_c's file lost a column on the way: same data set name, another schema.
+            string trimmed = Path.Combine(server.DataDir, "bank_c-trimmed.csv");
+            var lines = await File.ReadAllLinesAsync(BankData("bank_c"));
+            await File.WriteAllLinesAsync(trimmed, lines.Select(l => string.Join(',', l.Split(',').Where((_, i) => i != 8))));
+            foreach (var bank in new[] { "bank_a", "bank_b" })
+                nodes.Add(CliProcess.StartNode(server, bank, await server.Control.CreateNodeTokenAsync(bank, default), "tabular", "--data", $"fraud={BankData(bank)}"));
+            nodes.Add(CliProcess.StartNode(server, "bank_c", await server.Control.CreateNodeTokenAsync("bank_c", default), "tabular", "--data", $"fraud={trimmed}"));
+            await server.WaitForNodesAsync(3, processes: nodes);
+            var hashes = (await server.Control.ListNodesAsync(default)).ToDictionary(n => n.Name, n => Assert.Single(n.Datasets));
+
+            string plan = Path.Combine(server.DataDir, "fraud.yaml");
+            await File.WriteAllTextAsync(plan, FraudPlan("fraud", nodes: 3));
+            var (code, output) = await CliProcess.RunAsync(["run", "submit", plan, .. ControlArgs(server)]);
+            Assert.NotEqual(0, code);
+            Assert.Contains(
+                $"data set 'fraud' has different columns or column types on different nodes: schema {hashes["bank_a"].SchemaHash[..12]} (10 columns) on bank_a, bank_b; schema {hashes["bank_c"].SchemaHash[..12]} (9 columns) on bank_c",
+                output);
+            Assert.Empty(await server.Control.ListAsync(null, default));
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Preflight_refuses_a_plan_with_every_problem_from_every_node_in_one_message_and_queues_no_run()
     {
         await using var server = await TestServer.StartAsync();

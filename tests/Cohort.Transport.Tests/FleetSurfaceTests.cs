@@ -44,7 +44,7 @@ public sealed class FleetSurfaceTests
             "PushResultReply.accepted", "PushResultReply.reason",
             "RegisterReply.heartbeat_interval_ms", "RegisterReply.node_id", "RegisterReply.server_version",
             "Scalar.bool_value", "Scalar.double_value", "Scalar.int_value", "Scalar.string_value",
-            "TaskHeader.app", "TaskHeader.app_settings", "TaskHeader.config", "TaskHeader.kind", "TaskHeader.noise_multiplier",
+            "TaskHeader.app", "TaskHeader.app_settings", "TaskHeader.config", "TaskHeader.dataset", "TaskHeader.kind", "TaskHeader.noise_multiplier",
             "TaskHeader.privacy", "TaskHeader.round", "TaskHeader.rounds", "TaskHeader.run_id", "TaskHeader.secure_aggregation",
             "TaskHeader.strategy", "TaskHeader.submitter", "TaskHeader.tags", "TaskHeader.task_id", "TaskHeader.timeout_seconds",
             "TaskMessage.chunk", "TaskMessage.header", "TaskMessage.manifest",

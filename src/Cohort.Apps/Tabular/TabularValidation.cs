@@ -33,8 +33,10 @@ internal static class TabularValidation
         if (problems.Count > before || before > 0) return problems;
         try
         {
-            // What is left is what only loading finds (too few rows to split, …): load as a run would.
-            factory.CreateTabular(context);
+            // What is left is what only loading finds (too few rows to split, …): load as a run would. Settings
+            // that need the statistics step load as the statistics task would, the federation's statistics not being there yet.
+            var app = factory.Create(context);
+            (app as IDisposable)?.Dispose();
         }
         catch (Exception e) when (e is TabularDataException or AppConfigurationException or ArgumentException or InvalidOperationException or IOException)
         {

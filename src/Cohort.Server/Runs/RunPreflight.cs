@@ -1,3 +1,4 @@
+using Cohort.Apps;
 using Cohort.Clients;
 using Cohort.Engine.Nodes;
 using Cohort.Plans;
@@ -50,7 +51,7 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
         var results = await Task.WhenAll(outcomes);
         ct.ThrowIfCancellationRequested();
 
-        var problems = new List<string>();
+        var problems = new List<string>(SchemaDisagreement(plan.Dataset, nodes));
         var notes = new List<string>();
         for (int i = 0; i < tasks.Length; i++)
         {
@@ -74,6 +75,23 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
             throw new PreflightException(problems, notes);
         }
         return notes;
+    }
+
+    /// <summary>
+    /// One problem when the selected nodes declared the plan's data set with different schemas (column
+    /// names and types), naming each schema and its nodes; none when they agree or the plan names no data set.
+    /// </summary>
+    private IEnumerable<string> SchemaDisagreement(string? dataset, IReadOnlyList<string> nodes)
+    {
+        if (dataset is null) yield break;
+        var selected = nodes.ToHashSet(StringComparer.Ordinal);
+        var schemas = registry.All.Where(n => selected.Contains(n.Name))
+            .SelectMany(n => n.Datasets.Where(d => d.Name == dataset && d.SchemaHash.Length > 0).Select(d => (Node: n.Name, d.SchemaHash, d.Columns)))
+            .GroupBy(x => x.SchemaHash, StringComparer.Ordinal)
+            .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToArray();
+        if (schemas.Length < 2) yield break;
+        var described = schemas.Select(g => $"schema {DatasetSchema.Short(g.Key)} ({g.First().Columns} columns) on {string.Join(", ", g.Select(x => x.Node).Order(StringComparer.Ordinal))}");
+        yield return $"data set '{dataset}' has different columns or column types on different nodes: {string.Join("; ", described)}";
     }
 }
 

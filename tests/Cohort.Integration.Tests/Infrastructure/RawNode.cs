@@ -24,7 +24,7 @@ public sealed class RawNode : IAsyncDisposable
     public string Name { get; }
 
     /// <summary>The Fleet API client (with the node's token).</summary>
-    public Fleet.FleetClient Fleet { get; }
+    internal Fleet.FleetClient Fleet { get; }
 
     /// <summary>Registers <paramref name="name"/> with <paramref name="token"/> and starts heartbeating.</summary>
     public static async Task<RawNode> RegisterAsync(Uri server, string caFile, string name, string token)
@@ -36,7 +36,7 @@ public sealed class RawNode : IAsyncDisposable
     }
 
     /// <summary>Pulls until a task of <paramref name="kind"/> arrives (others are reported failed), within a deadline.</summary>
-    public async Task<TaskHeader> PullAsync(TaskKind kind, TimeSpan timeout)
+    internal async Task<TaskHeader> PullAsync(TaskKind kind, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)

@@ -95,7 +95,7 @@ public sealed class TestServer : IAsyncDisposable
     }
 
     /// <summary>Waits until the run ends and returns it.</summary>
-    public async Task<RunDetail> WaitForRunAsync(string id, TimeSpan? timeout = null)
+    internal async Task<RunDetail> WaitForRunAsync(string id, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(90));
         while (true)

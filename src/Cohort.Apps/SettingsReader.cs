@@ -112,7 +112,8 @@ internal sealed class SettingsReader(Config config, string what)
             bool underPrefix = false;
             foreach (var p in _knownPrefixes) underPrefix |= key.StartsWith(p, StringComparison.Ordinal);
             if (underPrefix) continue;
-            var known = _known.Where(k => !_knownPrefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal)))
+            // Keys starting with '_' are reserved for what the server adds (the federation's statistics): not the user's to set.
+            var known = _known.Where(k => !k.StartsWith('_') && !_knownPrefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal)))
                 .Concat(_knownPrefixes.Select(p => p + "<name>"))
                 .Order(StringComparer.Ordinal);
             throw new AppConfigurationException($"{what} '{key}' is not known{Suggest(key, known)}; known: {string.Join(", ", known)}", key) { IsUnknownKey = true };

@@ -233,6 +233,9 @@ internal sealed class NodeSession : IAsyncDisposable
                 {
                     var problems = await Task.Run(() => apps.Validate(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), Dataset(task)), taskCts.Token);
                     header.Problems.AddRange(problems);
+                    // The shape of the data, never its content: the server compares it across the run's nodes.
+                    if (apps.Describe(Dataset(task)) is { Columns.Count: > 0 } schema)
+                        ScalarMaps.CopyTo(new Records.Metrics([KeyValuePair.Create(Apps.SchemaMetrics.Hash, Records.Scalar.Of(schema.Hash)), KeyValuePair.Create(Apps.SchemaMetrics.Columns, Records.Scalar.Of((long)schema.Columns.Count))]), header.Metrics);
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {

@@ -174,6 +174,24 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         }
     }
 
+    /// <summary>
+    /// The schema (column names and types) of the data a run on <paramref name="dataset"/> would use, for the
+    /// preflight to compare across nodes; null when the app cannot describe its data or the node has none.
+    /// </summary>
+    public DatasetSchema? Describe(string? dataset)
+    {
+        if (factory is not IDatasetDescriber describer) return null;
+        try
+        {
+            return SettingsFor(dataset).TryGetValue("data", out var path) ? describer.DescribeDataset(path.ToString()) : null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The validation reports what is wrong with the data; the schema is only for comparing.
+            return null;
+        }
+    }
+
     /// <summary>The app's node settings for a run on <paramref name="dataset"/>: <c>data</c> is that data set's path.</summary>
     private Config SettingsFor(string? dataset)
     {

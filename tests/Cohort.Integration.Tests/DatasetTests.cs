@@ -87,6 +87,7 @@ public sealed class DatasetTests
             nodes.Add(CliProcess.StartNode(server, "bank_c", await server.Control.CreateNodeTokenAsync("bank_c", default), "tabular", "--data", $"fraud={trimmed}"));
             await server.WaitForNodesAsync(3, processes: nodes);
             var hashes = (await server.Control.ListNodesAsync(default)).ToDictionary(n => n.Name, n => Assert.Single(n.Datasets));
+            Assert.NotEqual(hashes["bank_a"].SchemaHash, hashes["bank_c"].SchemaHash);
 
             string plan = Path.Combine(server.DataDir, "fraud.yaml");
             await File.WriteAllTextAsync(plan, FraudPlan("fraud", nodes: 3));

@@ -53,7 +53,7 @@ public sealed class FederatedStatisticsTests
     }
 
     [Fact]
-    public async Task Nodes_whose_tables_disagree_fail_the_run_at_the_statistics_step_with_one_message()
+    public async Task Nodes_whose_tables_disagree_are_refused_at_submit_and_fail_the_statistics_step_without_the_preflight()
     {
         string dir = Path.Combine(Path.GetTempPath(), "cohort-stats-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
@@ -72,7 +72,15 @@ public sealed class FederatedStatisticsTests
             nodes.Add(CliProcess.StartNode(server, "bank_x", await server.Control.CreateNodeTokenAsync("bank_x", default), "tabular", "--data", noHour));
             await server.WaitForNodesAsync(2, processes: nodes);
 
-            var run = await server.Control.SubmitAsync(Plan(2), "fraud-mismatch", default);
+            // The preflight at submit compares the schemas the nodes report and refuses the plan, naming both.
+            var refused = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(Plan(2), "fraud-mismatch", default));
+            Assert.Contains("the nodes' data has different columns or column types on different nodes: schema ", refused.Message);
+            Assert.Matches(@"\(10 columns\) on bank_a", refused.Message);
+            Assert.Matches(@"\(9 columns\) on bank_x", refused.Message);
+            Assert.Empty(await server.Control.ListAsync(null, default));
+
+            // Without the preflight, the statistics step finds it before round 1.
+            var run = await server.Control.SubmitAsync(Plan(2), "fraud-mismatch", default, skipPreflight: true);
             var detail = await server.WaitForRunAsync(run.Id, TimeSpan.FromMinutes(2));
 
             Assert.Equal("failed", detail.Run.Status);

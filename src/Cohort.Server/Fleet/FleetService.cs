@@ -275,7 +275,7 @@ internal sealed class FleetService(
                 return Reject("a validation result carries no parameters");
             }
             var problems = header.Problems.Take(Runs.PreflightLimits.MaxProblems).Select(Runs.PreflightLimits.Clip).ToArray();
-            var checkedOutcome = new TaskOutcome(true, null, 0, double.NaN, Metrics.Empty, null, duration, 0) { Problems = problems };
+            var checkedOutcome = new TaskOutcome(true, null, 0, double.NaN, Runs.PreflightLimits.Schema(header.Metrics), null, duration, 0) { Problems = problems };
             return board.Complete(task, checkedOutcome) ? new PushResultReply { Accepted = true } : Reject("task already completed");
         }
 

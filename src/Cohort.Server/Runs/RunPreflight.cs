@@ -51,7 +51,7 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
         var results = await Task.WhenAll(outcomes);
         ct.ThrowIfCancellationRequested();
 
-        var problems = new List<string>(SchemaDisagreement(plan.Dataset, nodes));
+        var problems = new List<string>(SchemaDisagreement(plan.Dataset, tasks, results));
         var notes = new List<string>();
         for (int i = 0; i < tasks.Length; i++)
         {
@@ -78,20 +78,20 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
     }
 
     /// <summary>
-    /// One problem when the selected nodes declared the plan's data set with different schemas (column
-    /// names and types), naming each schema and its nodes; none when they agree or the plan names no data set.
+    /// One problem when the nodes' data differ in column names or types (each answer reports its data's
+    /// schema), naming each schema and its nodes; none when they agree or the app cannot describe its data.
     /// </summary>
-    private IEnumerable<string> SchemaDisagreement(string? dataset, IReadOnlyList<string> nodes)
+    private static IEnumerable<string> SchemaDisagreement(string? dataset, PendingTask[] tasks, TaskOutcome[] results)
     {
-        if (dataset is null) yield break;
-        var selected = nodes.ToHashSet(StringComparer.Ordinal);
-        var schemas = registry.All.Where(n => selected.Contains(n.Name))
-            .SelectMany(n => n.Datasets.Where(d => d.Name == dataset && d.SchemaHash.Length > 0).Select(d => (Node: n.Name, d.SchemaHash, d.Columns)))
-            .GroupBy(x => x.SchemaHash, StringComparer.Ordinal)
+        var schemas = tasks.Zip(results)
+            .Where(x => x.Second.Ok && x.Second.Metrics.ContainsKey(SchemaMetrics.Hash))
+            .Select(x => (x.First.Node, Hash: x.Second.Metrics[SchemaMetrics.Hash].ToString(), Columns: x.Second.Metrics.TryGetValue(SchemaMetrics.Columns, out var c) ? c.ToString() : "?"))
+            .GroupBy(x => x.Hash, StringComparer.Ordinal)
             .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToArray();
         if (schemas.Length < 2) yield break;
         var described = schemas.Select(g => $"schema {DatasetSchema.Short(g.Key)} ({g.First().Columns} columns) on {string.Join(", ", g.Select(x => x.Node).Order(StringComparer.Ordinal))}");
-        yield return $"data set '{dataset}' has different columns or column types on different nodes: {string.Join("; ", described)}";
+        string what = dataset is null ? "the nodes' data" : $"data set '{dataset}'";
+        yield return $"{what} has different columns or column types on different nodes: {string.Join("; ", described)}";
     }
 }
 

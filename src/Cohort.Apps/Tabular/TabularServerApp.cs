@@ -25,7 +25,19 @@ internal sealed class TabularServerApp(string baseDirectory) : IServerApp
     public string Name => TabularAppFactory.AppName;
 
     /// <inheritdoc />
-    public bool NeedsStatistics(Plan plan) => Settings(plan).NeedsStatistics;
+    public bool NeedsStatistics(Plan plan)
+    {
+        try
+        {
+            return Settings(plan).NeedsStatistics;
+        }
+        catch (InvalidDataException)
+        {
+            // Settings the app cannot read are the nodes' to report, with their data at hand (the preflight,
+            // or the run's first task); the run waits for nodes as any other would.
+            return false;
+        }
+    }
 
     /// <inheritdoc />
     public Config AggregateStatistics(Plan plan, IReadOnlyList<NodeStatistics> nodes)
@@ -46,6 +58,8 @@ internal sealed class TabularServerApp(string baseDirectory) : IServerApp
     /// <inheritdoc />
     public CentralEvaluator? CreateCentralEvaluator(Plan plan)
     {
+        // Nothing to evaluate centrally: the plan's settings are the nodes' to check.
+        if (plan.CentralEvaluation is null && HeldOut is null) return null;
         var settings = Settings(plan);
         TabularDataset rows;
         if (plan.CentralEvaluation is { } spec)

@@ -80,11 +80,13 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
     /// <summary>
     /// One problem when the nodes' data differ in column names or types (each answer reports its data's
     /// schema), naming each schema and its nodes; none when they agree or the app cannot describe its data.
+    /// Nodes that found problems in their data are left out of the comparison.
     /// </summary>
     private static IEnumerable<string> SchemaDisagreement(string? dataset, PendingTask[] tasks, TaskOutcome[] results)
     {
         var schemas = tasks.Zip(results)
-            .Where(x => x.Second.Ok && x.Second.Metrics.ContainsKey(SchemaMetrics.Hash))
+            // A node whose data has problems of its own reports them; its schema would only repeat them.
+            .Where(x => x.Second.Ok && x.Second.Problems.Count == 0 && x.Second.Metrics.ContainsKey(SchemaMetrics.Hash))
             .Select(x => (x.First.Node, Hash: x.Second.Metrics[SchemaMetrics.Hash].ToString(), Columns: x.Second.Metrics.TryGetValue(SchemaMetrics.Columns, out var c) ? c.ToString() : "?"))
             .GroupBy(x => x.Hash, StringComparer.Ordinal)
             .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToArray();

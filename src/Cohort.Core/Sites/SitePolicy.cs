@@ -67,7 +67,7 @@ public sealed record SitePolicy
         bool tagged = Tags is { } tags && terms.Tags.Any(t => Contains(tags, t));
         if (!AllowServerStart && !approved && !tagged)
             return $"the site does not let the server start its training (allow_server_start: false) and run {runId} is not approved (not under runs{(Tags is { Count: > 0 } ? $", and carries none of the tags [{string.Join(", ", Tags)}]" : "")})";
-        if (!approved && Submitters is { } submitters && !Contains(submitters, terms.Submitter ?? ""))
+        if (!approved && Submitters is { } submitters && !submitters.Contains(terms.Submitter ?? "", StringComparer.Ordinal))
             return $"submitter {(string.IsNullOrEmpty(terms.Submitter) ? "unknown (the server names none)" : terms.Submitter)} not in allowed [{string.Join(", ", submitters)}]";
         if (!approved && Tags is { } served && !tagged)
             return $"run tags [{string.Join(", ", terms.Tags)}] carry none of the allowed [{string.Join(", ", served)}]";

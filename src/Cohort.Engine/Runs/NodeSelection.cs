@@ -29,13 +29,14 @@ internal static class NodeSelection
     /// which of them are busy in which other runs (they take this run's tasks in turn), and where the other
     /// nodes are (named in <c>selection.nodes</c> but not connected, or running another app).
     /// </summary>
-    public static string WaitingReason(string runId, Plan plan, INodePool pool, int wanted, string wantedName = "min_available") =>
-        Waiting + Shortage(runId, plan, pool, wanted, wantedName);
+    public static string WaitingReason(string runId, Plan plan, INodePool pool, int wanted, string wantedName = "min_available", IReadOnlyCollection<string>? refused = null) =>
+        Waiting + Shortage(runId, plan, pool, wanted, wantedName, refused);
 
     /// <summary><see cref="WaitingReason"/> without its leading words, for a message that has its own.</summary>
-    public static string Shortage(string runId, Plan plan, INodePool pool, int wanted, string wantedName = "min_available")
+    /// <remarks>Nodes in <paramref name="refused"/> (their sites refused the run) are not counted; the caller says why.</remarks>
+    public static string Shortage(string runId, Plan plan, INodePool pool, int wanted, string wantedName = "min_available", IReadOnlyCollection<string>? refused = null)
     {
-        var eligible = Eligible(plan, pool);
+        var eligible = refused is { Count: > 0 } ? Eligible(plan, pool).Where(n => !refused.Contains(n)).ToArray() : Eligible(plan, pool);
         var eligibleSet = eligible.ToHashSet(StringComparer.Ordinal);
         var census = pool.Census(plan.App.Name);
         var sb = new StringBuilder();
@@ -67,7 +68,7 @@ internal static class NodeSelection
         }
         else
         {
-            var others = census.Where(n => n.Online && !eligibleSet.Contains(n.Name)).ToArray();
+            var others = census.Where(n => n.Online && !eligibleSet.Contains(n.Name) && !string.Equals(n.App, plan.App.Name, StringComparison.OrdinalIgnoreCase)).ToArray();
             if (others.Length > 0)
             {
                 var byApp = others.GroupBy(n => n.App, StringComparer.OrdinalIgnoreCase).OrderBy(g => g.Key, StringComparer.Ordinal)

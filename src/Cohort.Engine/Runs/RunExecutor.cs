@@ -433,8 +433,8 @@ internal sealed class RunExecutor(
         while (Available(runId, plan).Count is var count && count < wanted)
         {
             if (DateTimeOffset.UtcNow > deadline)
-                throw new RunFailedException($"{stage}: still too few nodes after wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s): {NodeSelection.Shortage(runId, plan, pool, wanted, wantedName)}{RefusalNote(runId)}");
-            string reason = NodeSelection.WaitingReason(runId, plan, pool, wanted, wantedName) + RefusalNote(runId);
+                throw new RunFailedException($"{stage}: still too few nodes after wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s): {NodeSelection.Shortage(runId, plan, pool, wanted, wantedName, Refused(runId))}{RefusalNote(runId)}");
+            string reason = NodeSelection.WaitingReason(runId, plan, pool, wanted, wantedName, Refused(runId)) + RefusalNote(runId);
             Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, count) { WaitingReason = reason };
             if (count != announced)
             {
@@ -486,6 +486,9 @@ internal sealed class RunExecutor(
         if (outcome.Failure == FailureKind.SitePolicy)
             _refusals.GetOrAdd(task.RunId, _ => new(StringComparer.Ordinal)).TryAdd(task.Node, outcome.Error ?? "refused by site policy");
     }
+
+    private IReadOnlyCollection<string>? Refused(string runId) =>
+        _refusals.TryGetValue(runId, out var refused) && !refused.IsEmpty ? [.. refused.Keys] : null;
 
     // Why nodes that are online do not count: their sites refused the run.
     private string RefusalNote(string runId) =>

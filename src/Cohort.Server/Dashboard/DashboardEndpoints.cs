@@ -91,7 +91,9 @@ internal static class DashboardEndpoints
         {
             // Wrong passwords count towards the same per-address limit as wrong tokens.
             failures.Count(caller);
-            ledger.Append(new AuditEvent(AuditKinds.LoginFailed, AuditActors.Address(http), $"dashboard login from {caller} failed: unknown token"));
+            ledger.Append(new AuditEvent(AuditKinds.LoginFailed, AuditActors.Address(http), user.Length > 0
+                ? $"dashboard login from {caller} as {UserAccounts.Quoted(user)} refused: wrong user name or password"
+                : $"dashboard login from {caller} failed: unknown token"));
             http.Response.StatusCode = StatusCodes.Status401Unauthorized;
             string error = user.Length > 0 ? $"wrong user name or password for {UserAccounts.Quoted(user)}" : "unknown token: use the admin token or an operator token";
             return HtmlResult(LoginPage.Render(error, next, LoginFormToken(http)));

@@ -60,8 +60,16 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
             if (outcome.Ok) problems.AddRange(outcome.Problems.Select(p => $"node {node}: {p}"));
             else if (outcome.Failure == FailureKind.Timeout) notes.Add($"node {node} {outcome.Error}");
             // The site does not take part; the run may still go on with the others, so this does not stop the submit.
-            else if (outcome.Failure == FailureKind.SitePolicy) notes.Add($"node {node} {outcome.Error}; the run goes on without it if enough other nodes remain");
+            else if (outcome.Failure == FailureKind.SitePolicy) notes.Add($"node {node} {outcome.Error}");
             else problems.Add($"node {node}: could not check the plan: {outcome.Error}");
+        }
+        int refusing = results.Count(r => r.Failure == FailureKind.SitePolicy);
+        if (refusing > 0)
+        {
+            int accepting = tasks.Length - refusing;
+            int wanted = plan.Selection.MinAvailable;
+            notes.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against min_available {wanted}"
+                + (accepting < wanted ? $": it will wait up to wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s) for more nodes and fail if too few come" : ": it goes on without the refusing nodes"));
         }
         if (problems.Count > PreflightLimits.MaxReported)
         {

@@ -43,17 +43,21 @@ internal static class CallGate
         var throttle = services.GetRequiredService<LogThrottle>();
         var log = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CallGate).FullName!);
         string caller = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        if (limiter.IsOver(caller))
+        // The limit applies to calls whose credentials fail (and to logins): a caller that keeps failing from an
+        // address shared with nodes and operators (NAT, a proxy) must not lock their valid credentials out.
+        async Task<bool> LimitedAsync()
         {
+            if (!limiter.IsOver(caller)) return false;
             Note(log, throttle, "limited", $"refusing calls from {caller}: more than {limiter.PerMinute} failed authentications in a minute");
             await RefuseAsync(http, StatusCode.ResourceExhausted, $"too many failed authentications from {caller}; wait a minute");
-            return;
+            return true;
         }
         string? token = Tokens.FromHeader(http.Request.Headers.Authorization);
         if (!fleet)
         {
             if (path == ControlPrefix + LoginMethod)
             {
+                if (await LimitedAsync()) return;
                 // Login carries a password instead of a token; the service counts its failures with the same limiter.
                 // Its caller is not authenticated yet, so garbage is refused here as on the Fleet API.
                 string? garbage = await CheckSingleMessageAsync(http, Transport.V1.LoginRequest.Descriptor);
@@ -73,6 +77,7 @@ internal static class CallGate
             }
             catch (RpcException e)
             {
+                if (await LimitedAsync()) return;
                 limiter.Count(caller);
                 services.GetRequiredService<AuditLedger>().Append(new AuditEvent(AuditKinds.CertificateRefused, AuditActors.Address(http), $"call to {path} refused: {e.Status.Detail}"));
                 await RefuseAsync(http, StatusCode.PermissionDenied, e.Status.Detail);
@@ -80,6 +85,7 @@ internal static class CallGate
             }
             if (who is null)
             {
+                if (await LimitedAsync()) return;
                 limiter.Count(caller);
                 Note(log, throttle, "unauthenticated", $"refused an unauthenticated call to {path} from {caller}");
                 services.GetRequiredService<AuditLedger>().Append(new AuditEvent(AuditKinds.ControlRefused, AuditActors.Address(http),
@@ -94,6 +100,7 @@ internal static class CallGate
         }
         if (await services.GetRequiredService<NodeAuthenticator>().FindAsync(token, http.RequestAborted) is null)
         {
+            if (await LimitedAsync()) return;
             limiter.Count(caller);
             Note(log, throttle, "unauthenticated", $"refused an unauthenticated call to {path} from {caller}");
             // Bounded by the limiter above: an address gets a few dozen entries a minute at most.

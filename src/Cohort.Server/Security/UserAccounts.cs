@@ -48,6 +48,9 @@ internal sealed class UserAccounts
     public UserAccount Add(string name, AccessRole role, string password)
     {
         ValidateName(name);
+        // "admin" is how runs submitted with the admin token are recorded (and what site policies see): no user may take it.
+        if (string.Equals(name, "admin", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException("user name 'admin' is reserved for the admin token");
         PasswordHash.DemandAcceptable(password, name);
         var hash = PasswordHash.Create(password, _iterations);
         lock (_lock)
@@ -117,7 +120,8 @@ internal sealed class UserAccounts
     public static void ValidateName(string? name)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Length > 128 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@')))
-            throw new ArgumentException($"user name '{name}' must be 1-128 letters, digits, '-', '_', '.' or '@'");
+            // The name is not echoed: it may hold control characters or be very long.
+            throw new ArgumentException($"a user name must be 1-128 letters, digits, '-', '_', '.' or '@' (got {(name is null ? "none" : $"{name.Length} characters")})");
     }
 
     /// <summary>How a refusal may name the user that was tried: the name itself when it could be one, else a placeholder (a refusal must not echo arbitrary input).</summary>

@@ -74,6 +74,12 @@ public sealed class SitePolicyTests
         Assert.Null(Check(tagged, Plan()));
         Assert.Equal("run tags [cardiology] carry none of the allowed [oncology]", Check(SitePolicyParser.Parse("tags: [oncology]\n", "site.yaml"), Plan()));
         Assert.Equal("submitter unknown (the server names none) not in allowed [alice]", Check(SitePolicyParser.Parse("submitters: [alice]\n", "site.yaml"), Plan()));
+
+        // Submitters are account names, which are case-sensitive: ALICE is not alice.
+        var alicesOnly = SitePolicyParser.Parse("submitters: [alice]\n", "site.yaml");
+        var plan = Plan();
+        Assert.Null(alicesOnly.Refusal("r1", plan.App.Name, RunTerms.Of(plan, "alice"), plan.FitConfig(1), plan.App.Settings));
+        Assert.Equal("submitter ALICE not in allowed [alice]", alicesOnly.Refusal("r1", plan.App.Name, RunTerms.Of(plan, "ALICE"), plan.FitConfig(1), plan.App.Settings));
     }
 
     [Fact]

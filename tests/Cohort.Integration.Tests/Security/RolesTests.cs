@@ -114,6 +114,12 @@ public sealed partial class RolesTests
         // The dashboard's login form shares the limit.
         using var browser = Dashboard(server.DashboardAddress!);
         Assert.Equal(HttpStatusCode.TooManyRequests, (await LogInAsync(browser, "alice", AlicePassword)).StatusCode);
+
+        // Valid credentials from the same address still work: someone failing there (behind the same NAT or
+        // proxy as the sites) cannot lock the admin or the nodes out. Unknown tokens are still refused for the minute.
+        Assert.Single((await admin.Api.ListUsersAsync(new ListUsersRequest())).Users);
+        using var stranger = Client(server.Address, "not-a-token-" + new string('x', 40), server.CaFile);
+        Assert.Equal(StatusCode.ResourceExhausted, (await Assert.ThrowsAsync<RpcException>(async () => await stranger.Api.ListRunsAsync(new ListRunsRequest()))).StatusCode);
     }
 
     [Fact]

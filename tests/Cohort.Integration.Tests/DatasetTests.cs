@@ -53,6 +53,7 @@ public sealed class DatasetTests
 
             var (code, output) = await CliProcess.RunAsync(["nodes", .. ControlArgs(server)]);
             Assert.True(code == 0, output);
+            Assert.Contains("NODE             STATUS           APP        TASKS  LAST HEARTBEAT", output);
             Assert.Contains($"fraud (schema {fraudHashes[0].SchemaHash[..12]}, 10 columns)", output);
             Assert.Contains($"heart (schema {heart.SchemaHash[..12]}", output);
 

@@ -64,6 +64,7 @@ internal static class TokenCommand
             else
             {
                 // tasks: held now / capacity (how many it runs at the same time); "-" for a node not connected.
+                if (nodes.Count > 0) Console.WriteLine($"{"NODE",-16} {"STATUS",-16} {"APP",-10} {"TASKS",-6} {"LAST HEARTBEAT",-34} ADDRESS");
                 foreach (var n in nodes)
                 {
                     string datasets = n.Datasets.Count == 0 ? "" : "  data sets: " + string.Join(", ", n.Datasets.Select(d => $"{d.Name} (schema {Apps.DatasetSchema.Short(d.SchemaHash)}{(d.Columns > 0 ? $", {d.Columns} columns" : "")})"));

@@ -29,8 +29,7 @@ public sealed class ConcurrentRunsTests
             // Both runs are queued before any node connects, so neither has a head start.
             var left = await server.Control.SubmitAsync(EmptyPlan("left", rounds: 4, minAvailable: 2, delayMs: 300, nodes: ["a1", "a2"]), "left", default);
             var right = await server.Control.SubmitAsync(EmptyPlan("right", rounds: 4, minAvailable: 2, delayMs: 300, nodes: ["b1", "b2"]), "right", default);
-            foreach (var name in new[] { "a1", "a2", "b1", "b2" })
-                nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty"));
+            await server.StartCliNodesAsync(nodes, new[] { "a1", "a2", "b1", "b2" }, "empty");
 
             var l = await server.WaitForRunAsync(left.Id, Deadline);
             var r = await server.WaitForRunAsync(right.Id, Deadline);
@@ -57,8 +56,7 @@ public sealed class ConcurrentRunsTests
         var nodes = new List<CliProcess>();
         try
         {
-            foreach (var name in new[] { "n1", "n2" })
-                nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty"));
+            await server.StartCliNodesAsync(nodes, new[] { "n1", "n2" }, "empty");
             await server.WaitForNodesAsync(2, processes: nodes);
 
             var stranded = await server.Control.SubmitAsync(EmptyPlan("stranded", rounds: 2, minAvailable: 3, app: "tabular", wait: "10m"), "stranded", default);
@@ -104,8 +102,7 @@ public sealed class ConcurrentRunsTests
             string plan = TestPlans.Heart(rounds: rounds, nodes: 3, minFit: 3);
             var first = await server.Control.SubmitAsync(plan, "first", default);
             var second = await server.Control.SubmitAsync(plan, "second", default);
-            foreach (var h in hospitals)
-                nodes.Add(CliProcess.StartNode(server, h, await server.Control.CreateNodeTokenAsync(h, default), "tabular", "--data", Repo.HeartData(h)));
+            await server.StartCliNodesAsync(nodes, hospitals, "tabular", h => ["--data", Repo.HeartData(h)]);
 
             var a = await server.WaitForRunAsync(first.Id, Deadline);
             var b = await server.WaitForRunAsync(second.Id, Deadline);
@@ -138,8 +135,7 @@ public sealed class ConcurrentRunsTests
         var nodes = new List<CliProcess>();
         try
         {
-            foreach (var name in new[] { "n1", "n2" })
-                nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty"));
+            await server.StartCliNodesAsync(nodes, new[] { "n1", "n2" }, "empty");
             await server.WaitForNodesAsync(2, processes: nodes);
 
             // Each fit of this run takes ten minutes: only stopping it lets the nodes (capacity 1) take anything else.

@@ -29,9 +29,7 @@ public sealed class ServerCrashResumeTests
         var nodes = new List<CliProcess>();
         try
         {
-            foreach (var h in hospitals)
-                nodes.Add(server.StartNode(h, await server.Control.CreateNodeTokenAsync(h, default), "tabular", "--data", Repo.HeartData(h)));
-            await WaitForNodesAsync(server, hospitals.Length, nodes);
+            await StartHospitalsAsync(server, hospitals, nodes);
 
             string plan = PlanText.WithValues(TestPlans.Heart(rounds: Rounds, nodes: 3, minFit: 3),
                 [("strategy.name", "fedadam"), ("round_timeout", "60s"), ("wait_for_nodes", "60s")]);
@@ -75,9 +73,7 @@ public sealed class ServerCrashResumeTests
         var nodes = new List<CliProcess>();
         try
         {
-            foreach (var h in hospitals)
-                nodes.Add(server.StartNode(h, await server.Control.CreateNodeTokenAsync(h, default), "tabular", "--data", Repo.HeartData(h)));
-            await WaitForNodesAsync(server, hospitals.Length, nodes);
+            await StartHospitalsAsync(server, hospitals, nodes);
 
             string plan = PlanText.WithValues(TestPlans.Heart(rounds: Rounds, nodes: 3, minFit: 3),
                 [("strategy.name", "fedadam"), ("round_timeout", "60s"), ("wait_for_nodes", "60s")]);
@@ -128,6 +124,14 @@ public sealed class ServerCrashResumeTests
             foreach (var n in nodes) await n.DisposeAsync();
             await server.DisposeAsync();
         }
+    }
+
+    // One heart-disease node per hospital, each with its own token, added to nodes as it starts; returns once all are online.
+    private static async Task StartHospitalsAsync(ServerProcess server, IReadOnlyList<string> hospitals, List<CliProcess> nodes)
+    {
+        foreach (var h in hospitals)
+            nodes.Add(server.StartNode(h, await server.Control.CreateNodeTokenAsync(h, default), "tabular", "--data", Repo.HeartData(h)));
+        await WaitForNodesAsync(server, hospitals.Count, nodes);
     }
 
     private static async Task WaitForNodesAsync(ServerProcess server, int count, IReadOnlyList<CliProcess> processes)

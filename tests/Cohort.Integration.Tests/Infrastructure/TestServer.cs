@@ -79,6 +79,17 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>Port the server listens on.</summary>
     public int Port => Host.Address.Port;
 
+    /// <summary>
+    /// Starts a <c>cohort node</c> process running <paramref name="app"/> for each of <paramref name="names"/>, each with
+    /// its own token and <paramref name="extra"/>'s arguments, adding each to <paramref name="nodes"/> as it starts
+    /// (so a caller's cleanup sees every process started, even when a later one fails).
+    /// </summary>
+    internal async Task StartCliNodesAsync(List<CliProcess> nodes, IEnumerable<string> names, string app, Func<string, string[]>? extra = null)
+    {
+        foreach (var name in names)
+            nodes.Add(CliProcess.StartNode(this, name, await Control.CreateNodeTokenAsync(name, default), app, extra?.Invoke(name) ?? []));
+    }
+
     /// <summary>Waits until <paramref name="count"/> nodes are online.</summary>
     public async Task WaitForNodesAsync(int count, TimeSpan? timeout = null, IReadOnlyList<CliProcess>? processes = null)
     {

@@ -234,47 +234,6 @@ public sealed record FailurePolicy
 }
 
 /// <summary>
-/// The plan's <c>personalization</c> section: tensors whose names match one of <see cref="Local"/>
-/// (exact names, or patterns with <c>*</c>) are trained and kept on each node and never sent back
-/// (FedPer's heads, FedBN's normalisation statistics); evaluation uses each node's own copy.
-/// </summary>
-public sealed record Personalization
-{
-    /// <summary>Name patterns of the local tensors.</summary>
-    public IReadOnlyList<string> Local { get; init; } = [];
-
-    /// <summary>True when some tensors stay local.</summary>
-    public bool Enabled => Local.Count > 0;
-
-    /// <summary>True when <paramref name="name"/> matches a pattern.</summary>
-    public bool IsLocal(string name)
-    {
-        foreach (var p in Local)
-            if (LocalParameterPattern.Matches(p, name)) return true;
-        return false;
-    }
-}
-
-/// <summary>Matching of tensor names against <c>*</c> patterns.</summary>
-public static class LocalParameterPattern
-{
-    /// <summary>True when <paramref name="name"/> matches <paramref name="pattern"/> (<c>*</c> matches any run of characters).</summary>
-    public static bool Matches(string pattern, string name)
-    {
-        int p = 0, n = 0, star = -1, mark = 0;
-        while (n < name.Length)
-        {
-            if (p < pattern.Length && pattern[p] == '*') { star = p++; mark = n; }
-            else if (p < pattern.Length && pattern[p] == name[n]) { p++; n++; }
-            else if (star >= 0) { p = star + 1; n = ++mark; }
-            else return false;
-        }
-        while (p < pattern.Length && pattern[p] == '*') p++;
-        return p == pattern.Length;
-    }
-}
-
-/// <summary>
 /// The plan's <c>asynchronous</c> section (FedBuff, Nguyen et al., 2022): nodes train continuously at
 /// their own pace; the server folds each arriving update, weighted by a staleness function, into a
 /// buffer and updates the global model every <see cref="BufferSize"/> arrivals. The plan's

@@ -86,19 +86,7 @@ public sealed class DifferentialPrivacy(IStrategy inner, DifferentialPrivacyOpti
         inner.EvaluateCentralAsync(round, global, ct);
 
     /// <summary>L2 norm of (model − global) over all float tensors.</summary>
-    public static double UpdateNorm(ParameterSet model, ParameterSet global)
-    {
-        double sum = 0;
-        for (int i = 0; i < global.Count; i++)
-        {
-            if (global[i].DType != DType.Float32) continue;
-            var a = model[i].AsFloat32();
-            var g = global[i].AsFloat32();
-            double d = TensorPrimitives.Distance<float>(a, g);
-            sum += d * d;
-        }
-        return Math.Sqrt(sum);
-    }
+    public static double UpdateNorm(ParameterSet model, ParameterSet global) => ModelUpdate.Norm(model, global);
 
     private sealed class ClippedAggregation(DifferentialPrivacy owner, IFitAggregation inner, ParameterSet global) : IFitAggregation
     {

@@ -27,21 +27,4 @@ public sealed record RunTerms
 
     /// <summary>Who submitted the run, when the server knows it.</summary>
     public string? Submitter { get; init; }
-
-    /// <summary>The terms of a run of <paramref name="plan"/>.</summary>
-    public static RunTerms Of(Plan plan, string? submitter = null)
-    {
-        ArgumentNullException.ThrowIfNull(plan);
-        return new RunTerms
-        {
-            Strategy = plan.Strategy.Name,
-            Rounds = plan.Rounds,
-            // Cohort has no secure aggregation yet: no run offers it, so a site that requires it refuses every run.
-            SecureAggregation = false,
-            Privacy = plan.Privacy is { } dp ? (dp.Local ? "local" : "central") : null,
-            NoiseMultiplier = plan.Privacy?.NoiseMultiplier,
-            Tags = plan.Tags,
-            Submitter = submitter,
-        };
-    }
 }

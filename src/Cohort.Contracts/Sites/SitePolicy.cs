@@ -8,7 +8,7 @@ namespace Cohort.Sites;
 /// What a site (a node) accepts to train for, whoever runs the server: client apps, strategies, upper
 /// bounds on rounds and hyperparameters, required privacy, the submitters and tags it serves, and
 /// whether the server may start its training at all. The node checks every task against it before
-/// running anything; read one from YAML with <see cref="SitePolicyParser"/>.
+/// running anything; read one from YAML with <c>SitePolicyParser</c> (in Cohort.Core).
 /// </summary>
 public sealed record SitePolicy
 {

@@ -54,7 +54,7 @@ public sealed class LocalDifferentialPrivacy(IClientApp inner, long? seed = null
 
         // A fresh copy: the app may hand back buffers it still uses.
         var released = result.Parameters.Clone();
-        double norm = DifferentialPrivacy.UpdateNorm(released, sent);
+        double norm = ModelUpdate.Norm(released, sent);
         float scale = norm > clip ? (float)(clip / norm) : 1f;
         for (int i = 0; i < sent.Count; i++)
         {

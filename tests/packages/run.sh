@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Package tests, run by ./test.sh (about two minutes):
+#   lean      the client contract (src/Cohort.Contracts) and the node (src/Cohort.Node, package Cohort.Client):
+#             `dotnet list package --include-transitive` shows no ASP.NET Core, YamlDotNet or Npgsql, and
+#             neither has the ASP.NET Core shared framework, directly or through a project it references
 #   pack      `dotnet pack Cohort.slnx` makes every package: the client, the libraries, the tool, the template
 #   client    Cohort.Client and what it depends on need no ASP.NET Core: gRPC client and protobuf only
 #   template  installed from the packed .nupkg, `dotnet new cohort-app` makes an app outside the repository
 #             that restores Cohort.Client from the local feed (no project references) and builds
 #   federate  the packed Cohort.Cli tool runs a server; two nodes of that app run the template's plan
 #             (2 rounds) to the end
-# Ends with "N passed, N failed"; exits non-zero when any failed.
+# `run.sh lean` (or any test names) runs only those. Ends with "N passed, N failed"; exits non-zero when any failed.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="$(mktemp -d /tmp/cohort-packages.XXXXXX)"
@@ -21,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() { # NAME COMMAND...: runs one test, prints its result and, on failure, the log's tail
+run_check() { # NAME COMMAND...: runs one test, prints its result and, on failure, the log's tail
   local name="$1"; shift
   echo "packages: $name ..."
   if "$@" >"$log" 2>&1; then
@@ -33,19 +36,49 @@ check() { # NAME COMMAND...: runs one test, prints its result and, on failure, t
 
 version() { sed -n 's|.*<CohortVersion[^>]*>\(.*\)</CohortVersion>.*|\1|p' "$root/Directory.Build.props"; }
 
+# What the client side must never depend on: the server's web stack, the plan files' YAML, the server's database.
+forbidden='AspNetCore|YamlDotNet|Npgsql'
+
+heavy() { # PROJECT: prints the forbidden packages and shared frameworks PROJECT depends on, directly or transitively
+  local project="$root/$1" packages frameworks
+  dotnet restore "$project" -nologo -v q >/dev/null || { echo "restore of $1 failed"; return 1; }
+  packages="$(dotnet list "$project" package --include-transitive)" || return 1
+  # A FrameworkReference travels through project references as a TransitiveFrameworkReference.
+  frameworks="$(dotnet msbuild "$project" -nologo -p:Configuration=Release -t:ResolvePackageAssets \
+    -getItem:FrameworkReference -getItem:TransitiveFrameworkReference)" || return 1
+  { grep -o -E '> [^ ]+' <<<"$packages" | cut -c3-; grep -o -E '"Identity": "[^"]+"' <<<"$frameworks" | cut -d'"' -f4; } \
+    | { grep -E "$forbidden" || true; } | sort -u
+}
+
+test_lean() {
+  local project found name
+  # The check itself must see what it looks for: the server has all three kinds, Core reads YAML.
+  found="$(heavy src/Cohort.Server/Cohort.Server.csproj)" || return 1
+  for name in Grpc.AspNetCore Microsoft.AspNetCore.App Npgsql; do
+    grep -q -x -F "$name" <<<"$found" || { echo "the check does not see $name in Cohort.Server: $found"; return 1; }
+  done
+  found="$(heavy src/Cohort.Core/Cohort.Core.csproj)" || return 1
+  grep -q -x YamlDotNet <<<"$found" || { echo "the check does not see YamlDotNet in Cohort.Core: $found"; return 1; }
+  for project in src/Cohort.Contracts/Cohort.Contracts.csproj src/Cohort.Node/Cohort.Node.csproj; do
+    found="$(heavy "$project")" || return 1
+    [ -z "$found" ] || { echo "$project depends on: $(tr '\n' ' ' <<<"$found")"; return 1; }
+    echo "$project: no ASP.NET Core, YamlDotNet or Npgsql"
+  done
+}
+
 test_pack() {
   dotnet pack "$root/Cohort.slnx" -c Release -o "$feed" -nologo -v q -clp:ErrorsOnly || return 1
   local v; v="$(version)"
-  for id in Cohort.Client Cohort.Core Cohort.Transport Cohort.Engine Cohort.Learning Cohort.Apps Cohort.Server \
+  for id in Cohort.Client Cohort.Contracts Cohort.Core Cohort.Transport Cohort.Engine Cohort.Learning Cohort.Apps Cohort.Server \
             Cohort.Simulation Cohort.Cli Cohort.Templates; do
     [ -f "$feed/$id.$v.nupkg" ] || { echo "missing $id.$v.nupkg"; ls "$feed"; return 1; }
   done
-  local extra; extra="$(ls "$feed" | grep -v -E '^Cohort\.(Client|Core|Transport|Engine|Learning|Apps|Server|Simulation|Cli|Templates)\.' )"
+  local extra; extra="$(ls "$feed" | grep -v -E '^Cohort\.(Client|Contracts|Core|Transport|Engine|Learning|Apps|Server|Simulation|Cli|Templates)\.' )"
   [ -z "$extra" ] || { echo "unexpected packages: $extra"; return 1; }
   # Each library package carries its XML docs (its public API is documented), the readme and the license expression.
   # (Listings are read whole before grep: grep -q closing the pipe early would fail it under pipefail.)
   local files nuspec
-  for id in Cohort.Client Cohort.Core Cohort.Transport Cohort.Engine Cohort.Learning Cohort.Apps Cohort.Server \
+  for id in Cohort.Client Cohort.Contracts Cohort.Core Cohort.Transport Cohort.Engine Cohort.Learning Cohort.Apps Cohort.Server \
             Cohort.Simulation; do
     files="$(unzip -l "$feed/$id.$v.nupkg")"; nuspec="$(unzip -p "$feed/$id.$v.nupkg" "$id.nuspec")"
     grep -q 'lib/net10.0/.*\.xml' <<<"$files" || { echo "$id: no XML docs"; return 1; }
@@ -56,10 +89,12 @@ test_pack() {
 
 test_client() {
   local v id deps; v="$(version)"
-  for id in Cohort.Client Cohort.Core Cohort.Transport; do
+  for id in Cohort.Client Cohort.Contracts Cohort.Transport; do
     deps="$(unzip -p "$feed/$id.$v.nupkg" "$id.nuspec" | grep -o -E '<(dependency id|frameworkReference name)="[^"]*"')"
     echo "$id: $(tr '\n' ' ' <<<"$deps")"
-    if grep -q -E 'AspNetCore' <<<"$deps"; then echo "$id depends on ASP.NET Core"; return 1; fi
+    if grep -q -E "$forbidden" <<<"$deps"; then echo "$id depends on ASP.NET Core, YamlDotNet or Npgsql"; return 1; fi
+    # Cohort.Core carries the plans' YAML parser: the client side stops at the contract.
+    if grep -q -E '"Cohort\.(Core|Engine|Server|Simulation|Apps)"' <<<"$deps"; then echo "$id depends on a server-side Cohort package"; return 1; fi
   done
   deps="$(unzip -p "$feed/Cohort.Transport.$v.nupkg" Cohort.Transport.nuspec)"
   grep -q 'id="Grpc.Net.Client"' <<<"$deps" || { echo "Cohort.Transport: no Grpc.Net.Client"; return 1; }
@@ -125,8 +160,15 @@ XML
 }
 
 start=$SECONDS
+selected=" $* "
+check() { # NAME COMMAND...: as above, when no test names were given or this one's was
+  local word="${1%%:*}"
+  [ "$selected" = "  " ] || [[ "$selected" == *" $word "* ]] || return 0
+  run_check "$@"
+}
+check "lean: the client contract and the node have no ASP.NET Core, YamlDotNet or Npgsql" test_lean
 check "pack: the solution makes every package, with docs, readme and license" test_pack
-check "client: Cohort.Client, Core and Transport need no ASP.NET Core" test_client
+check "client: Cohort.Client, Contracts and Transport need no ASP.NET Core, YamlDotNet, Npgsql or Cohort.Core" test_client
 check "template: dotnet new cohort-app outside the repository restores Cohort.Client from the feed and builds" test_template
 check "federate: the packed tool's server runs the template app's plan with 2 nodes" test_federate
 echo "packages: $((SECONDS - start)) s"

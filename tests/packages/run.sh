@@ -4,12 +4,14 @@
 #             `dotnet list package --include-transitive` shows no ASP.NET Core, YamlDotNet or Npgsql, and
 #             neither has the ASP.NET Core shared framework, directly or through a project it references
 #   pack      `dotnet pack Cohort.slnx` makes every package: the client, the libraries, the tool, the template
-#   client    Cohort.Client and what it depends on need no ASP.NET Core: gRPC client and protobuf only
+#   client    Cohort.Client, Cohort.Contracts and Cohort.Transport need no ASP.NET Core, YamlDotNet, Npgsql or
+#             Cohort.Core: the contract, gRPC client and protobuf only
 #   template  installed from the packed .nupkg, `dotnet new cohort-app` makes an app outside the repository
-#             that restores Cohort.Client from the local feed (no project references) and builds
+#             that restores Cohort.Client (with Cohort.Contracts, without YamlDotNet, Npgsql or Grpc.AspNetCore)
+#             from the local feed (no project references) and builds
 #   federate  the packed Cohort.Cli tool runs a server; two nodes of that app run the template's plan
 #             (2 rounds) to the end
-# `run.sh lean` (or any test names) runs only those. Ends with "N passed, N failed"; exits non-zero when any failed.
+# `run.sh lean` (or other test names; template needs pack) runs only those. Ends with "N passed, N failed"; exits non-zero when any failed.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="$(mktemp -d /tmp/cohort-packages.XXXXXX)"
@@ -120,7 +122,11 @@ XML
   grep -q 'namespace MyApp' "$app/LogisticApp.cs" || { echo "the template's name was not applied"; return 1; }
   NUGET_PACKAGES="$WORK/nuget" dotnet build "$app" -c Release -o "$WORK/app-out" -nologo -v q -clp:ErrorsOnly || return 1
   [ -f "$WORK/nuget/cohort.client/$v/cohort.client.nuspec" ] || { echo "Cohort.Client was not restored from the feed"; return 1; }
-  [ ! -d "$WORK/nuget/grpc.aspnetcore" ] || { echo "the app pulled in Grpc.AspNetCore"; return 1; }
+  local pulled
+  for pulled in grpc.aspnetcore yamldotnet npgsql cohort.core; do
+    [ ! -d "$WORK/nuget/$pulled" ] || { echo "the app pulled in $pulled"; return 1; }
+  done
+  [ -d "$WORK/nuget/cohort.contracts/$v" ] || { echo "Cohort.Contracts was not restored with Cohort.Client"; return 1; }
 }
 
 test_federate() {

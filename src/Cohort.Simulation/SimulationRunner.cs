@@ -65,7 +65,7 @@ public static class SimulationRunner
             throw Positioned(options, spec, key, e.Message);
         }
 
-        IReadOnlyList<string> names = partitions.Names ?? Enumerable.Range(0, partitions.Clients).Select(DefaultName(partitions.Clients)).ToArray();
+        IReadOnlyList<string> names = partitions.Names ?? new NumberedClientNames(partitions.Clients);
         return new Setup(factory, dataset, partitions, names);
     }
 
@@ -144,13 +144,6 @@ public static class SimulationRunner
         var model = last >= 0 ? await models.LoadAsync(id, last, CancellationToken.None) : null;
         if (status == RunStatus.Stopped) ct.ThrowIfCancellationRequested();
         return new SimulationResult(final, rounds, model, last >= 0 ? models.PathOf(id, last) : null, setup.Partitions.Clients, pool.PeakRunning, setup.Partitions.ByteCount);
-    }
-
-    /// <summary>The name numbered client c gets ("client-0042").</summary>
-    internal static Func<int, string> DefaultName(int clients)
-    {
-        int digits = Math.Max(2, clients.ToString(System.Globalization.CultureInfo.InvariantCulture).Length);
-        return c => "client-" + (c + 1).ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(digits, '0');
     }
 
     private static PlanException Positioned(SimulationOptions options, SimulationSpec spec, string key, string problem)

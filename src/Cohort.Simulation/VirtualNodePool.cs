@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Threading.Channels;
 using Cohort.Apps;
 using Cohort.Clients;
@@ -28,9 +27,9 @@ internal sealed class VirtualNodePool : INodePool, IAsyncDisposable
     private readonly ISimulationDataset _dataset;
     private readonly PartitionSet _partitions;
     private readonly Config _nodeSettings;
-    private readonly string[] _names;
+    private readonly IReadOnlyList<string> _names;
     private readonly Dictionary<string, int>? _indexOf;
-    private readonly int _nameDigits;
+    private readonly NumberedClientNames? _numbered;
     private readonly Channel<Job> _queue = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleWriter = false, SingleReader = false });
     private readonly Task[] _workers;
     private readonly object _gate = new();
@@ -52,17 +51,17 @@ internal sealed class VirtualNodePool : INodePool, IAsyncDisposable
         {
             _names = [.. given];
             _indexOf = new Dictionary<string, int>(given.Count, StringComparer.Ordinal);
-            for (int i = 0; i < _names.Length; i++)
+            for (int i = 0; i < _names.Count; i++)
             {
                 if (!_indexOf.TryAdd(_names[i], i)) throw new ArgumentException($"client name '{_names[i]}' appears twice");
             }
         }
         else
         {
-            // Zero-padded numbers sort in client order and map back to an index without a lookup table.
-            _nameDigits = Math.Max(2, partitions.Clients.ToString(CultureInfo.InvariantCulture).Length);
-            _names = new string[partitions.Clients];
-            for (int i = 0; i < _names.Length; i++) _names[i] = NameOf(i);
+            // Zero-padded numbers sort in client order and map back to an index without a lookup table;
+            // made on demand, so an idle client costs no string and a round reads only the names it samples.
+            _numbered = new NumberedClientNames(partitions.Clients);
+            _names = _numbered;
         }
         _workers = new Task[workers];
         for (int w = 0; w < workers; w++) _workers[w] = Task.Run(WorkAsync);
@@ -107,15 +106,8 @@ internal sealed class VirtualNodePool : INodePool, IAsyncDisposable
     /// <summary>The partition of client <paramref name="client"/>.</summary>
     public DataPartition PartitionOf(int client) => new(client, _partitions.Clients, _dataset, _partitions.Of(client));
 
-    private string NameOf(int client) => "client-" + (client + 1).ToString(CultureInfo.InvariantCulture).PadLeft(_nameDigits, '0');
-
-    private int IndexOf(string node)
-    {
-        if (_indexOf is not null) return _indexOf.TryGetValue(node, out int i) ? i : -1;
-        return node.StartsWith("client-", StringComparison.Ordinal)
-            && int.TryParse(node.AsSpan(7), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 && n <= _names.Length
-            ? n - 1 : -1;
-    }
+    private int IndexOf(string node) =>
+        _indexOf is not null ? (_indexOf.TryGetValue(node, out int i) ? i : -1) : _numbered!.IndexOf(node);
 
     private async Task WorkAsync()
     {

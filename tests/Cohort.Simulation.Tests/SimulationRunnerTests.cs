@@ -41,6 +41,34 @@ public sealed class SimulationRunnerTests
     }
 
     [Fact]
+    public async Task A_million_virtual_clients_share_a_small_table_and_each_round_samples_its_fraction()
+    {
+        using var dir = new TempDir();
+        var plan = Parse("""
+            name: million
+            app: { name: jitter }
+            strategy: { name: fedavg }
+            rounds: 2
+            selection: { min_available: 1000000, min_fit: 100, fraction_fit: 0.0001, fraction_evaluate: 0.00005 }
+            seed: 3
+            simulation: { clients: 1000000, workers: 2, partitioner: iid }
+            """);
+
+        var result = await SimulationRunner.RunAsync(plan, Options(dir.Path, new JitterAppFactory(1000)), CancellationToken.None);
+
+        Assert.True(result.Run.Status == RunStatus.Finished, result.Run.Error);
+        Assert.Equal(1_000_000, result.Clients);
+        var results = await new SqliteStateStore(Path.Combine(dir.Path, "cohort.db")).ListNodeResultsAsync(result.Run.Id, CancellationToken.None);
+        foreach (int round in new[] { 1, 2 })
+        {
+            var fit = results.Where(r => r.Round == round && r.Phase == "fit").ToArray();
+            Assert.Equal(100, fit.Select(r => r.Node).Distinct().Count());
+            Assert.All(fit, r => Assert.Equal(1, r.Examples)); // one example each from the 1,000-row table
+            Assert.Equal(50, results.Count(r => r.Round == round && r.Phase == "evaluate"));
+        }
+    }
+
+    [Fact]
     public void The_jitter_results_would_differ_in_a_float32_sum_of_another_order_but_FedAvg_does_not()
     {
         // Folding these updates into a float32 running sum in another order changes the bits, so the

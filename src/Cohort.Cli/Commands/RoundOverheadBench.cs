@@ -26,10 +26,11 @@ internal static class RoundOverheadBench
         var load = new Option<int>("--load") { Description = "Busy background processes to start for the measurement (0: none)", DefaultValueFactory = _ => 0 };
         var durability = new Option<string>("--durability") { Description = "The server's --durability: power (a flush to disk per round) or process", DefaultValueFactory = _ => "power" };
         durability.AcceptOnlyFromAmong("power", "process");
+        var dashboard = new Option<bool>("--dashboard") { Description = "Run the server with its dashboard (off by default), to measure its memory with it" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("round-overhead", "Orchestration time of one round with an empty fit: a server process and N node processes over TLS gRPC on loopback")
         {
-            nodes, rounds, values, load, durability, json,
+            nodes, rounds, values, load, durability, dashboard, json,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -46,8 +47,10 @@ internal static class RoundOverheadBench
                 ["background_load_processes"] = busy,
                 ["durability"] = pr.GetValue(durability),
                 ["model_mib"] = Math.Round(size * 4.0 / 1048576, 3),
+                ["dashboard"] = pr.GetValue(dashboard),
             });
-            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), ["--durability", pr.GetValue(durability)!], Path.Combine(dir, "server.log"), ct);
+            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), ["--durability", pr.GetValue(durability)!], Path.Combine(dir, "server.log"), ct, pr.GetValue(dashboard));
+            var serverStarted = Stopwatch.StartNew();
             using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
             var processes = new List<NodeProcess>();
             var background = new List<Process>();
@@ -62,7 +65,16 @@ internal static class RoundOverheadBench
                         Path.Combine(dir, $"node-{name}.log")));
                 }
                 await WaitForNodesAsync(control, processes, n, ct);
+                // Idle means settled: past the collection a server runs once after startup.
+                var settled = IdleMemory.Delay + TimeSpan.FromSeconds(1) - serverStarted.Elapsed;
+                if (settled > TimeSpan.Zero) await Task.Delay(settled, ct);
                 Print(figures, "server.idle_rss_mib", server.Memory().Rss);
+                var idle = ProcessMemory.Breakdown(server.Id);
+                Print(figures, "server.idle_rss_anon_mib", idle.Anon);
+                Print(figures, "server.idle_rss_file_mib", idle.File);
+                Print(figures, "server.idle_rss_shmem_mib", idle.Shmem);
+                Print(figures, "server.idle_pss_mib", idle.Pss);
+                Print(figures, "server.idle_private_dirty_mib", idle.PrivateDirty);
                 for (int i = 0; i < busy; i++) background.Add(StartBusyProcess());
 
                 foreach (bool evaluate in new[] { false, true })

@@ -83,6 +83,7 @@ internal static class ServerCommand
                 ? "  nodes need:  their token and their client certificate (mutual TLS)"
                 : "  nodes need:  their token (no client certificate; --mtls demands one)");
             Console.WriteLine($"  admin token: {CohortServerHost.AdminTokenFile(server.DataDir)}");
+            IdleMemory.TrimAfterStartup(ct);
             await server.WaitForShutdownAsync(ct);
             // A background service that failed stopped the host: a supervisor must see a failure, not a clean stop.
             if (server.Fault is { } fault) throw new CliException($"server stopped: {fault.Message}");

@@ -12,7 +12,10 @@ namespace Cohort.Cli.Commands;
 /// <summary>
 /// <c>cohort bench simulation</c>: many virtual clients, a few sampled per round. Measures what an idle
 /// virtual client costs in memory and what a round costs beyond training: the same plan runs once with
-/// logistic regression on a synthetic table and once with the empty app (fit returns at once).
+/// logistic regression on a synthetic table and once with the empty app (fit returns at once). Then the
+/// empty plan runs at each registered count of <c>--scale</c> (10k, 100k, 1M by default) over a small
+/// table, so the orchestration time per round can be read against the number of registered clients:
+/// with the sample fixed it should stay flat.
 /// </summary>
 internal static class SimulationBench
 {
@@ -24,15 +27,22 @@ internal static class SimulationBench
         var rounds = new Option<int>("--rounds") { Description = "Rounds", DefaultValueFactory = _ => 20 };
         var rows = new Option<int>("--rows") { Description = "Rows of the synthetic table", DefaultValueFactory = _ => 200_000 };
         var workers = new Option<int>("--workers") { Description = "Clients run at once", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var scale = new Option<string>("--scale") { Description = "Registered client counts for the orchestration runs (comma-separated; empty for none)", DefaultValueFactory = _ => "10000,100000,1000000" };
+        var scaleRows = new Option<int>("--scale-rows") { Description = "Examples of the small table the orchestration runs share out (fewer than clients: one example each)", DefaultValueFactory = _ => 100_000 };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("simulation", "Simulation scale: memory per idle virtual client and orchestration time per round")
         {
-            clients, sampled, rounds, rows, workers, json,
+            clients, sampled, rounds, rows, workers, scale, scaleRows, json,
         };
         command.SetAction(async (pr, ct) =>
         {
             int n = pr.GetValue(clients), k = pr.GetValue(sampled), r = pr.GetValue(rounds), w = pr.GetValue(workers);
-            var figures = BenchFigures.Begin(new JsonObject { ["clients"] = n, ["sampled"] = k, ["rounds"] = r, ["workers"] = w, ["rows"] = pr.GetValue(rows) });
+            var scales = ParseScale(pr.GetValue(scale) ?? "");
+            var figures = BenchFigures.Begin(new JsonObject
+            {
+                ["clients"] = n, ["sampled"] = k, ["rounds"] = r, ["workers"] = w, ["rows"] = pr.GetValue(rows),
+                ["scale_clients"] = new JsonArray(scales.Select(x => (JsonNode)x).ToArray()), ["scale_rows"] = pr.GetValue(scaleRows),
+            });
             string dir = Path.Combine(Path.GetTempPath(), $"cohort-bench-sim-{Environment.ProcessId}");
             try
             {
@@ -61,6 +71,26 @@ internal static class SimulationBench
                 Print(figures, "simulation.round_overhead_ms.p90", Percentile(emptyWall, 0.9));
                 Print(figures, "simulation.round_overhead_ms.min", emptyWall.Min());
                 Print(figures, "simulation.peak_running_clients", Math.Max(logistic.PeakRunning, empty.PeakRunning));
+
+                // Orchestration against registered clients: the same sample, ever more clients idle.
+                foreach (int registered in scales)
+                {
+                    var scalePlan = Plan(Yaml("empty", registered, k, r, w, pr.GetValue(scaleRows)));
+                    var scaleOptions = options with { DataDir = Path.Combine(dir, $"scale-{registered}") };
+                    var setupClock = Stopwatch.StartNew();
+                    var scaleSetup = SimulationRunner.Prepare(scalePlan, scaleOptions);
+                    double setupSeconds = setupClock.Elapsed.TotalSeconds;
+                    string prefix = $"simulation.scale.{registered}";
+                    Print(figures, $"{prefix}.setup_s", setupSeconds);
+                    Print(figures, $"{prefix}.idle_client_bytes", IdleClientBytes(scaleSetup, registered, w));
+                    var scaled = await SimulationRunner.RunAsync(scalePlan, scaleOptions, scaleSetup, ct);
+                    Require(scaled);
+                    var (scaleWall, _) = await RoundTimes(scaleOptions.DataDir, scaled.Run.Id, ct);
+                    Print(figures, $"{prefix}.round_ms.median", Median(scaleWall));
+                    Print(figures, $"{prefix}.round_ms.p90", Percentile(scaleWall, 0.9));
+                    Print(figures, $"{prefix}.round_ms.max", scaleWall.Max());
+                    Print(figures, $"{prefix}.round_ms.min", scaleWall.Min());
+                }
                 using var self = Process.GetCurrentProcess();
                 Print(figures, "process.peak_rss_mib", self.PeakWorkingSet64 / 1048576.0);
             }
@@ -83,6 +113,12 @@ internal static class SimulationBench
         });
         return command;
     }
+
+    private static int[] ParseScale(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(x => int.TryParse(x.Replace("_", ""), NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0
+                ? v : throw new CliException($"--scale: '{x}' is not a positive whole number of clients"))
+            .ToArray();
 
     private static string Yaml(string app, int clients, int sampled, int rounds, int workers, int rows)
     {

@@ -33,15 +33,15 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// <summary>The admin token the server wrote.</summary>
     public string AdminToken => File.ReadAllText(Path.Combine(DataDir, "admin.token")).Trim();
 
-    /// <summary>Starts a server in <paramref name="dataDir"/> (no dashboard) and waits until its port accepts connections.</summary>
-    public static async Task<ServerProcess> StartAsync(string dataDir, IEnumerable<string> extraArguments, string logFile, CancellationToken ct)
+    /// <summary>Starts a server in <paramref name="dataDir"/> (no dashboard unless <paramref name="dashboard"/>) and waits until its port accepts connections.</summary>
+    public static async Task<ServerProcess> StartAsync(string dataDir, IEnumerable<string> extraArguments, string logFile, CancellationToken ct, bool dashboard = false)
     {
         int port = FreePort();
         var psi = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in NodeProcess.SelfCommand()) psi.ArgumentList.Add(arg);
         psi.FileName = psi.ArgumentList[0];
         psi.ArgumentList.RemoveAt(0);
-        foreach (var a in new[] { "server", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dashboard-port", "-1" })
+        foreach (var a in new[] { "server", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dashboard-port", dashboard ? "0" : "-1" })
             psi.ArgumentList.Add(a);
         foreach (var a in extraArguments) psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new CliException("could not start the server process");
@@ -125,6 +125,35 @@ internal static class ProcessMemory
         {
         }
         return (rss, peak);
+    }
+
+    /// <summary>
+    /// Where process <paramref name="pid"/>'s resident memory is, in MiB: anonymous (heaps, JIT code),
+    /// file-backed (mapped assemblies and native libraries, shareable with other processes running the
+    /// same files), shared memory (the runtime's double-mapped JIT code), proportional set size, and
+    /// private dirty pages (what the process alone holds and cannot drop). NaN when unreadable.
+    /// </summary>
+    public static (double Anon, double File, double Shmem, double Pss, double PrivateDirty) Breakdown(int pid)
+    {
+        double anon = double.NaN, file = double.NaN, shmem = double.NaN, pss = double.NaN, dirty = double.NaN;
+        try
+        {
+            foreach (var line in System.IO.File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("RssAnon:", StringComparison.Ordinal)) anon = Kib(line) / 1024;
+                else if (line.StartsWith("RssFile:", StringComparison.Ordinal)) file = Kib(line) / 1024;
+                else if (line.StartsWith("RssShmem:", StringComparison.Ordinal)) shmem = Kib(line) / 1024;
+            }
+            foreach (var line in System.IO.File.ReadLines($"/proc/{pid}/smaps_rollup"))
+            {
+                if (line.StartsWith("Pss:", StringComparison.Ordinal)) pss = Kib(line) / 1024;
+                else if (line.StartsWith("Private_Dirty:", StringComparison.Ordinal)) dirty = Kib(line) / 1024;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return (anon, file, shmem, pss, dirty);
     }
 
     private static double Kib(string line) =>

@@ -94,4 +94,66 @@ public sealed class NodeSamplerTests
 
         Assert.Equal(["c", "a", "b"], nodes);
     }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 1)]
+    [InlineData(2, 2)]
+    [InlineData(10, 3)]
+    [InlineData(10, 9)]
+    [InlineData(10, 10)]
+    [InlineData(257, 100)]
+    [InlineData(1000, 1000)]
+    public void Sample_is_the_first_places_of_a_full_shuffle_of_the_ordered_nodes(int available, int wanted)
+    {
+        // The sample a full Fisher–Yates shuffle gave before sampling drew only the places it keeps.
+        var nodes = Nodes(available).Reverse().ToArray();
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var all = nodes.Order(StringComparer.Ordinal).ToArray();
+            new Random(seed).Shuffle(all);
+            var expected = all[..wanted].Order(StringComparer.Ordinal).ToArray();
+
+            var sample = NodeSampler.Sample(nodes, (double)wanted / available, 0, new Random(seed));
+
+            Assert.Equal(expected, sample);
+        }
+    }
+
+    [Fact]
+    public void Sample_of_an_ordered_list_reads_only_the_picked_nodes_and_matches_the_sorted_copy()
+    {
+        var million = new CountingOrderedList(1_000_000);
+
+        var sample = NodeSampler.Sample(million, 100.0 / 1_000_000, 100, new Random(5));
+
+        Assert.Equal(100, million.Reads);
+        Assert.Equal(100, sample.Distinct().Count());
+        var copy = Enumerable.Range(0, 2_000).Select(i => CountingOrderedList.NameOf(i)).ToArray();
+        var small = new CountingOrderedList(2_000);
+        Assert.Equal(NodeSampler.Sample(copy, 0.05, 0, new Random(8)), NodeSampler.Sample(small, 0.05, 0, new Random(8)));
+    }
+
+    /// <summary>Numbered names made on demand, counting how many were read.</summary>
+    private sealed class CountingOrderedList(int count) : IOrderedNodeList
+    {
+        public int Reads { get; private set; }
+
+        public int Count => count;
+
+        public string this[int index]
+        {
+            get
+            {
+                Reads++;
+                return NameOf(index);
+            }
+        }
+
+        public static string NameOf(int index) => $"n-{index:D7}";
+
+        public IEnumerator<string> GetEnumerator() => throw new InvalidOperationException("the sampler must not enumerate every node");
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }

@@ -27,6 +27,22 @@ public sealed class PartitionerTests
     }
 
     [Fact]
+    public void Iid_with_fewer_examples_than_clients_gives_each_client_one_example_dealt_in_passes()
+    {
+        var data = LabelledData.Balanced(10, 7); // 70 examples
+        var p = Create("iid").Split(data, 1_000, new Random(4));
+        Assert.Equal(1_000, p.Clients);
+        Assert.All(Enumerable.Range(0, p.Clients), c => Assert.Equal(1, p.SizeOf(c)));
+        PartitionAssert.Complete(p, data.Count);
+        // Each pass deals every example once: 1000 = 14 passes of 70 and 20 more.
+        var holders = new int[data.Count];
+        for (int c = 0; c < p.Clients; c++) holders[p.Of(c).Span[0]]++;
+        Assert.All(holders, h => Assert.InRange(h, 14, 15));
+        Assert.Equal(20, holders.Count(h => h == 15));
+        PartitionAssert.SameForSeed(Create("iid"), data, 1_000);
+    }
+
+    [Fact]
     public void Dirichlet_with_small_alpha_skews_labels_and_with_large_alpha_approaches_iid()
     {
         var data = LabelledData.Balanced(10, 500);

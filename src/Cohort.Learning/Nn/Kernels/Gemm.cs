@@ -27,6 +27,7 @@ internal static unsafe class Gemm
     [ThreadStatic] private static float[]? _packedA;
     [ThreadStatic] private static float[]? _packedB;
     [ThreadStatic] private static Job? _job;
+    [ThreadStatic] private static DotJob? _dotJob;
 
     /// <summary>
     /// C[m×n] = op(A)[m×k]·op(B)[k×n], added to C when <paramref name="accumulate"/>. op(A)(i,p) is
@@ -49,13 +50,15 @@ internal static unsafe class Gemm
 
         fixed (float* pa = a, pb = b, pc = c)
         {
-            // A few rows times a large transposed B (a small batch through a Linear layer): packing B
-            // would transpose the whole weight matrix every call. Computing Cᵀ = B·Aᵀ instead packs the
-            // weights row by row and transposes only the few rows of A; each element of C is the same
-            // sum in the same order, so results are unchanged.
-            var op = transB && !transA && m <= 2 * MicroKernel.MR && n > m
-                ? new Operands(false, true, n, m, k, pb, ldb, pa, lda, pc, ldc, accumulate, transposeC: true)
-                : new Operands(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, transposeC: false);
+            // A few rows times a large transposed B (a small batch through a Linear layer): dot
+            // products of rows read both operands in place, where packing would copy (and
+            // transpose) the whole weight matrix every call.
+            if (transB && !transA && m <= DotMaxRows)
+            {
+                MultiplyByDots(m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, threads);
+                return;
+            }
+            var op = new Operands(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, transposeC: false);
             m = op.M;
             n = op.N;
             int nr = MicroKernel.NR;
@@ -77,6 +80,25 @@ internal static unsafe class Gemm
             WorkerPool.Shared.Run(job, chunks, tasks);
             job.Clear();
         }
+    }
+
+    /// <summary>Most rows of A for which A·Bᵀ runs as row dot products (<see cref="DotKernel"/>).</summary>
+    internal static int DotMaxRows = 12;
+
+    private static void MultiplyByDots(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)
+    {
+        int block = DotKernel.ColumnBlock;
+        int blocks = (n + block - 1) / block;
+        int tasks = threads <= 1 || (long)m * n * k < ParallelThreshold ? 1 : Math.Min(threads * 4, blocks);
+        if (tasks == 1)
+        {
+            DotKernel.Run(m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
+        var job = _dotJob ??= new DotJob();
+        job.Set(new Operands(false, true, m, n, k, a, lda, b, ldb, c, ldc, accumulate, transposeC: false), blocks, tasks);
+        WorkerPool.Shared.Run(job, tasks, threads);
+        job.Clear();
     }
 
     private static void CheckExtent(ReadOnlySpan<float> s, int rows, int cols, int ld, string name)
@@ -285,6 +307,30 @@ internal static unsafe class Gemm
         public readonly bool TransA = transA, TransB = transB, Accumulate = accumulate, TransposeC = transposeC;
         public readonly int M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
         public readonly float* A = a, B = b, C = c;
+    }
+
+    /// <summary>A reusable split of one row-dot product into ranges of B rows (one per calling thread).</summary>
+    private sealed class DotJob : IParallelWork
+    {
+        private Operands _op;
+        private int _blocks, _tasks;
+
+        public void Set(in Operands op, int blocks, int tasks)
+        {
+            _op = op;
+            _blocks = blocks;
+            _tasks = tasks;
+        }
+
+        public void Clear() => _op = default;
+
+        public void Execute(int task)
+        {
+            int block = DotKernel.ColumnBlock;
+            int first = (int)((long)_blocks * task / _tasks) * block, last = Math.Min(_op.N, (int)((long)_blocks * (task + 1) / _tasks) * block);
+            if (first < last)
+                DotKernel.Run(_op.M, first, last, _op.K, _op.A, _op.Lda, _op.B, _op.Ldb, _op.C, _op.Ldc, _op.Accumulate);
+        }
     }
 
     /// <summary>A reusable parallel split of one product (one per calling thread, so steady state allocates nothing).</summary>

@@ -10,8 +10,10 @@ namespace Cohort.Learning.Nn.Layers;
 /// </summary>
 public sealed unsafe class Conv2d : Layer, IParallelWork
 {
-    // Column-buffer budget in floats (8 MiB): large enough that small batches unfold in one chunk.
-    private const int ColumnBudget = 1 << 21;
+    // Column-buffer budget in floats (1.25 MiB, about a core's L2): the batch is unfolded a few
+    // examples at a time so the column matrix is still in cache when the GEMMs read it; one 8 MiB
+    // chunk measured 7–10% slower per training step (FedAvg CNN, batch 10–100).
+    private const int ColumnBudget = 5 << 16;
 
     private ConvGeometry _geometry;
     private int _chunk;

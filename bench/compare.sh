@@ -7,7 +7,8 @@
 # Writes OUTPUT_JSON (default bench/results/engine-before-after.json): per figure the median of each
 # side, their ratio new/old and which way is better, every raw run, and the provenance (both commits,
 # the commands, CPU, load average before and after every run). Prints a Markdown table at the end.
-# Environment: REPEATS (default 2), KEEP=1 keeps the temporary folder.
+# Environment: REPEATS (default 2), KEEP=1 keeps the temporary folder, SUMMARIZE_FROM=FOLDER only
+# writes the JSON and table from a kept folder's runs (e.g. after stopping a long run part-way).
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -19,7 +20,11 @@ old="$(git -C "$root" rev-parse --verify "$1^{commit}")" || { echo "compare.sh: 
 new="$(git -C "$root" rev-parse --verify "$2^{commit}")" || { echo "compare.sh: NEW_REV '$2' is not a commit" >&2; exit 2; }
 output="${3:-$root/bench/results/engine-before-after.json}"
 repeats="${REPEATS:-2}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/cohort-compare.XXXXXX")"
+if [ -n "${SUMMARIZE_FROM:-}" ]; then
+  work="$SUMMARIZE_FROM"
+else
+  work="$(mktemp -d "${TMPDIR:-/tmp}/cohort-compare.XXXXXX")"
+fi
 
 cleanup() {
   for side in old new; do
@@ -27,13 +32,31 @@ cleanup() {
   done
   [ "${KEEP:-0}" = 1 ] && echo "compare.sh: kept $work" >&2 || rm -rf "$work"
 }
-trap cleanup EXIT
+[ -z "${SUMMARIZE_FROM:-}" ] && trap cleanup EXIT
 
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "${SUMMARIZE_FROM:-}" ]; then
+  started="$(cat "$work/started" 2>/dev/null || echo "$started")"
+  load_start="$(cat "$work/load_start" 2>/dev/null || echo "$load_start")"
+else
 mkdir -p "$work/results"
 : > "$work/runs.tsv"
+echo "$started" > "$work/started"
+echo "$load_start" > "$work/load_start"
 
+fi
+
+bench_args() {
+  case "$1" in
+    round-overhead) echo "--nodes 4 --rounds 10 --values 1000" ;;
+    aggregate) echo "--nodes 10 --values 2000000 --repeats 3" ;;
+    simulation) echo "--clients 1000 --sampled 50 --rounds 5 --rows 20000" ;;
+    train) echo "--no-torch --seconds 0.5 --repeats 3" ;;
+  esac
+}
+
+if [ -z "${SUMMARIZE_FROM:-}" ]; then
 for side in old new; do
   rev="$old"; [ "$side" = new ] && rev="$new"
   echo "== building $side ($(git -C "$root" log -1 --format='%h %s' "$rev" | cut -c1-80))" >&2
@@ -45,18 +68,10 @@ for side in old new; do
   fi
 done
 
-# The arguments of each benchmark for one revision. Option names that differ between revisions are
-# chosen here: every option used below exists, with the same meaning, on both sides of the engine change
-# (round-overhead's --durability and train's --torch-onednn came later and keep their defaults).
-bench_args() {
-  case "$1" in
-    round-overhead) echo "--nodes 4 --rounds 10 --values 1000" ;;
-    aggregate) echo "--nodes 10 --values 2000000 --repeats 3" ;;
-    simulation) echo "--clients 1000 --sampled 50 --rounds 5 --rows 20000" ;;
-    train) echo "--no-torch --seconds 0.5 --repeats 3" ;;
-  esac
-}
-
+# The arguments of each benchmark for one revision (defined above). Option names that differ
+# between revisions are chosen there: every option used exists, with the same meaning, on both sides
+# of the engine change (round-overhead's --durability and train's --torch-onednn came later and keep
+# their defaults).
 run_one() { # side bench repeat
   local side="$1" bench="$2" i="$3"
   local file="$work/results/$side-$bench-$i.json" before after status
@@ -80,6 +95,9 @@ for i in $(seq 1 "$repeats"); do
   done
 done
 
+fi
+
+: > "$work/args.tsv"
 for bench in round-overhead aggregate simulation train; do
   printf '%s\t%s\n' "$bench" "$(bench_args "$bench")" >> "$work/args.tsv"
 done
@@ -105,7 +123,7 @@ def informative(name):
 result = {"old_commit": old, "new_commit": new, "command_line": "bench/compare.sh " + argv,
           "started_at": started, "finished_at": subprocess.run(["date", "-u", "+%Y-%m-%dT%H:%M:%SZ"], capture_output=True, text=True).stdout.strip(),
           "load_average_start": load_start, "load_average_end": open("/proc/loadavg").read().split()[:3],
-          "repeats_per_side": int(repeats), "ratio": "new / old (median of the repeats of each side)",
+          "repeats_per_side": max((r["repeat"] for r in runs), default=0), "ratio": "new / old (median of the repeats of each side)",
           "benchmarks": {}, "runs": runs}
 try:
     result["cpu_model"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))

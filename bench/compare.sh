@@ -52,7 +52,8 @@ bench_args() {
     round-overhead) echo "--nodes 4 --rounds 10 --values 1000" ;;
     aggregate) echo "--nodes 10 --values 2000000 --repeats 3" ;;
     simulation) echo "--clients 1000 --sampled 50 --rounds 5 --rows 20000" ;;
-    train) echo "--no-torch --seconds 0.5 --repeats 3" ;;
+    # --threads 1: the default changed from all cores to one thread along the way.
+    train) echo "--no-torch --threads 1 --seconds 0.5 --repeats 3" ;;
   esac
 }
 
@@ -71,7 +72,7 @@ done
 # The arguments of each benchmark for one revision (defined above). Option names that differ
 # between revisions are chosen there: every option used exists, with the same meaning, on both sides
 # of the engine change (round-overhead's --durability and train's --torch-onednn came later and keep
-# their defaults).
+# their defaults); a default that changed between revisions is passed explicitly.
 run_one() { # side bench repeat
   local side="$1" bench="$2" i="$3"
   local file="$work/results/$side-$bench-$i.json" before after status
@@ -141,7 +142,8 @@ for bench in benches:
     if sides["old"] and sides["new"]:
         result.setdefault("old_provenance", {k: v for k, v in sides["old"][0].items() if k in provenance_keys})
         result.setdefault("new_provenance", {k: v for k, v in sides["new"][0].items() if k in provenance_keys})
-        names = [k for k, v in sides["new"][0].items() if k not in provenance_keys and isinstance(v, (int, float)) and not isinstance(v, bool)]
+        # Figures are dotted names ("round.fit.ms.median"); plain names are the settings echoed back.
+        names = [k for k, v in sides["new"][0].items() if "." in k and isinstance(v, (int, float)) and not isinstance(v, bool)]
         for name in names:
             o = [r[name] for r in sides["old"] if isinstance(r.get(name), (int, float))]
             n = [r[name] for r in sides["new"] if isinstance(r.get(name), (int, float))]

@@ -44,6 +44,46 @@ public sealed class ConvolutionTests
                     }
     }
 
+    [Theory]
+    [InlineData(3, 1, 13, 1, 1)] // rows of 13: one whole vector and a tail of five
+    [InlineData(5, 2, 16, 3, 2)] // rows of 16, several examples, two threads
+    [InlineData(3, 0, 6, 2, 1)] // rows shorter than a vector
+    public void Conv2d_input_gradient_equals_the_direct_sum_over_kernel_taps(int k, int padding, int w, int batch, int threads)
+    {
+        int cin = 3, cout = 5, h = 7;
+        var conv = new Conv2d("conv", cin, cout, k, stride: 1, padding: padding);
+        var network = new Sequential("conv", [cin, h, w], conv) { Threads = threads };
+        network.Initialize(1, WeightInit.Torch);
+        var random = new Random(3);
+        var x = new float[batch * cin * h * w];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);
+        var y = network.Forward(x, batch).ToArray();
+        var dy = new float[y.Length];
+        for (int i = 0; i < dy.Length; i++) dy[i] = (float)(random.NextDouble() * 2 - 1);
+        var dx = new float[x.Length];
+
+        conv.Backward(x, y, dy, dx, batch);
+
+        int oh = conv.OutputShape[1], ow = conv.OutputShape[2];
+        var weights = network.Weights;
+        var expected = new double[x.Length];
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < cout; o++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                        for (int c = 0; c < cin; c++)
+                            for (int ky = 0; ky < k; ky++)
+                                for (int kx = 0; kx < k; kx++)
+                                {
+                                    int iy = oy - padding + ky, ix = ox - padding + kx;
+                                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                    expected[((b * cin + c) * h + iy) * w + ix] +=
+                                        (double)weights[((o * cin + c) * k + ky) * k + kx] * dy[((b * cout + o) * oh + oy) * ow + ox];
+                                }
+        for (int i = 0; i < x.Length; i++)
+            Assert.True(Math.Abs(dx[i] - expected[i]) < 1e-4, $"dx[{i}] = {dx[i]}, expected {expected[i]}");
+    }
+
     [Fact]
     public void MaxPool2d_takes_the_maximum_of_each_window()
     {

@@ -12,9 +12,11 @@ public sealed class GemmTests
     // Crosses every block edge: rows past MC (120), depth past KC (256), columns past NC (2048).
     [InlineData(false, true, 131, 2100, 300)]
     [InlineData(true, false, 121, 70, 520)]
-    // A few rows times a large transposed B (computed as Cᵀ = B·Aᵀ), and a row-major B read in place.
+    // A few rows times a large transposed B (row dot products), and a row-major B read in place.
     [InlineData(false, true, 10, 300, 70)]
     [InlineData(false, true, 3, 2100, 260)]
+    [InlineData(false, true, 12, 7, 37)] // row dots: columns not a whole block, depth with a tail
+    [InlineData(false, true, 1, 5, 16)]
     [InlineData(false, false, 50, 1000, 300)]
     public void Product_matches_a_double_precision_reference_for_every_transpose_and_edge(bool transA, bool transB, int m, int n, int k)
     {

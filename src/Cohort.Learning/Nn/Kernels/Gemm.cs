@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Cohort.Learning.Nn.Kernels;
 
@@ -27,6 +28,7 @@ internal static unsafe class Gemm
     [ThreadStatic] private static float[]? _packedA;
     [ThreadStatic] private static float[]? _packedB;
     [ThreadStatic] private static Job? _job;
+    [ThreadStatic] private static DotJob? _dotJob;
 
     /// <summary>
     /// C[m×n] = op(A)[m×k]·op(B)[k×n], added to C when <paramref name="accumulate"/>. op(A)(i,p) is
@@ -49,13 +51,15 @@ internal static unsafe class Gemm
 
         fixed (float* pa = a, pb = b, pc = c)
         {
-            // A few rows times a large transposed B (a small batch through a Linear layer): packing B
-            // would transpose the whole weight matrix every call. Computing Cᵀ = B·Aᵀ instead packs the
-            // weights row by row and transposes only the few rows of A; each element of C is the same
-            // sum in the same order, so results are unchanged.
-            var op = transB && !transA && m <= 2 * MicroKernel.MR && n > m
-                ? new Operands(false, true, n, m, k, pb, ldb, pa, lda, pc, ldc, accumulate, transposeC: true)
-                : new Operands(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, transposeC: false);
+            // A few rows times a large transposed B (a small batch through a Linear layer): dot
+            // products of rows read both operands in place, where packing would copy (and
+            // transpose) the whole weight matrix every call.
+            if (transB && !transA && m <= DotMaxRows)
+            {
+                MultiplyByDots(m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, threads);
+                return;
+            }
+            var op = new Operands(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
             m = op.M;
             n = op.N;
             int nr = MicroKernel.NR;
@@ -79,6 +83,25 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>Most rows of A for which A·Bᵀ runs as row dot products (<see cref="DotKernel"/>).</summary>
+    internal const int DotMaxRows = 12;
+
+    private static void MultiplyByDots(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)
+    {
+        int block = DotKernel.ColumnBlock;
+        int blocks = (n + block - 1) / block;
+        int tasks = threads <= 1 || (long)m * n * k < ParallelThreshold ? 1 : Math.Min(threads * 4, blocks);
+        if (tasks == 1)
+        {
+            DotKernel.Run(m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
+        var job = _dotJob ??= new DotJob();
+        job.Set(new Operands(false, true, m, n, k, a, lda, b, ldb, c, ldc, accumulate), blocks, tasks);
+        WorkerPool.Shared.Run(job, tasks, threads);
+        job.Clear();
+    }
+
     private static void CheckExtent(ReadOnlySpan<float> s, int rows, int cols, int ld, string name)
     {
         if (ld < cols) throw new ArgumentException($"GEMM: leading dimension {ld} of {name} is below its {cols} columns");
@@ -95,15 +118,17 @@ internal static unsafe class Gemm
         // With a single block of rows each B panel is used by one sweep only: the kernel then reads a
         // row-major B in place rather than copying it first (only a ragged last panel is packed).
         bool bInPlace = !op.TransB && m1 - m0 <= MC;
-        float* tile = stackalloc float[MicroKernel.MR * 32];
         fixed (float* ap = packedA, bp = packedB)
         {
             for (int jc = n0; jc < n1; jc += NC)
             {
                 int nc = Math.Min(NC, n1 - jc);
-                for (int pc = 0; pc < op.K; pc += KC)
+                // Depth blocks of equal size (800 = 4 × 200, not 3 × 256 + 32): a thin last block
+                // would pay a whole pass of C tile loads and stores for little work.
+                int depthBlocks = (op.K + KC - 1) / KC, kcBlock = (op.K + depthBlocks - 1) / depthBlocks;
+                for (int pc = 0; pc < op.K; pc += kcBlock)
                 {
-                    int kc = Math.Min(KC, op.K - pc);
+                    int kc = Math.Min(kcBlock, op.K - pc);
                     bool overwrite = pc == 0 && !op.Accumulate;
                     if (!bInPlace) PackB(op, pc, kc, jc, nc, bp);
                     else if (nc % nr != 0) PackB(op, pc, kc, jc + nc / nr * nr, nc % nr, bp);
@@ -134,23 +159,8 @@ internal static unsafe class Gemm
                             for (int ir = 0; ir < mc; ir += mr)
                             {
                                 int rows = Math.Min(mr, mc - ir);
-                                if (op.TransposeC)
-                                {
-                                    // C holds the transpose of this product: compute the tile, then store it turned.
-                                    MicroKernel.Run(kc, ap + (long)ir * kc, bPanel, bStride, tile, nr, mr, nr, overwrite: true);
-                                    float* cBase = op.C + (long)(jc + jr) * op.Ldc + ic + ir;
-                                    for (int j = 0; j < cols; j++)
-                                        for (int r = 0; r < rows; r++)
-                                        {
-                                            float v = tile[r * nr + j];
-                                            cBase[(long)j * op.Ldc + r] = overwrite ? v : cBase[(long)j * op.Ldc + r] + v;
-                                        }
-                                }
-                                else
-                                {
-                                    float* cTile = op.C + (long)(ic + ir) * op.Ldc + jc + jr;
-                                    MicroKernel.Run(kc, ap + (long)ir * kc, bPanel, bStride, cTile, op.Ldc, rows, cols, overwrite);
-                                }
+                                float* cTile = op.C + (long)(ic + ir) * op.Ldc + jc + jr;
+                                MicroKernel.Run(kc, ap + (long)ir * kc, bPanel, bStride, cTile, op.Ldc, rows, cols, overwrite);
                             }
                         }
                     }
@@ -250,7 +260,14 @@ internal static unsafe class Gemm
                     float* s0 = op.B + (long)(jc + jr + c) * op.Ldb + pc;
                     long ld = op.Ldb;
                     float* d = panel + c;
-                    for (int p = 0; p < kc; p++, d += nr)
+                    int p = 0;
+                    if (Avx.IsSupported)
+                    {
+                        // Eight depth steps at a time: an 8×8 block turned in registers.
+                        for (; p + 8 <= kc; p += 8, d += 8 * nr)
+                            Transpose8x8(s0 + p, ld, d, nr);
+                    }
+                    for (; p < kc; p++, d += nr)
                     {
                         d[0] = s0[p];
                         d[1] = s0[ld + p];
@@ -279,12 +296,74 @@ internal static unsafe class Gemm
         }
     }
 
-    /// <summary>The arguments of one product, as raw pointers (the caller keeps them pinned).</summary>
-    private readonly struct Operands(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, bool transposeC)
+    /// <summary>dst[p·dstStride + r] = src[r·srcStride + p] for an 8×8 block (unpack, shuffle, swap 128-bit halves).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, long srcStride, float* dst, int dstStride)
     {
-        public readonly bool TransA = transA, TransB = transB, Accumulate = accumulate, TransposeC = transposeC;
+        var r0 = Avx.LoadVector256(src);
+        var r1 = Avx.LoadVector256(src + srcStride);
+        var r2 = Avx.LoadVector256(src + 2 * srcStride);
+        var r3 = Avx.LoadVector256(src + 3 * srcStride);
+        var r4 = Avx.LoadVector256(src + 4 * srcStride);
+        var r5 = Avx.LoadVector256(src + 5 * srcStride);
+        var r6 = Avx.LoadVector256(src + 6 * srcStride);
+        var r7 = Avx.LoadVector256(src + 7 * srcStride);
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44);
+        var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44);
+        var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44);
+        var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44);
+        var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
+    /// <summary>The arguments of one product, as raw pointers (the caller keeps them pinned).</summary>
+    private readonly struct Operands(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+    {
+        public readonly bool TransA = transA, TransB = transB, Accumulate = accumulate;
         public readonly int M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
         public readonly float* A = a, B = b, C = c;
+    }
+
+    /// <summary>A reusable split of one row-dot product into ranges of B rows (one per calling thread).</summary>
+    private sealed class DotJob : IParallelWork
+    {
+        private Operands _op;
+        private int _blocks, _tasks;
+
+        public void Set(in Operands op, int blocks, int tasks)
+        {
+            _op = op;
+            _blocks = blocks;
+            _tasks = tasks;
+        }
+
+        public void Clear() => _op = default;
+
+        public void Execute(int task)
+        {
+            int block = DotKernel.ColumnBlock;
+            int first = (int)((long)_blocks * task / _tasks) * block, last = Math.Min(_op.N, (int)((long)_blocks * (task + 1) / _tasks) * block);
+            if (first < last)
+                DotKernel.Run(_op.M, first, last, _op.K, _op.A, _op.Lda, _op.B, _op.Ldb, _op.C, _op.Ldc, _op.Accumulate);
+        }
     }
 
     /// <summary>A reusable parallel split of one product (one per calling thread, so steady state allocates nothing).</summary>

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Cohort.Learning.Nn.Kernels;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace Cohort.Learning.Nn.Kernels;
 /// (c, ky, kx) of the column matrix holds, for every example and output position (b, oy, ox), the
 /// input pixel that kernel tap meets there (zero in the padding). Convolution then is one GEMM.
 /// </summary>
-internal readonly record struct ConvGeometry(int Channels, int Height, int Width, int KernelH, int KernelW, int Stride, int Padding, int OutH, int OutW)
+internal readonly unsafe record struct ConvGeometry(int Channels, int Height, int Width, int KernelH, int KernelW, int Stride, int Padding, int OutH, int OutW)
 {
     /// <summary>Rows of the column matrix: channels × kernel taps.</summary>
     public int Rows => Channels * KernelH * KernelW;
@@ -15,6 +17,121 @@ internal readonly record struct ConvGeometry(int Channels, int Height, int Width
 
     /// <summary>Values per input example.</summary>
     public int InSize => Channels * Height * Width;
+
+    /// <summary>Width of an input plane with the zero padding on both sides.</summary>
+    public int PaddedWidth => Width + 2 * Padding;
+
+    /// <summary>
+    /// Floats between consecutive zero-padded planes: the padded image plus slack, so a vector that
+    /// runs up to 7 floats past the last row of a plane stays inside that plane.
+    /// </summary>
+    public int PaddedPlane => (Height + 2 * Padding) * PaddedWidth + 16;
+
+    /// <summary>Floats of a padded copy of <paramref name="examples"/> examples.</summary>
+    public long PaddedSize(int examples) => (long)examples * Channels * PaddedPlane;
+
+    /// <summary>
+    /// Copies planes [planeStart, planeEnd) (plane = example·Channels + channel) of <paramref name="x"/>
+    /// into <paramref name="padded"/>, each surrounded by its zero padding.
+    /// </summary>
+    public void Pad(float* x, float* padded, int planeStart, int planeEnd)
+    {
+        int pw = PaddedWidth, pp = PaddedPlane;
+        for (int plane = planeStart; plane < planeEnd; plane++)
+        {
+            float* dst = padded + (long)plane * pp;
+            new Span<float>(dst, pp).Clear();
+            float* src = x + (long)plane * Height * Width;
+            dst += Padding * pw + Padding;
+            for (int y = 0; y < Height; y++, src += Width, dst += pw)
+                new ReadOnlySpan<float>(src, Width).CopyTo(new Span<float>(dst, Width));
+        }
+    }
+
+    /// <summary>
+    /// Stride-1 unfolding from a zero-padded copy (see <see cref="Pad"/>): rows [rowStart, rowEnd) of
+    /// the column matrix as plain copies of OutW values, with no edge cases. Same values as <see cref="Unfold"/>.
+    /// </summary>
+    public void UnfoldPadded(float* padded, int examples, float* col, int rowStart, int rowEnd)
+    {
+        int plane = OutPlane, cols = examples * plane, taps = KernelH * KernelW, pw = PaddedWidth, pp = PaddedPlane;
+        for (int row = rowStart; row < rowEnd; row++)
+        {
+            int c = row / taps, ky = row % taps / KernelW, kx = row % KernelW;
+            float* dst = col + (long)row * cols;
+            for (int b = 0; b < examples; b++)
+            {
+                float* src = padded + (long)(b * Channels + c) * pp + ky * pw + kx;
+                for (int oy = 0; oy < OutH; oy++, src += pw, dst += OutW) CopyRow(src, dst, OutW);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stride-1 folding into a zero-padded gradient (cleared by the caller, or holding earlier sums):
+    /// dxPadded[b, c, oy + ky, ox + kx] += col[(c, ky, kx), (b, oy, ox)] for channels [channelStart,
+    /// channelEnd), in the same order as <see cref="Fold"/>. The column matrix needs 8 floats of slack after its end.
+    /// </summary>
+    public void FoldPadded(float* col, int examples, float* dxPadded, int channelStart, int channelEnd)
+    {
+        int plane = OutPlane, cols = examples * plane, taps = KernelH * KernelW, pw = PaddedWidth, pp = PaddedPlane;
+        int tail = OutW % 8, body = OutW - tail;
+        var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(tail)).AsSingle();
+        for (int c = channelStart; c < channelEnd; c++)
+        {
+            for (int tap = 0; tap < taps; tap++)
+            {
+                int ky = tap / KernelW, kx = tap % KernelW;
+                float* src = col + (long)(c * taps + tap) * cols;
+                for (int b = 0; b < examples; b++)
+                {
+                    float* dst = dxPadded + (long)(b * Channels + c) * pp + ky * pw + kx;
+                    for (int oy = 0; oy < OutH; oy++, src += OutW, dst += pw)
+                    {
+                        if (!Vector256.IsHardwareAccelerated)
+                        {
+                            for (int i = 0; i < OutW; i++) dst[i] += src[i];
+                            continue;
+                        }
+                        int ox = 0;
+                        for (; ox < body; ox += 8)
+                            (Vector256.Load(dst + ox) + Vector256.Load(src + ox)).Store(dst + ox);
+                        // The last few values: a whole vector whose lanes past the row add zero (it
+                        // rewrites unchanged neighbours within this plane, which only this thread touches).
+                        if (tail != 0)
+                            (Vector256.Load(dst + ox) + (Vector256.Load(src + ox) & mask)).Store(dst + ox);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Copies the interior of padded planes [planeStart, planeEnd) back to an unpadded gradient.</summary>
+    public void Crop(float* dxPadded, float* dx, int planeStart, int planeEnd)
+    {
+        int pw = PaddedWidth, pp = PaddedPlane;
+        for (int plane = planeStart; plane < planeEnd; plane++)
+        {
+            float* src = dxPadded + (long)plane * pp + Padding * pw + Padding;
+            float* dst = dx + (long)plane * Height * Width;
+            for (int y = 0; y < Height; y++, src += pw, dst += Width)
+                new ReadOnlySpan<float>(src, Width).CopyTo(new Span<float>(dst, Width));
+        }
+    }
+
+    // n values from src to dst; rows of 8 or more as vectors, the last one overlapping the one before.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow(float* src, float* dst, int n)
+    {
+        if (n < 8 || !Vector256.IsHardwareAccelerated)
+        {
+            for (int i = 0; i < n; i++) dst[i] = src[i];
+            return;
+        }
+        int j = 0;
+        for (; j + 8 <= n; j += 8) Vector256.Load(src + j).Store(dst + j);
+        if (j < n) Vector256.Load(src + n - 8).Store(dst + n - 8);
+    }
 
     /// <summary>
     /// Writes rows [rowStart, rowEnd) of the column matrix for <paramref name="examples"/> examples of

@@ -10,14 +10,17 @@ namespace Cohort.Learning.Nn.Layers;
 /// </summary>
 public sealed unsafe class Conv2d : Layer, IParallelWork
 {
-    // Column-buffer budget in floats (8 MiB): large enough that small batches unfold in one chunk.
-    private const int ColumnBudget = 1 << 21;
+    // Column-buffer budget in floats (1.25 MiB, about a core's L2): the batch is unfolded a few
+    // examples at a time so the column matrix is still in cache when the GEMMs read it; one 8 MiB
+    // chunk measured 7–10% slower per training step (FedAvg CNN, batch 10–100).
+    private const int ColumnBudget = 5 << 16;
 
     private ConvGeometry _geometry;
     private int _chunk;
     private float[] _col = [];
     private float[] _out = [];
     private float[] _dcol = [];
+    private float[] _padded = [];
     private int _colChunkStart = -1, _colChunkExamples;
 
     // Per-call state of the parallel unfold or fold (the layer itself is the work item: nothing is allocated per step).
@@ -101,7 +104,9 @@ public sealed unsafe class Conv2d : Layer, IParallelWork
         int chunk = Math.Min(batch, _chunk);
         long cols = (long)chunk * _geometry.OutPlane;
         Ensure(ref _col, _geometry.Rows * cols);
-        Ensure(ref _dcol, _geometry.Rows * cols);
+        // Slack: the padded fold reads a vector that may run 8 floats past the last row.
+        Ensure(ref _dcol, _geometry.Rows * cols + 8);
+        if (Stride == 1) Ensure(ref _padded, _geometry.PaddedSize(chunk));
         Ensure(ref _out, OutChannels * cols);
     }
 
@@ -171,6 +176,19 @@ public sealed unsafe class Conv2d : Layer, IParallelWork
         var chunk = x.Slice(b0 * g.InSize, nb * g.InSize);
         long work = (long)g.Rows * nb * g.OutPlane;
         int tasks = Threads > 1 && work >= 1 << 16 ? Math.Min(Threads * 4, g.Rows) : 1;
+        if (Stride == 1)
+        {
+            // A zero-padded copy first (a few percent of the column matrix's size) turns every
+            // unfolded row into plain copies with no edge tests.
+            fixed (float* p = chunk, padded = _padded)
+                g.Pad(p, padded, 0, nb * g.Channels);
+            if (tasks == 1)
+            {
+                fixed (float* padded = _padded, col = _col)
+                    g.UnfoldPadded(padded, nb, col, 0, g.Rows);
+                return;
+            }
+        }
         if (tasks == 1)
         {
             g.Unfold(chunk, nb, _col, 0, g.Rows);
@@ -194,6 +212,12 @@ public sealed unsafe class Conv2d : Layer, IParallelWork
         int cols = nb * g.OutPlane;
         long work = (long)g.Rows * cols;
         int tasks = Threads > 1 && work >= 1 << 16 ? Math.Min(Threads * 4, g.Channels) : 1;
+        if (tasks == 1 && Stride == 1)
+        {
+            fixed (float* p = dx.Slice(b0 * g.InSize, nb * g.InSize))
+                FoldPadded(p, nb, 0, g.Channels);
+            return;
+        }
         if (tasks == 1)
         {
             g.Fold(_dcol.AsSpan(0, g.Rows * cols), nb, dx.Slice(b0 * g.InSize, nb * g.InSize), 0, g.Channels);
@@ -216,10 +240,31 @@ public sealed unsafe class Conv2d : Layer, IParallelWork
         else UnfoldTask(chunk);
     }
 
+    // Channels [first, last) of examples' input gradients: clear their padded planes, add every tap's
+    // column rows onto them, and copy the interiors out.
+    private void FoldPadded(float* dx, int examples, int first, int last)
+    {
+        var g = _geometry;
+        fixed (float* padded = _padded, dcol = _dcol)
+        {
+            for (int b = 0; b < examples; b++)
+                new Span<float>(padded + (long)(b * g.Channels + first) * g.PaddedPlane, (last - first) * g.PaddedPlane).Clear();
+            g.FoldPadded(dcol, examples, padded, first, last);
+            for (int b = 0; b < examples; b++)
+                g.Crop(padded, dx, b * g.Channels + first, b * g.Channels + last);
+        }
+    }
+
     private void UnfoldTask(int task)
     {
         var g = _geometry;
         int first = g.Rows * task / _parallelTasks, last = g.Rows * (task + 1) / _parallelTasks;
+        if (Stride == 1)
+        {
+            fixed (float* padded = _padded, col = _col)
+                g.UnfoldPadded(padded, _parallelExamples, col, first, last);
+            return;
+        }
         g.Unfold(new ReadOnlySpan<float>(_parallelImage, _parallelExamples * g.InSize), _parallelExamples, _col, first, last);
     }
 
@@ -227,6 +272,11 @@ public sealed unsafe class Conv2d : Layer, IParallelWork
     {
         var g = _geometry;
         int first = g.Channels * task / _parallelTasks, last = g.Channels * (task + 1) / _parallelTasks;
+        if (Stride == 1)
+        {
+            FoldPadded(_parallelImage, _parallelExamples, first, last);
+            return;
+        }
         int cols = _parallelExamples * g.OutPlane;
         g.Fold(_dcol.AsSpan(0, g.Rows * cols), _parallelExamples, new Span<float>(_parallelImage, _parallelExamples * g.InSize), first, last);
     }

@@ -80,6 +80,8 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
             while (version < plan.Rounds)
             {
                 ct.ThrowIfCancellationRequested();
+                // A buffer rebuilt full after a restart is applied before any new task goes out, as it was going to be.
+                if (arrivals >= spec.BufferSize) goto Publish;
                 // Keep idle nodes busy, up to the plan's concurrency.
                 var busy = inFlight.Values.Select(f => f.Task.Node).ToHashSet(StringComparer.Ordinal);
                 var now = DateTimeOffset.UtcNow;
@@ -169,7 +171,8 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
 
                 if (arrivals < spec.BufferSize) continue;
 
-                // Publish the next version.
+            // Publish the next version.
+            Publish:
                 CrashPoint.Reach("aggregate", version + 1);
                 aggregationTime.Start();
                 var next = global.Clone();

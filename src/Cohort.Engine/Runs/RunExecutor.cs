@@ -64,8 +64,15 @@ internal sealed class RunExecutor(
             // model and state; after a fallback to an earlier round they were trained from another model.
             await models.DiscardRoundResultsAsync(run.Id, startRound == interrupted ? startRound : -1, ct);
         }
+        else if (await SavedInitialModelAsync(run.Id, ct) is { } initial)
+        {
+            // Restarted before round 1 was done: the results kept for round 1 were trained from this model.
+            global = initial;
+            await store.AddEventAsync(run.Id, "run.resumed", "resumed at round 1 from the saved initial model (round 0); strategy state starts fresh, as at the start of the run", ct);
+        }
         else
         {
+            await models.DiscardRoundResultsAsync(run.Id, -1, ct);
             global = strategy.InitializeParameters() ?? await InitialParametersFromNodeAsync(run, plan, ct);
             await models.SaveAsync(run.Id, 0, global, ct);
         }
@@ -488,6 +495,20 @@ internal sealed class RunExecutor(
         Progress[runId] = new RoundProgress(runId, round, "starting", wanted, Available(runId, plan).Count);
         await store.AddEventAsync(runId, "run.nodes_ready",
             $"{stage}: {Available(runId, plan).Count} of {wantedName} {wanted} nodes connected after waiting {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
+    }
+
+    /// <summary>The initial model of a run restarted before its first round was done, or null (none saved, or not intact).</summary>
+    private async Task<ParameterSet?> SavedInitialModelAsync(string runId, CancellationToken ct)
+    {
+        try
+        {
+            return await models.LoadAsync(runId, 0, ct);
+        }
+        catch (InvalidDataException e)
+        {
+            log.LogWarning("Run {Run}: the saved initial model is not intact ({Reason}); starting afresh", runId, e.Message);
+            return null;
+        }
     }
 
     // A personalised strategy passes its inner strategy's state through; over a stateless one it has none to save.

@@ -91,7 +91,7 @@ public static class SimulationRunner
         var sqlite = new SqliteStateStore(Path.Combine(dataDir, "cohort.db"), syncRounds: false);
         await sqlite.InitializeAsync(ct);
         var store = new BufferedResultStore(sqlite) { RoundSaved = options.OnRound };
-        var models = new ModelStore(Path.Combine(dataDir, "models"), flushToDisk: false);
+        var models = new ModelStore(Path.Combine(dataDir, "models"), flushToDisk: false, keepRoundResults: false);
 
         var now = DateTimeOffset.UtcNow;
         string id = $"{Slug(plan.Name)}-sim-{now:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";

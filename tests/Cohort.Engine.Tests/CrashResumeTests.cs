@@ -192,6 +192,13 @@ public sealed class CrashResumeTests : IDisposable
 
         public Task<Config?> LoadStatisticsAsync(string runId, CancellationToken ct) => inner.LoadStatisticsAsync(runId, ct);
 
+        public Task SaveRoundResultAsync(string runId, int round, string key, KeptResult result, CancellationToken ct) => inner.SaveRoundResultAsync(runId, round, key, result, ct);
+
+        public Task<(IReadOnlyList<KeptResult> Results, IReadOnlyList<string> Problems)> LoadRoundResultsAsync(string runId, int round, CancellationToken ct) =>
+            inner.LoadRoundResultsAsync(runId, round, ct);
+
+        public Task DiscardRoundResultsAsync(string runId, int keepRound, CancellationToken ct) => inner.DiscardRoundResultsAsync(runId, keepRound, ct);
+
         public int LatestRound(string runId) => inner.LatestRound(runId);
     }
 

@@ -16,7 +16,10 @@ namespace Cohort.Apps.Tabular;
 internal sealed class TabularApp : IClientApp
 {
     private readonly Lock _gate = new();
-    private float[]? _control;
+    // SCAFFOLD's local control variate after each round this node trained (the latest two): a round trained
+    // again (its result lost in a server crash, or the task delivered twice) starts from the variate of the
+    // rounds before it, not from its own first attempt's, so it gives the same result.
+    private readonly SortedList<long, float[]> _controls = [];
 
     /// <summary>Creates the app over already preprocessed data.</summary>
     public TabularApp(TabularSettings settings, TabularSplit data, string nodeName)
@@ -82,15 +85,18 @@ internal sealed class TabularApp : IClientApp
     public Task<FitResult> FitAsync(ParameterSet parameters, Config config, CancellationToken ct)
     {
         var fit = LocalFitConfig.FromConfig(config, NodeName);
-        return Task.Run(() => Fit(parameters, fit, ct), ct);
+        // Tasks carry their round; an app driven without one counts its own.
+        long? round = config.ContainsKey("round") ? config.GetInt("round", 0) : null;
+        return Task.Run(() => Fit(parameters, fit, round, ct), ct);
     }
 
     /// <summary>Evaluates on the test split: loss and the metrics of <see cref="TabularEvaluation"/>.</summary>
     public Task<EvaluateResult> EvaluateAsync(ParameterSet parameters, Config config, CancellationToken ct) =>
         Task.Run(() => Evaluate(parameters), ct);
 
-    private FitResult Fit(ParameterSet parameters, LocalFitConfig fit, CancellationToken ct)
+    private FitResult Fit(ParameterSet parameters, LocalFitConfig fit, long? taskRound, CancellationToken ct)
     {
+        long round = 0;
         var model = Settings.CreateModel(Data.Train.FeatureCount);
         bool scaffold = ScaffoldTensors.IsScaffoldTask(parameters);
         float[] serverControl = [], localControl = [], correction = [];
@@ -100,7 +106,11 @@ internal sealed class TabularApp : IClientApp
             model.SetParameters(weights);
             serverControl = new float[model.Weights.Length];
             model.Layout.Load(control, serverControl, $"{model.Description} control variate");
-            lock (_gate) localControl = _control is { } c && c.Length == serverControl.Length ? c : new float[serverControl.Length];
+            lock (_gate)
+            {
+                round = taskRound ?? (_controls.Count == 0 ? 0 : _controls.Keys[^1] + 1);
+                localControl = ControlBefore(round) is { } c && c.Length == serverControl.Length ? c : new float[serverControl.Length];
+            }
             correction = new float[serverControl.Length];
             TensorPrimitives.Subtract(serverControl, localControl, correction);
         }
@@ -118,7 +128,7 @@ internal sealed class TabularApp : IClientApp
         var result = model.GetParameters();
         if (result.FindNonFinite() is { } bad)
             throw new InvalidOperationException($"node '{NodeName}': training diverged ({bad}); lower learning_rate");
-        if (scaffold) result = ScaffoldResult(model, result, start, serverControl, localControl, trained.Steps, fit.LearningRate);
+        if (scaffold) result = ScaffoldResult(model, result, start, serverControl, localControl, trained.Steps, fit.LearningRate, round);
         var train = BinaryEvaluation.Of(model, TrainingRows);
         var metrics = new Metrics([
             KeyValuePair.Create("train_loss", Scalar.Of(train.Loss)),
@@ -133,7 +143,7 @@ internal sealed class TabularApp : IClientApp
     /// model followed by Δcᵢ = cᵢ⁺ − cᵢ. With momentum or Adam the K·η scaling is the paper's SGD
     /// approximation.
     /// </summary>
-    private ParameterSet ScaffoldResult(Learning.Models.IModel model, ParameterSet trained, float[] start, float[] serverControl, float[] localControl, int steps, double learningRate)
+    private ParameterSet ScaffoldResult(Learning.Models.IModel model, ParameterSet trained, float[] start, float[] serverControl, float[] localControl, int steps, double learningRate, long round)
     {
         var delta = new float[start.Length];
         if (steps > 0)
@@ -145,8 +155,21 @@ internal sealed class TabularApp : IClientApp
         }
         var next = new float[start.Length];
         TensorPrimitives.Add(localControl, delta, next);
-        lock (_gate) _control = next;
+        lock (_gate)
+        {
+            _controls[round] = next;
+            // Older rounds are never trained again once a later one has been: keep the newest two.
+            while (_controls.Count > 2) _controls.RemoveAt(0);
+        }
         return ScaffoldTensors.Result(trained, model.Layout.ToParameterSet(delta));
+    }
+
+    // The variate of the latest round before round (null: none yet); called under the gate.
+    private float[]? ControlBefore(long round)
+    {
+        for (int i = _controls.Count - 1; i >= 0; i--)
+            if (_controls.Keys[i] < round) return _controls.Values[i];
+        return null;
     }
 
     private EvaluateResult Evaluate(ParameterSet parameters)

@@ -21,6 +21,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(FraudBench.Create());
         bench.Subcommands.Add(ByzantineBench.Create());
         bench.Subcommands.Add(AuditBench.Create());
+        bench.Subcommands.Add(ResumeBench.Create());
         return bench;
     }
 }

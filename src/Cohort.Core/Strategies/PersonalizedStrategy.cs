@@ -9,15 +9,30 @@ namespace Cohort.Strategies;
 /// Server-side half of personalisation (FedPer, Arivazhagan et al., 2019; FedBN, Li et al., 2021): the
 /// wrapped strategy aggregates only the shared tensors; tensors matching the plan's local patterns are
 /// named in every task's config, expected back from no node, and keep their initial value in the global
-/// model. Each node's <see cref="PersonalizedClientApp"/> keeps its own copies.
+/// model. Each node's <see cref="PersonalizedClientApp"/> keeps its own copies. The wrapped strategy's state
+/// (a FedAdam's moments) is saved and restored through this wrapper unchanged.
 /// </summary>
-public sealed class PersonalizedStrategy(IStrategy inner, Personalization personalization) : IStrategy
+public sealed class PersonalizedStrategy(IStrategy inner, Personalization personalization) : IStrategy, IStatefulStrategy
 {
     private readonly KeyValuePair<string, Scalar>[] _configEntry =
         [KeyValuePair.Create(PersonalizedClientApp.LocalParametersKey, Scalar.Of(string.Join(",", personalization.Local)))];
 
     /// <inheritdoc />
     public string Name => inner.Name;
+
+    /// <summary>True when the wrapped strategy carries state between rounds; otherwise <see cref="Save"/> has nothing to give.</summary>
+    internal bool KeepsState => inner is IStatefulStrategy;
+
+    /// <summary>The wrapped strategy's state (the wrapper keeps none of its own); empty when it keeps none.</summary>
+    public StrategyCheckpoint Save() =>
+        inner is IStatefulStrategy stateful ? stateful.Save() : new StrategyCheckpoint(Name, new ParameterSet([]), Config.Empty);
+
+    /// <inheritdoc />
+    public void Restore(StrategyCheckpoint checkpoint)
+    {
+        checkpoint.RequireStrategy(Name);
+        if (inner is IStatefulStrategy stateful) stateful.Restore(checkpoint);
+    }
 
     /// <inheritdoc />
     public ParameterSet? InitializeParameters() => inner.InitializeParameters();

@@ -25,6 +25,21 @@ internal interface IModelStore
     /// <summary>Loads what <see cref="SaveStatisticsAsync"/> saved, or null; throws <see cref="InvalidDataException"/> when it is corrupt.</summary>
     Task<Config?> LoadStatisticsAsync(string runId, CancellationToken ct);
 
+    /// <summary>
+    /// Keeps a fit result accepted in <paramref name="round"/> under <paramref name="key"/> (a node name, or an
+    /// arrival number for FedBuff) until the round completes, so a restarted server folds it in again.
+    /// </summary>
+    Task SaveRoundResultAsync(string runId, int round, string key, KeptResult result, CancellationToken ct);
+
+    /// <summary>
+    /// The results kept for <paramref name="round"/>, in key order, and a line for each kept file that could
+    /// not be read (that node is asked again).
+    /// </summary>
+    Task<(IReadOnlyList<KeptResult> Results, IReadOnlyList<string> Problems)> LoadRoundResultsAsync(string runId, int round, CancellationToken ct);
+
+    /// <summary>Deletes the results kept for every round of the run except <paramref name="keepRound"/> (-1: all of them).</summary>
+    Task DiscardRoundResultsAsync(string runId, int keepRound, CancellationToken ct);
+
     /// <summary>The highest round with a saved model, or -1.</summary>
     int LatestRound(string runId);
 }

@@ -11,6 +11,7 @@ internal sealed class InMemoryModelStore : IModelStore
     private readonly ConcurrentDictionary<(string Run, int Round), ParameterSet> _models = new();
     private readonly ConcurrentDictionary<(string Run, int Round), ParameterSet> _checkpoints = new();
     private readonly ConcurrentDictionary<string, Config> _statistics = new();
+    private readonly ConcurrentDictionary<(string Run, int Round, string Key), ParameterSet> _results = new();
 
     /// <inheritdoc />
     public Task SaveAsync(string runId, int round, ParameterSet parameters, CancellationToken ct)
@@ -45,6 +46,32 @@ internal sealed class InMemoryModelStore : IModelStore
     /// <inheritdoc />
     public Task<Config?> LoadStatisticsAsync(string runId, CancellationToken ct) =>
         Task.FromResult(_statistics.TryGetValue(runId, out var s) ? s : null);
+
+    /// <inheritdoc />
+    public Task SaveRoundResultAsync(string runId, int round, string key, KeptResult result, CancellationToken ct)
+    {
+        // Encoded (which copies the tensors): the caller may reuse or return the result's buffers.
+        _results[(runId, round, key)] = KeptResultCodec.Encode(result);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<(IReadOnlyList<KeptResult> Results, IReadOnlyList<string> Problems)> LoadRoundResultsAsync(string runId, int round, CancellationToken ct)
+    {
+        IReadOnlyList<KeptResult> results = _results.Where(kv => kv.Key.Run == runId && kv.Key.Round == round)
+            .OrderBy(kv => kv.Key.Key, StringComparer.Ordinal).Select(kv => KeptResultCodec.Decode(kv.Value.Clone())).ToArray();
+        return Task.FromResult((results, (IReadOnlyList<string>)[]));
+    }
+
+    /// <inheritdoc />
+    public Task DiscardRoundResultsAsync(string runId, int keepRound, CancellationToken ct)
+    {
+        foreach (var key in _results.Keys)
+        {
+            if (key.Run == runId && key.Round != keepRound) _results.TryRemove(key, out _);
+        }
+        return Task.CompletedTask;
+    }
 
     /// <inheritdoc />
     public int LatestRound(string runId)

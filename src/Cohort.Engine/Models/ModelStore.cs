@@ -7,18 +7,25 @@ namespace Cohort.Engine.Models;
 /// <summary>
 /// The global model of every round of every run, as parameter files in a folder: <c>RUN/round-NNNN.cps</c>,
 /// and a stateful strategy's state after that round beside it, <c>RUN/round-NNNN.state.cps</c>. Both are
-/// written atomically (temp file, flushed to disk, renamed) and carry a SHA-256 checked on load.
+/// written atomically (temp file, flushed to disk, renamed) and carry a SHA-256 checked on load. The fit
+/// results accepted in a round that has not completed yet are kept in <c>RUN/round-NNNN.results/</c>.
 /// </summary>
 internal sealed class ModelStore : IModelStore
 {
     private readonly string _root;
     private readonly bool _flushToDisk;
+    private readonly bool _keepRoundResults;
 
-    /// <summary>Uses (and creates) <paramref name="root"/>; <paramref name="flushToDisk"/> false skips the fsync of each file (it then survives a process crash, not a power loss).</summary>
-    public ModelStore(string root, bool flushToDisk = true)
+    /// <summary>
+    /// Uses (and creates) <paramref name="root"/>; <paramref name="flushToDisk"/> false skips the fsync of each file (it
+    /// then survives a process crash, not a power loss); <paramref name="keepRoundResults"/> false keeps no fit results
+    /// of unfinished rounds (a simulation, which is never resumed, has no use for them).
+    /// </summary>
+    public ModelStore(string root, bool flushToDisk = true, bool keepRoundResults = true)
     {
         _root = root;
         _flushToDisk = flushToDisk;
+        _keepRoundResults = keepRoundResults;
         Directory.CreateDirectory(root);
     }
 
@@ -91,6 +98,56 @@ internal sealed class ModelStore : IModelStore
             throw new InvalidDataException($"{path}: {e.Message}", e);
         }
     }
+
+    /// <summary>Folder of the fit results kept for a round that has not completed.</summary>
+    public string RoundResultsPathOf(string runId, int round) => Path.Combine(_root, runId, $"round-{round:D4}.results");
+
+    /// <inheritdoc />
+    public async Task SaveRoundResultAsync(string runId, int round, string key, KeptResult result, CancellationToken ct)
+    {
+        if (!_keepRoundResults) return;
+        string dir = RoundResultsPathOf(runId, round);
+        Directory.CreateDirectory(dir);
+        // Atomic and checksummed like a model; flushed to disk when the store flushes models.
+        await ParameterSetFile.WriteAsync(Path.Combine(dir, FileNameOf(key)), KeptResultCodec.Encode(result), _flushToDisk, ct);
+    }
+
+    /// <inheritdoc />
+    public async Task<(IReadOnlyList<KeptResult> Results, IReadOnlyList<string> Problems)> LoadRoundResultsAsync(string runId, int round, CancellationToken ct)
+    {
+        string dir = RoundResultsPathOf(runId, round);
+        var results = new List<KeptResult>();
+        var problems = new List<string>();
+        if (!Directory.Exists(dir)) return (results, problems);
+        foreach (var file in Directory.EnumerateFiles(dir, "*.cps").Order(StringComparer.Ordinal))
+        {
+            try
+            {
+                results.Add(KeptResultCodec.Decode(await ParameterSetFile.ReadAsync(file, ct)));
+            }
+            catch (InvalidDataException e)
+            {
+                problems.Add($"{file}: {e.Message}");
+            }
+        }
+        return (results, problems);
+    }
+
+    /// <inheritdoc />
+    public Task DiscardRoundResultsAsync(string runId, int keepRound, CancellationToken ct)
+    {
+        string dir = Path.Combine(_root, runId);
+        if (!Directory.Exists(dir)) return Task.CompletedTask;
+        string keep = keepRound < 0 ? "" : Path.GetFileName(RoundResultsPathOf(runId, keepRound));
+        foreach (var folder in Directory.EnumerateDirectories(dir, "round-*.results"))
+        {
+            if (Path.GetFileName(folder) != keep) Directory.Delete(folder, recursive: true);
+        }
+        return Task.CompletedTask;
+    }
+
+    // Keys are node names or arrival numbers; escaped all the same so that no key can leave the folder.
+    private static string FileNameOf(string key) => Uri.EscapeDataString(key).Replace(".", "%2E", StringComparison.Ordinal) + ".cps";
 
     /// <summary>The name the statistics file is saved under, in place of a strategy's.</summary>
     internal const string StatisticsName = "statistics";

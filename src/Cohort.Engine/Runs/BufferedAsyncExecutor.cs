@@ -44,6 +44,16 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
         var aggregationTime = new Stopwatch();
         var waitDeadline = DateTimeOffset.UtcNow + plan.WaitForNodes;
         var terms = RunTerms.Of(plan, run.Submitter);
+        // The buffer of a version interrupted by a server restart: its updates were kept as they arrived and
+        // are folded in again in arrival order, with the staleness they had.
+        foreach (var k in await KeptBufferAsync(run, version + 1, ct))
+        {
+            if (!sent.TryGetValue(k.SentVersion, out var from))
+                sent[k.SentVersion] = from = await models.LoadAsync(run.Id, k.SentVersion, ct)
+                    ?? throw new RunFailedException($"version {version + 1}: the kept update of '{k.Node}' was trained from version {k.SentVersion}, whose model is missing");
+            Fold(k.SentVersion, from, k.Outcome);
+            await RecordAsync(run.Id, version + 1, k.Node, k.Outcome, null, null, ct);
+        }
         // The stop callback runs on another thread: it sees the tasks in flight through a snapshot.
         PendingTask[] snapshot = [];
         using var stop = ct.Register(() =>
@@ -51,11 +61,27 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
             foreach (var t in Volatile.Read(ref snapshot)) pool.Fail(t, FailureKind.Stopped, "run stopped");
         });
 
+        // Σ s(τ)·n·(y − x_sent), streamed; the result buffer is not kept.
+        void Fold(int sentVersion, ParameterSet start, TaskOutcome outcome)
+        {
+            aggregationTime.Start();
+            double weight = spec.Staleness.Weight(version - sentVersion) * outcome.Examples;
+            var shared = new ParameterSet(outcome.Parameters!.Take(start.Count));
+            ParameterMath.AddScaled(sum, shared, weight);
+            ParameterMath.AddScaled(sum, start, -weight);
+            aggregationTime.Stop();
+            examples += outcome.Examples;
+            metrics.Add(outcome.Metrics, outcome.Examples);
+            arrivals++;
+        }
+
         try
         {
             while (version < plan.Rounds)
             {
                 ct.ThrowIfCancellationRequested();
+                // A buffer rebuilt full after a restart is applied before any new task goes out, as it was going to be.
+                if (arrivals >= spec.BufferSize) goto Publish;
                 // Keep idle nodes busy, up to the plan's concurrency.
                 var busy = inFlight.Values.Select(f => f.Task.Node).ToHashSet(StringComparer.Ordinal);
                 var now = DateTimeOffset.UtcNow;
@@ -86,6 +112,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                             Timeout = plan.RoundTimeout,
                             OfflineGrace = plan.Failure.OfflineGrace,
                         };
+                        CrashPoint.Reach("configure", version + 1);
                         var timeout = new CancellationTokenSource(plan.RoundTimeout);
                         timeout.Token.Register(() => pool.Fail(task, FailureKind.Timeout, $"no result within the round timeout of {plan.RoundTimeout.TotalSeconds:0.#}s"));
                         inFlight[pool.Submit(task)] = new InFlight(task, version, timeout);
@@ -123,18 +150,10 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                 }
                 if (outcome.Ok && error is null)
                 {
-                    aggregationTime.Start();
-                    // Σ s(τ)·n·(y − x_sent), streamed; the result buffer is not kept.
-                    int staleness = version - flight.Version;
-                    double weight = spec.Staleness.Weight(staleness) * outcome.Examples;
-                    var start = sent[flight.Version];
-                    var shared = new ParameterSet(outcome.Parameters!.Take(start.Count));
-                    ParameterMath.AddScaled(sum, shared, weight);
-                    ParameterMath.AddScaled(sum, start, -weight);
-                    aggregationTime.Stop();
-                    examples += outcome.Examples;
-                    metrics.Add(outcome.Metrics, outcome.Examples);
-                    arrivals++;
+                    // Kept before it is folded in, numbered by arrival, so a restart rebuilds this same buffer.
+                    await models.SaveRoundResultAsync(run.Id, version + 1, $"{arrivals:D6}-{flight.Task.Node}", new KeptResult(flight.Task.Node, flight.Version, outcome), ct);
+                    CrashPoint.Reach("result", version + 1);
+                    Fold(flight.Version, sent[flight.Version], outcome);
                     consecutiveFailures = 0;
                 }
                 else
@@ -146,16 +165,15 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                     if (++consecutiveFailures > 10 * Math.Max(1, NodeSelection.Eligible(plan, pool).Count))
                         throw new RunFailedException($"version {version + 1}: {consecutiveFailures} fit tasks failed in a row; last failures: {Describe(failures.TakeLast(5))}");
                 }
-                await store.AddNodeResultAsync(new NodeResultRecord(
-                    run.Id, version + 1, flight.Task.Node, "fit", error is null, error, outcome.Examples,
-                    double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow,
-                    error is null ? null : kind ?? FailureKind.Other), ct);
+                await RecordAsync(run.Id, version + 1, flight.Task.Node, outcome, error, kind, ct);
                 progress[run.Id] = new RoundProgress(run.Id, version + 1, "buffering", spec.BufferSize, arrivals);
                 ReleaseUnused(sent, inFlight.Values, version);
 
                 if (arrivals < spec.BufferSize) continue;
 
-                // Publish the next version.
+            // Publish the next version.
+            Publish:
+                CrashPoint.Reach("aggregate", version + 1);
                 aggregationTime.Start();
                 var next = global.Clone();
                 ParameterMath.AddScaled(next, sum, spec.ServerLearningRate / examples);
@@ -164,6 +182,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                 version++;
                 sent[version] = global;
                 await models.SaveAsync(run.Id, version, global, ct);
+                CrashPoint.Reach("checkpoint", version);
                 var context2 = new RoundContext(run.Id, version, plan.Rounds, plan.Selection, plan.FitConfig(version), plan.EvaluateConfig(version), new Random(version));
                 var central = centralEvaluator is not null ? await centralEvaluator(version, global, ct) : await strategy.EvaluateCentralAsync(context2, global, ct);
                 await store.SaveRoundAsync(new RoundRecord(
@@ -172,6 +191,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                     failures.Count > 0 ? Describe(failures) : null), ct);
                 run = (await store.GetRunAsync(run.Id, ct))! with { RoundsDone = version };
                 await store.SaveRunAsync(run, ct);
+                await models.DiscardRoundResultsAsync(run.Id, -1, ct);
                 log.LogInformation("Run {Run} version {Version}: {Arrivals} updates buffered", run.Id, version, arrivals);
 
                 sum = global.ZerosLike();
@@ -241,6 +261,32 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
         var last = (await store.ListRoundsAsync(run.Id, ct)).FirstOrDefault(r => r.Round == version);
         if (last is not null) await store.SaveRoundAsync(last with { Loss = evaluation.Loss, Metrics = evaluation.Metrics }, ct);
     }
+
+    /// <summary>The updates kept for <paramref name="version"/> before a restart, in arrival order; recorded in an event.</summary>
+    private async Task<IReadOnlyList<KeptResult>> KeptBufferAsync(RunRecord run, int version, CancellationToken ct)
+    {
+        var (kept, problems) = await models.LoadRoundResultsAsync(run.Id, version, ct);
+        // Arrival order matters to the sum, so the buffer is used only up to the first update that cannot be read.
+        if (problems.Count > 0)
+        {
+            await models.DiscardRoundResultsAsync(run.Id, -1, ct);
+            await store.AddEventAsync(run.Id, "round.kept_result_unreadable", $"version {version}: {string.Join("; ", problems)}; the buffer starts empty", ct);
+            return [];
+        }
+        if (kept.Count > 0)
+        {
+            await store.AddEventAsync(run.Id, "round.results_kept",
+                $"version {version}: {kept.Count} buffered updates received before the server restarted are kept ({string.Join(", ", kept.Select(k => k.Node))})", ct);
+            log.LogInformation("Run {Run} version {Version}: {Kept} buffered updates kept from before the restart", run.Id, version, kept.Count);
+        }
+        return kept;
+    }
+
+    private Task RecordAsync(string runId, int version, string node, TaskOutcome outcome, string? error, FailureKind? kind, CancellationToken ct) =>
+        store.AddNodeResultAsync(new NodeResultRecord(
+            runId, version, node, "fit", error is null, error, outcome.Examples,
+            double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow,
+            error is null ? null : kind ?? FailureKind.Other), ct);
 
     private static void ReleaseUnused(Dictionary<int, ParameterSet> sent, IEnumerable<InFlight> inFlight, int current)
     {

@@ -57,17 +57,31 @@ internal sealed class RunExecutor(
             // Whatever the interrupted round had recorded is discarded: it runs again from the start, with
             // the strategy's state as it was after the last good round (FedBuff keeps its own bookkeeping).
             await store.DeleteRoundsAfterAsync(run.Id, startRound - 1, ct);
-            var resume = await ResumePoint.RestoreAsync(run.Id, strategy.Name, plan.Asynchronous is null ? strategy as IStatefulStrategy : null, startRound, store, models, ct);
+            int interrupted = startRound;
+            var resume = await ResumePoint.RestoreAsync(run.Id, strategy.Name, plan.Asynchronous is null ? StateOf(strategy) : null, startRound, store, models, ct);
             (startRound, global) = (resume.Round + 1, resume.Global);
+            // The fit results the interrupted round had received stay valid only if it reruns from the same
+            // model and state; after a fallback to an earlier round they were trained from another model.
+            await models.DiscardRoundResultsAsync(run.Id, startRound == interrupted ? startRound : -1, ct);
+        }
+        else if (await SavedInitialModelAsync(run.Id, ct) is { } initial)
+        {
+            // Restarted before round 1 was done: the results kept for round 1 were trained from this model.
+            global = initial;
+            await store.AddEventAsync(run.Id, "run.resumed", "resumed at round 1 from the saved initial model (round 0); strategy state starts fresh, as at the start of the run", ct);
         }
         else
         {
+            await models.DiscardRoundResultsAsync(run.Id, -1, ct);
             global = strategy.InitializeParameters() ?? await InitialParametersFromNodeAsync(run, plan, ct);
             await models.SaveAsync(run.Id, 0, global, ct);
         }
 
         if (plan.Asynchronous is not null)
         {
+            // A resumed buffer is refilled by whichever nodes come back first: wait for the plan's nodes so
+            // that the rerun hands out its tasks as the uninterrupted run did.
+            if (startRound > 1) await WaitForNodesAsync(run.Id, plan, startRound, ct);
             await new BufferedAsyncExecutor(pool, store, models, log).ExecuteAsync(run, plan, strategy, global, startRound, Progress, ct, central);
             Progress.TryRemove(run.Id, out _);
             return;
@@ -78,6 +92,8 @@ internal sealed class RunExecutor(
             global = await RunRoundAsync(run, plan, strategy, central, global, round, ct);
             run = (await store.GetRunAsync(run.Id, ct))! with { RoundsDone = round };
             await store.SaveRunAsync(run, ct);
+            // Only now is the round's outcome safe without them.
+            await models.DiscardRoundResultsAsync(run.Id, -1, ct);
         }
         Progress.TryRemove(run.Id, out _);
     }
@@ -95,6 +111,8 @@ internal sealed class RunExecutor(
         // Fit: a round below the plan's bar (min_fit, failure.min_completion_rate) is rerun up to
         // failure.retries times with a fresh sample, then the run stops with the reason.
         var aggregationTime = new Stopwatch();
+        // Fit results this round received before a server restart (none unless the run was resumed in it).
+        var kept = await KeptResultsAsync(run.Id, round, ct);
         List<NodeFailure> failures;
         int fitOk;
         FitAggregate? aggregate = null;
@@ -105,18 +123,47 @@ internal sealed class RunExecutor(
             var fitInstructions = strategy.ConfigureFit(attemptContext, global, Available(run.Id, plan));
             if (fitInstructions.Count < plan.Selection.MinFit)
                 throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}{RefusalNote(run.Id)}");
+            CrashPoint.Reach("configure", round);
             failures = [];
             fitOk = 0;
             using (var aggregation = strategy.BeginAggregateFit(attemptContext, global))
             {
+                // A selected node whose result was kept is not asked again: its result is what it sent for this
+                // same model and config. Aggregation does not depend on order, so the model comes out the same.
+                var reused = fitInstructions.Where(i => kept.ContainsKey(i.Node)).ToArray();
+                if (reused.Length > 0)
+                {
+                    var waiting = fitInstructions.Where(i => !kept.ContainsKey(i.Node)).Select(i => i.Node).ToArray();
+                    await store.AddEventAsync(run.Id, "round.results_kept",
+                        $"round {round}: {reused.Length} fit results received before the server restarted are kept ({string.Join(", ", reused.Select(i => i.Node))}); " +
+                        (waiting.Length == 0 ? "no node is asked again" : $"waiting for {waiting.Length} ({string.Join(", ", waiting)})"), ct);
+                    log.LogInformation("Run {Run} round {Round}: {Kept} fit results kept from before the restart, {Waiting} to wait for", run.Id, round, reused.Length, waiting.Length);
+                    foreach (var i in reused) await FoldAsync(Placeholder(run, plan, round, i.Node), kept[i.Node].Outcome, keep: false);
+                }
+                kept.Clear();
                 phases.Switch(RoundPhase.Fit);
-                await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Fit, fitInstructions, global, ct))
+                var asked = reused.Length == 0 ? fitInstructions : fitInstructions.Where(i => !reused.Contains(i)).ToArray();
+                await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Fit, asked, global, ct))
+                {
+                    await FoldAsync(task, outcome, keep: true);
+                    phases.Switch(RoundPhase.Fit);
+                }
+                CrashPoint.Reach("aggregate", round);
+
+                async Task FoldAsync(PendingTask task, TaskOutcome outcome, bool keep)
                 {
                     string? error = outcome.Error;
                     var kind = outcome.Failure;
                     NoteRefusal(task, outcome);
                     if (outcome.Ok)
                     {
+                        if (keep)
+                        {
+                            // Kept before it is folded in: once the round's model exists, every result in it is on disk.
+                            phases.Switch(RoundPhase.Persist);
+                            await models.SaveRoundResultAsync(run.Id, round, task.Node, new KeptResult(task.Node, round - 1, outcome), ct);
+                            CrashPoint.Reach("result", round);
+                        }
                         try
                         {
                             phases.Switch(RoundPhase.Aggregate);
@@ -137,7 +184,6 @@ internal sealed class RunExecutor(
                     if (error is not null) failures.Add(new NodeFailure(task.Node, error));
                     phases.Switch(RoundPhase.Persist);
                     await RecordAsync(task, outcome, error, kind, ct);
-                    phases.Switch(RoundPhase.Fit);
                 }
                 double rate = (double)fitOk / fitInstructions.Count;
                 string? shortfall = fitOk < plan.Selection.MinFit
@@ -169,10 +215,11 @@ internal sealed class RunExecutor(
         // The model is written while evaluation runs; the round is declared done only once it is on disk.
         // The strategy's state goes with it, so a resumed run continues exactly where this one was.
         var savedModel = global;
-        var checkpoint = strategy is IStatefulStrategy stateful ? stateful.Save() : null;
+        var checkpoint = StateOf(strategy)?.Save();
         var saving = Task.Run(async () =>
         {
             await models.SaveAsync(run.Id, round, savedModel, ct);
+            CrashPoint.Reach("checkpoint", round);
             if (checkpoint is not null) await models.SaveCheckpointAsync(run.Id, round, checkpoint, ct);
         }, ct);
         EvaluateAggregate? evaluation;
@@ -202,6 +249,7 @@ internal sealed class RunExecutor(
                     phases.Switch(RoundPhase.Evaluate);
                 }
             }
+            CrashPoint.Reach("evaluate", round);
             phases.Switch(RoundPhase.EvaluateAggregate);
             evaluation = evalResults.Count > 0 ? strategy.AggregateEvaluate(context, evalResults, evalFailures) : null;
             phases.Switch(RoundPhase.Persist);
@@ -448,6 +496,49 @@ internal sealed class RunExecutor(
         await store.AddEventAsync(runId, "run.nodes_ready",
             $"{stage}: {Available(runId, plan).Count} of {wantedName} {wanted} nodes connected after waiting {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
     }
+
+    /// <summary>The initial model of a run restarted before its first round was done, or null (none saved, or not intact).</summary>
+    private async Task<ParameterSet?> SavedInitialModelAsync(string runId, CancellationToken ct)
+    {
+        try
+        {
+            return await models.LoadAsync(runId, 0, ct);
+        }
+        catch (InvalidDataException e)
+        {
+            log.LogWarning("Run {Run}: the saved initial model is not intact ({Reason}); starting afresh", runId, e.Message);
+            return null;
+        }
+    }
+
+    // A personalised strategy passes its inner strategy's state through; over a stateless one it has none to save.
+    private static IStatefulStrategy? StateOf(IStrategy strategy) =>
+        strategy is PersonalizedStrategy { KeepsState: false } ? null : strategy as IStatefulStrategy;
+
+    /// <summary>The fit results kept for <paramref name="round"/> by node; a kept file that cannot be read is noted in an event and its node asked again.</summary>
+    private async Task<Dictionary<string, KeptResult>> KeptResultsAsync(string runId, int round, CancellationToken ct)
+    {
+        var (results, problems) = await models.LoadRoundResultsAsync(runId, round, ct);
+        if (problems.Count > 0)
+            await store.AddEventAsync(runId, "round.kept_result_unreadable", $"round {round}: {string.Join("; ", problems)}; those nodes train again", ct);
+        var byNode = new Dictionary<string, KeptResult>(StringComparer.Ordinal);
+        foreach (var r in results) byNode[r.Node] = r;
+        return byNode;
+    }
+
+    // Stands for the task a kept result answered, which went with the server that received it.
+    private static PendingTask Placeholder(RunRecord run, Plan plan, int round, string node) => new()
+    {
+        Id = $"{run.Id}-r{round}-fit-{node}-kept",
+        Node = node,
+        RunId = run.Id,
+        Round = round,
+        Kind = TaskKind.Fit,
+        App = plan.App.Name,
+        AppSettings = plan.App.Settings,
+        Config = Config.Empty,
+        Timeout = plan.RoundTimeout,
+    };
 
     private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, FailureKind? kind, CancellationToken ct)
     {

@@ -55,9 +55,24 @@ public sealed class TabularScaffoldTests
 
         await app.FitAsync(Task(x, 0f), OneStep, CancellationToken.None);
         // Now cᵢ = g: from the same x with c = g the correction c − cᵢ is 0, so the step is plain SGD.
-        var second = await app.FitAsync(Task(x, gradient0), OneStep, CancellationToken.None);
+        var second = await app.FitAsync(Task(x, gradient0), OneStep.With([KeyValuePair.Create("round", Scalar.Of(2))]), CancellationToken.None);
 
         Assert.Equal(-0.1f * gradient0, second.Parameters["linear.weight"].AsFloat32()[0], 5);
+    }
+
+    [Fact]
+    public async Task A_round_trained_again_starts_from_the_control_variate_before_it_and_gives_the_same_result()
+    {
+        // As when a server restarted before it kept this node's result: the node is asked for round 2 again.
+        var app = Fresh();
+        var x = await app.GetParametersAsync(Config.Empty, CancellationToken.None);
+        var round2 = OneStep.With([KeyValuePair.Create("round", Scalar.Of(2))]);
+        await app.FitAsync(Task(x, 0f), OneStep, CancellationToken.None);
+        var first = await app.FitAsync(Task(x, 0.25f), round2, CancellationToken.None);
+        var again = await app.FitAsync(Task(x, 0.25f), round2, CancellationToken.None);
+
+        Assert.Equal(first.Parameters["linear.weight"].Data, again.Parameters["linear.weight"].Data);
+        Assert.Equal(first.Parameters["scaffold/dc/linear.weight"].Data, again.Parameters["scaffold/dc/linear.weight"].Data);
     }
 
     [Fact]

@@ -14,6 +14,9 @@ public sealed class StrategyCheckpointTests
     {
         "dp+fedadam" => new DifferentialPrivacy(StrategyRegistry.CreateDefault().Create("fedadam", Config.Empty, StrategyServices.None),
             new DifferentialPrivacyOptions(ClippingNorm: 0.5, NoiseMultiplier: 0.3, Seed: 7)),
+        // The wrapper keeps no state of its own; its inner strategy's must pass through it.
+        "personalized+fedadam" => new PersonalizedStrategy(StrategyRegistry.CreateDefault().Create("fedadam", Config.Empty, StrategyServices.None),
+            new Cohort.Plans.Personalization { Local = ["head"] }),
         _ => StrategyRegistry.CreateDefault().Create(name, Config.Empty, StrategyServices.None),
     };
 
@@ -49,6 +52,7 @@ public sealed class StrategyCheckpointTests
     [InlineData("fedadagrad")]
     [InlineData("scaffold")]
     [InlineData("dp+fedadam")]
+    [InlineData("personalized+fedadam")]
     public void A_strategy_restored_from_a_checkpoint_continues_exactly_like_an_uninterrupted_one(string name)
     {
         var initial = new ParameterSet([Tensor.FromFloat32("w", [1000], Enumerable.Range(0, 1000).Select(i => MathF.Sin(i)).ToArray())]);

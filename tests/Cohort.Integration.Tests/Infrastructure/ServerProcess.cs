@@ -51,11 +51,14 @@ public sealed partial class ServerProcess : IAsyncDisposable
         StartInAsync(Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]), 0, extra);
 
     /// <summary>Starts a server process on <paramref name="dataDir"/> (new or left by an earlier one) and <paramref name="port"/> (0: a free one).</summary>
-    public static async Task<ServerProcess> StartInAsync(string dataDir, int port, params string[] extra)
+    public static Task<ServerProcess> StartInAsync(string dataDir, int port, params string[] extra) => StartInAsync(dataDir, port, null, extra);
+
+    /// <summary>Starts a server process on <paramref name="dataDir"/> and <paramref name="port"/> with extra environment variables.</summary>
+    public static async Task<ServerProcess> StartInAsync(string dataDir, int port, IReadOnlyDictionary<string, string>? environment, params string[] extra)
     {
         var args = new List<string> { "server", "--port", port.ToString(CultureInfo.InvariantCulture), "--dashboard-port", "0", "--data-dir", dataDir, "--node-timeout", "30" };
         args.AddRange(extra);
-        var process = CliProcess.Start(args);
+        var process = CliProcess.Start(args, environment);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)
         {
@@ -91,6 +94,14 @@ public sealed partial class ServerProcess : IAsyncDisposable
         Process.Kill();
         await Process.WaitForExitAsync(TimeSpan.FromSeconds(30));
         Control.Dispose();
+    }
+
+    /// <summary>Waits until the process ends by itself (as at a test crash point) and returns its exit code; the data folder stays for a restart.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        int code = await Process.WaitForExitAsync(timeout);
+        Control.Dispose();
+        return code;
     }
 
     /// <summary>Starts a node process for this server.</summary>

@@ -40,8 +40,13 @@ internal static class SimulationBench
             var scales = ParseScale(pr.GetValue(scale) ?? "");
             var figures = BenchFigures.Begin(new JsonObject
             {
-                ["clients"] = n, ["sampled"] = k, ["rounds"] = r, ["workers"] = w, ["rows"] = pr.GetValue(rows),
-                ["scale_clients"] = new JsonArray(scales.Select(x => (JsonNode)x).ToArray()), ["scale_rows"] = pr.GetValue(scaleRows),
+                ["clients"] = n,
+                ["sampled"] = k,
+                ["rounds"] = r,
+                ["workers"] = w,
+                ["rows"] = pr.GetValue(rows),
+                ["scale_clients"] = new JsonArray(scales.Select(x => (JsonNode)x).ToArray()),
+                ["scale_rows"] = pr.GetValue(scaleRows),
             });
             string dir = Path.Combine(Path.GetTempPath(), $"cohort-bench-sim-{Environment.ProcessId}");
             try

@@ -21,6 +21,8 @@ internal static class BenchCommand
         bench.Subcommands.Add(FraudBench.Create());
         bench.Subcommands.Add(ByzantineBench.Create());
         bench.Subcommands.Add(AuditBench.Create());
+        bench.Subcommands.Add(SoakBench.Create());
+        bench.Subcommands.Add(LongRunBench.Create());
         return bench;
     }
 }

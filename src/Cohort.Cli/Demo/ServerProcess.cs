@@ -127,6 +127,27 @@ internal static class ProcessMemory
         return (rss, peak);
     }
 
+    /// <summary>
+    /// The resident memory of process <paramref name="pid"/> split as /proc reports it, in MiB: anonymous
+    /// (heaps, stacks: what a leak grows) and file-backed (code and mapped files paged in as they are used).
+    /// </summary>
+    public static (double Anonymous, double File) ReadSplit(int pid)
+    {
+        double anonymous = double.NaN, file = double.NaN;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("RssAnon:", StringComparison.Ordinal)) anonymous = Kib(line) / 1024;
+                else if (line.StartsWith("RssFile:", StringComparison.Ordinal)) file = Kib(line) / 1024;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return (anonymous, file);
+    }
+
     private static double Kib(string line) =>
         double.Parse(line.Split(':', 2)[1].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -53,9 +53,10 @@ control() { cohort "$@" --server "$server" --data-dir "$data"; }
 
 check() { # NAME COMMAND...: runs one test, prints its result and, on failure, the log's tail
   local name="$1"; shift
+  local started=$SECONDS
   echo "network: $name ..."
   if "$@" >"$log" 2>&1; then
-    echo "  passed: $name"; tail -3 "$log" | sed 's/^/    /'; passed=$((passed + 1))
+    echo "  passed: $name ($((SECONDS - started)) s)"; sed 's/^/    /' "$log"; passed=$((passed + 1))
   else
     echo "  FAILED: $name"; tail -40 "$log" | sed 's/^/    /'; failed=$((failed + 1))
   fi
@@ -133,10 +134,11 @@ round_timeout: 120s
 YAML
   local id
   id="$(submit "$WORK/delay-loss.yaml")" && [ -n "$id" ] || return 1
-  timeout 300 dotnet "$cli" run wait "$id" --server "$server" --data-dir "$data" || { control run show "$id"; return 1; }
+  timeout 300 dotnet "$cli" run wait "$id" --server "$server" --data-dir "$data" >"$WORK/wait.log" || { control run show "$id"; return 1; }
   control run show "$id" --json >"$WORK/delay-loss.json" || return 1
   python3 - "$WORK/delay-loss.json" <<'PY'
 import json, sys
+from datetime import datetime
 d = json.load(open(sys.argv[1]))
 run, rounds = d["run"], d.get("rounds", [])
 assert run["status"] == "finished", f"run {run['status']}: {run.get('error')}"
@@ -145,7 +147,8 @@ for r in rounds:
     fits = {n["node"]: n for n in r.get("nodes", []) if n.get("phase") == "fit"}
     lossy = fits.get("lossy")
     assert lossy and lossy.get("ok"), f"round {r['round']}: lossy fit {lossy}"
-    print(f"round {r['round']}: lossy fit {lossy.get('durationSeconds', 0):.2f}s, uploaded {lossy.get('uploadBytes', 0)} bytes")
+    span = (datetime.fromisoformat(r["finishedAt"]) - datetime.fromisoformat(r["startedAt"])).total_seconds()
+    print(f"round {r['round']}: done in {span:.2f}s; lossy's fit result arrived ({lossy.get('uploadBytes', 0)} bytes)")
 PY
 }
 
@@ -172,7 +175,7 @@ YAML
   ip link set "$veth_cut" down || return 1
   sleep "$cut_s"
   ip link set "$veth_cut" up || return 1
-  timeout 300 dotnet "$cli" run wait "$id" --server "$server" --data-dir "$data" || { control run show "$id"; return 1; }
+  timeout 300 dotnet "$cli" run wait "$id" --server "$server" --data-dir "$data" >"$WORK/wait.log" || { control run show "$id"; return 1; }
   control run show "$id" --json >"$WORK/link-cut.json" || return 1
   python3 - "$WORK/link-cut.json" "$round_timeout_s" <<'PY'
 import json, sys

@@ -76,11 +76,16 @@ internal static class SoakBench
                     Logger = nodeLog,
                 };
                 fleet.Add(Task.Run(() => CohortNode.RunAsync(factory, options, stop.Token), CancellationToken.None));
-                // Connect in waves: a thousand TLS handshakes at once only measures the accept queue.
-                if (i % 50 == 49) await Task.Delay(100, ct);
+                // Connect in waves of 25 every 250 ms: a thousand TLS handshakes at once on a small machine
+                // starve the heartbeats of the nodes already connected, which then time out and reconnect.
+                if (i % 25 == 24) await Task.Delay(250, ct);
             }
             await WaitForNodesAsync(control, fleet, n, ct);
             Print(figures, "setup.nodes_online_s", clock.Elapsed.TotalSeconds);
+            // Troubles while connecting are reported apart from those of the soak itself.
+            int setupNodeWarnings = nodeLog.Warnings, setupServerWarnings = ServerWarnings(serverLog).Count;
+            Print(figures, "setup.node_warnings", setupNodeWarnings);
+            Print(figures, "setup.server_warnings", setupServerWarnings);
 
             var curve = new JsonArray();
             var rss = new List<(double Seconds, double Mib)>();
@@ -143,7 +148,8 @@ internal static class SoakBench
                 await Task.WhenAll(fleet.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
             }
             double seconds = clock.Elapsed.TotalSeconds;
-            int serverWarnings = File.ReadLines(serverLog).Count(l => l.StartsWith("warn:", StringComparison.Ordinal) || l.StartsWith("fail:", StringComparison.Ordinal) || l.StartsWith("crit:", StringComparison.Ordinal));
+            var serverTroubles = ServerWarnings(serverLog).Skip(setupServerWarnings).ToArray();
+            int serverWarnings = serverTroubles.Length, nodeWarnings = nodeLog.Warnings - setupNodeWarnings;
             Print(figures, "soak.seconds", seconds);
             Print(figures, "soak.runs", runs);
             Print(figures, "soak.rounds", rounds);
@@ -152,10 +158,10 @@ internal static class SoakBench
             Print(figures, "soak.tasks_per_second", (fitOk + evaluateOk) / seconds);
             Print(figures, "errors.failed_runs", failedRuns);
             Print(figures, "errors.failed_node_results", failedResults);
-            // Everything the node clients logged, their stop at the end included.
-            Print(figures, "errors.node_warnings", nodeLog.Warnings);
+            // Everything the node clients and the server logged from the start of the soak on, the nodes' stop at the end included.
+            Print(figures, "errors.node_warnings", nodeWarnings);
             Print(figures, "errors.server_warnings", serverWarnings);
-            Print(figures, "errors", failedRuns + failedResults + nodeLog.Warnings + serverWarnings);
+            Print(figures, "errors", failedRuns + failedResults + nodeWarnings + serverWarnings);
             var middle = rss.MinBy(s => Math.Abs(s.Seconds - seconds / 2));
             Print(figures, "server.rss_mib.start", rss[0].Mib);
             Print(figures, "server.rss_mib.middle", middle.Mib);
@@ -165,12 +171,26 @@ internal static class SoakBench
             Print(figures, "server.peak_rss_mib", server.Memory().Peak);
             Print(figures, "host.rss_mib.end", ProcessMemory.Read(Environment.ProcessId).Rss);
             figures["rss_curve"] = curve;
-            figures["first_failures"] = new JsonArray([.. failures.Concat(nodeLog.FirstMessages).Select(f => (JsonNode)f)]);
-            foreach (var f in failures.Concat(nodeLog.FirstMessages).Take(10)) Console.WriteLine($"  {f}");
+            var first = failures.Concat(serverTroubles.Take(5).Select(l => l.Length > 300 ? l[..300] : l)).Concat(nodeLog.FirstMessages.Skip(setupNodeWarnings)).ToArray();
+            figures["first_failures"] = new JsonArray([.. first.Select(f => (JsonNode)f)]);
+            foreach (var f in first.Take(10)) Console.WriteLine($"  {f}");
             if (pr.GetValue(json) is { } file) await BenchFigures.SaveAsync(figures, file, ct);
             return 0;
         });
         return command;
+    }
+
+    // The server's warnings and errors, in order (each a line of its plain console log).
+    private static List<string> ServerWarnings(string log)
+    {
+        using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line)
+            if (line.Contains(" warn: ", StringComparison.Ordinal) || line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal)
+                || line.StartsWith("warn:", StringComparison.Ordinal) || line.StartsWith("fail:", StringComparison.Ordinal) || line.StartsWith("crit:", StringComparison.Ordinal))
+                lines.Add(line);
+        return lines;
     }
 
     private static string NodeName(int i) => $"soak{i + 1:D4}";

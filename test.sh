@@ -12,7 +12,8 @@ command -v prometheus >/dev/null 2>&1 || apt_packages+=(prometheus)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_packages+=(postgresql)
 # Container tests (tests/containers/run.sh): podman with the runtime, network and compose pieces it
 # needs here, iptables for its networks, PyYAML for turning manifests into what `podman kube play` runs.
-for p in podman runc netavark aardvark-dns catatonit podman-compose iptables python3-yaml; do
+# Network-fault tests (tests/network/run.sh): iproute2 for namespaces and veth pairs, iptables for loss.
+for p in podman runc netavark aardvark-dns catatonit podman-compose iptables iproute2 python3-yaml; do
   dpkg -s "$p" >/dev/null 2>&1 || apt_packages+=("$p")
 done
 if [ "${#apt_packages[@]}" -gt 0 ]; then
@@ -38,6 +39,17 @@ if command -v podman >/dev/null 2>&1 && [ -z "${COHORT_SKIP_CONTAINERS:-}" ]; th
   mkdir -p "$results"; containers_log="$results/containers.log"
   "$root/tests/containers/run.sh" 2>&1 | tee "$containers_log" || status=1
   counts=$(tail -1 "$containers_log")
+  p=$(sed -n 's/^\([0-9]*\) passed.*/\1/p' <<<"$counts"); passed=$((passed + ${p:-0}))
+  f=$(sed -n 's/.* \([0-9]*\) failed$/\1/p' <<<"$counts"); failed=$((failed + ${f:-1}))
+fi
+# Network-fault tests (a node behind delay and loss, a link cut) when this machine can create network
+# namespaces (root); COHORT_SKIP_NETWORK=1 leaves them out.
+probe_ns="cohort-probe-$$"
+if [ -z "${COHORT_SKIP_NETWORK:-}" ] && ip netns add "$probe_ns" >/dev/null 2>&1; then
+  ip netns del "$probe_ns"
+  mkdir -p "$results"; network_log="$results/network.log"
+  "$root/tests/network/run.sh" 2>&1 | tee "$network_log" || status=1
+  counts=$(tail -1 "$network_log")
   p=$(sed -n 's/^\([0-9]*\) passed.*/\1/p' <<<"$counts"); passed=$((passed + ${p:-0}))
   f=$(sed -n 's/.* \([0-9]*\) failed$/\1/p' <<<"$counts"); failed=$((failed + ${f:-1}))
 fi

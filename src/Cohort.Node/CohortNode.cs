@@ -33,8 +33,9 @@ public static class CohortNode
                 attempt = 0;
                 await session.ServeAsync(apps, ct);
             }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled } or SessionLostException)
             {
+                // Stopping: the calls the stop cancelled are no outage to warn about.
                 break;
             }
             catch (RpcException e) when (e.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied)

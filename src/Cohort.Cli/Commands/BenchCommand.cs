@@ -22,6 +22,8 @@ internal static class BenchCommand
         bench.Subcommands.Add(ByzantineBench.Create());
         bench.Subcommands.Add(AuditBench.Create());
         bench.Subcommands.Add(ResumeBench.Create());
+        bench.Subcommands.Add(SoakBench.Create());
+        bench.Subcommands.Add(LongRunBench.Create());
         return bench;
     }
 }

@@ -1,0 +1,120 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Cohort.Cli.Control;
+using Cohort.Cli.Demo;
+using Cohort.Transport.Channels;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary>
+/// <c>cohort bench long-run</c>: one run of many rounds (a small model, a few node processes, a
+/// <c>cohort server</c> process) with the server's resident memory read as the rounds go by, so memory
+/// that grows with the number of rounds (a per-round cache, an event list, metric labels) shows up.
+/// </summary>
+internal static class LongRunBench
+{
+    private static readonly int[] Checkpoints = [10, 100, 500, 1000, 2000, 5000, 10000];
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var rounds = new Option<int>("--rounds") { Description = "Rounds of the run", DefaultValueFactory = _ => 1000 };
+        var nodes = new Option<int>("--nodes") { Description = "Node processes", DefaultValueFactory = _ => 3 };
+        var values = new Option<int>("--values") { Description = "Model size in float32 values", DefaultValueFactory = _ => 1000 };
+        var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
+        var command = new Command("long-run", "One run of many rounds against a server process: the server's memory at round 10, 100, 500 and 1,000 (flat when nothing grows per round)")
+        {
+            rounds, nodes, values, json,
+        };
+        command.SetAction(async (pr, ct) =>
+        {
+            int r = pr.GetValue(rounds), n = pr.GetValue(nodes), size = pr.GetValue(values);
+            if (r < 10 || n < 1 || size < 1) throw new CliException("--rounds ≥ 10, --nodes ≥ 1 and --values ≥ 1");
+            string dir = Path.GetFullPath(".cohort/bench-long-run");
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            Directory.CreateDirectory(dir);
+            var figures = BenchFigures.Begin(new JsonObject { ["rounds"] = r, ["nodes"] = n, ["values"] = size });
+            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), [], Path.Combine(dir, "server.log"), ct);
+            using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
+            var processes = new List<NodeProcess>();
+            var curve = new JsonArray();
+            try
+            {
+                for (int i = 1; i <= n; i++)
+                {
+                    string name = $"site{i}";
+                    string token = await control.CreateNodeTokenAsync(name, ct);
+                    processes.Add(NodeProcess.Start(name, token,
+                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size}"],
+                        Path.Combine(dir, $"node-{name}.log")));
+                }
+                await WaitForNodesAsync(control, processes, n, ct);
+                Print(figures, "server.idle_rss_mib", server.Memory().Rss);
+                string plan = $$"""
+                    name: bench-long-run
+                    app: { name: empty }
+                    strategy: { name: fedavg }
+                    rounds: {{r}}
+                    selection: { min_available: {{n}}, min_fit: {{n}}, min_evaluate: {{n}}, fraction_fit: 1.0, fraction_evaluate: 1.0 }
+                    round_timeout: 60s
+                    """;
+                var run = await control.SubmitAsync(plan, "bench", ct);
+                var due = new Queue<int>(Checkpoints.Where(c => c < r).Append(r));
+                int lastCurve = 0;
+                var deadline = DateTime.UtcNow + TimeSpan.FromHours(2);
+                while (due.Count > 0)
+                {
+                    var info = (await control.ListAsync(null, ct)).First(x => x.Id == run.Id);
+                    if (info.Status is "failed" or "stopped") throw new CliException($"benchmark run {info.Status} at round {info.RoundsDone}: {info.Error}");
+                    var (rss, _) = server.Memory();
+                    // The memory as soon as the round is seen done (the poll may see a round or two later).
+                    while (due.Count > 0 && info.RoundsDone >= due.Peek())
+                    {
+                        int at = due.Dequeue();
+                        Print(figures, $"server.rss_mib.round_{at}", rss);
+                        Print(figures, $"server.rss_anon_mib.round_{at}", ProcessMemory.Breakdown(server.Id).Anon);
+                        figures[$"server.rss_mib.round_{at}.seen_at_round"] = info.RoundsDone;
+                    }
+                    if (info.RoundsDone >= lastCurve + 10)
+                    {
+                        lastCurve = info.RoundsDone;
+                        var (anonymous, mapped, _, _, _) = ProcessMemory.Breakdown(server.Id);
+                        curve.Add(new JsonObject { ["round"] = info.RoundsDone, ["server_rss_mib"] = Math.Round(rss, 1), ["anon_mib"] = Math.Round(anonymous, 1), ["file_mib"] = Math.Round(mapped, 1) });
+                    }
+                    if (processes.FirstOrDefault(p => !p.IsRunning) is { } dead) throw new CliException($"node '{dead.Name}' exited during the run");
+                    if (DateTime.UtcNow > deadline) throw new CliException("the run did not finish within 2 hours");
+                    await Task.Delay(20, ct);
+                }
+                double first = figures["server.rss_mib.round_10"]!.GetValue<double>(), last = figures[$"server.rss_mib.round_{r}"]!.GetValue<double>();
+                Print(figures, $"server.rss.round_{r}_over_round_10", last / first);
+                Print(figures, "server.peak_rss_mib", server.Memory().Peak);
+                var detail = await control.GetAsync(run.Id, ct);
+                var spans = detail.Rounds.Select(x => RunReport.Seconds(x.StartedAt, x.FinishedAt) * 1000).Order().ToArray();
+                Print(figures, "round.ms.median", spans[spans.Length / 2]);
+                Print(figures, "errors.failed_node_results", detail.Rounds.Sum(x => x.Nodes.Count(nr => !nr.Ok)));
+                Print(figures, "run.events", detail.Events.Count);
+                figures["rss_curve"] = curve;
+            }
+            finally
+            {
+                foreach (var p in processes) await p.DisposeAsync();
+            }
+            if (pr.GetValue(json) is { } file) await BenchFigures.SaveAsync(figures, file, ct);
+            return 0;
+        });
+        return command;
+    }
+
+    private static async Task WaitForNodesAsync(ControlClient control, List<NodeProcess> processes, int count, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while ((await control.ListNodesAsync(ct)).Count(x => x.Status is "online" or "busy") < count)
+        {
+            if (processes.FirstOrDefault(p => !p.IsRunning) is { } dead) throw new CliException($"node '{dead.Name}' exited before the benchmark started");
+            if (DateTime.UtcNow > deadline) throw new CliException($"fewer than {count} nodes came online within 60s");
+            await Task.Delay(100, ct);
+        }
+    }
+
+    private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
+}

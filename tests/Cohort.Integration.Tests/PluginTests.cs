@@ -78,4 +78,34 @@ public sealed class PluginTests
         Assert.Equal(1, code);
         Assert.Contains("strategy 'shifted-avg' from plugin Cohort.TestPlugin.dll clashes with strategy 'shifted-avg' from plugin Cohort.TestPlugin.dll", output);
     }
+
+    [Fact]
+    public async Task A_simulation_runs_the_plugins_strategy()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "cohort-plugin-sim-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string plan = Path.Combine(dir, "plan.yaml");
+            await File.WriteAllTextAsync(plan, """
+                name: plugin-simulation
+                app: { name: empty, settings: { values: 3 } }
+                strategy: { name: shifted-avg, params: { shift: 0.5 } }
+                rounds: 2
+                selection: { min_available: 3, min_fit: 3, fraction_evaluate: 0.0 }
+                simulation: { clients: 3, data: { examples: 30 } }
+                """);
+            var (code, output) = await CliProcess.RunAsync(["simulate", plan, "--data-dir", Path.Combine(dir, "state"), "--quiet", "--plugin", PluginFile]);
+            Assert.True(code == 0, output);
+            Assert.Contains("finished", output);
+
+            (code, output) = await CliProcess.RunAsync(["simulate", plan, "--data-dir", Path.Combine(dir, "state2"), "--quiet"]);
+            Assert.Equal(1, code);
+            Assert.Contains("unknown strategy 'shifted-avg'", output);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -137,4 +137,12 @@ public sealed class StrategyRegistryTests
         var e = Assert.Throws<ArgumentException>(() => registry.Register(FedAvg.Descriptor with { Name = "FedAvg" }, "plugin mine.dll"));
         Assert.Equal("strategy 'FedAvg' from plugin mine.dll clashes with strategy 'fedavg' from built-in", e.Message);
     }
+
+    [Fact]
+    public void The_table_in_the_strategy_docs_is_the_registry()
+    {
+        string docs = File.ReadAllText(RepositoryPaths.Combine("docs", "strategies.md"));
+        // Regenerate with: bash docs/gen-strategies.sh
+        Assert.Contains("<!-- registry:begin -->\n" + StrategyCatalog.Markdown(StrategyRegistry.CreateDefault()) + "<!-- registry:end -->", docs);
+    }
 }

@@ -33,6 +33,19 @@ public static class PlanParser
     private static readonly string[] ReservedConfigKeys =
         ["round", "rounds", "seed", "batch_size", "optimizer", "learning_rate", "weight_decay", "momentum", "local_epochs", "local_steps"];
 
+    /// <summary>
+    /// Names Cohort itself uses for a task (now carried in the typed task settings, or added by a strategy),
+    /// with the plan key that sets each; a <c>config</c> key of that name would be mistaken for them.
+    /// </summary>
+    private static readonly (string Key, string SetBy)[] CohortKeys =
+    [
+        (Privacy.LocalDifferentialPrivacy.ClippingNormKey, "privacy.clipping_norm"),
+        (Privacy.LocalDifferentialPrivacy.NoiseMultiplierKey, "privacy.noise_multiplier"),
+        (Privacy.LocalDifferentialPrivacy.DeltaKey, "privacy.delta"),
+        (PersonalizedClientApp.LocalParametersKey, "personalization.local"),
+        (FedProx.ProximalMuKey, "strategy.params.proximal_mu"),
+    ];
+
     /// <summary>Parses plan text; <paramref name="source"/> names it in errors.</summary>
     public static Plan Parse(string yaml, string source, StrategyRegistry strategies)
     {
@@ -388,6 +401,8 @@ public static class PlanParser
             if (ReservedConfigKeys.Contains(key, StringComparer.Ordinal))
                 throw config.Error(entry.Key,
                     $"{config.NameOf(key)}: '{key}' is set by the server from the plan (reserved: {string.Join(", ", ReservedConfigKeys)}); set it under train, rounds or seed");
+            if (CohortKeys.FirstOrDefault(k => k.Key == key) is { Key: not null } cohort)
+                throw config.Error(entry.Key, $"{config.NameOf(key)}: '{key}' is reserved for Cohort (set by {cohort.SetBy}); choose another name");
         }
         return config.ToScalarConfig();
     }

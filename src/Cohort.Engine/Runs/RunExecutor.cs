@@ -249,6 +249,7 @@ internal sealed class RunExecutor(
             AppSettings = plan.App.Settings,
             Dataset = plan.Dataset,
             Config = i.Config,
+            Settings = plan.TaskSettings,
             Terms = terms,
             Parameters = i.Parameters,
             // A strategy may expect more (SCAFFOLD) or less (personal layers) than the model back.
@@ -308,6 +309,7 @@ internal sealed class RunExecutor(
                 Dataset = plan.Dataset,
                 Terms = RunTerms.Of(plan, run.Submitter),
                 Config = plan.FitConfig(1),
+                Settings = plan.TaskSettings,
                 Limits = plan.Failure.Limits,
                 Timeout = plan.RoundTimeout,
                 OfflineGrace = plan.Failure.OfflineGrace,
@@ -395,6 +397,7 @@ internal sealed class RunExecutor(
                 AppSettings = plan.App.Settings,
                 Dataset = plan.Dataset,
                 Config = plan.FitConfig(1),
+                Settings = plan.TaskSettings,
                 Terms = RunTerms.Of(plan, run.Submitter),
                 Timeout = plan.RoundTimeout,
                 OfflineGrace = plan.Failure.OfflineGrace,

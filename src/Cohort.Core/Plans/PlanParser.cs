@@ -34,8 +34,9 @@ public static class PlanParser
         ["round", "rounds", "seed", "batch_size", "optimizer", "learning_rate", "weight_decay", "momentum", "local_epochs", "local_steps"];
 
     /// <summary>
-    /// Names Cohort itself uses for a task (now carried in the typed task settings, or added by a strategy),
-    /// with the plan key that sets each; a <c>config</c> key of that name would be mistaken for them.
+    /// Names Cohort itself used in the task config before they moved to the typed task settings, with
+    /// the plan key that sets each; a <c>config</c> key of that name would be mistaken for them by an
+    /// app or wrapper that still reads them.
     /// </summary>
     private static readonly (string Key, string SetBy)[] CohortKeys =
     [
@@ -43,7 +44,6 @@ public static class PlanParser
         (Privacy.LocalDifferentialPrivacy.NoiseMultiplierKey, "privacy.noise_multiplier"),
         (Privacy.LocalDifferentialPrivacy.DeltaKey, "privacy.delta"),
         (PersonalizedClientApp.LocalParametersKey, "personalization.local"),
-        (FedProx.ProximalMuKey, "strategy.params.proximal_mu"),
     ];
 
     /// <summary>Parses plan text; <paramref name="source"/> names it in errors.</summary>

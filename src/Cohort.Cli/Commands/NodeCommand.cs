@@ -62,11 +62,13 @@ internal static class NodeCommand
                 }
             }
             var apps = Plugins.AppCatalog.CreateDefault();
-            PluginOptions.Load(pr.GetValue(plugins), strategies: null, apps);
+            // Strategies too: a partition plan (--set partition.plan) may name a plugin's strategy.
+            var strategies = Strategies.StrategyRegistry.CreateDefault();
+            PluginOptions.Load(pr.GetValue(plugins), strategies, apps);
             IClientAppFactory factory = apps.Find(appName)
                 ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {apps.Names})");
             // --set partition.plan=PLAN --set partition.client=NAME: this node works on that client's share of the plan's simulation data.
-            if (factory is ISimulationAppFactory simulated) factory = new Cohort.Simulation.PartitionedAppFactory(simulated);
+            if (factory is ISimulationAppFactory simulated) factory = new Cohort.Simulation.PartitionedAppFactory(simulated, strategies);
             string tokenValue = pr.GetValue(token) ?? Environment.GetEnvironmentVariable("COHORT_NODE_TOKEN")
                 ?? throw new CliException("no node token: pass --token or set COHORT_NODE_TOKEN");
             var settings = new Dictionary<string, Scalar>(StringComparer.Ordinal);

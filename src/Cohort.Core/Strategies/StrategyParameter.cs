@@ -27,7 +27,10 @@ public sealed record StrategyParameter(string Name, StrategyParameterType Type, 
         double? min = null, bool minExclusive = false, double? max = null, bool maxExclusive = false) =>
         new(name, StrategyParameterType.Number, Format(@default), description)
         {
-            Minimum = min, MinimumExclusive = minExclusive, Maximum = max, MaximumExclusive = maxExclusive,
+            Minimum = min,
+            MinimumExclusive = minExclusive,
+            Maximum = max,
+            MaximumExclusive = maxExclusive,
         };
 
     /// <summary>An integer parameter of at least <paramref name="min"/>.</summary>

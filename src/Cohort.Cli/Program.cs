@@ -23,6 +23,7 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(HealthCommand.Create());
 root.Subcommands.Add(CaCommand.Create());
 root.Subcommands.Add(AuditCommand.Create());
+root.Subcommands.Add(StrategiesCommand.Create());
 
 try
 {

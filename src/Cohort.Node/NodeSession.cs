@@ -306,6 +306,16 @@ internal sealed class NodeSession : IAsyncDisposable
     private async Task<ClientReply> RunOnAppAsync(RunApps apps, TaskHeader task, ClientKind kind, ParameterSet? parameters, CancellationToken ct)
     {
         if (!apps.Serves(task.App)) return ClientReply.Failed(FailureKind.Refused, $"this node runs app '{apps.AppName}', the run needs '{task.App}'");
+        Cohort.Clients.TaskSettings settings;
+        try
+        {
+            settings = TaskSettingsWire.FromWire(task.Settings);
+        }
+        catch (InvalidDataException e)
+        {
+            // Settings the node cannot honour (privacy it cannot apply) must not let an update leave unprotected.
+            return ClientReply.Failed(FailureKind.Refused, e.Message);
+        }
         RunApps.AppLease lease;
         try
         {
@@ -323,7 +333,10 @@ internal sealed class NodeSession : IAsyncDisposable
         }
         using (lease)
         {
-            var clientTask = new ClientTask(task.RunId, _options.Name, task.Round, kind, ScalarMaps.ToConfig(task.Config), parameters);
+            var clientTask = new ClientTask(task.RunId, _options.Name, task.Round, kind, ScalarMaps.ToConfig(task.Config), parameters)
+            {
+                Settings = settings,
+            };
             return await apps.Runner.RunAsync(lease.App, clientTask, ct);
         }
     }

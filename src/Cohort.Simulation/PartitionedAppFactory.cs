@@ -9,9 +9,10 @@ namespace Cohort.Simulation;
 /// Lets a deployed node work on one client's partition of a simulation plan, so a federation of real
 /// processes sees exactly the data its simulation does. Node settings <c>partition.plan</c> (the plan
 /// file) and <c>partition.client</c> (a client name from it) select the partition; without them the
-/// app reads its own data as usual. The data set is loaded and partitioned once per process.
+/// app reads its own data as usual. The data set is loaded and partitioned once per process. The plan
+/// is read with <paramref name="strategies"/> (the node's plugins included), the built-ins when null.
 /// </summary>
-internal sealed class PartitionedAppFactory(ISimulationAppFactory inner) : IClientAppFactory, IValidatingClientApp, IDatasetDescriber
+internal sealed class PartitionedAppFactory(ISimulationAppFactory inner, StrategyRegistry? strategies = null) : IClientAppFactory, IValidatingClientApp, IDatasetDescriber
 {
     /// <summary>Node setting naming the plan file.</summary>
     public const string PlanKey = "partition.plan";
@@ -30,7 +31,7 @@ internal sealed class PartitionedAppFactory(ISimulationAppFactory inner) : IClie
         if (!context.NodeSettings.TryGetValue(PlanKey, out var planValue)) return inner.Create(context);
         string planPath = Path.GetFullPath(planValue.ToString());
         string client = context.NodeSettings.TryGetValue(ClientKey, out var c) ? c.ToString() : context.NodeName;
-        var setup = SetupOf(planPath, inner);
+        var setup = SetupOf(planPath, inner, strategies);
         int index = IndexOf(setup, client)
             ?? throw new AppConfigurationException($"node setting '{ClientKey}': '{client}' is not a client of {planPath} (clients: {string.Join(", ", setup.Names.Take(20))}{(setup.Names.Count > 20 ? ", …" : "")})");
         var partition = new DataPartition(index, setup.Partitions.Clients, setup.Dataset, setup.Partitions.Of(index));
@@ -50,10 +51,10 @@ internal sealed class PartitionedAppFactory(ISimulationAppFactory inner) : IClie
     public DatasetSchema DescribeDataset(string path) => inner is IDatasetDescriber describer ? describer.DescribeDataset(path) : new DatasetSchema([]);
 
     /// <summary>The loaded data and partitions of a plan file (cached per process).</summary>
-    public static SimulationRunner.Setup SetupOf(string planPath, ISimulationAppFactory factory) =>
+    public static SimulationRunner.Setup SetupOf(string planPath, ISimulationAppFactory factory, StrategyRegistry? strategies = null) =>
         Setups.GetOrAdd(planPath, p => new Lazy<SimulationRunner.Setup>(() =>
         {
-            var plan = PlanParser.ParseFile(p, StrategyRegistry.CreateDefault());
+            var plan = PlanParser.ParseFile(p, strategies ?? StrategyRegistry.CreateDefault());
             return SimulationRunner.Prepare(plan, new SimulationOptions
             {
                 DataDir = "unused",

@@ -39,6 +39,7 @@ public sealed class FleetSurfaceTests
         string[] expected =
         [
             "HeartbeatReply.cancel_task_ids",
+            "LocalPrivacy.clipping_norm", "LocalPrivacy.delta", "LocalPrivacy.noise_multiplier",
             "ParameterChunk.data", "ParameterChunk.offset",
             "ParameterManifest.sha256", "ParameterManifest.tensors", "ParameterManifest.total_bytes",
             "PushResultReply.accepted", "PushResultReply.reason",
@@ -46,8 +47,9 @@ public sealed class FleetSurfaceTests
             "Scalar.bool_value", "Scalar.double_value", "Scalar.int_value", "Scalar.string_value",
             "TaskHeader.app", "TaskHeader.app_settings", "TaskHeader.config", "TaskHeader.dataset", "TaskHeader.kind", "TaskHeader.noise_multiplier",
             "TaskHeader.privacy", "TaskHeader.round", "TaskHeader.rounds", "TaskHeader.run_id", "TaskHeader.secure_aggregation",
-            "TaskHeader.strategy", "TaskHeader.submitter", "TaskHeader.tags", "TaskHeader.task_id", "TaskHeader.timeout_seconds",
+            "TaskHeader.settings", "TaskHeader.strategy", "TaskHeader.submitter", "TaskHeader.tags", "TaskHeader.task_id", "TaskHeader.timeout_seconds",
             "TaskMessage.chunk", "TaskMessage.header", "TaskMessage.manifest",
+            "TaskSettings.local_parameters", "TaskSettings.local_privacy", "TaskSettings.seed",
             "TensorSpec.dtype", "TensorSpec.name", "TensorSpec.shape",
         ];
         Assert.Equal(expected.Order(StringComparer.Ordinal), fields);

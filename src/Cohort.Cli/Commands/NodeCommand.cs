@@ -16,7 +16,8 @@ internal static class NodeCommand
         var server = new Option<string>("--server", "-s") { Description = "Server address (https://host:port)", Required = true };
         var name = new Option<string>("--name", "-n") { Description = "This site's name (the one its token was issued for)", Required = true };
         var token = new Option<string?>("--token") { Description = "Node token (default: $COHORT_NODE_TOKEN)" };
-        var app = new Option<string>("--app") { Description = $"Built-in client app ({string.Join(", ", BuiltInApps.Factories().Select(a => a.Name))})", Required = true };
+        var app = new Option<string>("--app") { Description = $"Client app: built-in ({string.Join(", ", BuiltInApps.Factories().Select(a => a.Name))}) or one a --plugin registers", Required = true };
+        var plugins = PluginOptions.Create();
         var data = new Option<string[]>("--data")
         {
             Description = "A data set this site holds, NAME=PATH (repeatable): declared to the server by name and schema hash, given to the app when a plan names it (dataset: NAME). "
@@ -41,7 +42,7 @@ internal static class NodeCommand
         };
 
         var command = new Command("node", "Run a site's node: connect out to the server, pull tasks, train locally, push parameters");
-        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy, capacity, stateDir }) command.Options.Add(o);
+        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy, capacity, stateDir, plugins }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
@@ -60,10 +61,14 @@ internal static class NodeCommand
                     throw new CliException($"--policy: {e.Message}");
                 }
             }
-            IClientAppFactory factory = BuiltInApps.Find(appName)
-                ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {string.Join(", ", BuiltInApps.Factories().Select(a => a.Name))})");
+            var apps = Plugins.AppCatalog.CreateDefault();
+            // Strategies too: a partition plan (--set partition.plan) may name a plugin's strategy.
+            var strategies = Strategies.StrategyRegistry.CreateDefault();
+            PluginOptions.Load(pr.GetValue(plugins), strategies, apps);
+            IClientAppFactory factory = apps.Find(appName)
+                ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {apps.Names})");
             // --set partition.plan=PLAN --set partition.client=NAME: this node works on that client's share of the plan's simulation data.
-            if (factory is ISimulationAppFactory simulated) factory = new Cohort.Simulation.PartitionedAppFactory(simulated);
+            if (factory is ISimulationAppFactory simulated) factory = new Cohort.Simulation.PartitionedAppFactory(simulated, strategies);
             string tokenValue = pr.GetValue(token) ?? Environment.GetEnvironmentVariable("COHORT_NODE_TOKEN")
                 ?? throw new CliException("no node token: pass --token or set COHORT_NODE_TOKEN");
             var settings = new Dictionary<string, Scalar>(StringComparer.Ordinal);

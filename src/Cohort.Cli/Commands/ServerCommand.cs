@@ -39,11 +39,15 @@ internal static class ServerCommand
         logFormat.AcceptOnlyFromAmong("plain", "json");
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
-        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, failedAuth, plans, logFormat, durability, repair, verbose }) command.Options.Add(o);
+        var plugins = PluginOptions.Create();
+        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, failedAuth, plans, logFormat, durability, repair, plugins, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
             if (pr.GetValue(cert) is not null && pr.GetValue(key) is null) throw new CliException("--tls-cert needs --tls-key");
+            // Plugins load before anything listens: a bad one stops the server with its error, not in the first run.
+            var strategies = Strategies.StrategyRegistry.CreateDefault();
+            var loaded = PluginOptions.Load(pr.GetValue(plugins), strategies, apps: null);
             var options = new ServerOptions
             {
                 Host = pr.GetValue(host)!,
@@ -74,7 +78,7 @@ internal static class ServerCommand
                 Console.Error.WriteLine("WARNING: --insecure: plaintext HTTP/2, so node tokens, the admin token and model parameters cross the network readable and forgeable; use it on loopback for development only");
             // The built-in apps' server side: the tabular app's statistics step and central evaluation (files relative to the data folder).
             var services = new Strategies.StrategyServices { ServerApps = Apps.BuiltInApps.ServerApps(Path.GetFullPath(options.DataDir)) };
-            await using var server = await CohortServerHost.StartAsync(options, strategyServices: services, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
+            await using var server = await CohortServerHost.StartAsync(options, strategies, strategyServices: services, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
             Console.WriteLine($"Cohort server {ServerInfo.Version} listening on {server.Address}");
             if (server.DashboardAddress is { } dashboard) Console.WriteLine($"  dashboard:   {dashboard} (log in with the admin token; /metrics, /healthz, /readyz)");
             Console.WriteLine($"  data folder: {server.DataDir}");
@@ -83,6 +87,8 @@ internal static class ServerCommand
                 ? "  nodes need:  their token and their client certificate (mutual TLS)"
                 : "  nodes need:  their token (no client certificate; --mtls demands one)");
             Console.WriteLine($"  admin token: {CohortServerHost.AdminTokenFile(server.DataDir)}");
+            foreach (var p in loaded)
+                Console.WriteLine($"  plugin:      {p.File} (strategies: {(p.Strategies.Count == 0 ? "none" : string.Join(", ", p.Strategies.Select(s => s.Name)))})");
             IdleMemory.TrimAfterStartup(ct);
             await server.WaitForShutdownAsync(ct);
             // A background service that failed stopped the host: a supervisor must see a failure, not a clean stop.

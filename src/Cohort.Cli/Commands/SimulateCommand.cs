@@ -25,16 +25,17 @@ internal static class SimulateCommand
         var quiet = new Option<bool>("--quiet") { Description = "Print only the summary line" };
         var baseline = new Option<string?>("--baseline") { Description = "Also train this client alone (same network, settings and start) and compare test accuracy per round" };
         var chart = new Option<string?>("--chart") { Description = "Draw test accuracy per round (federated, and the baseline when given) into this PNG" };
+        var plugins = PluginOptions.Create();
         var command = new Command("simulate", "Run a plan as N virtual clients in one process (no gRPC): same strategies, metrics and state store as a deployed run")
         {
-            plan, summary, dataDir, rounds, quiet, baseline, chart,
+            plan, summary, dataDir, rounds, quiet, baseline, chart, plugins,
         };
         command.SetAction(async (pr, ct) =>
         {
             var console = stdout ?? Console.Out;
             bool isQuiet = pr.GetValue(quiet);
             var result = await RunAsync(pr.GetValue(plan)!, pr.GetValue(dataDir)!, pr.GetValue(rounds), pr.GetValue(summary), isQuiet ? TextWriter.Null : console, ct,
-                pr.GetValue(baseline), pr.GetValue(chart));
+                pr.GetValue(baseline), pr.GetValue(chart), pr.GetValue(plugins));
             if (isQuiet) console.WriteLine(SummaryLine(result));
             return result["status"]!.GetValue<string>() == RunStatus.Finished ? 0 : 1;
         });
@@ -43,10 +44,10 @@ internal static class SimulateCommand
 
     /// <summary>Runs a plan file as a simulation, printing one line per round to <paramref name="output"/>; returns the JSON summary.</summary>
     public static async Task<JsonObject> RunAsync(string planPath, string dataDir, int? rounds, string? summaryFile, TextWriter output, CancellationToken ct,
-        string? baselineClient = null, string? chartFile = null)
+        string? baselineClient = null, string? chartFile = null, string[]? plugins = null)
     {
         var clock = Stopwatch.StartNew();
-        var (plan, options) = Load(planPath, dataDir, rounds, output);
+        var (plan, options) = Load(planPath, dataDir, rounds, output, plugins);
         var perRound = new JsonArray();
         var roundClock = Stopwatch.StartNew();
         options = options with
@@ -141,8 +142,11 @@ internal static class SimulateCommand
     }
 
     /// <summary>Parses a plan file and the simulation options for it (data paths relative to the plan's folder).</summary>
-    public static (Plan Plan, SimulationOptions Options) Load(string planPath, string dataDir, int? rounds, TextWriter? log)
+    public static (Plan Plan, SimulationOptions Options) Load(string planPath, string dataDir, int? rounds, TextWriter? log, string[]? plugins = null)
     {
+        var strategies = Strategies.StrategyRegistry.CreateDefault();
+        var apps = Plugins.AppCatalog.CreateDefault();
+        PluginOptions.Load(plugins, strategies, apps);
         if (!File.Exists(planPath)) throw new CliException($"plan file '{planPath}' not found");
         string yaml = File.ReadAllText(planPath);
         if (rounds is { } r) yaml = PlanText.WithValues(yaml, [("rounds", r.ToString(CultureInfo.InvariantCulture))]);
@@ -152,6 +156,8 @@ internal static class SimulateCommand
             PlanSource = planPath,
             BaseDirectory = Path.GetDirectoryName(Path.GetFullPath(planPath))!,
             Log = log,
+            Strategies = strategies,
+            Apps = apps.Factories,
         };
         var plan = PlanParser.Parse(yaml, planPath, options.Strategies);
         return (plan, options);

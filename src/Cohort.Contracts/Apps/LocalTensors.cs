@@ -13,7 +13,11 @@ internal sealed class LocalTensors
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Tensor> _local = new(StringComparer.Ordinal);
 
-    /// <summary>The local-tensor patterns a task's config names, or null when it names none.</summary>
+    /// <summary>The local-tensor patterns a task's settings name, or null when they name none.</summary>
+    public static Personalization? Patterns(Clients.TaskSettings settings) =>
+        settings.LocalParameters.Count > 0 ? new Personalization { Local = settings.LocalParameters } : null;
+
+    /// <summary>The local-tensor patterns a task's config names (the <see cref="PersonalizedClientApp"/> wrapper's key), or null when it names none.</summary>
     public static Personalization? Patterns(Config config) =>
         config.GetStringOrNull(PersonalizedClientApp.LocalParametersKey) is { Length: > 0 } text
             ? new Personalization { Local = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) }

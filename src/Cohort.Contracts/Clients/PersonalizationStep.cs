@@ -4,7 +4,7 @@ using Cohort.Apps;
 namespace Cohort.Clients;
 
 /// <summary>
-/// Client side of personalisation: when a task's config names local tensors, each node trains and
+/// Client side of personalisation: when a task's settings name local tensors, each node trains and
 /// evaluates with its own copies of them, keeps the trained copies, and strips them from what it sends.
 /// The copies are kept per run and node here, not in the app, so a virtual client created anew for
 /// every task still finds its own.
@@ -16,7 +16,7 @@ internal sealed class PersonalizationStep : IClientStep
     /// <inheritdoc />
     public async Task<ClientReply> InvokeAsync(ClientTask task, ClientTaskHandler next, CancellationToken ct)
     {
-        if (LocalTensors.Patterns(task.Config) is not { } patterns || task.Parameters is null || task.Kind == TaskKind.GetParameters)
+        if (LocalTensors.Patterns(task.Settings) is not { } patterns || task.Parameters is null || task.Kind == TaskKind.GetParameters)
             return await next(task, ct);
         var local = _local.GetOrAdd((task.RunId, task.Node), _ => new LocalTensors());
         var reply = await next(task with { Parameters = local.WithLocal(task.Parameters, patterns) }, ct);

@@ -46,11 +46,15 @@ public sealed class LocalDifferentialPrivacy(IClientApp inner, long? seed = null
     /// The fit result as it may leave the site: the update (trained model minus <paramref name="sent"/>) clipped
     /// to the config's norm, noise added, and the privacy spent after <paramref name="releases"/> releases reported.
     /// </summary>
-    public static FitResult Release(ParameterSet sent, FitResult result, Config config, GaussianNoise noise, int releases)
+    public static FitResult Release(ParameterSet sent, FitResult result, Config config, GaussianNoise noise, int releases) =>
+        Release(sent, result, new Clients.LocalPrivacySettings(config[ClippingNormKey].AsDouble(), config.GetDouble(NoiseMultiplierKey, 0), config.GetDouble(DeltaKey, 1e-5)), noise, releases);
+
+    /// <summary>As the config overload, with the settings of a task's typed <see cref="Clients.TaskSettings"/>.</summary>
+    internal static FitResult Release(ParameterSet sent, FitResult result, Clients.LocalPrivacySettings settings, GaussianNoise noise, int releases)
     {
-        double clip = config[ClippingNormKey].AsDouble();
-        double sigma = config.GetDouble(NoiseMultiplierKey, 0);
-        double delta = config.GetDouble(DeltaKey, 1e-5);
+        double clip = settings.ClippingNorm;
+        double sigma = settings.NoiseMultiplier;
+        double delta = settings.Delta;
 
         // A fresh copy: the app may hand back buffers it still uses.
         var released = result.Parameters.Clone();

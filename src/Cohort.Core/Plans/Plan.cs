@@ -96,15 +96,20 @@ public sealed record Plan
         };
         if (Train.LocalEpochs is { } e) c["local_epochs"] = e;
         if (Train.LocalSteps is { } s) c["local_steps"] = s;
-        if (Privacy is { Local: true } dp)
-        {
-            c[LocalDifferentialPrivacy.ClippingNormKey] = dp.ClippingNorm;
-            c[LocalDifferentialPrivacy.NoiseMultiplierKey] = dp.NoiseMultiplier;
-            c[LocalDifferentialPrivacy.DeltaKey] = dp.Delta;
-        }
         foreach (var kv in RoundConfig) c[kv.Key] = kv.Value;
         return new Config(c);
     }
+
+    /// <summary>
+    /// What Cohort's client steps need of this plan on every task, apart from the app's config: the seed,
+    /// local differential privacy (<c>privacy.mode: local</c>) and the tensors kept local (<c>personalization.local</c>).
+    /// </summary>
+    internal Clients.TaskSettings TaskSettings => new(
+        Seed,
+        Privacy is { Local: true } dp ? new Clients.LocalPrivacySettings(dp.ClippingNorm, dp.NoiseMultiplier, dp.Delta) : null)
+    {
+        LocalParameters = Personalization.Local,
+    };
 
     /// <summary>The config of round <paramref name="round"/>'s evaluate tasks.</summary>
     public Config EvaluateConfig(int round)

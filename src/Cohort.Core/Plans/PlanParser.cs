@@ -33,6 +33,19 @@ public static class PlanParser
     private static readonly string[] ReservedConfigKeys =
         ["round", "rounds", "seed", "batch_size", "optimizer", "learning_rate", "weight_decay", "momentum", "local_epochs", "local_steps"];
 
+    /// <summary>
+    /// Names Cohort itself used in the task config before they moved to the typed task settings, with
+    /// the plan key that sets each; a <c>config</c> key of that name would be mistaken for them by an
+    /// app or wrapper that still reads them.
+    /// </summary>
+    private static readonly (string Key, string SetBy)[] CohortKeys =
+    [
+        (Privacy.LocalDifferentialPrivacy.ClippingNormKey, "privacy.clipping_norm"),
+        (Privacy.LocalDifferentialPrivacy.NoiseMultiplierKey, "privacy.noise_multiplier"),
+        (Privacy.LocalDifferentialPrivacy.DeltaKey, "privacy.delta"),
+        (PersonalizedClientApp.LocalParametersKey, "personalization.local"),
+    ];
+
     /// <summary>Parses plan text; <paramref name="source"/> names it in errors.</summary>
     public static Plan Parse(string yaml, string source, StrategyRegistry strategies)
     {
@@ -70,26 +83,24 @@ public static class PlanParser
             CentralEvaluation = top.Find("central_evaluation") is null ? null : ReadCentralEvaluation(top.Section("central_evaluation", CentralEvaluationKeys)),
             SourceText = yaml,
         };
-        CheckCombinations(top, plan);
+        CheckCombinations(top, plan, strategies);
         return plan;
     }
 
-    /// <summary>Strategies that can run asynchronously (FedBuff aggregates; the strategy only shapes the fit config).</summary>
-    public static readonly string[] AsynchronousStrategies = ["fedavg", "fedprox"];
-
-    private static void CheckCombinations(YamlSection top, Plan plan)
+    private static void CheckCombinations(YamlSection top, Plan plan, StrategyRegistry strategies)
     {
-        if (plan.Asynchronous is not null && !AsynchronousStrategies.Contains(plan.Strategy.Name, StringComparer.OrdinalIgnoreCase))
+        var strategy = strategies.Get(plan.Strategy.Name);
+        if (plan.Asynchronous is not null && !strategy.Has(StrategyCapabilities.Asynchronous))
             throw top.Error(top.Find("asynchronous")!,
-                $"asynchronous: strategy '{plan.Strategy.Name}' cannot run asynchronously (allowed: {string.Join(", ", AsynchronousStrategies)}); FedBuff's buffer does the aggregation");
-        if (plan.Personalization.Enabled && string.Equals(plan.Strategy.Name, "scaffold", StringComparison.OrdinalIgnoreCase))
-            throw top.Error(top.Find("personalization")!, "personalization: not supported with strategy 'scaffold' (its control variates cover the whole model)");
+                $"asynchronous: strategy '{strategy.Name}' cannot run asynchronously (allowed: {string.Join(", ", strategies.NamesWith(StrategyCapabilities.Asynchronous))}); FedBuff's buffer does the aggregation");
+        if (plan.Personalization.Enabled && !strategy.Has(StrategyCapabilities.Personalization))
+            throw top.Error(top.Find("personalization")!, $"personalization: not supported with strategy '{strategy.Name}' (allowed: {string.Join(", ", strategies.NamesWith(StrategyCapabilities.Personalization))})");
         if (plan.Privacy is not null && plan.Asynchronous is not null)
             throw top.Error(top.Find("privacy")!, "privacy: not supported with asynchronous training yet (FedBuff's buffer aggregates outside the strategy)");
         if (plan.Privacy is not null && plan.Personalization.Enabled)
             throw top.Error(top.Find("privacy")!, "privacy: not supported with personalization yet (clipping needs the whole update)");
-        if (plan.Privacy is not null && string.Equals(plan.Strategy.Name, "scaffold", StringComparison.OrdinalIgnoreCase))
-            throw top.Error(top.Find("privacy")!, "privacy: not supported with strategy 'scaffold' (its control variates would leave unclipped)");
+        if (plan.Privacy is not null && !strategy.Has(StrategyCapabilities.DifferentialPrivacy))
+            throw top.Error(top.Find("privacy")!, $"privacy: not supported with strategy '{strategy.Name}' (allowed: {string.Join(", ", strategies.NamesWith(StrategyCapabilities.DifferentialPrivacy))})");
         if (plan.Personalization.Enabled && plan.Asynchronous is not null)
             throw top.Error(top.Find("personalization")!, "personalization: not supported with asynchronous training yet");
     }
@@ -153,24 +164,21 @@ public static class PlanParser
     private static StrategySpec ReadStrategy(YamlSection strategy, StrategyRegistry strategies)
     {
         string name = strategy.RequiredString("name");
-        if (!strategies.Contains(name))
-            throw strategy.Error(strategy.Find("name")!, $"{strategy.NameOf("name")}: unknown strategy '{name}' (allowed: {string.Join(", ", strategies.Names)})");
+        var descriptor = strategies.Find(name)
+            ?? throw strategy.Error(strategy.Find("name")!, $"{strategy.NameOf("name")}: {strategies.UnknownMessage(name)}");
 
         var parameters = strategy.Section("params", allowed: null);
-        var accepted = strategies.ParametersOf(name);
-        if (accepted.Count > 0)
-        {
-            foreach (var (key, entry) in parameters.Entries)
-            {
-                if (!accepted.Contains(key, StringComparer.Ordinal))
-                    throw parameters.Error(entry.Key, $"unknown parameter '{key}' in {parameters.Path} of strategy '{name}' (allowed: {string.Join(", ", accepted)})");
-            }
-        }
         var config = parameters.ToScalarConfig();
+        foreach (var (key, entry) in parameters.Entries)
+        {
+            // The registry's declaration is the one check: unknown keys at the key, bad values at the value.
+            if (descriptor.Check(key, config[key]) is { } problem)
+                throw parameters.Error(problem.IsUnknown ? entry.Key : entry.Value, problem.Message);
+        }
         try
         {
-            // Creating the strategy checks its parameters' values now, with the key's position, rather than when the run starts.
-            strategies.Create(name, config, StrategyServices.None);
+            // Creating the strategy runs its own checks (those spanning several values) now, with a position, rather than when the run starts.
+            descriptor.Create(config, StrategyServices.None);
         }
         catch (StrategyParameterException e)
         {
@@ -393,6 +401,8 @@ public static class PlanParser
             if (ReservedConfigKeys.Contains(key, StringComparer.Ordinal))
                 throw config.Error(entry.Key,
                     $"{config.NameOf(key)}: '{key}' is set by the server from the plan (reserved: {string.Join(", ", ReservedConfigKeys)}); set it under train, rounds or seed");
+            if (CohortKeys.FirstOrDefault(k => k.Key == key) is { Key: not null } cohort)
+                throw config.Error(entry.Key, $"{config.NameOf(key)}: '{key}' is reserved for Cohort (set by {cohort.SetBy}); choose another name");
         }
         return config.ToScalarConfig();
     }

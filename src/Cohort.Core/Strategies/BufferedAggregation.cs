@@ -46,6 +46,10 @@ public abstract class BufferedAggregation(string strategy, long memoryLimitBytes
     /// <summary>Plan key bounding the buffer.</summary>
     public const string MemoryLimitKey = "memory_limit_mb";
 
+    /// <summary>The <c>memory_limit_mb</c> parameter every buffering strategy takes.</summary>
+    public static StrategyParameter MemoryLimitParameter { get; } =
+        StrategyParameter.Integer(MemoryLimitKey, 4096, "pending results a round may hold, in MiB; the result past it counts as a failure", min: 1);
+
     /// <summary>Reads <c>memory_limit_mb</c> (default 4096) in bytes.</summary>
     public static long ReadMemoryLimit(StrategyParameters p) => (long)p.Int(MemoryLimitKey, 4096, 1) * 1048576;
 }

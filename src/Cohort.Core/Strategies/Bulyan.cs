@@ -13,8 +13,15 @@ namespace Cohort.Strategies;
 /// </summary>
 public sealed class Bulyan : FedAvg
 {
-    /// <summary>Plan parameter keys.</summary>
-    public static readonly string[] ParameterKeys = ["byzantine", BufferedAggregation.MemoryLimitKey];
+    /// <summary>The registry's entry for Bulyan.</summary>
+    public static new StrategyDescriptor Descriptor { get; } = new(
+        "bulyan", "El Mhamdi, Guerraoui and Rouault, 2018: repeated Krum, then a trimmed mean around the median",
+        StrategyCapabilities.NeedsEveryUpdate | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy,
+        [
+            StrategyParameter.Integer("byzantine", 0, "f, the number of Byzantine nodes tolerated", min: 0),
+            BufferedAggregation.MemoryLimitParameter,
+        ],
+        (p, services) => new Bulyan(p, services));
 
     private readonly long _memoryLimit;
 

@@ -14,6 +14,12 @@ public class FedAvg : IStrategy
 {
     private readonly StrategyServices _services;
 
+    /// <summary>The registry's entry for FedAvg.</summary>
+    public static StrategyDescriptor Descriptor { get; } = new(
+        "fedavg", "McMahan et al., 2017: the example-weighted mean of the nodes' models",
+        StrategyCapabilities.SumBased | StrategyCapabilities.Asynchronous | StrategyCapabilities.SecureAggregation | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy,
+        [], (_, services) => new FedAvg(services));
+
     /// <summary>Creates FedAvg.</summary>
     public FedAvg(StrategyServices? services = null)
     {

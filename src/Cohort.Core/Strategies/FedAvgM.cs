@@ -12,8 +12,15 @@ namespace Cohort.Strategies;
 /// </summary>
 public sealed class FedAvgM : FedAvg, IStatefulStrategy
 {
-    /// <summary>Plan parameter keys.</summary>
-    public static readonly string[] ParameterKeys = ["server_learning_rate", "server_momentum"];
+    /// <summary>The registry's entry for FedAvgM.</summary>
+    public static new StrategyDescriptor Descriptor { get; } = new(
+        "fedavgm", "Hsu, Qi and Brown, 2019: FedAvg with server momentum",
+        StrategyCapabilities.SumBased | StrategyCapabilities.Stateful | StrategyCapabilities.SecureAggregation | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy,
+        [
+            StrategyParameter.Number("server_learning_rate", 1.0, "η, the server learning rate", min: 0, minExclusive: true),
+            StrategyParameter.Number("server_momentum", 0.9, "β, the server momentum", min: 0, max: 1, maxExclusive: true),
+        ],
+        (p, services) => new FedAvgM(p, services));
 
     private ParameterSet? _velocity;
 

@@ -12,8 +12,12 @@ namespace Cohort.Strategies;
 /// </summary>
 public sealed class FedMedian : FedAvg
 {
-    /// <summary>Plan parameter keys.</summary>
-    public static readonly string[] ParameterKeys = [BufferedAggregation.MemoryLimitKey];
+    /// <summary>The registry's entry for FedMedian.</summary>
+    public static new StrategyDescriptor Descriptor { get; } = new(
+        "fedmedian", "Yin et al., 2018: the coordinate-wise median of the updates",
+        StrategyCapabilities.NeedsEveryUpdate | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy,
+        [BufferedAggregation.MemoryLimitParameter],
+        (p, services) => new FedMedian(p, services));
 
     private readonly long _memoryLimit;
 

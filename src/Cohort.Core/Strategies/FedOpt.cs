@@ -13,8 +13,18 @@ namespace Cohort.Strategies;
 /// </summary>
 public abstract class FedOpt : FedAvg, IStatefulStrategy
 {
-    /// <summary>Plan parameter keys shared by the family.</summary>
-    public static readonly string[] ParameterKeys = ["server_learning_rate", "beta_1", "beta_2", "tau"];
+    /// <summary>What the family's registry entries declare.</summary>
+    internal const StrategyCapabilities Capabilities =
+        StrategyCapabilities.SumBased | StrategyCapabilities.Stateful | StrategyCapabilities.SecureAggregation | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy;
+
+    /// <summary>The parameters the family takes; <paramref name="usesBeta2"/> is false for FedAdagrad.</summary>
+    internal static StrategyParameter[] Parameters(bool usesBeta2 = true) =>
+    [
+        StrategyParameter.Number("server_learning_rate", 0.01, "η, the server learning rate", min: 0, minExclusive: true),
+        StrategyParameter.Number("beta_1", 0.9, "β₁, the first-moment decay", min: 0, max: 1, maxExclusive: true),
+        StrategyParameter.Number("beta_2", 0.99, usesBeta2 ? "β₂, the second-moment decay" : "unused (accepted for plans shared with fedadam)", min: 0, max: 1, maxExclusive: true),
+        StrategyParameter.Number("tau", 1e-3, "τ, the adaptivity floor", min: 0, minExclusive: true),
+    ];
 
     private ParameterSet? _m;
     private ParameterSet? _v;

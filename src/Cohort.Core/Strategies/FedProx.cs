@@ -10,8 +10,12 @@ namespace Cohort.Strategies;
 /// </summary>
 public sealed class FedProx : FedAvg
 {
-    /// <summary>Plan parameter keys.</summary>
-    public static readonly string[] ParameterKeys = ["proximal_mu"];
+    /// <summary>The registry's entry for FedProx.</summary>
+    public static new StrategyDescriptor Descriptor { get; } = new(
+        "fedprox", "Li et al., 2020: FedAvg with a proximal term in every node's local loss",
+        StrategyCapabilities.SumBased | StrategyCapabilities.Asynchronous | StrategyCapabilities.SecureAggregation | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy,
+        [StrategyParameter.Number("proximal_mu", 0.01, "μ of the proximal term μ/2·‖w − w_global‖², sent in every fit config", min: 0)],
+        (p, services) => new FedProx(p, services));
 
     /// <summary>The fit-config key carrying μ.</summary>
     public const string ProximalMuKey = "proximal_mu";

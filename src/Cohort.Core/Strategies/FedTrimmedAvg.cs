@@ -12,8 +12,15 @@ namespace Cohort.Strategies;
 /// </summary>
 public sealed class FedTrimmedAvg : FedAvg
 {
-    /// <summary>Plan parameter keys.</summary>
-    public static readonly string[] ParameterKeys = ["beta", BufferedAggregation.MemoryLimitKey];
+    /// <summary>The registry's entry for FedTrimmedAvg.</summary>
+    public static new StrategyDescriptor Descriptor { get; } = new(
+        "fedtrimmedavg", "Yin et al., 2018: the coordinate-wise trimmed mean of the updates",
+        StrategyCapabilities.NeedsEveryUpdate | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy,
+        [
+            StrategyParameter.Number("beta", 0.2, "β, the share trimmed from each end", min: 0, max: 0.5, maxExclusive: true),
+            BufferedAggregation.MemoryLimitParameter,
+        ],
+        (p, services) => new FedTrimmedAvg(p, services));
 
     private readonly long _memoryLimit;
 

@@ -10,6 +10,10 @@ namespace Cohort.Strategies;
 /// </summary>
 public sealed class FedYogi(Config parameters, StrategyServices? services = null) : FedOpt("fedyogi", parameters, services, 0.01)
 {
+    /// <summary>The registry's entry for FedYogi.</summary>
+    public static new StrategyDescriptor Descriptor { get; } = new(
+        "fedyogi", "Reddi et al., 2021: server-side Yogi on the pseudo-gradient", Capabilities, Parameters(), (p, services) => new FedYogi(p, services));
+
     /// <inheritdoc />
     public override string Name => "fedyogi";
 

@@ -13,8 +13,16 @@ namespace Cohort.Strategies;
 /// </summary>
 public sealed class Krum : FedAvg
 {
-    /// <summary>Plan parameter keys.</summary>
-    public static readonly string[] ParameterKeys = ["byzantine", "keep", BufferedAggregation.MemoryLimitKey];
+    /// <summary>The registry's entry for Krum and Multi-Krum.</summary>
+    public static new StrategyDescriptor Descriptor { get; } = new(
+        "krum", "Blanchard et al., 2017: the updates closest to their neighbours (Multi-Krum averages several)",
+        StrategyCapabilities.NeedsEveryUpdate | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy,
+        [
+            StrategyParameter.Integer("byzantine", 0, "f, the number of Byzantine nodes tolerated", min: 0),
+            StrategyParameter.Integer("keep", 1, "m, the best-scored updates averaged (> 1 is Multi-Krum)", min: 1),
+            BufferedAggregation.MemoryLimitParameter,
+        ],
+        (p, services) => new Krum(p, services));
 
     private readonly long _memoryLimit;
 

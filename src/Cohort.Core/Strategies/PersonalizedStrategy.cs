@@ -8,15 +8,12 @@ namespace Cohort.Strategies;
 /// <summary>
 /// Server-side half of personalisation (FedPer, Arivazhagan et al., 2019; FedBN, Li et al., 2021): the
 /// wrapped strategy aggregates only the shared tensors; tensors matching the plan's local patterns are
-/// named in every task's config, expected back from no node, and keep their initial value in the global
-/// model. Each node's <see cref="PersonalizedClientApp"/> keeps its own copies. The wrapped strategy's state
+/// expected back from no node and keep their initial value in the global model. Every task's typed
+/// settings name the patterns (<c>Plan.TaskSettings</c>), and each node's personalisation step keeps its own copies. The wrapped strategy's state
 /// (a FedAdam's moments) is saved and restored through this wrapper unchanged.
 /// </summary>
 public sealed class PersonalizedStrategy(IStrategy inner, Personalization personalization) : IStrategy, IStatefulStrategy
 {
-    private readonly KeyValuePair<string, Scalar>[] _configEntry =
-        [KeyValuePair.Create(PersonalizedClientApp.LocalParametersKey, Scalar.Of(string.Join(",", personalization.Local)))];
-
     /// <inheritdoc />
     public string Name => inner.Name;
 
@@ -43,7 +40,7 @@ public sealed class PersonalizedStrategy(IStrategy inner, Personalization person
     /// <inheritdoc />
     public IReadOnlyList<NodeInstruction> ConfigureFit(RoundContext round, ParameterSet global, IReadOnlyList<string> availableNodes) =>
         inner.ConfigureFit(round, global, availableNodes)
-            .Select(i => i with { Config = i.Config.With(_configEntry), ExpectedResult = Shared(i.ExpectedResult ?? global) })
+            .Select(i => i with { ExpectedResult = Shared(i.ExpectedResult ?? global) })
             .ToArray();
 
     /// <inheritdoc />
@@ -52,7 +49,7 @@ public sealed class PersonalizedStrategy(IStrategy inner, Personalization person
 
     /// <inheritdoc />
     public IReadOnlyList<NodeInstruction> ConfigureEvaluate(RoundContext round, ParameterSet global, IReadOnlyList<string> availableNodes) =>
-        inner.ConfigureEvaluate(round, global, availableNodes).Select(i => i with { Config = i.Config.With(_configEntry) }).ToArray();
+        inner.ConfigureEvaluate(round, global, availableNodes);
 
     /// <inheritdoc />
     public EvaluateAggregate AggregateEvaluate(RoundContext round, IReadOnlyList<NodeResult<EvaluateResult>> results, IReadOnlyList<NodeFailure> failures) =>

@@ -14,8 +14,16 @@ namespace Cohort.Strategies;
 /// </summary>
 public sealed class QFedAvg : FedAvg
 {
-    /// <summary>Plan parameter keys.</summary>
-    public static readonly string[] ParameterKeys = ["q", "lipschitz", "loss_metric"];
+    /// <summary>The registry's entry for q-FedAvg.</summary>
+    public static new StrategyDescriptor Descriptor { get; } = new(
+        "qfedavg", "Li, Sanjabi, Beirami and Smith, 2020: nodes with a higher loss weigh more",
+        StrategyCapabilities.SumBased | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy,
+        [
+            StrategyParameter.Number("q", 0.2, "the fairness exponent (0 weighs nodes equally)", min: 0),
+            new StrategyParameter("lipschitz", StrategyParameterType.Number, "1 / train.learning_rate", "L, the Lipschitz constant estimate") { Minimum = 0, MinimumExclusive = true },
+            StrategyParameter.Text("loss_metric", "initial_train_loss", "the fit metric holding each node's loss at the global model"),
+        ],
+        (p, services) => new QFedAvg(p, services));
 
     /// <summary>Creates q-FedAvg from <c>strategy.params</c>.</summary>
     public QFedAvg(Config parameters, StrategyServices? services = null) : base(services)

@@ -14,8 +14,12 @@ namespace Cohort.Strategies;
 /// </summary>
 public sealed class Scaffold : FedAvg, IStatefulStrategy
 {
-    /// <summary>Plan parameter keys.</summary>
-    public static readonly string[] ParameterKeys = ["server_learning_rate"];
+    /// <summary>The registry's entry for SCAFFOLD: its control variates cover the whole model, so neither personalisation nor privacy wraps it.</summary>
+    public static new StrategyDescriptor Descriptor { get; } = new(
+        "scaffold", "Karimireddy et al., 2020: control variates correct each node's drift",
+        StrategyCapabilities.SumBased | StrategyCapabilities.Stateful | StrategyCapabilities.SecureAggregation,
+        [StrategyParameter.Number("server_learning_rate", 1.0, "η_g, the server learning rate", min: 0, minExclusive: true)],
+        (p, services) => new Scaffold(p, services));
 
     private ParameterSet? _control;
     private int _totalNodes = 1;

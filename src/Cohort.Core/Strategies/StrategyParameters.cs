@@ -39,4 +39,7 @@ public sealed class StrategyParameterException(string key, string message) : Arg
 {
     /// <summary>The offending key under <c>strategy.params</c>.</summary>
     public string Key { get; } = key;
+
+    /// <summary>True when the strategy takes no parameter called <see cref="Key"/> (rather than not this value).</summary>
+    public bool IsUnknown { get; init; }
 }

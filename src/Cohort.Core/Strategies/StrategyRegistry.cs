@@ -5,47 +5,77 @@ namespace Cohort.Strategies;
 /// <summary>Creates a strategy from the name and parameters a plan gives.</summary>
 public delegate IStrategy StrategyFactory(Config parameters, StrategyServices services);
 
-/// <summary>Strategies by name: the built-ins plus any user code registers.</summary>
+/// <summary>
+/// Strategies by name: the built-ins plus those a host or plugin registers. The plan parser asks it
+/// whether a strategy exists, which parameters it takes and what it can take part in.
+/// </summary>
 public sealed class StrategyRegistry
 {
-    private readonly Dictionary<string, (StrategyFactory Create, string[] Parameters)> _factories = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>What <see cref="OriginOf"/> says of the strategies that ship with Cohort.</summary>
+    public const string BuiltIn = "built-in";
+
+    private readonly Dictionary<string, (StrategyDescriptor Descriptor, string Origin)> _strategies = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The descriptors of the strategies that ship with Cohort.</summary>
+    public static IReadOnlyList<StrategyDescriptor> BuiltIns { get; } =
+    [
+        FedAvg.Descriptor, FedAvgM.Descriptor, FedProx.Descriptor, FedAdam.Descriptor, FedYogi.Descriptor, FedAdagrad.Descriptor,
+        QFedAvg.Descriptor, Scaffold.Descriptor, FedMedian.Descriptor, FedTrimmedAvg.Descriptor, Krum.Descriptor, Bulyan.Descriptor,
+    ];
 
     /// <summary>A registry holding the built-in strategies.</summary>
     public static StrategyRegistry CreateDefault()
     {
         var r = new StrategyRegistry();
-        r.Register("fedavg", (_, services) => new FedAvg(services));
-        r.Register("fedavgm", (p, services) => new FedAvgM(p, services), FedAvgM.ParameterKeys);
-        r.Register("fedprox", (p, services) => new FedProx(p, services), FedProx.ParameterKeys);
-        r.Register("fedadam", (p, services) => new FedAdam(p, services), FedOpt.ParameterKeys);
-        r.Register("fedyogi", (p, services) => new FedYogi(p, services), FedOpt.ParameterKeys);
-        r.Register("fedadagrad", (p, services) => new FedAdagrad(p, services), FedOpt.ParameterKeys);
-        r.Register("qfedavg", (p, services) => new QFedAvg(p, services), QFedAvg.ParameterKeys);
-        r.Register("scaffold", (p, services) => new Scaffold(p, services), Scaffold.ParameterKeys);
-        r.Register("fedmedian", (p, services) => new FedMedian(p, services), FedMedian.ParameterKeys);
-        r.Register("fedtrimmedavg", (p, services) => new FedTrimmedAvg(p, services), FedTrimmedAvg.ParameterKeys);
-        r.Register("krum", (p, services) => new Krum(p, services), Krum.ParameterKeys);
-        r.Register("bulyan", (p, services) => new Bulyan(p, services), Bulyan.ParameterKeys);
+        foreach (var d in BuiltIns) r.Register(d, BuiltIn);
         return r;
     }
 
-    /// <summary>Adds or replaces a strategy; <paramref name="parameters"/> lists the plan keys it accepts.</summary>
-    public void Register(string name, StrategyFactory create, params string[] parameters) => _factories[name] = (create, parameters);
+    /// <summary>
+    /// Adds a strategy; <paramref name="origin"/> (a plugin's file, "built-in") names where it came from in
+    /// errors. A name already registered is refused, naming both origins.
+    /// </summary>
+    public void Register(StrategyDescriptor descriptor, string origin)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        ArgumentException.ThrowIfNullOrWhiteSpace(origin);
+        if (_strategies.TryGetValue(descriptor.Name, out var existing))
+            throw new ArgumentException($"strategy '{descriptor.Name}' from {origin} clashes with strategy '{existing.Descriptor.Name}' from {existing.Origin}");
+        _strategies.Add(descriptor.Name, (descriptor, origin));
+    }
 
     /// <summary>Names of all registered strategies, sorted.</summary>
-    public IReadOnlyList<string> Names => _factories.Keys.Order(StringComparer.Ordinal).ToArray();
+    public IReadOnlyList<string> Names => _strategies.Values.Select(s => s.Descriptor.Name).Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>All registered strategies, sorted by name.</summary>
+    public IReadOnlyList<StrategyDescriptor> Descriptors => _strategies.Values.Select(s => s.Descriptor).OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 
     /// <summary>True when <paramref name="name"/> is registered.</summary>
-    public bool Contains(string name) => _factories.ContainsKey(name);
+    public bool Contains(string name) => _strategies.ContainsKey(name);
 
-    /// <summary>The parameter keys a strategy accepts.</summary>
-    public IReadOnlyList<string> ParametersOf(string name) => _factories.TryGetValue(name, out var f) ? f.Parameters : [];
+    /// <summary>The strategy called <paramref name="name"/>, or null.</summary>
+    public StrategyDescriptor? Find(string name) => _strategies.TryGetValue(name, out var s) ? s.Descriptor : null;
 
-    /// <summary>Creates a strategy; throws naming the allowed strategies when the name is unknown.</summary>
+    /// <summary>Where the strategy called <paramref name="name"/> came from ("built-in", a plugin's file), or null.</summary>
+    public string? OriginOf(string name) => _strategies.TryGetValue(name, out var s) ? s.Origin : null;
+
+    /// <summary>The strategy called <paramref name="name"/>; throws naming the registered strategies (and the nearest) when there is none.</summary>
+    public StrategyDescriptor Get(string name) =>
+        Find(name) ?? throw new KeyNotFoundException(UnknownMessage(name));
+
+    /// <summary>"unknown strategy 'x' (allowed: …)", with a did-you-mean hint when a registered name is close.</summary>
+    public string UnknownMessage(string name) =>
+        $"unknown strategy '{name}' (allowed: {string.Join(", ", Names)}){NearestName.Hint(name, Names)}";
+
+    /// <summary>The names of the strategies that declare every flag of <paramref name="capabilities"/>, sorted.</summary>
+    public IReadOnlyList<string> NamesWith(StrategyCapabilities capabilities) =>
+        Descriptors.Where(d => d.Has(capabilities)).Select(d => d.Name).ToArray();
+
+    /// <summary>Creates a strategy after checking its parameters; throws naming what is wrong.</summary>
     public IStrategy Create(string name, Config parameters, StrategyServices services)
     {
-        if (!_factories.TryGetValue(name, out var f))
-            throw new KeyNotFoundException($"unknown strategy '{name}' (allowed: {string.Join(", ", Names)})");
-        return f.Create(parameters, services);
+        var descriptor = Get(name);
+        descriptor.Validate(parameters);
+        return descriptor.Create(parameters, services);
     }
 }

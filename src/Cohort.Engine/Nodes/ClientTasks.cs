@@ -7,7 +7,7 @@ internal static class ClientTasks
 {
     /// <summary>The task as the client side sees it.</summary>
     public static ClientTask ToClientTask(this PendingTask task) =>
-        new(task.RunId, task.Node, task.Round, task.Kind, task.Config, task.Parameters, task.Expected, task.Limits);
+        new(task.RunId, task.Node, task.Round, task.Kind, task.Config, task.Parameters, task.Expected, task.Limits) { Settings = task.Settings };
 
     /// <summary>The engine's outcome of a client reply that took <paramref name="seconds"/>.</summary>
     public static TaskOutcome ToOutcome(this ClientReply reply, double seconds) => reply.Ok

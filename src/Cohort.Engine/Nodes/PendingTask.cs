@@ -32,8 +32,11 @@ internal sealed class PendingTask
     /// <summary>The data set the plan names (the node gives its app that data set's path); null for the node's default data.</summary>
     public string? Dataset { get; init; }
 
-    /// <summary>Config for this task.</summary>
+    /// <summary>Config for this task, as the app reads it.</summary>
     public required Config Config { get; init; }
+
+    /// <summary>What Cohort's client steps act on (seed, local privacy, local tensors), apart from the app's config.</summary>
+    public TaskSettings Settings { get; init; } = TaskSettings.None;
 
     /// <summary>The run's terms (strategy, rounds, privacy, tags) a node checks against its site policy; null when not known.</summary>
     public Plans.RunTerms? Terms { get; init; }

@@ -297,6 +297,7 @@ internal sealed class RunExecutor(
             AppSettings = plan.App.Settings,
             Dataset = plan.Dataset,
             Config = i.Config,
+            Settings = plan.TaskSettings,
             Terms = terms,
             Parameters = i.Parameters,
             // A strategy may expect more (SCAFFOLD) or less (personal layers) than the model back.
@@ -356,6 +357,7 @@ internal sealed class RunExecutor(
                 Dataset = plan.Dataset,
                 Terms = RunTerms.Of(plan, run.Submitter),
                 Config = plan.FitConfig(1),
+                Settings = plan.TaskSettings,
                 Limits = plan.Failure.Limits,
                 Timeout = plan.RoundTimeout,
                 OfflineGrace = plan.Failure.OfflineGrace,
@@ -443,6 +445,7 @@ internal sealed class RunExecutor(
                 AppSettings = plan.App.Settings,
                 Dataset = plan.Dataset,
                 Config = plan.FitConfig(1),
+                Settings = plan.TaskSettings,
                 Terms = RunTerms.Of(plan, run.Submitter),
                 Timeout = plan.RoundTimeout,
                 OfflineGrace = plan.Failure.OfflineGrace,

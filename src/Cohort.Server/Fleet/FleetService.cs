@@ -132,6 +132,7 @@ internal sealed class FleetService(
         };
         ScalarMaps.CopyTo(task.AppSettings, header.AppSettings);
         ScalarMaps.CopyTo(task.Config, header.Config);
+        header.Settings = TaskSettingsWire.ToWire(task.Settings);
         if (task.Terms is { } terms)
         {
             // The node checks these against its site policy before it runs anything.

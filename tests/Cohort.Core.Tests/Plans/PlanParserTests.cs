@@ -187,7 +187,11 @@ public sealed class PlanParserTests
     [Fact]
     public void Strategy_params_are_typed_into_the_strategy_config()
     {
-        var plan = ParseMinimalWith("  params:", "    mu: 0.01", "    server_lr: 1", "    momentum_on: false");
+        var registry = StrategyRegistry.CreateDefault();
+        registry.Register(new StrategyDescriptor("typed", "test", StrategyCapabilities.SumBased,
+            [StrategyParameter.Number("mu", 0, "test"), StrategyParameter.Integer("server_lr", 1, "test", min: 0), StrategyParameter.Bool("momentum_on", true, "test")],
+            (_, services) => new FedAvg(services)), "test");
+        var plan = Parse(Yaml("name: t", "app:", "  name: tabular", "strategy:", "  name: typed", "  params:", "    mu: 0.01", "    server_lr: 1", "    momentum_on: false"), registry);
 
         Assert.Equal(Scalar.Of(0.01), plan.Strategy.Parameters["mu"]);
         Assert.Equal(Scalar.Of(1L), plan.Strategy.Parameters["server_lr"]);
@@ -471,15 +475,16 @@ public sealed class PlanParserTests
     }
 
     [Fact]
-    public void Unknown_strategy_parameter_is_rejected_when_the_strategy_lists_its_parameters()
+    public void Unknown_strategy_parameter_is_rejected_naming_what_the_strategy_takes()
     {
         var registry = StrategyRegistry.CreateDefault();
-        registry.Register("fedprox", (_, services) => new FedAvg(services), "mu", "fraction");
+        registry.Register(new StrategyDescriptor("mine", "test", StrategyCapabilities.SumBased,
+            [StrategyParameter.Number("mu", 0, "test"), StrategyParameter.Number("fraction", 0, "test")], (_, services) => new FedAvg(services)), "test");
 
-        var e = Fails(Yaml("name: t", "app:", "  name: tabular", "strategy:", "  name: fedprox", "  params:", "    mu: 0.01", "    mux: 1"), registry);
+        var e = Fails(Yaml("name: t", "app:", "  name: tabular", "strategy:", "  name: mine", "  params:", "    mu: 0.01", "    mux: 1"), registry);
 
         AssertAt(e, 8, 5);
-        Assert.Equal("unknown parameter 'mux' in strategy.params of strategy 'fedprox' (allowed: mu, fraction)", e.Problem);
+        Assert.Equal("strategy 'mine' has no parameter 'mux' (it takes: mu, fraction) (did you mean 'mu'?)", e.Problem);
     }
 
     [Fact]

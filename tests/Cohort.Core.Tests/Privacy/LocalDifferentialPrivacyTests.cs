@@ -71,9 +71,9 @@ public sealed class LocalDifferentialPrivacyTests
             "p.yaml", StrategyRegistry.CreateDefault());
 
         Assert.True(plan.Privacy!.Local);
-        var fit = plan.FitConfig(1);
-        Assert.Equal(0.3, fit.GetDouble(LocalDifferentialPrivacy.ClippingNormKey, 0));
-        Assert.Equal(0.7, fit.GetDouble(LocalDifferentialPrivacy.NoiseMultiplierKey, 0));
+        // The settings travel typed beside the app's config, which stays free of them.
+        Assert.Equal(new Cohort.Clients.LocalPrivacySettings(0.3, 0.7, 1e-5), plan.TaskSettings.LocalPrivacy);
+        Assert.False(plan.FitConfig(1).ContainsKey(LocalDifferentialPrivacy.ClippingNormKey));
         var e = Assert.Throws<PlanException>(() => PlanParser.Parse("name: t\napp:\n  name: tabular\nstrategy:\n  name: fedavg\nprivacy:\n  mode: global\n  clipping_norm: 1\n  noise_multiplier: 1\n",
             "p.yaml", StrategyRegistry.CreateDefault()));
         Assert.Contains("central, local", e.Message);

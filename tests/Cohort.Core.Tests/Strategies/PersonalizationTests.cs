@@ -20,7 +20,8 @@ public sealed class PersonalizationTests
         var global = Two(1, 7);
 
         var task = strategy.ConfigureFit(Round(), global, ["a"])[0];
-        Assert.Equal("head", task.Config.GetString(PersonalizedClientApp.LocalParametersKey, ""));
+        // The patterns travel in the typed task settings (Plan.TaskSettings), not in the app's config.
+        Assert.False(task.Config.ContainsKey(PersonalizedClientApp.LocalParametersKey));
         Assert.Equal(["body"], task.ExpectedResult!.Select(t => t.Name));
 
         using var aggregation = strategy.BeginAggregateFit(Round(), global);

@@ -114,6 +114,33 @@ public sealed partial class ServerProcess : IAsyncDisposable
         return CliProcess.Start(args, new Dictionary<string, string> { ["COHORT_NODE_TOKEN"] = token });
     }
 
+    /// <summary>Waits until <paramref name="count"/> nodes are online or busy; the deadline's error carries the node processes' output.</summary>
+    public async Task WaitForNodesAsync(int count, IReadOnlyList<CliProcess> processes, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var nodes = await Control.ListNodesAsync(default);
+            if (nodes.Count(n => n.Status is "online" or "busy") >= count) return;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"{count} nodes not online\n{string.Join("\n", processes.Select(p => p.Output))}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Waits until run <paramref name="id"/> is finished, failed or stopped, and returns its detail.</summary>
+    internal async Task<Cohort.Transport.V1.RunDetail> WaitForRunAsync(string id, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(180));
+        while (true)
+        {
+            var detail = await Control.GetAsync(id, default);
+            if (Cohort.Engine.State.RunStatus.IsFinal(detail.Run.Status)) return detail;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}");
+            await Task.Delay(100);
+        }
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {

@@ -1,0 +1,70 @@
+using System.Reflection;
+using Cohort.Apps;
+using Cohort.Strategies;
+
+namespace Cohort.Cli.Plugins;
+
+/// <summary>
+/// Loads plugin assemblies named on a process's own command line (never by a plan): each in its own
+/// load context, every public concrete type implementing <see cref="IStrategyProvider"/> or
+/// <see cref="IClientAppFactory"/> created with its parameterless constructor.
+/// </summary>
+internal static class PluginLoader
+{
+    /// <summary>Loads <paramref name="path"/>; throws <see cref="CliException"/> naming the file and what is wrong.</summary>
+    public static Plugin Load(string path)
+    {
+        string file = Path.GetFullPath(path);
+        if (!File.Exists(file)) throw new CliException($"--plugin {path}: file not found");
+        Assembly assembly;
+        try
+        {
+            assembly = new PluginLoadContext(file).LoadFromAssemblyPath(file);
+        }
+        catch (BadImageFormatException)
+        {
+            throw new CliException($"--plugin {path}: not a .NET assembly");
+        }
+        catch (FileLoadException e)
+        {
+            throw new CliException($"--plugin {path}: cannot be loaded ({e.Message})");
+        }
+
+        Type[] types;
+        try
+        {
+            types = assembly.GetExportedTypes();
+        }
+        catch (Exception e) when (e is ReflectionTypeLoadException or FileNotFoundException or FileLoadException or TypeLoadException)
+        {
+            throw new CliException($"--plugin {path}: its types cannot be loaded ({e.Message}); build it against this version of Cohort");
+        }
+        var strategies = new List<StrategyDescriptor>();
+        var apps = new List<IClientAppFactory>();
+        foreach (var type in types.Where(t => t is { IsClass: true, IsAbstract: false, ContainsGenericParameters: false }))
+        {
+            bool isProvider = typeof(IStrategyProvider).IsAssignableFrom(type), isApp = typeof(IClientAppFactory).IsAssignableFrom(type);
+            if (!isProvider && !isApp) continue;
+            object instance = Create(path, type);
+            if (instance is IStrategyProvider provider) strategies.AddRange(provider.Strategies);
+            if (instance is IClientAppFactory app) apps.Add(app);
+        }
+        if (strategies.Count == 0 && apps.Count == 0)
+            throw new CliException($"--plugin {path}: no public type implements {nameof(IStrategyProvider)} or {nameof(IClientAppFactory)}, so it offers nothing to register");
+        return new Plugin(file, strategies, apps);
+    }
+
+    private static object Create(string path, Type type)
+    {
+        if (type.GetConstructor(Type.EmptyTypes) is null)
+            throw new CliException($"--plugin {path}: {type.FullName} needs a public parameterless constructor");
+        try
+        {
+            return Activator.CreateInstance(type)!;
+        }
+        catch (TargetInvocationException e)
+        {
+            throw new CliException($"--plugin {path}: creating {type.FullName} failed: {e.InnerException?.Message ?? e.Message}");
+        }
+    }
+}

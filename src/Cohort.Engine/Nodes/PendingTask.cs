@@ -84,6 +84,16 @@ internal sealed record TaskOutcome(
     /// <summary>A validate task's findings: each problem the node's app found with the run's settings on its data.</summary>
     public IReadOnlyList<string> Problems { get; init; } = [];
 
+    /// <summary>A large fit result received to a file instead of memory (then <see cref="Parameters"/> is null); whoever uses it disposes it.</summary>
+    public SpooledParameters? Spooled { get; init; }
+
+    /// <summary>The result's parameters in memory: those received to memory, or the spooled ones read in (and their file released).</summary>
+    public ParameterSet? LoadParameters()
+    {
+        if (Spooled is not { } spooled) return Parameters;
+        using (spooled) return spooled.Load();
+    }
+
     /// <summary>A failure of a kind, with a reason.</summary>
     public static TaskOutcome Failed(FailureKind kind, string reason, double durationSeconds = 0, long uploadBytes = 0) =>
         new(false, reason, 0, double.NaN, Records.Metrics.Empty, null, durationSeconds, uploadBytes) { Failure = kind };

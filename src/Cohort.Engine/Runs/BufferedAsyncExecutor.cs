@@ -128,7 +128,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                     int staleness = version - flight.Version;
                     double weight = spec.Staleness.Weight(staleness) * outcome.Examples;
                     var start = sent[flight.Version];
-                    var shared = new ParameterSet(outcome.Parameters!.Take(start.Count));
+                    var shared = new ParameterSet(outcome.LoadParameters()!.Take(start.Count));
                     ParameterMath.AddScaled(sum, shared, weight);
                     ParameterMath.AddScaled(sum, start, -weight);
                     aggregationTime.Stop();

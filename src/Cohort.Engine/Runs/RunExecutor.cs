@@ -121,7 +121,7 @@ internal sealed class RunExecutor(
                         {
                             phases.Switch(RoundPhase.Aggregate);
                             aggregationTime.Start();
-                            aggregation.Add(task.Node, new FitResult(outcome.Parameters!, outcome.Examples, outcome.Metrics));
+                            AddFitResult(aggregation, task.Node, outcome);
                             fitOk++;
                         }
                         catch (AggregationException e)
@@ -375,6 +375,17 @@ internal sealed class RunExecutor(
         {
             throw new RunFailedException($"central_evaluation: {e.Message}");
         }
+    }
+
+    // A large result received to disk is folded from there by strategies that can (sum-based ones), a block at a time.
+    private static void AddFitResult(IFitAggregation aggregation, string node, TaskOutcome outcome)
+    {
+        if (outcome.Spooled is { } spooled && aggregation is ISpooledFitAggregation streaming)
+        {
+            using (spooled) streaming.Add(node, spooled, outcome.Examples, outcome.Metrics);
+            return;
+        }
+        aggregation.Add(node, new FitResult(outcome.LoadParameters()!, outcome.Examples, outcome.Metrics));
     }
 
     private async Task<ParameterSet> InitialParametersFromNodeAsync(RunRecord run, Plan plan, CancellationToken ct)

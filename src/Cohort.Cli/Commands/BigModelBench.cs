@@ -11,6 +11,7 @@ namespace Cohort.Cli.Commands;
 /// <c>cohort bench big-model</c>: a large model (the empty app with N float32 values) trained for a few
 /// rounds by a <c>cohort server</c> process and node processes over TLS gRPC on loopback, reporting the
 /// server's and each node's peak memory (VmHWM) against the model's size, and the seconds per round.
+/// Every weight is 0.5 (a zero model would leave most pages untouched and understate the memory).
 /// Opt-in: at 600M values it needs about 3 × 2.4 GB on the server and as much per node.
 /// </summary>
 internal static class BigModelBench
@@ -61,7 +62,7 @@ internal static class BigModelBench
                     string name = $"site{i}";
                     string token = await control.CreateNodeTokenAsync(name, ct);
                     processes.Add(NodeProcess.Start(name, token,
-                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}"],
+                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5"],
                         Path.Combine(dir, $"node-{name}.log")));
                 }
                 await RoundOverheadBench.WaitForNodesAsync(control, processes, n, ct);

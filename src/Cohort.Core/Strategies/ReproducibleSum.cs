@@ -63,6 +63,7 @@ public sealed class ReproducibleSum : IDisposable
     public ReproducibleSum(ParameterSet template)
     {
         _template = template;
+        ReclaimBefore(template.ByteCount * 2);
         _sums = new Segments?[template.Count];
         _quanta = new int[]?[template.Count];
         _bounds = new double[]?[template.Count];
@@ -165,7 +166,11 @@ public sealed class ReproducibleSum : IDisposable
     internal ParameterSet ToParameterSet(double scale, bool release)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var result = _template.ZerosLike();
+        // Uninitialized, every value written below: a zeroed array would be resident whole at once, beside
+        // the accumulator it is about to replace.
+        var result = new ParameterSet(Enumerable.Range(0, _template.Count).Select(i => _template[i] is var t && _sums[i] is null
+            ? Parameters.Tensor.Zeros(t.Name, t.DType, (int[])t.Shape.Clone())
+            : new Parameters.Tensor(t.Name, t.DType, (int[])t.Shape.Clone(), GC.AllocateUninitializedArray<byte>(t.Data.Length))));
         for (int i = 0; i < _sums.Length; i++)
         {
             if (_sums[i] is not { } sum) continue;
@@ -173,7 +178,9 @@ public sealed class ReproducibleSum : IDisposable
             for (int b = 0; b < quanta.Length; b++)
             {
                 int start = b * BlockValues, n = Math.Min(BlockValues, _lengths[i] - start);
-                if (quanta[b] != int.MaxValue) // nothing added: stays zero
+                int size = result[i].DType.Size();
+                if (quanta[b] == int.MaxValue) result[i].Data.AsSpan(start * size, n * size).Clear(); // nothing added: zero
+                else
                 {
                     double factor = Math.ScaleB(scale, quanta[b]);
                     if (!double.IsFinite(factor)) throw new AggregationException($"tensor '{_template[i].Name}': scale {scale} leaves the double range");
@@ -202,6 +209,18 @@ public sealed class ReproducibleSum : IDisposable
             _sums[i]?.Dispose();
             _sums[i] = null;
         }
+    }
+
+    /// <summary>Models at least this large get the last round's garbage collected before their accumulator is allocated.</summary>
+    internal const long ReclaimModelBytes = 64L << 20;
+
+    // The previous round's global model (and anything else a round leaves) is unreachable by now, but
+    // nothing prompts a collection: the accumulator is native and the next large managed allocation comes
+    // only when this round completes. Collected here, it is not resident beside the new accumulator.
+    private static void ReclaimBefore(long bytes)
+    {
+        if (bytes < 2 * ReclaimModelBytes) return;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
     }
 
     /// <summary>One tensor's int64 accumulator as native segments of <see cref="SegmentValues"/>, zeroed by the system.</summary>

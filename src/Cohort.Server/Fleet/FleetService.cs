@@ -147,14 +147,7 @@ internal sealed class FleetService(
         try
         {
             await responseStream.WriteAsync(new TaskMessage { Header = header }, context.CancellationToken);
-            if (task.Parameters is { } p)
-            {
-                manifest = ParameterEncoder.Manifest(p);
-                await responseStream.WriteAsync(new TaskMessage { Manifest = manifest }, context.CancellationToken);
-                foreach (var chunk in ParameterEncoder.Chunks(p))
-                    await responseStream.WriteAsync(new TaskMessage { Chunk = chunk }, context.CancellationToken);
-                metrics.BytesOut.Inc(p.ByteCount);
-            }
+            if (task.Parameters is not null) manifest = await SendParametersAsync(task.Parameters, responseStream, context.CancellationToken);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
         {
@@ -169,6 +162,17 @@ internal sealed class FleetService(
             Task = task.Id,
             Digest = manifest is null ? null : Convert.ToHexStringLower(manifest.Sha256.Span),
         });
+    }
+
+    // Its own method, so that no local of the call's (which outlives it) holds the model sent.
+    private async Task<ParameterManifest> SendParametersAsync(ParameterSet parameters, IServerStreamWriter<TaskMessage> responseStream, CancellationToken ct)
+    {
+        var manifest = ParameterEncoder.Manifest(parameters);
+        await responseStream.WriteAsync(new TaskMessage { Manifest = manifest }, ct);
+        foreach (var chunk in ParameterEncoder.Chunks(parameters))
+            await responseStream.WriteAsync(new TaskMessage { Chunk = chunk }, ct);
+        metrics.BytesOut.Inc(parameters.ByteCount);
+        return manifest;
     }
 
     /// <inheritdoc />

@@ -62,7 +62,10 @@ internal sealed class RunExecutor(
         }
         else
         {
-            global = strategy.InitializeParameters() ?? await InitialParametersFromNodeAsync(run, plan, ct);
+            // Two statements, not `?? await`: the compiler keeps an awaited operand of a larger expression in a
+            // field of this method's state for the whole run, and with it the initial model, a model's worth of memory.
+            if (strategy.InitializeParameters() is { } given) global = given;
+            else global = await InitialParametersFromNodeAsync(run, plan, ct);
             await models.SaveAsync(run.Id, 0, global, ct);
         }
 

@@ -353,7 +353,7 @@ internal sealed class FleetService(
         // memory, so it takes none of the upload budget.
         bool spool = task.Kind == TaskKind.Fit && options.SpoolUploadBytes > 0 && manifest.TotalBytes >= options.SpoolUploadBytes;
         // The assembler checks the manifest and allocates nothing; the budget is taken before any byte is stored.
-        using var assembler = new ParameterAssembler(manifest, options.MaxUploadBytes, spool ? SpoolPath(task) : null);
+        using var assembler = NewAssembler(manifest, spool ? SpoolPath(task) : null);
         using var lease = spool ? null : await uploads.ReserveAsync(node, assembler.TotalBytes, ct);
         while (!assembler.IsComplete)
         {
@@ -373,6 +373,19 @@ internal sealed class FleetService(
         receipt.Digest = Convert.ToHexStringLower(manifest.Sha256.Span);
         if (parameters.FindNonFinite() is { } bad) throw new InvalidDataException(bad);
         return (parameters, null, manifest.TotalBytes);
+    }
+
+    private ParameterAssembler NewAssembler(ParameterManifest manifest, string? spoolPath)
+    {
+        try
+        {
+            return new ParameterAssembler(manifest, options.MaxUploadBytes, spoolPath);
+        }
+        catch (IOException e) when (spoolPath is not null)
+        {
+            // A full disk refuses the upload up front (the spool file is reserved whole), as a full memory budget would.
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"cannot receive the result to {Path.GetDirectoryName(spoolPath)}: {e.Message}"));
+        }
     }
 
     private string SpoolPath(PendingTask task)

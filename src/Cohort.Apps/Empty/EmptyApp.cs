@@ -6,13 +6,30 @@ namespace Cohort.Apps.Empty;
 /// <summary>
 /// A client app that trains nothing: fit returns the parameters it was sent. It measures the
 /// system's own overhead (benchmarks) and rehearses failures (node settings <c>delay_ms</c> slow every
-/// fit down, <c>values</c> sets the model size).
+/// fit down, <c>values</c> sets the model size, <c>fill</c> the value of every weight — zero by default;
+/// memory measurements want a model whose pages are all written, as a trained one's are). A model of more than <see cref="TensorValues"/> values
+/// is split into tensors "weights.0", "weights.1"…, since one tensor is one array of at most 2 GiB.
 /// </summary>
-internal sealed class EmptyApp(int values, TimeSpan delay) : IClientApp
+internal sealed class EmptyApp(long values, TimeSpan delay, float fill = 0) : IClientApp
 {
+    /// <summary>Values of the largest tensor the app makes (1 GiB of float32).</summary>
+    public const int TensorValues = 1 << 28;
+
     /// <inheritdoc />
-    public Task<ParameterSet> GetParametersAsync(Config config, CancellationToken ct) =>
-        Task.FromResult(new ParameterSet([Tensor.Zeros("weights", DType.Float32, [values])]));
+    public Task<ParameterSet> GetParametersAsync(Config config, CancellationToken ct)
+    {
+        if (values <= TensorValues) return Task.FromResult(new ParameterSet([Weights("weights", (int)values)]));
+        int count = (int)((values + TensorValues - 1) / TensorValues);
+        return Task.FromResult(new ParameterSet(Enumerable.Range(0, count).Select(i =>
+            Weights($"weights.{i}", (int)Math.Min(TensorValues, values - (long)i * TensorValues)))));
+    }
+
+    private Tensor Weights(string name, int count)
+    {
+        var tensor = Tensor.Zeros(name, DType.Float32, [count]);
+        if (fill != 0) tensor.AsFloat32().Fill(fill);
+        return tensor;
+    }
 
     /// <inheritdoc />
     public async Task<FitResult> FitAsync(ParameterSet parameters, Config config, CancellationToken ct)
@@ -37,13 +54,29 @@ public sealed class EmptyAppFactory : ISimulationAppFactory
     {
         long values = ReadInt(context, "values", 1000);
         long delayMs = ReadInt(context, "delay_ms", 0);
-        if (values < 1 || values > int.MaxValue) throw new ArgumentException($"empty app: 'values' must be between 1 and {int.MaxValue}, got {values}");
+        if (values < 1 || values > MaxValues) throw new ArgumentException($"empty app: 'values' must be between 1 and {MaxValues}, got {values}");
         if (delayMs < 0) throw new ArgumentException($"empty app: 'delay_ms' must be >= 0, got {delayMs}");
-        return new EmptyApp((int)values, TimeSpan.FromMilliseconds(delayMs));
+        double fill = ReadDouble(context, "fill", 0);
+        if (!float.IsFinite((float)fill)) throw new ArgumentException($"empty app: 'fill' must be a finite float32, got {fill}");
+        return new EmptyApp(values, TimeSpan.FromMilliseconds(delayMs), (float)fill);
     }
+
+    // 16 GiB of float32: far past any machine this runs on, but a typo of a few digits is still caught.
+    private const long MaxValues = 1L << 32;
 
     /// <inheritdoc />
     public ISimulationDataset LoadDataset(SimulationDataContext context) => EmptySimulationDataset.Load(context);
+
+    private static double ReadDouble(ClientAppContext context, string key, double fallback)
+    {
+        if (context.NodeSettings.TryGetValue(key, out var v) || context.AppSettings.TryGetValue(key, out v))
+        {
+            if (v.Kind == ScalarKind.String && double.TryParse(v.AsString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double parsed)) return parsed;
+            if (v.IsNumber) return v.AsDouble();
+            throw new ArgumentException($"empty app: '{key}' must be a number, got '{v}'");
+        }
+        return fallback;
+    }
 
     private static long ReadInt(ClientAppContext context, string key, long fallback)
     {

@@ -136,7 +136,7 @@ internal static class RoundOverheadBench
         return sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
     }
 
-    private static async Task WaitForNodesAsync(ControlClient control, List<NodeProcess> processes, int count, CancellationToken ct)
+    internal static async Task WaitForNodesAsync(ControlClient control, List<NodeProcess> processes, int count, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while ((await control.ListNodesAsync(ct)).Count(x => x.Status is "online" or "busy") < count)
@@ -147,7 +147,7 @@ internal static class RoundOverheadBench
         }
     }
 
-    private static async Task<Transport.V1.RunDetail> WaitAsync(ControlClient control, string id, CancellationToken ct)
+    internal static async Task<Transport.V1.RunDetail> WaitAsync(ControlClient control, string id, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
         while (true)

@@ -105,7 +105,8 @@ public sealed class ParameterSet : IReadOnlyList<Tensor>
         return null;
     }
 
-    private static bool AllFinite(ReadOnlySpan<float> span)
+    /// <summary>True when every value is finite.</summary>
+    internal static bool AllFinite(ReadOnlySpan<float> span)
     {
         // x - x is 0 for finite x and NaN for NaN or infinity; summing those exposes any non-finite value.
         const int Block = 4096;
@@ -117,6 +118,14 @@ public sealed class ParameterSet : IReadOnlyList<Tensor>
             TensorPrimitives.Subtract(slice, slice, s);
             if (float.IsNaN(TensorPrimitives.Sum<float>(s))) return false;
         }
+        return true;
+    }
+
+    /// <summary>True when every value is finite.</summary>
+    internal static bool AllFinite(ReadOnlySpan<double> span)
+    {
+        foreach (double v in span)
+            if (!double.IsFinite(v)) return false;
         return true;
     }
 

@@ -83,7 +83,7 @@ public class FedAvg : IStrategy
     /// accumulator is read and written once per batch instead of once per result; with none, each result
     /// is folded as it arrives.
     /// </summary>
-    public sealed class WeightedAverage : IFitAggregation
+    public sealed class WeightedAverage : IFitAggregation, ISpooledFitAggregation
     {
         private readonly ParameterSet _template;
         private readonly ReproducibleSum _sum;
@@ -121,11 +121,28 @@ public class FedAvg : IStrategy
         }
 
         /// <inheritdoc />
+        void ISpooledFitAggregation.Add(string node, SpooledParameters parameters, long examples, Metrics metrics)
+        {
+            if (examples <= 0) throw new AggregationException($"node '{node}' reported {examples} training examples");
+            // Folded at once, block by block from the file: never held, so never pending.
+            _sum.Add(parameters, examples);
+            _totalExamples = checked(_totalExamples + examples);
+            _metrics.Add(metrics, examples);
+            _results++;
+            if (_integersFrom is not null && string.CompareOrdinal(node, _integersFrom) >= 0) return;
+            if (!_template.Any(t => !ParameterMath.IsFloat(t.DType))) return;
+            _integers = new ParameterSet(Enumerable.Range(0, _template.Count).Select(i =>
+                ParameterMath.IsFloat(_template[i].DType) ? _template[i] : parameters.LoadTensor(i)));
+            _integersFrom = node;
+        }
+
+        /// <inheritdoc />
         public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)
         {
             if (_results == 0) throw new AggregationException("no fit results to aggregate");
             Flush();
-            var mean = _sum.ToParameterSet(1.0 / _totalExamples);
+            // The accumulator is freed as the mean is read out of it: the two are never held whole together.
+            var mean = _sum.ToParameterSet(1.0 / _totalExamples, release: true);
             for (int i = 0; i < mean.Count; i++)
             {
                 if (!ParameterMath.IsFloat(mean[i].DType)) _integers![i].Data.CopyTo(mean[i].Data, 0);

@@ -8,12 +8,16 @@ namespace Cohort.Strategies;
 /// pseudo-gradient Δ = average − global (FedAvgM, FedAdam, FedYogi, FedAdagrad). Memory stays at one
 /// model for the sum plus the optimiser's own state.
 /// </summary>
-public sealed class PseudoGradientAggregation(ParameterSet global, Func<ParameterSet, ParameterSet, ParameterSet> step, long pendingBudgetBytes = 0) : IFitAggregation
+public sealed class PseudoGradientAggregation(ParameterSet global, Func<ParameterSet, ParameterSet, ParameterSet> step, long pendingBudgetBytes = 0) : IFitAggregation, ISpooledFitAggregation
 {
     private readonly FedAvg.WeightedAverage _average = new(global, pendingBudgetBytes);
 
     /// <inheritdoc />
     public void Add(string node, FitResult result) => _average.Add(node, result);
+
+    /// <inheritdoc />
+    void ISpooledFitAggregation.Add(string node, SpooledParameters parameters, long examples, Records.Metrics metrics) =>
+        ((ISpooledFitAggregation)_average).Add(node, parameters, examples, metrics);
 
     /// <inheritdoc />
     public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)

@@ -45,8 +45,15 @@ public sealed class ReproducibleSum : IDisposable
     private const double RoundingMagic = 6755399441055744.0;
     private const long RoundingMagicBits = 0x4338000000000000;
 
+    /// <summary>
+    /// Values per accumulator segment: 8M int64 (64 MiB), above the C library's largest threshold for
+    /// serving an allocation from its own mapping, so each segment is mapped on its own, its pages become
+    /// resident only once written, and freeing it gives the memory back to the system at once.
+    /// </summary>
+    internal const int SegmentValues = 512 * BlockValues;
+
     private readonly ParameterSet _template;
-    private readonly long[]?[] _sums;
+    private readonly Segments?[] _sums;
     private readonly int[]?[] _quanta;
     private readonly double[]?[] _bounds;
     private readonly int[] _lengths;
@@ -56,7 +63,8 @@ public sealed class ReproducibleSum : IDisposable
     public ReproducibleSum(ParameterSet template)
     {
         _template = template;
-        _sums = new long[]?[template.Count];
+        ReclaimBefore(template.ByteCount * 2);
+        _sums = new Segments?[template.Count];
         _quanta = new int[]?[template.Count];
         _bounds = new double[]?[template.Count];
         _lengths = new int[template.Count];
@@ -65,10 +73,11 @@ public sealed class ReproducibleSum : IDisposable
             if (!ParameterMath.IsFloat(template[i].DType)) continue;
             int length = template[i].Data.Length / template[i].DType.Size();
             int blocks = (length + BlockValues - 1) / BlockValues;
-            // Pooled: a fresh 2×-model array every round costs page faults and LOH collections.
-            _sums[i] = ArrayPool<long>.Shared.Rent(length);
+            // Native and zeroed by the system: 8 bytes a value are the largest buffer of a round, and a
+            // managed array would stay resident (or pooled) after the round; this one is freed segment by
+            // segment as the result is read out.
+            _sums[i] = new Segments(length);
             _lengths[i] = length;
-            Array.Clear(_sums[i]!, 0, length);
             _quanta[i] = new int[blocks];
             Array.Fill(_quanta[i]!, int.MaxValue);
             _bounds[i] = new double[blocks];
@@ -96,7 +105,7 @@ public sealed class ReproducibleSum : IDisposable
             for (int b = 0; b < blocks; b++)
             {
                 int start = b * BlockValues, n = Math.Min(BlockValues, _lengths[i] - start);
-                var acc = sum.AsSpan(start, n);
+                var acc = sum.Slice(start, n);
                 foreach (var (x, weight) in terms)
                 {
                     if (weight == 0) continue;
@@ -108,38 +117,152 @@ public sealed class ReproducibleSum : IDisposable
         }
     }
 
-    /// <summary>The sum times <paramref name="scale"/>, shaped like the template; integer tensors are zeros.</summary>
-    public ParameterSet ToParameterSet(double scale)
+    /// <summary>
+    /// Adds <paramref name="weight"/>·<paramref name="x"/> read from its file one block at a time, so the
+    /// term is never in memory whole; the outcome is the same as adding it loaded. <paramref name="x"/>
+    /// has the template's tensors first (names, dtypes and sizes; more are ignored).
+    /// </summary>
+    internal void Add(SpooledParameters x, double weight)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var result = _template.ZerosLike();
+        if (x.Count < _template.Count) throw new AggregationException($"expected {_template.Count} tensors, got {x.Count}");
+        if (weight == 0) return;
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(BlockValues * sizeof(double));
+        try
+        {
+            for (int i = 0; i < _sums.Length; i++)
+            {
+                if (_sums[i] is not { } sum) continue;
+                var spec = _template[i];
+                if (x.Names[i] != spec.Name || x.DTypes[i] != spec.DType || x.BytesOf(i) != spec.Data.LongLength)
+                    throw new AggregationException($"tensor {i}: expected {spec.Spec}, got {x.Names[i]} {x.DTypes[i].Name()}[{string.Join(",", x.Shapes[i])}]");
+                int size = spec.DType.Size();
+                for (int b = 0; b < _quanta[i]!.Length; b++)
+                {
+                    int start = b * BlockValues, n = Math.Min(BlockValues, _lengths[i] - start);
+                    var bytes = scratch.AsSpan(0, n * size);
+                    x.Read(i, (long)start * size, bytes);
+                    var acc = sum.Slice(start, n);
+                    if (spec.DType == DType.Float32) AddBlock(i, b, acc, MemoryMarshal.Cast<byte, float>(bytes), weight, spec.Name);
+                    else AddBlock(i, b, acc, MemoryMarshal.Cast<byte, double>(bytes), weight, spec.Name);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>The sum times <paramref name="scale"/>, shaped like the template; integer tensors are zeros.</summary>
+    public ParameterSet ToParameterSet(double scale) => ToParameterSet(scale, release: false);
+
+    /// <summary>
+    /// The sum times <paramref name="scale"/>, shaped like the template (integer tensors are zeros); with
+    /// <paramref name="release"/> each accumulator segment is freed as soon as it is read out, so the result
+    /// (4 or 8 bytes a value) grows while the accumulator (8) shrinks and the two never add up to more
+    /// than the accumulator alone — the sum cannot be used afterwards.
+    /// </summary>
+    internal ParameterSet ToParameterSet(double scale, bool release)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        // Uninitialized, every value written below: a zeroed array would be resident whole at once, beside
+        // the accumulator it is about to replace.
+        var result = new ParameterSet(Enumerable.Range(0, _template.Count).Select(i => _template[i] is var t && _sums[i] is null
+            ? Parameters.Tensor.Zeros(t.Name, t.DType, (int[])t.Shape.Clone())
+            : new Parameters.Tensor(t.Name, t.DType, (int[])t.Shape.Clone(), GC.AllocateUninitializedArray<byte>(t.Data.Length))));
         for (int i = 0; i < _sums.Length; i++)
         {
             if (_sums[i] is not { } sum) continue;
             var quanta = _quanta[i]!;
             for (int b = 0; b < quanta.Length; b++)
             {
-                if (quanta[b] == int.MaxValue) continue; // nothing added: stays zero
                 int start = b * BlockValues, n = Math.Min(BlockValues, _lengths[i] - start);
-                double factor = Math.ScaleB(scale, quanta[b]);
-                if (!double.IsFinite(factor)) throw new AggregationException($"tensor '{_template[i].Name}': scale {scale} leaves the double range");
-                var t = result[i];
-                if (t.DType == DType.Float32) Convert(sum.AsSpan(start, n), factor, MemoryMarshal.Cast<byte, float>(t.Data.AsSpan()).Slice(start, n));
-                else Convert(sum.AsSpan(start, n), factor, MemoryMarshal.Cast<byte, double>(t.Data.AsSpan()).Slice(start, n));
+                int size = result[i].DType.Size();
+                if (quanta[b] == int.MaxValue) result[i].Data.AsSpan(start * size, n * size).Clear(); // nothing added: zero
+                else
+                {
+                    double factor = Math.ScaleB(scale, quanta[b]);
+                    if (!double.IsFinite(factor)) throw new AggregationException($"tensor '{_template[i].Name}': scale {scale} leaves the double range");
+                    var t = result[i];
+                    if (t.DType == DType.Float32) Convert(sum.Slice(start, n), factor, MemoryMarshal.Cast<byte, float>(t.Data.AsSpan()).Slice(start, n));
+                    else Convert(sum.Slice(start, n), factor, MemoryMarshal.Cast<byte, double>(t.Data.AsSpan()).Slice(start, n));
+                }
+                if (release && (start + n) % SegmentValues == 0) sum.FreeThrough(start + n);
+            }
+            if (release)
+            {
+                sum.Dispose();
+                _sums[i] = null;
             }
         }
+        if (release) _disposed = true;
         return result;
     }
 
-    /// <summary>Returns the accumulators to the pool; the sum cannot be used afterwards.</summary>
+    /// <summary>Frees the accumulators; the sum cannot be used afterwards.</summary>
     public void Dispose()
     {
         _disposed = true;
         for (int i = 0; i < _sums.Length; i++)
         {
-            if (_sums[i] is { } sum) ArrayPool<long>.Shared.Return(sum);
+            _sums[i]?.Dispose();
             _sums[i] = null;
         }
+    }
+
+    /// <summary>Models at least this large get the last round's garbage collected before their accumulator is allocated.</summary>
+    internal const long ReclaimModelBytes = 64L << 20;
+
+    // The previous round's global model (and anything else a round leaves) is unreachable by now, but
+    // nothing prompts a collection: the accumulator is native and the next large managed allocation comes
+    // only when this round completes. Collected here, it is not resident beside the new accumulator.
+    private static void ReclaimBefore(long bytes)
+    {
+        if (bytes < 2 * ReclaimModelBytes) return;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+    }
+
+    /// <summary>One tensor's int64 accumulator as native segments of <see cref="SegmentValues"/>, zeroed by the system.</summary>
+    private sealed unsafe class Segments : IDisposable
+    {
+        private readonly long*[] _segments;
+        private readonly int _length;
+
+        public Segments(int length)
+        {
+            _length = length;
+            _segments = new long*[(length + SegmentValues - 1) / SegmentValues];
+            for (int s = 0; s < _segments.Length; s++)
+                _segments[s] = (long*)NativeMemory.AllocZeroed((nuint)Math.Min(SegmentValues, length - s * SegmentValues), sizeof(long));
+        }
+
+        // Blocks never straddle segments: a segment holds a whole number of blocks.
+        public Span<long> Slice(int start, int length)
+        {
+            long* segment = _segments[start / SegmentValues];
+            if (segment == null) throw new ObjectDisposedException(nameof(ReproducibleSum));
+            return new Span<long>(segment + start % SegmentValues, length);
+        }
+
+        // Frees every segment that ends at or before `end`.
+        public void FreeThrough(int end)
+        {
+            for (int s = 0; s < _segments.Length && Math.Min((long)(s + 1) * SegmentValues, _length) <= end; s++)
+            {
+                if (_segments[s] == null) continue;
+                NativeMemory.Free(_segments[s]);
+                _segments[s] = null;
+            }
+        }
+
+        public void Dispose()
+        {
+            FreeThrough(_length);
+            GC.SuppressFinalize(this);
+        }
+
+        ~Segments() => FreeThrough(_length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a round calls these a few hundred times: too few to wait for tiering

@@ -41,11 +41,24 @@ internal sealed class PendingTask
     /// <summary>The run's terms (strategy, rounds, privacy, tags) a node checks against its site policy; null when not known.</summary>
     public Plans.RunTerms? Terms { get; init; }
 
-    /// <summary>Parameters sent with the task, if any.</summary>
-    public ParameterSet? Parameters { get; init; }
+    private ParameterSet? _parameters;
+    private ParameterSet? _expected;
+
+    /// <summary>Parameters sent with the task, if any (none once <see cref="ReleaseModels"/> ran).</summary>
+    public ParameterSet? Parameters { get => _parameters; init => _parameters = value; }
 
     /// <summary>Shapes a returned parameter set must have; null accepts any (get-parameters).</summary>
-    public ParameterSet? Expected { get; init; }
+    public ParameterSet? Expected { get => _expected; init => _expected = value; }
+
+    /// <summary>
+    /// Drops the task's references to models once it is answered: a finished call's state (the transport
+    /// keeps some) may still reach the task, and through it a global model a round old, a model's worth of memory.
+    /// </summary>
+    public void ReleaseModels()
+    {
+        _parameters = null;
+        _expected = null;
+    }
 
     /// <summary>Bounds on the example counts the result may report (the plan's <c>failure</c> section).</summary>
     public ResultLimits Limits { get; init; } = ResultLimits.Default;
@@ -86,6 +99,16 @@ internal sealed record TaskOutcome(
 
     /// <summary>A validate task's findings: each problem the node's app found with the run's settings on its data.</summary>
     public IReadOnlyList<string> Problems { get; init; } = [];
+
+    /// <summary>A large fit result received to a file instead of memory (then <see cref="Parameters"/> is null); whoever uses it disposes it.</summary>
+    public SpooledParameters? Spooled { get; init; }
+
+    /// <summary>The result's parameters in memory: those received to memory, or the spooled ones read in (and their file released).</summary>
+    public ParameterSet? LoadParameters()
+    {
+        if (Spooled is not { } spooled) return Parameters;
+        using (spooled) return spooled.Load();
+    }
 
     /// <summary>A failure of a kind, with a reason.</summary>
     public static TaskOutcome Failed(FailureKind kind, string reason, double durationSeconds = 0, long uploadBytes = 0) =>

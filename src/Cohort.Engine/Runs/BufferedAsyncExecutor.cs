@@ -66,7 +66,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
         {
             aggregationTime.Start();
             double weight = spec.Staleness.Weight(version - sentVersion) * outcome.Examples;
-            var shared = new ParameterSet(outcome.Parameters!.Take(start.Count));
+            var shared = new ParameterSet(outcome.LoadParameters()!.Take(start.Count));
             ParameterMath.AddScaled(sum, shared, weight);
             ParameterMath.AddScaled(sum, start, -weight);
             aggregationTime.Stop();

@@ -73,7 +73,10 @@ internal sealed class RunExecutor(
         else
         {
             await models.DiscardRoundResultsAsync(run.Id, -1, ct);
-            global = strategy.InitializeParameters() ?? await InitialParametersFromNodeAsync(run, plan, ct);
+            // Two statements, not `?? await`: the compiler keeps an awaited operand of a larger expression in a
+            // field of this method's state for the whole run, and with it the initial model, a model's worth of memory.
+            if (strategy.InitializeParameters() is { } given) global = given;
+            else global = await InitialParametersFromNodeAsync(run, plan, ct);
             await models.SaveAsync(run.Id, 0, global, ct);
         }
 
@@ -168,7 +171,7 @@ internal sealed class RunExecutor(
                         {
                             phases.Switch(RoundPhase.Aggregate);
                             aggregationTime.Start();
-                            aggregation.Add(task.Node, new FitResult(outcome.Parameters!, outcome.Examples, outcome.Metrics));
+                            AddFitResult(aggregation, task.Node, outcome);
                             fitOk++;
                         }
                         catch (AggregationException e)
@@ -425,6 +428,17 @@ internal sealed class RunExecutor(
         {
             throw new RunFailedException($"central_evaluation: {e.Message}");
         }
+    }
+
+    // A large result received to disk is folded from there by strategies that can (sum-based ones), a block at a time.
+    private static void AddFitResult(IFitAggregation aggregation, string node, TaskOutcome outcome)
+    {
+        if (outcome.Spooled is { } spooled && aggregation is ISpooledFitAggregation streaming)
+        {
+            using (spooled) streaming.Add(node, spooled, outcome.Examples, outcome.Metrics);
+            return;
+        }
+        aggregation.Add(node, new FitResult(outcome.LoadParameters()!, outcome.Examples, outcome.Metrics));
     }
 
     private async Task<ParameterSet> InitialParametersFromNodeAsync(RunRecord run, Plan plan, CancellationToken ct)

@@ -148,14 +148,7 @@ internal sealed class FleetService(
         try
         {
             await responseStream.WriteAsync(new TaskMessage { Header = header }, context.CancellationToken);
-            if (task.Parameters is { } p)
-            {
-                manifest = ParameterEncoder.Manifest(p);
-                await responseStream.WriteAsync(new TaskMessage { Manifest = manifest }, context.CancellationToken);
-                foreach (var chunk in ParameterEncoder.Chunks(p))
-                    await responseStream.WriteAsync(new TaskMessage { Chunk = chunk }, context.CancellationToken);
-                metrics.BytesOut.Inc(p.ByteCount);
-            }
+            if (task.Parameters is not null) manifest = await SendParametersAsync(task.Parameters, responseStream, context.CancellationToken);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
         {
@@ -170,6 +163,17 @@ internal sealed class FleetService(
             Task = task.Id,
             Digest = manifest is null ? null : Convert.ToHexStringLower(manifest.Sha256.Span),
         });
+    }
+
+    // Its own method, so that no local of the call's (which outlives it) holds the model sent.
+    private async Task<ParameterManifest> SendParametersAsync(ParameterSet parameters, IServerStreamWriter<TaskMessage> responseStream, CancellationToken ct)
+    {
+        var manifest = ParameterEncoder.Manifest(parameters);
+        await responseStream.WriteAsync(new TaskMessage { Manifest = manifest }, ct);
+        foreach (var chunk in ParameterEncoder.Chunks(parameters))
+            await responseStream.WriteAsync(new TaskMessage { Chunk = chunk }, ct);
+        metrics.BytesOut.Inc(parameters.ByteCount);
+        return manifest;
     }
 
     /// <inheritdoc />
@@ -281,6 +285,7 @@ internal sealed class FleetService(
         }
 
         ParameterSet? parameters = null;
+        SpooledParameters? spooled = null;
         long uploadBytes = 0;
         if (header.HasParameters && task.Kind is TaskKind.Evaluate or TaskKind.Statistics)
         {
@@ -293,7 +298,7 @@ internal sealed class FleetService(
         {
             try
             {
-                (parameters, uploadBytes) = await ReceiveParametersAsync(requestStream, node, task, receipt, ct);
+                (parameters, spooled, uploadBytes) = await ReceiveParametersAsync(requestStream, node, task, receipt, ct);
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
             {
@@ -309,25 +314,35 @@ internal sealed class FleetService(
                 return Reject(reason);
             }
         }
-        if (task.Kind is TaskKind.Fit or TaskKind.GetParameters && parameters is null)
+        // Until the board takes it, a spooled result is ours to release on every way out.
+        try
         {
-            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, "rejected result: no parameters", duration));
-            return Reject("a fit or get-parameters result must carry parameters");
+            if (task.Kind is TaskKind.Fit or TaskKind.GetParameters && parameters is null && spooled is null)
+            {
+                board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, "rejected result: no parameters", duration));
+                return Reject("a fit or get-parameters result must carry parameters");
+            }
+            var resultMetrics = ScalarMaps.ToMetrics(header.Metrics);
+            if (task.Kind != TaskKind.GetParameters
+                && board.Validator.Check(task.RunId, node, task.Phase, header.Examples, header.Loss, resultMetrics, task.Limits) is { } invalid)
+            {
+                string reason = $"rejected result: {invalid}";
+                board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, reason, duration, uploadBytes));
+                log.LogWarning("Node {Node} task {Task}: {Reason}", node, task.Id, reason);
+                return Reject(invalid);
+            }
+            var outcome = new TaskOutcome(true, null, header.Examples, header.Loss, resultMetrics, parameters, duration, uploadBytes) { Spooled = spooled };
+            if (!board.Complete(task, outcome)) return Reject("task already completed");
+            spooled = null; // the run's now
+            return new PushResultReply { Accepted = true };
         }
-        var resultMetrics = ScalarMaps.ToMetrics(header.Metrics);
-        if (task.Kind != TaskKind.GetParameters
-            && board.Validator.Check(task.RunId, node, task.Phase, header.Examples, header.Loss, resultMetrics, task.Limits) is { } invalid)
+        finally
         {
-            string reason = $"rejected result: {invalid}";
-            board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, reason, duration, uploadBytes));
-            log.LogWarning("Node {Node} task {Task}: {Reason}", node, task.Id, reason);
-            return Reject(invalid);
+            spooled?.Dispose();
         }
-        var outcome = new TaskOutcome(true, null, header.Examples, header.Loss, resultMetrics, parameters, duration, uploadBytes);
-        return board.Complete(task, outcome) ? new PushResultReply { Accepted = true } : Reject("task already completed");
     }
 
-    private async Task<(ParameterSet, long)> ReceiveParametersAsync(IAsyncStreamReader<ResultMessage> stream, string node, PendingTask task, ResultReceipt receipt, CancellationToken ct)
+    private async Task<(ParameterSet?, SpooledParameters?, long)> ReceiveParametersAsync(IAsyncStreamReader<ResultMessage> stream, string node, PendingTask task, ResultReceipt receipt, CancellationToken ct)
     {
         // A stalled stream must not hold its reserved memory forever.
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -335,20 +350,50 @@ internal sealed class FleetService(
             throw new InvalidDataException("parameters announced but no manifest followed");
         var manifest = stream.Current.Manifest;
         if (task.Expected is { } expected) CheckManifest(manifest, expected);
+        // A large fit result goes to disk, where the aggregation reads it a block at a time: it holds no
+        // memory, so it takes none of the upload budget.
+        bool spool = task.Kind == TaskKind.Fit && options.SpoolUploadBytes > 0 && manifest.TotalBytes >= options.SpoolUploadBytes;
         // The assembler checks the manifest and allocates nothing; the budget is taken before any byte is stored.
-        using var assembler = new ParameterAssembler(manifest, options.MaxUploadBytes);
-        using var lease = await uploads.ReserveAsync(node, assembler.TotalBytes, ct);
+        using var assembler = NewAssembler(manifest, spool ? SpoolPath(task) : null);
+        using var lease = spool ? null : await uploads.ReserveAsync(node, assembler.TotalBytes, ct);
         while (!assembler.IsComplete)
         {
             if (!await NextAsync(stream, idle, ct)) throw new InvalidDataException("stream ended before all parameter bytes arrived");
             if (stream.Current.BodyCase != ResultMessage.BodyOneofCase.Chunk) throw new InvalidDataException($"expected a parameter chunk, got {stream.Current.BodyCase}");
             assembler.Add(stream.Current.Chunk);
         }
+        if (spool)
+        {
+            // Checked for non-finite values chunk by chunk as it was written.
+            var spooled = assembler.CompleteSpooled();
+            receipt.Digest = Convert.ToHexStringLower(manifest.Sha256.Span);
+            return (null, spooled, manifest.TotalBytes);
+        }
         var parameters = assembler.Complete();
         // The bytes matched the manifest's SHA-256: that is the digest of what this node sent.
         receipt.Digest = Convert.ToHexStringLower(manifest.Sha256.Span);
         if (parameters.FindNonFinite() is { } bad) throw new InvalidDataException(bad);
-        return (parameters, manifest.TotalBytes);
+        return (parameters, null, manifest.TotalBytes);
+    }
+
+    private ParameterAssembler NewAssembler(ParameterManifest manifest, string? spoolPath)
+    {
+        try
+        {
+            return new ParameterAssembler(manifest, options.MaxUploadBytes, spoolPath);
+        }
+        catch (IOException e) when (spoolPath is not null)
+        {
+            // A full disk refuses the upload up front (the spool file is reserved whole), as a full memory budget would.
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"cannot receive the result to {Path.GetDirectoryName(spoolPath)}: {e.Message}"));
+        }
+    }
+
+    private string SpoolPath(PendingTask task)
+    {
+        string dir = Path.Combine(Path.GetFullPath(options.DataDir), "spool");
+        Directory.CreateDirectory(dir);
+        return Path.Combine(dir, $"{task.Id}-{Guid.NewGuid():N}.upload");
     }
 
     private async Task<bool> NextAsync(IAsyncStreamReader<ResultMessage> stream, CancellationTokenSource idle, CancellationToken ct)

@@ -71,6 +71,7 @@ internal sealed class TaskBoard
     {
         _open.TryRemove(task.Id, out _);
         if (!task.Completion.TrySetResult(outcome)) return false;
+        task.ReleaseModels();
         if (_queues.TryGetValue(task.Node, out var queue)) queue.Finished(task);
         if (outcome.Ok) Remember(task.Id);
         return true;

@@ -79,6 +79,13 @@ public sealed record ServerOptions
     /// <summary>Memory all parameter uploads in progress may hold together, in bytes; an upload reserves its declared size.</summary>
     public long UploadMemoryBytes { get; init; } = 1L << 30;
 
+    /// <summary>
+    /// Fit results of at least this many bytes are received to a file in the data folder (spool/) instead
+    /// of memory and folded into the aggregate from there a block at a time, so they count against no
+    /// upload memory and a round holds no node's model whole; 0 receives every result to memory.
+    /// </summary>
+    public long SpoolUploadBytes { get; init; } = 16L << 20;
+
     /// <summary>Memory one node's uploads in progress may hold together, in bytes.</summary>
     public long NodeUploadMemoryBytes { get; init; } = 512L << 20;
 

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Cohort.Parameters;
 using Cohort.Transport.V1;
+using Microsoft.Win32.SafeHandles;
 
 namespace Cohort.Transport.Codec;
 
@@ -11,7 +12,9 @@ namespace Cohort.Transport.Codec;
 /// Bytes land in native staging buffers reserved per tensor when its first byte arrives (pages become
 /// resident only as they are written) and freed on <see cref="Dispose"/>, so a stream that is rejected
 /// or abandoned gives its memory back at once instead of leaving it to a later garbage collection;
-/// only a complete, verified set is copied into managed tensors.
+/// only a complete, verified set is copied into managed tensors. Given a spool file instead, the bytes
+/// go straight to disk (checked for non-finite values on the way) and a complete set is handed over as
+/// <see cref="SpooledParameters"/>: a large upload then costs the receiver no memory at all.
 /// </summary>
 internal sealed unsafe class ParameterAssembler : IDisposable
 {
@@ -24,12 +27,17 @@ internal sealed unsafe class ParameterAssembler : IDisposable
     private readonly long _total;
     private readonly byte[] _expectedHash;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly SafeFileHandle? _spool;
+    private readonly string? _spoolPath;
+    private readonly byte[] _partial = new byte[sizeof(double)];
+    private int _partialLength;
     private long _received;
     private int _current;
     private bool _disposed;
+    private bool _handedOver;
 
     /// <summary>Validates the manifest; throws <see cref="InvalidDataException"/> when it is unusable. Allocates nothing for the data yet.</summary>
-    public ParameterAssembler(ParameterManifest manifest, long maxBytes = long.MaxValue)
+    public ParameterAssembler(ParameterManifest manifest, long maxBytes = long.MaxValue, string? spoolPath = null)
     {
         if (manifest.Sha256.Length != 32) throw new InvalidDataException("parameter manifest lacks a SHA-256");
         _expectedHash = manifest.Sha256.ToByteArray();
@@ -78,8 +86,21 @@ internal sealed unsafe class ParameterAssembler : IDisposable
         if (total != manifest.TotalBytes) throw new InvalidDataException($"manifest says {manifest.TotalBytes} bytes but its tensors hold {total}");
         _staging = new byte*[count];
         _total = total;
+        if (spoolPath is not null)
+        {
+            // Reserved up front, so a full disk refuses the upload before any byte is received; the
+            // system deletes the file when its last handle closes, whatever happens to this process.
+            _spool = File.OpenHandle(spoolPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose, total);
+            // Where the system allows it the name goes at once: the data lives as long as the handle, and
+            // not even a killed process leaves a file behind.
+            if (!OperatingSystem.IsWindows()) File.Delete(spoolPath);
+            _spoolPath = spoolPath;
+        }
         SkipEmptyTensors();
     }
+
+    /// <summary>True when the bytes go to a spool file rather than memory.</summary>
+    public bool Spooling => _spool is not null;
 
     /// <summary>Tensor specs announced by the manifest, as "name dtype[shape]".</summary>
     public IReadOnlyList<string> Specs => [.. _names.Select((n, i) => $"{n} {_dtypes[i].Name()}[{string.Join(",", _shapes[i])}]")];
@@ -104,10 +125,18 @@ internal sealed unsafe class ParameterAssembler : IDisposable
         while (!data.IsEmpty)
         {
             long size = _sizes[_current];
-            if (_staging[_current] == null) _staging[_current] = (byte*)NativeMemory.Alloc((nuint)size);
             int within = (int)(_received - _starts[_current]);
             int n = (int)Math.Min(data.Length, size - within);
-            data[..n].CopyTo(new Span<byte>(_staging[_current] + within, n));
+            if (_spool is not null)
+            {
+                CheckFinite(data[..n], _dtypes[_current]);
+                RandomAccess.Write(_spool, data[..n], _received);
+            }
+            else
+            {
+                if (_staging[_current] == null) _staging[_current] = (byte*)NativeMemory.Alloc((nuint)size);
+                data[..n].CopyTo(new Span<byte>(_staging[_current] + within, n));
+            }
             _hash.AppendData(data[..n]);
             data = data[n..];
             _received += n;
@@ -119,12 +148,57 @@ internal sealed unsafe class ParameterAssembler : IDisposable
         }
     }
 
+    /// <summary>The parameters in their spool file, once complete and verified; the caller owns (and disposes) them.</summary>
+    public SpooledParameters CompleteSpooled()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_spool is null) throw new InvalidOperationException("this assembler stages in memory; call Complete");
+        Verify();
+        _handedOver = true;
+        return new SpooledParameters(_spoolPath!, _spool, _names, _dtypes, _shapes);
+    }
+
+    private void Verify()
+    {
+        if (!IsComplete) throw new InvalidDataException($"parameters incomplete: {_received} of {_total} bytes arrived");
+        if (!_hash.GetHashAndReset().AsSpan().SequenceEqual(_expectedHash)) throw new InvalidDataException("parameter checksum mismatch (corrupted in transit)");
+    }
+
+    // A value may be split across chunks: its first bytes wait in _partial for the rest.
+    private void CheckFinite(ReadOnlySpan<byte> piece, Parameters.DType dtype)
+    {
+        if (dtype is not (Parameters.DType.Float32 or Parameters.DType.Float64)) return;
+        int size = dtype.Size();
+        if (_partialLength > 0)
+        {
+            int take = Math.Min(size - _partialLength, piece.Length);
+            piece[..take].CopyTo(_partial.AsSpan(_partialLength));
+            _partialLength += take;
+            piece = piece[take..];
+            if (_partialLength < size) return;
+            CheckValues(_partial.AsSpan(0, size), dtype);
+            _partialLength = 0;
+        }
+        int whole = piece.Length / size * size;
+        CheckValues(piece[..whole], dtype);
+        piece[whole..].CopyTo(_partial);
+        _partialLength = piece.Length - whole;
+    }
+
+    private void CheckValues(ReadOnlySpan<byte> values, Parameters.DType dtype)
+    {
+        bool finite = dtype == Parameters.DType.Float32
+            ? ParameterSet.AllFinite(MemoryMarshal.Cast<byte, float>(values))
+            : ParameterSet.AllFinite(MemoryMarshal.Cast<byte, double>(values));
+        if (!finite) throw new InvalidDataException($"tensor '{_names[_current]}' holds NaN or infinity");
+    }
+
     /// <summary>The parameters, once complete and verified; the staging memory is freed as each tensor is copied out.</summary>
     public ParameterSet Complete()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!IsComplete) throw new InvalidDataException($"parameters incomplete: {_received} of {_total} bytes arrived");
-        if (!_hash.GetHashAndReset().AsSpan().SequenceEqual(_expectedHash)) throw new InvalidDataException("parameter checksum mismatch (corrupted in transit)");
+        if (_spool is not null) throw new InvalidOperationException("this assembler spools to disk; call CompleteSpooled");
+        Verify();
         var tensors = new Tensor[_names.Length];
         for (int i = 0; i < tensors.Length; i++)
         {
@@ -157,6 +231,8 @@ internal sealed unsafe class ParameterAssembler : IDisposable
         {
             for (int i = 0; i < _staging.Length; i++) Free(i);
         }
+        // Unless handed over, closing the spool deletes it.
+        if (!_handedOver) _spool?.Dispose();
         _hash.Dispose();
         GC.SuppressFinalize(this);
     }

@@ -11,8 +11,12 @@ namespace Cohort.Transport.Codec;
 /// </summary>
 internal static class ParameterEncoder
 {
-    /// <summary>Default chunk size: well under gRPC's 4 MB message limit.</summary>
-    public const int DefaultChunkBytes = 1 << 20;
+    /// <summary>
+    /// Default chunk size: 64 KiB, below the runtime's large-object threshold (85,000 bytes), so the buffer
+    /// each received chunk message is decoded into is a short-lived small object collected at once; at
+    /// 1 MiB every chunk was a large object and a model's worth of them piled up until a full collection.
+    /// </summary>
+    public const int DefaultChunkBytes = 64 << 10;
 
     /// <summary>The manifest: specs, total size and SHA-256 of the bytes.</summary>
     public static ParameterManifest Manifest(ParameterSet parameters)

@@ -1,0 +1,115 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Cohort.Cli.Control;
+using Cohort.Cli.Demo;
+using Cohort.Transport.Channels;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary>
+/// <c>cohort bench big-model</c>: a large model (the empty app with N float32 values) trained for a few
+/// rounds by a <c>cohort server</c> process and node processes over TLS gRPC on loopback, reporting the
+/// server's and each node's peak memory (VmHWM) against the model's size, and the seconds per round.
+/// Every weight is 0.5 (a zero model would leave most pages untouched and understate the memory).
+/// Opt-in: at 600M values it needs about 3 × 2.4 GB on the server and as much per node.
+/// </summary>
+internal static class BigModelBench
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var values = new Option<long>("--params") { Description = "Model size in float32 values (600000000: 2.4 GB)", DefaultValueFactory = _ => 600_000_000 };
+        var nodes = new Option<int>("--nodes") { Description = "Node processes", DefaultValueFactory = _ => 2 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds to train", DefaultValueFactory = _ => 2 };
+        var strategy = new Option<string>("--strategy") { Description = "Strategy of the plan", DefaultValueFactory = _ => "fedavg" };
+        var evaluate = new Option<bool>("--evaluate") { Description = "Also evaluate the global model on every node each round", DefaultValueFactory = _ => true };
+        var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file (e.g. bench/results/big-model.json)" };
+        var command = new Command("big-model", "Peak memory of the server and the nodes, against the model's size, while a large model trains over TLS gRPC on loopback")
+        {
+            values, nodes, rounds, strategy, evaluate, json,
+        };
+        command.SetAction(async (pr, ct) =>
+        {
+            long size = pr.GetValue(values);
+            int n = pr.GetValue(nodes), r = pr.GetValue(rounds);
+            bool withEvaluate = pr.GetValue(evaluate);
+            if (size < 1 || n < 1 || r < 1) throw new CliException("--params ≥ 1, --nodes ≥ 1 and --rounds ≥ 1");
+            double modelMib = size * 4.0 / 1048576;
+            string dir = Path.GetFullPath(".cohort/bench-big-model");
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            Directory.CreateDirectory(dir);
+            var figures = BenchFigures.Begin(new JsonObject
+            {
+                ["params"] = size,
+                ["nodes"] = n,
+                ["rounds"] = r,
+                ["strategy"] = pr.GetValue(strategy),
+                ["evaluate"] = withEvaluate,
+                ["model_mib"] = Math.Round(modelMib, 3),
+                ["memory_available_mib_start"] = AvailableMib(),
+            });
+            // Uploads are not the server's memory to hold: room enough that the budget never refuses one.
+            long uploadMib = (long)Math.Ceiling(modelMib) * (n + 1);
+            string[] serverArguments = ["--durability", "process", "--upload-memory-mb", Mib(uploadMib), "--node-upload-memory-mb", Mib(uploadMib)];
+            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), serverArguments, Path.Combine(dir, "server.log"), ct);
+            using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
+            var processes = new List<NodeProcess>();
+            try
+            {
+                for (int i = 1; i <= n; i++)
+                {
+                    string name = $"site{i}";
+                    string token = await control.CreateNodeTokenAsync(name, ct);
+                    processes.Add(NodeProcess.Start(name, token,
+                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5"],
+                        Path.Combine(dir, $"node-{name}.log")));
+                }
+                await RoundOverheadBench.WaitForNodesAsync(control, processes, n, ct);
+                Print(figures, "server.idle_rss_mib", server.Memory().Rss);
+                string plan = $$"""
+                    name: bench-big-model
+                    app: { name: empty }
+                    strategy: { name: {{pr.GetValue(strategy)}} }
+                    rounds: {{r}}
+                    selection: { min_available: {{n}}, min_fit: {{n}}, min_evaluate: {{(withEvaluate ? n : 0)}}, fraction_fit: 1.0, fraction_evaluate: {{(withEvaluate ? "1.0" : "0.0")}} }
+                    round_timeout: 60m
+                    """;
+                var run = await control.SubmitAsync(plan, "bench", ct);
+                var detail = await RoundOverheadBench.WaitAsync(control, run.Id, ct);
+                var spans = detail.Rounds.OrderBy(x => x.Round).Select(x => RunReport.Seconds(x.StartedAt, x.FinishedAt)).ToArray();
+                for (int i = 0; i < spans.Length; i++) Print(figures, $"round.{i + 1}.seconds", spans[i]);
+                Print(figures, "round.seconds.max", spans.Max());
+                var (rss, peak) = server.Memory();
+                Print(figures, "server.rss_mib", rss);
+                Print(figures, "server.peak_rss_mib", peak);
+                Print(figures, "server.peak_over_model", peak / modelMib);
+                var nodePeaks = processes.Select(p => ProcessMemory.Read(p.Id).Peak).ToArray();
+                for (int i = 0; i < nodePeaks.Length; i++) Print(figures, $"node.{processes[i].Name}.peak_rss_mib", nodePeaks[i]);
+                Print(figures, "node.peak_rss_mib.max", nodePeaks.Max());
+                Print(figures, "node.peak_over_model.max", nodePeaks.Max() / modelMib);
+            }
+            finally
+            {
+                foreach (var p in processes) await p.DisposeAsync();
+            }
+            if (pr.GetValue(json) is { } file) await BenchFigures.SaveAsync(figures, file, ct);
+            return 0;
+        });
+        return command;
+    }
+
+    private static string Mib(long mib) => mib.ToString(CultureInfo.InvariantCulture);
+
+    private static double AvailableMib()
+    {
+        foreach (var line in File.ReadLines("/proc/meminfo"))
+        {
+            if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                return Math.Round(double.Parse(line.Split(':', 2)[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024);
+        }
+        return double.NaN;
+    }
+
+    private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
+}

@@ -1,0 +1,15 @@
+using Cohort.Parameters;
+using Cohort.Records;
+
+namespace Cohort.Strategies;
+
+/// <summary>
+/// A fit aggregation that folds a result straight from the file it was received to, a block at a time,
+/// so a large result costs the server no memory of its own (sum-based strategies). Aggregations without
+/// it are given the result loaded into memory.
+/// </summary>
+internal interface ISpooledFitAggregation
+{
+    /// <summary>Folds one node's spooled result in; the same as <see cref="IFitAggregation.Add"/> with it loaded.</summary>
+    void Add(string node, SpooledParameters parameters, long examples, Metrics metrics);
+}

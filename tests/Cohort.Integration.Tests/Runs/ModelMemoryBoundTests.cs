@@ -1,0 +1,92 @@
+using System.Globalization;
+using Cohort.Integration.Tests.Infrastructure;
+
+namespace Cohort.Integration.Tests.Runs;
+
+/// <summary>
+/// Server and node memory against the model's size, measured where it counts: the peak resident memory
+/// (VmHWM) of a real <c>cohort server</c> process and two <c>cohort node</c> processes while a 256 MiB
+/// model trains for two FedAvg rounds over TLS gRPC.
+/// </summary>
+public sealed class ModelMemoryBoundTests
+{
+    private const long Values = 64L << 20; // float32: 256 MiB
+    private const double ModelMib = Values * 4.0 / 1048576;
+
+    [Fact]
+    public async Task A_256_MiB_model_costs_the_server_and_the_nodes_a_small_multiple_of_itself()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (string name in new[] { "site-a", "site-b" })
+            {
+                string token = await server.Control.CreateNodeTokenAsync(name, CancellationToken.None);
+                // Every weight 0.5: a zero model would leave most pages untouched and flatter the figures.
+                nodes.Add(server.StartNode(name, token, "empty", "--set", $"values={Values.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5"));
+            }
+            await WaitForNodesAsync(server, 2, nodes);
+            double idle = PeakMib(server.Process.Id);
+            var run = await server.Control.SubmitAsync("""
+                name: memory-bound
+                app: { name: empty }
+                strategy: { name: fedavg }
+                rounds: 2
+                selection: { min_available: 2, min_fit: 2, fraction_fit: 1.0, fraction_evaluate: 0.0, min_evaluate: 0 }
+                round_timeout: 20m
+                """, "test", CancellationToken.None);
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(25);
+            string status;
+            while ((status = (await server.Control.GetAsync(run.Id, CancellationToken.None)).Run.Status) is not ("finished" or "failed" or "stopped"))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"run still {status} after 25 minutes");
+                await Task.Delay(500);
+            }
+            Assert.Equal("finished", status);
+
+            double serverPeak = PeakMib(server.Process.Id);
+            // Global model + the exact int64 accumulator (2×) + what the runtime and transport hold at the
+            // peak; before results were folded from disk the server peaked at 10.6× the model here.
+            Assert.True(serverPeak - idle <= 4.5 * ModelMib, $"server peak {serverPeak:0} MiB ({(serverPeak - idle) / ModelMib:0.00}× the {ModelMib:0} MiB model above its idle {idle:0} MiB) exceeds 4.5×");
+            foreach (var node in nodes)
+            {
+                double nodePeak = PeakMib(node.Id);
+                Assert.True(nodePeak <= 4 * ModelMib, $"node peak {nodePeak:0} MiB is {nodePeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 4×");
+            }
+            // Results were received to disk and the files went with them.
+            string spool = Path.Combine(server.DataDir, "spool");
+            Assert.True(!Directory.Exists(spool) || Directory.GetFiles(spool).Length == 0, "spooled uploads left behind");
+            // The averaged model is the nodes' (every weight 0.5): the spooled fold is the same sum.
+            string model = Directory.GetFiles(Path.Combine(server.DataDir, "models"), "round-0002.cps", SearchOption.AllDirectories).Single();
+            var saved = await Cohort.Parameters.ParameterSetFile.ReadAsync(model);
+            Assert.Equal(Values, saved.ElementCount);
+            Assert.All(new[] { 0L, Values / 2, Values - 1 }, i => Assert.Equal(0.5f, saved[0].AsFloat32()[(int)i]));
+        }
+        finally
+        {
+            foreach (var node in nodes) await node.DisposeAsync();
+        }
+    }
+
+    private static async Task WaitForNodesAsync(ServerProcess server, int count, List<CliProcess> nodes)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while ((await server.Control.ListNodesAsync(CancellationToken.None)).Count(n => n.Status is "online" or "busy") < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "nodes did not come online:\n" + string.Join("\n", nodes.Select(n => n.Output)));
+            await Task.Delay(200);
+        }
+    }
+
+    // VmHWM: the highest resident memory the process ever had.
+    private static double PeakMib(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        }
+        throw new InvalidOperationException($"no VmHWM for process {pid}");
+    }
+}

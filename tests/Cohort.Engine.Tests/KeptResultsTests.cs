@@ -103,6 +103,31 @@ public sealed class KeptResultsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_run_restarted_in_its_first_round_reuses_its_initial_model_and_kept_results()
+    {
+        var plan = Parse("{ name: fedadam, params: { server_learning_rate: 0.05 } }");
+        var reference = new InMemoryStateStore();
+        var referenceModels = new InMemoryModelStore();
+        var uninterrupted = await NewRunAsync(plan, reference);
+        await Executor(Pool(), reference, referenceModels).ExecuteAsync(uninterrupted, plan, 1, CancellationToken.None);
+
+        var store = new InMemoryStateStore();
+        var models = new ModelStore(_folder);
+        var run = await NewRunAsync(plan, store);
+        using var stop = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            Executor(new HoldingPool(Pool(), "n3", 1, store, stop), store, models).ExecuteAsync(run, plan, 1, stop.Token));
+
+        var counting = new CountingPool(Pool());
+        await Executor(counting, store, models).ExecuteAsync((await store.GetRunAsync(run.Id, CancellationToken.None))!, plan, 1, CancellationToken.None);
+
+        Assert.Equal(await FinalModelAsync(referenceModels, uninterrupted.Id), await FinalModelAsync(models, run.Id));
+        Assert.Equal(["n3"], counting.FitNodes(1));
+        Assert.Contains("resumed at round 1 from the saved initial model", Assert.Single(await store.ListEventsAsync(run.Id, CancellationToken.None), e => e.Kind == "run.resumed").Message);
+        Assert.Equal(3, (await store.ListNodeResultsAsync(run.Id, CancellationToken.None)).Count(r => r.Round == 1 && r.Phase == "fit"));
+    }
+
+    [Fact]
     public async Task A_kept_result_whose_file_is_corrupt_is_noted_and_its_node_asked_again()
     {
         var plan = Parse("{ name: fedavg }");

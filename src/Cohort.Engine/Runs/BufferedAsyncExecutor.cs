@@ -172,7 +172,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
 
                 if (arrivals < spec.BufferSize) continue;
 
-            // Publish the next version.
+                // Publish the next version.
             Publish:
                 CrashPoint.Reach("aggregate", version + 1);
                 aggregationTime.Start();

@@ -54,8 +54,8 @@ internal sealed class RunExecutor(
         ParameterSet global;
         if (startRound > 1)
         {
-            // Whatever the interrupted round had recorded is discarded: it runs again from the start, with
-            // the strategy's state as it was after the last good round (FedBuff keeps its own bookkeeping).
+            // What the interrupted round had recorded is discarded: it runs again with the strategy's state as
+            // it was after the last good round, folding in the fit results it had kept (FedBuff: its buffer).
             await store.DeleteRoundsAfterAsync(run.Id, startRound - 1, ct);
             int interrupted = startRound;
             var resume = await ResumePoint.RestoreAsync(run.Id, strategy.Name, plan.Asynchronous is null ? StateOf(strategy) : null, startRound, store, models, ct);
@@ -68,6 +68,7 @@ internal sealed class RunExecutor(
         {
             // Restarted before round 1 was done: the results kept for round 1 were trained from this model.
             global = initial;
+            await store.DeleteRoundsAfterAsync(run.Id, 0, ct);
             await store.AddEventAsync(run.Id, "run.resumed", "resumed at round 1 from the saved initial model (round 0); strategy state starts fresh, as at the start of the run", ct);
         }
         else

@@ -15,7 +15,7 @@ internal static class KeptResultCodec
     private const string Kind = "fit-result";
     private const string MetricPrefix = "metric/";
 
-    /// <summary>Packs <paramref name="result"/> (whose outcome carries parameters) into a parameter set.</summary>
+    /// <summary>Packs <paramref name="result"/> (whose outcome carries parameters, in memory or spooled) into a parameter set.</summary>
     public static ParameterSet Encode(KeptResult result)
     {
         var o = result.Outcome;
@@ -29,7 +29,9 @@ internal static class KeptResultCodec
             KeyValuePair.Create("upload_bytes", Scalar.Of(o.UploadBytes)),
         };
         values.AddRange(o.Metrics.Select(m => KeyValuePair.Create(MetricPrefix + m.Key, m.Value)));
-        return CheckpointCodec.Encode(new StrategyCheckpoint(Kind, o.Parameters ?? new ParameterSet([]), new Config(values)));
+        // A result received to disk is read in to be kept (its spool file stays open for the fold that follows).
+        var tensors = o.Parameters ?? o.Spooled?.Load() ?? throw new ArgumentException("a kept fit result needs its parameters", nameof(result));
+        return CheckpointCodec.Encode(new StrategyCheckpoint(Kind, tensors, new Config(values)));
     }
 
     /// <summary>Unpacks what <see cref="Encode"/> made; throws <see cref="InvalidDataException"/> when it is not a kept result.</summary>

@@ -161,7 +161,9 @@ internal sealed class RunExecutor(
                     NoteRefusal(task, outcome);
                     if (outcome.Ok)
                     {
-                        if (keep)
+                        // A result received to disk (a large model) is folded from its spool file a block at a time and
+                        // not kept: keeping it would read it into memory whole. After a restart its node trains the round again.
+                        if (keep && outcome.Spooled is null)
                         {
                             // Kept before it is folded in: once the round's model exists, every result in it is on disk.
                             phases.Switch(RoundPhase.Persist);

@@ -9,8 +9,10 @@ namespace Cohort.Integration.Tests;
 /// <summary>A server process killed mid-run and restarted on its data folder finishes a FedAdam run with the model an uninterrupted run ends with.</summary>
 public sealed class ServerCrashResumeTests
 {
-    // Enough rounds that the kill lands mid-run even when the poll that watches for round 2 is slow.
+    // More rounds than the crash points, so each run is interrupted mid-run.
     private const int Rounds = 30;
+
+    private static Dictionary<string, string> CrashAt(string point) => new() { ["COHORT_TEST_CRASH_AT"] = point };
 
     private static int FreePort()
     {
@@ -24,7 +26,7 @@ public sealed class ServerCrashResumeTests
     {
         int port = FreePort();
         string dataDir = Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]);
-        var server = await ServerProcess.StartInAsync(dataDir, port);
+        var server = await ServerProcess.StartInAsync(dataDir, port, CrashAt("aggregate:4"));
         var hospitals = new[] { "cleveland", "hungarian", "va" };
         var nodes = new List<CliProcess>();
         try
@@ -34,13 +36,9 @@ public sealed class ServerCrashResumeTests
             string plan = PlanText.WithValues(TestPlans.Heart(rounds: Rounds, nodes: 3, minFit: 3),
                 [("strategy.name", "fedadam"), ("round_timeout", "60s"), ("wait_for_nodes", "60s")]);
             var crashed = await server.Control.SubmitAsync(plan, "crashed", default);
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
-            while ((await server.Control.GetAsync(crashed.Id, default)).Run.RoundsDone < 2)
-            {
-                Assert.True(DateTime.UtcNow < deadline, "the run did not reach round 2");
-                await Task.Delay(50);
-            }
-            await server.KillAsync();
+            // The server kills itself (SIGKILL) while aggregating round 4: watching the run from here and
+            // killing it would miss a run that finishes its rounds between two looks.
+            await server.WaitForExitAsync(TimeSpan.FromSeconds(120));
 
             server = await ServerProcess.StartInAsync(dataDir, port);
             var resumed = await WaitForRunAsync(server, crashed.Id);
@@ -68,7 +66,7 @@ public sealed class ServerCrashResumeTests
     {
         int port = FreePort();
         string dataDir = Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]);
-        var server = await ServerProcess.StartInAsync(dataDir, port);
+        var server = await ServerProcess.StartInAsync(dataDir, port, CrashAt("aggregate:6"));
         var hospitals = new[] { "cleveland", "hungarian", "va" };
         var nodes = new List<CliProcess>();
         try
@@ -78,16 +76,8 @@ public sealed class ServerCrashResumeTests
             string plan = PlanText.WithValues(TestPlans.Heart(rounds: Rounds, nodes: 3, minFit: 3),
                 [("strategy.name", "fedadam"), ("round_timeout", "60s"), ("wait_for_nodes", "60s")]);
             var crashed = new[] { await server.Control.SubmitAsync(plan, "crashed-1", default), await server.Control.SubmitAsync(plan, "crashed-2", default) };
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
-            foreach (var run in crashed)
-            {
-                while ((await server.Control.GetAsync(run.Id, default)).Run.RoundsDone < 2)
-                {
-                    Assert.True(DateTime.UtcNow < deadline, $"run {run.Id} did not reach round 2");
-                    await Task.Delay(50);
-                }
-            }
-            await server.KillAsync();
+            // The first run to aggregate round 6 kills the server; the other, sharing the nodes, is a round or so behind.
+            await server.WaitForExitAsync(TimeSpan.FromSeconds(120));
 
             server = await ServerProcess.StartInAsync(dataDir, port);
             var resumed = new List<Cohort.Transport.V1.RunDetail>();

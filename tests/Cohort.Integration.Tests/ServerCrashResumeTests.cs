@@ -153,7 +153,7 @@ public sealed class ServerCrashResumeTests
         while (true)
         {
             var detail = await server.Control.GetAsync(id, default);
-            if (RunStatus.IsFinal(detail.Run.Status)) return detail;
+            if (detail.Run.Status.IsFinal()) return detail;
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}");
             await Task.Delay(100);
         }

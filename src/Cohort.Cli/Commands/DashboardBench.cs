@@ -113,7 +113,7 @@ internal static class DashboardBench
                 await store.AddNodeResultAsync(new NodeResultRecord(id, round, name, "evaluate", true, null, 100, 0.7 - 0.3 * progress,
                     Metrics(("accuracy", acc), ("auc", acc + 0.05)), 0.01, 0, start.AddSeconds(0.6)), ct);
             }
-            await store.SaveRoundAsync(new RoundRecord(id, round, "done", start, start.AddSeconds(0.7), 0.001, 0.7 - 0.3 * progress,
+            await store.SaveRoundAsync(new RoundRecord(id, round, RoundStatus.Done, start, start.AddSeconds(0.7), 0.001, 0.7 - 0.3 * progress,
                 Metrics(("accuracy", 0.6 + 0.3 * progress), ("auc", 0.65 + 0.3 * progress)), Metrics(("train_accuracy", 0.62 + 0.3 * progress)),
                 null, Records.Metrics.Empty, null), ct);
         }

@@ -36,7 +36,7 @@ internal static class SimulateCommand
             var result = await RunAsync(pr.GetValue(plan)!, pr.GetValue(dataDir)!, pr.GetValue(rounds), pr.GetValue(summary), isQuiet ? TextWriter.Null : console, ct,
                 pr.GetValue(baseline), pr.GetValue(chart));
             if (isQuiet) console.WriteLine(SummaryLine(result));
-            return result["status"]!.GetValue<string>() == RunStatus.Finished ? 0 : 1;
+            return result["status"]!.GetValue<string>() == RunStatus.Finished.ToText() ? 0 : 1;
         });
         return command;
     }
@@ -72,7 +72,7 @@ internal static class SimulateCommand
         {
             ["run"] = result.Run.Id,
             ["plan"] = Path.GetFullPath(planPath),
-            ["status"] = result.Run.Status,
+            ["status"] = result.Run.Status.ToText(),
             ["error"] = result.Run.Error,
             ["clients"] = result.Clients,
             ["workers"] = spec.Workers,
@@ -94,7 +94,7 @@ internal static class SimulateCommand
         }
         output.WriteLine(result.Run.Status == RunStatus.Finished
             ? $"simulation finished: {result.Run.RoundsDone} rounds in {clock.Elapsed.TotalSeconds:0.0}s, model {result.ModelPath}"
-            : $"simulation {result.Run.Status}: {result.Run.Error}");
+            : $"simulation {result.Run.Status.ToText()}: {result.Run.Error}");
         var federated = perRound.Select(r => (r!["round"]!.GetValue<int>(), r["central_accuracy"]?.GetValue<double>() ?? double.NaN)).ToList();
         var series = new List<Charts.AccuracyChart.Series> { new("federated (FedAvg)", federated) };
         if (baselineClient is not null && result.Run.Status == RunStatus.Finished)

@@ -148,7 +148,7 @@ internal static class SimulationBench
 
     private static void Require(SimulationResult result)
     {
-        if (result.Run.Status != RunStatus.Finished) throw new CliException($"benchmark simulation {result.Run.Status}: {result.Run.Error}");
+        if (result.Run.Status != RunStatus.Finished) throw new CliException($"benchmark simulation {result.Run.Status.ToText()}: {result.Run.Error}");
     }
 
     private static double Median(double[] values) => Percentile(values, 0.5);

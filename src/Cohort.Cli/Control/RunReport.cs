@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Cohort.Engine.State;
 using Cohort.Transport.V1;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
@@ -25,7 +26,7 @@ internal static class RunReport
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"round {round.Round,3}/{planned}");
-        if (round.Status != "done") return sb.Append(CultureInfo.InvariantCulture, $"  {round.Status}: {round.Error}").ToString();
+        if (round.TypedStatus() != RoundStatus.Done) return sb.Append(CultureInfo.InvariantCulture, $"  {round.Status}: {round.Error}").ToString();
         // A plan without federated evaluation (fraction_evaluate: 0) has only the central figures.
         if (round.Metrics.Count > 0 || double.IsFinite(round.Loss))
         {

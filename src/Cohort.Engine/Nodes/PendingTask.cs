@@ -1,6 +1,7 @@
 using Cohort.Clients;
 using Cohort.Apps;
 using Cohort.Parameters;
+using Cohort.Engine.State;
 using Cohort.Records;
 
 namespace Cohort.Engine.Nodes;
@@ -63,14 +64,7 @@ internal sealed class PendingTask
     public TaskCompletionSource<TaskOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Phase name as stored ("fit", "evaluate", "get_parameters").</summary>
-    public string Phase => Kind switch
-    {
-        TaskKind.Fit => "fit",
-        TaskKind.Evaluate => "evaluate",
-        TaskKind.Validate => "validate",
-        TaskKind.Statistics => "statistics",
-        _ => "get_parameters",
-    };
+    public string Phase => Kind.ToPhaseText();
 }
 
 /// <summary>How a task ended: a result, or a failure with its <see cref="FailureKind"/> and a message for people.</summary>

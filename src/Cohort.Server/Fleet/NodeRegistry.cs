@@ -48,7 +48,7 @@ internal sealed class NodeRegistry
         public bool Holds(string name) => Datasets.Any(d => d.Name == name);
 
         /// <summary>"online", "busy" or "offline".</summary>
-        public string Status => !Online ? NodeStatus.Offline : BusyTasks.Count == 0 ? NodeStatus.Online : NodeStatus.Busy;
+        public NodeStatus Status => !Online ? NodeStatus.Offline : BusyTasks.Count == 0 ? NodeStatus.Online : NodeStatus.Busy;
     }
 
     /// <summary>Marks a node online after it registered.</summary>

@@ -63,7 +63,7 @@ internal sealed class RunManager(
     public async Task<RunRecord?> StopAsync(string id, CancellationToken ct)
     {
         var run = await store.GetRunAsync(id, ct);
-        if (run is null || RunStatus.IsFinal(run.Status)) return run;
+        if (run is null || run.Status.IsFinal()) return run;
         if (_running.TryGetValue(id, out var cts))
         {
             try
@@ -126,7 +126,7 @@ internal sealed class RunManager(
         try
         {
             var run = await store.GetRunAsync(id, stoppingToken);
-            if (run is not null && !RunStatus.IsFinal(run.Status)) await ExecuteRunAsync(run, cts, stoppingToken);
+            if (run is not null && !run.Status.IsFinal()) await ExecuteRunAsync(run, cts, stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -180,11 +180,12 @@ internal sealed class RunManager(
         }
     }
 
-    private async Task FinishAsync(RunRecord run, string status, string? error, CancellationToken ct)
+    private async Task FinishAsync(RunRecord run, RunStatus status, string? error, CancellationToken ct)
     {
         var current = await store.GetRunAsync(run.Id, ct) ?? run;
         await store.SaveRunAsync(current with { Status = status, Error = error, FinishedAt = DateTimeOffset.UtcNow }, ct);
-        await store.AddEventAsync(run.Id, $"run.{status}", error is null ? $"run {status}" : $"run {status}: {error}", ct);
+        string text = status.ToText();
+        await store.AddEventAsync(run.Id, $"run.{text}", error is null ? $"run {text}" : $"run {text}: {error}", ct);
     }
 
     private static string Slug(string name)

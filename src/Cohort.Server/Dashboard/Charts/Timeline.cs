@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Cohort.Engine.State;
 
 namespace Cohort.Server.Dashboard.Charts;
 
@@ -41,7 +42,7 @@ internal static class Timeline
             sb.Append(CultureInfo.InvariantCulture, $"<line class=\"round-mark\" x1=\"{x:0.#}\" x2=\"{x:0.#}\" y1=\"{Top}\" y2=\"{height - Axis}\"/>")
               .Append(CultureInfo.InvariantCulture, $"<text class=\"tick\" x=\"{x + 3:0.#}\" y=\"{height - Axis + 14}\">r{round.Round}</text>");
             var fits = byRound[round.Round].Where(r => r.Phase == "fit").ToArray();
-            if (round.Status == "done" && fits.Length > 0)
+            if (round.Status == RoundStatus.Done && fits.Length > 0)
             {
                 // Aggregation folds results in as they arrive; the bar is drawn after the last fit result for readability.
                 double a = S(fits.Max(f => f.At));

@@ -19,13 +19,13 @@ internal static class RunPage
         // The live script refreshes this page only when this run's entry in the event stream changes.
         sb.Append("<span hidden data-watch-run=\"").Append(Html.E(r.Id)).Append("\"></span>");
         sb.Append("<h1>").Append(Html.E(r.Name)).Append(" <small class=\"muted\">").Append(Html.E(r.Id)).Append("</small></h1>")
-          .Append("<p class=\"summary\">").Append(Html.Status(r.Status)).Append(" experiment <a href=\"/runs?experiment=").Append(Html.E(Uri.EscapeDataString(r.Experiment))).Append("\">")
+          .Append("<p class=\"summary\">").Append(Html.Status(r.Status.ToText())).Append(" experiment <a href=\"/runs?experiment=").Append(Html.E(Uri.EscapeDataString(r.Experiment))).Append("\">")
           .Append(Html.E(r.Experiment)).Append("</a> · app ").Append(Html.E(r.App)).Append(" · strategy ").Append(Html.E(r.Strategy))
           .Append(" · <span id=\"rounds-done\">").Append(r.RoundsDone).Append(" / ").Append(r.RoundsPlanned).Append("</span> rounds")
           .Append(OverviewPage.Progress(r.RoundsDone, r.RoundsPlanned));
         foreach (var tag in v.Plan?.Tags ?? []) sb.Append(" <span class=\"tag\">").Append(Html.E(tag)).Append("</span>");
         sb.Append("</p>");
-        if (who.Can(Permission.StopRun) && !RunStatus.IsFinal(r.Status))
+        if (who.Can(Permission.StopRun) && !r.Status.IsFinal())
             sb.Append("<form method=\"post\" action=\"/runs/").Append(id).Append("/stop\" class=\"inline\"><button id=\"stop-run\" class=\"danger\">stop run</button></form>");
 
         sb.Append("<nav class=\"tabs\">");
@@ -44,8 +44,8 @@ internal static class RunPage
     {
         var r = v.Run;
         var sb = new StringBuilder("<dl class=\"facts\">");
-        Fact(sb, "status", r.Status);
-        Fact(sb, "current phase", v.Progress is { } p ? $"round {p.Round}: {p.Phase} ({p.Received}/{p.Expected})" : RunStatus.IsFinal(r.Status) ? "ended" : "–");
+        Fact(sb, "status", r.Status.ToText());
+        Fact(sb, "current phase", v.Progress is { } p ? $"round {p.Round}: {p.Phase} ({p.Received}/{p.Expected})" : r.Status.IsFinal() ? "ended" : "–");
         if (v.Progress?.WaitingReason is { } waiting) sb.Append("<dt>waiting</dt><dd id=\"waiting-reason\">").Append(Html.E(waiting)).Append("</dd>");
         Fact(sb, "created", Html.Time(r.CreatedAt));
         Fact(sb, "started", Html.Time(r.StartedAt));
@@ -62,7 +62,7 @@ internal static class RunPage
         foreach (var round in v.Rounds)
         {
             var fits = byRound[round.Round].Where(x => x.Phase == "fit").ToArray();
-            sb.Append("<tr><td>").Append(round.Round).Append("</td><td>").Append(Html.Status(round.Status)).Append("</td><td>").Append(Html.Time(round.StartedAt))
+            sb.Append("<tr><td>").Append(round.Round).Append("</td><td>").Append(Html.Status(round.Status.ToText())).Append("</td><td>").Append(Html.Time(round.StartedAt))
               .Append("</td><td>").Append(round.FinishedAt is { } f ? Html.Duration(f - round.StartedAt) : "–")
               .Append("</td><td>").Append(fits.Count(x => x.Ok)).Append(" / ").Append(fits.Count(x => !x.Ok))
               .Append("</td><td>").Append(Html.Num(round.Loss)).Append("</td><td>").Append(Html.Num(RunView.Value(round.Metrics, "accuracy")))
@@ -91,7 +91,7 @@ internal static class RunPage
 
     private static string MetricsTab(RunView v)
     {
-        var done = v.Rounds.Where(r => r.Status == "done").ToArray();
+        var done = v.Rounds.Where(r => r.Status == RoundStatus.Done).ToArray();
         var evals = v.Results.Where(x => x.Ok && x.Phase == "evaluate").ToArray();
         var fits = v.Results.Where(x => x.Ok && x.Phase == "fit").ToArray();
         var nodes = v.Results.Select(x => x.Node).Distinct().Order(StringComparer.Ordinal).ToArray();
@@ -197,7 +197,7 @@ internal static class RunPage
                   .Append("</td><td>").Append(idle).Append("</td></tr>");
             }
             sb.Append("<tr class=\"server-row\"><td>").Append(round.Round).Append("</td><td>server</td><td>aggregate</td><td>")
-              .Append(round.Status == "done" ? "yes" : "no").Append("</td><td>").Append(Html.Num(round.AggregationSeconds * 1000)).Append(" ms</td><td></td><td></td><td></td></tr>");
+              .Append(round.Status == RoundStatus.Done ? "yes" : "no").Append("</td><td>").Append(Html.Num(round.AggregationSeconds * 1000)).Append(" ms</td><td></td><td></td><td></td></tr>");
         }
         return sb.Append("</table>").ToString();
     }

@@ -1,4 +1,5 @@
 using Cohort.Clients;
+using Cohort.Engine.Runs;
 
 namespace Cohort.Engine.State;
 
@@ -15,6 +16,12 @@ public static class StatusText
 
     private static readonly (NodeStatus Value, string Text)[] Nodes =
         [(NodeStatus.Unknown, "unknown"), (NodeStatus.Online, "online"), (NodeStatus.Busy, "busy"), (NodeStatus.Offline, "offline")];
+
+    private static readonly (ProgressPhase Value, string Text)[] ProgressPhases =
+    [
+        (ProgressPhase.WaitingForNodes, "waiting for nodes"), (ProgressPhase.Starting, "starting"), (ProgressPhase.Statistics, "statistics"),
+        (ProgressPhase.Fit, "fit"), (ProgressPhase.Evaluate, "evaluate"), (ProgressPhase.Buffering, "buffering"),
+    ];
 
     private static readonly (TaskKind Value, string Text)[] Phases =
         [(TaskKind.Fit, "fit"), (TaskKind.Evaluate, "evaluate"), (TaskKind.GetParameters, "get_parameters"), (TaskKind.Validate, "validate"), (TaskKind.Statistics, "statistics")];
@@ -39,6 +46,9 @@ public static class StatusText
 
     /// <summary>A task's kind as the phase name stored with node results and shown ("fit", "evaluate", "get_parameters", ...).</summary>
     internal static string ToPhaseText(this TaskKind kind) => TextOf(Phases, kind);
+
+    /// <summary>What a running run is doing, as shown on the dashboard ("waiting for nodes", "fit", "buffering", ...).</summary>
+    internal static string ToText(this ProgressPhase phase) => TextOf(ProgressPhases, phase);
 
     /// <summary>True for a run status that will not change again.</summary>
     public static bool IsFinal(this RunStatus status) => status is RunStatus.Finished or RunStatus.Failed or RunStatus.Stopped;

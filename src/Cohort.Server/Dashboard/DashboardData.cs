@@ -27,7 +27,7 @@ internal sealed class DashboardData(
     public ServerOptions Options => options;
 
     /// <summary>Progress of running runs.</summary>
-    public RoundProgress? ProgressOf(string runId) => executor.Progress.TryGetValue(runId, out var p) ? p : null;
+    public RoundProgress? ProgressOf(string runId) => executor.Progress.Of(runId);
 
     /// <summary>The parsed plan of a run (null with the reason when it no longer parses, e.g. a strategy was removed).</summary>
     public (Plan? Plan, string? Error) PlanOf(RunRecord run) => _plans.GetOrAdd(run.Id, _ =>

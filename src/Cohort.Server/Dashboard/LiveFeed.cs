@@ -32,7 +32,7 @@ internal sealed class LiveFeed(DashboardData data)
                 runs = runs.Take(50).Select(r =>
                 {
                     var p = data.ProgressOf(r.Id);
-                    return new { id = r.Id, status = r.Status.ToText(), done = r.RoundsDone, planned = r.RoundsPlanned, round = p?.Round, phase = p?.Phase, received = p?.Received, waiting = p?.WaitingReason };
+                    return new { id = r.Id, status = r.Status.ToText(), done = r.RoundsDone, planned = r.RoundsPlanned, round = p?.Round, phase = p?.Phase.ToText(), received = p?.Received, waiting = p?.WaitingReason };
                 }),
             };
             _cached = (JsonSerializer.Serialize(snapshot), DateTime.UtcNow);

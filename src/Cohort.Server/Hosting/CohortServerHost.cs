@@ -230,7 +230,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton(ledger);
         // The executor is resolved at scrape time: it depends on the store, which depends on these metrics.
         services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore,
-            () => sp.GetRequiredService<RunExecutor>().Progress.Values.Count(p => p.WaitingReason is not null)));
+            () => sp.GetRequiredService<RunExecutor>().Progress.All.Values.Count(p => p.WaitingReason is not null)));
         services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>()));
         services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds));
         services.AddSingleton<IModelStore>(sp => sp.GetRequiredService<ModelStore>());

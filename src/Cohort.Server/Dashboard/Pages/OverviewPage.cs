@@ -31,7 +31,7 @@ internal static class OverviewPage
             foreach (var r in active)
             {
                 var p = data.ProgressOf(r.Id);
-                string phase = p is null ? "–" : p.WaitingReason ?? $"round {p.Round}: {p.Phase} ({p.Received}/{p.Expected})";
+                string phase = p is null ? "–" : p.WaitingReason ?? $"round {p.Round}: {p.Phase.ToText()} ({p.Received}/{p.Expected})";
                 sb.Append("<tr><td><a href=\"/runs/").Append(Html.E(Uri.EscapeDataString(r.Id))).Append("\">").Append(Html.E(r.Id)).Append("</a></td><td>")
                   .Append(Html.Status(r.Status.ToText())).Append("</td><td class=\"rounds-done\">").Append(r.RoundsDone).Append(" / ").Append(r.RoundsPlanned)
                   .Append(Progress(r.RoundsDone, r.RoundsPlanned)).Append("</td><td>").Append(Html.E(phase)).Append("</td></tr>");

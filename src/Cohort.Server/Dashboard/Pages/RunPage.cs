@@ -45,7 +45,7 @@ internal static class RunPage
         var r = v.Run;
         var sb = new StringBuilder("<dl class=\"facts\">");
         Fact(sb, "status", r.Status.ToText());
-        Fact(sb, "current phase", v.Progress is { } p ? $"round {p.Round}: {p.Phase} ({p.Received}/{p.Expected})" : r.Status.IsFinal() ? "ended" : "–");
+        Fact(sb, "current phase", v.Progress is { } p ? $"round {p.Round}: {p.Phase.ToText()} ({p.Received}/{p.Expected})" : r.Status.IsFinal() ? "ended" : "–");
         if (v.Progress?.WaitingReason is { } waiting) sb.Append("<dt>waiting</dt><dd id=\"waiting-reason\">").Append(Html.E(waiting)).Append("</dd>");
         Fact(sb, "created", Html.Time(r.CreatedAt));
         Fact(sb, "started", Html.Time(r.StartedAt));

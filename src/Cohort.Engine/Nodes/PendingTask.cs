@@ -72,6 +72,9 @@ internal sealed record TaskOutcome(
     bool Ok, string? Error, long Examples, double Loss, Metrics Metrics, ParameterSet? Parameters,
     double DurationSeconds, long UploadBytes)
 {
+    /// <summary>The exception behind an <see cref="FailureKind.Internal"/> failure (a defect in Cohort, logged with its stack trace); null otherwise.</summary>
+    public Exception? Fault { get; init; }
+
     /// <summary>Why the task failed; null when it succeeded.</summary>
     public FailureKind? Failure { get; init; }
 

@@ -145,6 +145,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                     if (++consecutiveFailures > 10 * Math.Max(1, NodeSelection.Eligible(plan, pool).Count))
                         throw new RunFailedException($"version {version + 1}: {consecutiveFailures} fit tasks failed in a row; last failures: {Describe(failures.TakeLast(5))}");
                 }
+                if (outcome.Fault is { } fault) log.LogError(fault, "Node {Node} fit failed inside Cohort (a defect, not the node's): {Reason}", flight.Task.Node, error);
                 await store.AddNodeResultAsync(new NodeResultRecord(
                     run.Id, version + 1, flight.Task.Node, "fit", error is null, error, outcome.Examples,
                     double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow,

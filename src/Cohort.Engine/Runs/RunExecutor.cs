@@ -475,6 +475,7 @@ internal sealed class RunExecutor(
         using (log.BeginScope(LogScope.Node(task.Node)))
         {
             if (error is null) log.LogDebug("Node {Node} {Phase} result: {Examples} examples in {Duration:F3}s", task.Node, task.Phase, outcome.Examples, outcome.DurationSeconds);
+            else if (outcome.Fault is { } fault) log.LogError(fault, "Node {Node} {Phase} failed inside Cohort (a defect, not the node's): {Reason}", task.Node, task.Phase, error);
             else log.LogWarning("Node {Node} {Phase} failed: {Reason}", task.Node, task.Phase, error);
         }
         return store.AddNodeResultAsync(new NodeResultRecord(

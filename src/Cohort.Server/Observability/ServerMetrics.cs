@@ -126,6 +126,7 @@ internal sealed class ServerMetrics
         FailureKind.Cancelled => "cancelled",
         FailureKind.Undeliverable => "undeliverable",
         FailureKind.SitePolicy => "site_policy",
+        FailureKind.Internal => "internal",
         _ => "other",
     };
 }

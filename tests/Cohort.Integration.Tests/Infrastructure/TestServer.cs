@@ -112,7 +112,7 @@ public sealed class TestServer : IAsyncDisposable
         while (true)
         {
             var detail = await Control.GetAsync(id, CancellationToken.None);
-            if (detail.Run.Status.IsFinal()) return detail;
+            if (detail.Run.TypedStatus().IsFinal()) return detail;
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}");
             await Task.Delay(100);
         }

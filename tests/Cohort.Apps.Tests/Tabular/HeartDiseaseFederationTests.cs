@@ -12,7 +12,7 @@ namespace Cohort.Apps.Tests.Tabular;
 /// <summary>
 /// The example heart-disease plan run on the product's own run loop (<see cref="RunExecutor"/> over an
 /// <see cref="InProcessNodePool"/>, the in-process pool a strategy study uses). Parity with FLamby's published
-/// results under FLamby's protocol is a benchmark (<c>cohort bench flamby</c>) and Cohort.Simulation.Tests/FlambyParityTests.
+/// results under FLamby's protocol is the benchmark's verdict (<c>cohort bench flamby</c>, <c>*.within_parity_tolerance</c>).
 /// </summary>
 public sealed class HeartDiseaseFederationTests(ITestOutputHelper output)
 {

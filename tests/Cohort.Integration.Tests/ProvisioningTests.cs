@@ -272,7 +272,7 @@ public sealed class ProvisioningTests : IDisposable
         while (true)
         {
             var nodes = await control.ListNodesAsync(default);
-            if (names.All(n => nodes.Any(x => x.Name == n && x.Status is "online" or "busy"))) return;
+            if (names.All(n => nodes.Any(x => x.Name == n && x.TypedStatus().IsConnected()))) return;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"{string.Join(", ", names)} not online: {string.Join(", ", nodes.Select(n => $"{n.Name}={n.Status}"))}\n{string.Join("\n", processes.Select(p => p.Output))}");
             await Task.Delay(100);

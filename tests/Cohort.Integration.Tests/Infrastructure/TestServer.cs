@@ -97,7 +97,7 @@ public sealed class TestServer : IAsyncDisposable
         while (true)
         {
             var nodes = await Control.ListNodesAsync(CancellationToken.None);
-            if (nodes.Count(n => n.Status is "online" or "busy") >= count) return;
+            if (nodes.Count(n => n.TypedStatus().IsConnected()) >= count) return;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"{count} nodes not online; nodes: {string.Join(", ", nodes.Select(n => $"{n.Name}={n.Status}"))}\n" +
                     string.Join("\n", (processes ?? []).Select(p => p.Output)));

@@ -1,6 +1,6 @@
-using Cohort.Engine.State;
 using System.Text;
 using System.Text.Json;
+using Cohort.Engine.State;
 using Microsoft.AspNetCore.Http;
 
 namespace Cohort.Server.Dashboard;

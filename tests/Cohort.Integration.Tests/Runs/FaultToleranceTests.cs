@@ -18,7 +18,7 @@ public sealed class FaultToleranceTests : IDisposable
         strategy: {"{ name: fedavg }"}
         rounds: 2
         selection: {"{ min_available: 4, min_fit: 1, fraction_evaluate: 0.0 }"}
-        round_timeout: 400ms
+        round_timeout: 2s
         wait_for_nodes: 5s
         {failure}
         """, "ft.yaml", StrategyRegistry.CreateDefault());

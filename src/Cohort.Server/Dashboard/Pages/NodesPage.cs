@@ -1,5 +1,5 @@
-using Cohort.Engine.State;
 using System.Text;
+using Cohort.Engine.State;
 
 namespace Cohort.Server.Dashboard.Pages;
 

@@ -184,9 +184,9 @@ internal static class SimulateCommand
             ["central_auc"] = r.HasCentral ? N(M(r.CentralMetrics, "auc")) : null,
             ["central_pr_auc"] = r.HasCentral ? N(M(r.CentralMetrics, "pr_auc")) : null,
             ["central_f1"] = r.HasCentral ? N(M(r.CentralMetrics, "f1")) : null,
-            ["fit_ok"] = r.Nodes.Count(n => n.Phase == "fit" && n.Ok),
-            ["fit_failed"] = r.Nodes.Count(n => n.Phase == "fit" && !n.Ok),
-            ["evaluate_ok"] = r.Nodes.Count(n => n.Phase == "evaluate" && n.Ok),
+            ["fit_ok"] = r.Nodes.Count(n => n.TypedPhase() == Cohort.Clients.TaskKind.Fit && n.Ok),
+            ["fit_failed"] = r.Nodes.Count(n => n.TypedPhase() == Cohort.Clients.TaskKind.Fit && !n.Ok),
+            ["evaluate_ok"] = r.Nodes.Count(n => n.TypedPhase() == Cohort.Clients.TaskKind.Evaluate && n.Ok),
             ["aggregation_seconds"] = Math.Round(r.AggregationSeconds, 5),
         };
         // Threshold and ranking figures exist only for binary apps; other rounds do not carry empty keys for them.

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Cohort.Clients;
 using Cohort.Engine.State;
 using Cohort.Plans;
 using Cohort.Simulation;
@@ -142,7 +143,7 @@ internal static class SimulationBench
         var rounds = await store.ListRoundsAsync(runId, ct);
         var results = await store.ListNodeResultsAsync(runId, ct);
         var wall = rounds.Select(x => (x.FinishedAt!.Value - x.StartedAt).TotalMilliseconds).ToArray();
-        var fit = results.Where(x => x.Phase == "fit").Select(x => x.DurationSeconds * 1000).ToArray();
+        var fit = results.Where(x => x.Kind == TaskKind.Fit).Select(x => x.DurationSeconds * 1000).ToArray();
         return (wall, fit);
     }
 

@@ -40,7 +40,7 @@ internal static class RunMetricsExport
             if (r.HasCentral)
                 rows.Add(new Row(r.Round, Central, "evaluate", true, null, Finite(r.CentralLoss), null, null, null, null, "", r.CentralMetrics));
             foreach (var n in r.Nodes.OrderBy(n => n.Node, StringComparer.Ordinal).ThenBy(n => n.Phase, StringComparer.Ordinal))
-                rows.Add(new Row(r.Round, n.Node, n.Phase, n.Ok, n.Examples, n.Phase == "fit" ? TrainingLoss(n.Metrics) : Finite(n.Loss), n.DurationSeconds, n.UploadBytes, null, null, n.Error, n.Metrics));
+                rows.Add(new Row(r.Round, n.Node, n.Phase, n.Ok, n.Examples, n.TypedPhase() == Cohort.Clients.TaskKind.Fit ? TrainingLoss(n.Metrics) : Finite(n.Loss), n.DurationSeconds, n.UploadBytes, null, null, n.Error, n.Metrics));
         }
         return rows;
     }

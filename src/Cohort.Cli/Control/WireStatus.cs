@@ -17,6 +17,10 @@ internal static class WireStatus
     public static RoundStatus TypedStatus(this RoundInfo round) =>
         StatusText.TryParseRoundStatus(round.Status, out var status) ? status : throw new CliException($"server sent an unknown status '{round.Status}' for round {round.Round}");
 
+    /// <summary>The task kind a node result's phase names.</summary>
+    public static Cohort.Clients.TaskKind TypedPhase(this NodeRoundResult result) =>
+        StatusText.TryParsePhase(result.Phase, out var kind) ? kind : throw new CliException($"server sent an unknown phase '{result.Phase}' for node {result.Node}");
+
     /// <summary>The node's status.</summary>
     public static NodeStatus TypedStatus(this NodeInfo node) =>
         StatusText.TryParseNodeStatus(node.Status, out var status) ? status : throw new CliException($"server sent an unknown status '{node.Status}' for node {node.Name}");

@@ -168,9 +168,9 @@ internal static class DemoCommand
         var nodes = new JsonArray();
         double accuracySum = 0, correct = 0, tested = 0;
         int count = 0;
-        foreach (var e in last.Nodes.Where(n => n.Phase == "evaluate" && n.Ok).OrderBy(n => n.Node, StringComparer.Ordinal))
+        foreach (var e in last.Nodes.Where(n => n.TypedPhase() == Cohort.Clients.TaskKind.Evaluate && n.Ok).OrderBy(n => n.Node, StringComparer.Ordinal))
         {
-            var fit = detail.Rounds.SelectMany(r => r.Nodes).LastOrDefault(n => n.Node == e.Node && n.Phase == "fit" && n.Ok);
+            var fit = detail.Rounds.SelectMany(r => r.Nodes).LastOrDefault(n => n.Node == e.Node && n.TypedPhase() == Cohort.Clients.TaskKind.Fit && n.Ok);
             double accuracy = e.Metrics.TryGetValue("accuracy", out var a) ? RunReport.Value(a) : double.NaN;
             double auc = e.Metrics.TryGetValue("auc", out var u) ? RunReport.Value(u) : double.NaN;
             double prAuc = e.Metrics.TryGetValue("pr_auc", out var pr) ? RunReport.Value(pr) : double.NaN;

@@ -147,7 +147,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                 }
                 if (outcome.Fault is { } fault) log.LogError(fault, "Node {Node} fit failed inside Cohort (a defect, not the node's): {Reason}", flight.Task.Node, error);
                 await store.AddNodeResultAsync(new NodeResultRecord(
-                    run.Id, version + 1, flight.Task.Node, "fit", error is null, error, outcome.Examples,
+                    run.Id, version + 1, flight.Task.Node, flight.Task.Phase, error is null, error, outcome.Examples,
                     double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow,
                     error is null ? null : kind ?? FailureKind.Other), ct);
                 publish(new RoundProgress(run.Id, version + 1, ProgressPhase.Buffering, spec.BufferSize, arrivals));

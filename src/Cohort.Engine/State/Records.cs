@@ -30,7 +30,11 @@ public sealed record RoundRecord(
 public sealed record NodeResultRecord(
     string RunId, int Round, string Node, string Phase, bool Ok, string? Error,
     long Examples, double? Loss, Metrics Metrics, double DurationSeconds, long UploadBytes, DateTimeOffset At,
-    Clients.FailureKind? Failure = null);
+    Clients.FailureKind? Failure = null)
+{
+    /// <summary>The task kind <see cref="Phase"/> names; an unknown stored phase is a damaged store.</summary>
+    internal Clients.TaskKind Kind => StatusText.StoredPhase(Phase, "node_results");
+}
 
 /// <summary>A known node.</summary>
 internal sealed record NodeRecord(string Name, NodeStatus Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version);

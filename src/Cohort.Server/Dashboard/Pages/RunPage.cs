@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Cohort.Clients;
 using Cohort.Engine.State;
 using Cohort.Records;
 using Cohort.Server.Dashboard.Charts;
@@ -61,7 +62,7 @@ internal static class RunPage
           .Append(imbalance ? "<th>PR-AUC</th><th>F1</th>" : "").Append("</tr>");
         foreach (var round in v.Rounds)
         {
-            var fits = byRound[round.Round].Where(x => x.Phase == "fit").ToArray();
+            var fits = byRound[round.Round].Where(x => x.Kind == TaskKind.Fit).ToArray();
             sb.Append("<tr><td>").Append(round.Round).Append("</td><td>").Append(Html.Status(round.Status.ToText())).Append("</td><td>").Append(Html.Time(round.StartedAt))
               .Append("</td><td>").Append(round.FinishedAt is { } f ? Html.Duration(f - round.StartedAt) : "–")
               .Append("</td><td>").Append(fits.Count(x => x.Ok)).Append(" / ").Append(fits.Count(x => !x.Ok))
@@ -92,8 +93,8 @@ internal static class RunPage
     private static string MetricsTab(RunView v)
     {
         var done = v.Rounds.Where(r => r.Status == RoundStatus.Done).ToArray();
-        var evals = v.Results.Where(x => x.Ok && x.Phase == "evaluate").ToArray();
-        var fits = v.Results.Where(x => x.Ok && x.Phase == "fit").ToArray();
+        var evals = v.Results.Where(x => x.Ok && x.Kind == TaskKind.Evaluate).ToArray();
+        var fits = v.Results.Where(x => x.Ok && x.Kind == TaskKind.Fit).ToArray();
         var nodes = v.Results.Select(x => x.Node).Distinct().Order(StringComparer.Ordinal).ToArray();
         var sb = new StringBuilder("<p class=\"muted\">Solid black: the global model evaluated by the nodes (federated, weighted by examples); dashed: evaluated by the server (central); colours: each node's own value (tick to show or hide).</p><div class=\"charts\">");
 
@@ -186,14 +187,14 @@ internal static class RunPage
         foreach (var round in v.Rounds)
         {
             var results = byRound[round.Round].ToArray();
-            var lastFit = results.Where(x => x.Phase == "fit").Select(x => x.At).DefaultIfEmpty(round.StartedAt).Max();
+            var lastFit = results.Where(x => x.Kind == TaskKind.Fit).Select(x => x.At).DefaultIfEmpty(round.StartedAt).Max();
             foreach (var x in results)
             {
                 double waiting = Math.Max(0, (x.At - round.StartedAt).TotalSeconds - x.DurationSeconds);
-                string idle = x.Phase == "fit" ? Html.Num((lastFit - x.At).TotalSeconds) + " s" : "–";
+                string idle = x.Kind == TaskKind.Fit ? Html.Num((lastFit - x.At).TotalSeconds) + " s" : "–";
                 sb.Append("<tr><td>").Append(round.Round).Append("</td><td>").Append(Html.E(x.Node)).Append("</td><td>").Append(Html.E(x.Phase)).Append("</td><td>")
                   .Append(x.Ok ? "yes" : "<span class=\"error\">no</span>").Append("</td><td>").Append(Html.Num(x.DurationSeconds)).Append(" s</td><td data-bytes=\"")
-                  .Append(x.UploadBytes).Append("\">").Append(Html.Bytes(x.UploadBytes)).Append("</td><td>").Append(x.Phase == "fit" ? Html.Num(waiting) + " s" : "–")
+                  .Append(x.UploadBytes).Append("\">").Append(Html.Bytes(x.UploadBytes)).Append("</td><td>").Append(x.Kind == TaskKind.Fit ? Html.Num(waiting) + " s" : "–")
                   .Append("</td><td>").Append(idle).Append("</td></tr>");
             }
             sb.Append("<tr class=\"server-row\"><td>").Append(round.Round).Append("</td><td>server</td><td>aggregate</td><td>")

@@ -107,6 +107,7 @@ internal sealed class NodeSession : IAsyncDisposable
     private async Task HeartbeatLoopAsync(CancellationTokenSource session)
     {
         int failures = 0;
+        var lastLogged = DateTimeOffset.MinValue;
         using var timer = new PeriodicTimer(_heartbeat);
         while (await timer.WaitForNextTickAsync(session.Token))
         {
@@ -144,11 +145,25 @@ internal sealed class NodeSession : IAsyncDisposable
                 await session.CancelAsync();
                 return;
             }
+            catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled)
+            {
+                // One missed heartbeat is no reason to reconnect yet, but whoever runs the node should see why they
+                // fail: logged at most once per HeartbeatLogInterval, so a flapping link does not flood the log.
+                if (DateTimeOffset.UtcNow - lastLogged >= HeartbeatLogInterval)
+                {
+                    lastLogged = DateTimeOffset.UtcNow;
+                    _log.LogWarning("Node {Node}: heartbeat failed ({Status}: {Detail}); {Failures} in a row", _options.Name, e.StatusCode, e.Status.Detail, failures);
+                }
+            }
             catch (RpcException)
             {
+                // Cancelled: the session is ending.
             }
         }
     }
+
+    /// <summary>The least time between two log lines about failed heartbeats.</summary>
+    private static readonly TimeSpan HeartbeatLogInterval = TimeSpan.FromSeconds(30);
 
     private async Task PullAndRunAsync(RunApps apps, CancellationToken ct)
     {
@@ -277,7 +292,8 @@ internal sealed class NodeSession : IAsyncDisposable
         {
             header.Ok = false;
             header.Error = reply.Error;
-            _log.LogWarning("Node {Node}: task {Task} failed ({Kind}): {Error}", _options.Name, task.TaskId, reply.Failure, reply.Error);
+            if (reply.Fault is { } fault) _log.LogError(fault, "Node {Node}: task {Task} failed inside Cohort (a defect; please report it)", _options.Name, task.TaskId);
+            else _log.LogWarning("Node {Node}: task {Task} failed ({Kind}): {Error}", _options.Name, task.TaskId, reply.Failure, reply.Error);
         }
         header.DurationSeconds = clock.Elapsed.TotalSeconds;
         header.HasParameters = result is not null;

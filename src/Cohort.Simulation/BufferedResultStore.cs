@@ -40,7 +40,7 @@ internal sealed class BufferedResultStore(IStateStore inner) : IStateStore
     public Task<RunRecord?> GetRunAsync(string id, CancellationToken ct) => inner.GetRunAsync(id, ct);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? status, CancellationToken ct) => inner.ListRunsAsync(status, ct);
+    public Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct) => inner.ListRunsAsync(status, ct);
 
     /// <inheritdoc />
     public async Task SaveRoundAsync(RoundRecord round, CancellationToken ct)

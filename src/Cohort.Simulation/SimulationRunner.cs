@@ -108,7 +108,7 @@ public static class SimulationRunner
         };
         var pool = new VirtualNodePool(setup.Factory, setup.Dataset, setup.Partitions, spec.Workers);
         var executor = new RunExecutor(pool, store, models, options.Strategies, services, NullLogger<RunExecutor>.Instance);
-        string status = RunStatus.Finished;
+        var status = RunStatus.Finished;
         string? error = null;
         try
         {
@@ -138,7 +138,7 @@ public static class SimulationRunner
         await store.FlushAsync(CancellationToken.None);
         var final = (await store.GetRunAsync(id, CancellationToken.None))! with { Status = status, Error = error, FinishedAt = DateTimeOffset.UtcNow };
         await store.SaveRunAsync(final, CancellationToken.None);
-        await store.AddEventAsync(id, $"run.{status}", error is null ? $"run {status}" : $"run {status}: {error}", CancellationToken.None);
+        await store.AddEventAsync(id, $"run.{status.ToText()}", error is null ? $"run {status.ToText()}" : $"run {status.ToText()}: {error}", CancellationToken.None);
         var rounds = await store.ListRoundsAsync(id, CancellationToken.None);
         int last = models.LatestRound(id);
         var model = last >= 0 ? await models.LoadAsync(id, last, CancellationToken.None) : null;

@@ -133,18 +133,29 @@ internal sealed class VirtualNodePool : INodePool, IAsyncDisposable
         IClientApp? app = null;
         try
         {
-            app = _factory.Create(new ClientAppContext(task.RunId, task.Node, task.AppSettings, _nodeSettings, PartitionOf(client)));
+            try
+            {
+                app = _factory.Create(new ClientAppContext(task.RunId, task.Node, task.AppSettings, _nodeSettings, PartitionOf(client)));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The app could not even be created (bad settings, unreadable data): the round's failure, as a crashing node would be; the worker goes on.
+                return TaskOutcome.Failed(FailureKind.ClientError, $"{e.GetType().Name}: {e.Message}", clock.Elapsed.TotalSeconds);
+            }
             // The same chain as a node's (local DP seeded per round and client so that a simulation stays
             // reproducible, personal tensors kept per client across tasks), plus the Fleet API's checks.
             var reply = await _runner.RunAsync(app, task.ToClientTask(), job.Cancel.Token);
             return reply.ToOutcome(clock.Elapsed.TotalSeconds);
         }
+        catch (OperationCanceledException)
+        {
+            return TaskOutcome.Failed(FailureKind.Cancelled, "cancelled", clock.Elapsed.TotalSeconds);
+        }
         catch (Exception e)
         {
-            // The app could not even be created: the round's failure, as a crashing node would be; the worker goes on.
-            return e is OperationCanceledException
-                ? TaskOutcome.Failed(FailureKind.Cancelled, "cancelled", clock.Elapsed.TotalSeconds)
-                : TaskOutcome.Failed(FailureKind.ClientError, $"{e.GetType().Name}: {e.Message}", clock.Elapsed.TotalSeconds);
+            // The runner turns the app's own failures into replies: what reaches here is a defect in Cohort. It fails
+            // the task as Internal, with the exception kept so the executor logs its stack trace; the worker goes on.
+            return ClientReply.Broken(e).ToOutcome(clock.Elapsed.TotalSeconds);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Cohort.Apps.Tabular;
 using Cohort.Plans;
 using Cohort.Records;
 using YamlDotNet.RepresentationModel;
@@ -35,6 +36,8 @@ internal static class HeartDiseasePlan
             Name = "heart-disease",
             App = new AppSpec(((YamlScalarNode)Child(Child(root, "app"), "name")).Value!, new Config(settings)),
             Strategy = new StrategySpec("fedavg", Config.Empty),
+            // Every hospital trains and evaluates every round, as the example plan's selection section says.
+            Selection = new global::Cohort.Strategies.Selection(Hospitals.Length, Hospitals.Length, Hospitals.Length, 1.0, 1.0),
             Rounds = int.Parse(((YamlScalarNode)Child(root, "rounds")).Value!, CultureInfo.InvariantCulture),
             Seed = long.Parse(((YamlScalarNode)Child(root, "seed")).Value!, CultureInfo.InvariantCulture),
             Train = new TrainSpec
@@ -49,6 +52,10 @@ internal static class HeartDiseasePlan
             },
         };
     }
+
+    /// <summary>One tabular app per hospital, as each hospital's node would create it for <paramref name="plan"/>.</summary>
+    public static Dictionary<string, TabularApp> CreateApps(Plan plan) =>
+        Hospitals.ToDictionary(h => h, h => new TabularAppFactory().CreateTabular(Context(plan, h)));
 
     public static ClientAppContext Context(Plan plan, string hospital) =>
         new("test-run", hospital, plan.App.Settings, new Config([KeyValuePair.Create("data", Scalar.Of(DataPath(hospital)))]));

@@ -2,6 +2,7 @@ using System.Net;
 using Cohort.Cli;
 using Cohort.Cli.Control;
 using Cohort.Dashboard.Tests.Infrastructure;
+using Cohort.Engine.State;
 using Cohort.Server.Security;
 using Cohort.Transport.Channels;
 using Microsoft.Extensions.DependencyInjection;
@@ -66,7 +67,7 @@ public sealed class AccessTests(Federation federation, Browser browser)
         var stop = await http.PostAsync($"/runs/{federation.SlowRun}/stop", new FormUrlEncodedContent([]));
         Assert.Equal(HttpStatusCode.Forbidden, stop.StatusCode);
         Assert.Contains("viewer", await stop.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal("running", (await federation.Store.GetRunAsync(federation.SlowRun, CancellationToken.None))!.Status);
+        Assert.Equal(RunStatus.Running, (await federation.Store.GetRunAsync(federation.SlowRun, CancellationToken.None))!.Status);
     }
 
     [Fact]
@@ -118,7 +119,7 @@ public sealed class AccessTests(Federation federation, Browser browser)
             new() { Multipart = page.Context.APIRequest.CreateFormData().Set("plan", Federation.SlowPlan) });
         Assert.Equal(403, start.Status);
 
-        Assert.Equal("running", (await federation.Store.GetRunAsync(federation.SlowRun, CancellationToken.None))!.Status);
+        Assert.Equal(RunStatus.Running, (await federation.Store.GetRunAsync(federation.SlowRun, CancellationToken.None))!.Status);
         Assert.Equal(runsBefore, (await federation.Store.ListRunsAsync(null, CancellationToken.None)).Count);
         await page.Context.CloseAsync();
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Cohort.Dashboard.Tests.Infrastructure;
+using Cohort.Engine.State;
 using Cohort.Plans;
 using Cohort.Strategies;
 using Microsoft.Playwright;
@@ -118,11 +119,11 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
             await page.ReloadAsync();
         }
         Assert.Equal("waiting for nodes: 2 of min_available 3 connected run app 'tabular' and are named in selection.nodes", await page.TextContentAsync("#waiting-reason"));
-        Assert.Equal("running", (await federation.Store.GetRunAsync(id, CancellationToken.None))!.Status);
+        Assert.Equal(RunStatus.Running, (await federation.Store.GetRunAsync(id, CancellationToken.None))!.Status);
 
         await page.ClickAsync("#stop-run");
         await page.WaitForSelectorAsync(".summary .s-stopped");
-        Assert.Equal("stopped", (await federation.Store.GetRunAsync(id, CancellationToken.None))!.Status);
+        Assert.Equal(RunStatus.Stopped, (await federation.Store.GetRunAsync(id, CancellationToken.None))!.Status);
 
         // An uploaded plan file takes the place of the text box.
         await page.GotoAsync(DashboardUrl.Of(federation, "/runs/new"));

@@ -33,8 +33,8 @@ public sealed class ConcurrentRunsTests
 
             var l = await server.WaitForRunAsync(left.Id, Deadline);
             var r = await server.WaitForRunAsync(right.Id, Deadline);
-            Assert.True(l.Run.Status == RunStatus.Finished, l.Run.Error + Output(nodes));
-            Assert.True(r.Run.Status == RunStatus.Finished, r.Run.Error + Output(nodes));
+            Assert.True(l.Run.Status == RunStatus.Finished.ToText(), l.Run.Error + Output(nodes));
+            Assert.True(r.Run.Status == RunStatus.Finished.ToText(), r.Run.Error + Output(nodes));
             Assert.All(l.Rounds.SelectMany(x => x.Nodes), n => Assert.StartsWith("a", n.Node, StringComparison.Ordinal));
             Assert.All(r.Rounds.SelectMany(x => x.Nodes), n => Assert.StartsWith("b", n.Node, StringComparison.Ordinal));
 
@@ -61,7 +61,7 @@ public sealed class ConcurrentRunsTests
 
             var stranded = await server.Control.SubmitAsync(EmptyPlan("stranded", rounds: 2, minAvailable: 3, app: "tabular", wait: "10m"), "stranded", default);
             var waiting = await PollAsync(server, stranded.Id, d => d.Run.WaitingReason.Length > 0);
-            Assert.Equal(RunStatus.Running, waiting.Run.Status);
+            Assert.Equal(RunStatus.Running.ToText(), waiting.Run.Status);
             Assert.Equal("waiting for nodes: 0 of min_available 3 connected run app 'tabular'; 2 connected run other apps ('empty': n1, n2)", waiting.Run.WaitingReason);
             Assert.Contains(waiting.Events, e => e.Contains("run.waiting: before round 1: waiting for nodes: 0 of min_available 3", StringComparison.Ordinal));
             Assert.Contains(await server.Control.ListAsync(null, default), x => x.Id == stranded.Id && x.WaitingReason == waiting.Run.WaitingReason);
@@ -69,18 +69,18 @@ public sealed class ConcurrentRunsTests
 
             var valid = await server.Control.SubmitAsync(EmptyPlan("valid", rounds: 2, minAvailable: 2), "valid", default);
             var done = await server.WaitForRunAsync(valid.Id, Deadline);
-            Assert.True(done.Run.Status == RunStatus.Finished, done.Run.Error + Output(nodes));
+            Assert.True(done.Run.Status == RunStatus.Finished.ToText(), done.Run.Error + Output(nodes));
             Assert.Equal("", done.Run.WaitingReason);
-            Assert.Equal(RunStatus.Running, (await server.Control.GetAsync(stranded.Id, default)).Run.Status);
+            Assert.Equal(RunStatus.Running.ToText(), (await server.Control.GetAsync(stranded.Id, default)).Run.Status);
 
             // When wait_for_nodes runs out, the final message quotes the plan's min_available and the same counts.
             var impatient = await server.Control.SubmitAsync(EmptyPlan("impatient", rounds: 1, minAvailable: 3, app: "tabular", wait: "1s"), "impatient", default);
             var failed = await server.WaitForRunAsync(impatient.Id, Deadline);
-            Assert.Equal(RunStatus.Failed, failed.Run.Status);
+            Assert.Equal(RunStatus.Failed.ToText(), failed.Run.Status);
             Assert.Equal("before round 1: still too few nodes after wait_for_nodes (1s): 0 of min_available 3 connected run app 'tabular'; 2 connected run other apps ('empty': n1, n2)", failed.Run.Error);
 
             var stopped = await server.Control.StopAsync(stranded.Id, default);
-            Assert.Equal(RunStatus.Stopped, stopped.Status);
+            Assert.Equal(RunStatus.Stopped.ToText(), stopped.Status);
             Assert.Equal("", (await server.Control.GetAsync(stranded.Id, default)).Run.WaitingReason);
             Assert.Equal(0, await WaitingGaugeAsync(server));
         }
@@ -106,8 +106,8 @@ public sealed class ConcurrentRunsTests
 
             var a = await server.WaitForRunAsync(first.Id, Deadline);
             var b = await server.WaitForRunAsync(second.Id, Deadline);
-            Assert.True(a.Run.Status == RunStatus.Finished, a.Run.Error + Output(nodes));
-            Assert.True(b.Run.Status == RunStatus.Finished, b.Run.Error + Output(nodes));
+            Assert.True(a.Run.Status == RunStatus.Finished.ToText(), a.Run.Error + Output(nodes));
+            Assert.True(b.Run.Status == RunStatus.Finished.ToText(), b.Run.Error + Output(nodes));
             Assert.All(a.Rounds.Concat(b.Rounds), r => Assert.Equal(3, r.Nodes.Count(n => n.Phase == "fit" && n.Ok)));
 
             // Taking turns: each run finished its first round before the other started its last, so neither waited for the other to end.
@@ -116,7 +116,7 @@ public sealed class ConcurrentRunsTests
 
             var alone = await server.Control.SubmitAsync(plan, "alone", default);
             var c = await server.WaitForRunAsync(alone.Id, Deadline);
-            Assert.True(c.Run.Status == RunStatus.Finished, c.Run.Error);
+            Assert.True(c.Run.Status == RunStatus.Finished.ToText(), c.Run.Error);
 
             var modelA = await ModelBytesAsync(server, first.Id);
             Assert.Equal(modelA, await ModelBytesAsync(server, second.Id));
@@ -155,9 +155,9 @@ public sealed class ConcurrentRunsTests
             var queued = await server.Control.SubmitAsync(EmptyPlan("queued", rounds: 1, minAvailable: 2), "queued", default);
             await server.Control.StopAsync(slow.Id, default);
             var done = await server.WaitForRunAsync(queued.Id, Deadline);
-            Assert.True(done.Run.Status == RunStatus.Finished, done.Run.Error + Output(nodes));
+            Assert.True(done.Run.Status == RunStatus.Finished.ToText(), done.Run.Error + Output(nodes));
             var stopped = await server.Control.GetAsync(slow.Id, default);
-            Assert.Equal(RunStatus.Stopped, stopped.Run.Status);
+            Assert.Equal(RunStatus.Stopped.ToText(), stopped.Run.Status);
             Assert.Equal(0, stopped.Run.RoundsDone);
             await server.Control.StopAsync(wide.Id, default);
         }
@@ -190,9 +190,9 @@ public sealed class ConcurrentRunsTests
         var quick = await server.Control.SubmitAsync(EmptyPlan("quick", rounds: 2, minAvailable: 1), "quick", default);
         await server.Control.StopAsync(slow1.Id, default);
         var done = await server.WaitForRunAsync(quick.Id, Deadline);
-        Assert.True(done.Run.Status == RunStatus.Finished, done.Run.Error + Output([node]));
+        Assert.True(done.Run.Status == RunStatus.Finished.ToText(), done.Run.Error + Output([node]));
         var second = await server.Control.GetAsync(slow2.Id, default);
-        Assert.Equal(RunStatus.Running, second.Run.Status);
+        Assert.Equal(RunStatus.Running.ToText(), second.Run.Status);
         Assert.Equal(1, (await server.Control.ListNodesAsync(default)).Single().Tasks);
         await server.Control.StopAsync(slow2.Id, default);
     }

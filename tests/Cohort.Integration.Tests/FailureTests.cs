@@ -90,7 +90,12 @@ public sealed class FailureTests
                 nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty", "--set", "delay_ms=300"));
             await server.WaitForNodesAsync(2, processes: nodes);
             var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 100, minAvailable: 2, minFit: 2), "long", default);
-            while ((await server.Control.GetAsync(run.Id, default)).Run.RoundsDone < 1) await Task.Delay(50);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while ((await server.Control.GetAsync(run.Id, default)).Run.RoundsDone < 1)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the run did not finish round 1");
+                await Task.Delay(50);
+            }
 
             var stopped = await server.Control.StopAsync(run.Id, default);
 

@@ -38,8 +38,10 @@ public sealed class FleetProtocolTests
         var run = await server.Control.SubmitAsync(plan, "raw", default, skipPreflight: true);
         var weights = new ParameterSet([Tensor.Zeros("weights", Cohort.Parameters.DType.Float32, [4])]);
         string? rejection = null;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (rejection is null)
         {
+            Assert.True(DateTime.UtcNow < deadline, "the evaluation task never arrived");
             using var pull = fleet.PullTask(new PullTaskRequest { NodeName = "raw", WaitMs = 2000 });
             TaskHeader? task = null;
             await foreach (var m in pull.ResponseStream.ReadAllAsync())

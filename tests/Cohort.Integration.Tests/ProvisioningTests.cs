@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Cohort.Cli.Control;
+using Cohort.Engine.State;
 using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Server.Security.Provisioning;
 using Cohort.Transport.Channels;
@@ -271,7 +272,7 @@ public sealed class ProvisioningTests : IDisposable
         while (true)
         {
             var nodes = await control.ListNodesAsync(default);
-            if (names.All(n => nodes.Any(x => x.Name == n && x.Status is "online" or "busy"))) return;
+            if (names.All(n => nodes.Any(x => x.Name == n && x.TypedStatus().IsConnected()))) return;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"{string.Join(", ", names)} not online: {string.Join(", ", nodes.Select(n => $"{n.Name}={n.Status}"))}\n{string.Join("\n", processes.Select(p => p.Output))}");
             await Task.Delay(100);
@@ -284,7 +285,7 @@ public sealed class ProvisioningTests : IDisposable
         while (true)
         {
             var detail = await control.GetAsync(id, default);
-            if (global::Cohort.Engine.State.RunStatus.IsFinal(detail.Run.Status)) return detail;
+            if (detail.Run.TypedStatus().IsFinal()) return detail;
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status}");
             await Task.Delay(100);
         }

@@ -38,7 +38,12 @@ public sealed class ResilienceTests
                 nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "empty", "--set", "delay_ms=400"));
             await server.WaitForNodesAsync(2, processes: nodes);
             var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 6, minAvailable: 2, minFit: 2), "resume", default);
-            while ((await server.Control.GetAsync(run.Id, default)).Run.RoundsDone < 2) await Task.Delay(50);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while ((await server.Control.GetAsync(run.Id, default)).Run.RoundsDone < 2)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the run did not reach round 2");
+                await Task.Delay(50);
+            }
 
             await server.StopAsync();
             server = await TestServer.StartAsync(dataDir, port);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Cohort.Cli.Control;
 using Cohort.Engine.State;
 using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Plans;
@@ -118,7 +119,7 @@ public sealed class ServerCrashPointsTests
         while (true)
         {
             var detail = await server.Control.GetAsync(id, default);
-            if (RunStatus.IsFinal(detail.Run.Status)) return detail;
+            if (detail.Run.TypedStatus().IsFinal()) return detail;
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}\n{server.Process.Output}");
             await Task.Delay(100);
         }

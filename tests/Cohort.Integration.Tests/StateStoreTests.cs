@@ -27,10 +27,10 @@ public sealed class StateStoreTests
             Assert.Equal("a", await store.FindNodeByTokenHashAsync("hash-a", ct));
             Assert.Null(await store.FindNodeByTokenHashAsync("nope", ct));
             var seen = new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
-            await store.UpdateNodeAsync(new NodeRecord("a", "online", seen, "ipv4:127.0.0.1:1", "tabular", "1.0"), ct);
-            await store.UpdateNodeAsync(new NodeRecord("a", "offline", seen, null, null, null), ct);
+            await store.UpdateNodeAsync(new NodeRecord("a", NodeStatus.Online, seen, "ipv4:127.0.0.1:1", "tabular", "1.0"), ct);
+            await store.UpdateNodeAsync(new NodeRecord("a", NodeStatus.Offline, seen, null, null, null), ct);
             var node = Assert.Single(await store.ListNodesAsync(ct));
-            Assert.Equal(new NodeRecord("a", "offline", seen, "ipv4:127.0.0.1:1", "tabular", "1.0"), node);
+            Assert.Equal(new NodeRecord("a", NodeStatus.Offline, seen, "ipv4:127.0.0.1:1", "tabular", "1.0"), node);
 
             var created = new DateTimeOffset(2026, 11, 23, 10, 1, 2, TimeSpan.Zero).AddTicks(1230);
             var run = new RunRecord("r1", "name", "exp", "tabular", "fedavg", RunStatus.Queued, 3, 0, "yaml: 1", created, null, null, null);
@@ -47,7 +47,7 @@ public sealed class StateStoreTests
             for (int r = 1; r <= 3; r++)
             {
                 // Round 2 is saved without phases, as a caller that does not time rounds would.
-                await store.SaveRoundAsync(new RoundRecord("r1", r, "done", created, created.AddSeconds(r), 0.01 * r, 0.5 / r, metrics, Metrics.Empty, null, Metrics.Empty, null, r == 2 ? null : phases), ct);
+                await store.SaveRoundAsync(new RoundRecord("r1", r, RoundStatus.Done, created, created.AddSeconds(r), 0.01 * r, 0.5 / r, metrics, Metrics.Empty, null, Metrics.Empty, null, r == 2 ? null : phases), ct);
                 await store.AddNodeResultAsync(new NodeResultRecord("r1", r, "a", "fit", true, null, 10, double.NaN, metrics, 0.2, 1024, created), ct);
             }
             var rounds = await store.ListRoundsAsync("r1", ct);

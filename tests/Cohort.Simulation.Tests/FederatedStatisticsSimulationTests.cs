@@ -1,5 +1,6 @@
 using Cohort.Apps.Tabular;
 using Cohort.Engine.Models;
+using Cohort.Engine.State;
 using Cohort.Learning.Data;
 using Cohort.Plans;
 using Cohort.Strategies;
@@ -30,7 +31,7 @@ public sealed class FederatedStatisticsSimulationTests
 
         var result = await SimulationRunner.RunAsync(plan, Options(dir.Path), CancellationToken.None);
 
-        Assert.Equal("finished", result.Run.Status);
+        Assert.Equal(RunStatus.Finished, result.Run.Status);
         var saved = await new ModelStore(Path.Combine(dir.Path, "models")).LoadStatisticsAsync(result.Run.Id, CancellationToken.None);
         Assert.NotNull(saved);
         var stats = FederatedTabularStatistics.FromJson(saved[TabularSettings.StatisticsKey].AsString(), "saved");
@@ -68,7 +69,7 @@ public sealed class FederatedStatisticsSimulationTests
 
         var result = await SimulationRunner.RunAsync(plan, Options(dir.Path), CancellationToken.None);
 
-        Assert.Equal("finished", result.Run.Status);
+        Assert.Equal(RunStatus.Finished, result.Run.Status);
         Assert.Equal(3, result.Rounds.Count);
         foreach (var round in result.Rounds)
         {
@@ -90,7 +91,7 @@ public sealed class FederatedStatisticsSimulationTests
 
         var result = await SimulationRunner.RunAsync(plan, Options(dir.Path), CancellationToken.None);
 
-        Assert.Equal("failed", result.Run.Status);
+        Assert.Equal(RunStatus.Failed, result.Run.Status);
         Assert.Contains("central_evaluation: file '", result.Run.Error);
         Assert.Contains("no_such_bank.csv' not found on the server", result.Run.Error);
     }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Cohort.Apps;
 using Cohort.Audit;
 using Cohort.Cli.Control;
+using Cohort.Engine.State;
 using Cohort.Node;
 using Cohort.Records;
 using Cohort.Server.Hosting;
@@ -57,7 +58,7 @@ internal static class AuditBench
             try
             {
                 var deadline = DateTime.UtcNow.AddSeconds(60);
-                while ((await control.ListNodesAsync(ct)).Count(x => x.Status is "online" or "busy") < n)
+                while ((await control.ListNodesAsync(ct)).Count(x => x.TypedStatus().IsConnected()) < n)
                 {
                     if (DateTime.UtcNow > deadline) throw new CliException($"{n} nodes did not come online within 60 s");
                     await Task.Delay(100, ct);
@@ -73,7 +74,7 @@ internal static class AuditBench
                     round_timeout: 30s
                     """;
                 var run = await control.SubmitAsync(plan, "bench", ct);
-                while (!Engine.State.RunStatus.IsFinal((await control.GetAsync(run.Id, ct)).Run.Status)) await Task.Delay(50, ct);
+                while (!(await control.GetAsync(run.Id, ct)).Run.TypedStatus().IsFinal()) await Task.Delay(50, ct);
                 double wall = clock.Elapsed.TotalMilliseconds;
                 var after = ledger.Cost;
                 long entries = after.Entries - before.Entries;

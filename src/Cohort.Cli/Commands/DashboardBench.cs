@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Cohort.Clients;
 using Cohort.Engine.State;
 using Cohort.Records;
 using Cohort.Server.Hosting;
@@ -108,12 +109,12 @@ internal static class DashboardBench
             {
                 string name = $"site{node:D2}";
                 double acc = 0.6 + 0.3 * progress + 0.05 * random.NextDouble();
-                await store.AddNodeResultAsync(new NodeResultRecord(id, round, name, "fit", true, null, 200, 0.7 - 0.3 * progress,
+                await store.AddNodeResultAsync(new NodeResultRecord(id, round, name, TaskKind.Fit.ToPhaseText(), true, null, 200, 0.7 - 0.3 * progress,
                     Metrics(("train_accuracy", acc)), 0.2 + 0.1 * random.NextDouble(), 4096, start.AddSeconds(0.4)), ct);
-                await store.AddNodeResultAsync(new NodeResultRecord(id, round, name, "evaluate", true, null, 100, 0.7 - 0.3 * progress,
+                await store.AddNodeResultAsync(new NodeResultRecord(id, round, name, TaskKind.Evaluate.ToPhaseText(), true, null, 100, 0.7 - 0.3 * progress,
                     Metrics(("accuracy", acc), ("auc", acc + 0.05)), 0.01, 0, start.AddSeconds(0.6)), ct);
             }
-            await store.SaveRoundAsync(new RoundRecord(id, round, "done", start, start.AddSeconds(0.7), 0.001, 0.7 - 0.3 * progress,
+            await store.SaveRoundAsync(new RoundRecord(id, round, RoundStatus.Done, start, start.AddSeconds(0.7), 0.001, 0.7 - 0.3 * progress,
                 Metrics(("accuracy", 0.6 + 0.3 * progress), ("auc", 0.65 + 0.3 * progress)), Metrics(("train_accuracy", 0.62 + 0.3 * progress)),
                 null, Records.Metrics.Empty, null), ct);
         }

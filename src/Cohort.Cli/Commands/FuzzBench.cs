@@ -259,10 +259,10 @@ internal static class FuzzBench
             while (DateTime.UtcNow < deadline)
             {
                 var detail = await control.GetAsync(run.Id, ct);
-                if (RunStatus.IsFinal(detail.Run.Status))
+                if (detail.Run.TypedStatus().IsFinal())
                 {
                     Console.WriteLine($"honest run {run.Id}: {detail.Run.Status} {detail.Run.Error}".TrimEnd());
-                    return detail.Run.Status == RunStatus.Finished;
+                    return detail.Run.TypedStatus() == RunStatus.Finished;
                 }
                 await Task.Delay(200, ct);
             }

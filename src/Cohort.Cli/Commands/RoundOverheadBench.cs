@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Cohort.Cli.Control;
 using Cohort.Cli.Demo;
+using Cohort.Engine.State;
 using Cohort.Transport.Channels;
 
 namespace Cohort.Cli.Commands;
@@ -139,7 +140,7 @@ internal static class RoundOverheadBench
     internal static async Task WaitForNodesAsync(ControlClient control, List<NodeProcess> processes, int count, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while ((await control.ListNodesAsync(ct)).Count(x => x.Status is "online" or "busy") < count)
+        while ((await control.ListNodesAsync(ct)).Count(x => x.TypedStatus().IsConnected()) < count)
         {
             if (processes.FirstOrDefault(p => !p.IsRunning) is { } dead) throw new CliException($"node '{dead.Name}' exited before the benchmark started");
             if (DateTime.UtcNow > deadline) throw new CliException($"fewer than {count} nodes came online within 60s");
@@ -153,8 +154,8 @@ internal static class RoundOverheadBench
         while (true)
         {
             var detail = await control.GetAsync(id, ct);
-            if (detail.Run.Status == "finished") return detail;
-            if (detail.Run.Status is "failed" or "stopped") throw new CliException($"benchmark run {detail.Run.Status}: {detail.Run.Error}");
+            if (detail.Run.TypedStatus() == RunStatus.Finished) return detail;
+            if (detail.Run.TypedStatus().IsFinal()) throw new CliException($"benchmark run {detail.Run.Status}: {detail.Run.Error}");
             if (DateTime.UtcNow > deadline) throw new CliException("benchmark run did not finish within 30 minutes");
             await Task.Delay(200, ct);
         }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Cohort.Cli.Control;
+using Cohort.Engine.State;
 using Cohort.Transport.V1;
 using Spectre.Console;
 
@@ -183,11 +184,11 @@ internal static class RunCommands
                 if (!json) Console.WriteLine(RunReport.RoundLine(round, detail.Run.RoundsPlanned));
                 printed = round.Round;
             }
-            if (Engine.State.RunStatus.IsFinal(detail.Run.Status))
+            if (detail.Run.TypedStatus().IsFinal())
             {
                 if (json) Console.WriteLine(RunReport.ToJson(detail));
                 else Console.WriteLine(detail.Run.Error.Length > 0 ? $"run {id} {detail.Run.Status}: {detail.Run.Error}" : $"run {id} {detail.Run.Status}");
-                return detail.Run.Status == Engine.State.RunStatus.Finished ? 0 : 1;
+                return detail.Run.TypedStatus() == Engine.State.RunStatus.Finished ? 0 : 1;
             }
             await Task.Delay(250, ct);
         }

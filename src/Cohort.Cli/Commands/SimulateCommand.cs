@@ -37,7 +37,7 @@ internal static class SimulateCommand
             var result = await RunAsync(pr.GetValue(plan)!, pr.GetValue(dataDir)!, pr.GetValue(rounds), pr.GetValue(summary), isQuiet ? TextWriter.Null : console, ct,
                 pr.GetValue(baseline), pr.GetValue(chart), pr.GetValue(plugins));
             if (isQuiet) console.WriteLine(SummaryLine(result));
-            return result["status"]!.GetValue<string>() == RunStatus.Finished ? 0 : 1;
+            return result["status"]!.GetValue<string>() == RunStatus.Finished.ToText() ? 0 : 1;
         });
         return command;
     }
@@ -73,7 +73,7 @@ internal static class SimulateCommand
         {
             ["run"] = result.Run.Id,
             ["plan"] = Path.GetFullPath(planPath),
-            ["status"] = result.Run.Status,
+            ["status"] = result.Run.Status.ToText(),
             ["error"] = result.Run.Error,
             ["clients"] = result.Clients,
             ["workers"] = spec.Workers,
@@ -95,7 +95,7 @@ internal static class SimulateCommand
         }
         output.WriteLine(result.Run.Status == RunStatus.Finished
             ? $"simulation finished: {result.Run.RoundsDone} rounds in {clock.Elapsed.TotalSeconds:0.0}s, model {result.ModelPath}"
-            : $"simulation {result.Run.Status}: {result.Run.Error}");
+            : $"simulation {result.Run.Status.ToText()}: {result.Run.Error}");
         var federated = perRound.Select(r => (r!["round"]!.GetValue<int>(), r["central_accuracy"]?.GetValue<double>() ?? double.NaN)).ToList();
         var series = new List<Charts.AccuracyChart.Series> { new("federated (FedAvg)", federated) };
         if (baselineClient is not null && result.Run.Status == RunStatus.Finished)
@@ -190,9 +190,9 @@ internal static class SimulateCommand
             ["central_auc"] = r.HasCentral ? N(M(r.CentralMetrics, "auc")) : null,
             ["central_pr_auc"] = r.HasCentral ? N(M(r.CentralMetrics, "pr_auc")) : null,
             ["central_f1"] = r.HasCentral ? N(M(r.CentralMetrics, "f1")) : null,
-            ["fit_ok"] = r.Nodes.Count(n => n.Phase == "fit" && n.Ok),
-            ["fit_failed"] = r.Nodes.Count(n => n.Phase == "fit" && !n.Ok),
-            ["evaluate_ok"] = r.Nodes.Count(n => n.Phase == "evaluate" && n.Ok),
+            ["fit_ok"] = r.Nodes.Count(n => n.TypedPhase() == Cohort.Clients.TaskKind.Fit && n.Ok),
+            ["fit_failed"] = r.Nodes.Count(n => n.TypedPhase() == Cohort.Clients.TaskKind.Fit && !n.Ok),
+            ["evaluate_ok"] = r.Nodes.Count(n => n.TypedPhase() == Cohort.Clients.TaskKind.Evaluate && n.Ok),
             ["aggregation_seconds"] = Math.Round(r.AggregationSeconds, 5),
         };
         // Threshold and ranking figures exist only for binary apps; other rounds do not carry empty keys for them.

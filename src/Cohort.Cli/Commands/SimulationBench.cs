@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Cohort.Clients;
 using Cohort.Engine.State;
 using Cohort.Plans;
 using Cohort.Simulation;
@@ -183,13 +184,13 @@ internal static class SimulationBench
         var rounds = await store.ListRoundsAsync(runId, ct);
         var results = await store.ListNodeResultsAsync(runId, ct);
         var wall = rounds.Select(x => (x.FinishedAt!.Value - x.StartedAt).TotalMilliseconds).ToArray();
-        var fit = results.Where(x => x.Phase == "fit").Select(x => x.DurationSeconds * 1000).ToArray();
+        var fit = results.Where(x => x.Kind == TaskKind.Fit).Select(x => x.DurationSeconds * 1000).ToArray();
         return (wall, fit);
     }
 
     private static void Require(SimulationResult result)
     {
-        if (result.Run.Status != RunStatus.Finished) throw new CliException($"benchmark simulation {result.Run.Status}: {result.Run.Error}");
+        if (result.Run.Status != RunStatus.Finished) throw new CliException($"benchmark simulation {result.Run.Status.ToText()}: {result.Run.Error}");
     }
 
     private static double Median(double[] values) => Percentile(values, 0.5);

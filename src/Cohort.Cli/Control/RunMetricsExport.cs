@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Cohort.Engine.State;
 using Cohort.Transport.V1;
 
 namespace Cohort.Cli.Control;
@@ -33,13 +34,13 @@ internal static class RunMetricsExport
         foreach (var r in detail.Rounds.OrderBy(r => r.Round))
         {
             double? roundSeconds = RunReport.Seconds(r.StartedAt, r.FinishedAt) is var s && double.IsFinite(s) && r.FinishedAt.Length > 0 ? s : null;
-            rows.Add(new Row(r.Round, Global, "fit", r.Status == "done", null, TrainingLoss(r.FitMetrics), null, null, r.AggregationSeconds, roundSeconds, r.Error, r.FitMetrics));
+            rows.Add(new Row(r.Round, Global, "fit", r.TypedStatus() == RoundStatus.Done, null, TrainingLoss(r.FitMetrics), null, null, r.AggregationSeconds, roundSeconds, r.Error, r.FitMetrics));
             if (double.IsFinite(r.Loss) || r.Metrics.Count > 0)
                 rows.Add(new Row(r.Round, Global, "evaluate", true, null, Finite(r.Loss), null, null, null, null, "", r.Metrics));
             if (r.HasCentral)
                 rows.Add(new Row(r.Round, Central, "evaluate", true, null, Finite(r.CentralLoss), null, null, null, null, "", r.CentralMetrics));
             foreach (var n in r.Nodes.OrderBy(n => n.Node, StringComparer.Ordinal).ThenBy(n => n.Phase, StringComparer.Ordinal))
-                rows.Add(new Row(r.Round, n.Node, n.Phase, n.Ok, n.Examples, n.Phase == "fit" ? TrainingLoss(n.Metrics) : Finite(n.Loss), n.DurationSeconds, n.UploadBytes, null, null, n.Error, n.Metrics));
+                rows.Add(new Row(r.Round, n.Node, n.Phase, n.Ok, n.Examples, n.TypedPhase() == Cohort.Clients.TaskKind.Fit ? TrainingLoss(n.Metrics) : Finite(n.Loss), n.DurationSeconds, n.UploadBytes, null, null, n.Error, n.Metrics));
         }
         return rows;
     }

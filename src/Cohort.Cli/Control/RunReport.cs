@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Cohort.Engine.State;
 using Cohort.Transport.V1;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
@@ -25,7 +26,7 @@ internal static class RunReport
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"round {round.Round,3}/{planned}");
-        if (round.Status != "done") return sb.Append(CultureInfo.InvariantCulture, $"  {round.Status}: {round.Error}").ToString();
+        if (round.TypedStatus() != RoundStatus.Done) return sb.Append(CultureInfo.InvariantCulture, $"  {round.Status}: {round.Error}").ToString();
         // A plan without federated evaluation (fraction_evaluate: 0) has only the central figures.
         if (round.Metrics.Count > 0 || double.IsFinite(round.Loss))
         {
@@ -38,7 +39,7 @@ internal static class RunReport
             if (round.CentralMetrics.ContainsKey("auc")) sb.Append(CultureInfo.InvariantCulture, $" auc {Metric(round.CentralMetrics, "auc")}");
             AppendImbalanceFigures(sb, round.CentralMetrics, " ");
         }
-        var evaluations = round.Nodes.Where(n => n.Phase == "evaluate").OrderBy(n => n.Node, StringComparer.Ordinal).ToArray();
+        var evaluations = round.Nodes.Where(n => n.TypedPhase() == Cohort.Clients.TaskKind.Evaluate).OrderBy(n => n.Node, StringComparer.Ordinal).ToArray();
         if (evaluations.Length == 0)
         {
             // No federated evaluation this round: nothing per node to show.
@@ -55,7 +56,7 @@ internal static class RunReport
         }
         else
         {
-            int fitOk = round.Nodes.Count(n => n.Phase == "fit" && n.Ok), fit = round.Nodes.Count(n => n.Phase == "fit");
+            int fitOk = round.Nodes.Count(n => n.TypedPhase() == Cohort.Clients.TaskKind.Fit && n.Ok), fit = round.Nodes.Count(n => n.TypedPhase() == Cohort.Clients.TaskKind.Fit);
             sb.Append(CultureInfo.InvariantCulture, $"  | fit {fitOk}/{fit} ok, evaluate {evaluations.Count(n => n.Ok)}/{evaluations.Length} ok");
         }
         var failed = round.Nodes.Where(n => !n.Ok).Select(n => $"{n.Node} ({n.Phase}): {n.Error}").ToArray();

@@ -81,7 +81,7 @@ internal static class DemoCommand
         var run = await federation.Control.SubmitAsync(yaml, Path.GetFileName(planPath), ct);
         Console.WriteLine($"run {run.Id}: strategy {run.Strategy}, {run.RoundsPlanned} rounds");
         var detail = await FollowAsync(federation.Control, run, ct);
-        if (detail.Run.Status != RunStatus.Finished)
+        if (detail.Run.TypedStatus() != RunStatus.Finished)
         {
             Console.Error.WriteLine($"run {run.Id} {detail.Run.Status}: {detail.Run.Error}");
             return 1;
@@ -121,7 +121,7 @@ internal static class DemoCommand
                     printed = round.Round;
                 }
                 onUpdate(detail);
-                if (RunStatus.IsFinal(detail.Run.Status)) return;
+                if (detail.Run.TypedStatus().IsFinal()) return;
                 await Task.Delay(150, ct);
             }
         }
@@ -146,7 +146,7 @@ internal static class DemoCommand
 
     private static async Task CompareWithBaselineAsync(RunDetail detail, Plan plan, SimulationRunner.Setup setup, string client, string outDir, JsonObject summary, CancellationToken ct)
     {
-        var federated = detail.Rounds.Where(r => r.Status == "done" && r.HasCentral).OrderBy(r => r.Round)
+        var federated = detail.Rounds.Where(r => r.TypedStatus() == RoundStatus.Done && r.HasCentral).OrderBy(r => r.Round)
             .Select(r => (r.Round, Accuracy: r.CentralMetrics.TryGetValue("accuracy", out var a) ? RunReport.Value(a) : double.NaN)).ToList();
         Console.WriteLine($"training {client} alone for {plan.Rounds} rounds (same network, settings and initial model) ...");
         var points = await SingleClientBaseline.RunAsync(plan, setup, client, p =>
@@ -164,13 +164,13 @@ internal static class DemoCommand
     /// <summary>The demo's JSON summary from the final round's per-node evaluations.</summary>
     public static JsonObject Summarize(RunDetail detail, double wallSeconds, string modelPath)
     {
-        var last = detail.Rounds.Where(r => r.Status == "done").OrderBy(r => r.Round).Last();
+        var last = detail.Rounds.Where(r => r.TypedStatus() == RoundStatus.Done).OrderBy(r => r.Round).Last();
         var nodes = new JsonArray();
         double accuracySum = 0, correct = 0, tested = 0;
         int count = 0;
-        foreach (var e in last.Nodes.Where(n => n.Phase == "evaluate" && n.Ok).OrderBy(n => n.Node, StringComparer.Ordinal))
+        foreach (var e in last.Nodes.Where(n => n.TypedPhase() == Cohort.Clients.TaskKind.Evaluate && n.Ok).OrderBy(n => n.Node, StringComparer.Ordinal))
         {
-            var fit = detail.Rounds.SelectMany(r => r.Nodes).LastOrDefault(n => n.Node == e.Node && n.Phase == "fit" && n.Ok);
+            var fit = detail.Rounds.SelectMany(r => r.Nodes).LastOrDefault(n => n.Node == e.Node && n.TypedPhase() == Cohort.Clients.TaskKind.Fit && n.Ok);
             double accuracy = e.Metrics.TryGetValue("accuracy", out var a) ? RunReport.Value(a) : double.NaN;
             double auc = e.Metrics.TryGetValue("auc", out var u) ? RunReport.Value(u) : double.NaN;
             double prAuc = e.Metrics.TryGetValue("pr_auc", out var pr) ? RunReport.Value(pr) : double.NaN;

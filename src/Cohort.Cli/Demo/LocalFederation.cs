@@ -1,4 +1,5 @@
 using Cohort.Cli.Control;
+using Cohort.Engine.State;
 using Cohort.Server.Hosting;
 using Cohort.Transport.Channels;
 using Microsoft.Extensions.Logging;
@@ -67,7 +68,7 @@ internal sealed class LocalFederation : IAsyncDisposable
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            var online = (await Control.ListNodesAsync(ct)).Count(n => n.Status is "online" or "busy");
+            var online = (await Control.ListNodesAsync(ct)).Count(n => n.TypedStatus().IsConnected());
             if (online >= count) return;
             var dead = Nodes.FirstOrDefault(n => !n.IsRunning);
             if (dead is not null) throw new CliException($"node '{dead.Name}' exited; see {Path.Combine(Server.DataDir, "..", $"node-{dead.Name}.log")}");

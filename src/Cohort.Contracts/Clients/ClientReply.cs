@@ -25,6 +25,9 @@ internal sealed record ClientReply
     /// <summary>Evaluation loss; NaN for other kinds.</summary>
     public double Loss { get; init; } = double.NaN;
 
+    /// <summary>The exception behind an <see cref="FailureKind.Internal"/> failure, for the log of whoever runs the task; null otherwise.</summary>
+    public Exception? Fault { get; init; }
+
     /// <summary>Metrics the app reported.</summary>
     public Metrics Metrics { get; init; } = Metrics.Empty;
 
@@ -39,6 +42,10 @@ internal sealed record ClientReply
 
     /// <summary>Statistics of the local data (the statistics step).</summary>
     public static ClientReply Summarized(StatisticsResult s) => new() { Ok = true, Examples = s.Examples, Metrics = s.Metrics };
+
+    /// <summary>A defect in Cohort's own code around the app: <see cref="FailureKind.Internal"/>, with the exception kept for the log.</summary>
+    public static ClientReply Broken(Exception fault) =>
+        new() { Ok = false, Failure = FailureKind.Internal, Error = $"internal error: {fault.GetType().Name}: {fault.Message}", Fault = fault };
 
     /// <summary>A failure of a kind, with a message.</summary>
     public static ClientReply Failed(FailureKind kind, string error) => new() { Ok = false, Failure = kind, Error = error };

@@ -4,9 +4,10 @@ namespace Cohort.Clients;
 
 /// <summary>
 /// Runs one task on a client app through a chain of <see cref="IClientStep"/>s (outermost first), the
-/// same for a real node, an in-process pool and a simulation's virtual clients. Whatever the app or a
-/// step throws becomes a typed failure: cancellation as <see cref="FailureKind.Cancelled"/>, anything
-/// else as <see cref="FailureKind.ClientError"/>.
+/// same for a real node, an in-process pool and a simulation's virtual clients. Whatever the app throws
+/// becomes a typed failure: cancellation as <see cref="FailureKind.Cancelled"/>, anything else as
+/// <see cref="FailureKind.ClientError"/>. What a step (Cohort's own code) throws is a defect:
+/// <see cref="FailureKind.Internal"/>, with the exception in <see cref="ClientReply.Fault"/> for the caller's log.
 /// </summary>
 internal sealed class ClientTaskRunner
 {
@@ -31,7 +32,7 @@ internal sealed class ClientTaskRunner
     /// <summary>Runs <paramref name="task"/> on <paramref name="app"/>; never throws for app errors.</summary>
     public async Task<ClientReply> RunAsync(IClientApp app, ClientTask task, CancellationToken ct)
     {
-        ClientTaskHandler handler = (t, c) => InvokeAppAsync(app, t, c);
+        ClientTaskHandler handler = (t, c) => InvokeAppGuardedAsync(app, t, c);
         for (int i = _steps.Length - 1; i >= 0; i--)
         {
             var step = _steps[i];
@@ -45,6 +46,23 @@ internal sealed class ClientTaskRunner
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             return ClientReply.Failed(FailureKind.Cancelled, "task cancelled or timed out");
+        }
+        catch (Exception e)
+        {
+            return ClientReply.Broken(e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e);
+        }
+    }
+
+    // The app's own failures are the site's (client errors); only what escapes the steps is Cohort's.
+    private static async Task<ClientReply> InvokeAppGuardedAsync(IClientApp app, ClientTask task, CancellationToken ct)
+    {
+        try
+        {
+            return await InvokeAppAsync(app, task, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
         }
         catch (Exception e)
         {

@@ -35,4 +35,7 @@ public enum FailureKind
 
     /// <summary>The node refused the task under its site's policy (a strategy, app, limit or submitter the site does not accept); it refuses the whole run.</summary>
     SitePolicy,
+
+    /// <summary>Cohort's own code failed around the app (a defect, not the site's): logged with its stack trace where it happened.</summary>
+    Internal,
 }

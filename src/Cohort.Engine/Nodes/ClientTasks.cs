@@ -12,5 +12,5 @@ internal static class ClientTasks
     /// <summary>The engine's outcome of a client reply that took <paramref name="seconds"/>.</summary>
     public static TaskOutcome ToOutcome(this ClientReply reply, double seconds) => reply.Ok
         ? new TaskOutcome(true, null, reply.Examples, reply.Loss, reply.Metrics, reply.Parameters, seconds, reply.Parameters?.ByteCount ?? 0)
-        : TaskOutcome.Failed(reply.Failure ?? FailureKind.Other, reply.Error ?? "failed", seconds);
+        : TaskOutcome.Failed(reply.Failure ?? FailureKind.Other, reply.Error ?? "failed", seconds) with { Fault = reply.Fault };
 }

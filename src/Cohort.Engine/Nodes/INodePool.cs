@@ -18,6 +18,15 @@ internal interface INodePool
     /// </summary>
     IReadOnlyList<string> Available(string app, string? dataset) => Available(app);
 
+    /// <summary>
+    /// Completes at the next change in which nodes are available (one connects, leaves, or changes what it runs or holds).
+    /// Read it before <see cref="Available(string, string?)"/> so a change in between still wakes the waiter. Pools whose
+    /// nodes never change (virtual clients, in-process apps) return a task that never completes.
+    /// </summary>
+    Task AvailabilityChanged => Unchanging;
+
+    private static readonly Task Unchanging = new TaskCompletionSource().Task;
+
     /// <summary>Starts a task; the returned task completes with its outcome (never throws for node errors).</summary>
     Task<TaskOutcome> Submit(PendingTask task);
 

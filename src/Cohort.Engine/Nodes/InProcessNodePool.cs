@@ -60,7 +60,17 @@ internal sealed class InProcessNodePool : INodePool
         using var cancel = new CancellationTokenSource();
         // A task failed from outside (timeout, stop) cancels the app's work.
         _ = task.Completion.Task.ContinueWith(_ => cancel.Cancel(), TaskScheduler.Default);
-        var reply = await _runner.RunAsync(app, task.ToClientTask(), cancel.Token);
+        ClientReply reply;
+        try
+        {
+            reply = await _runner.RunAsync(app, task.ToClientTask(), cancel.Token);
+        }
+        catch (Exception e)
+        {
+            // The runner turns the app's failures into replies: this is a defect in Cohort. Failing the task
+            // (rather than leaving it open until the round times out) keeps the exception for the executor's log.
+            reply = ClientReply.Broken(e);
+        }
         if (reply.Ok && task.Kind == TaskKind.Fit && _options.FitDelays.TryGetValue(task.Node, out var delay) && delay > TimeSpan.Zero)
         {
             try

@@ -1,6 +1,7 @@
 using Cohort.Clients;
 using Cohort.Apps;
 using Cohort.Parameters;
+using Cohort.Engine.State;
 using Cohort.Records;
 
 namespace Cohort.Engine.Nodes;
@@ -79,14 +80,7 @@ internal sealed class PendingTask
     public TaskCompletionSource<TaskOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Phase name as stored ("fit", "evaluate", "get_parameters").</summary>
-    public string Phase => Kind switch
-    {
-        TaskKind.Fit => "fit",
-        TaskKind.Evaluate => "evaluate",
-        TaskKind.Validate => "validate",
-        TaskKind.Statistics => "statistics",
-        _ => "get_parameters",
-    };
+    public string Phase => Kind.ToPhaseText();
 }
 
 /// <summary>How a task ended: a result, or a failure with its <see cref="FailureKind"/> and a message for people.</summary>
@@ -94,6 +88,9 @@ internal sealed record TaskOutcome(
     bool Ok, string? Error, long Examples, double Loss, Metrics Metrics, ParameterSet? Parameters,
     double DurationSeconds, long UploadBytes)
 {
+    /// <summary>The exception behind an <see cref="FailureKind.Internal"/> failure (a defect in Cohort, logged with its stack trace); null otherwise.</summary>
+    public Exception? Fault { get; init; }
+
     /// <summary>Why the task failed; null when it succeeded.</summary>
     public FailureKind? Failure { get; init; }
 

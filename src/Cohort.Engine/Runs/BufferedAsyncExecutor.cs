@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Cohort.Apps;
 using Cohort.Clients;
@@ -28,7 +27,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
 
     /// <summary>Runs the plan's <c>rounds</c> model versions from <paramref name="global"/> (the model of version <paramref name="startVersion"/> − 1).</summary>
     public async Task ExecuteAsync(RunRecord run, Plan plan, IStrategy strategy, ParameterSet global, int startVersion,
-        ConcurrentDictionary<string, RoundProgress> progress, CancellationToken ct, CentralEvaluator? centralEvaluator = null)
+        Action<RoundProgress> publish, CancellationToken ct, CentralEvaluator? centralEvaluator = null)
     {
         var spec = plan.Asynchronous ?? throw new ArgumentException("the plan has no asynchronous section", nameof(plan));
         int version = startVersion - 1;
@@ -127,10 +126,10 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                     if (DateTimeOffset.UtcNow > waitDeadline)
                         throw new RunFailedException($"version {version + 1}: no node could take a task after wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s)"
                             + (none ? $": {NodeSelection.Shortage(run.Id, plan, pool, 1, "needed")}" : ""));
-                    progress[run.Id] = new RoundProgress(run.Id, version + 1, "waiting for nodes", 1, 0)
+                    publish(new RoundProgress(run.Id, version + 1, ProgressPhase.WaitingForNodes, 1, 0)
                     {
                         WaitingReason = none ? NodeSelection.WaitingReason(run.Id, plan, pool, 1, "needed") : null,
-                    };
+                    });
                     await Task.Delay(100, ct);
                     continue;
                 }
@@ -166,8 +165,9 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                     if (++consecutiveFailures > 10 * Math.Max(1, NodeSelection.Eligible(plan, pool).Count))
                         throw new RunFailedException($"version {version + 1}: {consecutiveFailures} fit tasks failed in a row; last failures: {Describe(failures.TakeLast(5))}");
                 }
+                if (outcome.Fault is { } fault) log.LogError(fault, "Node {Node} fit failed inside Cohort (a defect, not the node's): {Reason}", flight.Task.Node, error);
                 await RecordAsync(run.Id, version + 1, flight.Task.Node, outcome, error, kind, ct);
-                progress[run.Id] = new RoundProgress(run.Id, version + 1, "buffering", spec.BufferSize, arrivals);
+                publish(new RoundProgress(run.Id, version + 1, ProgressPhase.Buffering, spec.BufferSize, arrivals));
                 ReleaseUnused(sent, inFlight.Values, version);
 
                 if (arrivals < spec.BufferSize) continue;
@@ -286,7 +286,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
 
     private Task RecordAsync(string runId, int version, string node, TaskOutcome outcome, string? error, FailureKind? kind, CancellationToken ct) =>
         store.AddNodeResultAsync(new NodeResultRecord(
-            runId, version, node, "fit", error is null, error, outcome.Examples,
+            runId, version, node, TaskKind.Fit.ToPhaseText(), error is null, error, outcome.Examples,
             double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow,
             error is null ? null : kind ?? FailureKind.Other), ct);
 

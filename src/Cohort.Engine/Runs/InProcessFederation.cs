@@ -1,4 +1,5 @@
 using Cohort.Apps;
+using Cohort.Clients;
 using Cohort.Engine.Models;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.Runs;
@@ -44,9 +45,9 @@ internal sealed class InProcessFederation(IReadOnlyDictionary<string, IClientApp
             global = await models.LoadAsync(run.Id, round, ct) ?? throw new RunFailedException($"round {round}: no model was saved");
             if (onRound is null) continue;
             var ofRound = results.Where(r => r.Round == round).ToArray();
-            var evaluations = ofRound.Where(r => r.Phase == "evaluate" && r.Ok)
+            var evaluations = ofRound.Where(r => r.Kind == TaskKind.Evaluate && r.Ok)
                 .ToDictionary(r => r.Node, r => new EvaluateResult(r.Loss ?? double.NaN, r.Examples, r.Metrics), StringComparer.Ordinal);
-            var failures = ofRound.Where(r => r.Phase == "fit" && !r.Ok).Select(r => new NodeFailure(r.Node, r.Error ?? "failed")).ToArray();
+            var failures = ofRound.Where(r => r.Kind == TaskKind.Fit && !r.Ok).Select(r => new NodeFailure(r.Node, r.Error ?? "failed")).ToArray();
             onRound(new RoundOutcome(round, global, evaluations, failures));
         }
         return global ?? (await models.LoadAsync(run.Id, 0, ct))!;

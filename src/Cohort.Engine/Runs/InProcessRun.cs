@@ -40,7 +40,7 @@ internal static class InProcessRun
             RunStatus.Running, plan.Rounds, 0, plan.SourceText, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null);
         await store.SaveRunAsync(run, ct);
         var executor = new RunExecutor(pool, store, models, StrategyRegistry.CreateDefault(), services, NullLogger<RunExecutor>.Instance);
-        string status = RunStatus.Finished;
+        var status = RunStatus.Finished;
         string? error = null;
         try
         {

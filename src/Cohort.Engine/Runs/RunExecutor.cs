@@ -20,8 +20,10 @@ internal sealed class RunExecutor(
     INodePool pool, IStateStore store, IModelStore models, StrategyRegistry strategies,
     StrategyServices services, ILogger<RunExecutor> log)
 {
-    /// <summary>Latest progress of each running run.</summary>
-    public System.Collections.Concurrent.ConcurrentDictionary<string, RoundProgress> Progress { get; } = new();
+    private readonly RunProgressBoard _progress = new();
+
+    /// <summary>Latest progress of each running run, published by this executor only.</summary>
+    public IRunProgress Progress => _progress;
 
     // Nodes that refused a run under their site policy, with the reason, per run. A site policy answers
     // the same for every task of a run, so such a node gets no more of the run's tasks.
@@ -41,6 +43,7 @@ internal sealed class RunExecutor(
         finally
         {
             _refusals.TryRemove(run.Id, out _);
+            _progress.Clear(run.Id);
         }
     }
 
@@ -86,8 +89,7 @@ internal sealed class RunExecutor(
             // A resumed buffer is refilled by whichever nodes come back first: wait for the plan's nodes so
             // that the rerun hands out its tasks as the uninterrupted run did.
             if (startRound > 1) await WaitForNodesAsync(run.Id, plan, startRound, ct);
-            await new BufferedAsyncExecutor(pool, store, models, log).ExecuteAsync(run, plan, strategy, global, startRound, Progress, ct, central);
-            Progress.TryRemove(run.Id, out _);
+            await new BufferedAsyncExecutor(pool, store, models, log).ExecuteAsync(run, plan, strategy, global, startRound, _progress.Publish, ct, central);
             return;
         }
 
@@ -99,7 +101,6 @@ internal sealed class RunExecutor(
             // Only now is the round's outcome safe without them.
             await models.DiscardRoundResultsAsync(run.Id, -1, ct);
         }
-        Progress.TryRemove(run.Id, out _);
     }
 
     private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, CancellationToken ct)
@@ -312,8 +313,8 @@ internal sealed class RunExecutor(
             Timeout = plan.RoundTimeout,
             OfflineGrace = plan.Failure.OfflineGrace,
         }).ToArray();
-        string phase = kind == TaskKind.Fit ? "fit" : "evaluate";
-        Progress[run.Id] = new RoundProgress(run.Id, round, phase, tasks.Length, 0);
+        var phase = kind == TaskKind.Fit ? ProgressPhase.Fit : ProgressPhase.Evaluate;
+        _progress.Publish(new RoundProgress(run.Id, round, phase, tasks.Length, 0));
         var pending = tasks.ToDictionary(t => (Task)pool.Submit(t), t => t);
         using var timeout = new CancellationTokenSource(plan.RoundTimeout);
         using var onTimeout = timeout.Token.Register(() =>
@@ -329,7 +330,7 @@ internal sealed class RunExecutor(
         {
             var task = pending[done];
             received++;
-            Progress[run.Id] = new RoundProgress(run.Id, round, phase, tasks.Length, received);
+            _progress.Publish(new RoundProgress(run.Id, round, phase, tasks.Length, received));
             yield return (task, await task.Completion.Task);
         }
         ct.ThrowIfCancellationRequested();
@@ -368,7 +369,7 @@ internal sealed class RunExecutor(
                 Timeout = plan.RoundTimeout,
                 OfflineGrace = plan.Failure.OfflineGrace,
             }).ToArray();
-            Progress[run.Id] = new RoundProgress(run.Id, 0, "statistics", tasks.Length, 0);
+            _progress.Publish(new RoundProgress(run.Id, 0, ProgressPhase.Statistics, tasks.Length, 0));
             using var timeout = new CancellationTokenSource(plan.RoundTimeout);
             using var onTimeout = timeout.Token.Register(() =>
             {
@@ -498,21 +499,25 @@ internal sealed class RunExecutor(
         var started = DateTimeOffset.UtcNow;
         var deadline = started + plan.WaitForNodes;
         int announced = -1;
-        while (Available(runId, plan).Count is var count && count < wanted)
+        while (true)
         {
-            if (DateTimeOffset.UtcNow > deadline)
+            // Taken before counting, so a node that connects in between still wakes the wait below.
+            var changed = pool.AvailabilityChanged;
+            int count = Available(runId, plan).Count;
+            if (count >= wanted) break;
+            if (DateTimeOffset.UtcNow >= deadline)
                 throw new RunFailedException($"{stage}: still too few nodes after wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s): {NodeSelection.Shortage(runId, plan, pool, wanted, wantedName, Refused(runId))}{RefusalNote(runId)}");
             string reason = NodeSelection.WaitingReason(runId, plan, pool, wanted, wantedName, Refused(runId)) + RefusalNote(runId);
-            Progress[runId] = new RoundProgress(runId, round, "waiting for nodes", wanted, count) { WaitingReason = reason };
+            _progress.Publish(new RoundProgress(runId, round, ProgressPhase.WaitingForNodes, wanted, count) { WaitingReason = reason });
             if (count != announced)
             {
                 log.LogInformation("Run {Run} {Stage}: {Reason}", runId, stage, reason);
                 await store.AddEventAsync(runId, "run.waiting", $"{stage}: {reason}", ct);
                 announced = count;
             }
-            await Task.Delay(100, ct);
+            await UntilChangedAsync(changed, deadline, ct);
         }
-        Progress[runId] = new RoundProgress(runId, round, "starting", wanted, Available(runId, plan).Count);
+        _progress.Publish(new RoundProgress(runId, round, ProgressPhase.Starting, wanted, Available(runId, plan).Count));
         await store.AddEventAsync(runId, "run.nodes_ready",
             $"{stage}: {Available(runId, plan).Count} of {wantedName} {wanted} nodes connected after waiting {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
     }
@@ -560,11 +565,28 @@ internal sealed class RunExecutor(
         Timeout = plan.RoundTimeout,
     };
 
+    /// <summary>Waits for a change in the nodes available, or until <paramref name="deadline"/>, whichever is first.</summary>
+    private static async Task UntilChangedAsync(Task changed, DateTimeOffset deadline, CancellationToken ct)
+    {
+        var left = deadline - DateTimeOffset.UtcNow;
+        if (left <= TimeSpan.Zero) return;
+        try
+        {
+            // Task.WaitAsync takes at most ~49 days; a longer wait_for_nodes simply goes round again.
+            await changed.WaitAsync(left < TimeSpan.FromDays(1) ? left : TimeSpan.FromDays(1), ct);
+        }
+        catch (TimeoutException)
+        {
+            // The caller checks the deadline.
+        }
+    }
+
     private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, FailureKind? kind, CancellationToken ct)
     {
         using (log.BeginScope(LogScope.Node(task.Node)))
         {
             if (error is null) log.LogDebug("Node {Node} {Phase} result: {Examples} examples in {Duration:F3}s", task.Node, task.Phase, outcome.Examples, outcome.DurationSeconds);
+            else if (outcome.Fault is { } fault) log.LogError(fault, "Node {Node} {Phase} failed inside Cohort (a defect, not the node's): {Reason}", task.Node, task.Phase, error);
             else log.LogWarning("Node {Node} {Phase} failed: {Reason}", task.Node, task.Phase, error);
         }
         return store.AddNodeResultAsync(new NodeResultRecord(

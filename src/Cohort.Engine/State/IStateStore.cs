@@ -25,7 +25,7 @@ internal interface IStateStore
     Task<RunRecord?> GetRunAsync(string id, CancellationToken ct);
 
     /// <summary>Runs, newest first, optionally of one status.</summary>
-    Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? status, CancellationToken ct);
+    Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct);
 
     /// <summary>Inserts or replaces a round.</summary>
     Task SaveRoundAsync(RoundRecord round, CancellationToken ct);

@@ -70,7 +70,7 @@ internal sealed class InMemoryStateStore : IStateStore
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? status, CancellationToken ct)
+    public Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct)
     {
         lock (_gate)
         {

@@ -163,25 +163,25 @@ internal sealed class SqliteStateStore : IStateStore
         ON CONFLICT(name) DO UPDATE SET status = excluded.status, last_seen = excluded.last_seen,
           address = COALESCE(excluded.address, nodes.address), app = COALESCE(excluded.app, nodes.app),
           version = COALESCE(excluded.version, nodes.version)
-        """, ct, ("$n", node.Name), ("$s", node.Status), ("$l", Time(node.LastSeen)), ("$a", node.Address), ("$p", node.App), ("$v", node.Version));
+        """, ct, ("$n", node.Name), ("$s", node.Status.ToText()), ("$l", Time(node.LastSeen)), ("$a", node.Address), ("$p", node.App), ("$v", node.Version));
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken ct) => await QueryAsync(
         "SELECT name, status, last_seen, address, app, version FROM nodes ORDER BY name",
-        r => new NodeRecord(r.GetString(0), r.GetString(1), TimeOrNull(r, 2), StringOrNull(r, 3), StringOrNull(r, 4), StringOrNull(r, 5)), ct);
+        r => new NodeRecord(r.GetString(0), StatusText.StoredNodeStatus(r.GetString(1), "nodes"), TimeOrNull(r, 2), StringOrNull(r, 3), StringOrNull(r, 4), StringOrNull(r, 5)), ct);
 
     /// <inheritdoc />
     public Task SaveRunAsync(RunRecord run, CancellationToken ct) => ExecuteAsync("""
         INSERT OR REPLACE INTO runs(id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error, submitter)
         VALUES ($id, $name, $exp, $app, $strategy, $status, $planned, $done, $plan, $created, $started, $finished, $error, $submitter)
         """, ct, ("$id", run.Id), ("$name", run.Name), ("$exp", run.Experiment), ("$app", run.App), ("$strategy", run.Strategy),
-        ("$status", run.Status), ("$planned", run.RoundsPlanned), ("$done", run.RoundsDone), ("$plan", run.PlanYaml),
+        ("$status", run.Status.ToText()), ("$planned", run.RoundsPlanned), ("$done", run.RoundsDone), ("$plan", run.PlanYaml),
         ("$created", Time(run.CreatedAt)), ("$started", Time(run.StartedAt)), ("$finished", Time(run.FinishedAt)), ("$error", run.Error), ("$submitter", run.Submitter));
 
     private const string RunColumns = "id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error, submitter";
 
     private static RunRecord ReadRun(SqliteDataReader r) => new(
-        r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5),
+        r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), StatusText.StoredRunStatus(r.GetString(5), "runs"),
         r.GetInt32(6), r.GetInt32(7), r.GetString(8), TimeOrNull(r, 9)!.Value, TimeOrNull(r, 10), TimeOrNull(r, 11), StringOrNull(r, 12))
     {
         Submitter = StringOrNull(r, 13),
@@ -192,16 +192,16 @@ internal sealed class SqliteStateStore : IStateStore
         (await QueryAsync($"SELECT {RunColumns} FROM runs WHERE id = $id", ReadRun, ct, ("$id", id))).FirstOrDefault();
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? status, CancellationToken ct) => string.IsNullOrEmpty(status)
+    public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct) => status is null
         ? await QueryAsync($"SELECT {RunColumns} FROM runs ORDER BY created_at DESC, id DESC", ReadRun, ct)
-        : await QueryAsync($"SELECT {RunColumns} FROM runs WHERE status = $s ORDER BY created_at DESC, id DESC", ReadRun, ct, ("$s", status));
+        : await QueryAsync($"SELECT {RunColumns} FROM runs WHERE status = $s ORDER BY created_at DESC, id DESC", ReadRun, ct, ("$s", status.Value.ToText()));
 
     /// <inheritdoc />
     public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync((_syncRounds ? "PRAGMA synchronous=FULL;\n" : "") + """
         INSERT OR REPLACE INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases)
         VALUES ($run, $round, $status, $started, $finished, $agg, $loss, $metrics, $fit, $closs, $cmetrics, $error, $phases);
         PRAGMA synchronous=NORMAL;
-        """, ct, ("$run", round.RunId), ("$round", round.Round), ("$status", round.Status), ("$started", Time(round.StartedAt)),
+        """, ct, ("$run", round.RunId), ("$round", round.Round), ("$status", round.Status.ToText()), ("$started", Time(round.StartedAt)),
         ("$finished", Time(round.FinishedAt)), ("$agg", round.AggregationSeconds), ("$loss", Finite(round.Loss)),
         ("$metrics", ScalarJson.Serialize(round.Metrics)), ("$fit", ScalarJson.Serialize(round.FitMetrics)),
         ("$closs", Finite(round.CentralLoss)), ("$cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("$error", round.Error),
@@ -210,7 +210,7 @@ internal sealed class SqliteStateStore : IStateStore
     /// <inheritdoc />
     public async Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct) => await QueryAsync(
         "SELECT run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases FROM rounds WHERE run_id = $run ORDER BY round",
-        r => new RoundRecord(r.GetString(0), r.GetInt32(1), r.GetString(2), TimeOrNull(r, 3)!.Value, TimeOrNull(r, 4), r.GetDouble(5),
+        r => new RoundRecord(r.GetString(0), r.GetInt32(1), StatusText.StoredRoundStatus(r.GetString(2), "rounds"), TimeOrNull(r, 3)!.Value, TimeOrNull(r, 4), r.GetDouble(5),
             DoubleOrNull(r, 6), ScalarJson.ToMetrics(StringOrNull(r, 7)), ScalarJson.ToMetrics(StringOrNull(r, 8)),
             DoubleOrNull(r, 9), ScalarJson.ToMetrics(StringOrNull(r, 10)), StringOrNull(r, 11), ScalarJson.ToMetrics(StringOrNull(r, 12))), ct, ("$run", runId));
 

@@ -51,8 +51,15 @@ internal sealed class ControlService(
     public override async Task<ListRunsReply> ListRuns(ListRunsRequest request, ServerCallContext context)
     {
         operators.Demand(context, Permission.ReadRuns);
+        RunStatus? status = null;
+        if (request.Status.Length > 0)
+        {
+            if (!StatusText.TryParseRunStatus(request.Status, out var parsed))
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"status: unknown run status '{request.Status}' (known: {StatusText.KnownRunStatuses})"));
+            status = parsed;
+        }
         var reply = new ListRunsReply();
-        foreach (var r in await store.ListRunsAsync(request.Status, context.CancellationToken)) reply.Runs.Add(Live(RunDetails.Info(r)));
+        foreach (var r in await store.ListRunsAsync(status, context.CancellationToken)) reply.Runs.Add(Live(RunDetails.Info(r)));
         return reply;
     }
 
@@ -71,7 +78,7 @@ internal sealed class ControlService(
     {
         operators.Demand(context, Permission.StopRun);
         var run = await runs.StopAsync(request.RunId, context.CancellationToken) ?? throw NotFound(request.RunId);
-        ledger.Append(new AuditEvent(AuditKinds.RunStopped, AuditActors.Operator(context.GetHttpContext()), $"stop requested through the Control API; run is {run.Status}") { Run = run.Id });
+        ledger.Append(new AuditEvent(AuditKinds.RunStopped, AuditActors.Operator(context.GetHttpContext()), $"stop requested through the Control API; run is {run.Status.ToText()}") { Run = run.Id });
         return Live(RunDetails.Info(run));
     }
 
@@ -135,7 +142,7 @@ internal sealed class ControlService(
             reply.Nodes.Add(new NodeInfo
             {
                 Name = n.Name,
-                Status = l?.Status ?? (n.Status == NodeStatus.Unknown ? "never connected" : NodeStatus.Offline),
+                Status = StatusText.Current(l?.Status, n.Status).ToShownText(),
                 LastHeartbeat = (l?.LastSeen ?? n.LastSeen)?.ToString("O") ?? "",
                 Address = l?.Address ?? n.Address ?? "",
                 App = l?.App ?? n.App ?? "",

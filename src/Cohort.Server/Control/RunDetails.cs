@@ -14,7 +14,7 @@ internal static class RunDetails
         Name = r.Name,
         Experiment = r.Experiment,
         Strategy = r.Strategy,
-        Status = r.Status,
+        Status = r.Status.ToText(),
         App = r.App,
         RoundsPlanned = r.RoundsPlanned,
         RoundsDone = r.RoundsDone,
@@ -31,7 +31,7 @@ internal static class RunDetails
         var info = new RoundInfo
         {
             Round = round.Round,
-            Status = round.Status,
+            Status = round.Status.ToText(),
             StartedAt = round.StartedAt.ToString("O"),
             FinishedAt = round.FinishedAt?.ToString("O") ?? "",
             AggregationSeconds = round.AggregationSeconds,

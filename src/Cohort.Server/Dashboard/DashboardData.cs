@@ -27,7 +27,7 @@ internal sealed class DashboardData(
     public ServerOptions Options => options;
 
     /// <summary>Progress of running runs.</summary>
-    public RoundProgress? ProgressOf(string runId) => executor.Progress.TryGetValue(runId, out var p) ? p : null;
+    public RoundProgress? ProgressOf(string runId) => executor.Progress.Of(runId);
 
     /// <summary>The parsed plan of a run (null with the reason when it no longer parses, e.g. a strategy was removed).</summary>
     public (Plan? Plan, string? Error) PlanOf(RunRecord run) => _plans.GetOrAdd(run.Id, _ =>
@@ -86,7 +86,7 @@ internal sealed class DashboardData(
         foreach (var n in stored)
         {
             live.TryGetValue(n.Name, out var l);
-            rows.Add(new NodeRow(n.Name, l?.Status ?? (n.Status == "unknown" ? "never connected" : "offline"),
+            rows.Add(new NodeRow(n.Name, StatusText.Current(l?.Status, n.Status),
                 l?.LastSeen ?? n.LastSeen, l?.Address ?? n.Address, l?.App ?? n.App, l?.Version ?? n.Version, l?.BusyTask)
             { Datasets = l?.Datasets ?? [] });
         }
@@ -97,7 +97,7 @@ internal sealed class DashboardData(
 }
 
 /// <summary>A node as the dashboard lists it.</summary>
-internal sealed record NodeRow(string Name, string Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version, string? BusyTask)
+internal sealed record NodeRow(string Name, NodeStatus Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version, string? BusyTask)
 {
     /// <summary>The data sets the node declared when it last registered since the server started.</summary>
     public IReadOnlyList<Fleet.DeclaredDataset> Datasets { get; init; } = [];

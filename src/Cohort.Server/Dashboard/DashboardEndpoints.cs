@@ -62,7 +62,7 @@ internal static class DashboardEndpoints
             if (!await DashboardAccess.DemandAsync(http, Permission.StopRun)) return Results.Empty;
             var run = await runs.StopAsync(id, http.RequestAborted);
             if (run is null) return Results.NotFound($"no run '{id}'");
-            ledger.Append(new AuditEvent(AuditKinds.RunStopped, AuditActors.Of(DashboardAccess.Identity(http)), $"stop requested from the dashboard; run is {run.Status}") { Run = id });
+            ledger.Append(new AuditEvent(AuditKinds.RunStopped, AuditActors.Of(DashboardAccess.Identity(http)), $"stop requested from the dashboard; run is {run.Status.ToText()}") { Run = id });
             await store.AddEventAsync(id, "run.stop_requested", $"stop requested from the dashboard by '{DashboardAccess.Identity(http).Name}'", http.RequestAborted);
             return Results.Redirect("/runs/" + Uri.EscapeDataString(id), false);
         });

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Cohort.Engine.State;
 using Microsoft.AspNetCore.Http;
 
 namespace Cohort.Server.Dashboard;
@@ -27,11 +28,11 @@ internal sealed class LiveFeed(DashboardData data)
             var snapshot = new
             {
                 nodesOnline = data.Registry.All.Count(n => n.Online),
-                nodesBusy = data.Registry.All.Count(n => n.Status == "busy"),
+                nodesBusy = data.Registry.All.Count(n => n.Status == NodeStatus.Busy),
                 runs = runs.Take(50).Select(r =>
                 {
                     var p = data.ProgressOf(r.Id);
-                    return new { id = r.Id, status = r.Status, done = r.RoundsDone, planned = r.RoundsPlanned, round = p?.Round, phase = p?.Phase, received = p?.Received, waiting = p?.WaitingReason };
+                    return new { id = r.Id, status = r.Status.ToText(), done = r.RoundsDone, planned = r.RoundsPlanned, round = p?.Round, phase = p?.Phase.ToText(), received = p?.Received, waiting = p?.WaitingReason };
                 }),
             };
             _cached = (JsonSerializer.Serialize(snapshot), DateTime.UtcNow);

@@ -13,6 +13,9 @@ internal sealed class ConnectedNodePool(NodeRegistry registry, TaskBoard board) 
     public IReadOnlyList<string> Available(string app, string? dataset) => registry.Online(app, dataset);
 
     /// <inheritdoc />
+    public Task AvailabilityChanged => registry.Changed;
+
+    /// <inheritdoc />
     public Task<TaskOutcome> Submit(PendingTask task) => board.Submit(task);
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Cohort.Engine.Nodes;
 using Cohort.Engine.State;
 
 namespace Cohort.Server.Fleet;
@@ -7,6 +8,10 @@ namespace Cohort.Server.Fleet;
 internal sealed class NodeRegistry
 {
     private readonly ConcurrentDictionary<string, LiveNode> _nodes = new(StringComparer.Ordinal);
+    private readonly ChangeSignal _changed = new();
+
+    /// <summary>Completes at the next registration, node coming back, node going offline or change in what a node is busy with.</summary>
+    public Task Changed => _changed.Next;
 
     /// <summary>A node's live state.</summary>
     public sealed class LiveNode
@@ -48,7 +53,7 @@ internal sealed class NodeRegistry
         public bool Holds(string name) => Datasets.Any(d => d.Name == name);
 
         /// <summary>"online", "busy" or "offline".</summary>
-        public string Status => !Online ? NodeStatus.Offline : BusyTasks.Count == 0 ? NodeStatus.Online : NodeStatus.Busy;
+        public NodeStatus Status => !Online ? NodeStatus.Offline : BusyTasks.Count == 0 ? NodeStatus.Online : NodeStatus.Busy;
     }
 
     /// <summary>Marks a node online after it registered.</summary>
@@ -67,6 +72,7 @@ internal sealed class NodeRegistry
             n.Capacity = Math.Max(1, capacity);
             n.BusyTasks = [];
         }
+        _changed.Notify();
         return n;
     }
 
@@ -88,12 +94,20 @@ internal sealed class NodeRegistry
     public bool Touch(string name, IReadOnlyList<string>? busyTasks = null, bool updateBusy = false)
     {
         if (!_nodes.TryGetValue(name, out var n)) return false;
+        bool changed;
         lock (n)
         {
             n.LastSeen = DateTimeOffset.UtcNow;
+            changed = !n.Online;
             n.Online = true;
-            if (updateBusy) n.BusyTasks = busyTasks ?? [];
+            if (updateBusy)
+            {
+                var busy = busyTasks ?? [];
+                changed |= !busy.SequenceEqual(n.BusyTasks, StringComparer.Ordinal);
+                n.BusyTasks = busy;
+            }
         }
+        if (changed) _changed.Notify();
         return true;
     }
 
@@ -130,6 +144,7 @@ internal sealed class NodeRegistry
                 }
             }
         }
+        if (gone.Count > 0) _changed.Notify();
         return gone;
     }
 }

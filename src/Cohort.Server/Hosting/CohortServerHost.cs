@@ -230,7 +230,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton(ledger);
         // The executor is resolved at scrape time: it depends on the store, which depends on these metrics.
         services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore,
-            () => sp.GetRequiredService<RunExecutor>().Progress.Values.Count(p => p.WaitingReason is not null)));
+            () => sp.GetRequiredService<RunExecutor>().Progress.All.Values.Count(p => p.WaitingReason is not null)));
         services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>()));
         services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds));
         services.AddSingleton<IModelStore>(sp => sp.GetRequiredService<ModelStore>());
@@ -355,19 +355,29 @@ public sealed class CohortServerHost : IAsyncDisposable
         return new UriBuilder(tls ? "https" : "http", host, endpoint.Port).Uri;
     }
 
-    /// <summary>Ready when the state store answers within two seconds.</summary>
     private static async Task<IResult> Ready(IStateStore store, CancellationToken ct)
+    {
+        var (status, body) = await ReadinessAsync(store, ct);
+        return Results.Text(body, statusCode: status);
+    }
+
+    /// <summary>
+    /// /readyz: 200 "ready" when the state store answers within two seconds; otherwise 503 with one line saying why,
+    /// the same for SQLite and PostgreSQL (both throw a <see cref="System.Data.Common.DbException"/> when the database is unreachable).
+    /// </summary>
+    internal static async Task<(int Status, string Body)> ReadinessAsync(IStateStore store, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(2));
         try
         {
             await store.ListNodesAsync(timeout.Token);
-            return Results.Text("ready");
+            return (StatusCodes.Status200OK, "ready");
         }
-        catch (Exception e) when (e is OperationCanceledException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException or System.Data.Common.DbException or IOException)
         {
-            return Results.Text($"not ready: state store unavailable ({e.Message})", statusCode: StatusCodes.Status503ServiceUnavailable);
+            string reason = e is OperationCanceledException ? "no answer within 2 s" : e.Message;
+            return (StatusCodes.Status503ServiceUnavailable, $"not ready: state store unavailable ({reason})");
         }
     }
 

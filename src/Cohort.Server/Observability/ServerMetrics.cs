@@ -37,8 +37,8 @@ internal sealed class ServerMetrics
         BytesOut = f.CreateCounter("cohort_bytes_out_total", "Parameter bytes sent to nodes (tasks).");
         Tasks = f.CreateCounter("cohort_tasks_total", "Tasks answered, by phase and outcome (ok or failed).", "phase", "outcome");
         Failures = f.CreateCounter("cohort_task_failures_total", "Failed tasks by reason.", "reason");
-        foreach (var status in new[] { RunStatus.Queued, RunStatus.Running, RunStatus.Finished, RunStatus.Failed, RunStatus.Stopped }) Runs.WithLabels(status).Set(0);
-        foreach (var outcome in new[] { RoundStatus.Done, RoundStatus.Failed }) Rounds.WithLabels(outcome);
+        foreach (var status in Enum.GetValues<RunStatus>()) Runs.WithLabels(status.ToText()).Set(0);
+        foreach (var outcome in Enum.GetValues<RoundStatus>()) Rounds.WithLabels(outcome.ToText());
 
         Registry.AddBeforeCollectCallback(async ct =>
         {
@@ -48,8 +48,8 @@ internal sealed class ServerMetrics
             var known = await store.ListNodesAsync(ct);
             NodesKnown.Set(known.Select(n => n.Name).Union(live.Select(n => n.Name)).Count());
             var counts = (await store.ListRunsAsync(null, ct)).GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count());
-            foreach (var status in new[] { RunStatus.Queued, RunStatus.Running, RunStatus.Finished, RunStatus.Failed, RunStatus.Stopped })
-                Runs.WithLabels(status).Set(counts.GetValueOrDefault(status));
+            foreach (var status in Enum.GetValues<RunStatus>())
+                Runs.WithLabels(status.ToText()).Set(counts.GetValueOrDefault(status));
             RunsWaiting.Set(waitingRuns?.Invoke() ?? 0);
         });
     }
@@ -105,7 +105,7 @@ internal sealed class ServerMetrics
     public void ObserveRound(RoundRecord round)
     {
         bool done = round.Status == RoundStatus.Done;
-        Rounds.WithLabels(done ? RoundStatus.Done : RoundStatus.Failed).Inc();
+        Rounds.WithLabels(round.Status.ToText()).Inc();
         if (round.FinishedAt is { } end) RoundDuration.Observe(Math.Max(0, (end - round.StartedAt).TotalSeconds));
         if (done) AggregationTime.Observe(round.AggregationSeconds);
     }
@@ -126,6 +126,7 @@ internal sealed class ServerMetrics
         FailureKind.Cancelled => "cancelled",
         FailureKind.Undeliverable => "undeliverable",
         FailureKind.SitePolicy => "site_policy",
+        FailureKind.Internal => "internal",
         _ => "other",
     };
 }

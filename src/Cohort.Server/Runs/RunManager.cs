@@ -19,14 +19,14 @@ internal sealed class RunManager(
     IStateStore store, RunExecutor executor, StrategyRegistry strategies, ILogger<RunManager> log, RunPreflight preflight) : BackgroundService
 {
     private readonly Channel<string> _queue = Channel.CreateUnbounded<string>();
-    private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+    private readonly ConcurrentDictionary<string, Execution> _running = new();
     private readonly ConcurrentDictionary<string, Task> _executing = new(StringComparer.Ordinal);
     // An error no run could record (the state store failing, say) stops the manager, and with it the server.
     private readonly CancellationTokenSource _faulted = new();
     private Exception? _fault;
 
     /// <summary>Why a running run is waiting for nodes, with the counts; null when it is not waiting (or not running).</summary>
-    public string? WaitingReason(string runId) => executor.Progress.TryGetValue(runId, out var p) ? p.WaitingReason : null;
+    public string? WaitingReason(string runId) => executor.Progress.Of(runId)?.WaitingReason;
 
     /// <summary>
     /// Validates the plan, asks the nodes that would run it to check its app settings against their data
@@ -63,19 +63,26 @@ internal sealed class RunManager(
     public async Task<RunRecord?> StopAsync(string id, CancellationToken ct)
     {
         var run = await store.GetRunAsync(id, ct);
-        if (run is null || RunStatus.IsFinal(run.Status)) return run;
-        if (_running.TryGetValue(id, out var cts))
+        if (run is null || run.Status.IsFinal()) return run;
+        if (_running.TryGetValue(id, out var execution))
         {
             try
             {
-                await cts.CancelAsync();
+                await execution.Stop.CancelAsync();
             }
             catch (ObjectDisposedException)
             {
                 // It ended meanwhile.
             }
-            // The executor records the final state; wait briefly so the caller sees it.
-            for (int i = 0; i < 50 && _running.ContainsKey(id); i++) await Task.Delay(100, ct);
+            // The executor records the final state; wait (at most a few seconds) for it, so the caller sees it.
+            try
+            {
+                await execution.Ended.Task.WaitAsync(StopWait, ct);
+            }
+            catch (TimeoutException)
+            {
+                // Still winding down: the caller sees the status as it is now.
+            }
         }
         else
         {
@@ -98,7 +105,7 @@ internal sealed class RunManager(
             {
                 // Each run is executed by its own task: a run waiting for nodes, or a slow one, never holds up the next.
                 var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                if (!_running.TryAdd(id, cts))
+                if (!_running.TryAdd(id, new Execution(cts)))
                 {
                     cts.Dispose();
                     continue;
@@ -126,7 +133,7 @@ internal sealed class RunManager(
         try
         {
             var run = await store.GetRunAsync(id, stoppingToken);
-            if (run is not null && !RunStatus.IsFinal(run.Status)) await ExecuteRunAsync(run, cts, stoppingToken);
+            if (run is not null && !run.Status.IsFinal()) await ExecuteRunAsync(run, cts, stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -139,9 +146,8 @@ internal sealed class RunManager(
         }
         finally
         {
-            // Progress first: a caller that sees the run gone from the running set sees no stale waiting reason either.
-            executor.Progress.TryRemove(id, out _);
-            _running.TryRemove(id, out _);
+            // The executor has cleared the run's progress by now: a caller that sees the run gone from the running set sees no stale waiting reason either.
+            if (_running.TryRemove(id, out var execution)) execution.Ended.TrySetResult();
             cts.Dispose();
         }
     }
@@ -180,11 +186,22 @@ internal sealed class RunManager(
         }
     }
 
-    private async Task FinishAsync(RunRecord run, string status, string? error, CancellationToken ct)
+    private async Task FinishAsync(RunRecord run, RunStatus status, string? error, CancellationToken ct)
     {
         var current = await store.GetRunAsync(run.Id, ct) ?? run;
         await store.SaveRunAsync(current with { Status = status, Error = error, FinishedAt = DateTimeOffset.UtcNow }, ct);
-        await store.AddEventAsync(run.Id, $"run.{status}", error is null ? $"run {status}" : $"run {status}: {error}", ct);
+        string text = status.ToText();
+        await store.AddEventAsync(run.Id, $"run.{text}", error is null ? $"run {text}" : $"run {text}: {error}", ct);
+    }
+
+    /// <summary>How long <see cref="StopAsync"/> waits for a stopped run to record its end.</summary>
+    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>A run being executed: how to stop it, and a signal when its end is recorded.</summary>
+    private sealed record Execution(CancellationTokenSource Stop)
+    {
+        /// <summary>Completes once the run's execution has ended and it has left the running set.</summary>
+        public TaskCompletionSource Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private static string Slug(string name)

@@ -87,12 +87,12 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
         ON CONFLICT (name) DO UPDATE SET status = excluded.status, last_seen = excluded.last_seen,
           address = COALESCE(excluded.address, nodes.address), app = COALESCE(excluded.app, nodes.app),
           version = COALESCE(excluded.version, nodes.version)
-        """, ct, ("n", node.Name), ("s", node.Status), ("l", node.LastSeen), ("a", node.Address), ("p", node.App), ("v", node.Version));
+        """, ct, ("n", node.Name), ("s", node.Status.ToText()), ("l", node.LastSeen), ("a", node.Address), ("p", node.App), ("v", node.Version));
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken ct) => await QueryAsync(
         "SELECT name, status, last_seen, address, app, version FROM nodes ORDER BY name",
-        r => new NodeRecord(r.GetString(0), r.GetString(1), Time(r, 2), Text(r, 3), Text(r, 4), Text(r, 5)), ct);
+        r => new NodeRecord(r.GetString(0), StatusText.StoredNodeStatus(r.GetString(1), "nodes"), Time(r, 2), Text(r, 3), Text(r, 4), Text(r, 5)), ct);
 
     /// <inheritdoc />
     public Task SaveRunAsync(RunRecord run, CancellationToken ct) => ExecuteAsync("""
@@ -103,13 +103,13 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
           rounds_done = excluded.rounds_done, plan_yaml = excluded.plan_yaml, created_at = excluded.created_at,
           started_at = excluded.started_at, finished_at = excluded.finished_at, error = excluded.error, submitter = excluded.submitter
         """, ct, ("id", run.Id), ("name", run.Name), ("exp", run.Experiment), ("app", run.App), ("strategy", run.Strategy),
-        ("status", run.Status), ("planned", run.RoundsPlanned), ("done", run.RoundsDone), ("plan", run.PlanYaml),
+        ("status", run.Status.ToText()), ("planned", run.RoundsPlanned), ("done", run.RoundsDone), ("plan", run.PlanYaml),
         ("created", run.CreatedAt), ("started", run.StartedAt), ("finished", run.FinishedAt), ("error", run.Error), ("submitter", run.Submitter));
 
     private const string RunColumns = "id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error, submitter";
 
     private static RunRecord ReadRun(NpgsqlDataReader r) => new(
-        r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5),
+        r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), StatusText.StoredRunStatus(r.GetString(5), "runs"),
         r.GetInt32(6), r.GetInt32(7), r.GetString(8), Time(r, 9)!.Value, Time(r, 10), Time(r, 11), Text(r, 12))
     {
         Submitter = Text(r, 13),
@@ -120,9 +120,9 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
         (await QueryAsync($"SELECT {RunColumns} FROM runs WHERE id = @id", ReadRun, ct, ("id", id))).FirstOrDefault();
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(string? status, CancellationToken ct) => string.IsNullOrEmpty(status)
+    public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct) => status is null
         ? await QueryAsync($"SELECT {RunColumns} FROM runs ORDER BY created_at DESC, id DESC", ReadRun, ct)
-        : await QueryAsync($"SELECT {RunColumns} FROM runs WHERE status = @s ORDER BY created_at DESC, id DESC", ReadRun, ct, ("s", status));
+        : await QueryAsync($"SELECT {RunColumns} FROM runs WHERE status = @s ORDER BY created_at DESC, id DESC", ReadRun, ct, ("s", status.Value.ToText()));
 
     /// <inheritdoc />
     public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync("""
@@ -132,7 +132,7 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
           finished_at = excluded.finished_at, aggregation_seconds = excluded.aggregation_seconds, loss = excluded.loss,
           metrics = excluded.metrics, fit_metrics = excluded.fit_metrics, central_loss = excluded.central_loss,
           central_metrics = excluded.central_metrics, error = excluded.error, phases = excluded.phases
-        """, ct, ("run", round.RunId), ("round", round.Round), ("status", round.Status), ("started", round.StartedAt),
+        """, ct, ("run", round.RunId), ("round", round.Round), ("status", round.Status.ToText()), ("started", round.StartedAt),
         ("finished", round.FinishedAt), ("agg", round.AggregationSeconds), ("loss", Finite(round.Loss)),
         ("metrics", ScalarJson.Serialize(round.Metrics)), ("fit", ScalarJson.Serialize(round.FitMetrics)),
         ("closs", Finite(round.CentralLoss)), ("cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("error", round.Error),
@@ -141,7 +141,7 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
     /// <inheritdoc />
     public async Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct) => await QueryAsync(
         "SELECT run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases FROM rounds WHERE run_id = @run ORDER BY round",
-        r => new RoundRecord(r.GetString(0), r.GetInt32(1), r.GetString(2), Time(r, 3)!.Value, Time(r, 4), r.GetDouble(5),
+        r => new RoundRecord(r.GetString(0), r.GetInt32(1), StatusText.StoredRoundStatus(r.GetString(2), "rounds"), Time(r, 3)!.Value, Time(r, 4), r.GetDouble(5),
             Double(r, 6), ScalarJson.ToMetrics(Text(r, 7)), ScalarJson.ToMetrics(Text(r, 8)),
             Double(r, 9), ScalarJson.ToMetrics(Text(r, 10)), Text(r, 11), ScalarJson.ToMetrics(Text(r, 12))), ct, ("run", runId));
 

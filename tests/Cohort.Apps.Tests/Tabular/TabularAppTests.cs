@@ -9,7 +9,7 @@ namespace Cohort.Apps.Tests.Tabular;
 public sealed class TabularAppTests
 {
     private static readonly Plan Plan = HeartDiseasePlan.Load();
-    private static readonly Dictionary<string, TabularApp> Apps = FederatedSimulation.CreateApps(Plan);
+    private static readonly Dictionary<string, TabularApp> Apps = HeartDiseasePlan.CreateApps(Plan);
     private static TabularApp Cleveland => Apps["cleveland"];
 
     private static Config FitConfig(params (string Key, Scalar Value)[] overrides) =>

@@ -119,7 +119,7 @@ public sealed class Federation : IAsyncLifetime
 
     /// <summary>Waits until a run ends.</summary>
     public Task WaitForRunAsync(string id) => WaitUntilAsync(async () =>
-        (await Store.GetRunAsync(id, CancellationToken.None)) is { } r && RunStatus.IsFinal(r.Status), $"run {id} to end", TimeSpan.FromSeconds(60));
+        (await Store.GetRunAsync(id, CancellationToken.None)) is { } r && r.Status.IsFinal(), $"run {id} to end", TimeSpan.FromSeconds(60));
 
     /// <summary>Polls <paramref name="condition"/> until true or the timeout.</summary>
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Cohort.Engine.State;
 using Cohort.Cli.Control;
 using Cohort.Server.Hosting;
 using Cohort.Transport.Channels;
@@ -135,7 +136,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
         while (true)
         {
             var detail = await Control.GetAsync(id, default);
-            if (Cohort.Engine.State.RunStatus.IsFinal(detail.Run.Status)) return detail;
+            if (detail.Run.TypedStatus().IsFinal()) return detail;
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}");
             await Task.Delay(100);
         }

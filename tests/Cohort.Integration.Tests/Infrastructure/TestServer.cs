@@ -97,7 +97,7 @@ public sealed class TestServer : IAsyncDisposable
         while (true)
         {
             var nodes = await Control.ListNodesAsync(CancellationToken.None);
-            if (nodes.Count(n => n.Status is "online" or "busy") >= count) return;
+            if (nodes.Count(n => n.TypedStatus().IsConnected()) >= count) return;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"{count} nodes not online; nodes: {string.Join(", ", nodes.Select(n => $"{n.Name}={n.Status}"))}\n" +
                     string.Join("\n", (processes ?? []).Select(p => p.Output)));
@@ -112,7 +112,7 @@ public sealed class TestServer : IAsyncDisposable
         while (true)
         {
             var detail = await Control.GetAsync(id, CancellationToken.None);
-            if (RunStatus.IsFinal(detail.Run.Status)) return detail;
+            if (detail.Run.TypedStatus().IsFinal()) return detail;
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}");
             await Task.Delay(100);
         }

@@ -1,6 +1,7 @@
 using Cohort.Apps;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.Runs;
+using Cohort.Engine.State;
 using Cohort.Plans;
 using Cohort.Strategies;
 
@@ -36,7 +37,7 @@ public sealed class BufferedAsyncTests : IDisposable
     {
         var outcome = await InProcessRun.RunAsync(Plan("{ type: constant }"), Pool(), StrategyServices.None, _folder);
 
-        Assert.Equal("finished", outcome.Run.Status);
+        Assert.Equal(RunStatus.Finished, outcome.Run.Status);
         Assert.Equal(12, outcome.Run.RoundsDone);
         var results = (await outcome.Store.ListNodeResultsAsync(outcome.Run.Id, CancellationToken.None)).Where(r => r.Ok).ToArray();
         int fast = results.Count(r => r.Node.StartsWith("fast", StringComparison.Ordinal));
@@ -52,7 +53,7 @@ public sealed class BufferedAsyncTests : IDisposable
     {
         var outcome = await InProcessRun.RunAsync(Plan("{ type: polynomial, a: 1.0 }"), Pool(), StrategyServices.None, _folder);
 
-        Assert.Equal("finished", outcome.Run.Status);
+        Assert.Equal(RunStatus.Finished, outcome.Run.Status);
         var model = await outcome.Models.LoadAsync(outcome.Run.Id, 12, CancellationToken.None);
         float w = model!["w"].AsFloat32()[0];
         // Each version adds the mean of s(τ)·1 ≤ 1; any update computed on an older model adds less.

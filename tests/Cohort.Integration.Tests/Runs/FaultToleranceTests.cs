@@ -1,6 +1,7 @@
 using Cohort.Apps;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.Runs;
+using Cohort.Engine.State;
 using Cohort.Plans;
 using Cohort.Strategies;
 
@@ -17,7 +18,7 @@ public sealed class FaultToleranceTests : IDisposable
         strategy: {"{ name: fedavg }"}
         rounds: 2
         selection: {"{ min_available: 4, min_fit: 1, fraction_evaluate: 0.0 }"}
-        round_timeout: 400ms
+        round_timeout: 2s
         wait_for_nodes: 5s
         {failure}
         """, "ft.yaml", StrategyRegistry.CreateDefault());
@@ -36,7 +37,7 @@ public sealed class FaultToleranceTests : IDisposable
     {
         var outcome = await InProcessRun.RunAsync(Plan("failure: { min_completion_rate: 1.0, retries: 2 }"), Pool(), StrategyServices.None, _folder);
 
-        Assert.Equal("failed", outcome.Run.Status);
+        Assert.Equal(RunStatus.Failed, outcome.Run.Status);
         Assert.Contains("round 1: 3 of 4 fit results usable (75%), failure.min_completion_rate is 100% after 2 retries", outcome.Run.Error);
         Assert.Contains("slow: no result within the round timeout", outcome.Run.Error);
         var events = await outcome.Store.ListEventsAsync(outcome.Run.Id, CancellationToken.None);
@@ -51,7 +52,7 @@ public sealed class FaultToleranceTests : IDisposable
     {
         var outcome = await InProcessRun.RunAsync(Plan("failure: { min_completion_rate: 0.75 }"), Pool(), StrategyServices.None, _folder);
 
-        Assert.Equal("finished", outcome.Run.Status);
+        Assert.Equal(RunStatus.Finished, outcome.Run.Status);
         var model = await outcome.Models.LoadAsync(outcome.Run.Id, 2, CancellationToken.None);
         Assert.Equal([2f, 2f, 2f, 2f], model!["w"].AsFloat32().ToArray());
         var rounds = await outcome.Store.ListRoundsAsync(outcome.Run.Id, CancellationToken.None);

@@ -2,6 +2,7 @@ using Cohort.Apps;
 using Cohort.Apps.Tabular;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.Runs;
+using Cohort.Engine.State;
 using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Learning.Data;
 using Cohort.Plans;
@@ -37,8 +38,8 @@ public sealed class PersonalizationTests(ITestOutputHelper output) : IDisposable
     {
         var shared = await InProcessRun.RunAsync(Plan(""), new InProcessNodePool("tabular", Nodes()), StrategyServices.None, Path.Combine(_folder, "shared"));
         var personal = await InProcessRun.RunAsync(Plan("personalization: { local: [output.*] }"), new InProcessNodePool("tabular", Nodes()), StrategyServices.None, Path.Combine(_folder, "personal"));
-        Assert.Equal("finished", shared.Run.Status);
-        Assert.Equal("finished", personal.Run.Status);
+        Assert.Equal(RunStatus.Finished, shared.Run.Status);
+        Assert.Equal(RunStatus.Finished, personal.Run.Status);
 
         var sharedAccuracy = await FinalAccuracies(shared);
         var personalAccuracy = await FinalAccuracies(personal);
@@ -66,7 +67,7 @@ public sealed class PersonalizationTests(ITestOutputHelper output) : IDisposable
 
         var outcome = await InProcessRun.RunAsync(plan, new InProcessNodePool("tabular", apps), StrategyServices.None, Path.Combine(_folder, "scaffold"));
 
-        Assert.Equal("finished", outcome.Run.Status);
+        Assert.Equal(RunStatus.Finished, outcome.Run.Status);
         var rounds = await outcome.Store.ListRoundsAsync(outcome.Run.Id, CancellationToken.None);
         Assert.All(rounds, r => Assert.Null(r.Error));
         double accuracy = rounds.Single(r => r.Round == 15).Metrics["accuracy"].AsDouble();

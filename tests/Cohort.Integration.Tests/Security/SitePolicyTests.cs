@@ -24,7 +24,7 @@ public sealed class SitePolicyTests
         var detail = await server.WaitForRunAsync(run.Id, Deadline);
 
         const string reason = "refused by site policy: strategy fedprox not in allowed [fedavg, fedadam]";
-        Assert.Equal(RunStatus.Failed, detail.Run.Status);
+        Assert.Equal(RunStatus.Failed.ToText(), detail.Run.Status);
         Assert.Contains(reason, detail.Run.Error);
         Assert.Single(detail.Events, e => e.Contains("node.policy_refused: node 'strict' " + reason, StringComparison.Ordinal));
         Assert.Contains("site policy: strategy fedprox not in allowed [fedavg, fedadam]", node.Output);
@@ -44,7 +44,7 @@ public sealed class SitePolicyTests
         var run = await server.Control.SubmitAsync(Fedprox(TestPlans.Empty(rounds: 3, minAvailable: 1, minFit: 1)), "fedprox.yaml", default);
         var detail = await server.WaitForRunAsync(run.Id, Deadline);
 
-        Assert.True(detail.Run.Status == RunStatus.Finished, $"{detail.Run.Status}: {detail.Run.Error}\n{string.Join("\n", detail.Events)}");
+        Assert.True(detail.Run.Status == RunStatus.Finished.ToText(), $"{detail.Run.Status}: {detail.Run.Error}\n{string.Join("\n", detail.Events)}");
         Assert.Single(detail.Events, e => e.Contains("node.policy_refused: node 'a-strict' refused by site policy: strategy fedprox not in allowed [fedavg]", StringComparison.Ordinal));
         Assert.Equal(3, detail.Rounds.Count);
         Assert.All(detail.Rounds, r => Assert.Equal(["b-open"], r.Nodes.Select(n => n.Node).Distinct()));
@@ -69,14 +69,14 @@ public sealed class SitePolicyTests
 
         var allowed = await server.Control.SubmitAsync(plan + "\ntrain: { local_epochs: 2, batch_size: 64 }\n", "allowed.yaml", default);
         var done = await server.WaitForRunAsync(allowed.Id, Deadline);
-        Assert.True(done.Run.Status == RunStatus.Finished, $"{done.Run.Status}: {done.Run.Error}\n{node.Output}");
+        Assert.True(done.Run.Status == RunStatus.Finished.ToText(), $"{done.Run.Status}: {done.Run.Error}\n{node.Output}");
         Assert.Equal(2, done.Run.RoundsDone);
         Assert.All(done.Rounds, r => Assert.All(r.Nodes, n => Assert.True(n.Ok, n.Error)));
         Assert.True(!done.Events.Any(e => e.Contains("policy", StringComparison.Ordinal)), string.Join("\n", done.Events));
 
         var tooLong = await server.Control.SubmitAsync(plan + "\ntrain: { local_epochs: 5 }\n", "epochs.yaml", default);
         var refused = await server.WaitForRunAsync(tooLong.Id, Deadline);
-        Assert.Equal(RunStatus.Failed, refused.Run.Status);
+        Assert.Equal(RunStatus.Failed.ToText(), refused.Run.Status);
         Assert.Contains("refused by site policy: local_epochs 5 above the site's limit 2", refused.Run.Error);
         Assert.Single(refused.Events, e => e.Contains("node.policy_refused", StringComparison.Ordinal));
     }
@@ -100,14 +100,14 @@ public sealed class SitePolicyTests
             var hers = await alice.Api.SubmitRunAsync(new Transport.V1.SubmitRunRequest { PlanYaml = plan, PlanSource = "alice.yaml" });
             Assert.Equal("alice", hers.Submitter);
             var done = await server.WaitForRunAsync(hers.Id, Deadline);
-            Assert.True(done.Run.Status == RunStatus.Finished, $"{done.Run.Status}: {done.Run.Error}\n{node.Output}");
+            Assert.True(done.Run.Status == RunStatus.Finished.ToText(), $"{done.Run.Status}: {done.Run.Error}\n{node.Output}");
         }
 
         // The admin token's run is someone else's: the site refuses it, and says why.
         var admins = await server.Control.SubmitAsync(plan, "admin.yaml", default);
         Assert.Equal("admin", admins.Submitter);
         var refused = await server.WaitForRunAsync(admins.Id, Deadline);
-        Assert.Equal(RunStatus.Failed, refused.Run.Status);
+        Assert.Equal(RunStatus.Failed.ToText(), refused.Run.Status);
         Assert.Contains("refused by site policy: submitter admin not in allowed [alice]", refused.Run.Error);
     }
 

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Cohort.Clients;
+using Cohort.Engine.State;
 
 namespace Cohort.Server.Dashboard.Charts;
 
@@ -40,8 +42,8 @@ internal static class Timeline
             double x = X(S(round.StartedAt));
             sb.Append(CultureInfo.InvariantCulture, $"<line class=\"round-mark\" x1=\"{x:0.#}\" x2=\"{x:0.#}\" y1=\"{Top}\" y2=\"{height - Axis}\"/>")
               .Append(CultureInfo.InvariantCulture, $"<text class=\"tick\" x=\"{x + 3:0.#}\" y=\"{height - Axis + 14}\">r{round.Round}</text>");
-            var fits = byRound[round.Round].Where(r => r.Phase == "fit").ToArray();
-            if (round.Status == "done" && fits.Length > 0)
+            var fits = byRound[round.Round].Where(r => r.Kind == TaskKind.Fit).ToArray();
+            if (round.Status == RoundStatus.Done && fits.Length > 0)
             {
                 // Aggregation folds results in as they arrive; the bar is drawn after the last fit result for readability.
                 double a = S(fits.Max(f => f.At));
@@ -53,7 +55,7 @@ internal static class Timeline
             double y = Top + lanes[x.Node] * Lane;
             var round = rounds.GetValueOrDefault(x.Round);
             double end = S(x.At), start = Math.Max(0, end - x.DurationSeconds);
-            if (round is not null && x.Phase == "fit")
+            if (round is not null && x.Kind == TaskKind.Fit)
                 Bar(sb, X(S(round.StartedAt)), X(start), y, "wait", $"{x.Node} round {x.Round}: waiting {start - S(round.StartedAt):0.###} s");
             Bar(sb, X(start), X(end), y, x.Ok ? x.Phase : "failed",
                 $"{x.Node} round {x.Round} {x.Phase}: {x.DurationSeconds:0.###} s, upload {Html.Bytes(x.UploadBytes)}{(x.Ok ? "" : ", failed: " + x.Error)}");

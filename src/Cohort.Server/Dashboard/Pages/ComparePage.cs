@@ -41,7 +41,7 @@ internal static class ComparePage
         sb.Append("</select></label><button>show</button></form>");
 
         var series = runs.Select(x => new ChartSeries(x.Run.Id, SeriesKind.Run,
-            x.Rounds.Where(r => r.Status == "done").Select(r => ((double)r.Round, Pick(r, chosen) ?? double.NaN)).ToArray())).ToArray();
+            x.Rounds.Where(r => r.Status == RoundStatus.Done).Select(r => ((double)r.Round, Pick(r, chosen) ?? double.NaN)).ToArray())).ToArray();
         sb.Append(LineChart.Render("compare-chart", $"{chosen} per round", series));
 
         sb.Append("<h2>Parameters</h2><table id=\"compare-params\"><tr><th></th>");
@@ -50,7 +50,7 @@ internal static class ComparePage
         var rows = new (string Label, Func<RunRecord, IReadOnlyList<RoundRecord>, string> Value)[]
         {
             ("experiment", (r, _) => r.Experiment),
-            ("status", (r, _) => r.Status),
+            ("status", (r, _) => r.Status.ToText()),
             ("strategy", (r, _) => r.Strategy),
             ("rounds", (r, _) => $"{r.RoundsDone} / {r.RoundsPlanned}"),
             ("optimizer", (r, _) => data.PlanOf(r).Plan?.Train.Optimizer ?? "–"),

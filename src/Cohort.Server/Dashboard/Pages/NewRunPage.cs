@@ -1,4 +1,5 @@
 using System.Text;
+using Cohort.Engine.State;
 using Cohort.Plans;
 
 namespace Cohort.Server.Dashboard.Pages;
@@ -48,7 +49,7 @@ internal static class NewRunPage
         {
             sb.Append("<label><input type=\"checkbox\" name=\"nodes\" value=\"").Append(Html.E(n.Name)).Append('"')
               .Append(pickedNodes.Contains(n.Name) ? " checked" : "").Append("> ").Append(Html.E(n.Name)).Append(" <span class=\"muted\">")
-              .Append(Html.E(n.Status)).Append(", app ").Append(Html.E(n.App)).Append("</span></label>");
+              .Append(Html.E(n.Status.ToShownText())).Append(", app ").Append(Html.E(n.App)).Append("</span></label>");
         }
         sb.Append("</fieldset><button id=\"start-run\">start run</button></div></div></form>");
         return sb.ToString();

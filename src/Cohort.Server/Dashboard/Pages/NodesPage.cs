@@ -1,4 +1,5 @@
 using System.Text;
+using Cohort.Engine.State;
 
 namespace Cohort.Server.Dashboard.Pages;
 
@@ -16,7 +17,7 @@ internal static class NodesPage
         foreach (var n in nodes)
         {
             var runs = runsByNode.GetValueOrDefault(n.Name) ?? [];
-            sb.Append("<tr data-node=\"").Append(Html.E(n.Name)).Append("\"><td>").Append(Html.E(n.Name)).Append("</td><td>").Append(Html.Status(n.Status))
+            sb.Append("<tr data-node=\"").Append(Html.E(n.Name)).Append("\"><td>").Append(Html.E(n.Name)).Append("</td><td>").Append(Html.Status(n.Status.ToShownText()))
               .Append(n.BusyTask is null ? "" : $" <span class=\"muted\" title=\"{Html.E(n.BusyTask)}\">task</span>")
               .Append("</td><td>").Append(Html.Time(n.LastSeen)).Append("</td><td>").Append(Html.E(n.Address)).Append("</td><td>")
               .Append(Html.E(n.App)).Append("</td><td>").Append(Html.E(n.Version)).Append("</td><td class=\"datasets\">");

@@ -12,8 +12,8 @@ internal static class OverviewPage
     {
         var nodes = await data.NodesAsync(ct);
         var runs = await data.Store.ListRunsAsync(null, ct);
-        int online = nodes.Count(n => n.Status is "online" or "busy");
-        int Count(string s) => runs.Count(r => r.Status == s);
+        int online = nodes.Count(n => n.Status.IsConnected());
+        int Count(RunStatus s) => runs.Count(r => r.Status == s);
         var sb = new StringBuilder();
         sb.Append("<h1>Overview</h1><div class=\"cards\">")
           .Append(Card("version", ServerInfo.Version, "server"))
@@ -31,9 +31,9 @@ internal static class OverviewPage
             foreach (var r in active)
             {
                 var p = data.ProgressOf(r.Id);
-                string phase = p is null ? "–" : p.WaitingReason ?? $"round {p.Round}: {p.Phase} ({p.Received}/{p.Expected})";
+                string phase = p is null ? "–" : p.WaitingReason ?? $"round {p.Round}: {p.Phase.ToText()} ({p.Received}/{p.Expected})";
                 sb.Append("<tr><td><a href=\"/runs/").Append(Html.E(Uri.EscapeDataString(r.Id))).Append("\">").Append(Html.E(r.Id)).Append("</a></td><td>")
-                  .Append(Html.Status(r.Status)).Append("</td><td class=\"rounds-done\">").Append(r.RoundsDone).Append(" / ").Append(r.RoundsPlanned)
+                  .Append(Html.Status(r.Status.ToText())).Append("</td><td class=\"rounds-done\">").Append(r.RoundsDone).Append(" / ").Append(r.RoundsPlanned)
                   .Append(Progress(r.RoundsDone, r.RoundsPlanned)).Append("</td><td>").Append(Html.E(phase)).Append("</td></tr>");
             }
             sb.Append("</table>");
@@ -51,7 +51,7 @@ internal static class OverviewPage
             foreach (var (run, round) in latest.OrderByDescending(x => x.Round.FinishedAt ?? x.Round.StartedAt).Take(12))
             {
                 sb.Append("<tr><td>").Append(Html.Time(round.FinishedAt)).Append("</td><td><a href=\"/runs/").Append(Html.E(Uri.EscapeDataString(run.Id))).Append("\">")
-                  .Append(Html.E(run.Id)).Append("</a></td><td>").Append(round.Round).Append('/').Append(run.RoundsPlanned).Append("</td><td>").Append(Html.Status(round.Status))
+                  .Append(Html.E(run.Id)).Append("</a></td><td>").Append(round.Round).Append('/').Append(run.RoundsPlanned).Append("</td><td>").Append(Html.Status(round.Status.ToText()))
                   .Append("</td><td>").Append(Html.Num(round.Loss)).Append("</td><td>").Append(Html.Num(RunView.Value(round.Metrics, "accuracy")))
                   .Append("</td><td>").Append(Html.Num(RunView.Value(round.Metrics, "auc"))).Append("</td><td>")
                   .Append(Html.Num(round.AggregationSeconds * 1000)).Append(" ms</td></tr>");

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Cohort.Clients;
 using Cohort.Engine.State;
 using Cohort.Records;
 using Cohort.Server.Dashboard.Charts;
@@ -19,13 +20,13 @@ internal static class RunPage
         // The live script refreshes this page only when this run's entry in the event stream changes.
         sb.Append("<span hidden data-watch-run=\"").Append(Html.E(r.Id)).Append("\"></span>");
         sb.Append("<h1>").Append(Html.E(r.Name)).Append(" <small class=\"muted\">").Append(Html.E(r.Id)).Append("</small></h1>")
-          .Append("<p class=\"summary\">").Append(Html.Status(r.Status)).Append(" experiment <a href=\"/runs?experiment=").Append(Html.E(Uri.EscapeDataString(r.Experiment))).Append("\">")
+          .Append("<p class=\"summary\">").Append(Html.Status(r.Status.ToText())).Append(" experiment <a href=\"/runs?experiment=").Append(Html.E(Uri.EscapeDataString(r.Experiment))).Append("\">")
           .Append(Html.E(r.Experiment)).Append("</a> · app ").Append(Html.E(r.App)).Append(" · strategy ").Append(Html.E(r.Strategy))
           .Append(" · <span id=\"rounds-done\">").Append(r.RoundsDone).Append(" / ").Append(r.RoundsPlanned).Append("</span> rounds")
           .Append(OverviewPage.Progress(r.RoundsDone, r.RoundsPlanned));
         foreach (var tag in v.Plan?.Tags ?? []) sb.Append(" <span class=\"tag\">").Append(Html.E(tag)).Append("</span>");
         sb.Append("</p>");
-        if (who.Can(Permission.StopRun) && !RunStatus.IsFinal(r.Status))
+        if (who.Can(Permission.StopRun) && !r.Status.IsFinal())
             sb.Append("<form method=\"post\" action=\"/runs/").Append(id).Append("/stop\" class=\"inline\"><button id=\"stop-run\" class=\"danger\">stop run</button></form>");
 
         sb.Append("<nav class=\"tabs\">");
@@ -44,8 +45,8 @@ internal static class RunPage
     {
         var r = v.Run;
         var sb = new StringBuilder("<dl class=\"facts\">");
-        Fact(sb, "status", r.Status);
-        Fact(sb, "current phase", v.Progress is { } p ? $"round {p.Round}: {p.Phase} ({p.Received}/{p.Expected})" : RunStatus.IsFinal(r.Status) ? "ended" : "–");
+        Fact(sb, "status", r.Status.ToText());
+        Fact(sb, "current phase", v.Progress is { } p ? $"round {p.Round}: {p.Phase.ToText()} ({p.Received}/{p.Expected})" : r.Status.IsFinal() ? "ended" : "–");
         if (v.Progress?.WaitingReason is { } waiting) sb.Append("<dt>waiting</dt><dd id=\"waiting-reason\">").Append(Html.E(waiting)).Append("</dd>");
         Fact(sb, "created", Html.Time(r.CreatedAt));
         Fact(sb, "started", Html.Time(r.StartedAt));
@@ -61,8 +62,8 @@ internal static class RunPage
           .Append(imbalance ? "<th>PR-AUC</th><th>F1</th>" : "").Append("</tr>");
         foreach (var round in v.Rounds)
         {
-            var fits = byRound[round.Round].Where(x => x.Phase == "fit").ToArray();
-            sb.Append("<tr><td>").Append(round.Round).Append("</td><td>").Append(Html.Status(round.Status)).Append("</td><td>").Append(Html.Time(round.StartedAt))
+            var fits = byRound[round.Round].Where(x => x.Kind == TaskKind.Fit).ToArray();
+            sb.Append("<tr><td>").Append(round.Round).Append("</td><td>").Append(Html.Status(round.Status.ToText())).Append("</td><td>").Append(Html.Time(round.StartedAt))
               .Append("</td><td>").Append(round.FinishedAt is { } f ? Html.Duration(f - round.StartedAt) : "–")
               .Append("</td><td>").Append(fits.Count(x => x.Ok)).Append(" / ").Append(fits.Count(x => !x.Ok))
               .Append("</td><td>").Append(Html.Num(round.Loss)).Append("</td><td>").Append(Html.Num(RunView.Value(round.Metrics, "accuracy")))
@@ -91,9 +92,9 @@ internal static class RunPage
 
     private static string MetricsTab(RunView v)
     {
-        var done = v.Rounds.Where(r => r.Status == "done").ToArray();
-        var evals = v.Results.Where(x => x.Ok && x.Phase == "evaluate").ToArray();
-        var fits = v.Results.Where(x => x.Ok && x.Phase == "fit").ToArray();
+        var done = v.Rounds.Where(r => r.Status == RoundStatus.Done).ToArray();
+        var evals = v.Results.Where(x => x.Ok && x.Kind == TaskKind.Evaluate).ToArray();
+        var fits = v.Results.Where(x => x.Ok && x.Kind == TaskKind.Fit).ToArray();
         var nodes = v.Results.Select(x => x.Node).Distinct().Order(StringComparer.Ordinal).ToArray();
         var sb = new StringBuilder("<p class=\"muted\">Solid black: the global model evaluated by the nodes (federated, weighted by examples); dashed: evaluated by the server (central); colours: each node's own value (tick to show or hide).</p><div class=\"charts\">");
 
@@ -186,18 +187,18 @@ internal static class RunPage
         foreach (var round in v.Rounds)
         {
             var results = byRound[round.Round].ToArray();
-            var lastFit = results.Where(x => x.Phase == "fit").Select(x => x.At).DefaultIfEmpty(round.StartedAt).Max();
+            var lastFit = results.Where(x => x.Kind == TaskKind.Fit).Select(x => x.At).DefaultIfEmpty(round.StartedAt).Max();
             foreach (var x in results)
             {
                 double waiting = Math.Max(0, (x.At - round.StartedAt).TotalSeconds - x.DurationSeconds);
-                string idle = x.Phase == "fit" ? Html.Num((lastFit - x.At).TotalSeconds) + " s" : "–";
+                string idle = x.Kind == TaskKind.Fit ? Html.Num((lastFit - x.At).TotalSeconds) + " s" : "–";
                 sb.Append("<tr><td>").Append(round.Round).Append("</td><td>").Append(Html.E(x.Node)).Append("</td><td>").Append(Html.E(x.Phase)).Append("</td><td>")
                   .Append(x.Ok ? "yes" : "<span class=\"error\">no</span>").Append("</td><td>").Append(Html.Num(x.DurationSeconds)).Append(" s</td><td data-bytes=\"")
-                  .Append(x.UploadBytes).Append("\">").Append(Html.Bytes(x.UploadBytes)).Append("</td><td>").Append(x.Phase == "fit" ? Html.Num(waiting) + " s" : "–")
+                  .Append(x.UploadBytes).Append("\">").Append(Html.Bytes(x.UploadBytes)).Append("</td><td>").Append(x.Kind == TaskKind.Fit ? Html.Num(waiting) + " s" : "–")
                   .Append("</td><td>").Append(idle).Append("</td></tr>");
             }
             sb.Append("<tr class=\"server-row\"><td>").Append(round.Round).Append("</td><td>server</td><td>aggregate</td><td>")
-              .Append(round.Status == "done" ? "yes" : "no").Append("</td><td>").Append(Html.Num(round.AggregationSeconds * 1000)).Append(" ms</td><td></td><td></td><td></td></tr>");
+              .Append(round.Status == RoundStatus.Done ? "yes" : "no").Append("</td><td>").Append(Html.Num(round.AggregationSeconds * 1000)).Append(" ms</td><td></td><td></td><td></td></tr>");
         }
         return sb.Append("</table>").ToString();
     }

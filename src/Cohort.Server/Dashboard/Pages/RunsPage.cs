@@ -7,7 +7,7 @@ namespace Cohort.Server.Dashboard.Pages;
 internal static class RunsPage
 {
     /// <summary>Statuses offered by the filter.</summary>
-    public static readonly string[] Statuses = [RunStatus.Queued, RunStatus.Running, RunStatus.Finished, RunStatus.Failed, RunStatus.Stopped];
+    public static readonly string[] Statuses = [.. Enum.GetValues<RunStatus>().Select(s => s.ToText())];
 
     /// <summary>Renders the page body.</summary>
     public static async Task<string> RenderAsync(DashboardData data, string? status, string? experiment, string? tag, CancellationToken ct)
@@ -15,7 +15,7 @@ internal static class RunsPage
         var all = await data.Store.ListRunsAsync(null, ct);
         var experiments = all.Select(r => r.Experiment).Distinct().Order(StringComparer.Ordinal).ToArray();
         var tags = all.SelectMany(r => data.PlanOf(r).Plan?.Tags ?? []).Distinct().Order(StringComparer.Ordinal).ToArray();
-        var runs = all.Where(r => string.IsNullOrEmpty(status) || r.Status == status)
+        var runs = all.Where(r => string.IsNullOrEmpty(status) || r.Status.ToText() == status)
             .Where(r => string.IsNullOrEmpty(experiment) || r.Experiment == experiment)
             .Where(r => string.IsNullOrEmpty(tag) || (data.PlanOf(r).Plan?.Tags.Contains(tag) ?? false))
             .Take(500).ToArray();
@@ -35,11 +35,11 @@ internal static class RunsPage
             var best = RunView.Best(rounds);
             var elapsed = RunView.Elapsed(r);
             string link = "/runs/" + Html.E(Uri.EscapeDataString(r.Id));
-            sb.Append("<tr data-run=\"").Append(Html.E(r.Id)).Append("\" data-status=\"").Append(Html.E(r.Status)).Append("\">")
+            sb.Append("<tr data-run=\"").Append(Html.E(r.Id)).Append("\" data-status=\"").Append(Html.E(r.Status.ToText())).Append("\">")
               .Append("<td><input type=\"checkbox\" name=\"id\" value=\"").Append(Html.E(r.Id)).Append("\" aria-label=\"compare\"></td>")
               .Append("<td><a href=\"").Append(link).Append("\">").Append(Html.E(r.Id)).Append("</a><div class=\"muted\">").Append(Html.E(r.Name)).Append("</div></td>")
               .Append("<td><a href=\"/runs?experiment=").Append(Html.E(Uri.EscapeDataString(r.Experiment))).Append("\">").Append(Html.E(r.Experiment)).Append("</a></td>")
-              .Append("<td>").Append(Html.Status(r.Status)).Append(r.Error is null ? "" : $"<div class=\"error small\">{Html.E(r.Error)}</div>").Append("</td>")
+              .Append("<td>").Append(Html.Status(r.Status.ToText())).Append(r.Error is null ? "" : $"<div class=\"error small\">{Html.E(r.Error)}</div>").Append("</td>")
               .Append("<td>").Append(Html.E(r.Strategy)).Append("</td><td>").Append(r.RoundsDone).Append(" / ").Append(r.RoundsPlanned).Append("</td>")
               .Append("<td>").Append(Html.Time(r.StartedAt)).Append("</td><td>").Append(elapsed is { } e ? Html.Duration(e) : "–").Append("</td>")
               .Append("<td>").Append(best is { } b ? $"{Html.E(b.Name)} {Html.Num(b.Value)} <span class=\"muted\">(round {b.Round})</span>" : "–").Append("</td></tr>");

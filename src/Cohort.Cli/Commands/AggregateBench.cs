@@ -68,7 +68,8 @@ internal static class AggregateBench
                 var sum = new ArrivalOrderSum(size);
                 sum.AddRange(results);
                 GC.KeepAlive(sum.Mean());
-            }));
+            }
+            ));
 
             var seconds = Interleaved(measured, pr.GetValue(warmUp), r);
             double read = seconds["memread"];

@@ -74,7 +74,7 @@ public sealed class ServerCrashPointsTests
             }
 
             var details = new List<Cohort.Transport.V1.RunDetail>();
-            foreach (var id in crashed) details.Add(await WaitForRunAsync(server, id));
+            foreach (var id in crashed) details.Add(await server.WaitForRunAsync(id));
             foreach (var detail in details)
             {
                 Assert.True(detail.Run.Status == "finished", $"{detail.Run.Id}: {detail.Run.Error}");
@@ -94,7 +94,7 @@ public sealed class ServerCrashPointsTests
             foreach (var strategy in Strategies) uninterrupted.Add((await server.Control.SubmitAsync(PlanFor(strategy), "uninterrupted-" + strategy, default)).Id);
             for (int i = 0; i < Strategies.Length; i++)
             {
-                var detail = await WaitForRunAsync(server, uninterrupted[i]);
+                var detail = await server.WaitForRunAsync(uninterrupted[i]);
                 Assert.True(detail.Run.Status == "finished", detail.Run.Error);
                 Assert.DoesNotContain(detail.Events, e => e.Contains("run.resumed", StringComparison.Ordinal));
                 var (expected, _) = await server.Control.PullModelAsync(uninterrupted[i], 0, default);
@@ -112,16 +112,4 @@ public sealed class ServerCrashPointsTests
 
     private static Task<ServerProcess> StartAsync(string dataDir, int port, string? crashAt) =>
         ServerProcess.StartInAsync(dataDir, port, crashAt is null ? null : new Dictionary<string, string> { ["COHORT_TEST_CRASH_AT"] = crashAt });
-
-    private static async Task<Cohort.Transport.V1.RunDetail> WaitForRunAsync(ServerProcess server, string id)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(180);
-        while (true)
-        {
-            var detail = await server.Control.GetAsync(id, default);
-            if (detail.Run.TypedStatus().IsFinal()) return detail;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}\n{server.Process.Output}");
-            await Task.Delay(100);
-        }
-    }
 }

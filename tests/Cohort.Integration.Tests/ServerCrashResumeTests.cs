@@ -42,13 +42,13 @@ public sealed class ServerCrashResumeTests
             await server.WaitForExitAsync(TimeSpan.FromSeconds(120));
 
             server = await ServerProcess.StartInAsync(dataDir, port);
-            var resumed = await WaitForRunAsync(server, crashed.Id);
+            var resumed = await server.WaitForRunAsync(crashed.Id);
             Assert.True(resumed.Run.Status == "finished", resumed.Run.Error);
             Assert.Contains(resumed.Events, e => e.Contains("run.resumed", StringComparison.Ordinal) && e.Contains("strategy state restored from round", StringComparison.Ordinal));
             Assert.DoesNotContain(resumed.Events, e => e.Contains("run.checkpoint_fallback", StringComparison.Ordinal));
 
             var uninterrupted = await server.Control.SubmitAsync(plan, "uninterrupted", default);
-            var detail = await WaitForRunAsync(server, uninterrupted.Id);
+            var detail = await server.WaitForRunAsync(uninterrupted.Id);
             Assert.True(detail.Run.Status == "finished", detail.Run.Error);
 
             var (expected, _) = await server.Control.PullModelAsync(uninterrupted.Id, 0, default);
@@ -82,7 +82,7 @@ public sealed class ServerCrashResumeTests
 
             server = await ServerProcess.StartInAsync(dataDir, port);
             var resumed = new List<Cohort.Transport.V1.RunDetail>();
-            foreach (var run in crashed) resumed.Add(await WaitForRunAsync(server, run.Id));
+            foreach (var run in crashed) resumed.Add(await server.WaitForRunAsync(run.Id));
             var spans = new List<(DateTimeOffset Start, DateTimeOffset End)>();
             foreach (var detail in resumed)
             {
@@ -101,7 +101,7 @@ public sealed class ServerCrashResumeTests
             Assert.True(spans[0].Start < spans[1].End && spans[1].Start < spans[0].End, $"resumed runs ran one after the other: {spans[0]} and {spans[1]}");
 
             var uninterrupted = await server.Control.SubmitAsync(plan, "uninterrupted", default);
-            var detailAlone = await WaitForRunAsync(server, uninterrupted.Id);
+            var detailAlone = await server.WaitForRunAsync(uninterrupted.Id);
             Assert.True(detailAlone.Run.Status == "finished", detailAlone.Run.Error);
             var (expected, _) = await server.Control.PullModelAsync(uninterrupted.Id, 0, default);
             foreach (var run in crashed)
@@ -134,18 +134,6 @@ public sealed class ServerCrashResumeTests
             if (nodes.Count(n => n.Status is "online" or "busy") >= count) return;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"{count} nodes not online\n{string.Join("\n", processes.Select(p => p.Output))}");
-            await Task.Delay(100);
-        }
-    }
-
-    private static async Task<Cohort.Transport.V1.RunDetail> WaitForRunAsync(ServerProcess server, string id)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(180);
-        while (true)
-        {
-            var detail = await server.Control.GetAsync(id, default);
-            if (detail.Run.TypedStatus().IsFinal()) return detail;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}");
             await Task.Delay(100);
         }
     }

@@ -137,7 +137,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
         {
             var detail = await Control.GetAsync(id, default);
             if (detail.Run.TypedStatus().IsFinal()) return detail;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"run {id} still {detail.Run.Status} at round {detail.Run.RoundsDone}\n{Process.Output}");
             await Task.Delay(100);
         }
     }

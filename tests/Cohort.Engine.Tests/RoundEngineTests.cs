@@ -80,6 +80,23 @@ public sealed class RoundEngineTests
     }
 
     [Fact]
+    public async Task A_robust_rule_given_too_few_results_for_its_f_fails_the_run_as_a_plan_problem_not_an_internal_error()
+    {
+        var plan = PlanParser.Parse("""
+            name: engine
+            app: { name: step }
+            strategy: { name: krum, params: { byzantine: 5 } }
+            rounds: 1
+            selection: { min_available: 4, min_fit: 4, fraction_evaluate: 0.0 }
+            wait_for_nodes: 5s
+            """, "engine.yaml", StrategyRegistry.CreateDefault());
+        var outcome = await InProcessRun.RunAsync(plan, Pool(Steps(4)), StrategyServices.None);
+
+        Assert.Equal(RunStatus.Failed, outcome.Run.Status);
+        Assert.StartsWith("round 1: Krum needs more than 2f + 2 results: 4 results, f = 5 (from 4 usable fit results; check strategy.params and selection.min_fit)", outcome.Run.Error);
+    }
+
+    [Fact]
     public async Task Fewer_usable_results_than_min_fit_fail_the_run_naming_each_failed_node()
     {
         var plan = Parse("{ min_available: 4, min_fit: 3, fraction_evaluate: 0.0 }");

@@ -21,8 +21,10 @@ internal static class PluginOptions
     public static IReadOnlyList<Plugin> Load(string[]? paths, StrategyRegistry? strategies, AppCatalog? apps)
     {
         var loaded = new List<Plugin>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in paths ?? [])
         {
+            if (!seen.Add(Path.GetFullPath(path))) throw new CliException($"--plugin {path}: given twice");
             var plugin = PluginLoader.Load(path);
             foreach (var s in plugin.Strategies)
             {

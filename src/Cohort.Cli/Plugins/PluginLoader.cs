@@ -15,6 +15,7 @@ internal static class PluginLoader
     public static Plugin Load(string path)
     {
         string file = Path.GetFullPath(path);
+        if (Directory.Exists(file)) throw new CliException($"--plugin {path}: is a folder; name the plugin's .dll inside it");
         if (!File.Exists(file)) throw new CliException($"--plugin {path}: file not found");
         Assembly assembly;
         try

@@ -90,6 +90,9 @@ public static class PlanParser
     private static void CheckCombinations(YamlSection top, Plan plan, StrategyRegistry strategies)
     {
         var strategy = strategies.Get(plan.Strategy.Name);
+        // FedProx writes its μ into every fit config, over the plan's own config: a config value would be dropped silently.
+        if (strategy.Name == FedProx.Descriptor.Name && top.Section("config", allowed: null).Find(FedProx.ProximalMuKey) is { } mu)
+            throw top.Error(mu, $"config.{FedProx.ProximalMuKey}: strategy 'fedprox' sets it in every fit config from strategy.params.{FedProx.ProximalMuKey}; set it there");
         if (plan.Asynchronous is not null && !strategy.Has(StrategyCapabilities.Asynchronous))
             throw top.Error(top.Find("asynchronous")!,
                 $"asynchronous: strategy '{strategy.Name}' cannot run asynchronously (allowed: {string.Join(", ", strategies.NamesWith(StrategyCapabilities.Asynchronous))}); FedBuff's buffer does the aggregation");
@@ -184,6 +187,11 @@ public static class PlanParser
         {
             var entry = parameters.Entries.FirstOrDefault(x => x.Key == e.Key).Value;
             throw entry.Value is not null ? parameters.Error(entry.Value, e.Message) : strategy.Error(strategy.Find("name")!, e.Message);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A plugin's factory can fail any way it likes: say which strategy, from where, and why, in one line.
+            throw strategy.Error(strategy.Find("name")!, $"strategy.name: strategy '{name}' ({strategies.OriginOf(name)}) could not be created: {e.Message}");
         }
         return new StrategySpec(name, config);
     }

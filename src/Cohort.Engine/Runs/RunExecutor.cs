@@ -202,7 +202,15 @@ internal sealed class RunExecutor(
                 {
                     phases.Switch(RoundPhase.Aggregate);
                     aggregationTime.Start();
-                    aggregate = aggregation.Complete(failures);
+                    try
+                    {
+                        aggregate = aggregation.Complete(failures);
+                    }
+                    catch (AggregationException e)
+                    {
+                        // The plan's settings cannot work with the results at hand (e.g. Krum's f against too few results): the run's failure, not Cohort's.
+                        throw new RunFailedException($"round {round}: {e.Message} (from {fitOk} usable fit results; check strategy.params and selection.min_fit)");
+                    }
                     aggregationTime.Stop();
                     break;
                 }

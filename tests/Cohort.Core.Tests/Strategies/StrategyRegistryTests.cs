@@ -139,6 +139,26 @@ public sealed class StrategyRegistryTests
     }
 
     [Fact]
+    public void A_strategy_whose_factory_throws_is_a_plan_error_naming_it_and_its_origin()
+    {
+        var registry = StrategyRegistry.CreateDefault();
+        registry.Register(FedAvg.Descriptor with { Name = "boomavg", Create = (_, _) => throw new InvalidOperationException("factory boom") }, "plugin boom.dll");
+        var e = Assert.Throws<PlanException>(() => PlanParser.Parse("name: t\napp: {name: tabular}\nstrategy: {name: boomavg}\n", "p.yaml", registry));
+        Assert.Equal(3, e.Line);
+        Assert.Equal("strategy.name: strategy 'boomavg' (plugin boom.dll) could not be created: factory boom", e.Problem);
+    }
+
+    [Fact]
+    public void A_config_proximal_mu_beside_fedprox_is_refused_and_beside_another_strategy_reaches_the_nodes()
+    {
+        var e = Assert.Throws<PlanException>(() => PlanParser.Parse("name: t\napp: {name: tabular}\nstrategy: {name: fedprox}\nconfig:\n  proximal_mu: 7\n", "p.yaml", StrategyRegistry.CreateDefault()));
+        Assert.Equal(5, e.Line);
+        Assert.Equal("config.proximal_mu: strategy 'fedprox' sets it in every fit config from strategy.params.proximal_mu; set it there", e.Problem);
+        var plan = PlanParser.Parse("name: t\napp: {name: tabular}\nstrategy: {name: fedadam}\nconfig:\n  proximal_mu: 7\n", "p.yaml", StrategyRegistry.CreateDefault());
+        Assert.Equal(7, plan.FitConfig(1).GetDouble("proximal_mu", 0));
+    }
+
+    [Fact]
     public void The_table_in_the_strategy_docs_is_the_registry()
     {
         string docs = File.ReadAllText(RepositoryPaths.Combine("docs", "strategies.md"));

@@ -49,6 +49,46 @@ public sealed class PluginTests
     }
 
     [Fact]
+    public async Task A_run_interrupted_and_resumed_by_a_server_without_its_plugin_waits_and_finishes_once_the_plugin_is_back()
+    {
+        string dataDir = Path.Combine(Path.GetTempPath(), "cohort-plugin-resume-" + Guid.NewGuid().ToString("N")[..8]);
+        int port = TestServer.FreePort();
+        // The server kills itself while aggregating round 2 of 4.
+        var server = await ServerProcess.StartInAsync(dataDir, port, new Dictionary<string, string> { ["COHORT_TEST_CRASH_AT"] = "aggregate:2" }, "--plugin", PluginFile);
+        var nodes = new List<CliProcess>();
+        try
+        {
+            foreach (var (site, step) in new[] { ("site1", "1"), ("site2", "3") })
+                nodes.Add(server.StartNode(site, await server.Control.CreateNodeTokenAsync(site, default), "counting", "--plugin", PluginFile, "--set", $"step={step}"));
+            await server.WaitForNodesAsync(2, nodes);
+            var run = await server.Control.SubmitAsync(Plan.Replace("rounds: 2", "rounds: 4"), "plugin.yaml", default);
+            await server.WaitForExitAsync(TimeSpan.FromSeconds(120));
+
+            server = await ServerProcess.StartInAsync(dataDir, port);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            Cohort.Transport.V1.RunDetail detail;
+            while (!(detail = await server.Control.GetAsync(run.Id, default)).Events.Any(e => e.Contains("run.cannot_resume", StringComparison.Ordinal)))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "no run.cannot_resume event from the server without the plugin");
+                await Task.Delay(100);
+            }
+            Assert.Equal("running", detail.Run.Status);
+            Assert.Contains(detail.Events, e => e.Contains("unknown strategy 'shifted-avg'", StringComparison.Ordinal) && e.Contains("--plugin", StringComparison.Ordinal));
+            await server.KillAsync();
+
+            server = await ServerProcess.StartInAsync(dataDir, port, "--plugin", PluginFile);
+            detail = await server.WaitForRunAsync(run.Id);
+            Assert.True(detail.Run.Status == "finished", detail.Run.Error);
+            Assert.Equal([2.5, 5.0, 7.5, 10.0], detail.Rounds.Select(r => r.Loss));
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Without_the_plugin_a_plan_naming_its_strategy_is_refused()
     {
         // A plan only names what the process registered; it never makes the server load anything.
@@ -75,6 +115,14 @@ public sealed class PluginTests
     public async Task The_same_names_twice_are_refused_naming_both_origins()
     {
         var (code, output) = await CliProcess.RunAsync(["strategies", "list", "--plugin", PluginFile, "--plugin", PluginFile]);
+        Assert.Equal(1, code);
+        Assert.Contains($"cohort: --plugin {PluginFile}: given twice", output);
+
+        // The same assembly copied elsewhere is another plugin declaring the same names.
+        string copy = Path.Combine(Path.GetTempPath(), "cohort-plugin-copy-" + Guid.NewGuid().ToString("N")[..8], "Cohort.TestPlugin.dll");
+        Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+        File.Copy(PluginFile, copy);
+        (code, output) = await CliProcess.RunAsync(["strategies", "list", "--plugin", PluginFile, "--plugin", copy]);
         Assert.Equal(1, code);
         Assert.Contains("strategy 'shifted-avg' from plugin Cohort.TestPlugin.dll clashes with strategy 'shifted-avg' from plugin Cohort.TestPlugin.dll", output);
     }

@@ -157,7 +157,20 @@ internal sealed class RunManager(
         using var scope = log.BeginScope(LogScope.Run(run.Id));
         try
         {
-            var plan = PlanParser.Parse(run.PlanYaml, run.Name, strategies);
+            Plan plan;
+            try
+            {
+                plan = PlanParser.Parse(run.PlanYaml, run.Name, strategies);
+            }
+            catch (PlanException e)
+            {
+                // Accepted at submit, unreadable now: this server lacks what the plan names (a plugin's strategy,
+                // most likely). Failing the run would lose it for good; it waits as it is for a server that can.
+                log.LogWarning("Run {Run} cannot resume on this server: {Reason}; it stays {Status}. Restart with what it needs (the --plugin that provides it) or stop it", run.Id, e.Message, run.Status.ToText());
+                await store.AddEventAsync(run.Id, "run.cannot_resume",
+                    $"this server cannot read the run's plan ({e.Message}); the run stays as it is: restart the server with what it needs (e.g. the --plugin that provides the strategy), or stop it with 'cohort run stop'", stoppingToken);
+                return;
+            }
             int start = run.RoundsDone + 1;
             run = run with { Status = RunStatus.Running, StartedAt = run.StartedAt ?? DateTimeOffset.UtcNow };
             await store.SaveRunAsync(run, stoppingToken);

@@ -47,12 +47,28 @@ internal static class PluginLoader
             bool isProvider = typeof(IStrategyProvider).IsAssignableFrom(type), isApp = typeof(IClientAppFactory).IsAssignableFrom(type);
             if (!isProvider && !isApp) continue;
             object instance = Create(path, type);
-            if (instance is IStrategyProvider provider) strategies.AddRange(provider.Strategies);
+            if (instance is IStrategyProvider provider) strategies.AddRange(StrategiesOf(path, type, provider));
             if (instance is IClientAppFactory app) apps.Add(app);
         }
         if (strategies.Count == 0 && apps.Count == 0)
             throw new CliException($"--plugin {path}: no public type implements {nameof(IStrategyProvider)} or {nameof(IClientAppFactory)}, so it offers nothing to register");
         return new Plugin(file, strategies, apps);
+    }
+
+    private static IReadOnlyList<StrategyDescriptor> StrategiesOf(string path, Type type, IStrategyProvider provider)
+    {
+        IReadOnlyList<StrategyDescriptor>? declared;
+        try
+        {
+            declared = provider.Strategies?.ToArray();
+        }
+        catch (Exception e)
+        {
+            throw new CliException($"--plugin {path}: {type.FullName}.{nameof(IStrategyProvider.Strategies)} failed: {e.Message}");
+        }
+        if (declared is null || declared.Any(d => d is null))
+            throw new CliException($"--plugin {path}: {type.FullName}.{nameof(IStrategyProvider.Strategies)} gave null where it must give strategy descriptors");
+        return declared;
     }
 
     private static object Create(string path, Type type)

@@ -51,8 +51,11 @@ internal static class StrategyCatalog
             string parameters = d.Parameters.Count == 0
                 ? "—"
                 : string.Join("<br>", d.Parameters.Select(p => $"`{p.Name}`: {p.Rule}; {p.Default}"));
-            sb.Append($"| `{d.Name}` | {d.Summary} | {Describe(d.Capabilities)} | {parameters} |\n");
+            sb.Append($"| `{d.Name}` | {Cell(d.Summary)} | {Describe(d.Capabilities)} | {Cell(parameters)} |\n");
         }
         return sb.ToString();
     }
+
+    // A plugin's text may hold a '|', which would end the cell.
+    private static string Cell(string text) => text.Replace("|", "\\|", StringComparison.Ordinal);
 }

@@ -39,6 +39,11 @@ public sealed class StrategyRegistry
     {
         ArgumentNullException.ThrowIfNull(descriptor);
         ArgumentException.ThrowIfNullOrWhiteSpace(origin);
+        // A plan must be able to name it, and each of its parameters once.
+        if (string.IsNullOrEmpty(descriptor.Name) || !descriptor.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new ArgumentException($"strategy '{descriptor.Name}' from {origin}: a name needs letters, digits, '-', '_' or '.' only, and at least one");
+        if (descriptor.Parameters.GroupBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"strategy '{descriptor.Name}' from {origin} declares parameter '{twice.Key}' {twice.Count()} times");
         if (_strategies.TryGetValue(descriptor.Name, out var existing))
             throw new ArgumentException($"strategy '{descriptor.Name}' from {origin} clashes with strategy '{existing.Descriptor.Name}' from {existing.Origin}");
         _strategies.Add(descriptor.Name, (descriptor, origin));

@@ -159,6 +159,29 @@ public sealed class StrategyRegistryTests
     }
 
     [Fact]
+    public void A_descriptor_a_plan_cannot_name_or_with_a_parameter_twice_is_refused()
+    {
+        var registry = StrategyRegistry.CreateDefault();
+        Assert.Equal("strategy '' from plugin p.dll: a name needs letters, digits, '-', '_' or '.' only, and at least one",
+            Assert.Throws<ArgumentException>(() => registry.Register(FedProx.Descriptor with { Name = "" }, "plugin p.dll")).Message);
+        Assert.Contains("strategy 'my avg' from plugin p.dll: a name needs",
+            Assert.Throws<ArgumentException>(() => registry.Register(FedProx.Descriptor with { Name = "my avg" }, "plugin p.dll")).Message);
+        var twice = FedProx.Descriptor with { Name = "prox2", Parameters = [.. FedProx.Descriptor.Parameters, .. FedProx.Descriptor.Parameters] };
+        Assert.Equal("strategy 'prox2' from plugin p.dll declares parameter 'proximal_mu' 2 times",
+            Assert.Throws<ArgumentException>(() => registry.Register(twice, "plugin p.dll")).Message);
+    }
+
+    [Fact]
+    public void A_pipe_in_a_summary_does_not_break_the_markdown_table()
+    {
+        var registry = StrategyRegistry.CreateDefault();
+        registry.Register(FedAvg.Descriptor with { Name = "piped", Summary = "a | b" }, "plugin p.dll");
+        string row = StrategyCatalog.Markdown(registry).Split('\n').Single(l => l.StartsWith("| `piped`", StringComparison.Ordinal));
+        Assert.Contains("| a \\| b |", row);
+        Assert.Equal(5, row.Replace("\\|", "", StringComparison.Ordinal).Count(c => c == '|'));
+    }
+
+    [Fact]
     public void The_table_in_the_strategy_docs_is_the_registry()
     {
         string docs = File.ReadAllText(RepositoryPaths.Combine("docs", "strategies.md"));

@@ -90,7 +90,7 @@ internal static class TabularValidation
         var names = table.Columns.Select(c => c.Name).ToArray();
         string Missing(string column, string namedBy)
         {
-            string hint = SettingsReader.Suggest(column, names);
+            string hint = NearestName.Hint(column, names);
             return hint.Length > 0
                 ? $"no column '{column}' ({namedBy}){hint}"
                 : $"no column '{column}' ({namedBy}); columns: {string.Join(", ", names.Take(ListedColumns))}{(names.Length > ListedColumns ? ", …" : "")}";

@@ -1,4 +1,4 @@
-namespace Cohort.Strategies;
+namespace Cohort.Records;
 
 /// <summary>"Did you mean" hints for names a user misspelt.</summary>
 internal static class NearestName

@@ -16,6 +16,15 @@ internal static class BenchFigures
 {
     private static readonly string[] SimdFlags = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile"];
 
+    /// <summary>An empty folder <c>.cohort/NAME</c> for a benchmark's data (what an earlier run left is deleted); its full path.</summary>
+    public static string FreshFolder(string name)
+    {
+        string dir = Path.GetFullPath(Path.Combine(".cohort", name));
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
     /// <summary>A figures object holding the provenance of this process and the given settings; prints the machine line.</summary>
     public static JsonObject Begin(JsonObject? settings = null)
     {

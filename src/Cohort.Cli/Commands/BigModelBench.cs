@@ -36,9 +36,7 @@ internal static class BigModelBench
             bool withEvaluate = pr.GetValue(evaluate);
             if (size < 1 || n < 1 || r < 1) throw new CliException("--params ≥ 1, --nodes ≥ 1 and --rounds ≥ 1");
             double modelMib = size * 4.0 / 1048576;
-            string dir = Path.GetFullPath(".cohort/bench-big-model");
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-            Directory.CreateDirectory(dir);
+            string dir = BenchFigures.FreshFolder("bench-big-model");
             var figures = BenchFigures.Begin(new JsonObject
             {
                 ["params"] = size,

@@ -30,9 +30,7 @@ internal static class LongRunBench
         {
             int r = pr.GetValue(rounds), n = pr.GetValue(nodes), size = pr.GetValue(values);
             if (r < 10 || n < 1 || size < 1) throw new CliException("--rounds ≥ 10, --nodes ≥ 1 and --values ≥ 1");
-            string dir = Path.GetFullPath(".cohort/bench-long-run");
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-            Directory.CreateDirectory(dir);
+            string dir = BenchFigures.FreshFolder("bench-long-run");
             var figures = BenchFigures.Begin(new JsonObject { ["rounds"] = r, ["nodes"] = n, ["values"] = size });
             await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), [], Path.Combine(dir, "server.log"), ct);
             using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));

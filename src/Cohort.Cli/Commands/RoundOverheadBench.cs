@@ -37,9 +37,7 @@ internal static class RoundOverheadBench
         {
             int n = pr.GetValue(nodes), r = pr.GetValue(rounds), size = pr.GetValue(values), busy = pr.GetValue(load);
             if (n < 1 || r < 2 || size < 1 || busy < 0) throw new CliException("--nodes ≥ 1, --rounds ≥ 2, --values ≥ 1 and --load ≥ 0");
-            string dir = Path.GetFullPath(".cohort/bench-round-overhead");
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-            Directory.CreateDirectory(dir);
+            string dir = BenchFigures.FreshFolder("bench-round-overhead");
             var figures = BenchFigures.Begin(new JsonObject
             {
                 ["nodes"] = n,

@@ -40,9 +40,7 @@ internal static class SoakBench
             double duration = pr.GetValue(minutes), share = pr.GetValue(fraction), timeout = pr.GetValue(nodeTimeout);
             if (n < 1 || size < 1 || perRun < 1 || duration <= 0 || share <= 0 || share > 1 || timeout <= 0)
                 throw new CliException("--nodes ≥ 1, --values ≥ 1, --rounds-per-run ≥ 1, --minutes > 0, --node-timeout > 0 and 0 < --fraction ≤ 1");
-            string dir = Path.GetFullPath(".cohort/bench-soak");
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-            Directory.CreateDirectory(dir);
+            string dir = BenchFigures.FreshFolder("bench-soak");
             var figures = BenchFigures.Begin(new JsonObject
             {
                 ["nodes"] = n,

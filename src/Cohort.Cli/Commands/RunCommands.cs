@@ -37,14 +37,19 @@ internal static class RunCommands
             string path = pr.GetValue(plan)!;
             if (!File.Exists(path)) throw new CliException($"plan file '{path}' not found");
             string yaml = await File.ReadAllTextAsync(path, ct);
-            var overrides = (pr.GetValue(set) ?? []).Select(kv =>
-            {
-                int eq = kv.IndexOf('=');
-                return eq > 0 ? (kv[..eq], kv[(eq + 1)..]) : throw new CliException($"--set '{kv}': expected KEY.PATH=VALUE");
-            }).ToArray();
-            if (overrides.Length > 0) yaml = Plans.PlanText.WithValues(yaml, overrides);
+            var overrides = Plans.PlanOverrides.Parse(pr.GetValue(set));
+            yaml = overrides.Apply(yaml);
+            string source = Path.GetFileName(path);
             using var client = new ControlClient(control.Resolve(pr));
-            var info = await client.SubmitAsync(yaml, Path.GetFileName(path), ct, pr.GetValue(noPreflight));
+            RunInfo info;
+            try
+            {
+                info = await client.SubmitAsync(yaml, source, ct, pr.GetValue(noPreflight));
+            }
+            catch (CliException e) when (overrides.Blame(e.Message, source, yaml) is { } blamed)
+            {
+                throw new CliException(blamed);
+            }
             foreach (var note in info.PreflightNotes) Console.Error.WriteLine($"preflight: {note}");
             if (pr.GetValue(json) && !pr.GetValue(wait))
             {

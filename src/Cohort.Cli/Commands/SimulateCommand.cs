@@ -22,20 +22,21 @@ internal static class SimulateCommand
         var summary = new Option<string?>("--summary") { Description = "Write a JSON summary to this file" };
         var dataDir = new Option<string>("--data-dir") { Description = "Data folder for the state database and models (a server started on it shows the run)", DefaultValueFactory = _ => ".cohort/simulate" };
         var rounds = new Option<int?>("--rounds") { Description = "Override the plan's number of rounds" };
+        var set = new Option<string[]>("--set") { Description = "Override a plan value, KEY.PATH=VALUE (e.g. strategy.name=fedprox, train.learning_rate=0.01); repeatable", AllowMultipleArgumentsPerToken = true };
         var quiet = new Option<bool>("--quiet") { Description = "Print only the summary line" };
         var baseline = new Option<string?>("--baseline") { Description = "Also train this client alone (same network, settings and start) and compare test accuracy per round" };
         var chart = new Option<string?>("--chart") { Description = "Draw test accuracy per round (federated, and the baseline when given) into this PNG" };
         var plugins = PluginOptions.Create();
         var command = new Command("simulate", "Run a plan as N virtual clients in one process (no gRPC): same strategies, metrics and state store as a deployed run")
         {
-            plan, summary, dataDir, rounds, quiet, baseline, chart, plugins,
+            plan, summary, dataDir, rounds, set, quiet, baseline, chart, plugins,
         };
         command.SetAction(async (pr, ct) =>
         {
             var console = stdout ?? Console.Out;
             bool isQuiet = pr.GetValue(quiet);
             var result = await RunAsync(pr.GetValue(plan)!, pr.GetValue(dataDir)!, pr.GetValue(rounds), pr.GetValue(summary), isQuiet ? TextWriter.Null : console, ct,
-                pr.GetValue(baseline), pr.GetValue(chart), pr.GetValue(plugins));
+                pr.GetValue(baseline), pr.GetValue(chart), pr.GetValue(plugins), pr.GetValue(set));
             if (isQuiet) console.WriteLine(SummaryLine(result));
             return result["status"]!.GetValue<string>() == RunStatus.Finished.ToText() ? 0 : 1;
         });
@@ -44,10 +45,10 @@ internal static class SimulateCommand
 
     /// <summary>Runs a plan file as a simulation, printing one line per round to <paramref name="output"/>; returns the JSON summary.</summary>
     public static async Task<JsonObject> RunAsync(string planPath, string dataDir, int? rounds, string? summaryFile, TextWriter output, CancellationToken ct,
-        string? baselineClient = null, string? chartFile = null, string[]? plugins = null)
+        string? baselineClient = null, string? chartFile = null, string[]? plugins = null, string[]? set = null)
     {
         var clock = Stopwatch.StartNew();
-        var (plan, options) = Load(planPath, dataDir, rounds, output, plugins);
+        var (plan, options) = Load(planPath, dataDir, rounds, output, plugins, set);
         var perRound = new JsonArray();
         var roundClock = Stopwatch.StartNew();
         options = options with
@@ -142,14 +143,15 @@ internal static class SimulateCommand
     }
 
     /// <summary>Parses a plan file and the simulation options for it (data paths relative to the plan's folder).</summary>
-    public static (Plan Plan, SimulationOptions Options) Load(string planPath, string dataDir, int? rounds, TextWriter? log, string[]? plugins = null)
+    public static (Plan Plan, SimulationOptions Options) Load(string planPath, string dataDir, int? rounds, TextWriter? log, string[]? plugins = null, string[]? set = null)
     {
         var strategies = Strategies.StrategyRegistry.CreateDefault();
         var apps = Plugins.AppCatalog.CreateDefault();
         PluginOptions.Load(plugins, strategies, apps);
         if (!File.Exists(planPath)) throw new CliException($"plan file '{planPath}' not found");
         string yaml = File.ReadAllText(planPath);
-        if (rounds is { } r) yaml = PlanText.WithValues(yaml, [("rounds", r.ToString(CultureInfo.InvariantCulture))]);
+        var overrides = PlanOverrides.Parse([.. set ?? [], .. rounds is { } r ? [$"rounds={r.ToString(CultureInfo.InvariantCulture)}"] : Array.Empty<string>()]);
+        yaml = overrides.Apply(yaml);
         var options = new SimulationOptions
         {
             DataDir = dataDir,
@@ -159,7 +161,15 @@ internal static class SimulateCommand
             Strategies = strategies,
             Apps = apps.Factories,
         };
-        var plan = PlanParser.Parse(yaml, planPath, options.Strategies);
+        Plan plan;
+        try
+        {
+            plan = PlanParser.Parse(yaml, planPath, options.Strategies);
+        }
+        catch (PlanException e)
+        {
+            throw overrides.Blame(e, yaml);
+        }
         return (plan, options);
     }
 

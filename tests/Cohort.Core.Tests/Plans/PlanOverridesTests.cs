@@ -1,0 +1,69 @@
+using Cohort.Plans;
+using Cohort.Strategies;
+
+namespace Cohort.Tests.Plans;
+
+public sealed class PlanOverridesTests
+{
+    private const string Yaml = "name: t\napp: { name: tabular }\nstrategy:\n  name: fedavg\nrounds: 3\n";
+
+    private static (PlanOverrides Overrides, string Applied, PlanException Error) Fail(params string[] set)
+    {
+        var overrides = PlanOverrides.Parse(set);
+        string applied = overrides.Apply(Yaml);
+        var error = Assert.Throws<PlanException>(() => PlanParser.Parse(applied, "p.yaml", StrategyRegistry.CreateDefault()));
+        return (overrides, applied, error);
+    }
+
+    [Fact]
+    public void An_error_on_a_set_value_names_the_set_not_a_line_of_rewritten_text()
+    {
+        var (overrides, applied, error) = Fail("rounds=abc");
+        var blamed = overrides.Blame(error, applied);
+        Assert.Equal("--set rounds=abc", blamed.Source);
+        Assert.Equal(0, blamed.Line);
+        Assert.Contains("not an integer", blamed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_nested_path_is_found_and_the_last_set_of_a_path_wins()
+    {
+        var (overrides, applied, error) = Fail("strategy.name=fedavg", "rounds=2", "strategy.name=fedfoo");
+        Assert.Equal("--set strategy.name=fedfoo", overrides.Blame(error, applied).Source);
+    }
+
+    [Fact]
+    public void An_error_elsewhere_in_the_plan_keeps_its_position()
+    {
+        var overrides = PlanOverrides.Parse(["rounds=4"]);
+        string applied = overrides.Apply(Yaml.Replace("fedavg", "fedfoo", StringComparison.Ordinal));
+        var error = Assert.Throws<PlanException>(() => PlanParser.Parse(applied, "p.yaml", StrategyRegistry.CreateDefault()));
+        Assert.Same(error, overrides.Blame(error, applied));
+        Assert.Null(overrides.Blame(error.Message, "p.yaml", applied));
+    }
+
+    [Fact]
+    public void A_server_reported_error_is_blamed_on_its_set_too()
+    {
+        var (overrides, applied, error) = Fail("rounds=-2");
+        Assert.Equal($"--set rounds=-2: {error.Problem}", overrides.Blame(error.Message, "p.yaml", applied));
+        Assert.Null(overrides.Blame("other.yaml:5:8: rounds: bad", "p.yaml", applied));
+    }
+
+    [Theory]
+    [InlineData("rounds")]
+    [InlineData("=3")]
+    [InlineData("train..lr=1")]
+    public void A_malformed_item_is_refused_by_name(string item)
+    {
+        var error = Assert.Throws<PlanException>(() => PlanOverrides.Parse([item]));
+        Assert.Equal("--set", error.Source);
+        Assert.Contains($"'{item}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void No_sets_leave_the_text_as_it_was()
+    {
+        Assert.Same(Yaml, PlanOverrides.Parse(null).Apply(Yaml));
+    }
+}

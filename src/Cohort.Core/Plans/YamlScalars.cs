@@ -49,6 +49,19 @@ internal static partial class YamlScalars
     /// <summary>A value as a message shows it: numbers and bools bare, text quoted.</summary>
     public static string Show(Scalar value) => value.Kind == ScalarKind.String ? $"'{value}'" : value.ToString();
 
+    /// <summary>
+    /// "'x' is not <paramref name="what"/>", saying why when the text is a number in quotes: quoting makes any YAML value
+    /// text, which is the usual surprise behind this error.
+    /// </summary>
+    public static string IsNot(Scalar value, string what)
+    {
+        string text = value.ToString();
+        bool quotedNumber = value.Kind == ScalarKind.String && (IntegerPattern().IsMatch(text) || DecimalPattern().IsMatch(text));
+        return quotedNumber
+            ? $"\"{text}\" is quoted, so it is text, not {what} (write {text} without quotes)"
+            : $"{Show(value)} is not {what}";
+    }
+
     [GeneratedRegex(@"^[-+]?[0-9]+$", RegexOptions.CultureInvariant)]
     private static partial Regex IntegerPattern();
 

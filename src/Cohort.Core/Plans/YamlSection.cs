@@ -144,7 +144,7 @@ internal sealed class YamlSection
     {
         if (Value(key) is not { } v) return null;
         var node = Find(key)!;
-        if (v.Kind != ScalarKind.Int) throw Error(node, $"{NameOf(key)}: {YamlScalars.Show(v)} is not an integer");
+        if (v.Kind != ScalarKind.Int) throw Error(node, $"{NameOf(key)}: {YamlScalars.IsNot(v, "an integer")}");
         long i = v.AsInt();
         if (i < min) throw Error(node, $"{NameOf(key)}: {i} is not allowed (must be >= {min})");
         if (i > max) throw Error(node, $"{NameOf(key)}: {i} is not allowed (must be <= {max})");
@@ -159,7 +159,7 @@ internal sealed class YamlSection
     {
         if (Value(key) is not { } v) return null;
         var node = Find(key)!;
-        if (!v.IsNumber) throw Error(node, $"{NameOf(key)}: {YamlScalars.Show(v)} is not a number");
+        if (!v.IsNumber) throw Error(node, $"{NameOf(key)}: {YamlScalars.IsNot(v, "a number")}");
         double d = v.AsDouble();
         if (!double.IsFinite(d) || !bounds.Contains(d))
             throw Error(node, $"{NameOf(key)}: {v} is not allowed ({bounds.Describe()})");

@@ -66,4 +66,13 @@ public sealed class PlanOverridesTests
     {
         Assert.Same(Yaml, PlanOverrides.Parse(null).Apply(Yaml));
     }
+
+    [Theory]
+    [InlineData("rounds: \"3\"", "rounds: \"3\" is quoted, so it is text, not an integer (write 3 without quotes)")]
+    [InlineData("rounds: three", "rounds: 'three' is not an integer")]
+    public void A_quoted_number_is_explained(string line, string expected)
+    {
+        var error = Assert.Throws<PlanException>(() => PlanParser.Parse(Yaml.Replace("rounds: 3", line, StringComparison.Ordinal), "p.yaml", StrategyRegistry.CreateDefault()));
+        Assert.Equal(expected, error.Problem);
+    }
 }

@@ -13,7 +13,7 @@ namespace Cohort.Engine.Tests;
 /// <summary>Over-selection (<c>selection.accept_first</c>) through the server's executor with in-process nodes.</summary>
 public sealed class AcceptFirstRoundTests
 {
-    private static Plan Parse(string acceptFirst) => PlanParser.Parse($"""
+    private static Plan Parse(string acceptFirst, string extra = "") => PlanParser.Parse($"""
         name: engine
         app: {"{ name: step }"}
         strategy: {"{ name: fedavg }"}
@@ -22,16 +22,18 @@ public sealed class AcceptFirstRoundTests
         round_timeout: 5s
         wait_for_nodes: 5s
         seed: 5
+        {extra}
         """, "engine.yaml", StrategyRegistry.CreateDefault());
+
+    private static InProcessNodePool Pool() => new("step",
+        Enumerable.Range(1, 3).Select(i => ($"n{i}", (IClientApp)new StepApp())).Append(("late", new LateApp())).ToDictionary(n => n.Item1, n => n.Item2),
+        new InProcessPoolOptions());
 
     [Fact]
     public async Task The_round_closes_at_the_first_K_results_and_ignores_the_late_one()
     {
         var plan = Parse(", accept_first: 3");
-        var nodes = Enumerable.Range(1, 3).Select(i => ($"n{i}", (IClientApp)new StepApp())).Append(("late", new LateApp()));
-        var pool = new InProcessNodePool("step", nodes.ToDictionary(n => n.Item1, n => n.Item2), new InProcessPoolOptions());
-
-        var outcome = await InProcessRun.RunAsync(plan, pool, StrategyServices.None);
+        var outcome = await InProcessRun.RunAsync(plan, Pool(), StrategyServices.None);
 
         Assert.Equal(RunStatus.Finished, outcome.Run.Status);
         var results = await outcome.Store.ListNodeResultsAsync(outcome.Run.Id, CancellationToken.None);
@@ -52,6 +54,15 @@ public sealed class AcceptFirstRoundTests
         // A withdrawn task is not a failure of the round.
         var rounds = await outcome.Store.ListRoundsAsync(outcome.Run.Id, CancellationToken.None);
         Assert.All(rounds, r => Assert.Null(r.Error));
+    }
+
+    [Fact]
+    public async Task A_withdrawn_task_does_not_count_against_the_completion_rate()
+    {
+        // 3 of 4 would be 75%: the withdrawn task is not one the round needed.
+        var outcome = await InProcessRun.RunAsync(Parse(", accept_first: 3", "failure: { min_completion_rate: 1.0 }"), Pool(), StrategyServices.None);
+
+        Assert.True(outcome.Run.Status == RunStatus.Finished, outcome.Run.Error);
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ public enum FailureKind
     /// <summary>The run was stopped.</summary>
     Stopped,
 
-    /// <summary>The task was withdrawn: the run finished without it, or the pool shut down.</summary>
+    /// <summary>The task was withdrawn: the run finished without it, its round closed without it (<c>selection.accept_first</c>), or the pool shut down.</summary>
     Cancelled,
 
     /// <summary>The task could not be sent to its node.</summary>

@@ -20,7 +20,7 @@ public static class PlanParser
 
     private static readonly string[] AppKeys = ["name", "settings", "dataset"];
     private static readonly string[] StrategyKeys = ["name", "params"];
-    private static readonly string[] SelectionKeys = ["min_available", "min_fit", "min_evaluate", "fraction_fit", "fraction_evaluate", "nodes"];
+    private static readonly string[] SelectionKeys = ["min_available", "min_fit", "min_evaluate", "fraction_fit", "fraction_evaluate", "nodes", "accept_first"];
 
     private static readonly string[] TrainKeys =
         ["local_epochs", "local_steps", "batch_size", "optimizer", "learning_rate", "weight_decay", "momentum", "lr_schedule"];
@@ -104,6 +104,8 @@ public static class PlanParser
             throw top.Error(top.Find("privacy")!, "privacy: not supported with personalization yet (clipping needs the whole update)");
         if (plan.Privacy is not null && !strategy.Has(StrategyCapabilities.DifferentialPrivacy))
             throw top.Error(top.Find("privacy")!, $"privacy: not supported with strategy '{strategy.Name}' (allowed: {string.Join(", ", strategies.NamesWith(StrategyCapabilities.DifferentialPrivacy))})");
+        if (plan.Selection.AcceptFirst is not null && plan.Asynchronous is not null)
+            throw top.Error(top.Section("selection", SelectionKeys).Find("accept_first")!, "selection.accept_first: not with asynchronous (FedBuff aggregates every asynchronous.buffer_size arrivals and never waits for a round)");
         if (plan.Personalization.Enabled && plan.Asynchronous is not null)
             throw top.Error(top.Find("personalization")!, "personalization: not supported with asynchronous training yet");
     }
@@ -212,6 +214,14 @@ public static class PlanParser
             throw s.Error(s.Find("min_evaluate")!,
                 $"{s.NameOf("min_evaluate")}: 0 is not allowed while {s.NameOf("fraction_evaluate")} is > 0 (must be >= 1, or set fraction_evaluate: 0 to skip evaluation)");
 
+        var nodes = s.StringList("nodes") ?? [];
+        int? acceptFirst = s.Int("accept_first", 1);
+        // Over-selection: closing below min_fit would fail every round; above the named nodes it could never close early.
+        if (acceptFirst < minFit)
+            throw s.Error(s.Find("accept_first")!, $"{s.NameOf("accept_first")}: {acceptFirst} is below {s.NameOf("min_fit")} ({minFit}); a round closed that early would fall short of min_fit");
+        if (acceptFirst > nodes.Count && nodes.Count > 0)
+            throw s.Error(s.Find("accept_first")!, $"{s.NameOf("accept_first")}: {acceptFirst} is more than the {nodes.Count} nodes in {s.NameOf("nodes")}; it must not exceed the nodes a round samples");
+
         return new Selection(
             MinAvailable: minAvailable,
             MinFit: minFit,
@@ -220,7 +230,8 @@ public static class PlanParser
             FractionFit: fractionFit,
             FractionEvaluate: fractionEvaluate)
         {
-            Nodes = s.StringList("nodes") ?? [],
+            Nodes = nodes,
+            AcceptFirst = acceptFirst,
         };
     }
 

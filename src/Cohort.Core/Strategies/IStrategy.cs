@@ -66,6 +66,13 @@ public sealed record Selection(int MinAvailable = 1, int MinFit = 1, int MinEval
     /// <summary>Only these nodes may take part (plan key <c>selection.nodes</c>); empty allows every node with the plan's app.</summary>
     public IReadOnlyList<string> Nodes { get; init; } = [];
 
+    /// <summary>
+    /// Closes a synchronous round's fit phase once this many usable results are in (plan key
+    /// <c>selection.accept_first</c>, over-selection); the tasks still open are withdrawn and their late
+    /// results ignored. Null waits for every sampled node, up to the round timeout.
+    /// </summary>
+    public int? AcceptFirst { get; init; }
+
     /// <summary>The nodes of <paramref name="available"/> this selection allows, in their order.</summary>
     public IReadOnlyList<string> Allowed(IReadOnlyList<string> available) =>
         Nodes.Count == 0 ? available : available.Where(Nodes.Contains).ToArray();

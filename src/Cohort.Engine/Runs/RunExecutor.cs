@@ -131,6 +131,10 @@ internal sealed class RunExecutor(
             CrashPoint.Reach("configure", round);
             failures = [];
             fitOk = 0;
+            // selection.accept_first: once that many usable results are in, the round's open fit tasks are withdrawn.
+            using var close = new CancellationTokenSource();
+            string closing = $"withdrawn: the round closed at the first {plan.Selection.AcceptFirst} of {fitInstructions.Count} fit results (selection.accept_first)";
+            var withdrawn = new List<string>();
             using (var aggregation = strategy.BeginAggregateFit(attemptContext, global))
             {
                 // A selected node whose result was kept is not asked again: its result is what it sent for this
@@ -148,10 +152,27 @@ internal sealed class RunExecutor(
                 kept.Clear();
                 phases.Switch(RoundPhase.Fit);
                 var asked = reused.Length == 0 ? fitInstructions : fitInstructions.Where(i => !reused.Contains(i)).ToArray();
-                await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Fit, asked, global, ct))
+                await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Fit, asked, global, ct, close.Token, closing))
                 {
-                    await FoldAsync(task, outcome, keep: true);
+                    if (close.IsCancellationRequested && outcome.Failure == FailureKind.Cancelled)
+                    {
+                        // Not a failure: the round no longer needed it. Its node's late result is refused as for a timed-out task.
+                        withdrawn.Add(task.Node);
+                        phases.Switch(RoundPhase.Persist);
+                        await RecordAsync(task, outcome, outcome.Error, outcome.Failure, ct);
+                    }
+                    else
+                    {
+                        await FoldAsync(task, outcome, keep: true);
+                    }
+                    if (plan.Selection.AcceptFirst is { } first && fitOk >= first && !close.IsCancellationRequested) close.Cancel();
                     phases.Switch(RoundPhase.Fit);
+                }
+                if (withdrawn.Count > 0)
+                {
+                    phases.Switch(RoundPhase.Persist);
+                    await store.AddEventAsync(run.Id, "round.closed_early", $"round {round}: closed at the first {fitOk} of {fitInstructions.Count} fit results (selection.accept_first {plan.Selection.AcceptFirst}); withdrawn, late results ignored: {string.Join(", ", withdrawn)}", ct);
+                    log.LogInformation("Run {Run} round {Round}: closed at the first {Ok} of {Total} fit results; withdrawn: {Withdrawn}", run.Id, round, fitOk, fitInstructions.Count, string.Join(", ", withdrawn));
                 }
                 CrashPoint.Reach("aggregate", round);
 
@@ -192,7 +213,7 @@ internal sealed class RunExecutor(
                     phases.Switch(RoundPhase.Persist);
                     await RecordAsync(task, outcome, error, kind, ct);
                 }
-                double rate = (double)fitOk / fitInstructions.Count;
+                double rate = (double)fitOk / (fitInstructions.Count - withdrawn.Count);
                 string? shortfall = fitOk < plan.Selection.MinFit
                     ? $"{fitOk} of {fitInstructions.Count} fit results usable, min_fit is {plan.Selection.MinFit}"
                     : rate < plan.Failure.MinCompletionRate
@@ -298,7 +319,7 @@ internal sealed class RunExecutor(
     /// </summary>
     private async IAsyncEnumerable<(PendingTask Task, TaskOutcome Outcome)> DispatchAsync(
         RunRecord run, Plan plan, int round, TaskKind kind, IReadOnlyList<NodeInstruction> instructions, ParameterSet? expected,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct, CancellationToken close = default, string? closing = null)
     {
         var terms = RunTerms.Of(plan, run.Submitter);
         var tasks = instructions.Select(i => new PendingTask
@@ -332,6 +353,11 @@ internal sealed class RunExecutor(
         using var onStop = ct.Register(() =>
         {
             foreach (var t in tasks) pool.Fail(t, FailureKind.Stopped, "run stopped");
+        });
+        // The caller closes the round early (selection.accept_first): tasks still open are withdrawn; those done keep their outcome.
+        using var onClose = close.Register(() =>
+        {
+            foreach (var t in tasks) pool.Fail(t, FailureKind.Cancelled, closing ?? "withdrawn");
         });
         int received = 0;
         await foreach (var done in Task.WhenEach(pending.Keys))
@@ -595,6 +621,7 @@ internal sealed class RunExecutor(
         {
             if (error is null) log.LogDebug("Node {Node} {Phase} result: {Examples} examples in {Duration:F3}s", task.Node, task.Phase, outcome.Examples, outcome.DurationSeconds);
             else if (outcome.Fault is { } fault) log.LogError(fault, "Node {Node} {Phase} failed inside Cohort (a defect, not the node's): {Reason}", task.Node, task.Phase, error);
+            else if (kind == FailureKind.Cancelled) log.LogInformation("Node {Node} {Phase} withdrawn: {Reason}", task.Node, task.Phase, error);
             else log.LogWarning("Node {Node} {Phase} failed: {Reason}", task.Node, task.Phase, error);
         }
         return store.AddNodeResultAsync(new NodeResultRecord(

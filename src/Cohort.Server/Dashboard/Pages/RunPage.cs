@@ -156,7 +156,7 @@ internal static class RunPage
             Fact(sb, "lr schedule", p.Train.Schedule.Type);
             Fact(sb, "weight decay", Html.Num(p.Train.WeightDecay));
             Fact(sb, "momentum", Html.Num(p.Train.Momentum));
-            Fact(sb, "selection", $"min_available {p.Selection.MinAvailable}, min_fit {p.Selection.MinFit}, min_evaluate {p.Selection.MinEvaluate}, fraction_fit {Html.Num(p.Selection.FractionFit)}, fraction_evaluate {Html.Num(p.Selection.FractionEvaluate)}");
+            Fact(sb, "selection", $"min_available {p.Selection.MinAvailable}, min_fit {p.Selection.MinFit}, min_evaluate {p.Selection.MinEvaluate}, fraction_fit {Html.Num(p.Selection.FractionFit)}, fraction_evaluate {Html.Num(p.Selection.FractionEvaluate)}{(p.Selection.AcceptFirst is { } first ? $", accept_first {first}" : "")}");
             Fact(sb, "round timeout", Html.Duration(p.RoundTimeout));
             Fact(sb, "seed", p.Seed.ToString(CultureInfo.InvariantCulture));
             Fact(sb, "tags", string.Join(", ", p.Tags));

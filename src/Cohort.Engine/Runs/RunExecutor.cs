@@ -442,9 +442,15 @@ internal sealed class RunExecutor(
         }
     }
 
-    // A large result received to disk is folded from there by strategies that can (sum-based ones), a block at a time.
+    // A large result received to disk is folded from there by strategies that can (sum-based ones), a block at a time;
+    // strategies that need every update keep it in its file past their memory budget (the aggregation then owns it).
     private static void AddFitResult(IFitAggregation aggregation, string node, TaskOutcome outcome)
     {
+        if (outcome.Spooled is { } kept && aggregation is ISpillingFitAggregation holding)
+        {
+            holding.Hold(node, kept, outcome.Examples, outcome.Metrics);
+            return;
+        }
         if (outcome.Spooled is { } spooled && aggregation is ISpooledFitAggregation streaming)
         {
             using (spooled) streaming.Add(node, spooled, outcome.Examples, outcome.Metrics);

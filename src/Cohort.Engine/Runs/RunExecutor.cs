@@ -121,6 +121,7 @@ internal sealed class RunExecutor(
         List<NodeFailure> failures;
         int fitOk;
         FitAggregate? aggregate = null;
+        int updatesOnDisk = 0;
         for (int attempt = 0; ; attempt++)
         {
             var attemptContext = attempt == 0 ? context : context with { Random = new Random(RoundSeed.OfRetry(plan.Seed, round, attempt)) };
@@ -205,6 +206,7 @@ internal sealed class RunExecutor(
                     try
                     {
                         aggregate = aggregation.Complete(failures);
+                        updatesOnDisk = aggregation is BufferedAggregation held ? held.OnDisk : 0;
                     }
                     catch (AggregationException e)
                     {
@@ -243,6 +245,8 @@ internal sealed class RunExecutor(
         try
         {
             phases.Switch(RoundPhase.Persist);
+            if (updatesOnDisk > 0)
+                await store.AddEventAsync(run.Id, "round.updates_on_disk", $"round {round}: {strategy.Name} kept {updatesOnDisk} of {fitOk} updates on disk past the server's update memory budget and read them a chunk at a time", ct);
             if (failures.Count > 0)
                 await store.AddEventAsync(run.Id, "round.failures", $"round {round}: aggregated {fitOk} fit results; failures: {Describe(failures)}", ct);
 

@@ -139,6 +139,10 @@ public abstract class BufferedAggregation : IFitAggregation, ISpillingFitAggrega
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>The memory bound the built-in buffering strategies state in their descriptors.</summary>
+    internal const string HeldUpdatesBound =
+        "2 models (the global and the new one) + the round's updates up to the server's --update-memory-mb (1024 by default); past it updates stay on disk, 1 MiB of buffer each";
+
     /// <summary>Plan key bounding the buffer.</summary>
     public const string MemoryLimitKey = "memory_limit_mb";
 

@@ -22,7 +22,10 @@ public sealed class Bulyan : FedAvg
             StrategyParameter.Integer("byzantine", 0, "f, the number of Byzantine nodes tolerated", min: 0),
             BufferedAggregation.MemoryLimitParameter,
         ],
-        (p, services) => new Bulyan(p, services));
+        (p, services) => new Bulyan(p, services))
+    {
+        MemoryBound = BufferedAggregation.HeldUpdatesBound + "; n × n distances",
+    };
 
     private readonly long _memoryLimit;
 

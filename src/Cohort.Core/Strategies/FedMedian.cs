@@ -18,7 +18,10 @@ public sealed class FedMedian : FedAvg
         "fedmedian", "Yin et al., 2018: the coordinate-wise median of the updates",
         StrategyCapabilities.NeedsEveryUpdate | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy,
         [BufferedAggregation.MemoryLimitParameter],
-        (p, services) => new FedMedian(p, services));
+        (p, services) => new FedMedian(p, services))
+    {
+        MemoryBound = BufferedAggregation.HeldUpdatesBound,
+    };
 
     private readonly long _memoryLimit;
 

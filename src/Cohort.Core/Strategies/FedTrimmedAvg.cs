@@ -21,7 +21,10 @@ public sealed class FedTrimmedAvg : FedAvg
             StrategyParameter.Number("beta", 0.2, "β, the share trimmed from each end", min: 0, max: 0.5, maxExclusive: true),
             BufferedAggregation.MemoryLimitParameter,
         ],
-        (p, services) => new FedTrimmedAvg(p, services));
+        (p, services) => new FedTrimmedAvg(p, services))
+    {
+        MemoryBound = BufferedAggregation.HeldUpdatesBound,
+    };
 
     private readonly long _memoryLimit;
 

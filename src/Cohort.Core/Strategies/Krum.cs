@@ -25,7 +25,10 @@ public sealed class Krum : FedAvg
             StrategyParameter.Integer("keep", 1, "m, the best-scored updates averaged (> 1 is Multi-Krum)", min: 1),
             BufferedAggregation.MemoryLimitParameter,
         ],
-        (p, services) => new Krum(p, services));
+        (p, services) => new Krum(p, services))
+    {
+        MemoryBound = BufferedAggregation.HeldUpdatesBound + "; n × n distances",
+    };
 
     private readonly long _memoryLimit;
 

@@ -6,11 +6,11 @@ namespace Cohort.Integration.Tests.Runs;
 /// <summary>
 /// A strategy that needs every update (FedMedian) with the updates kept on disk: the peak resident
 /// memory (VmHWM) of a real <c>cohort server</c> process stays a small multiple of the model while five
-/// node processes send 32 MiB updates over TLS gRPC — held in memory they would be N + 2 models.
+/// node processes send 64 MiB updates over TLS gRPC — held in memory they would be N + 2 models.
 /// </summary>
 public sealed class SpilledUpdatesMemoryTests
 {
-    private const long Values = 8L << 20; // float32: 32 MiB
+    private const long Values = 16L << 20; // float32: 64 MiB
     private const double ModelMib = Values * 4.0 / 1048576;
     private const int Nodes = 5;
 

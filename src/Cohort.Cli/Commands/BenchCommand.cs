@@ -11,6 +11,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmarks (figures as 'name value' lines; --json writes bench/results)");
         bench.Subcommands.Add(RoundOverheadBench.Create());
         bench.Subcommands.Add(BigModelBench.Create());
+        bench.Subcommands.Add(SpillBench.Create());
         bench.Subcommands.Add(FlambyBench.Create());
         bench.Subcommands.Add(FedBuffBench.Create());
         bench.Subcommands.Add(AggregateBench.Create());

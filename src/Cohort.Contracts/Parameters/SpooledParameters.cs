@@ -26,6 +26,34 @@ internal sealed class SpooledParameters : IDisposable
         for (int i = 0; i < names.Count; i++) _starts[i + 1] = _starts[i] + Tensor.ElementCount(shapes[i], names[i]) * dtypes[i].Size();
     }
 
+    /// <summary>
+    /// Writes <paramref name="set"/> to a new file in <paramref name="folder"/> and hands it over spooled:
+    /// the name is removed at once where the system allows it (elsewhere the file is deleted on close),
+    /// so the data lives as long as the handle and even a killed process leaves no file behind.
+    /// </summary>
+    public static SpooledParameters Spill(ParameterSet set, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        string path = System.IO.Path.Combine(folder, $"spill-{Guid.NewGuid():N}.update");
+        var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose, set.ByteCount);
+        try
+        {
+            if (!OperatingSystem.IsWindows()) File.Delete(path);
+            long position = 0;
+            foreach (var t in set)
+            {
+                RandomAccess.Write(file, t.Data, position);
+                position += t.Data.Length;
+            }
+            return new SpooledParameters(path, file, set.Select(t => t.Name).ToArray(), set.Select(t => t.DType).ToArray(), set.Select(t => (int[])t.Shape.Clone()).ToArray());
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The file.</summary>
     public string Path { get; }
 

@@ -8,8 +8,9 @@ namespace Cohort.Strategies;
 /// Bulyan (El Mhamdi, Guerraoui and Rouault, 2018, "The Hidden Vulnerability of Distributed Learning in
 /// Byzantium"): Krum is applied repeatedly to pick θ = n − 2f updates (each pick leaves the candidate
 /// set), then every coordinate is the mean of the β = θ − 2f selected values closest to their median.
-/// Needs n ≥ 4f + 3 results and every update at once: memory is results × model, bounded by
-/// <c>memory_limit_mb</c>.
+/// Needs n ≥ 4f + 3 results and every update at once: they are held in memory up to the server's update
+/// memory budget and on disk past it; distances and the trimmed mean are computed one chunk of every
+/// update at a time.
 /// </summary>
 public sealed class Bulyan : FedAvg
 {
@@ -21,7 +22,10 @@ public sealed class Bulyan : FedAvg
             StrategyParameter.Integer("byzantine", 0, "f, the number of Byzantine nodes tolerated", min: 0),
             BufferedAggregation.MemoryLimitParameter,
         ],
-        (p, services) => new Bulyan(p, services));
+        (p, services) => new Bulyan(p, services))
+    {
+        MemoryBound = BufferedAggregation.HeldUpdatesBound + "; n × n distances",
+    };
 
     private readonly long _memoryLimit;
 
@@ -43,7 +47,10 @@ public sealed class Bulyan : FedAvg
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new Aggregation(this);
 
     /// <summary>Bulyan of <paramref name="sets"/> tolerating <paramref name="byzantine"/> of them.</summary>
-    public static ParameterSet Combine(IReadOnlyList<ParameterSet> sets, int byzantine)
+    public static ParameterSet Combine(IReadOnlyList<ParameterSet> sets, int byzantine) => Combine(HeldUpdate.Wrap(sets), byzantine);
+
+    /// <summary>Bulyan of held updates, in memory or on disk, one chunk of each at a time.</summary>
+    internal static ParameterSet Combine(IReadOnlyList<HeldUpdate> sets, int byzantine)
     {
         int n = sets.Count;
         if (n < 4 * byzantine + 3)
@@ -52,7 +59,7 @@ public sealed class Bulyan : FedAvg
         int beta = theta - 2 * byzantine;
         var distances = Krum.SquaredDistances(sets);
         var remaining = Enumerable.Range(0, n).ToList();
-        var selected = new List<ParameterSet>(theta);
+        var selected = new List<HeldUpdate>(theta);
         while (selected.Count < theta)
         {
             // Krum's neighbour count shrinks with the candidate set; with two or fewer left it is undefined, so take them as they are.
@@ -63,9 +70,11 @@ public sealed class Bulyan : FedAvg
         return CoordinateWise.Reduce(selected, sorted => CoordinateWise.ClosestToMedianMean(sorted, beta), sorted => CoordinateWise.ClosestToMedianMeanLanes(sorted, beta));
     }
 
-    private sealed class Aggregation(Bulyan owner) : BufferedAggregation("bulyan", owner._memoryLimit)
+    private sealed class Aggregation(Bulyan owner) : BufferedAggregation("bulyan", owner._memoryLimit, owner.Services)
     {
         protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results) =>
             Bulyan.Combine(results.Select(r => r.Result.Parameters).ToArray(), owner.Byzantine);
+
+        private protected override ParameterSet Combine(IReadOnlyList<HeldUpdate> updates) => Bulyan.Combine(updates, owner.Byzantine);
     }
 }

@@ -25,68 +25,89 @@ public static class CoordinateWise
     /// coordinates at a time: the n values of each lane are sorted by a compare-exchange network of
     /// vector min/max, then reduced, with no per-coordinate sort call.
     /// </summary>
-    public static ParameterSet Reduce(IReadOnlyList<ParameterSet> sets, CoordinateReducer reduce, LaneReducer? lanes = null)
+    public static ParameterSet Reduce(IReadOnlyList<ParameterSet> sets, CoordinateReducer reduce, LaneReducer? lanes = null) =>
+        Reduce(HeldUpdate.Wrap(sets), reduce, lanes);
+
+    /// <summary>
+    /// <see cref="Reduce(IReadOnlyList{ParameterSet}, CoordinateReducer, LaneReducer?)"/> over held
+    /// updates, in memory or on disk: each tensor is reduced one chunk of every update at a time, so the
+    /// pass holds the output and one chunk per update.
+    /// </summary>
+    internal static ParameterSet Reduce(IReadOnlyList<HeldUpdate> updates, CoordinateReducer reduce, LaneReducer? lanes = null)
     {
-        var result = sets[0].ZerosLike();
+        var result = updates[0].ZerosLike();
         for (int i = 0; i < result.Count; i++)
         {
             var target = result[i];
-            if (target.DType == DType.Float32 && lanes is not null && Vector.IsHardwareAccelerated) ReduceLanes(sets, i, target.AsFloat32(), reduce, lanes);
-            else if (target.DType == DType.Float32) ReduceTensor<float>(sets, i, target.AsFloat32(), reduce);
-            else if (target.DType == DType.Float64) ReduceTensor<double>(sets, i, target.AsFloat64(), reduce);
-            else sets[0][i].Data.CopyTo(target.Data, 0);
+            if (target.DType == DType.Float32 && lanes is not null && Vector.IsHardwareAccelerated) ReduceLanes(updates, i, target.AsFloat32(), reduce, lanes);
+            else if (target.DType == DType.Float32) ReduceTensor<float>(updates, i, target.AsFloat32(), reduce);
+            else if (target.DType == DType.Float64) ReduceTensor<double>(updates, i, target.AsFloat64(), reduce);
+            else updates[0].TensorAt(i).Data.CopyTo(target.Data, 0);
         }
         return result;
     }
 
-    private static void ReduceTensor<T>(IReadOnlyList<ParameterSet> sets, int index, Span<T> destination, CoordinateReducer reduce)
+    private static void ReduceTensor<T>(IReadOnlyList<HeldUpdate> updates, int index, Span<T> destination, CoordinateReducer reduce)
         where T : unmanaged, System.Numerics.INumberBase<T>
     {
-        // Tiles of the tensor are copied set by set into a scratch block (sequential reads), then each
-        // coordinate's column is gathered from the block.
+        // Tiles of the tensor are copied update by update into a scratch block (sequential reads), then
+        // each coordinate's column is gathered from the block.
         const int Tile = 512;
-        int n = sets.Count;
+        int n = updates.Count;
+        var chunks = new UpdateChunks<T>(updates);
         var block = new T[n * Tile];
         var column = new double[n];
-        for (int start = 0; start < destination.Length; start += Tile)
+        for (int chunk = 0; chunk < destination.Length; chunk += UpdateChunks<T>.Length)
         {
-            int len = Math.Min(Tile, destination.Length - start);
-            for (int k = 0; k < n; k++)
-                ParameterMath.View<T>(sets[k][index]).Slice(start, len).CopyTo(block.AsSpan(k * Tile, len));
-            for (int j = 0; j < len; j++)
+            int chunkLength = Math.Min(UpdateChunks<T>.Length, destination.Length - chunk);
+            chunks.Load(index, chunk, chunkLength);
+            for (int tile = 0; tile < chunkLength; tile += Tile)
             {
-                for (int k = 0; k < n; k++) column[k] = double.CreateTruncating(block[k * Tile + j]);
-                Array.Sort(column);
-                destination[start + j] = T.CreateTruncating(reduce(column));
+                int len = Math.Min(Tile, chunkLength - tile);
+                for (int k = 0; k < n; k++)
+                    chunks.Get(k, tile, len).CopyTo(block.AsSpan(k * Tile, len));
+                for (int j = 0; j < len; j++)
+                {
+                    for (int k = 0; k < n; k++) column[k] = double.CreateTruncating(block[k * Tile + j]);
+                    Array.Sort(column);
+                    destination[chunk + tile + j] = T.CreateTruncating(reduce(column));
+                }
             }
         }
     }
 
-    private static void ReduceLanes(IReadOnlyList<ParameterSet> sets, int index, Span<float> destination, CoordinateReducer reduce, LaneReducer lanes)
+    private static void ReduceLanes(IReadOnlyList<HeldUpdate> updates, int index, Span<float> destination, CoordinateReducer reduce, LaneReducer lanes)
     {
         const int Tile = 512;
-        int n = sets.Count;
+        int n = updates.Count;
         int width = Vector<float>.Count;
+        var chunks = new UpdateChunks<float>(updates);
         var block = new float[n * Tile];
         var vectors = new Vector<float>[n];
         var column = new double[n];
-        for (int start = 0; start < destination.Length; start += Tile)
+        for (int chunk = 0; chunk < destination.Length; chunk += UpdateChunks<float>.Length)
         {
-            int len = Math.Min(Tile, destination.Length - start);
-            for (int k = 0; k < n; k++)
-                sets[k][index].AsFloat32().Slice(start, len).CopyTo(block.AsSpan(k * Tile, len));
-            int j = 0;
-            for (; j + width <= len; j += width)
+            int chunkLength = Math.Min(UpdateChunks<float>.Length, destination.Length - chunk);
+            chunks.Load(index, chunk, chunkLength);
+            for (int tile = 0; tile < chunkLength; tile += Tile)
             {
-                for (int k = 0; k < n; k++) vectors[k] = new Vector<float>(block, k * Tile + j);
-                SortLanes(vectors);
-                lanes(vectors).CopyTo(destination.Slice(start + j, width));
-            }
-            for (; j < len; j++)
-            {
-                for (int k = 0; k < n; k++) column[k] = block[k * Tile + j];
-                Array.Sort(column);
-                destination[start + j] = (float)reduce(column);
+                int len = Math.Min(Tile, chunkLength - tile);
+                int start = chunk + tile;
+                for (int k = 0; k < n; k++)
+                    chunks.Get(k, tile, len).CopyTo(block.AsSpan(k * Tile, len));
+                int j = 0;
+                for (; j + width <= len; j += width)
+                {
+                    for (int k = 0; k < n; k++) vectors[k] = new Vector<float>(block, k * Tile + j);
+                    SortLanes(vectors);
+                    lanes(vectors).CopyTo(destination.Slice(start + j, width));
+                }
+                for (; j < len; j++)
+                {
+                    for (int k = 0; k < n; k++) column[k] = block[k * Tile + j];
+                    Array.Sort(column);
+                    destination[start + j] = (float)reduce(column);
+                }
             }
         }
     }

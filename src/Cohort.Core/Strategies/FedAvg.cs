@@ -29,6 +29,9 @@ public class FedAvg : IStrategy
     /// <summary>Memory this strategy may hold in pending results to fold them in batches (see <see cref="StrategyServices"/>).</summary>
     protected long AggregationBufferBytes => _services.AggregationBufferBytes;
 
+    /// <summary>What the server offered this strategy.</summary>
+    internal StrategyServices Services => _services;
+
     /// <inheritdoc />
     public virtual string Name => "fedavg";
 

@@ -7,8 +7,9 @@ namespace Cohort.Strategies;
 /// <summary>
 /// Coordinate-wise median (Yin et al., 2018, "Byzantine-Robust Distributed Learning: Towards Optimal
 /// Statistical Rates"): every parameter of the new model is the median of the nodes' values, unweighted,
-/// so a minority of arbitrary updates cannot move it far. Needs every update of the round at once:
-/// memory is results × model, bounded by <c>memory_limit_mb</c>.
+/// so a minority of arbitrary updates cannot move it far. Needs every update of the round at once: they
+/// are held in memory up to the server's update memory budget and on disk past it, and the median is
+/// taken one chunk of every update at a time.
 /// </summary>
 public sealed class FedMedian : FedAvg
 {
@@ -17,7 +18,10 @@ public sealed class FedMedian : FedAvg
         "fedmedian", "Yin et al., 2018: the coordinate-wise median of the updates",
         StrategyCapabilities.NeedsEveryUpdate | StrategyCapabilities.Personalization | StrategyCapabilities.DifferentialPrivacy,
         [BufferedAggregation.MemoryLimitParameter],
-        (p, services) => new FedMedian(p, services));
+        (p, services) => new FedMedian(p, services))
+    {
+        MemoryBound = BufferedAggregation.HeldUpdatesBound,
+    };
 
     private readonly long _memoryLimit;
 
@@ -31,11 +35,14 @@ public sealed class FedMedian : FedAvg
     public override string Name => "fedmedian";
 
     /// <inheritdoc />
-    public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new Aggregation(_memoryLimit);
+    public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new Aggregation(_memoryLimit, Services);
 
-    private sealed class Aggregation(long memoryLimit) : BufferedAggregation("fedmedian", memoryLimit)
+    private sealed class Aggregation(long memoryLimit, StrategyServices services) : BufferedAggregation("fedmedian", memoryLimit, services)
     {
         protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results) =>
-            CoordinateWise.Reduce(results.Select(r => r.Result.Parameters).ToArray(), CoordinateWise.Median, CoordinateWise.MedianLanes);
+            Combine(HeldUpdate.Wrap(results.Select(r => r.Result.Parameters).ToArray()));
+
+        private protected override ParameterSet Combine(IReadOnlyList<HeldUpdate> updates) =>
+            CoordinateWise.Reduce(updates, CoordinateWise.Median, CoordinateWise.MedianLanes);
     }
 }

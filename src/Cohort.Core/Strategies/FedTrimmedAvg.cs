@@ -7,8 +7,9 @@ namespace Cohort.Strategies;
 /// <summary>
 /// Coordinate-wise trimmed mean (Yin et al., 2018, "Byzantine-Robust Distributed Learning: Towards
 /// Optimal Statistical Rates"): at every parameter the ⌊β·n⌋ largest and smallest values are dropped
-/// and the rest averaged, unweighted. Needs every update of the round at once: memory is results ×
-/// model, bounded by <c>memory_limit_mb</c>.
+/// and the rest averaged, unweighted. Needs every update of the round at once: they are held in memory
+/// up to the server's update memory budget and on disk past it, and reduced one chunk of every update
+/// at a time.
 /// </summary>
 public sealed class FedTrimmedAvg : FedAvg
 {
@@ -20,7 +21,10 @@ public sealed class FedTrimmedAvg : FedAvg
             StrategyParameter.Number("beta", 0.2, "β, the share trimmed from each end", min: 0, max: 0.5, maxExclusive: true),
             BufferedAggregation.MemoryLimitParameter,
         ],
-        (p, services) => new FedTrimmedAvg(p, services));
+        (p, services) => new FedTrimmedAvg(p, services))
+    {
+        MemoryBound = BufferedAggregation.HeldUpdatesBound,
+    };
 
     private readonly long _memoryLimit;
 
@@ -41,13 +45,15 @@ public sealed class FedTrimmedAvg : FedAvg
     /// <inheritdoc />
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new Aggregation(this);
 
-    private sealed class Aggregation(FedTrimmedAvg owner) : BufferedAggregation("fedtrimmedavg", owner._memoryLimit)
+    private sealed class Aggregation(FedTrimmedAvg owner) : BufferedAggregation("fedtrimmedavg", owner._memoryLimit, owner.Services)
     {
-        protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results)
+        protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results) =>
+            Combine(HeldUpdate.Wrap(results.Select(r => r.Result.Parameters).ToArray()));
+
+        private protected override ParameterSet Combine(IReadOnlyList<HeldUpdate> updates)
         {
-            int trim = (int)Math.Floor(owner.Beta * results.Count);
-            return CoordinateWise.Reduce(results.Select(r => r.Result.Parameters).ToArray(), sorted => CoordinateWise.TrimmedMean(sorted, trim),
-                sorted => CoordinateWise.TrimmedMeanLanes(sorted, trim));
+            int trim = (int)Math.Floor(owner.Beta * updates.Count);
+            return CoordinateWise.Reduce(updates, sorted => CoordinateWise.TrimmedMean(sorted, trim), sorted => CoordinateWise.TrimmedMeanLanes(sorted, trim));
         }
     }
 }

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Numerics.Tensors;
 using Cohort.Apps;
 using Cohort.Parameters;
 using Cohort.Records;
@@ -8,8 +10,9 @@ namespace Cohort.Strategies;
 /// Krum and Multi-Krum (Blanchard et al., 2017, "Machine Learning with Adversaries: Byzantine Tolerant
 /// Gradient Descent"): each update is scored by the sum of squared distances to its n − f − 2 nearest
 /// others; Krum keeps the best-scored update, Multi-Krum (m &gt; 1) averages the m best, unweighted.
-/// Needs n &gt; 2f + 2 results and every update at once: memory is results × model, bounded by
-/// <c>memory_limit_mb</c>.
+/// Needs n &gt; 2f + 2 results and every update at once: they are held in memory up to the server's
+/// update memory budget and on disk past it; distances and the mean are computed one chunk of every
+/// update at a time.
 /// </summary>
 public sealed class Krum : FedAvg
 {
@@ -22,7 +25,10 @@ public sealed class Krum : FedAvg
             StrategyParameter.Integer("keep", 1, "m, the best-scored updates averaged (> 1 is Multi-Krum)", min: 1),
             BufferedAggregation.MemoryLimitParameter,
         ],
-        (p, services) => new Krum(p, services));
+        (p, services) => new Krum(p, services))
+    {
+        MemoryBound = BufferedAggregation.HeldUpdatesBound + "; n × n distances",
+    };
 
     private readonly long _memoryLimit;
 
@@ -48,16 +54,47 @@ public sealed class Krum : FedAvg
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new Aggregation(this);
 
     /// <summary>Pairwise squared distances between the sets.</summary>
-    public static double[,] SquaredDistances(IReadOnlyList<ParameterSet> sets)
+    public static double[,] SquaredDistances(IReadOnlyList<ParameterSet> sets) => SquaredDistances(HeldUpdate.Wrap(sets));
+
+    /// <summary>
+    /// Pairwise squared distances between held updates, in memory or on disk, accumulated chunk by chunk:
+    /// the pass holds one chunk per update and the n × n matrix.
+    /// </summary>
+    internal static double[,] SquaredDistances(IReadOnlyList<HeldUpdate> updates)
     {
-        int n = sets.Count;
+        int n = updates.Count;
         var d = new double[n, n];
+        for (int t = 0; t < updates[0].Count; t++)
+        {
+            if (updates[0].DTypeOf(t) == DType.Float32) AddSquaredDistances<float>(updates, t, d);
+            else if (updates[0].DTypeOf(t) == DType.Float64) AddSquaredDistances<double>(updates, t, d);
+        }
         for (int i = 0; i < n; i++)
         {
-            for (int j = i + 1; j < n; j++)
-                d[i, j] = d[j, i] = ParameterMath.SquaredDistance(sets[i], sets[j]);
+            for (int j = i + 1; j < n; j++) d[j, i] = d[i, j];
         }
         return d;
+    }
+
+    private static void AddSquaredDistances<T>(IReadOnlyList<HeldUpdate> updates, int tensor, double[,] d)
+        where T : unmanaged, IRootFunctions<T>
+    {
+        int n = updates.Count;
+        int length = updates[0].LengthOf(tensor);
+        var chunks = new UpdateChunks<T>(updates);
+        for (int start = 0; start < length; start += UpdateChunks<T>.Length)
+        {
+            int len = Math.Min(UpdateChunks<T>.Length, length - start);
+            chunks.Load(tensor, start, len);
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = i + 1; j < n; j++)
+                {
+                    double distance = double.CreateTruncating(TensorPrimitives.Distance(chunks.Get(i, 0, len), chunks.Get(j, 0, len)));
+                    d[i, j] += distance * distance;
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -95,24 +132,49 @@ public sealed class Krum : FedAvg
     }
 
     /// <summary>Unweighted mean of <paramref name="sets"/>.</summary>
-    public static ParameterSet Mean(IReadOnlyList<ParameterSet> sets)
+    public static ParameterSet Mean(IReadOnlyList<ParameterSet> sets) => Mean(HeldUpdate.Wrap(sets));
+
+    /// <summary>Unweighted mean of held updates, in memory or on disk, one chunk of each at a time.</summary>
+    internal static ParameterSet Mean(IReadOnlyList<HeldUpdate> updates)
     {
-        var sum = sets[0].ZerosLike();
-        foreach (var s in sets) ParameterMath.AddScaled(sum, s, 1.0);
-        ParameterMath.Scale(sum, 1.0 / sets.Count);
-        // Integer tensors are not summed: take the first set's.
+        var sum = updates[0].ZerosLike();
         for (int i = 0; i < sum.Count; i++)
-            if (!ParameterMath.IsFloat(sum[i].DType)) sets[0][i].Data.CopyTo(sum[i].Data, 0);
+        {
+            var target = sum[i];
+            if (target.DType == DType.Float32) MeanOf(updates, i, target.AsFloat32());
+            else if (target.DType == DType.Float64) MeanOf(updates, i, target.AsFloat64());
+            // Integer tensors are not summed: take the first update's.
+            else updates[0].TensorAt(i).Data.CopyTo(target.Data, 0);
+        }
         return sum;
     }
 
-    private sealed class Aggregation(Krum owner) : BufferedAggregation("krum", owner._memoryLimit)
+    private static void MeanOf<T>(IReadOnlyList<HeldUpdate> updates, int tensor, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results)
+        // The sum and scale of ParameterMath.AddScaled and Scale, element by element, so the chunking changes no bit.
+        var one = T.CreateTruncating(1.0);
+        var scale = T.CreateTruncating(1.0 / updates.Count);
+        var chunks = new UpdateChunks<T>(updates);
+        for (int start = 0; start < destination.Length; start += UpdateChunks<T>.Length)
         {
-            var sets = results.Select(r => r.Result.Parameters).ToArray();
-            var chosen = Select(SquaredDistances(sets), Enumerable.Range(0, sets.Length).ToArray(), owner.Byzantine, owner.Keep);
-            return Mean(chosen.Select(i => sets[i]).ToArray());
+            int len = Math.Min(UpdateChunks<T>.Length, destination.Length - start);
+            chunks.Load(tensor, start, len);
+            var target = destination.Slice(start, len);
+            for (int k = 0; k < updates.Count; k++) TensorPrimitives.MultiplyAdd(chunks.Get(k, 0, len), one, target, target);
+            TensorPrimitives.Multiply(target, scale, target);
+        }
+    }
+
+    private sealed class Aggregation(Krum owner) : BufferedAggregation("krum", owner._memoryLimit, owner.Services)
+    {
+        protected override ParameterSet Combine(IReadOnlyList<NodeResult<FitResult>> results) =>
+            Combine(HeldUpdate.Wrap(results.Select(r => r.Result.Parameters).ToArray()));
+
+        private protected override ParameterSet Combine(IReadOnlyList<HeldUpdate> updates)
+        {
+            var chosen = Select(SquaredDistances(updates), Enumerable.Range(0, updates.Count).ToArray(), owner.Byzantine, owner.Keep);
+            return Mean(chosen.Select(i => updates[i]).ToArray());
         }
     }
 }

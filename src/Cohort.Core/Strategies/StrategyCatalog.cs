@@ -33,6 +33,7 @@ internal static class StrategyCatalog
             sb.Append(d.Name).Append("  (").Append(registry.OriginOf(d.Name)).Append(")\n");
             sb.Append("  ").Append(d.Summary).Append('\n');
             sb.Append("  capabilities: ").Append(Describe(d.Capabilities)).Append('\n');
+            if (d.MemoryBound is { } bound) sb.Append("  server memory: ").Append(bound).Append('\n');
             if (d.Parameters.Count == 0) sb.Append("  parameters: none\n");
             foreach (var p in d.Parameters)
                 sb.Append("  ").Append(p.Name).Append(": ").Append(p.Rule).Append(", default ").Append(p.Default).Append(" — ").Append(p.Description).Append('\n');
@@ -41,17 +42,17 @@ internal static class StrategyCatalog
         return sb.ToString();
     }
 
-    /// <summary>A Markdown table: name, summary, capabilities, parameters with rule and default.</summary>
+    /// <summary>A Markdown table: name, summary, capabilities, parameters with rule and default, the stated memory bound.</summary>
     public static string Markdown(StrategyRegistry registry)
     {
         var sb = new StringBuilder();
-        sb.Append("| name | algorithm | capabilities | parameters (rule; default) |\n|---|---|---|---|\n");
+        sb.Append("| name | algorithm | capabilities | parameters (rule; default) | server memory |\n|---|---|---|---|---|\n");
         foreach (var d in registry.Descriptors)
         {
             string parameters = d.Parameters.Count == 0
                 ? "—"
                 : string.Join("<br>", d.Parameters.Select(p => $"`{p.Name}`: {p.Rule}; {p.Default}"));
-            sb.Append($"| `{d.Name}` | {Cell(d.Summary)} | {Describe(d.Capabilities)} | {Cell(parameters)} |\n");
+            sb.Append($"| `{d.Name}` | {Cell(d.Summary)} | {Describe(d.Capabilities)} | {Cell(parameters)} | {Cell(d.MemoryBound ?? "—")} |\n");
         }
         return sb.ToString();
     }

@@ -13,6 +13,13 @@ namespace Cohort.Strategies;
 /// <param name="Create">Creates an instance from checked parameters.</param>
 public sealed record StrategyDescriptor(string Name, string Summary, StrategyCapabilities Capabilities, IReadOnlyList<StrategyParameter> Parameters, StrategyFactory Create)
 {
+    /// <summary>
+    /// What the strategy costs the server in memory during aggregation, beyond the process itself, when
+    /// that is more than running sums (the strategies that need every update state their bound); null
+    /// when it says nothing.
+    /// </summary>
+    public string? MemoryBound { get; init; }
+
     /// <summary>True when the strategy declares every flag of <paramref name="capabilities"/>.</summary>
     public bool Has(StrategyCapabilities capabilities) => (Capabilities & capabilities) == capabilities;
 

@@ -15,6 +15,16 @@ public sealed record StrategyServices(ParameterSet? InitialParameters = null, Ce
     /// <summary>The server's side of client apps (statistics before round 1, central evaluation on a server-held file), by app name.</summary>
     public IReadOnlyList<IServerApp> ServerApps { get; init; } = [];
 
+    /// <summary>
+    /// Memory the strategies that need every update (median, trimmed mean, Krum, Bulyan) may hold in a
+    /// round's updates; past it they keep updates on disk in <see cref="SpillFolder"/> and read them a
+    /// chunk at a time, which gives the same model bit for bit.
+    /// </summary>
+    public long UpdateMemoryBytes { get; init; } = DefaultUpdateMemoryBytes;
+
+    /// <summary>Folder for updates kept on disk (unlinked files, gone when the round ends); null uses the system's temporary folder.</summary>
+    public string? SpillFolder { get; init; }
+
     /// <summary>Nothing offered.</summary>
     public static StrategyServices None { get; } = new();
 
@@ -24,4 +34,7 @@ public sealed record StrategyServices(ParameterSet? InitialParameters = null, Ce
     /// (<c>cohort bench aggregate</c>), for at most this much memory held in waiting results.
     /// </summary>
     public const long DefaultAggregationBufferBytes = 256L << 20;
+
+    /// <summary>The update memory budget servers and simulations use by default (1 GiB).</summary>
+    public const long DefaultUpdateMemoryBytes = 1L << 30;
 }

@@ -121,6 +121,7 @@ internal sealed class RunExecutor(
         List<NodeFailure> failures;
         int fitOk;
         FitAggregate? aggregate = null;
+        int updatesOnDisk = 0;
         for (int attempt = 0; ; attempt++)
         {
             var attemptContext = attempt == 0 ? context : context with { Random = new Random(RoundSeed.OfRetry(plan.Seed, round, attempt)) };
@@ -226,6 +227,7 @@ internal sealed class RunExecutor(
                     try
                     {
                         aggregate = aggregation.Complete(failures);
+                        updatesOnDisk = aggregation is BufferedAggregation held ? held.OnDisk : 0;
                     }
                     catch (AggregationException e)
                     {
@@ -264,6 +266,8 @@ internal sealed class RunExecutor(
         try
         {
             phases.Switch(RoundPhase.Persist);
+            if (updatesOnDisk > 0)
+                await store.AddEventAsync(run.Id, "round.updates_on_disk", $"round {round}: {strategy.Name} kept {updatesOnDisk} of {fitOk} updates on disk past the server's update memory budget and read them a chunk at a time", ct);
             if (failures.Count > 0)
                 await store.AddEventAsync(run.Id, "round.failures", $"round {round}: aggregated {fitOk} fit results; failures: {Describe(failures)}", ct);
 
@@ -468,9 +472,15 @@ internal sealed class RunExecutor(
         }
     }
 
-    // A large result received to disk is folded from there by strategies that can (sum-based ones), a block at a time.
+    // A large result received to disk is folded from there by strategies that can (sum-based ones), a block at a time;
+    // strategies that need every update keep it in its file past their memory budget (the aggregation then owns it).
     private static void AddFitResult(IFitAggregation aggregation, string node, TaskOutcome outcome)
     {
+        if (outcome.Spooled is { } kept && aggregation is ISpillingFitAggregation holding)
+        {
+            holding.Hold(node, kept, outcome.Examples, outcome.Metrics);
+            return;
+        }
         if (outcome.Spooled is { } spooled && aggregation is ISpooledFitAggregation streaming)
         {
             using (spooled) streaming.Add(node, spooled, outcome.Examples, outcome.Metrics);

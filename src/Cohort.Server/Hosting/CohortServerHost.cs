@@ -236,7 +236,14 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton<IModelStore>(sp => sp.GetRequiredService<ModelStore>());
         services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());
         var offered = strategyServices ?? StrategyServices.None;
-        services.AddSingleton(offered.AggregationBufferBytes == 0 ? offered with { AggregationBufferBytes = options.AggregationBufferBytes } : offered);
+        if (offered.AggregationBufferBytes == 0) offered = offered with { AggregationBufferBytes = options.AggregationBufferBytes };
+        // Updates past the budget go beside spooled uploads: unlinked files, so nothing there outlives the process.
+        offered = offered with
+        {
+            UpdateMemoryBytes = offered.UpdateMemoryBytes != StrategyServices.DefaultUpdateMemoryBytes ? offered.UpdateMemoryBytes : options.UpdateMemoryBytes,
+            SpillFolder = offered.SpillFolder ?? Path.Combine(dataDir, "spool"),
+        };
+        services.AddSingleton(offered);
         services.AddSingleton(sp => new RevocationListFile(revocationFile, clientCa, sp.GetRequiredService<ILogger<RevocationListFile>>()));
         services.AddSingleton(sp => new AdminAuthenticator(adminToken, clientCa is null ? null : new AdminCertificates(sp.GetRequiredService<RevocationListFile>())));
         services.AddSingleton(sp => new NodeCertificates(requireNodeCertificates, caFile is null ? null : Path.GetDirectoryName(caFile), sp.GetRequiredService<RevocationListFile>()));

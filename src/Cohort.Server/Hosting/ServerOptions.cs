@@ -73,6 +73,13 @@ public sealed record ServerOptions
     /// <summary>Memory sum-based strategies may hold in pending fit results to fold them in batches (0 folds each at once).</summary>
     public long AggregationBufferBytes { get; init; } = Strategies.StrategyServices.DefaultAggregationBufferBytes;
 
+    /// <summary>
+    /// Memory the strategies that need every update (median, trimmed mean, Krum, Bulyan) may hold in a
+    /// round's updates, in bytes; past it they keep updates on disk in the data folder (spool/) and read
+    /// them a chunk at a time, for the same model; 0 keeps every such update on disk.
+    /// </summary>
+    public long UpdateMemoryBytes { get; init; } = Strategies.StrategyServices.DefaultUpdateMemoryBytes;
+
     /// <summary>Largest parameter set a node may upload, in bytes.</summary>
     public long MaxUploadBytes { get; init; } = 4L << 30;
 

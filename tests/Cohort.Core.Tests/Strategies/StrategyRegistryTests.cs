@@ -178,7 +178,7 @@ public sealed class StrategyRegistryTests
         registry.Register(FedAvg.Descriptor with { Name = "piped", Summary = "a | b" }, "plugin p.dll");
         string row = StrategyCatalog.Markdown(registry).Split('\n').Single(l => l.StartsWith("| `piped`", StringComparison.Ordinal));
         Assert.Contains("| a \\| b |", row);
-        Assert.Equal(5, row.Replace("\\|", "", StringComparison.Ordinal).Count(c => c == '|'));
+        Assert.Equal(6, row.Replace("\\|", "", StringComparison.Ordinal).Count(c => c == '|'));
     }
 
     [Fact]

@@ -20,6 +20,7 @@ public static class CohortNode
     /// <summary>Runs a node that creates its app per run through <paramref name="factory"/>.</summary>
     public static async Task RunAsync(IClientAppFactory factory, NodeOptions options, CancellationToken ct = default)
     {
+        Transport.ThreadPoolFloor.Raise();
         var log = options.Logger;
         int attempt = 0;
         var apps = new RunApps(factory, options);

@@ -162,6 +162,9 @@ internal sealed class NodeSession : IAsyncDisposable
         }
     }
 
+    // A message written with this stays in the send buffer until the next flushed one.
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
+
     /// <summary>The least time between two log lines about failed heartbeats.</summary>
     private static readonly TimeSpan HeartbeatLogInterval = TimeSpan.FromSeconds(30);
 
@@ -380,10 +383,14 @@ internal sealed class NodeSession : IAsyncDisposable
     private async Task<PushResultReply> PushOnceAsync(ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, CancellationToken ct)
     {
         using var call = _client.PushResult(cancellationToken: ct);
+        // Header and manifest wait in the send buffer for the first chunk: a small result leaves in one flush.
+        if (parameters is not null) call.RequestStream.WriteOptions = Buffered;
         await call.RequestStream.WriteAsync(new ResultMessage { Header = header }, ct);
         if (parameters is not null)
         {
             await call.RequestStream.WriteAsync(new ResultMessage { Manifest = manifest }, ct);
+            // Every chunk is flushed: a large model is never held whole in the send buffer.
+            call.RequestStream.WriteOptions = WriteOptions.Default;
             foreach (var chunk in ParameterEncoder.Chunks(parameters))
                 await call.RequestStream.WriteAsync(new ResultMessage { Chunk = chunk }, ct);
         }

@@ -15,7 +15,7 @@ using Microsoft.Extensions.Logging;
 namespace Cohort.Cli.Commands;
 
 /// <summary>
-/// <c>cohort bench audit</c>: what the audit ledger costs a run — a server (TLS, its generated RSA key signs the ledger)
+/// <c>cohort bench audit</c>: what the audit ledger costs a run — a server (TLS, its generated ECDSA P-256 key signs the ledger)
 /// and N nodes keeping their own ledgers, in one process over gRPC on loopback — as entries, time spent appending
 /// (hash, signature, write) against the run's wall time, ledger size and the time to verify it.
 /// </summary>
@@ -26,7 +26,7 @@ internal static class AuditBench
     {
         var nodes = new Option<int>("--nodes") { Description = "Nodes", DefaultValueFactory = _ => 3 };
         var rounds = new Option<int>("--rounds") { Description = "Rounds (fit and evaluate on every node)", DefaultValueFactory = _ => 20 };
-        var insecure = new Option<bool>("--insecure") { Description = "Serve plaintext: the ledger is then signed with the dedicated ECDSA P-256 ledger key instead of the generated RSA TLS key" };
+        var insecure = new Option<bool>("--insecure") { Description = "Serve plaintext: the ledger is then signed with the dedicated ECDSA P-256 ledger key instead of the generated TLS key" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("audit", "Audit ledger overhead of a run: entries, append time against run time, size, verification time") { nodes, rounds, insecure, json };
         command.SetAction(async (pr, ct) =>

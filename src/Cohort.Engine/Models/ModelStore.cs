@@ -108,8 +108,10 @@ internal sealed class ModelStore : IModelStore
         if (!_keepRoundResults) return;
         string dir = RoundResultsPathOf(runId, round);
         Directory.CreateDirectory(dir);
-        // Atomic and checksummed like a model; flushed to disk when the store flushes models.
-        await ParameterSetFile.WriteAsync(Path.Combine(dir, FileNameOf(key)), KeptResultCodec.Encode(result), _flushToDisk, ct);
+        // Atomic and checksummed like a model, but never flushed to disk: it survives a crash of the process, which is what
+        // it is for (a resumed round does not ask its node again). After a power loss a missing or torn one only means
+        // its node trains the round again, and a flush per result would put a disk sync on the round's critical path.
+        await ParameterSetFile.WriteAsync(Path.Combine(dir, FileNameOf(key)), KeptResultCodec.Encode(result), flushToDisk: false, ct);
     }
 
     /// <inheritdoc />

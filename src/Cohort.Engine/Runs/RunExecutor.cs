@@ -105,6 +105,22 @@ internal sealed class RunExecutor(
 
     private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, CancellationToken ct)
     {
+        // Node results are written behind the round, not in its way; each way out waits for them.
+        var results = new NodeResultWriter(store);
+        try
+        {
+            return await RunRoundAsync(run, plan, strategy, centralEvaluator, global, round, results, ct);
+        }
+        catch when (!results.FlushAsync().IsCompleted)
+        {
+            // A failed or stopped round still records the results it had, as before; the round's own error is the one reported.
+            await results.FlushAsync().ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, NodeResultWriter results, CancellationToken ct)
+    {
         var started = DateTimeOffset.UtcNow;
         // Every log line of the round carries the run and round ids as fields (JSON logs) or a prefix.
         using var scope = log.BeginScope(LogScope.Round(run.Id, round));
@@ -212,7 +228,7 @@ internal sealed class RunExecutor(
                     }
                     if (error is not null) failures.Add(new NodeFailure(task.Node, error));
                     phases.Switch(RoundPhase.Persist);
-                    await RecordAsync(task, outcome, error, kind, ct);
+                    Record(results, task, outcome, error, kind);
                 }
                 double rate = (double)fitOk / (fitInstructions.Count - withdrawn.Count);
                 string? shortfall = fitOk < plan.Selection.MinFit
@@ -245,6 +261,7 @@ internal sealed class RunExecutor(
                     continue;
                 }
                 string reason = $"round {round}: {shortfall}{(plan.Failure.Retries > 0 ? $" after {plan.Failure.Retries} retries" : "")}; failures: {Describe(failures)}";
+                await results.FlushAsync();
                 await SaveFailedRoundAsync(run.Id, round, started, reason, phases.ToMetrics(), ct);
                 throw new RunFailedException(reason);
             }
@@ -285,7 +302,7 @@ internal sealed class RunExecutor(
                     if (outcome.Ok) evalResults.Add(new NodeResult<EvaluateResult>(task.Node, new EvaluateResult(outcome.Loss, outcome.Examples, outcome.Metrics)));
                     else evalFailures.Add(new NodeFailure(task.Node, outcome.Error!));
                     phases.Switch(RoundPhase.Persist);
-                    await RecordAsync(task, outcome, outcome.Error, outcome.Failure, ct);
+                    Record(results, task, outcome, outcome.Error, outcome.Failure);
                     phases.Switch(RoundPhase.Evaluate);
                 }
             }
@@ -308,6 +325,8 @@ internal sealed class RunExecutor(
         }
 
         phases.Switch(RoundPhase.Persist);
+        // The round record comes after its node results: a round found done has all of them.
+        await results.FlushAsync();
         var spent = phases.ToMetrics();
         await store.SaveRoundAsync(new RoundRecord(
             run.Id, round, RoundStatus.Done, started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
@@ -625,7 +644,14 @@ internal sealed class RunExecutor(
         }
     }
 
-    private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, FailureKind? kind, CancellationToken ct)
+    private void Record(NodeResultWriter results, PendingTask task, TaskOutcome outcome, string? error, FailureKind? kind) =>
+        results.Add(ResultRecord(task, outcome, error, kind));
+
+    private Task RecordAsync(PendingTask task, TaskOutcome outcome, string? error, FailureKind? kind, CancellationToken ct) =>
+        store.AddNodeResultAsync(ResultRecord(task, outcome, error, kind), ct);
+
+    // Logs the outcome and gives the record the state store keeps of it.
+    private NodeResultRecord ResultRecord(PendingTask task, TaskOutcome outcome, string? error, FailureKind? kind)
     {
         using (log.BeginScope(LogScope.Node(task.Node)))
         {
@@ -634,10 +660,10 @@ internal sealed class RunExecutor(
             else if (kind == FailureKind.Cancelled) log.LogInformation("Node {Node} {Phase} withdrawn: {Reason}", task.Node, task.Phase, error);
             else log.LogWarning("Node {Node} {Phase} failed: {Reason}", task.Node, task.Phase, error);
         }
-        return store.AddNodeResultAsync(new NodeResultRecord(
+        return new NodeResultRecord(
             task.RunId, task.Round, task.Node, task.Phase, error is null, error, outcome.Examples,
             double.IsFinite(outcome.Loss) ? outcome.Loss : null, outcome.Metrics, outcome.DurationSeconds, outcome.UploadBytes, DateTimeOffset.UtcNow,
-            error is null ? null : kind ?? FailureKind.Other), ct);
+            error is null ? null : kind ?? FailureKind.Other);
     }
 
     private Task SaveFailedRoundAsync(string runId, int round, DateTimeOffset started, string reason, Metrics phases, CancellationToken ct) =>

@@ -39,6 +39,12 @@ internal interface IStateStore
     /// <summary>Appends a node's result.</summary>
     Task AddNodeResultAsync(NodeResultRecord result, CancellationToken ct);
 
+    /// <summary>Appends node results in order. This default writes them one by one; a store overrides it with one transaction.</summary>
+    async Task AddNodeResultsAsync(IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
+    {
+        foreach (var result in results) await AddNodeResultAsync(result, ct);
+    }
+
     /// <summary>A run's node results in order.</summary>
     Task<IReadOnlyList<NodeResultRecord>> ListNodeResultsAsync(string runId, CancellationToken ct);
 

@@ -25,6 +25,9 @@ internal sealed class FleetService(
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
+    // A message written with this stays in the send buffer until the next flushed one.
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
+
     // A node claiming more is held to this: each task it holds may take a model's worth of server memory.
     private const int MaxCapacity = 64;
 
@@ -147,6 +150,9 @@ internal sealed class FleetService(
         ParameterManifest? manifest = null;
         try
         {
+            // Header and manifest wait in the send buffer for the first chunk: a small model reaches the node in one
+            // flush (one TLS record, one wake-up of the node) instead of three.
+            if (task.Parameters is not null) responseStream.WriteOptions = Buffered;
             await responseStream.WriteAsync(new TaskMessage { Header = header }, context.CancellationToken);
             if (task.Parameters is not null) manifest = await SendParametersAsync(task.Parameters, responseStream, context.CancellationToken);
         }
@@ -169,7 +175,11 @@ internal sealed class FleetService(
     private async Task<ParameterManifest> SendParametersAsync(ParameterSet parameters, IServerStreamWriter<TaskMessage> responseStream, CancellationToken ct)
     {
         var manifest = ParameterEncoder.Manifest(parameters);
+        responseStream.WriteOptions = Buffered;
         await responseStream.WriteAsync(new TaskMessage { Manifest = manifest }, ct);
+        // A model of one chunk stays buffered too and leaves with the call's end (data and trailers in one flush, so the
+        // node wakes once for its task); every chunk of a larger one is flushed, so it is never held whole in the buffer.
+        if (parameters.ByteCount > ParameterEncoder.DefaultChunkBytes) responseStream.WriteOptions = WriteOptions.Default;
         foreach (var chunk in ParameterEncoder.Chunks(parameters))
             await responseStream.WriteAsync(new TaskMessage { Chunk = chunk }, ct);
         metrics.BytesOut.Inc(parameters.ByteCount);

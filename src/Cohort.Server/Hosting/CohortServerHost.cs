@@ -155,6 +155,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         LogLevel logLevel, X509Certificate2? certificate, string? caFile, X509Certificate2? clientCa, string? clientCaFile,
         bool requireNodeCertificates, string? revocationFile, string adminToken, AuditLedger ledger, CancellationToken ct)
     {
+        Transport.ThreadPoolFloor.Raise();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         // Scopes carry the run, round and node ids: fields in JSON lines, a "=>" prefix in plain lines.

@@ -53,6 +53,13 @@ internal sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics me
     }
 
     /// <inheritdoc />
+    public async Task AddNodeResultsAsync(IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
+    {
+        await inner.AddNodeResultsAsync(results, ct);
+        foreach (var result in results) metrics.ObserveTask(result);
+    }
+
+    /// <inheritdoc />
     public Task DeleteRoundsAfterAsync(string runId, int round, CancellationToken ct) => inner.DeleteRoundsAfterAsync(runId, round, ct);
 
     /// <inheritdoc />

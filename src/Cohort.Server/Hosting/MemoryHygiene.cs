@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Cohort.Server.Observability;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Server.Hosting;
+
+/// <summary>
+/// Gives memory back while a long run goes on. Left alone, the garbage collector keeps the regions it
+/// freed for later allocations and the C library keeps freed native pages, so a server's resident memory
+/// creeps up over thousands of rounds although its live objects do not. Every
+/// <see cref="ServerOptions.MemoryHygieneRounds"/> recorded rounds (or sooner, when the managed heap grew
+/// by <see cref="GrowthBytes"/> since the last time) this runs one compacting, memory-returning collection
+/// and trims the C library's heap. It runs on its own task after a round was recorded, never inside one.
+/// </summary>
+/// <param name="options">The server's options (<see cref="ServerOptions.MemoryHygieneRounds"/>).</param>
+/// <param name="metrics">Where passes are counted.</param>
+/// <param name="log">Where each pass is logged (debug).</param>
+/// <param name="growthBytes">Managed heap growth since the last pass that makes the next one due whatever the round count.</param>
+internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics metrics, ILogger<MemoryHygiene> log, long growthBytes) : BackgroundService
+{
+    /// <summary>The default growth that makes a pass due early: a large model's rounds allocate a lot each.</summary>
+    public const long GrowthBytes = 64L << 20;
+
+    private readonly SemaphoreSlim _due = new(0, 1);
+
+    /// <summary>The server's pass, due early after <see cref="GrowthBytes"/> of heap growth.</summary>
+    public MemoryHygiene(ServerOptions options, ServerMetrics metrics, ILogger<MemoryHygiene> log)
+        : this(options, metrics, log, GrowthBytes)
+    {
+    }
+
+    private int _roundsSince;
+    private long _heapAfterLast = GC.GetTotalMemory(forceFullCollection: false);
+
+    /// <summary>Counts a recorded round and wakes the pass when it is due (then returns true); cheap enough for every round.</summary>
+    public bool RoundRecorded()
+    {
+        int every = options.MemoryHygieneRounds;
+        if (every <= 0) return false;
+        int rounds = Interlocked.Increment(ref _roundsSince);
+        if (rounds < every && GC.GetTotalMemory(forceFullCollection: false) - Interlocked.Read(ref _heapAfterLast) < growthBytes) return false;
+        Interlocked.Exchange(ref _roundsSince, 0);
+        // At most one pass waiting: rounds recorded while one runs fold into it.
+        if (_due.CurrentCount == 0)
+        {
+            try
+            {
+                _due.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Another round woke it at the same moment.
+            }
+        }
+        return true;
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.MemoryHygieneRounds <= 0) return;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _due.WaitAsync(stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            long before = Environment.WorkingSet;
+            var pause = Stopwatch.StartNew();
+            GiveBack();
+            pause.Stop();
+            long after = Environment.WorkingSet;
+            Interlocked.Exchange(ref _heapAfterLast, GC.GetTotalMemory(forceFullCollection: false));
+            metrics.MemoryHygiene.Inc();
+            metrics.MemoryHygieneSeconds.Inc(pause.Elapsed.TotalSeconds);
+            log.LogDebug("Memory hygiene: resident {Before:F1} MiB -> {After:F1} MiB in {Ms:F1} ms", before / 1048576.0, after / 1048576.0, pause.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        _due.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>
+    /// One compacting collection that decommits what it frees (instead of keeping it for later
+    /// allocations), then the C library's free pages back to the system.
+    /// </summary>
+    public static void GiveBack()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        TrimNativeHeap();
+    }
+
+    /// <summary>Returns the free pages of glibc's heap to the system; a no-op on other C libraries and systems.</summary>
+    private static void TrimNativeHeap()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try
+        {
+            MallocTrim(0);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            // Not glibc (musl has no malloc_trim): nothing to trim this way.
+        }
+    }
+
+    [LibraryImport("libc.so.6", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
+}

@@ -62,13 +62,17 @@ internal static class LongRunBench
                     """;
                 var run = await control.SubmitAsync(plan, "bench", ct);
                 var due = new Queue<int>(Checkpoints.Where(c => c < r).Append(r));
-                int lastCurve = 0;
+                int lastCurve = 0, lateFrom = r - r / 10;
+                // A periodic memory pass makes resident memory a sawtooth: the figure at one round may be taken
+                // just after a pass. The highest reading over the run's last tenth is the top of the tooth.
+                double lateMax = 0;
                 var deadline = DateTime.UtcNow + TimeSpan.FromHours(2);
                 while (due.Count > 0)
                 {
                     var info = (await control.ListAsync(null, ct)).First(x => x.Id == run.Id);
                     if (info.Status is "failed" or "stopped") throw new CliException($"benchmark run {info.Status} at round {info.RoundsDone}: {info.Error}");
                     var (rss, _) = server.Memory();
+                    if (info.RoundsDone >= lateFrom) lateMax = Math.Max(lateMax, rss);
                     // The memory as soon as the round is seen done (the poll may see a round or two later).
                     while (due.Count > 0 && info.RoundsDone >= due.Peek())
                     {
@@ -89,6 +93,8 @@ internal static class LongRunBench
                 }
                 double first = figures["server.rss_mib.round_10"]!.GetValue<double>(), last = figures[$"server.rss_mib.round_{r}"]!.GetValue<double>();
                 Print(figures, $"server.rss.round_{r}_over_round_10", last / first);
+                Print(figures, $"server.rss_mib.max_from_round_{lateFrom}", lateMax);
+                Print(figures, $"server.rss.max_from_round_{lateFrom}_over_round_10", lateMax / first);
                 Print(figures, "server.peak_rss_mib", server.Memory().Peak);
                 var detail = await control.GetAsync(run.Id, ct);
                 var spans = detail.Rounds.Select(x => RunReport.Seconds(x.StartedAt, x.FinishedAt) * 1000).Order().ToArray();

@@ -112,5 +112,5 @@ public sealed record ServerOptions
     /// Every this many recorded rounds the server gives memory back (one compacting collection and a trim of
     /// the native heap, on its own task after the round), so resident memory stays flat over long runs; 0 turns it off.
     /// </summary>
-    public int MemoryHygieneRounds { get; init; } = 100;
+    public int MemoryHygieneRounds { get; init; } = 25;
 }

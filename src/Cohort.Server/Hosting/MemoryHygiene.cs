@@ -12,7 +12,9 @@ namespace Cohort.Server.Hosting;
 /// creeps up over thousands of rounds although its live objects do not. Every
 /// <see cref="ServerOptions.MemoryHygieneRounds"/> recorded rounds (or sooner, when the managed heap grew
 /// by <see cref="GrowthBytes"/> since the last time) this runs one compacting, memory-returning collection
-/// and trims the C library's heap. It runs on its own task after a round was recorded, never inside one.
+/// and trims the C library's heap. It runs on its own task once a round is recorded, so no round waits
+/// for it to start; the collection itself pauses the whole process while it runs (the next round too,
+/// if that has begun), which <c>cohort_memory_hygiene_seconds_total</c> adds up.
 /// </summary>
 /// <param name="options">The server's options (<see cref="ServerOptions.MemoryHygieneRounds"/>).</param>
 /// <param name="metrics">Where passes are counted.</param>
@@ -24,15 +26,14 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     public const long GrowthBytes = 64L << 20;
 
     private readonly SemaphoreSlim _due = new(0, 1);
+    private int _roundsSince;
+    private long _heapAfterLast = GC.GetTotalMemory(forceFullCollection: false);
 
     /// <summary>The server's pass, due early after <see cref="GrowthBytes"/> of heap growth.</summary>
     public MemoryHygiene(ServerOptions options, ServerMetrics metrics, ILogger<MemoryHygiene> log)
         : this(options, metrics, log, GrowthBytes)
     {
     }
-
-    private int _roundsSince;
-    private long _heapAfterLast = GC.GetTotalMemory(forceFullCollection: false);
 
     /// <summary>Counts a recorded round and wakes the pass when it is due (then returns true); cheap enough for every round.</summary>
     public bool RoundRecorded()

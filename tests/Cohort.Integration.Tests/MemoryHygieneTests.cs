@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cohort.Integration.Tests;
 
-/// <summary>The server gives memory back every so many rounds, after the round, and says so in its metrics.</summary>
+/// <summary>The server gives memory back every so many rounds, after the round, and once its nodes have connected, and says so in its metrics.</summary>
 public sealed class MemoryHygieneTests
 {
     [Fact]
@@ -21,7 +21,7 @@ public sealed class MemoryHygieneTests
         var metrics = await RunAsync(memoryHygieneRounds: 1, rounds: 3);
 
         // Three rounds, a pass due after each: at least one ran (rounds recorded while one runs fold into it).
-        Assert.True(metrics.MemoryHygiene.Value >= 1, $"passes: {metrics.MemoryHygiene.Value}");
+        Assert.True(Passes(metrics, MemoryHygiene.RoundsTrigger) >= 1, $"passes: {Passes(metrics, MemoryHygiene.RoundsTrigger)}");
         Assert.True(metrics.MemoryHygieneSeconds.Value > 0);
     }
 
@@ -30,7 +30,9 @@ public sealed class MemoryHygieneTests
     {
         var metrics = await RunAsync(memoryHygieneRounds: 0, rounds: 3);
 
-        Assert.Equal(0, metrics.MemoryHygiene.Value);
+        Assert.Equal(0, Passes(metrics, MemoryHygiene.RoundsTrigger));
+        // Nor does a pass follow the nodes' registrations.
+        Assert.Equal(0, Passes(metrics, MemoryHygiene.ConnectionsTrigger));
     }
 
     [Fact]
@@ -45,7 +47,28 @@ public sealed class MemoryHygieneTests
             var woke = Enumerable.Range(0, 10).Select(_ => hygiene.RoundRecorded()).ToArray();
 
             Assert.Equal([false, false, false, false, true, false, false, false, false, true], woke);
-            await WaitForPassesAsync(metrics, 1);
+            await WaitForPassesAsync(metrics, MemoryHygiene.RoundsTrigger, 1);
+        }
+        finally
+        {
+            await hygiene.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task A_pass_follows_a_burst_of_node_registrations_once_they_stop()
+    {
+        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
+        var registry = new NodeRegistry();
+        using var hygiene = new MemoryHygiene(new ServerOptions(), metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
+        registry.Registered += hygiene.NodeRegistered;
+        await hygiene.StartAsync(CancellationToken.None);
+        try
+        {
+            foreach (string name in new[] { "a", "b", "c" }) registry.Register(name, "empty", "1", "test");
+
+            await WaitForPassesAsync(metrics, MemoryHygiene.ConnectionsTrigger, 1);
+            Assert.Equal(0, Passes(metrics, MemoryHygiene.RoundsTrigger));
         }
         finally
         {
@@ -62,12 +85,14 @@ public sealed class MemoryHygieneTests
         Assert.Contains("-1", e.Message);
     }
 
-    private static async Task WaitForPassesAsync(ServerMetrics metrics, int passes)
+    private static double Passes(ServerMetrics metrics, string trigger) => metrics.MemoryHygiene.WithLabels(trigger).Value;
+
+    private static async Task WaitForPassesAsync(ServerMetrics metrics, string trigger, int passes)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (metrics.MemoryHygiene.Value < passes)
+        while (Passes(metrics, trigger) < passes)
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{passes} memory passes expected within 30s, saw {metrics.MemoryHygiene.Value}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{passes} memory passes ({trigger}) expected within 30s, saw {Passes(metrics, trigger)}");
             await Task.Delay(50);
         }
     }
@@ -124,7 +149,7 @@ public sealed class MemoryHygieneTests
                 await Task.Delay(100);
             }
             var metrics = host.Services.GetRequiredService<ServerMetrics>();
-            if (memoryHygieneRounds > 0) await WaitForPassesAsync(metrics, 1);
+            if (memoryHygieneRounds > 0) await WaitForPassesAsync(metrics, MemoryHygiene.RoundsTrigger, 1);
             return metrics;
         }
         finally

@@ -233,7 +233,12 @@ public sealed class CohortServerHost : IAsyncDisposable
         // The executor is resolved at scrape time: it depends on the store, which depends on these metrics.
         services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore,
             () => sp.GetRequiredService<RunExecutor>().Progress.All.Values.Count(p => p.WaitingReason is not null)));
-        services.AddSingleton(sp => new MemoryHygiene(options, sp.GetRequiredService<ServerMetrics>(), sp.GetRequiredService<ILogger<MemoryHygiene>>()));
+        services.AddSingleton(sp =>
+        {
+            var hygiene = new MemoryHygiene(options, sp.GetRequiredService<ServerMetrics>(), sp.GetRequiredService<ILogger<MemoryHygiene>>());
+            sp.GetRequiredService<NodeRegistry>().Registered += hygiene.NodeRegistered;
+            return hygiene;
+        });
         services.AddHostedService(sp => sp.GetRequiredService<MemoryHygiene>());
         services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>(), sp.GetRequiredService<MemoryHygiene>()));
         services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds));

@@ -14,7 +14,9 @@ namespace Cohort.Server.Hosting;
 /// by <see cref="GrowthBytes"/> since the last time) this runs one compacting, memory-returning collection
 /// and trims the C library's heap. It runs on its own task once a round is recorded, so no round waits
 /// for it to start; the collection itself pauses the whole process while it runs (the next round too,
-/// if that has begun), which <c>cohort_memory_hygiene_seconds_total</c> adds up.
+/// if that has begun), which <c>cohort_memory_hygiene_seconds_total</c> adds up. A pass also follows
+/// <see cref="Settle"/> after the last node registered: what the connections' setup left (TLS
+/// handshakes, first calls) is given back before the server sits idle with its nodes.
 /// </summary>
 /// <param name="options">The server's options (<see cref="ServerOptions.MemoryHygieneRounds"/>).</param>
 /// <param name="metrics">Where passes are counted.</param>
@@ -25,9 +27,21 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     /// <summary>The default growth that makes a pass due early: a large model's rounds allocate a lot each.</summary>
     public const long GrowthBytes = 64L << 20;
 
+    /// <summary>How long registrations must have stopped before the pass that follows them.</summary>
+    public static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
+
+    /// <summary>The trigger label of a pass due to rounds (or heap growth).</summary>
+    public const string RoundsTrigger = "rounds";
+
+    /// <summary>The trigger label of a pass that followed node registrations.</summary>
+    public const string ConnectionsTrigger = "connections";
+
     private readonly SemaphoreSlim _due = new(0, 1);
     private int _roundsSince;
     private long _heapAfterLast = GC.GetTotalMemory(forceFullCollection: false);
+    private long _lastRegistration;
+    private int _settling;
+    private volatile string _trigger = RoundsTrigger;
 
     /// <summary>The server's pass, due early after <see cref="GrowthBytes"/> of heap growth.</summary>
     public MemoryHygiene(ServerOptions options, ServerMetrics metrics, ILogger<MemoryHygiene> log)
@@ -43,19 +57,48 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
         int rounds = Interlocked.Increment(ref _roundsSince);
         if (rounds < every && GC.GetTotalMemory(forceFullCollection: false) - Interlocked.Read(ref _heapAfterLast) < growthBytes) return false;
         Interlocked.Exchange(ref _roundsSince, 0);
-        // At most one pass waiting: rounds recorded while one runs fold into it.
-        if (_due.CurrentCount == 0)
+        Wake(RoundsTrigger);
+        return true;
+    }
+
+    /// <summary>Notes a node's registration; a pass follows once registrations have stopped for <see cref="Settle"/>.</summary>
+    public void NodeRegistered()
+    {
+        if (options.MemoryHygieneRounds <= 0) return;
+        Interlocked.Exchange(ref _lastRegistration, Stopwatch.GetTimestamp());
+        if (Interlocked.Exchange(ref _settling, 1) == 1) return;
+        _ = Task.Run(async () =>
         {
             try
             {
-                _due.Release();
+                for (var quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastRegistration)); quiet < Settle;
+                     quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastRegistration)))
+                    await Task.Delay(Settle - quiet);
             }
-            catch (SemaphoreFullException)
+            finally
             {
-                // Another round woke it at the same moment.
+                Volatile.Write(ref _settling, 0);
             }
+            Wake(ConnectionsTrigger);
+        });
+    }
+
+    private void Wake(string trigger)
+    {
+        _trigger = trigger;
+        // At most one pass waiting: what comes due while one waits or runs folds into it.
+        try
+        {
+            if (_due.CurrentCount == 0) _due.Release();
         }
-        return true;
+        catch (SemaphoreFullException)
+        {
+            // Woken by another trigger at the same moment.
+        }
+        catch (ObjectDisposedException)
+        {
+            // The server stopped meanwhile.
+        }
     }
 
     /// <inheritdoc />
@@ -78,7 +121,7 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
             pause.Stop();
             long after = Environment.WorkingSet;
             Interlocked.Exchange(ref _heapAfterLast, GC.GetTotalMemory(forceFullCollection: false));
-            metrics.MemoryHygiene.Inc();
+            metrics.MemoryHygiene.WithLabels(_trigger).Inc();
             metrics.MemoryHygieneSeconds.Inc(pause.Elapsed.TotalSeconds);
             log.LogDebug("Memory hygiene: resident {Before:F1} MiB -> {After:F1} MiB in {Ms:F1} ms", before / 1048576.0, after / 1048576.0, pause.Elapsed.TotalMilliseconds);
         }

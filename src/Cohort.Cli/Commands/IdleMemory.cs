@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Cohort.Cli.Commands;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace Cohort.Cli.Commands;
 /// its next collection, which an idle server may not need for hours. Native memory freed during
 /// startup (TLS handshakes, certificate work) stays in the C library's heap until it is trimmed too.
 /// </summary>
-internal static partial class IdleMemory
+internal static class IdleMemory
 {
     /// <summary>How long after startup the collection runs: past the first connections, before anyone measures an idle server.</summary>
     public static readonly TimeSpan Delay = TimeSpan.FromSeconds(2);
@@ -25,25 +23,7 @@ internal static partial class IdleMemory
             {
                 return;
             }
-            // Aggressive: compacts every generation and decommits the freed memory instead of keeping it for later allocations.
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-            TrimNativeHeap();
+            // Compacts every generation, decommits what it frees and trims the native heap.
+            Server.Hosting.MemoryHygiene.GiveBack();
         }, CancellationToken.None);
-
-    /// <summary>Returns the free pages of glibc's heap to the system; a no-op on other C libraries and systems.</summary>
-    private static void TrimNativeHeap()
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        try
-        {
-            MallocTrim(0);
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            // Not glibc (musl has no malloc_trim): nothing to trim this way.
-        }
-    }
-
-    [LibraryImport("libc.so.6", EntryPoint = "malloc_trim")]
-    private static partial int MallocTrim(nuint pad);
 }

@@ -21,18 +21,22 @@ internal static class LongRunBench
         var rounds = new Option<int>("--rounds") { Description = "Rounds of the run", DefaultValueFactory = _ => 1000 };
         var nodes = new Option<int>("--nodes") { Description = "Node processes", DefaultValueFactory = _ => 3 };
         var values = new Option<int>("--values") { Description = "Model size in float32 values", DefaultValueFactory = _ => 1000 };
+        var hygiene = new Option<int?>("--memory-hygiene-rounds") { Description = "Passed to the server (default: the server's own); 0 runs it without memory hygiene, for a before/after" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("long-run", "One run of many rounds against a server process: the server's memory at round 10, 100, 500 and 1,000 (flat when nothing grows per round)")
         {
-            rounds, nodes, values, json,
+            rounds, nodes, values, hygiene, json,
         };
         command.SetAction(async (pr, ct) =>
         {
             int r = pr.GetValue(rounds), n = pr.GetValue(nodes), size = pr.GetValue(values);
             if (r < 10 || n < 1 || size < 1) throw new CliException("--rounds ≥ 10, --nodes ≥ 1 and --values ≥ 1");
             string dir = BenchFigures.FreshFolder("bench-long-run");
-            var figures = BenchFigures.Begin(new JsonObject { ["rounds"] = r, ["nodes"] = n, ["values"] = size });
-            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), [], Path.Combine(dir, "server.log"), ct);
+            int? every = pr.GetValue(hygiene);
+            if (every < 0) throw new CliException("--memory-hygiene-rounds ≥ 0");
+            var figures = BenchFigures.Begin(new JsonObject { ["rounds"] = r, ["nodes"] = n, ["values"] = size, ["memory_hygiene_rounds"] = every });
+            string[] serverArguments = every is { } e ? ["--memory-hygiene-rounds", e.ToString(System.Globalization.CultureInfo.InvariantCulture)] : [];
+            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), serverArguments, Path.Combine(dir, "server.log"), ct);
             using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
             var processes = new List<NodeProcess>();
             var curve = new JsonArray();
@@ -58,13 +62,17 @@ internal static class LongRunBench
                     """;
                 var run = await control.SubmitAsync(plan, "bench", ct);
                 var due = new Queue<int>(Checkpoints.Where(c => c < r).Append(r));
-                int lastCurve = 0;
+                int lastCurve = 0, lateFrom = r - r / 10;
+                // A periodic memory pass makes resident memory a sawtooth: the figure at one round may be taken
+                // just after a pass. The highest reading over the run's last tenth is the top of the tooth.
+                double lateMax = 0;
                 var deadline = DateTime.UtcNow + TimeSpan.FromHours(2);
                 while (due.Count > 0)
                 {
                     var info = (await control.ListAsync(null, ct)).First(x => x.Id == run.Id);
                     if (info.Status is "failed" or "stopped") throw new CliException($"benchmark run {info.Status} at round {info.RoundsDone}: {info.Error}");
                     var (rss, _) = server.Memory();
+                    if (info.RoundsDone >= lateFrom) lateMax = Math.Max(lateMax, rss);
                     // The memory as soon as the round is seen done (the poll may see a round or two later).
                     while (due.Count > 0 && info.RoundsDone >= due.Peek())
                     {
@@ -76,8 +84,8 @@ internal static class LongRunBench
                     if (info.RoundsDone >= lastCurve + 10)
                     {
                         lastCurve = info.RoundsDone;
-                        var (anonymous, mapped, _, _, _) = ProcessMemory.Breakdown(server.Id);
-                        curve.Add(new JsonObject { ["round"] = info.RoundsDone, ["server_rss_mib"] = Math.Round(rss, 1), ["anon_mib"] = Math.Round(anonymous, 1), ["file_mib"] = Math.Round(mapped, 1) });
+                        var (anonymous, mapped, shared, _, _) = ProcessMemory.Breakdown(server.Id);
+                        curve.Add(new JsonObject { ["round"] = info.RoundsDone, ["server_rss_mib"] = Math.Round(rss, 1), ["anon_mib"] = Math.Round(anonymous, 1), ["file_mib"] = Math.Round(mapped, 1), ["shmem_mib"] = Math.Round(shared, 1) });
                     }
                     if (processes.FirstOrDefault(p => !p.IsRunning) is { } dead) throw new CliException($"node '{dead.Name}' exited during the run");
                     if (DateTime.UtcNow > deadline) throw new CliException("the run did not finish within 2 hours");
@@ -85,6 +93,8 @@ internal static class LongRunBench
                 }
                 double first = figures["server.rss_mib.round_10"]!.GetValue<double>(), last = figures[$"server.rss_mib.round_{r}"]!.GetValue<double>();
                 Print(figures, $"server.rss.round_{r}_over_round_10", last / first);
+                Print(figures, $"server.rss_mib.max_from_round_{lateFrom}", lateMax);
+                Print(figures, $"server.rss.max_from_round_{lateFrom}_over_round_10", lateMax / first);
                 Print(figures, "server.peak_rss_mib", server.Memory().Peak);
                 var detail = await control.GetAsync(run.Id, ct);
                 var spans = detail.Rounds.Select(x => RunReport.Seconds(x.StartedAt, x.FinishedAt) * 1000).Order().ToArray();

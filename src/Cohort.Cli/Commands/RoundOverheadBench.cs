@@ -28,10 +28,11 @@ internal static class RoundOverheadBench
         var durability = new Option<string>("--durability") { Description = "The server's --durability: power (a flush to disk per round) or process", DefaultValueFactory = _ => "power" };
         durability.AcceptOnlyFromAmong("power", "process");
         var dashboard = new Option<bool>("--dashboard") { Description = "Run the server with its dashboard (off by default), to measure its memory with it" };
+        var hygiene = new Option<int?>("--memory-hygiene-rounds") { Description = "The server's --memory-hygiene-rounds (default: the server's own); 1 makes a memory pass follow every round, to measure its cost" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("round-overhead", "Orchestration time of one round with an empty fit: a server process and N node processes over TLS gRPC on loopback")
         {
-            nodes, rounds, values, load, durability, dashboard, json,
+            nodes, rounds, values, load, durability, dashboard, hygiene, json,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -47,8 +48,12 @@ internal static class RoundOverheadBench
                 ["durability"] = pr.GetValue(durability),
                 ["model_mib"] = Math.Round(size * 4.0 / 1048576, 3),
                 ["dashboard"] = pr.GetValue(dashboard),
+                ["memory_hygiene_rounds"] = pr.GetValue(hygiene),
             });
-            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), ["--durability", pr.GetValue(durability)!], Path.Combine(dir, "server.log"), ct, pr.GetValue(dashboard));
+            string[] serverArguments = pr.GetValue(hygiene) is { } every
+                ? ["--durability", pr.GetValue(durability)!, "--memory-hygiene-rounds", every.ToString(System.Globalization.CultureInfo.InvariantCulture)]
+                : ["--durability", pr.GetValue(durability)!];
+            await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), serverArguments, Path.Combine(dir, "server.log"), ct, pr.GetValue(dashboard));
             var serverStarted = Stopwatch.StartNew();
             using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
             var processes = new List<NodeProcess>();
@@ -64,9 +69,11 @@ internal static class RoundOverheadBench
                         Path.Combine(dir, $"node-{name}.log")));
                 }
                 await WaitForNodesAsync(control, processes, n, ct);
-                // Idle means settled: past the collection a server runs once after startup.
+                // Idle means settled: past the collection a server runs once after startup, and the one that
+                // follows its nodes' registrations.
                 var settled = IdleMemory.Delay + TimeSpan.FromSeconds(1) - serverStarted.Elapsed;
-                if (settled > TimeSpan.Zero) await Task.Delay(settled, ct);
+                if (settled < Server.Hosting.MemoryHygiene.Settle + TimeSpan.FromSeconds(1)) settled = Server.Hosting.MemoryHygiene.Settle + TimeSpan.FromSeconds(1);
+                await Task.Delay(settled, ct);
                 Print(figures, "server.idle_rss_mib", server.Memory().Rss);
                 var idle = ProcessMemory.Breakdown(server.Id);
                 Print(figures, "server.idle_rss_anon_mib", idle.Anon);

@@ -33,6 +33,7 @@ internal static class ServerCommand
         var failedAuth = new Option<int>("--failed-auth-per-minute") { Description = "Failed authentications (API calls, dashboard logins) one address may make per minute before it is refused for the rest of the minute", DefaultValueFactory = _ => 30 };
         var durability = new Option<string>("--durability") { Description = "'power': each finished round (record, model, strategy state) is flushed to disk and survives a power loss; 'process': no flushes, everything survives a crash of the server process, a power loss may take the last rounds (a resumed run repeats them)", DefaultValueFactory = _ => "power" };
         durability.AcceptOnlyFromAmong("power", "process");
+        var memoryHygiene = new Option<int>("--memory-hygiene-rounds") { Description = "Every this many rounds, give memory back after the round (a compacting collection and a trim of the native heap) so resident memory stays flat over long runs (one also follows node registrations); 0 turns both off", DefaultValueFactory = _ => 25 };
         var repair = new Option<bool>("--repair") { Description = "Start even if DATA_DIR/cohort.db is damaged (moved aside to cohort.db.damaged-TIME) or empty beside existing models" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
         var dashboardPort = new Option<int?>("--dashboard-port") { Description = "Port of the dashboard, /metrics and health endpoints (default: --port + 1, a free one when --port is 0; 0 picks a free one; -1 switches the dashboard off)" };
@@ -42,7 +43,7 @@ internal static class ServerCommand
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
         var plugins = PluginOptions.Create();
-        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, spoolUpload, updateMemory, failedAuth, plans, logFormat, durability, repair, plugins, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, spoolUpload, updateMemory, failedAuth, plans, logFormat, durability, memoryHygiene, repair, plugins, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
@@ -78,6 +79,7 @@ internal static class ServerCommand
                 JsonLogs = pr.GetValue(logFormat) == "json",
                 Repair = pr.GetValue(repair),
                 SyncRounds = pr.GetValue(durability) == "power",
+                MemoryHygieneRounds = pr.GetValue(memoryHygiene),
             };
             if (options.Insecure)
                 Console.Error.WriteLine("WARNING: --insecure: plaintext HTTP/2, so node tokens, the admin token and model parameters cross the network readable and forgeable; use it on loopback for development only");

@@ -13,6 +13,9 @@ internal sealed class NodeRegistry
     /// <summary>Completes at the next registration, node coming back, node going offline or change in what a node is busy with.</summary>
     public Task Changed => _changed.Next;
 
+    /// <summary>Raised after each registration (the server's memory pass follows a burst of them).</summary>
+    public event Action? Registered;
+
     /// <summary>A node's live state.</summary>
     public sealed class LiveNode
     {
@@ -73,6 +76,7 @@ internal sealed class NodeRegistry
             n.BusyTasks = [];
         }
         _changed.Notify();
+        Registered?.Invoke();
         return n;
     }
 

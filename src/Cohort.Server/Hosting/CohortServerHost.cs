@@ -74,6 +74,8 @@ public sealed class CohortServerHost : IAsyncDisposable
     {
         if (options.Insecure && !(IPAddress.TryParse(options.Host, out var listenAddress) && IPAddress.IsLoopback(listenAddress)) && !options.AllowInsecureNetwork)
             throw new ArgumentException($"--insecure serves plaintext, which is for loopback only; --host {options.Host} is not a loopback address (add --allow-insecure-network to do it anyway)");
+        if (options.MemoryHygieneRounds < 0)
+            throw new ArgumentException($"--memory-hygiene-rounds must be 0 (off) or more, not {options.MemoryHygieneRounds}");
         string dataDir = Path.GetFullPath(options.DataDir);
         DataFiles.EnsureFolder(dataDir);
         var dataLock = DataDirectoryLock.Acquire(dataDir);
@@ -232,7 +234,14 @@ public sealed class CohortServerHost : IAsyncDisposable
         // The executor is resolved at scrape time: it depends on the store, which depends on these metrics.
         services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore,
             () => sp.GetRequiredService<RunExecutor>().Progress.All.Values.Count(p => p.WaitingReason is not null)));
-        services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>()));
+        services.AddSingleton(sp =>
+        {
+            var hygiene = new MemoryHygiene(options, sp.GetRequiredService<ServerMetrics>(), sp.GetRequiredService<ILogger<MemoryHygiene>>());
+            sp.GetRequiredService<NodeRegistry>().Registered += hygiene.NodeRegistered;
+            return hygiene;
+        });
+        services.AddHostedService(sp => sp.GetRequiredService<MemoryHygiene>());
+        services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>(), sp.GetRequiredService<MemoryHygiene>()));
         services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds));
         services.AddSingleton<IModelStore>(sp => sp.GetRequiredService<ModelStore>());
         services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());

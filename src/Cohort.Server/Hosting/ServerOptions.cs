@@ -114,4 +114,10 @@ public sealed record ServerOptions
     /// take the last rounds, which a resumed run repeats (identically: aggregation is reproducible).
     /// </summary>
     public bool SyncRounds { get; init; } = true;
+
+    /// <summary>
+    /// Every this many recorded rounds the server gives memory back (one compacting collection and a trim of
+    /// the native heap, on its own task after the round), so resident memory stays flat over long runs; 0 turns it off.
+    /// </summary>
+    public int MemoryHygieneRounds { get; init; } = 25;
 }

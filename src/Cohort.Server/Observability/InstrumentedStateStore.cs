@@ -6,7 +6,7 @@ namespace Cohort.Server.Observability;
 /// Passes every call to the real store and counts, on the way, what the run executor records: task
 /// outcomes, bytes received, failures and rounds. The executor needs no metrics code of its own.
 /// </summary>
-internal sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics metrics) : IStateStore
+internal sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics metrics, Hosting.MemoryHygiene? hygiene = null) : IStateStore
 {
     /// <summary>The store underneath.</summary>
     public IStateStore Inner => inner;
@@ -40,6 +40,8 @@ internal sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics me
     {
         await inner.SaveRoundAsync(round, ct);
         metrics.ObserveRound(round);
+        // The round is recorded: a memory pass now (on its own task) is past the round, not inside it.
+        hygiene?.RoundRecorded();
     }
 
     /// <inheritdoc />

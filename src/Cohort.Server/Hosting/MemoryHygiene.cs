@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Cohort.Server.Observability;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Cohort.Server.Hosting;
+
+/// <summary>
+/// Gives memory back while a long run goes on. Left alone, the garbage collector keeps the regions it
+/// freed for later allocations and the C library keeps freed native pages, so a server's resident memory
+/// creeps up over thousands of rounds although its live objects do not. Every
+/// <see cref="ServerOptions.MemoryHygieneRounds"/> recorded rounds (or sooner, when the managed heap grew
+/// by <see cref="GrowthBytes"/> since the last time) this runs one compacting, memory-returning collection
+/// and trims the C library's heap. It runs on its own task once a round is recorded, so no round waits
+/// for it to start; the collection itself pauses the whole process while it runs (the next round too,
+/// if that has begun), which <c>cohort_memory_hygiene_seconds_total</c> adds up. A pass also follows
+/// <see cref="Settle"/> after the last node registered: what the connections' setup left (TLS
+/// handshakes, first calls) is given back before the server sits idle with its nodes.
+/// </summary>
+/// <param name="options">The server's options (<see cref="ServerOptions.MemoryHygieneRounds"/>).</param>
+/// <param name="metrics">Where passes are counted.</param>
+/// <param name="log">Where each pass is logged (debug).</param>
+/// <param name="growthBytes">Managed heap growth since the last pass that makes the next one due whatever the round count.</param>
+internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics metrics, ILogger<MemoryHygiene> log, long growthBytes) : BackgroundService
+{
+    /// <summary>The default growth that makes a pass due early: a large model's rounds allocate a lot each.</summary>
+    public const long GrowthBytes = 64L << 20;
+
+    /// <summary>How long registrations must have stopped before the pass that follows them.</summary>
+    public static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
+
+    /// <summary>The trigger label of a pass due to rounds (or heap growth).</summary>
+    public const string RoundsTrigger = "rounds";
+
+    /// <summary>The trigger label of a pass that followed node registrations.</summary>
+    public const string ConnectionsTrigger = "connections";
+
+    private readonly SemaphoreSlim _due = new(0, 1);
+    private int _roundsSince;
+    private long _heapAfterLast = GC.GetTotalMemory(forceFullCollection: false);
+    private long _lastRegistration;
+    private int _settling;
+    private volatile string _trigger = RoundsTrigger;
+
+    /// <summary>The server's pass, due early after <see cref="GrowthBytes"/> of heap growth.</summary>
+    public MemoryHygiene(ServerOptions options, ServerMetrics metrics, ILogger<MemoryHygiene> log)
+        : this(options, metrics, log, GrowthBytes)
+    {
+    }
+
+    /// <summary>Counts a recorded round and wakes the pass when it is due (then returns true); cheap enough for every round.</summary>
+    public bool RoundRecorded()
+    {
+        int every = options.MemoryHygieneRounds;
+        if (every <= 0) return false;
+        int rounds = Interlocked.Increment(ref _roundsSince);
+        if (rounds < every && GC.GetTotalMemory(forceFullCollection: false) - Interlocked.Read(ref _heapAfterLast) < growthBytes) return false;
+        Interlocked.Exchange(ref _roundsSince, 0);
+        Wake(RoundsTrigger);
+        return true;
+    }
+
+    /// <summary>Notes a node's registration; a pass follows once registrations have stopped for <see cref="Settle"/>.</summary>
+    public void NodeRegistered()
+    {
+        if (options.MemoryHygieneRounds <= 0) return;
+        Interlocked.Exchange(ref _lastRegistration, Stopwatch.GetTimestamp());
+        if (Interlocked.Exchange(ref _settling, 1) == 1) return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                for (var quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastRegistration)); quiet < Settle;
+                     quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastRegistration)))
+                    await Task.Delay(Settle - quiet);
+            }
+            finally
+            {
+                Volatile.Write(ref _settling, 0);
+            }
+            Wake(ConnectionsTrigger);
+        });
+    }
+
+    private void Wake(string trigger)
+    {
+        _trigger = trigger;
+        // At most one pass waiting: what comes due while one waits or runs folds into it.
+        try
+        {
+            if (_due.CurrentCount == 0) _due.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Woken by another trigger at the same moment.
+        }
+        catch (ObjectDisposedException)
+        {
+            // The server stopped meanwhile.
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.MemoryHygieneRounds <= 0) return;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _due.WaitAsync(stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            long before = Environment.WorkingSet;
+            var pause = Stopwatch.StartNew();
+            GiveBack();
+            pause.Stop();
+            long after = Environment.WorkingSet;
+            Interlocked.Exchange(ref _heapAfterLast, GC.GetTotalMemory(forceFullCollection: false));
+            metrics.MemoryHygiene.WithLabels(_trigger).Inc();
+            metrics.MemoryHygieneSeconds.Inc(pause.Elapsed.TotalSeconds);
+            log.LogDebug("Memory hygiene: resident {Before:F1} MiB -> {After:F1} MiB in {Ms:F1} ms", before / 1048576.0, after / 1048576.0, pause.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        _due.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>
+    /// One compacting collection that decommits what it frees (instead of keeping it for later
+    /// allocations), then the C library's free pages back to the system.
+    /// </summary>
+    public static void GiveBack()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        TrimNativeHeap();
+    }
+
+    /// <summary>Returns the free pages of glibc's heap to the system; a no-op on other C libraries and systems.</summary>
+    private static void TrimNativeHeap()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try
+        {
+            MallocTrim(0);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            // Not glibc (musl has no malloc_trim): nothing to trim this way.
+        }
+    }
+
+    [LibraryImport("libc.so.6", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
+}

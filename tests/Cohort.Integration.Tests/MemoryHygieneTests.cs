@@ -1,0 +1,161 @@
+using Cohort.Apps.Empty;
+using Cohort.Cli.Control;
+using Cohort.Engine.State;
+using Cohort.Integration.Tests.Infrastructure;
+using Cohort.Server.Fleet;
+using Cohort.Server.Hosting;
+using Cohort.Server.Observability;
+using Cohort.Transport.Channels;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary>The server gives memory back every so many rounds, after the round, and once its nodes have connected, and says so in its metrics.</summary>
+public sealed class MemoryHygieneTests
+{
+    [Fact]
+    public async Task A_run_on_a_real_server_triggers_the_pass_after_its_rounds_and_counts_it()
+    {
+        var metrics = await RunAsync(memoryHygieneRounds: 1, rounds: 3);
+
+        // Three rounds, a pass due after each: at least one ran (rounds recorded while one runs fold into it).
+        Assert.True(Passes(metrics, MemoryHygiene.RoundsTrigger) >= 1, $"passes: {Passes(metrics, MemoryHygiene.RoundsTrigger)}");
+        Assert.True(metrics.MemoryHygieneSeconds.Value > 0);
+    }
+
+    [Fact]
+    public async Task Zero_turns_the_pass_off()
+    {
+        var metrics = await RunAsync(memoryHygieneRounds: 0, rounds: 3);
+
+        Assert.Equal(0, Passes(metrics, MemoryHygiene.RoundsTrigger));
+        // Nor does a pass follow the nodes' registrations.
+        Assert.Equal(0, Passes(metrics, MemoryHygiene.ConnectionsTrigger));
+    }
+
+    [Fact]
+    public async Task The_pass_runs_once_per_so_many_rounds_not_every_round()
+    {
+        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
+        // No early pass for heap growth here: other tests in this process allocate large models.
+        using var hygiene = new MemoryHygiene(new ServerOptions { MemoryHygieneRounds = 5 }, metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
+        await hygiene.StartAsync(CancellationToken.None);
+        try
+        {
+            var woke = Enumerable.Range(0, 10).Select(_ => hygiene.RoundRecorded()).ToArray();
+
+            Assert.Equal([false, false, false, false, true, false, false, false, false, true], woke);
+            await WaitForPassesAsync(metrics, MemoryHygiene.RoundsTrigger, 1);
+        }
+        finally
+        {
+            await hygiene.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task A_pass_follows_a_burst_of_node_registrations_once_they_stop()
+    {
+        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
+        var registry = new NodeRegistry();
+        using var hygiene = new MemoryHygiene(new ServerOptions(), metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
+        registry.Registered += hygiene.NodeRegistered;
+        await hygiene.StartAsync(CancellationToken.None);
+        try
+        {
+            foreach (string name in new[] { "a", "b", "c" }) registry.Register(name, "empty", "1", "test");
+
+            await WaitForPassesAsync(metrics, MemoryHygiene.ConnectionsTrigger, 1);
+            Assert.Equal(0, Passes(metrics, MemoryHygiene.RoundsTrigger));
+        }
+        finally
+        {
+            await hygiene.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task A_negative_round_count_is_refused_naming_the_option()
+    {
+        string dataDir = Path.Combine(Path.GetTempPath(), "cohort-test-" + Guid.NewGuid().ToString("N")[..8]);
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => CohortServerHost.StartAsync(new ServerOptions { Port = 0, DataDir = dataDir, DashboardPort = -1, MemoryHygieneRounds = -1 }));
+        Assert.Contains("--memory-hygiene-rounds", e.Message);
+        Assert.Contains("-1", e.Message);
+    }
+
+    private static double Passes(ServerMetrics metrics, string trigger) => metrics.MemoryHygiene.WithLabels(trigger).Value;
+
+    private static async Task WaitForPassesAsync(ServerMetrics metrics, string trigger, int passes)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Passes(metrics, trigger) < passes)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{passes} memory passes ({trigger}) expected within 30s, saw {Passes(metrics, trigger)}");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Runs <paramref name="rounds"/> rounds of the empty app with two in-process nodes on a real server; returns its metrics once the run is over.</summary>
+    private static async Task<ServerMetrics> RunAsync(int memoryHygieneRounds, int rounds)
+    {
+        string dataDir = Path.Combine(Path.GetTempPath(), "cohort-test-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            return await RunAsync(dataDir, memoryHygieneRounds, rounds);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static async Task<ServerMetrics> RunAsync(string dataDir, int memoryHygieneRounds, int rounds)
+    {
+        await using var host = await CohortServerHost.StartAsync(new ServerOptions
+        {
+            Port = 0,
+            DataDir = dataDir,
+            DashboardPort = -1,
+            HeartbeatInterval = TimeSpan.FromMilliseconds(300),
+            MemoryHygieneRounds = memoryHygieneRounds,
+        }, logLevel: LogLevel.Warning);
+        using var control = new ControlClient(new ConnectionOptions(host.Address.ToString(), host.AdminToken, host.CaFile));
+        using var stop = new CancellationTokenSource();
+        var running = new List<Task>();
+        try
+        {
+            foreach (string name in new[] { "a", "b" })
+            {
+                var options = new Node.NodeOptions { Connection = new ConnectionOptions(host.Address.ToString(), await control.CreateNodeTokenAsync(name, default), host.CaFile), Name = name };
+                running.Add(Node.CohortNode.RunAsync(new EmptyApp(16, TimeSpan.Zero), "empty", options, stop.Token));
+            }
+            var run = await control.SubmitAsync(TestPlans.Empty(rounds, minAvailable: 2, minFit: 2), "hygiene", default);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+            while (true)
+            {
+                var detail = await control.GetAsync(run.Id, default);
+                if (detail.Run.Status == "finished") break;
+                Assert.False(detail.Run.TypedStatus().IsFinal(), $"run {detail.Run.Status}: {detail.Run.Error}");
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"run still {detail.Run.Status} at round {detail.Run.RoundsDone}");
+                await Task.Delay(100);
+            }
+            var metrics = host.Services.GetRequiredService<ServerMetrics>();
+            if (memoryHygieneRounds > 0) await WaitForPassesAsync(metrics, MemoryHygiene.RoundsTrigger, 1);
+            return metrics;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(running);
+        }
+    }
+}

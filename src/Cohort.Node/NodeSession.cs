@@ -185,6 +185,8 @@ internal sealed class NodeSession : IAsyncDisposable
                             header = message.Header;
                             break;
                         case TaskMessage.BodyOneofCase.Manifest:
+                            // The last task's model is garbage by now: gone from memory before this one arrives.
+                            ModelMemory.ReclaimBefore(message.Manifest.TotalBytes);
                             assembler = new ParameterAssembler(message.Manifest);
                             digest = Convert.ToHexStringLower(message.Manifest.Sha256.Span);
                             break;

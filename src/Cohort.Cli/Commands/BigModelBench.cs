@@ -24,10 +24,11 @@ internal static class BigModelBench
         var rounds = new Option<int>("--rounds") { Description = "Rounds to train", DefaultValueFactory = _ => 2 };
         var strategy = new Option<string>("--strategy") { Description = "Strategy of the plan", DefaultValueFactory = _ => "fedavg" };
         var evaluate = new Option<bool>("--evaluate") { Description = "Also evaluate the global model on every node each round", DefaultValueFactory = _ => true };
+        var delay = new Option<int>("--fit-delay-ms") { Description = "Each node waits this long in every fit (time to take a heap dump mid-round)", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file (e.g. bench/results/big-model.json)" };
         var command = new Command("big-model", "Peak memory of the server and the nodes, against the model's size, while a large model trains over TLS gRPC on loopback")
         {
-            values, nodes, rounds, strategy, evaluate, json,
+            values, nodes, rounds, strategy, evaluate, delay, json,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -60,7 +61,7 @@ internal static class BigModelBench
                     string name = $"site{i}";
                     string token = await control.CreateNodeTokenAsync(name, ct);
                     processes.Add(NodeProcess.Start(name, token,
-                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5"],
+                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5", "--set", $"delay_ms={pr.GetValue(delay).ToString(CultureInfo.InvariantCulture)}"],
                         Path.Combine(dir, $"node-{name}.log")));
                 }
                 await RoundOverheadBench.WaitForNodesAsync(control, processes, n, ct);

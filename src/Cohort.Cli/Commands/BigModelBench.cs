@@ -20,6 +20,7 @@ internal static class BigModelBench
     public static Command Create()
     {
         var values = new Option<long>("--params") { Description = "Model size in float32 values (600000000: 2.4 GB)", DefaultValueFactory = _ => 600_000_000 };
+        var tensors = new Option<int>("--tensors") { Description = "Split the model into this many equal tensors (0: tensors of 1 GiB); each must stay within 2 GiB" };
         var nodes = new Option<int>("--nodes") { Description = "Node processes", DefaultValueFactory = _ => 2 };
         var rounds = new Option<int>("--rounds") { Description = "Rounds to train", DefaultValueFactory = _ => 2 };
         var strategy = new Option<string>("--strategy") { Description = "Strategy of the plan", DefaultValueFactory = _ => "fedavg" };
@@ -28,19 +29,24 @@ internal static class BigModelBench
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file (e.g. bench/results/big-model.json)" };
         var command = new Command("big-model", "Peak memory of the server and the nodes, against the model's size, while a large model trains over TLS gRPC on loopback")
         {
-            values, nodes, rounds, strategy, evaluate, delay, json,
+            values, tensors, nodes, rounds, strategy, evaluate, delay, json,
         };
         command.SetAction(async (pr, ct) =>
         {
             long size = pr.GetValue(values);
             int n = pr.GetValue(nodes), r = pr.GetValue(rounds);
             bool withEvaluate = pr.GetValue(evaluate);
+            int parts = pr.GetValue(tensors);
             if (size < 1 || n < 1 || r < 1) throw new CliException("--params ≥ 1, --nodes ≥ 1 and --rounds ≥ 1");
+            if (parts < 0 || parts > size) throw new CliException($"--tensors must be between 0 and --params ({size}), got {parts}");
+            if (parts > 0 && (size + parts - 1) / parts > Apps.Empty.EmptyApp.MaxTensorValues)
+                throw new CliException($"--tensors {parts}: tensors of {(size + parts - 1) / parts} values pass the 2 GiB a tensor can hold; use at least {(size + Apps.Empty.EmptyApp.MaxTensorValues - 1) / Apps.Empty.EmptyApp.MaxTensorValues}");
             double modelMib = size * 4.0 / 1048576;
             string dir = BenchFigures.FreshFolder("bench-big-model");
             var figures = BenchFigures.Begin(new JsonObject
             {
                 ["params"] = size,
+                ["tensors"] = parts,
                 ["nodes"] = n,
                 ["rounds"] = r,
                 ["strategy"] = pr.GetValue(strategy),
@@ -61,7 +67,7 @@ internal static class BigModelBench
                     string name = $"site{i}";
                     string token = await control.CreateNodeTokenAsync(name, ct);
                     processes.Add(NodeProcess.Start(name, token,
-                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5", "--set", $"delay_ms={pr.GetValue(delay).ToString(CultureInfo.InvariantCulture)}"],
+                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5", "--set", $"delay_ms={pr.GetValue(delay).ToString(CultureInfo.InvariantCulture)}", "--set", $"tensors={parts.ToString(CultureInfo.InvariantCulture)}"],
                         Path.Combine(dir, $"node-{name}.log")));
                 }
                 await RoundOverheadBench.WaitForNodesAsync(control, processes, n, ct);

@@ -43,6 +43,12 @@ internal static class BigModelBench
                 throw new CliException($"--tensors {parts}: tensors of {(size + parts - 1) / parts} values pass the 2 GiB a tensor can hold; use at least {(size + Apps.Empty.EmptyApp.MaxTensorValues - 1) / Apps.Empty.EmptyApp.MaxTensorValues}");
             double modelMib = size * 4.0 / 1048576;
             string dir = BenchFigures.FreshFolder("bench-big-model");
+            // The model store keeps every round's model (and the initial one), and each node's result is
+            // received to a spool file reserved whole: refused up front rather than failing rounds in.
+            long diskNeeded = size * 4 * (r + 1 + n);
+            long diskFree = FreeBytes(dir);
+            if (diskFree < diskNeeded)
+                throw new CliException($"bench big-model needs about {diskNeeded / 1e9:0.0} GB free in {dir} (models of {r + 1} rounds and {n} spooled results of {size * 4 / 1e9:0.00} GB); {diskFree / 1e9:0.0} GB are free");
             var figures = BenchFigures.Begin(new JsonObject
             {
                 ["params"] = size,
@@ -53,6 +59,7 @@ internal static class BigModelBench
                 ["evaluate"] = withEvaluate,
                 ["model_mib"] = Math.Round(modelMib, 3),
                 ["memory_available_mib_start"] = AvailableMib(),
+                ["disk_free_gb_start"] = Math.Round(diskFree / 1e9, 1),
             });
             // Uploads are not the server's memory to hold: room enough that the budget never refuses one.
             long uploadMib = (long)Math.Ceiling(modelMib) * (n + 1);
@@ -102,6 +109,15 @@ internal static class BigModelBench
             return 0;
         });
         return command;
+    }
+
+    // The free space of the mount that holds the folder: the longest mount point that contains it.
+    private static long FreeBytes(string dir)
+    {
+        var drive = DriveInfo.GetDrives()
+            .Where(d => d.IsReady && dir.StartsWith(d.RootDirectory.FullName, StringComparison.Ordinal))
+            .MaxBy(d => d.RootDirectory.FullName.Length);
+        return (drive ?? new DriveInfo(Path.GetPathRoot(dir)!)).AvailableFreeSpace;
     }
 
     private static string Mib(long mib) => mib.ToString(CultureInfo.InvariantCulture);

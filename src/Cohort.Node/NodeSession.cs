@@ -193,7 +193,8 @@ internal sealed class NodeSession : IAsyncDisposable
                         case TaskMessage.BodyOneofCase.Manifest:
                             // The last task's model is garbage by now: gone from memory before this one arrives.
                             ModelMemory.ReclaimBefore(message.Manifest.TotalBytes);
-                            assembler = new ParameterAssembler(message.Manifest);
+                            // From its own server: received straight into the tensors, the model costs the node once.
+                            assembler = new ParameterAssembler(message.Manifest, intoTensors: true);
                             digest = Convert.ToHexStringLower(message.Manifest.Sha256.Span);
                             break;
                         case TaskMessage.BodyOneofCase.Chunk when assembler is not null:

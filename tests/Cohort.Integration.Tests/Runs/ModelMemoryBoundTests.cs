@@ -53,9 +53,10 @@ public sealed class ModelMemoryBoundTests
             Assert.True(serverPeak <= 4 * ModelMib, $"server peak {serverPeak:0} MiB is {serverPeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 4×");
             foreach (var node in nodes)
             {
-                // The model received (staged, then copied out tensor by tensor) and the runtime: 2.7× measured.
+                // The model received straight into its tensors, the result streamed from them, and the runtime:
+                // 1.6–1.8× measured (2.6–2.9× while it was staged natively and copied, 3.5× before that).
                 double nodePeak = PeakMib(node.Id);
-                Assert.True(nodePeak <= 3 * ModelMib, $"node peak {nodePeak:0} MiB is {nodePeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 3×");
+                Assert.True(nodePeak <= 2.5 * ModelMib, $"node peak {nodePeak:0} MiB is {nodePeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 2.5×");
             }
             // Results were received to disk and the files went with them.
             string spool = Path.Combine(server.DataDir, "spool");

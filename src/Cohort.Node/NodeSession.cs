@@ -173,22 +173,31 @@ internal sealed class NodeSession : IAsyncDisposable
         TaskHeader? header = null;
         ParameterSet? parameters = null;
         string? digest = null;
+        // Not a deadline, which would bound the model's transfer too (a model of gigabytes takes longer than
+        // any fixed one): the call is given up when the server stays silent that long, re-armed at every message.
+        var silence = _options.PollWait + TimeSpan.FromSeconds(30);
+        using var quiet = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        quiet.CancelAfter(silence);
         using (var call = _client.PullTask(
                    new PullTaskRequest { NodeName = _options.Name, WaitMs = (int)_options.PollWait.TotalMilliseconds },
-                   deadline: DateTime.UtcNow + _options.PollWait + TimeSpan.FromSeconds(30), cancellationToken: ct))
+                   cancellationToken: quiet.Token))
         {
             ParameterAssembler? assembler = null;
             try
             {
-                await foreach (var message in call.ResponseStream.ReadAllAsync(ct))
+                await foreach (var message in call.ResponseStream.ReadAllAsync(quiet.Token))
                 {
+                    quiet.CancelAfter(silence);
                     switch (message.BodyCase)
                     {
                         case TaskMessage.BodyOneofCase.Header:
                             header = message.Header;
                             break;
                         case TaskMessage.BodyOneofCase.Manifest:
-                            assembler = new ParameterAssembler(message.Manifest);
+                            // The last task's model is garbage by now: gone from memory before this one arrives.
+                            ModelMemory.ReclaimBefore(message.Manifest.TotalBytes);
+                            // From its own server: received straight into the tensors, the model costs the node once.
+                            assembler = new ParameterAssembler(message.Manifest, intoTensors: true);
                             digest = Convert.ToHexStringLower(message.Manifest.Sha256.Span);
                             break;
                         case TaskMessage.BodyOneofCase.Chunk when assembler is not null:
@@ -197,6 +206,11 @@ internal sealed class NodeSession : IAsyncDisposable
                     }
                 }
                 if (assembler is not null) parameters = assembler.Complete();
+            }
+            catch (Exception e) when (e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled } && quiet.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                // What the deadline used to answer: the caller reconnects as after any failed call.
+                throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"the server sent nothing for {silence.TotalSeconds:0}s while a task was pulled"));
             }
             finally
             {

@@ -8,20 +8,25 @@ namespace Cohort.Apps.Empty;
 /// system's own overhead (benchmarks) and rehearses failures (node settings <c>delay_ms</c> slow every
 /// fit down, <c>values</c> sets the model size, <c>fill</c> the value of every weight — zero by default;
 /// memory measurements want a model whose pages are all written, as a trained one's are). A model of more than <see cref="TensorValues"/> values
-/// is split into tensors "weights.0", "weights.1"…, since one tensor is one array of at most 2 GiB.
+/// is split into tensors "weights.0", "weights.1"…, since one tensor is one array of at most 2 GiB;
+/// <c>tensors</c> sets how many (equal but for the last).
 /// </summary>
-internal sealed class EmptyApp(long values, TimeSpan delay, float fill = 0) : IClientApp
+internal sealed class EmptyApp(long values, TimeSpan delay, float fill = 0, int tensors = 0) : IClientApp
 {
-    /// <summary>Values of the largest tensor the app makes (1 GiB of float32).</summary>
+    /// <summary>Values of the largest tensor the app makes unless told how many tensors (1 GiB of float32).</summary>
     public const int TensorValues = 1 << 28;
+
+    /// <summary>Values of the largest float32 tensor there can be (one array of at most <see cref="Array.MaxLength"/> bytes).</summary>
+    public const int MaxTensorValues = 0x7FFFFFC7 / sizeof(float);
 
     /// <inheritdoc />
     public Task<ParameterSet> GetParametersAsync(Config config, CancellationToken ct)
     {
-        if (values <= TensorValues) return Task.FromResult(new ParameterSet([Weights("weights", (int)values)]));
-        int count = (int)((values + TensorValues - 1) / TensorValues);
+        int count = tensors > 0 ? tensors : (int)((values + TensorValues - 1) / TensorValues);
+        if (count == 1 && tensors == 0) return Task.FromResult(new ParameterSet([Weights("weights", (int)values)]));
+        long each = (values + count - 1) / count;
         return Task.FromResult(new ParameterSet(Enumerable.Range(0, count).Select(i =>
-            Weights($"weights.{i}", (int)Math.Min(TensorValues, values - (long)i * TensorValues)))));
+            Weights($"weights.{i}", (int)Math.Max(0, Math.Min(each, values - i * each))))));
     }
 
     private Tensor Weights(string name, int count)
@@ -58,7 +63,11 @@ public sealed class EmptyAppFactory : ISimulationAppFactory
         if (delayMs < 0) throw new ArgumentException($"empty app: 'delay_ms' must be >= 0, got {delayMs}");
         double fill = ReadDouble(context, "fill", 0);
         if (!float.IsFinite((float)fill)) throw new ArgumentException($"empty app: 'fill' must be a finite float32, got {fill}");
-        return new EmptyApp(values, TimeSpan.FromMilliseconds(delayMs), (float)fill);
+        long tensors = ReadInt(context, "tensors", 0);
+        if (tensors < 0 || tensors > values) throw new ArgumentException($"empty app: 'tensors' must be between 1 and 'values' ({values}), got {tensors}");
+        if (tensors > 0 && (values + tensors - 1) / tensors > EmptyApp.MaxTensorValues)
+            throw new ArgumentException($"empty app: {values} values in {tensors} tensors make tensors of more than {EmptyApp.MaxTensorValues} values (2 GiB); use at least {(values + EmptyApp.MaxTensorValues - 1) / EmptyApp.MaxTensorValues} tensors");
+        return new EmptyApp(values, TimeSpan.FromMilliseconds(delayMs), (float)fill, (int)tensors);
     }
 
     // 16 GiB of float32: far past any machine this runs on, but a typo of a few digits is still caught.

@@ -12,7 +12,7 @@ namespace Cohort.Cli.Commands;
 /// rounds by a <c>cohort server</c> process and node processes over TLS gRPC on loopback, reporting the
 /// server's and each node's peak memory (VmHWM) against the model's size, and the seconds per round.
 /// Every weight is 0.5 (a zero model would leave most pages untouched and understate the memory).
-/// Opt-in: at 600M values it needs about 3 × 2.4 GB on the server and as much per node.
+/// Opt-in: at 600M values it needs about 3.3 × 2.4 GB on the server and up to 2.7 × 2.4 GB per node.
 /// </summary>
 internal static class BigModelBench
 {
@@ -20,32 +20,46 @@ internal static class BigModelBench
     public static Command Create()
     {
         var values = new Option<long>("--params") { Description = "Model size in float32 values (600000000: 2.4 GB)", DefaultValueFactory = _ => 600_000_000 };
+        var tensors = new Option<int>("--tensors") { Description = "Split the model into this many equal tensors (0: tensors of 1 GiB); each must stay within 2 GiB" };
         var nodes = new Option<int>("--nodes") { Description = "Node processes", DefaultValueFactory = _ => 2 };
         var rounds = new Option<int>("--rounds") { Description = "Rounds to train", DefaultValueFactory = _ => 2 };
         var strategy = new Option<string>("--strategy") { Description = "Strategy of the plan", DefaultValueFactory = _ => "fedavg" };
         var evaluate = new Option<bool>("--evaluate") { Description = "Also evaluate the global model on every node each round", DefaultValueFactory = _ => true };
+        var delay = new Option<int>("--fit-delay-ms") { Description = "Each node waits this long in every fit (time to take a heap dump mid-round)", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file (e.g. bench/results/big-model.json)" };
         var command = new Command("big-model", "Peak memory of the server and the nodes, against the model's size, while a large model trains over TLS gRPC on loopback")
         {
-            values, nodes, rounds, strategy, evaluate, json,
+            values, tensors, nodes, rounds, strategy, evaluate, delay, json,
         };
         command.SetAction(async (pr, ct) =>
         {
             long size = pr.GetValue(values);
             int n = pr.GetValue(nodes), r = pr.GetValue(rounds);
             bool withEvaluate = pr.GetValue(evaluate);
+            int parts = pr.GetValue(tensors);
             if (size < 1 || n < 1 || r < 1) throw new CliException("--params ≥ 1, --nodes ≥ 1 and --rounds ≥ 1");
+            if (parts < 0 || parts > size) throw new CliException($"--tensors must be between 0 and --params ({size}), got {parts}");
+            if (parts > 0 && (size + parts - 1) / parts > Apps.Empty.EmptyApp.MaxTensorValues)
+                throw new CliException($"--tensors {parts}: tensors of {(size + parts - 1) / parts} values pass the 2 GiB a tensor can hold; use at least {(size + Apps.Empty.EmptyApp.MaxTensorValues - 1) / Apps.Empty.EmptyApp.MaxTensorValues}");
             double modelMib = size * 4.0 / 1048576;
             string dir = BenchFigures.FreshFolder("bench-big-model");
+            // The model store keeps every round's model (and the initial one), and each node's result is
+            // received to a spool file reserved whole: refused up front rather than failing rounds in.
+            long diskNeeded = size * 4 * (r + 1 + n);
+            long diskFree = FreeBytes(dir);
+            if (diskFree < diskNeeded)
+                throw new CliException($"bench big-model needs about {diskNeeded / 1e9:0.0} GB free in {dir} (models of {r + 1} rounds and {n} spooled results of {size * 4 / 1e9:0.00} GB); {diskFree / 1e9:0.0} GB are free");
             var figures = BenchFigures.Begin(new JsonObject
             {
                 ["params"] = size,
+                ["tensors"] = parts,
                 ["nodes"] = n,
                 ["rounds"] = r,
                 ["strategy"] = pr.GetValue(strategy),
                 ["evaluate"] = withEvaluate,
                 ["model_mib"] = Math.Round(modelMib, 3),
                 ["memory_available_mib_start"] = AvailableMib(),
+                ["disk_free_gb_start"] = Math.Round(diskFree / 1e9, 1),
             });
             // Uploads are not the server's memory to hold: room enough that the budget never refuses one.
             long uploadMib = (long)Math.Ceiling(modelMib) * (n + 1);
@@ -60,7 +74,7 @@ internal static class BigModelBench
                     string name = $"site{i}";
                     string token = await control.CreateNodeTokenAsync(name, ct);
                     processes.Add(NodeProcess.Start(name, token,
-                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5"],
+                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5", "--set", $"delay_ms={pr.GetValue(delay).ToString(CultureInfo.InvariantCulture)}", "--set", $"tensors={parts.ToString(CultureInfo.InvariantCulture)}"],
                         Path.Combine(dir, $"node-{name}.log")));
                 }
                 await RoundOverheadBench.WaitForNodesAsync(control, processes, n, ct);
@@ -95,6 +109,15 @@ internal static class BigModelBench
             return 0;
         });
         return command;
+    }
+
+    // The free space of the mount that holds the folder: the longest mount point that contains it.
+    private static long FreeBytes(string dir)
+    {
+        var drive = DriveInfo.GetDrives()
+            .Where(d => d.IsReady && dir.StartsWith(d.RootDirectory.FullName, StringComparison.Ordinal))
+            .MaxBy(d => d.RootDirectory.FullName.Length);
+        return (drive ?? new DriveInfo(Path.GetPathRoot(dir)!)).AvailableFreeSpace;
     }
 
     private static string Mib(long mib) => mib.ToString(CultureInfo.InvariantCulture);

@@ -58,12 +58,12 @@ public sealed class ReproducibleSum : IDisposable
     private readonly double[]?[] _bounds;
     private readonly int[] _lengths;
     private bool _disposed;
+    private bool _written;
 
     /// <summary>Starts an empty sum shaped like the float tensors of <paramref name="template"/> (other dtypes are ignored).</summary>
     public ReproducibleSum(ParameterSet template)
     {
         _template = template;
-        ReclaimBefore(template.ByteCount * 2);
         _sums = new Segments?[template.Count];
         _quanta = new int[]?[template.Count];
         _bounds = new double[]?[template.Count];
@@ -98,6 +98,7 @@ public sealed class ReproducibleSum : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (terms.Count == 0) return;
+        BeforeFirstWrite();
         for (int i = 0; i < _sums.Length; i++)
         {
             if (_sums[i] is not { } sum) continue;
@@ -127,6 +128,7 @@ public sealed class ReproducibleSum : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (x.Count < _template.Count) throw new AggregationException($"expected {_template.Count} tensors, got {x.Count}");
         if (weight == 0) return;
+        BeforeFirstWrite();
         byte[] scratch = ArrayPool<byte>.Shared.Rent(BlockValues * sizeof(double));
         try
         {
@@ -211,16 +213,17 @@ public sealed class ReproducibleSum : IDisposable
         }
     }
 
-    /// <summary>Models at least this large get the last round's garbage collected before their accumulator is allocated.</summary>
-    internal const long ReclaimModelBytes = 64L << 20;
-
-    // The previous round's global model (and anything else a round leaves) is unreachable by now, but
-    // nothing prompts a collection: the accumulator is native and the next large managed allocation comes
-    // only when this round completes. Collected here, it is not resident beside the new accumulator.
-    private static void ReclaimBefore(long bytes)
+    // The accumulator's pages become resident when first written, not when allocated: the model before
+    // last (and anything else a round leaves) must be gone from memory by then. Nothing else prompts a
+    // collection (the accumulator is native, and the next large managed allocation comes only when the
+    // round completes). At the accumulator's allocation the last round may still hold that model (its
+    // state machine can still be unwinding on another thread); at the first fold a node has trained
+    // and sent its result since.
+    private void BeforeFirstWrite()
     {
-        if (bytes < 2 * ReclaimModelBytes) return;
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+        if (_written) return;
+        _written = true;
+        ModelMemory.ReclaimBefore(_template.ByteCount);
     }
 
     /// <summary>One tensor's int64 accumulator as native segments of <see cref="SegmentValues"/>, zeroed by the system.</summary>

@@ -95,6 +95,10 @@ internal sealed class RunExecutor(
 
         for (int round = startRound; round <= plan.Rounds; round++)
         {
+            // A round starts on a fresh stack. When the last round's awaits all completed synchronously its
+            // frame is still below this one, and its state (instructions, aggregation) holds the model before
+            // last: a model's worth of memory that the collection before the new accumulator could not free.
+            await Task.Yield();
             global = await RunRoundAsync(run, plan, strategy, central, global, round, ct);
             run = (await store.GetRunAsync(run.Id, ct))! with { RoundsDone = round };
             await store.SaveRunAsync(run, ct);

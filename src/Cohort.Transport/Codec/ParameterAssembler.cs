@@ -14,7 +14,9 @@ namespace Cohort.Transport.Codec;
 /// or abandoned gives its memory back at once instead of leaving it to a later garbage collection;
 /// only a complete, verified set is copied into managed tensors. Given a spool file instead, the bytes
 /// go straight to disk (checked for non-finite values on the way) and a complete set is handed over as
-/// <see cref="SpooledParameters"/>: a large upload then costs the receiver no memory at all.
+/// <see cref="SpooledParameters"/>: a large upload then costs the receiver no memory at all. A receiver
+/// that trusts its sender (a node, receiving from its server) can receive straight into the tensors'
+/// own arrays instead: the model then costs it once, not once plus its largest tensor.
 /// </summary>
 internal sealed unsafe class ParameterAssembler : IDisposable
 {
@@ -24,6 +26,7 @@ internal sealed unsafe class ParameterAssembler : IDisposable
     private readonly long[] _sizes;
     private readonly long[] _starts;
     private readonly byte*[] _staging;
+    private readonly byte[]?[]? _arrays;
     private readonly long _total;
     private readonly byte[] _expectedHash;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -36,8 +39,12 @@ internal sealed unsafe class ParameterAssembler : IDisposable
     private bool _disposed;
     private bool _handedOver;
 
-    /// <summary>Validates the manifest; throws <see cref="InvalidDataException"/> when it is unusable. Allocates nothing for the data yet.</summary>
-    public ParameterAssembler(ParameterManifest manifest, long maxBytes = long.MaxValue, string? spoolPath = null)
+    /// <summary>
+    /// Validates the manifest; throws <see cref="InvalidDataException"/> when it is unusable. Allocates nothing
+    /// for the data yet. With <paramref name="intoTensors"/> the bytes land in the tensors' own arrays, not in
+    /// native staging (the memory of a stream given up is then the garbage collector's to free).
+    /// </summary>
+    public ParameterAssembler(ParameterManifest manifest, long maxBytes = long.MaxValue, string? spoolPath = null, bool intoTensors = false)
     {
         if (manifest.Sha256.Length != 32) throw new InvalidDataException("parameter manifest lacks a SHA-256");
         _expectedHash = manifest.Sha256.ToByteArray();
@@ -85,6 +92,7 @@ internal sealed unsafe class ParameterAssembler : IDisposable
         }
         if (total != manifest.TotalBytes) throw new InvalidDataException($"manifest says {manifest.TotalBytes} bytes but its tensors hold {total}");
         _staging = new byte*[count];
+        if (intoTensors && spoolPath is null) _arrays = new byte[]?[count];
         _total = total;
         if (spoolPath is not null)
         {
@@ -131,6 +139,12 @@ internal sealed unsafe class ParameterAssembler : IDisposable
             {
                 CheckFinite(data[..n], _dtypes[_current]);
                 RandomAccess.Write(_spool, data[..n], _received);
+            }
+            else if (_arrays is not null)
+            {
+                // Uninitialized: every byte is written before the set is handed over.
+                var array = _arrays[_current] ??= GC.AllocateUninitializedArray<byte>((int)size);
+                data[..n].CopyTo(array.AsSpan(within, n));
             }
             else
             {
@@ -202,6 +216,12 @@ internal sealed unsafe class ParameterAssembler : IDisposable
         var tensors = new Tensor[_names.Length];
         for (int i = 0; i < tensors.Length; i++)
         {
+            if (_arrays is not null)
+            {
+                tensors[i] = new Tensor(_names[i], _dtypes[i], _shapes[i], _arrays[i] ?? []);
+                _arrays[i] = null;
+                continue;
+            }
             var data = GC.AllocateUninitializedArray<byte>((int)_sizes[i]);
             if (_sizes[i] > 0) new ReadOnlySpan<byte>(_staging[i], data.Length).CopyTo(data);
             Free(i);
@@ -231,6 +251,7 @@ internal sealed unsafe class ParameterAssembler : IDisposable
         {
             for (int i = 0; i < _staging.Length; i++) Free(i);
         }
+        if (_arrays is not null) Array.Clear(_arrays);
         // Unless handed over, closing the spool deletes it.
         if (!_handedOver) _spool?.Dispose();
         _hash.Dispose();

@@ -37,21 +37,15 @@ internal static class ParameterEncoder
     /// <summary>The chunks, in order.</summary>
     public static IEnumerable<ParameterChunk> Chunks(ParameterSet parameters, int chunkBytes = DefaultChunkBytes)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 1);
-        long offset = 0;
-        foreach (var t in parameters)
+        var sizes = new long[parameters.Count];
+        for (int i = 0; i < sizes.Length; i++) sizes[i] = parameters[i].Data.LongLength;
+        foreach (var c in ChunkPlan.Of(sizes, chunkBytes))
         {
-            // long: for a tensor near 2 GB, start + chunkBytes would overflow int and wrap negative.
-            for (long start = 0; start < t.Data.Length; start += chunkBytes)
+            yield return new ParameterChunk
             {
-                int length = (int)Math.Min(chunkBytes, t.Data.Length - start);
-                yield return new ParameterChunk
-                {
-                    Offset = offset + start,
-                    Data = UnsafeByteOperations.UnsafeWrap(t.Data.AsMemory((int)start, length)),
-                };
-            }
-            offset += t.Data.Length;
+                Offset = c.Offset,
+                Data = UnsafeByteOperations.UnsafeWrap(parameters[c.Tensor].Data.AsMemory(c.Start, c.Length)),
+            };
         }
     }
 }

@@ -46,13 +46,17 @@ public sealed class ModelMemoryBoundTests
             Assert.Equal("finished", status);
 
             double serverPeak = PeakMib(server.Process.Id);
-            // Global model + the exact int64 accumulator (2×) + what the runtime and transport hold at the
-            // peak; before results were folded from disk the server peaked at 10.6× the model here.
-            Assert.True(serverPeak - idle <= 4.5 * ModelMib, $"server peak {serverPeak:0} MiB ({(serverPeak - idle) / ModelMib:0.00}× the {ModelMib:0} MiB model above its idle {idle:0} MiB) exceeds 4.5×");
+            // Global model + the exact int64 accumulator (3×) + what the runtime and transport hold at the
+            // peak: 3.3× above idle (3.7× in all) measured. Before results were folded from disk the server
+            // peaked at 10.6× the model here, and at 4.3× while the model before last stayed resident.
+            Assert.True(serverPeak - idle <= 3.6 * ModelMib, $"server peak {serverPeak:0} MiB ({(serverPeak - idle) / ModelMib:0.00}× the {ModelMib:0} MiB model above its idle {idle:0} MiB) exceeds 3.6×");
+            Assert.True(serverPeak <= 4 * ModelMib, $"server peak {serverPeak:0} MiB is {serverPeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 4×");
             foreach (var node in nodes)
             {
+                // The model received straight into its tensors, the result streamed from them, and the runtime:
+                // 1.6–1.8× measured (2.6–2.9× while it was staged natively and copied, 3.5× before that).
                 double nodePeak = PeakMib(node.Id);
-                Assert.True(nodePeak <= 4 * ModelMib, $"node peak {nodePeak:0} MiB is {nodePeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 4×");
+                Assert.True(nodePeak <= 2.5 * ModelMib, $"node peak {nodePeak:0} MiB is {nodePeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 2.5×");
             }
             // Results were received to disk and the files went with them.
             string spool = Path.Combine(server.DataDir, "spool");

@@ -52,3 +52,44 @@ public sealed class LargeModelTests
         AssertIdentical(model, received);
     }
 }
+
+[Collection(nameof(LargeModels))]
+public sealed class IntoTensorsAssemblyTests
+{
+    [Fact]
+    public void Received_into_the_tensors_arrays_a_64_MB_model_is_allocated_once_and_arrives_bit_identically()
+    {
+        var model = new ParameterSet([
+            Patterned("encoder.weight", DType.Float32, [4096, 2048], seed: 21),
+            Patterned("empty", DType.Float32, [0], seed: 22),
+            Patterned("decoder.weight", DType.Float64, [4096, 1024], seed: 23),
+        ]);
+        var manifest = ParameterEncoder.Manifest(model);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        ParameterSet received;
+        using (var assembler = new ParameterAssembler(manifest, intoTensors: true))
+        {
+            foreach (var chunk in ParameterEncoder.Chunks(model)) assembler.Add(chunk);
+            received = assembler.Complete();
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // No staging copy: the arrays the chunks were copied into are the tensors handed over.
+        Assert.True(allocated < model.ByteCount + (1 << 20), $"assembling allocated {allocated:N0} bytes for a {model.ByteCount:N0}-byte model");
+        AssertIdentical(model, received);
+    }
+
+    [Fact]
+    public void Received_into_the_tensors_a_corrupted_chunk_is_still_refused_at_the_end()
+    {
+        var model = new ParameterSet([Patterned("w", DType.Float32, [1 << 16], seed: 31)]);
+        var manifest = ParameterEncoder.Manifest(model);
+        using var assembler = new ParameterAssembler(manifest, intoTensors: true);
+        foreach (var chunk in ParameterEncoder.Chunks(model, chunkBytes: 4096))
+        {
+            var bytes = chunk.Data.ToByteArray();
+            if (chunk.Offset == 8192) bytes[7] ^= 1;
+            assembler.Add(new ParameterChunk { Offset = chunk.Offset, Data = Google.Protobuf.ByteString.CopyFrom(bytes) });
+        }
+        Assert.Throws<InvalidDataException>(() => assembler.Complete());
+    }
+}

@@ -12,7 +12,7 @@ namespace Cohort.Cli.Commands;
 /// rounds by a <c>cohort server</c> process and node processes over TLS gRPC on loopback, reporting the
 /// server's and each node's peak memory (VmHWM) against the model's size, and the seconds per round.
 /// Every weight is 0.5 (a zero model would leave most pages untouched and understate the memory).
-/// Opt-in: at 600M values it needs about 3.3 × 2.4 GB on the server and up to 2.7 × 2.4 GB per node.
+/// Opt-in: at 600M values it needs about 7 GiB on the server, 2.4 GiB per node and 12 GB of disk.
 /// </summary>
 internal static class BigModelBench
 {

@@ -16,7 +16,9 @@ namespace Cohort.Cli.Commands;
 /// <c>cohort bench fedavg-paper</c>: McMahan et al. 2017 on MNIST as a simulation. 100 clients, C = 0.1,
 /// B = 10; 2NN with E = 1 to 97% (IID and 2 shards of 300 per client) and CNN with E = 5 to 99% (IID).
 /// Reports the rounds each took to reach its target beside the paper's (Table 2: 87, 664, 20) and the
-/// wall time per round; runs stop at the target or at --max-rounds.
+/// wall time per round; runs stop at the target or at --max-rounds. <c>--sweep</c> instead chooses the
+/// learning rate as the paper's grid did, scored on a validation split held out of the training images, so
+/// the test images are only ever scored by the runs that report.
 /// </summary>
 internal static class FedAvgPaperBench
 {

@@ -60,17 +60,18 @@ public sealed class FedAvgPaperSweepTests
     [Fact]
     public async Task The_sweep_chooses_the_best_validation_score_and_the_same_rate_when_run_again()
     {
-        double[] grid = [0.0005, 0.1];
+        // 0.0005 barely moves the network in 3 rounds; 50 blows it up (a NaN accuracy must not win nor break the JSON).
+        double[] grid = [0.0005, 0.1, 50];
         var first = await FedAvgPaperBench.SweepAsync(Experiment("2nn-iid"), grid, rounds: 3, workers: 1, Folder, Small, TextWriter.Null, CancellationToken.None);
         var again = await FedAvgPaperBench.SweepAsync(Experiment("2nn-iid"), grid, rounds: 3, workers: 1, Folder, Small, TextWriter.Null, CancellationToken.None);
 
-        double[] Scores(System.Text.Json.Nodes.JsonObject sweep) => sweep["grid"]!.AsArray().Select(p => p!["validation_score"]!.GetValue<double>()).ToArray();
+        double[] Scores(System.Text.Json.Nodes.JsonObject sweep) => sweep["grid"]!.AsArray().Select(p => p!["validation_score"]?.GetValue<double>() ?? double.NaN).ToArray();
         var scores = Scores(first);
         double chosen = first["chosen_learning_rate"]!.GetValue<double>();
         Assert.Equal(grid[FedAvgPaperBench.Best(scores)], chosen);
-        // A rate 200 times smaller barely moves the network in 3 rounds.
         Assert.Equal(0.1, chosen);
         Assert.True(scores[1] > scores[0] + 0.1, $"validation scores {string.Join(", ", scores)}");
+        Assert.Contains("\"chosen_learning_rate\": 0.1", first.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         Assert.Equal(scores, Scores(again));
         Assert.Equal(chosen, again["chosen_learning_rate"]!.GetValue<double>());
     }

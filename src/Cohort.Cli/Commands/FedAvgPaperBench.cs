@@ -170,14 +170,16 @@ internal static class FedAvgPaperBench
         foreach (double lr in grid)
         {
             var run = await RunAsync(e, lr, rounds, workers, folder, FirstSeed, scale, validation: true, log, ct);
-            var curve = run["accuracy_per_round"]!.AsArray().Select(a => a!.GetValue<double>()).ToArray();
+            // A diverged model scores NaN (null in the JSON): it never wins.
+            var curve = run["accuracy_per_round"]!.AsArray().Select(a => a?.GetValue<double>() ?? double.NaN).ToArray();
             double score = curve.Length == 0 ? double.NaN : curve[Math.Max(0, curve.Length - SustainedWindow)..].Average();
             scores.Add(score);
             log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fedavg_paper.sweep.{e.Name}.lr{lr:R}.validation_score {score:0.0000}"));
             points.Add(new JsonObject
             {
                 ["learning_rate"] = lr,
-                ["validation_score"] = Math.Round(score, 4),
+                ["validation_score"] = Number(score, 4),
+                ["diverged"] = curve.Any(double.IsNaN),
                 ["validation_rounds_to_target"] = run["rounds_to_target"]?.DeepClone(),
                 ["best_validation_accuracy"] = run["best_accuracy"]?.DeepClone(),
                 ["seconds_per_round_median"] = run["seconds_per_round_median"]?.DeepClone(),
@@ -197,6 +199,9 @@ internal static class FedAvgPaperBench
             ["chosen_learning_rate"] = chosen,
         };
     }
+
+    /// <summary>A rounded figure, or null where it is not a number (a diverged model's accuracy): JSON has no NaN.</summary>
+    private static JsonNode? Number(double value, int decimals) => double.IsFinite(value) ? Math.Round(value, decimals) : null;
 
     /// <summary>The index of the highest score; the earliest on a tie, and a NaN score never wins.</summary>
     internal static int Best(IReadOnlyList<double> scores)
@@ -275,8 +280,8 @@ internal static class FedAvgPaperBench
                 seconds.Add(roundClock.Elapsed.TotalSeconds);
                 roundClock.Restart();
                 double acc = round.CentralMetrics.GetDouble("accuracy", double.NaN);
-                best = Math.Max(best, acc);
-                accuracy.Add(Math.Round(acc, 4));
+                if (!double.IsNaN(acc)) best = Math.Max(best, acc);
+                accuracy.Add(Number(acc, 4));
                 bestSoFar.Add(Math.Round(best, 4));
                 recent.Enqueue(acc);
                 if (recent.Count > SustainedWindow) recent.Dequeue();
@@ -331,7 +336,7 @@ internal static class FedAvgPaperBench
             ["paper_rounds"] = e.PaperRounds,
             ["rounds_run"] = seconds.Count,
             ["best_accuracy"] = Math.Round(best, 4),
-            ["seconds_per_round_median"] = Math.Round(median, 3),
+            ["seconds_per_round_median"] = Number(median, 3),
             ["wall_seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1),
             ["learning_rate"] = lr,
             ["accuracy_per_round"] = accuracy,

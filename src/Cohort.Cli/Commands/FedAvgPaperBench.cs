@@ -183,6 +183,7 @@ internal static class FedAvgPaperBench
                 ["validation_rounds_to_target"] = run["rounds_to_target"]?.DeepClone(),
                 ["best_validation_accuracy"] = run["best_accuracy"]?.DeepClone(),
                 ["seconds_per_round_median"] = run["seconds_per_round_median"]?.DeepClone(),
+                ["run_error"] = run["run_error"]?.DeepClone(),
                 ["validation_accuracy_per_round"] = run["accuracy_per_round"]!.DeepClone(),
             });
         }
@@ -263,6 +264,7 @@ internal static class FedAvgPaperBench
         string what = validation ? "validation" : "test";
         string dir = Path.Combine(Path.GetTempPath(), $"cohort-fedavg-paper-{Environment.ProcessId}-{e.Name}-{seed}-{what}");
         int? reached = null, sustained = null;
+        string? error = null;
         var bestSoFar = new JsonArray();
         var recent = new Queue<double>();
         double best = 0;
@@ -298,7 +300,9 @@ internal static class FedAvgPaperBench
         };
         try
         {
-            await SimulationRunner.RunAsync(plan, options, setup, stop.Token);
+            var result = await SimulationRunner.RunAsync(plan, options, setup, stop.Token);
+            // A run that failed (a diverged model's NaN update is refused) ends early: say why in the JSON.
+            error = result.Run.Error;
         }
         catch (OperationCanceledException) when (sustained is not null && !ct.IsCancellationRequested)
         {
@@ -339,6 +343,7 @@ internal static class FedAvgPaperBench
             ["seconds_per_round_median"] = Number(median, 3),
             ["wall_seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1),
             ["learning_rate"] = lr,
+            ["run_error"] = error,
             ["accuracy_per_round"] = accuracy,
             ["best_so_far_per_round"] = bestSoFar,
         };

@@ -24,7 +24,10 @@ public static class SimulationRunner
     internal sealed record Setup(ISimulationAppFactory Factory, ISimulationDataset Dataset, PartitionSet Partitions, IReadOnlyList<string> Names);
 
     /// <summary>Loads the data and partitions it as the plan's <c>simulation</c> section says; errors name the plan key and position.</summary>
-    internal static Setup Prepare(Plan plan, SimulationOptions options)
+    internal static Setup Prepare(Plan plan, SimulationOptions options) => Prepare(plan, options, reshape: null);
+
+    /// <summary>As <see cref="Prepare(Plan, SimulationOptions)"/>, with <paramref name="reshape"/> applied to the loaded data before it is partitioned (a benchmark's validation split).</summary>
+    internal static Setup Prepare(Plan plan, SimulationOptions options, Func<ISimulationDataset, ISimulationDataset>? reshape)
     {
         var spec = plan.Simulation ?? throw new PlanException(options.PlanSource, 0, 0,
             "the plan has no simulation section (add e.g. simulation: {clients: 100, partitioner: iid, data: data.csv})");
@@ -50,6 +53,7 @@ public static class SimulationRunner
         {
             throw Positioned(options, spec, "data", e.Message);
         }
+        if (reshape is not null) dataset = reshape(dataset);
 
         IPartitioner partitioner;
         PartitionSet partitions;

@@ -14,6 +14,7 @@ internal sealed class MnistSimulationDataset : ISimulationDataset
     private readonly int[] _trainIndex;
     private readonly int[] _labels;
     private readonly int[] _testIndex;
+    private readonly string? _description;
 
     /// <summary>Creates the data set over loaded images and the settings' selection.</summary>
     public MnistSimulationDataset(MnistData data, MnistSettings settings)
@@ -26,6 +27,17 @@ internal sealed class MnistSimulationDataset : ISimulationDataset
         _testIndex = settings.Data.TestIndices(data.Test.Count);
     }
 
+    private MnistSimulationDataset(MnistData data, MnistSettings settings, int[] trainIndex, int[] evaluationIndex, string description)
+    {
+        Data = data;
+        Settings = settings;
+        _trainIndex = trainIndex;
+        _labels = new int[trainIndex.Length];
+        for (int i = 0; i < _labels.Length; i++) _labels[i] = data.Train.Labels[trainIndex[i]];
+        _testIndex = evaluationIndex;
+        _description = description;
+    }
+
     /// <summary>The loaded images.</summary>
     public MnistData Data { get; }
 
@@ -33,7 +45,34 @@ internal sealed class MnistSimulationDataset : ISimulationDataset
     public MnistSettings Settings { get; }
 
     /// <inheritdoc />
-    public string Description => $"MNIST: {_trainIndex.Length:N0} training / {_testIndex.Length:N0} test images";
+    public string Description => _description ?? $"MNIST: {_trainIndex.Length:N0} training / {_testIndex.Length:N0} test images";
+
+    /// <summary>True when evaluations score held-out training images (a validation split) rather than test images.</summary>
+    public bool IsValidationSplit => _description is not null;
+
+    /// <summary>The training image (index into the training set) behind each example the partitioners share out.</summary>
+    public ReadOnlySpan<int> TrainImageIndices => _trainIndex;
+
+    /// <summary>
+    /// A validation split of this data set: <paramref name="count"/> of its training images, the first
+    /// <paramref name="count"/> of a shuffle seeded with <paramref name="seed"/>, become the evaluation set
+    /// (central and every client's); the others, in file order, are what the partitioners share out. No
+    /// test image is read: evaluations go through <see cref="MnistData.WithTrainingImagesAsTestSet"/>.
+    /// </summary>
+    public MnistSimulationDataset HoldOutValidation(int count, int seed)
+    {
+        if (IsValidationSplit) throw new InvalidOperationException("the data set is already a validation split");
+        if (count < 1 || count >= _trainIndex.Length)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"a validation split needs 1 to {_trainIndex.Length - 1} of the {_trainIndex.Length} training images");
+        var order = (int[])_trainIndex.Clone();
+        new Random(seed).Shuffle(order);
+        var validation = order[..count];
+        Array.Sort(validation);
+        var held = new HashSet<int>(validation);
+        var rest = _trainIndex.Where(i => !held.Contains(i)).ToArray();
+        return new MnistSimulationDataset(Data.WithTrainingImagesAsTestSet(), Settings, rest, validation,
+            $"MNIST validation split: {rest.Length:N0} training / {validation.Length:N0} validation images (held out of the training set, seed {seed})");
+    }
 
     /// <inheritdoc />
     public int Count => _trainIndex.Length;

@@ -33,6 +33,12 @@ internal sealed class MnistData
     public LabeledImages Test { get; }
 
     /// <summary>
+    /// The same images with the training set in both roles, so a validation split (held-out training
+    /// indices) can be scored through the test-set code path without reading a single test image.
+    /// </summary>
+    public MnistData WithTrainingImagesAsTestSet() => new(Folder, Train, Train);
+
+    /// <summary>
     /// One process-wide copy for <paramref name="folder"/> (by full path), read on first use. A failed
     /// read is not cached, so a fixed folder can be retried.
     /// </summary>

@@ -25,6 +25,14 @@ internal static class BenchFigures
         return dir;
     }
 
+    private static JsonObject RuntimeEnvironment()
+    {
+        var variables = new JsonObject();
+        foreach (var key in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+            variables[key] = Environment.GetEnvironmentVariable(key);
+        return variables;
+    }
+
     /// <summary>A figures object holding the provenance of this process and the given settings; prints the machine line.</summary>
     public static JsonObject Begin(JsonObject? settings = null)
     {
@@ -44,6 +52,8 @@ internal static class BenchFigures
             ["runtime"] = RuntimeInformation.FrameworkDescription,
             ["os"] = RuntimeInformation.OSDescription,
             ["library_versions"] = LibraryVersions(),
+            // Runtime settings given by environment (JIT, GC) change what is measured, and every process the bench starts inherits them.
+            ["runtime_environment"] = RuntimeEnvironment(),
         };
         if (settings is not null)
         {

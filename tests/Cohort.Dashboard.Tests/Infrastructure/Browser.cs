@@ -36,7 +36,8 @@ public sealed class Browser : IAsyncLifetime
             ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
             AcceptDownloads = true,
         });
-        context.SetDefaultTimeout(15_000);
+        // A bound, not an assertion: generous because the two cores are shared with the other test assemblies.
+        context.SetDefaultTimeout(30_000);
         return await context.NewPageAsync();
     }
 

@@ -122,19 +122,6 @@ public sealed class ServerCrashResumeTests
     {
         foreach (var h in hospitals)
             nodes.Add(server.StartNode(h, await server.Control.CreateNodeTokenAsync(h, default), "tabular", "--data", Repo.HeartData(h)));
-        await WaitForNodesAsync(server, hospitals.Count, nodes);
-    }
-
-    private static async Task WaitForNodesAsync(ServerProcess server, int count, IReadOnlyList<CliProcess> processes)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            var nodes = await server.Control.ListNodesAsync(default);
-            if (nodes.Count(n => n.Status is "online" or "busy") >= count) return;
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"{count} nodes not online\n{string.Join("\n", processes.Select(p => p.Output))}");
-            await Task.Delay(100);
-        }
+        await server.WaitForNodesAsync(hospitals.Count, nodes);
     }
 }

@@ -30,6 +30,17 @@ public sealed class CliProcess : IAsyncDisposable
     /// <summary>Operating-system process id.</summary>
     public int Id => _process.Id;
 
+    /// <summary>The highest resident memory the process ever had (VmHWM), in MiB.</summary>
+    public double PeakMib()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Id}/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+        }
+        throw new InvalidOperationException($"no VmHWM for process {Id}");
+    }
+
     /// <summary>True while running.</summary>
     public bool IsRunning => !_process.HasExited;
 

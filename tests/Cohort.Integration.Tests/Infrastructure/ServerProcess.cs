@@ -47,6 +47,18 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>Control API client with the admin token.</summary>
     internal ControlClient Control { get; }
 
+    /// <summary>Waits (up to two minutes) until <paramref name="count"/> nodes are online or busy; a timeout shows the node processes' output.</summary>
+    internal async Task WaitForNodesAsync(int count, IReadOnlyList<CliProcess> nodes)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while ((await Control.ListNodesAsync(CancellationToken.None)).Count(n => n.Status is "online" or "busy") < count)
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"{count} nodes not online:\n{string.Join("\n", nodes.Select(n => n.Output))}");
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>Starts a server process and waits until it prints its addresses.</summary>
     public static Task<ServerProcess> StartAsync(params string[] extra) =>
         StartInAsync(Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]), 0, extra);

@@ -26,8 +26,8 @@ public sealed class ModelMemoryBoundTests
                 // Every weight 0.5: a zero model would leave most pages untouched and flatter the figures.
                 nodes.Add(server.StartNode(name, token, "empty", "--set", $"values={Values.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5"));
             }
-            await WaitForNodesAsync(server, 2, nodes);
-            double idle = PeakMib(server.Process.Id);
+            await server.WaitForNodesAsync(2, nodes);
+            double idle = server.Process.PeakMib();
             var run = await server.Control.SubmitAsync("""
                 name: memory-bound
                 app: { name: empty }
@@ -45,7 +45,7 @@ public sealed class ModelMemoryBoundTests
             }
             Assert.Equal("finished", status);
 
-            double serverPeak = PeakMib(server.Process.Id);
+            double serverPeak = server.Process.PeakMib();
             // Global model + the exact int64 accumulator (3×) + what the runtime and transport hold at the
             // peak: 3.3× above idle (3.7× in all) measured. Before results were folded from disk the server
             // peaked at 10.6× the model here, and at 4.3× while the model before last stayed resident.
@@ -55,7 +55,7 @@ public sealed class ModelMemoryBoundTests
             {
                 // The model received straight into its tensors, the result streamed from them, and the runtime:
                 // 1.6–1.8× measured (2.6–2.9× while it was staged natively and copied, 3.5× before that).
-                double nodePeak = PeakMib(node.Id);
+                double nodePeak = node.PeakMib();
                 Assert.True(nodePeak <= 2.5 * ModelMib, $"node peak {nodePeak:0} MiB is {nodePeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 2.5×");
             }
             // Results were received to disk and the files went with them.
@@ -71,26 +71,5 @@ public sealed class ModelMemoryBoundTests
         {
             foreach (var node in nodes) await node.DisposeAsync();
         }
-    }
-
-    private static async Task WaitForNodesAsync(ServerProcess server, int count, List<CliProcess> nodes)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-        while ((await server.Control.ListNodesAsync(CancellationToken.None)).Count(n => n.Status is "online" or "busy") < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "nodes did not come online:\n" + string.Join("\n", nodes.Select(n => n.Output)));
-            await Task.Delay(200);
-        }
-    }
-
-    // VmHWM: the highest resident memory the process ever had.
-    private static double PeakMib(int pid)
-    {
-        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-        {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-        }
-        throw new InvalidOperationException($"no VmHWM for process {pid}");
     }
 }

@@ -29,8 +29,8 @@ public sealed class SpilledUpdatesMemoryTests
                 // Every weight 0.5: a zero model would leave most pages untouched and flatter the figures.
                 nodes.Add(server.StartNode(name, token, "empty", "--set", $"values={Values.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5"));
             }
-            await WaitForNodesAsync(server, Nodes, nodes);
-            double idle = PeakMib(server.Process.Id);
+            await server.WaitForNodesAsync(Nodes, nodes);
+            double idle = server.Process.PeakMib();
             var run = await server.Control.SubmitAsync($$"""
                 name: spilled-median
                 app: { name: empty }
@@ -50,7 +50,7 @@ public sealed class SpilledUpdatesMemoryTests
             Assert.True(status == "finished", $"run {status}:\n{string.Join("\n", detail.Events)}");
             Assert.Contains(detail.Events, e => e.Contains($"kept {Nodes} of {Nodes} updates on disk", StringComparison.Ordinal));
 
-            double serverPeak = PeakMib(server.Process.Id);
+            double serverPeak = server.Process.PeakMib();
             // The global model, the new one and a chunk of each update; held in memory the five updates
             // alone would be 5×, the whole N + 2 = 7× the model above idle.
             Assert.True(serverPeak - idle <= 4 * ModelMib,
@@ -68,26 +68,5 @@ public sealed class SpilledUpdatesMemoryTests
         {
             foreach (var node in nodes) await node.DisposeAsync();
         }
-    }
-
-    private static async Task WaitForNodesAsync(ServerProcess server, int count, List<CliProcess> nodes)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-        while ((await server.Control.ListNodesAsync(CancellationToken.None)).Count(n => n.Status is "online" or "busy") < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "nodes did not come online:\n" + string.Join("\n", nodes.Select(n => n.Output)));
-            await Task.Delay(200);
-        }
-    }
-
-    // VmHWM: the highest resident memory the process ever had.
-    private static double PeakMib(int pid)
-    {
-        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-        {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-        }
-        throw new InvalidOperationException($"no VmHWM for process {pid}");
     }
 }

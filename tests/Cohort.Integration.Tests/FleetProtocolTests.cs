@@ -63,19 +63,28 @@ public sealed class FleetProtocolTests
                 // The server may refuse as soon as it has read the header and end the call while the
                 // parameters are still being written; its reply says why.
             }
-            var reply = await push.ResponseAsync;
             if (task.Kind == TaskKind.Evaluate)
             {
-                Assert.False(reply.Accepted);
-                rejection = reply.Reason;
+                try
+                {
+                    var refused = await push.ResponseAsync;
+                    Assert.False(refused.Accepted);
+                    Assert.Contains("evaluation result carries no parameters", refused.Reason);
+                    rejection = refused.Reason;
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled)
+                {
+                    // The server's early reply and its reset of the unread request can reach the client in
+                    // either order; when the reset wins the reply is lost here, and the run's record below
+                    // is what shows the refusal.
+                    rejection = e.Status.ToString();
+                }
+                continue;
             }
-            else
-            {
-                Assert.True(reply.Accepted, reply.Reason);
-            }
+            var reply = await push.ResponseAsync;
+            Assert.True(reply.Accepted, reply.Reason);
         }
 
-        Assert.Contains("evaluation result carries no parameters", rejection);
         var detail = await server.WaitForRunAsync(run.Id);
         var evaluation = Assert.Single(detail.Rounds.Single().Nodes, n => n.Phase == "evaluate");
         Assert.False(evaluation.Ok);

@@ -30,7 +30,7 @@ public sealed class PluginTests
         var nodes = new List<CliProcess>();
         try
         {
-            Assert.Contains("plugin:      " + PluginFile + " (strategies: shifted-avg)", server.Process.Output);
+            await server.Process.WaitForOutputAsync("plugin:      " + PluginFile + " (strategies: shifted-avg)");
             foreach (var (site, step) in new[] { ("site1", "1"), ("site2", "3") })
                 nodes.Add(server.StartNode(site, await server.Control.CreateNodeTokenAsync(site, default), "counting", "--plugin", PluginFile, "--set", $"step={step}"));
             await server.WaitForNodesAsync(2, nodes);

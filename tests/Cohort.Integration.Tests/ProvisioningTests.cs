@@ -64,7 +64,7 @@ public sealed class ProvisioningTests : IDisposable
         }
 
         await using var server = await ServerProcess.StartAsync(_root, _adminToken, "--tls-cert", Path.Combine(srv, "server.crt"), "--tls-key", Path.Combine(srv, "server.key"), "--client-ca", CaCert);
-        Assert.Contains("client certificate (mutual TLS)", server.Process.Output);
+        await server.Process.WaitForOutputAsync("client certificate (mutual TLS)");
         using var control = new ControlClient(new ConnectionOptions(server.Address, _adminToken, CaCert));
         await using var siteA = StartNode(server, "site-a", await control.CreateNodeTokenAsync("site-a", default), "--cert", Path.Combine(a, "site-a.crt"), "--key", Path.Combine(a, "site-a.key"));
         await using var siteC = StartNode(server, "site-c", await control.CreateNodeTokenAsync("site-c", default), "--cert", Path.Combine(c, "site-c.crt"), "--key", Path.Combine(c, "site-c.key"));
@@ -191,7 +191,7 @@ public sealed class ProvisioningTests : IDisposable
         await Cohort("certs", "server", "--ca-dir", Ca, "--host", "localhost", "--out", Path.Combine(data, "tls"));
         await Cohort("certs", "node", "site-a", "--ca-dir", Ca, "--out", a);
         await using var server = await ServerProcess.StartAsync(_root, _adminToken, "--data-dir", data);
-        Assert.Contains("client certificate (mutual TLS)", server.Process.Output);
+        await server.Process.WaitForOutputAsync("client certificate (mutual TLS)");
         using var control = new ControlClient(new ConnectionOptions(server.Address, _adminToken, CaCert));
         string token = await control.CreateNodeTokenAsync("site-a", default);
 

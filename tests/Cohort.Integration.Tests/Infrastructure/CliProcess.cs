@@ -79,6 +79,20 @@ public sealed class CliProcess : IAsyncDisposable
         return Start(args, new Dictionary<string, string> { ["COHORT_NODE_TOKEN"] = token });
     }
 
+    /// <summary>
+    /// Waits until the output contains <paramref name="text"/>: lines printed after the one a caller
+    /// waited for may still be in the pipe. Fails naming the text, with the output, after the timeout.
+    /// </summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"'{text}' not printed within {timeout ?? TimeSpan.FromSeconds(30)}:\n{Output}");
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>Waits for the process to exit.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {

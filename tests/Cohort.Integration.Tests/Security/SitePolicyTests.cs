@@ -27,7 +27,7 @@ public sealed class SitePolicyTests
         Assert.Equal(RunStatus.Failed.ToText(), detail.Run.Status);
         Assert.Contains(reason, detail.Run.Error);
         Assert.Single(detail.Events, e => e.Contains("node.policy_refused: node 'strict' " + reason, StringComparison.Ordinal));
-        Assert.Contains("site policy: strategy fedprox not in allowed [fedavg, fedadam]", node.Output);
+        await node.WaitForOutputAsync("site policy: strategy fedprox not in allowed [fedavg, fedadam]");
         Assert.True(node.IsRunning, node.Output);
     }
 

@@ -10,7 +10,7 @@ public sealed class StartupAndSubmitLimitsTests
     public async Task Server_and_node_warn_loudly_on_every_start_with_insecure()
     {
         await using var server = await ServerProcess.StartAsync("--insecure");
-        Assert.Contains("WARNING: --insecure", server.Process.Output);
+        await server.Process.WaitForOutputAsync("WARNING: --insecure");
         string token = await server.Control.CreateNodeTokenAsync("plain", default);
         await using var node = CliProcess.Start(["node", "--server", server.Address.ToString(), "--name", "plain", "--app", "empty", "--insecure", "--token", token]);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);

@@ -56,7 +56,7 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
 
     /// <inheritdoc />
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
-        new PseudoGradientAggregation(global, Step, AggregationBufferBytes);
+        new PseudoGradientAggregation(global, Step, AggregationBufferBytes) { SpoolHoldBytes = Services.SpoolHoldBytes };
 
     /// <inheritdoc />
     public StrategyCheckpoint Save() =>

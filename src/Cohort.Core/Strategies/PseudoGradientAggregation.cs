@@ -12,6 +12,13 @@ public sealed class PseudoGradientAggregation(ParameterSet global, Func<Paramete
 {
     private readonly FedAvg.WeightedAverage _average = new(global, pendingBudgetBytes);
 
+    /// <summary>Disk the spooled results held until the round completes may take together (see <see cref="FedAvg.WeightedAverage"/>).</summary>
+    internal long SpoolHoldBytes
+    {
+        get => _average.SpoolHoldBytes;
+        init => _average.SpoolHoldBytes = value;
+    }
+
     /// <inheritdoc />
     public void Add(string node, FitResult result) => _average.Add(node, result);
 

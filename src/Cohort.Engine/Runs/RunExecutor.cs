@@ -495,8 +495,9 @@ internal sealed class RunExecutor(
         }
     }
 
-    // A large result received to disk is folded from there by strategies that can (sum-based ones), a block at a time;
-    // strategies that need every update keep it in its file past their memory budget (the aggregation then owns it).
+    // A large result received to disk is folded from there by strategies that can (sum-based ones), a block at a time,
+    // now or when the round completes; strategies that need every update keep it in its file past their memory budget.
+    // Either way the aggregation then owns the file: disposing it (the round's `using`) deletes what it still holds.
     private static void AddFitResult(IFitAggregation aggregation, string node, TaskOutcome outcome)
     {
         if (outcome.Spooled is { } kept && aggregation is ISpillingFitAggregation holding)
@@ -506,7 +507,7 @@ internal sealed class RunExecutor(
         }
         if (outcome.Spooled is { } spooled && aggregation is ISpooledFitAggregation streaming)
         {
-            using (spooled) streaming.Add(node, spooled, outcome.Examples, outcome.Metrics);
+            streaming.Add(node, spooled, outcome.Examples, outcome.Metrics);
             return;
         }
         aggregation.Add(node, new FitResult(outcome.LoadParameters()!, outcome.Examples, outcome.Metrics));

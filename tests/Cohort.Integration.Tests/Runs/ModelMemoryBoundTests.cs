@@ -46,11 +46,13 @@ public sealed class ModelMemoryBoundTests
             Assert.Equal("finished", status);
 
             double serverPeak = server.Process.PeakMib();
-            // Global model + the exact int64 accumulator (3×) + what the runtime and transport hold at the
-            // peak: 3.3× above idle (3.7× in all) measured. Before results were folded from disk the server
-            // peaked at 10.6× the model here, and at 4.3× while the model before last stayed resident.
-            Assert.True(serverPeak - idle <= 3.6 * ModelMib, $"server peak {serverPeak:0} MiB ({(serverPeak - idle) / ModelMib:0.00}× the {ModelMib:0} MiB model above its idle {idle:0} MiB) exceeds 3.6×");
-            Assert.True(serverPeak <= 4 * ModelMib, $"server peak {serverPeak:0} MiB is {serverPeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 4×");
+            // The global model + the new one + one 64 MiB segment of the exact int64 accumulator + what the runtime
+            // and transport hold: 2.34× above idle (2.75× in all) measured, the results held in their spool files
+            // and folded segment by segment as the mean is read out. While they were folded as they arrived (the
+            // whole accumulator, 2×, resident beside the global model) the server peaked at 3.3× above idle (3.7×
+            // in all), and at 10.6× before results were folded from disk.
+            Assert.True(serverPeak <= 3 * ModelMib, $"server peak {serverPeak:0} MiB is {serverPeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 3×");
+            Assert.True(serverPeak - idle <= 2.6 * ModelMib, $"server peak {serverPeak:0} MiB ({(serverPeak - idle) / ModelMib:0.00}× the {ModelMib:0} MiB model above its idle {idle:0} MiB) exceeds 2.6×");
             foreach (var node in nodes)
             {
                 // The model received straight into its tensors, the result streamed from them, and the runtime:

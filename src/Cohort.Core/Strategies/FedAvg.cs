@@ -142,7 +142,8 @@ public class FedAvg : IStrategy
             try
             {
                 if (examples <= 0) throw new AggregationException($"node '{node}' reported {examples} training examples");
-                // Read before anything is committed: a file that fails here leaves the aggregate as it was.
+                // Checked and read before anything is committed: a file that fails here leaves the aggregate as it was.
+                _sum.CheckShape(parameters);
                 var integers = IntegersFrom(node, parameters.LoadTensor);
                 bool hold = _heldBytes + parameters.ByteCount <= SpoolHoldBytes;
                 // Held, the file stays on disk and is folded at Complete with the accumulator's segments written one

@@ -179,12 +179,12 @@ public sealed class ReproducibleSum : IDisposable
         }
     }
 
-    private void CheckShape(SpooledParameters x)
+    /// <summary>Checks that <paramref name="x"/> has the template's tensors first (names, dtypes and sizes, integer ones too).</summary>
+    internal void CheckShape(SpooledParameters x)
     {
         if (x.Count < _template.Count) throw new AggregationException($"expected {_template.Count} tensors, got {x.Count}");
-        for (int i = 0; i < _sums.Length; i++)
+        for (int i = 0; i < _template.Count; i++)
         {
-            if (_sums[i] is null) continue;
             var spec = _template[i];
             if (x.Names[i] != spec.Name || x.DTypes[i] != spec.DType || x.BytesOf(i) != spec.Data.LongLength)
                 throw new AggregationException($"tensor {i}: expected {spec.Spec}, got {x.Names[i]} {x.DTypes[i].Name()}[{string.Join(",", x.Shapes[i])}]");

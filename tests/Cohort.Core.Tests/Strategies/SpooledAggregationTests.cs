@@ -186,12 +186,15 @@ public sealed class SpooledAggregationTests
             Assert.Throws<AggregationException>(() => spooling.Add("node-0", noExamples, 0, Metrics.Empty));
             var renamed = Spool(new ParameterSet(Model(3).Select(t => new Tensor(t.Name + "x", t.DType, t.Shape, t.Data))));
             Assert.Contains("expected", Assert.Throws<AggregationException>(() => spooling.Add("node-0", renamed, 10, Metrics.Empty)).Message);
+            // Fewer tensors than the model (the integer counter missing), sorting first: refused, not read.
+            var partial = Spool(new ParameterSet([Model(4)["w"]]));
+            Assert.Contains("tensors", Assert.Throws<AggregationException>(() => spooling.Add("node-0", partial, 10, Metrics.Empty)).Message);
             var huge = Tensor.Zeros("d", DType.Float64, [3]);
             huge.AsFloat64()[1] = 1e308;
             using var wide = new FedAvg.WeightedAverage(new ParameterSet([Tensor.Zeros("d", DType.Float64, [3])])) { SpoolHoldBytes = 1 << 20 };
             var overflowing = Spool(new ParameterSet([huge]));
             Assert.Contains("not finite", Assert.Throws<AggregationException>(() => ((ISpooledFitAggregation)wide).Add("node-0", overflowing, 10, Metrics.Empty)).Message);
-            Assert.All(new[] { noExamples, renamed, overflowing }, s => Assert.False(File.Exists(s.Path)));
+            Assert.All(new[] { noExamples, renamed, partial, overflowing }, s => Assert.False(File.Exists(s.Path)));
             Assert.Equal(1, aggregation.Held);
             // node-0 sorts first but was refused: the integer tensor is still node-1's.
             var actual = aggregation.Complete([]).Parameters;

@@ -100,6 +100,7 @@ public class FedAvg : IStrategy
         private readonly List<(ParameterSet Parameters, double Examples)> _pending = [];
         private readonly List<(SpooledParameters Terms, double Weight)> _held = [];
         private long _heldBytes;
+        private int _foldedOnArrival;
         private ParameterSet? _integers;
         private string? _integersFrom;
         private long _totalExamples;
@@ -122,6 +123,9 @@ public class FedAvg : IStrategy
 
         /// <summary>Spooled results held so far, to be folded when the round completes.</summary>
         internal int Held => _held.Count;
+
+        /// <inheritdoc />
+        int ISpooledFitAggregation.FoldedOnArrival => _foldedOnArrival;
 
         /// <inheritdoc />
         public void Add(string node, FitResult result)
@@ -160,6 +164,7 @@ public class FedAvg : IStrategy
                     _heldBytes += parameters.ByteCount;
                     owned = null;
                 }
+                else _foldedOnArrival++;
             }
             finally
             {

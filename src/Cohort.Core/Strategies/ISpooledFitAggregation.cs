@@ -15,4 +15,7 @@ internal interface ISpooledFitAggregation
     /// ownership of <paramref name="parameters"/>, also when it throws (it may hold the file until the round completes).
     /// </summary>
     void Add(string node, SpooledParameters parameters, long examples, Metrics metrics);
+
+    /// <summary>Spooled results folded as they arrived because holding them would have passed the disk budget (the whole accumulator was then written).</summary>
+    int FoldedOnArrival { get; }
 }

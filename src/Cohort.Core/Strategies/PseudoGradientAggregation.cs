@@ -27,6 +27,9 @@ public sealed class PseudoGradientAggregation(ParameterSet global, Func<Paramete
         ((ISpooledFitAggregation)_average).Add(node, parameters, examples, metrics);
 
     /// <inheritdoc />
+    int ISpooledFitAggregation.FoldedOnArrival => ((ISpooledFitAggregation)_average).FoldedOnArrival;
+
+    /// <inheritdoc />
     public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)
     {
         var average = _average.Complete(failures);

@@ -147,6 +147,7 @@ public sealed class SpooledAggregationTests
         for (int i = 0; i < spools.Length; i++) ((ISpooledFitAggregation)aggregation).Add($"node-{i + 1}", spools[i], 10, Metrics.Empty);
         // Two fit the budget; the third was folded at once and its file deleted.
         Assert.Equal(2, aggregation.Held);
+        Assert.Equal(1, ((ISpooledFitAggregation)aggregation).FoldedOnArrival);
         Assert.True(File.Exists(spools[0].Path) && File.Exists(spools[1].Path));
         Assert.False(File.Exists(spools[2].Path));
         aggregation.Complete([]);

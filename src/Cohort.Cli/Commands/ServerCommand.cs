@@ -30,6 +30,7 @@ internal static class ServerCommand
         var nodeUploadMemory = new Option<int>("--node-upload-memory-mb") { Description = "Memory one node's uploads in progress may hold together", DefaultValueFactory = _ => 512 };
         var spoolUpload = new Option<int>("--spool-upload-mb") { Description = "Fit results of at least this size are received to a file in the data folder and folded from there, not held in memory; 0 keeps every result in memory", DefaultValueFactory = _ => 16 };
         var updateMemory = new Option<int>("--update-memory-mb") { Description = "Memory strategies that need every update (fedmedian, fedtrimmedavg, krum, bulyan) may hold in a round's updates; past it they are kept on disk in the data folder and read a chunk at a time (the same model); 0 keeps them all on disk", DefaultValueFactory = _ => (int)(Strategies.StrategyServices.DefaultUpdateMemoryBytes >> 20) };
+        var spoolHold = new Option<int>("--spool-hold-mb") { Description = "Disk sum-based strategies (fedavg, fedprox, fedavgm, fedadam...) may keep in a round's spooled results to fold them when the round ends, one accumulator segment at a time (server memory about 2x the model instead of 3x); past it results are folded as they arrive; 0 folds each at once", DefaultValueFactory = _ => (int)(Strategies.StrategyServices.DefaultSpoolHoldBytes >> 20) };
         var failedAuth = new Option<int>("--failed-auth-per-minute") { Description = "Failed authentications (API calls, dashboard logins) one address may make per minute before it is refused for the rest of the minute", DefaultValueFactory = _ => 30 };
         var durability = new Option<string>("--durability") { Description = "'power': each finished round (record, model, strategy state) is flushed to disk and survives a power loss; 'process': no flushes, everything survives a crash of the server process, a power loss may take the last rounds (a resumed run repeats them)", DefaultValueFactory = _ => "power" };
         durability.AcceptOnlyFromAmong("power", "process");
@@ -43,7 +44,7 @@ internal static class ServerCommand
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
         var plugins = PluginOptions.Create();
-        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, spoolUpload, updateMemory, failedAuth, plans, logFormat, durability, memoryHygiene, repair, plugins, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, spoolUpload, spoolHold, updateMemory, failedAuth, plans, logFormat, durability, memoryHygiene, repair, plugins, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
@@ -52,6 +53,7 @@ internal static class ServerCommand
             var strategies = Strategies.StrategyRegistry.CreateDefault();
             var loaded = PluginOptions.Load(pr.GetValue(plugins), strategies, apps: null);
             if (pr.GetValue(updateMemory) < 0) throw new CliException($"--update-memory-mb must be 0 or more, not {pr.GetValue(updateMemory)}");
+            if (pr.GetValue(spoolHold) < 0) throw new CliException($"--spool-hold-mb must be 0 or more, not {pr.GetValue(spoolHold)}");
             var options = new ServerOptions
             {
                 Host = pr.GetValue(host)!,
@@ -71,6 +73,7 @@ internal static class ServerCommand
                 NodeUploadMemoryBytes = (long)pr.GetValue(nodeUploadMemory) << 20,
                 SpoolUploadBytes = (long)pr.GetValue(spoolUpload) << 20,
                 UpdateMemoryBytes = (long)pr.GetValue(updateMemory) << 20,
+                SpoolHoldBytes = (long)pr.GetValue(spoolHold) << 20,
                 FailedAuthenticationsPerMinute = pr.GetValue(failedAuth),
                 Database = pr.GetValue(database) ?? Environment.GetEnvironmentVariable("COHORT_DATABASE"),
                 ClientCaFile = pr.GetValue(clientCa),

@@ -45,7 +45,8 @@ public class FedAvg : IStrategy
             .ToArray();
 
     /// <inheritdoc />
-    public virtual IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) => new WeightedAverage(global, _services.AggregationBufferBytes);
+    public virtual IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
+        new WeightedAverage(global, _services.AggregationBufferBytes) { SpoolHoldBytes = _services.SpoolHoldBytes };
 
     /// <inheritdoc />
     public virtual IReadOnlyList<NodeInstruction> ConfigureEvaluate(RoundContext round, ParameterSet global, IReadOnlyList<string> availableNodes)
@@ -84,7 +85,10 @@ public class FedAvg : IStrategy
     /// sorts first (ordinal), for the same reason. With a pending budget, results wait (up to that many
     /// bytes) and are folded several at a time, one block of the accumulator after another, so the
     /// accumulator is read and written once per batch instead of once per result; with none, each result
-    /// is folded as it arrives.
+    /// is folded as it arrives. A result received to a file (<see cref="ISpooledFitAggregation"/>) is held
+    /// there, up to <see cref="SpoolHoldBytes"/> of files, and folded when the round completes, segment
+    /// by segment of the accumulator as the mean is read out, so the accumulator is never resident whole;
+    /// past that budget a spooled result is folded from its file as it arrives.
     /// </summary>
     public sealed class WeightedAverage : IFitAggregation, ISpooledFitAggregation
     {
@@ -94,6 +98,9 @@ public class FedAvg : IStrategy
         private readonly long _pendingBudget;
         private readonly long _modelBytes;
         private readonly List<(ParameterSet Parameters, double Examples)> _pending = [];
+        private readonly List<(SpooledParameters Terms, double Weight)> _held = [];
+        private long _heldBytes;
+        private int _foldedOnArrival;
         private ParameterSet? _integers;
         private string? _integersFrom;
         private long _totalExamples;
@@ -111,6 +118,15 @@ public class FedAvg : IStrategy
         /// <summary>False when the sum left its exact range (see <see cref="ReproducibleSum.Exact"/>).</summary>
         public bool Exact => _sum.Exact;
 
+        /// <summary>Disk the spooled results held until the round completes may take together (0: each is folded as it arrives).</summary>
+        internal long SpoolHoldBytes { get; set; }
+
+        /// <summary>Spooled results held so far, to be folded when the round completes.</summary>
+        internal int Held => _held.Count;
+
+        /// <inheritdoc />
+        int ISpooledFitAggregation.FoldedOnArrival => _foldedOnArrival;
+
         /// <inheritdoc />
         public void Add(string node, FitResult result)
         {
@@ -126,17 +142,34 @@ public class FedAvg : IStrategy
         /// <inheritdoc />
         void ISpooledFitAggregation.Add(string node, SpooledParameters parameters, long examples, Metrics metrics)
         {
-            if (examples <= 0) throw new AggregationException($"node '{node}' reported {examples} training examples");
-            // Folded at once, block by block from the file: never held, so never pending.
-            _sum.Add(parameters, examples);
-            _totalExamples = checked(_totalExamples + examples);
-            _metrics.Add(metrics, examples);
-            _results++;
-            if (_integersFrom is not null && string.CompareOrdinal(node, _integersFrom) >= 0) return;
-            if (!_template.Any(t => !ParameterMath.IsFloat(t.DType))) return;
-            _integers = new ParameterSet(Enumerable.Range(0, _template.Count).Select(i =>
-                ParameterMath.IsFloat(_template[i].DType) ? _template[i] : parameters.LoadTensor(i)));
-            _integersFrom = node;
+            var owned = parameters;
+            try
+            {
+                if (examples <= 0) throw new AggregationException($"node '{node}' reported {examples} training examples");
+                // Checked and read before anything is committed: a file that fails here leaves the aggregate as it was.
+                _sum.CheckShape(parameters);
+                var integers = IntegersFrom(node, parameters.LoadTensor);
+                bool hold = _heldBytes + parameters.ByteCount <= SpoolHoldBytes;
+                // Held, the file stays on disk and is folded at Complete with the accumulator's segments written one
+                // at a time; past the budget, folded now block by block, which writes the whole accumulator.
+                if (hold) _sum.Check(parameters, examples);
+                else _sum.Add(parameters, examples);
+                _totalExamples = checked(_totalExamples + examples);
+                _metrics.Add(metrics, examples);
+                _results++;
+                if (integers is not null) (_integers, _integersFrom) = (integers, node);
+                if (hold)
+                {
+                    _held.Add((parameters, examples));
+                    _heldBytes += parameters.ByteCount;
+                    owned = null;
+                }
+                else _foldedOnArrival++;
+            }
+            finally
+            {
+                owned?.Dispose();
+            }
         }
 
         /// <inheritdoc />
@@ -144,8 +177,10 @@ public class FedAvg : IStrategy
         {
             if (_results == 0) throw new AggregationException("no fit results to aggregate");
             Flush();
-            // The accumulator is freed as the mean is read out of it: the two are never held whole together.
-            var mean = _sum.ToParameterSet(1.0 / _totalExamples, release: true);
+            // The accumulator is freed as the mean is read out of it: the two are never held whole together. Held
+            // results are folded into it segment by segment on the way, so it is not even resident whole.
+            var mean = _sum.ToParameterSet(1.0 / _totalExamples, _held);
+            ReleaseHeld();
             for (int i = 0; i < mean.Count; i++)
             {
                 if (!ParameterMath.IsFloat(mean[i].DType)) _integers![i].Data.CopyTo(mean[i].Data, 0);
@@ -155,13 +190,26 @@ public class FedAvg : IStrategy
 
         private void TakeIntegers(string node, ParameterSet parameters)
         {
-            if (_integersFrom is not null && string.CompareOrdinal(node, _integersFrom) >= 0) return;
+            if (IntegersFrom(node, i => parameters[i].Clone()) is { } integers) (_integers, _integersFrom) = (integers, node);
+        }
+
+        // The integer tensors of a result from `node` when its id sorts before the one they were taken from so far (null: keep those).
+        private ParameterSet? IntegersFrom(string node, Func<int, Parameters.Tensor> tensor)
+        {
+            if (_integersFrom is not null && string.CompareOrdinal(node, _integersFrom) >= 0) return null;
             bool any = false;
             for (int i = 0; i < _template.Count && !any; i++) any = !ParameterMath.IsFloat(_template[i].DType);
-            if (!any) return;
-            _integers = new ParameterSet(Enumerable.Range(0, _template.Count).Select(i =>
-                ParameterMath.IsFloat(_template[i].DType) ? _template[i] : parameters[i].Clone()));
-            _integersFrom = node;
+            if (!any) return null;
+            return new ParameterSet(Enumerable.Range(0, _template.Count).Select(i =>
+                ParameterMath.IsFloat(_template[i].DType) ? _template[i] : tensor(i)).ToArray());
+        }
+
+        // Closes and deletes the held files.
+        private void ReleaseHeld()
+        {
+            foreach (var (x, _) in _held) x.Dispose();
+            _held.Clear();
+            _heldBytes = 0;
         }
 
         private void Flush()
@@ -175,6 +223,7 @@ public class FedAvg : IStrategy
         public void Dispose()
         {
             _pending.Clear();
+            ReleaseHeld();
             _sum.Dispose();
         }
     }

@@ -43,7 +43,7 @@ public sealed class FedAvgM : FedAvg, IStatefulStrategy
 
     /// <inheritdoc />
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
-        new PseudoGradientAggregation(global, Step, AggregationBufferBytes);
+        new PseudoGradientAggregation(global, Step, AggregationBufferBytes) { SpoolHoldBytes = Services.SpoolHoldBytes };
 
     /// <inheritdoc />
     public StrategyCheckpoint Save() => new(Name, new ParameterSet(StrategyCheckpoint.Prefixed(_velocity, "velocity/")), Config.Empty);
@@ -55,25 +55,27 @@ public sealed class FedAvgM : FedAvg, IStatefulStrategy
         _velocity = checkpoint.Section("velocity/");
     }
 
+    // The new model is written over Δ (ours, and not needed once the velocity has it), not into a copy of the
+    // global model: one model less at the end of the round. Integer tensors stay the global model's.
     private ParameterSet Step(ParameterSet global, ParameterSet delta)
     {
-        var next = global.Clone();
         _velocity ??= global.ZerosLike();
-        var step = new MomentumStep(delta, _velocity, Momentum, LearningRate);
-        ParameterMath.ForEachFloat(next, ref step);
-        return next;
+        var step = new MomentumStep(global, _velocity, Momentum, LearningRate);
+        ParameterMath.ForEachFloat(delta, ref step);
+        ParameterMath.CopyIntegers(global, delta);
+        return delta;
     }
 
-    private readonly struct MomentumStep(ParameterSet delta, ParameterSet velocity, double beta, double eta) : IFloatStep
+    private readonly struct MomentumStep(ParameterSet global, ParameterSet velocity, double beta, double eta) : IFloatStep
     {
-        public void Apply<T>(int index, Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
+        public void Apply<T>(int index, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
         {
-            var d = ParameterMath.View<T>(delta[index]);
+            var x = ParameterMath.View<T>(global[index]);
             var v = ParameterMath.View<T>(velocity[index]);
-            // g = −Δ, so v ← β·v − Δ and x ← x − η·v.
+            // g = −Δ, so v ← β·v − Δ and x ← x − η·v (into Δ's buffer).
             TensorPrimitives.Multiply<T>(v, T.CreateChecked(beta), v);
             TensorPrimitives.Subtract<T>(v, d, v);
-            TensorPrimitives.MultiplyAdd<T>(v, T.CreateChecked(-eta), x, x);
+            TensorPrimitives.MultiplyAdd<T>(v, T.CreateChecked(-eta), x, d);
         }
     }
 }

@@ -56,7 +56,7 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
 
     /// <inheritdoc />
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
-        new PseudoGradientAggregation(global, Step, AggregationBufferBytes);
+        new PseudoGradientAggregation(global, Step, AggregationBufferBytes) { SpoolHoldBytes = Services.SpoolHoldBytes };
 
     /// <inheritdoc />
     public StrategyCheckpoint Save() =>
@@ -70,21 +70,23 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
         _v = checkpoint.Section("v/");
     }
 
+    // The new model is written over Δ (ours, and reused for the step anyway), not into a copy of the global
+    // model: one model less at the end of the round. Integer tensors stay the global model's.
     private ParameterSet Step(ParameterSet global, ParameterSet delta)
     {
-        var next = global.Clone();
         _m ??= global.ZerosLike();
         _v ??= global.ZerosLike();
-        var step = new AdaptiveStep(this, delta, _m, _v);
-        ParameterMath.ForEachFloat(next, ref step);
-        return next;
+        var step = new AdaptiveStep(this, global, _m, _v);
+        ParameterMath.ForEachFloat(delta, ref step);
+        ParameterMath.CopyIntegers(global, delta);
+        return delta;
     }
 
-    private readonly struct AdaptiveStep(FedOpt owner, ParameterSet delta, ParameterSet moment1, ParameterSet moment2) : IFloatStep
+    private readonly struct AdaptiveStep(FedOpt owner, ParameterSet global, ParameterSet moment1, ParameterSet moment2) : IFloatStep
     {
-        public void Apply<T>(int index, Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
+        public void Apply<T>(int index, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
         {
-            var d = ParameterMath.View<T>(delta[index]);
+            var x = ParameterMath.View<T>(global[index]);
             var m = ParameterMath.View<T>(moment1[index]);
             var v = ParameterMath.View<T>(moment2[index]);
             T b1 = T.CreateChecked(owner.Beta1);
@@ -97,7 +99,7 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
             TensorPrimitives.Sqrt<T>(v, d);
             TensorPrimitives.Add<T>(d, T.CreateChecked(owner.Tau), d);
             TensorPrimitives.Divide<T>(m, d, d);
-            TensorPrimitives.MultiplyAdd<T>(d, T.CreateChecked(owner.LearningRate), x, x);
+            TensorPrimitives.MultiplyAdd<T>(d, T.CreateChecked(owner.LearningRate), x, d);
         }
     }
 }

@@ -28,6 +28,15 @@ public static class ParameterMath
         }
     }
 
+    /// <summary>Copies the integer (non-float) tensors of <paramref name="source"/> into <paramref name="destination"/>, shaped alike.</summary>
+    internal static void CopyIntegers(ParameterSet source, ParameterSet destination)
+    {
+        for (int i = 0; i < destination.Count; i++)
+        {
+            if (!IsFloat(destination[i].DType)) source[i].Data.CopyTo(destination[i].Data, 0);
+        }
+    }
+
     /// <summary><paramref name="accumulator"/> += <paramref name="scale"/> · <paramref name="x"/> on float tensors.</summary>
     public static void AddScaled(ParameterSet accumulator, ParameterSet x, double scale)
     {

@@ -12,12 +12,22 @@ public sealed class PseudoGradientAggregation(ParameterSet global, Func<Paramete
 {
     private readonly FedAvg.WeightedAverage _average = new(global, pendingBudgetBytes);
 
+    /// <summary>Disk the spooled results held until the round completes may take together (see <see cref="FedAvg.WeightedAverage"/>).</summary>
+    internal long SpoolHoldBytes
+    {
+        get => _average.SpoolHoldBytes;
+        init => _average.SpoolHoldBytes = value;
+    }
+
     /// <inheritdoc />
     public void Add(string node, FitResult result) => _average.Add(node, result);
 
     /// <inheritdoc />
     void ISpooledFitAggregation.Add(string node, SpooledParameters parameters, long examples, Records.Metrics metrics) =>
         ((ISpooledFitAggregation)_average).Add(node, parameters, examples, metrics);
+
+    /// <inheritdoc />
+    int ISpooledFitAggregation.FoldedOnArrival => ((ISpooledFitAggregation)_average).FoldedOnArrival;
 
     /// <inheritdoc />
     public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)

@@ -126,7 +126,7 @@ public sealed class ReproducibleSum : IDisposable
     internal void Add(SpooledParameters x, double weight)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (x.Count < _template.Count) throw new AggregationException($"expected {_template.Count} tensors, got {x.Count}");
+        CheckShape(x);
         if (weight == 0) return;
         BeforeFirstWrite();
         byte[] scratch = ArrayPool<byte>.Shared.Rent(BlockValues * sizeof(double));
@@ -135,25 +135,73 @@ public sealed class ReproducibleSum : IDisposable
             for (int i = 0; i < _sums.Length; i++)
             {
                 if (_sums[i] is not { } sum) continue;
-                var spec = _template[i];
-                if (x.Names[i] != spec.Name || x.DTypes[i] != spec.DType || x.BytesOf(i) != spec.Data.LongLength)
-                    throw new AggregationException($"tensor {i}: expected {spec.Spec}, got {x.Names[i]} {x.DTypes[i].Name()}[{string.Join(",", x.Shapes[i])}]");
-                int size = spec.DType.Size();
-                for (int b = 0; b < _quanta[i]!.Length; b++)
-                {
-                    int start = b * BlockValues, n = Math.Min(BlockValues, _lengths[i] - start);
-                    var bytes = scratch.AsSpan(0, n * size);
-                    x.Read(i, (long)start * size, bytes);
-                    var acc = sum.Slice(start, n);
-                    if (spec.DType == DType.Float32) AddBlock(i, b, acc, MemoryMarshal.Cast<byte, float>(bytes), weight, spec.Name);
-                    else AddBlock(i, b, acc, MemoryMarshal.Cast<byte, double>(bytes), weight, spec.Name);
-                }
+                for (int b = 0; b < _quanta[i]!.Length; b++) AddBlock(i, b, sum, x, weight, scratch);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(scratch);
         }
+    }
+
+    /// <summary>
+    /// Checks, without adding it, that <paramref name="weight"/>·<paramref name="x"/> can be added later
+    /// (held, when the sum is read out): the
+    /// template's tensors come first, and no weighted value leaves the double range, the one way a term
+    /// whose values are finite can still be refused. Float32 values times any int64 weight stay far
+    /// inside it, so only float64 tensors are read (a block at a time).
+    /// </summary>
+    internal void Check(SpooledParameters x, double weight)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckShape(x);
+        if (weight == 0) return;
+        byte[]? scratch = null;
+        try
+        {
+            for (int i = 0; i < _sums.Length; i++)
+            {
+                if (_sums[i] is null || _template[i].DType != DType.Float64) continue;
+                scratch ??= ArrayPool<byte>.Shared.Rent(BlockValues * sizeof(double));
+                for (int start = 0; start < _lengths[i]; start += BlockValues)
+                {
+                    int n = Math.Min(BlockValues, _lengths[i] - start);
+                    var bytes = scratch.AsSpan(0, n * sizeof(double));
+                    x.Read(i, (long)start * sizeof(double), bytes);
+                    double largest = TensorPrimitives.MaxMagnitude(MemoryMarshal.Cast<byte, double>(bytes)) * Math.Abs(weight);
+                    if (!double.IsFinite(largest)) throw new AggregationException($"tensor '{_template[i].Name}' holds a value that is not finite (or its weight {weight} overflows)");
+                }
+            }
+        }
+        finally
+        {
+            if (scratch is not null) ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>Checks that <paramref name="x"/> has the template's tensors first (names, dtypes and sizes, integer ones too).</summary>
+    internal void CheckShape(SpooledParameters x)
+    {
+        if (x.Count < _template.Count) throw new AggregationException($"expected {_template.Count} tensors, got {x.Count}");
+        for (int i = 0; i < _template.Count; i++)
+        {
+            var spec = _template[i];
+            if (x.Names[i] != spec.Name || x.DTypes[i] != spec.DType || x.BytesOf(i) != spec.Data.LongLength)
+                throw new AggregationException($"tensor {i}: expected {spec.Spec}, got {x.Names[i]} {x.DTypes[i].Name()}[{string.Join(",", x.Shapes[i])}]");
+        }
+    }
+
+    // Adds block b of tensor i of a spooled term, read into scratch.
+    private void AddBlock(int i, int b, Segments sum, SpooledParameters x, double weight, byte[] scratch)
+    {
+        var spec = _template[i];
+        int size = spec.DType.Size();
+        int start = b * BlockValues, n = Math.Min(BlockValues, _lengths[i] - start);
+        var bytes = scratch.AsSpan(0, n * size);
+        x.Read(i, (long)start * size, bytes);
+        var acc = sum.Slice(start, n);
+        if (spec.DType == DType.Float32) AddBlock(i, b, acc, MemoryMarshal.Cast<byte, float>(bytes), weight, spec.Name);
+        else AddBlock(i, b, acc, MemoryMarshal.Cast<byte, double>(bytes), weight, spec.Name);
     }
 
     /// <summary>The sum times <paramref name="scale"/>, shaped like the template; integer tensors are zeros.</summary>
@@ -165,9 +213,41 @@ public sealed class ReproducibleSum : IDisposable
     /// (4 or 8 bytes a value) grows while the accumulator (8) shrinks and the two never add up to more
     /// than the accumulator alone — the sum cannot be used afterwards.
     /// </summary>
-    internal ParameterSet ToParameterSet(double scale, bool release)
+    internal ParameterSet ToParameterSet(double scale, bool release) => ReadOut(scale, release, []);
+
+    /// <summary>
+    /// Adds the spooled <paramref name="held"/> terms and reads the sum times <paramref name="scale"/> out,
+    /// segment by segment: each block of the accumulator gets every held term's part of it (read from the
+    /// terms' files) and is converted at once, and each segment is freed when its last block is read
+    /// out. So the accumulator is never resident whole: the result grows to one model while at most one
+    /// segment (<see cref="SegmentValues"/>) of the accumulator is written and not yet freed, besides what
+    /// earlier <see cref="Add(SpooledParameters, double)"/> or <see cref="AddRange"/> calls wrote. The
+    /// outcome is the same as adding the terms first and reading out afterwards (the sum is exact, so the
+    /// order of terms does not matter); each term must have passed <see cref="Check"/>. The sum cannot be
+    /// used afterwards.
+    /// </summary>
+    internal ParameterSet ToParameterSet(double scale, IReadOnlyList<(SpooledParameters Terms, double Weight)> held) => ReadOut(scale, true, held);
+
+    private ParameterSet ReadOut(double scale, bool release, IReadOnlyList<(SpooledParameters Terms, double Weight)> held)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        bool folding = false;
+        foreach (var (_, weight) in held) folding |= weight != 0;
+        // Before the result is allocated too: the model before last must be gone before either is written.
+        if (folding) BeforeFirstWrite();
+        byte[]? scratch = folding ? ArrayPool<byte>.Shared.Rent(BlockValues * sizeof(double)) : null;
+        try
+        {
+            return ReadOut(scale, release, held, scratch);
+        }
+        finally
+        {
+            if (scratch is not null) ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    private ParameterSet ReadOut(double scale, bool release, IReadOnlyList<(SpooledParameters Terms, double Weight)> held, byte[]? scratch)
+    {
         // Uninitialized, every value written below: a zeroed array would be resident whole at once, beside
         // the accumulator it is about to replace.
         var result = new ParameterSet(Enumerable.Range(0, _template.Count).Select(i => _template[i] is var t && _sums[i] is null
@@ -181,6 +261,11 @@ public sealed class ReproducibleSum : IDisposable
             {
                 int start = b * BlockValues, n = Math.Min(BlockValues, _lengths[i] - start);
                 int size = result[i].DType.Size();
+                // Block-major over the held terms: the block's 128 KiB of accumulator stay in cache while each term's part passes through.
+                foreach (var (x, weight) in held)
+                {
+                    if (weight != 0) AddBlock(i, b, sum, x, weight, scratch!);
+                }
                 if (quanta[b] == int.MaxValue) result[i].Data.AsSpan(start * size, n * size).Clear(); // nothing added: zero
                 else
                 {

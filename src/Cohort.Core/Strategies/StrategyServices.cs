@@ -22,6 +22,14 @@ public sealed record StrategyServices(ParameterSet? InitialParameters = null, Ce
     /// </summary>
     public long UpdateMemoryBytes { get; init; } = DefaultUpdateMemoryBytes;
 
+    /// <summary>
+    /// Disk the sum-based strategies may keep in a round's fit results received to files (spooled), to
+    /// fold them when the round completes one accumulator segment at a time instead of as they arrive:
+    /// the exact accumulator (twice the model) is then never resident whole. Results past it are folded
+    /// as they arrive; 0 folds every one at once.
+    /// </summary>
+    public long SpoolHoldBytes { get; init; } = DefaultSpoolHoldBytes;
+
     /// <summary>Folder for updates kept on disk (unlinked files, gone when the round ends); null uses the system's temporary folder.</summary>
     public string? SpillFolder { get; init; }
 
@@ -34,6 +42,9 @@ public sealed record StrategyServices(ParameterSet? InitialParameters = null, Ce
     /// (<c>cohort bench aggregate</c>), for at most this much memory held in waiting results.
     /// </summary>
     public const long DefaultAggregationBufferBytes = 256L << 20;
+
+    /// <summary>The spooled-result disk budget servers use by default (8 GiB).</summary>
+    public const long DefaultSpoolHoldBytes = 8L << 30;
 
     /// <summary>The update memory budget servers and simulations use by default (1 GiB).</summary>
     public const long DefaultUpdateMemoryBytes = 1L << 30;

@@ -19,8 +19,17 @@ internal static class CheckpointCodec
 
     private const string StatePrefix = "state/";
 
-    /// <summary>Packs <paramref name="checkpoint"/> into a parameter set.</summary>
-    public static ParameterSet Encode(StrategyCheckpoint checkpoint)
+    /// <summary>Packs <paramref name="checkpoint"/> into a parameter set (copies of its tensors).</summary>
+    public static ParameterSet Encode(StrategyCheckpoint checkpoint) => Pack(checkpoint, share: false);
+
+    /// <summary>
+    /// Packs <paramref name="checkpoint"/> into a parameter set that shares its tensors' data, for writing
+    /// it out at once: a copy would be one more model's worth of memory for FedAvgM's velocity or each of
+    /// FedAdam's moments, beside the checkpoint (itself a copy of the strategy's state) and the models.
+    /// </summary>
+    public static ParameterSet EncodeForWriting(StrategyCheckpoint checkpoint) => Pack(checkpoint, share: true);
+
+    private static ParameterSet Pack(StrategyCheckpoint checkpoint, bool share)
     {
         var values = checkpoint.Values.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new Dictionary<string, object>
         {
@@ -40,7 +49,10 @@ internal static class CheckpointCodec
         Array.Fill(padded, (byte)' ');
         json.CopyTo(padded, 0);
         var meta = new Tensor(MetaTensor, DType.Int32, [padded.Length / 4], padded);
-        return new ParameterSet(StrategyCheckpoint.Prefixed(checkpoint.Tensors, StatePrefix).Append(meta));
+        var state = share
+            ? checkpoint.Tensors.Select(t => new Tensor(StatePrefix + t.Name, t.DType, (int[])t.Shape.Clone(), t.Data))
+            : StrategyCheckpoint.Prefixed(checkpoint.Tensors, StatePrefix);
+        return new ParameterSet(state.Append(meta));
     }
 
     /// <summary>Unpacks a parameter set made by <see cref="Encode"/>; throws <see cref="InvalidDataException"/> when it is not one.</summary>

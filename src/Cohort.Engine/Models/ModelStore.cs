@@ -53,7 +53,7 @@ internal sealed class ModelStore : IModelStore
     public async Task SaveCheckpointAsync(string runId, int round, StrategyCheckpoint checkpoint, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.Combine(_root, runId));
-        await ParameterSetFile.WriteAsync(CheckpointPathOf(runId, round), CheckpointCodec.Encode(checkpoint), _flushToDisk, ct);
+        await ParameterSetFile.WriteAsync(CheckpointPathOf(runId, round), CheckpointCodec.EncodeForWriting(checkpoint), _flushToDisk, ct);
     }
 
     /// <inheritdoc />

@@ -142,6 +142,7 @@ internal sealed class RunExecutor(
         int fitOk;
         FitAggregate? aggregate = null;
         int updatesOnDisk = 0;
+        int foldedOnArrival = 0;
         for (int attempt = 0; ; attempt++)
         {
             var attemptContext = attempt == 0 ? context : context with { Random = new Random(RoundSeed.OfRetry(plan.Seed, round, attempt)) };
@@ -248,6 +249,7 @@ internal sealed class RunExecutor(
                     {
                         aggregate = aggregation.Complete(failures);
                         updatesOnDisk = aggregation is BufferedAggregation held ? held.OnDisk : 0;
+                        foldedOnArrival = aggregation is ISpooledFitAggregation spooled ? spooled.FoldedOnArrival : 0;
                     }
                     catch (AggregationException e)
                     {
@@ -289,6 +291,8 @@ internal sealed class RunExecutor(
             phases.Switch(RoundPhase.Persist);
             if (updatesOnDisk > 0)
                 await store.AddEventAsync(run.Id, "round.updates_on_disk", $"round {round}: {strategy.Name} kept {updatesOnDisk} of {fitOk} updates on disk past the server's update memory budget and read them a chunk at a time", ct);
+            if (foldedOnArrival > 0)
+                await store.AddEventAsync(run.Id, "round.spool_hold_full", $"round {round}: {strategy.Name} folded {foldedOnArrival} of {fitOk} results as they arrived: holding them to the end of the round would have passed the server's --spool-hold-mb, so the whole accumulator (twice the model) was in memory", ct);
             if (failures.Count > 0)
                 await store.AddEventAsync(run.Id, "round.failures", $"round {round}: aggregated {fitOk} fit results; failures: {Describe(failures)}", ct);
 
@@ -495,8 +499,9 @@ internal sealed class RunExecutor(
         }
     }
 
-    // A large result received to disk is folded from there by strategies that can (sum-based ones), a block at a time;
-    // strategies that need every update keep it in its file past their memory budget (the aggregation then owns it).
+    // A large result received to disk is folded from there by strategies that can (sum-based ones), a block at a time,
+    // now or when the round completes; strategies that need every update keep it in its file past their memory budget.
+    // Either way the aggregation then owns the file: disposing it (the round's `using`) deletes what it still holds.
     private static void AddFitResult(IFitAggregation aggregation, string node, TaskOutcome outcome)
     {
         if (outcome.Spooled is { } kept && aggregation is ISpillingFitAggregation holding)
@@ -506,7 +511,7 @@ internal sealed class RunExecutor(
         }
         if (outcome.Spooled is { } spooled && aggregation is ISpooledFitAggregation streaming)
         {
-            using (spooled) streaming.Add(node, spooled, outcome.Examples, outcome.Metrics);
+            streaming.Add(node, spooled, outcome.Examples, outcome.Metrics);
             return;
         }
         aggregation.Add(node, new FitResult(outcome.LoadParameters()!, outcome.Examples, outcome.Metrics));

@@ -251,6 +251,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         offered = offered with
         {
             UpdateMemoryBytes = offered.UpdateMemoryBytes != StrategyServices.DefaultUpdateMemoryBytes ? offered.UpdateMemoryBytes : options.UpdateMemoryBytes,
+            SpoolHoldBytes = offered.SpoolHoldBytes != StrategyServices.DefaultSpoolHoldBytes ? offered.SpoolHoldBytes : options.SpoolHoldBytes,
             SpillFolder = offered.SpillFolder ?? Path.Combine(dataDir, "spool"),
         };
         services.AddSingleton(offered);

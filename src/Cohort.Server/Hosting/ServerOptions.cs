@@ -80,6 +80,14 @@ public sealed record ServerOptions
     /// </summary>
     public long UpdateMemoryBytes { get; init; } = Strategies.StrategyServices.DefaultUpdateMemoryBytes;
 
+    /// <summary>
+    /// Disk the sum-based strategies (FedAvg, FedProx, FedAvgM, FedOpt) may keep in a round's spooled fit
+    /// results, in bytes, to fold them when the round completes one accumulator segment at a time (server
+    /// memory about twice the model instead of three times); results past it are folded as they arrive; 0
+    /// folds every one at once.
+    /// </summary>
+    public long SpoolHoldBytes { get; init; } = Strategies.StrategyServices.DefaultSpoolHoldBytes;
+
     /// <summary>Largest parameter set a node may upload, in bytes.</summary>
     public long MaxUploadBytes { get; init; } = 4L << 30;
 

@@ -78,6 +78,28 @@ public sealed class ServerOptimizerTests
         Assert.Equal(0.1 * 0.1 / 0.101, x["d"].AsFloat64()[0], 12);
     }
 
+    [Theory]
+    [InlineData("fedavgm")]
+    [InlineData("fedadam")]
+    public void The_new_model_keeps_the_global_models_integer_tensors_and_leaves_the_global_model_as_it_was(string name)
+    {
+        static Cohort.Parameters.ParameterSet WithStep(float w, byte step)
+        {
+            var counter = Cohort.Parameters.Tensor.Zeros("step", Cohort.Parameters.DType.Int64, [1]);
+            counter.Data[0] = step;
+            return new([Cohort.Parameters.Tensor.FromFloat32("w", [1], [w]), counter]);
+        }
+        IStrategy strategy = name == "fedavgm" ? new FedAvgM(Params(("server_learning_rate", 1.0), ("server_momentum", 0.0))) : new FedAdam(Params(("server_learning_rate", 0.1)));
+        var global = WithStep(1, 7);
+        var x = Aggregate(strategy, global, new Cohort.Apps.FitResult(WithStep(3, 9), 1, Metrics.Empty));
+        // The step is written over the pseudo-gradient's buffer, not a copy of the global model: the counter must still be the global's.
+        Assert.Equal(7, x["step"].Data[0]);
+        Assert.Equal(1f, global["w"].AsFloat32()[0]);
+        Assert.Equal(7, global["step"].Data[0]);
+        if (name == "fedavgm") Assert.Equal(3f, x["w"].AsFloat32()[0]);
+        else Assert.True(x["w"].AsFloat32()[0] > 1f);
+    }
+
     [Fact]
     public void A_parameter_out_of_range_names_the_strategy_key_and_rule()
     {

@@ -46,11 +46,13 @@ public sealed class ModelMemoryBoundTests
             Assert.Equal("finished", status);
 
             double serverPeak = server.Process.PeakMib();
-            // Global model + the exact int64 accumulator (3×) + what the runtime and transport hold at the
-            // peak: 3.3× above idle (3.7× in all) measured. Before results were folded from disk the server
-            // peaked at 10.6× the model here, and at 4.3× while the model before last stayed resident.
-            Assert.True(serverPeak - idle <= 3.6 * ModelMib, $"server peak {serverPeak:0} MiB ({(serverPeak - idle) / ModelMib:0.00}× the {ModelMib:0} MiB model above its idle {idle:0} MiB) exceeds 3.6×");
-            Assert.True(serverPeak <= 4 * ModelMib, $"server peak {serverPeak:0} MiB is {serverPeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 4×");
+            // The global model + the new one + one 64 MiB segment of the exact int64 accumulator + what the runtime
+            // and transport hold: 2.34× above idle (2.75× in all) measured, the results held in their spool files
+            // and folded segment by segment as the mean is read out. While they were folded as they arrived (the
+            // whole accumulator, 2×, resident beside the global model) the server peaked at 3.3× above idle (3.7×
+            // in all), and at 10.6× before results were folded from disk.
+            Assert.True(serverPeak <= 3 * ModelMib, $"server peak {serverPeak:0} MiB is {serverPeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 3×");
+            Assert.True(serverPeak - idle <= 2.6 * ModelMib, $"server peak {serverPeak:0} MiB ({(serverPeak - idle) / ModelMib:0.00}× the {ModelMib:0} MiB model above its idle {idle:0} MiB) exceeds 2.6×");
             foreach (var node in nodes)
             {
                 // The model received straight into its tensors, the result streamed from them, and the runtime:
@@ -61,6 +63,13 @@ public sealed class ModelMemoryBoundTests
             // Results were received to disk and the files went with them.
             string spool = Path.Combine(server.DataDir, "spool");
             Assert.True(!Directory.Exists(spool) || Directory.GetFiles(spool).Length == 0, "spooled uploads left behind");
+            // The files have no name from the start, so the folder is empty whatever happens: what would leak is an
+            // open one (a held result never released), still taking its disk space. None may be open once the run is over.
+            var open = Directory.GetFiles($"/proc/{server.Process.Id}/fd")
+                .Select(LinkTarget)
+                .Where(target => target is not null && target.StartsWith(spool + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                .ToArray();
+            Assert.True(open.Length == 0, $"the server still holds spool files open: {string.Join(", ", open)}");
             // The averaged model is the nodes' (every weight 0.5): the spooled fold is the same sum.
             string model = Directory.GetFiles(Path.Combine(server.DataDir, "models"), "round-0002.cps", SearchOption.AllDirectories).Single();
             var saved = await Cohort.Parameters.ParameterSetFile.ReadAsync(model);
@@ -70,6 +79,19 @@ public sealed class ModelMemoryBoundTests
         finally
         {
             foreach (var node in nodes) await node.DisposeAsync();
+        }
+    }
+
+    // What an open file descriptor points at; null when it closed in between.
+    private static string? LinkTarget(string fd)
+    {
+        try
+        {
+            return new FileInfo(fd).LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
         }
     }
 }

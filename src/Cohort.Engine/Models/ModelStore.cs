@@ -15,6 +15,10 @@ internal sealed class ModelStore : IModelStore
     private readonly string _root;
     private readonly bool _flushToDisk;
     private readonly bool _keepRoundResults;
+    // Per run, the rounds whose results folder may exist: scanned from disk the first time a run's results are
+    // discarded here, then kept up to date, so that discarding after every round does not list the run's folder
+    // (a model file per round: it grows with the run).
+    private readonly Dictionary<string, HashSet<int>> _resultFolders = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Uses (and creates) <paramref name="root"/>; <paramref name="flushToDisk"/> false skips the fsync of each file (it
@@ -100,7 +104,9 @@ internal sealed class ModelStore : IModelStore
     }
 
     /// <summary>Folder of the fit results kept for a round that has not completed.</summary>
-    public string RoundResultsPathOf(string runId, int round) => Path.Combine(_root, runId, $"round-{round:D4}.results");
+    public string RoundResultsPathOf(string runId, int round) => Path.Combine(_root, runId, ResultsFolderName(round));
+
+    private static string ResultsFolderName(int round) => $"round-{round:D4}.results";
 
     /// <inheritdoc />
     public async Task SaveRoundResultAsync(string runId, int round, string key, KeptResult result, CancellationToken ct)
@@ -108,6 +114,10 @@ internal sealed class ModelStore : IModelStore
         if (!_keepRoundResults) return;
         string dir = RoundResultsPathOf(runId, round);
         Directory.CreateDirectory(dir);
+        lock (_resultFolders)
+        {
+            if (_resultFolders.TryGetValue(runId, out var rounds)) rounds.Add(round);
+        }
         // Atomic and checksummed like a model, but never flushed to disk: it survives a crash of the process, which is what
         // it is for (a resumed round does not ask its node again). After a power loss a missing or torn one only means
         // its node trains the round again, and a flush per result would put a disk sync on the round's critical path.
@@ -138,15 +148,39 @@ internal sealed class ModelStore : IModelStore
     /// <inheritdoc />
     public Task DiscardRoundResultsAsync(string runId, int keepRound, CancellationToken ct)
     {
-        string dir = Path.Combine(_root, runId);
-        if (!Directory.Exists(dir)) return Task.CompletedTask;
-        string keep = keepRound < 0 ? "" : Path.GetFileName(RoundResultsPathOf(runId, keepRound));
-        foreach (var folder in Directory.EnumerateDirectories(dir, "round-*.results"))
+        lock (_resultFolders)
         {
-            if (Path.GetFileName(folder) != keep) Directory.Delete(folder, recursive: true);
+            if (!_resultFolders.TryGetValue(runId, out var rounds))
+            {
+                string dir = Path.Combine(_root, runId);
+                rounds = [];
+                if (Directory.Exists(dir))
+                {
+                    foreach (var folder in Directory.EnumerateDirectories(dir, "round-*.results"))
+                    {
+                        if (RoundOf(Path.GetFileName(folder)) is { } found) rounds.Add(found);
+                        else Directory.Delete(folder, recursive: true);
+                    }
+                }
+                _resultFolders[runId] = rounds;
+            }
+            foreach (int round in rounds.Where(r => r != keepRound).ToArray())
+            {
+                string folder = RoundResultsPathOf(runId, round);
+                if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+                rounds.Remove(round);
+            }
         }
         return Task.CompletedTask;
     }
+
+    // The round of a results folder's name (round-NNNN.results), or null for a name RoundResultsPathOf does not give.
+    private static int? RoundOf(string folderName) =>
+        folderName.StartsWith("round-", StringComparison.Ordinal) && folderName.EndsWith(".results", StringComparison.Ordinal)
+        && int.TryParse(folderName.AsSpan("round-".Length, folderName.Length - "round-".Length - ".results".Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int round)
+        && ResultsFolderName(round) == folderName
+            ? round
+            : null;
 
     // Keys are node names or arrival numbers; escaped all the same so that no key can leave the folder.
     private static string FileNameOf(string key) => Uri.EscapeDataString(key).Replace(".", "%2E", StringComparison.Ordinal) + ".cps";

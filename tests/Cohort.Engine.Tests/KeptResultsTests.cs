@@ -140,7 +140,7 @@ public sealed class KeptResultsTests : IDisposable
         // One record per kept result: key length (int32), result length (int64), key, result. n1's result gets a flipped bit.
         string file = models.RoundResultsPathOf(run.Id, CrashInRound);
         byte[] bytes = await File.ReadAllBytesAsync(file);
-        for (int at = 0; ; )
+        for (int at = 0; ;)
         {
             int keyLength = BitConverter.ToInt32(bytes, at);
             long length = BitConverter.ToInt64(bytes, at + 4);

@@ -69,6 +69,28 @@ public sealed class ModelStoreKeptResultsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_streamed_record_whose_length_was_never_set_is_cut_short_not_read()
+    {
+        var store = new ModelStore(_root);
+        await store.SaveRoundResultAsync(Run, 1, "n1", Result("n1", 1), CancellationToken.None);
+        string path = store.RoundResultsPathOf(Run, 1);
+        long first = new FileInfo(path).Length;
+        await store.SaveRoundResultAsync(Run, 1, "n2", Result("n2", 1, values: 300_000), CancellationToken.None);
+        // As the record stands while its result is streamed: the header it starts with, the length not yet set.
+        await using (var file = new FileStream(path, FileMode.Open))
+        {
+            file.Position = first;
+            file.Write([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
+        }
+
+        var (results, problems) = await store.LoadRoundResultsAsync(Run, 1, CancellationToken.None);
+
+        Assert.Equal(["n1"], results.Select(r => r.Node));
+        Assert.Contains("cut short", Assert.Single(problems));
+        Assert.Equal(first, new FileInfo(path).Length);
+    }
+
+    [Fact]
     public async Task Discarding_removes_what_an_earlier_process_left_and_what_was_written_since_but_the_round_kept()
     {
         var earlier = new ModelStore(_root);

@@ -141,7 +141,8 @@ internal sealed class ModelStore : IModelStore
         // A record: the key's length (int32) and the result's (int64), little-endian, the key, the result in the
         // parameter file format. A small one goes out in one write; a large one is streamed and its length set after.
         Stream target = encoded.ByteCount <= 1 << 20 ? new MemoryStream() : new BufferedStream(file, 1 << 16);
-        target.Write(new byte[RecordHeader]);
+        // Until its length is set, a streamed record's key length reads -1: cut short, if the process dies before that.
+        target.Write([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
         target.Write(keyBytes);
         await ParameterSetFile.WriteAsync(target, encoded, ct);
         await target.FlushAsync(ct);

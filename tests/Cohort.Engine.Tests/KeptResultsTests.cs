@@ -99,7 +99,7 @@ public sealed class KeptResultsTests : IDisposable
         var fits = (await store.ListNodeResultsAsync(run.Id, CancellationToken.None)).Where(r => r.Round == CrashInRound && r.Phase == "fit").ToArray();
         Assert.Equal(["n1", "n2", "n3"], fits.Select(r => r.Node).Order(StringComparer.Ordinal));
         Assert.All(fits, r => Assert.True(r.Ok));
-        Assert.Empty(Directory.EnumerateDirectories(Path.Combine(_folder, run.Id), "round-*.results"));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_folder, run.Id), "round-*.results"));
     }
 
     [Fact]
@@ -137,9 +137,20 @@ public sealed class KeptResultsTests : IDisposable
         using var stop = new CancellationTokenSource();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
             Executor(new HoldingPool(Pool(), "n3", CrashInRound, store, stop), store, models).ExecuteAsync(run, plan, 1, stop.Token));
-        string file = Path.Combine(models.RoundResultsPathOf(run.Id, CrashInRound), "n1.cps");
+        // One record per kept result: key length (int32), result length (int64), key, result. n1's result gets a flipped bit.
+        string file = models.RoundResultsPathOf(run.Id, CrashInRound);
         byte[] bytes = await File.ReadAllBytesAsync(file);
-        bytes[bytes.Length / 3] ^= 0x10;
+        for (int at = 0; ;)
+        {
+            int keyLength = BitConverter.ToInt32(bytes, at);
+            long length = BitConverter.ToInt64(bytes, at + 4);
+            if (System.Text.Encoding.UTF8.GetString(bytes, at + 12, keyLength) == "n1")
+            {
+                bytes[at + 12 + keyLength + (int)length / 3] ^= 0x10;
+                break;
+            }
+            at += 12 + keyLength + (int)length;
+        }
         await File.WriteAllBytesAsync(file, bytes);
 
         var counting = new CountingPool(Pool());
@@ -148,7 +159,7 @@ public sealed class KeptResultsTests : IDisposable
 
         Assert.Equal(["n1", "n3"], counting.FitNodes(CrashInRound));
         var unreadable = Assert.Single(await store.ListEventsAsync(run.Id, CancellationToken.None), e => e.Kind == "round.kept_result_unreadable");
-        Assert.Contains("n1.cps", unreadable.Message);
+        Assert.Contains("the result kept for n1", unreadable.Message);
     }
 
     /// <summary>Holds one node's fit of one round unanswered and stops the run once the other nodes' results of that round are recorded.</summary>

@@ -83,7 +83,7 @@ public sealed class ServerCrashPointsTests
                 Assert.Equal(Points.Length, detail.Events.Count(e => e.Contains("run.resumed", StringComparison.Ordinal)));
                 Assert.DoesNotContain(detail.Events, e => e.Contains("run.checkpoint_fallback", StringComparison.Ordinal));
                 // Nothing is left kept once a run is done.
-                Assert.Empty(Directory.EnumerateDirectories(Path.Combine(dataDir, "models", detail.Run.Id), "round-*.results"));
+                Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(dataDir, "models", detail.Run.Id), "round-*.results"));
             }
             // Killed with results in (one kept, or all of them before aggregating), a run reran without asking for those again.
             var kept = details.SelectMany(d => d.Events).Where(e => e.Contains("round.results_kept", StringComparison.Ordinal)).ToArray();

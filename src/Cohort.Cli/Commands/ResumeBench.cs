@@ -88,12 +88,13 @@ internal static class ResumeBench
                     uninterrupted.Add((round2.FinishedAt!.Value - round2.StartedAt).TotalSeconds);
                     modelBytes = new FileInfo(models.PathOf(run.Id, 2)).Length;
                     stateBytes = new FileInfo(models.CheckpointPathOf(run.Id, 2)).Length;
-                    keptBytes = new FileInfo(Path.Combine(models.RoundResultsPathOf(run.Id, 3), "n1.cps")).Length;
 
                     // Copies for the second restart below (the first one completes round 3 and discards its kept results).
                     var model = (await models.LoadAsync(run.Id, 2, ct))!;
                     var state = (await models.LoadCheckpointAsync(run.Id, 2, ct))!;
                     var kept = (await models.LoadRoundResultsAsync(run.Id, 3, ct)).Results;
+                    // The round's kept results share one file, a record each.
+                    keptBytes = new FileInfo(models.RoundResultsPathOf(run.Id, 3)).Length / Math.Max(kept.Count, 1);
 
                     // The restart: a new executor (and strategy) on the same stores finishes round 3.
                     var clock = Stopwatch.StartNew();

@@ -94,7 +94,15 @@ internal static class RoundOverheadBench
                         round_timeout: 30s
                         """;
                     var run = await control.SubmitAsync(plan, "bench", ct);
-                    var detail = await WaitAsync(control, run.Id, ct);
+                    // CPU time of the server and the nodes over the rounds past the warm-up, read from /proc when the
+                    // poll first sees the warm-up done and again when the run has finished.
+                    int[] nodeIds = processes.Select(p => p.Id).ToArray();
+                    (int Rounds, TimeSpan Server, TimeSpan Nodes)? cpuFrom = null;
+                    var detail = await WaitAsync(control, run.Id, ct, done =>
+                    {
+                        if (cpuFrom is null && done >= WarmUpRounds) cpuFrom = (done, ProcessCpu.Read(server.Id), ProcessCpu.Sum(nodeIds));
+                    });
+                    var (serverCpu, nodesCpu) = (ProcessCpu.Read(server.Id), ProcessCpu.Sum(nodeIds));
                     var measured = detail.Rounds.Where(x => x.Round > WarmUpRounds).OrderBy(x => x.Round).ToArray();
                     string prefix = evaluate ? "round.fit_evaluate" : "round.fit";
                     // Start to finish of each round, as the server records it.
@@ -104,6 +112,12 @@ internal static class RoundOverheadBench
                     var finished = detail.Rounds.Where(x => x.Round >= WarmUpRounds).OrderBy(x => x.Round).Select(x => x.FinishedAt).ToArray();
                     var intervals = finished.Zip(finished.Skip(1), (a, b) => RunReport.Seconds(a, b) * 1000).ToArray();
                     PrintDistribution(figures, $"{prefix}.interval_ms", intervals);
+                    if (cpuFrom is { } from && detail.Run.RoundsDone > from.Rounds)
+                    {
+                        int counted = detail.Run.RoundsDone - from.Rounds;
+                        Print(figures, $"{prefix}.server.cpu_ms_per_round", (serverCpu - from.Server).TotalMilliseconds / counted);
+                        Print(figures, $"{prefix}.node.cpu_ms_per_round", (nodesCpu - from.Nodes).TotalMilliseconds / counted / n);
+                    }
                     Print(figures, $"{prefix}.aggregate_ms.median", Median(measured.Select(x => x.AggregationSeconds * 1000)));
                     Print(figures, $"{prefix}.node_compute_ms.median", Median(measured.Select(x => x.Nodes.Count == 0 ? 0 : x.Nodes.Max(nr => nr.DurationSeconds) * 1000)));
                     // Where the span goes, phase by phase, as the server timed it (phase_seconds of each round).
@@ -153,14 +167,18 @@ internal static class RoundOverheadBench
         }
     }
 
-    internal static async Task<Transport.V1.RunDetail> WaitAsync(ControlClient control, string id, CancellationToken ct)
+    /// <summary>Waits for a run to finish and returns it; <paramref name="progress"/> hears the rounds done after each poll.</summary>
+    internal static async Task<Transport.V1.RunDetail> WaitAsync(ControlClient control, string id, CancellationToken ct, Action<int>? progress = null)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
         while (true)
         {
-            var detail = await control.GetAsync(id, ct);
-            if (detail.Run.TypedStatus() == RunStatus.Finished) return detail;
-            if (detail.Run.TypedStatus().IsFinal()) throw new CliException($"benchmark run {detail.Run.Status}: {detail.Run.Error}");
+            // The run list is a row per run; the run itself (every round and node result) is fetched once, at the end,
+            // so that the poll costs the server the same at round 1,000 as at round 1.
+            var run = (await control.ListAsync(null, ct)).FirstOrDefault(r => r.Id == id) ?? throw new CliException($"benchmark run {id} is not in the server's run list");
+            progress?.Invoke(run.RoundsDone);
+            if (run.TypedStatus() == RunStatus.Finished) return await control.GetAsync(id, ct);
+            if (run.TypedStatus().IsFinal()) throw new CliException($"benchmark run {run.Status}: {run.Error}");
             if (DateTime.UtcNow > deadline) throw new CliException("benchmark run did not finish within 30 minutes");
             await Task.Delay(200, ct);
         }

@@ -26,6 +26,13 @@ public static class ParameterSetFile
     public static async Task WriteAsync(string path, ParameterSet parameters, bool flushToDisk, CancellationToken ct = default)
     {
         string tmp = path + ".tmp";
+        if (parameters.ByteCount <= SmallFileBytes)
+        {
+            ct.ThrowIfCancellationRequested();
+            WriteSmall(tmp, parameters, flushToDisk);
+            File.Move(tmp, path, overwrite: true);
+            return;
+        }
         await using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
         {
             await WriteAsync(file, parameters, ct);
@@ -35,6 +42,31 @@ public static class ParameterSetFile
             if (flushToDisk) file.Flush(flushToDisk: true);
         }
         File.Move(tmp, path, overwrite: true);
+    }
+
+    // A file this small is written with one gathered write on the calling thread: an asynchronous file stream would hand
+    // each write to a pool thread (file I/O on Linux has no asynchronous path), several wake-ups for a few kilobytes,
+    // and allocate its 64 KiB buffer. Models and kept results of small models are written every round.
+    private const long SmallFileBytes = 1 << 20;
+
+    private static void WriteSmall(string tmp, ParameterSet parameters, bool flushToDisk)
+    {
+        byte[] header = BuildHeader(parameters);
+        var parts = new List<ReadOnlyMemory<byte>>(parameters.Count + 2) { header };
+        using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        {
+            hash.AppendData(header);
+            foreach (var t in parameters)
+            {
+                hash.AppendData(t.Data);
+                parts.Add(t.Data);
+            }
+            parts.Add(hash.GetHashAndReset());
+        }
+        using var file = File.OpenHandle(tmp, FileMode.Create, FileAccess.Write, FileShare.None);
+        RandomAccess.Write(file, parts, 0);
+        // As in the stream path: the data is durable before the rename is.
+        if (flushToDisk) RandomAccess.FlushToDisk(file);
     }
 
     /// <summary>Writes the file format to a stream.</summary>

@@ -32,7 +32,7 @@ internal interface IModelStore
     Task SaveRoundResultAsync(string runId, int round, string key, KeptResult result, CancellationToken ct);
 
     /// <summary>
-    /// The results kept for <paramref name="round"/>, in key order, and a line for each kept file that could
+    /// The results kept for <paramref name="round"/>, in key order, and a line for each kept result that could
     /// not be read (that node is asked again).
     /// </summary>
     Task<(IReadOnlyList<KeptResult> Results, IReadOnlyList<string> Problems)> LoadRoundResultsAsync(string runId, int round, CancellationToken ct);

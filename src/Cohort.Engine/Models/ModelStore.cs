@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Text;
 using Cohort.Parameters;
 using Cohort.Records;
 using Cohort.Strategies;
@@ -8,13 +10,17 @@ namespace Cohort.Engine.Models;
 /// The global model of every round of every run, as parameter files in a folder: <c>RUN/round-NNNN.cps</c>,
 /// and a stateful strategy's state after that round beside it, <c>RUN/round-NNNN.state.cps</c>. Both are
 /// written atomically (temp file, flushed to disk, renamed) and carry a SHA-256 checked on load. The fit
-/// results accepted in a round that has not completed yet are kept in <c>RUN/round-NNNN.results/</c>.
+/// results accepted in a round that has not completed yet are kept in <c>RUN/round-NNNN.results</c>.
 /// </summary>
 internal sealed class ModelStore : IModelStore
 {
     private readonly string _root;
     private readonly bool _flushToDisk;
     private readonly bool _keepRoundResults;
+    // Per run, the rounds whose results file may exist: scanned from disk the first time a run's results are
+    // discarded here, then kept up to date, so that discarding after every round does not list the run's folder
+    // (a model file per round: it grows with the run).
+    private readonly Dictionary<string, HashSet<int>> _resultFolders = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Uses (and creates) <paramref name="root"/>; <paramref name="flushToDisk"/> false skips the fsync of each file (it
@@ -99,37 +105,124 @@ internal sealed class ModelStore : IModelStore
         }
     }
 
-    /// <summary>Folder of the fit results kept for a round that has not completed.</summary>
-    public string RoundResultsPathOf(string runId, int round) => Path.Combine(_root, runId, $"round-{round:D4}.results");
+    /// <summary>
+    /// File of the fit results kept for a round that has not completed: one record per result, appended as it arrives
+    /// (a folder of one file per result in data folders written before; still read and discarded).
+    /// </summary>
+    public string RoundResultsPathOf(string runId, int round) => Path.Combine(_root, runId, ResultsName(round));
+
+    private static string ResultsName(int round) => $"round-{round:D4}.results";
 
     /// <inheritdoc />
     public async Task SaveRoundResultAsync(string runId, int round, string key, KeptResult result, CancellationToken ct)
     {
         if (!_keepRoundResults) return;
-        string dir = RoundResultsPathOf(runId, round);
-        Directory.CreateDirectory(dir);
-        // Atomic and checksummed like a model, but never flushed to disk: it survives a crash of the process, which is what
-        // it is for (a resumed round does not ask its node again). After a power loss a missing or torn one only means
-        // its node trains the round again, and a flush per result would put a disk sync on the round's critical path.
-        await ParameterSetFile.WriteAsync(Path.Combine(dir, FileNameOf(key)), KeptResultCodec.Encode(result), flushToDisk: false, ct);
+        string path = RoundResultsPathOf(runId, round);
+        lock (_resultFolders)
+        {
+            if (_resultFolders.TryGetValue(runId, out var rounds)) rounds.Add(round);
+        }
+        // Checksummed like a model, but never flushed to disk: it survives a crash of the process, which is what it is for
+        // (a resumed round does not ask its node again). After a power loss a missing or torn one only means its node
+        // trains the round again, and a flush per result would put a disk sync on the round's critical path.
+        if (Directory.Exists(path))
+        {
+            // A round interrupted before the one-file form: its folder goes on, a file per result.
+            await ParameterSetFile.WriteAsync(Path.Combine(path, FileNameOf(key)), KeptResultCodec.Encode(result), flushToDisk: false, ct);
+            return;
+        }
+        // Appended to the round's one file, in one write: a file created per result (and deleted after the round) cost the
+        // server more than anything else it did per round with a small model.
+        Directory.CreateDirectory(Path.Combine(_root, runId));
+        var encoded = KeptResultCodec.Encode(result);
+        byte[] keyBytes = Encoding.UTF8.GetBytes(key);
+        using var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        long start = file.Seek(0, SeekOrigin.End);
+        // A record: the key's length (int32) and the result's (int64), little-endian, the key, the result in the
+        // parameter file format. A small one goes out in one write; a large one is streamed and its length set after.
+        Stream target = encoded.ByteCount <= 1 << 20 ? new MemoryStream() : new BufferedStream(file, 1 << 16);
+        // Until its length is set, a streamed record's key length reads -1: cut short, if the process dies before that.
+        target.Write([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
+        target.Write(keyBytes);
+        await ParameterSetFile.WriteAsync(target, encoded, ct);
+        await target.FlushAsync(ct);
+        long written = target is MemoryStream ? target.Length : file.Position - start;
+        var header = new byte[RecordHeader];
+        BinaryPrimitives.WriteInt32LittleEndian(header, keyBytes.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(4), written - RecordHeader - keyBytes.Length);
+        if (target is MemoryStream memory)
+        {
+            header.CopyTo(memory.GetBuffer(), 0);
+            file.Write(memory.GetBuffer(), 0, (int)memory.Length);
+            return;
+        }
+        file.Seek(start, SeekOrigin.Begin);
+        file.Write(header);
     }
+
+    private const int RecordHeader = 12;
 
     /// <inheritdoc />
     public async Task<(IReadOnlyList<KeptResult> Results, IReadOnlyList<string> Problems)> LoadRoundResultsAsync(string runId, int round, CancellationToken ct)
     {
-        string dir = RoundResultsPathOf(runId, round);
+        string path = RoundResultsPathOf(runId, round);
         var results = new List<KeptResult>();
         var problems = new List<string>();
-        if (!Directory.Exists(dir)) return (results, problems);
-        foreach (var file in Directory.EnumerateFiles(dir, "*.cps").Order(StringComparer.Ordinal))
+        if (Directory.Exists(path))
         {
-            try
+            foreach (var file in Directory.EnumerateFiles(path, "*.cps").Order(StringComparer.Ordinal))
             {
-                results.Add(KeptResultCodec.Decode(await ParameterSetFile.ReadAsync(file, ct)));
+                try
+                {
+                    results.Add(KeptResultCodec.Decode(await ParameterSetFile.ReadAsync(file, ct)));
+                }
+                catch (InvalidDataException e)
+                {
+                    problems.Add($"{file}: {e.Message}");
+                }
             }
-            catch (InvalidDataException e)
+            return (results, problems);
+        }
+        if (!File.Exists(path)) return (results, problems);
+        // The last record of each key wins (a node asked again in the same round), in the order of their keys as file names.
+        var records = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0))
+        {
+            var header = new byte[RecordHeader];
+            long at = 0, size = file.Length;
+            while (at < size)
             {
-                problems.Add($"{file}: {e.Message}");
+                file.Position = at;
+                int keyLength = size - at >= RecordHeader && file.Read(header) == RecordHeader ? BinaryPrimitives.ReadInt32LittleEndian(header) : -1;
+                long length = keyLength >= 0 ? BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(4)) : -1;
+                if (keyLength < 0 || length < 0 || keyLength > size - at - RecordHeader || length > size - at - RecordHeader - keyLength)
+                {
+                    // Cut short by a crash during its write: dropped here and from the file, so that the round's next
+                    // results follow the last whole one.
+                    problems.Add($"{path}: the last kept result is cut short at byte {at} of {size} (a crash during its write)");
+                    file.SetLength(at);
+                    break;
+                }
+                var keyBytes = new byte[keyLength];
+                file.ReadExactly(keyBytes);
+                records[Encoding.UTF8.GetString(keyBytes)] = at;
+                at += RecordHeader + keyLength + length;
+            }
+        }
+        if (records.Count == 0) return (results, problems);
+        await using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: false))
+        {
+            foreach (var (key, at) in records.OrderBy(r => FileNameOf(r.Key), StringComparer.Ordinal))
+            {
+                file.Position = at + RecordHeader + Encoding.UTF8.GetByteCount(key);
+                try
+                {
+                    results.Add(KeptResultCodec.Decode(await ParameterSetFile.ReadAsync(file, ct)));
+                }
+                catch (InvalidDataException e)
+                {
+                    problems.Add($"{path}: the result kept for {key}: {e.Message}");
+                }
             }
         }
         return (results, problems);
@@ -138,15 +231,44 @@ internal sealed class ModelStore : IModelStore
     /// <inheritdoc />
     public Task DiscardRoundResultsAsync(string runId, int keepRound, CancellationToken ct)
     {
-        string dir = Path.Combine(_root, runId);
-        if (!Directory.Exists(dir)) return Task.CompletedTask;
-        string keep = keepRound < 0 ? "" : Path.GetFileName(RoundResultsPathOf(runId, keepRound));
-        foreach (var folder in Directory.EnumerateDirectories(dir, "round-*.results"))
+        lock (_resultFolders)
         {
-            if (Path.GetFileName(folder) != keep) Directory.Delete(folder, recursive: true);
+            if (!_resultFolders.TryGetValue(runId, out var rounds))
+            {
+                string dir = Path.Combine(_root, runId);
+                rounds = [];
+                if (Directory.Exists(dir))
+                {
+                    foreach (var entry in Directory.EnumerateFileSystemEntries(dir, "round-*.results"))
+                    {
+                        if (RoundOf(Path.GetFileName(entry)) is { } found) rounds.Add(found);
+                        else Delete(entry);
+                    }
+                }
+                _resultFolders[runId] = rounds;
+            }
+            foreach (int round in rounds.Where(r => r != keepRound).ToArray())
+            {
+                Delete(RoundResultsPathOf(runId, round));
+                rounds.Remove(round);
+            }
         }
         return Task.CompletedTask;
     }
+
+    private static void Delete(string path)
+    {
+        if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        else File.Delete(path);
+    }
+
+    // The round of a results file's name (round-NNNN.results), or null for a name RoundResultsPathOf does not give.
+    private static int? RoundOf(string name) =>
+        name.StartsWith("round-", StringComparison.Ordinal) && name.EndsWith(".results", StringComparison.Ordinal)
+        && int.TryParse(name.AsSpan("round-".Length, name.Length - "round-".Length - ".results".Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int round)
+        && ResultsName(round) == name
+            ? round
+            : null;
 
     // Keys are node names or arrival numbers; escaped all the same so that no key can leave the folder.
     private static string FileNameOf(string key) => Uri.EscapeDataString(key).Replace(".", "%2E", StringComparison.Ordinal) + ".cps";

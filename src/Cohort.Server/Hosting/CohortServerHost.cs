@@ -158,7 +158,9 @@ public sealed class CohortServerHost : IAsyncDisposable
         bool requireNodeCertificates, string? revocationFile, string adminToken, AuditLedger ledger, CancellationToken ct)
     {
         Transport.ThreadPoolFloor.Raise();
-        var builder = WebApplication.CreateSlimBuilder();
+        // No reloading of configuration files: it watches the working folder and every folder below it (inotify), and a
+        // data folder below the working folder would wake that watcher for every file a round writes.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders();
         // Scopes carry the run, round and node ids: fields in JSON lines, a "=>" prefix in plain lines.
         if (options.JsonLogs) builder.Logging.AddJsonConsole(o => { o.IncludeScopes = true; o.TimestampFormat = "O"; o.UseUtcTimestamp = true; });

@@ -62,6 +62,25 @@ public sealed class ParameterSetFileTests : IDisposable
         Assert.Equal(long.MinValue + 3, BitConverter.ToInt64(read["step"].Data));
     }
 
+    [Theory]
+    [InlineData(1000, true)]
+    [InlineData(1000, false)]
+    [InlineData(300_000, true)]
+    public async Task A_file_holds_exactly_the_stream_form_whether_written_in_one_gathered_write_or_streamed(int floats, bool flushToDisk)
+    {
+        // 1,000 floats take the small-file path (one gathered write), 300,000 (1.2 MB) the streamed one.
+        var values = new float[floats];
+        for (int i = 0; i < floats; i++) values[i] = i * 0.5f - 7;
+        var original = new ParameterSet([.. Mixed(), Tensor.FromFloat32("big", [floats], values)]);
+        string path = Path.Combine(_dir, "model.cps");
+
+        await ParameterSetFile.WriteAsync(path, original, flushToDisk);
+
+        Assert.Equal(await EncodeAsync(original), await File.ReadAllBytesAsync(path));
+        AssertIdentical(original, await ParameterSetFile.ReadAsync(path));
+        Assert.Equal(["model.cps"], Directory.GetFiles(_dir).Select(Path.GetFileName));
+    }
+
     [Fact]
     public async Task Writing_replaces_an_existing_file_and_leaves_no_temporary_file()
     {

@@ -1,0 +1,137 @@
+using Cohort.Engine.Models;
+using Cohort.Engine.Nodes;
+using Cohort.Parameters;
+using Cohort.Records;
+
+namespace Cohort.Engine.Tests;
+
+/// <summary>
+/// The fit results kept for an unfinished round: appended to one file per round, read back (the last of a key wins, a
+/// record cut short by a crash is dropped), and discarded after every round without listing the run's folder each time.
+/// </summary>
+public sealed class ModelStoreKeptResultsTests : IDisposable
+{
+    private const string Run = "run-a";
+    private readonly string _root = Path.Combine(Path.GetTempPath(), $"cohort-kept-store-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
+    }
+
+    private static KeptResult Result(string node, int round, float value = 1f, int values = 2) => new(node, round - 1,
+        new TaskOutcome(true, null, 10, 0.5, Metrics.Empty, new ParameterSet([Tensor.FromFloat32("w", [values], Enumerable.Repeat(value, values).ToArray())]), 0.1, 8));
+
+    private string[] ResultEntries() =>
+        Directory.EnumerateFileSystemEntries(Path.Combine(_root, Run), "*.results").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+
+    private static float First(KeptResult r) => r.Outcome.Parameters!["w"].AsFloat32()[0];
+
+    [Fact]
+    public async Task Results_read_back_in_key_order_and_the_last_result_of_a_node_wins()
+    {
+        var store = new ModelStore(_root);
+        await store.SaveRoundResultAsync(Run, 3, "n2", Result("n2", 3, 2f), CancellationToken.None);
+        await store.SaveRoundResultAsync(Run, 3, "n1", Result("n1", 3, 1f), CancellationToken.None);
+        await store.SaveRoundResultAsync(Run, 3, "n2", Result("n2", 3, 5f), CancellationToken.None);
+        // Larger than 1 MiB: streamed into its record rather than written at once.
+        await store.SaveRoundResultAsync(Run, 3, "n3", Result("n3", 3, 3f, values: 300_000), CancellationToken.None);
+
+        var (results, problems) = await new ModelStore(_root).LoadRoundResultsAsync(Run, 3, CancellationToken.None);
+
+        Assert.Empty(problems);
+        Assert.Equal(["n1", "n2", "n3"], results.Select(r => r.Node));
+        Assert.Equal([1f, 5f, 3f], results.Select(First));
+        Assert.Equal(300_000, results[2].Outcome.Parameters!["w"].Count);
+        Assert.All(results, r => Assert.Equal(2, r.SentVersion));
+    }
+
+    [Fact]
+    public async Task A_record_cut_short_by_a_crash_is_noted_and_cut_off_so_that_later_results_follow_the_last_whole_one()
+    {
+        var store = new ModelStore(_root);
+        await store.SaveRoundResultAsync(Run, 1, "n1", Result("n1", 1), CancellationToken.None);
+        await store.SaveRoundResultAsync(Run, 1, "n2", Result("n2", 1), CancellationToken.None);
+        string path = store.RoundResultsPathOf(Run, 1);
+        long whole = new FileInfo(path).Length;
+        await using (var file = new FileStream(path, FileMode.Open))
+            file.SetLength(whole - 7);
+
+        var (results, problems) = await store.LoadRoundResultsAsync(Run, 1, CancellationToken.None);
+        Assert.Equal(["n1"], results.Select(r => r.Node));
+        Assert.Contains("cut short", Assert.Single(problems));
+
+        await store.SaveRoundResultAsync(Run, 1, "n2", Result("n2", 1, 4f), CancellationToken.None);
+        (results, problems) = await store.LoadRoundResultsAsync(Run, 1, CancellationToken.None);
+        Assert.Empty(problems);
+        Assert.Equal(["n1", "n2"], results.Select(r => r.Node));
+        Assert.Equal(4f, First(results[1]));
+    }
+
+    [Fact]
+    public async Task A_streamed_record_whose_length_was_never_set_is_cut_short_not_read()
+    {
+        var store = new ModelStore(_root);
+        await store.SaveRoundResultAsync(Run, 1, "n1", Result("n1", 1), CancellationToken.None);
+        string path = store.RoundResultsPathOf(Run, 1);
+        long first = new FileInfo(path).Length;
+        await store.SaveRoundResultAsync(Run, 1, "n2", Result("n2", 1, values: 300_000), CancellationToken.None);
+        // As the record stands while its result is streamed: the header it starts with, the length not yet set.
+        await using (var file = new FileStream(path, FileMode.Open))
+        {
+            file.Position = first;
+            file.Write([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
+        }
+
+        var (results, problems) = await store.LoadRoundResultsAsync(Run, 1, CancellationToken.None);
+
+        Assert.Equal(["n1"], results.Select(r => r.Node));
+        Assert.Contains("cut short", Assert.Single(problems));
+        Assert.Equal(first, new FileInfo(path).Length);
+    }
+
+    [Fact]
+    public async Task Discarding_removes_what_an_earlier_process_left_and_what_was_written_since_but_the_round_kept()
+    {
+        var earlier = new ModelStore(_root);
+        await earlier.SaveRoundResultAsync(Run, 1, "n1", Result("n1", 1), CancellationToken.None);
+        await earlier.SaveRoundResultAsync(Run, 2, "n1", Result("n1", 2), CancellationToken.None);
+        Directory.CreateDirectory(Path.Combine(_root, Run, "round-7.results"));
+        // A round kept in a folder of one file per result, as data folders written before hold them.
+        string legacy = Path.Combine(_root, Run, "round-0005.results");
+        Directory.CreateDirectory(legacy);
+        await ParameterSetFile.WriteAsync(Path.Combine(legacy, "n9.cps"), KeptResultCodec.Encode(Result("n9", 5)));
+        await earlier.SaveAsync(Run, 1, new ParameterSet([Tensor.FromFloat32("w", [1], [1f])]), CancellationToken.None);
+
+        // A new process finds them on disk the first time and keeps the interrupted round's.
+        var store = new ModelStore(_root);
+        Assert.Equal(["n9"], (await store.LoadRoundResultsAsync(Run, 5, CancellationToken.None)).Results.Select(r => r.Node));
+        await store.SaveRoundResultAsync(Run, 5, "n8", Result("n8", 5), CancellationToken.None);
+        Assert.Equal(["n8", "n9"], (await store.LoadRoundResultsAsync(Run, 5, CancellationToken.None)).Results.Select(r => r.Node));
+        await store.DiscardRoundResultsAsync(Run, 2, CancellationToken.None);
+        Assert.Equal(["round-0002.results"], ResultEntries());
+        Assert.Single((await store.LoadRoundResultsAsync(Run, 2, CancellationToken.None)).Results);
+
+        // Then round by round, from what it wrote itself.
+        await store.SaveRoundResultAsync(Run, 3, "n2", Result("n2", 3), CancellationToken.None);
+        await store.DiscardRoundResultsAsync(Run, -1, CancellationToken.None);
+        Assert.Empty(ResultEntries());
+        await store.SaveRoundResultAsync(Run, 4, "n1", Result("n1", 4), CancellationToken.None);
+        await store.SaveRoundResultAsync(Run, 4, "n2", Result("n2", 4), CancellationToken.None);
+        await store.DiscardRoundResultsAsync(Run, -1, CancellationToken.None);
+        Assert.Empty(ResultEntries());
+        Assert.True(File.Exists(store.PathOf(Run, 1)));
+    }
+
+    [Fact]
+    public async Task Discarding_a_run_without_a_folder_does_nothing_and_later_results_are_still_discarded()
+    {
+        var store = new ModelStore(_root);
+        await store.DiscardRoundResultsAsync(Run, -1, CancellationToken.None);
+        Assert.False(Directory.Exists(Path.Combine(_root, Run)));
+
+        await store.SaveRoundResultAsync(Run, 1, "n1", Result("n1", 1), CancellationToken.None);
+        await store.DiscardRoundResultsAsync(Run, -1, CancellationToken.None);
+        Assert.Empty(ResultEntries());
+    }
+}

@@ -2,6 +2,8 @@
 # Publishes the `cohort` command (server, node and every other command in one file) as a
 # self-contained, single-file, trimmed linux-x64 executable that needs no .NET on the machine.
 #   deploy/publish.sh [OUT_DIR]        (default: .build/publish/linux-x64)
+#   deploy/publish.sh --aot [OUT_DIR]  (default: .build/publish/linux-x64-aot) Native AOT: the same commands
+#                                      compiled ahead of time, for servers (see "--aot" below)
 # COHORT_TRIM=false publishes untrimmed (bigger; for ruling trimming out when chasing a fault).
 # COHORT_COMPRESS=false publishes the bundle uncompressed: 43 MB instead of 25, but an idle server
 # holds about 11 MiB less (see EnableCompressionInSingleFile below and docs/benchmarks.md).
@@ -25,14 +27,32 @@
 # - TreatWarningsAsErrors=false: the trim and single-file analysers' warnings (reflection JSON,
 #   Assembly.Location in NodeProcess, which single-file handles) are reviewed above; the ordinary
 #   build keeps warnings fatal.
+# --aot: PublishAot compiles Cohort and the .NET libraries it uses to machine code (no JIT at run time);
+#   an idle server holds ~53 MiB instead of ~60 (docs/benchmarks.md, Server memory). The native SQLite,
+#   SkiaSharp and HarfBuzz libraries are files beside `cohort` (keep the folder together). Reflection-based
+#   JSON stays off: everything the program serialises is source-generated or written by hand, so a missed
+#   type fails loudly. Code is compiled for the portable x86-64 baseline, where the learning engine's
+#   256-bit kernels fall back to 128-bit ones: use this build for servers and the trimmed one for nodes
+#   (docs/deploy.md). Needs clang and zlib (`apt-get install -y clang zlib1g-dev`) and several minutes.
+#   tests/aot/run.sh publishes it and checks the server, the demo and the dashboard's feed on it.
 set -euo pipefail
+aot=false
+if [ "${1:-}" = "--aot" ]; then aot=true; shift; fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${1:-$root/.build/publish/linux-x64}"
+if [ "$aot" = true ]; then out="${1:-$root/.build/publish/linux-x64-aot}"; else out="${1:-$root/.build/publish/linux-x64}"; fi
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 trim="${COHORT_TRIM:-true}"
 compress="${COHORT_COMPRESS:-true}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+if [ "$aot" = true ]; then
+  command -v clang >/dev/null 2>&1 || { echo "publish.sh --aot: clang not found; install it with 'apt-get install -y clang zlib1g-dev'" >&2; exit 1; }
+  dotnet publish "$root/src/Cohort.Cli/Cohort.Cli.csproj" -c Release -r linux-x64 -o "$out" -nologo -v q -clp:ErrorsOnly \
+    -p:PublishAot=true -p:DebugType=none -p:TreatWarningsAsErrors=false
+  rm -f "$out"/*.xml "$out"/*.pdb # API docs and symbols of the libraries, copied beside the program; nothing reads them there
+  echo "published $out/cohort ($(stat -c %s "$out/cohort") bytes; keep the .so files beside it)"
+  exit 0
+fi
 dotnet publish "$root/src/Cohort.Cli/Cohort.Cli.csproj" -c Release -r linux-x64 -o "$out" -nologo -v q -clp:ErrorsOnly \
   -p:SelfContained=true -p:PublishSingleFile=true -p:PublishTrimmed="$trim" \
   -p:JsonSerializerIsReflectionEnabledByDefault=true \

@@ -285,7 +285,7 @@ internal static class FedAvgPaperBench
                 double acc = round.CentralMetrics.GetDouble("accuracy", double.NaN);
                 if (!double.IsNaN(acc)) best = Math.Max(best, acc);
                 accuracy.Add(Number(acc, 4));
-                bestSoFar.Add(JsonValue.Create(Math.Round(best, 4)));
+                bestSoFar.Add((JsonNode)Math.Round(best, 4));
                 recent.Enqueue(acc);
                 if (recent.Count > SustainedWindow) recent.Dequeue();
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{e.Name} seed {seed} lr {lr:R} round {round.Round,4}: {what} accuracy {acc:0.0000}, best so far {best:0.0000}  ({seconds[^1]:0.0}s)"));

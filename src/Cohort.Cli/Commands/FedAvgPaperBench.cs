@@ -176,7 +176,7 @@ internal static class FedAvgPaperBench
             double score = curve.Length == 0 ? double.NaN : curve[Math.Max(0, curve.Length - SustainedWindow)..].Average();
             scores.Add(score);
             log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fedavg_paper.sweep.{e.Name}.lr{lr:R}.validation_score {score:0.0000}"));
-            points.Add(new JsonObject
+            points.Add((JsonNode)new JsonObject
             {
                 ["learning_rate"] = lr,
                 ["validation_score"] = Number(score, 4),
@@ -285,7 +285,7 @@ internal static class FedAvgPaperBench
                 double acc = round.CentralMetrics.GetDouble("accuracy", double.NaN);
                 if (!double.IsNaN(acc)) best = Math.Max(best, acc);
                 accuracy.Add(Number(acc, 4));
-                bestSoFar.Add(Math.Round(best, 4));
+                bestSoFar.Add((JsonNode)Math.Round(best, 4));
                 recent.Enqueue(acc);
                 if (recent.Count > SustainedWindow) recent.Dequeue();
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{e.Name} seed {seed} lr {lr:R} round {round.Round,4}: {what} accuracy {acc:0.0000}, best so far {best:0.0000}  ({seconds[^1]:0.0}s)"));

@@ -57,7 +57,7 @@ internal static class FlambyTuning
                     sum += (await FlambyRun.FederatedAsync(fit, validation, data.Settings, candidate, true, FlambyBench.FirstSeed + s, ct)).Mean;
                 double score = sum / seeds;
                 Console.WriteLine($"tune.{row.Strategy} {candidate.Describe()} validation {score:F4}");
-                grid.Add(new JsonObject { ["settings"] = candidate.Describe(), ["validation_accuracy"] = Math.Round(score, 4) });
+                grid.Add((JsonNode)new JsonObject { ["settings"] = candidate.Describe(), ["validation_accuracy"] = Math.Round(score, 4) });
                 // Ties keep the earlier (smaller-rate) setting: the grid is ordered from cautious to aggressive.
                 if (score > bestScore + 1e-12)
                 {

@@ -85,7 +85,7 @@ internal static class LongRunBench
                     {
                         lastCurve = info.RoundsDone;
                         var (anonymous, mapped, shared, _, _) = ProcessMemory.Breakdown(server.Id);
-                        curve.Add(new JsonObject { ["round"] = info.RoundsDone, ["server_rss_mib"] = Math.Round(rss, 1), ["anon_mib"] = Math.Round(anonymous, 1), ["file_mib"] = Math.Round(mapped, 1), ["shmem_mib"] = Math.Round(shared, 1) });
+                        curve.Add((JsonNode)new JsonObject { ["round"] = info.RoundsDone, ["server_rss_mib"] = Math.Round(rss, 1), ["anon_mib"] = Math.Round(anonymous, 1), ["file_mib"] = Math.Round(mapped, 1), ["shmem_mib"] = Math.Round(shared, 1) });
                     }
                     if (processes.FirstOrDefault(p => !p.IsRunning) is { } dead) throw new CliException($"node '{dead.Name}' exited during the run");
                     if (DateTime.UtcNow > deadline) throw new CliException("the run did not finish within 2 hours");

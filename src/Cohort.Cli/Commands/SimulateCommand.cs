@@ -57,7 +57,7 @@ internal static class SimulateCommand
             {
                 var info = Server.Control.RunDetails.Round(round, results);
                 output.WriteLine(RunReport.RoundLine(info, plan.Rounds, maxNodes: 8));
-                perRound.Add(RoundJson(info, roundClock.Elapsed.TotalSeconds));
+                perRound.Add((JsonNode)RoundJson(info, roundClock.Elapsed.TotalSeconds));
                 roundClock.Restart();
                 return Task.CompletedTask;
             },

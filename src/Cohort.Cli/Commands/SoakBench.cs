@@ -98,7 +98,7 @@ internal static class SoakBench
                 if (clock.Elapsed < nextSample) return;
                 var (now, _) = server.Memory();
                 rss.Add((clock.Elapsed.TotalSeconds, now));
-                curve.Add(new JsonObject { ["t_s"] = Math.Round(clock.Elapsed.TotalSeconds, 1), ["server_rss_mib"] = Math.Round(now, 1), ["host_rss_mib"] = Math.Round(ProcessMemory.Read(Environment.ProcessId).Rss, 1), ["node_warnings"] = nodeLog.Warnings });
+                curve.Add((JsonNode)new JsonObject { ["t_s"] = Math.Round(clock.Elapsed.TotalSeconds, 1), ["server_rss_mib"] = Math.Round(now, 1), ["host_rss_mib"] = Math.Round(ProcessMemory.Read(Environment.ProcessId).Rss, 1), ["node_warnings"] = nodeLog.Warnings });
                 nextSample += SampleEvery;
             }
             Sample();

@@ -176,7 +176,7 @@ internal static class DemoCommand
             double prAuc = e.Metrics.TryGetValue("pr_auc", out var pr) ? RunReport.Value(pr) : double.NaN;
             double f1 = e.Metrics.TryGetValue("f1", out var f) ? RunReport.Value(f) : double.NaN;
             long trainExamples = fit is null ? 0 : fit.Metrics.TryGetValue("train_examples", out var t) ? (long)RunReport.Value(t) : fit.Examples;
-            nodes.Add(new JsonObject
+            nodes.Add((JsonNode)new JsonObject
             {
                 ["name"] = e.Node,
                 ["train_examples"] = trainExamples,

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using Cohort.Apps;
 using Cohort.Strategies;
 
@@ -17,6 +18,9 @@ internal static class PluginLoader
         string file = Path.GetFullPath(path);
         if (Directory.Exists(file)) throw new CliException($"--plugin {path}: is a folder; name the plugin's .dll inside it");
         if (!File.Exists(file)) throw new CliException($"--plugin {path}: file not found");
+        // A Native AOT build (deploy/publish.sh --aot) compiles everything ahead of time and cannot load assemblies.
+        if (!RuntimeFeature.IsDynamicCodeSupported)
+            throw new CliException($"--plugin {path}: this cohort is a Native AOT build, which cannot load plugins; use the trimmed build (deploy/publish.sh) or the tool");
         Assembly assembly;
         try
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Cohort.Parameters;
@@ -31,23 +32,36 @@ internal static class CheckpointCodec
 
     private static ParameterSet Pack(StrategyCheckpoint checkpoint, bool share)
     {
-        var values = checkpoint.Values.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new Dictionary<string, object>
+        // Written by hand rather than by reflection (a NativeAOT build has none): the same bytes the serializer wrote
+        // for {"strategy": name, "values": [{"key", "kind", "value"}, ...]}.
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
         {
-            ["key"] = kv.Key,
-            ["kind"] = kv.Value.Kind.ToString(),
-            ["value"] = kv.Value.Kind switch
+            writer.WriteStartObject();
+            writer.WriteString("strategy", checkpoint.Strategy);
+            writer.WriteStartArray("values");
+            foreach (var (key, value) in checkpoint.Values.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {
-                ScalarKind.Bool => kv.Value.AsBool(),
-                ScalarKind.Int => kv.Value.AsInt(),
-                ScalarKind.Double => BitConverter.DoubleToInt64Bits(kv.Value.AsDouble()),
-                _ => kv.Value.AsString(),
-            },
-        }).ToArray();
-        byte[] json = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["strategy"] = checkpoint.Strategy, ["values"] = values });
+                writer.WriteStartObject();
+                writer.WriteString("key", key);
+                writer.WriteString("kind", value.Kind.ToString());
+                switch (value.Kind)
+                {
+                    case ScalarKind.Bool: writer.WriteBoolean("value", value.AsBool()); break;
+                    case ScalarKind.Int: writer.WriteNumber("value", value.AsInt()); break;
+                    case ScalarKind.Double: writer.WriteNumber("value", BitConverter.DoubleToInt64Bits(value.AsDouble())); break;
+                    default: writer.WriteString("value", value.AsString()); break;
+                }
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+        var json = buffer.WrittenSpan;
         // Padded to whole int32 elements; the JSON reader ignores trailing spaces.
         var padded = new byte[(json.Length + 3) / 4 * 4];
         Array.Fill(padded, (byte)' ');
-        json.CopyTo(padded, 0);
+        json.CopyTo(padded);
         var meta = new Tensor(MetaTensor, DType.Int32, [padded.Length / 4], padded);
         var state = share
             ? checkpoint.Tensors.Select(t => new Tensor(StatePrefix + t.Name, t.DType, (int[])t.Shape.Clone(), t.Data))

@@ -55,14 +55,14 @@ internal sealed record FederatedTabularStatistics
     }
 
     /// <summary>The JSON sent to nodes.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, StatisticsJson.Options);
+    public string ToJson() => JsonSerializer.Serialize(this, StatisticsJson.Default.FederatedTabularStatistics);
 
     /// <summary>Reads what <see cref="ToJson"/> wrote; throws <see cref="InvalidDataException"/> for anything else.</summary>
     public static FederatedTabularStatistics FromJson(string json, string source)
     {
         try
         {
-            return JsonSerializer.Deserialize<FederatedTabularStatistics>(json, StatisticsJson.Options) ?? throw new InvalidDataException($"{source}: empty statistics");
+            return JsonSerializer.Deserialize(json, StatisticsJson.Default.FederatedTabularStatistics) ?? throw new InvalidDataException($"{source}: empty statistics");
         }
         catch (JsonException e)
         {

@@ -30,14 +30,14 @@ internal sealed record TabularStatistics
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Categories { get; init; } = new SortedDictionary<string, IReadOnlyDictionary<string, long>>(StringComparer.Ordinal);
 
     /// <summary>The JSON a node sends.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, StatisticsJson.Options);
+    public string ToJson() => JsonSerializer.Serialize(this, StatisticsJson.Default.TabularStatistics);
 
     /// <summary>Reads what <see cref="ToJson"/> wrote; throws <see cref="InvalidDataException"/> for anything else.</summary>
     public static TabularStatistics FromJson(string json, string source)
     {
         try
         {
-            return JsonSerializer.Deserialize<TabularStatistics>(json, StatisticsJson.Options) ?? throw new InvalidDataException($"{source}: empty statistics");
+            return JsonSerializer.Deserialize(json, StatisticsJson.Default.TabularStatistics) ?? throw new InvalidDataException($"{source}: empty statistics");
         }
         catch (JsonException e)
         {
@@ -125,13 +125,14 @@ internal sealed record TabularColumnType(string Name, string Type);
 /// <param name="SumSquares">The sum of their squares.</param>
 internal sealed record NumericMoments(long Count, double Sum, double SumSquares);
 
-/// <summary>JSON options shared by the statistics records: snake_case names, doubles exact.</summary>
-internal static class StatisticsJson
-{
-    public static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        RespectNullableAnnotations = true,
-    };
-}
+/// <summary>
+/// JSON of the statistics records: snake_case names, doubles exact. Source-generated (no reflection), so a
+/// trimmed or NativeAOT build reads and writes the same JSON.
+/// </summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(TabularStatistics))]
+[JsonSerializable(typeof(FederatedTabularStatistics))]
+internal sealed partial class StatisticsJson : JsonSerializerContext;

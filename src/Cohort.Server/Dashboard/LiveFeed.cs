@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Cohort.Engine.State;
 using Microsoft.AspNetCore.Http;
 
@@ -9,7 +10,7 @@ namespace Cohort.Server.Dashboard;
 /// Server-sent events for the live pages: a small snapshot of runs (status, rounds, phase) and node counts,
 /// sent whenever it changes. Pages re-fetch their content when a snapshot arrives.
 /// </summary>
-internal sealed class LiveFeed(DashboardData data)
+internal sealed partial class LiveFeed(DashboardData data)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private (string Json, DateTime At) _cached = ("", DateTime.MinValue);
@@ -25,17 +26,15 @@ internal sealed class LiveFeed(DashboardData data)
         {
             if (DateTime.UtcNow - _cached.At < Period) return _cached.Json;
             var runs = await data.Store.ListRunsAsync(null, ct);
-            var snapshot = new
-            {
-                nodesOnline = data.Registry.All.Count(n => n.Online),
-                nodesBusy = data.Registry.All.Count(n => n.Status == NodeStatus.Busy),
-                runs = runs.Take(50).Select(r =>
+            var snapshot = new Snapshot(
+                data.Registry.All.Count(n => n.Online),
+                data.Registry.All.Count(n => n.Status == NodeStatus.Busy),
+                runs.Take(50).Select(r =>
                 {
                     var p = data.ProgressOf(r.Id);
-                    return new { id = r.Id, status = r.Status.ToText(), done = r.RoundsDone, planned = r.RoundsPlanned, round = p?.Round, phase = p?.Phase.ToText(), received = p?.Received, waiting = p?.WaitingReason };
-                }),
-            };
-            _cached = (JsonSerializer.Serialize(snapshot), DateTime.UtcNow);
+                    return new RunState(r.Id, r.Status.ToText(), r.RoundsDone, r.RoundsPlanned, p?.Round, p?.Phase.ToText(), p?.Received, p?.WaitingReason);
+                }).ToList());
+            _cached = (JsonSerializer.Serialize(snapshot, SnapshotJson.Default.Snapshot), DateTime.UtcNow);
             return _cached.Json;
         }
         finally
@@ -86,4 +85,13 @@ internal sealed class LiveFeed(DashboardData data)
         {
         }
     }
+
+    private sealed record Snapshot(int NodesOnline, int NodesBusy, IReadOnlyList<RunState> Runs);
+
+    private sealed record RunState(string Id, string Status, int Done, int Planned, int? Round, string? Phase, int? Received, string? Waiting);
+
+    // Source-generated, so a NativeAOT build serialises it; camelCase names, in this order, are what the pages read.
+    [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+    [JsonSerializable(typeof(Snapshot))]
+    private sealed partial class SnapshotJson : JsonSerializerContext;
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Cohort.Server.Security;
 
@@ -9,15 +10,13 @@ namespace Cohort.Server.Security;
 /// client, mapped to who logged in. Kept in <c>DATA_DIR/sessions.json</c> (owner-only) so a restart logs
 /// nobody out; the file holds only SHA-256 hashes of the ids, so reading it gives no session away.
 /// </summary>
-internal sealed class DashboardSessions
+internal sealed partial class DashboardSessions
 {
     /// <summary>Name of the session cookie.</summary>
     public const string CookieName = "cohort_session";
 
     /// <summary>How long a session lasts after login.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(12);
-
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     private readonly string _file;
     private readonly Lock _lock = new();
@@ -33,7 +32,7 @@ internal sealed class DashboardSessions
         {
             try
             {
-                stored = JsonSerializer.Deserialize<StoredSessions>(File.ReadAllText(_file));
+                stored = JsonSerializer.Deserialize(File.ReadAllText(_file), SessionsJson.Default.StoredSessions);
             }
             catch (JsonException)
             {
@@ -127,8 +126,13 @@ internal sealed class DashboardSessions
         var now = DateTimeOffset.UtcNow;
         foreach (var expired in _byHash.Where(kv => kv.Value.Expires <= now).Select(kv => kv.Key).ToList()) _byHash.Remove(expired);
         var stored = new StoredSessions { FormKey = Convert.ToHexStringLower(_formKey), Sessions = _byHash.Values.OrderBy(s => s.Expires).ToList() };
-        DataFiles.WriteOwnerOnly(_file, JsonSerializer.Serialize(stored, Json) + "\n");
+        DataFiles.WriteOwnerOnly(_file, JsonSerializer.Serialize(stored, SessionsJson.Default.StoredSessions) + "\n");
     }
+
+    // Source-generated (no reflection): the same JSON as the reflection-based serializer, and a NativeAOT build can read it.
+    [JsonSourceGenerationOptions(WriteIndented = true)]
+    [JsonSerializable(typeof(StoredSessions))]
+    private sealed partial class SessionsJson : JsonSerializerContext;
 
     private sealed class StoredSessions
     {

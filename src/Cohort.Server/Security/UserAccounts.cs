@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Cohort.Server.Security;
 
@@ -7,10 +8,8 @@ namespace Cohort.Server.Security;
 /// are stored. The file lives beside the other credential files (admin token, viewer tokens) rather than in
 /// the state store, so SQLite and PostgreSQL deployments keep their users the same way.
 /// </summary>
-internal sealed class UserAccounts
+internal sealed partial class UserAccounts
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
-
     private readonly string _file;
     private readonly int _iterations;
     private readonly Lock _lock = new();
@@ -152,7 +151,7 @@ internal sealed class UserAccounts
             Hash = u.Password.Hash,
             Created = u.Created,
         }).ToList();
-        DataFiles.WriteOwnerOnly(_file, JsonSerializer.Serialize(records, Json) + "\n");
+        DataFiles.WriteOwnerOnly(_file, JsonSerializer.Serialize(records, UsersJson.Default.ListStoredUser) + "\n");
         _users = users;
     }
 
@@ -163,7 +162,7 @@ internal sealed class UserAccounts
         List<StoredUser>? records;
         try
         {
-            records = JsonSerializer.Deserialize<List<StoredUser>>(File.ReadAllText(file));
+            records = JsonSerializer.Deserialize(File.ReadAllText(file), UsersJson.Default.ListStoredUser);
         }
         catch (JsonException e)
         {
@@ -186,6 +185,11 @@ internal sealed class UserAccounts
         }
         return users;
     }
+
+    // Source-generated (no reflection): the same JSON as the reflection-based serializer, and a NativeAOT build can read it.
+    [JsonSourceGenerationOptions(WriteIndented = true)]
+    [JsonSerializable(typeof(List<StoredUser>))]
+    private sealed partial class UsersJson : JsonSerializerContext;
 
     private sealed class StoredUser
     {

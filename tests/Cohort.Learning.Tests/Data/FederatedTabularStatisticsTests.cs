@@ -1,5 +1,8 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Cohort.Learning.Data;
 
 namespace Cohort.Learning.Tests.Data;
@@ -162,6 +165,25 @@ public sealed class FederatedTabularStatisticsTests
 
         Assert.Equal(stats.ToJson(), back.ToJson());
         Assert.Equal(stats.Std("amount"), back.Std("amount"));
+    }
+
+    [Fact]
+    public void Statistics_json_is_what_the_reflection_serializer_wrote_so_nodes_and_servers_of_either_build_agree()
+    {
+        var site = TabularStatistics.Compute(Sites()[0].Table, Options);
+        var stats = Aggregate(Sites(), Options, minCount: 5);
+        // The options the records were serialised with before their JSON was source-generated.
+        var reflection = new JsonSerializerOptions
+        {
+            PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+            RespectNullableAnnotations = true,
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+        };
+
+        Assert.Equal(JsonSerializer.Serialize(site, reflection), site.ToJson());
+        Assert.Equal(JsonSerializer.Serialize(stats, reflection), stats.ToJson());
+        Assert.Equal(stats.ToJson(), JsonSerializer.Serialize(JsonSerializer.Deserialize<FederatedTabularStatistics>(stats.ToJson(), reflection), reflection));
     }
 
     private static TabularTable Concat(TabularTable[] tables)

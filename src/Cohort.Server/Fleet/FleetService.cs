@@ -194,6 +194,7 @@ internal sealed class FleetService(
         {
             var reply = await ReceiveResultAsync(requestStream, context, receipt);
             Record(receipt, reply.Accepted, reply.Reason);
+            await DrainAsync(requestStream, context.CancellationToken);
             return reply;
         }
         catch (RpcException e)
@@ -208,6 +209,27 @@ internal sealed class FleetService(
             if (throttle.Allow("undecodable-result", out long suppressed))
                 log.LogWarning("Refused an undecodable result message from {Peer}: {Error} ({Suppressed} more since the last line)", context.Peer, e.Message, suppressed);
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"undecodable result message: {e.Message}"));
+        }
+    }
+
+    // A reply sent before the request was read to its end makes the transport reset the unread rest, and a
+    // client still writing may then see its call cancelled instead of the reply (a refusal or a duplicate,
+    // answered from the header). A small remainder is read and dropped first, so such a client gets the
+    // reply; a large one (or a client that never ends its stream) is cut off after a bound.
+    private const int DrainBytes = 1 << 20;
+
+    private static async Task DrainAsync(IAsyncStreamReader<ResultMessage> requestStream, CancellationToken ct)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(TimeSpan.FromSeconds(2));
+        long bytes = 0;
+        try
+        {
+            while (bytes <= DrainBytes && await requestStream.MoveNext(bound.Token)) bytes += requestStream.Current.CalculateSize();
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidProtocolBufferException or RpcException or InvalidOperationException)
+        {
+            // What was left is not ours to read: the reply goes out as it is.
         }
     }
 

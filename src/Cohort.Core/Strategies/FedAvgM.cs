@@ -89,7 +89,7 @@ public sealed class FedAvgM : FedAvg, IStatefulStrategy
     {
         private readonly ParameterSet _velocity = owner.VelocityFor(global);
 
-        public void Block<T>(int tensor, int start, Span<T> mean) where T : unmanaged, IFloatingPointIeee754<T>
+        public void Block<T>(int tensor, int start, Span<T> mean) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
         {
             var x = ParameterMath.View<T>(global[tensor]).Slice(start, mean.Length);
             var v = ParameterMath.View<T>(_velocity[tensor]).Slice(start, mean.Length);

@@ -10,5 +10,5 @@ namespace Cohort.Strategies;
 internal interface IMeanBlockSink
 {
     /// <summary>Values <paramref name="start"/>.. of float tensor <paramref name="tensor"/>; the buffer is scratch and may be overwritten.</summary>
-    void Block<T>(int tensor, int start, Span<T> mean) where T : unmanaged, IFloatingPointIeee754<T>;
+    void Block<T>(int tensor, int start, Span<T> mean) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>;
 }

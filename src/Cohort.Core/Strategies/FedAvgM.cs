@@ -87,10 +87,12 @@ public sealed class FedAvgM : FedAvg, IStatefulStrategy
     // its integer tensors stay as they are. The same operations, element by element, as over whole tensors.
     private sealed class MomentumStep(FedAvgM owner, ParameterSet global) : IMeanBlockSink
     {
-        private readonly ParameterSet _velocity = owner.VelocityFor(global);
+        private ParameterSet _velocity = owner.VelocityFor(global);
 
         public void Block<T>(int tensor, int start, Span<T> mean) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
         {
+            // A checkpoint saved since the aggregation began shares the velocity too.
+            if (owner._lent is not null) _velocity = owner.VelocityFor(global);
             var x = ParameterMath.View<T>(global[tensor]).Slice(start, mean.Length);
             var v = ParameterMath.View<T>(_velocity[tensor]).Slice(start, mean.Length);
             TensorPrimitives.Subtract<T>(mean, x, mean);

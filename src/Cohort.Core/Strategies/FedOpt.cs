@@ -107,8 +107,8 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
     {
         private readonly FedOpt _owner;
         private readonly ParameterSet _global;
-        private readonly ParameterSet _m;
-        private readonly ParameterSet _v;
+        private ParameterSet _m;
+        private ParameterSet _v;
 
         public AdaptiveStep(FedOpt owner, ParameterSet global)
         {
@@ -118,6 +118,8 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
 
         public void Block<T>(int tensor, int start, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
         {
+            // A checkpoint saved since the aggregation began shares the moments too.
+            if (_owner._lent is not null) (_m, _v) = _owner.MomentsFor(_global);
             var x = ParameterMath.View<T>(_global[tensor]).Slice(start, d.Length);
             var m = ParameterMath.View<T>(_m[tensor]).Slice(start, d.Length);
             var v = ParameterMath.View<T>(_v[tensor]).Slice(start, d.Length);

@@ -105,6 +105,16 @@ public sealed class StrategyCheckpointTests
         Round(strategy, 4, global);
         Assert.NotEqual(writtenBytes, written.Tensors["velocity/w"].Data);
         Assert.Same(written.Tensors["velocity/w"].Data, strategy.Save().Tensors["velocity/w"].Data);
+
+        // Saved while a round is under way (after its aggregation began): still left as it was.
+        var context = new RoundContext("run", 5, 10, new Selection(), Config.Empty, Config.Empty, new Random(5));
+        using var aggregation = strategy.BeginAggregateFit(context, global.Clone());
+        aggregation.Add("a", new FitResult(initial.Clone(), 1, Metrics.Empty));
+        var midRound = strategy.Save();
+        var midRoundBytes = midRound.Tensors["velocity/w"].Data.ToArray();
+        aggregation.Complete([]);
+        Assert.Equal(midRoundBytes, midRound.Tensors["velocity/w"].Data);
+        Assert.NotEqual(midRoundBytes, strategy.Save().Tensors["velocity/w"].Data);
     }
 
     [Fact]

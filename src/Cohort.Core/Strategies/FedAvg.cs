@@ -188,6 +188,19 @@ public class FedAvg : IStrategy
             return new FitAggregate(mean, _metrics.ToMetrics());
         }
 
+        /// <summary>
+        /// Completes the average into <paramref name="sink"/> block by block instead of a new model (float
+        /// tensors only: the integer tensors are left to the sink's owner); returns the metrics.
+        /// </summary>
+        internal Metrics CompleteInto(IReadOnlyList<NodeFailure> failures, IMeanBlockSink sink)
+        {
+            if (_results == 0) throw new AggregationException("no fit results to aggregate");
+            Flush();
+            _sum.ReadOutInto(1.0 / _totalExamples, _held, sink);
+            ReleaseHeld();
+            return _metrics.ToMetrics();
+        }
+
         private void TakeIntegers(string node, ParameterSet parameters)
         {
             if (IntegersFrom(node, i => parameters[i].Clone()) is { } integers) (_integers, _integersFrom) = (integers, node);

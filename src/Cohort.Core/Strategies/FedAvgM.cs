@@ -24,6 +24,10 @@ public sealed class FedAvgM : FedAvg, IStatefulStrategy
 
     private ParameterSet? _velocity;
 
+    // The last checkpoint handed out, which shares the velocity's buffers (a copy would be one more model at
+    // the end of every round); the next step copies the velocity first unless it has been written out.
+    private StrategyCheckpoint? _lent;
+
     /// <summary>Creates FedAvgM from <c>strategy.params</c>.</summary>
     public FedAvgM(Config parameters, StrategyServices? services = null) : base(services)
     {
@@ -41,41 +45,60 @@ public sealed class FedAvgM : FedAvg, IStatefulStrategy
     /// <inheritdoc />
     public override string Name => "fedavgm";
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Applies the step to <paramref name="global"/> in place, block by block as the mean is read out: the
+    /// aggregate is <paramref name="global"/> itself, so the server holds the global model and the velocity
+    /// at the end of the round, not the model before and after as well.
+    /// </summary>
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
-        new PseudoGradientAggregation(global, Step, AggregationBufferBytes) { SpoolHoldBytes = Services.SpoolHoldBytes };
+        new PseudoGradientAggregation(global, new MomentumStep(this, global), AggregationBufferBytes) { SpoolHoldBytes = Services.SpoolHoldBytes };
 
     /// <inheritdoc />
-    public StrategyCheckpoint Save() => new(Name, new ParameterSet(StrategyCheckpoint.Prefixed(_velocity, "velocity/")), Config.Empty);
+    public StrategyCheckpoint Save()
+    {
+        // Shares the velocity's buffers; they are copied before the next step changes them unless the
+        // checkpoint was written out by then (StrategyCheckpoint.MarkWritten).
+        var checkpoint = new StrategyCheckpoint(Name, new ParameterSet(
+            _velocity?.Select(t => new Parameters.Tensor("velocity/" + t.Name, t.DType, (int[])t.Shape.Clone(), t.Data)) ?? []), Config.Empty);
+        _lent = checkpoint;
+        return checkpoint;
+    }
 
     /// <inheritdoc />
     public void Restore(StrategyCheckpoint checkpoint)
     {
         checkpoint.RequireStrategy(Name);
         _velocity = checkpoint.Section("velocity/");
+        _lent = null;
     }
 
-    // The new model is written over Δ (ours, and not needed once the velocity has it), not into a copy of the
-    // global model: one model less at the end of the round. Integer tensors stay the global model's.
-    private ParameterSet Step(ParameterSet global, ParameterSet delta)
+    // The velocity the round's step will change: a fresh one at the first round, and a copy when a checkpoint
+    // that is still to be read shares its buffers (taken when the aggregation begins, after the last round's
+    // checkpoint was written).
+    private ParameterSet VelocityFor(ParameterSet global)
     {
-        _velocity ??= global.ZerosLike();
-        var step = new MomentumStep(global, _velocity, Momentum, LearningRate);
-        ParameterMath.ForEachFloat(delta, ref step);
-        ParameterMath.CopyIntegers(global, delta);
-        return delta;
+        if (_velocity is null) _velocity = global.ZerosLike();
+        else if (_lent is { Written: false }) _velocity = _velocity.Clone();
+        _lent = null;
+        return _velocity;
     }
 
-    private readonly struct MomentumStep(ParameterSet global, ParameterSet velocity, double beta, double eta) : IFloatStep
+    // g = −Δ with Δ = mean − x, so v ← β·v − Δ and x ← x − η·v, in place over the global model's float tensors;
+    // its integer tensors stay as they are. The same operations, element by element, as over whole tensors.
+    private sealed class MomentumStep(FedAvgM owner, ParameterSet global) : IMeanBlockSink
     {
-        public void Apply<T>(int index, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
+        private ParameterSet _velocity = owner.VelocityFor(global);
+
+        public void Block<T>(int tensor, int start, Span<T> mean) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
         {
-            var x = ParameterMath.View<T>(global[index]);
-            var v = ParameterMath.View<T>(velocity[index]);
-            // g = −Δ, so v ← β·v − Δ and x ← x − η·v (into Δ's buffer).
-            TensorPrimitives.Multiply<T>(v, T.CreateChecked(beta), v);
-            TensorPrimitives.Subtract<T>(v, d, v);
-            TensorPrimitives.MultiplyAdd<T>(v, T.CreateChecked(-eta), x, d);
+            // A checkpoint saved since the aggregation began shares the velocity too.
+            if (owner._lent is not null) _velocity = owner.VelocityFor(global);
+            var x = ParameterMath.View<T>(global[tensor]).Slice(start, mean.Length);
+            var v = ParameterMath.View<T>(_velocity[tensor]).Slice(start, mean.Length);
+            TensorPrimitives.Subtract<T>(mean, x, mean);
+            TensorPrimitives.Multiply<T>(v, T.CreateChecked(owner.Momentum), v);
+            TensorPrimitives.Subtract<T>(v, mean, v);
+            TensorPrimitives.MultiplyAdd<T>(v, T.CreateChecked(-owner.LearningRate), x, x);
         }
     }
 }

@@ -29,6 +29,10 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
     private ParameterSet? _m;
     private ParameterSet? _v;
 
+    // The last checkpoint handed out, which shares the moments' buffers (copies would be two more models at
+    // the end of every round); the next step copies the moments first unless it has been written out.
+    private StrategyCheckpoint? _lent;
+
     /// <summary>Reads η, β₁, β₂ and τ.</summary>
     protected FedOpt(string name, Config parameters, StrategyServices? services, double defaultLearningRate) : base(services)
     {
@@ -54,13 +58,23 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
     /// <summary>Updates the second moment <paramref name="v"/> from Δ² (<paramref name="deltaSquared"/>, which may be overwritten).</summary>
     protected abstract void UpdateSecondMoment<T>(Span<T> v, Span<T> deltaSquared) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>;
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Applies the step to <paramref name="global"/> in place, block by block as the mean is read out: the
+    /// aggregate is <paramref name="global"/> itself, so the server holds the global model and the two
+    /// moments at the end of the round, not the model before and after as well.
+    /// </summary>
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
-        new PseudoGradientAggregation(global, Step, AggregationBufferBytes) { SpoolHoldBytes = Services.SpoolHoldBytes };
+        new PseudoGradientAggregation(global, new AdaptiveStep(this, global), AggregationBufferBytes) { SpoolHoldBytes = Services.SpoolHoldBytes };
 
     /// <inheritdoc />
-    public StrategyCheckpoint Save() =>
-        new(Name, new ParameterSet(StrategyCheckpoint.Prefixed(_m, "m/").Concat(StrategyCheckpoint.Prefixed(_v, "v/"))), Config.Empty);
+    public StrategyCheckpoint Save()
+    {
+        // Shares the moments' buffers; they are copied before the next step changes them unless the
+        // checkpoint was written out by then (StrategyCheckpoint.MarkWritten).
+        var checkpoint = new StrategyCheckpoint(Name, new ParameterSet(Shared(_m, "m/").Concat(Shared(_v, "v/"))), Config.Empty);
+        _lent = checkpoint;
+        return checkpoint;
+    }
 
     /// <inheritdoc />
     public void Restore(StrategyCheckpoint checkpoint)
@@ -68,38 +82,59 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
         checkpoint.RequireStrategy(Name);
         _m = checkpoint.Section("m/");
         _v = checkpoint.Section("v/");
+        _lent = null;
     }
 
-    // The new model is written over Δ (ours, and reused for the step anyway), not into a copy of the global
-    // model: one model less at the end of the round. Integer tensors stay the global model's.
-    private ParameterSet Step(ParameterSet global, ParameterSet delta)
+    private static IEnumerable<Parameters.Tensor> Shared(ParameterSet? set, string prefix) =>
+        set?.Select(t => new Parameters.Tensor(prefix + t.Name, t.DType, (int[])t.Shape.Clone(), t.Data)) ?? [];
+
+    // The moments the round's step will change: fresh ones at the first round, and copies when a checkpoint
+    // that is still to be read shares their buffers (taken when the aggregation begins, after the last
+    // round's checkpoint was written).
+    private (ParameterSet M, ParameterSet V) MomentsFor(ParameterSet global)
     {
-        _m ??= global.ZerosLike();
-        _v ??= global.ZerosLike();
-        var step = new AdaptiveStep(this, global, _m, _v);
-        ParameterMath.ForEachFloat(delta, ref step);
-        ParameterMath.CopyIntegers(global, delta);
-        return delta;
+        bool copy = _lent is { Written: false };
+        _m = _m is null ? global.ZerosLike() : copy ? _m.Clone() : _m;
+        _v = _v is null ? global.ZerosLike() : copy ? _v.Clone() : _v;
+        _lent = null;
+        return (_m, _v);
     }
 
-    private readonly struct AdaptiveStep(FedOpt owner, ParameterSet global, ParameterSet moment1, ParameterSet moment2) : IFloatStep
+    // Δ = mean − x, then m ← β₁·m + (1 − β₁)·Δ, v ← (per variant) and x ← x + η·m / (√v + τ), in place over
+    // the global model's float tensors; its integer tensors stay as they are. The same operations, element
+    // by element, as over whole tensors.
+    private sealed class AdaptiveStep : IMeanBlockSink
     {
-        public void Apply<T>(int index, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
+        private readonly FedOpt _owner;
+        private readonly ParameterSet _global;
+        private ParameterSet _m;
+        private ParameterSet _v;
+
+        public AdaptiveStep(FedOpt owner, ParameterSet global)
         {
-            var x = ParameterMath.View<T>(global[index]);
-            var m = ParameterMath.View<T>(moment1[index]);
-            var v = ParameterMath.View<T>(moment2[index]);
-            T b1 = T.CreateChecked(owner.Beta1);
+            (_owner, _global) = (owner, global);
+            (_m, _v) = owner.MomentsFor(global);
+        }
+
+        public void Block<T>(int tensor, int start, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
+        {
+            // A checkpoint saved since the aggregation began shares the moments too.
+            if (_owner._lent is not null) (_m, _v) = _owner.MomentsFor(_global);
+            var x = ParameterMath.View<T>(_global[tensor]).Slice(start, d.Length);
+            var m = ParameterMath.View<T>(_m[tensor]).Slice(start, d.Length);
+            var v = ParameterMath.View<T>(_v[tensor]).Slice(start, d.Length);
+            T b1 = T.CreateChecked(_owner.Beta1);
+            TensorPrimitives.Subtract<T>(d, x, d);
             // m ← β₁·m + (1 − β₁)·Δ
             TensorPrimitives.Multiply<T>(m, b1, m);
             TensorPrimitives.MultiplyAdd<T>(d, T.One - b1, m, m);
             // Δ is no longer needed after m: reuse its buffer for Δ², then for the step.
             TensorPrimitives.Multiply<T>(d, d, d);
-            owner.UpdateSecondMoment(v, d);
+            _owner.UpdateSecondMoment(v, d);
             TensorPrimitives.Sqrt<T>(v, d);
-            TensorPrimitives.Add<T>(d, T.CreateChecked(owner.Tau), d);
+            TensorPrimitives.Add<T>(d, T.CreateChecked(_owner.Tau), d);
             TensorPrimitives.Divide<T>(m, d, d);
-            TensorPrimitives.MultiplyAdd<T>(d, T.CreateChecked(owner.LearningRate), x, d);
+            TensorPrimitives.MultiplyAdd<T>(d, T.CreateChecked(_owner.LearningRate), x, x);
         }
     }
 }

@@ -10,7 +10,10 @@ namespace Cohort.Strategies;
 /// </summary>
 public interface IStatefulStrategy
 {
-    /// <summary>A copy of the state after the last completed round; later rounds do not change it.</summary>
+    /// <summary>
+    /// The state after the last completed round; later rounds do not change it (a strategy may share its
+    /// buffers with the checkpoint until <see cref="StrategyCheckpoint.MarkWritten"/> says it was written out).
+    /// </summary>
     StrategyCheckpoint Save();
 
     /// <summary>Replaces the state with <paramref name="checkpoint"/>, taken from an instance built from the same plan.</summary>
@@ -23,6 +26,17 @@ public interface IStatefulStrategy
 /// <param name="Values">Counters and other scalars.</param>
 public sealed record StrategyCheckpoint(string Strategy, ParameterSet Tensors, Config Values)
 {
+    private volatile bool _written;
+
+    /// <summary>True once <see cref="MarkWritten"/> was called: the strategy may reuse the buffers it shares with this checkpoint.</summary>
+    internal bool Written => _written;
+
+    /// <summary>
+    /// Says that this checkpoint has been written out and will not be read again, so the strategy that saved
+    /// it may change the buffers it shares with it instead of copying them first.
+    /// </summary>
+    internal void MarkWritten() => _written = true;
+
     /// <summary>Checks that this checkpoint was saved by <paramref name="strategy"/>.</summary>
     public void RequireStrategy(string strategy)
     {

@@ -11,6 +11,16 @@ namespace Cohort.Strategies;
 public sealed class PseudoGradientAggregation(ParameterSet global, Func<ParameterSet, ParameterSet, ParameterSet> step, long pendingBudgetBytes = 0) : IFitAggregation, ISpooledFitAggregation
 {
     private readonly FedAvg.WeightedAverage _average = new(global, pendingBudgetBytes);
+    private readonly IMeanBlockSink? _inPlace;
+
+    /// <summary>
+    /// An aggregation whose step (<paramref name="inPlace"/>) takes the mean a block at a time and writes the
+    /// new model over <paramref name="global"/>'s float tensors: <see cref="Complete"/> returns
+    /// <paramref name="global"/> itself, changed, so the caller must not need the old model any more.
+    /// </summary>
+    internal PseudoGradientAggregation(ParameterSet global, IMeanBlockSink inPlace, long pendingBudgetBytes)
+        : this(global, static (_, _) => throw new InvalidOperationException("the step is applied in place"), pendingBudgetBytes) =>
+        _inPlace = inPlace;
 
     /// <summary>Disk the spooled results held until the round completes may take together (see <see cref="FedAvg.WeightedAverage"/>).</summary>
     internal long SpoolHoldBytes
@@ -32,6 +42,7 @@ public sealed class PseudoGradientAggregation(ParameterSet global, Func<Paramete
     /// <inheritdoc />
     public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)
     {
+        if (_inPlace is not null) return new FitAggregate(global, _average.CompleteInto(failures, _inPlace));
         var average = _average.Complete(failures);
         // average.Parameters becomes Δ in place: the sum buffer is ours and not needed afterwards.
         var delta = average.Parameters;

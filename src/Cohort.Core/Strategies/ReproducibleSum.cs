@@ -213,7 +213,7 @@ public sealed class ReproducibleSum : IDisposable
     /// (4 or 8 bytes a value) grows while the accumulator (8) shrinks and the two never add up to more
     /// than the accumulator alone — the sum cannot be used afterwards.
     /// </summary>
-    internal ParameterSet ToParameterSet(double scale, bool release) => ReadOut(scale, release, []);
+    internal ParameterSet ToParameterSet(double scale, bool release) => ReadOut(scale, release, [])!;
 
     /// <summary>
     /// Adds the spooled <paramref name="held"/> terms and reads the sum times <paramref name="scale"/> out,
@@ -226,9 +226,17 @@ public sealed class ReproducibleSum : IDisposable
     /// order of terms does not matter); each term must have passed <see cref="Check"/>. The sum cannot be
     /// used afterwards.
     /// </summary>
-    internal ParameterSet ToParameterSet(double scale, IReadOnlyList<(SpooledParameters Terms, double Weight)> held) => ReadOut(scale, true, held);
+    internal ParameterSet ToParameterSet(double scale, IReadOnlyList<(SpooledParameters Terms, double Weight)> held) => ReadOut(scale, true, held)!;
 
-    private ParameterSet ReadOut(double scale, bool release, IReadOnlyList<(SpooledParameters Terms, double Weight)> held)
+    /// <summary>
+    /// As <see cref="ToParameterSet(double, IReadOnlyList{ValueTuple{SpooledParameters, double}})"/>, but each
+    /// block of the float tensors' result goes to <paramref name="sink"/> (in a scratch buffer) and no model
+    /// is allocated: a server step that writes the new model over the global one keeps two models (global
+    /// and its own state) resident instead of three.
+    /// </summary>
+    internal void ReadOutInto(double scale, IReadOnlyList<(SpooledParameters Terms, double Weight)> held, IMeanBlockSink sink) => ReadOut(scale, true, held, sink);
+
+    private ParameterSet? ReadOut(double scale, bool release, IReadOnlyList<(SpooledParameters Terms, double Weight)> held, IMeanBlockSink? sink = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         bool folding = false;
@@ -236,21 +244,23 @@ public sealed class ReproducibleSum : IDisposable
         // Before the result is allocated too: the model before last must be gone before either is written.
         if (folding) BeforeFirstWrite();
         byte[]? scratch = folding ? ArrayPool<byte>.Shared.Rent(BlockValues * sizeof(double)) : null;
+        byte[]? block = sink is null ? null : ArrayPool<byte>.Shared.Rent(BlockValues * sizeof(double));
         try
         {
-            return ReadOut(scale, release, held, scratch);
+            return ReadOut(scale, release, held, scratch, sink, block);
         }
         finally
         {
             if (scratch is not null) ArrayPool<byte>.Shared.Return(scratch);
+            if (block is not null) ArrayPool<byte>.Shared.Return(block);
         }
     }
 
-    private ParameterSet ReadOut(double scale, bool release, IReadOnlyList<(SpooledParameters Terms, double Weight)> held, byte[]? scratch)
+    private ParameterSet? ReadOut(double scale, bool release, IReadOnlyList<(SpooledParameters Terms, double Weight)> held, byte[]? scratch, IMeanBlockSink? sink, byte[]? block)
     {
         // Uninitialized, every value written below: a zeroed array would be resident whole at once, beside
         // the accumulator it is about to replace.
-        var result = new ParameterSet(Enumerable.Range(0, _template.Count).Select(i => _template[i] is var t && _sums[i] is null
+        var result = sink is not null ? null : new ParameterSet(Enumerable.Range(0, _template.Count).Select(i => _template[i] is var t && _sums[i] is null
             ? Parameters.Tensor.Zeros(t.Name, t.DType, (int[])t.Shape.Clone())
             : new Parameters.Tensor(t.Name, t.DType, (int[])t.Shape.Clone(), GC.AllocateUninitializedArray<byte>(t.Data.Length))));
         for (int i = 0; i < _sums.Length; i++)
@@ -260,20 +270,26 @@ public sealed class ReproducibleSum : IDisposable
             for (int b = 0; b < quanta.Length; b++)
             {
                 int start = b * BlockValues, n = Math.Min(BlockValues, _lengths[i] - start);
-                int size = result[i].DType.Size();
+                var dtype = _template[i].DType;
+                int size = dtype.Size();
                 // Block-major over the held terms: the block's 128 KiB of accumulator stay in cache while each term's part passes through.
                 foreach (var (x, weight) in held)
                 {
                     if (weight != 0) AddBlock(i, b, sum, x, weight, scratch!);
                 }
-                if (quanta[b] == int.MaxValue) result[i].Data.AsSpan(start * size, n * size).Clear(); // nothing added: zero
+                var destination = result is not null ? result[i].Data.AsSpan(start * size, n * size) : block.AsSpan(0, n * size);
+                if (quanta[b] == int.MaxValue) destination.Clear(); // nothing added: zero
                 else
                 {
                     double factor = Math.ScaleB(scale, quanta[b]);
                     if (!double.IsFinite(factor)) throw new AggregationException($"tensor '{_template[i].Name}': scale {scale} leaves the double range");
-                    var t = result[i];
-                    if (t.DType == DType.Float32) Convert(sum.Slice(start, n), factor, MemoryMarshal.Cast<byte, float>(t.Data.AsSpan()).Slice(start, n));
-                    else Convert(sum.Slice(start, n), factor, MemoryMarshal.Cast<byte, double>(t.Data.AsSpan()).Slice(start, n));
+                    if (dtype == DType.Float32) Convert(sum.Slice(start, n), factor, MemoryMarshal.Cast<byte, float>(destination));
+                    else Convert(sum.Slice(start, n), factor, MemoryMarshal.Cast<byte, double>(destination));
+                }
+                if (sink is not null)
+                {
+                    if (dtype == DType.Float32) sink.Block(i, start, MemoryMarshal.Cast<byte, float>(destination));
+                    else sink.Block(i, start, MemoryMarshal.Cast<byte, double>(destination));
                 }
                 if (release && (start + n) % SegmentValues == 0) sum.FreeThrough(start + n);
             }

@@ -281,7 +281,12 @@ internal sealed class RunExecutor(
         {
             await models.SaveAsync(run.Id, round, savedModel, ct);
             CrashPoint.Reach("checkpoint", round);
-            if (checkpoint is not null) await models.SaveCheckpointAsync(run.Id, round, checkpoint, ct);
+            if (checkpoint is not null)
+            {
+                await models.SaveCheckpointAsync(run.Id, round, checkpoint, ct);
+                // On disk: the strategy may now change the buffers it shares with it (FedAvgM's velocity) without a copy.
+                checkpoint.MarkWritten();
+            }
         }, ct);
         EvaluateAggregate? evaluation;
         List<NodeFailure> evalFailures;

@@ -1,3 +1,5 @@
+using Cohort.Apps;
+using Cohort.Parameters;
 using Cohort.Records;
 using Cohort.Strategies;
 using static Cohort.Tests.Strategies.StrategyTestKit;
@@ -35,9 +37,10 @@ public sealed class ServerOptimizerTests
         var x1 = Aggregate(strategy, Model(0), Fit([1]));
         Near(0.1f * 0.1f / 0.101f, Values(x1)[0]);
         // Round 2: Δ = 1 − x1; m = 0.09 + 0.1Δ; v = 0.0099 + 0.01Δ².
-        double d = 1 - Values(x1)[0], m = 0.09 + 0.1 * d, v = 0.0099 + 0.01 * d * d;
+        float w1 = Values(x1)[0]; // x1 is the model the next round writes over
+        double d = 1 - w1, m = 0.09 + 0.1 * d, v = 0.0099 + 0.01 * d * d;
         var x2 = Aggregate(strategy, x1, Fit([1]));
-        Near((float)(Values(x1)[0] + 0.1 * m / (Math.Sqrt(v) + 0.001)), Values(x2)[0]);
+        Near((float)(w1 + 0.1 * m / (Math.Sqrt(v) + 0.001)), Values(x2)[0]);
     }
 
     [Fact]
@@ -61,8 +64,9 @@ public sealed class ServerOptimizerTests
         // β₁ = 0: m = Δ. Round 1: Δ = 3, v = 9, x = 0.1·3/(3.001). Round 2 from x1 with result x1 + 4: v = 25, x = x1 + 0.1·4/5.001.
         var x1 = Aggregate(strategy, Model(0), Fit([3]));
         Near(0.3f / 3.001f, Values(x1)[0]);
-        var x2 = Aggregate(strategy, x1, Fit([Values(x1)[0] + 4]));
-        Near(Values(x1)[0] + 0.4f / 5.001f, Values(x2)[0], 1e-4f);
+        float w1 = Values(x1)[0]; // x1 is the model the next round writes over
+        var x2 = Aggregate(strategy, x1, Fit([w1 + 4]));
+        Near(w1 + 0.4f / 5.001f, Values(x2)[0], 1e-4f);
     }
 
     [Fact]
@@ -81,7 +85,7 @@ public sealed class ServerOptimizerTests
     [Theory]
     [InlineData("fedavgm")]
     [InlineData("fedadam")]
-    public void The_new_model_keeps_the_global_models_integer_tensors_and_leaves_the_global_model_as_it_was(string name)
+    public void The_new_model_keeps_the_global_models_integer_tensors(string name)
     {
         static Cohort.Parameters.ParameterSet WithStep(float w, byte step)
         {
@@ -92,12 +96,64 @@ public sealed class ServerOptimizerTests
         IStrategy strategy = name == "fedavgm" ? new FedAvgM(Params(("server_learning_rate", 1.0), ("server_momentum", 0.0))) : new FedAdam(Params(("server_learning_rate", 0.1)));
         var global = WithStep(1, 7);
         var x = Aggregate(strategy, global, new Cohort.Apps.FitResult(WithStep(3, 9), 1, Metrics.Empty));
-        // The step is written over the pseudo-gradient's buffer, not a copy of the global model: the counter must still be the global's.
+        // The step is written over the global model itself: the counter must still be the global's.
+        Assert.Same(global, x);
         Assert.Equal(7, x["step"].Data[0]);
-        Assert.Equal(1f, global["w"].AsFloat32()[0]);
-        Assert.Equal(7, global["step"].Data[0]);
         if (name == "fedavgm") Assert.Equal(3f, x["w"].AsFloat32()[0]);
         else Assert.True(x["w"].AsFloat32()[0] > 1f);
+    }
+
+    [Fact]
+    public void FedAvgM_in_place_step_is_bit_identical_to_the_step_over_whole_tensors()
+    {
+        // Lengths across several accumulator blocks and not a multiple of any vector width; both float types and a counter.
+        int n32 = 3 * ReproducibleSum.BlockValues + 123, n64 = ReproducibleSum.BlockValues + 5;
+        var random = new Random(11);
+        ParameterSet Perturbed(ParameterSet around, double spread) => new(around.Select(t => t.DType == DType.Float32
+            ? Tensor.FromFloat32(t.Name, [n32], t.AsFloat32().ToArray().Select(v => v + (float)((random.NextDouble() - 0.5) * spread)).ToArray())
+            : t.DType == DType.Float64
+                ? Float64(t.Name, t.AsFloat64().ToArray().Select(v => v + (random.NextDouble() - 0.5) * spread).ToArray())
+                : t.Clone()));
+        static Tensor Float64(string name, double[] values)
+        {
+            var t = Tensor.Zeros(name, DType.Float64, [values.Length]);
+            values.CopyTo(t.AsFloat64());
+            return t;
+        }
+        var counter = Tensor.Zeros("step", DType.Int64, [1]);
+        counter.Data[0] = 5;
+        var global = new ParameterSet([Tensor.FromFloat32("w", [n32], new float[n32]), Float64("b", new double[n64]), counter]);
+        global = Perturbed(global, 2);
+        const double eta = 0.7, beta = 0.9;
+        var strategy = new FedAvgM(Params(("server_learning_rate", eta), ("server_momentum", beta)));
+        var expected = global.Clone();
+        var velocity = global.ZerosLike();
+        for (int round = 1; round <= 3; round++)
+        {
+            var results = Enumerable.Range(0, 3).Select(k => new FitResult(Perturbed(expected, 0.1), 10 + k, Metrics.Empty)).ToArray();
+            // The step as it was written before, over whole tensors, from FedAvg's mean.
+            var delta = Aggregate(new FedAvg(), expected, results);
+            ParameterMath.Subtract(delta, expected, delta);
+            var w = delta["w"].AsFloat32();
+            var vw = velocity["w"].AsFloat32();
+            System.Numerics.Tensors.TensorPrimitives.Multiply(vw, (float)beta, vw);
+            System.Numerics.Tensors.TensorPrimitives.Subtract(vw, w, vw);
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(vw, (float)-eta, expected["w"].AsFloat32(), expected["w"].AsFloat32());
+            var b = delta["b"].AsFloat64();
+            var vb = velocity["b"].AsFloat64();
+            System.Numerics.Tensors.TensorPrimitives.Multiply(vb, beta, vb);
+            System.Numerics.Tensors.TensorPrimitives.Subtract(vb, b, vb);
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(vb, -eta, expected["b"].AsFloat64(), expected["b"].AsFloat64());
+
+            global = Aggregate(strategy, global, results);
+            Assert.Equal(expected["w"].Data, global["w"].Data);
+            Assert.Equal(expected["b"].Data, global["b"].Data);
+            Assert.Equal(5, global["step"].Data[0]);
+        }
+        // And the velocity it keeps is the same, bit for bit.
+        var saved = strategy.Save();
+        Assert.Equal(velocity["w"].Data, saved.Tensors["velocity/w"].Data);
+        Assert.Equal(velocity["b"].Data, saved.Tensors["velocity/b"].Data);
     }
 
     [Fact]

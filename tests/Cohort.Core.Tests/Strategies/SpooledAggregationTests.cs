@@ -73,13 +73,14 @@ public sealed class SpooledAggregationTests
         IStrategy Create() => strategy == "fedavg" ? new FedAvg() : new FedAvgM(Config.Empty);
 
         ParameterSet inMemory;
-        using (var aggregation = Create().BeginAggregateFit(Round(), global))
+        // Each from its own copy of the global model: FedAvgM writes the new model over the one it is given.
+        using (var aggregation = Create().BeginAggregateFit(Round(), global.Clone()))
         {
             foreach (var r in results) aggregation.Add(r.Node, new FitResult(r.Parameters, r.Examples, Metrics.Empty));
             inMemory = aggregation.Complete([]).Parameters;
         }
         ParameterSet fromDisk;
-        using (var aggregation = Create().BeginAggregateFit(Round(), global))
+        using (var aggregation = Create().BeginAggregateFit(Round(), global.Clone()))
         {
             // Arrival order reversed too: the sum is exact, so neither may matter.
             // The aggregation owns each file from here (and holds it until Complete).

@@ -23,6 +23,9 @@ public sealed class StrategyCheckpointTests
     // One round with results that depend only on the round and the global model, as a deterministic federation would send.
     private static ParameterSet Round(IStrategy strategy, int round, ParameterSet global)
     {
+        // FedAvgM writes the new model over the one it is given: each round gets its own copy, so that the
+        // uninterrupted and the resumed runs start from the same model.
+        global = global.Clone();
         var context = new RoundContext("run", round, 10, new Selection(), new Config([KeyValuePair.Create("learning_rate", Scalar.Of(0.1))]), Config.Empty, new Random(round));
         var instructions = strategy.ConfigureFit(context, global, Nodes);
         using var aggregation = strategy.BeginAggregateFit(context, global);
@@ -79,6 +82,39 @@ public sealed class StrategyCheckpointTests
         var restarted = Create(name);
         for (int round = 4; round <= 6; round++) lost = Round(restarted, round, lost);
         Assert.NotEqual(global["w"].Data, lost["w"].Data);
+    }
+
+    [Fact]
+    public void FedAvgM_shares_its_velocity_with_a_checkpoint_once_written_and_copies_it_before_then()
+    {
+        var initial = new ParameterSet([Tensor.FromFloat32("w", [1000], Enumerable.Range(0, 1000).Select(i => MathF.Sin(i)).ToArray())]);
+        var strategy = (FedAvgM)Create("fedavgm");
+        var global = initial;
+        for (int round = 1; round <= 2; round++) global = Round(strategy, round, global);
+
+        // Not written: the next round must leave it as it was.
+        var kept = strategy.Save();
+        var keptBytes = kept.Tensors["velocity/w"].Data.ToArray();
+        global = Round(strategy, 3, global);
+        Assert.Equal(keptBytes, kept.Tensors["velocity/w"].Data);
+
+        // Written out: the next round changes the velocity in its buffers, no copy of a model's size is made.
+        var written = strategy.Save();
+        var writtenBytes = written.Tensors["velocity/w"].Data.ToArray();
+        written.MarkWritten();
+        Round(strategy, 4, global);
+        Assert.NotEqual(writtenBytes, written.Tensors["velocity/w"].Data);
+        Assert.Same(written.Tensors["velocity/w"].Data, strategy.Save().Tensors["velocity/w"].Data);
+
+        // Saved while a round is under way (after its aggregation began): still left as it was.
+        var context = new RoundContext("run", 5, 10, new Selection(), Config.Empty, Config.Empty, new Random(5));
+        using var aggregation = strategy.BeginAggregateFit(context, global.Clone());
+        aggregation.Add("a", new FitResult(initial.Clone(), 1, Metrics.Empty));
+        var midRound = strategy.Save();
+        var midRoundBytes = midRound.Tensors["velocity/w"].Data.ToArray();
+        aggregation.Complete([]);
+        Assert.Equal(midRoundBytes, midRound.Tensors["velocity/w"].Data);
+        Assert.NotEqual(midRoundBytes, strategy.Save().Tensors["velocity/w"].Data);
     }
 
     [Fact]

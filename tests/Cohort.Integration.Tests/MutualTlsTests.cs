@@ -13,7 +13,7 @@ public sealed class MutualTlsTests
         string[] control = ["--server", server.Host.Address.ToString(), "--admin-token", server.Host.AdminToken, "--ca", server.Host.CaFile!];
         var (code, output) = await CliProcess.RunAsync(["token", "create", "site-a", "--cert-dir", certs, .. control]);
         Assert.True(code == 0, output);
-        string tokenA = output.Trim().Split('\n')[^1].Trim();
+        string tokenA = CliProcess.TokenIn(output);
         string tokenB = await server.Control.CreateNodeTokenAsync("site-b", default);
 
         await using var good = CliProcess.StartNode(server, "site-a", tokenA, "empty", "--cert", Path.Combine(certs, "site-a.crt"), "--key", Path.Combine(certs, "site-a.key"));

@@ -46,7 +46,7 @@ public sealed class TrackingCliTests
 
             (code, output) = await CliProcess.RunAsync(["token", "create", "--viewer", "auditor", .. control]);
             Assert.True(code == 0, output);
-            string token = output.Trim().Split('\n')[^1].Trim();
+            string token = CliProcess.TokenIn(output);
             using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator })
             {
                 BaseAddress = server.Host.DashboardAddress,

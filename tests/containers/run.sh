@@ -134,7 +134,7 @@ test_kube() {
     cp "$root/examples/heart-disease/data/processed.$site.data" "$out/sites/$site/" && chmod 644 "$out/sites/$site/"*
     token="$(exec_out cohort-server-server /cohort token create "$site" --data-dir /data)" || return 1
     python3 "$root/tests/containers/kube_to_podman.py" "$out/$site.yaml" "$out/$site.play.yaml" \
-      --token "$token" --ca-dir "$out/ca" --site-data "$out/sites/$site" || return 1
+      --token="$token" --ca-dir "$out/ca" --site-data "$out/sites/$site" || return 1
     sed -i "s|localhost/cohort:latest|$COHORT_IMAGE|" "$out/$site.play.yaml"
     podman kube play --network cohort-kube "$out/$site.play.yaml" || return 1
   done

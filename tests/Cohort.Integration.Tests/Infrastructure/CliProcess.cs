@@ -93,6 +93,13 @@ public sealed class CliProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The token in the output of <c>cohort token create</c>: the one line that is a token. Standard
+    /// output and standard error are read separately, so a note on standard error may come before or after it.
+    /// </summary>
+    public static string TokenIn(string output) =>
+        Assert.Single(output.Split('\n').Select(l => l.Trim()), l => l.Length == 43 && l.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'));
+
     /// <summary>Waits for the process to exit.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {

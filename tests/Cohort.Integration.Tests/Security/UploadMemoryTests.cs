@@ -31,9 +31,10 @@ public sealed class UploadMemoryTests(ITestOutputHelper output)
                 await t;
                 return StatusCode.OK;
             }
-            catch (Exception e) when (e is RpcException or InvalidOperationException)
+            catch (Exception e) when (e is RpcException or InvalidOperationException or IOException)
             {
-                // A refused stream's writes fail once the call is over; its status says why.
+                // A refused stream's writes fail once the call is over (as a gRPC status or, when the
+                // server's reset of the stream wins, an HTTP/2 error); its status says why.
                 try
                 {
                     await streams[i].ResponseAsync;

@@ -23,27 +23,24 @@ public sealed class UsersCliTests
         Assert.DoesNotContain("a long enough passphrase", await File.ReadAllTextAsync(UserAccounts.FileIn(server.DataDir)), StringComparison.Ordinal);
 
         // Alice logs in; the session token is the line of standard output (the note goes to standard error).
-        string session = TokenIn(await Ok(["login", "--user", "alice", "--password-file", passwordFile, .. connect], "logged in as alice (operator)"));
+        string session = CliProcess.TokenIn(await Ok(["login", "--user", "alice", "--password-file", passwordFile, .. connect], "logged in as alice (operator)"));
         await Ok(["run", "list", .. connect, "--token", session], "");
         await Refused(["users", "list", .. connect, "--token", session], "role operator lacks permission manage_users ('alice')");
         await Refused(["token", "create", "site-a", .. connect, "--token", session], "role operator lacks permission manage_nodes ('alice')");
 
         // An operator token for a tool, then a role change and removal.
-        string ciToken = TokenIn(await Ok(["token", "create", "ci-bot", "--viewer", "--role", "operator", .. asAdmin], ""));
+        string ciToken = CliProcess.TokenIn(await Ok(["token", "create", "ci-bot", "--viewer", "--role", "operator", .. asAdmin], ""));
         await Ok(["run", "list", .. connect, "--token", ciToken], "");
         await Ok(["users", "set-role", "alice", "--role", "admin", .. asAdmin], "alice is now admin");
         await Ok(["users", "list", .. connect, "--token", session], "alice");
         // A second session ends at logout; the first goes on.
-        string second = TokenIn(await Ok(["login", "--user", "alice", "--password-file", passwordFile, .. connect], "logged in as alice (admin)"));
+        string second = CliProcess.TokenIn(await Ok(["login", "--user", "alice", "--password-file", passwordFile, .. connect], "logged in as alice (admin)"));
         await Ok(["logout", .. connect, "--token", second], "session ended");
         await Refused(["run", "list", .. connect, "--token", second], "unknown admin or operator token, or expired session");
         await Ok(["users", "remove", "alice", .. asAdmin], "removed alice (1 session(s) ended)");
         await Refused(["run", "list", .. connect, "--token", session], "unknown admin or operator token, or expired session");
         await Refused(["login", "--user", "alice", "--password-file", passwordFile, .. connect], "wrong user name or password for 'alice'");
     }
-
-    private static string TokenIn(string output) =>
-        Assert.Single(output.Split('\n'), l => System.Text.RegularExpressions.Regex.IsMatch(l.Trim(), "^[A-Za-z0-9_-]{43}$")).Trim();
 
     private static async Task<string> Ok(string[] args, string expected)
     {

@@ -69,15 +69,8 @@ internal static class BigModelBench
             var processes = new List<NodeProcess>();
             try
             {
-                for (int i = 1; i <= n; i++)
-                {
-                    string name = $"site{i}";
-                    string token = await control.CreateNodeTokenAsync(name, ct);
-                    processes.Add(NodeProcess.Start(name, token,
-                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5", "--set", $"delay_ms={pr.GetValue(delay).ToString(CultureInfo.InvariantCulture)}", "--set", $"tensors={parts.ToString(CultureInfo.InvariantCulture)}"],
-                        Path.Combine(dir, $"node-{name}.log")));
-                }
-                await RoundOverheadBench.WaitForNodesAsync(control, processes, n, ct);
+                await RoundOverheadBench.StartEmptyNodesAsync(server, control, processes, n, dir,
+                    [$"values={size.ToString(CultureInfo.InvariantCulture)}", "fill=0.5", $"delay_ms={pr.GetValue(delay).ToString(CultureInfo.InvariantCulture)}", $"tensors={parts.ToString(CultureInfo.InvariantCulture)}"], ct);
                 Print(figures, "server.idle_rss_mib", server.Memory().Rss);
                 string plan = $$"""
                     name: bench-big-model

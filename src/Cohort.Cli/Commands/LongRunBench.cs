@@ -42,15 +42,7 @@ internal static class LongRunBench
             var curve = new JsonArray();
             try
             {
-                for (int i = 1; i <= n; i++)
-                {
-                    string name = $"site{i}";
-                    string token = await control.CreateNodeTokenAsync(name, ct);
-                    processes.Add(NodeProcess.Start(name, token,
-                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size}"],
-                        Path.Combine(dir, $"node-{name}.log")));
-                }
-                await WaitForNodesAsync(control, processes, n, ct);
+                await RoundOverheadBench.StartEmptyNodesAsync(server, control, processes, n, dir, [$"values={size}"], ct);
                 Print(figures, "server.idle_rss_mib", server.Memory().Rss);
                 string plan = $$"""
                     name: bench-long-run
@@ -111,17 +103,6 @@ internal static class LongRunBench
             return 0;
         });
         return command;
-    }
-
-    private static async Task WaitForNodesAsync(ControlClient control, List<NodeProcess> processes, int count, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while ((await control.ListNodesAsync(ct)).Count(x => x.Status is "online" or "busy") < count)
-        {
-            if (processes.FirstOrDefault(p => !p.IsRunning) is { } dead) throw new CliException($"node '{dead.Name}' exited before the benchmark started");
-            if (DateTime.UtcNow > deadline) throw new CliException($"fewer than {count} nodes came online within 60s");
-            await Task.Delay(100, ct);
-        }
     }
 
     private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);

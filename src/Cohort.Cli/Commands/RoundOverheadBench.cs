@@ -60,15 +60,7 @@ internal static class RoundOverheadBench
             var background = new List<Process>();
             try
             {
-                for (int i = 1; i <= n; i++)
-                {
-                    string name = $"site{i}";
-                    string token = await control.CreateNodeTokenAsync(name, ct);
-                    processes.Add(NodeProcess.Start(name, token,
-                        ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size}"],
-                        Path.Combine(dir, $"node-{name}.log")));
-                }
-                await WaitForNodesAsync(control, processes, n, ct);
+                await StartEmptyNodesAsync(server, control, processes, n, dir, [$"values={size}"], ct);
                 // Idle means settled: past the collection a server runs once after startup, and the one that
                 // follows its nodes' registrations.
                 var settled = IdleMemory.Delay + TimeSpan.FromSeconds(1) - serverStarted.Elapsed;
@@ -154,6 +146,25 @@ internal static class RoundOverheadBench
     {
         var sorted = values.Order().ToArray();
         return sorted.Length == 0 ? double.NaN : sorted[sorted.Length / 2];
+    }
+
+    /// <summary>
+    /// Starts <paramref name="count"/> node processes (site1, site2, …) with the <c>empty</c> app and the given
+    /// app settings, each with its own token and log in <paramref name="dir"/>, and waits until all are connected.
+    /// Each is added to <paramref name="processes"/> as it starts, so the caller stops every one that did.
+    /// </summary>
+    internal static async Task StartEmptyNodesAsync(ServerProcess server, ControlClient control, List<NodeProcess> processes, int count, string dir, IEnumerable<string> settings, CancellationToken ct)
+    {
+        var sets = settings.SelectMany(setting => new[] { "--set", setting }).ToArray();
+        for (int i = 1; i <= count; i++)
+        {
+            string name = $"site{i}";
+            string token = await control.CreateNodeTokenAsync(name, ct);
+            processes.Add(NodeProcess.Start(name, token,
+                ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, .. sets],
+                Path.Combine(dir, $"node-{name}.log")));
+        }
+        await WaitForNodesAsync(control, processes, count, ct);
     }
 
     internal static async Task WaitForNodesAsync(ControlClient control, List<NodeProcess> processes, int count, CancellationToken ct)

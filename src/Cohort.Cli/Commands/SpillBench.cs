@@ -78,15 +78,7 @@ internal static class SpillBench
         var processes = new List<NodeProcess>();
         try
         {
-            for (int i = 1; i <= n; i++)
-            {
-                string name = $"site{i}";
-                string token = await control.CreateNodeTokenAsync(name, ct);
-                processes.Add(NodeProcess.Start(name, token,
-                    ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, "--set", $"values={size.ToString(CultureInfo.InvariantCulture)}", "--set", "fill=0.5"],
-                    Path.Combine(dir, $"node-{name}.log")));
-            }
-            await RoundOverheadBench.WaitForNodesAsync(control, processes, n, ct);
+            await RoundOverheadBench.StartEmptyNodesAsync(server, control, processes, n, dir, [$"values={size.ToString(CultureInfo.InvariantCulture)}", "fill=0.5"], ct);
             double idle = server.Memory().Peak;
             string plan = $$"""
                 name: bench-spill

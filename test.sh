@@ -69,12 +69,16 @@ for trx in "$results"/*.trx; do
   f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters"); failed=$((failed + ${f:-0}))
   n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters"); skipped=$((skipped + ${n:-0}))
 done
-# The failed tests again, with the first line of each message, just above the summary: a log that keeps
-# only its tail still names what failed.
+# The failed tests again, with the first line of each message and the test's own line that failed, just
+# above the summary: a log that keeps only its tail still names what failed and where.
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   awk '/<UnitTestResult / { want = ($0 ~ /outcome="Failed"/); if (want) { match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11) } }
-       want && /<Message>/ { m = $0; sub(/.*<Message>/, "", m); sub(/<\/Message>.*/, "", m); print "failed: " name "\n  " substr(m, 1, 400); want = 0 }' "$trx"
+       want && /<Message>/ { m = $0; sub(/.*<Message>/, "", m); sub(/<\/Message>.*/, "", m); print "failed: " name "\n  " substr(m, 1, 400); want = 0; stack = 1; calllog = ($0 !~ /<\/Message>/) }
+       calllog && /^ *- / { c = $0; sub(/^ */, "", c); print "  " substr(c, 1, 200); calllog = 0 }
+       /<\/Message>/ { calllog = 0 }
+       stack && /\.cs:line [0-9]+/ && /Tests/ { f = $0; sub(/.* in /, "", f); n = split(f, parts, "/"); print "  at " parts[n]; stack = 0 }
+       /<\/UnitTestResult>/ { stack = 0 }' "$trx"
 done
 for log in "${containers_log:-}" "${network_log:-}" "${packages_log:-}"; do
   [ -n "$log" ] && [ -f "$log" ] && grep -E '^ *(FAILED|failed):' "$log" || true

@@ -73,7 +73,7 @@ public sealed class Federation : IAsyncLifetime
             await StartNodeAsync(auth, h, new TabularAppFactory(), [new("data", Repo.HeartData(h))], new Dictionary<string, string> { ["heart"] = Repo.HeartData(h) });
         await StartNodeAsync(auth, BrokenHospital, new TabularAppFactory(), [new("data", Path.Combine(dataDir, "missing.data"))]);
         foreach (var e in EmptyNodes)
-            await StartNodeAsync(auth, e, new EmptyAppFactory(), [new("delay_ms", "150"), new("values", "64")]);
+            await StartNodeAsync(auth, e, new EmptyAppFactory(), [new("delay_ms", "400"), new("values", "64")]);
         await WaitForNodesAsync(NodeCount);
 
         var runs = Host.Services.GetRequiredService<RunManager>();

@@ -61,10 +61,18 @@
     });
   }
 
-  var refreshing = false, again = false;
+  // A refresh waits at least twice as long as the last one took (at most 10 s): a page of a long run,
+  // heavy to fetch and draw, is redrawn less often instead of keeping the browser busy.
+  var refreshing = false, again = false, gap = 0, lastEnd = 0, timer = null;
   function refresh() {
     if (refreshing) { again = true; return; }
+    var wait = lastEnd + gap - Date.now();
+    if (wait > 0) {
+      if (!timer) timer = setTimeout(function () { timer = null; refresh(); }, wait);
+      return;
+    }
     refreshing = true;
+    var started = Date.now();
     var url = location.pathname + location.search + (location.search ? '&' : '?') + 'fragment=1';
     fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
       .then(function (r) { return r.ok ? r.text() : null; })
@@ -79,7 +87,12 @@
         }
       })
       .catch(function () { })
-      .then(function () { refreshing = false; if (again) { again = false; refresh(); } });
+      .then(function () {
+        lastEnd = Date.now();
+        gap = Math.min(10000, 2 * (lastEnd - started));
+        refreshing = false;
+        if (again) { again = false; refresh(); }
+      });
   }
 
   wire();

@@ -93,53 +93,27 @@ internal sealed class RunExecutor(
             return;
         }
 
-        // A round is recorded (model, strategy state, node results, round record) while the next one sends its
-        // tasks and waits for results; the next round handles no result before that record is done, so what is
-        // durable is always a prefix of the run (docs/architecture.md, What survives a crash and a power loss).
-        Task recorded = Task.CompletedTask;
-        // A round that could not be recorded stops the one sent behind it.
-        using var recordFailed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        try
+        for (int round = startRound; round <= plan.Rounds; round++)
         {
-            for (int round = startRound; round <= plan.Rounds; round++)
-            {
-                // A round starts on a fresh stack. When the last round's awaits all completed synchronously its
-                // frame is still below this one, and its state (instructions, aggregation) holds the model before
-                // last: a model's worth of memory that the collection before the new accumulator could not free.
-                await Task.Yield();
-                (global, recorded) = await RunRoundAsync(run, plan, strategy, central, global, round, recorded, recordFailed.Token, ct);
-                _ = recorded.ContinueWith(static (_, cts) => ((CancellationTokenSource)cts!).Cancel(), recordFailed,
-                    CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
-            await recorded;
-        }
-        catch when (!recorded.IsCompletedSuccessfully)
-        {
-            // The round before the one that failed or was stopped is still recorded; if its record failed, that is the run's error.
-            await recorded;
-            throw;
+            // A round starts on a fresh stack. When the last round's awaits all completed synchronously its
+            // frame is still below this one, and its state (instructions, aggregation) holds the model before
+            // last: a model's worth of memory that the collection before the new accumulator could not free.
+            await Task.Yield();
+            global = await RunRoundAsync(run, plan, strategy, central, global, round, ct);
+            run = (await store.GetRunAsync(run.Id, ct))! with { RoundsDone = round };
+            await store.SaveRunAsync(run, ct);
+            // Only now is the round's outcome safe without them.
+            await models.DiscardRoundResultsAsync(run.Id, -1, ct);
         }
     }
 
-    // After the round's own record: the run's count of rounds done, then its kept results go (the round's outcome is safe without them).
-    private async Task RecordRoundDoneAsync(string runId, int round, CancellationToken ct)
-    {
-        var run = (await store.GetRunAsync(runId, ct))! with { RoundsDone = round };
-        await store.SaveRunAsync(run, ct);
-        await models.DiscardRoundResultsAsync(runId, -1, ct);
-    }
-
-    /// <summary>
-    /// Runs one round up to its new model; the returned task records it. <paramref name="previous"/> (the last
-    /// round's record) is awaited before this round handles its first result.
-    /// </summary>
-    private async Task<(ParameterSet Global, Task Recorded)> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, Task previous, CancellationToken ct, CancellationToken recordCt)
+    private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, CancellationToken ct)
     {
         // Node results are written behind the round, not in its way; each way out waits for them.
         var results = new NodeResultWriter(store);
         try
         {
-            return await RunRoundAsync(run, plan, strategy, centralEvaluator, global, round, results, previous, ct, recordCt);
+            return await RunRoundAsync(run, plan, strategy, centralEvaluator, global, round, results, ct);
         }
         catch when (!results.FlushAsync().IsCompleted)
         {
@@ -149,7 +123,7 @@ internal sealed class RunExecutor(
         }
     }
 
-    private async Task<(ParameterSet Global, Task Recorded)> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, NodeResultWriter results, Task previous, CancellationToken ct, CancellationToken recordCt)
+    private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, NodeResultWriter results, CancellationToken ct)
     {
         var started = DateTimeOffset.UtcNow;
         // Every log line of the round carries the run and round ids as fields (JSON logs) or a prefix.
@@ -183,18 +157,13 @@ internal sealed class RunExecutor(
             using var close = new CancellationTokenSource();
             string closing = $"withdrawn: the round closed at the first {plan.Selection.AcceptFirst} of {fitInstructions.Count} fit results (selection.accept_first)";
             var withdrawn = new List<string>();
-            // Begun at the first result, once the last round is recorded: a strategy's step may change the model
-            // and state that record is still writing (FedAvgM, FedOpt), and would otherwise copy them first.
-            IFitAggregation? begun = null;
-            IFitAggregation Aggregation() => begun ??= strategy.BeginAggregateFit(attemptContext, global);
-            try
+            using (var aggregation = strategy.BeginAggregateFit(attemptContext, global))
             {
                 // A selected node whose result was kept is not asked again: its result is what it sent for this
                 // same model and config. Aggregation does not depend on order, so the model comes out the same.
                 var reused = fitInstructions.Where(i => kept.ContainsKey(i.Node)).ToArray();
                 if (reused.Length > 0)
                 {
-                    await previous;
                     var waiting = fitInstructions.Where(i => !kept.ContainsKey(i.Node)).Select(i => i.Node).ToArray();
                     await store.AddEventAsync(run.Id, "round.results_kept",
                         $"round {round}: {reused.Length} fit results received before the server restarted are kept ({string.Join(", ", reused.Select(i => i.Node))}); " +
@@ -207,8 +176,6 @@ internal sealed class RunExecutor(
                 var asked = reused.Length == 0 ? fitInstructions : fitInstructions.Where(i => !reused.Contains(i)).ToArray();
                 await foreach (var (task, outcome) in DispatchAsync(run, plan, round, TaskKind.Fit, asked, global, ct, close.Token, closing))
                 {
-                    // Nothing of this round is handled or written before the last round's record.
-                    await previous;
                     if (close.IsCancellationRequested && outcome.Failure == FailureKind.Cancelled)
                     {
                         // Not a failure: the round no longer needed it. Its node's late result is refused as for a timed-out task.
@@ -223,7 +190,6 @@ internal sealed class RunExecutor(
                     if (plan.Selection.AcceptFirst is { } first && fitOk >= first && !close.IsCancellationRequested) close.Cancel();
                     phases.Switch(RoundPhase.Fit);
                 }
-                await previous;
                 if (withdrawn.Count > 0)
                 {
                     phases.Switch(RoundPhase.Persist);
@@ -252,7 +218,7 @@ internal sealed class RunExecutor(
                         {
                             phases.Switch(RoundPhase.Aggregate);
                             aggregationTime.Start();
-                            AddFitResult(Aggregation(), task.Node, outcome);
+                            AddFitResult(aggregation, task.Node, outcome);
                             fitOk++;
                         }
                         catch (AggregationException e)
@@ -281,9 +247,9 @@ internal sealed class RunExecutor(
                     aggregationTime.Start();
                     try
                     {
-                        aggregate = Aggregation().Complete(failures);
-                        updatesOnDisk = begun is BufferedAggregation held ? held.OnDisk : 0;
-                        foldedOnArrival = begun is ISpooledFitAggregation spooled ? spooled.FoldedOnArrival : 0;
+                        aggregate = aggregation.Complete(failures);
+                        updatesOnDisk = aggregation is BufferedAggregation held ? held.OnDisk : 0;
+                        foldedOnArrival = aggregation is ISpooledFitAggregation spooled ? spooled.FoldedOnArrival : 0;
                     }
                     catch (AggregationException e)
                     {
@@ -305,10 +271,6 @@ internal sealed class RunExecutor(
                 await SaveFailedRoundAsync(run.Id, round, started, reason, phases.ToMetrics(), ct);
                 throw new RunFailedException(reason);
             }
-            finally
-            {
-                begun?.Dispose();
-            }
         }
         global = aggregate!.Parameters;
         // The model is written while evaluation runs; the round is declared done only once it is on disk.
@@ -317,15 +279,15 @@ internal sealed class RunExecutor(
         var checkpoint = StateOf(strategy)?.Save();
         var saving = Task.Run(async () =>
         {
-            await models.SaveAsync(run.Id, round, savedModel, recordCt);
+            await models.SaveAsync(run.Id, round, savedModel, ct);
             CrashPoint.Reach("checkpoint", round);
             if (checkpoint is not null)
             {
-                await models.SaveCheckpointAsync(run.Id, round, checkpoint, recordCt);
+                await models.SaveCheckpointAsync(run.Id, round, checkpoint, ct);
                 // On disk: the strategy may now change the buffers it shares with it (FedAvgM's velocity) without a copy.
                 checkpoint.MarkWritten();
             }
-        }, recordCt);
+        }, ct);
         EvaluateAggregate? evaluation;
         List<NodeFailure> evalFailures;
         EvaluateResult? central;
@@ -365,6 +327,8 @@ internal sealed class RunExecutor(
                 await store.AddEventAsync(run.Id, "round.evaluate_short", $"round {round}: {evalResults.Count} evaluation results, min_evaluate is {plan.Selection.MinEvaluate}; failures: {Describe(evalFailures)}", ct);
             phases.Switch(RoundPhase.CentralEvaluate);
             central = centralEvaluator is not null ? await centralEvaluator(round, global, ct) : await strategy.EvaluateCentralAsync(context, global, ct);
+            phases.Switch(RoundPhase.SaveModel);
+            await saving;
         }
         catch when (!saving.IsCompleted)
         {
@@ -372,24 +336,17 @@ internal sealed class RunExecutor(
             await saving.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             throw;
         }
-        return (global, RecordRoundAsync());
 
-        // The round is done once the model and state are on disk, then its node results, then its record.
-        async Task RecordRoundAsync()
-        {
-            phases.Switch(RoundPhase.SaveModel);
-            await saving;
-            phases.Switch(RoundPhase.Persist);
-            // The round record comes after its node results: a round found done has all of them.
-            await results.FlushAsync();
-            var spent = phases.ToMetrics();
-            await store.SaveRoundAsync(new RoundRecord(
-                run.Id, round, RoundStatus.Done, started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
-                evaluation?.Loss, evaluation?.Metrics ?? Metrics.Empty, aggregate.Metrics,
-                central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null, spent), recordCt);
-            log.LogInformation("Run {Run} round {Round}: {Ok}/{Total} fit results, loss {Loss:F4}", run.Id, round, fitOk, fitOk + failures.Count, evaluation?.Loss ?? double.NaN);
-            await RecordRoundDoneAsync(run.Id, round, recordCt);
-        }
+        phases.Switch(RoundPhase.Persist);
+        // The round record comes after its node results: a round found done has all of them.
+        await results.FlushAsync();
+        var spent = phases.ToMetrics();
+        await store.SaveRoundAsync(new RoundRecord(
+            run.Id, round, RoundStatus.Done, started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
+            evaluation?.Loss, evaluation?.Metrics ?? Metrics.Empty, aggregate.Metrics,
+            central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null, spent), ct);
+        log.LogInformation("Run {Run} round {Round}: {Ok}/{Total} fit results, loss {Loss:F4}", run.Id, round, fitOk, fitOk + failures.Count, evaluation?.Loss ?? double.NaN);
+        return global;
     }
 
     /// <summary>

@@ -68,7 +68,8 @@ public sealed class ModelMemoryBoundTests
                 double nodePeak = node.PeakMib();
                 Assert.True(nodePeak <= 2.5 * ModelMib, $"node peak {nodePeak:0} MiB is {nodePeak / ModelMib:0.00}× the {ModelMib:0} MiB model, above 2.5×");
             }
-            // Results were received to disk and the files went with them.
+            // Results were received to disk and the files went with them; so did FedAdam's moments file (in the same
+            // folder), handed to the last round's checkpoint and closed once that was written.
             string spool = Path.Combine(server.DataDir, "spool");
             Assert.True(!Directory.Exists(spool) || Directory.GetFiles(spool).Length == 0, "spooled uploads left behind");
             // The files have no name from the start, so the folder is empty whatever happens: what would leak is an

@@ -59,6 +59,15 @@ public sealed record StrategyCheckpoint(string Strategy, ParameterSet Tensors, C
         Stored?.WhenWritten?.Invoke();
     }
 
+    // What ToString shows: a state kept in a file is not read in (a model's worth or more) to print a line.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append("Strategy = ").Append(Strategy)
+            .Append(", Tensors = ").Append(Stored is { } stored ? stored.Tensors.Count : Tensors.Count).Append(Stored is null ? " in memory" : " in a file")
+            .Append(", Values = ").Append(Values.Count);
+        return true;
+    }
+
     /// <summary>Checks that this checkpoint was saved by <paramref name="strategy"/>.</summary>
     public void RequireStrategy(string strategy)
     {

@@ -43,8 +43,8 @@ public sealed class CrashResumeTests : IDisposable
         Enumerable.Range(1, Nodes).ToDictionary(i => $"n{i}", i => (IClientApp)new DriftApp(0.1f * i, crash)),
         new InProcessPoolOptions { Delivery = DeliveryOrder.Submission });
 
-    private static RunExecutor Executor(INodePool pool, IStateStore store, IModelStore models) =>
-        new(pool, store, models, StrategyRegistry.CreateDefault(), StrategyServices.None, NullLogger<RunExecutor>.Instance);
+    private static RunExecutor Executor(INodePool pool, IStateStore store, IModelStore models, StrategyServices? services = null) =>
+        new(pool, store, models, StrategyRegistry.CreateDefault(), services ?? StrategyServices.None, NullLogger<RunExecutor>.Instance);
 
     private static async Task<RunRecord> NewRunAsync(Plan plan, IStateStore store)
     {
@@ -71,21 +71,21 @@ public sealed class CrashResumeTests : IDisposable
     }
 
     /// <summary>Runs until a node is asked for its first fit of round <see cref="CrashInRound"/>, which stops the executor mid-round.</summary>
-    private static async Task<RunRecord> CrashAsync(Plan plan, IStateStore store, IModelStore models)
+    private static async Task<RunRecord> CrashAsync(Plan plan, IStateStore store, IModelStore models, StrategyServices? services = null)
     {
         var run = await NewRunAsync(plan, store);
         using var stop = new CancellationTokenSource();
         var crash = new CrashSwitch((CrashInRound - 1) * Nodes, stop);
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Executor(Pool(crash), store, models).ExecuteAsync(run, plan, 1, stop.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Executor(Pool(crash), store, models, services).ExecuteAsync(run, plan, 1, stop.Token));
         run = (await store.GetRunAsync(run.Id, CancellationToken.None))!;
         Assert.Equal(CrashInRound - 1, run.RoundsDone);
         return run;
     }
 
     /// <summary>What the server does at start: a new executor (and strategy) continuing after the rounds recorded done.</summary>
-    private static async Task<byte[]> ResumeAsync(Plan plan, RunRecord run, IStateStore store, IModelStore models)
+    private static async Task<byte[]> ResumeAsync(Plan plan, RunRecord run, IStateStore store, IModelStore models, StrategyServices? services = null)
     {
-        await Executor(Pool(), store, models).ExecuteAsync(run, plan, run.RoundsDone + 1, CancellationToken.None);
+        await Executor(Pool(), store, models, services).ExecuteAsync(run, plan, run.RoundsDone + 1, CancellationToken.None);
         return Bytes((await models.LoadAsync(run.Id, Rounds, CancellationToken.None))!);
     }
 
@@ -111,6 +111,40 @@ public sealed class CrashResumeTests : IDisposable
         Assert.Contains($"resumed at round {CrashInRound} from the saved model of round {CrashInRound - 1}; strategy state restored from round {CrashInRound - 1}", resumedEvent);
         Assert.Empty(await EventsAsync(store, run.Id, "run.checkpoint_fallback"));
         Assert.Equal(Rounds, (await store.ListRoundsAsync(run.Id, CancellationToken.None)).Count);
+    }
+
+    [Theory]
+    [InlineData("fedadam")]
+    [InlineData("fedyogi")]
+    [InlineData("fedadagrad")]
+    public async Task A_run_with_its_optimiser_moments_on_disk_resumed_after_a_crash_ends_with_the_in_memory_runs_model_bit_for_bit(string name)
+    {
+        var plan = Parse($"{{ name: {name}, params: {{ server_learning_rate: 0.05 }} }}");
+        byte[] expected = await UninterruptedAsync(plan);
+        // The same crash with the moments in memory, for its checkpoint files.
+        var inMemory = new ModelStore(Path.Combine(_folder, "in-memory"));
+        var inMemoryRun = await CrashAsync(plan, new InMemoryStateStore(), inMemory);
+
+        // The moments in scratch files whatever the model's size, and every checkpoint read back a range at a time.
+        var store = new InMemoryStateStore();
+        var models = new ModelStore(Path.Combine(_folder, "models"), flushToDisk: false, keepRoundResults: true, storedCheckpointBytes: 0);
+        var run = await CrashAsync(plan, store, models, new StrategyServices { StateOnDiskBytes = 0, SpillFolder = Path.Combine(_folder, "spool-crashed") });
+        for (int round = 1; round < CrashInRound; round++)
+        {
+            // Streamed out of the state file: the bytes an in-memory checkpoint gives.
+            Assert.Equal(await File.ReadAllBytesAsync(inMemory.CheckpointPathOf(inMemoryRun.Id, round)), await File.ReadAllBytesAsync(models.CheckpointPathOf(run.Id, round)));
+        }
+        string spool = Path.Combine(_folder, "spool");
+        byte[] resumed = await ResumeAsync(plan, run, store, models, new StrategyServices { StateOnDiskBytes = 0, SpillFolder = spool });
+
+        Assert.Equal(expected, resumed);
+        Assert.Contains($"strategy state restored from round {CrashInRound - 1}", Assert.Single(await EventsAsync(store, run.Id, "run.resumed")));
+        // The state file went with the last round's checkpoint, closed once that was written: nothing of it is left.
+        Assert.True(Directory.Exists(spool), "no state file was made");
+        Assert.Empty(Directory.GetFiles(spool));
+        string[] open = Directory.GetFiles("/proc/self/fd").Select(fd => new FileInfo(fd).LinkTarget)
+            .Where(target => target is not null && target.StartsWith(spool + Path.DirectorySeparatorChar, StringComparison.Ordinal)).ToArray()!;
+        Assert.True(open.Length == 0, $"state files still open after the run: {string.Join(", ", open)}");
     }
 
     [Fact]

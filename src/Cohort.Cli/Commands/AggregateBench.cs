@@ -59,6 +59,11 @@ internal static class AggregateBench
                 var strategy = StrategyRegistry.CreateDefault().Create(name, new Config(parameters.Select(p => KeyValuePair.Create(p.Key, p.Value))), StrategyServices.None);
                 measured.Add((name, () => Aggregate(strategy, round, global, results)));
             }
+            // FedAdam with its two moments in a scratch file (as past StrategyServices.StateOnDiskBytes on a server), read and
+            // written a window at a time: what keeping them out of memory costs against "fedadam" above.
+            string stateFolder = BenchFigures.FreshFolder("bench-aggregate-state");
+            var onDisk = new FedAdam(Config.Empty, new StrategyServices { StateOnDiskBytes = 0, SpillFolder = stateFolder });
+            measured.Add(("fedadam_moments_on_disk", () => Aggregate(onDisk, round, global, results)));
             // FedAvg folding all pending results tile by tile (the server's aggregation buffer) instead of one at a time.
             var batched = new FedAvg(new StrategyServices(AggregationBufferBytes: long.MaxValue));
             measured.Add(("fedavg_batched", () => Aggregate(batched, round, global, results)));

@@ -84,6 +84,13 @@ internal static class BigModelBench
                 var detail = await RoundOverheadBench.WaitAsync(control, run.Id, ct);
                 var spans = detail.Rounds.OrderBy(x => x.Round).Select(x => RunReport.Seconds(x.StartedAt, x.FinishedAt)).ToArray();
                 for (int i = 0; i < spans.Length; i++) Print(figures, $"round.{i + 1}.seconds", spans[i]);
+                // Where a server step's own cost shows: folding and completing the aggregation (FedOpt's moments read and
+                // written there), and the wait for the model and the strategy's checkpoint to be written.
+                foreach (var x in detail.Rounds.OrderBy(x => x.Round))
+                {
+                    Print(figures, $"round.{x.Round}.aggregate_seconds", x.AggregationSeconds);
+                    Print(figures, $"round.{x.Round}.save_model_seconds", x.PhaseSeconds.TryGetValue("save_model", out double save) ? save : 0);
+                }
                 Print(figures, "round.seconds.max", spans.Max());
                 var (rss, peak) = server.Memory();
                 Print(figures, "server.rss_mib", rss);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
@@ -102,6 +103,112 @@ public static class ParameterSetFile
     public static async Task<ParameterSet> ReadAsync(Stream stream, CancellationToken ct = default)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var tensors = new List<Tensor>();
+        foreach (var (name, dtype, shape, bytes) in await ReadHeaderAsync(stream, hash, ct))
+        {
+            if (stream.CanSeek && bytes > stream.Length - stream.Position)
+                throw new InvalidDataException($"file ends early (truncated): tensor '{name}' needs {bytes} bytes, {Math.Max(0, stream.Length - stream.Position)} remain");
+            var data = new byte[bytes];
+            await ReadExactAsync(stream, data, ct);
+            hash.AppendData(data);
+            tensors.Add(new Tensor(name, dtype, shape, data));
+        }
+        await CheckDigestAsync(stream, hash, ct);
+        return new ParameterSet(tensors);
+    }
+
+    /// <summary>
+    /// The tensors of the file at <paramref name="path"/>, left on disk: the checksum is checked by reading the
+    /// file through a chunk at a time, and the tensors are read from the file (by path) when asked for. For
+    /// files too large to read whole (a large model's strategy state).
+    /// </summary>
+    internal static async Task<StoredTensors> OpenStoredAsync(string path, CancellationToken ct = default)
+    {
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
+        try
+        {
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var tensors = new List<StoredTensor>();
+            foreach (var (name, dtype, shape, bytes) in await ReadHeaderAsync(file, hash, ct))
+            {
+                if (bytes > file.Length - file.Position)
+                    throw new InvalidDataException($"file ends early (truncated): tensor '{name}' needs {bytes} bytes, {Math.Max(0, file.Length - file.Position)} remain");
+                tensors.Add(new StoredTensor(name, dtype, shape, file.Position));
+                for (long left = bytes; left > 0;)
+                {
+                    int n = (int)Math.Min(left, chunk.Length);
+                    await ReadExactAsync(file, chunk.AsMemory(0, n), ct);
+                    hash.AppendData(chunk, 0, n);
+                    left -= n;
+                }
+            }
+            await CheckDigestAsync(file, hash, ct);
+            return new StoredTensors(new FileRegion(path), tensors);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="stored"/>'s tensors, read a chunk at a time, then <paramref name="tail"/>'s, to
+    /// <paramref name="path"/> atomically as <see cref="WriteAsync(string, ParameterSet, bool, CancellationToken)"/>
+    /// does: the same bytes as a parameter set of those tensors in that order, without them ever in memory whole.
+    /// </summary>
+    internal static async Task WriteAsync(string path, StoredTensors stored, ParameterSet tail, bool flushToDisk, CancellationToken ct = default)
+    {
+        string tmp = path + ".tmp";
+        byte[] header = BuildHeader(stored.Tensors.Select(t => (t.Name, t.DType, t.Shape)).Concat(tail.Select(t => (t.Name, t.DType, t.Shape))).ToList());
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
+        try
+        {
+            await using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
+            {
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                hash.AppendData(header);
+                await file.WriteAsync(header, ct);
+                for (int i = 0; i < stored.Tensors.Count; i++)
+                {
+                    long bytes = stored.Tensors[i].ByteCount;
+                    for (long done = 0; done < bytes;)
+                    {
+                        int n = (int)Math.Min(bytes - done, chunk.Length);
+                        stored.Read(i, done, chunk.AsSpan(0, n));
+                        hash.AppendData(chunk, 0, n);
+                        await file.WriteAsync(chunk.AsMemory(0, n), ct);
+                        done += n;
+                    }
+                }
+                foreach (var t in tail)
+                {
+                    hash.AppendData(t.Data);
+                    await file.WriteAsync(t.Data, ct);
+                }
+                await file.WriteAsync(hash.GetHashAndReset(), ct);
+                // As in the other paths: the data is durable before the rename is.
+                if (flushToDisk) file.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    // Stored tensors are copied through a buffer this large: few enough system calls that they cost nothing
+    // beside the copy, small enough to stay a rounding error beside a model.
+    private const int CopyChunkBytes = 1 << 20;
+
+    // The fixed part and the header, added to hash; the tensor specs, the stream left at the first tensor's data.
+    private static async Task<List<(string Name, DType DType, int[] Shape, long Bytes)>> ReadHeaderAsync(Stream stream, IncrementalHash hash, CancellationToken ct)
+    {
         var fixedPart = new byte[16];
         await ReadExactAsync(stream, fixedPart, ct);
         if (!fixedPart.AsSpan(0, 8).SequenceEqual(Magic)) throw new InvalidDataException("not a Cohort parameter file (bad magic)");
@@ -113,21 +220,14 @@ public static class ParameterSetFile
         await ReadExactAsync(stream, rest, ct);
         hash.AppendData(fixedPart);
         hash.AppendData(rest);
+        return ParseHeader(rest);
+    }
 
-        var tensors = new List<Tensor>();
-        foreach (var (name, dtype, shape, bytes) in ParseHeader(rest))
-        {
-            if (stream.CanSeek && bytes > stream.Length - stream.Position)
-                throw new InvalidDataException($"file ends early (truncated): tensor '{name}' needs {bytes} bytes, {Math.Max(0, stream.Length - stream.Position)} remain");
-            var data = new byte[bytes];
-            await ReadExactAsync(stream, data, ct);
-            hash.AppendData(data);
-            tensors.Add(new Tensor(name, dtype, shape, data));
-        }
+    private static async Task CheckDigestAsync(Stream stream, IncrementalHash hash, CancellationToken ct)
+    {
         var digest = new byte[32];
         await ReadExactAsync(stream, digest, ct);
         if (!digest.AsSpan().SequenceEqual(hash.GetHashAndReset())) throw new InvalidDataException("checksum mismatch: the file is corrupt or truncated");
-        return new ParameterSet(tensors);
     }
 
     /// <summary>
@@ -166,18 +266,20 @@ public static class ParameterSetFile
         return specs;
     }
 
-    private static byte[] BuildHeader(ParameterSet parameters)
+    private static byte[] BuildHeader(ParameterSet parameters) => BuildHeader(parameters.Select(t => (t.Name, t.DType, t.Shape)).ToList());
+
+    private static byte[] BuildHeader(IReadOnlyList<(string Name, DType DType, int[] Shape)> tensors)
     {
         var body = new MemoryStream();
         using (var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
         {
-            w.Write(parameters.Count);
-            foreach (var t in parameters)
+            w.Write(tensors.Count);
+            foreach (var (name, dtype, shape) in tensors)
             {
-                w.Write(t.Name);
-                w.Write((int)t.DType);
-                w.Write(t.Shape.Length);
-                foreach (int d in t.Shape) w.Write(d);
+                w.Write(name);
+                w.Write((int)dtype);
+                w.Write(shape.Length);
+                foreach (int d in shape) w.Write(d);
             }
         }
         var header = new byte[16 + body.Length];
@@ -188,7 +290,7 @@ public static class ParameterSetFile
         return header;
     }
 
-    private static async Task ReadExactAsync(Stream stream, byte[] buffer, CancellationToken ct)
+    private static async Task ReadExactAsync(Stream stream, Memory<byte> buffer, CancellationToken ct)
     {
         try
         {
@@ -197,6 +299,22 @@ public static class ParameterSetFile
         catch (EndOfStreamException)
         {
             throw new InvalidDataException("file ends early (truncated)");
+        }
+    }
+
+    // A region of a parameter file, read by path when asked for: nothing held open between reads.
+    private sealed class FileRegion(string path) : ITensorStorage
+    {
+        public void Read(long position, Span<byte> destination)
+        {
+            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            while (!destination.IsEmpty)
+            {
+                int n = RandomAccess.Read(file, destination, position);
+                if (n == 0) throw new InvalidDataException($"{path}: ends early (truncated since it was checked)");
+                destination = destination[n..];
+                position += n;
+            }
         }
     }
 }

@@ -45,7 +45,10 @@ public sealed class DifferentialPrivacy(IStrategy inner, DifferentialPrivacyOpti
             KeyValuePair.Create("noise_bytes", Scalar.Of(_noise.BytesDrawn)),
         };
         if (innerState is not null) values.AddRange(innerState.Values.Select(kv => KeyValuePair.Create("inner." + kv.Key, kv.Value)));
-        return new StrategyCheckpoint(Name, new ParameterSet(StrategyCheckpoint.Prefixed(innerState?.Tensors, "inner/")), new Config(values));
+        // An inner state kept in a file stays there: written out from it, not read into memory first.
+        return innerState?.Stored is { } stored
+            ? new StrategyCheckpoint(Name, stored.Prefixed("inner/"), new Config(values))
+            : new StrategyCheckpoint(Name, new ParameterSet(StrategyCheckpoint.Prefixed(innerState?.Tensors, "inner/")), new Config(values));
     }
 
     /// <inheritdoc />
@@ -58,7 +61,9 @@ public sealed class DifferentialPrivacy(IStrategy inner, DifferentialPrivacyOpti
         {
             var values = checkpoint.Values.Where(kv => kv.Key.StartsWith("inner.", StringComparison.Ordinal))
                 .Select(kv => KeyValuePair.Create(kv.Key["inner.".Length..], kv.Value));
-            stateful.Restore(new StrategyCheckpoint(inner.Name, checkpoint.Section("inner/") ?? new ParameterSet([]), new Config(values)));
+            stateful.Restore(checkpoint.Stored?.Section("inner/") is { } stored
+                ? new StrategyCheckpoint(inner.Name, stored, new Config(values))
+                : new StrategyCheckpoint(inner.Name, checkpoint.Section("inner/") ?? new ParameterSet([]), new Config(values)));
         }
     }
 

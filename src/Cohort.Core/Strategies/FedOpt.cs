@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Cohort.Parameters;
 using Cohort.Records;
 
@@ -9,7 +11,8 @@ namespace Cohort.Strategies;
 /// The FedOpt family (Reddi et al., 2021, "Adaptive Federated Optimization", Algorithm 2): the
 /// pseudo-gradient Δ = average − global drives a server-side adaptive optimiser,
 /// m ← β₁·m + (1 − β₁)·Δ, v ← (per variant), global ← global + η·m / (√v + τ).
-/// No bias correction, as in the paper. Streams like FedAvg; keeps two model-sized state buffers.
+/// No bias correction, as in the paper. Streams like FedAvg; keeps two model-sized state buffers, in memory,
+/// or in a scratch file past <see cref="StrategyServices.StateOnDiskBytes"/>.
 /// </summary>
 public abstract class FedOpt : FedAvg, IStatefulStrategy
 {
@@ -28,6 +31,16 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
 
     private ParameterSet? _m;
     private ParameterSet? _v;
+
+    // Past StrategyServices.StateOnDiskBytes the moments are kept in a file instead: m's tensors back to back as
+    // laid out in _layout, then v's in the same layout _half bytes further on.
+    private StateFile? _file;
+    private StoredTensor[] _layout = [];
+    private long _half;
+
+    // The round just completed was the run's last: the next Save hands the file over to its checkpoint, so that it
+    // is closed (and gone) once that checkpoint is written, without anyone having to dispose of the strategy.
+    private bool _lastRoundDone;
 
     // The last checkpoint handed out, which shares the moments' buffers (copies would be two more models at
     // the end of every round); the next step copies the moments first unless it has been written out.
@@ -61,14 +74,24 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
     /// <summary>
     /// Applies the step to <paramref name="global"/> in place, block by block as the mean is read out: the
     /// aggregate is <paramref name="global"/> itself, so the server holds the global model and the two
-    /// moments at the end of the round, not the model before and after as well.
+    /// moments at the end of the round, not the model before and after as well — and past
+    /// <see cref="StrategyServices.StateOnDiskBytes"/> not even the moments, which are then read from their
+    /// file and written back a window at a time.
     /// </summary>
     public override IFitAggregation BeginAggregateFit(RoundContext round, ParameterSet global) =>
-        new PseudoGradientAggregation(global, new AdaptiveStep(this, global), AggregationBufferBytes) { SpoolHoldBytes = Services.SpoolHoldBytes };
+        new PseudoGradientAggregation(global, new AdaptiveStep(this, round, global), AggregationBufferBytes) { SpoolHoldBytes = Services.SpoolHoldBytes };
 
     /// <inheritdoc />
     public StrategyCheckpoint Save()
     {
+        if (_file is not null)
+        {
+            if (_file.Closed) throw new InvalidOperationException($"{Name}: the optimiser state went with the checkpoint of the run's last round, which has been written out since");
+            // Read from the file when it is written out; the next step writes to a copy unless that happened first.
+            var stored = new StoredTensors(_file, Layout("m/", 0).Concat(Layout("v/", _half)), _file.Lend());
+            if (_lastRoundDone) _file.Abandon();
+            return new StrategyCheckpoint(Name, stored, Config.Empty);
+        }
         // Shares the moments' buffers; they are copied before the next step changes them unless the
         // checkpoint was written out by then (StrategyCheckpoint.MarkWritten).
         var checkpoint = new StrategyCheckpoint(Name, new ParameterSet(Shared(_m, "m/").Concat(Shared(_v, "v/"))), Config.Empty);
@@ -80,13 +103,116 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
     public void Restore(StrategyCheckpoint checkpoint)
     {
         checkpoint.RequireStrategy(Name);
-        _m = checkpoint.Section("m/");
-        _v = checkpoint.Section("v/");
+        ParameterSet? m = null, v = null;
+        StateFile? file = null;
+        StoredTensor[] layout = [];
+        if (checkpoint.Stored is { } stored)
+        {
+            // A large checkpoint read back from disk, or another instance's state file: copied file to file, never in memory whole.
+            var (storedM, storedV) = (stored.Section("m/"), stored.Section("v/"));
+            if (Both(storedM, storedV, storedM?.Tensors, storedV?.Tensors) && storedM!.ByteCount >= Services.StateOnDiskBytes)
+            {
+                (file, layout) = NewFile(storedM.Tensors);
+                try
+                {
+                    for (int i = 0; i < layout.Length; i++)
+                    {
+                        file.CopyFrom(storedM.Storage, storedM.Tensors[i].Position, layout[i].Position, layout[i].ByteCount);
+                        file.CopyFrom(storedV!.Storage, storedV.Tensors[i].Position, storedM.ByteCount + layout[i].Position, layout[i].ByteCount);
+                    }
+                }
+                catch
+                {
+                    file.Abandon();
+                    throw;
+                }
+            }
+            else if (storedM is not null)
+            {
+                (m, v) = (storedM.Load(), storedV!.Load());
+            }
+        }
+        else
+        {
+            (m, v) = (checkpoint.Section("m/"), checkpoint.Section("v/"));
+            if (m is not null && v is not null && m.ByteCount >= Services.StateOnDiskBytes && Both(m, v, Specs(m), Specs(v)))
+            {
+                (file, layout) = NewFile(Specs(m));
+                for (int i = 0; i < layout.Length; i++)
+                {
+                    file.Write(layout[i].Position, m[i].Data);
+                    file.Write(m.ByteCount + layout[i].Position, v[i].Data);
+                }
+                (m, v) = (null, null);
+            }
+        }
+        _file?.Abandon();
+        (_m, _v, _file, _layout, _half) = (m, v, file, layout, file is null ? 0 : file.Length / 2);
         _lent = null;
+        _lastRoundDone = false;
     }
 
     private static IEnumerable<Parameters.Tensor> Shared(ParameterSet? set, string prefix) =>
         set?.Select(t => new Parameters.Tensor(prefix + t.Name, t.DType, (int[])t.Shape.Clone(), t.Data)) ?? [];
+
+    private IEnumerable<StoredTensor> Layout(string prefix, long offset) =>
+        _layout.Select(t => t with { Name = prefix + t.Name, Shape = (int[])t.Shape.Clone(), Position = t.Position + offset });
+
+    private static StoredTensor[] Specs(ParameterSet set) => set.Select(t => new StoredTensor(t.Name, t.DType, t.Shape, 0)).ToArray();
+
+    // True when a checkpoint holds both moments, laid out alike (the file keeps v in m's layout); false when it holds neither.
+    private static bool Both(object? m, object? v, IReadOnlyList<StoredTensor>? mSpecs, IReadOnlyList<StoredTensor>? vSpecs)
+    {
+        if (m is null && v is null) return false;
+        if (m is null || v is null) throw new InvalidDataException($"strategy state: holds the {(m is null ? "second" : "first")} moment without the {(m is null ? "first" : "second")}");
+        if (mSpecs!.Count != vSpecs!.Count || mSpecs.Where((t, i) => t.Name != vSpecs[i].Name || t.DType != vSpecs[i].DType || !t.Shape.AsSpan().SequenceEqual(vSpecs[i].Shape)).Any())
+            throw new InvalidDataException("strategy state: the two moments' tensors differ in names, types or shapes");
+        return true;
+    }
+
+    // A zeroed file for two moments of these tensors, and where each tensor of the first lies in it.
+    private (StateFile File, StoredTensor[] Layout) NewFile(IReadOnlyList<StoredTensor> specs)
+    {
+        var layout = new StoredTensor[specs.Count];
+        long at = 0;
+        for (int i = 0; i < layout.Length; i++)
+        {
+            layout[i] = new StoredTensor(specs[i].Name, specs[i].DType, (int[])specs[i].Shape.Clone(), at);
+            at += layout[i].ByteCount;
+        }
+        return (StateFile.Create(Services.SpillFolder, 2 * at), layout);
+    }
+
+    // Whether the round's step keeps the moments on disk: a file already, or a first round with a model past the
+    // threshold. The file must be open and laid out as the model is.
+    private bool MomentsOnDisk(ParameterSet global)
+    {
+        if (_file is null)
+        {
+            if (_m is not null || _v is not null || global.ByteCount < Services.StateOnDiskBytes) return false;
+            (_file, _layout) = NewFile(Specs(global));
+            _half = _file.Length / 2;
+            return true;
+        }
+        if (!_file.Keep())
+            throw new InvalidOperationException($"{Name}: the optimiser state went with the checkpoint of the run's last round, which has been written out since; restore a strategy from that checkpoint to go on");
+        _lastRoundDone = false;
+        if (_layout.Length != global.Count || _layout.Where((t, i) => !t.HasSameSpec(global[i])).Any())
+            throw new InvalidOperationException($"{Name}: the optimiser state holds {string.Join(", ", _layout.Select(t => t.Name))}, the model {string.Join(", ", global.Select(t => t.Name))}: they must match tensor for tensor");
+        return true;
+    }
+
+    // The file the step may write: a copy when a checkpoint still to be written out reads this one.
+    private StateFile WritableFile()
+    {
+        if (_file!.Lent)
+        {
+            var copy = _file.Copy(Services.SpillFolder);
+            _file.Abandon();
+            _file = copy;
+        }
+        return _file;
+    }
 
     // The moments the round's step will change: fresh ones at the first round, and copies when a checkpoint
     // that is still to be read shares their buffers (taken when the aggregation begins, after the last
@@ -106,23 +232,34 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
     private sealed class AdaptiveStep : IMeanBlockSink
     {
         private readonly FedOpt _owner;
+        private readonly RoundContext _round;
         private readonly ParameterSet _global;
-        private ParameterSet _m;
-        private ParameterSet _v;
+        private readonly MomentWindow? _window;
+        private ParameterSet? _m;
+        private ParameterSet? _v;
 
-        public AdaptiveStep(FedOpt owner, ParameterSet global)
+        public AdaptiveStep(FedOpt owner, RoundContext round, ParameterSet global)
         {
-            (_owner, _global) = (owner, global);
-            (_m, _v) = owner.MomentsFor(global);
+            (_owner, _round, _global) = (owner, round, global);
+            if (owner.MomentsOnDisk(global)) _window = new MomentWindow(owner);
+            else (_m, _v) = owner.MomentsFor(global);
         }
 
         public void Block<T>(int tensor, int start, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>, IRootFunctions<T>
         {
-            // A checkpoint saved since the aggregation began shares the moments too.
-            if (_owner._lent is not null) (_m, _v) = _owner.MomentsFor(_global);
             var x = ParameterMath.View<T>(_global[tensor]).Slice(start, d.Length);
-            var m = ParameterMath.View<T>(_m[tensor]).Slice(start, d.Length);
-            var v = ParameterMath.View<T>(_v[tensor]).Slice(start, d.Length);
+            Span<T> m, v;
+            if (_window is not null)
+            {
+                _window.Moments(tensor, start, d.Length, out m, out v);
+            }
+            else
+            {
+                // A checkpoint saved since the aggregation began shares the moments too.
+                if (_owner._lent is not null) (_m, _v) = _owner.MomentsFor(_global);
+                m = ParameterMath.View<T>(_m![tensor]).Slice(start, d.Length);
+                v = ParameterMath.View<T>(_v![tensor]).Slice(start, d.Length);
+            }
             T b1 = T.CreateChecked(_owner.Beta1);
             TensorPrimitives.Subtract<T>(d, x, d);
             // m ← β₁·m + (1 − β₁)·Δ
@@ -135,6 +272,61 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
             TensorPrimitives.Add<T>(d, T.CreateChecked(_owner.Tau), d);
             TensorPrimitives.Divide<T>(m, d, d);
             TensorPrimitives.MultiplyAdd<T>(d, T.CreateChecked(_owner.LearningRate), x, x);
+        }
+
+        public void Finish()
+        {
+            if (_window is null) return;
+            _window.Flush();
+            if (_round.Round >= _round.TotalRounds) _owner._lastRoundDone = true;
+        }
+    }
+
+    // A window of both moments over their file: the values of one tensor from a block's start on, read when a
+    // block falls outside the window and written back when the next one is read (or the step finishes). The
+    // mean comes out block after block in order, so each byte of the file is read and written once a round, in
+    // runs of a mebibyte rather than a system call per block.
+    private sealed class MomentWindow(FedOpt owner)
+    {
+        private const int WindowBytes = 1 << 20;
+        private readonly byte[] _m = GC.AllocateUninitializedArray<byte>(WindowBytes);
+        private readonly byte[] _v = GC.AllocateUninitializedArray<byte>(WindowBytes);
+        private int _tensor = -1;
+        private long _start;
+        private int _bytes;
+        private bool _dirty;
+
+        public void Moments<T>(int tensor, int start, int count, out Span<T> m, out Span<T> v) where T : unmanaged
+        {
+            int size = Unsafe.SizeOf<T>();
+            long from = (long)start * size, to = from + (long)count * size;
+            if (tensor != _tensor || from < _start || to > _start + _bytes) Move(tensor, from, to);
+            int at = (int)(from - _start);
+            m = MemoryMarshal.Cast<byte, T>(_m.AsSpan(at, count * size));
+            v = MemoryMarshal.Cast<byte, T>(_v.AsSpan(at, count * size));
+            _dirty = true;
+        }
+
+        public void Flush() => Flush(owner.WritableFile());
+
+        private void Move(int tensor, long from, long to)
+        {
+            var file = owner.WritableFile();
+            Flush(file);
+            var t = owner._layout[tensor];
+            (_tensor, _start, _bytes) = (tensor, from, (int)Math.Min(WindowBytes, t.ByteCount - from));
+            if (to - from > _bytes) throw new InvalidOperationException($"tensor '{t.Name}': a block of {to - from} bytes at byte {from} does not fit the moments' window of {_bytes}");
+            file.Read(t.Position + from, _m.AsSpan(0, _bytes));
+            file.Read(owner._half + t.Position + from, _v.AsSpan(0, _bytes));
+        }
+
+        private void Flush(StateFile file)
+        {
+            if (!_dirty) return;
+            long position = owner._layout[_tensor].Position + _start;
+            file.Write(position, _m.AsSpan(0, _bytes));
+            file.Write(owner._half + position, _v.AsSpan(0, _bytes));
+            _dirty = false;
         }
     }
 }

@@ -27,6 +27,23 @@ public interface IStatefulStrategy
 public sealed record StrategyCheckpoint(string Strategy, ParameterSet Tensors, Config Values)
 {
     private volatile bool _written;
+    private ParameterSet? _tensors = Tensors;
+
+    /// <summary>
+    /// A checkpoint whose tensors stay in a file (<paramref name="stored"/>): the model store streams them out
+    /// of it, and <see cref="Tensors"/> reads them in only when asked for.
+    /// </summary>
+    internal StrategyCheckpoint(string strategy, StoredTensors stored, Config values) : this(strategy, (ParameterSet)null!, values) => Stored = stored;
+
+    /// <summary>Model-sized state (read from <see cref="Stored"/> the first time it is asked for, when it is kept there).</summary>
+    public ParameterSet Tensors
+    {
+        get => _tensors ?? LazyInitializer.EnsureInitialized(ref _tensors, Stored!.Load);
+        init => _tensors = value;
+    }
+
+    /// <summary>The tensors, when they are kept in a file rather than in <see cref="Tensors"/>; null otherwise.</summary>
+    internal StoredTensors? Stored { get; }
 
     /// <summary>True once <see cref="MarkWritten"/> was called: the strategy may reuse the buffers it shares with this checkpoint.</summary>
     internal bool Written => _written;
@@ -35,7 +52,21 @@ public sealed record StrategyCheckpoint(string Strategy, ParameterSet Tensors, C
     /// Says that this checkpoint has been written out and will not be read again, so the strategy that saved
     /// it may change the buffers it shares with it instead of copying them first.
     /// </summary>
-    internal void MarkWritten() => _written = true;
+    internal void MarkWritten()
+    {
+        if (_written) return;
+        _written = true;
+        Stored?.WhenWritten?.Invoke();
+    }
+
+    // What ToString shows: a state kept in a file is not read in (a model's worth or more) to print a line.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append("Strategy = ").Append(Strategy)
+            .Append(", Tensors = ").Append(Stored is { } stored ? stored.Tensors.Count : Tensors.Count).Append(Stored is null ? " in memory" : " in a file")
+            .Append(", Values = ").Append(Values.Count);
+        return true;
+    }
 
     /// <summary>Checks that this checkpoint was saved by <paramref name="strategy"/>.</summary>
     public void RequireStrategy(string strategy)
@@ -47,6 +78,8 @@ public sealed record StrategyCheckpoint(string Strategy, ParameterSet Tensors, C
     /// <summary>The tensors whose names start with <paramref name="prefix"/>, without it; null when there are none.</summary>
     public ParameterSet? Section(string prefix)
     {
+        // Only that part read from a file: not the whole state and then a copy of the part.
+        if (Stored is not null && _tensors is null) return Stored.Section(prefix)?.Load();
         var tensors = Tensors.Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal))
             .Select(t => new Tensor(t.Name[prefix.Length..], t.DType, (int[])t.Shape.Clone(), (byte[])t.Data.Clone()))
             .ToArray();

@@ -42,7 +42,12 @@ public sealed class PseudoGradientAggregation(ParameterSet global, Func<Paramete
     /// <inheritdoc />
     public FitAggregate Complete(IReadOnlyList<NodeFailure> failures)
     {
-        if (_inPlace is not null) return new FitAggregate(global, _average.CompleteInto(failures, _inPlace));
+        if (_inPlace is not null)
+        {
+            var metrics = _average.CompleteInto(failures, _inPlace);
+            _inPlace.Finish();
+            return new FitAggregate(global, metrics);
+        }
         var average = _average.Complete(failures);
         // average.Parameters becomes Δ in place: the sum buffer is ours and not needed afterwards.
         var delta = average.Parameters;

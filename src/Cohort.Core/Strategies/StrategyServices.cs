@@ -33,6 +33,21 @@ public sealed record StrategyServices(ParameterSet? InitialParameters = null, Ce
     /// <summary>Folder for updates kept on disk (unlinked files, gone when the round ends); null uses the system's temporary folder.</summary>
     public string? SpillFolder { get; init; }
 
+    /// <summary>
+    /// Model size (bytes) from which the strategies with model-sized state between rounds keep it in scratch
+    /// files in <see cref="SpillFolder"/> rather than in memory (FedAdam, FedYogi and FedAdagrad: the two
+    /// moments, twice the model), read and written a window at a time as the step runs. 0 keeps it on disk
+    /// at any size, <see cref="long.MaxValue"/> never.
+    /// </summary>
+    internal long StateOnDiskBytes { get; init; } = DefaultStateOnDiskBytes;
+
+    /// <summary>
+    /// The default of <see cref="StateOnDiskBytes"/> (64 MiB): past it the state's file reads and writes cost
+    /// a few tens of milliseconds a round against seconds of transfer, and the two moments in memory would be
+    /// the largest part of the server's memory; below it they are smaller than what the runtime itself holds.
+    /// </summary>
+    internal const long DefaultStateOnDiskBytes = 64L << 20;
+
     /// <summary>Nothing offered.</summary>
     public static StrategyServices None { get; } = new();
 

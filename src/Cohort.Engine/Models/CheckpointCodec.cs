@@ -30,7 +30,15 @@ internal static class CheckpointCodec
     /// </summary>
     public static ParameterSet EncodeForWriting(StrategyCheckpoint checkpoint) => Pack(checkpoint, share: true);
 
-    private static ParameterSet Pack(StrategyCheckpoint checkpoint, bool share)
+    /// <summary>
+    /// The state tensors of a checkpoint kept in a file (<see cref="StrategyCheckpoint.Stored"/>), named as
+    /// <see cref="Encode"/> names them, to be written out after them with <see cref="Meta"/>: the same file,
+    /// byte for byte, as the encoded checkpoint gives.
+    /// </summary>
+    public static StoredTensors StoredState(StoredTensors stored) => stored.Prefixed(StatePrefix);
+
+    /// <summary>The tensor that holds <paramref name="checkpoint"/>'s strategy name and scalars (the last of an encoded checkpoint).</summary>
+    public static Tensor Meta(StrategyCheckpoint checkpoint)
     {
         // Written by hand rather than by reflection (a NativeAOT build has none): the same bytes the serializer wrote
         // for {"strategy": name, "values": [{"key", "kind", "value"}, ...]}.
@@ -62,7 +70,12 @@ internal static class CheckpointCodec
         var padded = new byte[(json.Length + 3) / 4 * 4];
         Array.Fill(padded, (byte)' ');
         json.CopyTo(padded);
-        var meta = new Tensor(MetaTensor, DType.Int32, [padded.Length / 4], padded);
+        return new Tensor(MetaTensor, DType.Int32, [padded.Length / 4], padded);
+    }
+
+    private static ParameterSet Pack(StrategyCheckpoint checkpoint, bool share)
+    {
+        var meta = Meta(checkpoint);
         var state = share
             ? checkpoint.Tensors.Select(t => new Tensor(StatePrefix + t.Name, t.DType, (int[])t.Shape.Clone(), t.Data))
             : StrategyCheckpoint.Prefixed(checkpoint.Tensors, StatePrefix);
@@ -74,9 +87,32 @@ internal static class CheckpointCodec
     {
         var meta = set.FirstOrDefault(t => t.Name == MetaTensor)
             ?? throw new InvalidDataException($"not a strategy checkpoint: no '{MetaTensor}' tensor");
+        var (strategy, values) = ReadMeta(meta.Data);
+        var state = new StrategyCheckpoint(strategy, new ParameterSet(set.Where(t => t.Name != MetaTensor).ToArray()), Config.Empty);
+        return new StrategyCheckpoint(strategy, state.Section(StatePrefix) ?? new ParameterSet([]), values);
+    }
+
+    /// <summary>
+    /// Unpacks an encoded checkpoint left in its file (<see cref="ParameterSetFile.OpenStoredAsync"/>): its state
+    /// stays there, to be read a range at a time; throws <see cref="InvalidDataException"/> when it is not one.
+    /// </summary>
+    public static StrategyCheckpoint Decode(StoredTensors set)
+    {
+        int index = set.Tensors.ToList().FindIndex(t => t.Name == MetaTensor);
+        if (index < 0) throw new InvalidDataException($"not a strategy checkpoint: no '{MetaTensor}' tensor");
+        var metaBytes = new byte[set.Tensors[index].ByteCount];
+        set.Read(index, 0, metaBytes);
+        var (strategy, values) = ReadMeta(metaBytes);
+        return set.Section(StatePrefix) is { } state
+            ? new StrategyCheckpoint(strategy, state, values)
+            : new StrategyCheckpoint(strategy, new ParameterSet([]), values);
+    }
+
+    private static (string Strategy, Config Values) ReadMeta(byte[] meta)
+    {
         try
         {
-            using var doc = JsonDocument.Parse(Encoding.UTF8.GetString(meta.Data).TrimEnd(' '));
+            using var doc = JsonDocument.Parse(Encoding.UTF8.GetString(meta).TrimEnd(' '));
             string strategy = doc.RootElement.GetProperty("strategy").GetString() ?? throw new InvalidDataException("strategy checkpoint: no strategy name");
             var values = new List<KeyValuePair<string, Scalar>>();
             foreach (var v in doc.RootElement.GetProperty("values").EnumerateArray())
@@ -93,8 +129,7 @@ internal static class CheckpointCodec
                 };
                 values.Add(KeyValuePair.Create(key, scalar));
             }
-            var state = new StrategyCheckpoint(strategy, new ParameterSet(set.Where(t => t.Name != MetaTensor).ToArray()), Config.Empty);
-            return new StrategyCheckpoint(strategy, state.Section(StatePrefix) ?? new ParameterSet([]), new Config(values));
+            return (strategy, new Config(values));
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {

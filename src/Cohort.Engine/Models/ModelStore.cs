@@ -17,6 +17,7 @@ internal sealed class ModelStore : IModelStore
     private readonly string _root;
     private readonly bool _flushToDisk;
     private readonly bool _keepRoundResults;
+    private readonly long _storedCheckpointBytes;
     // Per run, the rounds whose results file may exist: scanned from disk the first time a run's results are
     // discarded here, then kept up to date, so that discarding after every round does not list the run's folder
     // (a model file per round: it grows with the run).
@@ -27,8 +28,14 @@ internal sealed class ModelStore : IModelStore
     /// then survives a process crash, not a power loss); <paramref name="keepRoundResults"/> false keeps no fit results
     /// of unfinished rounds (a simulation, which is never resumed, has no use for them).
     /// </summary>
-    public ModelStore(string root, bool flushToDisk = true, bool keepRoundResults = true)
+    public ModelStore(string root, bool flushToDisk = true, bool keepRoundResults = true) : this(root, flushToDisk, keepRoundResults, StoredCheckpointBytes)
     {
+    }
+
+    /// <summary>As the other constructor, with checkpoints of <paramref name="storedCheckpointBytes"/> or more read back a range at a time.</summary>
+    internal ModelStore(string root, bool flushToDisk, bool keepRoundResults, long storedCheckpointBytes)
+    {
+        _storedCheckpointBytes = storedCheckpointBytes;
         _root = root;
         _flushToDisk = flushToDisk;
         _keepRoundResults = keepRoundResults;
@@ -59,7 +66,11 @@ internal sealed class ModelStore : IModelStore
     public async Task SaveCheckpointAsync(string runId, int round, StrategyCheckpoint checkpoint, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.Combine(_root, runId));
-        await ParameterSetFile.WriteAsync(CheckpointPathOf(runId, round), CheckpointCodec.EncodeForWriting(checkpoint), _flushToDisk, ct);
+        // State kept in a file (a large model's optimiser moments) is streamed from it into the checkpoint: the same bytes.
+        if (checkpoint.Stored is { } stored)
+            await ParameterSetFile.WriteAsync(CheckpointPathOf(runId, round), CheckpointCodec.StoredState(stored), new ParameterSet([CheckpointCodec.Meta(checkpoint)]), _flushToDisk, ct);
+        else
+            await ParameterSetFile.WriteAsync(CheckpointPathOf(runId, round), CheckpointCodec.EncodeForWriting(checkpoint), _flushToDisk, ct);
     }
 
     /// <inheritdoc />
@@ -69,13 +80,22 @@ internal sealed class ModelStore : IModelStore
         if (!File.Exists(path)) return null;
         try
         {
-            return CheckpointCodec.Decode(await ParameterSetFile.ReadAsync(path, ct));
+            // A large one stays in its file, checked and then read a range at a time by the strategy it is restored into.
+            return new FileInfo(path).Length >= _storedCheckpointBytes
+                ? CheckpointCodec.Decode(await ParameterSetFile.OpenStoredAsync(path, ct))
+                : CheckpointCodec.Decode(await ParameterSetFile.ReadAsync(path, ct));
         }
         catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
         {
             throw new InvalidDataException($"{path}: {e.Message}", e);
         }
     }
+
+    /// <summary>
+    /// Checkpoint files from this size on are read back a range at a time rather than whole (<see cref="LoadCheckpointAsync"/>):
+    /// a large model's optimiser moments are then copied into the strategy's own state file, never all in memory.
+    /// </summary>
+    public const long StoredCheckpointBytes = 64L << 20;
 
     /// <summary>Path of the run's statistics (the settings its statistics step produced).</summary>
     public string StatisticsPathOf(string runId) => Path.Combine(_root, runId, "statistics.cps");

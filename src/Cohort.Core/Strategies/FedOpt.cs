@@ -14,7 +14,7 @@ namespace Cohort.Strategies;
 /// No bias correction, as in the paper. Streams like FedAvg; keeps two model-sized state buffers, in memory,
 /// or in a scratch file past <see cref="StrategyServices.StateOnDiskBytes"/>.
 /// </summary>
-public abstract class FedOpt : FedAvg, IStatefulStrategy
+public abstract class FedOpt : FedAvg, IStatefulStrategy, IDisposable
 {
     /// <summary>What the family's registry entries declare.</summary>
     internal const StrategyCapabilities Capabilities =
@@ -37,6 +37,16 @@ public abstract class FedOpt : FedAvg, IStatefulStrategy
     private StateFile? _file;
     private StoredTensor[] _layout = [];
     private long _half;
+
+    /// <summary>
+    /// Gives up the file that holds a large model's moments: it closes now, or once a checkpoint that still has
+    /// to read it is written. A run stopped or failed before its last round calls this; a strategy is not used after it.
+    /// </summary>
+    public void Dispose()
+    {
+        _file?.Abandon();
+        GC.SuppressFinalize(this);
+    }
 
     // The round just completed was the run's last: the next Save hands the file over to its checkpoint, so that it
     // is closed (and gone) once that checkpoint is written, without anyone having to dispose of the strategy.

@@ -30,8 +30,19 @@ internal sealed class RunExecutor(
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Concurrent.ConcurrentDictionary<string, string>> _refusals = new(StringComparer.Ordinal);
 
     /// <summary>Runs (or resumes) <paramref name="run"/> from <paramref name="startRound"/>; throws <see cref="RunFailedException"/> with the reason when it cannot finish.</summary>
-    public Task ExecuteAsync(RunRecord run, Plan plan, int startRound, CancellationToken ct) =>
-        ExecuteAsync(run, plan, strategies.Create(plan.Strategy.Name, plan.Strategy.Parameters, services), startRound, ct);
+    public async Task ExecuteAsync(RunRecord run, Plan plan, int startRound, CancellationToken ct)
+    {
+        var strategy = strategies.Create(plan.Strategy.Name, plan.Strategy.Parameters, services);
+        try
+        {
+            await ExecuteAsync(run, plan, strategy, startRound, ct);
+        }
+        finally
+        {
+            // What it holds outside memory (FedOpt's moments file) goes with the run, also when the run stops early.
+            (strategy as IDisposable)?.Dispose();
+        }
+    }
 
     /// <summary>Runs (or resumes) <paramref name="run"/> with a strategy built by the caller; the plan's personalisation and privacy still wrap it.</summary>
     public async Task ExecuteAsync(RunRecord run, Plan plan, IStrategy strategy, int startRound, CancellationToken ct)

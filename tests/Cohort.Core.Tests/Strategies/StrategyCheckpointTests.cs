@@ -234,6 +234,36 @@ public sealed class StrategyCheckpointTests
         }
     }
 
+    [Fact]
+    public void A_strategy_disposed_before_its_last_round_closes_its_moments_file_once_a_checkpoint_still_to_be_written_is()
+    {
+        var initial = new ParameterSet([Tensor.FromFloat32("w", [1000], Enumerable.Range(0, 1000).Select(i => MathF.Cos(i)).ToArray())]);
+        string folder = Path.Combine(Path.GetTempPath(), $"cohort-state-{Guid.NewGuid():N}");
+        try
+        {
+            // Round 1 of 5, then the run stops: the file would otherwise stay open until the strategy is collected.
+            var strategy = (FedAdam)Create("fedadam", OnDisk(folder));
+            var context = new RoundContext("run", 1, 5, new Selection(), Config.Empty, Config.Empty, new Random(1));
+            using (var aggregation = strategy.BeginAggregateFit(context, initial.Clone()))
+            {
+                aggregation.Add("a", new FitResult(new ParameterSet([Tensor.FromFloat32("w", [1000], Enumerable.Repeat(0.25f, 1000).ToArray())]), 1, Metrics.Empty));
+                aggregation.Complete([]);
+            }
+            var pending = strategy.Save();
+            strategy.Dispose();
+            // The checkpoint not yet written still reads the moments…
+            Assert.NotEmpty(OpenFilesIn(folder));
+            Assert.Equal(2, pending.Stored!.Load().Count);
+            pending.MarkWritten();
+            // …and once it is, nothing of the run's is open.
+            Assert.Empty(OpenFilesIn(folder));
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+    }
+
     // This process's open files in folder (their names removed at creation: "/folder/state-….tensors (deleted)").
     private static string[] OpenFilesIn(string folder) =>
         Directory.GetFiles("/proc/self/fd")

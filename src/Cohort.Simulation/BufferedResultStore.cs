@@ -40,6 +40,9 @@ internal sealed class BufferedResultStore(IStateStore inner) : IStateStore
     public Task<RunRecord?> GetRunAsync(string id, CancellationToken ct) => inner.GetRunAsync(id, ct);
 
     /// <inheritdoc />
+    public Task<RunRecord?> SetRoundsDoneAsync(string runId, int roundsDone, CancellationToken ct) => inner.SetRoundsDoneAsync(runId, roundsDone, ct);
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct) => inner.ListRunsAsync(status, ct);
 
     /// <inheritdoc />

@@ -77,6 +77,115 @@ public sealed class StateStoreTests
         }
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Recording_rounds_done_changes_that_count_alone_and_saving_a_run_or_round_again_keeps_the_rest(string kind)
+    {
+        await using var pg = kind == "postgres" ? await PostgresCluster.StartAsync() : null;
+        string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        IStateStore store = pg is null ? new SqliteStateStore(Path.Combine(dir, "s.db")) : new PostgresStateStore(pg.ConnectionString);
+        try
+        {
+            var ct = CancellationToken.None;
+            await store.InitializeAsync(ct);
+            var created = new DateTimeOffset(2026, 11, 23, 10, 1, 2, TimeSpan.Zero);
+            var run = new RunRecord("r1", "name", "exp", "tabular", "fedavg", RunStatus.Running, 5, 0, "yaml: 1", created, created, null, null) { Submitter = "ana" };
+            await store.SaveRunAsync(run, ct);
+            for (int r = 1; r <= 3; r++)
+            {
+                await store.AddNodeResultAsync(new NodeResultRecord("r1", r, "a", "fit", true, null, 10, 0.5, Metrics.Empty, 0.2, 1024, created), ct);
+                await store.SaveRoundAsync(new RoundRecord("r1", r, RoundStatus.Done, created, created.AddSeconds(r), 0.01, 0.5, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct);
+                var done = await store.SetRoundsDoneAsync("r1", r, ct);
+                Assert.Equal(run with { RoundsDone = r }, done);
+            }
+            Assert.Equal(3, (await store.GetRunAsync("r1", ct))!.RoundsDone);
+            Assert.Null(await store.SetRoundsDoneAsync("missing", 1, ct));
+            Assert.Null(await store.GetRunAsync("missing", ct));
+
+            // Saved again (finished), the run keeps its rounds and node results, and a round saved again is one row.
+            await store.SaveRunAsync(run with { Status = RunStatus.Finished, RoundsDone = 3, FinishedAt = created.AddMinutes(1) }, ct);
+            await store.SaveRoundAsync(new RoundRecord("r1", 3, RoundStatus.Failed, created, created.AddSeconds(9), 0.02, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, "late"), ct);
+            Assert.Equal(RunStatus.Finished, (await store.GetRunAsync("r1", ct))!.Status);
+            var rounds = await store.ListRoundsAsync("r1", ct);
+            Assert.Equal([1, 2, 3], rounds.Select(x => x.Round));
+            Assert.Equal((RoundStatus.Failed, (double?)null, "late"), (rounds[2].Status, rounds[2].Loss, rounds[2].Error));
+            Assert.Equal(3, (await store.ListNodeResultsAsync("r1", ct)).Count);
+        }
+        finally
+        {
+            if (store is IAsyncDisposable d) await d.DisposeAsync();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Saving_a_run_or_a_round_in_sqlite_reads_none_of_the_run_s_rounds_or_node_results()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, "s.db");
+        try
+        {
+            await new SqliteStateStore(path).InitializeAsync(CancellationToken.None);
+            await using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=false;Foreign Keys=True");
+            await c.OpenAsync();
+            async Task<string> PlanAsync(string sql)
+            {
+                await using var cmd = c.CreateCommand();
+                cmd.CommandText = "EXPLAIN QUERY PLAN " + sql;
+                foreach (string name in System.Text.RegularExpressions.Regex.Matches(sql, @"\$\w+").Select(m => m.Value).Distinct()) cmd.Parameters.AddWithValue(name, DBNull.Value);
+                await using var r = await cmd.ExecuteReaderAsync();
+                var lines = new List<string>();
+                while (await r.ReadAsync()) lines.Add(r.GetString(3));
+                return string.Join(" | ", lines);
+            }
+            // The check sees the cost it guards against: a replace of a run searches its rounds and node results (foreign keys).
+            string replace = await PlanAsync(SqliteStateStore.SaveRunSql[..SqliteStateStore.SaveRunSql.IndexOf("ON CONFLICT", StringComparison.Ordinal)].Replace("INSERT INTO", "INSERT OR REPLACE INTO", StringComparison.Ordinal));
+            Assert.Contains("node_results", replace, StringComparison.Ordinal);
+            Assert.DoesNotContain("node_results", await PlanAsync(SqliteStateStore.SaveRunSql), StringComparison.Ordinal);
+            Assert.DoesNotContain("rounds", await PlanAsync(SqliteStateStore.SaveRunSql), StringComparison.Ordinal);
+            Assert.DoesNotContain("node_results", await PlanAsync(SqliteStateStore.SaveRoundSql), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_pooled_sqlite_connection_keeps_foreign_keys_and_returns_to_normal_sync_after_a_failed_round_record()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        var store = new SqliteStateStore(Path.Combine(dir, "s.db"), syncRounds: true);
+        try
+        {
+            var ct = CancellationToken.None;
+            await store.InitializeAsync(ct);
+            var at = new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
+            await store.SaveRunAsync(new RunRecord("r1", "name", "exp", "tabular", "fedavg", RunStatus.Running, 5, 0, "yaml: 1", at, at, null, null), ct);
+            await store.SaveRoundAsync(new RoundRecord("r1", 1, RoundStatus.Done, at, at, 0.01, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct);
+            Assert.Equal(1, await store.SynchronousLevelAsync(ct)); // NORMAL again after the round record's FULL
+            // Connections set up once still enforce foreign keys: a round or result of an unknown run is refused.
+            await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() =>
+                store.AddNodeResultAsync(new NodeResultRecord("nope", 1, "a", "fit", true, null, 1, null, Metrics.Empty, 0, 0, at), ct));
+            await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() =>
+                store.SaveRoundAsync(new RoundRecord("nope", 1, RoundStatus.Done, at, at, 0.01, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct));
+            // That round record failed between FULL and NORMAL; the connection is set up again before its next use.
+            Assert.Equal(1, await store.SynchronousLevelAsync(ct));
+            Assert.Single(await store.ListRoundsAsync("r1", ct));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_sqlite_database_at_schema_version_1_opens_and_keeps_its_rounds_without_phases()
     {

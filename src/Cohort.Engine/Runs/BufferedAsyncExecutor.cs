@@ -190,8 +190,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                     run.Id, version, RoundStatus.Done, versionStarted, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
                     null, Metrics.Empty, metrics.ToMetrics(), central?.Loss, central?.Metrics ?? Metrics.Empty,
                     failures.Count > 0 ? Describe(failures) : null), ct);
-                run = (await store.GetRunAsync(run.Id, ct))! with { RoundsDone = version };
-                await store.SaveRunAsync(run, ct);
+                run = (await store.SetRoundsDoneAsync(run.Id, version, ct))!;
                 await models.DiscardRoundResultsAsync(run.Id, -1, ct);
                 log.LogInformation("Run {Run} version {Version}: {Arrivals} updates buffered", run.Id, version, arrivals);
 

@@ -111,8 +111,7 @@ internal sealed class RunExecutor(
             // last: a model's worth of memory that the collection before the new accumulator could not free.
             await Task.Yield();
             global = await RunRoundAsync(run, plan, strategy, central, global, round, ct);
-            run = (await store.GetRunAsync(run.Id, ct))! with { RoundsDone = round };
-            await store.SaveRunAsync(run, ct);
+            run = (await store.SetRoundsDoneAsync(run.Id, round, ct))!;
             // Only now is the round's outcome safe without them.
             await models.DiscardRoundResultsAsync(run.Id, -1, ct);
         }

@@ -24,6 +24,19 @@ internal interface IStateStore
     /// <summary>A run by id, or null.</summary>
     Task<RunRecord?> GetRunAsync(string id, CancellationToken ct);
 
+    /// <summary>
+    /// Records that a run has finished <paramref name="roundsDone"/> rounds and returns the run as stored now,
+    /// or null when there is no such run. This default reads and saves the whole run; a store overrides it
+    /// with one update of the one column (it runs after every round).
+    /// </summary>
+    async Task<RunRecord?> SetRoundsDoneAsync(string runId, int roundsDone, CancellationToken ct)
+    {
+        if (await GetRunAsync(runId, ct) is not { } run) return null;
+        run = run with { RoundsDone = roundsDone };
+        await SaveRunAsync(run, ct);
+        return run;
+    }
+
     /// <summary>Runs, newest first, optionally of one status.</summary>
     Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct);
 

@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Cohort.Records;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Cohort.Engine.State;
 
@@ -20,14 +22,31 @@ internal sealed class SqliteStateStore : IStateStore
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
     }
 
+    // The native connections the pool has handed out and that this store has set up. The settings below last
+    // as long as the native connection, which the pool keeps open across SqliteConnection objects: setting
+    // them on every open cost three statements per store call, several times a round.
+    private readonly ConditionalWeakTable<sqlite3, object> _prepared = [];
+
     private async Task<SqliteConnection> OpenAsync(CancellationToken ct)
     {
         var c = new SqliteConnection(_connectionString);
         await c.OpenAsync(ct);
+        if (c.Handle is { } handle && _prepared.TryGetValue(handle, out _)) return c;
         using var cmd = c.CreateCommand();
         cmd.CommandText = "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
         await cmd.ExecuteNonQueryAsync(ct);
+        if (c.Handle is { } opened) _prepared.AddOrUpdate(opened, this);
         return c;
+    }
+
+    /// <summary>The <c>synchronous</c> level (1 NORMAL, 2 FULL) of the connection the pool hands out next.</summary>
+    internal async Task<long> SynchronousLevelAsync(CancellationToken ct) =>
+        (await QueryAsync("PRAGMA synchronous", r => r.GetInt64(0), ct)).Single();
+
+    /// <summary>Sets the connection up again at its next open (a statement that changes its settings failed midway).</summary>
+    private void Forget(SqliteConnection c)
+    {
+        if (c.Handle is { } handle) _prepared.Remove(handle);
     }
 
     private async Task ExecuteAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args)
@@ -170,11 +189,19 @@ internal sealed class SqliteStateStore : IStateStore
         "SELECT name, status, last_seen, address, app, version FROM nodes ORDER BY name",
         r => new NodeRecord(r.GetString(0), StatusText.StoredNodeStatus(r.GetString(1), "nodes"), TimeOrNull(r, 2), StringOrNull(r, 3), StringOrNull(r, 4), StringOrNull(r, 5)), ct);
 
-    /// <inheritdoc />
-    public Task SaveRunAsync(RunRecord run, CancellationToken ct) => ExecuteAsync("""
-        INSERT OR REPLACE INTO runs(id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error, submitter)
+    // An upsert, not INSERT OR REPLACE: a replace deletes the row first, and with foreign keys on, deleting a run
+    // counts its rounds and node results (twice), so each save cost time in proportion to the rounds done.
+    internal const string SaveRunSql = """
+        INSERT INTO runs(id, name, experiment, app, strategy, status, rounds_planned, rounds_done, plan_yaml, created_at, started_at, finished_at, error, submitter)
         VALUES ($id, $name, $exp, $app, $strategy, $status, $planned, $done, $plan, $created, $started, $finished, $error, $submitter)
-        """, ct, ("$id", run.Id), ("$name", run.Name), ("$exp", run.Experiment), ("$app", run.App), ("$strategy", run.Strategy),
+        ON CONFLICT(id) DO UPDATE SET name = excluded.name, experiment = excluded.experiment, app = excluded.app,
+          strategy = excluded.strategy, status = excluded.status, rounds_planned = excluded.rounds_planned,
+          rounds_done = excluded.rounds_done, plan_yaml = excluded.plan_yaml, created_at = excluded.created_at,
+          started_at = excluded.started_at, finished_at = excluded.finished_at, error = excluded.error, submitter = excluded.submitter
+        """;
+
+    /// <inheritdoc />
+    public Task SaveRunAsync(RunRecord run, CancellationToken ct) => ExecuteAsync(SaveRunSql, ct, ("$id", run.Id), ("$name", run.Name), ("$exp", run.Experiment), ("$app", run.App), ("$strategy", run.Strategy),
         ("$status", run.Status.ToText()), ("$planned", run.RoundsPlanned), ("$done", run.RoundsDone), ("$plan", run.PlanYaml),
         ("$created", Time(run.CreatedAt)), ("$started", Time(run.StartedAt)), ("$finished", Time(run.FinishedAt)), ("$error", run.Error), ("$submitter", run.Submitter));
 
@@ -192,20 +219,48 @@ internal sealed class SqliteStateStore : IStateStore
         (await QueryAsync($"SELECT {RunColumns} FROM runs WHERE id = $id", ReadRun, ct, ("$id", id))).FirstOrDefault();
 
     /// <inheritdoc />
+    public async Task<RunRecord?> SetRoundsDoneAsync(string runId, int roundsDone, CancellationToken ct) =>
+        (await QueryAsync($"UPDATE runs SET rounds_done = $done WHERE id = $id RETURNING {RunColumns}", ReadRun, ct, ("$id", runId), ("$done", roundsDone))).FirstOrDefault();
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct) => status is null
         ? await QueryAsync($"SELECT {RunColumns} FROM runs ORDER BY created_at DESC, id DESC", ReadRun, ct)
         : await QueryAsync($"SELECT {RunColumns} FROM runs WHERE status = $s ORDER BY created_at DESC, id DESC", ReadRun, ct, ("$s", status.Value.ToText()));
 
+    // An upsert like the run's: the row is updated in place rather than deleted and inserted again.
+    internal const string SaveRoundSql = """
+        INSERT INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases)
+        VALUES ($run, $round, $status, $started, $finished, $agg, $loss, $metrics, $fit, $closs, $cmetrics, $error, $phases)
+        ON CONFLICT(run_id, round) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
+          finished_at = excluded.finished_at, aggregation_seconds = excluded.aggregation_seconds, loss = excluded.loss,
+          metrics = excluded.metrics, fit_metrics = excluded.fit_metrics, central_loss = excluded.central_loss,
+          central_metrics = excluded.central_metrics, error = excluded.error, phases = excluded.phases
+        """;
+
     /// <inheritdoc />
-    public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync((_syncRounds ? "PRAGMA synchronous=FULL;\n" : "") + """
-        INSERT OR REPLACE INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases)
-        VALUES ($run, $round, $status, $started, $finished, $agg, $loss, $metrics, $fit, $closs, $cmetrics, $error, $phases);
-        PRAGMA synchronous=NORMAL;
-        """, ct, ("$run", round.RunId), ("$round", round.Round), ("$status", round.Status.ToText()), ("$started", Time(round.StartedAt)),
-        ("$finished", Time(round.FinishedAt)), ("$agg", round.AggregationSeconds), ("$loss", Finite(round.Loss)),
-        ("$metrics", ScalarJson.Serialize(round.Metrics)), ("$fit", ScalarJson.Serialize(round.FitMetrics)),
-        ("$closs", Finite(round.CentralLoss)), ("$cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("$error", round.Error),
-        ("$phases", ScalarJson.Serialize(round.Phases)));
+    public async Task SaveRoundAsync(RoundRecord round, CancellationToken ct)
+    {
+        await using var c = await OpenAsync(ct);
+        await using var cmd = c.CreateCommand();
+        // Under --durability power the round record's commit waits for the log on disk (FULL); every other write does not.
+        cmd.CommandText = _syncRounds ? $"PRAGMA synchronous=FULL;\n{SaveRoundSql};\nPRAGMA synchronous=NORMAL;" : SaveRoundSql;
+        (string, object?)[] args = [("$run", round.RunId), ("$round", round.Round), ("$status", round.Status.ToText()), ("$started", Time(round.StartedAt)),
+            ("$finished", Time(round.FinishedAt)), ("$agg", round.AggregationSeconds), ("$loss", Finite(round.Loss)),
+            ("$metrics", ScalarJson.Serialize(round.Metrics)), ("$fit", ScalarJson.Serialize(round.FitMetrics)),
+            ("$closs", Finite(round.CentralLoss)), ("$cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("$error", round.Error),
+            ("$phases", ScalarJson.Serialize(round.Phases))];
+        foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        try
+        {
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        catch
+        {
+            // The insert failed after FULL was set and before NORMAL was back: the next open sets NORMAL again.
+            Forget(c);
+            throw;
+        }
+    }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct) => await QueryAsync(

@@ -33,6 +33,9 @@ internal sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics me
     public Task<RunRecord?> GetRunAsync(string id, CancellationToken ct) => inner.GetRunAsync(id, ct);
 
     /// <inheritdoc />
+    public Task<RunRecord?> SetRoundsDoneAsync(string runId, int roundsDone, CancellationToken ct) => inner.SetRoundsDoneAsync(runId, roundsDone, ct);
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct) => inner.ListRunsAsync(status, ct);
 
     /// <inheritdoc />

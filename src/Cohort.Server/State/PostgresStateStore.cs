@@ -120,6 +120,10 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
         (await QueryAsync($"SELECT {RunColumns} FROM runs WHERE id = @id", ReadRun, ct, ("id", id))).FirstOrDefault();
 
     /// <inheritdoc />
+    public async Task<RunRecord?> SetRoundsDoneAsync(string runId, int roundsDone, CancellationToken ct) =>
+        (await QueryAsync($"UPDATE runs SET rounds_done = @done WHERE id = @id RETURNING {RunColumns}", ReadRun, ct, ("id", runId), ("done", roundsDone))).FirstOrDefault();
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct) => status is null
         ? await QueryAsync($"SELECT {RunColumns} FROM runs ORDER BY created_at DESC, id DESC", ReadRun, ct)
         : await QueryAsync($"SELECT {RunColumns} FROM runs WHERE status = @s ORDER BY created_at DESC, id DESC", ReadRun, ct, ("s", status.Value.ToText()));

@@ -124,6 +124,46 @@ public sealed class ModelStoreKeptResultsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_discarded_rounds_file_is_emptied_and_taken_by_the_next_round_instead_of_a_new_file()
+    {
+        var store = new ModelStore(_root);
+        await store.SaveRoundResultAsync(Run, 1, "n1", Result("n1", 1, 1f), CancellationToken.None);
+        long inode = Inode(store.RoundResultsPathOf(Run, 1));
+        await store.DiscardRoundResultsAsync(Run, -1, CancellationToken.None);
+        Assert.Empty(ResultEntries());
+        string spare = Path.Combine(_root, Run, "kept-results.spare");
+        Assert.Equal(0, new FileInfo(spare).Length);
+
+        await store.SaveRoundResultAsync(Run, 2, "n2", Result("n2", 2, 2f), CancellationToken.None);
+        Assert.Equal(inode, Inode(store.RoundResultsPathOf(Run, 2)));
+        Assert.False(File.Exists(spare));
+        var (results, problems) = await store.LoadRoundResultsAsync(Run, 2, CancellationToken.None);
+        Assert.Empty(problems);
+        Assert.Equal(["n2"], results.Select(r => r.Node));
+        Assert.Equal([2f], results.Select(First));
+
+        // A restarted server finds the spare as well; a second discarded file, with a spare waiting, is deleted.
+        await store.DiscardRoundResultsAsync(Run, -1, CancellationToken.None);
+        var restarted = new ModelStore(_root);
+        await restarted.SaveRoundResultAsync(Run, 3, "n3", Result("n3", 3, 3f), CancellationToken.None);
+        await restarted.SaveRoundResultAsync(Run, 4, "n4", Result("n4", 4, 4f), CancellationToken.None);
+        Assert.Equal(inode, Inode(restarted.RoundResultsPathOf(Run, 3)));
+        await restarted.DiscardRoundResultsAsync(Run, -1, CancellationToken.None);
+        Assert.Empty(ResultEntries());
+        Assert.Equal(["kept-results.spare"], Directory.GetFiles(Path.Combine(_root, Run), "kept-results.*").Select(Path.GetFileName));
+        Assert.Empty((await restarted.LoadRoundResultsAsync(Run, 4, CancellationToken.None)).Results);
+    }
+
+    // The file's inode number: the same file, not a new one of the same name.
+    private static long Inode(string path)
+    {
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%i", path]) { RedirectStandardOutput = true })!;
+        string output = stat.StandardOutput.ReadToEnd();
+        stat.WaitForExit();
+        return long.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task Discarding_a_run_without_a_folder_does_nothing_and_later_results_are_still_discarded()
     {
         var store = new ModelStore(_root);

@@ -29,17 +29,19 @@ internal static class ReconnectBench
         var fraction = new Option<double>("--fraction") { Description = "Share of the nodes sampled for each round's fit and evaluate tasks", DefaultValueFactory = _ => 0.1 };
         var settle = new Option<double>("--settle") { Description = "Seconds to keep watching after every node is back, before the run is submitted", DefaultValueFactory = _ => 10 };
         var nodeTimeout = new Option<double>("--node-timeout") { Description = "The server's --node-timeout (seconds without heartbeat before a node is offline)", DefaultValueFactory = _ => 4.0 };
+        var load = new Option<int>("--load") { Description = "Busy background processes from just before the restart to the end (0: none): the restart on a machine short of CPU", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("reconnect", "A fleet of node clients, all online, then the server process killed and started again: seconds until every node is back, registrations, warnings, and a run afterwards")
         {
-            nodes, values, rounds, fraction, settle, nodeTimeout, json,
+            nodes, values, rounds, fraction, settle, nodeTimeout, load, json,
         };
         command.SetAction(async (pr, ct) =>
         {
             int n = pr.GetValue(nodes), size = pr.GetValue(values), perRun = pr.GetValue(rounds);
+            int busy = pr.GetValue(load);
             double share = pr.GetValue(fraction), quiet = pr.GetValue(settle), timeout = pr.GetValue(nodeTimeout);
-            if (n < 1 || size < 1 || perRun < 1 || share <= 0 || share > 1 || quiet < 0 || timeout <= 0)
-                throw new CliException("--nodes ≥ 1, --values ≥ 1, --rounds ≥ 1, --settle ≥ 0, --node-timeout > 0 and 0 < --fraction ≤ 1");
+            if (n < 1 || size < 1 || perRun < 1 || share <= 0 || share > 1 || quiet < 0 || timeout <= 0 || busy < 0)
+                throw new CliException("--nodes ≥ 1, --values ≥ 1, --rounds ≥ 1, --settle ≥ 0, --node-timeout > 0, --load ≥ 0 and 0 < --fraction ≤ 1");
             string dir = BenchFigures.FreshFolder("bench-reconnect");
             var figures = BenchFigures.Begin(new JsonObject
             {
@@ -49,6 +51,7 @@ internal static class ReconnectBench
                 ["fraction"] = share,
                 ["settle_s"] = quiet,
                 ["node_timeout_s"] = timeout,
+                ["background_load_processes"] = busy,
             });
             string dataDir = Path.Combine(dir, "server");
             string[] serverArgs = ["--node-timeout", timeout.ToString(CultureInfo.InvariantCulture)];
@@ -56,6 +59,7 @@ internal static class ReconnectBench
             var nodeLog = new RegistrationCounter();
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var fleet = new List<Task>(n);
+            var background = new List<Process>();
             try
             {
                 using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
@@ -85,6 +89,7 @@ internal static class ReconnectBench
                 Print(figures, "setup.node_warnings", nodeLog.Warnings);
                 Print(figures, "setup.registrations", nodeLog.Registrations);
 
+                for (int i = 0; i < busy; i++) background.Add(RoundOverheadBench.StartBusyProcess());
                 int warningsBefore = nodeLog.Warnings, registrationsBefore = nodeLog.Registrations;
                 nodeLog.ResetPerNode();
                 clock.Restart();
@@ -143,6 +148,7 @@ internal static class ReconnectBench
             }
             finally
             {
+                foreach (var p in background) RoundOverheadBench.StopBusyProcess(p);
                 await stop.CancelAsync();
                 await Task.WhenAll(fleet.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
                 await server.DisposeAsync();

@@ -21,7 +21,7 @@ namespace Cohort.Server.Fleet;
 /// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
 internal sealed class FleetService(
     NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options,
-    ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, AuditLedger ledger, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
+    ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, AuditLedger ledger, RegistrationGate writes, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
@@ -41,6 +41,8 @@ internal sealed class FleetService(
         registry.Register(node, request.App, request.Version, context.Peer, request.SessionId, capacity, datasets);
         board.SetCapacity(node, capacity);
         var http = context.GetHttpContext();
+        // The node is online from here on; its record and event wait their turn without holding a thread.
+        using var turn = await writes.EnterAsync(context.CancellationToken);
         ledger.Append(new AuditEvent(AuditKinds.NodeRegistered, AuditActors.Node(node),
             $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version}){AuditActors.CertificateNote(http)}")
         { Node = node });

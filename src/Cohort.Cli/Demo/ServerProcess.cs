@@ -76,8 +76,16 @@ internal sealed class ServerProcess : IAsyncDisposable
     public async Task CrashAsync()
     {
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await _process.WaitForExitAsync(timeout.Token);
+        // A process holding a thousand connections on a loaded machine takes a while to be torn down.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new CliException($"the server process {_process.Id} was killed but had not exited after 60s");
+        }
     }
 
     /// <summary>Resident and peak resident memory of the server process in MiB (VmRSS, VmHWM).</summary>

@@ -22,16 +22,17 @@ public static class CohortNode
     {
         Transport.ThreadPoolFloor.Raise();
         var log = options.Logger;
-        int attempt = 0;
+        var backoff = new ReconnectBackoff(options.MaxBackoff, Random.Shared);
         var apps = new RunApps(factory, options);
         using var ledger = OpenLedger(options);
         var datasets = Describe(factory, options);
         while (!ct.IsCancellationRequested)
         {
+            long connected = 0;
             try
             {
                 await using var session = await NodeSession.ConnectAsync(options, factory.Name, ledger, datasets, ct);
-                attempt = 0;
+                connected = System.Diagnostics.Stopwatch.GetTimestamp();
                 await session.ServeAsync(apps, ct);
             }
             catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled } or SessionLostException)
@@ -56,7 +57,8 @@ public static class CohortNode
             }
             catch (Exception e) when (e is RpcException or HttpRequestException or IOException or SessionLostException or OperationCanceledException)
             {
-                var delay = Backoff(attempt++, options.MaxBackoff);
+                if (connected != 0) backoff.SessionEnded(System.Diagnostics.Stopwatch.GetElapsedTime(connected));
+                var delay = backoff.Next();
                 log.LogWarning("Node {Node}: server {Server} unreachable ({Reason}); retrying in {Delay:0.0}s",
                     options.Name, options.Connection.Server, Describe(e), delay.TotalSeconds);
                 try
@@ -116,12 +118,6 @@ public static class CohortNode
             declared.Add(info);
         }
         return declared;
-    }
-
-    private static TimeSpan Backoff(int attempt, TimeSpan max)
-    {
-        double seconds = Math.Min(max.TotalSeconds, 0.25 * Math.Pow(2, Math.Min(attempt, 10)));
-        return TimeSpan.FromSeconds(seconds * (0.8 + 0.4 * Random.Shared.NextDouble()));
     }
 
     // The TLS handshake's failure, wherever the gRPC or HTTP layers wrapped it.

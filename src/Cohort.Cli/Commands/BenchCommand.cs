@@ -25,6 +25,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(AuditBench.Create());
         bench.Subcommands.Add(ResumeBench.Create());
         bench.Subcommands.Add(SoakBench.Create());
+        bench.Subcommands.Add(ReconnectBench.Create());
         bench.Subcommands.Add(LongRunBench.Create());
         return bench;
     }

@@ -196,7 +196,7 @@ internal static class RoundOverheadBench
     }
 
     /// <summary>A process that keeps one core busy until killed: the background load of a shared machine.</summary>
-    private static Process StartBusyProcess()
+    internal static Process StartBusyProcess()
     {
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");
@@ -204,7 +204,7 @@ internal static class RoundOverheadBench
         return Process.Start(psi) ?? throw new CliException("could not start a background load process");
     }
 
-    private static void StopBusyProcess(Process process)
+    internal static void StopBusyProcess(Process process)
     {
         try
         {

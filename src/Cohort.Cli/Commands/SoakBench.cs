@@ -179,7 +179,7 @@ internal static class SoakBench
     }
 
     // The server's warnings and errors, in order (each a line of its plain console log).
-    private static List<string> ServerWarnings(string log)
+    internal static List<string> ServerWarnings(string log)
     {
         using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         using var reader = new StreamReader(stream);
@@ -191,9 +191,9 @@ internal static class SoakBench
         return lines;
     }
 
-    private static string NodeName(int i) => $"soak{i + 1:D4}";
+    internal static string NodeName(int i) => $"soak{i + 1:D4}";
 
-    private static string Plan(int nodes, double fraction, int rounds) => $$"""
+    internal static string Plan(int nodes, double fraction, int rounds) => $$"""
         name: bench-soak
         app: { name: empty }
         strategy: { name: fedavg }

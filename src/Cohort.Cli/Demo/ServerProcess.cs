@@ -15,8 +15,12 @@ internal sealed class ServerProcess : IAsyncDisposable
         _process = process;
         _log = log;
         DataDir = dataDir;
+        Port = port;
         Address = $"https://localhost:{port}";
     }
+
+    /// <summary>The loopback port of the Fleet and Control APIs.</summary>
+    public int Port { get; }
 
     /// <summary>The server's data folder.</summary>
     public string DataDir { get; }
@@ -33,15 +37,18 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// <summary>The admin token the server wrote.</summary>
     public string AdminToken => File.ReadAllText(Path.Combine(DataDir, "admin.token")).Trim();
 
-    /// <summary>Starts a server in <paramref name="dataDir"/> (no dashboard unless <paramref name="dashboard"/>) and waits until its port accepts connections.</summary>
-    public static async Task<ServerProcess> StartAsync(string dataDir, IEnumerable<string> extraArguments, string logFile, CancellationToken ct, bool dashboard = false)
+    /// <summary>
+    /// Starts a server in <paramref name="dataDir"/> (no dashboard unless <paramref name="dashboard"/>) on <paramref name="port"/>
+    /// (a free one when null) and waits until its port accepts connections.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(string dataDir, IEnumerable<string> extraArguments, string logFile, CancellationToken ct, bool dashboard = false, int? port = null)
     {
-        int port = FreePort();
+        int listen = port ?? FreePort();
         var psi = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in NodeProcess.SelfCommand()) psi.ArgumentList.Add(arg);
         psi.FileName = psi.ArgumentList[0];
         psi.ArgumentList.RemoveAt(0);
-        foreach (var a in new[] { "server", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dashboard-port", dashboard ? "0" : "-1" })
+        foreach (var a in new[] { "server", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", listen.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dashboard-port", dashboard ? "0" : "-1" })
             psi.ArgumentList.Add(a);
         foreach (var a in extraArguments) psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new CliException("could not start the server process");
@@ -50,18 +57,34 @@ internal sealed class ServerProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new ServerProcess(process, log, dataDir, port);
+        var server = new ServerProcess(process, log, dataDir, listen);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)
         {
             if (process.HasExited) throw new CliException($"the server process exited with status {process.ExitCode}; see {logFile}");
-            if (File.Exists(Path.Combine(dataDir, "admin.token")) && await AcceptsAsync(port, ct)) return server;
+            if (File.Exists(Path.Combine(dataDir, "admin.token")) && await AcceptsAsync(listen, ct)) return server;
             if (DateTime.UtcNow > deadline)
             {
                 await server.DisposeAsync();
-                throw new CliException($"the server did not open port {port} within 60s; see {logFile}");
+                throw new CliException($"the server did not open port {listen} within 60s; see {logFile}");
             }
             await Task.Delay(50, ct);
+        }
+    }
+
+    /// <summary>Kills the server as a crash would (SIGKILL: no shutdown, no goodbye to its nodes) and waits until it is gone.</summary>
+    public async Task CrashAsync()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        // A process holding a thousand connections on a loaded machine takes a while to be torn down.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new CliException($"the server process {_process.Id} was killed but had not exited after 60s");
         }
     }
 

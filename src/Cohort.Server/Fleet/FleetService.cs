@@ -21,7 +21,7 @@ namespace Cohort.Server.Fleet;
 /// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
 internal sealed class FleetService(
     NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options,
-    ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, AuditLedger ledger, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
+    ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, AuditLedger ledger, RegistrationGate writes, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
@@ -47,8 +47,14 @@ internal sealed class FleetService(
         // A node that registers again has restarted: whatever it was working on is lost, so it gets
         // those tasks again (same ids) unless the plan allows no offline grace.
         board.NodeLost(node, FailureKind.NodeRestarted, "node restarted while working on the task", offline: false);
-        await store.UpdateNodeAsync(new NodeRecord(node, NodeStatus.Online, DateTimeOffset.UtcNow, context.Peer, request.App, request.Version), context.CancellationToken);
-        await store.AddEventAsync(null, "node.online", $"node '{node}' registered from {context.Peer} (app {request.App}, version {request.Version}, capacity {capacity})", context.CancellationToken);
+        // The node is online from here on; its record and event wait their turn without holding a thread.
+        var since = DateTimeOffset.UtcNow;
+        string peer = context.Peer;
+        await writes.WriteAsync(async () =>
+        {
+            await store.UpdateNodeAsync(new NodeRecord(node, NodeStatus.Online, since, peer, request.App, request.Version), CancellationToken.None);
+            await store.AddEventAsync(null, "node.online", $"node '{node}' registered from {peer} (app {request.App}, version {request.Version}, capacity {capacity})", CancellationToken.None);
+        }, context.CancellationToken);
         log.LogInformation("Node {Node} registered from {Peer} with app {App}, capacity {Capacity}{Datasets}", node, context.Peer, request.App, capacity,
             datasets.Count == 0 ? "" : $" and data sets {string.Join(", ", datasets.Select(d => d.Name))}");
         return new RegisterReply

@@ -19,9 +19,16 @@ internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IState
     {
         var period = TimeSpan.FromMilliseconds(Math.Clamp(options.NodeTimeout.TotalMilliseconds / 8, 50, 1000));
         using var timer = new PeriodicTimer(period);
+        var lag = new ServerLag(options.NodeTimeout);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var due = period;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            foreach (var node in registry.Sweep(options.NodeTimeout))
+            var now = clock.Elapsed;
+            // A tick that runs late means the server was behind on everything, the heartbeats it had received included.
+            lag.Tick(now, now - due);
+            due = now + period;
+            foreach (var node in registry.Sweep(options.NodeTimeout + lag.Allowance))
             {
                 string reason = $"node offline (no heartbeat for {options.NodeTimeout.TotalSeconds:0.#}s)";
                 board.NodeLost(node.Name, FailureKind.Offline, reason, offline: true);

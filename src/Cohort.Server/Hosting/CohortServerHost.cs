@@ -269,6 +269,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         services.AddSingleton<LiveFeed>();
         services.AddSingleton<PlanLibrary>();
         services.AddSingleton<NodeRegistry>();
+        services.AddSingleton<RegistrationGate>();
         services.AddSingleton<TaskBoard>();
         services.AddSingleton<UploadBudget>();
         services.AddSingleton(new FailedAuthentications(options.FailedAuthenticationsPerMinute));

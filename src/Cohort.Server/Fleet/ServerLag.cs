@@ -1,0 +1,32 @@
+namespace Cohort.Server.Fleet;
+
+/// <summary>
+/// How far behind the server itself has been lately, measured by how late the node monitor's own ticks
+/// run. A server short of CPU or threads (a registration wave after a restart, a long collection, a
+/// loaded machine) handles heartbeats late for the same reason its timer fires late; silence it caused is
+/// no sign that a node is gone, so the node timeout is extended by the lateness seen within the last
+/// timeout, at most doubling it.
+/// </summary>
+internal sealed class ServerLag(TimeSpan timeout)
+{
+    private readonly Queue<(TimeSpan At, TimeSpan Late)> _recent = new();
+    private TimeSpan _sum;
+
+    /// <summary>Lateness seen within the last timeout, at most the timeout itself.</summary>
+    public TimeSpan Allowance => _sum < timeout ? _sum : timeout;
+
+    /// <summary>Records a tick that ran at <paramref name="now"/> (any monotonic clock) <paramref name="late"/> after it was due.</summary>
+    public void Tick(TimeSpan now, TimeSpan late)
+    {
+        if (late > TimeSpan.Zero)
+        {
+            _recent.Enqueue((now, late));
+            _sum += late;
+        }
+        while (_recent.TryPeek(out var oldest) && now - oldest.At > timeout)
+        {
+            _recent.Dequeue();
+            _sum -= oldest.Late;
+        }
+    }
+}

@@ -64,24 +64,10 @@ internal static class ReconnectBench
             {
                 using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
                 var clock = Stopwatch.StartNew();
-                var tokens = new string[n];
-                for (int i = 0; i < n; i++) tokens[i] = await control.CreateNodeTokenAsync(SoakBench.NodeName(i), ct);
-                var factory = Apps.BuiltInApps.Find("empty") ?? throw new CliException("the built-in app 'empty' is missing");
-                var settings = new Config([new KeyValuePair<string, Scalar>("values", size.ToString(CultureInfo.InvariantCulture))]);
+                var tokens = await SoakBench.CreateTokensAsync(control, n, ct);
                 clock.Restart();
-                for (int i = 0; i < n; i++)
-                {
-                    var options = new NodeOptions
-                    {
-                        Connection = new ConnectionOptions(server.Address, tokens[i], server.CaFile),
-                        Name = SoakBench.NodeName(i),
-                        NodeSettings = settings,
-                        Logger = nodeLog,
-                    };
-                    fleet.Add(Task.Run(() => CohortNode.RunAsync(factory, options, stop.Token), CancellationToken.None));
-                    // The first connection is not what is measured: waves of 25 every 250 ms, as the soak connects.
-                    if (i % 25 == 24) await Task.Delay(250, ct);
-                }
+                // The first connection is not what is measured: in waves, as the soak connects.
+                await SoakBench.StartFleetAsync(fleet, server, tokens, size, nodeLog, stop.Token, ct);
                 await WaitForOnlineAsync(control, fleet, n, TimeSpan.FromMinutes(3), null, ct);
                 Print(figures, "setup.nodes_online_s", clock.Elapsed.TotalSeconds);
                 // A quiet moment, so the restart meets a fleet that only heartbeats.

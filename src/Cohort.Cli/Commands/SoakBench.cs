@@ -58,26 +58,10 @@ internal static class SoakBench
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var fleet = new List<Task>(n);
             var clock = Stopwatch.StartNew();
-            var tokens = new string[n];
-            for (int i = 0; i < n; i++) tokens[i] = await control.CreateNodeTokenAsync(NodeName(i), ct);
+            var tokens = await CreateTokensAsync(control, n, ct);
             Print(figures, "setup.tokens_s", clock.Elapsed.TotalSeconds);
-            var factory = Apps.BuiltInApps.Find("empty") ?? throw new CliException("the built-in app 'empty' is missing");
-            var settings = new Config([new KeyValuePair<string, Scalar>("values", size.ToString(CultureInfo.InvariantCulture))]);
             clock.Restart();
-            for (int i = 0; i < n; i++)
-            {
-                var options = new NodeOptions
-                {
-                    Connection = new ConnectionOptions(server.Address, tokens[i], server.CaFile),
-                    Name = NodeName(i),
-                    NodeSettings = settings,
-                    Logger = nodeLog,
-                };
-                fleet.Add(Task.Run(() => CohortNode.RunAsync(factory, options, stop.Token), CancellationToken.None));
-                // Connect in waves of 25 every 250 ms: a thousand TLS handshakes at once on a small machine
-                // starve the heartbeats of the nodes already connected, which then time out and reconnect.
-                if (i % 25 == 24) await Task.Delay(250, ct);
-            }
+            await StartFleetAsync(fleet, server, tokens, size, nodeLog, stop.Token, ct);
             await WaitForNodesAsync(control, fleet, n, ct);
             Print(figures, "setup.nodes_online_s", clock.Elapsed.TotalSeconds);
             // Troubles while connecting are reported apart from those of the soak itself.
@@ -192,6 +176,38 @@ internal static class SoakBench
     }
 
     internal static string NodeName(int i) => $"soak{i + 1:D4}";
+
+    /// <summary>A node token for each of <paramref name="n"/> nodes named <see cref="NodeName"/>.</summary>
+    internal static async Task<string[]> CreateTokensAsync(ControlClient control, int n, CancellationToken ct)
+    {
+        var tokens = new string[n];
+        for (int i = 0; i < n; i++) tokens[i] = await control.CreateNodeTokenAsync(NodeName(i), ct);
+        return tokens;
+    }
+
+    /// <summary>
+    /// Starts one in-process node per token, running the <c>empty</c> app with <paramref name="values"/> values, each with its
+    /// own channel and connection, adding their tasks to <paramref name="fleet"/>; they run until <paramref name="stop"/>.
+    /// </summary>
+    internal static async Task StartFleetAsync(List<Task> fleet, ServerProcess server, string[] tokens, int values, Microsoft.Extensions.Logging.ILogger logger, CancellationToken stop, CancellationToken ct)
+    {
+        var factory = Apps.BuiltInApps.Find("empty") ?? throw new CliException("the built-in app 'empty' is missing");
+        var settings = new Config([new KeyValuePair<string, Scalar>("values", values.ToString(CultureInfo.InvariantCulture))]);
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            var options = new NodeOptions
+            {
+                Connection = new ConnectionOptions(server.Address, tokens[i], server.CaFile),
+                Name = NodeName(i),
+                NodeSettings = settings,
+                Logger = logger,
+            };
+            fleet.Add(Task.Run(() => CohortNode.RunAsync(factory, options, stop), CancellationToken.None));
+            // Connect in waves of 25 every 250 ms: a thousand TLS handshakes at once on a small machine
+            // starve the heartbeats of the nodes already connected, which then time out and reconnect.
+            if (i % 25 == 24) await Task.Delay(250, ct);
+        }
+    }
 
     internal static string Plan(int nodes, double fraction, int rounds) => $$"""
         name: bench-soak

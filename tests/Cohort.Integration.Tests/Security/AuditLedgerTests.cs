@@ -49,6 +49,9 @@ public sealed partial class AuditLedgerTests
             // Waits for five nodes that never come, so it is stopped while queued.
             var waiting = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 5, minFit: 5), "never.yaml", default);
             await server.Control.StopAsync(waiting.Id, default);
+            // Its preflight's results are on the server's account; a node writes its receipt once the server's reply is
+            // back. Stopped before that, a node would rightly lack the receipt of a result the server has.
+            await WaitForReceiptsAsync(Path.Combine(server.DataDir, AuditLedger.FileName), states, apps.Keys);
         }
         finally
         {
@@ -160,6 +163,43 @@ public sealed partial class AuditLedgerTests
         Assert.Contains("which is not among the trusted keys", output);
         (code, output) = await CliProcess.RunAsync(["audit", "compare", "--server-ledger", server.DataDir, "--node-ledger", state, "--node", "site-a"]);
         Assert.True(code == 0, output);
+    }
+
+    /// <summary>Waits until every node's own ledger has a receipt for each of its results on the server's ledger.</summary>
+    private static async Task WaitForReceiptsAsync(string serverLedger, string states, IEnumerable<string> nodes)
+    {
+        string[] resultKinds = [AuditKinds.ResultAccepted, AuditKinds.ResultRejected, AuditKinds.ResultFailed];
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var results = Entries(serverLedger).Where(e => resultKinds.Contains(e.Event.Kind)).ToList();
+            var missing = nodes.SelectMany(node =>
+            {
+                var sent = Entries(Path.Combine(states, node, AuditLedger.FileName)).Where(e => e.Event.Kind == AuditKinds.ResultSent).Select(e => e.Event.Task).ToHashSet();
+                return results.Where(e => e.Event.Node == node && !sent.Contains(e.Event.Task)).Select(e => $"{node}: {e.Event.Task}");
+            }).ToList();
+            if (missing.Count == 0) return;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"nodes wrote no receipt of: {string.Join(", ", missing)}");
+            await Task.Delay(100);
+        }
+    }
+
+    // The whole entries of a ledger being written (a line still being appended is left for the next look).
+    private static IEnumerable<AuditEntry> Entries(string path)
+    {
+        if (!File.Exists(path)) yield break;
+        foreach (string line in File.ReadAllLines(path))
+        {
+            AuditEntry? entry = null;
+            try
+            {
+                entry = AuditEntry.Parse(line);
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or InvalidDataException)
+            {
+            }
+            if (entry is not null) yield return entry;
+        }
     }
 
     private static HttpClient Browser(TestServer server) => new(new HttpClientHandler

@@ -48,7 +48,9 @@ public sealed class Browser : IAsyncLifetime
         await page.GotoAsync(new Uri(federation.Host.DashboardAddress!, "/login").ToString());
         await page.FillAsync("input[name=token]", token);
         await page.ClickAsync("#login button");
-        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal));
+        // Logged in once the redirect's response is in (its cookie with it); every caller goes to its own page next.
+        // Waiting for the overview's load event as well timed out once in a loaded CI run, after network idle.
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { WaitUntil = WaitUntilState.Commit });
         return page;
     }
 

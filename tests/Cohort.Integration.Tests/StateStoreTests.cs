@@ -13,68 +13,57 @@ public sealed class StateStoreTests
     [InlineData("postgres")]
     public async Task A_state_store_keeps_runs_rounds_node_results_nodes_and_events(string kind)
     {
-        await using var pg = kind == "postgres" ? await PostgresCluster.StartAsync() : null;
-        string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(dir);
-        IStateStore store = pg is null ? new SqliteStateStore(Path.Combine(dir, "s.db")) : new PostgresStateStore(pg.ConnectionString);
-        try
+        await using var scratch = await ScratchStore.StartAsync(kind);
+        var store = scratch.Store;
+        var ct = CancellationToken.None;
+        await store.InitializeAsync(ct);
+        await store.InitializeAsync(ct); // idempotent
+
+        await store.SetNodeTokenAsync("a", "hash-a", ct);
+        Assert.Equal("a", await store.FindNodeByTokenHashAsync("hash-a", ct));
+        Assert.Null(await store.FindNodeByTokenHashAsync("nope", ct));
+        var seen = new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
+        await store.UpdateNodeAsync(new NodeRecord("a", NodeStatus.Online, seen, "ipv4:127.0.0.1:1", "tabular", "1.0"), ct);
+        await store.UpdateNodeAsync(new NodeRecord("a", NodeStatus.Offline, seen, null, null, null), ct);
+        var node = Assert.Single(await store.ListNodesAsync(ct));
+        Assert.Equal(new NodeRecord("a", NodeStatus.Offline, seen, "ipv4:127.0.0.1:1", "tabular", "1.0"), node);
+
+        var created = new DateTimeOffset(2026, 11, 23, 10, 1, 2, TimeSpan.Zero).AddTicks(1230);
+        var run = new RunRecord("r1", "name", "exp", "tabular", "fedavg", RunStatus.Queued, 3, 0, "yaml: 1", created, null, null, null);
+        await store.SaveRunAsync(run, ct);
+        await store.SaveRunAsync(run with { Status = RunStatus.Running, StartedAt = created.AddSeconds(1), RoundsDone = 1 }, ct);
+        var stored = await store.GetRunAsync("r1", ct);
+        Assert.Equal(RunStatus.Running, stored!.Status);
+        Assert.Equal(created.AddSeconds(1).UtcTicks / 10, stored.StartedAt!.Value.UtcTicks / 10);
+        Assert.Single(await store.ListRunsAsync(RunStatus.Running, ct));
+        Assert.Empty(await store.ListRunsAsync(RunStatus.Failed, ct));
+
+        var metrics = new Metrics([new("accuracy", 0.75), new("count", 3L), new("ok", true), new("label", "x")]);
+        var phases = new Metrics([new("wait_for_nodes", 0.0), new("fit", 1.25), new("persist", 0.003)]);
+        for (int r = 1; r <= 3; r++)
         {
-            var ct = CancellationToken.None;
-            await store.InitializeAsync(ct);
-            await store.InitializeAsync(ct); // idempotent
-
-            await store.SetNodeTokenAsync("a", "hash-a", ct);
-            Assert.Equal("a", await store.FindNodeByTokenHashAsync("hash-a", ct));
-            Assert.Null(await store.FindNodeByTokenHashAsync("nope", ct));
-            var seen = new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
-            await store.UpdateNodeAsync(new NodeRecord("a", NodeStatus.Online, seen, "ipv4:127.0.0.1:1", "tabular", "1.0"), ct);
-            await store.UpdateNodeAsync(new NodeRecord("a", NodeStatus.Offline, seen, null, null, null), ct);
-            var node = Assert.Single(await store.ListNodesAsync(ct));
-            Assert.Equal(new NodeRecord("a", NodeStatus.Offline, seen, "ipv4:127.0.0.1:1", "tabular", "1.0"), node);
-
-            var created = new DateTimeOffset(2026, 11, 23, 10, 1, 2, TimeSpan.Zero).AddTicks(1230);
-            var run = new RunRecord("r1", "name", "exp", "tabular", "fedavg", RunStatus.Queued, 3, 0, "yaml: 1", created, null, null, null);
-            await store.SaveRunAsync(run, ct);
-            await store.SaveRunAsync(run with { Status = RunStatus.Running, StartedAt = created.AddSeconds(1), RoundsDone = 1 }, ct);
-            var stored = await store.GetRunAsync("r1", ct);
-            Assert.Equal(RunStatus.Running, stored!.Status);
-            Assert.Equal(created.AddSeconds(1).UtcTicks / 10, stored.StartedAt!.Value.UtcTicks / 10);
-            Assert.Single(await store.ListRunsAsync(RunStatus.Running, ct));
-            Assert.Empty(await store.ListRunsAsync(RunStatus.Failed, ct));
-
-            var metrics = new Metrics([new("accuracy", 0.75), new("count", 3L), new("ok", true), new("label", "x")]);
-            var phases = new Metrics([new("wait_for_nodes", 0.0), new("fit", 1.25), new("persist", 0.003)]);
-            for (int r = 1; r <= 3; r++)
-            {
-                // Round 2 is saved without phases, as a caller that does not time rounds would.
-                await store.SaveRoundAsync(new RoundRecord("r1", r, RoundStatus.Done, created, created.AddSeconds(r), 0.01 * r, 0.5 / r, metrics, Metrics.Empty, null, Metrics.Empty, null, r == 2 ? null : phases), ct);
-                await store.AddNodeResultAsync(new NodeResultRecord("r1", r, "a", "fit", true, null, 10, double.NaN, metrics, 0.2, 1024, created), ct);
-            }
-            var rounds = await store.ListRoundsAsync("r1", ct);
-            Assert.Equal([1, 2, 3], rounds.Select(x => x.Round));
-            Assert.Equal(0.75, rounds[0].Metrics["accuracy"].AsDouble());
-            Assert.Equal(3L, rounds[0].Metrics["count"].AsInt());
-            Assert.Equal("x", rounds[0].Metrics["label"].AsString());
-            Assert.Equal(phases.OrderBy(p => p.Key).Select(p => (p.Key, p.Value.AsDouble())), rounds[0].Phases.OrderBy(p => p.Key).Select(p => (p.Key, p.Value.AsDouble())));
-            Assert.Empty(rounds[1].Phases);
-            Assert.Equal(1.25, rounds[2].Phases["fit"].AsDouble());
-            Assert.Null((await store.ListNodeResultsAsync("r1", ct))[0].Loss);
-
-            await store.DeleteRoundsAfterAsync("r1", 1, ct);
-            Assert.Single(await store.ListRoundsAsync("r1", ct));
-            Assert.Single(await store.ListNodeResultsAsync("r1", ct));
-
-            await store.AddEventAsync("r1", "run.started", "started", ct);
-            await store.AddEventAsync(null, "node.online", "a online", ct);
-            Assert.Single(await store.ListEventsAsync("r1", ct));
-            Assert.Equal(2, (await store.ListEventsAsync(null, ct)).Count);
+            // Round 2 is saved without phases, as a caller that does not time rounds would.
+            await store.SaveRoundAsync(new RoundRecord("r1", r, RoundStatus.Done, created, created.AddSeconds(r), 0.01 * r, 0.5 / r, metrics, Metrics.Empty, null, Metrics.Empty, null, r == 2 ? null : phases), ct);
+            await store.AddNodeResultAsync(new NodeResultRecord("r1", r, "a", "fit", true, null, 10, double.NaN, metrics, 0.2, 1024, created), ct);
         }
-        finally
-        {
-            if (store is IAsyncDisposable d) await d.DisposeAsync();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(dir, recursive: true);
-        }
+        var rounds = await store.ListRoundsAsync("r1", ct);
+        Assert.Equal([1, 2, 3], rounds.Select(x => x.Round));
+        Assert.Equal(0.75, rounds[0].Metrics["accuracy"].AsDouble());
+        Assert.Equal(3L, rounds[0].Metrics["count"].AsInt());
+        Assert.Equal("x", rounds[0].Metrics["label"].AsString());
+        Assert.Equal(phases.OrderBy(p => p.Key).Select(p => (p.Key, p.Value.AsDouble())), rounds[0].Phases.OrderBy(p => p.Key).Select(p => (p.Key, p.Value.AsDouble())));
+        Assert.Empty(rounds[1].Phases);
+        Assert.Equal(1.25, rounds[2].Phases["fit"].AsDouble());
+        Assert.Null((await store.ListNodeResultsAsync("r1", ct))[0].Loss);
+
+        await store.DeleteRoundsAfterAsync("r1", 1, ct);
+        Assert.Single(await store.ListRoundsAsync("r1", ct));
+        Assert.Single(await store.ListNodeResultsAsync("r1", ct));
+
+        await store.AddEventAsync("r1", "run.started", "started", ct);
+        await store.AddEventAsync(null, "node.online", "a online", ct);
+        Assert.Single(await store.ListEventsAsync("r1", ct));
+        Assert.Equal(2, (await store.ListEventsAsync(null, ct)).Count);
     }
 
     [Theory]
@@ -82,43 +71,32 @@ public sealed class StateStoreTests
     [InlineData("postgres")]
     public async Task Recording_rounds_done_changes_that_count_alone_and_saving_a_run_or_round_again_keeps_the_rest(string kind)
     {
-        await using var pg = kind == "postgres" ? await PostgresCluster.StartAsync() : null;
-        string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(dir);
-        IStateStore store = pg is null ? new SqliteStateStore(Path.Combine(dir, "s.db")) : new PostgresStateStore(pg.ConnectionString);
-        try
+        await using var scratch = await ScratchStore.StartAsync(kind);
+        var store = scratch.Store;
+        var ct = CancellationToken.None;
+        await store.InitializeAsync(ct);
+        var created = new DateTimeOffset(2026, 11, 23, 10, 1, 2, TimeSpan.Zero);
+        var run = new RunRecord("r1", "name", "exp", "tabular", "fedavg", RunStatus.Running, 5, 0, "yaml: 1", created, created, null, null) { Submitter = "ana" };
+        await store.SaveRunAsync(run, ct);
+        for (int r = 1; r <= 3; r++)
         {
-            var ct = CancellationToken.None;
-            await store.InitializeAsync(ct);
-            var created = new DateTimeOffset(2026, 11, 23, 10, 1, 2, TimeSpan.Zero);
-            var run = new RunRecord("r1", "name", "exp", "tabular", "fedavg", RunStatus.Running, 5, 0, "yaml: 1", created, created, null, null) { Submitter = "ana" };
-            await store.SaveRunAsync(run, ct);
-            for (int r = 1; r <= 3; r++)
-            {
-                await store.AddNodeResultAsync(new NodeResultRecord("r1", r, "a", "fit", true, null, 10, 0.5, Metrics.Empty, 0.2, 1024, created), ct);
-                await store.SaveRoundAsync(new RoundRecord("r1", r, RoundStatus.Done, created, created.AddSeconds(r), 0.01, 0.5, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct);
-                var done = await store.SetRoundsDoneAsync("r1", r, ct);
-                Assert.Equal(run with { RoundsDone = r }, done);
-            }
-            Assert.Equal(3, (await store.GetRunAsync("r1", ct))!.RoundsDone);
-            Assert.Null(await store.SetRoundsDoneAsync("missing", 1, ct));
-            Assert.Null(await store.GetRunAsync("missing", ct));
+            await store.AddNodeResultAsync(new NodeResultRecord("r1", r, "a", "fit", true, null, 10, 0.5, Metrics.Empty, 0.2, 1024, created), ct);
+            await store.SaveRoundAsync(new RoundRecord("r1", r, RoundStatus.Done, created, created.AddSeconds(r), 0.01, 0.5, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct);
+            var done = await store.SetRoundsDoneAsync("r1", r, ct);
+            Assert.Equal(run with { RoundsDone = r }, done);
+        }
+        Assert.Equal(3, (await store.GetRunAsync("r1", ct))!.RoundsDone);
+        Assert.Null(await store.SetRoundsDoneAsync("missing", 1, ct));
+        Assert.Null(await store.GetRunAsync("missing", ct));
 
-            // Saved again (finished), the run keeps its rounds and node results, and a round saved again is one row.
-            await store.SaveRunAsync(run with { Status = RunStatus.Finished, RoundsDone = 3, FinishedAt = created.AddMinutes(1) }, ct);
-            await store.SaveRoundAsync(new RoundRecord("r1", 3, RoundStatus.Failed, created, created.AddSeconds(9), 0.02, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, "late"), ct);
-            Assert.Equal(RunStatus.Finished, (await store.GetRunAsync("r1", ct))!.Status);
-            var rounds = await store.ListRoundsAsync("r1", ct);
-            Assert.Equal([1, 2, 3], rounds.Select(x => x.Round));
-            Assert.Equal((RoundStatus.Failed, (double?)null, "late"), (rounds[2].Status, rounds[2].Loss, rounds[2].Error));
-            Assert.Equal(3, (await store.ListNodeResultsAsync("r1", ct)).Count);
-        }
-        finally
-        {
-            if (store is IAsyncDisposable d) await d.DisposeAsync();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(dir, recursive: true);
-        }
+        // Saved again (finished), the run keeps its rounds and node results, and a round saved again is one row.
+        await store.SaveRunAsync(run with { Status = RunStatus.Finished, RoundsDone = 3, FinishedAt = created.AddMinutes(1) }, ct);
+        await store.SaveRoundAsync(new RoundRecord("r1", 3, RoundStatus.Failed, created, created.AddSeconds(9), 0.02, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, "late"), ct);
+        Assert.Equal(RunStatus.Finished, (await store.GetRunAsync("r1", ct))!.Status);
+        var rounds = await store.ListRoundsAsync("r1", ct);
+        Assert.Equal([1, 2, 3], rounds.Select(x => x.Round));
+        Assert.Equal((RoundStatus.Failed, (double?)null, "late"), (rounds[2].Status, rounds[2].Loss, rounds[2].Error));
+        Assert.Equal(3, (await store.ListNodeResultsAsync("r1", ct)).Count);
     }
 
     [Fact]
@@ -281,6 +259,33 @@ public sealed class StateStoreTests
         {
             if (node is not null) await node.DisposeAsync();
             await server.DisposeAsync();
+        }
+    }
+
+    /// <summary>A fresh store of one kind (a SQLite file in a folder of its own, or a PostgreSQL cluster), removed when disposed.</summary>
+    private sealed class ScratchStore : IAsyncDisposable
+    {
+        private readonly PostgresCluster? _pg;
+        private readonly string _dir;
+
+        private ScratchStore(PostgresCluster? pg, string dir, IStateStore store) => (_pg, _dir, Store) = (pg, dir, store);
+
+        public IStateStore Store { get; }
+
+        public static async Task<ScratchStore> StartAsync(string kind)
+        {
+            var pg = kind == "postgres" ? await PostgresCluster.StartAsync() : null;
+            string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);
+            Directory.CreateDirectory(dir);
+            return new ScratchStore(pg, dir, pg is null ? new SqliteStateStore(Path.Combine(dir, "s.db")) : new PostgresStateStore(pg.ConnectionString));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Store is IAsyncDisposable d) await d.DisposeAsync();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(_dir, recursive: true);
+            if (_pg is not null) await _pg.DisposeAsync();
         }
     }
 }

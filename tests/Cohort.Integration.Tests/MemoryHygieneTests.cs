@@ -40,7 +40,7 @@ public sealed class MemoryHygieneTests
     {
         var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
         // No early pass for heap growth here: other tests in this process allocate large models.
-        using var hygiene = new MemoryHygiene(new ServerOptions { MemoryHygieneRounds = 5 }, metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
+        using var hygiene = new MemoryHygiene(new ServerOptions { MemoryHygieneRounds = 5, MemoryHygieneSpacing = TimeSpan.Zero }, metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
         await hygiene.StartAsync(CancellationToken.None);
         try
         {
@@ -48,6 +48,29 @@ public sealed class MemoryHygieneTests
 
             Assert.Equal([false, false, false, false, true, false, false, false, false, true], woke);
             await WaitForPassesAsync(metrics, MemoryHygiene.RoundsTrigger, 1);
+        }
+        finally
+        {
+            await hygiene.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task Fast_rounds_wait_for_the_spacing_before_the_next_pass()
+    {
+        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
+        using var hygiene = new MemoryHygiene(new ServerOptions { MemoryHygieneRounds = 2, MemoryHygieneSpacing = TimeSpan.FromMilliseconds(800) }, metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
+        await hygiene.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.Equal([false, true], new[] { hygiene.RoundRecorded(), hygiene.RoundRecorded() });
+            await WaitForPassesAsync(metrics, MemoryHygiene.RoundsTrigger, 1);
+            // Due by count, but within the spacing of the first pass: rounds go on counting, no pass.
+            Assert.Equal([false, false, false, false], Enumerable.Range(0, 4).Select(_ => hygiene.RoundRecorded()).ToArray());
+            await Task.Delay(TimeSpan.FromMilliseconds(900));
+            // The first round past the spacing brings the pass the count made due.
+            Assert.True(hygiene.RoundRecorded());
+            await WaitForPassesAsync(metrics, MemoryHygiene.RoundsTrigger, 2);
         }
         finally
         {

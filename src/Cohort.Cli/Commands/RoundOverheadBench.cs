@@ -28,7 +28,7 @@ internal static class RoundOverheadBench
         var durability = new Option<string>("--durability") { Description = "The server's --durability: power (a flush to disk per round) or process", DefaultValueFactory = _ => "power" };
         durability.AcceptOnlyFromAmong("power", "process");
         var dashboard = new Option<bool>("--dashboard") { Description = "Run the server with its dashboard (off by default), to measure its memory with it" };
-        var hygiene = new Option<int?>("--memory-hygiene-rounds") { Description = "The server's --memory-hygiene-rounds (default: the server's own); 1 makes a memory pass follow every round, to measure its cost" };
+        var hygiene = new Option<int?>("--memory-hygiene-rounds") { Description = "The server's --memory-hygiene-rounds (default: the server's own); 1 makes a memory pass follow every round, to measure its cost (the server's --memory-hygiene-seconds is then 0)" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("round-overhead", "Orchestration time of one round with an empty fit: a server process and N node processes over TLS gRPC on loopback")
         {
@@ -51,7 +51,7 @@ internal static class RoundOverheadBench
                 ["memory_hygiene_rounds"] = pr.GetValue(hygiene),
             });
             string[] serverArguments = pr.GetValue(hygiene) is { } every
-                ? ["--durability", pr.GetValue(durability)!, "--memory-hygiene-rounds", every.ToString(System.Globalization.CultureInfo.InvariantCulture)]
+                ? ["--durability", pr.GetValue(durability)!, "--memory-hygiene-rounds", every.ToString(System.Globalization.CultureInfo.InvariantCulture), "--memory-hygiene-seconds", "0"]
                 : ["--durability", pr.GetValue(durability)!];
             await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), serverArguments, Path.Combine(dir, "server.log"), ct, pr.GetValue(dashboard));
             var serverStarted = Stopwatch.StartNew();

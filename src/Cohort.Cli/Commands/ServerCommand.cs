@@ -35,6 +35,7 @@ internal static class ServerCommand
         var durability = new Option<string>("--durability") { Description = "'power': each finished round (record, model, strategy state) is flushed to disk and survives a power loss; 'process': no flushes, everything survives a crash of the server process, a power loss may take the last rounds (a resumed run repeats them)", DefaultValueFactory = _ => "power" };
         durability.AcceptOnlyFromAmong("power", "process");
         var memoryHygiene = new Option<int>("--memory-hygiene-rounds") { Description = "Every this many rounds, give memory back after the round (a compacting collection and a trim of the native heap) so resident memory stays flat over long runs (one also follows node registrations); 0 turns both off", DefaultValueFactory = _ => 25 };
+        var memoryHygieneSeconds = new Option<double>("--memory-hygiene-seconds") { Description = "The least time between two memory passes that rounds made due (fast rounds would otherwise pause for a collection every few hundred milliseconds); 0: every --memory-hygiene-rounds rounds however fast", DefaultValueFactory = _ => 1 };
         var repair = new Option<bool>("--repair") { Description = "Start even if DATA_DIR/cohort.db is damaged (moved aside to cohort.db.damaged-TIME) or empty beside existing models" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
         var dashboardPort = new Option<int?>("--dashboard-port") { Description = "Port of the dashboard, /metrics and health endpoints (default: --port + 1, a free one when --port is 0; 0 picks a free one; -1 switches the dashboard off)" };
@@ -44,7 +45,7 @@ internal static class ServerCommand
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
         var plugins = PluginOptions.Create();
-        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, spoolUpload, spoolHold, updateMemory, failedAuth, plans, logFormat, durability, memoryHygiene, repair, plugins, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, spoolUpload, spoolHold, updateMemory, failedAuth, plans, logFormat, durability, memoryHygiene, memoryHygieneSeconds, repair, plugins, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
@@ -52,6 +53,8 @@ internal static class ServerCommand
             // Plugins load before anything listens: a bad one stops the server with its error, not in the first run.
             var strategies = Strategies.StrategyRegistry.CreateDefault();
             var loaded = PluginOptions.Load(pr.GetValue(plugins), strategies, apps: null);
+            double hygieneSeconds = pr.GetValue(memoryHygieneSeconds);
+            if (!(hygieneSeconds >= 0 && hygieneSeconds <= 86400)) throw new CliException($"--memory-hygiene-seconds must be 0 to 86400, not {hygieneSeconds}");
             if (pr.GetValue(updateMemory) < 0) throw new CliException($"--update-memory-mb must be 0 or more, not {pr.GetValue(updateMemory)}");
             if (pr.GetValue(spoolHold) < 0) throw new CliException($"--spool-hold-mb must be 0 or more, not {pr.GetValue(spoolHold)}");
             var options = new ServerOptions
@@ -83,6 +86,7 @@ internal static class ServerCommand
                 Repair = pr.GetValue(repair),
                 SyncRounds = pr.GetValue(durability) == "power",
                 MemoryHygieneRounds = pr.GetValue(memoryHygiene),
+                MemoryHygieneSpacing = TimeSpan.FromSeconds(hygieneSeconds),
             };
             if (options.Insecure)
                 Console.Error.WriteLine("WARNING: --insecure: plaintext HTTP/2, so node tokens, the admin token and model parameters cross the network readable and forgeable; use it on loopback for development only");

@@ -31,7 +31,8 @@ internal static class KeptResultCodec
         values.AddRange(o.Metrics.Select(m => KeyValuePair.Create(MetricPrefix + m.Key, m.Value)));
         // A result received to disk is read in to be kept (its spool file stays open for the fold that follows).
         var tensors = o.Parameters ?? o.Spooled?.Load() ?? throw new ArgumentException("a kept fit result needs its parameters", nameof(result));
-        return CheckpointCodec.Encode(new StrategyCheckpoint(Kind, tensors, new Config(values)));
+        // Shared, not copied: what is encoded is written out at once (a copy was one more result's worth of memory and time).
+        return CheckpointCodec.EncodeForWriting(new StrategyCheckpoint(Kind, tensors, new Config(values)));
     }
 
     /// <summary>Unpacks what <see cref="Encode"/> made; throws <see cref="InvalidDataException"/> when it is not a kept result.</summary>

@@ -22,6 +22,9 @@ internal sealed class ModelStore : IModelStore
     // discarded here, then kept up to date, so that discarding after every round does not list the run's folder
     // (a model file per round: it grows with the run).
     private readonly Dictionary<string, HashSet<int>> _resultFolders = new(StringComparer.Ordinal);
+    // Results files this store has written to since their round's results were last discarded: the round's later results
+    // go straight to the file, without looking again for the older folder form, the run's folder and the spare file.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _openResultFiles = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Uses (and creates) <paramref name="root"/>; <paramref name="flushToDisk"/> false skips the fsync of each file (it
@@ -152,23 +155,28 @@ internal sealed class ModelStore : IModelStore
         // Checksummed like a model, but never flushed to disk: it survives a crash of the process, which is what it is for
         // (a resumed round does not ask its node again). After a power loss a missing or torn one only means its node
         // trains the round again, and a flush per result would put a disk sync on the round's critical path.
-        if (Directory.Exists(path))
+        if (!_openResultFiles.ContainsKey(path))
         {
-            // A round interrupted before the one-file form: its folder goes on, a file per result.
-            await ParameterSetFile.WriteAsync(Path.Combine(path, FileNameOf(key)), KeptResultCodec.Encode(result), flushToDisk: false, ct);
-            return;
+            if (Directory.Exists(path))
+            {
+                // A round interrupted before the one-file form: its folder goes on, a file per result.
+                await ParameterSetFile.WriteAsync(Path.Combine(path, FileNameOf(key)), KeptResultCodec.Encode(result), flushToDisk: false, ct);
+                return;
+            }
+            Directory.CreateDirectory(Path.Combine(_root, runId));
+            TakeSpareResultsFile(runId, path);
         }
         // Appended to the round's one file, in one write: a file created per result (and deleted after the round) cost the
         // server more than anything else it did per round with a small model.
-        Directory.CreateDirectory(Path.Combine(_root, runId));
-        TakeSpareResultsFile(runId, path);
         var encoded = KeptResultCodec.Encode(result);
         byte[] keyBytes = Encoding.UTF8.GetBytes(key);
         using var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        _openResultFiles.TryAdd(path, 0);
         long start = file.Seek(0, SeekOrigin.End);
         // A record: the key's length (int32) and the result's (int64), little-endian, the key, the result in the
-        // parameter file format. A small one goes out in one write; a large one is streamed and its length set after.
-        Stream target = encoded.ByteCount <= 1 << 20 ? new MemoryStream() : new BufferedStream(file, 1 << 16);
+        // parameter file format. A small one goes out in one write (its buffer sized for it at once, the file's header and
+        // the scalars' few hundred bytes included); a large one is streamed and its length set after.
+        Stream target = encoded.ByteCount <= 1 << 20 ? new MemoryStream((int)encoded.ByteCount + 4096 + keyBytes.Length) : new BufferedStream(file, 1 << 16);
         // Until its length is set, a streamed record's key length reads -1: cut short, if the process dies before that.
         target.Write([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
         target.Write(keyBytes);
@@ -278,6 +286,7 @@ internal sealed class ModelStore : IModelStore
             foreach (int round in rounds.Where(r => r != keepRound).ToArray())
             {
                 string path = RoundResultsPathOf(runId, round);
+                _openResultFiles.TryRemove(path, out _);
                 if (!KeepAsSpare(runId, path)) Delete(path);
                 rounds.Remove(round);
             }

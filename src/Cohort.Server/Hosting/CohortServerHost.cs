@@ -76,6 +76,8 @@ public sealed class CohortServerHost : IAsyncDisposable
             throw new ArgumentException($"--insecure serves plaintext, which is for loopback only; --host {options.Host} is not a loopback address (add --allow-insecure-network to do it anyway)");
         if (options.MemoryHygieneRounds < 0)
             throw new ArgumentException($"--memory-hygiene-rounds must be 0 (off) or more, not {options.MemoryHygieneRounds}");
+        if (options.MemoryHygieneSpacing < TimeSpan.Zero)
+            throw new ArgumentException($"--memory-hygiene-seconds must be 0 or more, not {options.MemoryHygieneSpacing.TotalSeconds}");
         string dataDir = Path.GetFullPath(options.DataDir);
         DataFiles.EnsureFolder(dataDir);
         var dataLock = DataDirectoryLock.Acquire(dataDir);

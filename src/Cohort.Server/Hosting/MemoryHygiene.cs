@@ -10,8 +10,9 @@ namespace Cohort.Server.Hosting;
 /// Gives memory back while a long run goes on. Left alone, the garbage collector keeps the regions it
 /// freed for later allocations and the C library keeps freed native pages, so a server's resident memory
 /// creeps up over thousands of rounds although its live objects do not. Every
-/// <see cref="ServerOptions.MemoryHygieneRounds"/> recorded rounds (or sooner, when the managed heap grew
-/// by <see cref="GrowthBytes"/> since the last time) this runs one compacting, memory-returning collection
+/// <see cref="ServerOptions.MemoryHygieneRounds"/> recorded rounds, but not sooner than
+/// <see cref="ServerOptions.MemoryHygieneSpacing"/> after the last pass (or sooner, when the managed heap grew
+/// by <see cref="GrowthBytes"/> since the last time), this runs one compacting, memory-returning collection
 /// and trims the C library's heap. It runs on its own task once a round is recorded, so no round waits
 /// for it to start; the collection itself pauses the whole process while it runs (the next round too,
 /// if that has begun), which <c>cohort_memory_hygiene_seconds_total</c> adds up. A pass also follows
@@ -39,6 +40,7 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     private readonly SemaphoreSlim _due = new(0, 1);
     private int _roundsSince;
     private long _heapAfterLast = GC.GetTotalMemory(forceFullCollection: false);
+    private long _lastPass = long.MinValue;
     private long _lastRegistration;
     private int _settling;
     private volatile string _trigger = RoundsTrigger;
@@ -55,10 +57,18 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
         int every = options.MemoryHygieneRounds;
         if (every <= 0) return false;
         int rounds = Interlocked.Increment(ref _roundsSince);
-        if (rounds < every && GC.GetTotalMemory(forceFullCollection: false) - Interlocked.Read(ref _heapAfterLast) < growthBytes) return false;
+        bool grown = GC.GetTotalMemory(forceFullCollection: false) - Interlocked.Read(ref _heapAfterLast) >= growthBytes;
+        // Rounds past the count keep counting until the spacing has passed: the pass comes with the first round after it.
+        if (!grown && (rounds < every || !SpacingPassed())) return false;
         Interlocked.Exchange(ref _roundsSince, 0);
         Wake(RoundsTrigger);
         return true;
+    }
+
+    private bool SpacingPassed()
+    {
+        long last = Interlocked.Read(ref _lastPass);
+        return last == long.MinValue || Stopwatch.GetElapsedTime(last) >= options.MemoryHygieneSpacing;
     }
 
     /// <summary>Notes a node's registration; a pass follows once registrations have stopped for <see cref="Settle"/>.</summary>
@@ -121,7 +131,10 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
             pause.Stop();
             long after = Environment.WorkingSet;
             Interlocked.Exchange(ref _heapAfterLast, GC.GetTotalMemory(forceFullCollection: false));
-            metrics.MemoryHygiene.WithLabels(_trigger).Inc();
+            string trigger = _trigger;
+            // The spacing is between passes that rounds made due: the one after registrations is a one-off.
+            if (trigger == RoundsTrigger) Interlocked.Exchange(ref _lastPass, Stopwatch.GetTimestamp());
+            metrics.MemoryHygiene.WithLabels(trigger).Inc();
             metrics.MemoryHygieneSeconds.Inc(pause.Elapsed.TotalSeconds);
             log.LogDebug("Memory hygiene: resident {Before:F1} MiB -> {After:F1} MiB in {Ms:F1} ms", before / 1048576.0, after / 1048576.0, pause.Elapsed.TotalMilliseconds);
         }

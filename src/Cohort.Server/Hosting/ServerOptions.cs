@@ -128,4 +128,11 @@ public sealed record ServerOptions
     /// the native heap, on its own task after the round), so resident memory stays flat over long runs; 0 turns it off.
     /// </summary>
     public int MemoryHygieneRounds { get; init; } = 25;
+
+    /// <summary>
+    /// The least time between two passes that rounds made due (heap growth and node registrations do not wait for it):
+    /// fast rounds would otherwise pay a blocking collection every few hundred milliseconds. Zero: every
+    /// <see cref="MemoryHygieneRounds"/> rounds, however fast.
+    /// </summary>
+    public TimeSpan MemoryHygieneSpacing { get; init; } = TimeSpan.FromSeconds(1);
 }

@@ -168,66 +168,86 @@ internal sealed class NodeSession : IAsyncDisposable
     /// <summary>The least time between two log lines about failed heartbeats.</summary>
     private static readonly TimeSpan HeartbeatLogInterval = TimeSpan.FromSeconds(30);
 
+    // One call carries task after task (PullTaskRequest.keep_open); a server that ends it after one task, or sends
+    // none within the wait, gets a new call on the next turn of the worker's loop.
     private async Task PullAndRunAsync(RunApps apps, CancellationToken ct)
     {
-        TaskHeader? header = null;
-        ParameterSet? parameters = null;
-        string? digest = null;
         // Not a deadline, which would bound the model's transfer too (a model of gigabytes takes longer than
-        // any fixed one): the call is given up when the server stays silent that long, re-armed at every message.
+        // any fixed one): the call is given up when the server stays silent that long while a task is awaited,
+        // re-armed at every message and paused while a task runs.
         var silence = _options.PollWait + TimeSpan.FromSeconds(30);
         using var quiet = CancellationTokenSource.CreateLinkedTokenSource(ct);
         quiet.CancelAfter(silence);
-        using (var call = _client.PullTask(
-                   new PullTaskRequest { NodeName = _options.Name, WaitMs = (int)_options.PollWait.TotalMilliseconds },
-                   cancellationToken: quiet.Token))
+        using var call = _client.PullTask(
+            new PullTaskRequest { NodeName = _options.Name, WaitMs = (int)_options.PollWait.TotalMilliseconds, KeepOpen = true },
+            cancellationToken: quiet.Token);
+        while (true)
         {
-            ParameterAssembler? assembler = null;
-            try
+            var (header, parameters, digest, open) = await ReceiveTaskAsync(call.ResponseStream, quiet, silence, ct);
+            if (header is null) return;
+            // Complete() checked the bytes against the manifest's SHA-256: the digest is that of what arrived.
+            _ledger?.Append(new AuditEvent(AuditKinds.TaskReceived, Server, $"{header.Kind} task received (app {header.App})")
             {
-                await foreach (var message in call.ResponseStream.ReadAllAsync(quiet.Token))
-                {
-                    quiet.CancelAfter(silence);
-                    switch (message.BodyCase)
-                    {
-                        case TaskMessage.BodyOneofCase.Header:
-                            header = message.Header;
-                            break;
-                        case TaskMessage.BodyOneofCase.Manifest:
-                            // The last task's model is garbage by now: gone from memory before this one arrives.
-                            ModelMemory.ReclaimBefore(message.Manifest.TotalBytes);
-                            // From its own server: received straight into the tensors, the model costs the node once.
-                            assembler = new ParameterAssembler(message.Manifest, intoTensors: true);
-                            digest = Convert.ToHexStringLower(message.Manifest.Sha256.Span);
-                            break;
-                        case TaskMessage.BodyOneofCase.Chunk when assembler is not null:
-                            assembler.Add(message.Chunk);
-                            break;
-                    }
-                }
-                if (assembler is not null) parameters = assembler.Complete();
-            }
-            catch (Exception e) when (e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled } && quiet.IsCancellationRequested && !ct.IsCancellationRequested)
-            {
-                // What the deadline used to answer: the caller reconnects as after any failed call.
-                throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"the server sent nothing for {silence.TotalSeconds:0}s while a task was pulled"));
-            }
-            finally
-            {
-                assembler?.Dispose();
-            }
+                Run = header.RunId,
+                Round = header.Round,
+                Node = _options.Name,
+                Task = header.TaskId,
+                Digest = parameters is null ? null : digest,
+            });
+            // The server sends nothing on this call while the task runs, however long it takes.
+            quiet.CancelAfter(Timeout.InfiniteTimeSpan);
+            await RunTaskAsync(apps, header, parameters, ct);
+            if (!open) return;
+            quiet.CancelAfter(silence);
         }
-        if (header is null) return;
-        // Complete() checked the bytes against the manifest's SHA-256: the digest is that of what arrived.
-        _ledger?.Append(new AuditEvent(AuditKinds.TaskReceived, Server, $"{header.Kind} task received (app {header.App})")
+    }
+
+    // Reads one task: its header, then its parameters when it has them. On a call kept open the header says whether
+    // they follow and the task ends with their last byte; otherwise the task is what the call carried until it ended.
+    private static async Task<(TaskHeader? Header, ParameterSet? Parameters, string? Digest, bool Open)> ReceiveTaskAsync(
+        IAsyncStreamReader<TaskMessage> stream, CancellationTokenSource quiet, TimeSpan silence, CancellationToken ct)
+    {
+        TaskHeader? header = null;
+        string? digest = null;
+        ParameterAssembler? assembler = null;
+        try
         {
-            Run = header.RunId,
-            Round = header.Round,
-            Node = _options.Name,
-            Task = header.TaskId,
-            Digest = parameters is null ? null : digest,
-        });
-        await RunTaskAsync(apps, header, parameters, ct);
+            while (await stream.MoveNext(quiet.Token))
+            {
+                quiet.CancelAfter(silence);
+                var message = stream.Current;
+                switch (message.BodyCase)
+                {
+                    case TaskMessage.BodyOneofCase.Header:
+                        header = message.Header;
+                        if (header.KeptOpen && !header.HasParameters) return (header, null, null, true);
+                        break;
+                    case TaskMessage.BodyOneofCase.Manifest:
+                        // The last task's model is garbage by now: gone from memory before this one arrives.
+                        ModelMemory.ReclaimBefore(message.Manifest.TotalBytes);
+                        // From its own server: received straight into the tensors, the model costs the node once.
+                        assembler = new ParameterAssembler(message.Manifest, intoTensors: true);
+                        digest = Convert.ToHexStringLower(message.Manifest.Sha256.Span);
+                        // Parameters of no bytes at all come with no chunk.
+                        if (header is { KeptOpen: true } && assembler.IsComplete) return (header, assembler.Complete(), digest, true);
+                        break;
+                    case TaskMessage.BodyOneofCase.Chunk when assembler is not null:
+                        assembler.Add(message.Chunk);
+                        if (header is { KeptOpen: true } && assembler.IsComplete) return (header, assembler.Complete(), digest, true);
+                        break;
+                }
+            }
+            return (header, assembler?.Complete(), digest, false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled } && quiet.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            // What the deadline used to answer: the caller reconnects as after any failed call.
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"the server sent nothing for {silence.TotalSeconds:0}s while a task was pulled"));
+        }
+        finally
+        {
+            assembler?.Dispose();
+        }
     }
 
     private async Task RunTaskAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, CancellationToken ct)

@@ -123,12 +123,39 @@ internal sealed class FleetService(
     /// <inheritdoc />
     public override async Task PullTask(PullTaskRequest request, IServerStreamWriter<TaskMessage> responseStream, ServerCallContext context)
     {
-        string node = await AuthenticateAs(request.NodeName, context);
-        if (!registry.Touch(node))
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
         var wait = TimeSpan.FromMilliseconds(Math.Clamp(request.WaitMs, 0, (int)MaxWait.TotalMilliseconds));
-        var task = await board.TakeAsync(node, wait, context.CancellationToken);
-        if (task is null) return;
+        var ct = context.CancellationToken;
+        while (true)
+        {
+            // Checked again before every task a kept-open call carries: a token replaced or a certificate revoked
+            // meanwhile ends the call, as it would refuse a new one.
+            string node = await AuthenticateAs(request.NodeName, context);
+            if (!registry.Touch(node))
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
+            var task = await board.TakeAsync(node, wait, ct);
+            if (task is null)
+            {
+                if (!request.KeepOpen) return;
+                // Nothing for the node yet: an empty message tells it the call is alive.
+                responseStream.WriteOptions = WriteOptions.Default;
+                await responseStream.WriteAsync(new TaskMessage(), ct);
+                continue;
+            }
+            await SendTaskAsync(task, node, request.KeepOpen, responseStream, ct);
+            if (!request.KeepOpen) return;
+            // The node's worker reads the next task once it has answered this one: sent sooner, it would wait in the
+            // call while another worker of the node sits idle. A task put back in line (its node was counted lost) is
+            // waited for no longer: this call may be the one that takes it again.
+            while (!task.Completion.Task.IsCompleted && task.DeliveredAt is not null)
+            {
+                ct.ThrowIfCancellationRequested();
+                await Task.WhenAny(task.Completion.Task, Task.Delay(wait + TimeSpan.FromSeconds(1), ct));
+            }
+        }
+    }
+
+    private async Task SendTaskAsync(PendingTask task, string node, bool keptOpen, IServerStreamWriter<TaskMessage> responseStream, CancellationToken ct)
+    {
         var header = new TaskHeader
         {
             TaskId = task.Id,
@@ -138,6 +165,8 @@ internal sealed class FleetService(
             App = task.App,
             TimeoutSeconds = (int)Math.Ceiling(task.Timeout.TotalSeconds),
             Dataset = task.Dataset ?? "",
+            KeptOpen = keptOpen,
+            HasParameters = task.Parameters is not null,
         };
         ScalarMaps.CopyTo(task.AppSettings, header.AppSettings);
         ScalarMaps.CopyTo(task.Config, header.Config);
@@ -158,9 +187,9 @@ internal sealed class FleetService(
         {
             // Header and manifest wait in the send buffer for the first chunk: a small model reaches the node in one
             // flush (one TLS record, one wake-up of the node) instead of three.
-            if (task.Parameters is not null) responseStream.WriteOptions = Buffered;
-            await responseStream.WriteAsync(new TaskMessage { Header = header }, context.CancellationToken);
-            if (task.Parameters is not null) manifest = await SendParametersAsync(task.Parameters, responseStream, context.CancellationToken);
+            responseStream.WriteOptions = task.Parameters is not null ? Buffered : WriteOptions.Default;
+            await responseStream.WriteAsync(new TaskMessage { Header = header }, ct);
+            if (task.Parameters is not null) manifest = await SendParametersAsync(task.Parameters, keptOpen, responseStream, ct);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
         {
@@ -178,14 +207,15 @@ internal sealed class FleetService(
     }
 
     // Its own method, so that no local of the call's (which outlives it) holds the model sent.
-    private async Task<ParameterManifest> SendParametersAsync(ParameterSet parameters, IServerStreamWriter<TaskMessage> responseStream, CancellationToken ct)
+    private async Task<ParameterManifest> SendParametersAsync(ParameterSet parameters, bool keptOpen, IServerStreamWriter<TaskMessage> responseStream, CancellationToken ct)
     {
         var manifest = ParameterEncoder.Manifest(parameters);
         responseStream.WriteOptions = Buffered;
         await responseStream.WriteAsync(new TaskMessage { Manifest = manifest }, ct);
         // A model of one chunk stays buffered too and leaves with the call's end (data and trailers in one flush, so the
-        // node wakes once for its task); every chunk of a larger one is flushed, so it is never held whole in the buffer.
-        if (parameters.ByteCount > ParameterEncoder.DefaultChunkBytes) responseStream.WriteOptions = WriteOptions.Default;
+        // node wakes once for its task), or flushed with that chunk on a call kept open; every chunk of a larger one is
+        // flushed, so it is never held whole in the buffer.
+        if (keptOpen || parameters.ByteCount > ParameterEncoder.DefaultChunkBytes) responseStream.WriteOptions = WriteOptions.Default;
         foreach (var chunk in ParameterEncoder.Chunks(parameters))
             await responseStream.WriteAsync(new TaskMessage { Chunk = chunk }, ct);
         metrics.BytesOut.Inc(parameters.ByteCount);

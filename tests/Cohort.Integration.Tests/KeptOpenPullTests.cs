@@ -1,0 +1,105 @@
+using Cohort.Integration.Tests.Infrastructure;
+using Cohort.Parameters;
+using Cohort.Transport.Codec;
+using Cohort.Transport.V1;
+using Grpc.Core;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary>
+/// A pull kept open (<c>PullTaskRequest.keep_open</c>) on a real server, driven message by message: one call carries
+/// a whole run's tasks, says it is alive while none waits, and ends when the node's token is replaced.
+/// </summary>
+public sealed class KeptOpenPullTests
+{
+    private static readonly ParameterSet Weights = new([Tensor.Zeros("weights", Cohort.Parameters.DType.Float32, [4])]);
+
+    [Fact]
+    public async Task One_kept_open_call_carries_every_task_of_a_run_and_keepalives_while_none_waits()
+    {
+        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
+        string token = await server.Control.CreateNodeTokenAsync("raw", default);
+        await using var node = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "raw", token);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var call = node.Fleet.PullTask(new PullTaskRequest { NodeName = node.Name, WaitMs = 200, KeepOpen = true }, cancellationToken: timeout.Token);
+        var stream = call.ResponseStream;
+
+        // No run yet: the call stays open and says so with empty messages.
+        Assert.True(await stream.MoveNext(timeout.Token));
+        Assert.Equal(TaskMessage.BodyOneofCase.None, stream.Current.BodyCase);
+
+        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 2, minAvailable: 1, minFit: 1, minEvaluate: 1), "raw", default, skipPreflight: true);
+        var kinds = new List<TaskKind>();
+        var finished = server.WaitForRunAsync(run.Id);
+        while (!finished.IsCompleted)
+        {
+            var next = stream.MoveNext(timeout.Token);
+            if (await Task.WhenAny(next, finished) == finished) break;
+            Assert.True(await next, "the kept-open call ended while the run went on");
+            if (stream.Current.BodyCase == TaskMessage.BodyOneofCase.None) continue;
+            Assert.Equal(TaskMessage.BodyOneofCase.Header, stream.Current.BodyCase);
+            var header = stream.Current.Header;
+            Assert.True(header.KeptOpen);
+            if (header.HasParameters)
+            {
+                // The manifest, then chunks up to its last byte: nothing after that belongs to this task.
+                Assert.True(await stream.MoveNext(timeout.Token));
+                using var assembler = new ParameterAssembler(stream.Current.Manifest);
+                while (!assembler.IsComplete)
+                {
+                    Assert.True(await stream.MoveNext(timeout.Token));
+                    assembler.Add(stream.Current.Chunk);
+                }
+                Assert.Equal(Weights.Count, assembler.Complete().Count);
+            }
+            else
+            {
+                Assert.Equal(TaskKind.GetParameters, header.Kind);
+            }
+            kinds.Add(header.Kind);
+            await PushAsync(node, header);
+        }
+
+        var detail = await finished;
+        Assert.True(detail.Run.Status == "finished", detail.Run.Error);
+        // get-parameters, then a fit and an evaluation per round: all on the one call.
+        Assert.Equal([TaskKind.GetParameters, TaskKind.Fit, TaskKind.Evaluate, TaskKind.Fit, TaskKind.Evaluate], kinds);
+    }
+
+    [Fact]
+    public async Task A_kept_open_call_ends_when_the_nodes_token_is_replaced()
+    {
+        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
+        string token = await server.Control.CreateNodeTokenAsync("raw", default);
+        await using var node = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "raw", token);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var call = node.Fleet.PullTask(new PullTaskRequest { NodeName = node.Name, WaitMs = 200, KeepOpen = true }, cancellationToken: timeout.Token);
+        Assert.True(await call.ResponseStream.MoveNext(timeout.Token));
+
+        await server.Control.CreateNodeTokenAsync("raw", default);
+
+        // The next turn of the call checks the token again: the old one no longer admits it.
+        var e = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext(timeout.Token))
+            {
+            }
+        });
+        Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
+    }
+
+    private static async Task PushAsync(RawNode node, TaskHeader task)
+    {
+        using var push = node.Fleet.PushResult();
+        bool parameters = task.Kind is TaskKind.Fit or TaskKind.GetParameters;
+        await push.RequestStream.WriteAsync(new ResultMessage { Header = new ResultHeader { TaskId = task.TaskId, NodeName = node.Name, Ok = true, Examples = 1, Loss = 0.5, HasParameters = parameters } });
+        if (parameters)
+        {
+            await push.RequestStream.WriteAsync(new ResultMessage { Manifest = ParameterEncoder.Manifest(Weights) });
+            foreach (var chunk in ParameterEncoder.Chunks(Weights)) await push.RequestStream.WriteAsync(new ResultMessage { Chunk = chunk });
+        }
+        await push.RequestStream.CompleteAsync();
+        var reply = await push.ResponseAsync;
+        Assert.True(reply.Accepted, reply.Reason);
+    }
+}

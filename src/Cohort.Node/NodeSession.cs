@@ -29,6 +29,7 @@ internal sealed class NodeSession : IAsyncDisposable
     private readonly ILogger _log;
     private readonly Polly.ResiliencePipeline _pushRetry;
     private readonly AuditLedger? _ledger;
+    private readonly ResultCalls _results;
     // The tasks this node is working on, each with the source that cancels it when the server says so.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _busy = new(StringComparer.Ordinal);
 
@@ -41,6 +42,7 @@ internal sealed class NodeSession : IAsyncDisposable
         _heartbeat = heartbeat;
         _log = options.Logger;
         _pushRetry = PushRetry.Create(_log, options.Name);
+        _results = new ResultCalls(_client);
     }
 
     /// <summary>Connects and registers.</summary>
@@ -161,9 +163,6 @@ internal sealed class NodeSession : IAsyncDisposable
             }
         }
     }
-
-    // A message written with this stays in the send buffer until the next flushed one.
-    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
 
     /// <summary>The least time between two log lines about failed heartbeats.</summary>
     private static readonly TimeSpan HeartbeatLogInterval = TimeSpan.FromSeconds(30);
@@ -401,7 +400,7 @@ internal sealed class NodeSession : IAsyncDisposable
     private async Task PushAsync(TaskHeader task, ResultHeader header, ParameterSet? parameters, CancellationToken ct)
     {
         var manifest = parameters is null ? null : ParameterEncoder.Manifest(parameters);
-        var reply = await _pushRetry.ExecuteAsync(async token => await PushOnceAsync(header, parameters, manifest, token), ct);
+        var reply = await _pushRetry.ExecuteAsync(async token => await _results.PushAsync(header, parameters, manifest, token), ct);
         if (!reply.Accepted) _log.LogWarning("Node {Node}: server did not accept the result of {Task}: {Reason}", _options.Name, header.TaskId, reply.Reason);
         string what = header.Ok ? "result sent" : $"failure reported ({header.Error})";
         _ledger?.Append(new AuditEvent(AuditKinds.ResultSent, Server, reply.Accepted ? $"{what}; server accepted it" : $"{what}; server did not accept it: {reply.Reason}")
@@ -414,27 +413,10 @@ internal sealed class NodeSession : IAsyncDisposable
         });
     }
 
-    private async Task<PushResultReply> PushOnceAsync(ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, CancellationToken ct)
-    {
-        using var call = _client.PushResult(cancellationToken: ct);
-        // Header and manifest wait in the send buffer for the first chunk: a small result leaves in one flush.
-        if (parameters is not null) call.RequestStream.WriteOptions = Buffered;
-        await call.RequestStream.WriteAsync(new ResultMessage { Header = header }, ct);
-        if (parameters is not null)
-        {
-            await call.RequestStream.WriteAsync(new ResultMessage { Manifest = manifest }, ct);
-            // Every chunk is flushed: a large model is never held whole in the send buffer.
-            call.RequestStream.WriteOptions = WriteOptions.Default;
-            foreach (var chunk in ParameterEncoder.Chunks(parameters))
-                await call.RequestStream.WriteAsync(new ResultMessage { Chunk = chunk }, ct);
-        }
-        await call.RequestStream.CompleteAsync();
-        return await call.ResponseAsync;
-    }
-
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
+        _results.Dispose();
         _channel.Dispose();
         return ValueTask.CompletedTask;
     }

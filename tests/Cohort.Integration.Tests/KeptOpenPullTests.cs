@@ -7,15 +7,16 @@ using Grpc.Core;
 namespace Cohort.Integration.Tests;
 
 /// <summary>
-/// A pull kept open (<c>PullTaskRequest.keep_open</c>) on a real server, driven message by message: one call carries
-/// a whole run's tasks, says it is alive while none waits, and ends when the node's token is replaced.
+/// A pull kept open (<c>PullTaskRequest.keep_open</c>) and a <c>PushResults</c> call on a real server, driven message
+/// by message: one call of each carries a whole run, the pull says it is alive while no task waits and ends when the
+/// node's token is replaced, and what is left of a refused result is skipped on the way to the next.
 /// </summary>
 public sealed class KeptOpenPullTests
 {
     private static readonly ParameterSet Weights = new([Tensor.Zeros("weights", Cohort.Parameters.DType.Float32, [4])]);
 
     [Fact]
-    public async Task One_kept_open_call_carries_every_task_of_a_run_and_keepalives_while_none_waits()
+    public async Task One_pull_and_one_results_call_carry_a_whole_run_and_a_refused_results_rest_is_skipped()
     {
         await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
         string token = await server.Control.CreateNodeTokenAsync("raw", default);
@@ -29,7 +30,9 @@ public sealed class KeptOpenPullTests
         Assert.Equal(TaskMessage.BodyOneofCase.None, stream.Current.BodyCase);
 
         var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 2, minAvailable: 1, minFit: 1, minEvaluate: 1), "raw", default, skipPreflight: true);
+        using var results = node.Fleet.PushResults(cancellationToken: timeout.Token);
         var kinds = new List<TaskKind>();
+        var replies = new List<PushResultReply>();
         var finished = server.WaitForRunAsync(run.Id);
         while (!finished.IsCompleted)
         {
@@ -57,13 +60,20 @@ public sealed class KeptOpenPullTests
                 Assert.Equal(TaskKind.GetParameters, header.Kind);
             }
             kinds.Add(header.Kind);
-            await PushAsync(node, header);
+            // The first evaluation's result carries parameters, which the server refuses from its header; the
+            // results that follow on the same call must still be read from their own headers.
+            replies.Add(await PushAsync(results, node.Name, header, withParameters: header.Kind != TaskKind.Evaluate || replies.All(r => r.Accepted)));
         }
 
         var detail = await finished;
         Assert.True(detail.Run.Status == "finished", detail.Run.Error);
-        // get-parameters, then a fit and an evaluation per round: all on the one call.
+        // get-parameters, then a fit and an evaluation per round: all on the one call, answered in order on the other.
         Assert.Equal([TaskKind.GetParameters, TaskKind.Fit, TaskKind.Evaluate, TaskKind.Fit, TaskKind.Evaluate], kinds);
+        Assert.Equal([true, true, false, true, true], replies.Select(r => r.Accepted));
+        Assert.Contains("evaluation result carries no parameters", replies[2].Reason);
+        var refused = Assert.Single(detail.Rounds.First().Nodes, n => n.Phase == "evaluate");
+        Assert.False(refused.Ok);
+        Assert.True(Assert.Single(detail.Rounds.Last().Nodes, n => n.Phase == "fit").Ok);
     }
 
     [Fact]
@@ -88,18 +98,18 @@ public sealed class KeptOpenPullTests
         Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
     }
 
-    private static async Task PushAsync(RawNode node, TaskHeader task)
+    private static async Task<PushResultReply> PushAsync(AsyncDuplexStreamingCall<ResultMessage, PushResultReply> call, string node, TaskHeader task, bool withParameters)
     {
-        using var push = node.Fleet.PushResult();
-        bool parameters = task.Kind is TaskKind.Fit or TaskKind.GetParameters;
-        await push.RequestStream.WriteAsync(new ResultMessage { Header = new ResultHeader { TaskId = task.TaskId, NodeName = node.Name, Ok = true, Examples = 1, Loss = 0.5, HasParameters = parameters } });
+        bool parameters = withParameters && task.Kind is TaskKind.Fit or TaskKind.GetParameters or TaskKind.Evaluate;
+        await call.RequestStream.WriteAsync(new ResultMessage { Header = new ResultHeader { TaskId = task.TaskId, NodeName = node, Ok = true, Examples = 1, Loss = 0.5, HasParameters = parameters } });
         if (parameters)
         {
-            await push.RequestStream.WriteAsync(new ResultMessage { Manifest = ParameterEncoder.Manifest(Weights) });
-            foreach (var chunk in ParameterEncoder.Chunks(Weights)) await push.RequestStream.WriteAsync(new ResultMessage { Chunk = chunk });
+            await call.RequestStream.WriteAsync(new ResultMessage { Manifest = ParameterEncoder.Manifest(Weights) });
+            foreach (var chunk in ParameterEncoder.Chunks(Weights)) await call.RequestStream.WriteAsync(new ResultMessage { Chunk = chunk });
         }
-        await push.RequestStream.CompleteAsync();
-        var reply = await push.ResponseAsync;
-        Assert.True(reply.Accepted, reply.Reason);
+        Assert.True(await call.ResponseStream.MoveNext(), "the results call ended before its reply");
+        var reply = call.ResponseStream.Current;
+        Assert.Equal(task.TaskId, reply.TaskId);
+        return reply;
     }
 }

@@ -23,6 +23,7 @@ public sealed class FleetSurfaceTests
                 "Heartbeat(HeartbeatRequest) -> HeartbeatReply",
                 "PullTask(PullTaskRequest) -> TaskMessage stream",
                 "PushResult(ResultMessage stream) -> PushResultReply",
+                "PushResults(ResultMessage stream) -> PushResultReply stream",
             ],
             calls);
         Assert.Single(FleetReflection.Descriptor.Services);
@@ -42,10 +43,10 @@ public sealed class FleetSurfaceTests
             "LocalPrivacy.clipping_norm", "LocalPrivacy.delta", "LocalPrivacy.noise_multiplier",
             "ParameterChunk.data", "ParameterChunk.offset",
             "ParameterManifest.sha256", "ParameterManifest.tensors", "ParameterManifest.total_bytes",
-            "PushResultReply.accepted", "PushResultReply.reason",
+            "PushResultReply.accepted", "PushResultReply.reason", "PushResultReply.task_id",
             "RegisterReply.heartbeat_interval_ms", "RegisterReply.node_id", "RegisterReply.server_version",
             "Scalar.bool_value", "Scalar.double_value", "Scalar.int_value", "Scalar.string_value",
-            "TaskHeader.app", "TaskHeader.app_settings", "TaskHeader.config", "TaskHeader.dataset", "TaskHeader.kind", "TaskHeader.noise_multiplier",
+            "TaskHeader.app", "TaskHeader.app_settings", "TaskHeader.config", "TaskHeader.dataset", "TaskHeader.has_parameters", "TaskHeader.kept_open", "TaskHeader.kind", "TaskHeader.noise_multiplier",
             "TaskHeader.privacy", "TaskHeader.round", "TaskHeader.rounds", "TaskHeader.run_id", "TaskHeader.secure_aggregation",
             "TaskHeader.settings", "TaskHeader.strategy", "TaskHeader.submitter", "TaskHeader.tags", "TaskHeader.task_id", "TaskHeader.timeout_seconds",
             "TaskMessage.chunk", "TaskMessage.header", "TaskMessage.manifest",

@@ -225,12 +225,47 @@ internal sealed class FleetService(
     /// <inheritdoc />
     public override async Task<PushResultReply> PushResult(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context)
     {
+        var reply = await ReceiveAndRecordAsync(requestStream, context);
+        await DrainAsync(requestStream, context.CancellationToken);
+        return reply;
+    }
+
+    /// <inheritdoc />
+    public override async Task PushResults(IAsyncStreamReader<ResultMessage> requestStream, IServerStreamWriter<PushResultReply> responseStream, ServerCallContext context)
+    {
+        var results = new ResultSequence(requestStream);
+        while (await NextResultAsync(results, context))
+        {
+            string taskId = results.Header.TaskId;
+            var reply = await ReceiveAndRecordAsync(results, context);
+            reply.TaskId = taskId;
+            await responseStream.WriteAsync(reply, context.CancellationToken);
+        }
+    }
+
+    // Between results, as within one: a message that does not decode is the caller's mistake.
+    private async Task<bool> NextResultAsync(ResultSequence results, ServerCallContext context)
+    {
+        try
+        {
+            return await results.NextAsync(context.CancellationToken);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            if (throttle.Allow("undecodable-result", out long suppressed))
+                log.LogWarning("Refused an undecodable result message from {Peer}: {Error} ({Suppressed} more since the last line)", context.Peer, e.Message, suppressed);
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"undecodable result message: {e.Message}"));
+        }
+    }
+
+    // One result, from its header on, answered and recorded in the ledger; a refusal that ends the call is thrown.
+    private async Task<PushResultReply> ReceiveAndRecordAsync(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context)
+    {
         var receipt = new ResultReceipt();
         try
         {
             var reply = await ReceiveResultAsync(requestStream, context, receipt);
             Record(receipt, reply.Accepted, reply.Reason);
-            await DrainAsync(requestStream, context.CancellationToken);
             return reply;
         }
         catch (RpcException e)

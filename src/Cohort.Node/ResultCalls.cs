@@ -1,0 +1,123 @@
+using Cohort.Parameters;
+using Cohort.Transport.Codec;
+using Cohort.Transport.V1;
+using Grpc.Core;
+
+namespace Cohort.Node;
+
+/// <summary>
+/// Pushes results over <c>PushResults</c> calls kept open for the session: each push borrows an idle call (or opens
+/// one), writes the result and reads its reply, then gives the call back, so a round costs no new call. A call that
+/// failed in any way is dropped (the push's retry opens another). A server without <c>PushResults</c> is answered with
+/// one <c>PushResult</c> call per result, as before, for the rest of the session.
+/// </summary>
+internal sealed class ResultCalls(Transport.V1.Fleet.FleetClient client) : IDisposable
+{
+    // A message written with this stays in the send buffer until the next flushed one.
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
+
+    private readonly System.Collections.Concurrent.ConcurrentBag<AsyncDuplexStreamingCall<ResultMessage, PushResultReply>> _idle = [];
+    private readonly CancellationTokenSource _session = new();
+    private volatile bool _oneCallEach;
+    private bool _disposed;
+
+    /// <summary>Pushes one result and returns the server's reply; throws <see cref="RpcException"/> as a <c>PushResult</c> call would.</summary>
+    public async Task<PushResultReply> PushAsync(ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, CancellationToken ct)
+    {
+        if (_oneCallEach) return await PushOnOwnCallAsync(header, parameters, manifest, ct);
+        if (!_idle.TryTake(out var call)) call = client.PushResults(cancellationToken: _session.Token);
+        try
+        {
+            await WriteAsync(call.RequestStream, header, parameters, manifest, ct);
+            if (!await call.ResponseStream.MoveNext(ct))
+                throw new RpcException(new Status(StatusCode.Unavailable, "the server ended the results call before it answered"));
+            var reply = call.ResponseStream.Current;
+            if (reply.TaskId != header.TaskId)
+                throw new RpcException(new Status(StatusCode.Internal, $"the server answered for task '{reply.TaskId}' where '{header.TaskId}' was pushed; call reset"));
+            Give(call);
+            return reply;
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException or IOException or OperationCanceledException)
+        {
+            var status = ct.IsCancellationRequested ? null : await StatusOfAsync(call, e);
+            call.Dispose();
+            if (status?.StatusCode == StatusCode.Unimplemented)
+            {
+                // An older server: one call per result from here on.
+                _oneCallEach = true;
+                return await PushOnOwnCallAsync(header, parameters, manifest, ct);
+            }
+            if (e is RpcException || ct.IsCancellationRequested) throw;
+            // A write to a call the server had ended: what the server said, as a PushResult call would have thrown it.
+            throw new RpcException(status ?? new Status(StatusCode.Unavailable, $"results call failed: {e.Message}"));
+        }
+    }
+
+    private void Give(AsyncDuplexStreamingCall<ResultMessage, PushResultReply> call)
+    {
+        lock (_idle)
+        {
+            if (!_disposed)
+            {
+                _idle.Add(call);
+                return;
+            }
+        }
+        call.Dispose();
+    }
+
+    // Why the call failed, when the server said: a write to a call the server already ended fails without its status.
+    private static async Task<Status?> StatusOfAsync(AsyncDuplexStreamingCall<ResultMessage, PushResultReply> call, Exception e)
+    {
+        if (e is RpcException rpc) return rpc.Status;
+        try
+        {
+            using var brief = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            while (await call.ResponseStream.MoveNext(brief.Token))
+            {
+            }
+            return call.GetStatus();
+        }
+        catch (RpcException ended)
+        {
+            return ended.Status;
+        }
+        catch (Exception other) when (other is OperationCanceledException or InvalidOperationException or IOException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<PushResultReply> PushOnOwnCallAsync(ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, CancellationToken ct)
+    {
+        using var call = client.PushResult(cancellationToken: ct);
+        await WriteAsync(call.RequestStream, header, parameters, manifest, ct);
+        await call.RequestStream.CompleteAsync();
+        return await call.ResponseAsync;
+    }
+
+    private static async Task WriteAsync(IClientStreamWriter<ResultMessage> stream, ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, CancellationToken ct)
+    {
+        // Header and manifest wait in the send buffer for the first chunk: a small result leaves in one flush.
+        stream.WriteOptions = parameters is not null ? Buffered : WriteOptions.Default;
+        await stream.WriteAsync(new ResultMessage { Header = header }, ct);
+        if (parameters is null) return;
+        await stream.WriteAsync(new ResultMessage { Manifest = manifest }, ct);
+        // Every chunk is flushed: a large model is never held whole in the send buffer.
+        stream.WriteOptions = WriteOptions.Default;
+        foreach (var chunk in ParameterEncoder.Chunks(parameters))
+            await stream.WriteAsync(new ResultMessage { Chunk = chunk }, ct);
+    }
+
+    /// <summary>Ends the idle calls; calls in use end as their pushes finish.</summary>
+    public void Dispose()
+    {
+        lock (_idle)
+        {
+            _disposed = true;
+            while (_idle.TryTake(out var call)) call.Dispose();
+        }
+        _session.Cancel();
+        _session.Dispose();
+    }
+}

@@ -22,10 +22,11 @@ internal static class LongRunBench
         var nodes = new Option<int>("--nodes") { Description = "Node processes", DefaultValueFactory = _ => 3 };
         var values = new Option<int>("--values") { Description = "Model size in float32 values", DefaultValueFactory = _ => 1000 };
         var hygiene = new Option<int?>("--memory-hygiene-rounds") { Description = "Passed to the server (default: the server's own); 0 runs it without memory hygiene, for a before/after" };
+        var spacing = new Option<double?>("--memory-hygiene-seconds") { Description = "Passed to the server (default: the server's own): the least time between two passes that rounds made due" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("long-run", "One run of many rounds against a server process: the server's memory at round 10, 100, 500 and 1,000 (flat when nothing grows per round)")
         {
-            rounds, nodes, values, hygiene, json,
+            rounds, nodes, values, hygiene, spacing, json,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -34,8 +35,11 @@ internal static class LongRunBench
             string dir = BenchFigures.FreshFolder("bench-long-run");
             int? every = pr.GetValue(hygiene);
             if (every < 0) throw new CliException("--memory-hygiene-rounds ≥ 0");
-            var figures = BenchFigures.Begin(new JsonObject { ["rounds"] = r, ["nodes"] = n, ["values"] = size, ["memory_hygiene_rounds"] = every });
-            string[] serverArguments = every is { } e ? ["--memory-hygiene-rounds", e.ToString(System.Globalization.CultureInfo.InvariantCulture)] : [];
+            double? seconds = pr.GetValue(spacing);
+            var figures = BenchFigures.Begin(new JsonObject { ["rounds"] = r, ["nodes"] = n, ["values"] = size, ["memory_hygiene_rounds"] = every, ["memory_hygiene_seconds"] = seconds });
+            var serverArguments = new List<string>();
+            if (every is { } e) serverArguments.AddRange(["--memory-hygiene-rounds", e.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            if (seconds is { } sec) serverArguments.AddRange(["--memory-hygiene-seconds", sec.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), serverArguments, Path.Combine(dir, "server.log"), ct);
             using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
             var processes = new List<NodeProcess>();

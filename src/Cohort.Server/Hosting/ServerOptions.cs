@@ -130,9 +130,10 @@ public sealed record ServerOptions
     public int MemoryHygieneRounds { get; init; } = 25;
 
     /// <summary>
-    /// The least time between two passes that rounds made due (heap growth and node registrations do not wait for it):
-    /// fast rounds would otherwise pay a blocking collection every few hundred milliseconds. Zero: every
-    /// <see cref="MemoryHygieneRounds"/> rounds, however fast.
+    /// The least time between two passes that rounds made due (heap growth and node registrations do not wait for it),
+    /// for rounds so fast that a pass every <see cref="MemoryHygieneRounds"/> of them costs more CPU than wanted; it lets
+    /// resident memory rise further between passes. Zero (the default): every <see cref="MemoryHygieneRounds"/> rounds,
+    /// however fast.
     /// </summary>
-    public TimeSpan MemoryHygieneSpacing { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan MemoryHygieneSpacing { get; init; } = TimeSpan.Zero;
 }

@@ -180,9 +180,23 @@ internal sealed class NodeSession : IAsyncDisposable
         using var call = _client.PullTask(
             new PullTaskRequest { NodeName = _options.Name, WaitMs = (int)_options.PollWait.TotalMilliseconds, KeepOpen = true },
             cancellationToken: quiet.Token);
-        while (true)
+        for (bool carried = false; ; carried = true)
         {
-            var (header, parameters, digest, open) = await ReceiveTaskAsync(call.ResponseStream, quiet, silence, ct);
+            TaskHeader? header;
+            ParameterSet? parameters;
+            string? digest;
+            bool open;
+            try
+            {
+                (header, parameters, digest, open) = await ReceiveTaskAsync(call.ResponseStream, quiet, silence, ct);
+            }
+            catch (RpcException e) when (carried && !ct.IsCancellationRequested)
+            {
+                // A call that sat idle while a task ran may be cut by the network (a proxy's idle timeout, a NAT that moved):
+                // the next turn opens a new one. Only a new call that fails ends the session.
+                _log.LogDebug("Node {Node}: task call ended ({Status}); opening another", _options.Name, e.StatusCode);
+                return;
+            }
             if (header is null) return;
             // Complete() checked the bytes against the manifest's SHA-256: the digest is that of what arrived.
             _ledger?.Append(new AuditEvent(AuditKinds.TaskReceived, Server, $"{header.Kind} task received (app {header.App})")

@@ -25,31 +25,57 @@ internal sealed class ResultCalls(Transport.V1.Fleet.FleetClient client) : IDisp
     public async Task<PushResultReply> PushAsync(ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, CancellationToken ct)
     {
         if (_oneCallEach) return await PushOnOwnCallAsync(header, parameters, manifest, ct);
-        if (!_idle.TryTake(out var call)) call = client.PushResults(cancellationToken: _session.Token);
+        // A call that waited idle may have been ended meanwhile (by the server stopping, a proxy, the network): what it
+        // fails with then says nothing about this result, which goes once more on a new call.
+        if (_idle.TryTake(out var reused))
+        {
+            try
+            {
+                return await PushOnAsync(reused, header, parameters, manifest, ct);
+            }
+            catch (RpcException e) when (e.StatusCode != StatusCode.Unimplemented && !ct.IsCancellationRequested)
+            {
+            }
+        }
         try
         {
-            await WriteAsync(call.RequestStream, header, parameters, manifest, ct);
-            if (!await call.ResponseStream.MoveNext(ct))
+            return await PushOnAsync(client.PushResults(cancellationToken: _session.Token), header, parameters, manifest, ct);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
+        {
+            // An older server: one call per result from here on.
+            _oneCallEach = true;
+            return await PushOnOwnCallAsync(header, parameters, manifest, ct);
+        }
+    }
+
+    // Writes the result and reads its reply; the call goes back to the idle ones after a reply, and is ended otherwise.
+    private async Task<PushResultReply> PushOnAsync(AsyncDuplexStreamingCall<ResultMessage, PushResultReply> call, ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, CancellationToken ct)
+    {
+        bool replied = false;
+        // The reply is awaited while the result is written (see WriteAsync).
+        var answered = call.ResponseStream.MoveNext(ct);
+        try
+        {
+            await WriteAsync(call.RequestStream, header, parameters, manifest, answered, ct);
+            if (!await answered)
                 throw new RpcException(new Status(StatusCode.Unavailable, "the server ended the results call before it answered"));
             var reply = call.ResponseStream.Current;
             if (reply.TaskId != header.TaskId)
                 throw new RpcException(new Status(StatusCode.Internal, $"the server answered for task '{reply.TaskId}' where '{header.TaskId}' was pushed; call reset"));
+            replied = true;
             Give(call);
             return reply;
         }
-        catch (Exception e) when (e is RpcException or InvalidOperationException or IOException or OperationCanceledException)
+        catch (Exception e) when (e is InvalidOperationException or IOException && !ct.IsCancellationRequested)
         {
-            var status = ct.IsCancellationRequested ? null : await StatusOfAsync(call, e);
-            call.Dispose();
-            if (status?.StatusCode == StatusCode.Unimplemented)
-            {
-                // An older server: one call per result from here on.
-                _oneCallEach = true;
-                return await PushOnOwnCallAsync(header, parameters, manifest, ct);
-            }
-            if (e is RpcException || ct.IsCancellationRequested) throw;
             // A write to a call the server had ended: what the server said, as a PushResult call would have thrown it.
-            throw new RpcException(status ?? new Status(StatusCode.Unavailable, $"results call failed: {e.Message}"));
+            var status = await StatusOfAsync(call, answered);
+            throw new RpcException(status is { StatusCode: not StatusCode.OK } s ? s : new Status(StatusCode.Unavailable, $"results call failed: {e.Message}"));
+        }
+        finally
+        {
+            if (!replied) call.Dispose();
         }
     }
 
@@ -66,23 +92,20 @@ internal sealed class ResultCalls(Transport.V1.Fleet.FleetClient client) : IDisp
         call.Dispose();
     }
 
-    // Why the call failed, when the server said: a write to a call the server already ended fails without its status.
-    private static async Task<Status?> StatusOfAsync(AsyncDuplexStreamingCall<ResultMessage, PushResultReply> call, Exception e)
+    // Why the call failed, when the server said: a write to a call the server already ended fails without its status,
+    // which the pending read of the reply then gives.
+    private static async Task<Status?> StatusOfAsync(AsyncDuplexStreamingCall<ResultMessage, PushResultReply> call, Task<bool> answered)
     {
-        if (e is RpcException rpc) return rpc.Status;
         try
         {
-            using var brief = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            while (await call.ResponseStream.MoveNext(brief.Token))
-            {
-            }
+            await answered.WaitAsync(TimeSpan.FromSeconds(2));
             return call.GetStatus();
         }
         catch (RpcException ended)
         {
             return ended.Status;
         }
-        catch (Exception other) when (other is OperationCanceledException or InvalidOperationException or IOException)
+        catch (Exception other) when (other is TimeoutException or OperationCanceledException or InvalidOperationException or IOException)
         {
             return null;
         }
@@ -91,12 +114,14 @@ internal sealed class ResultCalls(Transport.V1.Fleet.FleetClient client) : IDisp
     private async Task<PushResultReply> PushOnOwnCallAsync(ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, CancellationToken ct)
     {
         using var call = client.PushResult(cancellationToken: ct);
-        await WriteAsync(call.RequestStream, header, parameters, manifest, ct);
+        await WriteAsync(call.RequestStream, header, parameters, manifest, answered: null, ct);
         await call.RequestStream.CompleteAsync();
         return await call.ResponseAsync;
     }
 
-    private static async Task WriteAsync(IClientStreamWriter<ResultMessage> stream, ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, CancellationToken ct)
+    // Writes a result: its header, then its manifest and chunks when it has parameters, stopping early once answered has
+    // completed (the server replied from the header, and would only skip the rest).
+    private static async Task WriteAsync(IClientStreamWriter<ResultMessage> stream, ResultHeader header, ParameterSet? parameters, ParameterManifest? manifest, Task? answered, CancellationToken ct)
     {
         // Header and manifest wait in the send buffer for the first chunk: a small result leaves in one flush.
         stream.WriteOptions = parameters is not null ? Buffered : WriteOptions.Default;
@@ -106,7 +131,10 @@ internal sealed class ResultCalls(Transport.V1.Fleet.FleetClient client) : IDisp
         // Every chunk is flushed: a large model is never held whole in the send buffer.
         stream.WriteOptions = WriteOptions.Default;
         foreach (var chunk in ParameterEncoder.Chunks(parameters))
+        {
+            if (answered?.IsCompleted == true) return;
             await stream.WriteAsync(new ResultMessage { Chunk = chunk }, ct);
+        }
     }
 
     /// <summary>Ends the idle calls; calls in use end as their pushes finish.</summary>

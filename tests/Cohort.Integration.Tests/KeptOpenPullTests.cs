@@ -19,10 +19,9 @@ public sealed class KeptOpenPullTests
     public async Task One_pull_and_one_results_call_carry_a_whole_run_and_a_refused_results_rest_is_skipped()
     {
         await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
-        string token = await server.Control.CreateNodeTokenAsync("raw", default);
-        await using var node = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "raw", token);
+        await using var node = await RegisterAsync(server);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        using var call = node.Fleet.PullTask(new PullTaskRequest { NodeName = node.Name, WaitMs = 200, KeepOpen = true }, cancellationToken: timeout.Token);
+        using var call = KeptOpenPull(node, waitMs: 200, timeout.Token);
         var stream = call.ResponseStream;
 
         // No run yet: the call stays open and says so with empty messages.
@@ -80,10 +79,9 @@ public sealed class KeptOpenPullTests
     public async Task A_kept_open_call_ends_when_the_nodes_token_is_replaced()
     {
         await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
-        string token = await server.Control.CreateNodeTokenAsync("raw", default);
-        await using var node = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "raw", token);
+        await using var node = await RegisterAsync(server);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var call = node.Fleet.PullTask(new PullTaskRequest { NodeName = node.Name, WaitMs = 200, KeepOpen = true }, cancellationToken: timeout.Token);
+        using var call = KeptOpenPull(node, waitMs: 200, timeout.Token);
         Assert.True(await call.ResponseStream.MoveNext(timeout.Token));
 
         await server.Control.CreateNodeTokenAsync("raw", default);
@@ -97,6 +95,73 @@ public sealed class KeptOpenPullTests
         });
         Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
     }
+
+    [Fact]
+    public async Task A_kept_open_call_ends_when_its_node_registers_again_and_gives_no_sign_of_life_for_it()
+    {
+        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
+        await using var node = await RegisterAsync(server);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var call = KeptOpenPull(node, waitMs: 200, timeout.Token);
+        Assert.True(await call.ResponseStream.MoveNext(timeout.Token));
+
+        // The node's process restarted: a new session. The old call (a dead connection's, in life) must not take its tasks.
+        await node.Fleet.RegisterAsync(new RegisterRequest { NodeName = node.Name, App = "empty", Version = "test", ProtocolVersion = 1, SessionId = "restarted" });
+
+        var ended = Task.Run(async () =>
+        {
+            while (await call.ResponseStream.MoveNext(timeout.Token))
+                Assert.Equal(TaskMessage.BodyOneofCase.None, call.ResponseStream.Current.BodyCase);
+        });
+        Assert.Same(ended, await Task.WhenAny(ended, Task.Delay(TimeSpan.FromSeconds(10), timeout.Token)));
+        await ended;
+    }
+
+    [Fact]
+    public async Task A_kept_open_call_asking_no_wait_still_says_it_is_alive_at_most_once_a_second()
+    {
+        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
+        await using var node = await RegisterAsync(server);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var call = KeptOpenPull(node, waitMs: 0, timeout.Token);
+
+        int messages = 0;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(2.5) && await call.ResponseStream.MoveNext(timeout.Token)) messages++;
+
+        // wait_ms 0 would otherwise have the server loop as fast as the node reads.
+        Assert.InRange(messages, 1, 3);
+    }
+
+    [Fact]
+    public async Task A_stopping_server_ends_kept_open_calls_at_once_as_unavailable()
+    {
+        var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
+        await using var node = await RegisterAsync(server);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var pull = KeptOpenPull(node, waitMs: 20_000, timeout.Token);
+        using var results = node.Fleet.PushResults(cancellationToken: timeout.Token);
+        var pulling = pull.ResponseStream.MoveNext(timeout.Token);
+        var replying = results.ResponseStream.MoveNext(timeout.Token);
+        await Task.Delay(300);
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await server.DisposeAsync();
+
+        // Not the host's shutdown timeout (30 s) waiting on calls that would never end by themselves.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"the server took {watch.Elapsed} to stop");
+        foreach (var call in new[] { pulling, replying })
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(() => call);
+            Assert.Contains(e.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Cancelled, StatusCode.Internal });
+        }
+    }
+
+    private static async Task<RawNode> RegisterAsync(TestServer server) =>
+        await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "raw", await server.Control.CreateNodeTokenAsync("raw", default));
+
+    private static AsyncServerStreamingCall<TaskMessage> KeptOpenPull(RawNode node, int waitMs, CancellationToken ct) =>
+        node.Fleet.PullTask(new PullTaskRequest { NodeName = node.Name, WaitMs = waitMs, KeepOpen = true }, cancellationToken: ct);
 
     private static async Task<PushResultReply> PushAsync(AsyncDuplexStreamingCall<ResultMessage, PushResultReply> call, string node, TaskHeader task, bool withParameters)
     {

@@ -21,7 +21,8 @@ namespace Cohort.Server.Fleet;
 /// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
 internal sealed class FleetService(
     NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options,
-    ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, AuditLedger ledger, RegistrationGate writes, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
+    ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, AuditLedger ledger, RegistrationGate writes,
+    Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
@@ -123,36 +124,69 @@ internal sealed class FleetService(
     /// <inheritdoc />
     public override async Task PullTask(PullTaskRequest request, IServerStreamWriter<TaskMessage> responseStream, ServerCallContext context)
     {
+        string node = await AuthenticateAs(request.NodeName, context);
+        if (!registry.Touch(node))
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
         var wait = TimeSpan.FromMilliseconds(Math.Clamp(request.WaitMs, 0, (int)MaxWait.TotalMilliseconds));
-        var ct = context.CancellationToken;
-        while (true)
+        if (!request.KeepOpen)
         {
-            // Checked again before every task a kept-open call carries: a token replaced or a certificate revoked
-            // meanwhile ends the call, as it would refuse a new one.
-            string node = await AuthenticateAs(request.NodeName, context);
-            if (!registry.Touch(node))
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
-            var task = await board.TakeAsync(node, wait, ct);
-            if (task is null)
+            var task = await board.TakeAsync(node, wait, context.CancellationToken);
+            if (task is not null) await SendTaskAsync(task, node, keptOpen: false, responseStream, context.CancellationToken);
+            return;
+        }
+        await KeepOpenAsync(request, node, wait < MinKeptOpenWait ? MinKeptOpenWait : wait, responseStream, context);
+    }
+
+    // A kept-open call says it is alive no more often than this, whatever wait the node asked for.
+    private static readonly TimeSpan MinKeptOpenWait = TimeSpan.FromSeconds(1);
+
+    // Task after task on one call, each once the last is answered, for as long as the node's credentials and registration
+    // are those the call began with. The call gives no sign of life for the node (its heartbeats do): a call left behind
+    // by a dead connection must not keep it online, nor take the tasks of the node's next session.
+    private async Task KeepOpenAsync(PullTaskRequest request, string node, TimeSpan wait, IServerStreamWriter<TaskMessage> responseStream, ServerCallContext context)
+    {
+        string? session = registry.SessionOf(node);
+        // A server stopping ends its kept-open calls at once, so that it does not wait out its shutdown timeout on them.
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        var ct = call.Token;
+        try
+        {
+            while (true)
             {
-                if (!request.KeepOpen) return;
-                // Nothing for the node yet: an empty message tells it the call is alive.
-                responseStream.WriteOptions = WriteOptions.Default;
-                await responseStream.WriteAsync(new TaskMessage(), ct);
-                continue;
-            }
-            await SendTaskAsync(task, node, request.KeepOpen, responseStream, ct);
-            if (!request.KeepOpen) return;
-            // The node's worker reads the next task once it has answered this one: sent sooner, it would wait in the
-            // call while another worker of the node sits idle. A task put back in line (its node was counted lost) is
-            // waited for no longer: this call may be the one that takes it again.
-            while (!task.Completion.Task.IsCompleted && task.DeliveredAt is not null)
-            {
-                ct.ThrowIfCancellationRequested();
-                await Task.WhenAny(task.Completion.Task, Task.Delay(wait + TimeSpan.FromSeconds(1), ct));
+                var task = await board.TakeAsync(node, wait, ct);
+                if (task is not null && !SameRegistration(node, session))
+                {
+                    // Taken for a session that has ended: back in line for the node's new call.
+                    board.Return(task);
+                    return;
+                }
+                if (task is null)
+                {
+                    // Nothing for the node yet: an empty message tells it the call is alive.
+                    responseStream.WriteOptions = WriteOptions.Default;
+                    await responseStream.WriteAsync(new TaskMessage(), ct);
+                }
+                else
+                {
+                    await SendTaskAsync(task, node, keptOpen: true, responseStream, ct);
+                    // The node's worker reads the next task once it has answered this one: sent sooner, it would wait in
+                    // the call while another worker of the node sits idle. Answered, or failed by the server: a task the
+                    // node was counted lost for is still its own while this call lives.
+                    await task.Completion.Task.WaitAsync(ct);
+                }
+                // Checked again before every turn: a token replaced or a certificate revoked meanwhile ends the call, as it
+                // would refuse a new one; a node that registered again or was counted offline pulls on a new call.
+                await AuthenticateAs(request.NodeName, context);
+                if (!SameRegistration(node, session)) return;
             }
         }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "the server is stopping"));
+        }
     }
+
+    private bool SameRegistration(string node, string? session) => registry.IsOnline(node) && registry.SessionOf(node) == session;
 
     private async Task SendTaskAsync(PendingTask task, string node, bool keptOpen, IServerStreamWriter<TaskMessage> responseStream, CancellationToken ct)
     {
@@ -210,7 +244,8 @@ internal sealed class FleetService(
     private async Task<ParameterManifest> SendParametersAsync(ParameterSet parameters, bool keptOpen, IServerStreamWriter<TaskMessage> responseStream, CancellationToken ct)
     {
         var manifest = ParameterEncoder.Manifest(parameters);
-        responseStream.WriteOptions = Buffered;
+        // Parameters of no bytes come with no chunk: on a call kept open the manifest is then the task's last message.
+        responseStream.WriteOptions = keptOpen && parameters.ByteCount == 0 ? WriteOptions.Default : Buffered;
         await responseStream.WriteAsync(new TaskMessage { Manifest = manifest }, ct);
         // A model of one chunk stays buffered too and leaves with the call's end (data and trailers in one flush, so the
         // node wakes once for its task), or flushed with that chunk on a call kept open; every chunk of a larger one is
@@ -233,8 +268,11 @@ internal sealed class FleetService(
     /// <inheritdoc />
     public override async Task PushResults(IAsyncStreamReader<ResultMessage> requestStream, IServerStreamWriter<PushResultReply> responseStream, ServerCallContext context)
     {
-        var results = new ResultSequence(requestStream);
-        while (await NextResultAsync(results, context))
+        // What is left of a refused result is read and dropped on the way to the next header, up to the largest upload.
+        var results = new ResultSequence(requestStream, options.MaxUploadBytes);
+        // A server stopping ends the calls that wait between results, so that it does not wait out its shutdown timeout.
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        while (await NextResultAsync(results, context, idle.Token))
         {
             string taskId = results.Header.TaskId;
             var reply = await ReceiveAndRecordAsync(results, context);
@@ -244,11 +282,15 @@ internal sealed class FleetService(
     }
 
     // Between results, as within one: a message that does not decode is the caller's mistake.
-    private async Task<bool> NextResultAsync(ResultSequence results, ServerCallContext context)
+    private async Task<bool> NextResultAsync(ResultSequence results, ServerCallContext context, CancellationToken idle)
     {
         try
         {
-            return await results.NextAsync(context.CancellationToken);
+            return await results.NextAsync(idle);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "the server is stopping"));
         }
         catch (InvalidProtocolBufferException e)
         {

@@ -115,6 +115,13 @@ internal sealed class NodeRegistry
         return true;
     }
 
+    /// <summary>The session id of the node's current registration; null when it has not registered since the server started.</summary>
+    public string? SessionOf(string name)
+    {
+        if (!_nodes.TryGetValue(name, out var n)) return null;
+        lock (n) return n.Session;
+    }
+
     /// <summary>Names of online nodes running <paramref name="app"/> (any app when null), sorted.</summary>
     public IReadOnlyList<string> Online(string? app = null) => _nodes.Values
         .Where(n => n.Online && (app is null || string.Equals(n.App, app, StringComparison.OrdinalIgnoreCase)))

@@ -7,9 +7,10 @@ namespace Cohort.Server.Fleet;
 /// The results a <c>PushResults</c> call carries, one at a time: as a reader it yields one result's messages, from its
 /// header up to (not including) the next header, so the code that receives a single pushed result reads it unchanged.
 /// What a result's reader left unread (the parameters of a result refused from its header) is skipped on the way to
-/// the next header.
+/// the next header, up to <paramref name="maxSkipBytes"/> a result (past that the call is refused: a node that stopped
+/// sending headers).
 /// </summary>
-internal sealed class ResultSequence(IAsyncStreamReader<ResultMessage> stream) : IAsyncStreamReader<ResultMessage>
+internal sealed class ResultSequence(IAsyncStreamReader<ResultMessage> stream, long maxSkipBytes) : IAsyncStreamReader<ResultMessage>
 {
     private ResultMessage? _next;
     private bool _headerGiven;
@@ -24,6 +25,7 @@ internal sealed class ResultSequence(IAsyncStreamReader<ResultMessage> stream) :
     /// <summary>Moves to the next result's header, skipping what is left of the last; false when the call ended.</summary>
     public async Task<bool> NextAsync(CancellationToken ct)
     {
+        long skipped = 0;
         while (_next is null)
         {
             if (_ended || !await stream.MoveNext(ct))
@@ -32,6 +34,8 @@ internal sealed class ResultSequence(IAsyncStreamReader<ResultMessage> stream) :
                 return false;
             }
             if (stream.Current.BodyCase == ResultMessage.BodyOneofCase.Header) _next = stream.Current;
+            else if ((skipped += stream.Current.CalculateSize()) > maxSkipBytes)
+                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"more than {maxSkipBytes} bytes of result messages without a result header"));
         }
         _headerGiven = false;
         return true;
@@ -47,6 +51,8 @@ internal sealed class ResultSequence(IAsyncStreamReader<ResultMessage> stream) :
             _headerGiven = true;
             return true;
         }
+        // This result ended at the next one's header: nothing more of it to read.
+        if (_next is not null) return false;
         if (_ended || !await stream.MoveNext(cancellationToken))
         {
             _ended = true;

@@ -63,6 +63,9 @@ internal sealed class TaskBoard
         }
     }
 
+    /// <summary>Puts a task taken but not sent back in line, first of its run's, for the node's next taker.</summary>
+    public void Return(PendingTask task) => Queue(task.Node).Requeue(task);
+
     /// <summary>An open task by id, or null when unknown or already completed.</summary>
     public PendingTask? Find(string id) => _open.TryGetValue(id, out var t) && !t.Completion.Task.IsCompleted ? t : null;
 

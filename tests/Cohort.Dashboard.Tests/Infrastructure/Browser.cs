@@ -49,8 +49,10 @@ public sealed class Browser : IAsyncLifetime
         await page.FillAsync("input[name=token]", token);
         await page.ClickAsync("#login button");
         // Logged in once the redirect's response is in (its cookie with it); every caller goes to its own page next.
-        // Waiting for the overview's load event as well timed out once in a loaded CI run, after network idle.
-        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { WaitUntil = WaitUntilState.Commit });
+        // Waiting for the overview's load event as well timed out once in a loaded CI run, after network idle; the first
+        // login of the suite (a cold browser and server beside the other test projects on two cores) once took longer
+        // than the default 30 s too, so this wait alone gets 90 s: what the tests check comes after it.
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { WaitUntil = WaitUntilState.Commit, Timeout = 90_000 });
         return page;
     }
 

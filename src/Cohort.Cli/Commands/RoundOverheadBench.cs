@@ -29,10 +29,11 @@ internal static class RoundOverheadBench
         durability.AcceptOnlyFromAmong("power", "process");
         var dashboard = new Option<bool>("--dashboard") { Description = "Run the server with its dashboard (off by default), to measure its memory with it" };
         var hygiene = new Option<int?>("--memory-hygiene-rounds") { Description = "The server's --memory-hygiene-rounds (default: the server's own); 1 makes a memory pass follow every round, to measure its cost (the server's --memory-hygiene-seconds is then 0)" };
+        var spacing = new Option<double?>("--memory-hygiene-seconds") { Description = "The server's --memory-hygiene-seconds (default: the server's own, or 0 with --memory-hygiene-rounds)" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("round-overhead", "Orchestration time of one round with an empty fit: a server process and N node processes over TLS gRPC on loopback")
         {
-            nodes, rounds, values, load, durability, dashboard, hygiene, json,
+            nodes, rounds, values, load, durability, dashboard, hygiene, spacing, json,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -49,10 +50,13 @@ internal static class RoundOverheadBench
                 ["model_mib"] = Math.Round(size * 4.0 / 1048576, 3),
                 ["dashboard"] = pr.GetValue(dashboard),
                 ["memory_hygiene_rounds"] = pr.GetValue(hygiene),
+                ["memory_hygiene_seconds"] = pr.GetValue(spacing),
             });
-            string[] serverArguments = pr.GetValue(hygiene) is { } every
-                ? ["--durability", pr.GetValue(durability)!, "--memory-hygiene-rounds", every.ToString(System.Globalization.CultureInfo.InvariantCulture), "--memory-hygiene-seconds", "0"]
-                : ["--durability", pr.GetValue(durability)!];
+            var serverArguments = new List<string> { "--durability", pr.GetValue(durability)! };
+            if (pr.GetValue(hygiene) is { } every)
+                serverArguments.AddRange(["--memory-hygiene-rounds", every.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            if ((pr.GetValue(spacing) ?? (pr.GetValue(hygiene) is null ? null : 0)) is { } seconds)
+                serverArguments.AddRange(["--memory-hygiene-seconds", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), serverArguments, Path.Combine(dir, "server.log"), ct, pr.GetValue(dashboard));
             var serverStarted = Stopwatch.StartNew();
             using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));

@@ -18,11 +18,9 @@ public sealed class KeptOpenPullTests
     [Fact]
     public async Task One_pull_and_one_results_call_carry_a_whole_run_and_a_refused_results_rest_is_skipped()
     {
-        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
-        await using var node = await RegisterAsync(server);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        using var call = KeptOpenPull(node, waitMs: 200, timeout.Token);
-        var stream = call.ResponseStream;
+        await using var pull = await OpenPull.StartAsync(waitMs: 200);
+        var (server, node, timeout) = (pull.Server, pull.Node, pull.Timeout);
+        var stream = pull.Call.ResponseStream;
 
         // No run yet: the call stays open and says so with empty messages.
         Assert.True(await stream.MoveNext(timeout.Token));
@@ -78,10 +76,8 @@ public sealed class KeptOpenPullTests
     [Fact]
     public async Task A_kept_open_call_ends_when_the_nodes_token_is_replaced()
     {
-        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
-        await using var node = await RegisterAsync(server);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var call = KeptOpenPull(node, waitMs: 200, timeout.Token);
+        await using var pull = await OpenPull.StartAsync(waitMs: 200);
+        var (server, node, timeout, call) = (pull.Server, pull.Node, pull.Timeout, pull.Call);
         Assert.True(await call.ResponseStream.MoveNext(timeout.Token));
 
         await server.Control.CreateNodeTokenAsync("raw", default);
@@ -99,10 +95,8 @@ public sealed class KeptOpenPullTests
     [Fact]
     public async Task A_kept_open_call_ends_when_its_node_registers_again_and_gives_no_sign_of_life_for_it()
     {
-        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
-        await using var node = await RegisterAsync(server);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var call = KeptOpenPull(node, waitMs: 200, timeout.Token);
+        await using var pull = await OpenPull.StartAsync(waitMs: 200);
+        var (server, node, timeout, call) = (pull.Server, pull.Node, pull.Timeout, pull.Call);
         Assert.True(await call.ResponseStream.MoveNext(timeout.Token));
 
         // The node's process restarted: a new session. The old call (a dead connection's, in life) must not take its tasks.
@@ -120,10 +114,8 @@ public sealed class KeptOpenPullTests
     [Fact]
     public async Task A_kept_open_call_asking_no_wait_still_says_it_is_alive_at_most_once_a_second()
     {
-        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
-        await using var node = await RegisterAsync(server);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var call = KeptOpenPull(node, waitMs: 0, timeout.Token);
+        await using var pull = await OpenPull.StartAsync(waitMs: 0);
+        var (timeout, call) = (pull.Timeout, pull.Call);
 
         int messages = 0;
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -136,12 +128,10 @@ public sealed class KeptOpenPullTests
     [Fact]
     public async Task A_stopping_server_ends_kept_open_calls_at_once_as_unavailable()
     {
-        var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
-        await using var node = await RegisterAsync(server);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var pull = KeptOpenPull(node, waitMs: 20_000, timeout.Token);
-        using var results = node.Fleet.PushResults(cancellationToken: timeout.Token);
-        var pulling = pull.ResponseStream.MoveNext(timeout.Token);
+        await using var pull = await OpenPull.StartAsync(waitMs: 20_000);
+        var (server, timeout) = (pull.Server, pull.Timeout);
+        using var results = pull.Node.Fleet.PushResults(cancellationToken: timeout.Token);
+        var pulling = pull.Call.ResponseStream.MoveNext(timeout.Token);
         var replying = results.ResponseStream.MoveNext(timeout.Token);
         await Task.Delay(300);
 
@@ -157,11 +147,34 @@ public sealed class KeptOpenPullTests
         }
     }
 
-    private static async Task<RawNode> RegisterAsync(TestServer server) =>
-        await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "raw", await server.Control.CreateNodeTokenAsync("raw", default));
+    // A server, a registered hand-driven node and its kept-open pull, with a deadline for the test's reads.
+    private sealed class OpenPull : IAsyncDisposable
+    {
+        public required TestServer Server { get; init; }
 
-    private static AsyncServerStreamingCall<TaskMessage> KeptOpenPull(RawNode node, int waitMs, CancellationToken ct) =>
-        node.Fleet.PullTask(new PullTaskRequest { NodeName = node.Name, WaitMs = waitMs, KeepOpen = true }, cancellationToken: ct);
+        public required RawNode Node { get; init; }
+
+        public required CancellationTokenSource Timeout { get; init; }
+
+        public required AsyncServerStreamingCall<TaskMessage> Call { get; init; }
+
+        public static async Task<OpenPull> StartAsync(int waitMs)
+        {
+            var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
+            var node = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "raw", await server.Control.CreateNodeTokenAsync("raw", default));
+            var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            var call = node.Fleet.PullTask(new PullTaskRequest { NodeName = node.Name, WaitMs = waitMs, KeepOpen = true }, cancellationToken: timeout.Token);
+            return new OpenPull { Server = server, Node = node, Timeout = timeout, Call = call };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Call.Dispose();
+            await Node.DisposeAsync();
+            await Server.DisposeAsync();
+            Timeout.Dispose();
+        }
+    }
 
     private static async Task<PushResultReply> PushAsync(AsyncDuplexStreamingCall<ResultMessage, PushResultReply> call, string node, TaskHeader task, bool withParameters)
     {

@@ -16,7 +16,7 @@ internal sealed class ResultCalls(Transport.V1.Fleet.FleetClient client) : IDisp
     // A message written with this stays in the send buffer until the next flushed one.
     private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
 
-    private readonly System.Collections.Concurrent.ConcurrentBag<AsyncDuplexStreamingCall<ResultMessage, PushResultReply>> _idle = [];
+    private readonly Stack<AsyncDuplexStreamingCall<ResultMessage, PushResultReply>> _idle = new();
     private readonly CancellationTokenSource _session = new();
     private volatile bool _oneCallEach;
     private bool _disposed;
@@ -27,7 +27,7 @@ internal sealed class ResultCalls(Transport.V1.Fleet.FleetClient client) : IDisp
         if (_oneCallEach) return await PushOnOwnCallAsync(header, parameters, manifest, ct);
         // A call that waited idle may have been ended meanwhile (by the server stopping, a proxy, the network): what it
         // fails with then says nothing about this result, which goes once more on a new call.
-        if (_idle.TryTake(out var reused))
+        if (TakeIdle() is { } reused)
         {
             try
             {
@@ -79,13 +79,18 @@ internal sealed class ResultCalls(Transport.V1.Fleet.FleetClient client) : IDisp
         }
     }
 
+    private AsyncDuplexStreamingCall<ResultMessage, PushResultReply>? TakeIdle()
+    {
+        lock (_idle) return _idle.TryPop(out var call) ? call : null;
+    }
+
     private void Give(AsyncDuplexStreamingCall<ResultMessage, PushResultReply> call)
     {
         lock (_idle)
         {
             if (!_disposed)
             {
-                _idle.Add(call);
+                _idle.Push(call);
                 return;
             }
         }
@@ -143,7 +148,7 @@ internal sealed class ResultCalls(Transport.V1.Fleet.FleetClient client) : IDisp
         lock (_idle)
         {
             _disposed = true;
-            while (_idle.TryTake(out var call)) call.Dispose();
+            while (_idle.TryPop(out var call)) call.Dispose();
         }
         _session.Cancel();
         _session.Dispose();

@@ -37,9 +37,7 @@ internal static class LongRunBench
             if (every < 0) throw new CliException("--memory-hygiene-rounds ≥ 0");
             double? seconds = pr.GetValue(spacing);
             var figures = BenchFigures.Begin(new JsonObject { ["rounds"] = r, ["nodes"] = n, ["values"] = size, ["memory_hygiene_rounds"] = every, ["memory_hygiene_seconds"] = seconds });
-            var serverArguments = new List<string>();
-            if (every is { } e) serverArguments.AddRange(["--memory-hygiene-rounds", e.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            if (seconds is { } sec) serverArguments.AddRange(["--memory-hygiene-seconds", sec.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            var serverArguments = ServerProcess.MemoryHygieneArguments(every, seconds);
             await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), serverArguments, Path.Combine(dir, "server.log"), ct);
             using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));
             var processes = new List<NodeProcess>();

@@ -52,11 +52,9 @@ internal static class RoundOverheadBench
                 ["memory_hygiene_rounds"] = pr.GetValue(hygiene),
                 ["memory_hygiene_seconds"] = pr.GetValue(spacing),
             });
-            var serverArguments = new List<string> { "--durability", pr.GetValue(durability)! };
-            if (pr.GetValue(hygiene) is { } every)
-                serverArguments.AddRange(["--memory-hygiene-rounds", every.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            if ((pr.GetValue(spacing) ?? (pr.GetValue(hygiene) is null ? null : 0)) is { } seconds)
-                serverArguments.AddRange(["--memory-hygiene-seconds", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            // --memory-hygiene-rounds alone measures a pass every so many rounds, however fast: no spacing then.
+            var serverArguments = ServerProcess.MemoryHygieneArguments(pr.GetValue(hygiene), pr.GetValue(spacing) ?? (pr.GetValue(hygiene) is null ? null : 0));
+            serverArguments.AddRange(["--durability", pr.GetValue(durability)!]);
             await using var server = await ServerProcess.StartAsync(Path.Combine(dir, "server"), serverArguments, Path.Combine(dir, "server.log"), ct, pr.GetValue(dashboard));
             var serverStarted = Stopwatch.StartNew();
             using var control = new ControlClient(new ConnectionOptions(server.Address, server.AdminToken, server.CaFile));

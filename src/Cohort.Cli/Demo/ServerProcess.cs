@@ -37,6 +37,15 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// <summary>The admin token the server wrote.</summary>
     public string AdminToken => File.ReadAllText(Path.Combine(DataDir, "admin.token")).Trim();
 
+    /// <summary>The server's memory pass options a bench passes on: each only when given.</summary>
+    public static List<string> MemoryHygieneArguments(int? rounds, double? seconds)
+    {
+        var arguments = new List<string>();
+        if (rounds is { } r) arguments.AddRange(["--memory-hygiene-rounds", r.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (seconds is { } s) arguments.AddRange(["--memory-hygiene-seconds", s.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        return arguments;
+    }
+
     /// <summary>
     /// Starts a server in <paramref name="dataDir"/> (no dashboard unless <paramref name="dashboard"/>) on <paramref name="port"/>
     /// (a free one when null) and waits until its port accepts connections.

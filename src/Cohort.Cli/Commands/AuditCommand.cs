@@ -137,7 +137,7 @@ internal static class AuditCommand
         AuditKeyRing? keys = keysFile is not null ? AuditKeyRing.Load(keysFile)
             : source.CertificatesPem is { } pem ? AuditKeyRing.FromPem(pem, $"the certificates of {source.Origin}")
             : null;
-        var result = AuditVerifier.Verify(source.Lines, keys, source.Head);
+        var result = AuditVerifier.Verify(source.Lines, keys, source.Head, source.Live);
         bool signedEntries = result.KeyIds.Count > 0;
         var problems = result.Problems.ToList();
         if (keys is null && signedEntries)
@@ -148,6 +148,8 @@ internal static class AuditCommand
         string head = source.Head is { } h ? $"; head at entry {h.Seq}" : "; no head";
         Console.WriteLine($"{source.Origin}: {result.Entries} entries ({result.FirstSeq}–{result.LastSeq}), {signing}{head}");
         foreach (var p in problems) Console.WriteLine(p.Message);
+        if (result.AwaitingSignature is var (from, to))
+            Console.WriteLine($"{(from == to ? $"entry {from}" : $"entries {from}–{to}")}: not yet covered by a signature (the ledger is open in a running process, which signs its head at its next sync, within a second); verify again to check {(from == to ? "it" : "them")}");
         Console.WriteLine(problems.Count == 0
             ? "OK: no entry removed, altered or reordered"
             : $"FAILED: {problems.Count} problem(s)");

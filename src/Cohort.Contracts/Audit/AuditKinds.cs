@@ -59,4 +59,11 @@ public static class AuditKinds
 
     /// <summary>The node sent a result (with the digest of the parameters sent and the server's answer).</summary>
     public const string ResultSent = "result.sent";
+
+    /// <summary>
+    /// The kinds every round writes several of (a task sent or received, a result accepted or sent). In a signed
+    /// ledger these are signed at most once per <see cref="AuditLedger.DefaultSignSpacing"/>; every other kind is
+    /// signed as it is written. A later signature covers them through the hash chain.
+    /// </summary>
+    public static bool IsRoutine(string kind) => kind is TaskSent or ResultAccepted or TaskReceived or ResultSent;
 }

@@ -6,10 +6,12 @@ namespace Cohort.Audit;
 /// <summary>
 /// An append-only, hash-chained ledger of security-relevant events in a folder: <c>audit.jsonl</c> (one JSON entry
 /// a line, owner-only), <c>audit-keys.pem</c> (the certificates of every key that signed it) and <c>audit.head</c>
-/// (the last entry as of the last sync). Each entry's hash covers its fields and the previous entry's hash; in a
-/// signed ledger each hash is signed. Every append reaches the operating system before it returns (it survives a
-/// crash of the process); the file is flushed to disk, and the head rewritten, at most once per sync interval.
-/// One process appends at a time.
+/// (the last entry as of the last sync). Each entry's hash covers its fields and the previous entry's hash, so a
+/// signature of one entry's hash vouches for every entry before it. In a signed ledger every entry is signed except
+/// routine ones (<see cref="AuditKinds.IsRoutine"/>, several a round), which are signed at most once per sign
+/// spacing, and the head is signed at every sync: each entry is covered by its own signature, a later entry's or
+/// the head's. Every append reaches the operating system before it returns (it survives a crash of the process);
+/// the file is flushed to disk, and the head rewritten, at most once per sync interval. One process appends at a time.
 /// </summary>
 public sealed class AuditLedger : IDisposable
 {
@@ -19,8 +21,17 @@ public sealed class AuditLedger : IDisposable
     /// <summary>The file of the signing certificates.</summary>
     public const string KeysFileName = "audit-keys.pem";
 
+    /// <summary>The lock file's name: the writing process holds it exclusively while the ledger is open.</summary>
+    public const string LockFileName = "audit.lock";
+
     /// <summary>The head file's name.</summary>
     public const string HeadFileName = "audit.head";
+
+    /// <summary>
+    /// The default longest time between two signatures while routine entries are written: an ECDSA P-256 signature
+    /// costs ~20 µs, several times the rest of an append, and a round writes several routine entries.
+    /// </summary>
+    public static readonly TimeSpan DefaultSignSpacing = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Longest detail kept in an entry; longer ones are cut (a hostile peer's strings must not bloat the ledger).</summary>
     public const int MaxDetailLength = 2000;
@@ -33,7 +44,9 @@ public sealed class AuditLedger : IDisposable
     private readonly AuditSigner? _signer;
     private readonly Timer _sync;
     private readonly string _headFile;
+    private readonly TimeSpan _signSpacing;
     private long _seq;
+    private long _lastSignedAt;
     private string _lastHash;
     private string? _lastSig;
     private bool _dirty;
@@ -41,8 +54,9 @@ public sealed class AuditLedger : IDisposable
     private long _appendTicks;
     private long _appended;
 
-    private AuditLedger(string dir, FileStream lockFile, FileStream stream, AuditSigner? signer, long seq, string lastHash, TimeSpan syncInterval)
+    private AuditLedger(string dir, FileStream lockFile, FileStream stream, AuditSigner? signer, long seq, string lastHash, TimeSpan syncInterval, TimeSpan signSpacing)
     {
+        _signSpacing = signSpacing;
         Folder = dir;
         _lock = lockFile;
         _stream = stream;
@@ -87,9 +101,10 @@ public sealed class AuditLedger : IDisposable
     /// Opens (or creates) the ledger in <paramref name="dir"/> to append, signing with <paramref name="signer"/> (null:
     /// unsigned, chained only), and records <see cref="AuditKinds.LedgerOpened"/> by <paramref name="actor"/>. A torn last
     /// line, left by a crash during a write, is cut off and recorded. Throws <see cref="IOException"/> when another
-    /// process has it open.
+    /// process has it open. <paramref name="signSpacing"/>: the longest time between signatures while only routine
+    /// entries are written (default <see cref="DefaultSignSpacing"/>; zero signs every entry).
     /// </summary>
-    public static AuditLedger Open(string dir, AuditSigner? signer, string actor, TimeSpan? syncInterval = null)
+    public static AuditLedger Open(string dir, AuditSigner? signer, string actor, TimeSpan? syncInterval = null, TimeSpan? signSpacing = null)
     {
         Directory.CreateDirectory(dir);
         string path = System.IO.Path.Combine(dir, FileName);
@@ -97,7 +112,7 @@ public sealed class AuditLedger : IDisposable
         try
         {
             // Readers open the ledger itself; writers also hold this lock file exclusively (an flock on Linux).
-            lockFile = new FileStream(System.IO.Path.Combine(dir, "audit.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            lockFile = new FileStream(System.IO.Path.Combine(dir, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException e)
         {
@@ -120,7 +135,7 @@ public sealed class AuditLedger : IDisposable
             var (seq, lastHash, torn) = ReadTail(stream, path);
             stream.Seek(0, SeekOrigin.End);
             if (signer is not null) RememberKey(dir, signer);
-            var ledger = new AuditLedger(dir, lockFile, stream, signer, seq, lastHash, syncInterval ?? TimeSpan.FromSeconds(1));
+            var ledger = new AuditLedger(dir, lockFile, stream, signer, seq, lastHash, syncInterval ?? TimeSpan.FromSeconds(1), signSpacing ?? DefaultSignSpacing);
             if (torn is { } fragment)
                 ledger.Append(new AuditEvent(AuditKinds.LedgerRepaired, actor,
                     $"cut off a torn last line of {fragment} bytes after entry {seq} (a crash during a write)"));
@@ -136,7 +151,10 @@ public sealed class AuditLedger : IDisposable
         }
     }
 
-    /// <summary>Appends an event: numbers, chains, signs and writes it; returns the entry. The one way into the ledger.</summary>
+    /// <summary>
+    /// Appends an event: numbers, chains, signs (unless it is routine and the last signature is recent) and writes it;
+    /// returns the entry. The one way into the ledger.
+    /// </summary>
     public AuditEntry Append(AuditEvent e)
     {
         if (e.Detail.Length > MaxDetailLength) e = e with { Detail = e.Detail[..MaxDetailLength] + "…" };
@@ -148,6 +166,8 @@ public sealed class AuditLedger : IDisposable
             var time = DateTimeOffset.UtcNow;
             string? key = _signer?.KeyId;
             string hash = AuditEntry.ComputeHash(seq, time, e, key, _lastHash);
+            // The ledger's first entry in this process (ledger.opened) is never routine, so _lastSignedAt is set before it is read.
+            bool sign = _signer is not null && (!AuditKinds.IsRoutine(e.Kind) || Stopwatch.GetElapsedTime(_lastSignedAt, started) >= _signSpacing);
             var entry = new AuditEntry
             {
                 Seq = seq,
@@ -156,12 +176,13 @@ public sealed class AuditLedger : IDisposable
                 Key = key,
                 PrevHash = _lastHash,
                 Hash = hash,
-                Sig = _signer?.Sign(hash),
+                Sig = sign ? _signer!.Sign(hash) : null,
             };
             _stream.Write(Encoding.UTF8.GetBytes(entry.ToJson() + "\n"));
             _seq = seq;
             _lastHash = hash;
             _lastSig = entry.Sig;
+            if (sign) _lastSignedAt = started;
             _dirty = true;
             _appended++;
             _appendTicks += Stopwatch.GetTimestamp() - started;
@@ -169,13 +190,17 @@ public sealed class AuditLedger : IDisposable
         }
     }
 
-    /// <summary>Flushes the ledger to disk and rewrites the head, when anything was appended since the last sync.</summary>
+    /// <summary>
+    /// Flushes the ledger to disk and rewrites the head, signed (so it covers the unsigned routine entries before it),
+    /// when anything was appended since the last sync.
+    /// </summary>
     public void Sync()
     {
         lock (_gate)
         {
             if (!_dirty || _disposed) return;
             _stream.Flush(flushToDisk: true);
+            _lastSig ??= _signer?.Sign(_lastHash);
             var head = new AuditHead(_seq, _lastHash, _signer?.KeyId, _lastSig);
             string tmp = _headFile + ".tmp";
             var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };

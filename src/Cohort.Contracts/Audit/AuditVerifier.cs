@@ -2,17 +2,20 @@ namespace Cohort.Audit;
 
 /// <summary>
 /// Checks a ledger: every entry's hash against its fields (altered), the sequence (removed, reordered), each entry's
-/// previous hash against the entry before it, each signature against the keys given (forged), and the last entry
-/// against the head (truncated).
+/// previous hash against the entry before it, each signature against the keys given (forged), that every entry is
+/// covered by a signature (its own, a later entry's or the head's, through the chain), and the last entry against the
+/// head (truncated).
 /// </summary>
 public static class AuditVerifier
 {
     /// <summary>
     /// Verifies the lines of a ledger. <paramref name="keys"/>: the certificates trusted to sign it; null checks the chain
     /// only (a node's unsigned ledger) and then reports signed entries' signatures as unchecked only when a key is
-    /// missing. <paramref name="head"/>: the ledger's head, when kept.
+    /// missing. <paramref name="head"/>: the ledger's head, when kept. <paramref name="live"/>: the ledger is open in a
+    /// running process, so the unsigned routine entries after its last signature and its head await the next sync's
+    /// signed head (<see cref="AuditVerification.AwaitingSignature"/>) instead of being a problem.
     /// </summary>
-    public static AuditVerification Verify(IEnumerable<string> lines, AuditKeyRing? keys, AuditHead? head)
+    public static AuditVerification Verify(IEnumerable<string> lines, AuditKeyRing? keys, AuditHead? head, bool live = false)
     {
         var problems = new List<AuditProblem>();
         var read = new List<(int Line, AuditEntry Entry)>();
@@ -33,6 +36,8 @@ public static class AuditVerifier
         var present = read.Select(r => r.Entry.Seq).ToHashSet();
         var seen = new HashSet<long>();
         var keyIds = new SortedSet<string>(StringComparer.Ordinal);
+        // Unsigned entries since the last valid signature: a later one (or the head's) covers them through the chain.
+        var uncovered = new List<(int Line, long Seq)>();
         AuditEntry? prev = null;
         foreach (var (line, e) in read)
         {
@@ -44,12 +49,14 @@ public static class AuditVerifier
             }
             else if (keys is not null)
             {
-                if (e.Key is null || e.Sig is null)
-                    problems.Add(new AuditProblem(line, e.Seq, "unsigned", $"{at}: no signature in a signed ledger (forged or altered)"));
-                else if (!keys.Holds(e.Key))
+                if (e.Sig is null)
+                    uncovered.Add((line, e.Seq));
+                else if (e.Key is null || !keys.Holds(e.Key))
                     problems.Add(new AuditProblem(line, e.Seq, "forged", $"{at}: signed by key {e.Key}, which is not among the trusted keys (forged or re-signed)"));
                 else if (!keys.Verify(e.Key, e.Hash, e.Sig))
                     problems.Add(new AuditProblem(line, e.Seq, "forged", $"signature invalid at entry {e.Seq} (forged: altered and re-hashed without the key)"));
+                else
+                    uncovered.Clear();
             }
             if (!seen.Add(e.Seq))
             {
@@ -87,26 +94,51 @@ public static class AuditVerifier
         }
         long first = read.Count == 0 ? 0 : read.Min(r => r.Entry.Seq);
         long last = read.Count == 0 ? 0 : read.Max(r => r.Entry.Seq);
-        if (head is not null) CheckHead(head, read, last, keys, problems);
-        return new AuditVerification(read.Count, first, last, keyIds.ToArray(), problems);
+        bool truncated = false;
+        if (head is not null && CheckHead(head, read, last, keys, problems) is var (headCovers, cut))
+        {
+            truncated = cut;
+            if (headCovers) uncovered.RemoveAll(u => u.Seq <= head.Seq);
+        }
+        (long, long)? awaiting = null;
+        if (uncovered.Count > 0 && live && !truncated)
+        {
+            awaiting = (uncovered[0].Seq, uncovered[^1].Seq);
+        }
+        // A tail cut off is reported as such above; what is left of it cannot be checked against the head.
+        else if (uncovered.Count > 0 && !truncated)
+        {
+            var (line, seq) = uncovered[0];
+            long to = uncovered[^1].Seq;
+            string which = to == seq ? $"entry {seq}" : $"entries {seq}–{to}";
+            problems.Add(new AuditProblem(line, seq, "unsigned",
+                $"{which}: no signature covers {(to == seq ? "it" : "them")} (written after the last signature and the last head, by a process that then stopped without a sync: a crash leaves a ledger so until it is reopened; or {(to == seq ? "it was" : "they were")} altered)"));
+        }
+        return new AuditVerification(read.Count, first, last, keyIds.ToArray(), problems) { AwaitingSignature = awaiting };
     }
 
-    private static void CheckHead(AuditHead head, List<(int Line, AuditEntry Entry)> read, long last, AuditKeyRing? keys, List<AuditProblem> problems)
+    // Whether the head's signature covers the entries up to its own (valid, and its entry is there with its hash), and
+    // whether the ledger ends before the head's entry.
+    private static (bool Covers, bool Truncated) CheckHead(AuditHead head, List<(int Line, AuditEntry Entry)> read, long last, AuditKeyRing? keys, List<AuditProblem> problems)
     {
         if (keys is not null && (head.Key is null || head.Sig is null || !keys.Verify(head.Key, head.Hash, head.Sig)))
         {
             problems.Add(new AuditProblem(0, head.Seq, "forged", $"head: signature invalid for entry {head.Seq} (the head was forged)"));
-            return;
+            return (false, false);
         }
         if (last < head.Seq)
         {
             string removed = last + 1 == head.Seq ? $"entry {head.Seq}" : $"entries {last + 1}–{head.Seq}";
             problems.Add(new AuditProblem(0, head.Seq, "truncated", $"entry {last + 1}: the ledger ends at entry {last} but its head records entry {head.Seq} ({removed} removed: truncated)"));
-            return;
+            return (false, true);
         }
         var match = read.FirstOrDefault(r => r.Entry.Seq == head.Seq).Entry;
         if (match is not null && match.Hash != head.Hash)
+        {
             problems.Add(new AuditProblem(0, head.Seq, "altered", $"entry {head.Seq}: hash differs from the one its head records (rewritten)"));
+            return (false, false);
+        }
+        return (keys is not null && match is not null, false);
     }
 
     private static bool Any(HashSet<long> present, long from, long to) => present.Any(s => s >= from && s <= to);

@@ -16,10 +16,10 @@ public sealed class AuditLedgerTests : IDisposable
 
     private string LedgerFile => Path.Combine(_dir, AuditLedger.FileName);
 
-    // Entry 1 is ledger.opened; entries 2..21 are the events.
-    private void Write(int events = 20, AuditSigner? signer = null)
+    // Entry 1 is ledger.opened; entries 2..21 are the events (routine: signed at most once per sign spacing).
+    private void Write(int events = 20, AuditSigner? signer = null, TimeSpan? signSpacing = null)
     {
-        using var ledger = AuditLedger.Open(_dir, signer ?? AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test");
+        using var ledger = AuditLedger.Open(_dir, signer ?? AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test", signSpacing: signSpacing);
         for (int i = 1; i <= events; i++)
             ledger.Append(new AuditEvent(AuditKinds.TaskSent, "server", $"task {i} sent") { Run = "run-1", Round = i, Node = "site-a", Task = $"t{i}", Digest = new string('a', 64) });
     }
@@ -90,13 +90,110 @@ public sealed class AuditLedgerTests : IDisposable
     [Fact]
     public void A_hash_forged_without_the_key_fails_its_signature()
     {
-        Write();
+        Write(signSpacing: TimeSpan.Zero);
         var lines = File.ReadAllLines(LedgerFile);
         var e = AuditEntry.Parse(lines[2]);
         lines[2] = Rehash(e with { Event = e.Event with { Detail = "nothing happened" } });
         var v = Verify(lines);
         Assert.Equal("signature invalid at entry 3 (forged: altered and re-hashed without the key)", v.Problems[0].Message);
         Assert.Equal("entry 4: previous-hash mismatch (reordered or removed)", v.Problems[1].Message);
+    }
+
+    [Fact]
+    public void Routine_entries_are_signed_at_most_once_per_spacing_and_the_others_at_once()
+    {
+        using (var ledger = AuditLedger.Open(_dir, AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test", signSpacing: TimeSpan.FromHours(1)))
+        {
+            for (int i = 1; i <= 4; i++) ledger.Append(new AuditEvent(AuditKinds.TaskSent, "server", $"task {i} sent") { Task = $"t{i}" });
+            ledger.Append(new AuditEvent(AuditKinds.TokenCreated, "admin", "token for site-b"));
+            for (int i = 5; i <= 7; i++) ledger.Append(new AuditEvent(AuditKinds.ResultAccepted, "node:site-a", "result accepted") { Task = $"t{i}" });
+        }
+        var entries = File.ReadAllLines(LedgerFile).Select(AuditEntry.Parse).ToList();
+        // ledger.opened and token.created signed; the routine entries between and after them are not, each names the key.
+        Assert.Equal([1L, 6L], entries.Where(e => e.Sig is not null).Select(e => e.Seq));
+        Assert.All(entries, e => Assert.NotNull(e.Key));
+        // The head, written when the ledger closed, is signed and covers the last three.
+        var head = AuditHead.Parse(File.ReadAllText(Path.Combine(_dir, AuditLedger.HeadFileName)));
+        Assert.Equal(9, head.Seq);
+        Assert.NotNull(head.Sig);
+        var v = Verify();
+        Assert.True(v.Ok, string.Join("\n", v.Problems));
+    }
+
+    [Fact]
+    public void An_unsigned_entry_rehashed_up_to_a_later_signature_fails_that_signature()
+    {
+        using (var ledger = AuditLedger.Open(_dir, AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test", signSpacing: TimeSpan.FromHours(1)))
+        {
+            for (int i = 1; i <= 4; i++) ledger.Append(new AuditEvent(AuditKinds.TaskSent, "server", $"task {i} sent") { Task = $"t{i}" });
+            ledger.Append(new AuditEvent(AuditKinds.RunStopped, "admin", "run stopped"));
+            ledger.Append(new AuditEvent(AuditKinds.TaskSent, "server", "task 5 sent") { Task = "t5" });
+        }
+        // An intruder without the key edits entry 3 (unsigned) and recomputes every hash after it up to the signed entry 6.
+        var entries = File.ReadAllLines(LedgerFile).Select(AuditEntry.Parse).ToList();
+        string prev = entries[1].Hash;
+        var lines = entries.Select(e => e.ToJson()).ToArray();
+        for (int i = 2; i <= 5; i++)
+        {
+            var e = entries[i] with { PrevHash = prev };
+            if (i == 2) e = e with { Event = e.Event with { Detail = "nothing sent" } };
+            e = e with { Hash = e.RecomputeHash() };
+            lines[i] = e.ToJson();
+            prev = e.Hash;
+        }
+        var v = Verify(lines, withHead: false);
+        Assert.Equal("signature invalid at entry 6 (forged: altered and re-hashed without the key)", v.Problems[0].Message);
+        // Rehashing to the end instead, with entry 6's signature stripped: nothing signed is left in the way but the head.
+        prev = entries[1].Hash;
+        for (int i = 2; i < entries.Count; i++)
+        {
+            var e = entries[i] with { PrevHash = prev, Sig = null };
+            if (i == 2) e = e with { Event = e.Event with { Detail = "nothing sent" } };
+            e = e with { Hash = e.RecomputeHash() };
+            lines[i] = e.ToJson();
+            prev = e.Hash;
+        }
+        Assert.Equal("entry 7: hash differs from the one its head records (rewritten)", Verify(lines).Problems[0].Message);
+        // And without the head, the rewritten entries are named as covered by no signature.
+        Assert.StartsWith("entries 2–7: no signature covers them", Only(Verify(lines, withHead: false)));
+    }
+
+    [Fact]
+    public void A_crash_leaves_an_unsigned_tail_that_verify_names_and_the_next_open_covers()
+    {
+        string crashed = _dir + "-crashed";
+        try
+        {
+            using (var ledger = AuditLedger.Open(_dir, AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test", syncInterval: TimeSpan.FromHours(1), signSpacing: TimeSpan.FromHours(1)))
+            {
+                for (int i = 1; i <= 5; i++) ledger.Append(new AuditEvent(AuditKinds.TaskSent, "server", $"task {i} sent") { Task = $"t{i}" });
+                // What a crash leaves: every append reached the file, no sync has run (no head), the key stays beside it.
+                Directory.CreateDirectory(crashed);
+                foreach (string name in new[] { AuditLedger.FileName, AuditLedger.KeysFileName, "audit-signing.crt", "audit-signing.key" })
+                    File.Copy(Path.Combine(_dir, name), Path.Combine(crashed, name));
+            }
+            var keys = AuditKeyRing.Load(Path.Combine(crashed, AuditLedger.KeysFileName));
+            var v = AuditVerifier.Verify(File.ReadAllLines(Path.Combine(crashed, AuditLedger.FileName)), keys, null);
+            var problem = Assert.Single(v.Problems);
+            Assert.Equal("unsigned", problem.Kind);
+            Assert.StartsWith("entries 2–6: no signature covers them", problem.Message);
+            // Verified as a ledger still open in a running process, the same tail awaits the next signed head instead.
+            var live = AuditVerifier.Verify(File.ReadAllLines(Path.Combine(crashed, AuditLedger.FileName)), keys, null, live: true);
+            Assert.True(live.Ok, string.Join("\n", live.Problems));
+            Assert.Equal((2L, 6L), live.AwaitingSignature);
+            // Reopened (the server restarting): ledger.opened is signed and covers the tail through the chain.
+            using (AuditLedger.Open(crashed, AuditSigner.LoadOrCreateDedicated(crashed, "test ledger"), "test"))
+            {
+            }
+            var reopened = AuditVerifier.Verify(File.ReadAllLines(Path.Combine(crashed, AuditLedger.FileName)), keys,
+                AuditHead.Parse(File.ReadAllText(Path.Combine(crashed, AuditLedger.HeadFileName))));
+            Assert.True(reopened.Ok, string.Join("\n", reopened.Problems));
+            Assert.Equal(7, reopened.LastSeq);
+        }
+        finally
+        {
+            if (Directory.Exists(crashed)) Directory.Delete(crashed, recursive: true);
+        }
     }
 
     [Fact]

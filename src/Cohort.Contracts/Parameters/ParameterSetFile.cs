@@ -52,22 +52,64 @@ public static class ParameterSetFile
 
     private static void WriteSmall(string tmp, ParameterSet parameters, bool flushToDisk)
     {
-        byte[] header = BuildHeader(parameters);
-        var parts = new List<ReadOnlyMemory<byte>>(parameters.Count + 2) { header };
-        using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
-        {
-            hash.AppendData(header);
-            foreach (var t in parameters)
-            {
-                hash.AppendData(t.Data);
-                parts.Add(t.Data);
-            }
-            parts.Add(hash.GetHashAndReset());
-        }
+        var parts = SmallFileParts(parameters);
         using var file = File.OpenHandle(tmp, FileMode.Create, FileAccess.Write, FileShare.None);
         RandomAccess.Write(file, parts, 0);
         // As in the stream path: the data is durable before the rename is.
         if (flushToDisk) RandomAccess.FlushToDisk(file);
+    }
+
+    // A small file's bytes in order, for one gathered write: the header, each tensor's own buffer, the SHA-256 of all before.
+    private static List<ReadOnlyMemory<byte>> SmallFileParts(ParameterSet parameters)
+    {
+        byte[] header = BuildHeader(parameters);
+        var parts = new List<ReadOnlyMemory<byte>>(parameters.Count + 2) { header };
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(header);
+        foreach (var t in parameters)
+        {
+            hash.AppendData(t.Data);
+            parts.Add(t.Data);
+        }
+        parts.Add(hash.GetHashAndReset());
+        return parts;
+    }
+
+    /// <summary>The largest parameter set <see cref="TryWriteOver"/> takes (its file written in one gathered write).</summary>
+    internal const long SpareFileBytes = SmallFileBytes;
+
+    /// <summary>The length of the file <paramref name="parameters"/> make.</summary>
+    internal static long LengthOf(ParameterSet parameters) => BuildHeader(parameters).Length + parameters.ByteCount + SHA256.HashSizeInBytes;
+
+    /// <summary>
+    /// Writes <paramref name="parameters"/> (at most <see cref="SpareFileBytes"/>) over <paramref name="spare"/>, a file
+    /// made by <see cref="WriteSpare"/> of exactly their length, and flushes its data to disk. The file system then has
+    /// no block to allocate and no size to record, so the flush writes the data without waiting for a journal commit
+    /// (on a busy machine that wait, not the write, is what a flush of a new file costs). Returns false, having written
+    /// nothing, when the spare's length is not theirs.
+    /// </summary>
+    internal static bool TryWriteOver(string spare, ParameterSet parameters)
+    {
+        if (parameters.ByteCount > SpareFileBytes) return false;
+        var parts = SmallFileParts(parameters);
+        long length = 0;
+        foreach (var part in parts) length += part.Length;
+        using var file = File.OpenHandle(spare, FileMode.Open, FileAccess.Write, FileShare.None);
+        if (RandomAccess.GetLength(file) != length) return false;
+        RandomAccess.Write(file, parts, 0);
+        FileData.Flush(file);
+        return true;
+    }
+
+    /// <summary>
+    /// Creates (or replaces) <paramref name="path"/> as <paramref name="length"/> zero bytes (at most
+    /// <see cref="SpareFileBytes"/> and a header), flushed to disk with its size: a spare for <see cref="TryWriteOver"/>.
+    /// </summary>
+    internal static void WriteSpare(string path, long length)
+    {
+        using var file = File.OpenHandle(path, FileMode.Create, FileAccess.Write, FileShare.None);
+        RandomAccess.Write(file, new byte[length], 0);
+        RandomAccess.FlushToDisk(file);
     }
 
     /// <summary>Writes the file format to a stream.</summary>

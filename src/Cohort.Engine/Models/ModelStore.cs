@@ -25,6 +25,7 @@ internal sealed class ModelStore : IModelStore
     // Results files this store has written to since their round's results were last discarded: the round's later results
     // go straight to the file, without looking again for the older folder form, the run's folder and the spare file.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _openResultFiles = new(StringComparer.Ordinal);
+    private readonly SpareFiles _spares = new();
 
     /// <summary>
     /// Uses (and creates) <paramref name="root"/>; <paramref name="flushToDisk"/> false skips the fsync of each file (it
@@ -52,7 +53,24 @@ internal sealed class ModelStore : IModelStore
     public async Task SaveAsync(string runId, int round, ParameterSet parameters, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.Combine(_root, runId));
-        await ParameterSetFile.WriteAsync(PathOf(runId, round), parameters, _flushToDisk, ct);
+        await WriteAsync(Path.Combine(_root, runId, SpareModelName), PathOf(runId, round), parameters, ct);
+    }
+
+    // The run's next model and next strategy state are written over spares made ahead (SpareFiles) when they are small
+    // and flushed to disk: one of each per round, each flush otherwise waiting for the file system's journal.
+    private const string SpareModelName = "model.spare";
+    private const string SpareStateName = "state.spare";
+
+    private async Task WriteAsync(string spare, string path, ParameterSet parameters, CancellationToken ct)
+    {
+        if (!_flushToDisk || parameters.ByteCount > ParameterSetFile.SpareFileBytes)
+        {
+            await ParameterSetFile.WriteAsync(path, parameters, _flushToDisk, ct);
+            return;
+        }
+        ct.ThrowIfCancellationRequested();
+        if (!_spares.TryWrite(spare, path, parameters)) await ParameterSetFile.WriteAsync(path, parameters, flushToDisk: true, ct);
+        _spares.Prepare(spare, ParameterSetFile.LengthOf(parameters));
     }
 
     /// <inheritdoc />
@@ -73,7 +91,7 @@ internal sealed class ModelStore : IModelStore
         if (checkpoint.Stored is { } stored)
             await ParameterSetFile.WriteAsync(CheckpointPathOf(runId, round), CheckpointCodec.StoredState(stored), new ParameterSet([CheckpointCodec.Meta(checkpoint)]), _flushToDisk, ct);
         else
-            await ParameterSetFile.WriteAsync(CheckpointPathOf(runId, round), CheckpointCodec.EncodeForWriting(checkpoint), _flushToDisk, ct);
+            await WriteAsync(Path.Combine(_root, runId, SpareStateName), CheckpointPathOf(runId, round), CheckpointCodec.EncodeForWriting(checkpoint), ct);
     }
 
     /// <inheritdoc />

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using Cohort.Engine.Models;
+using Cohort.Parameters;
+
+namespace Cohort.Engine.Tests;
+
+/// <summary>
+/// A run's next model is written over a spare file made ahead at the last model's length (its flush then waits for no
+/// journal commit); a model of another length, or a store that does not flush, writes a new file as before.
+/// </summary>
+public sealed class ModelStoreSpareTests : IDisposable
+{
+    private const string Run = "run-a";
+    private readonly string _root = Path.Combine(Path.GetTempPath(), $"cohort-spare-store-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
+    }
+
+    private string Spare => Path.Combine(_root, Run, "model.spare");
+
+    private static ParameterSet Model(float value, int values = 1000) =>
+        new([Tensor.FromFloat32("w", [values], Enumerable.Repeat(value, values).ToArray())]);
+
+    // The spare is written in the background after a save: waits until it is there at the length given, all zeros.
+    private async Task WaitForSpareAsync(long length)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!(File.Exists(Spare) && new FileInfo(Spare).Length == length && (await File.ReadAllBytesAsync(Spare)).All(b => b == 0)))
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"no spare of {length} bytes at {Spare}");
+            await Task.Delay(10);
+        }
+    }
+
+    // A second name for the spare's file: whatever is later written into that file shows through it.
+    private string LinkToSpare()
+    {
+        string link = Path.Combine(_root, "spare-link");
+        using var ln = Process.Start(new ProcessStartInfo("ln", [Spare, link]) { UseShellExecute = false })!;
+        ln.WaitForExit();
+        Assert.Equal(0, ln.ExitCode);
+        return link;
+    }
+
+    [Fact]
+    public async Task The_next_model_of_the_same_length_is_written_over_the_spare_and_a_new_spare_follows()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var store = new ModelStore(_root);
+        await store.SaveAsync(Run, 1, Model(1f), CancellationToken.None);
+        long length = new FileInfo(store.PathOf(Run, 1)).Length;
+        await WaitForSpareAsync(length);
+        string link = LinkToSpare();
+
+        await store.SaveAsync(Run, 2, Model(2f), CancellationToken.None);
+
+        // The round's file is the spare's file, renamed: the link to it reads the model's bytes.
+        byte[] saved = await File.ReadAllBytesAsync(store.PathOf(Run, 2));
+        Assert.Equal(saved, await File.ReadAllBytesAsync(link));
+        Assert.Equal(2f, (await new ModelStore(_root).LoadAsync(Run, 2, CancellationToken.None))!["w"].AsFloat32()[999]);
+        Assert.Equal(1f, (await new ModelStore(_root).LoadAsync(Run, 1, CancellationToken.None))!["w"].AsFloat32()[0]);
+        await WaitForSpareAsync(length);
+    }
+
+    [Fact]
+    public async Task A_model_of_another_length_is_written_as_a_new_file_and_the_spare_takes_its_length()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var store = new ModelStore(_root);
+        await store.SaveAsync(Run, 1, Model(1f), CancellationToken.None);
+        await WaitForSpareAsync(new FileInfo(store.PathOf(Run, 1)).Length);
+        string link = LinkToSpare();
+
+        await store.SaveAsync(Run, 2, Model(2f, values: 1500), CancellationToken.None);
+
+        Assert.Equal(1500, (await new ModelStore(_root).LoadAsync(Run, 2, CancellationToken.None))!["w"].AsFloat32().Length);
+        // The old spare was not written over.
+        Assert.All(await File.ReadAllBytesAsync(link), b => Assert.Equal(0, b));
+        await WaitForSpareAsync(new FileInfo(store.PathOf(Run, 2)).Length);
+    }
+
+    [Fact]
+    public async Task A_store_that_does_not_flush_keeps_no_spare()
+    {
+        var store = new ModelStore(_root, flushToDisk: false);
+        await store.SaveAsync(Run, 1, Model(1f), CancellationToken.None);
+        await store.SaveAsync(Run, 2, Model(2f), CancellationToken.None);
+        await Task.Delay(200);
+        Assert.False(File.Exists(Spare));
+        Assert.Equal(2f, (await store.LoadAsync(Run, 2, CancellationToken.None))!["w"].AsFloat32()[0]);
+    }
+}

@@ -4,6 +4,8 @@
 # runner scripts (in this workplace ../shared/peers/flower13/harness). Needs Debian's python3-grpcio,
 # python3-protobuf and python3-numpy for Flower's side.
 #   bench/flower/round-overhead.sh HARNESS_DIR [PAIRS] [--load N] [--durability power|process]
+# ROUNDS=N in the environment measures N rounds on each side (default 30, the protocol of the first figures); both
+# sides leave out 3 warm-up rounds.
 # --load N puts both sides under the same background load: N busy processes (`cohort bench round-overhead --load N`
 # starts its own for Cohort's rounds; this script starts as many around Flower's runs).
 # Prints one line per pair and the medians; writes bench/results/round-overhead-vs-flower.json.
@@ -11,6 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 harness="$(cd "${1:?usage: round-overhead.sh HARNESS_DIR [PAIRS] [cohort bench options]}" && pwd)"
 pairs="${2:-3}"
+rounds="${ROUNDS:-30}"
 shift $(( $# >= 2 ? 2 : 1 ))
 load=0
 args=("$@")
@@ -24,13 +27,13 @@ trap 'stop_load; rm -rf "$work"' EXIT
 cd "$root"
 ./cohort --help >/dev/null
 for i in $(seq 1 "$pairs"); do
-  ./cohort bench round-overhead --rounds 30 "$@" --json "$work/cohort-$i.json" >/dev/null
+  ./cohort bench round-overhead --rounds "$rounds" "$@" --json "$work/cohort-$i.json" >/dev/null
   cut -d' ' -f1 /proc/loadavg > "$work/flower-load-start-$i"
   for ((b = 0; b < load; b++)); do sh -c 'while :; do :; done' & busy+=($!); done
   ( . "$harness/env.sh"; export FLOWER_WORK="$work/flower-$i"; mkdir -p "$FLOWER_WORK/results" "$FLOWER_WORK/logs" "$FLOWER_WORK/home"
     cd "$harness"
-    $PY runner.py --tag fit --model noop --rounds 33 --fraction-evaluate 0 >/dev/null
-    $PY runner.py --tag fiteval --model noop --rounds 33 --fraction-evaluate 1 >/dev/null )
+    $PY runner.py --tag fit --model noop --rounds $((rounds + 3)) --fraction-evaluate 0 >/dev/null
+    $PY runner.py --tag fiteval --model noop --rounds $((rounds + 3)) --fraction-evaluate 1 >/dev/null )
   stop_load
   cut -d' ' -f1 /proc/loadavg > "$work/flower-load-end-$i"
   cp "$work/flower-$i/results/fit.json" "$work/flower-fit-$i.json"
@@ -38,9 +41,9 @@ for i in $(seq 1 "$pairs"); do
   cp "$work/flower-$i/logs/fit/server.json" "$work/flower-fit-rounds-$i.json"
   cp "$work/flower-$i/logs/fiteval/server.json" "$work/flower-fiteval-rounds-$i.json"
 done
-python3 - "$work" "$pairs" "${COHORT_FLOWER_JSON:-$root/bench/results/round-overhead-vs-flower.json}" "$load" "$*" <<'PY'
+python3 - "$work" "$pairs" "${COHORT_FLOWER_JSON:-$root/bench/results/round-overhead-vs-flower.json}" "$load" "$*" "$rounds" <<'PY'
 import json, statistics, sys
-work, pairs, out, load, options = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+work, pairs, out, load, options, rounds = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
 WARM_UP = 3  # rounds left out on both sides (Cohort's bench leaves out its 3 warm-up rounds)
 
 def flower(kind, i):
@@ -85,7 +88,8 @@ print(f"median ratio Cohort/Flower: fit {summary['ratio_fit']}x, fit+evaluate {s
       f"Flower {summary['flower_fit_p90_over_p10']} / {summary['flower_fit_evaluate_p90_over_p10']} (fit / fit+evaluate)")
 first = json.load(open(f"{work}/cohort-1.json"))
 doc = {k: first[k] for k in first if k in ("commit", "commit_dirty", "cpu_model", "cpu_flags_simd", "cpu_cores", "machine", "runtime", "library_versions", "durability", "background_load_processes")}
-doc["command_line"] = f"bench/flower/round-overhead.sh HARNESS {pairs} {options}".strip()
+doc["command_line"] = f"{'' if rounds == 30 else f'ROUNDS={rounds} '}bench/flower/round-overhead.sh HARNESS {pairs} {options}".strip()
+doc["rounds_measured_each_side"] = rounds
 doc["background_load_processes"] = load
 doc["warm_up_rounds_left_out"] = WARM_UP
 doc["pairs"] = rows

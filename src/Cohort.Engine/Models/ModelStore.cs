@@ -69,7 +69,7 @@ internal sealed class ModelStore : IModelStore
             return;
         }
         ct.ThrowIfCancellationRequested();
-        if (!_spares.TryWrite(spare, path, parameters)) await ParameterSetFile.WriteAsync(path, parameters, flushToDisk: true, ct);
+        if (!await _spares.TryWriteAsync(spare, path, parameters, ct)) await ParameterSetFile.WriteAsync(path, parameters, flushToDisk: true, ct);
         _spares.Prepare(spare, ParameterSetFile.LengthOf(parameters));
     }
 

@@ -8,7 +8,7 @@ namespace Cohort.Engine.Models;
 /// path had, written and flushed to disk in the background while the next round runs. The next save of the same
 /// length writes over blocks already on disk, so its flush waits for no journal commit: on a busy machine that wait
 /// (the file system's journal thread getting a core), not the write, is most of what flushing a new file costs. A
-/// save whose spare is not ready yet, or is of another length, writes a new file as before.
+/// save whose spare is of another length, or could not be written, writes a new file as before.
 /// </summary>
 internal sealed class SpareFiles
 {
@@ -16,12 +16,13 @@ internal sealed class SpareFiles
 
     /// <summary>
     /// Writes <paramref name="parameters"/> over the spare at <paramref name="spare"/>, flushes their data and renames the
-    /// spare to <paramref name="path"/>; false, having written nothing, when no spare of their length is ready.
+    /// spare to <paramref name="path"/>; false, having written nothing, when there is no spare of their length. A spare
+    /// still being written is waited for: its flush began before the one a new file would start now.
     /// </summary>
-    public bool TryWrite(string spare, string path, ParameterSet parameters)
+    public async Task<bool> TryWriteAsync(string spare, string path, ParameterSet parameters, CancellationToken ct)
     {
-        if (!_spares.TryGetValue(spare, out var ready) || !ready.IsCompletedSuccessfully || !ready.Result) return false;
-        if (!_spares.TryRemove(KeyValuePair.Create(spare, ready))) return false;
+        if (!_spares.TryGetValue(spare, out var pending) || !await pending.WaitAsync(ct)) return false;
+        if (!_spares.TryRemove(KeyValuePair.Create(spare, pending))) return false;
         if (!ParameterSetFile.TryWriteOver(spare, parameters)) return false;
         // As for a new file: the data is on disk before the rename.
         File.Move(spare, path, overwrite: true);

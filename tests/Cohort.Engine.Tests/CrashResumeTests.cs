@@ -216,6 +216,8 @@ public sealed class CrashResumeTests : IDisposable
     {
         public Task SaveAsync(string runId, int round, ParameterSet parameters, CancellationToken ct) => inner.SaveAsync(runId, round, parameters, ct);
 
+        public Task CloseRunAsync(string runId) => inner.CloseRunAsync(runId);
+
         public Task<ParameterSet?> LoadAsync(string runId, int round, CancellationToken ct) => inner.LoadAsync(runId, round, ct);
 
         public Task SaveCheckpointAsync(string runId, int round, StrategyCheckpoint checkpoint, CancellationToken ct) => Task.CompletedTask;

@@ -102,6 +102,7 @@ public sealed class ModelStoreKeptResultsTests : IDisposable
         Directory.CreateDirectory(legacy);
         await ParameterSetFile.WriteAsync(Path.Combine(legacy, "n9.cps"), KeptResultCodec.Encode(Result("n9", 5)));
         await earlier.SaveAsync(Run, 1, new ParameterSet([Tensor.FromFloat32("w", [1], [1f])]), CancellationToken.None);
+        await earlier.CloseRunAsync(Run);
 
         // A new process finds them on disk the first time and keeps the interrupted round's.
         var store = new ModelStore(_root);

@@ -75,6 +75,11 @@ public sealed class ModelStoreSpareTests : IDisposable
         Assert.Equal(2f, (await new ModelStore(_root).LoadAsync(Run, 2, CancellationToken.None))!["w"].AsFloat32()[999]);
         Assert.Equal(1f, (await new ModelStore(_root).LoadAsync(Run, 1, CancellationToken.None))!["w"].AsFloat32()[0]);
         await WaitForSpareAsync(length);
+
+        // The run over: its spare goes.
+        await store.CloseRunAsync(Run);
+        Assert.False(File.Exists(Spare));
+        Assert.True(File.Exists(store.PathOf(Run, 2)));
     }
 
     [Fact]
@@ -92,6 +97,7 @@ public sealed class ModelStoreSpareTests : IDisposable
         // The old spare was not written over.
         Assert.All(await File.ReadAllBytesAsync(link), b => Assert.Equal(0, b));
         await WaitForSpareAsync(new FileInfo(store.PathOf(Run, 2)).Length);
+        await store.CloseRunAsync(Run);
     }
 
     [Fact]

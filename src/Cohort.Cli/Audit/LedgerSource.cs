@@ -8,8 +8,7 @@ namespace Cohort.Cli.Audit;
 /// <param name="Lines">The ledger's lines.</param>
 /// <param name="CertificatesPem">The signing certificates kept beside it, when any.</param>
 /// <param name="Head">Its head, when kept.</param>
-/// <param name="Live">True when a running process has the ledger open for writing (its lock held, or a server read remotely).</param>
-internal sealed record LedgerSource(string Origin, IReadOnlyList<string> Lines, string? CertificatesPem, AuditHead? Head, bool Live)
+internal sealed record LedgerSource(string Origin, IReadOnlyList<string> Lines, string? CertificatesPem, AuditHead? Head)
 {
     /// <summary>Reads a ledger file, or the <c>audit.jsonl</c> in a folder, with <c>audit-keys.pem</c> and <c>audit.head</c> beside it.</summary>
     public static LedgerSource FromPath(string path)
@@ -21,34 +20,17 @@ internal sealed record LedgerSource(string Origin, IReadOnlyList<string> Lines, 
         string keys = Path.Combine(dir, AuditLedger.KeysFileName), head = Path.Combine(dir, AuditLedger.HeadFileName);
         // The head first: a ledger being appended to is then at least as long as its head.
         var headEntry = File.Exists(head) ? ParseHead(File.ReadAllText(head), head) : null;
-        return new LedgerSource(file, AuditLedger.ReadLines(file).ToList(), File.Exists(keys) ? File.ReadAllText(keys) : null, headEntry, HeldOpen(dir));
+        return new LedgerSource(file, AuditLedger.ReadLines(file).ToList(), File.Exists(keys) ? File.ReadAllText(keys) : null, headEntry) { Reload = () => FromPath(path) };
     }
 
-    // A writer holds audit.lock exclusively (an flock) for as long as it has the ledger open.
-    private static bool HeldOpen(string dir)
-    {
-        string lockFile = Path.Combine(dir, AuditLedger.LockFileName);
-        if (!File.Exists(lockFile)) return false;
-        try
-        {
-            using var probe = new FileStream(lockFile, FileMode.Open, FileAccess.Read, FileShare.None);
-            return false;
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    /// <summary>Reads the ledger again (a file that may be being written); null for a server's, which sends lines its head covers.</summary>
+    public Func<LedgerSource>? Reload { get; init; }
 
     /// <summary>Reads the ledger of a running server through the Control API.</summary>
     public static async Task<LedgerSource> FromServerAsync(ControlClient client, string server, CancellationToken ct)
     {
         var (certificates, head, lines) = await client.ReadAuditLedgerAsync(ct);
-        return new LedgerSource($"the ledger of {server}", lines, certificates.Length > 0 ? certificates : null, head.Length > 0 ? ParseHead(head, $"{server}'s ledger head") : null, Live: true);
+        return new LedgerSource($"the ledger of {server}", lines, certificates.Length > 0 ? certificates : null, head.Length > 0 ? ParseHead(head, $"{server}'s ledger head") : null);
     }
 
     /// <summary>The entries that parse (for display and comparison; verification reports the others).</summary>

@@ -196,23 +196,38 @@ public sealed class AuditLedger : IDisposable
     /// </summary>
     public void Sync()
     {
+        lock (_gate) SyncLocked();
+    }
+
+    /// <summary>
+    /// Syncs, so that the signed head covers every entry so far, and returns the ledger file's length at that moment: a
+    /// reader that stops there reads only entries the head covers, however many are appended meanwhile.
+    /// </summary>
+    public long SyncForReading()
+    {
         lock (_gate)
         {
-            if (!_dirty || _disposed) return;
-            _stream.Flush(flushToDisk: true);
-            _lastSig ??= _signer?.Sign(_lastHash);
-            var head = new AuditHead(_seq, _lastHash, _signer?.KeyId, _lastSig);
-            string tmp = _headFile + ".tmp";
-            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
-            using (var f = new FileStream(tmp, options))
-            {
-                f.Write(Encoding.UTF8.GetBytes(head.ToJson() + "\n"));
-                f.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, _headFile, overwrite: true);
-            _dirty = false;
+            SyncLocked();
+            return _stream.Length;
         }
+    }
+
+    private void SyncLocked()
+    {
+        if (!_dirty || _disposed) return;
+        _stream.Flush(flushToDisk: true);
+        _lastSig ??= _signer?.Sign(_lastHash);
+        var head = new AuditHead(_seq, _lastHash, _signer?.KeyId, _lastSig);
+        string tmp = _headFile + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
+        using (var f = new FileStream(tmp, options))
+        {
+            f.Write(Encoding.UTF8.GetBytes(head.ToJson() + "\n"));
+            f.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, _headFile, overwrite: true);
+        _dirty = false;
     }
 
     // On the timer: a failing disk must not bring the process down from a background thread; the next append reports it.

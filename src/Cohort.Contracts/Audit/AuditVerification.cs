@@ -4,10 +4,13 @@ namespace Cohort.Audit;
 public sealed record AuditVerification(int Entries, long FirstSeq, long LastSeq, IReadOnlyList<string> KeyIds, IReadOnlyList<AuditProblem> Problems)
 {
     /// <summary>
-    /// In a ledger still being written (verified with <c>live</c>), the last entries that no signature covers yet: the
-    /// writer signs its head within a sync interval. Not a problem; null when there are none.
+    /// The routine entries at the end that no signature covers (also among <see cref="Problems"/>), or null. A ledger
+    /// being written has up to a sync interval of them: the writer's next signed head covers them.
     /// </summary>
-    public (long From, long To)? AwaitingSignature { get; init; }
+    public (long From, long To)? UncoveredTail { get; init; }
+
+    /// <summary>What is worth knowing but not wrong: unsigned entries covered only by the signature of a reopening.</summary>
+    public IReadOnlyList<AuditProblem> Notes { get; init; } = [];
 
     /// <summary>True when nothing is wrong.</summary>
     public bool Ok => Problems.Count == 0;

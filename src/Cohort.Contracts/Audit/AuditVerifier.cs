@@ -11,11 +11,9 @@ public static class AuditVerifier
     /// <summary>
     /// Verifies the lines of a ledger. <paramref name="keys"/>: the certificates trusted to sign it; null checks the chain
     /// only (a node's unsigned ledger) and then reports signed entries' signatures as unchecked only when a key is
-    /// missing. <paramref name="head"/>: the ledger's head, when kept. <paramref name="live"/>: the ledger is open in a
-    /// running process, so the unsigned routine entries after its last signature and its head await the next sync's
-    /// signed head (<see cref="AuditVerification.AwaitingSignature"/>) instead of being a problem.
+    /// missing. <paramref name="head"/>: the ledger's head, when kept.
     /// </summary>
-    public static AuditVerification Verify(IEnumerable<string> lines, AuditKeyRing? keys, AuditHead? head, bool live = false)
+    public static AuditVerification Verify(IEnumerable<string> lines, AuditKeyRing? keys, AuditHead? head)
     {
         var problems = new List<AuditProblem>();
         var read = new List<(int Line, AuditEntry Entry)>();
@@ -38,6 +36,7 @@ public static class AuditVerifier
         var keyIds = new SortedSet<string>(StringComparer.Ordinal);
         // Unsigned entries since the last valid signature: a later one (or the head's) covers them through the chain.
         var uncovered = new List<(int Line, long Seq)>();
+        var notes = new List<AuditProblem>();
         AuditEntry? prev = null;
         foreach (var (line, e) in read)
         {
@@ -49,14 +48,23 @@ public static class AuditVerifier
             }
             else if (keys is not null)
             {
-                if (e.Sig is null)
+                if (e.Sig is null && !AuditKinds.IsRoutine(e.Event.Kind))
+                    problems.Add(new AuditProblem(line, e.Seq, "unsigned", $"{at}: a {e.Event.Kind} entry without a signature (only routine entries wait for a later one: forged or altered)"));
+                else if (e.Sig is null)
                     uncovered.Add((line, e.Seq));
                 else if (e.Key is null || !keys.Holds(e.Key))
                     problems.Add(new AuditProblem(line, e.Seq, "forged", $"{at}: signed by key {e.Key}, which is not among the trusted keys (forged or re-signed)"));
                 else if (!keys.Verify(e.Key, e.Hash, e.Sig))
                     problems.Add(new AuditProblem(line, e.Seq, "forged", $"signature invalid at entry {e.Seq} (forged: altered and re-hashed without the key)"));
                 else
+                {
+                    // A reopened ledger's first entries chain on whatever it found last; what a closed ledger's unsigned tail
+                    // holds is vouched for by nobody who wrote it, so it is named rather than taken as covered.
+                    if (uncovered.Count > 0 && e.Event.Kind is AuditKinds.LedgerOpened or AuditKinds.LedgerRepaired)
+                        notes.Add(new AuditProblem(uncovered[0].Line, uncovered[0].Seq, "covered-at-reopen",
+                            $"{Range(uncovered)}: covered only by the signature of entry {e.Seq} ({e.Event.Kind}), written when the ledger was reopened: the last routine entries before a crash, or added while it was closed"));
                     uncovered.Clear();
+                }
             }
             if (!seen.Add(e.Seq))
             {
@@ -100,21 +108,17 @@ public static class AuditVerifier
             truncated = cut;
             if (headCovers) uncovered.RemoveAll(u => u.Seq <= head.Seq);
         }
-        (long, long)? awaiting = null;
-        if (uncovered.Count > 0 && live && !truncated)
-        {
-            awaiting = (uncovered[0].Seq, uncovered[^1].Seq);
-        }
+        (long, long)? tail = null;
         // A tail cut off is reported as such above; what is left of it cannot be checked against the head.
-        else if (uncovered.Count > 0 && !truncated)
+        if (uncovered.Count > 0 && !truncated)
         {
             var (line, seq) = uncovered[0];
             long to = uncovered[^1].Seq;
-            string which = to == seq ? $"entry {seq}" : $"entries {seq}–{to}";
+            tail = (seq, to);
             problems.Add(new AuditProblem(line, seq, "unsigned",
-                $"{which}: no signature covers {(to == seq ? "it" : "them")} (written after the last signature and the last head, by a process that then stopped without a sync: a crash leaves a ledger so until it is reopened; or {(to == seq ? "it was" : "they were")} altered)"));
+                $"{Range(uncovered)}: no signature covers {(to == seq ? "it" : "them")} (written after the last signature and the last head: a ledger being written has up to a second of them, a crash leaves them until it is reopened; or {(to == seq ? "it was" : "they were")} altered)"));
         }
-        return new AuditVerification(read.Count, first, last, keyIds.ToArray(), problems) { AwaitingSignature = awaiting };
+        return new AuditVerification(read.Count, first, last, keyIds.ToArray(), problems) { UncoveredTail = tail, Notes = notes };
     }
 
     // Whether the head's signature covers the entries up to its own (valid, and its entry is there with its hash), and
@@ -140,6 +144,9 @@ public static class AuditVerifier
         }
         return (keys is not null && match is not null, false);
     }
+
+    private static string Range(List<(int Line, long Seq)> entries) =>
+        entries.Count == 1 ? $"entry {entries[0].Seq}" : $"entries {entries[0].Seq}–{entries[^1].Seq}";
 
     private static bool Any(HashSet<long> present, long from, long to) => present.Any(s => s >= from && s <= to);
 }

@@ -25,12 +25,17 @@ internal static partial class FileData
             if (FDataSync((int)file.DangerousGetHandle()) != 0)
                 throw new IOException($"fdatasync failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Not glibc: the full flush, which every C library has.
+            RandomAccess.FlushToDisk(file);
+        }
         finally
         {
             if (added) file.DangerousRelease();
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+    [LibraryImport("libc.so.6", EntryPoint = "fdatasync", SetLastError = true)]
     private static partial int FDataSync(int fd);
 }

@@ -40,6 +40,9 @@ internal interface IModelStore
     /// <summary>Deletes the results kept for every round of the run except <paramref name="keepRound"/> (-1: all of them).</summary>
     Task DiscardRoundResultsAsync(string runId, int keepRound, CancellationToken ct);
 
+    /// <summary>Lets go of what the store keeps ready for the run's next saves (spare files), once the run has stopped.</summary>
+    Task CloseRunAsync(string runId);
+
     /// <summary>The highest round with a saved model, or -1.</summary>
     int LatestRound(string runId);
 }

@@ -74,6 +74,9 @@ internal sealed class InMemoryModelStore : IModelStore
     }
 
     /// <inheritdoc />
+    public Task CloseRunAsync(string runId) => Task.CompletedTask;
+
+    /// <inheritdoc />
     public int LatestRound(string runId)
     {
         int best = -1;

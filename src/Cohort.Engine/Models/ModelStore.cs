@@ -61,6 +61,9 @@ internal sealed class ModelStore : IModelStore
     private const string SpareModelName = "model.spare";
     private const string SpareStateName = "state.spare";
 
+    /// <inheritdoc />
+    public Task CloseRunAsync(string runId) => _spares.RemoveUnderAsync(Path.Combine(_root, runId));
+
     private async Task WriteAsync(string spare, string path, ParameterSet parameters, CancellationToken ct)
     {
         if (!_flushToDisk || parameters.ByteCount > ParameterSetFile.SpareFileBytes)

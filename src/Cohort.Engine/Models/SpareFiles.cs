@@ -23,10 +23,37 @@ internal sealed class SpareFiles
     {
         if (!_spares.TryGetValue(spare, out var pending) || !await pending.WaitAsync(ct)) return false;
         if (!_spares.TryRemove(KeyValuePair.Create(spare, pending))) return false;
-        if (!ParameterSetFile.TryWriteOver(spare, parameters)) return false;
-        // As for a new file: the data is on disk before the rename.
-        File.Move(spare, path, overwrite: true);
-        return true;
+        try
+        {
+            if (!ParameterSetFile.TryWriteOver(spare, parameters)) return false;
+            // As for a new file: the data is on disk before the rename.
+            File.Move(spare, path, overwrite: true);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The spare gone or unwritable: the save writes a new file instead (and fails there if the disk does).
+            return false;
+        }
+    }
+
+    /// <summary>Waits for the spares being written under <paramref name="folder"/> and deletes every spare there (a run that ended).</summary>
+    public async Task RemoveUnderAsync(string folder)
+    {
+        string prefix = Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar;
+        foreach (var (spare, pending) in _spares.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToArray())
+        {
+            await pending;
+            _spares.TryRemove(KeyValuePair.Create(spare, pending));
+            try
+            {
+                File.Delete(spare);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left behind: the next run of the folder overwrites it.
+            }
+        }
     }
 
     /// <summary>Starts writing a spare of <paramref name="length"/> bytes at <paramref name="spare"/>, unless one is being written.</summary>
@@ -40,7 +67,7 @@ internal sealed class SpareFiles
                 ParameterSetFile.WriteSpare(spare, length);
                 return true;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
             {
                 // The run's folder gone, the disk full: the next save writes a new file, and says so if it cannot either.
                 return false;

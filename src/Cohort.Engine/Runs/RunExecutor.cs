@@ -55,6 +55,8 @@ internal sealed class RunExecutor(
         {
             _refusals.TryRemove(run.Id, out _);
             _progress.Clear(run.Id);
+            // Finished, failed or stopped: no spare file waits in the run's folder for a next save (a resumed run makes new ones).
+            await models.CloseRunAsync(run.Id);
         }
     }
 

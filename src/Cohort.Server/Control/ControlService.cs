@@ -280,17 +280,20 @@ internal sealed class ControlService(
     {
         operators.Demand(context, Permission.ReadAudit);
         var ct = context.CancellationToken;
-        // The head and the lines are read after a sync, so the head never runs ahead of the lines sent.
-        ledger.Sync();
+        // The head and the lines are read after a sync, so the head never runs ahead of the lines sent; the lines stop where
+        // the file ended at that sync, so every line sent is covered by the head's signature.
+        long covered = ledger.SyncForReading();
         string keys = Path.Combine(ledger.Folder, AuditLedger.KeysFileName), head = Path.Combine(ledger.Folder, AuditLedger.HeadFileName);
         var part = new AuditLedgerPart
         {
             CertificatesPem = File.Exists(keys) ? await File.ReadAllTextAsync(keys, ct) : "",
             Head = File.Exists(head) ? (await File.ReadAllTextAsync(head, ct)).Trim() : "",
         };
-        long bytes = 0;
+        long bytes = 0, read = 0;
         foreach (string line in AuditLedger.ReadLines(ledger.Path))
         {
+            read += System.Text.Encoding.UTF8.GetByteCount(line) + 1;
+            if (read > covered) break;
             part.Lines.Add(line);
             bytes += line.Length;
             if (bytes < 1 << 20) continue;

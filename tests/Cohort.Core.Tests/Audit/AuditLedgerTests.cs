@@ -153,9 +153,11 @@ public sealed class AuditLedgerTests : IDisposable
             lines[i] = e.ToJson();
             prev = e.Hash;
         }
-        Assert.Equal("entry 7: hash differs from the one its head records (rewritten)", Verify(lines).Problems[0].Message);
+        var withHead = Verify(lines).Problems.Select(p => p.Message).ToList();
+        Assert.Contains("entry 6: a run.stopped entry without a signature (only routine entries wait for a later one: forged or altered)", withHead);
+        Assert.Contains("entry 7: hash differs from the one its head records (rewritten)", withHead);
         // And without the head, the rewritten entries are named as covered by no signature.
-        Assert.StartsWith("entries 2–7: no signature covers them", Only(Verify(lines, withHead: false)));
+        Assert.Contains(Verify(lines, withHead: false).Problems, p => p.Message.StartsWith("entries 2–7: no signature covers them", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -177,11 +179,9 @@ public sealed class AuditLedgerTests : IDisposable
             var problem = Assert.Single(v.Problems);
             Assert.Equal("unsigned", problem.Kind);
             Assert.StartsWith("entries 2–6: no signature covers them", problem.Message);
-            // Verified as a ledger still open in a running process, the same tail awaits the next signed head instead.
-            var live = AuditVerifier.Verify(File.ReadAllLines(Path.Combine(crashed, AuditLedger.FileName)), keys, null, live: true);
-            Assert.True(live.Ok, string.Join("\n", live.Problems));
-            Assert.Equal((2L, 6L), live.AwaitingSignature);
-            // Reopened (the server restarting): ledger.opened is signed and covers the tail through the chain.
+            Assert.Equal((2L, 6L), v.UncoveredTail);
+            // Reopened (the server restarting): ledger.opened is signed and covers the tail through the chain, which verify
+            // names: nobody who wrote those entries vouched for them.
             using (AuditLedger.Open(crashed, AuditSigner.LoadOrCreateDedicated(crashed, "test ledger"), "test"))
             {
             }
@@ -189,11 +189,30 @@ public sealed class AuditLedgerTests : IDisposable
                 AuditHead.Parse(File.ReadAllText(Path.Combine(crashed, AuditLedger.HeadFileName))));
             Assert.True(reopened.Ok, string.Join("\n", reopened.Problems));
             Assert.Equal(7, reopened.LastSeq);
+            var note = Assert.Single(reopened.Notes);
+            Assert.Equal("covered-at-reopen", note.Kind);
+            Assert.StartsWith("entries 2–6: covered only by the signature of entry 7 (ledger.opened)", note.Message);
         }
         finally
         {
             if (Directory.Exists(crashed)) Directory.Delete(crashed, recursive: true);
         }
+    }
+
+    [Fact]
+    public void An_entry_that_is_not_routine_must_carry_its_own_signature()
+    {
+        using (var ledger = AuditLedger.Open(_dir, AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test", signSpacing: TimeSpan.FromHours(1)))
+        {
+            ledger.Append(new AuditEvent(AuditKinds.TaskSent, "server", "task 1 sent") { Task = "t1" });
+            ledger.Append(new AuditEvent(AuditKinds.TokenCreated, "admin", "token for site-b"));
+            ledger.Append(new AuditEvent(AuditKinds.TaskSent, "server", "task 2 sent") { Task = "t2" });
+        }
+        // Its signature stripped (the hash does not cover it): a later signature still covers the entry, but the writer
+        // signs every such entry, so one without is named.
+        var lines = File.ReadAllLines(LedgerFile);
+        lines[2] = (AuditEntry.Parse(lines[2]) with { Sig = null }).ToJson();
+        Assert.Equal("entry 3: a token.created entry without a signature (only routine entries wait for a later one: forged or altered)", Only(Verify(lines)));
     }
 
     [Fact]

@@ -167,6 +167,40 @@ public sealed partial class AuditLedgerTests
         Assert.True(code == 0, output);
     }
 
+    [Fact]
+    public async Task Verify_reads_a_ledger_being_written_again_after_its_next_sync_and_fails_a_tail_nobody_signs()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "cohort-audit-cli-" + Guid.NewGuid().ToString("N")[..8]);
+        string crashed = dir + "-crashed";
+        try
+        {
+            // A writer that signs routine entries at most hourly and its head only when told to.
+            using (var ledger = AuditLedger.Open(dir, AuditSigner.LoadOrCreateDedicated(dir, "test ledger"), "test", syncInterval: TimeSpan.FromHours(1), signSpacing: TimeSpan.FromHours(1)))
+            {
+                for (int i = 1; i <= 5; i++) ledger.Append(new AuditEvent(AuditKinds.TaskSent, "server", $"task {i} sent") { Task = $"t{i}" });
+                Directory.CreateDirectory(crashed);
+                foreach (string name in new[] { AuditLedger.FileName, AuditLedger.KeysFileName })
+                    File.Copy(Path.Combine(dir, name), Path.Combine(crashed, name));
+
+                await using var verify = CliProcess.Start(["audit", "verify", "--ledger", dir]);
+                await verify.WaitForOutputAsync("reading the ledger again in 2.5 s", TimeSpan.FromSeconds(60));
+                ledger.Sync();
+                Assert.Equal(0, await verify.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+                Assert.Contains("entries 2–6 were covered by the head the ledger's writer signed since the first read", verify.Output);
+            }
+            // The same entries where no writer signs a head (a crash's copy): still uncovered when read again.
+            var (code, output) = await CliProcess.RunAsync(["audit", "verify", "--ledger", crashed]);
+            Assert.Equal(1, code);
+            Assert.Contains("entries 2–6: no signature covers them", output);
+            Assert.Contains("still not covered 2.5 s later, so no running process is signing this ledger's head", output);
+        }
+        finally
+        {
+            foreach (string d in new[] { dir, crashed })
+                if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
+        }
+    }
+
     /// <summary>Waits until every node's own ledger has a receipt for each of its results on the server's ledger.</summary>
     private static async Task WaitForReceiptsAsync(string serverLedger, string states, IEnumerable<string> nodes)
     {

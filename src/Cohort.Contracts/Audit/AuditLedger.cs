@@ -39,6 +39,8 @@ public sealed class AuditLedger : IDisposable
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private readonly Lock _gate = new();
+    private readonly Lock _syncGate = new();
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _flushHandle;
     private readonly FileStream _stream;
     private readonly FileStream _lock;
     private readonly AuditSigner? _signer;
@@ -64,6 +66,7 @@ public sealed class AuditLedger : IDisposable
         _seq = seq;
         _lastHash = lastHash;
         _headFile = System.IO.Path.Combine(dir, HeadFileName);
+        _flushHandle = File.OpenHandle(stream.Name, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
         _sync = new Timer(_ => SyncQuietly(), null, syncInterval, syncInterval);
     }
 
@@ -194,40 +197,54 @@ public sealed class AuditLedger : IDisposable
     /// Flushes the ledger to disk and rewrites the head, signed (so it covers the unsigned routine entries before it),
     /// when anything was appended since the last sync.
     /// </summary>
-    public void Sync()
-    {
-        lock (_gate) SyncLocked();
-    }
+    public void Sync() => SyncAndMeasure();
 
     /// <summary>
     /// Syncs, so that the signed head covers every entry so far, and returns the ledger file's length at that moment: a
     /// reader that stops there reads only entries the head covers, however many are appended meanwhile.
     /// </summary>
-    public long SyncForReading()
-    {
-        lock (_gate)
-        {
-            SyncLocked();
-            return _stream.Length;
-        }
-    }
+    public long SyncForReading() => SyncAndMeasure();
 
-    private void SyncLocked()
+    // The head and the file's length are taken under the append lock; the flushes to disk happen outside it, so that an
+    // append (a round's task or result) never waits for the disk, which on a busy machine can take milliseconds. One sync
+    // at a time, so heads are written in order.
+    private long SyncAndMeasure()
     {
-        if (!_dirty || _disposed) return;
-        _stream.Flush(flushToDisk: true);
-        _lastSig ??= _signer?.Sign(_lastHash);
-        var head = new AuditHead(_seq, _lastHash, _signer?.KeyId, _lastSig);
-        string tmp = _headFile + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
-        using (var f = new FileStream(tmp, options))
+        lock (_syncGate)
         {
-            f.Write(Encoding.UTF8.GetBytes(head.ToJson() + "\n"));
-            f.Flush(flushToDisk: true);
+            AuditHead head;
+            long length;
+            lock (_gate)
+            {
+                if (_disposed) return 0;
+                length = _stream.Length;
+                if (!_dirty) return length;
+                _lastSig ??= _signer?.Sign(_lastHash);
+                head = new AuditHead(_seq, _lastHash, _signer?.KeyId, _lastSig);
+                _dirty = false;
+            }
+            try
+            {
+                // Everything up to the head was written before it was taken; a flush through another handle of the file
+                // covers it, whatever the appends do meanwhile.
+                RandomAccess.FlushToDisk(_flushHandle);
+                string tmp = _headFile + ".tmp";
+                var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+                if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
+                using (var f = new FileStream(tmp, options))
+                {
+                    f.Write(Encoding.UTF8.GetBytes(head.ToJson() + "\n"));
+                    f.Flush(flushToDisk: true);
+                }
+                File.Move(tmp, _headFile, overwrite: true);
+            }
+            catch
+            {
+                lock (_gate) _dirty = true;
+                throw;
+            }
+            return length;
         }
-        File.Move(tmp, _headFile, overwrite: true);
-        _dirty = false;
     }
 
     // On the timer: a failing disk must not bring the process down from a background thread; the next append reports it.
@@ -302,6 +319,7 @@ public sealed class AuditLedger : IDisposable
             if (_disposed) return;
             _disposed = true;
             _stream.Dispose();
+            _flushHandle.Dispose();
             _lock.Dispose();
         }
     }

@@ -200,6 +200,45 @@ public sealed class AuditLedgerTests : IDisposable
     }
 
     [Fact]
+    public async Task Appends_and_syncs_on_other_threads_leave_a_ledger_that_verifies_against_its_head()
+    {
+        long lastCovered = 0;
+        using (var ledger = AuditLedger.Open(_dir, AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test", syncInterval: TimeSpan.FromMilliseconds(5), signSpacing: TimeSpan.FromMilliseconds(1)))
+        {
+            var writers = Enumerable.Range(0, 4).Select(w => Task.Run(() =>
+            {
+                for (int i = 0; i < 250; i++) ledger.Append(new AuditEvent(AuditKinds.ResultAccepted, $"node:n{w}", "result accepted") { Task = $"t{w}-{i}" });
+            })).ToArray();
+            var reader = Task.Run(() =>
+            {
+                // Each sync's length ends on a whole line: the lines up to it are covered by the head written then.
+                for (int i = 0; i < 50; i++)
+                {
+                    long covered = ledger.SyncForReading();
+                    var head = AuditHead.Parse(File.ReadAllText(Path.Combine(_dir, AuditLedger.HeadFileName)));
+                    var lines = ReadPrefix(covered);
+                    Assert.True(lines.Length == 0 || AuditEntry.Parse(lines[^1]).Seq <= head.Seq);
+                    lastCovered = covered;
+                }
+            });
+            await Task.WhenAll(writers.Append(reader));
+        }
+        var v = Verify();
+        Assert.True(v.Ok, string.Join("\n", v.Problems));
+        Assert.Equal(1001, v.LastSeq);
+        Assert.True(lastCovered > 0);
+    }
+
+    private string[] ReadPrefix(long bytes)
+    {
+        using var stream = new FileStream(LedgerFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var buffer = new byte[bytes];
+        stream.ReadExactly(buffer);
+        Assert.True(bytes == 0 || buffer[^1] == (byte)'\n');
+        return System.Text.Encoding.UTF8.GetString(buffer).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    [Fact]
     public void An_entry_that_is_not_routine_must_carry_its_own_signature()
     {
         using (var ledger = AuditLedger.Open(_dir, AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test", signSpacing: TimeSpan.FromHours(1)))

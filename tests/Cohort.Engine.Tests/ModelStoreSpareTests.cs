@@ -94,9 +94,12 @@ public sealed class ModelStoreSpareTests : IDisposable
         await store.SaveAsync(Run, 2, Model(2f, values: 1500), CancellationToken.None);
 
         Assert.Equal(1500, (await new ModelStore(_root).LoadAsync(Run, 2, CancellationToken.None))!["w"].AsFloat32().Length);
-        // The old spare was not written over.
-        Assert.All(await File.ReadAllBytesAsync(link), b => Assert.Equal(0, b));
-        await WaitForSpareAsync(new FileInfo(store.PathOf(Run, 2)).Length);
+        // The old spare was not renamed to the round's file: its file is the spare again, made over at the new length.
+        long length = new FileInfo(store.PathOf(Run, 2)).Length;
+        await WaitForSpareAsync(length);
+        byte[] linked = await File.ReadAllBytesAsync(link);
+        Assert.Equal(length, linked.Length);
+        Assert.All(linked, b => Assert.Equal(0, b));
         await store.CloseRunAsync(Run);
     }
 

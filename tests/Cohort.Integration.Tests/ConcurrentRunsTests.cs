@@ -60,7 +60,8 @@ public sealed class ConcurrentRunsTests
             await server.WaitForNodesAsync(2, processes: nodes);
 
             var stranded = await server.Control.SubmitAsync(EmptyPlan("stranded", rounds: 2, minAvailable: 3, app: "tabular", wait: "10m"), "stranded", default);
-            var waiting = await PollAsync(server, stranded.Id, d => d.Run.WaitingReason.Length > 0);
+            // The reason is the server's at once; its event is written behind it, so both are waited for.
+            var waiting = await PollAsync(server, stranded.Id, d => d.Run.WaitingReason.Length > 0 && d.Events.Any(e => e.Contains("run.waiting:", StringComparison.Ordinal)));
             Assert.Equal(RunStatus.Running.ToText(), waiting.Run.Status);
             Assert.Equal("waiting for nodes: 0 of min_available 3 connected run app 'tabular'; 2 connected run other apps ('empty': n1, n2)", waiting.Run.WaitingReason);
             Assert.Contains(waiting.Events, e => e.Contains("run.waiting: before round 1: waiting for nodes: 0 of min_available 3", StringComparison.Ordinal));

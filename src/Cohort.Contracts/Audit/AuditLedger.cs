@@ -210,41 +210,43 @@ public sealed class AuditLedger : IDisposable
     // at a time, so heads are written in order.
     private long SyncAndMeasure()
     {
-        lock (_syncGate)
+        lock (_syncGate) return SyncHoldingSyncGate();
+    }
+
+    private long SyncHoldingSyncGate()
+    {
+        AuditHead head;
+        long length;
+        lock (_gate)
         {
-            AuditHead head;
-            long length;
-            lock (_gate)
-            {
-                if (_disposed) return 0;
-                length = _stream.Length;
-                if (!_dirty) return length;
-                _lastSig ??= _signer?.Sign(_lastHash);
-                head = new AuditHead(_seq, _lastHash, _signer?.KeyId, _lastSig);
-                _dirty = false;
-            }
-            try
-            {
-                // Everything up to the head was written before it was taken; a flush through another handle of the file
-                // covers it, whatever the appends do meanwhile.
-                RandomAccess.FlushToDisk(_flushHandle);
-                string tmp = _headFile + ".tmp";
-                var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-                if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
-                using (var f = new FileStream(tmp, options))
-                {
-                    f.Write(Encoding.UTF8.GetBytes(head.ToJson() + "\n"));
-                    f.Flush(flushToDisk: true);
-                }
-                File.Move(tmp, _headFile, overwrite: true);
-            }
-            catch
-            {
-                lock (_gate) _dirty = true;
-                throw;
-            }
-            return length;
+            if (_disposed) return 0;
+            length = _stream.Length;
+            if (!_dirty) return length;
+            _lastSig ??= _signer?.Sign(_lastHash);
+            head = new AuditHead(_seq, _lastHash, _signer?.KeyId, _lastSig);
+            _dirty = false;
         }
+        try
+        {
+            // Everything up to the head was written before it was taken; a flush through another handle of the file
+            // covers it, whatever the appends do meanwhile.
+            RandomAccess.FlushToDisk(_flushHandle);
+            string tmp = _headFile + ".tmp";
+            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
+            using (var f = new FileStream(tmp, options))
+            {
+                f.Write(Encoding.UTF8.GetBytes(head.ToJson() + "\n"));
+                f.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, _headFile, overwrite: true);
+        }
+        catch
+        {
+            lock (_gate) _dirty = true;
+            throw;
+        }
+        return length;
     }
 
     // On the timer: a failing disk must not bring the process down from a background thread; the next append reports it.
@@ -313,14 +315,19 @@ public sealed class AuditLedger : IDisposable
     public void Dispose()
     {
         _sync.Dispose();
-        Sync();
-        lock (_gate)
+        // Under the sync lock: a timer callback still running finishes its sync before the handles close, and one that
+        // starts after finds the ledger disposed.
+        lock (_syncGate)
         {
-            if (_disposed) return;
-            _disposed = true;
-            _stream.Dispose();
-            _flushHandle.Dispose();
-            _lock.Dispose();
+            SyncHoldingSyncGate();
+            lock (_gate)
+            {
+                if (_disposed) return;
+                _disposed = true;
+                _stream.Dispose();
+                _flushHandle.Dispose();
+                _lock.Dispose();
+            }
         }
     }
 }

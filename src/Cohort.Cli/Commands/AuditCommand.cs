@@ -148,7 +148,7 @@ internal static class AuditCommand
         var notes = result.Notes.Select(n => n.Message).ToList();
         if (result.UncoveredTail is var (from, to) && problems.Count == 1 && source.Reload is { } reload)
         {
-            Console.WriteLine($"{source.Origin}: entries {from}–{to} are not covered by a signature yet; reading the ledger again in {SyncWait.TotalSeconds:0.#} s, after its writer's next sync");
+            Console.WriteLine($"{source.Origin}: {AuditVerifier.Range(from, to)} {(from == to ? "is" : "are")} not covered by a signature yet; reading the ledger again in {SyncWait.TotalSeconds:0.#} s, after its writer's next sync");
             await Task.Delay(SyncWait, ct);
             var again = reload();
             var second = AuditVerifier.Verify(again.Lines, keys, again.Head);
@@ -156,11 +156,13 @@ internal static class AuditCommand
             {
                 // Covered since: a process is writing the ledger. Its newest entries are checked the same way next time.
                 (source, result) = (again, second);
-                problems = second.Problems.Where(p => second.UncoveredTail is not var (f, _) || p.Seq != f || p.Kind != "unsigned").ToList();
+                // Its own new tail, if any, is a note: the writer has just shown that it signs.
+                long? newTail = second.UncoveredTail?.From;
+                problems = second.Problems.Where(p => !(p.Kind == "unsigned" && p.Seq == newTail)).ToList();
                 notes = second.Notes.Select(n => n.Message).ToList();
-                notes.Add($"entries {from}–{to} were covered by the head the ledger's writer signed since the first read (it is being written)");
+                notes.Add($"{AuditVerifier.Range(from, to)} {(from == to ? "was" : "were")} covered by the head the ledger's writer signed since the first read (it is being written)");
                 if (second.UncoveredTail is var (f2, t2))
-                    notes.Add($"{(f2 == t2 ? $"entry {f2}" : $"entries {f2}–{t2}")}: written since, not yet covered by a signature; verify again to check {(f2 == t2 ? "it" : "them")}");
+                    notes.Add($"{AuditVerifier.Range(f2, t2)}: written since, not yet covered by a signature; verify again to check {(f2 == t2 ? "it" : "them")}");
             }
             else
             {

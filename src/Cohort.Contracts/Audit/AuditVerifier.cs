@@ -145,8 +145,10 @@ public static class AuditVerifier
         return (keys is not null && match is not null, false);
     }
 
-    private static string Range(List<(int Line, long Seq)> entries) =>
-        entries.Count == 1 ? $"entry {entries[0].Seq}" : $"entries {entries[0].Seq}–{entries[^1].Seq}";
+    private static string Range(List<(int Line, long Seq)> entries) => Range(entries[0].Seq, entries[^1].Seq);
+
+    /// <summary>"entry N" or "entries N–M", as problems and notes name a run of entries.</summary>
+    internal static string Range(long from, long to) => from == to ? $"entry {from}" : $"entries {from}–{to}";
 
     private static bool Any(HashSet<long> present, long from, long to) => present.Any(s => s >= from && s <= to);
 }

@@ -155,6 +155,37 @@ public sealed class ModelStoreKeptResultsTests : IDisposable
         Assert.Empty((await restarted.LoadRoundResultsAsync(Run, 4, CancellationToken.None)).Results);
     }
 
+    [Fact]
+    public async Task Rounds_write_through_one_held_file_and_closing_the_run_keeps_an_unfinished_rounds_results_but_not_the_spare()
+    {
+        var store = new ModelStore(_root);
+        long inode = 0;
+        for (int round = 1; round <= 3; round++)
+        {
+            foreach (var node in new[] { "n1", "n2", "n3" }) await store.SaveRoundResultAsync(Run, round, node, Result(node, round, round), CancellationToken.None);
+            if (round == 1) inode = Inode(store.RoundResultsPathOf(Run, 1));
+            Assert.Equal(inode, Inode(store.RoundResultsPathOf(Run, round)));
+            var (results, problems) = await store.LoadRoundResultsAsync(Run, round, CancellationToken.None);
+            Assert.Empty(problems);
+            Assert.Equal(["n1", "n2", "n3"], results.Select(r => r.Node));
+            Assert.All(results, r => Assert.Equal(round, First(r)));
+            if (round < 3) await store.DiscardRoundResultsAsync(Run, -1, CancellationToken.None);
+        }
+        // The run stops in round 3: its results stay for the resumed run, which reads them with another store.
+        await store.CloseRunAsync(Run);
+        Assert.Equal(["round-0003.results"], ResultEntries());
+        Assert.False(File.Exists(Path.Combine(_root, Run, "kept-results.spare")));
+        Assert.Equal(3, (await new ModelStore(_root).LoadRoundResultsAsync(Run, 3, CancellationToken.None)).Results.Count);
+
+        // Discarded after a close (the handle gone), then the next round: a new file, written and read back.
+        await store.SaveRoundResultAsync(Run, 3, "n4", Result("n4", 3, 3f), CancellationToken.None);
+        Assert.Equal(4, (await store.LoadRoundResultsAsync(Run, 3, CancellationToken.None)).Results.Count);
+        await store.DiscardRoundResultsAsync(Run, -1, CancellationToken.None);
+        await store.SaveRoundResultAsync(Run, 4, "n1", Result("n1", 4, 4f), CancellationToken.None);
+        Assert.Equal([4f], (await store.LoadRoundResultsAsync(Run, 4, CancellationToken.None)).Results.Select(First));
+        await store.CloseRunAsync(Run);
+    }
+
     // The file's inode number: the same file, not a new one of the same name.
     private static long Inode(string path)
     {

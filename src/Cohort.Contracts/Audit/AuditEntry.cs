@@ -45,21 +45,17 @@ public sealed record AuditEntry
     /// order seq, time, kind, actor, run, round, node, task, detail, digest, key, prev_hash, as byte 0, a 4-byte
     /// big-endian length and its UTF-8 text (numbers in decimal, time as written), or byte 1 when absent.
     /// </summary>
-    public static string ComputeHash(long seq, DateTimeOffset time, AuditEvent e, string? key, string prevHash)
+    public static string ComputeHash(long seq, DateTimeOffset time, AuditEvent e, string? key, string prevHash) =>
+        ComputeHash(seq, FormatTime(time), EventEncoding.Of(e, key), prevHash);
+
+    /// <summary>The hash of an entry whose event and key <paramref name="encoded"/> holds, with the time as written.</summary>
+    internal static string ComputeHash(long seq, string time, EventEncoding encoded, string prevHash)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
+        var buffer = new ArrayBufferWriter<byte>(Domain.Length + encoded.HashFields.Length + 160);
         buffer.Write(Domain);
         Field(buffer, seq.ToString(CultureInfo.InvariantCulture));
-        Field(buffer, FormatTime(time));
-        Field(buffer, e.Kind);
-        Field(buffer, e.Actor);
-        Field(buffer, e.Run);
-        Field(buffer, e.Round?.ToString(CultureInfo.InvariantCulture));
-        Field(buffer, e.Node);
-        Field(buffer, e.Task);
-        Field(buffer, e.Detail);
-        Field(buffer, e.Digest);
-        Field(buffer, key);
+        Field(buffer, time);
+        buffer.Write(encoded.HashFields);
         Field(buffer, prevHash);
         return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));
     }
@@ -73,27 +69,86 @@ public sealed record AuditEntry
     /// <summary>The entry as one JSON line (no newline).</summary>
     public string ToJson()
     {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer))
+        var line = Line(Seq, FormatTime(Time), EventEncoding.Of(Event, Key), PrevHash, Hash, Sig);
+        return Encoding.UTF8.GetString(line, 0, line.Length - 1);
+    }
+
+    /// <summary>
+    /// The entry's JSON line, newline included: the fields in the order seq, time, kind, actor, run, round, node, task,
+    /// detail, digest, key, prev_hash, hash, sig, those absent left out, strings escaped as <see cref="Utf8JsonWriter"/> does.
+    /// </summary>
+    internal static byte[] Line(long seq, string time, EventEncoding encoded, string prevHash, string hash, string? sig)
+    {
+        var buffer = new ArrayBufferWriter<byte>(encoded.JsonFields.Length + 200 + (sig?.Length ?? 0));
+        buffer.Write("{\"seq\":"u8);
+        buffer.Write(Encoding.ASCII.GetBytes(seq.ToString(CultureInfo.InvariantCulture)));
+        JsonString(buffer, ",\"time\":"u8, time);
+        buffer.Write(","u8);
+        buffer.Write(encoded.JsonFields);
+        JsonString(buffer, ",\"prev_hash\":"u8, prevHash);
+        JsonString(buffer, ",\"hash\":"u8, hash);
+        if (sig is not null) JsonString(buffer, ",\"sig\":"u8, sig);
+        buffer.Write("}\n"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void JsonString(ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> name, string value)
+    {
+        buffer.Write(name);
+        buffer.Write("\""u8);
+        buffer.Write(JsonEncodedText.Encode(value).EncodedUtf8Bytes);
+        buffer.Write("\""u8);
+    }
+
+    /// <summary>
+    /// What an entry's hash and JSON line take from its event and key alone, encoded before a ledger takes its lock, which
+    /// then only adds the sequence number, the time and the chain.
+    /// </summary>
+    internal sealed class EventEncoding
+    {
+        private EventEncoding(byte[] hashFields, byte[] jsonFields)
         {
-            w.WriteStartObject();
-            w.WriteNumber("seq", Seq);
-            w.WriteString("time", FormatTime(Time));
-            w.WriteString("kind", Event.Kind);
-            w.WriteString("actor", Event.Actor);
-            Optional(w, "run", Event.Run);
-            if (Event.Round is { } round) w.WriteNumber("round", round);
-            Optional(w, "node", Event.Node);
-            Optional(w, "task", Event.Task);
-            w.WriteString("detail", Event.Detail);
-            Optional(w, "digest", Event.Digest);
-            Optional(w, "key", Key);
-            w.WriteString("prev_hash", PrevHash);
-            w.WriteString("hash", Hash);
-            Optional(w, "sig", Sig);
-            w.WriteEndObject();
+            HashFields = hashFields;
+            JsonFields = jsonFields;
         }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+
+        /// <summary>The canonical encoding of kind, actor, run, round, node, task, detail, digest and key.</summary>
+        public byte[] HashFields { get; }
+
+        /// <summary>The same fields as JSON members, without braces: <c>"kind":"…",…</c>.</summary>
+        public byte[] JsonFields { get; }
+
+        /// <summary>Encodes <paramref name="e"/> and <paramref name="key"/>.</summary>
+        public static EventEncoding Of(AuditEvent e, string? key)
+        {
+            var hash = new ArrayBufferWriter<byte>(256);
+            Field(hash, e.Kind);
+            Field(hash, e.Actor);
+            Field(hash, e.Run);
+            Field(hash, e.Round?.ToString(CultureInfo.InvariantCulture));
+            Field(hash, e.Node);
+            Field(hash, e.Task);
+            Field(hash, e.Detail);
+            Field(hash, e.Digest);
+            Field(hash, key);
+            var json = new ArrayBufferWriter<byte>(256);
+            using (var w = new Utf8JsonWriter(json))
+            {
+                w.WriteStartObject();
+                w.WriteString("kind", e.Kind);
+                w.WriteString("actor", e.Actor);
+                Optional(w, "run", e.Run);
+                if (e.Round is { } round) w.WriteNumber("round", round);
+                Optional(w, "node", e.Node);
+                Optional(w, "task", e.Task);
+                w.WriteString("detail", e.Detail);
+                Optional(w, "digest", e.Digest);
+                Optional(w, "key", key);
+                w.WriteEndObject();
+            }
+            // The object's members, its braces cut: the line puts them between time and prev_hash.
+            return new EventEncoding(hash.WrittenSpan.ToArray(), json.WrittenSpan[1..^1].ToArray());
+        }
     }
 
     /// <summary>Reads one JSON line; throws <see cref="FormatException"/> naming what is missing or malformed.</summary>

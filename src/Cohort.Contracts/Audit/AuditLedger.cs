@@ -161,16 +161,21 @@ public sealed class AuditLedger : IDisposable
     public AuditEntry Append(AuditEvent e)
     {
         if (e.Detail.Length > MaxDetailLength) e = e with { Detail = e.Detail[..MaxDetailLength] + "…" };
+        string? key = _signer?.KeyId;
+        // What depends on the event alone is encoded before the lock: the round's appends come from several threads at once.
+        var encoded = AuditEntry.EventEncoding.Of(e, key);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             long started = Stopwatch.GetTimestamp();
             long seq = _seq + 1;
             var time = DateTimeOffset.UtcNow;
-            string? key = _signer?.KeyId;
-            string hash = AuditEntry.ComputeHash(seq, time, e, key, _lastHash);
+            string timeText = AuditEntry.FormatTime(time);
+            string hash = AuditEntry.ComputeHash(seq, timeText, encoded, _lastHash);
             // The ledger's first entry in this process (ledger.opened) is never routine, so _lastSignedAt is set before it is read.
             bool sign = _signer is not null && (!AuditKinds.IsRoutine(e.Kind) || Stopwatch.GetElapsedTime(_lastSignedAt, started) >= _signSpacing);
+            string? sig = sign ? _signer!.Sign(hash) : null;
+            _stream.Write(AuditEntry.Line(seq, timeText, encoded, _lastHash, hash, sig));
             var entry = new AuditEntry
             {
                 Seq = seq,
@@ -179,12 +184,11 @@ public sealed class AuditLedger : IDisposable
                 Key = key,
                 PrevHash = _lastHash,
                 Hash = hash,
-                Sig = sign ? _signer!.Sign(hash) : null,
+                Sig = sig,
             };
-            _stream.Write(Encoding.UTF8.GetBytes(entry.ToJson() + "\n"));
             _seq = seq;
             _lastHash = hash;
-            _lastSig = entry.Sig;
+            _lastSig = sig;
             if (sign) _lastSignedAt = started;
             _dirty = true;
             _appended++;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 using Cohort.Parameters;
 using Cohort.Records;
 using Cohort.Strategies;
@@ -22,9 +23,18 @@ internal sealed class ModelStore : IModelStore
     // discarded here, then kept up to date, so that discarding after every round does not list the run's folder
     // (a model file per round: it grows with the run).
     private readonly Dictionary<string, HashSet<int>> _resultFolders = new(StringComparer.Ordinal);
-    // Results files this store has written to since their round's results were last discarded: the round's later results
-    // go straight to the file, without looking again for the older folder form, the run's folder and the spare file.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _openResultFiles = new(StringComparer.Ordinal);
+    // Per run, its results file held open from the first result it keeps until the run closes: the round's file, or the
+    // spare that file becomes when its round is discarded and that the next round's first result renames back. A round's
+    // results, and the rounds' after it, are written through the one handle, not through an open and a close each.
+    private readonly Dictionary<string, ResultsFile> _resultsFiles = new(StringComparer.Ordinal);
+
+    private sealed class ResultsFile(string path, SafeFileHandle handle)
+    {
+        /// <summary>The file's name now: a round's results, or the run's spare.</summary>
+        public string Path { get; set; } = path;
+
+        public SafeFileHandle Handle { get; } = handle;
+    }
     private readonly SpareFiles _spares = new();
 
     /// <summary>
@@ -62,7 +72,16 @@ internal sealed class ModelStore : IModelStore
     private const string SpareStateName = "state.spare";
 
     /// <inheritdoc />
-    public Task CloseRunAsync(string runId) => _spares.RemoveUnderAsync(Path.Combine(_root, runId));
+    public Task CloseRunAsync(string runId)
+    {
+        lock (_resultFolders)
+        {
+            CloseResultsFile(runId);
+            // Always empty: a round's results file is emptied before it is renamed to it. A round still unfinished keeps its own.
+            if (File.Exists(SpareResultsPathOf(runId))) File.Delete(SpareResultsPathOf(runId));
+        }
+        return _spares.RemoveUnderAsync(Path.Combine(_root, runId));
+    }
 
     private async Task WriteAsync(string spare, string path, ParameterSet parameters, CancellationToken ct)
     {
@@ -176,45 +195,77 @@ internal sealed class ModelStore : IModelStore
         // Checksummed like a model, but never flushed to disk: it survives a crash of the process, which is what it is for
         // (a resumed round does not ask its node again). After a power loss a missing or torn one only means its node
         // trains the round again, and a flush per result would put a disk sync on the round's critical path.
-        if (!_openResultFiles.ContainsKey(path))
+        if (ResultsFileOf(runId, path) is not { } results)
         {
-            if (Directory.Exists(path))
-            {
-                // A round interrupted before the one-file form: its folder goes on, a file per result.
-                await ParameterSetFile.WriteAsync(Path.Combine(path, FileNameOf(key)), KeptResultCodec.Encode(result), flushToDisk: false, ct);
-                return;
-            }
-            Directory.CreateDirectory(Path.Combine(_root, runId));
-            TakeSpareResultsFile(runId, path);
+            // A round interrupted before the one-file form: its folder goes on, a file per result.
+            await ParameterSetFile.WriteAsync(Path.Combine(path, FileNameOf(key)), KeptResultCodec.Encode(result), flushToDisk: false, ct);
+            return;
         }
         // Appended to the round's one file, in one write: a file created per result (and deleted after the round) cost the
         // server more than anything else it did per round with a small model.
         var encoded = KeptResultCodec.Encode(result);
         byte[] keyBytes = Encoding.UTF8.GetBytes(key);
-        using var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, bufferSize: 0);
-        _openResultFiles.TryAdd(path, 0);
-        long start = file.Seek(0, SeekOrigin.End);
         // A record: the key's length (int32) and the result's (int64), little-endian, the key, the result in the
         // parameter file format. A small one goes out in one write (its buffer sized for it at once, the file's header and
-        // the scalars' few hundred bytes included); a large one is streamed and its length set after.
-        Stream target = encoded.ByteCount <= 1 << 20 ? new MemoryStream((int)encoded.ByteCount + 4096 + keyBytes.Length) : new BufferedStream(file, 1 << 16);
+        // the scalars' few hundred bytes included), through the file's open handle; a large one is streamed and its length
+        // set after.
+        if (encoded.ByteCount <= 1 << 20)
+        {
+            var memory = new MemoryStream((int)encoded.ByteCount + 4096 + keyBytes.Length);
+            memory.Write(new byte[RecordHeader]);
+            memory.Write(keyBytes);
+            await ParameterSetFile.WriteAsync(memory, encoded, ct);
+            BinaryPrimitives.WriteInt32LittleEndian(memory.GetBuffer(), keyBytes.Length);
+            BinaryPrimitives.WriteInt64LittleEndian(memory.GetBuffer().AsSpan(4), memory.Length - RecordHeader - keyBytes.Length);
+            lock (results)
+                RandomAccess.Write(results.Handle, memory.GetBuffer().AsSpan(0, (int)memory.Length), RandomAccess.GetLength(results.Handle));
+            return;
+        }
+        using var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        long start = file.Seek(0, SeekOrigin.End);
+        var target = new BufferedStream(file, 1 << 16);
         // Until its length is set, a streamed record's key length reads -1: cut short, if the process dies before that.
         target.Write([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
         target.Write(keyBytes);
         await ParameterSetFile.WriteAsync(target, encoded, ct);
         await target.FlushAsync(ct);
-        long written = target is MemoryStream ? target.Length : file.Position - start;
         var header = new byte[RecordHeader];
         BinaryPrimitives.WriteInt32LittleEndian(header, keyBytes.Length);
-        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(4), written - RecordHeader - keyBytes.Length);
-        if (target is MemoryStream memory)
-        {
-            header.CopyTo(memory.GetBuffer(), 0);
-            file.Write(memory.GetBuffer(), 0, (int)memory.Length);
-            return;
-        }
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(4), file.Position - start - RecordHeader - keyBytes.Length);
         file.Seek(start, SeekOrigin.Begin);
         file.Write(header);
+    }
+
+    // The run's results file for the round whose file is at path, held open (null: the round has a folder of the older
+    // form). The run's spare is renamed to it when it does not exist yet; another round's file still open is closed.
+    private ResultsFile? ResultsFileOf(string runId, string path)
+    {
+        lock (_resultFolders)
+        {
+            if (_resultsFiles.TryGetValue(runId, out var open))
+            {
+                if (open.Path == path) return open;
+                if (open.Path == SpareResultsPathOf(runId) && !Path.Exists(path))
+                {
+                    File.Move(open.Path, path);
+                    open.Path = path;
+                    return open;
+                }
+                CloseResultsFile(runId);
+            }
+            if (Directory.Exists(path)) return null;
+            Directory.CreateDirectory(Path.Combine(_root, runId));
+            TakeSpareResultsFile(runId, path);
+            var results = new ResultsFile(path, File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read));
+            _resultsFiles[runId] = results;
+            return results;
+        }
+    }
+
+    private void CloseResultsFile(string runId)
+    {
+        if (!_resultsFiles.Remove(runId, out var open)) return;
+        lock (open) open.Handle.Dispose();
     }
 
     private const int RecordHeader = 12;
@@ -307,7 +358,6 @@ internal sealed class ModelStore : IModelStore
             foreach (int round in rounds.Where(r => r != keepRound).ToArray())
             {
                 string path = RoundResultsPathOf(runId, round);
-                _openResultFiles.TryRemove(path, out _);
                 if (!KeepAsSpare(runId, path)) Delete(path);
                 rounds.Remove(round);
             }
@@ -320,6 +370,19 @@ internal sealed class ModelStore : IModelStore
     private bool KeepAsSpare(string runId, string path)
     {
         string spare = SpareResultsPathOf(runId);
+        if (_resultsFiles.TryGetValue(runId, out var open) && open.Path == path)
+        {
+            // The run's open file: emptied and renamed with its handle kept, for the next round's results.
+            if (File.Exists(spare))
+            {
+                CloseResultsFile(runId);
+                return false;
+            }
+            lock (open) RandomAccess.SetLength(open.Handle, 0);
+            File.Move(path, spare);
+            open.Path = spare;
+            return true;
+        }
         if (!File.Exists(path) || File.Exists(spare)) return false;
         using (var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.Read, bufferSize: 0))
             file.SetLength(0);

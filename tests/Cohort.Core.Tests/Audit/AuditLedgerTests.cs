@@ -47,6 +47,43 @@ public sealed class AuditLedgerTests : IDisposable
     }
 
     [Fact]
+    public void A_line_is_the_entry_as_a_json_writer_writes_it_and_reads_back_to_the_same_hash()
+    {
+        // Characters a writer escapes (quotes, '+', '<', non-ASCII, a control character) in every string field that has them.
+        var e = new AuditEvent("run.submitted", "user:\"ana\" <ops>", "plan ≥ 2 rounds + evaluation…\n\u0001end") { Run = "run+1", Round = 7, Node = "site-ü", Task = "t/1", Digest = "ab" };
+        using (var ledger = AuditLedger.Open(_dir, AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test")) ledger.Append(e);
+        string line = File.ReadAllLines(LedgerFile)[1];
+        var entry = AuditEntry.Parse(line);
+        Assert.Equal(e, entry.Event);
+        Assert.Equal(entry.Hash, entry.RecomputeHash());
+        Assert.NotNull(entry.Sig);
+        // The oracle: the same members written by one Utf8JsonWriter, as the ledger's format was first written.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("seq", entry.Seq);
+            w.WriteString("time", AuditEntry.FormatTime(entry.Time));
+            w.WriteString("kind", e.Kind);
+            w.WriteString("actor", e.Actor);
+            w.WriteString("run", e.Run);
+            w.WriteNumber("round", 7);
+            w.WriteString("node", e.Node);
+            w.WriteString("task", e.Task);
+            w.WriteString("detail", e.Detail);
+            w.WriteString("digest", e.Digest);
+            w.WriteString("key", entry.Key);
+            w.WriteString("prev_hash", entry.PrevHash);
+            w.WriteString("hash", entry.Hash);
+            w.WriteString("sig", entry.Sig);
+            w.WriteEndObject();
+        }
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan), line);
+        Assert.Equal(line, entry.ToJson());
+        Assert.Contains("\\u002B", line);
+    }
+
+    [Fact]
     public void An_altered_detail_is_a_hash_mismatch_at_its_entry()
     {
         Write();

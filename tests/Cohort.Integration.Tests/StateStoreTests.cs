@@ -135,7 +135,7 @@ public sealed class StateStoreTests
     }
 
     [Fact]
-    public async Task A_pooled_sqlite_connection_keeps_foreign_keys_and_returns_to_normal_sync_after_a_failed_round_record()
+    public async Task The_round_writers_connection_keeps_foreign_keys_and_returns_to_normal_sync_after_a_failed_round_record()
     {
         string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
@@ -148,12 +148,12 @@ public sealed class StateStoreTests
             await store.SaveRunAsync(new RunRecord("r1", "name", "exp", "tabular", "fedavg", RunStatus.Running, 5, 0, "yaml: 1", at, at, null, null), ct);
             await store.SaveRoundAsync(new RoundRecord("r1", 1, RoundStatus.Done, at, at, 0.01, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct);
             Assert.Equal(1, await store.SynchronousLevelAsync(ct)); // NORMAL again after the round record's FULL
-            // Connections set up once still enforce foreign keys: a round or result of an unknown run is refused.
+            // The connection set up once still enforces foreign keys: a round or result of an unknown run is refused.
             await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() =>
                 store.AddNodeResultAsync(new NodeResultRecord("nope", 1, "a", "fit", true, null, 1, null, Metrics.Empty, 0, 0, at), ct));
             await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() =>
                 store.SaveRoundAsync(new RoundRecord("nope", 1, RoundStatus.Done, at, at, 0.01, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct));
-            // That round record failed between FULL and NORMAL; the connection is set up again before its next use.
+            // That round record failed between FULL and NORMAL; the connection is closed and a new one set up for the next write.
             Assert.Equal(1, await store.SynchronousLevelAsync(ct));
             Assert.Single(await store.ListRoundsAsync("r1", ct));
         }

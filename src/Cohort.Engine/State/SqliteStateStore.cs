@@ -11,6 +11,7 @@ internal sealed class SqliteStateStore : IStateStore
 {
     private readonly string _connectionString;
     private readonly bool _syncRounds;
+    private readonly SqliteRoundWriter _rounds;
 
     /// <summary>Uses (and creates) the database file at <paramref name="path"/>.</summary>
     /// <param name="path">The database file.</param>
@@ -20,7 +21,22 @@ internal sealed class SqliteStateStore : IStateStore
         Path = path;
         _syncRounds = syncRounds;
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
+        _rounds = new SqliteRoundWriter(OpenForRounds);
     }
+
+    // The round writer's own connection, set up as every other.
+    private SqliteConnection OpenForRounds()
+    {
+        // Its own, not the pool's: closed after a failure, it must not go back to the pool with what the failure left.
+        var c = new SqliteConnection(new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString());
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = Setup;
+        cmd.ExecuteNonQuery();
+        return c;
+    }
+
+    private const string Setup = "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
 
     // The native connections the pool has handed out and that this store has set up. The settings below last
     // as long as the native connection, which the pool keeps open across SqliteConnection objects: setting
@@ -33,15 +49,15 @@ internal sealed class SqliteStateStore : IStateStore
         await c.OpenAsync(ct);
         if (c.Handle is { } handle && _prepared.TryGetValue(handle, out _)) return c;
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
+        cmd.CommandText = Setup;
         await cmd.ExecuteNonQueryAsync(ct);
         if (c.Handle is { } opened) _prepared.AddOrUpdate(opened, this);
         return c;
     }
 
-    /// <summary>The <c>synchronous</c> level (1 NORMAL, 2 FULL) of the connection the pool hands out next.</summary>
-    internal async Task<long> SynchronousLevelAsync(CancellationToken ct) =>
-        (await QueryAsync("PRAGMA synchronous", r => r.GetInt64(0), ct)).Single();
+    /// <summary>The <c>synchronous</c> level (1 NORMAL, 2 FULL) of the connection that writes round records.</summary>
+    internal Task<long> SynchronousLevelAsync(CancellationToken ct) =>
+        _rounds.WriteAsync(s => (long)s.Command("PRAGMA synchronous", null).ExecuteScalar()!);
 
     /// <summary>Sets the connection up again at its next open (a statement that changes its settings failed midway).</summary>
     private void Forget(SqliteConnection c)
@@ -219,8 +235,21 @@ internal sealed class SqliteStateStore : IStateStore
         (await QueryAsync($"SELECT {RunColumns} FROM runs WHERE id = $id", ReadRun, ct, ("$id", id))).FirstOrDefault();
 
     /// <inheritdoc />
-    public async Task<RunRecord?> SetRoundsDoneAsync(string runId, int roundsDone, CancellationToken ct) =>
-        (await QueryAsync($"UPDATE runs SET rounds_done = $done WHERE id = $id RETURNING {RunColumns}", ReadRun, ct, ("$id", runId), ("$done", roundsDone))).FirstOrDefault();
+    public Task<RunRecord?> SetRoundsDoneAsync(string runId, int roundsDone, CancellationToken ct)
+    {
+        return _rounds.WriteAsync(s =>
+        {
+            ct.ThrowIfCancellationRequested();
+            using var r = s.Command(SetRoundsDoneSql, null, ("$id", runId), ("$done", roundsDone)).ExecuteReader();
+            var run = r.Read() ? ReadRun(r) : null;
+            while (r.Read())
+            {
+            }
+            return run;
+        });
+    }
+
+    private const string SetRoundsDoneSql = $"UPDATE runs SET rounds_done = $done WHERE id = $id RETURNING {RunColumns}";
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunStatus? status, CancellationToken ct) => status is null
@@ -238,28 +267,23 @@ internal sealed class SqliteStateStore : IStateStore
         """;
 
     /// <inheritdoc />
-    public async Task SaveRoundAsync(RoundRecord round, CancellationToken ct)
+    public Task SaveRoundAsync(RoundRecord round, CancellationToken ct)
     {
-        await using var c = await OpenAsync(ct);
-        await using var cmd = c.CreateCommand();
-        // Under --durability power the round record's commit waits for the log on disk (FULL); every other write does not.
-        cmd.CommandText = _syncRounds ? $"PRAGMA synchronous=FULL;\n{SaveRoundSql};\nPRAGMA synchronous=NORMAL;" : SaveRoundSql;
         (string, object?)[] args = [("$run", round.RunId), ("$round", round.Round), ("$status", round.Status.ToText()), ("$started", Time(round.StartedAt)),
             ("$finished", Time(round.FinishedAt)), ("$agg", round.AggregationSeconds), ("$loss", Finite(round.Loss)),
             ("$metrics", ScalarJson.Serialize(round.Metrics)), ("$fit", ScalarJson.Serialize(round.FitMetrics)),
             ("$closs", Finite(round.CentralLoss)), ("$cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("$error", round.Error),
             ("$phases", ScalarJson.Serialize(round.Phases))];
-        foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        try
+        return _rounds.WriteAsync(s =>
         {
-            await cmd.ExecuteNonQueryAsync(ct);
-        }
-        catch
-        {
-            // The insert failed after FULL was set and before NORMAL was back: the next open sets NORMAL again.
-            Forget(c);
-            throw;
-        }
+            ct.ThrowIfCancellationRequested();
+            // Under --durability power the round record's commit waits for the log on disk (FULL); every other write does not.
+            // A failure between the two leaves FULL set on a connection the writer then closes.
+            if (_syncRounds) s.Command("PRAGMA synchronous=FULL", null).ExecuteNonQuery();
+            s.Command(SaveRoundSql, null, args).ExecuteNonQuery();
+            if (_syncRounds) s.Command("PRAGMA synchronous=NORMAL", null).ExecuteNonQuery();
+            return true;
+        });
     }
 
     /// <inheritdoc />
@@ -276,35 +300,31 @@ internal sealed class SqliteStateStore : IStateStore
         """, ct, ("$run", runId), ("$round", round));
 
     /// <inheritdoc />
-    public Task AddNodeResultAsync(NodeResultRecord x, CancellationToken ct) => ExecuteAsync("""
-        INSERT INTO node_results(run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at)
-        VALUES ($run, $round, $node, $phase, $ok, $error, $examples, $loss, $metrics, $duration, $upload, $at)
-        """, ct, ("$run", x.RunId), ("$round", x.Round), ("$node", x.Node), ("$phase", x.Phase), ("$ok", x.Ok ? 1 : 0), ("$error", x.Error),
-        ("$examples", x.Examples), ("$loss", Finite(x.Loss)), ("$metrics", ScalarJson.Serialize(x.Metrics)), ("$duration", x.DurationSeconds),
-        ("$upload", x.UploadBytes), ("$at", Time(x.At)));
+    public Task AddNodeResultAsync(NodeResultRecord x, CancellationToken ct) => AddNodeResultsAsync([x], ct);
 
     /// <summary>Appends many node results in one transaction (a simulation's round writes hundreds at once).</summary>
-    public async Task AddNodeResultsAsync(IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
+    public Task AddNodeResultsAsync(IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
     {
-        if (results.Count == 0) return;
-        await using var c = await OpenAsync(ct);
-        await using var tx = (SqliteTransaction)await c.BeginTransactionAsync(ct);
-        await using var cmd = c.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = """
-            INSERT INTO node_results(run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at)
-            VALUES ($run, $round, $node, $phase, $ok, $error, $examples, $loss, $metrics, $duration, $upload, $at)
-            """;
-        string[] names = ["$run", "$round", "$node", "$phase", "$ok", "$error", "$examples", "$loss", "$metrics", "$duration", "$upload", "$at"];
-        foreach (var n in names) cmd.Parameters.Add(new SqliteParameter(n, null));
-        foreach (var x in results)
+        if (results.Count == 0) return Task.CompletedTask;
+        return _rounds.WriteAsync(s =>
         {
-            object?[] values = [x.RunId, x.Round, x.Node, x.Phase, x.Ok ? 1 : 0, x.Error, x.Examples, Finite(x.Loss), ScalarJson.Serialize(x.Metrics), x.DurationSeconds, x.UploadBytes, Time(x.At)];
-            for (int i = 0; i < values.Length; i++) cmd.Parameters[i].Value = values[i] ?? DBNull.Value;
-            await cmd.ExecuteNonQueryAsync(ct);
-        }
-        await tx.CommitAsync(ct);
+            ct.ThrowIfCancellationRequested();
+            using var tx = s.Connection.BeginTransaction();
+            foreach (var x in results)
+            {
+                s.Command(AddNodeResultSql, tx, ("$run", x.RunId), ("$round", x.Round), ("$node", x.Node), ("$phase", x.Phase), ("$ok", x.Ok ? 1 : 0),
+                    ("$error", x.Error), ("$examples", x.Examples), ("$loss", Finite(x.Loss)), ("$metrics", ScalarJson.Serialize(x.Metrics)),
+                    ("$duration", x.DurationSeconds), ("$upload", x.UploadBytes), ("$at", Time(x.At))).ExecuteNonQuery();
+            }
+            tx.Commit();
+            return true;
+        });
     }
+
+    private const string AddNodeResultSql = """
+        INSERT INTO node_results(run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at)
+        VALUES ($run, $round, $node, $phase, $ok, $error, $examples, $loss, $metrics, $duration, $upload, $at)
+        """;
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<NodeResultRecord>> ListNodeResultsAsync(string runId, CancellationToken ct) => await QueryAsync(

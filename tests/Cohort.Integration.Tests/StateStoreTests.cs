@@ -156,6 +156,13 @@ public sealed class StateStoreTests
             // That round record failed between FULL and NORMAL; the connection is closed and a new one set up for the next write.
             Assert.Equal(1, await store.SynchronousLevelAsync(ct));
             Assert.Single(await store.ListRoundsAsync("r1", ct));
+            // A batch of node results is one transaction: one refused, none written; the next batch goes in whole.
+            var ok = new NodeResultRecord("r1", 1, "a", "fit", true, null, 1, null, Metrics.Empty, 0, 0, at);
+            await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => store.AddNodeResultsAsync([ok, ok with { RunId = "nope" }], ct));
+            Assert.Empty(await store.ListNodeResultsAsync("r1", ct));
+            await store.AddNodeResultsAsync([ok, ok with { Node = "b" }], ct);
+            Assert.Equal(["a", "b"], (await store.ListNodeResultsAsync("r1", ct)).Select(r => r.Node));
+            Assert.Equal(1, (await store.SetRoundsDoneAsync("r1", 1, ct))!.RoundsDone);
         }
         finally
         {

@@ -61,11 +61,8 @@ internal sealed class SqliteRoundWriter(Func<SqliteConnection> open)
     /// <summary>The prepared statements of one <see cref="WriteAsync{T}"/>.</summary>
     internal readonly struct Statements(SqliteRoundWriter writer, SqliteConnection connection)
     {
-        /// <summary>The connection, for a transaction.</summary>
-        public SqliteConnection Connection => connection;
-
         /// <summary>The statement for <paramref name="sql"/>, prepared at its first use, its parameters set to <paramref name="args"/>.</summary>
-        public SqliteCommand Command(string sql, SqliteTransaction? transaction, params ReadOnlySpan<(string Name, object? Value)> args)
+        public SqliteCommand Command(string sql, params ReadOnlySpan<(string Name, object? Value)> args)
         {
             if (!writer._commands.TryGetValue(sql, out var command))
             {
@@ -75,7 +72,6 @@ internal sealed class SqliteRoundWriter(Func<SqliteConnection> open)
                 command.Prepare();
                 writer._commands[sql] = command;
             }
-            command.Transaction = transaction;
             for (int i = 0; i < args.Length; i++) command.Parameters[i].Value = args[i].Value ?? DBNull.Value;
             return command;
         }

@@ -57,7 +57,7 @@ internal sealed class SqliteStateStore : IStateStore
 
     /// <summary>The <c>synchronous</c> level (1 NORMAL, 2 FULL) of the connection that writes round records.</summary>
     internal Task<long> SynchronousLevelAsync(CancellationToken ct) =>
-        _rounds.WriteAsync(s => (long)s.Command("PRAGMA synchronous", null).ExecuteScalar()!);
+        _rounds.WriteAsync(s => (long)s.Command("PRAGMA synchronous").ExecuteScalar()!);
 
     /// <summary>Sets the connection up again at its next open (a statement that changes its settings failed midway).</summary>
     private void Forget(SqliteConnection c)
@@ -240,7 +240,7 @@ internal sealed class SqliteStateStore : IStateStore
         return _rounds.WriteAsync(s =>
         {
             ct.ThrowIfCancellationRequested();
-            using var r = s.Command(SetRoundsDoneSql, null, ("$id", runId), ("$done", roundsDone)).ExecuteReader();
+            using var r = s.Command(SetRoundsDoneSql, ("$id", runId), ("$done", roundsDone)).ExecuteReader();
             var run = r.Read() ? ReadRun(r) : null;
             while (r.Read())
             {
@@ -279,9 +279,9 @@ internal sealed class SqliteStateStore : IStateStore
             ct.ThrowIfCancellationRequested();
             // Under --durability power the round record's commit waits for the log on disk (FULL); every other write does not.
             // A failure between the two leaves FULL set on a connection the writer then closes.
-            if (_syncRounds) s.Command("PRAGMA synchronous=FULL", null).ExecuteNonQuery();
-            s.Command(SaveRoundSql, null, args).ExecuteNonQuery();
-            if (_syncRounds) s.Command("PRAGMA synchronous=NORMAL", null).ExecuteNonQuery();
+            if (_syncRounds) s.Command("PRAGMA synchronous=FULL").ExecuteNonQuery();
+            s.Command(SaveRoundSql, args).ExecuteNonQuery();
+            if (_syncRounds) s.Command("PRAGMA synchronous=NORMAL").ExecuteNonQuery();
             return true;
         });
     }
@@ -309,14 +309,15 @@ internal sealed class SqliteStateStore : IStateStore
         return _rounds.WriteAsync(s =>
         {
             ct.ThrowIfCancellationRequested();
-            using var tx = s.Connection.BeginTransaction();
+            // Begun and committed by prepared statements too (a failure closes the connection, which rolls it back).
+            s.Command("BEGIN IMMEDIATE").ExecuteNonQuery();
             foreach (var x in results)
             {
-                s.Command(AddNodeResultSql, tx, ("$run", x.RunId), ("$round", x.Round), ("$node", x.Node), ("$phase", x.Phase), ("$ok", x.Ok ? 1 : 0),
+                s.Command(AddNodeResultSql, ("$run", x.RunId), ("$round", x.Round), ("$node", x.Node), ("$phase", x.Phase), ("$ok", x.Ok ? 1 : 0),
                     ("$error", x.Error), ("$examples", x.Examples), ("$loss", Finite(x.Loss)), ("$metrics", ScalarJson.Serialize(x.Metrics)),
                     ("$duration", x.DurationSeconds), ("$upload", x.UploadBytes), ("$at", Time(x.At))).ExecuteNonQuery();
             }
-            tx.Commit();
+            s.Command("COMMIT").ExecuteNonQuery();
             return true;
         });
     }

@@ -8,6 +8,8 @@
 # sides leave out 3 warm-up rounds.
 # --load N puts both sides under the same background load: N busy processes (`cohort bench round-overhead --load N`
 # starts its own for Cohort's rounds; this script starts as many around Flower's runs).
+# COHORT_BIN=PATH measures that `cohort` binary instead of ./cohort (for example the Native AOT one deploy/publish.sh
+# --aot makes); the bench's server and nodes are that binary too, and the JSON's "cohort_build" says which build it was.
 # Prints one line per pair and the medians; writes bench/results/round-overhead-vs-flower.json.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -25,9 +27,10 @@ busy=()
 stop_load() { for p in "${busy[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; busy=(); }
 trap 'stop_load; rm -rf "$work"' EXIT
 cd "$root"
-./cohort --help >/dev/null
+cohort="${COHORT_BIN:-./cohort}"
+"$cohort" --help >/dev/null
 for i in $(seq 1 "$pairs"); do
-  ./cohort bench round-overhead --rounds "$rounds" "$@" --json "$work/cohort-$i.json" >/dev/null
+  "$cohort" bench round-overhead --rounds "$rounds" "$@" --json "$work/cohort-$i.json" >/dev/null
   cut -d' ' -f1 /proc/loadavg > "$work/flower-load-start-$i"
   for ((b = 0; b < load; b++)); do sh -c 'while :; do :; done' & busy+=($!); done
   ( . "$harness/env.sh"; export FLOWER_WORK="$work/flower-$i"; mkdir -p "$FLOWER_WORK/results" "$FLOWER_WORK/logs" "$FLOWER_WORK/home"
@@ -88,7 +91,8 @@ print(f"median ratio Cohort/Flower: fit {summary['ratio_fit']}x, fit+evaluate {s
       f"Flower {summary['flower_fit_p90_over_p10']} / {summary['flower_fit_evaluate_p90_over_p10']} (fit / fit+evaluate)")
 first = json.load(open(f"{work}/cohort-1.json"))
 doc = {k: first[k] for k in first if k in ("commit", "commit_dirty", "cpu_model", "cpu_flags_simd", "cpu_cores", "machine", "runtime", "library_versions", "durability", "background_load_processes")}
-doc["command_line"] = f"{'' if rounds == 30 else f'ROUNDS={rounds} '}bench/flower/round-overhead.sh HARNESS {pairs} {options}".strip()
+doc["cohort_build"] = first.get("build", "jit")
+doc["command_line"] = f"{'' if rounds == 30 else f'ROUNDS={rounds} '}{'' if doc['cohort_build'] == 'jit' else 'COHORT_BIN=AOT_BINARY '}bench/flower/round-overhead.sh HARNESS {pairs} {options}".strip()
 doc["rounds_measured_each_side"] = rounds
 doc["background_load_processes"] = load
 doc["warm_up_rounds_left_out"] = WARM_UP

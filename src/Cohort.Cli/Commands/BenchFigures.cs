@@ -50,6 +50,8 @@ internal static class BenchFigures
             ["cpu_cores"] = Environment.ProcessorCount,
             ["load_average_start"] = LoadAverage(),
             ["runtime"] = RuntimeInformation.FrameworkDescription,
+            // Native AOT (deploy/publish.sh --aot) or JIT-compiled (./cohort, the trimmed binary): the same code, other machine code.
+            ["build"] = System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "jit" : "native-aot",
             ["os"] = RuntimeInformation.OSDescription,
             ["library_versions"] = LibraryVersions(),
             // Runtime settings given by environment (JIT, GC) change what is measured, and every process the bench starts inherits them.

@@ -90,7 +90,7 @@ print(f"median ratio Cohort/Flower: fit {summary['ratio_fit']}x, fit+evaluate {s
       f"p90/p10 Cohort {summary['cohort_fit_p90_over_p10']} / {summary['cohort_fit_evaluate_p90_over_p10']}, "
       f"Flower {summary['flower_fit_p90_over_p10']} / {summary['flower_fit_evaluate_p90_over_p10']} (fit / fit+evaluate)")
 first = json.load(open(f"{work}/cohort-1.json"))
-doc = {k: first[k] for k in first if k in ("commit", "commit_dirty", "cpu_model", "cpu_flags_simd", "cpu_cores", "machine", "runtime", "library_versions", "durability", "background_load_processes")}
+doc = {k: first[k] for k in first if k in ("commit", "commit_dirty", "cpu_model", "cpu_flags_simd", "cpu_cores", "machine", "runtime", "library_versions", "durability", "background_load_processes", "runtime_environment")}
 doc["cohort_build"] = first.get("build", "jit")
 doc["command_line"] = f"{'' if rounds == 30 else f'ROUNDS={rounds} '}{'' if doc['cohort_build'] == 'jit' else 'COHORT_BIN=AOT_BINARY '}bench/flower/round-overhead.sh HARNESS {pairs} {options}".strip()
 doc["rounds_measured_each_side"] = rounds

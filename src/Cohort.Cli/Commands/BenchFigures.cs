@@ -16,11 +16,32 @@ internal static class BenchFigures
 {
     private static readonly string[] SimdFlags = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile"];
 
-    /// <summary>An empty folder <c>.cohort/NAME</c> for a benchmark's data (what an earlier run left is deleted); its full path.</summary>
+    /// <summary>How long what an earlier run left waits in <c>.cohort/trash</c> before a later run deletes it.</summary>
+    private static readonly TimeSpan TrashKept = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// An empty folder <c>.cohort/NAME</c> for a benchmark's data; its full path. What an earlier run left there is moved to
+    /// <c>.cohort/trash</c>, and deleted by a run an hour or more later: on an ext4 file system without a journal every
+    /// file created in the minutes after many were deleted costs the kernel a scan past them (it skips inodes freed
+    /// lately), so a bench that deleted its last run's thousands of files just before measuring measured that too.
+    /// </summary>
     public static string FreshFolder(string name)
     {
         string dir = Path.GetFullPath(Path.Combine(".cohort", name));
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        string trash = Path.GetFullPath(Path.Combine(".cohort", "trash"));
+        if (Directory.Exists(trash))
+        {
+            foreach (var old in Directory.GetDirectories(trash).Where(d => DateTime.UtcNow - Directory.GetLastWriteTimeUtc(d) > TrashKept))
+                Directory.Delete(old, recursive: true);
+        }
+        if (Directory.Exists(dir))
+        {
+            Directory.CreateDirectory(trash);
+            string moved = Path.Combine(trash, $"{name}-{DateTime.UtcNow:yyyyMMdd-HHmmss-fffffff}");
+            Directory.Move(dir, moved);
+            // Its age in the trash counts from now.
+            Directory.SetLastWriteTimeUtc(moved, DateTime.UtcNow);
+        }
         Directory.CreateDirectory(dir);
         return dir;
     }

@@ -23,7 +23,9 @@ internal static class BenchFigures
     /// An empty folder <c>.cohort/NAME</c> for a benchmark's data; its full path. What an earlier run left there is moved to
     /// <c>.cohort/trash</c>, and deleted by a run an hour or more later: on an ext4 file system without a journal every
     /// file created in the minutes after many were deleted costs the kernel a scan past them (it skips inodes freed
-    /// lately), so a bench that deleted its last run's thousands of files just before measuring measured that too.
+    /// lately), so a bench that deleted its last run's thousands of files just before measuring measured that too. The run
+    /// that deletes hour-old trash pays for that deletion in the same way: before a series of measurements, delete
+    /// <c>.cohort/trash</c> a few minutes ahead.
     /// </summary>
     public static string FreshFolder(string name)
     {

@@ -30,10 +30,11 @@ internal static class RoundOverheadBench
         var dashboard = new Option<bool>("--dashboard") { Description = "Run the server with its dashboard (off by default), to measure its memory with it" };
         var hygiene = new Option<int?>("--memory-hygiene-rounds") { Description = "The server's --memory-hygiene-rounds (default: the server's own); 1 makes a memory pass follow every round, to measure its cost (the server's --memory-hygiene-seconds is then 0)" };
         var spacing = new Option<double?>("--memory-hygiene-seconds") { Description = "The server's --memory-hygiene-seconds (default: the server's own, or 0 with --memory-hygiene-rounds)" };
+        var nodeProgram = new Option<string?>("--node-program") { Description = "The cohort program the node processes run, when not this one (an AOT server's bench with JIT nodes: the cohort binary, or a cohort.dll to run with dotnet)" };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var command = new Command("round-overhead", "Orchestration time of one round with an empty fit: a server process and N node processes over TLS gRPC on loopback")
         {
-            nodes, rounds, values, load, durability, dashboard, hygiene, spacing, json,
+            nodes, rounds, values, load, durability, dashboard, hygiene, spacing, nodeProgram, json,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -51,7 +52,9 @@ internal static class RoundOverheadBench
                 ["dashboard"] = pr.GetValue(dashboard),
                 ["memory_hygiene_rounds"] = pr.GetValue(hygiene),
                 ["memory_hygiene_seconds"] = pr.GetValue(spacing),
+                ["node_program"] = pr.GetValue(nodeProgram),
             });
+            var nodeCommand = NodeProcess.CommandOf(pr.GetValue(nodeProgram));
             // --memory-hygiene-rounds alone measures a pass every so many rounds, however fast: no spacing then.
             var serverArguments = ServerProcess.MemoryHygieneArguments(pr.GetValue(hygiene), pr.GetValue(spacing) ?? (pr.GetValue(hygiene) is null ? null : 0));
             serverArguments.AddRange(["--durability", pr.GetValue(durability)!]);
@@ -62,7 +65,7 @@ internal static class RoundOverheadBench
             var background = new List<Process>();
             try
             {
-                await StartEmptyNodesAsync(server, control, processes, n, dir, [$"values={size}"], ct);
+                await StartEmptyNodesAsync(server, control, processes, n, dir, [$"values={size}"], ct, nodeCommand);
                 // Idle means settled: past the collection a server runs once after startup, and the one that
                 // follows its nodes' registrations.
                 var settled = IdleMemory.Delay + TimeSpan.FromSeconds(1) - serverStarted.Elapsed;
@@ -155,7 +158,7 @@ internal static class RoundOverheadBench
     /// app settings, each with its own token and log in <paramref name="dir"/>, and waits until all are connected.
     /// Each is added to <paramref name="processes"/> as it starts, so the caller stops every one that did.
     /// </summary>
-    internal static async Task StartEmptyNodesAsync(ServerProcess server, ControlClient control, List<NodeProcess> processes, int count, string dir, IEnumerable<string> settings, CancellationToken ct)
+    internal static async Task StartEmptyNodesAsync(ServerProcess server, ControlClient control, List<NodeProcess> processes, int count, string dir, IEnumerable<string> settings, CancellationToken ct, IReadOnlyList<string>? nodeCommand = null)
     {
         var sets = settings.SelectMany(setting => new[] { "--set", setting }).ToArray();
         for (int i = 1; i <= count; i++)
@@ -164,7 +167,7 @@ internal static class RoundOverheadBench
             string token = await control.CreateNodeTokenAsync(name, ct);
             processes.Add(NodeProcess.Start(name, token,
                 ["--server", server.Address, "--name", name, "--app", "empty", "--ca", server.CaFile, .. sets],
-                Path.Combine(dir, $"node-{name}.log")));
+                Path.Combine(dir, $"node-{name}.log"), nodeCommand));
         }
         await WaitForNodesAsync(control, processes, count, ct);
     }

@@ -24,8 +24,11 @@ internal sealed class NodeProcess : IAsyncDisposable
     /// <summary>True while running.</summary>
     public bool IsRunning => !_process.HasExited;
 
-    /// <summary>Starts this same program as a node; the token travels in the environment, not the command line.</summary>
-    public static NodeProcess Start(string name, string token, IEnumerable<string> nodeArguments, string logFile)
+    /// <summary>
+    /// Starts this same program (or <paramref name="command"/>, from <see cref="CommandOf"/>) as a node; the token travels
+    /// in the environment, not the command line.
+    /// </summary>
+    public static NodeProcess Start(string name, string token, IEnumerable<string> nodeArguments, string logFile, IReadOnlyList<string>? command = null)
     {
         var psi = new ProcessStartInfo
         {
@@ -33,7 +36,7 @@ internal sealed class NodeProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in SelfCommand()) psi.ArgumentList.Add(arg);
+        foreach (var arg in command ?? SelfCommand()) psi.ArgumentList.Add(arg);
         psi.FileName = psi.ArgumentList[0];
         psi.ArgumentList.RemoveAt(0);
         psi.ArgumentList.Add("node");
@@ -46,6 +49,18 @@ internal sealed class NodeProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return new NodeProcess(process, log, name);
+    }
+
+    /// <summary>
+    /// The command that starts the cohort program at <paramref name="program"/>: the program, or <c>dotnet</c> and a
+    /// <c>.dll</c>; this program again when it is null. Throws when there is no such file.
+    /// </summary>
+    public static IReadOnlyList<string>? CommandOf(string? program)
+    {
+        if (program is null) return null;
+        string path = Path.GetFullPath(program);
+        if (!File.Exists(path)) throw new CliException($"--node-program: no file at {path}");
+        return path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? ["dotnet", path] : [path];
     }
 
     /// <summary>The command that starts this program again: the apphost, or <c>dotnet cohort.dll</c>.</summary>

@@ -195,12 +195,6 @@ internal sealed class ModelStore : IModelStore
         // Checksummed like a model, but never flushed to disk: it survives a crash of the process, which is what it is for
         // (a resumed round does not ask its node again). After a power loss a missing or torn one only means its node
         // trains the round again, and a flush per result would put a disk sync on the round's critical path.
-        if (ResultsFileOf(runId, path) is not { } results)
-        {
-            // A round interrupted before the one-file form: its folder goes on, a file per result.
-            await ParameterSetFile.WriteAsync(Path.Combine(path, FileNameOf(key)), KeptResultCodec.Encode(result), flushToDisk: false, ct);
-            return;
-        }
         // Appended to the round's one file, in one write: a file created per result (and deleted after the round) cost the
         // server more than anything else it did per round with a small model.
         var encoded = KeptResultCodec.Encode(result);
@@ -217,8 +211,24 @@ internal sealed class ModelStore : IModelStore
             await ParameterSetFile.WriteAsync(memory, encoded, ct);
             BinaryPrimitives.WriteInt32LittleEndian(memory.GetBuffer(), keyBytes.Length);
             BinaryPrimitives.WriteInt64LittleEndian(memory.GetBuffer().AsSpan(4), memory.Length - RecordHeader - keyBytes.Length);
-            lock (results)
-                RandomAccess.Write(results.Handle, memory.GetBuffer().AsSpan(0, (int)memory.Length), RandomAccess.GetLength(results.Handle));
+            // The file taken and written under one lock: a discard or a close between the two would leave the record in
+            // the spare, or the handle closed.
+            lock (_resultFolders)
+            {
+                if (ResultsFileOf(runId, path) is { } results)
+                {
+                    RandomAccess.Write(results.Handle, memory.GetBuffer().AsSpan(0, (int)memory.Length), RandomAccess.GetLength(results.Handle));
+                    return;
+                }
+            }
+            await WriteToFolderAsync(path, key, encoded, ct);
+            return;
+        }
+        bool inFolder;
+        lock (_resultFolders) inFolder = ResultsFileOf(runId, path) is null;
+        if (inFolder)
+        {
+            await WriteToFolderAsync(path, key, encoded, ct);
             return;
         }
         using var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, bufferSize: 0);
@@ -235,6 +245,10 @@ internal sealed class ModelStore : IModelStore
         file.Seek(start, SeekOrigin.Begin);
         file.Write(header);
     }
+
+    // A round interrupted before the one-file form: its folder goes on, a file per result.
+    private static Task WriteToFolderAsync(string path, string key, ParameterSet encoded, CancellationToken ct) =>
+        ParameterSetFile.WriteAsync(Path.Combine(path, FileNameOf(key)), encoded, flushToDisk: false, ct);
 
     // The run's results file for the round whose file is at path, held open (null: the round has a folder of the older
     // form). The run's spare is renamed to it when it does not exist yet; another round's file still open is closed.

@@ -61,7 +61,18 @@ internal sealed class SqliteRoundWriter(Func<SqliteConnection> open)
     /// <summary>The prepared statements of one <see cref="WriteAsync{T}"/>.</summary>
     internal readonly struct Statements(SqliteRoundWriter writer, SqliteConnection connection)
     {
-        /// <summary>The statement for <paramref name="sql"/>, prepared at its first use, its parameters set to <paramref name="args"/>.</summary>
+        /// <summary>
+        /// Runs a <c>PRAGMA</c>, parsed anew each time: SQLite applies a pragma (and reads one's value) when it prepares
+        /// the statement, not when it steps it, so a prepared one kept would set (or read) its value once only.
+        /// </summary>
+        public object? Pragma(string sql)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return command.ExecuteScalar();
+        }
+
+        /// <summary>The statement for <paramref name="sql"/> (not a <c>PRAGMA</c>: <see cref="Pragma"/>), prepared at its first use, its parameters set to <paramref name="args"/>.</summary>
         public SqliteCommand Command(string sql, params ReadOnlySpan<(string Name, object? Value)> args)
         {
             if (!writer._commands.TryGetValue(sql, out var command))

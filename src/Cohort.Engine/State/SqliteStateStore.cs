@@ -29,11 +29,19 @@ internal sealed class SqliteStateStore : IStateStore
     {
         // Its own, not the pool's: closed after a failure, it must not go back to the pool with what the failure left.
         var c = new SqliteConnection(new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString());
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = Setup;
-        cmd.ExecuteNonQuery();
-        return c;
+        try
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = Setup;
+            cmd.ExecuteNonQuery();
+            return c;
+        }
+        catch
+        {
+            c.Dispose();
+            throw;
+        }
     }
 
     private const string Setup = "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";
@@ -57,7 +65,7 @@ internal sealed class SqliteStateStore : IStateStore
 
     /// <summary>The <c>synchronous</c> level (1 NORMAL, 2 FULL) of the connection that writes round records.</summary>
     internal Task<long> SynchronousLevelAsync(CancellationToken ct) =>
-        _rounds.WriteAsync(s => (long)s.Command("PRAGMA synchronous").ExecuteScalar()!);
+        _rounds.WriteAsync(s => (long)s.Pragma("PRAGMA synchronous")!);
 
     /// <summary>Sets the connection up again at its next open (a statement that changes its settings failed midway).</summary>
     private void Forget(SqliteConnection c)
@@ -277,14 +285,23 @@ internal sealed class SqliteStateStore : IStateStore
         return _rounds.WriteAsync(s =>
         {
             ct.ThrowIfCancellationRequested();
-            // Under --durability power the round record's commit waits for the log on disk (FULL); every other write does not.
-            // A failure between the two leaves FULL set on a connection the writer then closes.
-            if (_syncRounds) s.Command("PRAGMA synchronous=FULL").ExecuteNonQuery();
-            s.Command(SaveRoundSql, args).ExecuteNonQuery();
-            if (_syncRounds) s.Command("PRAGMA synchronous=NORMAL").ExecuteNonQuery();
-            return true;
+            return RoundRecordSync(s, () => s.Command(SaveRoundSql, args).ExecuteNonQuery());
         });
     }
+
+    // Under --durability power the round record's commit waits for the log on disk (FULL); every other write does not.
+    // A failure between the two leaves FULL set on a connection the writer then closes.
+    private T RoundRecordSync<T>(SqliteRoundWriter.Statements s, Func<T> write)
+    {
+        if (_syncRounds) s.Pragma("PRAGMA synchronous=FULL");
+        var written = write();
+        if (_syncRounds) s.Pragma("PRAGMA synchronous=NORMAL");
+        return written;
+    }
+
+    /// <summary>The <c>synchronous</c> level (1 NORMAL, 2 FULL) a round record is committed at, read where it is written.</summary>
+    internal Task<long> RoundRecordSynchronousLevelAsync() =>
+        _rounds.WriteAsync(s => RoundRecordSync(s, () => (long)s.Pragma("PRAGMA synchronous")!));
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct) => await QueryAsync(

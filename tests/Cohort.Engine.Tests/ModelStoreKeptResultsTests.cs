@@ -153,10 +153,18 @@ public sealed class ModelStoreKeptResultsTests : IDisposable
         Assert.Empty(ResultEntries());
         Assert.Equal(["kept-results.spare"], Directory.GetFiles(Path.Combine(_root, Run), "kept-results.*").Select(Path.GetFileName));
         Assert.Empty((await restarted.LoadRoundResultsAsync(Run, 4, CancellationToken.None)).Results);
+
+        // The first store, its last round discarded, holds no file of the run: its next result goes where the second store left the spare.
+        await store.SaveRoundResultAsync(Run, 5, "n5", Result("n5", 5, 5f), CancellationToken.None);
+        var (fifth, fifthProblems) = await store.LoadRoundResultsAsync(Run, 5, CancellationToken.None);
+        Assert.Empty(fifthProblems);
+        Assert.Equal([5f], fifth.Select(First));
+        await store.CloseRunAsync(Run);
+        await restarted.CloseRunAsync(Run);
     }
 
     [Fact]
-    public async Task Rounds_write_through_one_held_file_and_closing_the_run_keeps_an_unfinished_rounds_results_but_not_the_spare()
+    public async Task A_rounds_results_go_through_one_held_file_and_closing_the_run_keeps_an_unfinished_rounds_results_but_not_the_spare()
     {
         var store = new ModelStore(_root);
         long inode = 0;

@@ -23,15 +23,14 @@ internal sealed class ModelStore : IModelStore
     // discarded here, then kept up to date, so that discarding after every round does not list the run's folder
     // (a model file per round: it grows with the run).
     private readonly Dictionary<string, HashSet<int>> _resultFolders = new(StringComparer.Ordinal);
-    // Per run, its results file held open from the first result it keeps until the run closes: the round's file, or the
-    // spare that file becomes when its round is discarded and that the next round's first result renames back. A round's
-    // results, and the rounds' after it, are written through the one handle, not through an open and a close each.
+    // Per run, the results file of its current round, held open from the round's first kept result until the round is
+    // discarded (or the run closes): the round's results are written through the one handle, not an open and a close each.
     private readonly Dictionary<string, ResultsFile> _resultsFiles = new(StringComparer.Ordinal);
 
     private sealed class ResultsFile(string path, SafeFileHandle handle)
     {
-        /// <summary>The file's name now: a round's results, or the run's spare.</summary>
-        public string Path { get; set; } = path;
+        /// <summary>The round's results file.</summary>
+        public string Path { get; } = path;
 
         public SafeFileHandle Handle { get; } = handle;
     }
@@ -252,6 +251,7 @@ internal sealed class ModelStore : IModelStore
 
     // The run's results file for the round whose file is at path, held open (null: the round has a folder of the older
     // form). The run's spare is renamed to it when it does not exist yet; another round's file still open is closed.
+    // Called, and the handle written, under the lock on _resultFolders.
     private ResultsFile? ResultsFileOf(string runId, string path)
     {
         lock (_resultFolders)
@@ -259,12 +259,6 @@ internal sealed class ModelStore : IModelStore
             if (_resultsFiles.TryGetValue(runId, out var open))
             {
                 if (open.Path == path) return open;
-                if (open.Path == SpareResultsPathOf(runId) && !Path.Exists(path))
-                {
-                    File.Move(open.Path, path);
-                    open.Path = path;
-                    return open;
-                }
                 CloseResultsFile(runId);
             }
             if (Directory.Exists(path)) return null;
@@ -278,8 +272,7 @@ internal sealed class ModelStore : IModelStore
 
     private void CloseResultsFile(string runId)
     {
-        if (!_resultsFiles.Remove(runId, out var open)) return;
-        lock (open) open.Handle.Dispose();
+        if (_resultsFiles.Remove(runId, out var open)) open.Handle.Dispose();
     }
 
     private const int RecordHeader = 12;
@@ -386,15 +379,12 @@ internal sealed class ModelStore : IModelStore
         string spare = SpareResultsPathOf(runId);
         if (_resultsFiles.TryGetValue(runId, out var open) && open.Path == path)
         {
-            // The run's open file: emptied and renamed with its handle kept, for the next round's results.
-            if (File.Exists(spare))
-            {
-                CloseResultsFile(runId);
-                return false;
-            }
-            lock (open) RandomAccess.SetLength(open.Handle, 0);
+            // The round's open file: closed with its round (the next round's first result opens the spare by name, and a
+            // handle kept past the round could outlive the name, another store on the folder taking the spare meanwhile).
+            if (!File.Exists(spare)) RandomAccess.SetLength(open.Handle, 0);
+            CloseResultsFile(runId);
+            if (File.Exists(spare)) return false;
             File.Move(path, spare);
-            open.Path = spare;
             return true;
         }
         if (!File.Exists(path) || File.Exists(spare)) return false;

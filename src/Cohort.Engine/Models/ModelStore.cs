@@ -27,13 +27,8 @@ internal sealed class ModelStore : IModelStore
     // discarded (or the run closes): the round's results are written through the one handle, not an open and a close each.
     private readonly Dictionary<string, ResultsFile> _resultsFiles = new(StringComparer.Ordinal);
 
-    private sealed class ResultsFile(string path, SafeFileHandle handle)
-    {
-        /// <summary>The round's results file.</summary>
-        public string Path { get; } = path;
+    private sealed record ResultsFile(string Path, SafeFileHandle Handle);
 
-        public SafeFileHandle Handle { get; } = handle;
-    }
     private readonly SpareFiles _spares = new();
 
     /// <summary>
@@ -254,20 +249,17 @@ internal sealed class ModelStore : IModelStore
     // Called, and the handle written, under the lock on _resultFolders.
     private ResultsFile? ResultsFileOf(string runId, string path)
     {
-        lock (_resultFolders)
+        if (_resultsFiles.TryGetValue(runId, out var open))
         {
-            if (_resultsFiles.TryGetValue(runId, out var open))
-            {
-                if (open.Path == path) return open;
-                CloseResultsFile(runId);
-            }
-            if (Directory.Exists(path)) return null;
-            Directory.CreateDirectory(Path.Combine(_root, runId));
-            TakeSpareResultsFile(runId, path);
-            var results = new ResultsFile(path, File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read));
-            _resultsFiles[runId] = results;
-            return results;
+            if (open.Path == path) return open;
+            CloseResultsFile(runId);
         }
+        if (Directory.Exists(path)) return null;
+        Directory.CreateDirectory(Path.Combine(_root, runId));
+        TakeSpareResultsFile(runId, path);
+        var results = new ResultsFile(path, File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read));
+        _resultsFiles[runId] = results;
+        return results;
     }
 
     private void CloseResultsFile(string runId)
@@ -377,16 +369,10 @@ internal sealed class ModelStore : IModelStore
     private bool KeepAsSpare(string runId, string path)
     {
         string spare = SpareResultsPathOf(runId);
-        if (_resultsFiles.TryGetValue(runId, out var open) && open.Path == path)
-        {
-            // The round's open file: closed with its round (the next round's first result opens the spare by name, and a
-            // handle kept past the round could outlive the name, another store on the folder taking the spare meanwhile).
-            if (!File.Exists(spare)) RandomAccess.SetLength(open.Handle, 0);
-            CloseResultsFile(runId);
-            if (File.Exists(spare)) return false;
-            File.Move(path, spare);
-            return true;
-        }
+        // The round's file, when this store holds it open, is closed with its round: the next round's first result opens
+        // the spare by name, and a handle kept past the round could outlive the name (another store on the folder taking
+        // the spare meanwhile).
+        if (_resultsFiles.TryGetValue(runId, out var open) && open.Path == path) CloseResultsFile(runId);
         if (!File.Exists(path) || File.Exists(spare)) return false;
         using (var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.Read, bufferSize: 0))
             file.SetLength(0);

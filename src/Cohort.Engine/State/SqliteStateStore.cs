@@ -249,11 +249,8 @@ internal sealed class SqliteStateStore : IStateStore
         {
             ct.ThrowIfCancellationRequested();
             using var r = s.Command(SetRoundsDoneSql, ("$id", runId), ("$done", roundsDone)).ExecuteReader();
-            var run = r.Read() ? ReadRun(r) : null;
-            while (r.Read())
-            {
-            }
-            return run;
+            // The update is made at the first step; the run's id is its key, so there is at most the one row.
+            return r.Read() ? ReadRun(r) : null;
         });
     }
 

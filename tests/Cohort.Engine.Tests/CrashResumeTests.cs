@@ -218,6 +218,8 @@ public sealed class CrashResumeTests : IDisposable
 
         public Task CloseRunAsync(string runId) => inner.CloseRunAsync(runId);
 
+        public Task FlushAsync(string runId) => inner.FlushAsync(runId);
+
         public Task<ParameterSet?> LoadAsync(string runId, int round, CancellationToken ct) => inner.LoadAsync(runId, round, ct);
 
         public Task SaveCheckpointAsync(string runId, int round, StrategyCheckpoint checkpoint, CancellationToken ct) => Task.CompletedTask;

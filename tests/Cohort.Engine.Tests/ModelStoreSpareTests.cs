@@ -104,6 +104,62 @@ public sealed class ModelStoreSpareTests : IDisposable
     }
 
     [Fact]
+    public async Task A_save_over_a_spare_returns_before_its_flush_and_the_next_save_and_the_runs_flush_wait_for_it()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var flushed = new List<string>();
+        var store = new ModelStore(_root, true, true, ModelStore.StoredCheckpointBytes, path =>
+        {
+            gate.Task.Wait();
+            lock (flushed) flushed.Add(Path.GetFileName(path));
+            ParameterSetFile.FlushData(path);
+        });
+        // Round 1 is a new file, flushed before its rename as always; round 2 goes over the spare made after it.
+        await store.SaveAsync(Run, 1, Model(1f), CancellationToken.None);
+        await WaitForSpareAsync(new FileInfo(store.PathOf(Run, 1)).Length);
+        await store.SaveAsync(Run, 2, Model(2f), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        // In place under its name while its flush waits: a crash of the process would keep it.
+        Assert.Equal(2f, (await new ModelStore(_root).LoadAsync(Run, 2, CancellationToken.None))!["w"].AsFloat32()[0]);
+        var runFlushed = store.FlushAsync(Run);
+        var third = store.SaveAsync(Run, 3, Model(3f), CancellationToken.None);
+        await Task.Delay(300);
+        Assert.False(runFlushed.IsCompleted, "the run's flush finished before the model's");
+        Assert.False(third.IsCompleted, "the next save went ahead of the last one's flush");
+        Assert.False(File.Exists(store.PathOf(Run, 3)));
+
+        gate.SetResult();
+        await runFlushed.WaitAsync(TimeSpan.FromSeconds(10));
+        await third.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(3f, (await new ModelStore(_root).LoadAsync(Run, 3, CancellationToken.None))!["w"].AsFloat32()[0]);
+        await store.FlushAsync(Run).WaitAsync(TimeSpan.FromSeconds(10));
+        lock (flushed) Assert.Equal([Path.GetFileName(store.PathOf(Run, 2)), Path.GetFileName(store.PathOf(Run, 3))], flushed);
+        await store.CloseRunAsync(Run);
+        Assert.False(File.Exists(Spare));
+    }
+
+    [Fact]
+    public async Task A_flush_that_fails_fails_the_runs_flush_and_its_next_save_and_the_run_still_closes()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var store = new ModelStore(_root, true, true, ModelStore.StoredCheckpointBytes, path => throw new IOException($"fdatasync failed for {Path.GetFileName(path)}: Input/output error"));
+        await store.SaveAsync(Run, 1, Model(1f), CancellationToken.None);
+        await WaitForSpareAsync(new FileInfo(store.PathOf(Run, 1)).Length);
+        await store.SaveAsync(Run, 2, Model(2f), CancellationToken.None);
+
+        string expected = $"fdatasync failed for {Path.GetFileName(store.PathOf(Run, 2))}: Input/output error";
+        Assert.Equal(expected, (await Assert.ThrowsAsync<IOException>(() => store.FlushAsync(Run))).Message);
+        Assert.Equal(expected, (await Assert.ThrowsAsync<IOException>(() => store.SaveAsync(Run, 3, Model(3f), CancellationToken.None))).Message);
+        Assert.False(File.Exists(store.PathOf(Run, 3)));
+
+        // The run ends (failed): closing it neither throws the flush's error again nor leaves a spare.
+        await store.CloseRunAsync(Run);
+        Assert.False(File.Exists(Spare));
+        await store.FlushAsync(Run);
+    }
+
+    [Fact]
     public async Task A_store_that_does_not_flush_keeps_no_spare()
     {
         var store = new ModelStore(_root, flushToDisk: false);

@@ -119,6 +119,8 @@ internal static class ResumeBench
                     clock.Restart();
                     await models.SaveAsync("checkpoint-timing", 1, model, ct);
                     await models.SaveCheckpointAsync("checkpoint-timing", 1, state, ct);
+                    // On disk, as a round's are before the run's next save.
+                    await models.FlushAsync("checkpoint-timing");
                     checkpointSeconds.Add(clock.Elapsed.TotalSeconds);
                     clock.Restart();
                     await models.SaveRoundResultAsync("checkpoint-timing", 1, "n1", kept[0], ct);

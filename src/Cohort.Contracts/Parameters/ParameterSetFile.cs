@@ -83,8 +83,8 @@ public static class ParameterSetFile
 
     /// <summary>
     /// Writes <paramref name="parameters"/> (at most <see cref="SpareFileBytes"/>) over <paramref name="spare"/>, a file
-    /// made by <see cref="WriteSpare"/> of exactly their length, and flushes its data to disk. The file system then has
-    /// no block to allocate and no size to record, so the flush writes the data without waiting for a journal commit
+    /// made by <see cref="WriteSpare"/> of exactly their length, without flushing it: <see cref="FlushData"/> does, and
+    /// then has no block to allocate and no size to record, so it writes the data without waiting for a journal commit
     /// (on a busy machine that wait, not the write, is what a flush of a new file costs). Returns false, having written
     /// nothing, when the spare's length is not theirs.
     /// </summary>
@@ -97,8 +97,14 @@ public static class ParameterSetFile
         using var file = File.OpenHandle(spare, FileMode.Open, FileAccess.Write, FileShare.None);
         if (RandomAccess.GetLength(file) != length) return false;
         RandomAccess.Write(file, parts, 0);
-        FileData.Flush(file);
         return true;
+    }
+
+    /// <summary>Flushes the data of the file at <paramref name="path"/> to disk (<c>fdatasync</c>), whatever handle wrote it.</summary>
+    internal static void FlushData(string path)
+    {
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        FileData.Flush(file);
     }
 
     /// <summary>

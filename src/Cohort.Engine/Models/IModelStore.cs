@@ -7,8 +7,15 @@ namespace Cohort.Engine.Models;
 /// <summary>Where the global model of every round of every run is kept (round 0 is the initial model).</summary>
 internal interface IModelStore
 {
-    /// <summary>Saves a round's global model.</summary>
+    /// <summary>
+    /// Saves a round's global model. On return it is in place under its name, which a crash of the process keeps; a store
+    /// that flushes to disk may still be flushing it (<see cref="FlushAsync"/>), and waits for that before its next save
+    /// of the run.
+    /// </summary>
     Task SaveAsync(string runId, int round, ParameterSet parameters, CancellationToken ct);
+
+    /// <summary>Completes once every model and strategy state saved for the run is on disk; throws a flush's error.</summary>
+    Task FlushAsync(string runId);
 
     /// <summary>Loads a round's global model, or null when none was saved.</summary>
     Task<ParameterSet?> LoadAsync(string runId, int round, CancellationToken ct);

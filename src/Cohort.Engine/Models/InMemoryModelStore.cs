@@ -77,6 +77,9 @@ internal sealed class InMemoryModelStore : IModelStore
     public Task CloseRunAsync(string runId) => Task.CompletedTask;
 
     /// <inheritdoc />
+    public Task FlushAsync(string runId) => Task.CompletedTask;
+
+    /// <inheritdoc />
     public int LatestRound(string runId)
     {
         int best = -1;

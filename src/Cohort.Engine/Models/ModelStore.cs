@@ -10,7 +10,8 @@ namespace Cohort.Engine.Models;
 /// <summary>
 /// The global model of every round of every run, as parameter files in a folder: <c>RUN/round-NNNN.cps</c>,
 /// and a stateful strategy's state after that round beside it, <c>RUN/round-NNNN.state.cps</c>. Both are
-/// written atomically (temp file, flushed to disk, renamed) and carry a SHA-256 checked on load. The fit
+/// written atomically (temp file, flushed to disk, renamed; a small one over a spare, flushed behind its round, see
+/// <see cref="SpareFiles"/>) and carry a SHA-256 checked on load. The fit
 /// results accepted in a round that has not completed yet are kept in <c>RUN/round-NNNN.results</c>.
 /// </summary>
 internal sealed class ModelStore : IModelStore
@@ -29,7 +30,7 @@ internal sealed class ModelStore : IModelStore
 
     private sealed record ResultsFile(string Path, SafeFileHandle Handle);
 
-    private readonly SpareFiles _spares = new();
+    private readonly SpareFiles _spares;
 
     /// <summary>
     /// Uses (and creates) <paramref name="root"/>; <paramref name="flushToDisk"/> false skips the fsync of each file (it
@@ -40,9 +41,13 @@ internal sealed class ModelStore : IModelStore
     {
     }
 
-    /// <summary>As the other constructor, with checkpoints of <paramref name="storedCheckpointBytes"/> or more read back a range at a time.</summary>
-    internal ModelStore(string root, bool flushToDisk, bool keepRoundResults, long storedCheckpointBytes)
+    /// <summary>
+    /// As the other constructor, with checkpoints of <paramref name="storedCheckpointBytes"/> or more read back a range at a
+    /// time, and <paramref name="flush"/> (null: <c>fdatasync</c>) flushing what is written over a spare.
+    /// </summary>
+    internal ModelStore(string root, bool flushToDisk, bool keepRoundResults, long storedCheckpointBytes, Action<string>? flush = null)
     {
+        _spares = new SpareFiles(flush);
         _storedCheckpointBytes = storedCheckpointBytes;
         _root = root;
         _flushToDisk = flushToDisk;
@@ -61,9 +66,13 @@ internal sealed class ModelStore : IModelStore
     }
 
     // The run's next model and next strategy state are written over spares made ahead (SpareFiles) when they are small
-    // and flushed to disk: one of each per round, each flush otherwise waiting for the file system's journal.
+    // and flushed to disk: one of each per round, each flush otherwise waiting for the file system's journal. Their flush
+    // runs behind the round; the run's next save of each waits for it.
     private const string SpareModelName = "model.spare";
     private const string SpareStateName = "state.spare";
+
+    /// <inheritdoc />
+    public Task FlushAsync(string runId) => _spares.FlushedUnderAsync(Path.Combine(_root, runId));
 
     /// <inheritdoc />
     public Task CloseRunAsync(string runId)

@@ -50,6 +50,8 @@ internal sealed class RunExecutor(
         try
         {
             await ExecuteRoundsAsync(run, plan, strategy, startRound, ct);
+            // The last model's flush ran behind its round; the run is done once that model is on disk too.
+            await models.FlushAsync(run.Id);
         }
         finally
         {
@@ -285,7 +287,8 @@ internal sealed class RunExecutor(
             }
         }
         global = aggregate!.Parameters;
-        // The model is written while evaluation runs; the round is declared done only once it is on disk.
+        // The model is written while evaluation runs; the round is declared done only once it is in place (a crash of the
+        // process keeps it). A small one is flushed to disk behind the round, before the run's next save (ModelStore).
         // The strategy's state goes with it, so a resumed run continues exactly where this one was.
         var savedModel = global;
         var checkpoint = StateOf(strategy)?.Save();

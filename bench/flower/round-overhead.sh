@@ -54,13 +54,13 @@ def flower(kind, i):
     done = json.load(open(f"{work}/flower-{kind}-rounds-{i}.json"))["fit_done"]
     d = sorted((b - a) * 1000 for a, b in zip(done[WARM_UP - 1:], done[WARM_UP:]))
     p10, p90 = d[len(d) // 10], d[len(d) * 9 // 10]
-    return round(d[len(d) // 2], 3), round(p90 / p10, 3)
+    return round(d[len(d) // 2], 3), round(p90 / p10, 3), round(p10, 3), round(p90, 3)
 
 rows = []
 for i in range(1, pairs + 1):
     c = json.load(open(f"{work}/cohort-{i}.json"))
-    ff, ffs = flower("fit", i)
-    fe, fes = flower("fiteval", i)
+    ff, ffs, ff10, ff90 = flower("fit", i)
+    fe, fes, fe10, fe90 = flower("fiteval", i)
     row = {
         "pair": i,
         "cohort_fit_interval_ms": c["round.fit.interval_ms.median"],
@@ -71,6 +71,11 @@ for i in range(1, pairs + 1):
         "flower_fit_p90_over_p10": ffs,
         "cohort_fit_evaluate_p90_over_p10": c["round.fit_evaluate.interval_ms.p90_over_p10"],
         "flower_fit_evaluate_p90_over_p10": fes,
+        # The spread in milliseconds as well as in ratio: a fast median makes the same scheduling delays a larger p90/p10.
+        "cohort_fit_interval_p10_p90_ms": [c["round.fit.interval_ms.p10"], c["round.fit.interval_ms.p90"]],
+        "flower_fit_interval_p10_p90_ms": [ff10, ff90],
+        "cohort_fit_evaluate_interval_p10_p90_ms": [c["round.fit_evaluate.interval_ms.p10"], c["round.fit_evaluate.interval_ms.p90"]],
+        "flower_fit_evaluate_interval_p10_p90_ms": [fe10, fe90],
         "cohort_fit_phase_fit_ms": c.get("round.fit.phase.fit_ms.median"),
         "cohort_fit_phase_persist_ms": c.get("round.fit.phase.persist_ms.median"),
         "cohort_fit_phase_save_model_ms": c.get("round.fit.phase.save_model_ms.median"),
@@ -80,15 +85,20 @@ for i in range(1, pairs + 1):
     }
     row["ratio_fit"] = round(row["cohort_fit_interval_ms"] / ff, 3)
     row["ratio_fit_evaluate"] = round(row["cohort_fit_evaluate_interval_ms"] / fe, 3)
+    # Below 1: nine in ten of Cohort's rounds are shorter than Flower's median round.
+    row["cohort_fit_p90_over_flower_median"] = round(c["round.fit.interval_ms.p90"] / ff, 3)
+    row["cohort_fit_evaluate_p90_over_flower_median"] = round(c["round.fit_evaluate.interval_ms.p90"] / fe, 3)
     rows.append(row)
     print(f"pair {i}: fit {row['cohort_fit_interval_ms']:.1f} ms (p90/p10 {row['cohort_fit_p90_over_p10']:.2f}) vs Flower {ff:.1f} ms ({ffs:.2f}): {row['ratio_fit']}x; "
           f"fit+evaluate {row['cohort_fit_evaluate_interval_ms']:.1f} ({row['cohort_fit_evaluate_p90_over_p10']:.2f}) vs {fe:.1f} ms ({fes:.2f}): {row['ratio_fit_evaluate']}x; "
           f"load {row['load_average_cohort']} / {row['load_average_flower']}")
-keys = ("ratio_fit", "ratio_fit_evaluate", "cohort_fit_p90_over_p10", "flower_fit_p90_over_p10", "cohort_fit_evaluate_p90_over_p10", "flower_fit_evaluate_p90_over_p10")
+keys = ("ratio_fit", "ratio_fit_evaluate", "cohort_fit_p90_over_p10", "flower_fit_p90_over_p10", "cohort_fit_evaluate_p90_over_p10", "flower_fit_evaluate_p90_over_p10",
+        "cohort_fit_p90_over_flower_median", "cohort_fit_evaluate_p90_over_flower_median")
 summary = {k: statistics.median(r[k] for r in rows) for k in keys}
 print(f"median ratio Cohort/Flower: fit {summary['ratio_fit']}x, fit+evaluate {summary['ratio_fit_evaluate']}x; "
       f"p90/p10 Cohort {summary['cohort_fit_p90_over_p10']} / {summary['cohort_fit_evaluate_p90_over_p10']}, "
-      f"Flower {summary['flower_fit_p90_over_p10']} / {summary['flower_fit_evaluate_p90_over_p10']} (fit / fit+evaluate)")
+      f"Flower {summary['flower_fit_p90_over_p10']} / {summary['flower_fit_evaluate_p90_over_p10']} (fit / fit+evaluate); "
+      f"Cohort's p90 over Flower's median {summary['cohort_fit_p90_over_flower_median']} / {summary['cohort_fit_evaluate_p90_over_flower_median']}")
 first = json.load(open(f"{work}/cohort-1.json"))
 doc = {k: first[k] for k in first if k in ("commit", "commit_dirty", "cpu_model", "cpu_flags_simd", "cpu_cores", "machine", "runtime", "library_versions", "durability", "background_load_processes", "runtime_environment")}
 doc["cohort_build"] = first.get("build", "jit")

@@ -177,6 +177,44 @@ public sealed class StateStoreTests
     }
 
     [Fact]
+    public async Task Completing_a_round_commits_its_record_and_the_runs_rounds_done_in_one_write_and_a_refused_one_writes_nothing()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, "s.db");
+        var store = new SqliteStateStore(path, syncRounds: true);
+        try
+        {
+            var ct = CancellationToken.None;
+            await store.InitializeAsync(ct);
+            var at = new DateTimeOffset(2026, 11, 30, 10, 0, 0, TimeSpan.Zero);
+            await store.SaveRunAsync(new RunRecord("r1", "name", "exp", "tabular", "fedavg", RunStatus.Running, 5, 0, "yaml: 1", at, at, null, null), ct);
+            RoundRecord Round(string run, int round) => new(run, round, RoundStatus.Done, at, at.AddSeconds(1), 0.01, 0.5, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null);
+
+            var run = await store.CompleteRoundAsync(Round("r1", 1), ct);
+            Assert.Equal(("r1", 1), (run!.Id, run.RoundsDone));
+            run = await store.CompleteRoundAsync(Round("r1", 2), ct);
+            Assert.Equal(2, run!.RoundsDone);
+            Assert.Equal(1, await store.SynchronousLevelAsync(ct));
+
+            // Refused (a round of an unknown run): nothing of it is written, and the connection is set up again.
+            await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => store.CompleteRoundAsync(Round("nope", 3), ct));
+            Assert.Equal(1, await store.SynchronousLevelAsync(ct));
+
+            // What another connection reads: both rounds and the count, as committed.
+            var reader = new SqliteStateStore(path);
+            Assert.Equal([1, 2], (await reader.ListRoundsAsync("r1", ct)).Select(r => r.Round));
+            Assert.Equal(2, (await reader.GetRunAsync("r1", ct))!.RoundsDone);
+            Assert.Empty(await reader.ListRoundsAsync("nope", ct));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_sqlite_database_at_schema_version_1_opens_and_keeps_its_rounds_without_phases()
     {
         string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);

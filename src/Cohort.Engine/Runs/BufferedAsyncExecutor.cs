@@ -186,11 +186,12 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                 CrashPoint.Reach("checkpoint", version);
                 var context2 = new RoundContext(run.Id, version, plan.Rounds, plan.Selection, plan.FitConfig(version), plan.EvaluateConfig(version), new Random(version));
                 var central = centralEvaluator is not null ? await centralEvaluator(version, global, ct) : await strategy.EvaluateCentralAsync(context2, global, ct);
-                await store.SaveRoundAsync(new RoundRecord(
+                // The version's record and the run's count of rounds done are committed together.
+                run = await store.CompleteRoundAsync(new RoundRecord(
                     run.Id, version, RoundStatus.Done, versionStarted, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
                     null, Metrics.Empty, metrics.ToMetrics(), central?.Loss, central?.Metrics ?? Metrics.Empty,
-                    failures.Count > 0 ? Describe(failures) : null), ct);
-                run = (await store.SetRoundsDoneAsync(run.Id, version, ct))!;
+                    failures.Count > 0 ? Describe(failures) : null), ct)
+                    ?? throw new RunFailedException($"version {version}: run '{run.Id}' is no longer in the state store");
                 await models.DiscardRoundResultsAsync(run.Id, -1, ct);
                 log.LogInformation("Run {Run} version {Version}: {Arrivals} updates buffered", run.Id, version, arrivals);
 

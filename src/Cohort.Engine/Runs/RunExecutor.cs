@@ -114,14 +114,14 @@ internal sealed class RunExecutor(
             // frame is still below this one, and its state (instructions, aggregation) holds the model before
             // last: a model's worth of memory that the collection before the new accumulator could not free.
             await Task.Yield();
-            global = await RunRoundAsync(run, plan, strategy, central, global, round, ct);
-            run = (await store.SetRoundsDoneAsync(run.Id, round, ct))!;
+            // The round's record and the run's count of rounds done are committed together.
+            (global, run) = await RunRoundAsync(run, plan, strategy, central, global, round, ct);
             // Only now is the round's outcome safe without them.
             await models.DiscardRoundResultsAsync(run.Id, -1, ct);
         }
     }
 
-    private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, CancellationToken ct)
+    private async Task<(ParameterSet Global, RunRecord Run)> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, CancellationToken ct)
     {
         // Node results are written behind the round, not in its way; each way out waits for them.
         var results = new NodeResultWriter(store);
@@ -137,7 +137,7 @@ internal sealed class RunExecutor(
         }
     }
 
-    private async Task<ParameterSet> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, NodeResultWriter results, CancellationToken ct)
+    private async Task<(ParameterSet Global, RunRecord Run)> RunRoundAsync(RunRecord run, Plan plan, IStrategy strategy, CentralEvaluator? centralEvaluator, ParameterSet global, int round, NodeResultWriter results, CancellationToken ct)
     {
         var started = DateTimeOffset.UtcNow;
         // Every log line of the round carries the run and round ids as fields (JSON logs) or a prefix.
@@ -356,12 +356,13 @@ internal sealed class RunExecutor(
         // The round record comes after its node results: a round found done has all of them.
         await results.FlushAsync();
         var spent = phases.ToMetrics();
-        await store.SaveRoundAsync(new RoundRecord(
+        var stored = await store.CompleteRoundAsync(new RoundRecord(
             run.Id, round, RoundStatus.Done, started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
             evaluation?.Loss, evaluation?.Metrics ?? Metrics.Empty, aggregate.Metrics,
-            central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null, spent), ct);
+            central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null, spent), ct)
+            ?? throw new RunFailedException($"round {round}: run '{run.Id}' is no longer in the state store");
         log.LogInformation("Run {Run} round {Round}: {Ok}/{Total} fit results, loss {Loss:F4}", run.Id, round, fitOk, fitOk + failures.Count, evaluation?.Loss ?? double.NaN);
-        return global;
+        return (global, stored);
     }
 
     /// <summary>

@@ -43,6 +43,17 @@ internal interface IStateStore
     /// <summary>Inserts or replaces a round.</summary>
     Task SaveRoundAsync(RoundRecord round, CancellationToken ct);
 
+    /// <summary>
+    /// Records a round done and its run's <c>rounds_done</c> as <paramref name="round"/>'s number, and returns the run as
+    /// stored now (null when there is no such run). This default makes the two writes one after the other; a store
+    /// overrides it with one transaction, so the round and the count are committed together (one flush to disk).
+    /// </summary>
+    async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, CancellationToken ct)
+    {
+        await SaveRoundAsync(round, ct);
+        return await SetRoundsDoneAsync(round.RunId, round.Round, ct);
+    }
+
     /// <summary>A run's rounds in order.</summary>
     Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct);
 

@@ -274,17 +274,43 @@ internal sealed class SqliteStateStore : IStateStore
     /// <inheritdoc />
     public Task SaveRoundAsync(RoundRecord round, CancellationToken ct)
     {
-        (string, object?)[] args = [("$run", round.RunId), ("$round", round.Round), ("$status", round.Status.ToText()), ("$started", Time(round.StartedAt)),
-            ("$finished", Time(round.FinishedAt)), ("$agg", round.AggregationSeconds), ("$loss", Finite(round.Loss)),
-            ("$metrics", ScalarJson.Serialize(round.Metrics)), ("$fit", ScalarJson.Serialize(round.FitMetrics)),
-            ("$closs", Finite(round.CentralLoss)), ("$cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("$error", round.Error),
-            ("$phases", ScalarJson.Serialize(round.Phases))];
+        var args = RoundArguments(round);
         return _rounds.WriteAsync(s =>
         {
             ct.ThrowIfCancellationRequested();
             return RoundRecordSync(s, () => s.Command(SaveRoundSql, args).ExecuteNonQuery());
         });
     }
+
+    /// <summary>The round and the run's count of rounds done in one transaction, committed as a round record is.</summary>
+    public Task<RunRecord?> CompleteRoundAsync(RoundRecord round, CancellationToken ct)
+    {
+        var args = RoundArguments(round);
+        return _rounds.WriteAsync(s =>
+        {
+            ct.ThrowIfCancellationRequested();
+            return RoundRecordSync(s, () =>
+            {
+                // Begun and committed by prepared statements (a failure closes the connection, which rolls it back).
+                s.Command("BEGIN IMMEDIATE").ExecuteNonQuery();
+                s.Command(SaveRoundSql, args).ExecuteNonQuery();
+                RunRecord? run;
+                using (var r = s.Command(SetRoundsDoneSql, ("$id", round.RunId), ("$done", round.Round)).ExecuteReader())
+                    run = r.Read() ? ReadRun(r) : null;
+                s.Command("COMMIT").ExecuteNonQuery();
+                return run;
+            });
+        });
+    }
+
+    private static (string, object?)[] RoundArguments(RoundRecord round) =>
+    [
+        ("$run", round.RunId), ("$round", round.Round), ("$status", round.Status.ToText()), ("$started", Time(round.StartedAt)),
+        ("$finished", Time(round.FinishedAt)), ("$agg", round.AggregationSeconds), ("$loss", Finite(round.Loss)),
+        ("$metrics", ScalarJson.Serialize(round.Metrics)), ("$fit", ScalarJson.Serialize(round.FitMetrics)),
+        ("$closs", Finite(round.CentralLoss)), ("$cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("$error", round.Error),
+        ("$phases", ScalarJson.Serialize(round.Phases)),
+    ];
 
     // Under --durability power the round record's commit waits for the log on disk (FULL); every other write does not.
     // A failure between the two leaves FULL set on a connection the writer then closes.

@@ -42,6 +42,19 @@ internal sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics me
     public async Task SaveRoundAsync(RoundRecord round, CancellationToken ct)
     {
         await inner.SaveRoundAsync(round, ct);
+        Recorded(round);
+    }
+
+    /// <inheritdoc />
+    public async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, CancellationToken ct)
+    {
+        var run = await inner.CompleteRoundAsync(round, ct);
+        Recorded(round);
+        return run;
+    }
+
+    private void Recorded(RoundRecord round)
+    {
         metrics.ObserveRound(round);
         // The round is recorded: a memory pass now (on its own task) is past the round, not inside it.
         hygiene?.RoundRecorded();

@@ -211,6 +211,27 @@ public sealed class CrashResumeTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_run_whose_last_model_cannot_be_flushed_to_disk_fails_instead_of_finishing()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var plan = Parse("{ name: fedavg }");
+        var store = new InMemoryStateStore();
+        string last = $"round-{Rounds:D4}.cps";
+        // Every earlier model is flushed; the last one's flush (behind its round) fails as a disk would.
+        var models = new ModelStore(_folder, true, true, ModelStore.StoredCheckpointBytes, path =>
+        {
+            if (Path.GetFileName(path) == last) throw new IOException($"fdatasync failed for {last}: Input/output error");
+            ParameterSetFile.FlushData(path);
+        });
+        var run = await NewRunAsync(plan, store);
+        var failure = await Assert.ThrowsAsync<IOException>(() => Executor(Pool(), store, models).ExecuteAsync(run, plan, 1, CancellationToken.None));
+        Assert.Equal($"fdatasync failed for {last}: Input/output error", failure.Message);
+        // Every round ran and was recorded; only the end of the run (its last model on disk) failed, and no spare is left.
+        Assert.Equal(Rounds, (await store.GetRunAsync(run.Id, CancellationToken.None))!.RoundsDone);
+        Assert.False(File.Exists(Path.Combine(_folder, run.Id, "model.spare")));
+    }
+
     /// <summary>A model store whose strategy checkpoints all hold a fresh strategy's state (as if the state were lost).</summary>
     private sealed class ForgetfulModelStore(IModelStore inner, StrategyCheckpoint fresh) : IModelStore
     {

@@ -125,6 +125,8 @@ public sealed class ModelStoreSpareTests : IDisposable
         var runFlushed = store.FlushAsync(Run);
         var third = store.SaveAsync(Run, 3, Model(3f), CancellationToken.None);
         await Task.Delay(300);
+        // The next spare waits for the flush too (one flush at a time behind the rounds).
+        Assert.False(File.Exists(Spare));
         Assert.False(runFlushed.IsCompleted, "the run's flush finished before the model's");
         Assert.False(third.IsCompleted, "the next save went ahead of the last one's flush");
         Assert.False(File.Exists(store.PathOf(Run, 3)));
@@ -152,6 +154,7 @@ public sealed class ModelStoreSpareTests : IDisposable
         Assert.Equal(expected, (await Assert.ThrowsAsync<IOException>(() => store.FlushAsync(Run))).Message);
         Assert.Equal(expected, (await Assert.ThrowsAsync<IOException>(() => store.SaveAsync(Run, 3, Model(3f), CancellationToken.None))).Message);
         Assert.False(File.Exists(store.PathOf(Run, 3)));
+        Assert.False(File.Exists(Spare)); // none is made after a failed flush
 
         // The run ends (failed): closing it neither throws the flush's error again nor leaves a spare.
         await store.CloseRunAsync(Run);

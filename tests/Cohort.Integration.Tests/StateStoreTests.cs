@@ -200,10 +200,19 @@ public sealed class StateStoreTests
             // Refused (a round of an unknown run): nothing of it is written, and the connection is set up again.
             await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => store.CompleteRoundAsync(Round("nope", 3), ct));
             Assert.Equal(1, await store.SynchronousLevelAsync(ct));
+            // Refused after the round's row went in (the count's update fails): the round's row goes with it.
+            await using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=false"))
+            {
+                await c.OpenAsync();
+                await using var cmd = c.CreateCommand();
+                cmd.CommandText = "CREATE TRIGGER refuse_three BEFORE UPDATE OF rounds_done ON runs WHEN NEW.rounds_done = 3 BEGIN SELECT RAISE(ABORT, 'three refused'); END";
+                await cmd.ExecuteNonQueryAsync();
+            }
+            Assert.Contains("three refused", (await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => store.CompleteRoundAsync(Round("r1", 3), ct))).Message, StringComparison.Ordinal);
 
             // What another connection reads: both rounds and the count, as committed.
             var reader = new SqliteStateStore(path);
-            Assert.Equal([1, 2], (await reader.ListRoundsAsync("r1", ct)).Select(r => r.Round));
+            Assert.Equal([1, 2], (await reader.ListRoundsAsync("r1", ct)).Select(r => r.Round)); // no round 3
             Assert.Equal(2, (await reader.GetRunAsync("r1", ct))!.RoundsDone);
             Assert.Empty(await reader.ListRoundsAsync("nope", ct));
         }

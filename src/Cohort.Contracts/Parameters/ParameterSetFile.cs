@@ -100,10 +100,14 @@ public static class ParameterSetFile
         return true;
     }
 
-    /// <summary>Flushes the data of the file at <paramref name="path"/> to disk (<c>fdatasync</c>), whatever handle wrote it.</summary>
+    /// <summary>
+    /// Flushes the data of the file at <paramref name="path"/> to disk (<c>fdatasync</c>), whatever handle wrote it. On Linux
+    /// a handle that only reads may flush (and a write-back error since the file was written is reported to it), so a
+    /// reader sharing the file for reading only neither refuses it nor is refused; elsewhere it opens the file to write.
+    /// </summary>
     internal static void FlushData(string path)
     {
-        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        using var file = File.OpenHandle(path, FileMode.Open, OperatingSystem.IsLinux() ? FileAccess.Read : FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
         FileData.Flush(file);
     }
 

@@ -10,9 +10,10 @@ namespace Cohort.Engine.Models;
 /// (the file system's journal thread getting a core), not the write, is most of what flushing a new file costs. A
 /// save whose spare is of another length, or could not be written, writes a new file as before.
 /// <para>
-/// A save over a spare returns once the file is in place under its name (a crash of the process keeps it); its data is
-/// flushed behind it, and the next spare is made after that flush. The next save through the same path waits for the
-/// flush first and fails with its error, so at most one file per path is ever written and not yet on disk.
+/// A save over a spare returns once the file is in place under its name (a crash of the process keeps it); on Linux its
+/// data is flushed behind it, and the next spare is made after that flush. The next save through the same path waits for
+/// the flush first and fails with its error, so at most one file per path is ever written and not yet on disk. Saves
+/// through one path come one at a time (a run saves one model, and one strategy state, at a time).
 /// </para>
 /// </summary>
 /// <param name="flush">Flushes a file's data to disk (<see cref="ParameterSetFile.FlushData"/>; a test's may wait or fail).</param>
@@ -37,6 +38,9 @@ internal sealed class SpareFiles(Action<string>? flush = null)
         try
         {
             if (!ParameterSetFile.TryWriteOver(spare, parameters)) return false;
+            // Elsewhere a flush needs a handle that may write, which a reader of the model (sharing it for reading
+            // only) would refuse, or be refused by: there the data is flushed before the rename, as for a new file.
+            if (!OperatingSystem.IsLinux()) _flush(spare);
             File.Move(spare, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -44,7 +48,7 @@ internal sealed class SpareFiles(Action<string>? flush = null)
             // The spare gone or unwritable: the save writes a new file instead (and fails there if the disk does).
             return false;
         }
-        _flushes[spare] = Task.Run(() => _flush(path), CancellationToken.None);
+        if (OperatingSystem.IsLinux()) _flushes[spare] = Task.Run(() => _flush(path), CancellationToken.None);
         return true;
     }
 
@@ -65,7 +69,7 @@ internal sealed class SpareFiles(Action<string>? flush = null)
         }
         foreach (var (spare, pending) in Under(_spares, folder))
         {
-            await pending;
+            await pending.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             _spares.TryRemove(KeyValuePair.Create(spare, pending));
             try
             {
@@ -94,15 +98,17 @@ internal sealed class SpareFiles(Action<string>? flush = null)
         var flushing = FlushedAsync(spare);
         _spares[spare] = Task.Run(async () =>
         {
+            // A failed flush is the next save's to throw (FlushedAsync); no spare is made after it.
+            await flushing.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            if (!flushing.IsCompletedSuccessfully) return false;
             try
             {
-                await flushing;
                 ParameterSetFile.WriteSpare(spare, length);
                 return true;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
             {
-                // The run's folder gone, the disk full, the last flush failed (the next save throws that): the next save writes a new file.
+                // The run's folder gone, the disk full: the next save writes a new file.
                 return false;
             }
         });

@@ -44,19 +44,36 @@ internal sealed class RunExecutor(
         }
     }
 
+    // A run that failed or was stopped still gets its last model's flush; a flush that fails then is the operator's to know,
+    // not the run's error (which is already another).
+    private async Task FlushStoppedRunAsync(string runId)
+    {
+        try
+        {
+            await models.FlushAsync(runId);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("Run {Run}: flushing its last model to disk failed ({Error}); a power loss may take that round's model", runId, e.Message);
+        }
+    }
+
     /// <summary>Runs (or resumes) <paramref name="run"/> with a strategy built by the caller; the plan's personalisation and privacy still wrap it.</summary>
     public async Task ExecuteAsync(RunRecord run, Plan plan, IStrategy strategy, int startRound, CancellationToken ct)
     {
+        bool flushed = false;
         try
         {
             await ExecuteRoundsAsync(run, plan, strategy, startRound, ct);
             // The last model's flush ran behind its round; the run is done once that model is on disk too.
             await models.FlushAsync(run.Id);
+            flushed = true;
         }
         finally
         {
             _refusals.TryRemove(run.Id, out _);
             _progress.Clear(run.Id);
+            if (!flushed) await FlushStoppedRunAsync(run.Id);
             // Finished, failed or stopped: no spare file waits in the run's folder for a next save (a resumed run makes new ones).
             await models.CloseRunAsync(run.Id);
         }
@@ -299,7 +316,7 @@ internal sealed class RunExecutor(
             if (checkpoint is not null)
             {
                 await models.SaveCheckpointAsync(run.Id, round, checkpoint, ct);
-                // On disk: the strategy may now change the buffers it shares with it (FedAvgM's velocity) without a copy.
+                // Written to its file: the strategy may now change the buffers it shares with it (FedAvgM's velocity) without a copy.
                 checkpoint.MarkWritten();
             }
         }, ct);

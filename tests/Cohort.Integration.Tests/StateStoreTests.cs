@@ -89,6 +89,15 @@ public sealed class StateStoreTests
         Assert.Null(await store.SetRoundsDoneAsync("missing", 1, ct));
         Assert.Null(await store.GetRunAsync("missing", ct));
 
+        // A round completed: its record and the count in one write (one statement in PostgreSQL, one transaction in SQLite).
+        var completed = await store.CompleteRoundAsync(new RoundRecord("r1", 4, RoundStatus.Done, created, created.AddSeconds(4), 0.01, 0.25, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct);
+        Assert.Equal(run with { RoundsDone = 4 }, completed);
+        Assert.Equal((4, 0.25), ((await store.ListRoundsAsync("r1", ct))[^1].Round, (await store.ListRoundsAsync("r1", ct))[^1].Loss!.Value));
+        // A round of a run that is not there is refused (its run is its foreign key), and the count of no run changes.
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => store.CompleteRoundAsync(new RoundRecord("missing", 1, RoundStatus.Done, created, created, 0.01, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct));
+        await store.DeleteRoundsAfterAsync("r1", 3, ct);
+        await store.SaveRunAsync(run with { RoundsDone = 3 }, ct);
+
         // Saved again (finished), the run keeps its rounds and node results, and a round saved again is one row.
         await store.SaveRunAsync(run with { Status = RunStatus.Finished, RoundsDone = 3, FinishedAt = created.AddMinutes(1) }, ct);
         await store.SaveRoundAsync(new RoundRecord("r1", 3, RoundStatus.Failed, created, created.AddSeconds(9), 0.02, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, "late"), ct);

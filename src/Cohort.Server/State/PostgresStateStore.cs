@@ -129,18 +129,30 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
         : await QueryAsync($"SELECT {RunColumns} FROM runs WHERE status = @s ORDER BY created_at DESC, id DESC", ReadRun, ct, ("s", status.Value.ToText()));
 
     /// <inheritdoc />
-    public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync("""
+    public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync(SaveRoundSql, ct, RoundArguments(round));
+
+    /// <summary>The round and the run's count of rounds done in one statement (a data-modifying <c>WITH</c>), so one commit.</summary>
+    public async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, CancellationToken ct) => (await QueryAsync(
+        $"WITH saved AS ({SaveRoundSql} RETURNING 1) UPDATE runs SET rounds_done = @round WHERE id = @run RETURNING {RunColumns}",
+        ReadRun, ct, RoundArguments(round))).FirstOrDefault();
+
+    private const string SaveRoundSql = """
         INSERT INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases)
         VALUES (@run, @round, @status, @started, @finished, @agg, @loss, @metrics, @fit, @closs, @cmetrics, @error, @phases)
         ON CONFLICT (run_id, round) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
           finished_at = excluded.finished_at, aggregation_seconds = excluded.aggregation_seconds, loss = excluded.loss,
           metrics = excluded.metrics, fit_metrics = excluded.fit_metrics, central_loss = excluded.central_loss,
           central_metrics = excluded.central_metrics, error = excluded.error, phases = excluded.phases
-        """, ct, ("run", round.RunId), ("round", round.Round), ("status", round.Status.ToText()), ("started", round.StartedAt),
+        """;
+
+    private static (string Name, object? Value)[] RoundArguments(RoundRecord round) =>
+    [
+        ("run", round.RunId), ("round", round.Round), ("status", round.Status.ToText()), ("started", round.StartedAt),
         ("finished", round.FinishedAt), ("agg", round.AggregationSeconds), ("loss", Finite(round.Loss)),
         ("metrics", ScalarJson.Serialize(round.Metrics)), ("fit", ScalarJson.Serialize(round.FitMetrics)),
         ("closs", Finite(round.CentralLoss)), ("cmetrics", ScalarJson.Serialize(round.CentralMetrics)), ("error", round.Error),
-        ("phases", ScalarJson.Serialize(round.Phases)));
+        ("phases", ScalarJson.Serialize(round.Phases)),
+    ];
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<RoundRecord>> ListRoundsAsync(string runId, CancellationToken ct) => await QueryAsync(

@@ -92,7 +92,9 @@ public sealed class AccessTests(Federation federation, Browser browser)
         await page.GotoAsync(DashboardUrl.Of(federation, $"/runs/{federation.HeartRun}"));
         await page.FillAsync("input[name=token]", federation.Host.AdminToken);
         await page.ClickAsync("#login button");
-        await page.WaitForURLAsync($"**/runs/{federation.HeartRun}");
+        // The redirect's target and the cookie it set are what is checked: waiting for the page's load event as well
+        // (the default) once timed out on a loaded CI machine with the network idle and the URL already there.
+        await page.WaitForURLAsync($"**/runs/{federation.HeartRun}", new() { WaitUntil = Microsoft.Playwright.WaitUntilState.Commit });
         var cookie = Assert.Single(await page.Context.CookiesAsync(), c => c.Name == "cohort_session");
         Assert.True(cookie.HttpOnly);
         Assert.True(cookie.Secure);

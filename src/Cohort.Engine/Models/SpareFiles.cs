@@ -64,12 +64,12 @@ internal sealed class SpareFiles(Action<string>? flush = null)
         foreach (var (spare, flushing) in Under(_flushes, folder))
         {
             // A failed flush was the run's to report (FlushedUnderAsync, the next save); here the run is over.
-            await flushing.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            await flushing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             _flushes.TryRemove(KeyValuePair.Create(spare, flushing));
         }
         foreach (var (spare, pending) in Under(_spares, folder))
         {
-            await pending.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            await ((Task)pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             _spares.TryRemove(KeyValuePair.Create(spare, pending));
             try
             {
@@ -99,7 +99,7 @@ internal sealed class SpareFiles(Action<string>? flush = null)
         _spares[spare] = Task.Run(async () =>
         {
             // A failed flush is the next save's to throw (FlushedAsync); no spare is made after it.
-            await flushing.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            await flushing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             if (!flushing.IsCompletedSuccessfully) return false;
             try
             {

@@ -149,7 +149,7 @@ internal sealed class RunExecutor(
         catch when (!results.FlushAsync().IsCompleted)
         {
             // A failed or stopped round still records the results it had, as before; the round's own error is the one reported.
-            await results.FlushAsync().ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            await results.FlushAsync().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             throw;
         }
     }
@@ -365,7 +365,7 @@ internal sealed class RunExecutor(
         catch when (!saving.IsCompleted)
         {
             // Not left writing behind a failed round: a resumed run may read this folder next.
-            await saving.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            await saving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             throw;
         }
 

@@ -109,6 +109,9 @@ internal static class RoundOverheadBench
                     var finished = detail.Rounds.Where(x => x.Round >= WarmUpRounds).OrderBy(x => x.Round).Select(x => x.FinishedAt).ToArray();
                     var intervals = finished.Zip(finished.Skip(1), (a, b) => RunReport.Seconds(a, b) * 1000).ToArray();
                     PrintDistribution(figures, $"{prefix}.interval_ms", intervals);
+                    // What no phase covers: the round's record committed (flushed to disk under --durability power), its kept
+                    // results discarded, the next round begun. Its tail is where that commit's flush shows.
+                    PrintDistribution(figures, $"{prefix}.between_rounds_ms", BetweenRounds(detail.Rounds.Where(x => x.Round >= WarmUpRounds).Select(x => (x.Round, x.StartedAt, x.FinishedAt))));
                     if (cpuFrom is { } from && detail.Run.RoundsDone > from.Rounds)
                     {
                         int counted = detail.Run.RoundsDone - from.Rounds;
@@ -119,7 +122,12 @@ internal static class RoundOverheadBench
                     Print(figures, $"{prefix}.node_compute_ms.median", Median(measured.Select(x => x.Nodes.Count == 0 ? 0 : x.Nodes.Max(nr => nr.DurationSeconds) * 1000)));
                     // Where the span goes, phase by phase, as the server timed it (phase_seconds of each round).
                     foreach (string phase in Engine.Runs.RoundPhaseTimer.Names.Where(p => measured.Any(x => x.PhaseSeconds.ContainsKey(p))))
-                        Print(figures, $"{prefix}.phase.{phase}_ms.median", Median(measured.Select(x => x.PhaseSeconds.TryGetValue(phase, out double seconds) ? seconds * 1000 : 0)));
+                    {
+                        var spent = measured.Select(x => x.PhaseSeconds.TryGetValue(phase, out double seconds) ? seconds * 1000 : 0).Order().ToArray();
+                        // The median says where a round's time goes, the p90 which phase its slow rounds lose it in.
+                        Print(figures, $"{prefix}.phase.{phase}_ms.median", spent[spent.Length / 2]);
+                        Print(figures, $"{prefix}.phase.{phase}_ms.p90", spent[spent.Length * 9 / 10]);
+                    }
                 }
                 var (rss, peak) = server.Memory();
                 Print(figures, "server.rss_mib", rss);
@@ -145,6 +153,19 @@ internal static class RoundOverheadBench
         Print(figures, $"{name}.p10", p10);
         Print(figures, $"{name}.p90", p90);
         Print(figures, $"{name}.p90_over_p10", p90 / p10);
+    }
+
+    /// <summary>
+    /// Milliseconds from each round's finish (as the server records it, before the round's record is committed) to the next
+    /// round's start, for the rounds given whose next round is given too.
+    /// </summary>
+    internal static double[] BetweenRounds(IEnumerable<(int Round, string StartedAt, string FinishedAt)> rounds)
+    {
+        var byRound = rounds.ToDictionary(x => x.Round);
+        return byRound.Keys.Order()
+            .Where(r => byRound.ContainsKey(r + 1))
+            .Select(r => RunReport.Seconds(byRound[r].FinishedAt, byRound[r + 1].StartedAt) * 1000)
+            .ToArray();
     }
 
     private static double Median(IEnumerable<double> values)

@@ -86,6 +86,62 @@ public sealed class NodeResultWriterTests
         Assert.Equal(["a", "b", "c"], (await store.ListNodeResultsAsync("r", CancellationToken.None)).Select(r => r.Node));
     }
 
+    [Fact]
+    public async Task Results_held_when_their_round_ends_are_taken_for_its_record_and_never_written_by_the_writer()
+    {
+        var store = new RecordingStore();
+        // A hold longer than the test: nothing is written unless asked.
+        var writer = new NodeResultWriter(store, TimeSpan.FromMinutes(5));
+        writer.Add(Result("a"));
+        writer.Add(Result("b"));
+
+        var held = await writer.TakeHeldAsync().WaitAsync(Deadline);
+
+        Assert.Equal(["a", "b"], held.Select(r => r.Node));
+        await writer.FlushAsync().WaitAsync(Deadline);
+        Assert.Empty(store.Log);
+    }
+
+    [Fact]
+    public async Task A_result_no_round_takes_is_written_once_the_hold_has_passed()
+    {
+        var store = new RecordingStore();
+        var writer = new NodeResultWriter(store, TimeSpan.FromMilliseconds(50));
+        writer.Add(Result("a"));
+        writer.Add(Result("b"));
+
+        // Nobody flushes or takes them: the hold's end writes both as one batch.
+        var deadline = DateTime.UtcNow + Deadline;
+        while (store.Log.Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
+
+        Assert.Equal(["results 1 2"], store.Log);
+        Assert.Empty(await writer.TakeHeldAsync().WaitAsync(Deadline));
+        Assert.Equal(["a", "b"], (await store.ListNodeResultsAsync("r", CancellationToken.None)).Select(r => r.Node));
+    }
+
+    [Fact]
+    public async Task Taking_the_held_results_waits_for_the_batch_being_written_and_leaves_it_out()
+    {
+        var store = new RecordingStore { HoldResults = true };
+        var writer = new NodeResultWriter(store, TimeSpan.FromMinutes(5));
+        writer.Add(Result("a"));
+        // Written now, and held in the store; b and c arrive after it.
+        var flushing = writer.FlushAsync();
+        await store.Writing.WaitAsync(Deadline);
+        writer.Add(Result("b"));
+        writer.Add(Result("c"));
+
+        var taking = writer.TakeHeldAsync();
+        Assert.False(taking.IsCompleted);
+        store.Release();
+        var held = await taking.WaitAsync(Deadline);
+        await flushing.WaitAsync(Deadline);
+
+        Assert.Equal(["b", "c"], held.Select(r => r.Node));
+        Assert.Equal(["results 1 1"], store.Log);
+        Assert.Equal(["a"], (await store.ListNodeResultsAsync("r", CancellationToken.None)).Select(r => r.Node));
+    }
+
     private static NodeResultRecord Result(string node) =>
         new("r", 1, node, "fit", true, null, 1, null, Metrics.Empty, 0, 0, DateTimeOffset.UtcNow);
 

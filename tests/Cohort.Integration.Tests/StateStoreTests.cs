@@ -89,12 +89,15 @@ public sealed class StateStoreTests
         Assert.Null(await store.SetRoundsDoneAsync("missing", 1, ct));
         Assert.Null(await store.GetRunAsync("missing", ct));
 
-        // A round completed: its record and the count in one write (one statement in PostgreSQL, one transaction in SQLite).
-        var completed = await store.CompleteRoundAsync(new RoundRecord("r1", 4, RoundStatus.Done, created, created.AddSeconds(4), 0.01, 0.25, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct);
+        // A round completed with the node results not yet written: they, its record and the count in one transaction in
+        // SQLite (in PostgreSQL the results first, then one statement).
+        var completed = await store.CompleteRoundAsync(new RoundRecord("r1", 4, RoundStatus.Done, created, created.AddSeconds(4), 0.01, 0.25, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null),
+            [new NodeResultRecord("r1", 4, "a", "fit", true, null, 10, 0.5, Metrics.Empty, 0.2, 1024, created), new NodeResultRecord("r1", 4, "b", "fit", true, null, 12, 0.4, Metrics.Empty, 0.3, 1024, created)], ct);
         Assert.Equal(run with { RoundsDone = 4 }, completed);
         Assert.Equal((4, 0.25), ((await store.ListRoundsAsync("r1", ct))[^1].Round, (await store.ListRoundsAsync("r1", ct))[^1].Loss!.Value));
+        Assert.Equal(["a", "b"], (await store.ListNodeResultsAsync("r1", ct)).Where(x => x.Round == 4).Select(x => x.Node));
         // A round of a run that is not there is refused (its run is its foreign key), and the count of no run changes.
-        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => store.CompleteRoundAsync(new RoundRecord("missing", 1, RoundStatus.Done, created, created, 0.01, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), ct));
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => store.CompleteRoundAsync(new RoundRecord("missing", 1, RoundStatus.Done, created, created, 0.01, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null), [], ct));
         await store.DeleteRoundsAfterAsync("r1", 3, ct);
         await store.SaveRunAsync(run with { RoundsDone = 3 }, ct);
 
@@ -186,7 +189,7 @@ public sealed class StateStoreTests
     }
 
     [Fact]
-    public async Task Completing_a_round_commits_its_record_and_the_runs_rounds_done_in_one_write_and_a_refused_one_writes_nothing()
+    public async Task Completing_a_round_commits_its_held_node_results_its_record_and_the_runs_rounds_done_in_one_write_and_a_refused_one_writes_nothing()
     {
         string dir = Path.Combine(Path.GetTempPath(), "cohort-store-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
@@ -200,16 +203,18 @@ public sealed class StateStoreTests
             await store.SaveRunAsync(new RunRecord("r1", "name", "exp", "tabular", "fedavg", RunStatus.Running, 5, 0, "yaml: 1", at, at, null, null), ct);
             RoundRecord Round(string run, int round) => new(run, round, RoundStatus.Done, at, at.AddSeconds(1), 0.01, 0.5, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, null);
 
-            var run = await store.CompleteRoundAsync(Round("r1", 1), ct);
+            NodeResultRecord[] Results(string run, int round) => [new(run, round, "a", "fit", true, null, 10, 0.5, Metrics.Empty, 0.2, 1024, at), new(run, round, "b", "evaluate", true, null, 10, 0.5, Metrics.Empty, 0.2, 0, at)];
+
+            var run = await store.CompleteRoundAsync(Round("r1", 1), Results("r1", 1), ct);
             Assert.Equal(("r1", 1), (run!.Id, run.RoundsDone));
-            run = await store.CompleteRoundAsync(Round("r1", 2), ct);
+            run = await store.CompleteRoundAsync(Round("r1", 2), [], ct);
             Assert.Equal(2, run!.RoundsDone);
             Assert.Equal(1, await store.SynchronousLevelAsync(ct));
 
             // Refused (a round of an unknown run): nothing of it is written, and the connection is set up again.
-            await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => store.CompleteRoundAsync(Round("nope", 3), ct));
+            await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => store.CompleteRoundAsync(Round("nope", 3), [], ct));
             Assert.Equal(1, await store.SynchronousLevelAsync(ct));
-            // Refused after the round's row went in (the count's update fails): the round's row goes with it.
+            // Refused after the node results' and the round's rows went in (the count's update fails): they go with it.
             await using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=false"))
             {
                 await c.OpenAsync();
@@ -217,11 +222,13 @@ public sealed class StateStoreTests
                 cmd.CommandText = "CREATE TRIGGER refuse_three BEFORE UPDATE OF rounds_done ON runs WHEN NEW.rounds_done = 3 BEGIN SELECT RAISE(ABORT, 'three refused'); END";
                 await cmd.ExecuteNonQueryAsync();
             }
-            Assert.Contains("three refused", (await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => store.CompleteRoundAsync(Round("r1", 3), ct))).Message, StringComparison.Ordinal);
+            Assert.Contains("three refused", (await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => store.CompleteRoundAsync(Round("r1", 3), Results("r1", 3), ct))).Message, StringComparison.Ordinal);
 
-            // What another connection reads: both rounds and the count, as committed.
+            // What another connection reads: both rounds and the count, as committed, and round 1's results.
             var reader = new SqliteStateStore(path);
             Assert.Equal([1, 2], (await reader.ListRoundsAsync("r1", ct)).Select(r => r.Round)); // no round 3
+            // (listed by round, phase, node: b's evaluation before a's fit)
+            Assert.Equal([(1, "b"), (1, "a")], (await reader.ListNodeResultsAsync("r1", ct)).Select(r => (r.Round, r.Node))); // none of round 3
             Assert.Equal(2, (await reader.GetRunAsync("r1", ct))!.RoundsDone);
             Assert.Empty(await reader.ListRoundsAsync("nope", ct));
         }

@@ -190,7 +190,7 @@ internal sealed class BufferedAsyncExecutor(INodePool pool, IStateStore store, I
                 run = await store.CompleteRoundAsync(new RoundRecord(
                     run.Id, version, RoundStatus.Done, versionStarted, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
                     null, Metrics.Empty, metrics.ToMetrics(), central?.Loss, central?.Metrics ?? Metrics.Empty,
-                    failures.Count > 0 ? Describe(failures) : null), ct)
+                    failures.Count > 0 ? Describe(failures) : null), [], ct)
                     ?? throw new RunFailedException($"version {version}: run '{run.Id}' is no longer in the state store");
                 await models.DiscardRoundResultsAsync(run.Id, -1, ct);
                 log.LogInformation("Run {Run} version {Version}: {Arrivals} updates buffered", run.Id, version, arrivals);

@@ -370,13 +370,14 @@ internal sealed class RunExecutor(
         }
 
         phases.Switch(RoundPhase.Persist);
-        // The round record comes after its node results: a round found done has all of them.
-        await results.FlushAsync();
+        // The round record comes after its node results: a round found done has all of them. Those the writer still holds
+        // are committed with it.
+        var unwritten = await results.TakeHeldAsync();
         var spent = phases.ToMetrics();
         var stored = await store.CompleteRoundAsync(new RoundRecord(
             run.Id, round, RoundStatus.Done, started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
             evaluation?.Loss, evaluation?.Metrics ?? Metrics.Empty, aggregate.Metrics,
-            central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null, spent), ct)
+            central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null, spent), unwritten, ct)
             ?? throw new RunFailedException($"round {round}: run '{run.Id}' is no longer in the state store");
         log.LogInformation("Run {Run} round {Round}: {Ok}/{Total} fit results, loss {Loss:F4}", run.Id, round, fitOk, fitOk + failures.Count, evaluation?.Loss ?? double.NaN);
         return (global, stored);

@@ -44,12 +44,14 @@ internal interface IStateStore
     Task SaveRoundAsync(RoundRecord round, CancellationToken ct);
 
     /// <summary>
-    /// Records a round done and its run's <c>rounds_done</c> as <paramref name="round"/>'s number, and returns the run as
-    /// stored now (null when there is no such run). This default makes the two writes one after the other; a store
-    /// overrides it with one transaction, so the round and the count are committed together (one flush to disk).
+    /// Records a round done, after the node <paramref name="results"/> not yet written (in order, before the round), and
+    /// its run's <c>rounds_done</c> as <paramref name="round"/>'s number; returns the run as stored now (null when there
+    /// is no such run). This default makes the writes one after the other; a store overrides it with one transaction, so
+    /// the results, the round and the count are committed together (one flush to disk).
     /// </summary>
-    async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, CancellationToken ct)
+    async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
     {
+        if (results.Count > 0) await AddNodeResultsAsync(results, ct);
         await SaveRoundAsync(round, ct);
         return await SetRoundsDoneAsync(round.RunId, round.Round, ct);
     }

@@ -282,8 +282,8 @@ internal sealed class SqliteStateStore : IStateStore
         });
     }
 
-    /// <summary>The round and the run's count of rounds done in one transaction, committed as a round record is.</summary>
-    public Task<RunRecord?> CompleteRoundAsync(RoundRecord round, CancellationToken ct)
+    /// <summary>The node results not yet written, the round and the run's count of rounds done in one transaction, committed as a round record is.</summary>
+    public Task<RunRecord?> CompleteRoundAsync(RoundRecord round, IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
     {
         var args = RoundArguments(round);
         return _rounds.WriteAsync(s =>
@@ -293,6 +293,7 @@ internal sealed class SqliteStateStore : IStateStore
             {
                 // Begun and committed by prepared statements (a failure closes the connection, which rolls it back).
                 s.Command("BEGIN IMMEDIATE").ExecuteNonQuery();
+                foreach (var x in results) InsertNodeResult(s, x);
                 s.Command(SaveRoundSql, args).ExecuteNonQuery();
                 RunRecord? run;
                 using (var r = s.Command(SetRoundsDoneSql, ("$id", round.RunId), ("$done", round.Round)).ExecuteReader())
@@ -351,16 +352,16 @@ internal sealed class SqliteStateStore : IStateStore
             ct.ThrowIfCancellationRequested();
             // Begun and committed by prepared statements too (a failure closes the connection, which rolls it back).
             s.Command("BEGIN IMMEDIATE").ExecuteNonQuery();
-            foreach (var x in results)
-            {
-                s.Command(AddNodeResultSql, ("$run", x.RunId), ("$round", x.Round), ("$node", x.Node), ("$phase", x.Phase), ("$ok", x.Ok ? 1 : 0),
-                    ("$error", x.Error), ("$examples", x.Examples), ("$loss", Finite(x.Loss)), ("$metrics", ScalarJson.Serialize(x.Metrics)),
-                    ("$duration", x.DurationSeconds), ("$upload", x.UploadBytes), ("$at", Time(x.At))).ExecuteNonQuery();
-            }
+            foreach (var x in results) InsertNodeResult(s, x);
             s.Command("COMMIT").ExecuteNonQuery();
             return true;
         });
     }
+
+    private static void InsertNodeResult(SqliteRoundWriter.Statements s, NodeResultRecord x) =>
+        s.Command(AddNodeResultSql, ("$run", x.RunId), ("$round", x.Round), ("$node", x.Node), ("$phase", x.Phase), ("$ok", x.Ok ? 1 : 0),
+            ("$error", x.Error), ("$examples", x.Examples), ("$loss", Finite(x.Loss)), ("$metrics", ScalarJson.Serialize(x.Metrics)),
+            ("$duration", x.DurationSeconds), ("$upload", x.UploadBytes), ("$at", Time(x.At))).ExecuteNonQuery();
 
     private const string AddNodeResultSql = """
         INSERT INTO node_results(run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at)

@@ -46,9 +46,10 @@ internal sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics me
     }
 
     /// <inheritdoc />
-    public async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, CancellationToken ct)
+    public async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
     {
-        var run = await inner.CompleteRoundAsync(round, ct);
+        var run = await inner.CompleteRoundAsync(round, results, ct);
+        foreach (var result in results) metrics.ObserveTask(result);
         Recorded(round);
         return run;
     }

@@ -131,10 +131,17 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
     /// <inheritdoc />
     public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync(SaveRoundSql, ct, RoundArguments(round));
 
-    /// <summary>The round and the run's count of rounds done in one statement (a data-modifying <c>WITH</c>), so one commit.</summary>
-    public async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, CancellationToken ct) => (await QueryAsync(
-        $"WITH saved AS ({SaveRoundSql} RETURNING 1) UPDATE runs SET rounds_done = @round WHERE id = @run RETURNING {RunColumns}",
-        ReadRun, ct, RoundArguments(round))).FirstOrDefault();
+    /// <summary>
+    /// The node results not yet written first, each in its own statement as <see cref="AddNodeResultAsync"/> writes it; then
+    /// the round and the run's count of rounds done in one statement (a data-modifying <c>WITH</c>), so one commit.
+    /// </summary>
+    public async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
+    {
+        foreach (var result in results) await AddNodeResultAsync(result, ct);
+        return (await QueryAsync(
+            $"WITH saved AS ({SaveRoundSql} RETURNING 1) UPDATE runs SET rounds_done = @round WHERE id = @run RETURNING {RunColumns}",
+            ReadRun, ct, RoundArguments(round))).FirstOrDefault();
+    }
 
     private const string SaveRoundSql = """
         INSERT INTO rounds(run_id, round, status, started_at, finished_at, aggregation_seconds, loss, metrics, fit_metrics, central_loss, central_metrics, error, phases)

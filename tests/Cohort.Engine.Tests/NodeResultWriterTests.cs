@@ -120,7 +120,7 @@ public sealed class NodeResultWriterTests
     }
 
     [Fact]
-    public async Task Taking_the_held_results_waits_for_the_batch_being_written_and_leaves_it_out()
+    public async Task Taking_the_held_results_waits_until_no_batch_is_being_written_and_the_writer_stores_those_queued_meanwhile()
     {
         var store = new RecordingStore { HoldResults = true };
         var writer = new NodeResultWriter(store, TimeSpan.FromMinutes(5));
@@ -137,9 +137,46 @@ public sealed class NodeResultWriterTests
         var held = await taking.WaitAsync(Deadline);
         await flushing.WaitAsync(Deadline);
 
-        Assert.Equal(["b", "c"], held.Select(r => r.Node));
+        // The writer went on from a's batch to b and c (queued behind it, in order): nothing is left to take.
+        Assert.Empty(held);
+        Assert.Equal(["results 1 1", "results 1 2"], store.Log);
+        Assert.Equal(["a", "b", "c"], (await store.ListNodeResultsAsync("r", CancellationToken.None)).Select(r => r.Node));
+    }
+
+    [Fact]
+    public async Task A_batch_the_store_refuses_is_thrown_by_the_next_take_and_flush_and_later_results_still_get_their_batch()
+    {
+        var store = new RecordingStore { RefuseNode = "a" };
+        var writer = new NodeResultWriter(store, TimeSpan.FromMilliseconds(20));
+        writer.Add(Result("a"));
+        var deadline = DateTime.UtcNow + Deadline;
+        while (store.Refusals == 0 && DateTime.UtcNow < deadline) await Task.Delay(5);
+        writer.Add(Result("b"));
+
+        // b's batch is written by the hold's end although a's failed; the failure is not forgotten.
+        while (store.Log.Count == 0 && DateTime.UtcNow < deadline) await Task.Delay(5);
         Assert.Equal(["results 1 1"], store.Log);
-        Assert.Equal(["a"], (await store.ListNodeResultsAsync("r", CancellationToken.None)).Select(r => r.Node));
+        Assert.Equal(["b"], (await store.ListNodeResultsAsync("r", CancellationToken.None)).Select(r => r.Node));
+        Assert.Equal("refused a", (await Assert.ThrowsAsync<IOException>(() => writer.TakeHeldAsync())).Message);
+        Assert.Equal("refused a", (await Assert.ThrowsAsync<IOException>(() => writer.FlushAsync())).Message);
+    }
+
+    [Fact]
+    public async Task Results_a_round_could_not_commit_are_stored_by_the_flush_on_its_way_out()
+    {
+        // The round record's commit fails (the store refuses round 2): the run stops with the store's error, and round 2's
+        // results, which the writer held for that commit, are still stored, as they were before the round record took them.
+        var store = new RecordingStore { RefuseRound = 2 };
+        var refused = await Assert.ThrowsAsync<IOException>(() => InProcessRun.RunAsync(Parse(rounds: 3), Pool(() => new StepApp()), StrategyServices.None, store, new InMemoryModelStore())
+            .WaitAsync(Deadline));
+
+        Assert.Equal("round 2 refused", refused.Message);
+        var run = Assert.Single(await store.ListRunsAsync(null, CancellationToken.None));
+        Assert.Equal(1, run.RoundsDone);
+        var stored = await store.ListNodeResultsAsync(run.Id, CancellationToken.None);
+        Assert.Equal(8, stored.Count(r => r.Round == 1));
+        Assert.Equal(8, stored.Count(r => r.Round == 2));
+        Assert.DoesNotContain(store.Log, e => e == "round 2");
     }
 
     private static NodeResultRecord Result(string node) =>
@@ -174,6 +211,17 @@ public sealed class NodeResultWriterTests
 
         public bool SlowResults { get; init; }
 
+        /// <summary>A batch with this node's result is refused (an <see cref="IOException"/>).</summary>
+        public string? RefuseNode { get; init; }
+
+        /// <summary>This round's completion is refused (an <see cref="IOException"/>) and writes nothing.</summary>
+        public int? RefuseRound { get; init; }
+
+        private int _refusals;
+
+        /// <summary>Batches refused so far.</summary>
+        public int Refusals => Volatile.Read(ref _refusals);
+
         public List<string> Log
         {
             get
@@ -197,11 +245,24 @@ public sealed class NodeResultWriterTests
             _writing.TrySetResult();
             if (HoldResults) await _released.Task;
             if (SlowResults) await Task.Delay(20, ct);
+            if (RefuseNode is { } refused && results.Any(r => r.Node == refused))
+            {
+                Interlocked.Increment(ref _refusals);
+                throw new IOException($"refused {refused}");
+            }
             foreach (var r in results) await _inner.AddNodeResultAsync(r, ct);
             Note($"results {results[0].Round} {results.Count}");
         }
 
         public Task AddNodeResultAsync(NodeResultRecord result, CancellationToken ct) => AddNodeResultsAsync([result], ct);
+
+        public async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
+        {
+            if (round.Round == RefuseRound) throw new IOException($"round {round.Round} refused");
+            if (results.Count > 0) await AddNodeResultsAsync(results, ct);
+            await SaveRoundAsync(round, ct);
+            return await ((IStateStore)_inner).SetRoundsDoneAsync(round.RunId, round.Round, ct);
+        }
 
         public async Task SaveRoundAsync(RoundRecord round, CancellationToken ct)
         {

@@ -15,8 +15,8 @@ internal sealed class NodeResultWriter(IStateStore store, TimeSpan hold)
 {
     /// <summary>
     /// How long a result waits for others, or for its round's end: a round of a few milliseconds commits its results with
-    /// its record, and a long round's results are still in the state store (the dashboard, <c>cohort runs show</c>) at
-    /// most this long after they arrive.
+    /// its record, and a long round's results reach the state store (the dashboard's run page) this long after the first of
+    /// them arrives, plus the time of the write.
     /// </summary>
     public static readonly TimeSpan Hold = TimeSpan.FromMilliseconds(100);
 
@@ -25,6 +25,8 @@ internal sealed class NodeResultWriter(IStateStore store, TimeSpan hold)
     private Task _writing = Task.CompletedTask;
     private bool _draining;
     private ITimer? _due;
+    // The first batch the store refused: thrown by every later flush or take, so a round never counts as recorded without it.
+    private Exception? _failure;
 
     /// <summary>A writer that holds each batch for <see cref="Hold"/>.</summary>
     public NodeResultWriter(IStateStore store)
@@ -38,36 +40,61 @@ internal sealed class NodeResultWriter(IStateStore store, TimeSpan hold)
         lock (_gate)
         {
             _queued.Add(record);
-            if (_draining || _due is not null) return;
-            _due = TimeProvider.System.CreateTimer(_ => Drain(), null, hold, Timeout.InfiniteTimeSpan);
+            if (!_draining) ArmDue();
         }
     }
 
     /// <summary>Writes everything queued now and waits until every result added so far is stored; throws what the store threw.</summary>
-    public Task FlushAsync()
+    public async Task FlushAsync()
     {
         Drain();
-        lock (_gate) return _writing;
+        Task writing;
+        lock (_gate) writing = _writing;
+        await writing;
+        ThrowIfFailed();
     }
 
     /// <summary>
-    /// The results queued and not yet being written, in order, for the caller to commit with its round; once the batch being
-    /// written (results that arrived before them) is stored. Throws what the store threw for that batch.
+    /// The results queued and not yet written, in order, for the caller to commit with its round, once no batch is being
+    /// written (results that arrived before them). Throws what the store threw for any batch, the results still queued;
+    /// a caller whose commit of them fails gives them back (<see cref="Requeue"/>).
     /// </summary>
     public async Task<IReadOnlyList<NodeResultRecord>> TakeHeldAsync()
     {
-        NodeResultRecord[] held;
-        Task writing;
+        while (true)
+        {
+            Task writing;
+            lock (_gate)
+            {
+                CancelDue();
+                if (!_draining)
+                {
+                    ThrowIfFailed();
+                    NodeResultRecord[] held = [.. _queued];
+                    _queued.Clear();
+                    return held;
+                }
+                writing = _writing;
+            }
+            await writing;
+        }
+    }
+
+    /// <summary>Puts results taken by <see cref="TakeHeldAsync"/> back in front of any queued since, for a flush to write.</summary>
+    public void Requeue(IReadOnlyList<NodeResultRecord> results)
+    {
+        lock (_gate) _queued.InsertRange(0, results);
+    }
+
+    private void ThrowIfFailed()
+    {
         lock (_gate)
         {
-            CancelDue();
-            held = [.. _queued];
-            _queued.Clear();
-            writing = _writing;
+            if (_failure is { } failure) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
-        await writing;
-        return held;
     }
+
+    private void ArmDue() => _due ??= TimeProvider.System.CreateTimer(_ => Drain(), null, hold, Timeout.InfiniteTimeSpan);
 
     private void Drain()
     {
@@ -107,9 +134,15 @@ internal sealed class NodeResultWriter(IStateStore store, TimeSpan hold)
                 await store.AddNodeResultsAsync(batch, CancellationToken.None);
             }
         }
-        catch
+        catch (Exception e)
         {
-            lock (_gate) _draining = false;
+            lock (_gate)
+            {
+                _draining = false;
+                _failure ??= e;
+                // Results queued while the failed batch was written still get their batch.
+                if (_queued.Count > 0) ArmDue();
+            }
             throw;
         }
     }

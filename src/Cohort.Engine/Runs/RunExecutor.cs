@@ -374,11 +374,21 @@ internal sealed class RunExecutor(
         // are committed with it.
         var unwritten = await results.TakeHeldAsync();
         var spent = phases.ToMetrics();
-        var stored = await store.CompleteRoundAsync(new RoundRecord(
-            run.Id, round, RoundStatus.Done, started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
-            evaluation?.Loss, evaluation?.Metrics ?? Metrics.Empty, aggregate.Metrics,
-            central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null, spent), unwritten, ct)
-            ?? throw new RunFailedException($"round {round}: run '{run.Id}' is no longer in the state store");
+        RunRecord? stored;
+        try
+        {
+            stored = await store.CompleteRoundAsync(new RoundRecord(
+                run.Id, round, RoundStatus.Done, started, DateTimeOffset.UtcNow, aggregationTime.Elapsed.TotalSeconds,
+                evaluation?.Loss, evaluation?.Metrics ?? Metrics.Empty, aggregate.Metrics,
+                central?.Loss, central?.Metrics ?? Metrics.Empty, failures.Count + evalFailures.Count > 0 ? Describe(failures.Concat(evalFailures)) : null, spent), unwritten, ct);
+        }
+        catch
+        {
+            // Not committed (the run stopped, the store refused): the results go back to the writer, which the way out flushes.
+            results.Requeue(unwritten);
+            throw;
+        }
+        if (stored is null) throw new RunFailedException($"round {round}: run '{run.Id}' is no longer in the state store");
         log.LogInformation("Run {Run} round {Round}: {Ok}/{Total} fit results, loss {Loss:F4}", run.Id, round, fitOk, fitOk + failures.Count, evaluation?.Loss ?? double.NaN);
         return (global, stored);
     }

@@ -132,15 +132,25 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
     public Task SaveRoundAsync(RoundRecord round, CancellationToken ct) => ExecuteAsync(SaveRoundSql, ct, RoundArguments(round));
 
     /// <summary>
-    /// The node results not yet written first, each in its own statement as <see cref="AddNodeResultAsync"/> writes it; then
-    /// the round and the run's count of rounds done in one statement (a data-modifying <c>WITH</c>), so one commit.
+    /// The node results not yet written, then the round and the run's count of rounds done (one statement, a data-modifying
+    /// <c>WITH</c>), sent as one batch: one round trip and one transaction, so one commit.
     /// </summary>
     public async Task<RunRecord?> CompleteRoundAsync(RoundRecord round, IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
     {
-        foreach (var result in results) await AddNodeResultAsync(result, ct);
-        return (await QueryAsync(
-            $"WITH saved AS ({SaveRoundSql} RETURNING 1) UPDATE runs SET rounds_done = @round WHERE id = @run RETURNING {RunColumns}",
-            ReadRun, ct, RoundArguments(round))).FirstOrDefault();
+        await using var batch = _source.CreateBatch();
+        foreach (var result in results) batch.BatchCommands.Add(NodeResultCommand(result));
+        var complete = new NpgsqlBatchCommand($"WITH saved AS ({SaveRoundSql} RETURNING 1) UPDATE runs SET rounds_done = @round WHERE id = @run RETURNING {RunColumns}");
+        foreach (var (name, value) in RoundArguments(round)) complete.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        batch.BatchCommands.Add(complete);
+        await using var r = await batch.ExecuteReaderAsync(ct);
+        // The inserts return no rows; the last statement returns the run (or none, when it is not there).
+        RunRecord? run = null;
+        do
+        {
+            while (await r.ReadAsync(ct)) run = ReadRun(r);
+        }
+        while (await r.NextResultAsync(ct));
+        return run;
     }
 
     private const string SaveRoundSql = """
@@ -175,12 +185,32 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
         """, ct, ("run", runId), ("round", round));
 
     /// <inheritdoc />
-    public Task AddNodeResultAsync(NodeResultRecord x, CancellationToken ct) => ExecuteAsync("""
-        INSERT INTO node_results(run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at)
-        VALUES (@run, @round, @node, @phase, @ok, @error, @examples, @loss, @metrics, @duration, @upload, @at)
-        """, ct, ("run", x.RunId), ("round", x.Round), ("node", x.Node), ("phase", x.Phase), ("ok", x.Ok), ("error", x.Error),
-        ("examples", x.Examples), ("loss", Finite(x.Loss)), ("metrics", ScalarJson.Serialize(x.Metrics)), ("duration", x.DurationSeconds),
-        ("upload", x.UploadBytes), ("at", x.At));
+    public Task AddNodeResultAsync(NodeResultRecord x, CancellationToken ct) => AddNodeResultsAsync([x], ct);
+
+    /// <summary>Appends node results in order, as one batch: one round trip and one transaction.</summary>
+    public async Task AddNodeResultsAsync(IReadOnlyList<NodeResultRecord> results, CancellationToken ct)
+    {
+        if (results.Count == 0) return;
+        await using var batch = _source.CreateBatch();
+        foreach (var result in results) batch.BatchCommands.Add(NodeResultCommand(result));
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    private static NpgsqlBatchCommand NodeResultCommand(NodeResultRecord x)
+    {
+        var command = new NpgsqlBatchCommand("""
+            INSERT INTO node_results(run_id, round, node, phase, ok, error, examples, loss, metrics, duration_seconds, upload_bytes, at)
+            VALUES (@run, @round, @node, @phase, @ok, @error, @examples, @loss, @metrics, @duration, @upload, @at)
+            """);
+        foreach (var (name, value) in new (string, object?)[]
+        {
+            ("run", x.RunId), ("round", x.Round), ("node", x.Node), ("phase", x.Phase), ("ok", x.Ok), ("error", x.Error),
+            ("examples", x.Examples), ("loss", Finite(x.Loss)), ("metrics", ScalarJson.Serialize(x.Metrics)), ("duration", x.DurationSeconds),
+            ("upload", x.UploadBytes), ("at", x.At),
+        })
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return command;
+    }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<NodeResultRecord>> ListNodeResultsAsync(string runId, CancellationToken ct) => await QueryAsync(

@@ -2,7 +2,7 @@ using Cohort.Cli.Commands;
 
 namespace Cohort.Simulation.Tests;
 
-/// <summary>The figures <c>cohort bench round-overhead</c> derives from the rounds the server recorded.</summary>
+/// <summary>The figures <c>cohort bench round-overhead</c> derives from the rounds the server recorded, and the provenance every bench records.</summary>
 public sealed class RoundOverheadBenchTests
 {
     [Fact]
@@ -22,5 +22,13 @@ public sealed class RoundOverheadBenchTests
         Assert.Equal(2, between.Length);
         Assert.Equal(6.0, between[0], precision: 6); // round 3 finished at 4 ms, round 4 started at 10 ms
         Assert.Equal(2.5, between[1], precision: 6); // round 4 finished at 13 ms, round 5 started at 15.5 ms
+    }
+
+    [Fact]
+    public void A_bench_records_the_commit_its_program_was_built_from()
+    {
+        // Built from a git checkout, the program's version carries the commit: a binary run outside the repository still has it.
+        Assert.Matches("^[0-9a-f]{40}$", BenchFigures.BuildCommit());
+        Assert.Equal(BenchFigures.BuildCommit(), BenchFigures.Begin()["build_commit"]!.GetValue<string>());
     }
 }

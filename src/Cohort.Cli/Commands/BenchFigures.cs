@@ -62,6 +62,9 @@ internal static class BenchFigures
         var figures = new JsonObject
         {
             ["commit"] = Git("rev-parse", "HEAD"),
+            // The commit this program was built from (its version's "+sha"): the only one on record for a binary run outside
+            // the repository (a published or AOT build in another folder), where "commit" is null.
+            ["build_commit"] = BuildCommit(),
             // Results written by earlier benchmarks do not make the code that measures dirty.
             ["commit_dirty"] = Git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results") is { Length: > 0 },
             ["command_line"] = string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Prepend("cohort")),
@@ -88,7 +91,7 @@ internal static class BenchFigures
                 figures[key] = value;
             }
         }
-        Console.WriteLine($"machine {Machine.Describe()}; load average {figures["load_average_start"]}; commit {figures["commit"]}");
+        Console.WriteLine($"machine {Machine.Describe()}; load average {figures["load_average_start"]}; commit {figures["commit"]}; built from {figures["build_commit"]}");
         return figures;
     }
 
@@ -158,6 +161,14 @@ internal static class BenchFigures
         if (!versions.ContainsKey("System.Numerics.Tensors"))
             versions["System.Numerics.Tensors"] = typeof(System.Numerics.Tensors.TensorPrimitives).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
         return versions;
+    }
+
+    /// <summary>The commit in this program's informational version (<c>0.1.0+SHA</c>, set by the SDK from git at build time), or null.</summary>
+    internal static string? BuildCommit()
+    {
+        string? version = typeof(BenchFigures).Assembly.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        int plus = version?.IndexOf('+', StringComparison.Ordinal) ?? -1;
+        return plus < 0 ? null : version![(plus + 1)..];
     }
 
     private static string? Git(params string[] args)

@@ -10,6 +10,7 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Benchmarks (figures as 'name value' lines; --json writes bench/results)");
         bench.Subcommands.Add(RoundOverheadBench.Create());
+        bench.Subcommands.Add(RoundFloorBench.Create());
         bench.Subcommands.Add(BigModelBench.Create());
         bench.Subcommands.Add(SpillBench.Create());
         bench.Subcommands.Add(FlambyBench.Create());

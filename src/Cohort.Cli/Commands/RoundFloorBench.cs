@@ -21,6 +21,9 @@ internal static partial class RoundFloorBench
 {
     private const int WarmUpRounds = 50;
 
+    /// <summary>How long the coordinator waits for a peer's answer before it gives up on the measurement.</summary>
+    private static readonly TimeSpan PeerSilence = TimeSpan.FromSeconds(30);
+
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
@@ -54,6 +57,8 @@ internal static partial class RoundFloorBench
                 ["work_ms"] = new JsonArray(levels.Select(w => (JsonNode)w).ToArray()),
                 ["node_work_ms"] = peerWork,
                 ["background_load_processes"] = busy,
+                // The peers and the coordinator spin on their thread's CPU clock; on a system without one, on the wall clock.
+                ["spin_clock"] = ThreadCpuNanoseconds() is null ? "wall" : "thread_cpu",
             });
             using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -80,6 +85,7 @@ internal static partial class RoundFloorBench
                             throw new CliException($"only {i} of {n} peer processes connected within 60s");
                         }
                         accepted.NoDelay = true;
+                        accepted.ReceiveTimeout = (int)PeerSilence.TotalMilliseconds;
                         sockets.Add(accepted);
                     }
                 }
@@ -87,7 +93,7 @@ internal static partial class RoundFloorBench
                 foreach (double level in levels)
                 {
                     ct.ThrowIfCancellationRequested();
-                    var intervals = Measure(sockets, r, level);
+                    var intervals = Measure(sockets, r, level, ct);
                     string prefix = $"floor.work_{level.ToString("0.###", CultureInfo.InvariantCulture)}ms";
                     var s = Spread.Of(intervals);
                     BenchFigures.Print(figures, $"{prefix}.interval_ms.p10", s.P10);
@@ -128,18 +134,29 @@ internal static partial class RoundFloorBench
     /// Runs warm-up and measured rounds: a byte to every peer, every reply read, then the coordinator's own CPU time. Returns
     /// the finish-to-finish interval of each measured round, in ms.
     /// </summary>
-    private static double[] Measure(IReadOnlyList<Socket> peers, int rounds, double workMs)
+    private static double[] Measure(IReadOnlyList<Socket> peers, int rounds, double workMs, CancellationToken ct)
     {
         var intervals = new double[rounds];
         Span<byte> one = stackalloc byte[1];
         long last = Stopwatch.GetTimestamp();
         for (int round = 0; round < WarmUpRounds + rounds; round++)
         {
+            // Stopped (Ctrl+C, SIGTERM): the caller's cleanup stops the background load and the peers.
+            ct.ThrowIfCancellationRequested();
             one[0] = (byte)round;
             foreach (var s in peers) s.Send(one);
             foreach (var s in peers)
             {
-                if (s.Receive(one) != 1) throw new CliException("a peer process closed its connection mid-measurement");
+                int read;
+                try
+                {
+                    read = s.Receive(one);
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+                {
+                    throw new CliException($"a peer process did not answer within {PeerSilence.TotalSeconds:0}s");
+                }
+                if (read != 1) throw new CliException("a peer process closed its connection mid-measurement");
             }
             Spin(workMs);
             long now = Stopwatch.GetTimestamp();
@@ -206,7 +223,15 @@ internal static partial class RoundFloorBench
     private static long? ThreadCpuNanoseconds()
     {
         if (!OperatingSystem.IsLinux()) return null;
-        return ClockGetTime(ClockThreadCpuTime, out var t) == 0 ? t.Seconds * 1_000_000_000 + t.Nanoseconds : null;
+        try
+        {
+            return ClockGetTime(ClockThreadCpuTime, out var t) == 0 ? t.Seconds * 1_000_000_000 + t.Nanoseconds : null;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Not glibc (musl names its C library otherwise): the wall clock then.
+            return null;
+        }
     }
 
     [StructLayout(LayoutKind.Sequential)]

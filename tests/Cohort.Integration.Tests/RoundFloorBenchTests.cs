@@ -46,5 +46,13 @@ public sealed class RoundFloorBenchTests
 
         Assert.NotEqual(0, code);
         Assert.Contains("--work-ms: 'fast' is not a CPU time in ms", output);
+
+        // A time past any round's (or NaN, or one that would overflow the spin's nanoseconds) is refused the same way.
+        foreach (string bad in new[] { "1e300", "NaN", "-1" })
+        {
+            var (badCode, badOutput) = await CliProcess.RunAsync(["bench", "round-floor", "--work-ms", bad], TimeSpan.FromMinutes(1));
+            Assert.NotEqual(0, badCode);
+            Assert.Contains($"--work-ms: '{bad}' is not a CPU time in ms", badOutput);
+        }
     }
 }

@@ -21,6 +21,9 @@ internal static partial class RoundFloorBench
 {
     private const int WarmUpRounds = 50;
 
+    /// <summary>The longest CPU time per round <c>--work-ms</c> takes: a round of ten seconds is no longer a round's overhead.</summary>
+    private const double MaxWorkMs = 10_000;
+
     /// <summary>How long the coordinator waits for a peer's answer before it gives up on the measurement.</summary>
     private static readonly TimeSpan PeerSilence = TimeSpan.FromSeconds(30);
 
@@ -48,7 +51,7 @@ internal static partial class RoundFloorBench
                 return 0;
             }
             int n = pr.GetValue(nodes), r = pr.GetValue(rounds), busy = pr.GetValue(load);
-            if (n < 1 || n > 64 || r < 10 || busy < 0 || peerWork < 0) throw new CliException("--nodes 1–64, --rounds ≥ 10, --node-work-ms ≥ 0 and --load ≥ 0");
+            if (n < 1 || n > 64 || r < 10 || busy < 0 || peerWork is < 0 or > MaxWorkMs) throw new CliException($"--nodes 1–64, --rounds ≥ 10, --node-work-ms 0–{MaxWorkMs} and --load ≥ 0");
             double[] levels = ParseWork(pr.GetValue(work)!);
             var figures = BenchFigures.Begin(new JsonObject
             {
@@ -125,9 +128,9 @@ internal static partial class RoundFloorBench
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0) throw new CliException("--work-ms: give at least one CPU time in ms");
-        return parts.Select(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= 0 && double.IsFinite(v)
+        return parts.Select(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= 0 && v <= MaxWorkMs
             ? v
-            : throw new CliException($"--work-ms: '{p}' is not a CPU time in ms (a number ≥ 0)")).ToArray();
+            : throw new CliException($"--work-ms: '{p}' is not a CPU time in ms (a number from 0 to {MaxWorkMs})")).ToArray();
     }
 
     /// <summary>

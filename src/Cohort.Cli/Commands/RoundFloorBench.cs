@@ -191,12 +191,7 @@ internal static partial class RoundFloorBench
 
     private static Process StartPeer(int port, double workMs)
     {
-        var psi = new ProcessStartInfo { UseShellExecute = false };
-        foreach (var arg in NodeProcess.SelfCommand()) psi.ArgumentList.Add(arg);
-        psi.FileName = psi.ArgumentList[0];
-        psi.ArgumentList.RemoveAt(0);
-        foreach (var arg in new[] { "bench", "round-floor", "--peer", port.ToString(CultureInfo.InvariantCulture), "--node-work-ms", workMs.ToString("R", CultureInfo.InvariantCulture) })
-            psi.ArgumentList.Add(arg);
+        var psi = NodeProcess.StartInfo(null, ["bench", "round-floor", "--peer", port.ToString(CultureInfo.InvariantCulture), "--node-work-ms", workMs.ToString("R", CultureInfo.InvariantCulture)]);
         return Process.Start(psi) ?? throw new CliException("could not start a peer process");
     }
 
@@ -247,14 +242,4 @@ internal static partial class RoundFloorBench
     [LibraryImport("libc.so.6", EntryPoint = "clock_gettime")]
     private static partial int ClockGetTime(int clock, out TimeSpec time);
 
-    /// <summary>The p10, median and p90 of a set of intervals (the value at that rank of the sorted set).</summary>
-    internal readonly record struct Spread(double P10, double Median, double P90)
-    {
-        public static Spread Of(IReadOnlyCollection<double> values)
-        {
-            if (values.Count == 0) throw new ArgumentException("no values", nameof(values));
-            var sorted = values.Order().ToArray();
-            return new Spread(sorted[sorted.Length / 10], sorted[sorted.Length / 2], sorted[sorted.Length * 9 / 10]);
-        }
-    }
 }

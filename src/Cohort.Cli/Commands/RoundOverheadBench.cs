@@ -147,12 +147,11 @@ internal static class RoundOverheadBench
 
     private static void PrintDistribution(JsonObject figures, string name, double[] values)
     {
-        var sorted = values.Order().ToArray();
-        double p10 = sorted[sorted.Length / 10], p90 = sorted[sorted.Length * 9 / 10];
-        Print(figures, $"{name}.median", sorted[sorted.Length / 2]);
-        Print(figures, $"{name}.p10", p10);
-        Print(figures, $"{name}.p90", p90);
-        Print(figures, $"{name}.p90_over_p10", p90 / p10);
+        var s = Spread.Of(values);
+        Print(figures, $"{name}.median", s.Median);
+        Print(figures, $"{name}.p10", s.P10);
+        Print(figures, $"{name}.p90", s.P90);
+        Print(figures, $"{name}.p90_over_p10", s.P90 / s.P10);
     }
 
     /// <summary>

@@ -30,17 +30,7 @@ internal sealed class NodeProcess : IAsyncDisposable
     /// </summary>
     public static NodeProcess Start(string name, string token, IEnumerable<string> nodeArguments, string logFile, IReadOnlyList<string>? command = null)
     {
-        var psi = new ProcessStartInfo
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in command ?? SelfCommand()) psi.ArgumentList.Add(arg);
-        psi.FileName = psi.ArgumentList[0];
-        psi.ArgumentList.RemoveAt(0);
-        psi.ArgumentList.Add("node");
-        foreach (var a in nodeArguments) psi.ArgumentList.Add(a);
+        var psi = StartInfo(command, nodeArguments.Prepend("node"), redirect: true);
         psi.Environment["COHORT_NODE_TOKEN"] = token;
         var process = Process.Start(psi) ?? throw new CliException($"could not start node process '{name}'");
         var log = new StreamWriter(logFile) { AutoFlush = true };
@@ -61,6 +51,18 @@ internal sealed class NodeProcess : IAsyncDisposable
         string path = Path.GetFullPath(program);
         if (!File.Exists(path)) throw new CliException($"--node-program: no file at {path}");
         return path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? ["dotnet", path] : [path];
+    }
+
+    /// <summary>
+    /// How to start <paramref name="command"/> (this program again when null, see <see cref="SelfCommand"/>) with
+    /// <paramref name="arguments"/>; output not redirected unless <paramref name="redirect"/>.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IReadOnlyList<string>? command, IEnumerable<string> arguments, bool redirect = false)
+    {
+        var program = command ?? SelfCommand();
+        var psi = new ProcessStartInfo(program[0]) { UseShellExecute = false, RedirectStandardOutput = redirect, RedirectStandardError = redirect };
+        foreach (var arg in program.Skip(1).Concat(arguments)) psi.ArgumentList.Add(arg);
+        return psi;
     }
 
     /// <summary>The command that starts this program again: the apphost, or <c>dotnet cohort.dll</c>.</summary>

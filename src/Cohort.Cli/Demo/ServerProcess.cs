@@ -53,13 +53,9 @@ internal sealed class ServerProcess : IAsyncDisposable
     public static async Task<ServerProcess> StartAsync(string dataDir, IEnumerable<string> extraArguments, string logFile, CancellationToken ct, bool dashboard = false, int? port = null)
     {
         int listen = port ?? FreePort();
-        var psi = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in NodeProcess.SelfCommand()) psi.ArgumentList.Add(arg);
-        psi.FileName = psi.ArgumentList[0];
-        psi.ArgumentList.RemoveAt(0);
-        foreach (var a in new[] { "server", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", listen.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dashboard-port", dashboard ? "0" : "-1" })
-            psi.ArgumentList.Add(a);
-        foreach (var a in extraArguments) psi.ArgumentList.Add(a);
+        var psi = NodeProcess.StartInfo(null,
+            ["server", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", listen.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dashboard-port", dashboard ? "0" : "-1", .. extraArguments],
+            redirect: true);
         var process = Process.Start(psi) ?? throw new CliException("could not start the server process");
         var log = new StreamWriter(logFile) { AutoFlush = true };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };

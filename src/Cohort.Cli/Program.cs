@@ -25,9 +25,12 @@ root.Subcommands.Add(CaCommand.Create());
 root.Subcommands.Add(AuditCommand.Create());
 root.Subcommands.Add(StrategiesCommand.Create());
 
+// A server or node that a demo or bench started stops when that parent is gone, as on Ctrl+C.
+var parentGone = ParentLifeline.Watch();
+
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, parentGone);
 }
 catch (Exception e) when (e is CliException or Cohort.Engine.State.StateIntegrityException or Cohort.Plans.PlanException or InvalidDataException or FileNotFoundException or ArgumentException)
 {

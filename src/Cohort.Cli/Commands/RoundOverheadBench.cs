@@ -220,12 +220,17 @@ internal static class RoundOverheadBench
         }
     }
 
-    /// <summary>A process that keeps one core busy until killed: the background load of a shared machine.</summary>
+    /// <summary>
+    /// A process that keeps one core busy until killed: the background load of a shared machine. The loop runs in a
+    /// subshell; the shell itself waits for its standard input, this process's lifeline, to end, and then stops the loop,
+    /// so a bench killed outright leaves no load behind (<see cref="ParentLifeline"/>).
+    /// </summary>
     internal static Process StartBusyProcess()
     {
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("while :; do :; done");
+        psi.ArgumentList.Add("while :; do :; done & while read -r _; do :; done; kill $!");
+        ParentLifeline.Attach(psi);
         return Process.Start(psi) ?? throw new CliException("could not start a background load process");
     }
 
@@ -233,7 +238,7 @@ internal static class RoundOverheadBench
     {
         try
         {
-            if (!process.HasExited) process.Kill();
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
             process.WaitForExit(5000);
         }
         catch (InvalidOperationException)

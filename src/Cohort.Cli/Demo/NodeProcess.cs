@@ -55,13 +55,16 @@ internal sealed class NodeProcess : IAsyncDisposable
 
     /// <summary>
     /// How to start <paramref name="command"/> (this program again when null, see <see cref="SelfCommand"/>) with
-    /// <paramref name="arguments"/>; output not redirected unless <paramref name="redirect"/>.
+    /// <paramref name="arguments"/>; output not redirected unless <paramref name="redirect"/>. The child stops when this
+    /// process is gone (<see cref="ParentLifeline"/>): keep its <see cref="Process"/> until it has exited, since the
+    /// pipe closes with it.
     /// </summary>
     public static ProcessStartInfo StartInfo(IReadOnlyList<string>? command, IEnumerable<string> arguments, bool redirect = false)
     {
         var program = command ?? SelfCommand();
         var psi = new ProcessStartInfo(program[0]) { UseShellExecute = false, RedirectStandardOutput = redirect, RedirectStandardError = redirect };
         foreach (var arg in program.Skip(1).Concat(arguments)) psi.ArgumentList.Add(arg);
+        ParentLifeline.Attach(psi);
         return psi;
     }
 

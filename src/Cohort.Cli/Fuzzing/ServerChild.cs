@@ -38,11 +38,7 @@ internal sealed partial class ServerChild : IAsyncDisposable
     /// <summary>Starts <c>cohort server ARGS</c> and waits for its address.</summary>
     public static async Task<ServerChild> StartAsync(IEnumerable<string> args, CancellationToken ct)
     {
-        string self = Environment.ProcessPath ?? "dotnet";
-        var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        // Run as "dotnet cohort.dll": start the same way; as an app host: start the host.
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(ServerChild).Assembly.Location);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = Demo.NodeProcess.StartInfo(null, args, redirect: true);
         var child = new ServerChild(Process.Start(psi)!);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)

@@ -47,14 +47,15 @@ public sealed class CliProcess : IAsyncDisposable
     /// <summary>Exit code (after exit).</summary>
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Starts <c>cohort ARGS</c> with extra environment variables.</summary>
-    public static CliProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
-        StartProgram(Path.Combine(AppContext.BaseDirectory, "cohort.dll"), args, environment);
+    /// <summary>Starts <c>cohort ARGS</c> with extra environment variables (in <paramref name="workingDirectory"/> when given).</summary>
+    public static CliProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null) =>
+        StartProgram(Path.Combine(AppContext.BaseDirectory, "cohort.dll"), args, environment, workingDirectory);
 
     /// <summary>Starts <c>dotnet PROGRAM.dll ARGS</c> (a program built next to the tests) with extra environment variables.</summary>
-    public static CliProcess StartProgram(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    public static CliProcess StartProgram(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;

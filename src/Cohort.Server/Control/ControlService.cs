@@ -160,6 +160,7 @@ internal sealed class ControlService(
     public override async Task<CreateNodeTokenReply> CreateViewerToken(CreateViewerTokenRequest request, ServerCallContext context)
     {
         operators.Demand(context, Permission.ManageUsers);
+        if (users.Find(request.Name) is not null) throw NameTaken($"a user is named '{request.Name}'", "choose another name for the token");
         string token;
         AccessRole role;
         try
@@ -207,6 +208,7 @@ internal sealed class ControlService(
     public override async Task<UserInfo> AddUser(AddUserRequest request, ServerCallContext context)
     {
         var by = operators.Demand(context, Permission.ManageUsers);
+        if (viewers.Holds(request.Name)) throw NameTaken($"an operator token is named '{request.Name}'", "choose another name for the user");
         UserAccount user;
         try
         {
@@ -264,6 +266,11 @@ internal sealed class ControlService(
         await store.AddEventAsync(null, "user.role", $"user '{user.Name}' now has role {Permissions.NameOf(role)} (set by '{by.Name}')", context.CancellationToken);
         return Info(user);
     }
+
+    // Users, operator tokens and operator certificates share one name space: a run records its submitter by name, and a
+    // site policy's submitters list trusts names, so two principals of one name would be one to them.
+    private static RpcException NameTaken(string holder, string remedy) =>
+        new(new Status(StatusCode.AlreadyExists, $"{holder}: users and operator tokens share one name space (a run's submitter, a site policy's submitters); {remedy}"));
 
     private static UserInfo Info(UserAccount u) => new() { Name = u.Name, Role = Permissions.NameOf(u.Role), CreatedAt = u.Created.ToString("O") };
 

@@ -27,6 +27,9 @@ internal sealed class ViewerTokens
             throw new ArgumentException($"viewer name '{name}' must be 1-128 letters, digits, '-', '_', '.' or '@'");
         // The admin role stays with the admin token, admin users and admin certificates: a token file line must not grant it.
         if (role == AccessRole.Admin) throw new ArgumentException($"token for '{name}': role admin is not issued as a token; use viewer or operator (or a user or certificate with role admin)");
+        // "admin" is how the admin token's runs are recorded, and what site policies' submitters see: no token may take it.
+        if (string.Equals(name, "admin", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException("token name 'admin' is reserved for the admin token");
         string token = Tokens.New();
         lock (_lock)
         {
@@ -44,28 +47,34 @@ internal sealed class ViewerTokens
     /// <summary>The name and role of the token with SHA-256 <paramref name="hash"/>, or null (a session started with a token keeps only its hash).</summary>
     public (string Name, AccessRole Role)? FindByHash(string hash)
     {
-        lock (_lock)
+        lock (_lock) return Loaded().TryGetValue(hash, out var found) ? found : null;
+    }
+
+    /// <summary>Whether a token is issued under <paramref name="name"/> (names compare case-sensitively, as user names do).</summary>
+    public bool Holds(string name)
+    {
+        lock (_lock) return Loaded().Values.Any(t => t.Name == name);
+    }
+
+    // The tokens by hash; re-read when the file changed, so tokens written or deleted by another process count at once. Under _lock.
+    private Dictionary<string, (string Name, AccessRole Role)> Loaded()
+    {
+        var stamp = File.Exists(_file) ? File.GetLastWriteTimeUtc(_file) : DateTime.MinValue;
+        if (stamp == _loadedStamp) return _byHash;
+        var map = new Dictionary<string, (string, AccessRole)>(StringComparer.Ordinal);
+        if (File.Exists(_file))
         {
-            // Re-read when the file changed, so tokens written or deleted by another process count at once.
-            var stamp = File.Exists(_file) ? File.GetLastWriteTimeUtc(_file) : DateTime.MinValue;
-            if (stamp != _loadedStamp)
+            foreach (var line in File.ReadAllLines(_file))
             {
-                var map = new Dictionary<string, (string, AccessRole)>(StringComparer.Ordinal);
-                if (File.Exists(_file))
-                {
-                    foreach (var line in File.ReadAllLines(_file))
-                    {
-                        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                        if (parts.Length < 2) continue;
-                        // An unknown or admin role on a hand-edited line grants nothing more than viewing.
-                        var role = parts.Length >= 4 && parts[3] == "operator" ? AccessRole.Operator : AccessRole.Viewer;
-                        map[parts[1]] = (parts[0], role);
-                    }
-                }
-                _byHash = map;
-                _loadedStamp = stamp;
+                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (parts.Length < 2) continue;
+                // An unknown or admin role on a hand-edited line grants nothing more than viewing.
+                var role = parts.Length >= 4 && parts[3] == "operator" ? AccessRole.Operator : AccessRole.Viewer;
+                map[parts[1]] = (parts[0], role);
             }
-            return _byHash.TryGetValue(hash, out var found) ? found : null;
         }
+        _byHash = map;
+        _loadedStamp = stamp;
+        return map;
     }
 }

@@ -87,6 +87,34 @@ public sealed partial class RolesTests
     }
 
     [Fact]
+    public async Task A_user_and_an_operator_token_cannot_share_a_name_and_no_token_is_called_admin()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var admin = Client(server, server.Host.AdminToken);
+        await admin.Api.AddUserAsync(new AddUserRequest { Name = "alice", Role = "viewer", Password = AlicePassword });
+        _ = await admin.Api.CreateViewerTokenAsync(new CreateViewerTokenRequest { Name = "ci-bot", Role = "operator" });
+
+        // A run records its submitter by name and a site policy trusts names: a token called alice would pass for her.
+        var tokenForUser = await Assert.ThrowsAsync<RpcException>(async () => await admin.Api.CreateViewerTokenAsync(new CreateViewerTokenRequest { Name = "alice", Role = "operator" }));
+        Assert.Equal(StatusCode.AlreadyExists, tokenForUser.StatusCode);
+        Assert.StartsWith("a user is named 'alice': users and operator tokens share one name space", tokenForUser.Status.Detail);
+        var userForToken = await Assert.ThrowsAsync<RpcException>(async () => await admin.Api.AddUserAsync(new AddUserRequest { Name = "ci-bot", Role = "admin", Password = AlicePassword }));
+        Assert.Equal(StatusCode.AlreadyExists, userForToken.StatusCode);
+        Assert.StartsWith("an operator token is named 'ci-bot': users and operator tokens share one name space", userForToken.Status.Detail);
+        foreach (string name in new[] { "admin", "Admin" })
+        {
+            var reserved = await Assert.ThrowsAsync<RpcException>(async () => await admin.Api.CreateViewerTokenAsync(new CreateViewerTokenRequest { Name = name }));
+            Assert.Equal(StatusCode.InvalidArgument, reserved.StatusCode);
+            Assert.Equal("token name 'admin' is reserved for the admin token", reserved.Status.Detail);
+        }
+
+        // Nothing was issued by the refusals: alice is still only a user, ci-bot still only a token, and names are case-sensitive.
+        Assert.Equal(["alice"], (await admin.Api.ListUsersAsync(new ListUsersRequest())).Users.Select(u => u.Name));
+        await admin.Api.AddUserAsync(new AddUserRequest { Name = "CI-bot", Role = "viewer", Password = AlicePassword });
+        _ = await admin.Api.CreateViewerTokenAsync(new CreateViewerTokenRequest { Name = "ci-bot" });
+    }
+
+    [Fact]
     public async Task A_wrong_password_is_refused_and_password_logins_count_towards_the_failed_login_limit()
     {
         await using var server = await ServerProcess.StartAsync("--failed-auth-per-minute", "3");

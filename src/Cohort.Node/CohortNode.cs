@@ -26,6 +26,7 @@ public static class CohortNode
         var apps = new RunApps(factory, options);
         using var ledger = OpenLedger(options);
         var datasets = Describe(factory, options);
+        var outage = new OutageLog(options, log);
         while (!ct.IsCancellationRequested)
         {
             long connected = 0;
@@ -33,6 +34,7 @@ public static class CohortNode
             {
                 await using var session = await NodeSession.ConnectAsync(options, factory.Name, ledger, datasets, ct);
                 connected = System.Diagnostics.Stopwatch.GetTimestamp();
+                outage.Ended();
                 await session.ServeAsync(apps, ct);
             }
             catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled } or SessionLostException)
@@ -59,8 +61,7 @@ public static class CohortNode
             {
                 if (connected != 0) backoff.SessionEnded(System.Diagnostics.Stopwatch.GetElapsedTime(connected));
                 var delay = backoff.Next();
-                log.LogWarning("Node {Node}: server {Server} unreachable ({Reason}); retrying in {Delay:0.0}s",
-                    options.Name, options.Connection.Server, Describe(e), delay.TotalSeconds);
+                outage.Failed(Describe(e), delay);
                 try
                 {
                     await Task.Delay(delay, ct);

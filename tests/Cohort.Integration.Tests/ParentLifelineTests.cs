@@ -20,14 +20,14 @@ public sealed class ParentLifelineTests
         try
         {
 
-            // The server, both nodes and the busy shell are the bench's children (the busy loop is the shell's, found with it when it starts).
+            // The server, both nodes and the busy shell are the bench's children; the busy loop, a subshell, is the shell's.
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
             while (true)
             {
                 foreach (int pid in Descendants(bench.Id)) seen.TryAdd(pid, CommandLine(pid));
                 bool ready = seen.Values.Count(c => c.Contains(" server ", StringComparison.Ordinal)) == 1
                     && seen.Values.Count(c => c.Contains(" node ", StringComparison.Ordinal)) == 2
-                    && seen.Values.Any(c => c.StartsWith("/bin/sh", StringComparison.Ordinal));
+                    && seen.Values.Count(c => c.StartsWith("/bin/sh", StringComparison.Ordinal)) >= 2;
                 if (ready) break;
                 Assert.True(bench.IsRunning, $"the bench ended early:\n{bench.Output}");
                 Assert.True(DateTime.UtcNow < deadline, $"the bench's processes did not all start within 90s: {string.Join("; ", seen.Values)}\n{bench.Output}");
@@ -57,6 +57,49 @@ public sealed class ParentLifelineTests
                 }
             }
             await bench.DisposeAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_server_given_the_variable_without_a_pipe_ignores_it_and_keeps_running()
+    {
+        string dir = Directory.CreateTempSubdirectory("cohort-lifeline-").FullName;
+        // As a service would start it: standard input /dev/null, the variable leaked in from elsewhere.
+        var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec dotnet \"$0\" server --port 0 --dashboard-port -1 --data-dir \"$1\" < /dev/null");
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cohort.dll"));
+        psi.ArgumentList.Add(Path.Combine(dir, "data"));
+        psi.Environment["COHORT_LIFELINE"] = "stdin";
+        using var server = Process.Start(psi)!;
+        var output = new System.Text.StringBuilder();
+        server.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        server.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        string Output()
+        {
+            lock (output) return output.ToString();
+        }
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (!Output().Contains("listening on", StringComparison.Ordinal))
+            {
+                Assert.False(server.HasExited, $"the server stopped:\n{Output()}");
+                Assert.True(DateTime.UtcNow < deadline, $"the server did not start within 60s:\n{Output()}");
+                await Task.Delay(100);
+            }
+            Assert.Contains("COHORT_LIFELINE is set but standard input is not a pipe from a parent process; ignoring it", Output());
+            // End-of-file on /dev/null came at once: a lifeline taken from it would have stopped the server by now.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.False(server.HasExited, $"the server stopped:\n{Output()}");
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync();
             Directory.Delete(dir, recursive: true);
         }
     }

@@ -33,6 +33,13 @@ internal static class ParentLifeline
         if (Environment.GetEnvironmentVariable(Variable) != "stdin") return CancellationToken.None;
         // This process's own children get their own lifelines, or none: not this one's standard input.
         Environment.SetEnvironmentVariable(Variable, null);
+        if (!InputIsPipe())
+        {
+            // The variable came from elsewhere (an environment file copied from a child, say): a server with /dev/null for
+            // input would stop at once, and one at a terminal would eat its keystrokes.
+            Console.Error.WriteLine($"cohort: {Variable} is set but standard input is not a pipe from a parent process; ignoring it");
+            return CancellationToken.None;
+        }
         var gone = new CancellationTokenSource();
         var watcher = new Thread(() =>
         {
@@ -45,6 +52,21 @@ internal static class ParentLifeline
         { IsBackground = true, Name = "Parent lifeline" };
         watcher.Start();
         return gone.Token;
+    }
+
+    // A pipe, as a parent's Attach gives (on Linux read from /proc; elsewhere any redirected input counts).
+    private static bool InputIsPipe()
+    {
+        if (!Console.IsInputRedirected) return false;
+        if (!OperatingSystem.IsLinux()) return true;
+        try
+        {
+            return new FileInfo("/proc/self/fd/0").LinkTarget?.StartsWith("pipe:", StringComparison.Ordinal) == true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     private static void WaitForEndOfInput()

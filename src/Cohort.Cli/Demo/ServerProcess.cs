@@ -67,13 +67,18 @@ internal sealed class ServerProcess : IAsyncDisposable
         while (true)
         {
             if (process.HasExited) throw new CliException($"the server process exited with status {process.ExitCode}; see {logFile}");
-            if (File.Exists(Path.Combine(dataDir, "admin.token")) && await AcceptsAsync(listen, ct)) return server;
-            if (DateTime.UtcNow > deadline)
+            try
             {
-                await server.DisposeAsync();
-                throw new CliException($"the server did not open port {listen} within 60s; see {logFile}");
+                if (File.Exists(Path.Combine(dataDir, "admin.token")) && await AcceptsAsync(listen, ct)) return server;
+                if (DateTime.UtcNow > deadline) throw new CliException($"the server did not open port {listen} within 60s; see {logFile}");
+                await Task.Delay(50, ct);
             }
-            await Task.Delay(50, ct);
+            catch (Exception e) when (e is CliException or OperationCanceledException)
+            {
+                // Timed out or stopped while waiting: the half-started server goes too.
+                await server.DisposeAsync();
+                throw;
+            }
         }
     }
 

@@ -54,7 +54,16 @@ internal sealed partial class ServerChild : IAsyncDisposable
                 await child.DisposeAsync();
                 throw new CliException($"fuzz: the server did not start: {child.Output.Trim()}");
             }
-            await Task.Delay(100, ct);
+            try
+            {
+                await Task.Delay(100, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped while waiting: the half-started server goes too.
+                await child.DisposeAsync();
+                throw;
+            }
         }
     }
 

@@ -160,13 +160,16 @@ internal sealed class ControlService(
     public override async Task<CreateNodeTokenReply> CreateViewerToken(CreateViewerTokenRequest request, ServerCallContext context)
     {
         operators.Demand(context, Permission.ManageUsers);
-        if (users.Find(request.Name) is not null) throw NameTaken($"a user is named '{request.Name}'", "choose another name for the token");
         string token;
         AccessRole role;
         try
         {
             role = request.Role.Length == 0 ? AccessRole.Viewer : Permissions.ParseRole(request.Role);
-            token = viewers.Issue(request.Name, role);
+            lock (NameSpace)
+            {
+                if (users.Find(request.Name) is not null) throw NameTaken($"a user is named {UserAccounts.Quoted(request.Name)}", "choose another name for the token");
+                token = viewers.Issue(request.Name, role);
+            }
         }
         catch (ArgumentException e)
         {
@@ -208,11 +211,14 @@ internal sealed class ControlService(
     public override async Task<UserInfo> AddUser(AddUserRequest request, ServerCallContext context)
     {
         var by = operators.Demand(context, Permission.ManageUsers);
-        if (viewers.Holds(request.Name)) throw NameTaken($"an operator token is named '{request.Name}'", "choose another name for the user");
         UserAccount user;
         try
         {
-            user = users.Add(request.Name, Permissions.ParseRole(request.Role), request.Password);
+            lock (NameSpace)
+            {
+                if (viewers.Holds(request.Name)) throw NameTaken($"an operator token is named {UserAccounts.Quoted(request.Name)}", "choose another name for the user");
+                user = users.Add(request.Name, Permissions.ParseRole(request.Role), request.Password);
+            }
         }
         catch (ArgumentException e)
         {
@@ -268,7 +274,11 @@ internal sealed class ControlService(
     }
 
     // Users, operator tokens and operator certificates share one name space: a run records its submitter by name, and a
-    // site policy's submitters list trusts names, so two principals of one name would be one to them.
+    // site policy's submitters list trusts names, so two principals of one name would be one to them. Checking a name and
+    // taking it happen under this one lock, so a user and a token created at the same moment cannot both take it (the
+    // service is created per call; one server per process).
+    private static readonly Lock NameSpace = new();
+
     private static RpcException NameTaken(string holder, string remedy) =>
         new(new Status(StatusCode.AlreadyExists, $"{holder}: users and operator tokens share one name space (a run's submitter, a site policy's submitters); {remedy}"));
 

@@ -297,6 +297,10 @@ public sealed class CohortServerHost : IAsyncDisposable
         app.Logger.LogInformation("Audit ledger {File}: {Signing}", ledger.Path, certificate is not null && ledger.KeyId == AuditSigner.KeyIdOf(certificate)
             ? $"signed with the server's TLS key (key {ledger.KeyId})"
             : $"signed with the dedicated ledger key {Path.Combine(dataDir, "audit-signing.key")} (key {ledger.KeyId}; the server has no TLS key)");
+        // Created before names were checked (or written by hand): a user and an operator token of one name are one submitter to runs and site policies.
+        var tokens = app.Services.GetRequiredService<ViewerTokens>();
+        foreach (var user in app.Services.GetRequiredService<UserAccounts>().All.Where(u => tokens.Holds(u.Name)))
+            app.Logger.LogWarning("A user and an operator token are both named '{Name}': runs record either as the same submitter and site policies cannot tell them apart; remove one ({File})", user.Name, ViewerTokens.FileIn(dataDir));
 
         // Kestrel writes the bound endpoint back into each listener, which tells the two ephemeral ports apart.
         var uri = PublicUri(grpcListener!, certificate is not null);

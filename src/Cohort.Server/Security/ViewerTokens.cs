@@ -12,7 +12,8 @@ internal sealed class ViewerTokens
     private readonly string _file;
     private readonly Lock _lock = new();
     private Dictionary<string, (string Name, AccessRole Role)> _byHash = new(StringComparer.Ordinal);
-    private DateTime _loadedStamp = DateTime.MinValue;
+    // When the map was read: the file's last write time (MinValue when there was no file), or null when it must be read again.
+    private DateTime? _loadedStamp;
 
     /// <summary>Uses the token file of a data folder.</summary>
     public ViewerTokens(string dataDir) => _file = FileIn(dataDir);
@@ -36,7 +37,7 @@ internal sealed class ViewerTokens
             var lines = File.Exists(_file) ? File.ReadAllLines(_file).Where(l => l.Split(' ')[0] != name).ToList() : [];
             lines.Add($"{name} {Tokens.Hash(token)} {DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)} {Permissions.NameOf(role)}");
             DataFiles.WriteOwnerOnly(_file, string.Join('\n', lines) + "\n");
-            _loadedStamp = DateTime.MinValue;
+            _loadedStamp = null;
         }
         return token;
     }
@@ -68,6 +69,8 @@ internal sealed class ViewerTokens
             {
                 var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 if (parts.Length < 2) continue;
+                // A hand-edited line may not take the admin token's name either (Issue refuses it): such a token is no token.
+                if (string.Equals(parts[0], "admin", StringComparison.OrdinalIgnoreCase)) continue;
                 // An unknown or admin role on a hand-edited line grants nothing more than viewing.
                 var role = parts.Length >= 4 && parts[3] == "operator" ? AccessRole.Operator : AccessRole.Viewer;
                 map[parts[1]] = (parts[0], role);

@@ -110,8 +110,76 @@ public sealed partial class RolesTests
 
         // Nothing was issued by the refusals: alice is still only a user, ci-bot still only a token, and names are case-sensitive.
         Assert.Equal(["alice"], (await admin.Api.ListUsersAsync(new ListUsersRequest())).Users.Select(u => u.Name));
+        Assert.Equal(["ci-bot"], File.ReadAllLines(ViewerTokens.FileIn(server.DataDir)).Select(l => l.Split(' ')[0]));
         await admin.Api.AddUserAsync(new AddUserRequest { Name = "CI-bot", Role = "viewer", Password = AlicePassword });
         _ = await admin.Api.CreateViewerTokenAsync(new CreateViewerTokenRequest { Name = "ci-bot" });
+
+        // A user and a token asked for at the same moment: one gets the name, the other is refused.
+        for (int i = 0; i < 4; i++)
+        {
+            string name = $"race-{i}";
+            var asked = new Task[]
+            {
+                admin.Api.AddUserAsync(new AddUserRequest { Name = name, Role = "viewer", Password = AlicePassword }).ResponseAsync,
+                admin.Api.CreateViewerTokenAsync(new CreateViewerTokenRequest { Name = name }).ResponseAsync,
+            };
+            try
+            {
+                await Task.WhenAll(asked);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
+            {
+            }
+            Assert.True(asked.Count(t => t.IsCompletedSuccessfully) == 1,
+                $"{name}: {string.Join("; ", asked.Select(t => t.IsCompletedSuccessfully ? "issued" : t.Exception!.InnerException!.Message))}");
+        }
+    }
+
+    [Fact]
+    public async Task A_server_warns_at_start_of_a_user_and_a_token_that_share_a_name()
+    {
+        var first = await ServerProcess.StartAsync();
+        string dataDir = first.DataDir;
+        try
+        {
+            using (var admin = Client(first.Address, first.AdminToken, first.CaFile))
+                await admin.Api.AddUserAsync(new AddUserRequest { Name = "alice", Role = "viewer", Password = AlicePassword });
+            await first.KillAsync();
+            // As a token file from before names were checked, or edited by hand, would have it.
+            File.AppendAllText(ViewerTokens.FileIn(dataDir), $"alice {Tokens.Hash(Tokens.New())} 2026-01-01T00:00:00Z operator\n");
+
+            await using var restarted = await ServerProcess.StartInAsync(dataDir, 0);
+            await restarted.Process.WaitForOutputAsync("A user and an operator token are both named 'alice'");
+        }
+        finally
+        {
+            await first.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void A_token_file_removed_or_a_hand_written_admin_line_grants_nothing()
+    {
+        string dir = Directory.CreateTempSubdirectory("cohort-tokens-").FullName;
+        try
+        {
+            var tokens = new ViewerTokens(dir);
+            string token = tokens.Issue("grafana");
+            Assert.Equal("grafana", tokens.Find(token)?.Name);
+            // Deleting the file revokes every token at the next request, also right after an issue.
+            File.Delete(ViewerTokens.FileIn(dir));
+            Assert.Null(tokens.Find(token));
+            Assert.False(tokens.Holds("grafana"));
+
+            // A line written by hand under the admin token's name is no token.
+            string forged = Tokens.New();
+            File.WriteAllText(ViewerTokens.FileIn(dir), $"Admin {Tokens.Hash(forged)} 2026-01-01T00:00:00Z operator\n");
+            Assert.Null(tokens.Find(forged));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

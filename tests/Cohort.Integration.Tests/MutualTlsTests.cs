@@ -14,6 +14,13 @@ public sealed class MutualTlsTests
         var (code, output) = await CliProcess.RunAsync(["token", "create", "site-a", "--cert-dir", certs, .. control]);
         Assert.True(code == 0, output);
         string tokenA = CliProcess.TokenIn(output);
+        // The issued key is ECDSA P-256, the node's name in the common name.
+        using (var issued = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(Path.Combine(certs, "site-a.crt"), Path.Combine(certs, "site-a.key")))
+        {
+            Assert.Equal("CN=site-a", issued.Subject);
+            using var key = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.GetECDsaPrivateKey(issued);
+            Assert.Equal(256, key?.KeySize);
+        }
         string tokenB = await server.Control.CreateNodeTokenAsync("site-b", default);
 
         await using var good = CliProcess.StartNode(server, "site-a", tokenA, "empty", "--cert", Path.Combine(certs, "site-a.crt"), "--key", Path.Combine(certs, "site-a.key"));

@@ -69,15 +69,24 @@ internal static class CertificateAuthority
         if (!File.Exists(caKey))
             throw new InvalidOperationException("this server has no CA key (it was given its own certificate); issue node certificates with your CA");
         using var ca = X509Certificate2.CreateFromPemFile(caCert, caKey);
-        using var rsa = RSA.Create(2048);
-        var request = new CertificateRequest(new X500DistinguishedName($"CN={node}"), rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        // P-256, as the server's own key and every certificate `cohort certs` issues: made in about a millisecond where
+        // an RSA-2048 key takes tens to hundreds (a fleet's worth of tokens at once), and a node's ledger signatures are 64 bytes.
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(new X500DistinguishedName($"CN={node}"), key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
         var now = DateTimeOffset.UtcNow;
-        using var issued = request.Create(ca, now.AddMinutes(-5), now.AddYears(2), RandomNumberGenerator.GetBytes(16));
-        return (issued.ExportCertificatePem(), rsa.ExportPkcs8PrivateKeyPem());
+        // Signed by the CA's own key, whatever its kind (an RSA one in the data folders this server makes).
+        using var caRsa = ca.GetRSAPrivateKey();
+        using var caEc = caRsa is null ? ca.GetECDsaPrivateKey() : null;
+        var signer = caRsa is not null ? X509SignatureGenerator.CreateForRSA(caRsa, RSASignaturePadding.Pkcs1)
+            : X509SignatureGenerator.CreateForECDsa(caEc ?? throw new InvalidOperationException("the CA key is neither RSA nor ECDSA"));
+        // Never past the CA's own end (which the issuer form of Create checked).
+        var notAfter = now.AddYears(2) < ca.NotAfter ? now.AddYears(2) : new DateTimeOffset(ca.NotAfter);
+        using var issued = request.Create(ca.SubjectName, signer, now.AddMinutes(-5), notAfter, RandomNumberGenerator.GetBytes(16));
+        return (issued.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
     }
 
     /// <summary>Writes a file readable by its owner only.</summary>

@@ -36,6 +36,14 @@ internal sealed class FleetService(
     public override async Task<RegisterReply> Register(RegisterRequest request, ServerCallContext context)
     {
         string node = await AuthenticateAs(request.NodeName, context);
+        if (!writes.TryAdmit(node, out var wait))
+        {
+            // Refused before anything is written: a refusal leaves no event or audit entry, and its warning is throttled.
+            if (throttle.Allow("register-rate:" + node, out long held))
+                log.LogWarning("Node {Node} registers too often (from {Peer}): refused for {Wait:0.0}s; {Held} more refusals since the last warning", node, context.Peer, wait.TotalSeconds, held);
+            throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                $"node '{node}' registered {RegistrationGate.Burst} times in quick succession; it may register again in {wait.TotalSeconds:0.0}s"));
+        }
         await RefuseSecondProcessAsync(node, request.SessionId, context);
         int capacity = Math.Clamp(request.Capacity, 1, MaxCapacity);
         var datasets = DeclaredDatasets(request);

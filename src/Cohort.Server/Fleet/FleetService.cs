@@ -42,7 +42,8 @@ internal sealed class FleetService(
             if (throttle.Allow("register-rate:" + node, out long held))
                 log.LogWarning("Node {Node} registers too often (from {Peer}): refused for {Wait:0.0}s; {Held} more refusals since the last warning", node, context.Peer, wait.TotalSeconds, held);
             throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                $"node '{node}' registered {RegistrationGate.Burst} times in quick succession; it may register again in {wait.TotalSeconds:0.0}s"));
+                string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"node '{node}' registered {RegistrationGate.Burst} times in quick succession; it may register again in {Math.Ceiling(wait.TotalSeconds * 10) / 10:0.0}s")));
         }
         await RefuseSecondProcessAsync(node, request.SessionId, context);
         int capacity = Math.Clamp(request.Capacity, 1, MaxCapacity);

@@ -69,7 +69,7 @@ internal static class CertificateAuthority
         if (!File.Exists(caKey))
             throw new InvalidOperationException("this server has no CA key (it was given its own certificate); issue node certificates with your CA");
         using var ca = X509Certificate2.CreateFromPemFile(caCert, caKey);
-        // P-256, as the server's own key and every certificate `cohort certs` issues: made in about a millisecond where
+        // P-256, as the server's own TLS key and the certificates `cohort certs` issues: made in about a millisecond where
         // an RSA-2048 key takes tens to hundreds (a fleet's worth of tokens at once), and a node's ledger signatures are 64 bytes.
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(new X500DistinguishedName($"CN={node}"), key, HashAlgorithmName.SHA256);
@@ -84,8 +84,13 @@ internal static class CertificateAuthority
         var signer = caRsa is not null ? X509SignatureGenerator.CreateForRSA(caRsa, RSASignaturePadding.Pkcs1)
             : X509SignatureGenerator.CreateForECDsa(caEc ?? throw new InvalidOperationException("the CA key is neither RSA nor ECDSA"));
         // Never past the CA's own end (which the issuer form of Create checked).
-        var notAfter = now.AddYears(2) < ca.NotAfter ? now.AddYears(2) : new DateTimeOffset(ca.NotAfter);
-        using var issued = request.Create(ca.SubjectName, signer, now.AddMinutes(-5), notAfter, RandomNumberGenerator.GetBytes(16));
+        var caEnd = new DateTimeOffset(ca.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+        if (caEnd <= now) throw new InvalidOperationException($"the CA certificate {caCert} expired on {caEnd:u}; renew the CA before issuing node certificates");
+        var notAfter = now.AddYears(2) < caEnd ? now.AddYears(2) : caEnd;
+        // A positive serial (RFC 5280): the top bit clear.
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7F;
+        using var issued = request.Create(ca.SubjectName, signer, now.AddMinutes(-5), notAfter, serial);
         return (issued.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
     }
 

@@ -74,6 +74,37 @@ public sealed class KeptOpenPullTests
     }
 
     [Fact]
+    public async Task A_kept_open_call_whose_task_the_server_timed_out_ends_instead_of_carrying_the_next_task_to_a_busy_worker()
+    {
+        await using var pull = await OpenPull.StartAsync(waitMs: 200);
+        var (server, node, timeout) = (pull.Server, pull.Node, pull.Timeout);
+        var stream = pull.Call.ResponseStream;
+        _ = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1, timeout: "1s"), "raw", default, skipPreflight: true);
+        using var results = node.Fleet.PushResults(cancellationToken: timeout.Token);
+
+        // Get-parameters is answered; the fit is not, as by a worker still busy with it past the round's timeout.
+        TaskHeader? fit = null;
+        while (fit is null)
+        {
+            Assert.True(await stream.MoveNext(timeout.Token), "the kept-open call ended before the fit task");
+            if (stream.Current.BodyCase != TaskMessage.BodyOneofCase.Header) continue;
+            var header = stream.Current.Header;
+            if (header.Kind == TaskKind.Fit) fit = header;
+            else Assert.True((await PushAsync(results, node.Name, header, withParameters: true)).Accepted);
+        }
+
+        // Once the server has failed it, the call ends: the node's worker opens a new one when it is free, and no task
+        // waits on this one behind the abandoned fit.
+        var ended = Task.Run(async () =>
+        {
+            while (await stream.MoveNext(timeout.Token))
+                Assert.NotEqual(TaskMessage.BodyOneofCase.Header, stream.Current.BodyCase);
+        });
+        Assert.True(ended == await Task.WhenAny(ended, Task.Delay(TimeSpan.FromSeconds(20), timeout.Token)), "the kept-open call stayed open 20 s after its task's 1 s timeout");
+        await ended;
+    }
+
+    [Fact]
     public async Task A_kept_open_call_ends_when_the_nodes_token_is_replaced()
     {
         await using var pull = await OpenPull.StartAsync(waitMs: 200);

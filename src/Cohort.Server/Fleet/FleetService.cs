@@ -179,9 +179,12 @@ internal sealed class FleetService(
                 {
                     await SendTaskAsync(task, node, keptOpen: true, responseStream, ct);
                     // The node's worker reads the next task once it has answered this one: sent sooner, it would wait in
-                    // the call while another worker of the node sits idle. Answered, or failed by the server: a task the
-                    // node was counted lost for is still its own while this call lives.
-                    await task.Completion.Task.WaitAsync(ct);
+                    // the call while another worker of the node sits idle.
+                    var outcome = await task.Completion.Task.WaitAsync(ct);
+                    // Failed by the server instead (timed out, withdrawn, stopped): the worker may still be running it. The
+                    // call ends, so the next task goes to whichever of the node's workers pulls when free, this one's
+                    // new call included, instead of waiting here behind a task nobody wants any more.
+                    if (!AnsweredByNode(outcome)) return;
                 }
                 // Checked again before every turn: a token replaced or a certificate revoked meanwhile ends the call, as it
                 // would refuse a new one; a node that registered again or was counted offline pulls on a new call.
@@ -194,6 +197,10 @@ internal sealed class FleetService(
             throw new RpcException(new Status(StatusCode.Unavailable, "the server is stopping"));
         }
     }
+
+    // The node's own answer (a result, its app's failure, a refusal, or a result the server rejected): its worker is free.
+    private static bool AnsweredByNode(TaskOutcome outcome) =>
+        outcome.Ok || outcome.Failure is FailureKind.ClientError or FailureKind.Rejected or FailureKind.Refused or FailureKind.SitePolicy;
 
     private bool SameRegistration(string node, string? session) => registry.IsOnline(node) && registry.SessionOf(node) == session;
 

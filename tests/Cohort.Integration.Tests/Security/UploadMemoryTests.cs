@@ -16,25 +16,32 @@ public sealed class UploadMemoryTests(ITestOutputHelper output)
     public async Task Concurrent_uploads_for_one_task_are_refused_and_memory_returns_after_rejection()
     {
         await using var server = await ServerProcess.StartAsync();
-        await using var node = await RawNode.RegisterAsync(server.Address, server.CaFile, "hog", await server.Control.CreateNodeTokenAsync("hog", default));
+        string token = await server.Control.CreateNodeTokenAsync("hog", default);
+        await using var node = await RawNode.RegisterAsync(server.Address, server.CaFile, "hog", token);
         await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "hog", default, skipPreflight: true);
         var task = await node.PullAsync(TaskKind.GetParameters, TimeSpan.FromSeconds(30));
         long baseline = server.ResidentBytes();
 
-        // Four streams for the same task, each announcing 400 MiB (within every size limit) and sending 192 MiB.
-        var streams = Enumerable.Range(0, 4).Select(_ => node.Fleet.PushResult()).ToArray();
+        // Four streams for the same task, each announcing 400 MiB (within every size limit) and sending 192 MiB, each on
+        // a connection of its own: the server's rule is per task whatever the connection, and a refused stream reset
+        // while megabytes of its data are still in flight must not take the one upload that goes on down with it.
+        var channels = Enumerable.Range(0, 4).Select(_ => Cohort.Transport.Channels.GrpcChannels.Create(new Cohort.Transport.Channels.ConnectionOptions(server.Address.ToString(), token, server.CaFile))).ToArray();
+        var streams = channels.Select(c => new Fleet.FleetClient(c).PushResult()).ToArray();
         var sending = streams.Select(s => SendAsync(s, node.Name, task.TaskId, declared: 400 * MiB, send: 192 * MiB)).ToArray();
+        var details = new string[streams.Length];
         var outcomes = await Task.WhenAll(sending.Select(async (t, i) =>
         {
             try
             {
                 await t;
+                details[i] = "sent";
                 return StatusCode.OK;
             }
             catch (Exception e) when (e is RpcException or InvalidOperationException or IOException)
             {
                 // A refused stream's writes fail once the call is over (as a gRPC status or, when the
                 // server's reset of the stream wins, an HTTP/2 error); its status says why.
+                details[i] = $"write failed ({e.GetType().Name}: {e.Message})";
                 try
                 {
                     await streams[i].ResponseAsync;
@@ -42,6 +49,7 @@ public sealed class UploadMemoryTests(ITestOutputHelper output)
                 }
                 catch (RpcException refused)
                 {
+                    details[i] += $"; status {refused.StatusCode}: {refused.Status.Detail}";
                     return refused.StatusCode;
                 }
             }
@@ -49,8 +57,10 @@ public sealed class UploadMemoryTests(ITestOutputHelper output)
         long peak = server.ResidentBytes();
 
         // At most one stream may carry the task's upload; the others are refused as a concurrency conflict.
+        // (Should it fail: every stream's story and the server's log, to tell a refusal from a lost connection.)
         string seen = string.Join(", ", outcomes);
-        Assert.True(outcomes.Count(c => c == StatusCode.Aborted) == 3 && outcomes.Contains(StatusCode.OK), $"outcomes of the four streams: {seen}");
+        Assert.True(outcomes.Count(c => c == StatusCode.Aborted) == 3 && outcomes.Contains(StatusCode.OK),
+            $"outcomes of the four streams: {seen}\n{string.Join("\n", details)}\nserver log:\n{server.Process.Output}");
         var refused = await Assert.ThrowsAsync<RpcException>(async () => await streams[Array.IndexOf(outcomes, StatusCode.Aborted)].ResponseAsync);
         Assert.Contains("already has a result upload in progress", refused.Status.Detail);
         Assert.True(peak - baseline < 600 * MiB, $"server grew by {(peak - baseline) / MiB} MiB during the uploads (baseline {baseline / MiB} MiB)");
@@ -65,6 +75,7 @@ public sealed class UploadMemoryTests(ITestOutputHelper output)
         output.WriteLine($"server RSS: baseline {baseline / MiB} MiB, during uploads {peak / MiB} MiB, after rejection {after / MiB} MiB");
         Assert.True(after - baseline < 96 * MiB, $"server still {(after - baseline) / MiB} MiB above baseline after the rejection");
         foreach (var s in streams) s.Dispose();
+        foreach (var c in channels) c.Dispose();
     }
 
     [Fact]

@@ -337,6 +337,75 @@ public sealed class StateStoreTests
         }
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task A_stopped_server_leaves_no_connection_to_its_database_behind(string kind)
+    {
+        // A server embedded in a longer-lived process (a host application, a test run) is stopped and started again:
+        // each stop must close what it opened, or the database's handles (SQLite) or connections (PostgreSQL) pile up.
+        await using var pg = kind == "postgres" ? await PostgresCluster.StartAsync() : null;
+        string? database = pg is null ? null : await pg.CreateDatabaseAsync("cohort");
+        var server = await TestServer.StartAsync(database: database);
+        string dataDir = server.DataDir;
+        CliProcess? node = null;
+        try
+        {
+            node = CliProcess.StartNode(server, "a", await server.Control.CreateNodeTokenAsync("a", default), "empty");
+            await server.WaitForNodesAsync(1, processes: [node]);
+            var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 3, minAvailable: 1, minFit: 1), "close", default);
+            Assert.Equal("finished", (await server.WaitForRunAsync(run.Id)).Run.Status);
+            Assert.True(pg is not null || OpenDatabaseFiles(dataDir).Length > 0, "the running server holds its SQLite database open (the check below would prove nothing)");
+            if (pg is not null) Assert.True(await ConnectionsToAsync(pg, "cohort") > 0, "the running server holds PostgreSQL connections (the check below would prove nothing)");
+        }
+        finally
+        {
+            if (node is not null) await node.DisposeAsync();
+            await server.DisposeAsync();
+        }
+
+        if (pg is null)
+        {
+            // The folder is gone with the server; a file still open shows as "(deleted)" and still matches.
+            Assert.Empty(OpenDatabaseFiles(dataDir));
+            return;
+        }
+        // The backend ends a moment after the pool's connections are closed.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        long left;
+        while ((left = await ConnectionsToAsync(pg, "cohort")) > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.True(left == 0, $"{left} connection(s) to the stopped server's database still open");
+    }
+
+    // This process's open files in the data folder's database (cohort.db and its -wal and -shm).
+    private static string[] OpenDatabaseFiles(string dataDir)
+    {
+        string db = Path.Combine(Path.GetFullPath(dataDir), "cohort.db");
+        return Directory.GetFiles("/proc/self/fd")
+            .Select(fd =>
+            {
+                try
+                {
+                    return new FileInfo(fd).LinkTarget;
+                }
+                catch (IOException)
+                {
+                    return null; // closed while listed
+                }
+            })
+            .OfType<string>()
+            .Where(target => target.StartsWith(db, StringComparison.Ordinal))
+            .ToArray();
+    }
+
+    private static async Task<long> ConnectionsToAsync(PostgresCluster pg, string database)
+    {
+        await using var source = Npgsql.NpgsqlDataSource.Create(pg.ConnectionString);
+        await using var cmd = source.CreateCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()");
+        cmd.Parameters.Add(new Npgsql.NpgsqlParameter { Value = database });
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
     /// <summary>A fresh store of one kind (a SQLite file in a folder of its own, or a PostgreSQL cluster), removed when disposed.</summary>
     private sealed class ScratchStore : IAsyncDisposable
     {

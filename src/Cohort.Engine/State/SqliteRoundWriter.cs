@@ -9,7 +9,7 @@ namespace Cohort.Engine.State;
 /// SQLite takes one writer at a time anyway; a write that fails closes the connection, and the next one opens it again.
 /// </summary>
 /// <param name="open">Opens a connection with the store's settings.</param>
-internal sealed class SqliteRoundWriter(Func<SqliteConnection> open)
+internal sealed class SqliteRoundWriter(Func<SqliteConnection> open) : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
@@ -48,6 +48,12 @@ internal sealed class SqliteRoundWriter(Func<SqliteConnection> open)
                 throw;
             }
         }
+    }
+
+    /// <summary>Closes the connection and its statements; a later write opens them again.</summary>
+    public void Dispose()
+    {
+        lock (_gate) Close();
     }
 
     private void Close()

@@ -7,7 +7,7 @@ using SQLitePCL;
 namespace Cohort.Engine.State;
 
 /// <summary>The embedded default state store: one SQLite file in write-ahead-log mode.</summary>
-internal sealed class SqliteStateStore : IStateStore
+internal sealed class SqliteStateStore : IStateStore, IAsyncDisposable
 {
     private readonly string _connectionString;
     private readonly bool _syncRounds;
@@ -42,6 +42,17 @@ internal sealed class SqliteStateStore : IStateStore
             c.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Closes the round writer's connection and the pool's idle ones for this file, so a server stopped inside a longer-lived
+    /// process holds no handle on its database; a call after this opens connections again.
+    /// </summary>
+    public ValueTask DisposeAsync()
+    {
+        _rounds.Dispose();
+        using (var c = new SqliteConnection(_connectionString)) SqliteConnection.ClearPool(c);
+        return ValueTask.CompletedTask;
     }
 
     private const string Setup = "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;";

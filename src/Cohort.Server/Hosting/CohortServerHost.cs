@@ -36,12 +36,14 @@ public sealed class CohortServerHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly DataDirectoryLock _lock;
     private readonly AuditLedger _ledger;
+    private readonly IStateStore _store;
 
-    private CohortServerHost(WebApplication app, DataDirectoryLock dataLock, AuditLedger ledger, Uri address, Uri? dashboardAddress, string adminToken, string? caFile, string dataDir)
+    private CohortServerHost(WebApplication app, DataDirectoryLock dataLock, AuditLedger ledger, IStateStore store, Uri address, Uri? dashboardAddress, string adminToken, string? caFile, string dataDir)
     {
         _app = app;
         _lock = dataLock;
         _ledger = ledger;
+        _store = store;
         Address = address;
         DashboardAddress = dashboardAddress;
         AdminToken = adminToken;
@@ -232,80 +234,89 @@ public sealed class CohortServerHost : IAsyncDisposable
         IStateStore baseStore = options.Database is { Length: > 0 } database
             ? new PostgresStateStore(database)
             : new SqliteStateStore(databaseFile, options.SyncRounds);
-        await OpenStateAsync(baseStore, options, dataDir, ct);
-        services.AddSingleton(options);
-        services.AddSingleton(ledger);
-        // The executor is resolved at scrape time: it depends on the store, which depends on these metrics.
-        services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore,
-            () => sp.GetRequiredService<RunExecutor>().Progress.All.Values.Count(p => p.WaitingReason is not null)));
-        services.AddSingleton(sp =>
+        try
         {
-            var hygiene = new MemoryHygiene(options, sp.GetRequiredService<ServerMetrics>(), sp.GetRequiredService<ILogger<MemoryHygiene>>());
-            sp.GetRequiredService<NodeRegistry>().Registered += hygiene.NodeRegistered;
-            return hygiene;
-        });
-        services.AddHostedService(sp => sp.GetRequiredService<MemoryHygiene>());
-        services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>(), sp.GetRequiredService<MemoryHygiene>()));
-        services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds));
-        services.AddSingleton<IModelStore>(sp => sp.GetRequiredService<ModelStore>());
-        services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());
-        var offered = strategyServices ?? StrategyServices.None;
-        if (offered.AggregationBufferBytes == 0) offered = offered with { AggregationBufferBytes = options.AggregationBufferBytes };
-        // Updates past the budget go beside spooled uploads: unlinked files, so nothing there outlives the process.
-        offered = offered with
+            await OpenStateAsync(baseStore, options, dataDir, ct);
+            services.AddSingleton(options);
+            services.AddSingleton(ledger);
+            // The executor is resolved at scrape time: it depends on the store, which depends on these metrics.
+            services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore,
+                () => sp.GetRequiredService<RunExecutor>().Progress.All.Values.Count(p => p.WaitingReason is not null)));
+            services.AddSingleton(sp =>
+            {
+                var hygiene = new MemoryHygiene(options, sp.GetRequiredService<ServerMetrics>(), sp.GetRequiredService<ILogger<MemoryHygiene>>());
+                sp.GetRequiredService<NodeRegistry>().Registered += hygiene.NodeRegistered;
+                return hygiene;
+            });
+            services.AddHostedService(sp => sp.GetRequiredService<MemoryHygiene>());
+            services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>(), sp.GetRequiredService<MemoryHygiene>()));
+            services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds));
+            services.AddSingleton<IModelStore>(sp => sp.GetRequiredService<ModelStore>());
+            services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());
+            var offered = strategyServices ?? StrategyServices.None;
+            if (offered.AggregationBufferBytes == 0) offered = offered with { AggregationBufferBytes = options.AggregationBufferBytes };
+            // Updates past the budget go beside spooled uploads: unlinked files, so nothing there outlives the process.
+            offered = offered with
+            {
+                UpdateMemoryBytes = offered.UpdateMemoryBytes != StrategyServices.DefaultUpdateMemoryBytes ? offered.UpdateMemoryBytes : options.UpdateMemoryBytes,
+                SpoolHoldBytes = offered.SpoolHoldBytes != StrategyServices.DefaultSpoolHoldBytes ? offered.SpoolHoldBytes : options.SpoolHoldBytes,
+                SpillFolder = offered.SpillFolder ?? Path.Combine(dataDir, "spool"),
+            };
+            services.AddSingleton(offered);
+            services.AddSingleton(sp => new RevocationListFile(revocationFile, clientCa, sp.GetRequiredService<ILogger<RevocationListFile>>()));
+            services.AddSingleton(sp => new AdminAuthenticator(adminToken, clientCa is null ? null : new AdminCertificates(sp.GetRequiredService<RevocationListFile>())));
+            services.AddSingleton(sp => new NodeCertificates(requireNodeCertificates, caFile is null ? null : Path.GetDirectoryName(caFile), sp.GetRequiredService<RevocationListFile>()));
+            services.AddSingleton<NodeAuthenticator>();
+            services.AddSingleton(new ViewerTokens(dataDir));
+            services.AddSingleton<OperatorAuthenticator>();
+            services.AddSingleton(new UserAccounts(dataDir, options.PasswordIterations));
+            services.AddSingleton(new DashboardSessions(dataDir));
+            services.AddSingleton<DashboardData>();
+            services.AddSingleton<LiveFeed>();
+            services.AddSingleton<PlanLibrary>();
+            services.AddSingleton<NodeRegistry>();
+            services.AddSingleton<RegistrationGate>();
+            services.AddSingleton<TaskBoard>();
+            services.AddSingleton<UploadBudget>();
+            services.AddSingleton(new FailedAuthentications(options.FailedAuthenticationsPerMinute));
+            services.AddSingleton<LogThrottle>();
+            services.AddSingleton<INodePool, ConnectedNodePool>();
+            services.AddSingleton<RunExecutor>();
+            services.AddSingleton<RunPreflight>();
+            services.AddSingleton<RunManager>();
+            services.AddHostedService(sp => sp.GetRequiredService<RunManager>());
+            services.AddHostedService<NodeMonitor>();
+
+            var app = builder.Build();
+            app.Use(SecurityHeaders.Add);
+            app.Use(CallGate.Guard);
+            app.Use(DashboardAccess.Guard);
+            app.MapGrpcService<FleetService>();
+            app.MapGrpcService<ControlService>();
+            app.MapGet("/healthz", () => Results.Text("ok"));
+            app.MapGet("/readyz", Ready);
+            app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
+            app.MapDashboard();
+            await app.StartAsync(ct);
+            app.Logger.LogInformation("Audit ledger {File}: {Signing}", ledger.Path, certificate is not null && ledger.KeyId == AuditSigner.KeyIdOf(certificate)
+                ? $"signed with the server's TLS key (key {ledger.KeyId})"
+                : $"signed with the dedicated ledger key {Path.Combine(dataDir, "audit-signing.key")} (key {ledger.KeyId}; the server has no TLS key)");
+            // Created before names were checked (or written by hand): a user and an operator token of one name are one submitter to runs and site policies.
+            var tokens = app.Services.GetRequiredService<ViewerTokens>();
+            foreach (var user in app.Services.GetRequiredService<UserAccounts>().All.Where(u => tokens.Holds(u.Name)))
+                app.Logger.LogWarning("A user and an operator token are both named '{Name}': runs record either as the same submitter and site policies cannot tell them apart; remove one ({File})", user.Name, ViewerTokens.FileIn(dataDir));
+
+            // Kestrel writes the bound endpoint back into each listener, which tells the two ephemeral ports apart.
+            var uri = PublicUri(grpcListener!, certificate is not null);
+            var dashboard = dashboardListener is null ? null : PublicUri(dashboardListener, certificate is not null);
+            return new CohortServerHost(app, dataLock, ledger, baseStore, uri, dashboard, adminToken, caFile, dataDir);
+        }
+        catch
         {
-            UpdateMemoryBytes = offered.UpdateMemoryBytes != StrategyServices.DefaultUpdateMemoryBytes ? offered.UpdateMemoryBytes : options.UpdateMemoryBytes,
-            SpoolHoldBytes = offered.SpoolHoldBytes != StrategyServices.DefaultSpoolHoldBytes ? offered.SpoolHoldBytes : options.SpoolHoldBytes,
-            SpillFolder = offered.SpillFolder ?? Path.Combine(dataDir, "spool"),
-        };
-        services.AddSingleton(offered);
-        services.AddSingleton(sp => new RevocationListFile(revocationFile, clientCa, sp.GetRequiredService<ILogger<RevocationListFile>>()));
-        services.AddSingleton(sp => new AdminAuthenticator(adminToken, clientCa is null ? null : new AdminCertificates(sp.GetRequiredService<RevocationListFile>())));
-        services.AddSingleton(sp => new NodeCertificates(requireNodeCertificates, caFile is null ? null : Path.GetDirectoryName(caFile), sp.GetRequiredService<RevocationListFile>()));
-        services.AddSingleton<NodeAuthenticator>();
-        services.AddSingleton(new ViewerTokens(dataDir));
-        services.AddSingleton<OperatorAuthenticator>();
-        services.AddSingleton(new UserAccounts(dataDir, options.PasswordIterations));
-        services.AddSingleton(new DashboardSessions(dataDir));
-        services.AddSingleton<DashboardData>();
-        services.AddSingleton<LiveFeed>();
-        services.AddSingleton<PlanLibrary>();
-        services.AddSingleton<NodeRegistry>();
-        services.AddSingleton<RegistrationGate>();
-        services.AddSingleton<TaskBoard>();
-        services.AddSingleton<UploadBudget>();
-        services.AddSingleton(new FailedAuthentications(options.FailedAuthenticationsPerMinute));
-        services.AddSingleton<LogThrottle>();
-        services.AddSingleton<INodePool, ConnectedNodePool>();
-        services.AddSingleton<RunExecutor>();
-        services.AddSingleton<RunPreflight>();
-        services.AddSingleton<RunManager>();
-        services.AddHostedService(sp => sp.GetRequiredService<RunManager>());
-        services.AddHostedService<NodeMonitor>();
-
-        var app = builder.Build();
-        app.Use(SecurityHeaders.Add);
-        app.Use(CallGate.Guard);
-        app.Use(DashboardAccess.Guard);
-        app.MapGrpcService<FleetService>();
-        app.MapGrpcService<ControlService>();
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", Ready);
-        app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
-        app.MapDashboard();
-        await app.StartAsync(ct);
-        app.Logger.LogInformation("Audit ledger {File}: {Signing}", ledger.Path, certificate is not null && ledger.KeyId == AuditSigner.KeyIdOf(certificate)
-            ? $"signed with the server's TLS key (key {ledger.KeyId})"
-            : $"signed with the dedicated ledger key {Path.Combine(dataDir, "audit-signing.key")} (key {ledger.KeyId}; the server has no TLS key)");
-        // Created before names were checked (or written by hand): a user and an operator token of one name are one submitter to runs and site policies.
-        var tokens = app.Services.GetRequiredService<ViewerTokens>();
-        foreach (var user in app.Services.GetRequiredService<UserAccounts>().All.Where(u => tokens.Holds(u.Name)))
-            app.Logger.LogWarning("A user and an operator token are both named '{Name}': runs record either as the same submitter and site policies cannot tell them apart; remove one ({File})", user.Name, ViewerTokens.FileIn(dataDir));
-
-        // Kestrel writes the bound endpoint back into each listener, which tells the two ephemeral ports apart.
-        var uri = PublicUri(grpcListener!, certificate is not null);
-        var dashboard = dashboardListener is null ? null : PublicUri(dashboardListener, certificate is not null);
-        return new CohortServerHost(app, dataLock, ledger, uri, dashboard, adminToken, caFile, dataDir);
+            // A start that fails (a damaged state, a port in use) leaves no connection to the database behind.
+            if (baseStore is IAsyncDisposable owned) await owned.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>
@@ -366,6 +377,8 @@ public sealed class CohortServerHost : IAsyncDisposable
         {
         }
         await _app.DisposeAsync();
+        // Its connections (SQLite's, or PostgreSQL's pool) close with the server, not with the process.
+        if (_store is IAsyncDisposable store) await store.DisposeAsync();
         _ledger.Dispose();
         _lock.Dispose();
     }

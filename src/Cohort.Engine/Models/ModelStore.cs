@@ -14,7 +14,7 @@ namespace Cohort.Engine.Models;
 /// <see cref="SpareFiles"/>) and carry a SHA-256 checked on load. The fit
 /// results accepted in a round that has not completed yet are kept in <c>RUN/round-NNNN.results</c>.
 /// </summary>
-internal sealed class ModelStore : IModelStore
+internal sealed class ModelStore : IModelStore, IDisposable
 {
     private readonly string _root;
     private readonly bool _flushToDisk;
@@ -84,6 +84,18 @@ internal sealed class ModelStore : IModelStore
             if (File.Exists(SpareResultsPathOf(runId))) File.Delete(SpareResultsPathOf(runId));
         }
         return _spares.RemoveUnderAsync(Path.Combine(_root, runId));
+    }
+
+    /// <summary>
+    /// Closes the results files of rounds still unfinished (what a stopped server leaves); their records stay on disk for
+    /// the run's resumption, and a later write opens the file again.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (_resultFolders)
+        {
+            foreach (string runId in _resultsFiles.Keys.ToArray()) CloseResultsFile(runId);
+        }
     }
 
     private async Task WriteAsync(string spare, string path, ParameterSet parameters, CancellationToken ct)

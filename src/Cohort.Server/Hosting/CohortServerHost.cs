@@ -37,13 +37,15 @@ public sealed class CohortServerHost : IAsyncDisposable
     private readonly DataDirectoryLock _lock;
     private readonly AuditLedger _ledger;
     private readonly IStateStore _store;
+    private readonly ModelStore _models;
 
-    private CohortServerHost(WebApplication app, DataDirectoryLock dataLock, AuditLedger ledger, IStateStore store, Uri address, Uri? dashboardAddress, string adminToken, string? caFile, string dataDir)
+    private CohortServerHost(WebApplication app, DataDirectoryLock dataLock, AuditLedger ledger, IStateStore store, ModelStore models, Uri address, Uri? dashboardAddress, string adminToken, string? caFile, string dataDir)
     {
         _app = app;
         _lock = dataLock;
         _ledger = ledger;
         _store = store;
+        _models = models;
         Address = address;
         DashboardAddress = dashboardAddress;
         AdminToken = adminToken;
@@ -234,6 +236,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         IStateStore baseStore = options.Database is { Length: > 0 } database
             ? new PostgresStateStore(database)
             : new SqliteStateStore(databaseFile, options.SyncRounds);
+        var models = new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds);
         try
         {
             await OpenStateAsync(baseStore, options, dataDir, ct);
@@ -250,7 +253,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             });
             services.AddHostedService(sp => sp.GetRequiredService<MemoryHygiene>());
             services.AddSingleton<IStateStore>(sp => new InstrumentedStateStore(baseStore, sp.GetRequiredService<ServerMetrics>(), sp.GetRequiredService<MemoryHygiene>()));
-            services.AddSingleton(new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds));
+            services.AddSingleton(models);
             services.AddSingleton<IModelStore>(sp => sp.GetRequiredService<ModelStore>());
             services.AddSingleton(strategies ?? StrategyRegistry.CreateDefault());
             var offered = strategyServices ?? StrategyServices.None;
@@ -309,12 +312,13 @@ public sealed class CohortServerHost : IAsyncDisposable
             // Kestrel writes the bound endpoint back into each listener, which tells the two ephemeral ports apart.
             var uri = PublicUri(grpcListener!, certificate is not null);
             var dashboard = dashboardListener is null ? null : PublicUri(dashboardListener, certificate is not null);
-            return new CohortServerHost(app, dataLock, ledger, baseStore, uri, dashboard, adminToken, caFile, dataDir);
+            return new CohortServerHost(app, dataLock, ledger, baseStore, models, uri, dashboard, adminToken, caFile, dataDir);
         }
         catch
         {
             // A start that fails (a damaged state, a port in use) leaves no connection to the database behind.
             if (baseStore is IAsyncDisposable owned) await owned.DisposeAsync();
+            models.Dispose();
             throw;
         }
     }
@@ -379,6 +383,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         await _app.DisposeAsync();
         // Its connections (SQLite's, or PostgreSQL's pool) close with the server, not with the process.
         if (_store is IAsyncDisposable store) await store.DisposeAsync();
+        _models.Dispose();
         _ledger.Dispose();
         _lock.Dispose();
     }

@@ -56,4 +56,25 @@ public sealed class RegistrationRateTests
         await fleet.RegisterAsync(request);
         await using var other = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "other", await server.Control.CreateNodeTokenAsync("other", default));
     }
+
+    [Fact]
+    public async Task Registrations_refused_as_invalid_do_not_spend_the_nodes_allowance()
+    {
+        await using var server = await TestServer.StartAsync();
+        string token = await server.Control.CreateNodeTokenAsync("typo", default);
+        using var channel = GrpcChannels.Create(new ConnectionOptions(server.Host.Address.ToString(), token, server.Host.CaFile));
+        var fleet = new Fleet.FleetClient(channel);
+        var invalid = new RegisterRequest { NodeName = "typo", App = "empty", Version = "test", ProtocolVersion = 1, SessionId = "s" };
+        invalid.Datasets.Add(new DatasetInfo { Name = "not a valid name!", SchemaHash = "ab" });
+
+        for (int i = 0; i < 3 * RegistrationGate.Burst; i++)
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(async () => await fleet.RegisterAsync(invalid));
+            Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        }
+
+        // The fixed declaration gets the whole burst at once.
+        invalid.Datasets.Clear();
+        for (int i = 0; i < RegistrationGate.Burst; i++) await fleet.RegisterAsync(invalid);
+    }
 }

@@ -36,6 +36,8 @@ internal sealed class FleetService(
     public override async Task<RegisterReply> Register(RegisterRequest request, ServerCallContext context)
     {
         string node = await AuthenticateAs(request.NodeName, context);
+        // Checked before the allowance is spent: a refused declaration writes nothing, and the node's next registration is not held for it.
+        var datasets = DeclaredDatasets(request);
         if (!writes.TryAdmit(node, out var wait))
         {
             // Refused before anything is written: a refusal leaves no event or audit entry, and its warning is throttled.
@@ -47,7 +49,6 @@ internal sealed class FleetService(
         }
         await RefuseSecondProcessAsync(node, request.SessionId, context);
         int capacity = Math.Clamp(request.Capacity, 1, MaxCapacity);
-        var datasets = DeclaredDatasets(request);
         registry.Register(node, request.App, request.Version, context.Peer, request.SessionId, capacity, datasets);
         board.SetCapacity(node, capacity);
         var http = context.GetHttpContext();

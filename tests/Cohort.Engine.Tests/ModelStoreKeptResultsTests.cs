@@ -2,6 +2,7 @@ using Cohort.Engine.Models;
 using Cohort.Engine.Nodes;
 using Cohort.Parameters;
 using Cohort.Records;
+using Cohort.Tests.Shared;
 
 namespace Cohort.Engine.Tests;
 
@@ -52,11 +53,11 @@ public sealed class ModelStoreKeptResultsTests : IDisposable
         var store = new ModelStore(_root);
         await store.SaveRoundResultAsync(Run, 4, "n1", Result("n1", 4, 7f), CancellationToken.None);
         string path = Path.GetFullPath(store.RoundResultsPathOf(Run, 4));
-        Assert.Contains(path, OpenFiles()); // held open between results (the check below would prove nothing otherwise)
+        Assert.Contains(path, OpenFiles.Under(path)); // held open between results (the check below would prove nothing otherwise)
 
         store.Dispose();
 
-        Assert.DoesNotContain(path, OpenFiles());
+        Assert.Empty(OpenFiles.Under(path));
         var (results, problems) = await new ModelStore(_root).LoadRoundResultsAsync(Run, 4, CancellationToken.None);
         Assert.Empty(problems);
         Assert.Equal(7f, First(Assert.Single(results)));
@@ -65,22 +66,6 @@ public sealed class ModelStoreKeptResultsTests : IDisposable
         Assert.Equal(2, (await store.LoadRoundResultsAsync(Run, 4, CancellationToken.None)).Results.Count);
         store.Dispose();
     }
-
-    // This process's open files.
-    private static string[] OpenFiles() => Directory.GetFiles("/proc/self/fd")
-        .Select(fd =>
-        {
-            try
-            {
-                return new FileInfo(fd).LinkTarget;
-            }
-            catch (IOException)
-            {
-                return null; // closed while listed
-            }
-        })
-        .OfType<string>()
-        .ToArray();
 
     [Fact]
     public async Task A_record_cut_short_by_a_crash_is_noted_and_cut_off_so_that_later_results_follow_the_last_whole_one()

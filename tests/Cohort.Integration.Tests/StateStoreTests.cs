@@ -2,6 +2,7 @@ using Cohort.Engine.State;
 using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Records;
 using Cohort.Server.State;
+using Cohort.Tests.Shared;
 
 namespace Cohort.Integration.Tests;
 
@@ -347,7 +348,8 @@ public sealed class StateStoreTests
         await using var pg = kind == "postgres" ? await PostgresCluster.StartAsync() : null;
         string? database = pg is null ? null : await pg.CreateDatabaseAsync("cohort");
         var server = await TestServer.StartAsync(database: database);
-        string dataDir = server.DataDir;
+        // cohort.db with its -wal and -shm.
+        string sqlite = Path.Combine(Path.GetFullPath(server.DataDir), "cohort.db");
         CliProcess? node = null;
         try
         {
@@ -355,7 +357,7 @@ public sealed class StateStoreTests
             await server.WaitForNodesAsync(1, processes: [node]);
             var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 3, minAvailable: 1, minFit: 1), "close", default);
             Assert.Equal("finished", (await server.WaitForRunAsync(run.Id)).Run.Status);
-            Assert.True(pg is not null || OpenDatabaseFiles(dataDir).Length > 0, "the running server holds its SQLite database open (the check below would prove nothing)");
+            Assert.True(pg is not null || OpenFiles.Under(sqlite).Length > 0, "the running server holds its SQLite database open (the check below would prove nothing)");
             if (pg is not null) Assert.True(await ConnectionsToAsync(pg, "cohort") > 0, "the running server holds PostgreSQL connections (the check below would prove nothing)");
         }
         finally
@@ -367,7 +369,7 @@ public sealed class StateStoreTests
         if (pg is null)
         {
             // The folder is gone with the server; a file still open shows as "(deleted)" and still matches.
-            Assert.Empty(OpenDatabaseFiles(dataDir));
+            Assert.Empty(OpenFiles.Under(sqlite));
             return;
         }
         // The backend ends a moment after the pool's connections are closed.
@@ -375,27 +377,6 @@ public sealed class StateStoreTests
         long left;
         while ((left = await ConnectionsToAsync(pg, "cohort")) > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
         Assert.True(left == 0, $"{left} connection(s) to the stopped server's database still open");
-    }
-
-    // This process's open files in the data folder's database (cohort.db and its -wal and -shm).
-    private static string[] OpenDatabaseFiles(string dataDir)
-    {
-        string db = Path.Combine(Path.GetFullPath(dataDir), "cohort.db");
-        return Directory.GetFiles("/proc/self/fd")
-            .Select(fd =>
-            {
-                try
-                {
-                    return new FileInfo(fd).LinkTarget;
-                }
-                catch (IOException)
-                {
-                    return null; // closed while listed
-                }
-            })
-            .OfType<string>()
-            .Where(target => target.StartsWith(db, StringComparison.Ordinal))
-            .ToArray();
     }
 
     private static async Task<long> ConnectionsToAsync(PostgresCluster pg, string database)

@@ -9,6 +9,12 @@ internal static class PlanYamlLoader
 {
     private const string DuplicateKeyMessage = "Duplicate key ";
 
+    /// <summary>The deepest nesting of mappings and lists a plan or site policy may have (real ones have a handful).</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>The most values (keys, items, scalars) a plan or site policy may hold once its aliases are expanded.</summary>
+    public const int MaxValues = 100_000;
+
     /// <summary>The plan's single document, which must be a mapping.</summary>
     public static YamlMappingNode LoadRoot(string yaml, string source) =>
         LoadRoot(yaml, source, "plan", "at least name, app and strategy");
@@ -19,6 +25,7 @@ internal static class PlanYamlLoader
         var stream = new YamlStream();
         try
         {
+            CheckSize(yaml, source, what);
             stream.Load(new StringReader(yaml));
         }
         catch (YamlException e) when (e.Message.StartsWith(DuplicateKeyMessage, StringComparison.Ordinal))
@@ -50,6 +57,46 @@ internal static class PlanYamlLoader
         if (root is not YamlMappingNode map)
             throw new PlanException(source, root.Start.Line, root.Start.Column, $"{what}: expected a mapping of {what} keys, got {YamlScalars.Describe(root)}");
         return map;
+    }
+
+    /// <summary>
+    /// Refuses, before any tree is built, text nested deeper than <see cref="MaxDepth"/> (building and reading the tree
+    /// recurse once per level, and a stack overflow ends the process) or holding more than <see cref="MaxValues"/> values
+    /// once its aliases are expanded (a kilobyte of nested aliases can stand for a billion values).
+    /// </summary>
+    private static void CheckSize(string yaml, string source, string what)
+    {
+        var parser = new Parser(new StringReader(yaml));
+        var open = new Stack<(string? Anchor, long ValuesBefore)>();
+        var expanded = new Dictionary<string, long>(StringComparer.Ordinal);
+        long values = 0;
+        while (parser.MoveNext())
+        {
+            var e = parser.Current!;
+            switch (e)
+            {
+                case MappingStart or SequenceStart:
+                    if (open.Count == MaxDepth)
+                        throw new PlanException(source, e.Start.Line, e.Start.Column, $"the {what} nests mappings and lists more than {MaxDepth} levels deep");
+                    values++;
+                    open.Push((((NodeEvent)e).Anchor.IsEmpty ? null : ((NodeEvent)e).Anchor.Value, values - 1));
+                    break;
+                case MappingEnd or SequenceEnd:
+                    var (anchor, before) = open.Pop();
+                    if (anchor is not null) expanded[anchor] = values - before;
+                    break;
+                case Scalar s:
+                    values++;
+                    if (!s.Anchor.IsEmpty) expanded[s.Anchor.Value] = 1;
+                    break;
+                case AnchorAlias alias:
+                    // An alias to an anchor not yet closed is YAML's own error, which the load below reports.
+                    values += expanded.GetValueOrDefault(alias.Value.Value, 1);
+                    break;
+            }
+            if (values > MaxValues)
+                throw new PlanException(source, e.Start.Line, e.Start.Column, $"the {what} holds more than {MaxValues.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} values once its aliases (*name) are expanded");
+        }
     }
 
     /// <summary>The dotted path of the mapping whose key starts at <paramref name="at"/> ("" for the top level), or null.</summary>

@@ -59,10 +59,11 @@ internal sealed class PlanOverrides
         var stream = new YamlStream();
         try
         {
+            PlanYamlLoader.CheckSize(appliedYaml, "plan");
             using var reader = new StringReader(appliedYaml);
             stream.Load(reader);
         }
-        catch (YamlDotNet.Core.YamlException)
+        catch (Exception e) when (e is YamlDotNet.Core.YamlException or PlanException)
         {
             return null;
         }

@@ -9,6 +9,7 @@ internal static class PlanText
     public static string WithList(string yaml, string path, IEnumerable<string> items)
     {
         var stream = new YamlStream();
+        PlanYamlLoader.CheckSize(yaml, "plan");
         using (var reader = new StringReader(yaml)) stream.Load(reader);
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new PlanException("plan", 0, 0, "plan is not a YAML mapping");
@@ -35,6 +36,7 @@ internal static class PlanText
     public static string WithValues(string yaml, IEnumerable<(string Path, string Value)> values)
     {
         var stream = new YamlStream();
+        PlanYamlLoader.CheckSize(yaml, "plan");
         using (var reader = new StringReader(yaml)) stream.Load(reader);
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new PlanException("plan", 0, 0, "plan is not a YAML mapping");

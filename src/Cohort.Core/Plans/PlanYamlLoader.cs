@@ -64,7 +64,7 @@ internal static class PlanYamlLoader
     /// recurse once per level, and a stack overflow ends the process) or holding more than <see cref="MaxValues"/> values
     /// once its aliases are expanded (a kilobyte of nested aliases can stand for a billion values).
     /// </summary>
-    private static void CheckSize(string yaml, string source, string what)
+    internal static void CheckSize(string yaml, string source, string what = "plan")
     {
         var parser = new Parser(new StringReader(yaml));
         var open = new Stack<(string? Anchor, long ValuesBefore)>();

@@ -80,6 +80,16 @@ public sealed class PlanSizeTests
     }
 
     [Fact]
+    public void Editing_a_plan_nested_too_deep_is_refused_before_it_is_read()
+    {
+        // The dashboard's run form sets fields of a pasted plan's text before the plan is parsed.
+        var e = Assert.Throws<PlanException>(() => PlanText.WithValues(Deep(50_000), [("rounds", "3")]));
+        Assert.Contains($"more than {PlanYamlLoader.MaxDepth} levels deep", e.Message);
+
+        Assert.Throws<PlanException>(() => PlanText.WithList(Deep(50_000), "selection.nodes", ["a"]));
+    }
+
+    [Fact]
     public void A_site_policy_nested_too_deep_is_refused_the_same_way()
     {
         string policy = "apps: " + new string('[', 50_000) + new string(']', 50_000) + "\n";

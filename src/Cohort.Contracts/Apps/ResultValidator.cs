@@ -19,6 +19,15 @@ internal sealed class ResultValidator
     /// <summary>Longest metric name.</summary>
     public const int MaxMetricNameLength = 64;
 
+    /// <summary>
+    /// Most characters of text all of one result's metrics may hold together (a score histogram's two strings take about
+    /// 2,000): every result's metrics are stored and shown on the run's pages.
+    /// </summary>
+    public const int MaxMetricText = 64 * 1024;
+
+    /// <summary>The same for a statistics result, which carries a site's statistics as JSON text, once per run.</summary>
+    public const int MaxStatisticsText = 4 * 1024 * 1024;
+
     private readonly ConcurrentDictionary<(string Run, string Node, string Phase), long> _firstExamples = new();
 
     /// <summary>
@@ -30,7 +39,7 @@ internal sealed class ResultValidator
         if (examples < 0) return $"{examples} examples";
         if (examples > limits.MaxExamples) return $"{examples} examples exceed the plan's failure.max_examples {limits.MaxExamples}";
         if (loss is { } l && !double.IsFinite(l)) return $"loss is {l.ToString(CultureInfo.InvariantCulture)}";
-        if (CheckMetrics(metrics) is { } bad) return bad;
+        if (CheckMetrics(metrics, phase == "statistics" ? MaxStatisticsText : MaxMetricText) is { } bad) return bad;
         if (examples > 0)
         {
             long first = _firstExamples.GetOrAdd((run, node, phase), examples);
@@ -41,10 +50,14 @@ internal sealed class ResultValidator
         return null;
     }
 
-    /// <summary>Checks metric count, names ([A-Za-z0-9_.:-], at most <see cref="MaxMetricNameLength"/>) and that numbers are finite.</summary>
-    public static string? CheckMetrics(Metrics metrics)
+    /// <summary>
+    /// Checks metric count, names ([A-Za-z0-9_.:-], at most <see cref="MaxMetricNameLength"/>), that numbers are finite
+    /// and that text values hold at most <paramref name="maxText"/> characters together.
+    /// </summary>
+    public static string? CheckMetrics(Metrics metrics, int maxText = MaxMetricText)
     {
         if (metrics.Count > MaxMetrics) return $"{metrics.Count} metrics exceed the limit of {MaxMetrics}";
+        long text = 0;
         foreach (var (name, value) in metrics)
         {
             if (name.Length == 0 || name.Length > MaxMetricNameLength)
@@ -55,6 +68,8 @@ internal sealed class ResultValidator
                     return $"metric name '{Printable(name)}' has character U+{(int)c:X4} (allowed: A-Z a-z 0-9 _ . : -)";
             }
             if (value.IsNumber && !double.IsFinite(value.AsDouble())) return $"metric '{name}' is {value.AsDouble().ToString(CultureInfo.InvariantCulture)}";
+            if (value.Kind == ScalarKind.String && (text += value.AsString().Length) > maxText)
+                return $"metrics hold more than {maxText.ToString("N0", CultureInfo.InvariantCulture)} characters of text (at '{name}')";
         }
         return null;
     }

@@ -37,6 +37,8 @@ internal sealed class FleetService(
     {
         string node = await AuthenticateAs(request.NodeName, context);
         // Checked before the allowance is spent: a refused declaration writes nothing, and the node's next registration is not held for it.
+        if ((NodeText.NameProblem(request.App, "app") ?? NodeText.NameProblem(request.Version, "version")) is { } badName)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, badName));
         var datasets = DeclaredDatasets(request);
         if (!writes.TryAdmit(node, out var wait))
         {
@@ -414,10 +416,12 @@ internal sealed class FleetService(
         receipt.Task = task;
         // A second stream for the same task would only multiply the memory one result may take.
         using var active = uploads.BeginTask(task.Id);
-        double duration = header.DurationSeconds;
+        // A node's own timing: a value that cannot be one is kept as 0 on a failure and refuses a result (below).
+        double duration = double.IsFinite(header.DurationSeconds) && header.DurationSeconds >= 0 ? header.DurationSeconds : 0;
+        string error = NodeText.Clean(header.Error, NodeText.MaxErrorLength);
         if (!header.Ok && header.RefusedBySitePolicy)
         {
-            string reason = $"refused by site policy: {header.Error}";
+            string reason = $"refused by site policy: {error}";
             // A preflight refusal belongs to no run yet: the submitter hears of it in the preflight's notes.
             if (board.Complete(task, TaskOutcome.Failed(FailureKind.SitePolicy, reason, duration)) && task.Kind != TaskKind.Validate)
             {
@@ -428,8 +432,8 @@ internal sealed class FleetService(
         }
         if (!header.Ok)
         {
-            receipt.NodeError = header.Error;
-            board.Complete(task, TaskOutcome.Failed(FailureKind.ClientError, $"node error: {header.Error}", duration));
+            receipt.NodeError = error;
+            board.Complete(task, TaskOutcome.Failed(FailureKind.ClientError, $"node error: {error}", duration));
             return new PushResultReply { Accepted = true };
         }
 
@@ -485,8 +489,9 @@ internal sealed class FleetService(
                 return Reject("a fit or get-parameters result must carry parameters");
             }
             var resultMetrics = ScalarMaps.ToMetrics(header.Metrics);
-            if (task.Kind != TaskKind.GetParameters
-                && board.Validator.Check(task.RunId, node, task.Phase, header.Examples, header.Loss, resultMetrics, task.Limits) is { } invalid)
+            string? badDuration = duration == header.DurationSeconds ? null : $"duration_seconds is {header.DurationSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+            if ((badDuration ?? (task.Kind == TaskKind.GetParameters ? null
+                    : board.Validator.Check(task.RunId, node, task.Phase, header.Examples, header.Loss, resultMetrics, task.Limits))) is { } invalid)
             {
                 string reason = $"rejected result: {invalid}";
                 board.Complete(task, TaskOutcome.Failed(FailureKind.Rejected, reason, duration, uploadBytes));

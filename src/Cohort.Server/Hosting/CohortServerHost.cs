@@ -167,6 +167,10 @@ public sealed class CohortServerHost : IAsyncDisposable
         // No reloading of configuration files: it watches the working folder and every folder below it (inotify), and a
         // data folder below the working folder would wake that watcher for every file a round writes.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
+        // The server's settings are its options: an appsettings.json in whatever folder it starts from is not its configuration
+        // (it could add listeners and silence the log). Environment variables still set log levels (Logging__LogLevel__…).
+        foreach (var file in builder.Configuration.Sources.OfType<Microsoft.Extensions.Configuration.FileConfigurationSource>().ToArray())
+            builder.Configuration.Sources.Remove(file);
         builder.Logging.ClearProviders();
         // Scopes carry the run, round and node ids: fields in JSON lines, a "=>" prefix in plain lines.
         if (options.JsonLogs) builder.Logging.AddJsonConsole(o => { o.IncludeScopes = true; o.TimestampFormat = "O"; o.UseUtcTimestamp = true; });
@@ -178,6 +182,8 @@ public sealed class CohortServerHost : IAsyncDisposable
         ListenOptions? grpcListener = null, dashboardListener = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
+            // Listeners come from the options below only, not from a Kestrel section of the environment (Kestrel__Endpoints__…).
+            k.Configure(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), reloadOnChange: false);
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = null;
             k.Limits.Http2.InitialConnectionWindowSize = 8 << 20;

@@ -18,11 +18,7 @@ internal static class PreflightLimits
     public const int MaxProblemLength = 500;
 
     /// <summary>A problem cut to <see cref="MaxProblemLength"/>, on one line.</summary>
-    public static string Clip(string problem)
-    {
-        string line = problem.ReplaceLineEndings(" ").Trim();
-        return line.Length > MaxProblemLength ? line[..MaxProblemLength] + "…" : line;
-    }
+    public static string Clip(string problem) => Fleet.NodeText.Clean(problem, MaxProblemLength);
 
     /// <summary>
     /// The schema a preflight answer reports (its hash, at most 128 hex characters, and column count), as

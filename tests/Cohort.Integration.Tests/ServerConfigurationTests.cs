@@ -1,0 +1,50 @@
+using System.Net.Sockets;
+using Cohort.Integration.Tests.Infrastructure;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary>
+/// A server's listeners and log come from its own options: neither an appsettings.json in the folder it starts from
+/// nor a Kestrel section in its environment can open another (plaintext) listener or silence its log.
+/// </summary>
+public sealed class ServerConfigurationTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("cohort-config-").FullName;
+
+    [Fact]
+    public async Task Kestrel_endpoints_from_the_environment_or_an_appsettings_file_open_no_listener_and_the_log_stays_on()
+    {
+        int fromEnvironment = TestServer.FreePort(), fromFile = TestServer.FreePort();
+        await File.WriteAllTextAsync(Path.Combine(_dir, "appsettings.json"), $$"""
+            {
+              "Logging": { "LogLevel": { "Default": "None" } },
+              "Kestrel": { "Endpoints": { "Extra": { "Url": "http://127.0.0.1:{{fromFile}}", "Protocols": "Http2" } } }
+            }
+            """);
+        var environment = new Dictionary<string, string> { ["Kestrel__Endpoints__Other__Url"] = $"http://127.0.0.1:{fromEnvironment}" };
+        await using var server = CliProcess.Start(["server", "--data-dir", Path.Combine(_dir, "data"), "--port", "0", "--dashboard-port", "0"], environment, workingDirectory: _dir);
+
+        await server.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(60));
+        // Logged once the server is up: the file's "None" did not reach the log.
+        await server.WaitForOutputAsync("Audit ledger", TimeSpan.FromSeconds(10));
+
+        Assert.False(await ListensAsync(fromEnvironment), $"a listener on {fromEnvironment} from Kestrel__Endpoints__Other__Url\n{server.Output}");
+        Assert.False(await ListensAsync(fromFile), $"a listener on {fromFile} from appsettings.json\n{server.Output}");
+    }
+
+    private static async Task<bool> ListensAsync(int port)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync("127.0.0.1", port).WaitAsync(TimeSpan.FromSeconds(5));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}

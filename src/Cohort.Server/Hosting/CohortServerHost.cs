@@ -179,6 +179,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            // Unlimited for gRPC uploads of large models; every other request is capped by RequestBodyLimits.
             k.Limits.MaxRequestBodySize = null;
             k.Limits.Http2.InitialConnectionWindowSize = 8 << 20;
             k.Limits.Http2.InitialStreamWindowSize = 4 << 20;
@@ -292,6 +293,7 @@ public sealed class CohortServerHost : IAsyncDisposable
 
             var app = builder.Build();
             app.Use(SecurityHeaders.Add);
+            app.Use(RequestBodyLimits.Guard);
             app.Use(CallGate.Guard);
             app.Use(DashboardAccess.Guard);
             app.MapGrpcService<FleetService>();

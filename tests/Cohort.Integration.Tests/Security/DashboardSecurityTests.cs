@@ -228,6 +228,30 @@ public sealed partial class DashboardSecurityTests
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, stop.StatusCode);
     }
 
+    [Fact]
+    public async Task One_credential_keeps_only_its_newest_sessions()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        var cookies = new List<CookieContainer>();
+        for (int i = 0; i < DashboardSessions.MaxPerIdentity + 4; i++)
+        {
+            var jar = new CookieContainer();
+            using var client = Client(server, jar);
+            Assert.Equal(HttpStatusCode.Redirect, (await LogInAsync(client, server.AdminToken, "/")).StatusCode);
+            cookies.Add(jar);
+        }
+        var statuses = new List<HttpStatusCode>();
+        foreach (var jar in cookies)
+        {
+            using var client = Client(server, jar);
+            statuses.Add((await client.GetAsync("/runs")).StatusCode);
+        }
+        // The four oldest logins ended; the newest sixteen still work.
+        Assert.Equal(Enumerable.Repeat(HttpStatusCode.Unauthorized, 4).Concat(Enumerable.Repeat(HttpStatusCode.OK, DashboardSessions.MaxPerIdentity)), statuses);
+        string stored = await File.ReadAllTextAsync(DashboardSessions.FileIn(server.DataDir));
+        Assert.Equal(DashboardSessions.MaxPerIdentity, Regex.Count(stored, "\"Hash\""));
+    }
+
     private const int BigFields = 32;
 
     private static async Task WriteFieldsAsync(Stream stream, string field, bool chunked)

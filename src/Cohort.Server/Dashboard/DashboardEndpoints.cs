@@ -56,7 +56,7 @@ internal static class DashboardEndpoints
         });
 
         app.MapGet("/runs/new", NewRunForm);
-        app.MapPost("/runs", StartRun);
+        app.MapPost("/runs", StartRun).Allow(RequestBodyLimits.PlanFormBytes);
         app.MapPost("/runs/{id}/stop", async (HttpContext http, RunManager runs, IStateStore store, AuditLedger ledger, string id) =>
         {
             if (!await DashboardAccess.DemandAsync(http, Permission.StopRun)) return Results.Empty;

@@ -185,6 +185,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             // Listeners come from the options below only, not from a Kestrel section of the environment (Kestrel__Endpoints__…).
             k.Configure(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), reloadOnChange: false);
             k.AddServerHeader = false;
+            // Unlimited for gRPC uploads of large models; every other request is capped by RequestBodyLimits.
             k.Limits.MaxRequestBodySize = null;
             k.Limits.Http2.InitialConnectionWindowSize = 8 << 20;
             k.Limits.Http2.InitialStreamWindowSize = 4 << 20;
@@ -298,6 +299,7 @@ public sealed class CohortServerHost : IAsyncDisposable
 
             var app = builder.Build();
             app.Use(SecurityHeaders.Add);
+            app.Use(RequestBodyLimits.Guard);
             app.Use(CallGate.Guard);
             app.Use(DashboardAccess.Guard);
             app.MapGrpcService<FleetService>();

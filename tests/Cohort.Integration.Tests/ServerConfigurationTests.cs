@@ -32,6 +32,23 @@ public sealed class ServerConfigurationTests : IDisposable
         Assert.False(await ListensAsync(fromFile), $"a listener on {fromFile} from appsettings.json\n{server.Output}");
     }
 
+    [Fact]
+    public async Task The_apis_do_not_answer_on_the_dashboard_port()
+    {
+        await using var server = await TestServer.StartAsync();
+        var dashboard = server.Host.DashboardAddress!;
+        using var control = new Cohort.Cli.Control.ControlClient(new Cohort.Transport.Channels.ConnectionOptions(dashboard.ToString(), server.Host.AdminToken, server.Host.CaFile));
+
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => control.ListNodesAsync(default));
+
+        Assert.Contains($"answer on port {server.Port}, not on the dashboard's", e.ToString());
+        // The same client on the API's port works, and the dashboard still serves its pages.
+        using var api = new Cohort.Cli.Control.ControlClient(new Cohort.Transport.Channels.ConnectionOptions(server.Host.Address.ToString(), server.Host.AdminToken, server.Host.CaFile));
+        Assert.Empty(await api.ListNodesAsync(default));
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
+        Assert.Equal("ok", await http.GetStringAsync(new Uri(dashboard, "/healthz")));
+    }
+
     private static async Task<bool> ListensAsync(int port)
     {
         using var client = new TcpClient();

@@ -248,6 +248,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         {
             await OpenStateAsync(baseStore, options, dataDir, ct);
             services.AddSingleton(options);
+            services.AddSingleton(new ApiPort(() => grpcListener!.IPEndPoint!.Port));
             services.AddSingleton(ledger);
             // The executor is resolved at scrape time: it depends on the store, which depends on these metrics.
             services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<NodeRegistry>(), baseStore,

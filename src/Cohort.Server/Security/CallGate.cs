@@ -45,6 +45,11 @@ internal static class CallGate
             return;
         }
         var services = http.RequestServices;
+        if (services.GetRequiredService<Hosting.ApiPort>().Value is var apiPort && http.Connection.LocalPort != apiPort)
+        {
+            await RefuseAsync(http, StatusCode.Unimplemented, $"the Fleet and Control APIs answer on port {apiPort}, not on the dashboard's");
+            return;
+        }
         var limiter = services.GetRequiredService<FailedAuthentications>();
         var throttle = services.GetRequiredService<LogThrottle>();
         var log = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CallGate).FullName!);

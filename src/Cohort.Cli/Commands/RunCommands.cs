@@ -38,8 +38,8 @@ internal static class RunCommands
             if (!File.Exists(path)) throw new CliException($"plan file '{path}' not found");
             string yaml = await File.ReadAllTextAsync(path, ct);
             var overrides = Plans.PlanOverrides.Parse(pr.GetValue(set));
-            yaml = overrides.Apply(yaml);
             string source = Path.GetFileName(path);
+            yaml = overrides.Apply(yaml, source);
             using var client = new ControlClient(control.Resolve(pr));
             RunInfo info;
             try

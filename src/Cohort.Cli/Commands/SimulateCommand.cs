@@ -151,7 +151,7 @@ internal static class SimulateCommand
         if (!File.Exists(planPath)) throw new CliException($"plan file '{planPath}' not found");
         string yaml = File.ReadAllText(planPath);
         var overrides = PlanOverrides.Parse([.. set ?? [], .. rounds is { } r ? [$"rounds={r.ToString(CultureInfo.InvariantCulture)}"] : Array.Empty<string>()]);
-        yaml = overrides.Apply(yaml);
+        yaml = overrides.Apply(yaml, Path.GetFileName(planPath));
         var options = new SimulationOptions
         {
             DataDir = dataDir,

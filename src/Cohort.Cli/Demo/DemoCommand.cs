@@ -52,7 +52,7 @@ internal static class DemoCommand
         if (rounds is { } r) overrides.Add(("rounds", r.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         if (strategy is not null) overrides.Add(("strategy.name", strategy));
         string yaml = await File.ReadAllTextAsync(planPath, ct);
-        if (overrides.Count > 0) yaml = PlanText.WithValues(yaml, overrides);
+        if (overrides.Count > 0) yaml = PlanText.WithValues(yaml, overrides, demo.PlanFile);
 
         Console.WriteLine($"Cohort demo: {demo.Description}");
         Console.WriteLine($"starting a server and {demo.Sites.Count} node processes ({string.Join(", ", demo.Sites.Select(s => s.Node))}) in {outDir}");

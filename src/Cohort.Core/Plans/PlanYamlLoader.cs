@@ -20,7 +20,12 @@ internal static class PlanYamlLoader
         LoadRoot(yaml, source, "plan", "at least name, app and strategy");
 
     /// <summary>The single document of a YAML file of kind <paramref name="what"/> ("plan", "site policy"), which must be a mapping.</summary>
-    public static YamlMappingNode LoadRoot(string yaml, string source, string what, string emptyHint)
+    public static YamlMappingNode LoadRoot(string yaml, string source, string what, string emptyHint) => Load(yaml, source, what, emptyHint).Root;
+
+    /// <summary>The whole stream of a plan's text (to edit and save again) and its root mapping, checked as <see cref="LoadRoot(string, string)"/> does.</summary>
+    public static (YamlStream Stream, YamlMappingNode Root) Load(string yaml, string source) => Load(yaml, source, "plan", "at least name, app and strategy");
+
+    private static (YamlStream Stream, YamlMappingNode Root) Load(string yaml, string source, string what, string emptyHint)
     {
         var stream = new YamlStream();
         try
@@ -56,7 +61,7 @@ internal static class PlanYamlLoader
         var root = stream.Documents[0].RootNode;
         if (root is not YamlMappingNode map)
             throw new PlanException(source, root.Start.Line, root.Start.Column, $"{what}: expected a mapping of {what} keys, got {YamlScalars.Describe(root)}");
-        return map;
+        return (stream, map);
     }
 
     /// <summary>

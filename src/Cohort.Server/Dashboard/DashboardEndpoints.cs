@@ -164,7 +164,7 @@ internal static class DashboardEndpoints
         try
         {
             if (string.IsNullOrWhiteSpace(yaml)) throw new PlanException(source, 0, 0, "no plan: pick one, paste one or upload a file");
-            string final = NewRunPage.Apply(yaml, values, nodes);
+            string final = NewRunPage.Apply(yaml, values, nodes, source);
             var run = await runs.SubmitAsync(final, source, ct, submitter: DashboardAccess.Identity(http).Name);
             ledger.Append(RunAudit.Submitted(run, AuditActors.Of(DashboardAccess.Identity(http)), $"the dashboard ({source})"));
             await store.AddEventAsync(run.Id, "run.dashboard", $"started from the dashboard by '{DashboardAccess.Identity(http).Name}'", ct);

@@ -15,6 +15,21 @@ public sealed class PlanOverridesTests
         return (overrides, applied, error);
     }
 
+    [Theory]
+    [InlineData("name: t\napp:\n\tname: tabular\n", "malformed YAML")]
+    [InlineData("", "the plan is empty")]
+    [InlineData("- a list\n", "expected a mapping of plan keys")]
+    [InlineData("name: t\nname: u\n", "duplicate key 'name' in plan")]
+    public void A_malformed_plan_with_a_set_fails_naming_its_file_as_without_one(string yaml, string problem)
+    {
+        var withSet = Assert.Throws<PlanException>(() => PlanOverrides.Parse(["rounds=2"]).Apply(yaml, "f10.yaml"));
+        var without = Assert.Throws<PlanException>(() => PlanParser.Parse(yaml, "f10.yaml", StrategyRegistry.CreateDefault()));
+
+        Assert.StartsWith("f10.yaml", withSet.Message, StringComparison.Ordinal);
+        Assert.Contains(problem, withSet.Message, StringComparison.Ordinal);
+        Assert.Equal(without.Message, withSet.Message);
+    }
+
     [Fact]
     public void An_error_on_a_set_value_names_the_set_not_a_line_of_rewritten_text()
     {

@@ -76,15 +76,15 @@ internal static class NewRunPage
     private static string I(long v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Applies the filled-in fields and the node choice to a plan's text.</summary>
-    public static string Apply(string yaml, IReadOnlyDictionary<string, string> values, IReadOnlyCollection<string> nodes)
+    public static string Apply(string yaml, IReadOnlyDictionary<string, string> values, IReadOnlyCollection<string> nodes, string source = "dashboard")
     {
         var changes = new List<(string, string)>();
         foreach (var (field, key, _) in Overrides)
         {
             if (values.TryGetValue(field, out var v) && !string.IsNullOrWhiteSpace(v)) changes.Add((key, v.Trim()));
         }
-        if (changes.Count > 0) yaml = PlanText.WithValues(yaml, changes);
-        if (nodes.Count > 0) yaml = PlanText.WithList(yaml, "selection.nodes", nodes);
+        if (changes.Count > 0) yaml = PlanText.WithValues(yaml, changes, source);
+        if (nodes.Count > 0) yaml = PlanText.WithList(yaml, "selection.nodes", nodes, source);
         return yaml;
     }
 }

@@ -279,6 +279,7 @@ internal sealed class FleetService(
     /// <inheritdoc />
     public override async Task<PushResultReply> PushResult(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context)
     {
+        using var call = await OpenResultCallAsync(context);
         var reply = await ReceiveAndRecordAsync(requestStream, context);
         await DrainAsync(requestStream, context.CancellationToken);
         return reply;
@@ -287,6 +288,7 @@ internal sealed class FleetService(
     /// <inheritdoc />
     public override async Task PushResults(IAsyncStreamReader<ResultMessage> requestStream, IServerStreamWriter<PushResultReply> responseStream, ServerCallContext context)
     {
+        using var call = await OpenResultCallAsync(context);
         // What is left of a refused result is read and dropped on the way to the next header, up to the largest upload.
         var results = new ResultSequence(requestStream, options.MaxUploadBytes);
         // A server stopping ends the calls that wait between results, so that it does not wait out its shutdown timeout.
@@ -299,6 +301,25 @@ internal sealed class FleetService(
             await responseStream.WriteAsync(reply, context.CancellationToken);
         }
     }
+
+    // A node keeps one result call per task it may hold; past a few more, each further one is refused before it waits for anything.
+    private async Task<IDisposable> OpenResultCallAsync(ServerCallContext context)
+    {
+        string node = await auth.AuthenticateAsync(context);
+        try
+        {
+            return uploads.OpenCall(node, 2 * board.CapacityOf(node) + ExtraResultCalls);
+        }
+        catch (RpcException e)
+        {
+            if (throttle.Allow("result-calls:" + node, out long held))
+                log.LogWarning("Node {Node} from {Peer}: {Reason} ({Held} more refusals since the last warning)", node, context.Peer, e.Status.Detail, held);
+            throw;
+        }
+    }
+
+    // Result calls a node may open beyond twice its capacity: those still closing after a failure, a restart's overlap.
+    private const int ExtraResultCalls = 4;
 
     // Between results, as within one: a message that does not decode is the caller's mistake.
     private async Task<bool> NextResultAsync(ResultSequence results, ServerCallContext context, CancellationToken idle)

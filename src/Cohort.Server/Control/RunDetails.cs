@@ -69,8 +69,11 @@ internal static class RunDetails
         var run = await store.GetRunAsync(runId, ct);
         if (run is null) return null;
         var detail = new RunDetail { Run = Info(run), PlanYaml = run.PlanYaml };
+        // Rounds first: a round's node results are committed before or with its record, so every round read has its
+        // results in the read after it (read the other way, a round finishing in between came without them).
+        var rounds = await store.ListRoundsAsync(run.Id, ct);
         var results = (await store.ListNodeResultsAsync(run.Id, ct)).ToLookup(r => r.Round);
-        foreach (var round in await store.ListRoundsAsync(run.Id, ct)) detail.Rounds.Add(Round(round, results[round.Round]));
+        foreach (var round in rounds) detail.Rounds.Add(Round(round, results[round.Round]));
         foreach (var e in await store.ListEventsAsync(run.Id, ct)) detail.Events.Add($"{e.At:O} {e.Kind}: {e.Message}");
         return detail;
     }

@@ -165,7 +165,8 @@ internal sealed class RunExecutor(
         var context = new RoundContext(run.Id, round, plan.Rounds, plan.Selection, plan.FitConfig(round), plan.EvaluateConfig(round), new Random(RoundSeed.Of(plan.Seed, round)));
 
         // Fit: a round below the plan's bar (min_fit, failure.min_completion_rate) is rerun up to
-        // failure.retries times with a fresh sample, then the run stops with the reason.
+        // failure.retries times with a fresh sample, each retry first waiting for nodes as the round's start
+        // does, then the run stops with the reason.
         var aggregationTime = new Stopwatch();
         // Fit results this round received before a server restart (none unless the run was resumed in it).
         var kept = await KeptResultsAsync(run.Id, round, ct);
@@ -174,13 +175,33 @@ internal sealed class RunExecutor(
         FitAggregate? aggregate = null;
         int updatesOnDisk = 0;
         int foldedOnArrival = 0;
+        // Set once an attempt fell short: the next one is a retry, and says why it runs.
+        RetryWait? retry = null;
         for (int attempt = 0; ; attempt++)
         {
             var attemptContext = attempt == 0 ? context : context with { Random = new Random(RoundSeed.OfRetry(plan.Seed, round, attempt)) };
+            if (retry is not null)
+            {
+                // A retry waits for nodes as the round's start does: the node that dropped out (the usual reason
+                // for a retry) may come back or be replaced within wait_for_nodes. Sampling without it would fail at once.
+                phases.Switch(RoundPhase.WaitForNodes);
+                try
+                {
+                    await WaitForNodesAsync(run.Id, plan, round, ct, retry: retry);
+                }
+                catch (RunFailedException e)
+                {
+                    throw await FailedRoundAsync(e.Message);
+                }
+            }
             phases.Switch(RoundPhase.Configure);
             var fitInstructions = strategy.ConfigureFit(attemptContext, global, Available(run.Id, plan));
             if (fitInstructions.Count < plan.Selection.MinFit)
-                throw new RunFailedException($"round {round}: {fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}{RefusalNote(run.Id)}");
+            {
+                string few = $"{fitInstructions.Count} nodes selected for fit, min_fit is {plan.Selection.MinFit}{RefusalNote(run.Id)}";
+                if (retry is null) throw new RunFailedException($"round {round}: {few}");
+                throw await FailedRoundAsync($"round {round}: retry {retry.Retry} of {retry.Retries}: {few}; the attempt before failed: {retry.EarlierReason}");
+            }
             CrashPoint.Reach("configure", round);
             failures = [];
             fitOk = 0;
@@ -295,14 +316,21 @@ internal sealed class RunExecutor(
                 {
                     await store.AddEventAsync(run.Id, "round.retry", $"round {round}, attempt {attempt + 1}: {shortfall}; failures: {Describe(failures)}; retrying ({plan.Failure.Retries - attempt} retries left)", ct);
                     log.LogWarning("Run {Run} round {Round}: {Shortfall}; retrying", run.Id, round, shortfall);
+                    retry = new RetryWait(attempt + 1, plan.Failure.Retries, $"{shortfall}; failures: {Describe(failures)}");
                     continue;
                 }
-                string reason = $"round {round}: {shortfall}{(plan.Failure.Retries > 0 ? $" after {plan.Failure.Retries} retries" : "")}; failures: {Describe(failures)}";
-                await results.FlushAsync();
-                await SaveFailedRoundAsync(run.Id, round, started, reason, phases.ToMetrics(), ct);
-                throw new RunFailedException(reason);
+                throw await FailedRoundAsync($"round {round}: {shortfall}{(plan.Failure.Retries > 0 ? $" after {plan.Failure.Retries} retries" : "")}; failures: {Describe(failures)}");
             }
         }
+
+        // The round as failed, with the node results it had, then the run's error to throw.
+        async Task<RunFailedException> FailedRoundAsync(string reason)
+        {
+            await results.FlushAsync();
+            await SaveFailedRoundAsync(run.Id, round, started, reason, phases.ToMetrics(), ct);
+            return new RunFailedException(reason);
+        }
+
         global = aggregate!.Parameters;
         // The model is written while evaluation runs; the round is declared done only once it is in place (a crash of the
         // process keeps it). A small one is flushed to disk behind the round, before the run's next save (ModelStore).
@@ -606,17 +634,20 @@ internal sealed class RunExecutor(
     }
 
     /// <summary>
-    /// Waits until the plan's <c>min_available</c> eligible nodes are connected. While it waits, the reason (with
+    /// Waits until the plan's <c>min_available</c> eligible nodes are connected (for a round's <paramref name="retry"/>, also
+    /// <c>min_fit</c>). While it waits, the reason (with
     /// the counts) is in <see cref="Progress"/> and in a <c>run.waiting</c> event each time the count changes; a
     /// waiting run holds no node, so other runs go on. Gives up after <c>wait_for_nodes</c> with the same reason.
     /// </summary>
-    private async Task WaitForNodesAsync(string runId, Plan plan, int round, CancellationToken ct, int minimum = 0)
+    private async Task WaitForNodesAsync(string runId, Plan plan, int round, CancellationToken ct, int minimum = 0, RetryWait? retry = null)
     {
+        // A retry samples afresh, so it needs min_fit nodes too; with fewer it could only fail again.
+        if (retry is not null) minimum = Math.Max(minimum, plan.Selection.MinFit);
         int wanted = Math.Max(plan.Selection.MinAvailable, minimum);
         // Quote the plan's own setting whenever it is what the run waits for.
-        string wantedName = wanted == plan.Selection.MinAvailable ? "min_available" : "needed";
+        string wantedName = wanted == plan.Selection.MinAvailable ? "min_available" : retry is not null ? "min_fit" : "needed";
         if (Available(runId, plan).Count >= wanted) return;
-        string stage = round == 0 ? "before round 1" : $"round {round}";
+        string stage = round == 0 ? "before round 1" : retry is null ? $"round {round}" : $"round {round}, retry {retry.Retry} of {retry.Retries}";
         var started = DateTimeOffset.UtcNow;
         var deadline = started + plan.WaitForNodes;
         int announced = -1;
@@ -627,7 +658,12 @@ internal sealed class RunExecutor(
             int count = Available(runId, plan).Count;
             if (count >= wanted) break;
             if (DateTimeOffset.UtcNow >= deadline)
-                throw new RunFailedException($"{stage}: still too few nodes after wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s): {NodeSelection.Shortage(runId, plan, pool, wanted, wantedName, Refused(runId))}{RefusalNote(runId)}");
+            {
+                string shortage = NodeSelection.Shortage(runId, plan, pool, wanted, wantedName, Refused(runId)) + RefusalNote(runId);
+                throw new RunFailedException(retry is null
+                    ? $"{stage}: still too few nodes after wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s): {shortage}"
+                    : $"round {round}: retry {retry.Retry} of {retry.Retries} waited {plan.WaitForNodes.TotalSeconds:0.#}s (wait_for_nodes) for {wanted} nodes: {shortage}; the attempt before failed: {retry.EarlierReason}");
+            }
             string reason = NodeSelection.WaitingReason(runId, plan, pool, wanted, wantedName, Refused(runId)) + RefusalNote(runId);
             _progress.Publish(new RoundProgress(runId, round, ProgressPhase.WaitingForNodes, wanted, count) { WaitingReason = reason });
             if (count != announced)
@@ -642,6 +678,9 @@ internal sealed class RunExecutor(
         await store.AddEventAsync(runId, "run.nodes_ready",
             $"{stage}: {Available(runId, plan).Count} of {wantedName} {wanted} nodes connected after waiting {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
     }
+
+    /// <summary>A round's retry: which of the plan's <c>failure.retries</c> it is, and why the attempt before it fell short.</summary>
+    private sealed record RetryWait(int Retry, int Retries, string EarlierReason);
 
     /// <summary>The initial model of a run restarted before its first round was done, or null (none saved, or not intact).</summary>
     private async Task<ParameterSet?> SavedInitialModelAsync(string runId, CancellationToken ct)

@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Cohort.Apps;
 using Cohort.Audit;
+using Cohort.Transport.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -46,11 +47,10 @@ public static class CohortNode
             {
                 throw new NodeRefusedException($"server refused node '{options.Name}': {e.Status.Detail}");
             }
-            catch (Exception e) when (UntrustedCertificate(e) is { } tls)
+            catch (Exception e) when (ConnectionFailure.Of(e, options.Connection.Server, options.Connection.CaFile) is { Configuration: true } failure)
             {
-                // A certificate the node does not trust is a configuration error, not a network outage: retrying cannot help.
-                string trust = options.Connection.CaFile is { } ca ? $"the CA in --ca {ca}" : "this machine's trusted roots";
-                throw new NodeRefusedException($"node '{options.Name}': the server certificate of {options.Connection.Server} is not trusted by {trust}; give --ca the federation's CA certificate (TLS: {tls.Message})");
+                // A certificate the node does not trust, or a server that does not speak TLS, is a configuration error, not a network outage: retrying cannot help.
+                throw new NodeRefusedException($"node '{options.Name}': {failure.Reason}");
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
             {
@@ -61,7 +61,7 @@ public static class CohortNode
             {
                 if (connected != 0) backoff.SessionEnded(System.Diagnostics.Stopwatch.GetElapsedTime(connected));
                 var delay = backoff.Next();
-                outage.Failed(Describe(e), delay);
+                outage.Failed(Describe(e, options.Connection), delay);
                 try
                 {
                     await Task.Delay(delay, ct);
@@ -121,16 +121,9 @@ public static class CohortNode
         return declared;
     }
 
-    // The TLS handshake's failure, wherever the gRPC or HTTP layers wrapped it.
-    private static System.Security.Authentication.AuthenticationException? UntrustedCertificate(Exception e)
+    private static string Describe(Exception e, ConnectionOptions connection) => e switch
     {
-        for (Exception? x = e; x is not null; x = x is RpcException r && r.Status.DebugException is { } debug ? debug : x.InnerException)
-            if (x is System.Security.Authentication.AuthenticationException tls) return tls;
-        return null;
-    }
-
-    private static string Describe(Exception e) => e switch
-    {
+        _ when ConnectionFailure.Of(e, connection.Server, connection.CaFile) is { } failure => failure.Reason,
         RpcException r => $"{r.StatusCode}: {r.Status.Detail}",
         _ => e.Message,
     };

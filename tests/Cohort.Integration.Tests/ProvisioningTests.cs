@@ -188,7 +188,11 @@ public sealed class ProvisioningTests : IDisposable
     {
         await Cohort("certs", "init", "--dir", Ca);
         string data = Path.Combine(_root, "data"), a = Path.Combine(_root, "site-a");
-        await Cohort("certs", "server", "--ca-dir", Ca, "--host", "localhost", "--out", Path.Combine(data, "tls"));
+        // The kit is made on the CA's machine and then moved to the server's data folder.
+        string kit = Path.Combine(_root, "kit");
+        await Cohort("certs", "server", "--ca-dir", Ca, "--host", "localhost", "--out", kit);
+        Directory.CreateDirectory(data);
+        Directory.Move(kit, Path.Combine(data, "tls"));
         await Cohort("certs", "node", "site-a", "--ca-dir", Ca, "--out", a);
         await using var server = await ServerProcess.StartAsync(_root, _adminToken, "--data-dir", data);
         await server.Process.WaitForOutputAsync("client certificate (mutual TLS)");
@@ -204,12 +208,118 @@ public sealed class ProvisioningTests : IDisposable
         await WaitForOnlineAsync(control, ["site-a"], node);
 
         // The CA folder lives elsewhere: the operator revokes there and copies the list beside the server's CA.
-        await Cohort("certs", "revoke", "site-a", "--ca-dir", Ca);
+        var (_, revoked) = await Cohort("certs", "revoke", "site-a", "--ca-dir", Ca);
+        Assert.Contains($"server kit {kit}: not here; copy {Path.Combine(Ca, "crl.pem")} to crl.pem beside that kit's ca.crt", revoked);
         Assert.True(node.IsRunning);
-        File.Copy(Path.Combine(Ca, "crl.pem"), Path.Combine(data, "tls", "crl.pem"));
+        File.Copy(Path.Combine(Ca, "crl.pem"), Path.Combine(data, "tls", "crl.pem"), overwrite: true);
         Assert.Equal(1, await node.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("has been revoked", node.Output);
         Assert.True(server.Process.IsRunning);
+    }
+
+    [Fact]
+    public async Task The_documented_flow_refuses_a_node_revoked_before_the_server_starts_and_one_revoked_while_it_runs()
+    {
+        // docs/security.md, Provisioning: the server kit goes into the data folder (DATA_DIR/tls) or beside --client-ca.
+        await Cohort("certs", "init", "--dir", Ca, "--name", "acme");
+        string data = Path.Combine(_root, "srv3"), kit = Path.Combine(_root, "server-kit");
+        string hungarian = Path.Combine(_root, "hungarian-kit"), cleveland = Path.Combine(_root, "cleveland-kit");
+        await Cohort("certs", "server", "--ca-dir", Ca, "--host", "localhost", "--out", Path.Combine(data, "tls"));
+        await Cohort("certs", "server", "--ca-dir", Ca, "--host", "localhost", "--out", kit);
+        await Cohort("certs", "node", "hungarian", "--ca-dir", Ca, "--out", hungarian);
+        await Cohort("certs", "node", "cleveland", "--ca-dir", Ca, "--out", cleveland);
+        var (_, revoked) = await Cohort("certs", "revoke", "hungarian", "--ca-dir", Ca);
+        Assert.Contains($"server kit {Path.Combine(data, "tls")}: updated {Path.Combine(data, "tls", "crl.pem")}", revoked);
+        Assert.Contains($"server kit {kit}: updated {Path.Combine(kit, "crl.pem")}", revoked);
+
+        await using (var server = await ServerProcess.StartAsync(_root, _adminToken, "--data-dir", data))
+        {
+            Assert.DoesNotContain("no certificate revocation list", server.Process.Output);
+            using var control = new ControlClient(new ConnectionOptions(server.Address, _adminToken, CaCert));
+            await using (var refused = StartNode(server, "hungarian", await control.CreateNodeTokenAsync("hungarian", default), "--cert", Path.Combine(hungarian, "hungarian.crt"), "--key", Path.Combine(hungarian, "hungarian.key")))
+            {
+                Assert.Equal(1, await refused.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+                Assert.Contains("has been revoked", refused.Output);
+            }
+
+            // Revoking while the server runs updates the kit's list in place; the server re-reads it without a restart.
+            await using var node = StartNode(server, "cleveland", await control.CreateNodeTokenAsync("cleveland", default), "--cert", Path.Combine(cleveland, "cleveland.crt"), "--key", Path.Combine(cleveland, "cleveland.key"));
+            await WaitForOnlineAsync(control, ["cleveland"], node);
+            await Cohort("certs", "revoke", "cleveland", "--ca-dir", Ca);
+            Assert.Equal(1, await node.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("has been revoked", node.Output);
+            Assert.True(server.Process.IsRunning);
+        }
+
+        await using var kitServer = await ServerProcess.StartAsync(_root, _adminToken,
+            "--tls-cert", Path.Combine(kit, "server.crt"), "--tls-key", Path.Combine(kit, "server.key"), "--client-ca", Path.Combine(kit, "ca.crt"));
+        using var kitControl = new ControlClient(new ConnectionOptions(kitServer.Address, _adminToken, CaCert));
+        await using var again = StartNode(kitServer, "hungarian", await kitControl.CreateNodeTokenAsync("hungarian", default), "--cert", Path.Combine(hungarian, "hungarian.crt"), "--key", Path.Combine(hungarian, "hungarian.key"));
+        Assert.Equal(1, await again.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("has been revoked", again.Output);
+    }
+
+    [Fact]
+    public async Task A_server_demanding_federation_certificates_without_a_revocation_list_warns_at_start()
+    {
+        await Cohort("certs", "init", "--dir", Ca);
+        string kit = Path.Combine(_root, "server-kit");
+        await Cohort("certs", "server", "--ca-dir", Ca, "--host", "localhost", "--out", kit);
+        File.Delete(Path.Combine(kit, "crl.pem"));
+
+        await using var server = await ServerProcess.StartAsync(_root, _adminToken,
+            "--tls-cert", Path.Combine(kit, "server.crt"), "--tls-key", Path.Combine(kit, "server.key"), "--client-ca", Path.Combine(kit, "ca.crt"));
+        Assert.Contains($"no certificate revocation list at {Path.Combine(kit, "crl.pem")}: revoked certificates are accepted until one is placed there (cohort certs revoke writes it in the CA folder)", server.Process.Output);
+    }
+
+    [Fact]
+    public async Task Operator_commands_say_in_one_line_when_they_do_not_trust_the_server_or_it_does_not_speak_tls()
+    {
+        await Cohort("certs", "init", "--dir", Ca);
+        await using var tls = await ServerProcess.StartAsync(_root, _adminToken);
+        await using var plain = await ServerProcess.StartAsync(_root, _adminToken, "--insecure");
+        string plainAsTls = "https://localhost:" + new Uri(plain.Address).Port;
+
+        var (code, output) = await CliProcess.RunAsync(["token", "create", "cleveland", "--server", tls.Address, "--ca", CaCert, "--admin-token", _adminToken]);
+        Assert.Equal(1, code);
+        Assert.Equal($"cohort: the server certificate of {tls.Address} is not trusted by CA {CaCert}; give --ca the federation's CA certificate", output.Trim());
+
+        (code, output) = await CliProcess.RunAsync(["nodes", "--server", plainAsTls, "--ca", CaCert, "--admin-token", _adminToken]);
+        Assert.Equal(1, code);
+        Assert.Equal($"cohort: the server at {plainAsTls} does not speak TLS; use http:// for an --insecure server", output.Trim());
+        Assert.DoesNotContain("Exception", output);
+    }
+
+    [Fact]
+    public async Task Health_names_the_host_a_server_certificate_lacks_and_certs_server_adds_loopback_names_by_default()
+    {
+        await Cohort("certs", "init", "--dir", Ca);
+        string remote = Path.Combine(_root, "remote-kit"), usual = Path.Combine(_root, "usual-kit");
+        await Cohort("certs", "server", "--ca-dir", Ca, "--host", "fl.acme.org", "--no-loopback", "--out", remote);
+        await Cohort("certs", "server", "--ca-dir", Ca, "--host", "fl.acme.org", "--out", usual);
+        using (var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(usual, "server.crt"))))
+        {
+            var san = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single();
+            Assert.Equal(["fl.acme.org", "localhost"], san.EnumerateDnsNames());
+            Assert.Equal(["127.0.0.1"], san.EnumerateIPAddresses().Select(ip => ip.ToString()));
+        }
+
+        foreach (var (kit, healthy) in new[] { (remote, false), (usual, true) })
+        {
+            await using var server = await ServerProcess.StartAsync(_root, _adminToken,
+                "--tls-cert", Path.Combine(kit, "server.crt"), "--tls-key", Path.Combine(kit, "server.key"), "--client-ca", Path.Combine(kit, "ca.crt"));
+            string url = $"https://127.0.0.1:{new Uri(server.Address).Port}/healthz";
+            var (code, output) = await CliProcess.RunAsync(["health", "--ca", Path.Combine(kit, "ca.crt"), "--url", url]);
+            if (healthy)
+            {
+                Assert.True(code == 0, output);
+            }
+            else
+            {
+                Assert.Equal(1, code);
+                Assert.Equal($"cohort: the server certificate of {url} does not name the host connected to: the certificate is for fl.acme.org, not 127.0.0.1; connect by a name it holds, or issue it with --host 127.0.0.1 too (cohort certs server)", output.Trim());
+            }
+        }
     }
 
     [Fact]

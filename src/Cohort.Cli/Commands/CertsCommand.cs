@@ -8,6 +8,8 @@ namespace Cohort.Cli.Commands;
 /// <summary><c>cohort certs</c>: provisioning a federation's certificates (CA, server, nodes, admins, revocation).</summary>
 internal static class CertsCommand
 {
+    private static readonly string[] LoopbackNames = ["localhost", "127.0.0.1"];
+
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
@@ -48,19 +50,26 @@ internal static class CertsCommand
     {
         var caDir = CaDir();
         var hosts = new Option<string[]>("--host") { Description = "DNS name or IP address nodes use to reach the server (repeatable; each becomes a subject alternative name)", Required = true, AllowMultipleArgumentsPerToken = true };
-        var output = new Option<string>("--out") { Description = "Folder for server.crt, server.key and ca.crt (for cohort server --tls-cert/--tls-key; DATA_DIR/tls also works)", Required = true };
+        var noLoopback = new Option<bool>("--no-loopback") { Description = "Leave out localhost and 127.0.0.1, which are otherwise added so that cohort health and operators on the server's machine can connect" };
+        var output = new Option<string>("--out") { Description = "Folder for server.crt, server.key, ca.crt and crl.pem (for cohort server --tls-cert/--tls-key/--client-ca; DATA_DIR/tls also works)", Required = true };
         var days = Days(365);
-        var command = new Command("server", "Issue the server's TLS certificate and key, signed by the federation CA") { caDir, hosts, output, days };
+        var command = new Command("server", "Issue the server's TLS certificate and key, signed by the federation CA, with the CA's revocation list") { caDir, hosts, noLoopback, output, days };
         command.SetAction(pr =>
         {
             using var ca = FederationAuthority.Open(pr.GetValue(caDir)!);
-            string[] names = pr.GetValue(hosts) ?? [];
-            if (names.Length == 0) throw new CliException("--host: give at least one DNS name or IP address");
+            string[] given = pr.GetValue(hosts) ?? [];
+            if (given.Length == 0) throw new CliException("--host: give at least one DNS name or IP address");
+            // Health checks in the server's container, and operators on its machine, connect to 127.0.0.1 or localhost.
+            string[] names = (pr.GetValue(noLoopback) ? given : [.. given, .. LoopbackNames]).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
             CheckOutput(ca, pr.GetValue(output)!, "server");
             var (certificate, key) = ca.IssueWithNewKey(CertificateKind.Server, names[0], null, names, TimeSpan.FromDays(Positive(pr.GetValue(days))));
             string dir = pr.GetValue(output)!;
             Write(ca, dir, "server", certificate, key);
+            // Without the list beside the kit's CA the server would accept every revoked certificate.
+            string crl = ca.CopyRevocationListTo(dir);
+            ca.RecordServerKit(dir);
             Console.WriteLine($"server certificate {certificate.SerialNumber} for {string.Join(", ", names)} written to {Path.Combine(dir, "server")}.crt/.key");
+            Console.WriteLine($"  revocation list: {crl} (cohort certs revoke updates it while this folder is here; copy it again after a revocation once the kit has moved)");
             Console.WriteLine($"  start with: cohort server --tls-cert {Path.Combine(dir, "server.crt")} --tls-key {Path.Combine(dir, "server.key")} --client-ca {Path.Combine(dir, FederationAuthority.CertificateFile)}");
             return 0;
         });
@@ -140,14 +149,22 @@ internal static class CertsCommand
         var name = new Argument<string>("name") { Description = "Node, admin or server host name whose certificates to revoke" };
         var caDir = CaDir();
         var kind = new Option<string?>("--kind") { Description = "Revoke only this kind: server, node or admin" };
-        var command = new Command("revoke", "Revoke every certificate issued to NAME and rewrite CA_DIR/crl.pem; servers re-read it without a restart") { name, caDir, kind };
+        var command = new Command("revoke", "Revoke every certificate issued to NAME, rewrite CA_DIR/crl.pem and the copy in each server kit still in place; servers re-read it without a restart") { name, caDir, kind };
         command.SetAction(pr =>
         {
             using var ca = FederationAuthority.Open(pr.GetValue(caDir)!);
             CertificateKind? k = pr.GetValue(kind) is { } text ? FederationNames.ParseKind(text, CertificateKind.Server, CertificateKind.Node, CertificateKind.Admin) : null;
             foreach (var c in ca.Revoke(pr.GetValue(name)!, k))
                 Console.WriteLine($"revoked {FederationNames.KindName(FederationNames.KindOf(c) ?? CertificateKind.Node)} certificate {c.SerialNumber} for '{FederationNames.NameOf(c.SubjectName)}'");
-            Console.WriteLine($"revocation list: {ca.RevocationPath} (copy it beside the server's --client-ca, or pass --crl, if the CA folder is elsewhere)");
+            Console.WriteLine($"revocation list: {ca.RevocationPath} (a server with --client-ca {Path.Combine(ca.Directory, FederationAuthority.CertificateFile)} reads it there)");
+            // Each server reads the list beside its own client CA, usually its kit's ca.crt: a kit missed here keeps admitting the revoked.
+            foreach (string kit in ca.ServerKits())
+            {
+                if (ca.IsKitOf(kit))
+                    Console.WriteLine($"  server kit {kit}: updated {ca.CopyRevocationListTo(kit)}; a server using it re-reads it without a restart");
+                else
+                    Console.WriteLine($"  server kit {kit}: not here; copy {ca.RevocationPath} to crl.pem beside that kit's ca.crt on the server (or to its --crl file)");
+            }
             return 0;
         });
         return command;

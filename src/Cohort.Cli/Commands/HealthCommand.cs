@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using Cohort.Transport.Channels;
 
 namespace Cohort.Cli.Commands;
@@ -36,14 +34,7 @@ internal static class HealthCommand
             if (uri.Scheme == "https")
             {
                 if (caFile is null) throw new CliException($"{target}: needs --ca (no {Path.Combine(pr.GetValue(dataDir)!, "tls", "ca.crt")})");
-                var authority = CertificateTrust.LoadCertificate(caFile);
-                handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                {
-                    // The private CA is not in the system store, so chain errors are expected; name mismatches are not.
-                    if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
-                    using var presented = new X509Certificate2(certificate);
-                    return CertificateTrust.IsIssuedBy(authority, presented);
-                };
+                handler.SslOptions.RemoteCertificateValidationCallback = CertificateTrust.ServerValidation(CertificateTrust.LoadCertificate(caFile));
             }
             using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(pr.GetValue(timeout)) };
             try
@@ -55,7 +46,9 @@ internal static class HealthCommand
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
-                Console.Error.WriteLine($"cohort: {target}: {e.Message}");
+                // The TLS layer's own message ("could not be established, see inner exception") names no reason.
+                string reason = ConnectionFailure.Of(e, target, caFile)?.Reason ?? $"{target}: {e.Message}";
+                Console.Error.WriteLine($"cohort: {reason}");
                 return 1;
             }
         });

@@ -13,6 +13,7 @@ internal sealed class ControlClient : IDisposable
     private readonly GrpcChannel _channel;
     private readonly Transport.V1.Control.ControlClient _client;
     private readonly string _server;
+    private readonly string? _caFile;
 
     /// <summary>Connects (lazily) to the server.</summary>
     public ControlClient(ConnectionOptions options)
@@ -27,6 +28,7 @@ internal sealed class ControlClient : IDisposable
         }
         _client = new Transport.V1.Control.ControlClient(_channel);
         _server = options.Server;
+        _caFile = options.CaFile;
     }
 
     /// <summary>Submits a plan.</summary>
@@ -131,6 +133,10 @@ internal sealed class ControlClient : IDisposable
         try
         {
             return await call();
+        }
+        catch (RpcException e) when (ConnectionFailure.Of(e, _server, _caFile) is { } failure)
+        {
+            throw new CliException(failure.Reason);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
         {

@@ -149,7 +149,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         try
         {
             return await StartWithLedgerAsync(options, dataLock, dataDir, strategies, strategyServices, logLevel, certificate, caFile, clientCa, clientCaFile,
-                requireNodeCertificates, revocationFile, adminToken, ledger, ct);
+                requireNodeCertificates, federationCa, revocationFile, adminToken, ledger, ct);
         }
         catch
         {
@@ -161,7 +161,7 @@ public sealed class CohortServerHost : IAsyncDisposable
     private static async Task<CohortServerHost> StartWithLedgerAsync(
         ServerOptions options, DataDirectoryLock dataLock, string dataDir, StrategyRegistry? strategies, StrategyServices? strategyServices,
         LogLevel logLevel, X509Certificate2? certificate, string? caFile, X509Certificate2? clientCa, string? clientCaFile,
-        bool requireNodeCertificates, string? revocationFile, string adminToken, AuditLedger ledger, CancellationToken ct)
+        bool requireNodeCertificates, bool federationCa, string? revocationFile, string adminToken, AuditLedger ledger, CancellationToken ct)
     {
         Transport.ThreadPoolFloor.Raise();
         // No reloading of configuration files: it watches the working folder and every folder below it (inotify), and a
@@ -313,6 +313,10 @@ public sealed class CohortServerHost : IAsyncDisposable
             app.Logger.LogInformation("Audit ledger {File}: {Signing}", ledger.Path, certificate is not null && ledger.KeyId == AuditSigner.KeyIdOf(certificate)
                 ? $"signed with the server's TLS key (key {ledger.KeyId})"
                 : $"signed with the dedicated ledger key {Path.Combine(dataDir, "audit-signing.key")} (key {ledger.KeyId}; the server has no TLS key)");
+            // The default list is only a place to look: a kit without one (written before certs server copied it, or a CA
+            // folder moved) would otherwise admit every revoked certificate without a word.
+            if (federationCa && certificate is not null && clientCa is not null && revocationFile is not null && !File.Exists(revocationFile))
+                app.Logger.LogWarning("no certificate revocation list at {Path}: revoked certificates are accepted until one is placed there (cohort certs revoke writes it in the CA folder)", revocationFile);
             // Created before names were checked (or written by hand): a user and an operator token of one name are one submitter to runs and site policies.
             var tokens = app.Services.GetRequiredService<ViewerTokens>();
             foreach (var user in app.Services.GetRequiredService<UserAccounts>().All.Where(u => tokens.Holds(u.Name)))

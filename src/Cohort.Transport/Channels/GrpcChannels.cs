@@ -1,4 +1,3 @@
-using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -38,11 +37,9 @@ public static class GrpcChannels
             KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
             ConnectTimeout = TimeSpan.FromSeconds(10),
         };
-        if (options.CaFile is not null)
-        {
-            var ca = CertificateTrust.LoadCertificate(options.CaFile);
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => TrustedBy(ca, certificate, errors);
-        }
+        // Also with the system store: a refusal then carries its reason out (ConnectionFailure words it).
+        handler.SslOptions.RemoteCertificateValidationCallback = CertificateTrust.ServerValidation(
+            options.CaFile is null ? null : CertificateTrust.LoadCertificate(options.CaFile));
         if (options.CertificateFile is not null)
         {
             if (options.KeyFile is null) throw new ArgumentException("a client certificate needs its key file");
@@ -67,14 +64,5 @@ public static class GrpcChannels
                 : ChannelCredentials.Create(ChannelCredentials.Insecure, credentials),
             UnsafeUseInsecureChannelCallCredentials = uri.Scheme == "http",
         });
-    }
-
-    private static bool TrustedBy(X509Certificate2 ca, X509Certificate? presented, SslPolicyErrors errors)
-    {
-        if (presented is null) return false;
-        // The CA is not in the system store, so chain errors are expected here; name mismatches are not.
-        if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return false;
-        using var certificate = new X509Certificate2(presented);
-        return CertificateTrust.IsIssuedBy(ca, certificate);
     }
 }

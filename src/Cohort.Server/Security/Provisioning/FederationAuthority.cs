@@ -24,6 +24,9 @@ internal sealed class FederationAuthority : IDisposable
     /// <summary>Folder of issued certificates, one <c>SERIAL.crt</c> each.</summary>
     public const string IssuedFolder = "issued";
 
+    /// <summary>The server kits <c>cohort certs server</c> wrote, one full folder path a line, so a revocation can update their lists.</summary>
+    public const string ServerKitsFile = "server-kits";
+
     /// <summary>How long a revocation list says it is current; servers do not enforce it (they reload the file instead).</summary>
     private static readonly TimeSpan RevocationListValidity = TimeSpan.FromDays(365);
 
@@ -189,6 +192,48 @@ internal sealed class FederationAuthority : IDisposable
         foreach (var c in targets) builder.AddEntry(c, now, X509RevocationReason.CessationOfOperation);
         WriteRevocationList(builder, number + 1);
         return targets;
+    }
+
+    /// <summary>Remembers a server kit folder this authority wrote, for <see cref="ServerKits"/>.</summary>
+    public void RecordServerKit(string directory)
+    {
+        string full = Path.GetFullPath(directory);
+        if (ServerKits().Contains(full)) return;
+        File.AppendAllText(Path.Combine(Directory, ServerKitsFile), full + "\n");
+    }
+
+    /// <summary>The server kit folders recorded, as written (they may since have moved to the server's machine).</summary>
+    public IReadOnlyList<string> ServerKits()
+    {
+        string file = Path.Combine(Directory, ServerKitsFile);
+        return File.Exists(file) ? File.ReadAllLines(file).Where(l => l.Length > 0).Distinct().ToList() : [];
+    }
+
+    /// <summary>True when <paramref name="directory"/> holds this authority's <c>ca.crt</c> (a kit it wrote).</summary>
+    public bool IsKitOf(string directory)
+    {
+        string caFile = Path.Combine(directory, CertificateFile);
+        if (!File.Exists(caFile)) return false;
+        try
+        {
+            using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caFile));
+            return ca.RawData.AsSpan().SequenceEqual(_ca.RawData);
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Copies the current revocation list into <paramref name="directory"/> (beside a kit's <c>ca.crt</c>); returns the file written.</summary>
+    public string CopyRevocationListTo(string directory)
+    {
+        string target = Path.Combine(directory, RevocationFile);
+        // A server may be reading the kit's list while it changes: write beside it and rename, as for the CA's own.
+        string temporary = target + ".tmp";
+        File.WriteAllBytes(temporary, File.ReadAllBytes(RevocationPath));
+        File.Move(temporary, target, overwrite: true);
+        return target;
     }
 
     /// <inheritdoc />

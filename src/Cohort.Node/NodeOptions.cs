@@ -36,7 +36,7 @@ public sealed record NodeOptions
     /// The data sets this site holds, by name (<c>cohort node --data NAME=PATH</c>). The node declares each
     /// to the server with its schema hash (never its content); a run whose plan names one gets its path as
     /// the app's node setting <c>data</c>. With no <c>data</c> node setting and exactly one data set, a run
-    /// that names none gets that one.
+    /// that names none gets that one; with several, such a run is refused (its preflight and its tasks).
     /// </summary>
     public IReadOnlyDictionary<string, string> Datasets { get; init; } = new Dictionary<string, string>();
 

@@ -199,7 +199,10 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         if (dataset is null)
         {
             // A run that names no data set gets the node's default data: its data setting, or its only data set.
-            if (options.NodeSettings.ContainsKey("data") || options.Datasets.Count != 1) return options.NodeSettings;
+            if (options.NodeSettings.ContainsKey("data") || options.Datasets.Count == 0) return options.NodeSettings;
+            // Picking one of several would train on data nobody chose; running without would fail later and less clearly.
+            if (options.Datasets.Count > 1)
+                throw new InvalidOperationException($"this node holds data sets {string.Join(", ", options.Datasets.Keys.Order(StringComparer.Ordinal))}; the plan names none (set dataset: to one of them)");
             path = options.Datasets.Values.First();
         }
         else if (!options.Datasets.TryGetValue(dataset, out path))

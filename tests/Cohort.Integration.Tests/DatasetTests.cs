@@ -159,6 +159,50 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public async Task A_plan_naming_no_data_set_is_refused_at_submit_by_a_node_holding_several_and_fails_with_the_same_reason_without_the_preflight()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var stop = new CancellationTokenSource();
+        // cohort node --data heart=processed.va.data --data claims=processed.cleveland.data, in process.
+        var options = new Cohort.Node.NodeOptions
+        {
+            Connection = new Cohort.Transport.Channels.ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("va", default), server.Host.CaFile),
+            Name = "va",
+            Datasets = new Dictionary<string, string> { ["heart"] = Repo.HeartData("va"), ["claims"] = Repo.HeartData("cleveland") },
+            PollWait = TimeSpan.FromSeconds(2),
+        };
+        var node = Cohort.Node.CohortNode.RunAsync(new Cohort.Apps.Tabular.TabularAppFactory(), options, stop.Token);
+        try
+        {
+            await server.WaitForNodesAsync(1);
+            const string reason = "this node holds data sets claims, heart; the plan names none (set dataset: to one of them)";
+            string plan = TestPlans.Heart(rounds: 1, nodes: 1, minFit: 1);
+
+            var refused = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(plan, "heart", default));
+            Assert.StartsWith($"preflight failed: node va: {reason}", refused.Message);
+            Assert.Empty(await server.Control.ListAsync(null, default));
+
+            // Naming one of them passes the same check.
+            var named = await server.Control.SubmitAsync(PlanText.WithValues(plan, [("dataset", "heart")]), "heart", default);
+            Assert.Empty(named.PreflightNotes);
+            await server.Control.StopAsync(named.Id, default);
+
+            // Past the preflight (--no-preflight), the node fails the run's task with the same reason rather than
+            // running without data.
+            var run = await server.Control.SubmitAsync(plan, "heart", default, skipPreflight: true);
+            var detail = await server.WaitForRunAsync(run.Id, TimeSpan.FromSeconds(30));
+            Assert.Equal("failed", detail.Run.Status);
+            Assert.Contains($"va: node error: {reason}", detail.Run.Error);
+            Assert.DoesNotContain("'data' is missing", detail.Run.Error);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await node.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    [Fact]
     public async Task A_run_whose_data_set_no_connected_node_holds_waits_and_says_why()
     {
         await using var server = await TestServer.StartAsync();

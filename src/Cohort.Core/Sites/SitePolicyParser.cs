@@ -9,7 +9,7 @@ public static class SitePolicyParser
     /// <summary>The keys a site policy may have.</summary>
     public static readonly IReadOnlyList<string> Keys =
     [
-        "apps", "strategies", "max_rounds", "max_local_epochs", "limits", "require_secure_aggregation",
+        "apps", "strategies", "max_rounds", "max_local_epochs", "max_local_steps", "limits", "require_secure_aggregation",
         "require_differential_privacy", "min_noise_multiplier", "submitters", "tags", "allow_server_start", "runs",
     ];
 
@@ -41,11 +41,13 @@ public static class SitePolicyParser
             var limitSection = top.Section("limits", allowed: null);
             foreach (var (key, _) in limitSection.Entries)
                 limits[key] = limitSection.Number(key, NumberBounds.NonNegative)!.Value;
-            if (top.Integer("max_local_epochs", 0, int.MaxValue) is { } epochs)
+            // A plan bounds local training by epochs or by steps (train.local_epochs, train.local_steps): each has its own key.
+            foreach (var (key, limit) in new[] { ("max_local_epochs", "local_epochs"), ("max_local_steps", "local_steps") })
             {
-                if (limits.ContainsKey("local_epochs"))
-                    throw top.Error(top.FindKey("max_local_epochs")!, "max_local_epochs: also given as limits.local_epochs; keep one");
-                limits["local_epochs"] = epochs;
+                if (top.Integer(key, 0, int.MaxValue) is not { } max) continue;
+                if (limits.ContainsKey(limit))
+                    throw top.Error(top.FindKey(key)!, $"{key}: also given as limits.{limit}; keep one");
+                limits[limit] = max;
             }
             return new SitePolicy
             {

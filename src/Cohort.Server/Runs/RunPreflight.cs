@@ -11,8 +11,10 @@ namespace Cohort.Server.Runs;
 /// <summary>
 /// The preflight at submit: asks every connected node the plan would select (its app, its data set,
 /// its <c>selection.nodes</c>) to check the plan's app settings against its data, through the task board
-/// as a validate task, all at once. Every problem from every node comes back in one message before the
-/// run is queued; a node that does not answer within the plan's <c>preflight_timeout</c> is noted, not waited for.
+/// as a validate task, all at once; a node with a site policy checks the run's terms against it in the same answer.
+/// Every problem from every node comes back in one message before the run is queued, with the sites' refusals when
+/// they leave fewer accepting nodes than <c>min_available</c>; a node that does not answer within the plan's
+/// <c>preflight_timeout</c> is noted, not waited for.
 /// </summary>
 internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogger<RunPreflight> log)
 {
@@ -35,7 +37,8 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
             Dataset = plan.Dataset,
             // The run's terms, so a site checks the plan against its policy as it would the run's tasks.
             Terms = RunTerms.Of(plan, submitter),
-            Config = Config.Empty,
+            // The first round's fit config: a site's limits on task config (local_epochs, local_steps, batch_size) are checked too.
+            Config = plan.FitConfig(1),
             Timeout = plan.PreflightTimeout,
             // A node lost mid-check is reported at the deadline like one that never answered.
             OfflineGrace = null,
@@ -59,17 +62,26 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
             var outcome = results[i];
             if (outcome.Ok) problems.AddRange(outcome.Problems.Select(p => $"node {node}: {p}"));
             else if (outcome.Failure == FailureKind.Timeout) notes.Add($"node {node} {outcome.Error}");
-            // The site does not take part; the run may still go on with the others, so this does not stop the submit.
-            else if (outcome.Failure == FailureKind.SitePolicy) notes.Add($"node {node} {outcome.Error}");
+            else if (outcome.Failure == FailureKind.SitePolicy) continue;
             else problems.Add($"node {node}: could not check the plan: {outcome.Error}");
         }
-        int refusing = results.Count(r => r.Failure == FailureKind.SitePolicy);
-        if (refusing > 0)
+        var refusals = tasks.Zip(results).Where(x => x.Second.Failure == FailureKind.SitePolicy).Select(x => $"node {x.First.Node}: {x.Second.Error}").ToArray();
+        if (refusals.Length > 0)
         {
-            int accepting = tasks.Length - refusing;
+            int accepting = tasks.Length - refusals.Length;
             int wanted = plan.Selection.MinAvailable;
-            notes.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against min_available {wanted}"
-                + (accepting < wanted ? $": it will wait up to wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s) for more nodes and fail if too few come" : ": it goes on without the refusing nodes"));
+            if (accepting < wanted)
+            {
+                // A site refuses every task of the run, so the run could only wait for other nodes and fail at round 1 when none come.
+                problems.AddRange(refusals);
+                problems.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against min_available {wanted}");
+            }
+            else
+            {
+                // The refusing sites do not take part; the run goes on with the others.
+                notes.AddRange(refusals);
+                notes.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against min_available {wanted}: it goes on without the refusing nodes");
+            }
         }
         if (problems.Count > PreflightLimits.MaxReported)
         {

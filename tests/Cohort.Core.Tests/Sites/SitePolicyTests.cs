@@ -12,6 +12,7 @@ public sealed class SitePolicyTests
         strategies: [fedavg, fedadam]
         max_rounds: 20
         max_local_epochs: 2
+        max_local_steps: 100
         limits: { batch_size: 512 }
         require_differential_privacy: true
         min_noise_multiplier: 0.8
@@ -43,6 +44,7 @@ public sealed class SitePolicyTests
     [InlineData("strategy: { name: fedprox }", "strategy fedprox not in allowed [fedavg, fedadam]")]
     [InlineData("rounds: 21", "rounds 21 above the site's max_rounds 20")]
     [InlineData("train: { local_epochs: 3 }", "local_epochs 3 above the site's limit 2")]
+    [InlineData("train: { local_steps: 2000000000 }", "local_steps 2000000000 above the site's limit 100")]
     [InlineData("train: { batch_size: 1024 }", "batch_size 1024 above the site's limit 512")]
     [InlineData("privacy: { clipping_norm: 1.0, noise_multiplier: 0.5 }", "noise multiplier 0.5 below the site's min_noise_multiplier 0.8")]
     public void Each_term_outside_the_policy_is_refused_with_its_reason(string replace, string reason)
@@ -98,6 +100,7 @@ public sealed class SitePolicyTests
     [InlineData("strategies: []\n", "site.yaml:1:13: strategies: an empty list would refuse every run")]
     [InlineData("limits: { batch_size: big }\n", "site.yaml:1:23: limits.batch_size: 'big' is not a number")]
     [InlineData("max_local_epochs: 2\nlimits: { local_epochs: 3 }\n", "site.yaml:1:1: max_local_epochs: also given as limits.local_epochs; keep one")]
+    [InlineData("max_local_steps: 2\nlimits: { local_steps: 3 }\n", "site.yaml:1:1: max_local_steps: also given as limits.local_steps; keep one")]
     [InlineData("require_differential_privacy: yes please\n", "site.yaml:1:31: require_differential_privacy: 'yes please' is not allowed (allowed: true, false)")]
     [InlineData("- fedavg\n", "site.yaml:1:1: site policy: expected a mapping of site policy keys")]
     [InlineData("", "site.yaml: the site policy is empty")]

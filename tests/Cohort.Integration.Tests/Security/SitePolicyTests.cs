@@ -20,10 +20,17 @@ public sealed class SitePolicyTests
         await using var node = CliProcess.StartNode(server, "strict", await server.Control.CreateNodeTokenAsync("strict", default), "empty", "--policy", dir.File);
         await server.WaitForNodesAsync(1, processes: [node]);
 
-        var run = await server.Control.SubmitAsync(Fedprox(TestPlans.Empty(rounds: 2, minAvailable: 1, minFit: 1)), "fedprox.yaml", default);
+        const string reason = "refused by site policy: strategy fedprox not in allowed [fedavg, fedadam]";
+        string plan = Fedprox(TestPlans.Empty(rounds: 2, minAvailable: 1, minFit: 1));
+        // The preflight asks the site first: no run is queued that could only fail at round 1.
+        var refusedAtSubmit = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(plan, "fedprox.yaml", default));
+        Assert.StartsWith($"preflight failed: node strict: {reason}; 0 of the 1 connected nodes accept the run, against min_available 1", refusedAtSubmit.Message);
+        Assert.Empty(await server.Control.ListAsync(null, default));
+
+        // Past the preflight, the node refuses the run's tasks just the same.
+        var run = await server.Control.SubmitAsync(plan, "fedprox.yaml", default, skipPreflight: true);
         var detail = await server.WaitForRunAsync(run.Id, Deadline);
 
-        const string reason = "refused by site policy: strategy fedprox not in allowed [fedavg, fedadam]";
         Assert.Equal(RunStatus.Failed.ToText(), detail.Run.Status);
         Assert.Contains(reason, detail.Run.Error);
         Assert.Single(detail.Events, e => e.Contains("node.policy_refused: node 'strict' " + reason, StringComparison.Ordinal));
@@ -42,6 +49,10 @@ public sealed class SitePolicyTests
         await server.WaitForNodesAsync(2, processes: [strict, open]);
 
         var run = await server.Control.SubmitAsync(Fedprox(TestPlans.Empty(rounds: 3, minAvailable: 1, minFit: 1)), "fedprox.yaml", default);
+        // Enough sites accept: the preflight queues the run and says which site will not take part.
+        Assert.Equal(
+            ["node a-strict: refused by site policy: strategy fedprox not in allowed [fedavg]", "1 of the 2 connected nodes accept the run, against min_available 1: it goes on without the refusing nodes"],
+            run.PreflightNotes);
         var detail = await server.WaitForRunAsync(run.Id, Deadline);
 
         Assert.True(detail.Run.Status == RunStatus.Finished.ToText(), $"{detail.Run.Status}: {detail.Run.Error}\n{string.Join("\n", detail.Events)}");
@@ -74,7 +85,11 @@ public sealed class SitePolicyTests
         Assert.All(done.Rounds, r => Assert.All(r.Nodes, n => Assert.True(n.Ok, n.Error)));
         Assert.True(!done.Events.Any(e => e.Contains("policy", StringComparison.Ordinal)), string.Join("\n", done.Events));
 
-        var tooLong = await server.Control.SubmitAsync(plan + "\ntrain: { local_epochs: 5 }\n", "epochs.yaml", default);
+        var atSubmit = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(plan + "\ntrain: { local_epochs: 5 }\n", "epochs.yaml", default));
+        Assert.StartsWith("preflight failed: node bounded: refused by site policy: local_epochs 5 above the site's limit 2", atSubmit.Message);
+        Assert.Single(await server.Control.ListAsync(null, default));
+
+        var tooLong = await server.Control.SubmitAsync(plan + "\ntrain: { local_epochs: 5 }\n", "epochs.yaml", default, skipPreflight: true);
         var refused = await server.WaitForRunAsync(tooLong.Id, Deadline);
         Assert.Equal(RunStatus.Failed.ToText(), refused.Run.Status);
         Assert.Contains("refused by site policy: local_epochs 5 above the site's limit 2", refused.Run.Error);
@@ -104,11 +119,59 @@ public sealed class SitePolicyTests
         }
 
         // The admin token's run is someone else's: the site refuses it, and says why.
-        var admins = await server.Control.SubmitAsync(plan, "admin.yaml", default);
+        var atSubmit = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(plan, "admin.yaml", default));
+        Assert.StartsWith("preflight failed: node study-site: refused by site policy: submitter admin not in allowed [alice]", atSubmit.Message);
+        Assert.Single(await server.Control.ListAsync(null, default));
+        var admins = await server.Control.SubmitAsync(plan, "admin.yaml", default, skipPreflight: true);
         Assert.Equal("admin", admins.Submitter);
         var refused = await server.WaitForRunAsync(admins.Id, Deadline);
         Assert.Equal(RunStatus.Failed.ToText(), refused.Run.Status);
         Assert.Contains("refused by site policy: submitter admin not in allowed [alice]", refused.Run.Error);
+    }
+
+    [Fact]
+    public async Task The_preflight_refuses_a_run_outside_the_example_policy_naming_the_node_and_the_reason_and_queues_none()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var stop = new CancellationTokenSource();
+        // cohort node --data processed.va.data --policy examples/site-policy.yaml, in process.
+        var options = new Cohort.Node.NodeOptions
+        {
+            Connection = new Transport.Channels.ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("va", default), server.Host.CaFile),
+            Name = "va",
+            NodeSettings = new Records.Config([KeyValuePair.Create("data", Records.Scalar.Of(Repo.HeartData("va")))]),
+            Policy = Sites.SitePolicyParser.Load(Path.Combine(Repo.Root, "examples", "site-policy.yaml")),
+            PollWait = TimeSpan.FromSeconds(2),
+        };
+        var node = Node.CohortNode.RunAsync(new Apps.Tabular.TabularAppFactory(), options, stop.Token);
+        try
+        {
+            await server.WaitForNodesAsync(1);
+            string plan = TestPlans.Heart(rounds: 2, nodes: 1, minFit: 1);
+            (string Path, string Value, string Reason)[] outside =
+            [
+                ("strategy.name", "fedprox", "strategy fedprox not in allowed [fedavg, fedadam]"),
+                ("rounds", "60", "rounds 60 above the site's max_rounds 50"),
+                ("train.local_steps", "2000000000", "local_steps 2000000000 above the site's limit 1000"),
+                ("train.batch_size", "1024", "batch_size 1024 above the site's limit 512"),
+            ];
+            foreach (var (path, value, reason) in outside)
+            {
+                var e = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(Plans.PlanText.WithValues(plan, [(path, value)]), "heart.yaml", default));
+                Assert.StartsWith($"preflight failed: node va: refused by site policy: {reason}; 0 of the 1 connected nodes accept the run", e.Message);
+                Assert.Empty(await server.Control.ListAsync(null, default));
+            }
+
+            // The example plan itself is inside the example policy.
+            var run = await server.Control.SubmitAsync(plan, "heart.yaml", default);
+            Assert.Empty(run.PreflightNotes);
+            await server.Control.StopAsync(run.Id, default);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await node.WaitAsync(TimeSpan.FromSeconds(10));
+        }
     }
 
     [Fact]

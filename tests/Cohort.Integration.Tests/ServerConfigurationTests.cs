@@ -49,6 +49,18 @@ public sealed class ServerConfigurationTests : IDisposable
         Assert.Equal("ok", await http.GetStringAsync(new Uri(dashboard, "/healthz")));
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("0.5")]
+    public async Task A_node_timeout_within_one_heartbeat_is_refused_at_start(string seconds)
+    {
+        var (exit, output) = await CliProcess.RunAsync(["server", "--data-dir", Path.Combine(_dir, "data"), "--port", "0", "--dashboard-port", "-1", "--node-timeout", seconds], TimeSpan.FromSeconds(60));
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"--node-timeout must be longer than the nodes' heartbeat interval (1s), not {seconds}s", output);
+        Assert.DoesNotContain("listening on", output);
+    }
+
     private static async Task<bool> ListensAsync(int port)
     {
         using var client = new TcpClient();

@@ -78,6 +78,8 @@ public sealed class CohortServerHost : IAsyncDisposable
     {
         if (options.Insecure && !(IPAddress.TryParse(options.Host, out var listenAddress) && IPAddress.IsLoopback(listenAddress)) && !options.AllowInsecureNetwork)
             throw new ArgumentException($"--insecure serves plaintext, which is for loopback only; --host {options.Host} is not a loopback address (add --allow-insecure-network to do it anyway)");
+        if (!(options.NodeTimeout > options.HeartbeatInterval))
+            throw new ArgumentException($"--node-timeout must be longer than the nodes' heartbeat interval ({options.HeartbeatInterval.TotalSeconds:0.###}s), not {options.NodeTimeout.TotalSeconds:0.###}s: every node would go offline between two heartbeats");
         if (options.MemoryHygieneRounds < 0)
             throw new ArgumentException($"--memory-hygiene-rounds must be 0 (off) or more, not {options.MemoryHygieneRounds}");
         if (options.MemoryHygieneSpacing < TimeSpan.Zero)

@@ -321,8 +321,13 @@ internal sealed class NodeSession : IAsyncDisposable
             Wire.Statistics => await RunOnAppAsync(apps, task, ClientKind.Statistics, parameters, taskCts.Token),
             _ => ClientReply.Failed(FailureKind.Refused, $"unknown task kind {task.Kind}; this node may be older than the server"),
         };
-        // The node itself is stopping: the task is not answered (the server fails it when the node goes).
-        ct.ThrowIfCancellationRequested();
+        // The node itself is stopping: the task is not answered, and the server gives it to this node again if it returns in time.
+        if (ct.IsCancellationRequested)
+        {
+            _log.LogWarning("Node {Node}: stopping with task {Task} unanswered ({Kind}, run {Run}, round {Round}); the server gives it to this node again if it is back before the round ends (or its plan's failure.offline_grace), else fails it",
+                _options.Name, task.TaskId, task.Kind, task.RunId, task.Round);
+            ct.ThrowIfCancellationRequested();
+        }
         ParameterSet? result = null;
         if (reply.Ok)
         {

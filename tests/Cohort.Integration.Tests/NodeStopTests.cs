@@ -1,32 +1,34 @@
-using Cohort.Cli.Commands;
+using System.Diagnostics;
 using Cohort.Integration.Tests.Infrastructure;
-using Cohort.Node;
-using Cohort.Transport.Channels;
 
 namespace Cohort.Integration.Tests;
 
-/// <summary>Stopping a connected node is quiet: the calls the stop cancels are not reported as an outage.</summary>
+/// <summary>A node process stopped cleanly (SIGTERM, as systemd or Kubernetes stop it) while it works on a task.</summary>
 public sealed class NodeStopTests
 {
     [Fact]
-    public async Task A_node_stopped_while_connected_logs_no_warning()
+    public async Task A_node_stopped_mid_task_says_which_task_it_leaves_and_what_the_server_does_with_it()
     {
         await using var server = await TestServer.StartAsync();
-        var log = new CountingLogger();
-        using var stop = new CancellationTokenSource();
-        var options = new NodeOptions
+        await using var node = CliProcess.StartNode(server, "slow", await server.Control.CreateNodeTokenAsync("slow", default), "empty", "--set", "delay_ms=30000");
+        await server.WaitForNodesAsync(1, processes: [node]);
+        await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1, timeout: "60s"), "stop", default);
+        // The fit task (30 s) is running when the node's heartbeats report it busy twice, a second apart (the preflight and
+        // get-parameters tasks take milliseconds).
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        int busy = 0;
+        while (busy < 2 && DateTime.UtcNow < deadline)
         {
-            Connection = new ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("quiet", default), server.Host.CaFile),
-            Name = "quiet",
-            Logger = log,
-        };
-        var node = CohortNode.RunAsync(new Cohort.Apps.Empty.EmptyAppFactory(), options, stop.Token);
-        await server.WaitForNodesAsync(1);
-        // Once registered the node always has a task poll waiting at the server, which the stop cancels.
-        await stop.CancelAsync();
-        await node.WaitAsync(TimeSpan.FromSeconds(30));
+            busy = (await server.Control.ListNodesAsync(default)).Single().Status == "busy" ? busy + 1 : 0;
+            await Task.Delay(1000);
+        }
+        Assert.Equal(2, busy);
 
-        Assert.Equal(0, log.Warnings);
-        Assert.Empty(log.FirstMessages);
+        using (var term = Process.Start("kill", ["-TERM", node.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await term.WaitForExitAsync();
+        await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(node.Output.Contains("Node slow: stopping with task ", StringComparison.Ordinal), node.Output);
+        Assert.Contains("unanswered (Fit, run ", node.Output);
+        Assert.Contains("the server gives it to this node again if it is back before the round ends", node.Output);
     }
 }

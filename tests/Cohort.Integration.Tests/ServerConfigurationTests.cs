@@ -61,6 +61,21 @@ public sealed class ServerConfigurationTests : IDisposable
         Assert.DoesNotContain("listening on", output);
     }
 
+    [Theory]
+    [InlineData("--port", "99999", "--port must be 0 (a free one) to 65535, not 99999")]
+    [InlineData("--dashboard-port", "-5", "--dashboard-port must be -1 (no dashboard), 0 (a free one) or up to 65535, not -5")]
+    public async Task A_port_out_of_range_is_refused_naming_the_option(string option, string value, string message)
+    {
+        string[] args = option == "--port"
+            ? ["server", "--data-dir", Path.Combine(_dir, "data"), "--dashboard-port", "-1", "--port", value]
+            : ["server", "--data-dir", Path.Combine(_dir, "data"), "--port", "0", option, value];
+
+        var (exit, output) = await CliProcess.RunAsync(args, TimeSpan.FromSeconds(60));
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains(message, output);
+    }
+
     private static async Task<bool> ListensAsync(int port)
     {
         using var client = new TcpClient();

@@ -78,6 +78,10 @@ public sealed class CohortServerHost : IAsyncDisposable
     {
         if (options.Insecure && !(IPAddress.TryParse(options.Host, out var listenAddress) && IPAddress.IsLoopback(listenAddress)) && !options.AllowInsecureNetwork)
             throw new ArgumentException($"--insecure serves plaintext, which is for loopback only; --host {options.Host} is not a loopback address (add --allow-insecure-network to do it anyway)");
+        if (options.Port is < 0 or > 65535)
+            throw new ArgumentException($"--port must be 0 (a free one) to 65535, not {options.Port}");
+        if (options.DashboardPort is < -1 or > 65535)
+            throw new ArgumentException($"--dashboard-port must be -1 (no dashboard), 0 (a free one) or up to 65535, not {options.DashboardPort}");
         if (!(options.NodeTimeout > options.HeartbeatInterval))
             throw new ArgumentException($"--node-timeout must be longer than the nodes' heartbeat interval ({options.HeartbeatInterval.TotalSeconds:0.###}s), not {options.NodeTimeout.TotalSeconds:0.###}s: every node would go offline between two heartbeats");
         if (options.MemoryHygieneRounds < 0)

@@ -80,7 +80,7 @@ public static class CohortNode
         if (options.StateDir is null) return null;
         var c = options.Connection;
         AuditSigner? signer = c.CertificateFile is not null && c.KeyFile is not null && File.Exists(c.CertificateFile) && File.Exists(c.KeyFile)
-            ? new AuditSigner(X509Certificate2.CreateFromPemFile(c.CertificateFile, c.KeyFile))
+            ? new AuditSigner(CertificateTrust.LoadWithKey(c.CertificateFile, c.KeyFile))
             : null;
         var ledger = AuditLedger.Open(options.StateDir, signer, $"node:{options.Name}");
         options.Logger.LogInformation("Node {Node}: audit ledger {File} ({Mode})", options.Name, ledger.Path,

@@ -73,6 +73,28 @@ public sealed class NodeCertificateIssueTests : IDisposable
         Assert.Contains("no CA key", e.Message);
     }
 
+    [Fact]
+    public async Task A_ca_file_that_is_no_certificate_and_a_key_of_another_certificate_are_refused_naming_the_files()
+    {
+        string notCertificate = Path.Combine(_dir, "not-a-cert.pem");
+        await File.WriteAllTextAsync(notCertificate, "this is not a certificate\n");
+        var (exit, output) = await Infrastructure.CliProcess.RunAsync(["nodes", "--server", "https://localhost:1", "--token", new string('a', 40), "--ca", notCertificate], TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"certificate file '{notCertificate}' holds no PEM certificate", output);
+        Assert.DoesNotContain("CryptographicException", output);
+
+        CertificateAuthority.EnsureServerCertificate(_dir, []);
+        var (certificate, _) = CertificateAuthority.IssueNodeCertificate(_dir, "a");
+        var (_, otherKey) = CertificateAuthority.IssueNodeCertificate(_dir, "b");
+        string certFile = Path.Combine(_dir, "a.crt"), keyFile = Path.Combine(_dir, "b.key");
+        await File.WriteAllTextAsync(certFile, certificate);
+        await File.WriteAllTextAsync(keyFile, otherKey);
+        (exit, output) = await Infrastructure.CliProcess.RunAsync(["nodes", "--server", "https://localhost:1", "--token", new string('a', 40),
+            "--ca", Path.Combine(_dir, CertificateAuthority.CaFile), "--cert", certFile, "--key", keyFile], TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"'{certFile}' and '{keyFile}' are not a PEM certificate and its own private key", output);
+    }
+
     private X509Certificate2 PlaceCa(CertificateRequest request, DateTimeOffset end, string? keyPem, DateTimeOffset? start = null)
     {
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 1, true));

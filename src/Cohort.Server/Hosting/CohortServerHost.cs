@@ -133,7 +133,7 @@ public sealed class CohortServerHost : IAsyncDisposable
                 (certFile, keyFile) = CertificateAuthority.EnsureServerCertificate(tlsDir, options.TlsNames);
                 caFile = Path.Combine(tlsDir, CertificateAuthority.CaFile);
             }
-            certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
+            certificate = Transport.Channels.CertificateTrust.LoadWithKey(certFile, keyFile);
         }
         string? clientCaFile = options.ClientCaFile ?? caFile;
         var clientCa = clientCaFile is null ? null : CertificateTrust.LoadCertificate(clientCaFile);

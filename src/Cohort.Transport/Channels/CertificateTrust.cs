@@ -18,11 +18,33 @@ internal static class CertificateTrust
         return chain.ChainElements[^1].Certificate.RawData.AsSpan().SequenceEqual(ca.RawData);
     }
 
-    /// <summary>Loads a PEM certificate (no key).</summary>
+    /// <summary>Loads a PEM certificate (no key); a file that holds none is refused naming it.</summary>
     public static X509Certificate2 LoadCertificate(string pemFile)
     {
         if (!File.Exists(pemFile)) throw new ArgumentException($"certificate file '{pemFile}' not found");
-        return X509Certificate2.CreateFromPem(File.ReadAllText(pemFile));
+        try
+        {
+            return X509Certificate2.CreateFromPem(File.ReadAllText(pemFile));
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new ArgumentException($"certificate file '{pemFile}' holds no PEM certificate (a '-----BEGIN CERTIFICATE-----' block): {e.Message}");
+        }
+    }
+
+    /// <summary>Loads a PEM certificate and its private key; files that are not such a pair are refused naming both.</summary>
+    public static X509Certificate2 LoadWithKey(string certificateFile, string keyFile)
+    {
+        if (!File.Exists(certificateFile)) throw new ArgumentException($"certificate file '{certificateFile}' not found");
+        if (!File.Exists(keyFile)) throw new ArgumentException($"key file '{keyFile}' not found");
+        try
+        {
+            return X509Certificate2.CreateFromPemFile(certificateFile, keyFile);
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new ArgumentException($"'{certificateFile}' and '{keyFile}' are not a PEM certificate and its own private key: {e.Message}");
+        }
     }
 
     /// <summary>

@@ -45,7 +45,7 @@ public static class GrpcChannels
             if (options.KeyFile is null) throw new ArgumentException("a client certificate needs its key file");
             if (!File.Exists(options.CertificateFile)) throw new ArgumentException($"certificate file '{options.CertificateFile}' not found");
             if (!File.Exists(options.KeyFile)) throw new ArgumentException($"key file '{options.KeyFile}' not found");
-            handler.SslOptions.ClientCertificates = [X509Certificate2.CreateFromPemFile(options.CertificateFile, options.KeyFile)];
+            handler.SslOptions.ClientCertificates = [CertificateTrust.LoadWithKey(options.CertificateFile, options.KeyFile)];
         }
 
         var credentials = CallCredentials.FromInterceptor((_, metadata) =>

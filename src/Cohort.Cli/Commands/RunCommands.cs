@@ -124,7 +124,7 @@ internal static class RunCommands
         var control = new ControlOptions();
         var id = new Argument<string>("id") { Description = "Run id" };
         var json = new Option<bool>("--json") { Description = "Print the final run as JSON" };
-        var command = new Command("wait", "Wait for a run to end, printing each round; exits 1 unless it finished") { id, json };
+        var command = new Command("wait", "Wait for a run to end, printing each round (a server unreachable for up to 2 minutes, a restart, is waited out); exits 1 unless it finished") { id, json };
         control.AddTo(command);
         command.SetAction(async (pr, ct) =>
         {
@@ -172,14 +172,32 @@ internal static class RunCommands
         return command;
     }
 
+    /// <summary>How long a wait rides out a server it cannot reach (a restart, an outage) before it gives up.</summary>
+    private static readonly TimeSpan UnreachableWait = TimeSpan.FromMinutes(2);
+
     /// <summary>Polls a run until it ends, printing each round as it completes; 0 when it finished.</summary>
     public static async Task<int> WaitAsync(ControlClient client, string id, bool json, CancellationToken ct)
     {
         int printed = 0;
         string waiting = "";
+        DateTime? lostSince = null;
         while (true)
         {
-            var detail = await client.GetAsync(id, ct);
+            RunDetail detail;
+            try
+            {
+                detail = await client.GetAsync(id, ct);
+            }
+            catch (ServerUnreachableException e) when (lostSince is null || DateTime.UtcNow - lostSince < UnreachableWait)
+            {
+                // A server restart resumes the run: keep waiting for it a while.
+                if (lostSince is null) Console.Error.WriteLine($"{e.Message}; still waiting for run {id} (up to {UnreachableWait.TotalMinutes:0} minutes)");
+                lostSince ??= DateTime.UtcNow;
+                await Task.Delay(1000, ct);
+                continue;
+            }
+            if (lostSince is not null) Console.Error.WriteLine($"server reachable again after {(DateTime.UtcNow - lostSince.Value).TotalSeconds:0}s");
+            lostSince = null;
             // Printed when the count changes, not each time a node's busy state does.
             string count = detail.Run.WaitingReason.Split(';')[0];
             if (!json && count != waiting && count.Length > 0) Console.WriteLine(detail.Run.WaitingReason);

@@ -136,11 +136,11 @@ internal sealed class ControlClient : IDisposable
         }
         catch (RpcException e) when (ConnectionFailure.Of(e, _server, _caFile) is { } failure)
         {
-            throw new CliException(failure.Reason);
+            throw failure.Configuration ? new CliException(failure.Reason) : new ServerUnreachableException(failure.Reason);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
         {
-            throw new CliException($"cannot reach server {_server}: {e.Status.Detail}");
+            throw new ServerUnreachableException($"cannot reach server {_server}: {e.Status.Detail}");
         }
         catch (RpcException e)
         {

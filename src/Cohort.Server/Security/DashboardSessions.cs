@@ -20,7 +20,7 @@ internal sealed partial class DashboardSessions
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(12);
 
     /// <summary>Live sessions one credential may hold (browsers, CLI logins); a login past it ends that credential's oldest session.</summary>
-    public const int MaxPerIdentity = 16;
+    public const int MaxPerIdentity = 256;
 
     private readonly string _file;
     private readonly Lock _lock = new();

@@ -369,9 +369,17 @@ internal sealed class NodeSession : IAsyncDisposable
             Tags = [.. task.Tags],
             Submitter = task.Submitter.Length == 0 ? null : task.Submitter,
         };
-        return policy.Refusal(task.RunId, task.App, terms, ScalarMaps.ToConfig(task.Config), ScalarMaps.ToConfig(task.AppSettings)) is { } reason
-            ? ClientReply.Failed(FailureKind.SitePolicy, reason)
-            : null;
+        var config = ScalarMaps.ToConfig(task.Config);
+        var appSettings = ScalarMaps.ToConfig(task.AppSettings);
+        if (policy.Refusal(task.RunId, task.App, terms, config, appSettings) is not { } reason) return null;
+        // The preflight comes before the run has an id a site that approves runs by id could list: such a site is asked
+        // whether it would take the run once approved, and its approval (or the lack of it) decides at the run's first task.
+        if (task.Kind == Wire.Validate && (policy.Runs.Count > 0 || !policy.AllowServerStart))
+        {
+            if ((policy with { Runs = [task.RunId] }).Refusal(task.RunId, task.App, terms, config, appSettings) is not { } unapprovable) return null;
+            reason = unapprovable;
+        }
+        return ClientReply.Failed(FailureKind.SitePolicy, reason);
     }
 
     private async Task<ClientReply> RunOnAppAsync(RunApps apps, TaskHeader task, ClientKind kind, ParameterSet? parameters, CancellationToken ct)

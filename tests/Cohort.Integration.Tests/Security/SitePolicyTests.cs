@@ -175,6 +175,41 @@ public sealed class SitePolicyTests
     }
 
     [Fact]
+    public async Task A_site_that_approves_runs_by_id_passes_the_preflight_and_refuses_the_unapproved_run_at_its_first_task()
+    {
+        // The run's id exists only once it is queued, so the preflight cannot refuse for want of the site's approval.
+        await using var server = await TestServer.StartAsync();
+        using var stop = new CancellationTokenSource();
+        var options = new Cohort.Node.NodeOptions
+        {
+            Connection = new Transport.Channels.ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("va", default), server.Host.CaFile),
+            Name = "va",
+            NodeSettings = new Records.Config([KeyValuePair.Create("data", Records.Scalar.Of(Repo.HeartData("va")))]),
+            Policy = Sites.SitePolicyParser.Parse("allow_server_start: false\nruns: [an-earlier-run]\nstrategies: [fedavg]\n", "site.yaml"),
+            PollWait = TimeSpan.FromSeconds(2),
+        };
+        var node = Node.CohortNode.RunAsync(new Apps.Tabular.TabularAppFactory(), options, stop.Token);
+        try
+        {
+            await server.WaitForNodesAsync(1);
+            string plan = TestPlans.Heart(rounds: 1, nodes: 1, minFit: 1);
+            // Outside the policy in another way: still refused at submit.
+            var e = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(Plans.PlanText.WithValues(plan, [("strategy.name", "fedprox")]), "heart.yaml", default));
+            Assert.Contains("strategy fedprox not in allowed [fedavg]", e.Message);
+
+            var run = await server.Control.SubmitAsync(plan, "heart.yaml", default);
+            var detail = await server.WaitForRunAsync(run.Id);
+            Assert.Equal("failed", detail.Run.Status);
+            Assert.Contains($"run {run.Id} is not approved", detail.Run.Error);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await node.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    [Fact]
     public async Task A_malformed_policy_file_stops_the_node_at_start_with_one_line_naming_file_line_and_key()
     {
         using var dir = new PolicyDir("""

@@ -72,8 +72,9 @@ internal static class PlanYamlLoader
     internal static void CheckSize(string yaml, string source, string what = "plan")
     {
         var parser = new Parser(new StringReader(yaml));
-        var open = new Stack<(string? Anchor, long ValuesBefore)>();
-        var expanded = new Dictionary<string, long>(StringComparer.Ordinal);
+        var open = new Stack<SizeFrame>();
+        // What each anchor stands for: its values once expanded, and how many levels of mappings and lists it holds.
+        var anchors = new Dictionary<string, (long Values, int Levels)>(StringComparer.Ordinal);
         long values = 0;
         while (parser.MoveNext())
         {
@@ -81,27 +82,47 @@ internal static class PlanYamlLoader
             switch (e)
             {
                 case MappingStart or SequenceStart:
-                    if (open.Count == MaxDepth)
-                        throw new PlanException(source, e.Start.Line, e.Start.Column, $"the {what} nests mappings and lists more than {MaxDepth} levels deep");
+                    if (open.Count == MaxDepth) throw TooDeep(e);
                     values++;
-                    open.Push((((NodeEvent)e).Anchor.IsEmpty ? null : ((NodeEvent)e).Anchor.Value, values - 1));
+                    open.Push(new SizeFrame(((NodeEvent)e).Anchor.IsEmpty ? null : ((NodeEvent)e).Anchor.Value, values - 1));
                     break;
                 case MappingEnd or SequenceEnd:
-                    var (anchor, before) = open.Pop();
-                    if (anchor is not null) expanded[anchor] = values - before;
+                    var frame = open.Pop();
+                    int levels = frame.LevelsBelow + 1;
+                    if (frame.Anchor is not null) anchors[frame.Anchor] = (values - frame.ValuesBefore, levels);
+                    if (open.TryPeek(out var parent)) parent.LevelsBelow = Math.Max(parent.LevelsBelow, levels);
                     break;
                 case Scalar s:
                     values++;
-                    if (!s.Anchor.IsEmpty) expanded[s.Anchor.Value] = 1;
+                    if (!s.Anchor.IsEmpty) anchors[s.Anchor.Value] = (1, 0);
                     break;
                 case AnchorAlias alias:
-                    // An alias to an anchor not yet closed is YAML's own error, which the load below reports.
-                    values += expanded.GetValueOrDefault(alias.Value.Value, 1);
+                    string name = alias.Value.Value;
+                    // Inside the very mapping or list it names, the alias makes a loop that a reader follows forever.
+                    if (open.Any(f => f.Anchor == name))
+                        throw new PlanException(source, e.Start.Line, e.Start.Column, $"the alias *{name} refers to a mapping or list that contains it");
+                    var (count, depth) = anchors.GetValueOrDefault(name, (1, 0));
+                    // Expanded where it stands, its levels count from here.
+                    if (open.Count + depth > MaxDepth) throw TooDeep(e);
+                    values += count;
+                    if (open.TryPeek(out var holder)) holder.LevelsBelow = Math.Max(holder.LevelsBelow, depth);
                     break;
             }
             if (values > MaxValues)
                 throw new PlanException(source, e.Start.Line, e.Start.Column, $"the {what} holds more than {MaxValues.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} values once its aliases (*name) are expanded");
         }
+
+        PlanException TooDeep(ParsingEvent at) =>
+            new(source, at.Start.Line, at.Start.Column, $"the {what} nests mappings and lists more than {MaxDepth} levels deep (aliases expanded)");
+    }
+
+    private sealed class SizeFrame(string? anchor, long valuesBefore)
+    {
+        public string? Anchor { get; } = anchor;
+
+        public long ValuesBefore { get; } = valuesBefore;
+
+        public int LevelsBelow { get; set; }
     }
 
     /// <summary>The dotted path of the mapping whose key starts at <paramref name="at"/> ("" for the top level), or null.</summary>

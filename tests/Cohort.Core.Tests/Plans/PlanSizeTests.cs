@@ -60,6 +60,27 @@ public sealed class PlanSizeTests
     }
 
     [Fact]
+    public void An_alias_inside_the_mapping_it_names_is_refused_rather_than_followed_forever()
+    {
+        var e = Assert.Throws<PlanException>(() => Parse("name: t\napp: {name: empty, settings: &s {a: *s}}\nstrategy: { name: fedavg }\n"));
+
+        Assert.Contains("the alias *s refers to a mapping or list that contains it", e.Message);
+    }
+
+    [Fact]
+    public void Aliases_that_nest_deeper_than_the_limit_once_expanded_are_refused()
+    {
+        // Each anchor is 40 levels deep and holds the one before it: 80 levels once *b is expanded, in few values.
+        string Nest(string inner) => new string('[', 39) + inner + new string(']', 39);
+        string yaml = Head.Replace("app: { name: empty }\n", "", StringComparison.Ordinal)
+            + $"a: &a {Nest("[1]")}\nb: &b {Nest("[*a]")}\napp:\n  name: empty\n  settings:\n    deep: *b\n";
+
+        var e = Assert.Throws<PlanException>(() => Parse(yaml));
+
+        Assert.Contains($"more than {PlanYamlLoader.MaxDepth} levels deep (aliases expanded)", e.Message);
+    }
+
+    [Fact]
     public void A_plan_with_a_few_aliases_is_read_as_before()
     {
         var plan = Parse("""

@@ -50,6 +50,34 @@ public sealed class ServerConfigurationTests : IDisposable
     }
 
     [Theory]
+    [InlineData("/cohort.v1.Control/ListNodes")]
+    [InlineData("/COHORT.V1.CONTROL/listnodes")]
+    public async Task A_call_to_the_apis_on_the_dashboard_port_is_refused_whatever_the_case_of_its_path(string path)
+    {
+        await using var server = await TestServer.StartAsync();
+        using var handler = new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true } };
+        using var http = new HttpClient(handler);
+        // One empty ListNodesRequest, framed as gRPC sends it.
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Host.DashboardAddress!, path))
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(new byte[5]),
+        };
+        request.Content.Headers.ContentType = new("application/grpc");
+        request.Headers.Authorization = new("Bearer", server.Host.AdminToken);
+        request.Headers.TE.Add(new("trailers"));
+
+        using var response = await http.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+
+        string Header(string name) => response.Headers.TryGetValues(name, out var v) ? v.First()
+            : response.TrailingHeaders.TryGetValues(name, out var t) ? t.First() : "";
+        Assert.Equal("12", Header("grpc-status")); // Unimplemented
+        Assert.Contains("not on the dashboard", Uri.UnescapeDataString(Header("grpc-message")));
+    }
+
+    [Theory]
     [InlineData("0")]
     [InlineData("0.5")]
     public async Task A_node_timeout_within_one_heartbeat_is_refused_at_start(string seconds)

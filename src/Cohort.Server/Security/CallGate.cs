@@ -21,8 +21,6 @@ namespace Cohort.Server.Security;
 /// </summary>
 internal static class CallGate
 {
-    private const string FleetPrefix = "/cohort.v1.Fleet/";
-    private const string ControlPrefix = "/cohort.v1.Control/";
     private const string LoginMethod = "Login";
 
     /// <summary>Largest request message of a unary or server-streaming Fleet call (they carry names and ids only).</summary>
@@ -32,8 +30,11 @@ internal static class CallGate
     public static async Task Guard(HttpContext http, Func<Task> next)
     {
         string path = http.Request.Path.Value ?? "";
-        bool fleet = path.StartsWith(FleetPrefix, StringComparison.Ordinal);
-        if (!fleet && !path.StartsWith(ControlPrefix, StringComparison.Ordinal))
+        // The method routing chose, not the path's text: routing ignores case, so a path compared as text could reach a
+        // method while missing every check below.
+        var grpcMethod = http.GetEndpoint()?.Metadata.GetMetadata<Grpc.AspNetCore.Server.GrpcMethodMetadata>()?.Method;
+        bool fleet = grpcMethod?.ServiceName == Transport.V1.Fleet.Descriptor.FullName;
+        if (grpcMethod is null || (!fleet && grpcMethod.ServiceName != Transport.V1.Control.Descriptor.FullName))
         {
             await next();
             return;
@@ -66,7 +67,7 @@ internal static class CallGate
         string? token = Tokens.FromHeader(http.Request.Headers.Authorization);
         if (!fleet)
         {
-            if (path == ControlPrefix + LoginMethod)
+            if (grpcMethod.Name == LoginMethod)
             {
                 if (await LimitedAsync()) return;
                 // Login carries a password instead of a token; the service counts its failures with the same limiter.
@@ -120,7 +121,7 @@ internal static class CallGate
             await RefuseAsync(http, StatusCode.Unauthenticated, string.IsNullOrEmpty(token) ? "missing node token (authorization: Bearer <token>)" : "unknown node token");
             return;
         }
-        if (Transport.V1.Fleet.Descriptor.FindMethodByName(path[FleetPrefix.Length..]) is { IsClientStreaming: false } method)
+        if (Transport.V1.Fleet.Descriptor.FindMethodByName(grpcMethod.Name) is { IsClientStreaming: false } method)
         {
             string? problem = await CheckSingleMessageAsync(http, method.InputType);
             if (problem is not null)

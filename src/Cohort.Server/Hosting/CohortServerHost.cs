@@ -250,6 +250,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             ? new PostgresStateStore(database)
             : new SqliteStateStore(databaseFile, options.SyncRounds);
         var models = new ModelStore(Path.Combine(dataDir, "models"), options.SyncRounds);
+        WebApplication? app = null;
         try
         {
             await OpenStateAsync(baseStore, options, dataDir, ct);
@@ -304,7 +305,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             services.AddHostedService(sp => sp.GetRequiredService<RunManager>());
             services.AddHostedService<NodeMonitor>();
 
-            var app = builder.Build();
+            app = builder.Build();
             app.Use(SecurityHeaders.Add);
             app.Use(RequestBodyLimits.Guard);
             app.Use(CallGate.Guard);
@@ -335,7 +336,20 @@ public sealed class CohortServerHost : IAsyncDisposable
         }
         catch
         {
-            // A start that fails (a damaged state, a port in use) leaves no connection to the database behind.
+            // A start that fails (a damaged state, a port in use) leaves nothing running and no connection to the database
+            // behind: background services (a resumed run) may have started before the listeners failed to bind.
+            if (app is not null)
+            {
+                try
+                {
+                    await app.StopAsync(CancellationToken.None);
+                }
+                catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+                {
+                    // Never started, or already stopping.
+                }
+                await app.DisposeAsync();
+            }
             if (baseStore is IAsyncDisposable owned) await owned.DisposeAsync();
             models.Dispose();
             throw;

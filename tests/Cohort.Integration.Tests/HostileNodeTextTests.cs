@@ -97,6 +97,13 @@ public sealed class HostileNodeTextTests
         await fleet.RegisterAsync(Request("empty", "1.2.3+build"));
     }
 
+    [Theory]
+    [InlineData("a\u202Eb\u2028c\u200Bd", 100, "a b c d")] // bidi override, line separator, zero-width space
+    [InlineData("ab\U0001F600", 3, "ab…")] // not cut between the halves of a surrogate pair
+    [InlineData("line\r\n\x1b[31mred", 100, "line   [31mred")]
+    public void Node_text_is_kept_on_one_printable_line(string text, int max, string kept) =>
+        Assert.Equal(kept, Cohort.Server.Fleet.NodeText.Clean(text, max));
+
     private static ResultHeader WithText(ResultHeader header, int characters)
     {
         header.Metrics["notes"] = new Transport.V1.Scalar { StringValue = new string('n', characters) };

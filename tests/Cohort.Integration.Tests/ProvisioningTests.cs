@@ -358,6 +358,18 @@ public sealed class ProvisioningTests : IDisposable
     private static UnixFileMode ModeOf(string path) =>
         OperatingSystem.IsWindows() ? throw new PlatformNotSupportedException("file modes are checked on Unix") : File.GetUnixFileMode(path);
 
+    [Fact]
+    public async Task Certs_server_on_a_ca_folder_without_a_revocation_list_gives_the_kit_an_empty_one()
+    {
+        await Cohort("certs", "init", "--dir", Ca, "--name", "acme");
+        File.Delete(Path.Combine(Ca, "crl.pem")); // a CA folder made before the list existed
+
+        await Cohort("certs", "server", "--ca-dir", Ca, "--host", "localhost", "--out", Path.Combine(_root, "kit"));
+
+        Assert.True(File.Exists(Path.Combine(_root, "kit", "crl.pem")));
+        Assert.True(File.Exists(Path.Combine(Ca, "crl.pem")));
+    }
+
     private static async Task<(int Code, string Output)> Cohort(params string[] args)
     {
         var (code, output) = await CliProcess.RunAsync(args);

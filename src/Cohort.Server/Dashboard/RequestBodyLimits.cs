@@ -55,8 +55,10 @@ internal static class RequestBodyLimits
         {
             await next();
         }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge && !http.Response.HasStarted)
+        catch (Exception e) when (!http.Response.HasStarted
+            && (e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } || (e is InvalidDataException && http.Request.HasFormContentType)))
         {
+            // A multipart form past its limit fails as InvalidDataException while it is read.
             await RefuseAsync(http, limit);
         }
     }
@@ -64,8 +66,9 @@ internal static class RequestBodyLimits
     private static Task RefuseAsync(HttpContext http, int limit)
     {
         http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-        // Closing the connection spares reading (and discarding) the rest of a body nobody will use.
-        http.Response.Headers.Connection = "close";
+        // Closing the connection spares reading (and discarding) the rest of a body nobody will use (HTTP/1.x only:
+        // HTTP/2 forbids the header, and Kestrel resets the stream instead).
+        if (HttpProtocol.IsHttp10(http.Request.Protocol) || HttpProtocol.IsHttp11(http.Request.Protocol)) http.Response.Headers.Connection = "close";
         http.Response.ContentType = "text/plain; charset=utf-8";
         return http.Response.WriteAsync($"request body too large: the limit here is {limit / 1024} KiB\n");
     }

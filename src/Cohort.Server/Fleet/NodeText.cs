@@ -16,17 +16,23 @@ internal static class NodeText
     /// <summary><paramref name="text"/> on one line, control characters as spaces, cut to <paramref name="max"/> characters with "…".</summary>
     public static string Clean(string text, int max)
     {
-        string cut = text.Length > max ? text[..max] : text;
-        var line = string.Create(cut.Length, cut, (span, source) =>
+        // Not between the two halves of a surrogate pair.
+        int length = text.Length > max ? (char.IsHighSurrogate(text[max - 1]) ? max - 1 : max) : text.Length;
+        var line = string.Create(length, text, (span, source) =>
         {
-            for (int i = 0; i < source.Length; i++) span[i] = char.IsControl(source[i]) ? ' ' : source[i];
+            for (int i = 0; i < span.Length; i++) span[i] = Unprintable(source[i]) ? ' ' : source[i];
         }).Trim();
         return text.Length > max ? line + "…" : line;
     }
 
+    // Control characters, and those that move or reorder what a terminal shows: line and paragraph separators,
+    // bidirectional overrides and other format characters.
+    private static bool Unprintable(char c) => char.IsControl(c) || char.GetUnicodeCategory(c) is
+        System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator;
+
     /// <summary>Why <paramref name="value"/> is not a valid registered <paramref name="what"/> (app, version), or null.</summary>
     public static string? NameProblem(string value, string what) =>
         value.Length > MaxNameLength ? $"{what} name of {value.Length} characters (at most {MaxNameLength})"
-        : value.Any(char.IsControl) ? $"{what} name holds control characters"
+        : value.Any(Unprintable) ? $"{what} name holds control characters"
         : null;
 }

@@ -229,6 +229,8 @@ internal sealed class FederationAuthority : IDisposable
     public string CopyRevocationListTo(string directory)
     {
         string target = Path.Combine(directory, RevocationFile);
+        // A CA folder made before the list existed has none yet: it starts empty (nothing revoked).
+        if (!File.Exists(RevocationPath)) WriteRevocationList(new CertificateRevocationListBuilder(), BigInteger.Zero);
         // A server may be reading the kit's list while it changes: write beside it and rename, as for the CA's own.
         string temporary = target + ".tmp";
         File.WriteAllBytes(temporary, File.ReadAllBytes(RevocationPath));

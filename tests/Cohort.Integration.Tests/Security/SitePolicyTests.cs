@@ -135,15 +135,7 @@ public sealed class SitePolicyTests
         await using var server = await TestServer.StartAsync();
         using var stop = new CancellationTokenSource();
         // cohort node --data processed.va.data --policy examples/site-policy.yaml, in process.
-        var options = new Cohort.Node.NodeOptions
-        {
-            Connection = new Transport.Channels.ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("va", default), server.Host.CaFile),
-            Name = "va",
-            NodeSettings = new Records.Config([KeyValuePair.Create("data", Records.Scalar.Of(Repo.HeartData("va")))]),
-            Policy = Sites.SitePolicyParser.Load(Path.Combine(Repo.Root, "examples", "site-policy.yaml")),
-            PollWait = TimeSpan.FromSeconds(2),
-        };
-        var node = Node.CohortNode.RunAsync(new Apps.Tabular.TabularAppFactory(), options, stop.Token);
+        var node = await StartVaAsync(server, Sites.SitePolicyParser.Load(Path.Combine(Repo.Root, "examples", "site-policy.yaml")), stop.Token);
         try
         {
             await server.WaitForNodesAsync(1);
@@ -180,15 +172,7 @@ public sealed class SitePolicyTests
         // The run's id exists only once it is queued, so the preflight cannot refuse for want of the site's approval.
         await using var server = await TestServer.StartAsync();
         using var stop = new CancellationTokenSource();
-        var options = new Cohort.Node.NodeOptions
-        {
-            Connection = new Transport.Channels.ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("va", default), server.Host.CaFile),
-            Name = "va",
-            NodeSettings = new Records.Config([KeyValuePair.Create("data", Records.Scalar.Of(Repo.HeartData("va")))]),
-            Policy = Sites.SitePolicyParser.Parse("allow_server_start: false\nruns: [an-earlier-run]\nstrategies: [fedavg]\n", "site.yaml"),
-            PollWait = TimeSpan.FromSeconds(2),
-        };
-        var node = Node.CohortNode.RunAsync(new Apps.Tabular.TabularAppFactory(), options, stop.Token);
+        var node = await StartVaAsync(server, Sites.SitePolicyParser.Parse("allow_server_start: false\nruns: [an-earlier-run]\nstrategies: [fedavg]\n", "site.yaml"), stop.Token);
         try
         {
             await server.WaitForNodesAsync(1);
@@ -207,6 +191,20 @@ public sealed class SitePolicyTests
             await stop.CancelAsync();
             await node.WaitAsync(TimeSpan.FromSeconds(10));
         }
+    }
+
+    // The va hospital's node with its data file and a site policy, in process.
+    private static async Task<Task> StartVaAsync(TestServer server, Sites.SitePolicy policy, CancellationToken stop)
+    {
+        var options = new Cohort.Node.NodeOptions
+        {
+            Connection = new Transport.Channels.ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("va", default), server.Host.CaFile),
+            Name = "va",
+            NodeSettings = new Records.Config([KeyValuePair.Create("data", Records.Scalar.Of(Repo.HeartData("va")))]),
+            Policy = policy,
+            PollWait = TimeSpan.FromSeconds(2),
+        };
+        return Node.CohortNode.RunAsync(new Apps.Tabular.TabularAppFactory(), options, stop);
     }
 
     [Fact]

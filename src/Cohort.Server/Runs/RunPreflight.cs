@@ -70,17 +70,19 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
         {
             int accepting = tasks.Length - refusals.Length;
             int wanted = plan.Selection.MinAvailable;
-            if (accepting < wanted)
+            if (accepting < wanted && tasks.Length >= wanted)
             {
-                // A site refuses every task of the run, so the run could only wait for other nodes and fail at round 1 when none come.
+                // Enough nodes are here, and the refusals alone leave too few: a site refuses every task of the run, so the run
+                // could only wait for nodes that are not coming and fail at round 1.
                 problems.AddRange(refusals);
                 problems.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against min_available {wanted}");
             }
             else
             {
-                // The refusing sites do not take part; the run goes on with the others.
+                // The refusing sites do not take part; the run goes on with the others, or waits for more as any run would.
                 notes.AddRange(refusals);
-                notes.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against min_available {wanted}: it goes on without the refusing nodes");
+                notes.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against min_available {wanted}: " +
+                    (accepting >= wanted ? "it goes on without the refusing nodes" : "it waits for other nodes, without the refusing ones"));
             }
         }
         if (problems.Count > PreflightLimits.MaxReported)

@@ -193,6 +193,31 @@ public sealed class SitePolicyTests
         }
     }
 
+    [Fact]
+    public async Task A_refusal_while_too_few_nodes_are_connected_yet_is_a_note_and_the_run_waits_for_others()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var stop = new CancellationTokenSource();
+        var node = await StartVaAsync(server, Sites.SitePolicyParser.Load(Path.Combine(Repo.Root, "examples", "site-policy.yaml")), stop.Token);
+        try
+        {
+            await server.WaitForNodesAsync(1);
+            // min_available 2 with one node connected: the run would wait for a second node anyway.
+            string plan = Plans.PlanText.WithValues(TestPlans.Heart(rounds: 2, nodes: 2, minFit: 1), [("strategy.name", "fedprox")]);
+
+            var run = await server.Control.SubmitAsync(plan, "heart.yaml", default);
+
+            Assert.Contains(run.PreflightNotes, n => n.Contains("node va: refused by site policy: strategy fedprox not in allowed", StringComparison.Ordinal));
+            Assert.Contains(run.PreflightNotes, n => n.Contains("0 of the 1 connected nodes accept the run, against min_available 2: it waits for other nodes", StringComparison.Ordinal));
+            await server.Control.StopAsync(run.Id, default);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await node.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
     // The va hospital's node with its data file and a site policy, in process.
     private static async Task<Task> StartVaAsync(TestServer server, Sites.SitePolicy policy, CancellationToken stop)
     {

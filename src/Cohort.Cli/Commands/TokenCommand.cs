@@ -28,7 +28,10 @@ internal static class TokenCommand
                 return 0;
             }
             if (pr.GetValue(role) is not null) throw new CliException("--role applies to operator tokens (--viewer); a node token has no role");
+            // A known node's token is replaced: the process still using the old one is refused from its next call.
+            bool known = (await client.ListNodesAsync(ct)).Any(n => n.Name == node);
             var reply = await client.CreateNodeCredentialsAsync(node, dir is not null, ct);
+            if (known) Console.Error.WriteLine($"node '{node}' had a token: it is replaced, and a node still using the old one is refused from its next call (give it this one)");
             if (dir is not null)
             {
                 Directory.CreateDirectory(dir);

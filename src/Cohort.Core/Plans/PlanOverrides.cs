@@ -56,18 +56,15 @@ internal sealed class PlanOverrides
     private (string Path, string Value)? FindAt(string appliedYaml, long line)
     {
         if (line <= 0 || Values.Count == 0) return null;
-        var stream = new YamlStream();
+        YamlMappingNode root;
         try
         {
-            PlanYamlLoader.CheckSize(appliedYaml, "plan");
-            using var reader = new StringReader(appliedYaml);
-            stream.Load(reader);
+            root = PlanYamlLoader.Load(appliedYaml, "plan").Root;
         }
-        catch (Exception e) when (e is YamlDotNet.Core.YamlException or PlanException)
+        catch (PlanException)
         {
             return null;
         }
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root) return null;
         // The last --set of a path wins, as in Apply.
         for (int i = Values.Count - 1; i >= 0; i--)
         {

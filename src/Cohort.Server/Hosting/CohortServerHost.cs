@@ -336,24 +336,31 @@ public sealed class CohortServerHost : IAsyncDisposable
         }
         catch
         {
-            // A start that fails (a damaged state, a port in use) leaves nothing running and no connection to the database
-            // behind: background services (a resumed run) may have started before the listeners failed to bind.
-            if (app is not null)
-            {
-                try
-                {
-                    await app.StopAsync(CancellationToken.None);
-                }
-                catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or ObjectDisposedException)
-                {
-                    // Never started, or already stopping.
-                }
-                await app.DisposeAsync();
-            }
-            if (baseStore is IAsyncDisposable owned) await owned.DisposeAsync();
-            models.Dispose();
+            // A start that fails (a damaged state, a port in use, a failure after the start) leaves nothing running and no
+            // connection to the database behind.
+            await CloseAsync(app, baseStore, models);
             throw;
         }
+    }
+
+    // Stops what the server runs, then closes its stores: their connections (SQLite's, or PostgreSQL's pool) and files
+    // close with the server, not with the process.
+    private static async Task CloseAsync(WebApplication? app, IStateStore store, ModelStore models)
+    {
+        if (app is not null)
+        {
+            try
+            {
+                await app.StopAsync(CancellationToken.None);
+            }
+            catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+            {
+                // Never started, or already stopped and disposed.
+            }
+            await app.DisposeAsync();
+        }
+        if (store is IAsyncDisposable owned) await owned.DisposeAsync();
+        models.Dispose();
     }
 
     /// <summary>
@@ -406,17 +413,7 @@ public sealed class CohortServerHost : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            await _app.StopAsync(CancellationToken.None);
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-        await _app.DisposeAsync();
-        // Its connections (SQLite's, or PostgreSQL's pool) close with the server, not with the process.
-        if (_store is IAsyncDisposable store) await store.DisposeAsync();
-        _models.Dispose();
+        await CloseAsync(_app, _store, _models);
         _ledger.Dispose();
         _lock.Dispose();
     }

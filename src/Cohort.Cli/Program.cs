@@ -32,7 +32,8 @@ try
 {
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, parentGone);
 }
-catch (Exception e) when (e is CliException or Cohort.Engine.State.StateIntegrityException or Cohort.Plans.PlanException or InvalidDataException or FileNotFoundException or ArgumentException)
+catch (Exception e) when (e is CliException or Cohort.Engine.State.StateIntegrityException or Cohort.Plans.PlanException or InvalidDataException or FileNotFoundException or ArgumentException
+    or Cohort.Server.Hosting.PortInUseException)
 {
     Console.Error.WriteLine($"cohort: {e.Message}");
     return 1;

@@ -32,6 +32,26 @@ public sealed class ServerConfigurationTests : IDisposable
         Assert.False(await ListensAsync(fromFile), $"a listener on {fromFile} from appsettings.json\n{server.Output}");
     }
 
+    [Theory]
+    [InlineData("--port", "Fleet and Control APIs")]
+    [InlineData("--dashboard-port", "dashboard")]
+    public async Task A_port_another_process_holds_is_one_line_naming_it_and_its_option(string option, string purpose)
+    {
+        using var holder = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        int taken = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
+        string[] ports = option == "--port" ? ["--port", $"{taken}", "--dashboard-port", "0"] : ["--port", "0", "--dashboard-port", $"{taken}"];
+
+        var (exit, output) = await CliProcess.RunAsync(["server", "--data-dir", Path.Combine(_dir, "data"), .. ports], TimeSpan.FromSeconds(60));
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"cohort: port {taken} on 127.0.0.1 ({purpose}) is in use by another process", output);
+        Assert.Contains($"choose another with {option}", output);
+        // No host failure with Kestrel's stack trace before it.
+        Assert.DoesNotContain("Hosting failed", output);
+        Assert.DoesNotContain("   at ", output);
+    }
+
     [Fact]
     public async Task The_apis_do_not_answer_on_the_dashboard_port()
     {

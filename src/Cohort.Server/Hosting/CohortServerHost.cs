@@ -185,6 +185,8 @@ public sealed class CohortServerHost : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         int dashboardPort = options.DashboardPort ?? (options.Port == 0 ? 0 : options.Port + 1);
+        PortCheck.EnsureFree(options.Host, options.Port, "Fleet and Control APIs", "--port");
+        PortCheck.EnsureFree(options.Host, dashboardPort, "dashboard", "--dashboard-port");
         ListenOptions? grpcListener = null, dashboardListener = null;
         builder.WebHost.ConfigureKestrel(k =>
         {

@@ -10,10 +10,15 @@ namespace Cohort.Server.Fleet;
 /// <summary>
 /// Marks nodes that stopped heartbeating offline (the server's heartbeat timeout). Their open tasks
 /// wait for them to return until the plan's <c>failure.offline_grace</c> or the round timeout passes,
-/// so a node that restarts within the round still answers.
+/// so a node that restarts within the round still answers. Heartbeats live in memory; every
+/// <see cref="SeenWritePeriod"/> and when the server stops, the connected nodes' last sign of life is written to the
+/// store, so after a restart (or a crash) <c>cohort nodes</c> shows when each was last heard from, not when it registered.
 /// </summary>
 internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options, ILogger<NodeMonitor> log) : BackgroundService
 {
+    /// <summary>How often the connected nodes' last sign of life reaches the store (one small write per node).</summary>
+    internal static readonly TimeSpan SeenWritePeriod = TimeSpan.FromSeconds(30);
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -22,9 +27,15 @@ internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IState
         var lag = new ServerLag(options.NodeTimeout);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var due = period;
+        var seenWriteDue = SeenWritePeriod;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             var now = clock.Elapsed;
+            if (now >= seenWriteDue)
+            {
+                seenWriteDue = now + SeenWritePeriod;
+                await WriteLastSeenAsync(stoppingToken);
+            }
             // A tick that runs late means the server was behind on everything, the heartbeats it had received included.
             lag.Tick(now, now - due);
             due = now + period;
@@ -39,5 +50,25 @@ internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IState
             foreach (var task in board.ExpireLost(registry.IsOnline))
                 log.LogWarning("Task {Task} of node {Node} failed: the node stayed offline past the plan's offline grace", task.Id, task.Node);
         }
+    }
+
+    /// <inheritdoc />
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try
+        {
+            await WriteLastSeenAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is OperationCanceledException or System.Data.Common.DbException or ObjectDisposedException or InvalidOperationException)
+        {
+            log.LogWarning("The nodes' last heartbeats were not written at stop: {Error}", e.Message);
+        }
+    }
+
+    private async Task WriteLastSeenAsync(CancellationToken ct)
+    {
+        foreach (var node in registry.All.Where(n => n.Online))
+            await store.UpdateNodeAsync(new NodeRecord(node.Name, NodeStatus.Online, node.LastSeen, null, null, null), ct);
     }
 }

@@ -37,9 +37,22 @@ internal sealed record ConnectionFailure(string Reason, bool Configuration)
                 case AuthenticationException tls:
                     return new($"the TLS handshake with {server} failed: {tls.InnerException!.Message}", true);
                 case SocketException socket:
-                    return new($"cannot reach server {server}: {socket.Message}", false);
+                    return new($"cannot reach server {server}: {socket.Message}{Hint(socket.SocketErrorCode, server)}", false);
             }
         }
         return null;
+    }
+
+    // What each common socket failure means for the operator: a name that does not resolve, a port nobody listens on, silence.
+    private static string Hint(SocketError code, string server)
+    {
+        var (host, port) = Uri.TryCreate(server, UriKind.Absolute, out var uri) ? (uri.Host, uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)) : (server, "");
+        return code switch
+        {
+            SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => $" (the name {host} does not resolve here: check the host in --server, or this machine's DNS)",
+            SocketError.ConnectionRefused => $" (nothing listens on port {port} of {host}: is the server running, with this --port?)",
+            SocketError.TimedOut or SocketError.HostUnreachable or SocketError.NetworkUnreachable => $" (no answer from {host}: a wrong address, or a firewall between here and it)",
+            _ => "",
+        };
     }
 }

@@ -213,22 +213,27 @@ public sealed class DatasetTests
                 nodes.Add(CliProcess.StartNode(server, bank, await server.Control.CreateNodeTokenAsync(bank, default), "tabular", "--data", $"fraud={BankData(bank)}"));
             await server.WaitForNodesAsync(2, processes: nodes);
 
-            // No node holds 'claims': nothing to check at submit, and the run waits for a node that has it.
-            var run = await server.Control.SubmitAsync(FraudPlan("claims", nodes: 2), "claims", default);
-            // Before round 1 the run waits for min_available nodes holding the data set, and names the nodes without it.
-            const string reason = "waiting for nodes: 0 of min_available 2 connected run app 'tabular' and hold dataset 'claims'; 2 connected run app 'tabular' without dataset 'claims' (bank_a, bank_b)";
+            // No node holds 'claims': nothing to check at submit, and the run waits for a node that has it. Before round 1 the
+            // run waits for min_available nodes holding the data set, and names the nodes without it and what they hold.
+            await WaitsSayingAsync("claims", "waiting for nodes: 0 of min_available 2 connected run app 'tabular' and hold dataset 'claims'; 2 connected run app 'tabular' without dataset 'claims' (bank_a, bank_b), holding 'fraud'");
+            // A slip of the keys gets the name they hold.
+            await WaitsSayingAsync("frauds", "without dataset 'frauds' (bank_a, bank_b), holding 'fraud' (did you mean 'fraud'?)");
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+
+        async Task WaitsSayingAsync(string dataset, string reason)
+        {
+            var run = await server.Control.SubmitAsync(FraudPlan(dataset, nodes: 2), dataset, default);
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
             while (!(await server.Control.GetAsync(run.Id, default)).Events.Any(e => e.Contains(reason, StringComparison.Ordinal)))
             {
                 Assert.True(DateTime.UtcNow < deadline, string.Join("\n", (await server.Control.GetAsync(run.Id, default)).Events));
                 await Task.Delay(100);
             }
-            var stopped = await server.Control.StopAsync(run.Id, default);
-            Assert.Equal("stopped", stopped.Status);
-        }
-        finally
-        {
-            foreach (var n in nodes) await n.DisposeAsync();
+            Assert.Equal("stopped", (await server.Control.StopAsync(run.Id, default)).Status);
         }
     }
 }

@@ -20,7 +20,10 @@ internal sealed class ConnectedNodePool(NodeRegistry registry, TaskBoard board) 
 
     /// <inheritdoc />
     public IReadOnlyList<NodeState> Census(string app) =>
-        registry.All.Select(n => new NodeState(n.Name, n.App, n.Online, board.CapacityOf(n.Name), board.HeldBy(n.Name))).ToArray();
+        registry.All.Select(n => new NodeState(n.Name, n.App, n.Online, board.CapacityOf(n.Name), board.HeldBy(n.Name))
+        {
+            Datasets = n.Datasets.Select(d => d.Name).ToArray(),
+        }).ToArray();
 
     /// <inheritdoc />
     public void Fail(PendingTask task, FailureKind kind, string reason) => board.Complete(task, TaskOutcome.Failed(kind, reason));

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates docs/cli.md from the CLI's own --help text.
+# Regenerates docs/cli.md from the CLI's own --help text, with the hand-written notes of docs/cli-notes/ after their commands.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,5 +19,8 @@ while IFS= read -r c; do commands+=("$c"); done < <(
     # shellcheck disable=SC2086
     ./cohort $c --help | cat -s
     echo '```'
+    # Hand-written notes on a command live beside this script (docs/cli-notes/bench-round-floor.md for "bench round-floor").
+    note="docs/cli-notes/${c// /-}.md"
+    if [ -n "$c" ] && [ -f "$note" ]; then echo; cat "$note"; fi
   done
 } > docs/cli.md

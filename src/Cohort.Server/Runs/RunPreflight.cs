@@ -37,8 +37,10 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
             Dataset = plan.Dataset,
             // The run's terms, so a site checks the plan against its policy as it would the run's tasks.
             Terms = RunTerms.Of(plan, submitter),
-            // The first round's fit config: a site's limits on task config (local_epochs, local_steps, batch_size) are checked too.
-            Config = plan.FitConfig(1),
+            // A round's fit config: a site's limits on task config (local_epochs, local_steps, batch_size, learning_rate) are
+            // checked too. Only the learning rate changes from round to round, and every schedule moves it one way, so the
+            // round where it peaks (the first, or the last when gamma is above 1) stands for all of them.
+            Config = plan.FitConfig(plan.Train.LearningRateAt(plan.Rounds) > plan.Train.LearningRateAt(1) ? plan.Rounds : 1),
             Timeout = plan.PreflightTimeout,
             // A node lost mid-check is reported at the deadline like one that never answered.
             OfflineGrace = null,

@@ -97,6 +97,26 @@ public sealed class SitePolicyTests
     }
 
     [Fact]
+    public async Task A_learning_rate_growing_past_the_sites_limit_in_a_later_round_is_refused_at_submit()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var dir = new PolicyDir("""
+            apps: [empty]
+            limits: { learning_rate: 0.1 }
+            allow_server_start: true
+            """);
+        await using var node = CliProcess.StartNode(server, "capped", await server.Control.CreateNodeTokenAsync("capped", default), "empty", "--policy", dir.File);
+        await server.WaitForNodesAsync(1, processes: [node]);
+        // 0.05 in round 1, 0.2 in round 3: inside the limit at first, outside it by the end.
+        string plan = TestPlans.Empty(rounds: 3, minAvailable: 1, minFit: 1) + "\ntrain: { learning_rate: 0.05, lr_schedule: { type: exponential, gamma: 2 } }\n";
+
+        var atSubmit = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(plan, "growing.yaml", default));
+
+        Assert.StartsWith("preflight failed: node capped: refused by site policy: learning_rate 0.2 above the site's limit 0.1", atSubmit.Message);
+        Assert.Empty(await server.Control.ListAsync(null, default));
+    }
+
+    [Fact]
     public async Task A_site_serving_only_one_submitter_trains_her_runs_and_refuses_the_admins()
     {
         await using var server = await TestServer.StartAsync();

@@ -26,6 +26,25 @@ public sealed class ResilienceTests
     }
 
     [Fact]
+    public async Task Pulling_a_model_whose_file_is_damaged_names_the_file_and_the_damage()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var node = CliProcess.StartNode(server, "solo", await server.Control.CreateNodeTokenAsync("solo", default), "empty", "--set", "values=16");
+        await server.WaitForNodesAsync(1, processes: [node]);
+        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "damaged", default);
+        var detail = await server.WaitForRunAsync(run.Id, TimeSpan.FromMinutes(2));
+        Assert.True(detail.Run.Status == "finished", detail.Run.Error + node.Output);
+
+        string file = Path.Combine(server.DataDir, "models", run.Id, "round-0001.cps");
+        using (var stream = File.OpenWrite(file)) stream.SetLength(stream.Length - 7);
+
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => server.Control.PullModelAsync(run.Id, 0, default));
+        Assert.Contains(file, e.Message);
+        Assert.Contains("truncated", e.Message);
+        Assert.DoesNotContain("Exception was thrown by handler", e.Message);
+    }
+
+    [Fact]
     public async Task A_run_interrupted_by_a_server_restart_resumes_after_its_last_saved_round()
     {
         int port = TestServer.FreePort();

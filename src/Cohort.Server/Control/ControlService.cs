@@ -3,6 +3,7 @@ using Cohort.Engine.Models;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.Runs;
 using Cohort.Engine.State;
+using Cohort.Parameters;
 using Cohort.Plans;
 using Cohort.Server.Audit;
 using Cohort.Server.Fleet;
@@ -89,7 +90,16 @@ internal sealed class ControlService(
         var ct = context.CancellationToken;
         _ = await store.GetRunAsync(request.RunId, ct) ?? throw NotFound(request.RunId);
         int round = request.Round > 0 ? request.Round : models.LatestRound(request.RunId);
-        var parameters = round < 0 ? null : await models.LoadAsync(request.RunId, round, ct);
+        ParameterSet? parameters;
+        try
+        {
+            parameters = round < 0 ? null : await models.LoadAsync(request.RunId, round, ct);
+        }
+        catch (InvalidDataException e)
+        {
+            // A damaged model file is named, with what is wrong, instead of "Exception was thrown by handler".
+            throw new RpcException(new Status(StatusCode.DataLoss, $"the model of round {round} of run '{request.RunId}' cannot be read: {e.Message}"));
+        }
         if (parameters is null)
             throw new RpcException(new Status(StatusCode.NotFound, round < 0 ? $"run '{request.RunId}' has no model yet" : $"run '{request.RunId}' has no model for round {round}"));
         var manifest = ParameterEncoder.Manifest(parameters);

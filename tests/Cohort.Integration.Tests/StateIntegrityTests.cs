@@ -73,6 +73,52 @@ public sealed class StateIntegrityTests
     }
 
     [Fact]
+    public async Task A_database_older_than_the_models_is_refused_naming_the_runs_it_does_not_know_until_repaired()
+    {
+        string dir = NewDataDir();
+        string backup = Path.Combine(dir, "backup.db");
+        string secondId;
+        var server = await TestServer.StartAsync(dir);
+        try
+        {
+            await using var node = CliProcess.StartNode(server, "solo", await server.Control.CreateNodeTokenAsync("solo", default), "empty");
+            await server.WaitForNodesAsync(1, processes: [node]);
+            var first = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "first", default);
+            Assert.Equal("finished", (await server.WaitForRunAsync(first.Id)).Run.Status);
+            // A backup taken here, then a second run the backup does not hold.
+            await using (var c = new SqliteConnection($"Data Source={Path.Combine(dir, "cohort.db")};Pooling=false"))
+            {
+                await c.OpenAsync();
+                await using var cmd = c.CreateCommand();
+                cmd.CommandText = $"VACUUM INTO '{backup}'";
+                await cmd.ExecuteNonQueryAsync();
+            }
+            var second = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "second", default);
+            Assert.Equal("finished", (await server.WaitForRunAsync(second.Id)).Run.Status);
+            secondId = second.Id;
+        }
+        finally
+        {
+            // Stopped, not disposed: disposing a test server deletes its data folder.
+            await server.StopAsync();
+        }
+        SqliteConnection.ClearAllPools();
+        foreach (var f in Directory.GetFiles(dir, "cohort.db*")) File.Delete(f);
+        File.Move(backup, Path.Combine(dir, "cohort.db"));
+        Assert.True(Directory.Exists(Path.Combine(dir, "models", secondId)));
+
+        var (exit, output) = await CliProcess.RunAsync(Server(dir), TimeSpan.FromSeconds(60));
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"does not know 1 run(s) whose checkpoints are in {Path.Combine(dir, "models")} ({secondId})", output);
+        Assert.Contains("--repair", output);
+        Assert.DoesNotContain("listening on", output);
+
+        await using var repaired = await StartedAsync(Server(dir, "--repair"));
+        repaired.Kill();
+    }
+
+    [Fact]
     public async Task A_database_from_a_newer_server_is_refused_naming_both_schema_versions()
     {
         string dir = NewDataDir();

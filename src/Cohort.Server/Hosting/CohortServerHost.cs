@@ -366,9 +366,10 @@ public sealed class CohortServerHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// Opens the state store and checks it against the model store: a damaged database, or one with no
-    /// runs while DATA_DIR/models holds runs' checkpoints (emptied or replaced), stops the start with the
-    /// way out, unless <see cref="ServerOptions.Repair"/> asks to begin afresh.
+    /// Opens the state store and checks it against the model store: a damaged database, one with no
+    /// runs while DATA_DIR/models holds runs' checkpoints (emptied or replaced), or one that does not know some of
+    /// the runs there (older than the models), stops the start with the way out, unless <see cref="ServerOptions.Repair"/>
+    /// asks to go on.
     /// </summary>
     private static async Task OpenStateAsync(IStateStore store, ServerOptions options, string dataDir, CancellationToken ct)
     {
@@ -396,8 +397,21 @@ public sealed class CohortServerHost : IAsyncDisposable
             string where = store is SqliteStateStore s ? s.Path : "the PostgreSQL state";
             string hint = store is SqliteStateStore h ? h.RepairHint : "restore the database from a backup, or start with --repair to keep it as it is";
             throw new StateIntegrityException(
-                $"{where} holds no runs, but {models} holds checkpoints of {modelRuns.Length} run(s) ({string.Join(", ", modelRuns.Take(3))}{(modelRuns.Length > 3 ? ", …" : "")}): the state was emptied or replaced; {hint}");
+                $"{where} holds no runs, but {models} holds checkpoints of {modelRuns.Length} run(s) ({Listed(modelRuns)}): the state was emptied or replaced; {hint}");
         }
+        // Runs the database has never heard of: it is older than the models (an older backup restored, or its last writes
+        // lost), and those runs (one running, perhaps) would vanish without a word.
+        var unknown = modelRuns.Where(r => !known.Contains(r)).ToArray();
+        if (unknown.Length > 0)
+        {
+            string where = store is SqliteStateStore s ? s.Path : "the PostgreSQL state";
+            throw new StateIntegrityException(
+                $"{where} does not know {unknown.Length} run(s) whose checkpoints are in {models} ({Listed(unknown)}): the state is older than the models " +
+                "(an older backup restored, or its last writes lost); restore a backup taken after those runs were submitted, or start with --repair " +
+                "to go on without them (their checkpoints stay where they are)");
+        }
+
+        static string Listed(string[] runs) => $"{string.Join(", ", runs.Take(3))}{(runs.Length > 3 ? ", …" : "")}";
     }
 
     /// <summary>The error that stopped a background service (run manager, node monitor), if one did; a stop for that reason is a failure.</summary>

@@ -63,6 +63,60 @@ public sealed class ServerCrashResumeTests
     }
 
     [Fact]
+    public async Task A_sampled_run_resumed_while_some_nodes_are_slow_to_return_waits_for_them_and_ends_with_the_uninterrupted_runs_model()
+    {
+        int port = FreePort();
+        string dataDir = Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]);
+        var server = await ServerProcess.StartInAsync(dataDir, port, CrashAt("aggregate:4"));
+        var hospitals = new[] { "cleveland", "hungarian", "switzerland", "va" };
+        var tokens = new Dictionary<string, string>();
+        var nodes = new Dictionary<string, CliProcess>();
+        try
+        {
+            foreach (var h in hospitals)
+            {
+                tokens[h] = await server.Control.CreateNodeTokenAsync(h, default);
+                nodes[h] = server.StartNode(h, tokens[h], "tabular", "--data", Repo.HeartData(h));
+            }
+            await server.WaitForNodesAsync(hospitals.Length, [.. nodes.Values]);
+
+            // Two of the four nodes train each round, drawn by the round's seed from those connected; two suffice to start one.
+            string plan = PlanText.WithValues(TestPlans.Heart(rounds: Rounds, nodes: 2, minFit: 2),
+                [("selection.fraction_fit", "0.5"), ("round_timeout", "60s"), ("wait_for_nodes", "60s")]);
+            var crashed = await server.Control.SubmitAsync(plan, "crashed", default);
+            await server.WaitForExitAsync(TimeSpan.FromSeconds(120));
+            // Two nodes are slow to come back: they return a few seconds after the server, long enough for many rounds.
+            foreach (var h in new[] { "switzerland", "va" }) await nodes[h].DisposeAsync();
+
+            server = await ServerProcess.StartInAsync(dataDir, port);
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            foreach (var h in new[] { "switzerland", "va" }) nodes[h] = server.StartNode(h, tokens[h], "tabular", "--data", Repo.HeartData(h));
+            var resumed = await server.WaitForRunAsync(crashed.Id);
+            Assert.True(resumed.Run.Status == "finished", resumed.Run.Error);
+
+            // The reference run has all four nodes from its start, as the crashed one had.
+            await server.WaitForNodesAsync(hospitals.Length, [.. nodes.Values]);
+            var uninterrupted = await server.Control.SubmitAsync(plan, "uninterrupted", default);
+            var detail = await server.WaitForRunAsync(uninterrupted.Id);
+            Assert.True(detail.Run.Status == "finished", detail.Run.Error);
+
+            // The same nodes trained in every round, and the models are the same bytes.
+            static string Trained(Cohort.Transport.V1.RunDetail d) => string.Join(" | ", d.Rounds.OrderBy(r => r.Round)
+                .Select(r => $"{r.Round}: {string.Join(",", r.Nodes.Where(n => n.Phase == "fit" && n.Ok).Select(n => n.Node).Order(StringComparer.Ordinal))}"));
+            Assert.Equal(Trained(detail), Trained(resumed));
+            var (expected, _) = await server.Control.PullModelAsync(uninterrupted.Id, 0, default);
+            var (actual, _) = await server.Control.PullModelAsync(crashed.Id, 0, default);
+            Assert.Equal(expected.SelectMany(t => t.Data).ToArray(), actual.SelectMany(t => t.Data).ToArray());
+            Assert.Contains(resumed.Events, e => e.Contains("run.nodes_ready", StringComparison.Ordinal) && e.Contains("every node connected before the restart is back", StringComparison.Ordinal));
+        }
+        finally
+        {
+            foreach (var n in nodes.Values) await n.DisposeAsync();
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Two_runs_whose_server_is_killed_mid_run_resume_side_by_side_and_both_end_with_the_uninterrupted_runs_model()
     {
         int port = FreePort();

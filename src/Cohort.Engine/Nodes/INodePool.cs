@@ -27,6 +27,13 @@ internal interface INodePool
 
     private static readonly Task Unchanging = new TaskCompletionSource().Task;
 
+    /// <summary>
+    /// Nodes running <paramref name="app"/> that were connected when the server last stopped (or crashed) and have not
+    /// connected again since it started, sorted: a resumed run waits for them, so that its rounds draw their nodes from
+    /// the ones the run had. Pools that do not outlive a process have none.
+    /// </summary>
+    IReadOnlyList<string> NotYetBack(string app) => [];
+
     /// <summary>Starts a task; the returned task completes with its outcome (never throws for node errors).</summary>
     Task<TaskOutcome> Submit(PendingTask task);
 

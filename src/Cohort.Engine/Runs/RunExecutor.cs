@@ -98,6 +98,7 @@ internal sealed class RunExecutor(
             // The fit results the interrupted round had received stay valid only if it reruns from the same
             // model and state; after a fallback to an earlier round they were trained from another model.
             await models.DiscardRoundResultsAsync(run.Id, startRound == interrupted ? startRound : -1, ct);
+            await WaitForReturningNodesAsync(run.Id, plan, startRound, ct);
         }
         else if (await SavedInitialModelAsync(run.Id, ct) is { } initial)
         {
@@ -105,6 +106,7 @@ internal sealed class RunExecutor(
             global = initial;
             await store.DeleteRoundsAfterAsync(run.Id, 0, ct);
             await store.AddEventAsync(run.Id, "run.resumed", "resumed at round 1 from the saved initial model (round 0); strategy state starts fresh, as at the start of the run", ct);
+            await WaitForReturningNodesAsync(run.Id, plan, 1, ct);
         }
         else
         {
@@ -677,6 +679,47 @@ internal sealed class RunExecutor(
         _progress.Publish(new RoundProgress(runId, round, ProgressPhase.Starting, wanted, Available(runId, plan).Count));
         await store.AddEventAsync(runId, "run.nodes_ready",
             $"{stage}: {Available(runId, plan).Count} of {wantedName} {wanted} nodes connected after waiting {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
+    }
+
+    /// <summary>
+    /// Before a resumed run's first round: waits, up to <c>wait_for_nodes</c>, for the nodes of its app that were connected
+    /// when the server stopped or crashed. A round draws its nodes from those connected, by its seed; resumed as soon as
+    /// <c>min_available</c> of them are back, its rounds would draw from fewer than the uninterrupted run did and end with
+    /// another model. Those not back by then are named in a <c>run.resumed_short</c> event and the run goes on without them.
+    /// </summary>
+    private async Task WaitForReturningNodesAsync(string runId, Plan plan, int round, CancellationToken ct)
+    {
+        var missing = plan.Selection.Allowed(pool.NotYetBack(plan.App.Name));
+        if (missing.Count == 0) return;
+        var started = DateTimeOffset.UtcNow;
+        var deadline = started + plan.WaitForNodes;
+        string stage = $"resumed at round {round}";
+        await store.AddEventAsync(runId, "run.waiting",
+            $"{stage}: waiting up to {plan.WaitForNodes.TotalSeconds:0.#}s (wait_for_nodes) for the {missing.Count} node(s) connected before the restart " +
+            $"and not back yet ({string.Join(", ", missing)}), so that its rounds draw their nodes from the same ones as before", ct);
+        while (true)
+        {
+            var changed = pool.AvailabilityChanged;
+            missing = plan.Selection.Allowed(pool.NotYetBack(plan.App.Name));
+            if (missing.Count == 0)
+            {
+                await store.AddEventAsync(runId, "run.nodes_ready", $"{stage}: every node connected before the restart is back after {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
+                return;
+            }
+            if (DateTimeOffset.UtcNow >= deadline)
+            {
+                string reason = $"{stage} without {string.Join(", ", missing)}, connected before the restart and not back after wait_for_nodes " +
+                    $"({plan.WaitForNodes.TotalSeconds:0.#}s): its rounds draw their nodes from fewer than before, so its model may differ from an uninterrupted run's";
+                log.LogWarning("Run {Run} {Reason}", runId, reason);
+                await store.AddEventAsync(runId, "run.resumed_short", reason, ct);
+                return;
+            }
+            _progress.Publish(new RoundProgress(runId, round, ProgressPhase.WaitingForNodes, missing.Count, 0)
+            {
+                WaitingReason = $"{NodeSelection.Waiting}{missing.Count} connected before the restart not back yet ({string.Join(", ", missing)})",
+            });
+            await UntilChangedAsync(changed, deadline, ct);
+        }
     }
 
     /// <summary>A round's retry: which of the plan's <c>failure.retries</c> it is, and why the attempt before it fell short.</summary>

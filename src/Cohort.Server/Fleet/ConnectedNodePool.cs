@@ -16,6 +16,9 @@ internal sealed class ConnectedNodePool(NodeRegistry registry, TaskBoard board) 
     public Task AvailabilityChanged => registry.Changed;
 
     /// <inheritdoc />
+    public IReadOnlyList<string> NotYetBack(string app) => registry.NotYetBack(app);
+
+    /// <inheritdoc />
     public Task<TaskOutcome> Submit(PendingTask task) => board.Submit(task);
 
     /// <inheritdoc />

@@ -9,6 +9,8 @@ internal sealed class NodeRegistry
 {
     private readonly ConcurrentDictionary<string, LiveNode> _nodes = new(StringComparer.Ordinal);
     private readonly ChangeSignal _changed = new();
+    // Nodes connected when the server last stopped, by name, with their app; each leaves when it registers again.
+    private readonly ConcurrentDictionary<string, string> _expected = new(StringComparer.Ordinal);
 
     /// <summary>Completes at the next registration, node coming back, node going offline or change in what a node is busy with.</summary>
     public Task Changed => _changed.Next;
@@ -58,6 +60,20 @@ internal sealed class NodeRegistry
         /// <summary>"online", "busy" or "offline".</summary>
         public NodeStatus Status => !Online ? NodeStatus.Offline : BusyTasks.Count == 0 ? NodeStatus.Online : NodeStatus.Busy;
     }
+
+    /// <summary>Records the nodes (name, app) that were connected when the server last stopped: resumed runs wait for them.</summary>
+    public void ExpectBack(IEnumerable<(string Name, string App)> nodes)
+    {
+        foreach (var (name, app) in nodes)
+        {
+            if (!_nodes.ContainsKey(name)) _expected[name] = app;
+        }
+    }
+
+    /// <summary>Nodes running <paramref name="app"/> that were connected when the server last stopped and have not registered since, sorted.</summary>
+    public IReadOnlyList<string> NotYetBack(string app) => _expected
+        .Where(kv => string.Equals(kv.Value, app, StringComparison.OrdinalIgnoreCase) && !_nodes.ContainsKey(kv.Key))
+        .Select(kv => kv.Key).Order(StringComparer.Ordinal).ToArray();
 
     /// <summary>Marks a node online after it registered.</summary>
     public LiveNode Register(string name, string app, string version, string address, string session = "", int capacity = 1, IReadOnlyList<DeclaredDataset>? datasets = null)

@@ -308,6 +308,9 @@ public sealed class CohortServerHost : IAsyncDisposable
             services.AddHostedService<NodeMonitor>();
 
             app = builder.Build();
+            // The nodes connected when the server last stopped or crashed: a resumed run waits for them (RunExecutor).
+            app.Services.GetRequiredService<NodeRegistry>().ExpectBack((await baseStore.ListNodesAsync(ct))
+                .Where(n => n.Status.IsConnected() && n.App is not null).Select(n => (n.Name, n.App!)));
             app.Use(SecurityHeaders.Add);
             app.Use(RequestBodyLimits.Guard);
             app.Use(CallGate.Guard);

@@ -17,8 +17,24 @@ internal static class PlanText
     public static string WithValues(string yaml, IEnumerable<(string Path, string Value)> values, string source = "plan") =>
         Edit(yaml, source, root =>
         {
-            foreach (var (path, value) in values) Set(root, path, new YamlScalarNode(value));
+            foreach (var (path, value) in values) Set(root, path, ValueNode(path, value, source));
         });
+
+    // A value written as a YAML flow list ([256, 256]) or map ({ type: step, gamma: 0.5 }) is that list or map; any
+    // other value is one scalar, exactly as typed (so "a, b" stays text).
+    private static YamlNode ValueNode(string path, string value, string source)
+    {
+        string t = value.Trim();
+        if (!(t.StartsWith('[') && t.EndsWith(']')) && !(t.StartsWith('{') && t.EndsWith('}'))) return new YamlScalarNode(value);
+        try
+        {
+            return PlanYamlLoader.Load($"value: {t}\n", source).Root.Children[new YamlScalarNode("value")];
+        }
+        catch (PlanException e)
+        {
+            throw new PlanException($"--set {path}={value}", 0, 0, $"not a YAML list or map: {e.Problem}");
+        }
+    }
 
     private static string Edit(string yaml, string source, Action<YamlMappingNode> edit)
     {

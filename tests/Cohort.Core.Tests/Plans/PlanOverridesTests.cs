@@ -48,6 +48,22 @@ public sealed class PlanOverridesTests
     }
 
     [Fact]
+    public void A_value_written_as_a_yaml_list_or_map_is_one_and_any_other_stays_text()
+    {
+        string applied = PlanOverrides.Parse(["app.settings.hidden=[256, 128]", "train.lr_schedule={ type: step, gamma: 0.5, step_size: 2 }", "name=a, b"]).Apply(Yaml);
+
+        var plan = PlanParser.Parse(applied, "p.yaml", StrategyRegistry.CreateDefault());
+
+        var written = PlanParser.Parse(Yaml.Replace("app: { name: tabular }", "app: { name: tabular, settings: { hidden: [256, 128] } }", StringComparison.Ordinal), "w.yaml", StrategyRegistry.CreateDefault());
+        Assert.Equal(written.App.Settings["hidden"], plan.App.Settings["hidden"]);
+        Assert.Equal("step", plan.Train.Schedule.Type);
+        Assert.Equal(0.5, plan.Train.Schedule.Gamma);
+        Assert.Equal("a, b", plan.Name);
+        var bad = Assert.Throws<PlanException>(() => PlanOverrides.Parse(["app.settings.hidden=[256, [1]"]).Apply(Yaml));
+        Assert.StartsWith("--set app.settings.hidden=[256, [1]: not a YAML list or map", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_error_elsewhere_in_the_plan_keeps_its_position()
     {
         var overrides = PlanOverrides.Parse(["rounds=4"]);

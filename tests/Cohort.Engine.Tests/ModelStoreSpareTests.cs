@@ -163,6 +163,23 @@ public sealed class ModelStoreSpareTests : IDisposable
     }
 
     [Fact]
+    public async Task Closing_a_run_removes_the_spares_an_earlier_process_left_in_its_folder()
+    {
+        var earlier = new ModelStore(_root);
+        await earlier.SaveAsync(Run, 1, Model(1f), CancellationToken.None);
+        await WaitForSpareAsync(new FileInfo(Path.Combine(_root, Run, "round-0001.cps")).Length);
+        await File.WriteAllBytesAsync(Path.Combine(_root, Run, "state.spare"), new byte[64]);
+        // The earlier process is gone without closing the run (a crash); the next one ends the run without saving anything.
+        var next = new ModelStore(_root);
+
+        await next.CloseRunAsync(Run);
+
+        Assert.False(File.Exists(Spare));
+        Assert.False(File.Exists(Path.Combine(_root, Run, "state.spare")));
+        Assert.True(File.Exists(Path.Combine(_root, Run, "round-0001.cps")));
+    }
+
+    [Fact]
     public async Task A_store_that_does_not_flush_keeps_no_spare()
     {
         var store = new ModelStore(_root, flushToDisk: false);

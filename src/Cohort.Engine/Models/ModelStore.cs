@@ -83,7 +83,24 @@ internal sealed class ModelStore : IModelStore, IDisposable
             // Always empty: a round's results file is emptied before it is renamed to it. A round still unfinished keeps its own.
             if (File.Exists(SpareResultsPathOf(runId))) File.Delete(SpareResultsPathOf(runId));
         }
-        return _spares.RemoveUnderAsync(Path.Combine(_root, runId));
+        return RemoveSparesAsync(runId);
+    }
+
+    private async Task RemoveSparesAsync(string runId)
+    {
+        await _spares.RemoveUnderAsync(Path.Combine(_root, runId));
+        // Spares an earlier process made (it crashed, or stopped with the run unfinished) are not in its list.
+        foreach (string name in new[] { SpareModelName, SpareStateName })
+        {
+            try
+            {
+                File.Delete(Path.Combine(_root, runId, name));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left behind: harmless, and a later run of the folder writes over it.
+            }
+        }
     }
 
     /// <summary>

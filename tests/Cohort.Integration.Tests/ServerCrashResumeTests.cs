@@ -117,6 +117,37 @@ public sealed class ServerCrashResumeTests
     }
 
     [Fact]
+    public async Task A_run_resumed_without_a_node_that_never_returns_goes_on_after_wait_for_nodes_and_names_it()
+    {
+        int port = FreePort();
+        string dataDir = Path.Combine(Path.GetTempPath(), "cohort-srv-" + Guid.NewGuid().ToString("N")[..8]);
+        var server = await ServerProcess.StartInAsync(dataDir, port, CrashAt("aggregate:2"));
+        var hospitals = new[] { "cleveland", "hungarian", "va" };
+        var nodes = new List<CliProcess>();
+        try
+        {
+            await StartHospitalsAsync(server, hospitals, nodes);
+            string plan = PlanText.WithValues(TestPlans.Heart(rounds: 4, nodes: 2, minFit: 2), [("round_timeout", "60s"), ("wait_for_nodes", "3s")]);
+            var crashed = await server.Control.SubmitAsync(plan, "crashed", default);
+            await server.WaitForExitAsync(TimeSpan.FromSeconds(120));
+            // va does not come back.
+            await nodes[2].DisposeAsync();
+            nodes.RemoveAt(2);
+
+            server = await ServerProcess.StartInAsync(dataDir, port);
+            var resumed = await server.WaitForRunAsync(crashed.Id);
+
+            Assert.True(resumed.Run.Status == "finished", resumed.Run.Error);
+            Assert.Contains(resumed.Events, e => e.Contains("run.resumed_short", StringComparison.Ordinal) && e.Contains("without va, connected before the restart and not back after 3s", StringComparison.Ordinal));
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Two_runs_whose_server_is_killed_mid_run_resume_side_by_side_and_both_end_with_the_uninterrupted_runs_model()
     {
         int port = FreePort();

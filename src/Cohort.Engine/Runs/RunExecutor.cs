@@ -681,8 +681,11 @@ internal sealed class RunExecutor(
             $"{stage}: {Available(runId, plan).Count} of {wantedName} {wanted} nodes connected after waiting {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
     }
 
+    /// <summary>The longest a resumed run waits for the nodes connected before the restart (less when <c>wait_for_nodes</c> is).</summary>
+    internal static readonly TimeSpan ReturnWait = TimeSpan.FromMinutes(1);
+
     /// <summary>
-    /// Before a resumed run's first round: waits, up to <c>wait_for_nodes</c>, for the nodes of its app that were connected
+    /// Before a resumed run's first round: waits, up to <c>wait_for_nodes</c> or <see cref="ReturnWait"/> if shorter, for the nodes of its app that were connected
     /// when the server stopped or crashed. A round draws its nodes from those connected, by its seed; resumed as soon as
     /// <c>min_available</c> of them are back, its rounds would draw from fewer than the uninterrupted run did and end with
     /// another model. Those not back by then are named in a <c>run.resumed_short</c> event and the run goes on without them.
@@ -692,10 +695,13 @@ internal sealed class RunExecutor(
         var missing = plan.Selection.Allowed(pool.NotYetBack(plan.App.Name));
         if (missing.Count == 0) return;
         var started = DateTimeOffset.UtcNow;
-        var deadline = started + plan.WaitForNodes;
+        // A live node reconnects within its backoff (at most 10 s) of the server's start; one not back within a minute is
+        // most likely gone for longer, and the run should not wait all of a long wait_for_nodes for it.
+        var wait = plan.WaitForNodes < ReturnWait ? plan.WaitForNodes : ReturnWait;
+        var deadline = started + wait;
         string stage = $"resumed at round {round}";
         await store.AddEventAsync(runId, "run.waiting",
-            $"{stage}: waiting up to {plan.WaitForNodes.TotalSeconds:0.#}s (wait_for_nodes) for the {missing.Count} node(s) connected before the restart " +
+            $"{stage}: waiting up to {wait.TotalSeconds:0.#}s for the {missing.Count} node(s) connected before the restart " +
             $"and not back yet ({string.Join(", ", missing)}), so that its rounds draw their nodes from the same ones as before", ct);
         while (true)
         {
@@ -708,8 +714,8 @@ internal sealed class RunExecutor(
             }
             if (DateTimeOffset.UtcNow >= deadline)
             {
-                string reason = $"{stage} without {string.Join(", ", missing)}, connected before the restart and not back after wait_for_nodes " +
-                    $"({plan.WaitForNodes.TotalSeconds:0.#}s): its rounds draw their nodes from fewer than before, so its model may differ from an uninterrupted run's";
+                string reason = $"{stage} without {string.Join(", ", missing)}, connected before the restart and not back after " +
+                    $"{wait.TotalSeconds:0.#}s: its rounds draw their nodes from fewer than before, so its model may differ from an uninterrupted run's";
                 log.LogWarning("Run {Run} {Reason}", runId, reason);
                 await store.AddEventAsync(runId, "run.resumed_short", reason, ct);
                 return;

@@ -114,8 +114,15 @@ public sealed class StateIntegrityTests
         Assert.Contains("--repair", output);
         Assert.DoesNotContain("listening on", output);
 
-        await using var repaired = await StartedAsync(Server(dir, "--repair"));
-        repaired.Kill();
+        // --repair moves the unknown run's folder aside, so the next plain start goes ahead.
+        await using (var repaired = await StartedAsync(Server(dir, "--repair")))
+        {
+            repaired.Kill();
+        }
+        Assert.True(Directory.Exists(Path.Combine(Assert.Single(Directory.GetDirectories(Path.Combine(dir, "models"), ".orphaned-*")), secondId)));
+        Assert.False(Directory.Exists(Path.Combine(dir, "models", secondId)));
+        await using var plain = await StartedAsync(Server(dir));
+        plain.Kill();
     }
 
     [Fact]

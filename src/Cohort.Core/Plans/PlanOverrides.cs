@@ -31,7 +31,7 @@ internal sealed class PlanOverrides
     }
 
     /// <summary>Returns <paramref name="yaml"/> with every value set (unchanged when there are none); a malformed plan fails naming <paramref name="source"/>.</summary>
-    public string Apply(string yaml, string source = "plan") => Values.Count == 0 ? yaml : PlanText.WithValues(yaml, Values, source);
+    public string Apply(string yaml, string source = "plan") => Values.Count == 0 ? yaml : PlanText.WithTypedValues(yaml, Values, source);
 
     /// <summary>
     /// When <paramref name="error"/> points at a value this set put into <paramref name="appliedYaml"/>, the same problem

@@ -15,9 +15,19 @@ internal static class PlanText
 
     /// <summary>Returns <paramref name="yaml"/> with each (path, value) set; missing mappings along a path are created.</summary>
     public static string WithValues(string yaml, IEnumerable<(string Path, string Value)> values, string source = "plan") =>
+        WithNodes(yaml, values, source, (_, value) => new YamlScalarNode(value));
+
+    /// <summary>
+    /// <see cref="WithValues"/> for values typed on a command line (<c>--set</c>): one written as a YAML flow list or map is
+    /// that list or map.
+    /// </summary>
+    public static string WithTypedValues(string yaml, IEnumerable<(string Path, string Value)> values, string source = "plan") =>
+        WithNodes(yaml, values, source, (path, value) => ValueNode(path, value, source));
+
+    private static string WithNodes(string yaml, IEnumerable<(string Path, string Value)> values, string source, Func<string, string, YamlNode> node) =>
         Edit(yaml, source, root =>
         {
-            foreach (var (path, value) in values) Set(root, path, ValueNode(path, value, source));
+            foreach (var (path, value) in values) Set(root, path, node(path, value));
         });
 
     // A value written as a YAML flow list ([256, 256]) or map ({ type: step, gamma: 0.5 }) is that list or map; any

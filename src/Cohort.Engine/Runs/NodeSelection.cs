@@ -46,12 +46,12 @@ internal static class NodeSelection
         if (plan.Dataset is not null)
         {
             // Nodes with the right app but not the data set: the plan's data set is what they miss.
-            var without = plan.Selection.Allowed(pool.Available(plan.App.Name)).Where(n => !eligibleSet.Contains(n)).ToArray();
-            if (without.Length > 0)
+            var without = plan.Selection.Allowed(pool.Available(plan.App.Name)).Where(n => !eligibleSet.Contains(n)).ToHashSet(StringComparer.Ordinal);
+            if (without.Count > 0)
             {
-                sb.Append(CultureInfo.InvariantCulture, $"; {without.Length} connected run app '{plan.App.Name}' without dataset '{plan.Dataset}' ({Names(without)})");
+                sb.Append(CultureInfo.InvariantCulture, $"; {without.Count} connected run app '{plan.App.Name}' without dataset '{plan.Dataset}' ({Names(without)})");
                 // What they hold instead, so a misspelt name in the plan shows at once.
-                var held = census.Where(n => without.Contains(n.Name, StringComparer.Ordinal)).SelectMany(n => n.Datasets).Distinct(StringComparer.Ordinal).ToArray();
+                var held = census.Where(n => without.Contains(n.Name)).SelectMany(n => n.Datasets).Distinct(StringComparer.Ordinal).ToArray();
                 if (held.Length > 0) sb.Append(CultureInfo.InvariantCulture, $", holding {Names(held.Select(d => $"'{d}'"))}{Cohort.Records.NearestName.Hint(plan.Dataset, held)}");
             }
         }

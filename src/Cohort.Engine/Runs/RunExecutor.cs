@@ -98,7 +98,8 @@ internal sealed class RunExecutor(
             // The fit results the interrupted round had received stay valid only if it reruns from the same
             // model and state; after a fallback to an earlier round they were trained from another model.
             await models.DiscardRoundResultsAsync(run.Id, startRound == interrupted ? startRound : -1, ct);
-            await WaitForReturningNodesAsync(run.Id, plan, startRound, ct);
+            // A run whose last round was done before the crash has none left to draw nodes for.
+            if (startRound <= plan.Rounds) await WaitForReturningNodesAsync(run.Id, plan, startRound, ct);
         }
         else if (await SavedInitialModelAsync(run.Id, ct) is { } initial)
         {
@@ -694,6 +695,7 @@ internal sealed class RunExecutor(
     {
         var missing = plan.Selection.Allowed(pool.NotYetBack(plan.App.Name));
         if (missing.Count == 0) return;
+        int expected = missing.Count;
         var started = DateTimeOffset.UtcNow;
         // A live node reconnects within its backoff (at most 10 s) of the server's start; one not back within a minute is
         // most likely gone for longer, and the run should not wait all of a long wait_for_nodes for it.
@@ -720,9 +722,9 @@ internal sealed class RunExecutor(
                 await store.AddEventAsync(runId, "run.resumed_short", reason, ct);
                 return;
             }
-            _progress.Publish(new RoundProgress(runId, round, ProgressPhase.WaitingForNodes, missing.Count, 0)
+            _progress.Publish(new RoundProgress(runId, round, ProgressPhase.WaitingForNodes, expected, expected - missing.Count)
             {
-                WaitingReason = $"{NodeSelection.Waiting}{missing.Count} connected before the restart not back yet ({string.Join(", ", missing)})",
+                WaitingReason = $"{NodeSelection.Waiting}{expected - missing.Count} of the {expected} connected before the restart are back; not yet {string.Join(", ", missing)}",
             });
             await UntilChangedAsync(changed, deadline, ct);
         }

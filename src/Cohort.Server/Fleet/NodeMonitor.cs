@@ -31,11 +31,6 @@ internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IState
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             var now = clock.Elapsed;
-            if (now >= seenWriteDue)
-            {
-                seenWriteDue = now + SeenWritePeriod;
-                await WriteLastSeenAsync(stoppingToken);
-            }
             // A tick that runs late means the server was behind on everything, the heartbeats it had received included.
             lag.Tick(now, now - due);
             due = now + period;
@@ -49,6 +44,22 @@ internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IState
             }
             foreach (var task in board.ExpireLost(registry.IsOnline))
                 log.LogWarning("Task {Task} of node {Node} failed: the node stayed offline past the plan's offline grace", task.Id, task.Node);
+            if (now >= seenWriteDue)
+            {
+                seenWriteDue = now + SeenWritePeriod;
+                try
+                {
+                    // After the sweep, in the same loop: a node it just found offline keeps the offline row it wrote.
+                    await WriteLastSeenAsync(stoppingToken);
+                }
+                catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or IOException)
+                {
+                    // A database briefly away (a failover, a long lock) costs one write of a display value, not the server.
+                    log.LogWarning("The nodes' last heartbeats were not written: {Error}", e.Message);
+                }
+                // The writes take as long as the database does (one per connected node): not the server falling behind.
+                due = clock.Elapsed + period;
+            }
         }
     }
 
@@ -60,7 +71,7 @@ internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IState
         {
             await WriteLastSeenAsync(cancellationToken);
         }
-        catch (Exception e) when (e is OperationCanceledException or System.Data.Common.DbException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e) when (e is OperationCanceledException or System.Data.Common.DbException or ObjectDisposedException or InvalidOperationException or TimeoutException or IOException)
         {
             log.LogWarning("The nodes' last heartbeats were not written at stop: {Error}", e.Message);
         }

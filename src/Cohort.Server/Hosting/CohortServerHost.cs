@@ -308,9 +308,13 @@ public sealed class CohortServerHost : IAsyncDisposable
             services.AddHostedService<NodeMonitor>();
 
             app = builder.Build();
-            // The nodes connected when the server last stopped or crashed: a resumed run waits for them (RunExecutor).
-            app.Services.GetRequiredService<NodeRegistry>().ExpectBack((await baseStore.ListNodesAsync(ct))
-                .Where(n => n.Status.IsConnected() && n.App is not null).Select(n => (n.Name, n.App!)));
+            // The nodes connected when the server last stopped or crashed: a resumed run waits for them (RunExecutor). Their rows
+            // say offline from here on, each until it registers again, so a node that never returns is not waited for at
+            // every later start.
+            var connectedBefore = (await baseStore.ListNodesAsync(ct)).Where(n => n.Status.IsConnected() && n.App is not null).ToArray();
+            app.Services.GetRequiredService<NodeRegistry>().ExpectBack(connectedBefore.Select(n => (n.Name, n.App!)));
+            foreach (var n in connectedBefore)
+                await baseStore.UpdateNodeAsync(n with { Status = NodeStatus.Offline, Address = null, App = null, Version = null }, ct);
             app.Use(SecurityHeaders.Add);
             app.Use(RequestBodyLimits.Guard);
             app.Use(CallGate.Guard);
@@ -392,9 +396,25 @@ public sealed class CohortServerHost : IAsyncDisposable
             await store.AddEventAsync(null, "state.repaired", $"damaged state moved to {aside}; started with an empty state", ct);
         }
         string models = Path.Combine(dataDir, "models");
-        string[] modelRuns = Directory.Exists(models) ? Directory.GetDirectories(models).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray() : [];
-        if (modelRuns.Length == 0 || options.Repair) return;
+        // A run's folder holds its models (round-NNNN.cps); a hidden folder, lost+found or an empty folder is none.
+        string[] modelRuns = Directory.Exists(models)
+            ? Directory.GetDirectories(models).Where(d => !Path.GetFileName(d).StartsWith('.') && Directory.EnumerateFiles(d, "round-*.cps").Any())
+                .Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray()
+            : [];
+        if (modelRuns.Length == 0) return;
         var known = (await store.ListRunsAsync(null, ct)).Select(r => r.Id).ToHashSet();
+        if (options.Repair)
+        {
+            // Going on without the runs the state does not know: their folders move aside, so later starts (without
+            // --repair) do not stop on them again, and nothing is deleted.
+            var orphans = modelRuns.Where(r => !known.Contains(r)).ToArray();
+            if (orphans.Length == 0) return;
+            string aside = Path.Combine(models, $".orphaned-{DateTime.UtcNow:yyyyMMddHHmmss}");
+            Directory.CreateDirectory(aside);
+            foreach (string run in orphans) Directory.Move(Path.Combine(models, run), Path.Combine(aside, run));
+            await store.AddEventAsync(null, "state.repaired", $"the checkpoints of {orphans.Length} run(s) the state does not know ({string.Join(", ", orphans.Take(3))}{(orphans.Length > 3 ? ", …" : "")}) moved to {aside}", ct);
+            return;
+        }
         if (known.Count == 0)
         {
             string where = store is SqliteStateStore s ? s.Path : "the PostgreSQL state";

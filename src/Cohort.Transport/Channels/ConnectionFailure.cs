@@ -49,8 +49,8 @@ internal sealed record ConnectionFailure(string Reason, bool Configuration)
         var (host, port) = Uri.TryCreate(server, UriKind.Absolute, out var uri) ? (uri.Host, uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)) : (server, "");
         return code switch
         {
-            SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => $" (the name {host} does not resolve here: check the host in --server, or this machine's DNS)",
-            SocketError.ConnectionRefused => $" (nothing listens on port {port} of {host}: is the server running, with this --port?)",
+            SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => $" (the name {host} does not resolve here: check the server's host name, or this machine's DNS)",
+            SocketError.ConnectionRefused => $" (nothing listens on port {port} of {host}: is the server running, and on this port?)",
             SocketError.TimedOut or SocketError.HostUnreachable or SocketError.NetworkUnreachable => $" (no answer from {host}: a wrong address, or a firewall between here and it)",
             _ => "",
         };

@@ -61,6 +61,8 @@ public sealed class PlanOverridesTests
         Assert.Equal("a, b", plan.Name);
         var bad = Assert.Throws<PlanException>(() => PlanOverrides.Parse(["app.settings.hidden=[256, [1]"]).Apply(Yaml));
         Assert.StartsWith("--set app.settings.hidden=[256, [1]: not a YAML list or map", bad.Message, StringComparison.Ordinal);
+        // Values from a form (the dashboard's) are text whatever they look like.
+        Assert.Equal("[pilot]", PlanParser.Parse(PlanText.WithValues(Yaml, [("name", "[pilot]")]), "p.yaml", StrategyRegistry.CreateDefault()).Name);
     }
 
     [Fact]

@@ -403,36 +403,31 @@ public sealed class CohortServerHost : IAsyncDisposable
             : [];
         if (modelRuns.Length == 0) return;
         var known = (await store.ListRunsAsync(null, ct)).Select(r => r.Id).ToHashSet();
+        // Runs the database has never heard of: it was emptied or replaced, or is older than the models (an older backup
+        // restored, or its last writes lost), and those runs (one running, perhaps) would vanish without a word.
+        var unknown = modelRuns.Where(r => !known.Contains(r)).ToArray();
+        if (unknown.Length == 0) return;
         if (options.Repair)
         {
-            // Going on without the runs the state does not know: their folders move aside, so later starts (without
-            // --repair) do not stop on them again, and nothing is deleted.
-            var orphans = modelRuns.Where(r => !known.Contains(r)).ToArray();
-            if (orphans.Length == 0) return;
+            // Going on without them: their folders move aside, so later starts (without --repair) do not stop on them
+            // again, and nothing is deleted.
             string aside = Path.Combine(models, $".orphaned-{DateTime.UtcNow:yyyyMMddHHmmss}");
             Directory.CreateDirectory(aside);
-            foreach (string run in orphans) Directory.Move(Path.Combine(models, run), Path.Combine(aside, run));
-            await store.AddEventAsync(null, "state.repaired", $"the checkpoints of {orphans.Length} run(s) the state does not know ({string.Join(", ", orphans.Take(3))}{(orphans.Length > 3 ? ", …" : "")}) moved to {aside}", ct);
+            foreach (string run in unknown) Directory.Move(Path.Combine(models, run), Path.Combine(aside, run));
+            await store.AddEventAsync(null, "state.repaired", $"the checkpoints of {unknown.Length} run(s) the state does not know ({Listed(unknown)}) moved to {aside}", ct);
             return;
         }
+        string where = store is SqliteStateStore sqliteStore ? sqliteStore.Path : "the PostgreSQL state";
+        const string repair = "start with --repair to go on without them (their folders move to models/.orphaned-TIME)";
         if (known.Count == 0)
         {
-            string where = store is SqliteStateStore s ? s.Path : "the PostgreSQL state";
-            string hint = store is SqliteStateStore h ? h.RepairHint : "restore the database from a backup, or start with --repair to keep it as it is";
+            string hint = store is SqliteStateStore h ? h.RepairHint : $"restore the database from a backup, or {repair}";
             throw new StateIntegrityException(
                 $"{where} holds no runs, but {models} holds checkpoints of {modelRuns.Length} run(s) ({Listed(modelRuns)}): the state was emptied or replaced; {hint}");
         }
-        // Runs the database has never heard of: it is older than the models (an older backup restored, or its last writes
-        // lost), and those runs (one running, perhaps) would vanish without a word.
-        var unknown = modelRuns.Where(r => !known.Contains(r)).ToArray();
-        if (unknown.Length > 0)
-        {
-            string where = store is SqliteStateStore s ? s.Path : "the PostgreSQL state";
-            throw new StateIntegrityException(
-                $"{where} does not know {unknown.Length} run(s) whose checkpoints are in {models} ({Listed(unknown)}): the state is older than the models " +
-                "(an older backup restored, or its last writes lost); restore a backup taken after those runs were submitted, or start with --repair " +
-                "to go on without them (their checkpoints stay where they are)");
-        }
+        throw new StateIntegrityException(
+            $"{where} does not know {unknown.Length} run(s) whose checkpoints are in {models} ({Listed(unknown)}): the state is older than the models " +
+            $"(an older backup restored, or its last writes lost); restore a backup taken after those runs were submitted, or {repair}");
 
         static string Listed(string[] runs) => $"{string.Join(", ", runs.Take(3))}{(runs.Length > 3 ? ", …" : "")}";
     }

@@ -149,11 +149,12 @@ public sealed class ConcurrentRunsTests
             }
 
             // A run needing more nodes than there are says which run keeps the connected ones busy.
-            var wide = await server.Control.SubmitAsync(EmptyPlan("wide", rounds: 1, minAvailable: 3, wait: "10m"), "wide", default);
+            // Both nodes are busy for ten minutes, so neither could answer a preflight: these submits skip it.
+            var wide = await server.Control.SubmitAsync(EmptyPlan("wide", rounds: 1, minAvailable: 3, wait: "10m"), "wide", default, skipPreflight: true);
             var reason = (await PollAsync(server, wide.Id, d => d.Run.WaitingReason.Contains("busy", StringComparison.Ordinal))).Run.WaitingReason;
             Assert.Equal($"waiting for nodes: 2 of min_available 3 connected run app 'empty'; 2 busy in run {slow.Id}", reason);
 
-            var queued = await server.Control.SubmitAsync(EmptyPlan("queued", rounds: 1, minAvailable: 2), "queued", default);
+            var queued = await server.Control.SubmitAsync(EmptyPlan("queued", rounds: 1, minAvailable: 2), "queued", default, skipPreflight: true);
             await server.Control.StopAsync(slow.Id, default);
             var done = await server.WaitForRunAsync(queued.Id, Deadline);
             Assert.True(done.Run.Status == RunStatus.Finished.ToText(), done.Run.Error + Output(nodes));
@@ -203,8 +204,9 @@ public sealed class ConcurrentRunsTests
     {
         await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(30));
         await using var raw = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "raw", await server.Control.CreateNodeTokenAsync("raw", default));
-        var one = await server.Control.SubmitAsync(EmptyPlan("one", rounds: 1, minAvailable: 1), "one", default);
-        var two = await server.Control.SubmitAsync(EmptyPlan("two", rounds: 1, minAvailable: 1), "two", default);
+        // This node answers only what the test pulls, so the submits skip the preflight's check of its data.
+        var one = await server.Control.SubmitAsync(EmptyPlan("one", rounds: 1, minAvailable: 1), "one", default, skipPreflight: true);
+        var two = await server.Control.SubmitAsync(EmptyPlan("two", rounds: 1, minAvailable: 1), "two", default, skipPreflight: true);
 
         // Both runs ask the node for initial parameters; it registered without a capacity, so it holds one task at a time.
         var first = await PullAsync(raw, TimeSpan.FromSeconds(60));

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Deployment tests, run by ./test.sh when podman is present (a few minutes):
-#   binary   the single-file binary runs the heart-disease demo outside the repository's folder
+#   binary   the single-file binary, copied out of the repository, runs the heart-disease demo from its built-in copy
 #   image    the FROM-scratch image is under 40 MB, runs as a non-root user, answers its health check
 #   compose  deploy/compose: server + three hospitals provisioned, heart-disease plan runs to the end
 #   kube     deploy/kubernetes: every overlay renders; the server and three site overlays, played by
 #            `podman kube play`, run the heart-disease plan to the end
-#   tool     `dotnet pack` makes the Cohort.Cli tool; installed into a temporary tool path from that
-#            folder feed alone, its `cohort` runs the heart-disease demo
+# (The packed dotnet tool is tested in tests/packages/run.sh, which packs it once for all its tests.)
 # Ends with "N passed, N failed"; exits non-zero when any failed.
 # COHORT_BINARY=PATH skips publishing (uses that binary).
 set -uo pipefail
@@ -77,8 +76,10 @@ run_plan() {
 
 test_binary() {
   mkdir -p "$WORK/outside" && cd "$WORK/outside" || return 1
-  "$binary" --version
-  DOTNET_BUNDLE_EXTRACT_BASE_DIR="$WORK/extract" timeout 300 "$binary" demo heart-disease --rounds 2 --out-dir "$WORK/outside/demo" --summary "$WORK/outside/summary.json"
+  # A copy away from the clone: the demo must find its plan and data inside the binary, not in the repository.
+  cp "$binary" "$WORK/outside/cohort" || return 1
+  "$WORK/outside/cohort" --version
+  DOTNET_BUNDLE_EXTRACT_BASE_DIR="$WORK/extract" timeout 300 "$WORK/outside/cohort" demo heart-disease --rounds 2 --out-dir "$WORK/outside/demo" --summary "$WORK/outside/summary.json"
   grep -q '"mean_accuracy"' "$WORK/outside/summary.json" && [ -f "$WORK/outside/demo/model.cps" ]
 }
 
@@ -143,19 +144,6 @@ test_kube() {
   for f in "$out"/*.play.yaml; do podman kube down "$f" >/dev/null; done
 }
 
-test_tool() {
-  dotnet pack "$root/src/Cohort.Cli/Cohort.Cli.csproj" -c Release -o "$WORK/feed" -nologo -v q || return 1
-  # Only the local feed: the tool must come from this build, never from a registry.
-  cat >"$WORK/nuget.config" <<XML
-<?xml version="1.0" encoding="utf-8"?>
-<configuration><packageSources><clear /><add key="local" value="$WORK/feed" /></packageSources></configuration>
-XML
-  dotnet tool install --tool-path "$WORK/tool" --configfile "$WORK/nuget.config" Cohort.Cli || return 1
-  cd "$root" || return 1
-  timeout 300 "$WORK/tool/cohort" demo heart-disease --rounds 2 --out-dir "$WORK/tool-demo" --summary "$WORK/tool-summary.json" || return 1
-  grep -q '"mean_accuracy"' "$WORK/tool-summary.json"
-}
-
 if [ -n "${COHORT_BINARY:-}" ]; then binary="$COHORT_BINARY"; else
   "$root/deploy/publish.sh" || { echo "containers: publishing the binary failed"; echo "0 passed, 1 failed"; exit 1; }
   binary="$root/.build/publish/linux-x64/cohort"
@@ -164,6 +152,5 @@ check "binary runs the demo outside the repository" test_binary
 check "image: small, non-root, healthy on a read-only root" test_image
 check "compose: server + 3 hospitals run the heart-disease plan; dashboard shows it" test_compose
 check "kubernetes: rendered overlays played by podman run the heart-disease plan" test_kube
-check "dotnet tool: packed, installed from a local feed, runs the demo" test_tool
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

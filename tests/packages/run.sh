@@ -11,7 +11,8 @@
 #             from the local feed (no project references) and builds
 #   federate  the packed Cohort.Cli tool runs a server; two nodes of that app run the template's plan
 #             (2 rounds) to the end
-# `run.sh lean` (or other test names; template needs pack) runs only those. Ends with "N passed, N failed"; exits non-zero when any failed.
+#   demo      the same installed tool runs the heart-disease demo outside the repository
+# `run.sh lean` (or other test names; template, federate and demo need pack) runs only those. Ends with "N passed, N failed"; exits non-zero when any failed.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="$(mktemp -d /tmp/cohort-packages.XXXXXX)"
@@ -129,13 +130,19 @@ XML
   [ -d "$WORK/nuget/cohort.contracts/$v" ] || { echo "Cohort.Contracts was not restored with Cohort.Client"; return 1; }
 }
 
-test_federate() {
-  [ -f "$WORK/app-out/MyApp.dll" ] || { echo "no app built"; return 1; }
+# Installs the Cohort.Cli tool into $WORK/tool from the local feed alone (never from a registry), once.
+install_tool() {
+  [ -x "$WORK/tool/cohort" ] && return 0
   cat >"$WORK/tool.config" <<XML
 <?xml version="1.0" encoding="utf-8"?>
 <configuration><packageSources><clear /><add key="local" value="$feed" /></packageSources></configuration>
 XML
-  dotnet tool install --tool-path "$WORK/tool" --configfile "$WORK/tool.config" Cohort.Cli || return 1
+  dotnet tool install --tool-path "$WORK/tool" --configfile "$WORK/tool.config" Cohort.Cli
+}
+
+test_federate() {
+  [ -f "$WORK/app-out/MyApp.dll" ] || { echo "no app built"; return 1; }
+  install_tool || return 1
   local cohort="$WORK/tool/cohort" srv="$WORK/srv" url="" deadline out id site token
   cd "$WORK/outside" || return 1
   "$cohort" server --port 0 --dashboard-port -1 --data-dir "$srv" >"$WORK/server.log" 2>&1 &
@@ -165,6 +172,13 @@ XML
   grep -q '"accuracy"' "$WORK/run.json" || { echo "run $id: no accuracy from the app's evaluation"; return 1; }
 }
 
+test_demo() {
+  install_tool || return 1
+  mkdir -p "$WORK/outside" && cd "$WORK/outside" || return 1
+  timeout 300 "$WORK/tool/cohort" demo heart-disease --rounds 2 --out-dir "$WORK/tool-demo" --summary "$WORK/tool-summary.json" || return 1
+  grep -q '"mean_accuracy"' "$WORK/tool-summary.json" || { echo "no mean_accuracy in the demo's summary"; cat "$WORK/tool-summary.json"; return 1; }
+}
+
 start=$SECONDS
 selected=" $* "
 check() { # NAME COMMAND...: as above, when no test names were given or this one's was
@@ -177,6 +191,7 @@ check "pack: the solution makes every package, with docs, readme and license" te
 check "client: Cohort.Client, Contracts and Transport need no ASP.NET Core, YamlDotNet, Npgsql or Cohort.Core" test_client
 check "template: dotnet new cohort-app outside the repository restores Cohort.Client from the feed and builds" test_template
 check "federate: the packed tool's server runs the template app's plan with 2 nodes" test_federate
+check "demo: the tool installed from the feed runs the heart-disease demo outside the repository" test_demo
 echo "packages: $((SECONDS - start)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

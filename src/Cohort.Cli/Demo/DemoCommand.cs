@@ -28,7 +28,7 @@ internal static class DemoCommand
         var rounds = new Option<int?>("--rounds") { Description = "Override the plan's number of rounds" };
         var strategy = new Option<string?>("--strategy") { Description = "Override the plan's strategy" };
         var summary = new Option<string?>("--summary") { Description = "Write a JSON summary to this file" };
-        var outDir = new Option<string>("--out-dir") { Description = "Folder for the server state, node logs and the model", DefaultValueFactory = _ => ".cohort/demo" };
+        var outDir = new Option<string>("--out-dir") { Description = "Folder for the server state, node logs and the model; emptied first, and refused when it holds files no demo wrote", DefaultValueFactory = _ => ".cohort/demo" };
         var command = new Command("demo", "Run a demo federation end to end: embedded server, one node process per site, real gRPC with TLS")
         {
             name, rounds, strategy, summary, outDir,
@@ -43,10 +43,23 @@ internal static class DemoCommand
         return command;
     }
 
+    /// <summary>The file that marks a folder as a demo's, which the next demo may empty.</summary>
+    private const string DemoMarker = ".cohort-demo";
+
     private static async Task<int> RunAsync(DemoSpec demo, int? rounds, string? strategy, string? summaryFile, string outDir, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        string root = DemoSpec.FindRoot(demo.PlanFile);
+        // Every demo starts from an empty folder: a fresh server state, and the demo's files when they come from the program.
+        // Only a folder an earlier demo made is emptied; any other folder holding files is refused, never deleted.
+        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+        {
+            if (!File.Exists(Path.Combine(outDir, DemoMarker)) && !File.Exists(Path.Combine(outDir, "server", "cohort.db")))
+                throw new CliException($"--out-dir {outDir} holds files that no demo wrote; the demo empties its folder first, so give it a new or empty one");
+            Directory.Delete(outDir, recursive: true);
+        }
+        Directory.CreateDirectory(outDir);
+        await File.WriteAllTextAsync(Path.Combine(outDir, DemoMarker), "written by cohort demo; the next demo in this folder empties it first\n", ct);
+        string root = demo.Locate(outDir);
         string planPath = Path.Combine(root, demo.PlanFile);
         var overrides = new List<(string, string)>();
         if (rounds is { } r) overrides.Add(("rounds", r.ToString(System.Globalization.CultureInfo.InvariantCulture)));

@@ -26,16 +26,42 @@ internal sealed record DemoSpec(string Name, string Description, string PlanFile
             Partitioned: true, Baseline: "agent01"),
     ];
 
-    /// <summary>Finds the repository folder holding examples/ (from the working folder or the program's own folder).</summary>
-    public static string FindRoot(string relativeFile)
+    /// <summary>
+    /// The folder holding this demo's files: the repository's (from the working folder upwards, then from the
+    /// program's own folder), or else the copy built into the program, written under <paramref name="outDir"/>.
+    /// </summary>
+    public string Locate(string outDir) => Locate(outDir, [Directory.GetCurrentDirectory(), AppContext.BaseDirectory]);
+
+    /// <summary>As <see cref="Locate(string)"/>, looking for examples/ from each of <paramref name="searchFrom"/> upwards.</summary>
+    internal string Locate(string outDir, IEnumerable<string> searchFrom)
     {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        if (FindOnDisk(PlanFile, searchFrom) is { } root) return root;
+        var files = new[] { PlanFile }.Concat(Sites.Select(s => s.DataFile).Where(f => f.Length > 0)).ToArray();
+        var assembly = typeof(DemoSpec).Assembly;
+        if (files.Any(f => assembly.GetManifestResourceInfo(f) is null))
+            throw new CliException($"cannot find {PlanFile}, and the '{Name}' demo's data is not built into this program: run it from a clone of the " +
+                "Cohort repository, or from a folder holding its examples/ folder");
+        foreach (var file in files)
+        {
+            string path = Path.Combine(outDir, file);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            using var source = assembly.GetManifestResourceStream(file)!;
+            using var target = File.Create(path);
+            source.CopyTo(target);
+        }
+        Console.WriteLine($"no examples/ folder here: using the copy of {Path.GetDirectoryName(PlanFile)} built into this program, written to {Path.Combine(outDir, "examples")}");
+        return outDir;
+    }
+
+    private static string? FindOnDisk(string relativeFile, IEnumerable<string> searchFrom)
+    {
+        foreach (var start in searchFrom)
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
                 if (File.Exists(Path.Combine(dir.FullName, relativeFile))) return dir.FullName;
             }
         }
-        throw new CliException($"cannot find {relativeFile}: run from the Cohort repository");
+        return null;
     }
 }

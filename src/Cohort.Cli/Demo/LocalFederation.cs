@@ -28,12 +28,11 @@ internal sealed class LocalFederation : IAsyncDisposable
     /// <summary>The node processes.</summary>
     public IReadOnlyList<NodeProcess> Nodes { get; }
 
-    /// <summary>Starts the server in a fresh <paramref name="dataDir"/> and one node per site; waits until all are online.</summary>
+    /// <summary>Starts the server in <paramref name="dataDir"/> (which the caller has emptied) and one node per site; waits until all are online.</summary>
     public static async Task<LocalFederation> StartAsync(
         string dataDir, string app, IReadOnlyList<(string Node, IReadOnlyList<string> Arguments)> sites, CancellationToken ct,
         Cohort.Strategies.StrategyServices? services = null)
     {
-        if (Directory.Exists(dataDir)) Directory.Delete(dataDir, recursive: true);
         Directory.CreateDirectory(dataDir);
         services ??= new Cohort.Strategies.StrategyServices();
         if (services.ServerApps.Count == 0) services = services with { ServerApps = Apps.BuiltInApps.ServerApps(Path.GetFullPath(dataDir)) };

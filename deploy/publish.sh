@@ -29,6 +29,9 @@
 # - TreatWarningsAsErrors=false: the trim and single-file analysers' warnings (reflection JSON,
 #   Assembly.Location in NodeProcess, which single-file handles) are reviewed above; the ordinary
 #   build keeps warnings fatal.
+# - UseArtifactsOutput, ArtifactsPath: the publish builds every project again with its own properties (no symbols, a
+#   runtime); under .build/artifacts it leaves the ordinary build's bin/ and obj/ folders as they were, so it can run
+#   beside the tests (./test.sh starts it while they run) and `dotnet pack --no-build` still finds that build's files.
 # --aot: PublishAot compiles Cohort and the .NET libraries it uses to machine code (no JIT at run time);
 #   an idle server holds ~53 MiB instead of ~60 (docs/benchmarks.md, Server memory). The native SQLite,
 #   SkiaSharp and HarfBuzz libraries are files beside `cohort` (keep the folder together). Reflection-based
@@ -53,7 +56,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 if [ "$aot" = true ]; then
   command -v clang >/dev/null 2>&1 || { echo "publish.sh --aot: clang not found; install it with 'apt-get install -y clang zlib1g-dev'" >&2; exit 1; }
   dotnet publish "$root/src/Cohort.Cli/Cohort.Cli.csproj" -c Release -r linux-x64 -o "$out" -nologo -v q -clp:ErrorsOnly \
-    -p:PublishAot=true -p:IlcInstructionSet="${COHORT_AOT_ISA:-avx2}" -p:DebugType=none -p:TreatWarningsAsErrors=false
+    -p:PublishAot=true -p:IlcInstructionSet="${COHORT_AOT_ISA:-avx2}" -p:DebugType=none -p:TreatWarningsAsErrors=false \
+    -p:UseArtifactsOutput=true -p:ArtifactsPath="$root/.build/artifacts/publish-aot"
   rm -f "$out"/*.xml "$out"/*.pdb # API docs and symbols of the libraries, copied beside the program; nothing reads them there
   echo "published $out/cohort ($(stat -c %s "$out/cohort") bytes; keep the .so files beside it)"
   exit 0
@@ -62,5 +66,6 @@ dotnet publish "$root/src/Cohort.Cli/Cohort.Cli.csproj" -c Release -r linux-x64 
   -p:SelfContained=true -p:PublishSingleFile=true -p:PublishTrimmed="$trim" \
   -p:JsonSerializerIsReflectionEnabledByDefault=true \
   -p:IncludeNativeLibrariesForSelfExtract=true -p:EnableCompressionInSingleFile="$compress" \
-  -p:DebugType=none -p:TreatWarningsAsErrors=false
+  -p:DebugType=none -p:TreatWarningsAsErrors=false \
+  -p:UseArtifactsOutput=true -p:ArtifactsPath="$root/.build/artifacts/publish"
 echo "published $out/cohort ($(stat -c %s "$out/cohort") bytes)"

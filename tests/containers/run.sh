@@ -29,9 +29,10 @@ trap cleanup EXIT
 
 check() { # NAME COMMAND...: runs one test, prints its result and, on failure, the log's tail
   local name="$1"; shift
+  local started=$SECONDS
   echo "containers: $name ..."
   if "$@" >"$log" 2>&1; then
-    echo "  passed: $name"; passed=$((passed + 1))
+    echo "  passed: $name ($((SECONDS - started)) s)"; passed=$((passed + 1))
   else
     echo "  FAILED: $name"; tail -40 "$log" | sed 's/^/    /'; failed=$((failed + 1))
   fi
@@ -145,7 +146,9 @@ test_kube() {
 }
 
 if [ -n "${COHORT_BINARY:-}" ]; then binary="$COHORT_BINARY"; else
+  published=$SECONDS
   "$root/deploy/publish.sh" || { echo "containers: publishing the binary failed"; echo "0 passed, 1 failed"; exit 1; }
+  echo "containers: binary published in $((SECONDS - published)) s"
   binary="$root/.build/publish/linux-x64/cohort"
 fi
 check "binary runs the demo outside the repository" test_binary

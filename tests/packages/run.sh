@@ -29,9 +29,10 @@ trap cleanup EXIT
 
 run_check() { # NAME COMMAND...: runs one test, prints its result and, on failure, the log's tail
   local name="$1"; shift
+  local started=$SECONDS
   echo "packages: $name ..."
   if "$@" >"$log" 2>&1; then
-    echo "  passed: $name"; passed=$((passed + 1))
+    echo "  passed: $name ($((SECONDS - started)) s)"; passed=$((passed + 1))
   else
     echo "  FAILED: $name"; tail -40 "$log" | sed 's/^/    /'; failed=$((failed + 1))
   fi
@@ -70,7 +71,9 @@ test_lean() {
 }
 
 test_pack() {
-  dotnet pack "$root/Cohort.slnx" -c Release -o "$feed" -nologo -v q -clp:ErrorsOnly || return 1
+  # ./test.sh has just built the solution in Release and says so with COHORT_PACK_NO_BUILD=1: pack those outputs.
+  local build=(); [ -z "${COHORT_PACK_NO_BUILD:-}" ] || build=(--no-build)
+  dotnet pack "$root/Cohort.slnx" -c Release -o "$feed" "${build[@]}" -nologo -v q -clp:ErrorsOnly || return 1
   local v; v="$(version)"
   for id in Cohort.Client Cohort.Contracts Cohort.Core Cohort.Transport Cohort.Engine Cohort.Learning Cohort.Apps Cohort.Server \
             Cohort.Simulation Cohort.Cli Cohort.Templates; do

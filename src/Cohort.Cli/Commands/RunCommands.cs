@@ -28,7 +28,7 @@ internal static class RunCommands
         var plan = new Argument<string>("plan") { Description = "Plan file (YAML)" };
         var wait = new Option<bool>("--wait", "-w") { Description = "Wait for the run to end, printing each round" };
         var json = new Option<bool>("--json") { Description = "Print JSON" };
-        var set = new Option<string[]>("--set") { Description = "Override a plan value, KEY.PATH=VALUE (e.g. rounds=3, train.learning_rate=0.01, app.settings.hidden=[64,32]: a YAML flow list or map is one); repeatable", AllowMultipleArgumentsPerToken = true };
+        var set = PlanSetOption.Create();
         var noPreflight = new Option<bool>("--no-preflight") { Description = "Queue the run without first asking the nodes that would run it to check its app settings against their data and its terms against their site policies" };
         var command = new Command("submit", "Submit a plan as a new run (after the nodes it would use check its app settings against their data)") { plan, wait, json, set, noPreflight };
         control.AddTo(command);

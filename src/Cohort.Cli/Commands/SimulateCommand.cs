@@ -22,7 +22,7 @@ internal static class SimulateCommand
         var summary = new Option<string?>("--summary") { Description = "Write a JSON summary to this file" };
         var dataDir = new Option<string>("--data-dir") { Description = "Data folder for the state database and models (a server started on it shows the run)", DefaultValueFactory = _ => ".cohort/simulate" };
         var rounds = new Option<int?>("--rounds") { Description = "Override the plan's number of rounds" };
-        var set = new Option<string[]>("--set") { Description = "Override a plan value, KEY.PATH=VALUE (e.g. strategy.name=fedprox, train.learning_rate=0.01, app.settings.hidden=[64,32]: a YAML flow list or map is one); repeatable", AllowMultipleArgumentsPerToken = true };
+        var set = PlanSetOption.Create();
         var quiet = new Option<bool>("--quiet") { Description = "Print only the summary line" };
         var baseline = new Option<string?>("--baseline") { Description = "Also train this client alone (same network, settings and start) and compare test accuracy per round" };
         var chart = new Option<string?>("--chart") { Description = "Draw test accuracy per round (federated, and the baseline when given) into this PNG" };

@@ -159,6 +159,26 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public async Task A_node_that_goes_offline_before_answering_the_preflight_is_noted_at_once_not_at_the_preflight_timeout()
+    {
+        await using var server = await TestServer.StartAsync(nodeTimeout: TimeSpan.FromSeconds(3));
+        var leaving = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "leaving", await server.Control.CreateNodeTokenAsync("leaving", default));
+        // Its heartbeats stop (a node stopped or cut off), but the server still counts it online for up to 3 s: the submit
+        // right after asks it for the preflight, which it never answers.
+        await leaving.DisposeAsync();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1) + "\npreflight_timeout: 60s\n", "leaving", default);
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the submit waited {clock.Elapsed.TotalSeconds:0.#}s for a node already offline");
+        string note = Assert.Single(run.PreflightNotes);
+        Assert.StartsWith("node leaving went offline before it answered the preflight (", note);
+        Assert.EndsWith("); its data was not checked", note);
+        Assert.Equal("queued", run.Status);
+        await server.Control.StopAsync(run.Id, default);
+    }
+
+    [Fact]
     public async Task A_plan_naming_no_data_set_is_refused_at_submit_by_a_node_holding_several_and_fails_with_the_same_reason_without_the_preflight()
     {
         await using var server = await TestServer.StartAsync();

@@ -14,7 +14,7 @@ namespace Cohort.Server.Runs;
 /// as a validate task, all at once; a node with a site policy checks the run's terms against it in the same answer.
 /// Every problem from every node comes back in one message before the run is queued, with the sites' refusals when
 /// they leave fewer accepting nodes than <c>min_available</c>; a node that does not answer within the plan's
-/// <c>preflight_timeout</c> is noted, not waited for.
+/// <c>preflight_timeout</c>, or that goes offline first, is noted, not waited for.
 /// </summary>
 internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogger<RunPreflight> log)
 {
@@ -42,8 +42,8 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
             // round where it peaks (the first, or the last when gamma is above 1) stands for all of them.
             Config = plan.FitConfig(plan.Train.LearningRateAt(plan.Rounds) > plan.Train.LearningRateAt(1) ? plan.Rounds : 1),
             Timeout = plan.PreflightTimeout,
-            // A node lost mid-check is reported at the deadline like one that never answered.
-            OfflineGrace = null,
+            // A node found offline mid-check is noted at once, not waited for until the deadline.
+            OfflineGrace = TimeSpan.Zero,
         }).ToArray();
         var outcomes = tasks.Select(board.Submit).ToArray();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -64,6 +64,7 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
             var outcome = results[i];
             if (outcome.Ok) problems.AddRange(outcome.Problems.Select(p => $"node {node}: {p}"));
             else if (outcome.Failure == FailureKind.Timeout) notes.Add($"node {node} {outcome.Error}");
+            else if (outcome.Failure == FailureKind.Offline) notes.Add($"node {node} went offline before it answered the preflight ({outcome.Error}); its data was not checked");
             else if (outcome.Failure == FailureKind.SitePolicy) continue;
             else problems.Add($"node {node}: could not check the plan: {outcome.Error}");
         }

@@ -348,7 +348,8 @@ internal sealed class NodeSession : IAsyncDisposable
             header.Ok = false;
             header.Error = reply.Error;
             if (reply.Fault is { } fault) _log.LogError(fault, "Node {Node}: task {Task} failed inside Cohort (a defect; please report it)", _options.Name, task.TaskId);
-            else _log.LogWarning("Node {Node}: task {Task} failed ({Kind}): {Error}", _options.Name, task.TaskId, reply.Failure, reply.Error);
+            // The app's exception goes with the line (its stack trace, for the app's author); only the message goes to the server.
+            else _log.LogWarning(reply.AppFault, "Node {Node}: task {Task} failed ({Kind}): {Error}", _options.Name, task.TaskId, reply.Failure, reply.Error);
         }
         header.DurationSeconds = clock.Elapsed.TotalSeconds;
         header.HasParameters = result is not null;
@@ -408,7 +409,7 @@ internal sealed class NodeSession : IAsyncDisposable
         catch (Exception e)
         {
             // The app could not be created (bad settings, unreadable data): this task fails, the node stays.
-            return ClientReply.Failed(FailureKind.ClientError, e.Message);
+            return ClientReply.AppFailed(e);
         }
         using (lease)
         {

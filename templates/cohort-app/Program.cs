@@ -13,6 +13,8 @@ if (args.Length != 4)
 string token = Environment.GetEnvironmentVariable("COHORT_NODE_TOKEN") ?? "";
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+// SIGTERM (kill, systemd, a container stopping) ends the node as Ctrl+C does.
+using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
 using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
 
 LogisticApp app;
@@ -25,11 +27,20 @@ catch (Exception e) when (e is IOException or FormatException)
     Console.Error.WriteLine($"CohortApp: {e.Message}");
     return 2;
 }
-// The name the plan's `app.name` selects.
-await CohortNode.RunAsync(app, "cohort-app", new NodeOptions
+try
 {
-    Connection = new ConnectionOptions(args[0], token, CaFile: args[2]),
-    Name = args[1],
-    Logger = logging.CreateLogger("CohortApp"),
-}, cancel.Token);
+    // The name the plan's `app.name` selects.
+    await CohortNode.RunAsync(app, "cohort-app", new NodeOptions
+    {
+        Connection = new ConnectionOptions(args[0], token, CaFile: args[2]),
+        Name = args[1],
+        Logger = logging.CreateLogger("CohortApp"),
+    }, cancel.Token);
+}
+catch (Exception e) when (e is NodeRefusedException or ArgumentException)
+{
+    // The server refused this node (no token, another node's token, a revoked one) or a file named above is missing.
+    Console.Error.WriteLine($"CohortApp: {e.Message}");
+    return 2;
+}
 return 0;

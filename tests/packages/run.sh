@@ -9,8 +9,8 @@
 #   template  installed from the packed .nupkg, `dotnet new cohort-app` makes an app outside the repository
 #             that restores Cohort.Client (with Cohort.Contracts, without YamlDotNet, Npgsql or Grpc.AspNetCore)
 #             from the local feed (no project references) and builds
-#   federate  the packed Cohort.Cli tool runs a server; two nodes of that app run the template's plan
-#             (2 rounds) to the end
+#   federate  the packed Cohort.Cli tool runs a server; a node of that app with an unknown token exits with
+#             one line; two nodes of that app run the template's plan (2 rounds) to the end
 #   demo      the same installed tool runs the heart-disease demo outside the repository
 # `run.sh lean` (or other test names; template, federate and demo need pack) runs only those. Ends with "N passed, N failed"; exits non-zero when any failed.
 set -uo pipefail
@@ -158,6 +158,12 @@ test_federate() {
   done
   url="${url%/}"
   echo "server at $url"
+  # A node with a token the server does not know: one line naming the refusal and exit code 2, no stack trace.
+  local refused rc
+  refused="$(COHORT_NODE_TOKEN=not-a-token timeout 60 dotnet "$WORK/app-out/MyApp.dll" "$url" site1 "$srv/tls/ca.crt" \
+    "$WORK/app-out/data/site1.csv" 2>&1)"; rc=$?
+  { [ "$rc" -eq 2 ] && grep -q "^MyApp: server refused node 'site1'" <<<"$refused" && ! grep -q "Unhandled exception" <<<"$refused"; } \
+    || { echo "a node with an unknown token: exit code $rc, output: $refused"; return 1; }
   for site in 1 2; do
     token="$("$cohort" token create "site$site" --server "$url" --data-dir "$srv")" || return 1
     COHORT_NODE_TOKEN="$token" dotnet "$WORK/app-out/MyApp.dll" "$url" "site$site" "$srv/tls/ca.crt" \

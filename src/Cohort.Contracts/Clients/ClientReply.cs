@@ -28,6 +28,10 @@ internal sealed record ClientReply
     /// <summary>The exception behind an <see cref="FailureKind.Internal"/> failure, for the log of whoever runs the task; null otherwise.</summary>
     public Exception? Fault { get; init; }
 
+    /// <summary>The exception the app threw for a <see cref="FailureKind.ClientError"/> failure, for the node's log (its stack trace
+    /// is what the app's author needs); it never leaves the node. Null otherwise.</summary>
+    public Exception? AppFault { get; init; }
+
     /// <summary>Metrics the app reported.</summary>
     public Metrics Metrics { get; init; } = Metrics.Empty;
 
@@ -49,4 +53,7 @@ internal sealed record ClientReply
 
     /// <summary>A failure of a kind, with a message.</summary>
     public static ClientReply Failed(FailureKind kind, string error) => new() { Ok = false, Failure = kind, Error = error };
+
+    /// <summary>The app threw: a <see cref="FailureKind.ClientError"/> with the exception's message, the exception kept for the node's log.</summary>
+    public static ClientReply AppFailed(Exception e) => new() { Ok = false, Failure = FailureKind.ClientError, Error = e.Message, AppFault = e };
 }

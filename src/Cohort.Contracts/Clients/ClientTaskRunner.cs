@@ -67,7 +67,7 @@ internal sealed class ClientTaskRunner
         catch (Exception e)
         {
             var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
-            return ClientReply.Failed(FailureKind.ClientError, inner.Message);
+            return ClientReply.AppFailed(inner);
         }
     }
 

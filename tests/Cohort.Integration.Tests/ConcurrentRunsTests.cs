@@ -60,6 +60,8 @@ public sealed class ConcurrentRunsTests
             await server.WaitForNodesAsync(2, processes: nodes);
 
             var stranded = await server.Control.SubmitAsync(EmptyPlan("stranded", rounds: 2, minAvailable: 3, app: "tabular", wait: "10m"), "stranded", default);
+            // The submitter hears it at once, from the preflight: no node to check the plan, and which apps the nodes run.
+            Assert.Equal("no connected node runs app 'tabular'; the connected nodes run 'empty': the run waits for nodes of its app", Assert.Single(stranded.PreflightNotes));
             // The reason is the server's at once; its event is written behind it, so both are waited for.
             var waiting = await PollAsync(server, stranded.Id, d => d.Run.WaitingReason.Length > 0 && d.Events.Any(e => e.Contains("run.waiting:", StringComparison.Ordinal)));
             Assert.Equal(RunStatus.Running.ToText(), waiting.Run.Status);
@@ -76,6 +78,9 @@ public sealed class ConcurrentRunsTests
 
             // When wait_for_nodes runs out, the final message quotes the plan's min_available and the same counts.
             var impatient = await server.Control.SubmitAsync(EmptyPlan("impatient", rounds: 1, minAvailable: 3, app: "tabular", wait: "1s"), "impatient", default);
+            // A misspelt app gets the nearest name the nodes run.
+            var misspelt = await server.Control.SubmitAsync(EmptyPlan("misspelt", rounds: 1, minAvailable: 2, app: "enpty", wait: "1s"), "misspelt", default);
+            Assert.Equal("no connected node runs app 'enpty' (did you mean 'empty'?); the connected nodes run 'empty': the run waits for nodes of its app", Assert.Single(misspelt.PreflightNotes));
             var failed = await server.WaitForRunAsync(impatient.Id, Deadline);
             Assert.Equal(RunStatus.Failed.ToText(), failed.Run.Status);
             Assert.Equal("before round 1: still too few nodes after wait_for_nodes (1s): 0 of min_available 3 connected run app 'tabular'; 2 connected run other apps ('empty': n1, n2)", failed.Run.Error);

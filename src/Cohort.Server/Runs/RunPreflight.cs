@@ -23,7 +23,7 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
     public async Task<IReadOnlyList<string>> CheckAsync(Plan plan, string? submitter, CancellationToken ct)
     {
         var nodes = plan.Selection.Allowed(registry.Online(plan.App.Name, plan.Dataset));
-        if (nodes.Count == 0) return [];
+        if (nodes.Count == 0) return OtherAppsOnly(plan);
         string id = $"preflight-{Guid.NewGuid().ToString("N")[..12]}";
         var tasks = nodes.Select(node => new PendingTask
         {
@@ -100,6 +100,19 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
             throw new PreflightException(problems, notes);
         }
         return notes;
+    }
+
+    /// <summary>
+    /// With no node to ask there is nothing to check; when the connected nodes all run other apps, a note names them, with
+    /// the nearest when the plan's app looks misspelt, so the submitter hears it at once rather than from the waiting run.
+    /// </summary>
+    private IReadOnlyList<string> OtherAppsOnly(Plan plan)
+    {
+        var apps = registry.All.Where(n => n.Online && n.App.Length > 0).Select(n => n.App)
+            .Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToArray();
+        if (apps.Length == 0 || apps.Contains(plan.App.Name, StringComparer.OrdinalIgnoreCase)) return [];
+        return [$"no connected node runs app '{plan.App.Name}'{NearestName.Hint(plan.App.Name, apps)}; the connected nodes run " +
+            $"{string.Join(", ", apps.Select(a => $"'{a}'"))}: the run waits for nodes of its app"];
     }
 
     /// <summary>

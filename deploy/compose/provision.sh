@@ -24,7 +24,8 @@ until podman exec "$server" /cohort health --data-dir /data >/dev/null 2>&1; do
   sleep 1
 done
 # podman 4.3 now and then drops the output of a short-lived exec: ask again when the answer is empty
-# (both commands are safe to repeat; a repeated token create replaces the node's token).
+# (both commands are safe to repeat; a repeated token create replaces the node's token, --replace even while it is connected,
+# and the sites are started again below with the new one).
 exec_out() {
   local out attempt
   for attempt in 1 2 3 4 5; do
@@ -37,7 +38,7 @@ exec_out() {
 exec_out /cohort ca --data-dir /data >"$secrets/ca.crt"
 chmod 644 "$secrets/ca.crt"
 for site in "${sites[@]}"; do
-  token="$(exec_out /cohort token create "$site" --data-dir /data)"
+  token="$(exec_out /cohort token create "$site" --replace --data-dir /data)"
   (umask 077; printf 'COHORT_NODE_TOKEN=%s\n' "$token" >"$secrets/$site.env")
 done
 "${compose[@]}" up -d --no-deps "${sites[@]}" >/dev/null

@@ -14,7 +14,8 @@ internal static class TokenCommand
         var viewer = new Option<bool>("--viewer") { Description = "Issue an operator token for a person or tool (role viewer unless --role) instead of a node token" };
         var role = new Option<string?>("--role") { Description = "With --viewer: viewer (read only, the default) or operator (also submit and stop runs, pull models)" };
         var certDir = new Option<string?>("--cert-dir") { Description = "Also issue a client certificate for mutual TLS: writes NAME.crt and NAME.key into this folder" };
-        var create = new Command("create", "Issue a token for a node, or with --viewer an operator token (viewer or operator role; replaces an earlier token of that name); the server stores only its hash") { name, viewer, role, certDir };
+        var replace = new Option<bool>("--replace") { Description = "Replace the token of a node connected now: it is refused from its next call until it is given the new one" };
+        var create = new Command("create", "Issue a token for a node, or with --viewer an operator token (viewer or operator role; replaces an earlier token of that name); the server stores only its hash") { name, viewer, role, certDir, replace };
         control.AddTo(create);
         create.SetAction(async (pr, ct) =>
         {
@@ -28,10 +29,14 @@ internal static class TokenCommand
                 return 0;
             }
             if (pr.GetValue(role) is not null) throw new CliException("--role applies to operator tokens (--viewer); a node token has no role");
-            // A known node's token is replaced: the process still using the old one is refused from its next call.
-            bool known = (await client.ListNodesAsync(ct)).Any(n => n.Name == node);
+            // A known node's token is replaced: the process still using the old one is refused from its next call. A node
+            // connected now would be cut off by a repeated create meant to look the token up, so that takes --replace.
+            var known = (await client.ListNodesAsync(ct)).FirstOrDefault(n => n.Name == node);
+            if (known is not null && known.Status != "offline" && !pr.GetValue(replace))
+                throw new CliException($"node '{node}' is connected now ({known.Status}) with its current token; a new one would cut it off from its next call. " +
+                    "The server keeps only a hash, so a lost token cannot be shown again: pass --replace to issue a new one and give it to the node");
             var reply = await client.CreateNodeCredentialsAsync(node, dir is not null, ct);
-            if (known) Console.Error.WriteLine($"node '{node}' had a token: it is replaced, and a node still using the old one is refused from its next call (give it this one)");
+            if (known is not null) Console.Error.WriteLine($"node '{node}' had a token: it is replaced, and a node still using the old one is refused from its next call (give it this one)");
             if (dir is not null)
             {
                 Directory.CreateDirectory(dir);

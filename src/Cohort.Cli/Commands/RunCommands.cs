@@ -56,7 +56,7 @@ internal static class RunCommands
                 Console.WriteLine(RunReport.ToJson(info));
                 return 0;
             }
-            Console.WriteLine($"submitted run {info.Id} ({info.Strategy}, {info.RoundsPlanned} rounds)");
+            Console.WriteLine($"submitted run {info.Id} ({info.Strategy}, {info.RoundsPlanned} round{(info.RoundsPlanned == 1 ? "" : "s")})");
             return pr.GetValue(wait) ? await WaitAsync(client, info.Id, pr.GetValue(json), ct) : 0;
         });
         return command;
@@ -108,7 +108,9 @@ internal static class RunCommands
             var r = detail.Run;
             Console.WriteLine($"run {r.Id}  name {r.Name}  experiment {r.Experiment}");
             Console.WriteLine($"  app {r.App}  strategy {r.Strategy}  status {r.Status}  rounds {r.RoundsDone}/{r.RoundsPlanned}{(r.Submitter.Length > 0 ? $"  submitted by {r.Submitter}" : "")}");
-            Console.WriteLine($"  created {r.CreatedAt}  started {r.StartedAt}  finished {r.FinishedAt}");
+            // Only the times a run has reached: a queued run has no start yet, a running one no end.
+            Console.WriteLine("  created " + r.CreatedAt + (string.IsNullOrEmpty(r.StartedAt) ? "" : "  started " + r.StartedAt) +
+                (string.IsNullOrEmpty(r.FinishedAt) ? "" : "  finished " + r.FinishedAt));
             if (r.Error.Length > 0) Console.WriteLine($"  error: {r.Error}");
             if (r.WaitingReason.Length > 0) Console.WriteLine($"  {r.WaitingReason}");
             foreach (var round in detail.Rounds) Console.WriteLine("  " + RunReport.RoundLine(round, r.RoundsPlanned));

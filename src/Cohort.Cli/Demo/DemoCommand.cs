@@ -92,7 +92,7 @@ internal static class DemoCommand
             Console.WriteLine($"dashboard {dashboard} while the demo runs (token: {Cohort.Server.Hosting.CohortServerHost.AdminTokenFile(federation.Server.DataDir)})");
 
         var run = await federation.Control.SubmitAsync(yaml, Path.GetFileName(planPath), ct);
-        Console.WriteLine($"run {run.Id}: strategy {run.Strategy}, {run.RoundsPlanned} rounds");
+        Console.WriteLine($"run {run.Id}: strategy {run.Strategy}, {run.RoundsPlanned} round{(run.RoundsPlanned == 1 ? "" : "s")}");
         var detail = await FollowAsync(federation.Control, run, ct);
         if (detail.Run.TypedStatus() != RunStatus.Finished)
         {

@@ -39,20 +39,7 @@ if command -v podman >/dev/null 2>&1 && [ -z "${COHORT_SKIP_CONTAINERS:-}" ] && 
   nice -n 19 "$root/deploy/publish.sh" >"$results/publish.log" 2>&1 &
   publish_pid=$!
 fi
-# The integration tests are the longest project (about 11 minutes, one test at a time, real processes): they start at
-# once in a dotnet test of their own, and the other projects run one after another beside them.
-test_project() { # PROJECT [ARGS...]: one project's tests, its TRX file named after it
-  local project="$1"; shift
-  dotnet test "$project" -c Release --no-build --logger "trx;LogFileName=$(basename "$project" .csproj).trx" \
-    --logger "console;verbosity=normal" --results-directory "$results" "$@"
-}
-integration="tests/Cohort.Integration.Tests/Cohort.Integration.Tests.csproj"
-test_project "$integration" "$@" &
-integration_pid=$!
-for project in tests/Cohort.*.Tests/Cohort.*.Tests.csproj; do
-  [ "$project" = "$integration" ] || test_project "$project" "$@" || status=$?
-done
-wait "$integration_pid" || status=$?
+dotnet test Cohort.slnx -c Release --no-build --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" || status=$?
 
 passed=0; failed=0; skipped=0
 # Adds a shell suite's last line ("N passed, N failed") to the totals; a log without that line counts as one failure.

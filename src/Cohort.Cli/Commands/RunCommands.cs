@@ -3,6 +3,7 @@ using Cohort.Cli.Control;
 using Cohort.Engine.State;
 using Cohort.Transport.V1;
 using Spectre.Console;
+using Cohort.Records;
 
 namespace Cohort.Cli.Commands;
 
@@ -56,7 +57,7 @@ internal static class RunCommands
                 Console.WriteLine(RunReport.ToJson(info));
                 return 0;
             }
-            Console.WriteLine($"submitted run {info.Id} ({info.Strategy}, {info.RoundsPlanned} round{(info.RoundsPlanned == 1 ? "" : "s")})");
+            Console.WriteLine($"submitted run {info.Id} ({info.Strategy}, {Counted.Of(info.RoundsPlanned, "round")})");
             return pr.GetValue(wait) ? await WaitAsync(client, info.Id, pr.GetValue(json), ct) : 0;
         });
         return command;

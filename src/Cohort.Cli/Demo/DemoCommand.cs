@@ -11,6 +11,7 @@ using Cohort.Simulation;
 using Cohort.Strategies;
 using Cohort.Transport.V1;
 using Spectre.Console;
+using Cohort.Records;
 
 namespace Cohort.Cli.Demo;
 
@@ -46,11 +47,12 @@ internal static class DemoCommand
     /// <summary>The file that marks a folder as a demo's, which the next demo may empty.</summary>
     private const string DemoMarker = ".cohort-demo";
 
-    private static async Task<int> RunAsync(DemoSpec demo, int? rounds, string? strategy, string? summaryFile, string outDir, CancellationToken ct)
+    /// <summary>
+    /// Every demo starts from an empty folder: a fresh server state, and the demo's files when they come from the program.
+    /// Only a folder an earlier demo made is emptied; any other folder holding files is refused, never deleted.
+    /// </summary>
+    private static async Task PrepareOutDirAsync(string outDir, CancellationToken ct)
     {
-        var clock = Stopwatch.StartNew();
-        // Every demo starts from an empty folder: a fresh server state, and the demo's files when they come from the program.
-        // Only a folder an earlier demo made is emptied; any other folder holding files is refused, never deleted.
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
         {
             if (!File.Exists(Path.Combine(outDir, DemoMarker)) && !File.Exists(Path.Combine(outDir, "server", "cohort.db")))
@@ -59,6 +61,12 @@ internal static class DemoCommand
         }
         Directory.CreateDirectory(outDir);
         await File.WriteAllTextAsync(Path.Combine(outDir, DemoMarker), "written by cohort demo; the next demo in this folder empties it first\n", ct);
+    }
+
+    private static async Task<int> RunAsync(DemoSpec demo, int? rounds, string? strategy, string? summaryFile, string outDir, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        await PrepareOutDirAsync(outDir, ct);
         string root = demo.Locate(outDir);
         string planPath = Path.Combine(root, demo.PlanFile);
         var overrides = new List<(string, string)>();
@@ -92,7 +100,7 @@ internal static class DemoCommand
             Console.WriteLine($"dashboard {dashboard} while the demo runs (token: {Cohort.Server.Hosting.CohortServerHost.AdminTokenFile(federation.Server.DataDir)})");
 
         var run = await federation.Control.SubmitAsync(yaml, Path.GetFileName(planPath), ct);
-        Console.WriteLine($"run {run.Id}: strategy {run.Strategy}, {run.RoundsPlanned} round{(run.RoundsPlanned == 1 ? "" : "s")}");
+        Console.WriteLine($"run {run.Id}: strategy {run.Strategy}, {Counted.Of(run.RoundsPlanned, "round")}");
         var detail = await FollowAsync(federation.Control, run, ct);
         if (detail.Run.TypedStatus() != RunStatus.Finished)
         {

@@ -91,6 +91,16 @@ test_pack() {
     grep -q '<license type="expression">Apache-2.0</license>' <<<"$nuspec" || { echo "$id: no license"; return 1; }
     grep -q '<readme>README.md</readme>' <<<"$nuspec" || { echo "$id: no readme"; return 1; }
   done
+  # The tool carries the native libraries of the supported platforms only, and no native debug symbols (218 MB before).
+  files="$(unzip -l "$feed/Cohort.Cli.$v.nupkg")"
+  local size; size="$(stat -c %s "$feed/Cohort.Cli.$v.nupkg")"
+  echo "Cohort.Cli.$v.nupkg: $((size / 1048576)) MiB"
+  ((size < 80 * 1048576)) || { echo "Cohort.Cli is $((size / 1048576)) MiB, over 80"; return 1; }
+  grep -q 'runtimes/linux-x64/native/libSkiaSharp.so' <<<"$files" || { echo "Cohort.Cli: no linux-x64 SkiaSharp"; return 1; }
+  grep -q 'runtimes/win-x64/native/e_sqlite3.dll' <<<"$files" || { echo "Cohort.Cli: no win-x64 SQLite"; return 1; }
+  if grep -q -E 'runtimes/[^ ]*\.pdb|runtimes/(android|ios|browser|linux-x86|linux-arm/)' <<<"$files"; then
+    echo "Cohort.Cli carries native symbols or unsupported platforms"; return 1
+  fi
 }
 
 test_client() {
@@ -186,6 +196,9 @@ test_demo() {
   mkdir -p "$WORK/outside" && cd "$WORK/outside" || return 1
   timeout 300 "$WORK/tool/cohort" demo heart-disease --rounds 2 --out-dir "$WORK/tool-demo" --summary "$WORK/tool-summary.json" || return 1
   grep -q '"mean_accuracy"' "$WORK/tool-summary.json" || { echo "no mean_accuracy in the demo's summary"; cat "$WORK/tool-summary.json"; return 1; }
+  # A chart loads SkiaSharp's native library from the tool's runtimes folder.
+  (cd "$WORK/tool-demo" && timeout 120 "$WORK/tool/cohort" simulate examples/heart-disease/plan.yaml --rounds 1 --quiet --chart "$WORK/tool-chart.png") || return 1
+  [ -s "$WORK/tool-chart.png" ] || { echo "the tool drew no chart"; return 1; }
 }
 
 start=$SECONDS
@@ -200,7 +213,7 @@ check "pack: the solution makes every package, with docs, readme and license" te
 check "client: Cohort.Client, Contracts and Transport need no ASP.NET Core, YamlDotNet, Npgsql or Cohort.Core" test_client
 check "template: dotnet new cohort-app outside the repository restores Cohort.Client from the feed and builds" test_template
 check "federate: the packed tool's server runs the template app's plan with 2 nodes" test_federate
-check "demo: the tool installed from the feed runs the heart-disease demo outside the repository" test_demo
+check "demo: the tool installed from the feed runs the heart-disease demo outside the repository and draws a chart" test_demo
 echo "packages: $((SECONDS - start)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,8 +10,7 @@ internal sealed class ControlOptions
     /// <summary>--server.</summary>
     public Option<string> Server { get; } = new("--server", "-s")
     {
-        Description = "Server address (https://host:port; http:// needs --insecure)",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("COHORT_SERVER") ?? "https://localhost:7300",
+        Description = "Server address (https://host:port; http:// needs --insecure) [default: $COHORT_SERVER, else the address in DATA_DIR/server.url that a server running on that data folder writes, else https://localhost:7300]",
     };
 
     /// <summary>--admin-token (alias --token).</summary>
@@ -93,6 +92,23 @@ internal sealed class ControlOptions
             string local = Path.Combine(dataDir, "tls", "ca.crt");
             if (File.Exists(local)) ca = local;
         }
-        return new ConnectionOptions(pr.GetValue(Server)!, token, ca, pr.GetValue(Insecure), certificate, key, pr.GetValue(AllowInsecureNetwork));
+        return new ConnectionOptions(ServerAddress(pr.GetValue(Server), dataDir), token, ca, pr.GetValue(Insecure), certificate, key, pr.GetValue(AllowInsecureNetwork));
+    }
+
+    /// <summary>--server when given, else $COHORT_SERVER, else the address a server running on <paramref name="dataDir"/> wrote, else the default port.</summary>
+    internal static string ServerAddress(string? given, string dataDir)
+    {
+        if (given is not null) return given;
+        if (Environment.GetEnvironmentVariable("COHORT_SERVER") is { Length: > 0 } fromEnvironment) return fromEnvironment;
+        string file = CohortServerHost.AddressFile(dataDir);
+        try
+        {
+            if (File.Exists(file) && File.ReadAllText(file).Trim() is { Length: > 0 } written) return written;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Unreadable: the default port, as without the file.
+        }
+        return "https://localhost:7300";
     }
 }

@@ -341,6 +341,8 @@ public sealed class CohortServerHost : IAsyncDisposable
             // Kestrel writes the bound endpoint back into each listener, which tells the two ephemeral ports apart.
             var uri = PublicUri(grpcListener!, certificate is not null);
             var dashboard = dashboardListener is null ? null : PublicUri(dashboardListener, certificate is not null);
+            // Operator commands run beside this data folder find the server there, whatever port it took (ControlOptions).
+            File.WriteAllText(AddressFile(dataDir), uri + "\n");
             return new CohortServerHost(app, dataLock, ledger, baseStore, models, uri, dashboard, adminToken, caFile, dataDir);
         }
         catch
@@ -448,12 +450,23 @@ public sealed class CohortServerHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await CloseAsync(_app, _store, _models);
+        try
+        {
+            File.Delete(AddressFile(DataDir));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A stale address only sends a later command to a closed port, which it reports.
+        }
         _ledger.Dispose();
         _lock.Dispose();
     }
 
     /// <summary>Path of the admin token file in a data folder.</summary>
     public static string AdminTokenFile(string dataDir) => Path.Combine(dataDir, "admin.token");
+
+    /// <summary>Path of the file holding the address of the server running on a data folder (removed when it stops).</summary>
+    public static string AddressFile(string dataDir) => Path.Combine(dataDir, "server.url");
 
     private static Uri PublicUri(ListenOptions listener, bool tls)
     {

@@ -15,7 +15,7 @@ internal static class RunReport
     /// <summary>Indented JSON of any message.</summary>
     public static string ToJson(IMessage message) => Json.Format(message);
 
-    /// <summary>One line per round: global loss, accuracy, AUC (PR-AUC and F1 when reported), then each node's loss, accuracy and AUC.</summary>
+    /// <summary>One line per round: global loss, accuracy, AUC, PR-AUC and F1 (each when the app reports it), then each node's loss, accuracy and AUC.</summary>
     public static string RoundLine(RoundInfo round, int planned) => RoundLine(round, planned, int.MaxValue);
 
     /// <summary>
@@ -30,7 +30,8 @@ internal static class RunReport
         // A plan without federated evaluation (fraction_evaluate: 0) has only the central figures.
         if (round.Metrics.Count > 0 || double.IsFinite(round.Loss))
         {
-            sb.Append(CultureInfo.InvariantCulture, $"  loss {Num(round.Loss)}  acc {Metric(round.Metrics, "accuracy")}  auc {Metric(round.Metrics, "auc")}");
+            sb.Append(CultureInfo.InvariantCulture, $"  loss {Num(round.Loss)}  acc {Metric(round.Metrics, "accuracy")}");
+            if (round.Metrics.ContainsKey("auc")) sb.Append(CultureInfo.InvariantCulture, $"  auc {Metric(round.Metrics, "auc")}");
             AppendImbalanceFigures(sb, round.Metrics);
         }
         if (round.HasCentral)
@@ -50,7 +51,7 @@ internal static class RunReport
             foreach (var n in evaluations)
             {
                 sb.Append(n.Ok
-                    ? $" {n.Node} {Num(n.Loss)}/{Metric(n.Metrics, "accuracy")}/{Metric(n.Metrics, "auc")}"
+                    ? $" {n.Node} {Num(n.Loss)}/{Metric(n.Metrics, "accuracy")}{(n.Metrics.ContainsKey("auc") ? "/" + Metric(n.Metrics, "auc") : "")}"
                     : $" {n.Node} failed");
             }
         }

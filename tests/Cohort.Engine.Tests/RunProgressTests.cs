@@ -11,25 +11,28 @@ namespace Cohort.Engine.Tests;
 /// <summary>What a running run publishes about itself, and how it waits for nodes.</summary>
 public sealed class RunProgressTests
 {
-    private static Plan Parse() => PlanParser.Parse("""
+    private static Plan Parse(int minAvailable) => PlanParser.Parse($$"""
         name: progress
         app: { name: step }
         strategy: { name: fedavg }
         rounds: 2
-        selection: { min_available: 2, min_fit: 2, fraction_evaluate: 0.0 }
+        selection: { min_available: {{minAvailable}}, min_fit: 2, fraction_evaluate: 0.0 }
         round_timeout: 30s
         wait_for_nodes: 10m
         seed: 5
         """, "progress.yaml", StrategyRegistry.CreateDefault());
 
-    [Fact]
-    public async Task A_waiting_run_publishes_why_and_starts_when_a_node_arrives_without_waiting_out_wait_for_nodes()
+    // With min_available below min_fit, a round still waits for min_fit nodes: with fewer it could only fail.
+    [Theory]
+    [InlineData(2, "1 of min_available 2")]
+    [InlineData(1, "1 of min_fit 2")]
+    public async Task A_waiting_run_publishes_why_and_starts_when_a_node_arrives_without_waiting_out_wait_for_nodes(int minAvailable, string reason)
     {
         var apps = new Dictionary<string, IClientApp>(StringComparer.Ordinal) { ["n01"] = new StepApp(), ["n02"] = new StepApp() };
         var pool = new GatedPool(apps, "n01");
         var store = new InMemoryStateStore();
         var executor = new RunExecutor(pool, store, new InMemoryModelStore(), StrategyRegistry.CreateDefault(), StrategyServices.None, NullLogger<RunExecutor>.Instance);
-        var plan = Parse();
+        var plan = Parse(minAvailable);
         var run = new RunRecord("r1", plan.Name, plan.Name, plan.App.Name, plan.Strategy.Name, RunStatus.Running, plan.Rounds, 0, plan.SourceText, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null, null);
         await store.SaveRunAsync(run, CancellationToken.None);
 
@@ -45,7 +48,7 @@ public sealed class RunProgressTests
         var snapshot = executor.Progress.All;
         Assert.Equal(1, waiting.Received);
         Assert.Equal(2, waiting.Expected);
-        Assert.StartsWith(NodeSelection.Waiting + "1 of min_available 2", waiting.WaitingReason, StringComparison.Ordinal);
+        Assert.StartsWith(NodeSelection.Waiting + reason, waiting.WaitingReason, StringComparison.Ordinal);
 
         // The wait ends on the pool's signal: with wait_for_nodes at ten minutes, a poll-free wait that missed it would time out here.
         pool.BringOnline("n02");

@@ -637,18 +637,18 @@ internal sealed class RunExecutor(
     }
 
     /// <summary>
-    /// Waits until the plan's <c>min_available</c> eligible nodes are connected (for a round's <paramref name="retry"/>, also
-    /// <c>min_fit</c>). While it waits, the reason (with
+    /// Waits until the plan's <c>min_available</c> eligible nodes are connected (before a round and each <paramref name="retry"/>,
+    /// also <c>min_fit</c>). While it waits, the reason (with
     /// the counts) is in <see cref="Progress"/> and in a <c>run.waiting</c> event each time the count changes; a
     /// waiting run holds no node, so other runs go on. Gives up after <c>wait_for_nodes</c> with the same reason.
     /// </summary>
     private async Task WaitForNodesAsync(string runId, Plan plan, int round, CancellationToken ct, int minimum = 0, RetryWait? retry = null)
     {
-        // A retry samples afresh, so it needs min_fit nodes too; with fewer it could only fail again.
-        if (retry is not null) minimum = Math.Max(minimum, plan.Selection.MinFit);
+        // A round (and each retry) samples at least min_fit nodes; with fewer connected it could only fail.
+        if (round > 0) minimum = Math.Max(minimum, plan.Selection.MinFit);
         int wanted = Math.Max(plan.Selection.MinAvailable, minimum);
         // Quote the plan's own setting whenever it is what the run waits for.
-        string wantedName = wanted == plan.Selection.MinAvailable ? "min_available" : retry is not null ? "min_fit" : "needed";
+        string wantedName = wanted == plan.Selection.MinAvailable ? "min_available" : round > 0 && wanted == plan.Selection.MinFit ? "min_fit" : "needed";
         if (Available(runId, plan).Count >= wanted) return;
         string stage = round == 0 ? "before round 1" : retry is null ? $"round {round}" : $"round {round}, retry {retry.Retry} of {retry.Retries}";
         var started = DateTimeOffset.UtcNow;

@@ -72,19 +72,21 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
         if (refusals.Length > 0)
         {
             int accepting = tasks.Length - refusals.Length;
-            int wanted = plan.Selection.MinAvailable;
+            // A round waits for min_fit nodes when that is more than min_available (RunExecutor).
+            int wanted = Math.Max(plan.Selection.MinAvailable, plan.Selection.MinFit);
+            string wantedName = wanted == plan.Selection.MinAvailable ? "min_available" : "min_fit";
             if (accepting < wanted && tasks.Length >= wanted)
             {
                 // Enough nodes are here, and the refusals alone leave too few: a site refuses every task of the run, so the run
                 // could only wait for nodes that are not coming and fail at round 1.
                 problems.AddRange(refusals);
-                problems.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against min_available {wanted}");
+                problems.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against {wantedName} {wanted}");
             }
             else
             {
                 // The refusing sites do not take part; the run goes on with the others, or waits for more as any run would.
                 notes.AddRange(refusals);
-                notes.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against min_available {wanted}: " +
+                notes.Add($"{accepting} of the {tasks.Length} connected nodes accept the run, against {wantedName} {wanted}: " +
                     (accepting >= wanted ? "it goes on without the refusing nodes" : "it waits for other nodes, without the refusing ones"));
             }
         }

@@ -11,6 +11,7 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(ServerCommand.Create());
 root.Subcommands.Add(NodeCommand.Create());
 root.Subcommands.Add(RunCommands.Create());
+root.Subcommands.Add(PlanCommand.Create());
 root.Subcommands.Add(ModelCommand.Create());
 root.Subcommands.Add(TokenCommand.Create());
 root.Subcommands.Add(TokenCommand.CreateNodes());

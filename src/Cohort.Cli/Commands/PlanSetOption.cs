@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Cohort.Cli.Commands;
 
-/// <summary>The <c>--set KEY.PATH=VALUE</c> option of the commands that take a plan (<c>run submit</c>, <c>simulate</c>).</summary>
+/// <summary>The <c>--set KEY.PATH=VALUE</c> option of the commands that take a plan (<c>run submit</c>, <c>simulate</c>, <c>plan check</c>).</summary>
 internal static class PlanSetOption
 {
     /// <summary>A fresh option (System.CommandLine options belong to one command each).</summary>

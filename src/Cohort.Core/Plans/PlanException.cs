@@ -3,6 +3,8 @@ namespace Cohort.Plans;
 /// <summary>A plan that cannot be used; the message names the file, line and column and what is allowed.</summary>
 public sealed class PlanException : Exception
 {
+    private IReadOnlyList<PlanException>? _errors;
+
     /// <summary>Creates the error; <paramref name="line"/> and <paramref name="column"/> are 1-based, 0 when unknown.</summary>
     public PlanException(string source, long line, long column, string problem)
         : base(line > 0 ? $"{source}:{line}:{column}: {problem}" : $"{source}: {problem}")
@@ -24,4 +26,26 @@ public sealed class PlanException : Exception
 
     /// <summary>What is wrong, without the position.</summary>
     public string Problem { get; }
+
+    /// <summary>
+    /// Every problem found in the plan, in file order (this exception's own problem, the first one found, among them);
+    /// just this one when reading had to stop at it.
+    /// </summary>
+    public IReadOnlyList<PlanException> Errors => _errors ?? [this];
+
+    /// <summary>
+    /// One exception for several problems: its message is the first one's, so what matched on the first error still
+    /// does; <see cref="Errors"/> lists them all in file order.
+    /// </summary>
+    internal static PlanException Of(IReadOnlyList<PlanException> found)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(found.Count);
+        if (found.Count == 1) return found[0];
+        var first = found[0];
+        // Position 0 (the whole file) sorts first; OrderBy is stable, so ties keep the order found.
+        return new PlanException(first.Source, first.Line, first.Column, first.Problem)
+        {
+            _errors = [.. found.OrderBy(e => e.Line).ThenBy(e => e.Column)],
+        };
+    }
 }

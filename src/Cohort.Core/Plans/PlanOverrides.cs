@@ -35,9 +35,17 @@ internal sealed class PlanOverrides
 
     /// <summary>
     /// When <paramref name="error"/> points at a value this set put into <paramref name="appliedYaml"/>, the same problem
-    /// reported against that <c>--set</c>; otherwise <paramref name="error"/> itself.
+    /// reported against that <c>--set</c>; otherwise <paramref name="error"/> itself. Each of its
+    /// <see cref="PlanException.Errors"/> is blamed the same way, and the first stays first.
     /// </summary>
-    public PlanException Blame(PlanException error, string appliedYaml) =>
+    public PlanException Blame(PlanException error, string appliedYaml)
+    {
+        if (error.Errors.Count == 1) return BlameOne(error, appliedYaml);
+        var first = error.Errors.First(e => e.Line == error.Line && e.Column == error.Column && e.Problem == error.Problem);
+        return PlanException.Of([BlameOne(first, appliedYaml), .. error.Errors.Where(e => e != first).Select(e => BlameOne(e, appliedYaml))]);
+    }
+
+    private PlanException BlameOne(PlanException error, string appliedYaml) =>
         FindAt(appliedYaml, error.Line) is { } hit ? new PlanException($"--set {hit.Path}={hit.Value}", 0, 0, error.Problem) : error;
 
     /// <summary>

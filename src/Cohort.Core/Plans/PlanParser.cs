@@ -46,43 +46,52 @@ public static class PlanParser
         (PersonalizedClientApp.LocalParametersKey, "personalization.local"),
     ];
 
-    /// <summary>Parses plan text; <paramref name="source"/> names it in errors.</summary>
+    /// <summary>
+    /// Parses plan text; <paramref name="source"/> names it in errors. A plan with problems throws one
+    /// <see cref="PlanException"/> whose message is the first problem found and whose <see cref="PlanException.Errors"/>
+    /// lists every one found: each top-level value and section is read on its own, so a mistake in one does not hide
+    /// the others (see <see cref="PlanProblems"/>); the checks that combine sections run once these are all good.
+    /// </summary>
     public static Plan Parse(string yaml, string source, StrategyRegistry strategies)
     {
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(strategies);
 
-        var top = YamlSection.Read(source, "", PlanYamlLoader.LoadRoot(yaml, source), TopKeys);
-        string name = top.RequiredString("name");
-        int rounds = top.Int("rounds", 1) ?? 1;
+        var problems = new PlanProblems();
+        var top = YamlSection.Read(source, "", PlanYamlLoader.LoadRoot(yaml, source), TopKeys, problems: problems);
+        // Each read below is in the order the parser always used, so the first problem recorded is the one it used to stop at.
+        string name = problems.Read(() => top.RequiredString("name"), "");
+        int rounds = problems.Read(() => top.Int("rounds", 1), null) ?? 1;
         var defaults = new Plan { Name = name, App = new AppSpec("", Config.Empty), Strategy = new StrategySpec("", Config.Empty) };
-        var appSection = top.RequiredSection("app", AppKeys);
+        var appSection = problems.Read(() => top.RequiredSection("app", AppKeys), null);
 
         var plan = new Plan
         {
             Name = name,
-            Experiment = top.String("experiment") ?? name,
-            Tags = top.StringList("tags") ?? [],
-            App = ReadApp(appSection),
-            Dataset = ReadDataset(top, appSection),
-            PreflightTimeout = top.Duration("preflight_timeout", allowZero: false) ?? defaults.PreflightTimeout,
-            Strategy = ReadStrategy(top.RequiredSection("strategy", StrategyKeys), strategies),
+            Experiment = problems.Read(() => top.String("experiment"), null) ?? name,
+            Tags = problems.Read(() => top.StringList("tags"), null) ?? [],
+            App = appSection is null ? defaults.App : problems.Read(() => ReadApp(appSection), defaults.App),
+            Dataset = problems.Read(() => appSection is null ? ReadDatasetName(top) : ReadDataset(top, appSection), null),
+            PreflightTimeout = problems.Read(() => top.Duration("preflight_timeout", allowZero: false), null) ?? defaults.PreflightTimeout,
+            Strategy = problems.Read(() => ReadStrategy(top.RequiredSection("strategy", StrategyKeys), strategies), defaults.Strategy),
             Rounds = rounds,
-            Selection = ReadSelection(top.Section("selection", SelectionKeys)),
-            RoundTimeout = top.Duration("round_timeout", allowZero: false) ?? defaults.RoundTimeout,
-            WaitForNodes = top.Duration("wait_for_nodes", allowZero: true) ?? defaults.WaitForNodes,
-            Train = ReadTrain(top.Section("train", TrainKeys), rounds),
-            Seed = top.Integer("seed") ?? defaults.Seed,
-            RoundConfig = ReadRoundConfig(top.Section("config", allowed: null)),
-            Failure = ReadFailure(top.Section("failure", FailureKeys)),
-            Personalization = new Personalization { Local = top.Section("personalization", PersonalizationKeys).StringList("local") ?? [] },
-            Asynchronous = ReadAsynchronous(top.Section("asynchronous", AsynchronousKeys)),
-            Privacy = ReadPrivacy(top.Section("privacy", PrivacyKeys)),
-            Simulation = top.Find("simulation") is null ? null : ReadSimulation(top.Section("simulation", SimulationKeys)),
-            CentralEvaluation = top.Find("central_evaluation") is null ? null : ReadCentralEvaluation(top.Section("central_evaluation", CentralEvaluationKeys)),
+            Selection = problems.Read(() => ReadSelection(top.Section("selection", SelectionKeys)), defaults.Selection),
+            RoundTimeout = problems.Read(() => top.Duration("round_timeout", allowZero: false), null) ?? defaults.RoundTimeout,
+            WaitForNodes = problems.Read(() => top.Duration("wait_for_nodes", allowZero: true), null) ?? defaults.WaitForNodes,
+            Train = problems.Read(() => ReadTrain(top.Section("train", TrainKeys), rounds), defaults.Train),
+            Seed = problems.Read(() => top.Integer("seed"), null) ?? defaults.Seed,
+            RoundConfig = problems.Read(() => ReadRoundConfig(top.Section("config", allowed: null)), Config.Empty),
+            Failure = problems.Read(() => ReadFailure(top.Section("failure", FailureKeys)), defaults.Failure),
+            Personalization = problems.Read(() => new Personalization { Local = top.Section("personalization", PersonalizationKeys).StringList("local") ?? [] }, defaults.Personalization),
+            Asynchronous = problems.Read(() => ReadAsynchronous(top.Section("asynchronous", AsynchronousKeys)), null),
+            Privacy = problems.Read(() => ReadPrivacy(top.Section("privacy", PrivacyKeys)), null),
+            Simulation = top.Find("simulation") is null ? null : problems.Read(() => ReadSimulation(top.Section("simulation", SimulationKeys)), null),
+            CentralEvaluation = top.Find("central_evaluation") is null ? null : problems.Read(() => ReadCentralEvaluation(top.Section("central_evaluation", CentralEvaluationKeys)), null),
             SourceText = yaml,
         };
+        // The combinations read values that may have fallen back to defaults above: they would only add noise.
+        problems.ThrowIfAny();
         CheckCombinations(top, plan, strategies);
         return plan;
     }
@@ -174,12 +183,15 @@ public static class PlanParser
 
         var parameters = strategy.Section("params", allowed: null);
         var config = parameters.ToScalarConfig();
+        var bad = new List<PlanException>();
         foreach (var (key, entry) in parameters.Entries)
         {
             // The registry's declaration is the one check: unknown keys at the key, bad values at the value.
             if (descriptor.Check(key, config[key]) is { } problem)
-                throw parameters.Error(problem.IsUnknown ? entry.Key : entry.Value, problem.Message);
+                bad.Add(parameters.Error(problem.IsUnknown ? entry.Key : entry.Value, problem.Message));
         }
+        // Each parameter is checked on its own, so all of them are reported; the strategy is not created from bad ones.
+        if (bad.Count > 0) throw PlanException.Of(bad);
         try
         {
             // Creating the strategy runs its own checks (those spanning several values) now, with a position, rather than when the run starts.

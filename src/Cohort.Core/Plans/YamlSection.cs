@@ -13,9 +13,12 @@ internal sealed class YamlSection
 
     private readonly string _root;
 
-    private YamlSection(string source, string path, YamlNode node, bool present, Dictionary<string, Entry> entries, string root = "plan")
+    private readonly PlanProblems? _problems;
+
+    private YamlSection(string source, string path, YamlNode node, bool present, Dictionary<string, Entry> entries, string root = "plan", PlanProblems? problems = null)
     {
         _root = root;
+        _problems = problems;
         Source = source;
         Path = path;
         Node = node;
@@ -46,20 +49,27 @@ internal sealed class YamlSection
 
     /// <summary>
     /// Reads a mapping; an empty value reads as an empty section. Keys outside <paramref name="allowed"/>
-    /// (when given) are errors that list the allowed keys. <paramref name="root"/> names the top level in messages.
+    /// (when given) are errors that list the allowed keys and the nearest one. <paramref name="root"/> names the top
+    /// level in messages. With <paramref name="problems"/>, unknown keys (here and in the sections read from this one)
+    /// are recorded there and skipped instead of thrown, so that one reading finds them all.
     /// </summary>
-    public static YamlSection Read(string source, string path, YamlNode node, IReadOnlyList<string>? allowed, string root = "plan")
+    public static YamlSection Read(string source, string path, YamlNode node, IReadOnlyList<string>? allowed, string root = "plan", PlanProblems? problems = null)
     {
         var entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
-        if (YamlScalars.IsNull(node)) return new YamlSection(source, path, node, true, entries, root);
+        if (YamlScalars.IsNull(node)) return new YamlSection(source, path, node, true, entries, root, problems);
         if (node is not YamlMappingNode map)
             throw Error(source, node, $"{(path.Length == 0 ? root : path)}: expected a mapping of keys, got {YamlScalars.Describe(node)}");
-        var section = new YamlSection(source, path, node, true, entries, root);
+        var section = new YamlSection(source, path, node, true, entries, root, problems);
         foreach (var (k, v) in map.Children)
         {
             string key = KeyName(source, section.Where, k);
             if (allowed is not null && !allowed.Contains(key, StringComparer.Ordinal))
-                throw Error(source, k, $"unknown key '{key}' in {section.Where} (allowed: {string.Join(", ", allowed)})");
+            {
+                var unknown = Error(source, k, $"unknown key '{key}' in {section.Where} (allowed: {string.Join(", ", allowed)}){NearestName.Hint(key, allowed)}");
+                if (problems is null) throw unknown;
+                problems.Add(unknown);
+                continue;
+            }
             if (!entries.TryAdd(key, new Entry((YamlScalarNode)k, v)))
                 throw Error(source, k, $"duplicate key '{key}' in {section.Where}");
         }
@@ -98,8 +108,8 @@ internal sealed class YamlSection
     /// <summary>A nested section; absent reads as an empty section with <see cref="Present"/> false.</summary>
     public YamlSection Section(string key, IReadOnlyList<string>? allowed) =>
         Find(key) is { } node
-            ? Read(Source, NameOf(key), node, allowed)
-            : new YamlSection(Source, NameOf(key), Node, false, new Dictionary<string, Entry>(StringComparer.Ordinal));
+            ? Read(Source, NameOf(key), node, allowed, problems: _problems)
+            : new YamlSection(Source, NameOf(key), Node, false, new Dictionary<string, Entry>(StringComparer.Ordinal), problems: _problems);
 
     /// <summary>A nested section that must be present.</summary>
     public YamlSection RequiredSection(string key, IReadOnlyList<string>? allowed) =>

@@ -31,6 +31,21 @@ public sealed class PlanOverridesTests
     }
 
     [Fact]
+    public void Each_of_several_errors_is_blamed_on_its_set_or_its_line_and_the_first_stays_the_message()
+    {
+        var overrides = PlanOverrides.Parse(["rounds=0"]);
+        string applied = overrides.Apply(Yaml + "train: { optimizer: adamw }\n");
+        var error = Assert.Throws<PlanException>(() => PlanParser.Parse(applied, "p.yaml", StrategyRegistry.CreateDefault()));
+
+        var blamed = overrides.Blame(error, applied);
+
+        Assert.Equal("--set rounds=0: rounds: 0 is not allowed (must be >= 1)", blamed.Message);
+        Assert.Equal(2, blamed.Errors.Count);
+        Assert.Contains(blamed.Errors, e => e.Source == "--set rounds=0");
+        Assert.Contains(blamed.Errors, e => e.Source == "p.yaml" && e.Problem.StartsWith("train.optimizer: 'adamw'", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void An_error_on_a_set_value_names_the_set_not_a_line_of_rewritten_text()
     {
         var (overrides, applied, error) = Fail("rounds=abc");

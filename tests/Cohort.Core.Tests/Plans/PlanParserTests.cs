@@ -427,13 +427,13 @@ public sealed class PlanParserTests
     // ---- structural errors ----
 
     [Fact]
-    public void Unknown_top_level_key_is_reported_with_line_and_allowed_keys()
+    public void Unknown_top_level_key_is_reported_with_line_allowed_keys_and_the_nearest_one()
     {
         var e = FailsMinimalWith("round: 10");
 
         AssertAt(e, 6, 1);
         Assert.Equal(
-            "unknown key 'round' in plan (allowed: name, experiment, tags, app, strategy, rounds, selection, round_timeout, wait_for_nodes, train, seed, config, failure, personalization, asynchronous, simulation, privacy, dataset, preflight_timeout, central_evaluation)",
+            "unknown key 'round' in plan (allowed: name, experiment, tags, app, strategy, rounds, selection, round_timeout, wait_for_nodes, train, seed, config, failure, personalization, asynchronous, simulation, privacy, dataset, preflight_timeout, central_evaluation) (did you mean 'rounds'?)",
             e.Problem);
         Assert.Equal($"{Source}:6:1: {e.Problem}", e.Message);
     }

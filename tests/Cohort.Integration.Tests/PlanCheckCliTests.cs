@@ -1,0 +1,43 @@
+using System.Text.Json;
+using Cohort.Integration.Tests.Infrastructure;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary><c>cohort plan check</c> as a user runs it: no server, a summary for a good plan, every problem with its line for a bad one.</summary>
+public sealed class PlanCheckCliTests
+{
+    [Fact]
+    public async Task Plan_check_summarises_a_good_plan_and_lists_every_mistake_of_a_bad_one_with_its_line()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "cohort-plan-check-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string heart = Path.Combine(Repo.Root, "examples", "heart-disease", "plan.yaml");
+            var (code, output) = await CliProcess.RunAsync(["plan", "check", heart, "--set", "strategy.name=fedprox"]);
+            Assert.True(code == 0, output);
+            Assert.Contains("plan 'heart-disease' is valid", output, StringComparison.Ordinal);
+            Assert.Contains("strategy     fedprox: proximal_mu", output, StringComparison.Ordinal);
+            Assert.Contains("rounds       15", output, StringComparison.Ordinal);
+
+            string bad = Path.Combine(dir, "bad.yaml");
+            await File.WriteAllTextAsync(bad, "name: bad\napp: { name: tabular }\nstrategy: { name: fedavg }\nround: 3\ntrain:\n  optimizer: adamw\n");
+            (code, output) = await CliProcess.RunAsync(["plan", "check", bad]);
+            Assert.Equal(1, code);
+            Assert.Contains($"{bad}:4:1: unknown key 'round' in plan (allowed: ", output, StringComparison.Ordinal);
+            Assert.Contains("(did you mean 'rounds'?)", output, StringComparison.Ordinal);
+            Assert.Contains($"{bad}:6:14: train.optimizer: 'adamw' is not allowed (allowed: sgd, adam)", output, StringComparison.Ordinal);
+            Assert.Contains($"{bad}: 2 problems", output, StringComparison.Ordinal);
+
+            (code, output) = await CliProcess.RunAsync(["plan", "check", bad, "--json"]);
+            Assert.Equal(1, code);
+            using var json = JsonDocument.Parse(output);
+            Assert.False(json.RootElement.GetProperty("ok").GetBoolean());
+            Assert.Equal([4L, 6L], json.RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("line").GetInt64()));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

@@ -444,7 +444,7 @@ internal sealed class NodeSession : IAsyncDisposable
     }
 
     /// <summary>How long a stopping node waits for the server to take its leave.</summary>
-    internal static readonly TimeSpan LeaveDeadline = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan LeaveDeadline = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// Tells the server this process is leaving, so that it counts the node offline at once. Best effort: a server that is

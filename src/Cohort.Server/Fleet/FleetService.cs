@@ -20,7 +20,7 @@ namespace Cohort.Server.Fleet;
 
 /// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
 internal sealed class FleetService(
-    NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options,
+    NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, OfflineNodes offline, IStateStore store, ServerOptions options,
     ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, AuditLedger ledger, RegistrationGate writes,
     Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
 {
@@ -131,6 +131,28 @@ internal sealed class FleetService(
             if (board.Find(id) is null) reply.CancelTaskIds.Add(id);
         }
         return reply;
+    }
+
+    /// <inheritdoc />
+    public override async Task<LeaveReply> Leave(LeaveRequest request, ServerCallContext context)
+    {
+        string node = await AuthenticateAs(request.NodeName, context);
+        if (registry.SessionOf(node) is null)
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
+        // Only the session registered now may take the node offline: a late leave from a process the node has since
+        // replaced (a restart whose old process was slow to stop) changes nothing.
+        if (registry.Leave(node, request.SessionId) is not { } left)
+        {
+            log.LogInformation("Node {Node}: leave from session {Session} ignored (not the node's current online session)", node, NodeText.Clean(request.SessionId, 64));
+            return new LeaveReply { Left = false };
+        }
+        // The path of a node timeout (NodeMonitor), at once: the tasks the node held wait for it per the plan's offline grace.
+        offline.TasksLost(node, OfflineNodes.LeftReason);
+        log.LogInformation("Node {Node} left: offline at once", node);
+        var lastSeen = left.LastSeen;
+        // Behind the writes of earlier registrations, as the node's next registration will be: its online record lands after this.
+        await writes.WriteAsync(() => offline.RecordAsync(node, lastSeen, $"{OfflineNodes.LeftReason} (it stopped and said so)", CancellationToken.None), context.CancellationToken);
+        return new LeaveReply { Left = true };
     }
 
     /// <inheritdoc />

@@ -1,4 +1,3 @@
-using Cohort.Clients;
 using Cohort.Engine.Nodes;
 using Cohort.Engine.State;
 using Cohort.Server.Hosting;
@@ -14,7 +13,7 @@ namespace Cohort.Server.Fleet;
 /// <see cref="SeenWritePeriod"/> and when the server stops, the connected nodes' last sign of life is written to the
 /// store, so after a restart (or a crash) <c>cohort nodes</c> shows when each was last heard from, not when it registered.
 /// </summary>
-internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IStateStore store, ServerOptions options, ILogger<NodeMonitor> log) : BackgroundService
+internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, OfflineNodes offline, IStateStore store, ServerOptions options, ILogger<NodeMonitor> log) : BackgroundService
 {
     /// <summary>How often the connected nodes' last sign of life reaches the store (one small write per node).</summary>
     internal static readonly TimeSpan SeenWritePeriod = TimeSpan.FromSeconds(30);
@@ -37,10 +36,9 @@ internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, IState
             foreach (var node in registry.Sweep(options.NodeTimeout + lag.Allowance))
             {
                 string reason = $"node offline (no heartbeat for {options.NodeTimeout.TotalSeconds:0.#}s)";
-                board.NodeLost(node.Name, FailureKind.Offline, reason, offline: true);
+                offline.TasksLost(node.Name, reason);
                 log.LogWarning("Node {Node} is offline: {Reason}", node.Name, reason);
-                await store.UpdateNodeAsync(new NodeRecord(node.Name, NodeStatus.Offline, node.LastSeen, null, null, null), stoppingToken);
-                await store.AddEventAsync(null, "node.offline", $"node '{node.Name}' {reason}", stoppingToken);
+                await offline.RecordAsync(node.Name, node.LastSeen, reason, stoppingToken);
             }
             foreach (var task in board.ExpireLost(registry.IsOnline))
                 log.LogWarning("Task {Task} of node {Node} failed: the node stayed offline past the plan's offline grace", task.Id, task.Node);

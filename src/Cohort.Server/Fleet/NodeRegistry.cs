@@ -42,6 +42,9 @@ internal sealed class NodeRegistry
         /// <summary>False once heartbeats stop.</summary>
         public bool Online { get; set; }
 
+        /// <summary>True once the registered process said it is leaving; until the node registers again, its calls are refused.</summary>
+        public bool Left { get; set; }
+
         /// <summary>Tasks the node runs at the same time (it says so when it registers).</summary>
         public int Capacity { get; set; } = 1;
 
@@ -88,6 +91,7 @@ internal sealed class NodeRegistry
             n.Address = address;
             n.LastSeen = DateTimeOffset.UtcNow;
             n.Online = true;
+            n.Left = false;
             n.Capacity = Math.Max(1, capacity);
             n.BusyTasks = [];
         }
@@ -110,13 +114,15 @@ internal sealed class NodeRegistry
         }
     }
 
-    /// <summary>Records a sign of life; returns false when the node has not registered since the server started.</summary>
+    /// <summary>Records a sign of life; returns false when the node has not registered since the server started or since it left.</summary>
     public bool Touch(string name, IReadOnlyList<string>? busyTasks = null, bool updateBusy = false)
     {
         if (!_nodes.TryGetValue(name, out var n)) return false;
         bool changed;
         lock (n)
         {
+            // A heartbeat the leaving process sent just before its leave must not bring the node back for a node timeout.
+            if (n.Left) return false;
             n.LastSeen = DateTimeOffset.UtcNow;
             changed = !n.Online;
             n.Online = true;
@@ -136,6 +142,26 @@ internal sealed class NodeRegistry
     {
         if (!_nodes.TryGetValue(name, out var n)) return null;
         lock (n) return n.Session;
+    }
+
+    /// <summary>
+    /// Marks the node offline because the process registered as <paramref name="session"/> is leaving, and returns it;
+    /// null when that is not the node's current session (a late leave from a process since replaced) or it is offline already.
+    /// </summary>
+    public LiveNode? Leave(string name, string session)
+    {
+        if (!_nodes.TryGetValue(name, out var n)) return null;
+        lock (n)
+        {
+            if (n.Session != session || !n.Online) return null;
+            // The leave is the node's last sign of life.
+            n.LastSeen = DateTimeOffset.UtcNow;
+            n.Online = false;
+            n.Left = true;
+            n.BusyTasks = [];
+        }
+        _changed.Notify();
+        return n;
     }
 
     /// <summary>Names of online nodes running <paramref name="app"/> (any app when null), sorted.</summary>

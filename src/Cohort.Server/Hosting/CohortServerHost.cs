@@ -297,6 +297,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             services.AddSingleton<NodeRegistry>();
             services.AddSingleton<RegistrationGate>();
             services.AddSingleton<TaskBoard>();
+            services.AddSingleton<OfflineNodes>();
             services.AddSingleton<UploadBudget>();
             services.AddSingleton(new FailedAuthentications(options.FailedAuthenticationsPerMinute));
             services.AddSingleton<LogThrottle>();

@@ -36,7 +36,9 @@ try
 catch (Exception e) when (e is CliException or Cohort.Engine.State.StateIntegrityException or Cohort.Plans.PlanException or InvalidDataException or FileNotFoundException or ArgumentException
     or Cohort.Server.Hosting.PortInUseException)
 {
-    Console.Error.WriteLine($"cohort: {e.Message}");
+    // A plan with several problems names each on a line of its own.
+    foreach (string line in (e is Cohort.Plans.PlanException plan ? plan.Report : e.Message).Split('\n'))
+        Console.Error.WriteLine($"cohort: {line}");
     return 1;
 }
 catch (OperationCanceledException)

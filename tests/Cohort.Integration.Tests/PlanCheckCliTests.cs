@@ -3,7 +3,7 @@ using Cohort.Integration.Tests.Infrastructure;
 
 namespace Cohort.Integration.Tests;
 
-/// <summary><c>cohort plan check</c> as a user runs it: no server, a summary for a good plan, every problem with its line for a bad one.</summary>
+/// <summary><c>cohort plan check</c> as a user runs it: no server, a summary for a good plan, every problem with its line for a bad one (as simulate and submit name them).</summary>
 public sealed class PlanCheckCliTests
 {
     [Fact]
@@ -34,6 +34,18 @@ public sealed class PlanCheckCliTests
             using var json = JsonDocument.Parse(output);
             Assert.False(json.RootElement.GetProperty("ok").GetBoolean());
             Assert.Equal([4L, 6L], json.RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("line").GetInt64()));
+
+            // simulate and a server's submit name every problem too, each on a line of its own.
+            (code, output) = await CliProcess.RunAsync(["simulate", bad]);
+            Assert.Equal(1, code);
+            Assert.Contains($"cohort: {bad}:4:1: unknown key 'round'", output, StringComparison.Ordinal);
+            Assert.Contains($"cohort: {bad}:6:14: train.optimizer:", output, StringComparison.Ordinal);
+            await using var server = await TestServer.StartAsync();
+            var refused = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(File.ReadAllText(bad), "bad.yaml", default));
+            var lines = refused.Message.Split('\n');
+            Assert.Equal(2, lines.Length);
+            Assert.StartsWith("bad.yaml:4:1: unknown key 'round'", lines[0], StringComparison.Ordinal);
+            Assert.StartsWith("bad.yaml:6:14: train.optimizer:", lines[1], StringComparison.Ordinal);
         }
         finally
         {

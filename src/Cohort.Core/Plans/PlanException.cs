@@ -33,6 +33,9 @@ public sealed class PlanException : Exception
     /// </summary>
     public IReadOnlyList<PlanException> Errors => _errors ?? [this];
 
+    /// <summary>Every problem's message, one per line in file order: what a user is shown (the message alone names only the first).</summary>
+    public string Report => string.Join('\n', Errors.Select(e => e.Message));
+
     /// <summary>
     /// One exception for several problems: its message is the first one's, so what matched on the first error still
     /// does; <see cref="Errors"/> lists them all in file order.

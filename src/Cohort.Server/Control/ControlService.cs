@@ -40,7 +40,7 @@ internal sealed class ControlService(
         }
         catch (PlanException e)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Report));
         }
         catch (PreflightException e)
         {

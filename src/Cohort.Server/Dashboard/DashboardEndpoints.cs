@@ -174,7 +174,7 @@ internal static class DashboardEndpoints
         {
             http.Response.StatusCode = StatusCodes.Status400BadRequest;
             var plans = await library.ListAsync(ct);
-            return PageResult(http, "Start a run", NewRunPage.Render(plans, null, yaml, await data.NodesAsync(ct), values, nodes, e.Message), live: false);
+            return PageResult(http, "Start a run", NewRunPage.Render(plans, null, yaml, await data.NodesAsync(ct), values, nodes, e is PlanException plan ? plan.Report : e.Message), live: false);
         }
     }
 

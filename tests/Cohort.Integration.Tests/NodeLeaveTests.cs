@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Cohort.Audit;
 using Cohort.Engine.State;
 using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Transport.Channels;
@@ -46,6 +47,8 @@ public sealed class NodeLeaveTests
             var events = await server.Host.Services.GetRequiredService<IStateStore>().ListEventsAsync(null, default);
             Assert.Contains(events, e => e.Kind == "node.offline" && e.Message.StartsWith("node 'leaves' node left", StringComparison.Ordinal));
             Assert.Contains("Node leaves: left ", nodes[1].Output);
+            var ledger = File.ReadAllLines(Path.Combine(server.DataDir, AuditLedger.FileName)).Select(AuditEntry.Parse);
+            Assert.Contains(ledger, e => e.Event.Kind == AuditKinds.NodeLeft && e.Event.Node == "leaves" && e.Event.Actor == "node:leaves");
         }
         finally
         {

@@ -11,7 +11,7 @@ namespace Cohort.Transport.Tests;
 public sealed class FleetSurfaceTests
 {
     [Fact]
-    public void The_fleet_api_is_four_calls_the_node_makes_and_none_asks_for_files_or_data()
+    public void The_fleet_api_is_six_calls_the_node_makes_and_none_asks_for_files_or_data()
     {
         var fleet = FleetReflection.Descriptor.Services.Single(s => s.Name == "Fleet");
 
@@ -24,6 +24,7 @@ public sealed class FleetSurfaceTests
                 "PullTask(PullTaskRequest) -> TaskMessage stream",
                 "PushResult(ResultMessage stream) -> PushResultReply",
                 "PushResults(ResultMessage stream) -> PushResultReply stream",
+                "Leave(LeaveRequest) -> LeaveReply",
             ],
             calls);
         Assert.Single(FleetReflection.Descriptor.Services);
@@ -34,12 +35,13 @@ public sealed class FleetSurfaceTests
     {
         // The complete set of fields that travel from server to node, nested messages included.
         var fields = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var reply in new[] { RegisterReply.Descriptor, HeartbeatReply.Descriptor, TaskMessage.Descriptor, PushResultReply.Descriptor })
+        foreach (var reply in new[] { RegisterReply.Descriptor, HeartbeatReply.Descriptor, LeaveReply.Descriptor, TaskMessage.Descriptor, PushResultReply.Descriptor })
             Collect(reply, fields, new HashSet<string>(StringComparer.Ordinal));
 
         string[] expected =
         [
             "HeartbeatReply.cancel_task_ids",
+            "LeaveReply.left",
             "LocalPrivacy.clipping_norm", "LocalPrivacy.delta", "LocalPrivacy.noise_multiplier",
             "ParameterChunk.data", "ParameterChunk.offset",
             "ParameterManifest.sha256", "ParameterManifest.tensors", "ParameterManifest.total_bytes",

@@ -12,6 +12,9 @@ public static class AuditKinds
     /// <summary>A node registered (with the certificate it presented, if any).</summary>
     public const string NodeRegistered = "node.registered";
 
+    /// <summary>A node's process said it is stopping (Fleet.Leave) and the server took it offline.</summary>
+    public const string NodeLeft = "node.left";
+
     /// <summary>A node's registration or call was refused (second process, unknown token).</summary>
     public const string NodeRefused = "node.refused";
 

@@ -149,6 +149,7 @@ internal sealed class FleetService(
         // The path of a node timeout (NodeMonitor), at once: the tasks the node held wait for it per the plan's offline grace.
         offline.TasksLost(node, OfflineNodes.LeftReason);
         log.LogInformation("Node {Node} left: offline at once", node);
+        ledger.Append(new AuditEvent(AuditKinds.NodeLeft, AuditActors.Node(node), $"node '{node}' left from {context.Peer}") { Node = node });
         var lastSeen = left.LastSeen;
         // Behind the writes of earlier registrations, as the node's next registration will be: its online record lands after this.
         await writes.WriteAsync(() => offline.RecordAsync(node, lastSeen, $"{OfflineNodes.LeftReason} (it stopped and said so)", CancellationToken.None), context.CancellationToken);

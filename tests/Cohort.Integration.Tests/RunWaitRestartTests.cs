@@ -2,7 +2,7 @@ using Cohort.Integration.Tests.Infrastructure;
 
 namespace Cohort.Integration.Tests;
 
-/// <summary>`cohort run wait` (and `run submit --wait`) ride out a server restart: the run resumes, and so does the wait.</summary>
+/// <summary>`cohort run wait` (and `run submit --wait`) ride out a server restart: the run resumes, and so does the wait; interrupted, only the wait stops.</summary>
 public sealed class RunWaitRestartTests
 {
     [Fact]
@@ -35,5 +35,21 @@ public sealed class RunWaitRestartTests
             if (node is not null) await node.DisposeAsync();
             await server.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task Run_wait_interrupted_says_the_run_goes_on_and_the_run_does()
+    {
+        await using var server = await ServerProcess.StartAsync();
+        // No node is connected: the run waits for one, and so does the wait.
+        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "waiting", default, skipPreflight: true);
+        await using var wait = CliProcess.Start(["run", "wait", run.Id, "--server", server.Address.ToString(), "--ca", server.CaFile, "--token", server.AdminToken]);
+        await wait.WaitForOutputAsync("waiting for nodes", TimeSpan.FromSeconds(30));
+
+        using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", wait.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await term.WaitForExitAsync();
+        Assert.Equal(130, await wait.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains($"stopped waiting; run {run.Id} goes on on the server", wait.Output);
+        Assert.DoesNotContain("cohort: cancelled", wait.Output);
+        Assert.Equal("running", (await server.Control.GetAsync(run.Id, default)).Run.Status);
     }
 }

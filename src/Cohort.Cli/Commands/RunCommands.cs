@@ -178,8 +178,24 @@ internal static class RunCommands
     /// <summary>How long a wait rides out a server it cannot reach (a restart, an outage) before it gives up.</summary>
     private static readonly TimeSpan UnreachableWait = TimeSpan.FromMinutes(2);
 
-    /// <summary>Polls a run until it ends, printing each round as it completes; 0 when it finished.</summary>
+    /// <summary>
+    /// Polls a run until it ends, printing each round as it completes; 0 when it finished. Interrupted (Ctrl+C), it says
+    /// that only the waiting stopped, not the run, and exits 130.
+    /// </summary>
     public static async Task<int> WaitAsync(ControlClient client, string id, bool json, CancellationToken ct)
+    {
+        try
+        {
+            return await FollowAsync(client, id, json, ct);
+        }
+        catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or CliException)
+        {
+            Console.Error.WriteLine($"cohort: stopped waiting; run {id} goes on on the server (cohort run stop {id} stops it, cohort run wait {id} follows it again)");
+            return 130;
+        }
+    }
+
+    private static async Task<int> FollowAsync(ControlClient client, string id, bool json, CancellationToken ct)
     {
         int printed = 0;
         string waiting = "";

@@ -35,6 +35,13 @@ public sealed class PlanCheckCliTests
             Assert.False(json.RootElement.GetProperty("ok").GetBoolean());
             Assert.Equal([4L, 6L], json.RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("line").GetInt64()));
 
+            // The app checks its settings too, without data: a misspelt setting is found here, not by each node at submit.
+            string misspelt = Path.Combine(dir, "misspelt.yaml");
+            await File.WriteAllTextAsync(misspelt, "name: m\napp:\n  name: tabular\n  settings:\n    label: num\n    standardise: true\nstrategy: { name: fedavg }\n");
+            (code, output) = await CliProcess.RunAsync(["plan", "check", misspelt]);
+            Assert.Equal(1, code);
+            Assert.Contains($"{misspelt}:6:5: app.settings: app setting 'standardise' is not known (did you mean 'standardize'?)", output, StringComparison.Ordinal);
+
             // simulate and a server's submit name every problem too, each on a line of its own.
             (code, output) = await CliProcess.RunAsync(["simulate", bad]);
             Assert.Equal(1, code);

@@ -45,6 +45,9 @@ internal static class PlanCommand
         {
             yaml = overrides.Apply(yaml, Path.GetFileName(path));
             parsed = PlanParser.Parse(yaml, path, strategies);
+            // A built-in app (or a plugin's) that checks its settings does so here too, without data: a misspelt setting
+            // is found now rather than by every node's preflight at submit.
+            if (PlanAppSettings.Problems(path, yaml, parsed, apps) is { Count: > 0 } appProblems) throw PlanException.Of(appProblems);
         }
         catch (PlanException e)
         {

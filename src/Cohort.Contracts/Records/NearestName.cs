@@ -4,7 +4,10 @@ namespace Cohort.Records;
 internal static class NearestName
 {
     /// <summary>" (did you mean 'x'?)" for the known name nearest to <paramref name="name"/>, when one is close; else empty.</summary>
-    public static string Hint(string name, IEnumerable<string> known)
+    public static string Hint(string name, IEnumerable<string> known) => Nearest(name, known) is { } best ? $" (did you mean '{best}'?)" : "";
+
+    /// <summary>The known name nearest to <paramref name="name"/> when one is close (a slip of a few keys), else null.</summary>
+    public static string? Nearest(string name, IEnumerable<string> known)
     {
         string? best = null;
         int bestDistance = int.MaxValue;
@@ -14,11 +17,15 @@ internal static class NearestName
             if (d < bestDistance) (best, bestDistance) = (k, d);
         }
         // Close means a slip of a few keys, not a different word.
-        return best is not null && bestDistance <= Math.Max(1, Math.Min(3, name.Length / 3)) ? $" (did you mean '{best}'?)" : "";
+        return best is not null && bestDistance <= Math.Max(1, Math.Min(3, name.Length / 3)) ? best : null;
     }
 
+    // Edits between two names, case aside: insertions, deletions, substitutions and swaps of two neighbouring letters
+    // ("lable" is one slip from "label"), each counting one.
     private static int Distance(string a, string b)
     {
+        // Three rows of the edit table: the one before the previous is what a swap looks back to.
+        var before = new int[b.Length + 1];
         var previous = new int[b.Length + 1];
         var current = new int[b.Length + 1];
         for (int j = 0; j <= b.Length; j++) previous[j] = j;
@@ -27,11 +34,15 @@ internal static class NearestName
             current[0] = i;
             for (int j = 1; j <= b.Length; j++)
             {
-                int cost = char.ToLowerInvariant(a[i - 1]) == char.ToLowerInvariant(b[j - 1]) ? 0 : 1;
+                int cost = Same(a[i - 1], b[j - 1]) ? 0 : 1;
                 current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + cost);
+                if (i > 1 && j > 1 && Same(a[i - 1], b[j - 2]) && Same(a[i - 2], b[j - 1]))
+                    current[j] = Math.Min(current[j], before[j - 2] + 1);
             }
-            (previous, current) = (current, previous);
+            (before, previous, current) = (previous, current, before);
         }
         return previous[b.Length];
     }
+
+    private static bool Same(char x, char y) => char.ToLowerInvariant(x) == char.ToLowerInvariant(y);
 }

@@ -88,6 +88,14 @@ public sealed class TabularValidationTests : IDisposable
     }
 
     [Fact]
+    public void A_misspelt_required_setting_is_named_beside_the_missing_one()
+    {
+        // Two letters swapped is one slip.
+        Assert.Equal(["app setting 'label' is missing (required: the label column); is 'lable' a misspelling of it?"], Validate(null, ("lable", "fraud")));
+        Assert.Equal(["app setting 'standardise' is not known (did you mean 'standardize'?)"], Validate(null, ("label", "fraud"), ("standardise", "true")));
+    }
+
+    [Fact]
     public void The_schema_hash_depends_on_column_names_and_inferred_types_only()
     {
         var factory = new TabularAppFactory();

@@ -1,0 +1,43 @@
+using Cohort.Apps;
+using Cohort.Plans;
+using Cohort.Records;
+using YamlDotNet.RepresentationModel;
+
+namespace Cohort.Cli.Commands;
+
+/// <summary>
+/// What a plan's app says of its settings with no data to read (unknown or misspelt settings, values out of range), for
+/// <c>cohort plan check</c>: each problem placed at the setting it names in the plan file, else at <c>app.settings</c>.
+/// </summary>
+internal static class PlanAppSettings
+{
+    /// <summary>The app's problems with the plan's settings; none when the app is unknown here or does not check its settings.</summary>
+    public static IReadOnlyList<PlanException> Problems(string path, string yaml, Plan plan, Plugins.AppCatalog apps)
+    {
+        if (apps.Find(plan.App.Name) is not IValidatingClientApp validating) return [];
+        var problems = validating.Validate(new ClientAppContext("plan-check", "plan-check", plan.App.Settings, Config.Empty));
+        if (problems.Count == 0) return [];
+        var root = PlanYamlLoader.LoadRoot(yaml, path);
+        YamlNode at = root;
+        if (Child(root, "app") is { } app) at = Child(app, "settings") ?? app;
+        return [.. problems.Select(problem =>
+        {
+            var node = Setting(at, problem) ?? at;
+            return new PlanException(path, node.Start.Line, node.Start.Column, $"app.settings: {problem}");
+        })];
+    }
+
+    private static YamlNode? Child(YamlNode node, string key) =>
+        node is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child : null;
+
+    // The key of the first setting the problem quotes ("app setting 'lable' is not known"), when the plan has it.
+    private static YamlNode? Setting(YamlNode settings, string problem)
+    {
+        if (settings is not YamlMappingNode map) return null;
+        int open = problem.IndexOf('\'', StringComparison.Ordinal);
+        int close = open < 0 ? -1 : problem.IndexOf('\'', open + 1);
+        if (close < 0) return null;
+        string name = problem[(open + 1)..close].Split('.')[0];
+        return map.Children.Keys.FirstOrDefault(k => k is YamlScalarNode s && s.Value == name);
+    }
+}

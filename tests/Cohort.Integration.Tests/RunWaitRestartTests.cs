@@ -51,5 +51,13 @@ public sealed class RunWaitRestartTests
         Assert.Contains($"stopped waiting; run {run.Id} goes on on the server", wait.Output);
         Assert.DoesNotContain("cohort: cancelled", wait.Output);
         Assert.Equal("running", (await server.Control.GetAsync(run.Id, default)).Run.Status);
+        // The server's plain log lines carry the run's id, not ASP.NET Core's trace ids and request scope (a node's
+        // registration is logged within its call).
+        await using var node = server.StartNode("a", await server.Control.CreateNodeTokenAsync("a", default), "empty");
+        await server.WaitForRunAsync(run.Id);
+        Assert.Contains($"RunId={run.Id}", server.Process.Output, StringComparison.Ordinal);
+        Assert.Contains("Node a registered", server.Process.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("SpanId:", server.Process.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("RequestPath:", server.Process.Output, StringComparison.Ordinal);
     }
 }

@@ -180,7 +180,14 @@ public sealed class CohortServerHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         // Scopes carry the run, round and node ids: fields in JSON lines, a "=>" prefix in plain lines.
         if (options.JsonLogs) builder.Logging.AddJsonConsole(o => { o.IncludeScopes = true; o.TimestampFormat = "O"; o.UseUtcTimestamp = true; });
-        else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; o.IncludeScopes = true; });
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; o.IncludeScopes = true; });
+            // A plain line keeps Cohort's ids, not the trace ids and request scope ASP.NET Core adds to every line
+            // (JSON lines keep them, as fields a log store can correlate).
+            builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.None);
+            builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        }
         builder.Logging.SetMinimumLevel(logLevel);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);

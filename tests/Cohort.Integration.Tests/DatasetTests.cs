@@ -233,20 +233,23 @@ public sealed class DatasetTests
                 nodes.Add(CliProcess.StartNode(server, bank, await server.Control.CreateNodeTokenAsync(bank, default), "tabular", "--data", $"fraud={BankData(bank)}"));
             await server.WaitForNodesAsync(2, processes: nodes);
 
-            // No node holds 'claims': nothing to check at submit, and the run waits for a node that has it. Before round 1 the
+            // No node holds 'claims': nothing to check at submit but a note saying so, and the run waits for a node that has it. Before round 1 the
             // run waits for min_available nodes holding the data set, and names the nodes without it and what they hold.
-            await WaitsSayingAsync("claims", "waiting for nodes: 0 of min_available 2 connected run app 'tabular' and hold dataset 'claims'; 2 connected run app 'tabular' without dataset 'claims' (bank_a, bank_b), holding 'fraud'");
-            // A slip of the keys gets the name they hold.
-            await WaitsSayingAsync("frauds", "without dataset 'frauds' (bank_a, bank_b), holding 'fraud' (did you mean 'fraud'?)");
+            await WaitsSayingAsync("claims", "waiting for nodes: 0 of min_available 2 connected run app 'tabular' and hold dataset 'claims'; 2 connected run app 'tabular' without dataset 'claims' (bank_a, bank_b), holding 'fraud'",
+                "no connected node of app 'tabular' holds data set 'claims'; they hold 'fraud': the run waits for a node holding it");
+            // A slip of the keys gets the name they hold, at submit and in the wait.
+            await WaitsSayingAsync("frauds", "without dataset 'frauds' (bank_a, bank_b), holding 'fraud' (did you mean 'fraud'?)",
+                "no connected node of app 'tabular' holds data set 'frauds' (did you mean 'fraud'?); they hold 'fraud': the run waits for a node holding it");
         }
         finally
         {
             foreach (var n in nodes) await n.DisposeAsync();
         }
 
-        async Task WaitsSayingAsync(string dataset, string reason)
+        async Task WaitsSayingAsync(string dataset, string reason, string submitNote)
         {
             var run = await server.Control.SubmitAsync(FraudPlan(dataset, nodes: 2), dataset, default);
+            Assert.Equal(submitNote, Assert.Single(run.PreflightNotes));
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
             while (!(await server.Control.GetAsync(run.Id, default)).Events.Any(e => e.Contains(reason, StringComparison.Ordinal)))
             {

@@ -112,9 +112,21 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
     {
         var apps = registry.All.Where(n => n.Online && n.App.Length > 0).Select(n => n.App)
             .Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToArray();
-        if (apps.Length == 0 || apps.Contains(plan.App.Name, StringComparer.OrdinalIgnoreCase)) return [];
+        if (apps.Length == 0) return [];
+        if (apps.Contains(plan.App.Name, StringComparer.OrdinalIgnoreCase)) return OtherDatasetsOnly(plan);
         return [$"no connected node runs app '{plan.App.Name}'{NearestName.Hint(plan.App.Name, apps)}; the connected nodes run " +
             $"{string.Join(", ", apps.Select(a => $"'{a}'"))}: the run waits for nodes of its app"];
+    }
+
+    // Nodes of the plan's app are connected but none holds its data set: a misspelt name shows at submit, not only in the wait.
+    private IReadOnlyList<string> OtherDatasetsOnly(Plan plan)
+    {
+        if (plan.Dataset is not { } dataset) return [];
+        var held = registry.All.Where(n => n.Online && string.Equals(n.App, plan.App.Name, StringComparison.OrdinalIgnoreCase))
+            .SelectMany(n => n.Datasets.Select(d => d.Name)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        if (held.Length == 0) return [];
+        return [$"no connected node of app '{plan.App.Name}' holds data set '{dataset}'{NearestName.Hint(dataset, held)}; they hold " +
+            $"{string.Join(", ", held.Select(d => $"'{d}'"))}: the run waits for a node holding it"];
     }
 
     /// <summary>

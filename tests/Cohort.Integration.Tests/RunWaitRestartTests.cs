@@ -42,9 +42,13 @@ public sealed class RunWaitRestartTests
     {
         await using var server = await ServerProcess.StartAsync();
         // No node is connected: the run waits for one, and so does the wait.
-        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "waiting", default, skipPreflight: true);
+        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1), "idle", default, skipPreflight: true);
         await using var wait = CliProcess.Start(["run", "wait", run.Id, "--server", server.Address.ToString(), "--ca", server.CaFile, "--token", server.AdminToken]);
         await wait.WaitForOutputAsync("waiting for nodes", TimeSpan.FromSeconds(30));
+        // run list says why it waits too.
+        var (code, list) = await CliProcess.RunAsync(["run", "list", "--server", server.Address.ToString(), "--ca", server.CaFile, "--token", server.AdminToken]);
+        Assert.True(code == 0, list);
+        Assert.Contains("waiting", list, StringComparison.Ordinal);
 
         using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", wait.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await term.WaitForExitAsync();
         Assert.Equal(130, await wait.WaitForExitAsync(TimeSpan.FromSeconds(30)));

@@ -81,9 +81,13 @@ internal static class RunCommands
                 Console.WriteLine(RunReport.ToJson(reply));
                 return 0;
             }
-            var table = new Table().AddColumns("id", "name", "strategy", "status", "rounds", "created", "error");
+            // A failed run's error, or why a running one waits (its counts; run show and run wait give the whole reason).
+            var table = new Table().AddColumns("id", "name", "strategy", "status", "rounds", "created", "error or wait");
             foreach (var r in runs)
-                table.AddRow(Markup.Escape(r.Id), Markup.Escape(r.Name), r.Strategy, r.Status, $"{r.RoundsDone}/{r.RoundsPlanned}", r.CreatedAt.Length >= 19 ? r.CreatedAt[..19] : r.CreatedAt, Markup.Escape(r.Error));
+            {
+                string note = r.Error.Length > 0 ? r.Error : r.WaitingReason.Split(';')[0];
+                table.AddRow(Markup.Escape(r.Id), Markup.Escape(r.Name), r.Strategy, r.Status, $"{r.RoundsDone}/{r.RoundsPlanned}", r.CreatedAt.Length >= 19 ? r.CreatedAt[..19] : r.CreatedAt, Markup.Escape(note));
+            }
             AnsiConsole.Write(table);
             return 0;
         });

@@ -29,7 +29,7 @@ internal static class DemoCommand
         var rounds = new Option<int?>("--rounds") { Description = "Override the plan's number of rounds" };
         var strategy = new Option<string?>("--strategy") { Description = "Override the plan's strategy" };
         var summary = new Option<string?>("--summary") { Description = "Write a JSON summary to this file" };
-        var outDir = new Option<string>("--out-dir") { Description = "Folder for the server state, node logs and the model; emptied first, and refused when it holds files no demo wrote", DefaultValueFactory = _ => ".cohort/demo" };
+        var outDir = new Option<string?>("--out-dir") { Description = "Folder for the server state, node logs and the model; emptied first, and refused when it holds files no demo wrote [default: .cohort/demo/NAME, so each demo keeps its last model]" };
         var command = new Command("demo", "Run a demo federation end to end: embedded server, one node process per site, real gRPC with TLS")
         {
             name, rounds, strategy, summary, outDir,
@@ -39,7 +39,7 @@ internal static class DemoCommand
             string demoName = pr.GetValue(name)!;
             var demo = DemoSpec.All.FirstOrDefault(d => d.Name == demoName)
                 ?? throw new CliException($"unknown demo '{demoName}' (allowed: {string.Join(", ", DemoSpec.All.Select(d => d.Name))})");
-            return await RunAsync(demo, pr.GetValue(rounds), pr.GetValue(strategy), pr.GetValue(summary), Path.GetFullPath(pr.GetValue(outDir)!), ct);
+            return await RunAsync(demo, pr.GetValue(rounds), pr.GetValue(strategy), pr.GetValue(summary), Path.GetFullPath(pr.GetValue(outDir) ?? Path.Combine(".cohort", "demo", demo.Name)), ct);
         });
         return command;
     }

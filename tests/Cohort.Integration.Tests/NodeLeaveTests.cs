@@ -35,6 +35,10 @@ public sealed class NodeLeaveTests
             using (var term = Process.Start("kill", ["-TERM", nodes[1].Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await term.WaitForExitAsync();
             // Within seconds of the signal, where the node timeout would take a minute.
             await WaitUntilStatusAsync(server, "leaves", "offline", TimeSpan.FromSeconds(5));
+            // cohort nodes shows no task count for a node that is gone.
+            var (code, listed) = await CliProcess.RunAsync(["nodes", "--data-dir", server.DataDir], environment: new Dictionary<string, string> { ["COHORT_SERVER"] = "" });
+            Assert.True(code == 0, listed);
+            Assert.Matches(new System.Text.RegularExpressions.Regex(@"(?m)^leaves\s+offline\s+empty\s+-\s"), listed);
             var detail = await server.WaitForRunAsync(run.Id, TimeSpan.FromSeconds(10));
             await nodes[1].WaitForExitAsync(TimeSpan.FromSeconds(10));
 

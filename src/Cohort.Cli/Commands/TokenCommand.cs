@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Cohort.Cli.Control;
+using Cohort.Engine.State;
 
 namespace Cohort.Cli.Commands;
 
@@ -76,7 +77,7 @@ internal static class TokenCommand
                 foreach (var n in nodes)
                 {
                     string datasets = n.Datasets.Count == 0 ? "" : "  data sets: " + string.Join(", ", n.Datasets.Select(d => $"{d.Name} (schema {Apps.DatasetSchema.Short(d.SchemaHash)}{(d.Columns > 0 ? $", {d.Columns} columns" : "")})"));
-                    Console.WriteLine($"{n.Name,-16} {n.Status,-16} {n.App,-10} {(n.Capacity > 0 ? $"{n.Tasks}/{n.Capacity}" : "-"),-6} {n.LastHeartbeat,-34} {n.Address}{datasets}");
+                    Console.WriteLine($"{n.Name,-16} {n.Status,-16} {n.App,-10} {(n.Capacity > 0 && n.TypedStatus() != NodeStatus.Offline ? $"{n.Tasks}/{n.Capacity}" : "-"),-6} {n.LastHeartbeat,-34} {n.Address}{datasets}");
                 }
             }
             return 0;

@@ -92,9 +92,16 @@ internal sealed class YamlSection
     /// <summary>An error at <paramref name="node"/>'s position.</summary>
     public PlanException Error(YamlNode node, string problem) => Error(Source, node, problem);
 
-    /// <summary>"missing required key" error at this section's position.</summary>
-    public PlanException Missing(string key, string? why = null) =>
-        Error(Node, $"missing required key '{key}' in {Where}{(why is null ? "" : $" ({why})")}");
+    /// <summary>"missing required key" error at this section's position, naming a key of the section that looks like a slip for it.</summary>
+    public PlanException Missing(string key, string? why = null)
+    {
+        // A misspelt key reads as missing (and is reported as unknown): name it here too, so the two problems read as one slip.
+        var strays = Present && Node is YamlMappingNode map
+            ? map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "").Where(k => !_entries.ContainsKey(k))
+            : [];
+        string? slip = NearestName.Nearest(key, strays);
+        return Error(Node, $"missing required key '{key}' in {Where}{(why is null ? "" : $" ({why})")}{(slip is null ? "" : $"; is '{slip}' a misspelling of it?")}");
+    }
 
     /// <summary>The full dotted name of a key of this section.</summary>
     public string NameOf(string key) => Path.Length == 0 ? key : $"{Path}.{key}";

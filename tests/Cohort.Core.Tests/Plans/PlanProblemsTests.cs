@@ -111,6 +111,16 @@ public sealed class PlanProblemsTests
     }
 
     [Fact]
+    public void A_misspelt_required_key_is_named_in_the_missing_key_problem_too()
+    {
+        var e = Assert.Throws<PlanException>(() => PlanParser.Parse("nmae: t\napp: { name: tabular }\nstrategy: { nmae: fedavg }\n", Source, StrategyRegistry.CreateDefault()));
+
+        Assert.Single(e.Errors, x => x.Problem == "missing required key 'name' in plan; is 'nmae' a misspelling of it?");
+        Assert.Single(e.Errors, x => x.Problem.StartsWith("missing required key 'name' in strategy", StringComparison.Ordinal) && x.Problem.EndsWith("; is 'nmae' a misspelling of it?", StringComparison.Ordinal));
+        Assert.Single(e.Errors, x => x.Problem.StartsWith("unknown key 'nmae' in plan", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Checks_across_sections_wait_until_every_section_reads()
     {
         // krum cannot run asynchronously, but with an unknown key elsewhere only that key is reported, not a combination of half-read values.

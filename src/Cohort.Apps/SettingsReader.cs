@@ -22,12 +22,8 @@ internal sealed class SettingsReader(Config config, string what)
     public string RequiredString(string key, string meaning)
     {
         _known.Add(key);
-        if (!config.TryGetValue(key, out var v))
-        {
-            // A misspelt required key reads as missing: name the setting that was likely meant for it.
-            string? slip = NearestName.Nearest(key, config.Keys.Where(k => !_known.Contains(k)));
-            throw Error(key, $"is missing (required: {meaning}){(slip is null ? "" : $"; is '{slip}' a misspelling of it?")}");
-        }
+        // A misspelt required key reads as missing: name the setting that was likely meant for it.
+        if (!config.TryGetValue(key, out var v)) throw Error(key, $"is missing (required: {meaning}){NearestName.Slip(key, config.Keys.Where(k => !_known.Contains(k)))}");
         string s = v.ToString().Trim();
         if (s.Length == 0) throw Error(key, $"is empty (required: {meaning})");
         return s;

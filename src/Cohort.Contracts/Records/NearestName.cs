@@ -6,6 +6,12 @@ internal static class NearestName
     /// <summary>" (did you mean 'x'?)" for the known name nearest to <paramref name="name"/>, when one is close; else empty.</summary>
     public static string Hint(string name, IEnumerable<string> known) => Nearest(name, known) is { } best ? $" (did you mean '{best}'?)" : "";
 
+    /// <summary>
+    /// "; is 'x' a misspelling of it?" for the name in <paramref name="strays"/> (given but not known) nearest to the
+    /// required <paramref name="missing"/> one, when one is close; else empty.
+    /// </summary>
+    public static string Slip(string missing, IEnumerable<string> strays) => Nearest(missing, strays) is { } slip ? $"; is '{slip}' a misspelling of it?" : "";
+
     /// <summary>The known name nearest to <paramref name="name"/> when one is close (a slip of a few keys), else null.</summary>
     public static string? Nearest(string name, IEnumerable<string> known)
     {

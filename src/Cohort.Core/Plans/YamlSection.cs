@@ -99,8 +99,7 @@ internal sealed class YamlSection
         var strays = Present && Node is YamlMappingNode map
             ? map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "").Where(k => !_entries.ContainsKey(k))
             : [];
-        string? slip = NearestName.Nearest(key, strays);
-        return Error(Node, $"missing required key '{key}' in {Where}{(why is null ? "" : $" ({why})")}{(slip is null ? "" : $"; is '{slip}' a misspelling of it?")}");
+        return Error(Node, $"missing required key '{key}' in {Where}{(why is null ? "" : $" ({why})")}{NearestName.Slip(key, strays)}");
     }
 
     /// <summary>The full dotted name of a key of this section.</summary>

@@ -73,6 +73,12 @@ public sealed record Selection(int MinAvailable = 1, int MinFit = 1, int MinEval
     /// </summary>
     public int? AcceptFirst { get; init; }
 
+    /// <summary>
+    /// The eligible nodes a round waits for before it starts, and the plan setting that asks for them: <c>min_fit</c> when it
+    /// is above <c>min_available</c> (a round samples at least that many; with fewer it could only fail), else <c>min_available</c>.
+    /// </summary>
+    internal (int Nodes, string Setting) RoundStart => MinFit > MinAvailable ? (MinFit, "min_fit") : (MinAvailable, "min_available");
+
     /// <summary>The nodes of <paramref name="available"/> this selection allows, in their order.</summary>
     public IReadOnlyList<string> Allowed(IReadOnlyList<string> available) =>
         Nodes.Count == 0 ? available : available.Where(Nodes.Contains).ToArray();

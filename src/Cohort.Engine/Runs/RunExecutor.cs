@@ -644,11 +644,10 @@ internal sealed class RunExecutor(
     /// </summary>
     private async Task WaitForNodesAsync(string runId, Plan plan, int round, CancellationToken ct, int minimum = 0, RetryWait? retry = null)
     {
-        // A round (and each retry) samples at least min_fit nodes; with fewer connected it could only fail.
-        if (round > 0) minimum = Math.Max(minimum, plan.Selection.MinFit);
-        int wanted = Math.Max(plan.Selection.MinAvailable, minimum);
-        // Quote the plan's own setting whenever it is what the run waits for.
-        string wantedName = wanted == plan.Selection.MinAvailable ? "min_available" : round > 0 && wanted == plan.Selection.MinFit ? "min_fit" : "needed";
+        // A round (and each retry) waits for what it will sample; before round 1, for min_available. The plan's own
+        // setting is quoted whenever it is what the run waits for.
+        var (wanted, wantedName) = round > 0 ? plan.Selection.RoundStart : (plan.Selection.MinAvailable, "min_available");
+        if (minimum > wanted) (wanted, wantedName) = (minimum, "needed");
         if (Available(runId, plan).Count >= wanted) return;
         string stage = round == 0 ? "before round 1" : retry is null ? $"round {round}" : $"round {round}, retry {retry.Retry} of {retry.Retries}";
         var started = DateTimeOffset.UtcNow;

@@ -72,9 +72,8 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
         if (refusals.Length > 0)
         {
             int accepting = tasks.Length - refusals.Length;
-            // A round waits for min_fit nodes when that is more than min_available (RunExecutor).
-            int wanted = Math.Max(plan.Selection.MinAvailable, plan.Selection.MinFit);
-            string wantedName = wanted == plan.Selection.MinAvailable ? "min_available" : "min_fit";
+            // As many as a round waits for.
+            var (wanted, wantedName) = plan.Selection.RoundStart;
             if (accepting < wanted && tasks.Length >= wanted)
             {
                 // Enough nodes are here, and the refusals alone leave too few: a site refuses every task of the run, so the run

@@ -59,7 +59,7 @@ public static class PlanParser
         ArgumentNullException.ThrowIfNull(strategies);
 
         var problems = new PlanProblems();
-        var top = YamlSection.Read(source, "", PlanYamlLoader.LoadRoot(yaml, source), TopKeys, problems: problems);
+        var top = YamlSection.Read(source, "", PlanYamlLoader.LoadRoot(yaml, source, problems), TopKeys, problems: problems);
         // Each read below is in the order the parser always used, so the first problem recorded is the one it used to stop at.
         string name = problems.Read(() => top.RequiredString("name"), "");
         int rounds = problems.Read(() => top.Int("rounds", 1), null) ?? 1;

@@ -15,29 +15,43 @@ internal static class PlanYamlLoader
     /// <summary>The most values (keys, items, scalars) a plan or site policy may hold once its aliases are expanded.</summary>
     public const int MaxValues = 100_000;
 
-    /// <summary>The plan's single document, which must be a mapping.</summary>
+    /// <summary>The plan's single document, which must be a mapping; a repeated key is an error (all of them are named).</summary>
     public static YamlMappingNode LoadRoot(string yaml, string source) =>
         LoadRoot(yaml, source, "plan", "at least name, app and strategy");
 
+    /// <summary>
+    /// The plan's single document, which must be a mapping. A repeated key is recorded in <paramref name="problems"/>
+    /// and left out (the first one given stays), so the rest of the plan is still read.
+    /// </summary>
+    public static YamlMappingNode LoadRoot(string yaml, string source, PlanProblems problems)
+    {
+        var (_, root, duplicates) = Load(yaml, source, "plan", "at least name, app and strategy");
+        foreach (var d in duplicates) problems.Add(d);
+        return root;
+    }
+
     /// <summary>The single document of a YAML file of kind <paramref name="what"/> ("plan", "site policy"), which must be a mapping.</summary>
-    public static YamlMappingNode LoadRoot(string yaml, string source, string what, string emptyHint) => Load(yaml, source, what, emptyHint).Root;
+    public static YamlMappingNode LoadRoot(string yaml, string source, string what, string emptyHint) => NoDuplicates(Load(yaml, source, what, emptyHint)).Root;
 
     /// <summary>The whole stream of a plan's text (to edit and save again) and its root mapping, checked as <see cref="LoadRoot(string, string)"/> does.</summary>
-    public static (YamlStream Stream, YamlMappingNode Root) Load(string yaml, string source) => Load(yaml, source, "plan", "at least name, app and strategy");
+    public static (YamlStream Stream, YamlMappingNode Root) Load(string yaml, string source) => NoDuplicates(Load(yaml, source, "plan", "at least name, app and strategy"));
 
-    private static (YamlStream Stream, YamlMappingNode Root) Load(string yaml, string source, string what, string emptyHint)
+    private static (YamlStream Stream, YamlMappingNode Root) NoDuplicates((YamlStream Stream, YamlMappingNode Root, IReadOnlyList<PlanException> Duplicates) loaded) =>
+        loaded.Duplicates.Count > 0 ? throw PlanException.Of(loaded.Duplicates) : (loaded.Stream, loaded.Root);
+
+    private static (YamlStream Stream, YamlMappingNode Root, IReadOnlyList<PlanException> Duplicates) Load(string yaml, string source, string what, string emptyHint)
     {
         var stream = new YamlStream();
+        var filter = new DuplicateKeyFilter(new Parser(new StringReader(yaml)), source, what);
         try
         {
             CheckSize(yaml, source, what);
-            stream.Load(new StringReader(yaml));
+            stream.Load(filter);
         }
         catch (YamlException e) when (e.Message.StartsWith(DuplicateKeyMessage, StringComparison.Ordinal))
         {
-            string key = e.Message[DuplicateKeyMessage.Length..];
-            string where = MappingPathOfKeyAt(yaml, e.Start) is { } path ? (path.Length == 0 ? what : path) : "a mapping";
-            throw new PlanException(source, e.Start.Line, e.Start.Column, $"duplicate key '{key}' in {where}");
+            // Keys the filter tells apart (by their text) that YamlDotNet's tree holds equal.
+            throw new PlanException(source, e.Start.Line, e.Start.Column, $"duplicate key '{e.Message[DuplicateKeyMessage.Length..]}'");
         }
         catch (YamlException e)
         {
@@ -61,7 +75,7 @@ internal static class PlanYamlLoader
         var root = stream.Documents[0].RootNode;
         if (root is not YamlMappingNode map)
             throw new PlanException(source, root.Start.Line, root.Start.Column, $"{what}: expected a mapping of {what} keys, got {YamlScalars.Describe(root)}");
-        return (stream, map);
+        return (stream, map, filter.Duplicates);
     }
 
     /// <summary>
@@ -125,45 +139,6 @@ internal static class PlanYamlLoader
         public int LevelsBelow { get; set; }
     }
 
-    /// <summary>The dotted path of the mapping whose key starts at <paramref name="at"/> ("" for the top level), or null.</summary>
-    private static string? MappingPathOfKeyAt(string yaml, Mark at)
-    {
-        var frames = new List<Frame>();
-        var parser = new Parser(new StringReader(yaml));
-        try
-        {
-            while (parser.MoveNext())
-            {
-                switch (parser.Current)
-                {
-                    case MappingStart:
-                        frames.Add(new Frame(ChildPath(frames), IsMapping: true));
-                        break;
-                    case SequenceStart:
-                        frames.Add(new Frame(ChildPath(frames), IsMapping: false));
-                        break;
-                    case MappingEnd or SequenceEnd:
-                        frames.RemoveAt(frames.Count - 1);
-                        ValueDone(frames);
-                        break;
-                    case Scalar s when frames.Count > 0 && frames[^1] is { IsMapping: true, ExpectKey: true } f:
-                        if (s.Start.Line == at.Line && s.Start.Column == at.Column) return f.Path;
-                        f.Key = s.Value;
-                        f.ExpectKey = false;
-                        break;
-                    case Scalar or AnchorAlias:
-                        ValueDone(frames);
-                        break;
-                }
-            }
-        }
-        catch (Exception e) when (e is YamlException or InvalidOperationException)
-        {
-            // Only a diagnostic: fall back to a message without the path.
-        }
-        return null;
-    }
-
     /// <summary>The innermost '[' or '{' still open where the parser gives up, or null.</summary>
     private static (Mark Mark, char Opener)? UnclosedFlowCollection(string yaml)
     {
@@ -193,28 +168,5 @@ internal static class PlanYamlLoader
                 if (flow) return (mark, opener);
         }
         return null;
-    }
-
-    private static string ChildPath(List<Frame> frames)
-    {
-        if (frames.Count == 0) return "";
-        var parent = frames[^1];
-        if (!parent.IsMapping) return $"{parent.Path}[{parent.Index}]";
-        return parent.Path.Length == 0 ? parent.Key ?? "" : $"{parent.Path}.{parent.Key}";
-    }
-
-    private static void ValueDone(List<Frame> frames)
-    {
-        if (frames.Count == 0) return;
-        var f = frames[^1];
-        if (f.IsMapping) f.ExpectKey = !f.ExpectKey;
-        else f.Index++;
-    }
-
-    private sealed record Frame(string Path, bool IsMapping)
-    {
-        public bool ExpectKey { get; set; } = true;
-        public string? Key { get; set; }
-        public int Index { get; set; }
     }
 }

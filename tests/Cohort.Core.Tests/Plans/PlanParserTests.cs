@@ -524,7 +524,7 @@ public sealed class PlanParserTests
         var e = FailsMinimalWith("seed: 1", "name: u");
 
         AssertAt(e, 7, 1);
-        Assert.Equal("duplicate key 'name' in plan", e.Problem);
+        Assert.Equal("duplicate key 'name' in plan, first given at line 1", e.Problem);
     }
 
     [Fact]
@@ -533,7 +533,7 @@ public sealed class PlanParserTests
         var e = FailsMinimalWith("selection:", "  min_fit: 1", "  min_fit: 2");
 
         AssertAt(e, 8, 3);
-        Assert.Equal("duplicate key 'min_fit' in selection", e.Problem);
+        Assert.Equal("duplicate key 'min_fit' in selection, first given at line 7", e.Problem);
     }
 
     [Fact]
@@ -542,7 +542,18 @@ public sealed class PlanParserTests
         var e = Fails(Yaml("name: t", "app:", "  name: tabular", "  settings:", "    categorical:", "      cp: [1]", "      cp: [2]", "strategy: {name: fedavg}"));
 
         AssertAt(e, 7, 7);
-        Assert.Equal("duplicate key 'cp' in app.settings.categorical", e.Problem);
+        Assert.Equal("duplicate key 'cp' in app.settings.categorical, first given at line 6", e.Problem);
+    }
+
+    [Fact]
+    public void A_duplicate_key_does_not_hide_the_plans_other_problems()
+    {
+        var e = Fails(Yaml("name: t", "rounds: 2", "app: {name: tabular}", "strategy: {name: fedavg}", "rounds: [1]", "selection:", "  min_fit: 1", "  min_fit: {a: 1}", "  mn_available: 2"));
+
+        Assert.Equal([5, 8, 9], e.Errors.Select(x => (int)x.Line));
+        Assert.Equal("duplicate key 'rounds' in plan, first given at line 2", e.Errors[0].Problem);
+        Assert.Equal("duplicate key 'min_fit' in selection, first given at line 7", e.Errors[1].Problem);
+        Assert.StartsWith("unknown key 'mn_available' in selection", e.Errors[2].Problem, StringComparison.Ordinal);
     }
 
     [Theory]

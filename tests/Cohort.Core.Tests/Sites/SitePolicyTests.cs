@@ -104,6 +104,7 @@ public sealed class SitePolicyTests
     [InlineData("require_differential_privacy: yes please\n", "site.yaml:1:31: require_differential_privacy: 'yes please' is not allowed (allowed: true, false)")]
     [InlineData("- fedavg\n", "site.yaml:1:1: site policy: expected a mapping of site policy keys")]
     [InlineData("", "site.yaml: the site policy is empty")]
+    [InlineData("max_rounds: 5\nlimits: { batch_size: 8 }\nmax_rounds: 6\n", "site.yaml:3:1: duplicate key 'max_rounds' in site policy, first given at line 1")]
     public void A_bad_policy_file_is_refused_naming_file_line_and_key(string yaml, string message)
     {
         var e = Assert.Throws<SitePolicyException>(() => SitePolicyParser.Parse(yaml, "site.yaml"));

@@ -118,7 +118,7 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
             await Task.Delay(200);
             await page.ReloadAsync();
         }
-        Assert.Equal("waiting for nodes: 2 of min_available 3 connected run app 'tabular' and are named in selection.nodes", await page.TextContentAsync("#waiting-reason"));
+        Assert.Equal("waiting for nodes: 3 needed (min_available), 2 connected with app 'tabular' and named in selection.nodes", await page.TextContentAsync("#waiting-reason"));
         Assert.Equal(RunStatus.Running, (await federation.Store.GetRunAsync(id, CancellationToken.None))!.Status);
 
         await page.ClickAsync("#stop-run");

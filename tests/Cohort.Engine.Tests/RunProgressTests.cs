@@ -24,8 +24,8 @@ public sealed class RunProgressTests
 
     // With min_available below min_fit, a round still waits for min_fit nodes: with fewer it could only fail.
     [Theory]
-    [InlineData(2, "1 of min_available 2")]
-    [InlineData(1, "1 of min_fit 2")]
+    [InlineData(2, "2 needed (min_available), 1 connected")]
+    [InlineData(1, "2 needed (min_fit), 1 connected")]
     public async Task A_waiting_run_publishes_why_and_starts_when_a_node_arrives_without_waiting_out_wait_for_nodes(int minAvailable, string reason)
     {
         var apps = new Dictionary<string, IClientApp>(StringComparer.Ordinal) { ["n01"] = new StepApp(), ["n02"] = new StepApp() };

@@ -65,8 +65,8 @@ public sealed class ConcurrentRunsTests
             // The reason is the server's at once; its event is written behind it, so both are waited for.
             var waiting = await PollAsync(server, stranded.Id, d => d.Run.WaitingReason.Length > 0 && d.Events.Any(e => e.Contains("run.waiting:", StringComparison.Ordinal)));
             Assert.Equal(RunStatus.Running.ToText(), waiting.Run.Status);
-            Assert.Equal("waiting for nodes: 0 of min_available 3 connected run app 'tabular'; 2 connected run other apps ('empty': n1, n2)", waiting.Run.WaitingReason);
-            Assert.Contains(waiting.Events, e => e.Contains("run.waiting: before round 1: waiting for nodes: 0 of min_available 3", StringComparison.Ordinal));
+            Assert.Equal("waiting for nodes: 3 needed (min_available), 0 connected with app 'tabular'; 2 connected with other apps ('empty': n1, n2)", waiting.Run.WaitingReason);
+            Assert.Contains(waiting.Events, e => e.Contains("run.waiting: before round 1: waiting for nodes: 3 needed (min_available), 0 connected", StringComparison.Ordinal));
             Assert.Contains(await server.Control.ListAsync(null, default), x => x.Id == stranded.Id && x.WaitingReason == waiting.Run.WaitingReason);
             Assert.Equal(1, await WaitingGaugeAsync(server));
 
@@ -83,7 +83,7 @@ public sealed class ConcurrentRunsTests
             Assert.Equal("no connected node runs app 'enpty' (did you mean 'empty'?); the connected nodes run 'empty': the run waits for nodes of its app", Assert.Single(misspelt.PreflightNotes));
             var failed = await server.WaitForRunAsync(impatient.Id, Deadline);
             Assert.Equal(RunStatus.Failed.ToText(), failed.Run.Status);
-            Assert.Equal("before round 1: still too few nodes after wait_for_nodes (1s): 0 of min_available 3 connected run app 'tabular'; 2 connected run other apps ('empty': n1, n2)", failed.Run.Error);
+            Assert.Equal("before round 1: still too few nodes after wait_for_nodes (1s): 3 needed (min_available), 0 connected with app 'tabular'; 2 connected with other apps ('empty': n1, n2)", failed.Run.Error);
 
             var stopped = await server.Control.StopAsync(stranded.Id, default);
             Assert.Equal(RunStatus.Stopped.ToText(), stopped.Status);
@@ -157,7 +157,7 @@ public sealed class ConcurrentRunsTests
             // Both nodes are busy for ten minutes, so neither could answer a preflight: these submits skip it.
             var wide = await server.Control.SubmitAsync(EmptyPlan("wide", rounds: 1, minAvailable: 3, wait: "10m"), "wide", default, skipPreflight: true);
             var reason = (await PollAsync(server, wide.Id, d => d.Run.WaitingReason.Contains("busy", StringComparison.Ordinal))).Run.WaitingReason;
-            Assert.Equal($"waiting for nodes: 2 of min_available 3 connected run app 'empty'; 2 busy in run {slow.Id}", reason);
+            Assert.Equal($"waiting for nodes: 3 needed (min_available), 2 connected with app 'empty'; 2 busy in run {slow.Id}", reason);
 
             var queued = await server.Control.SubmitAsync(EmptyPlan("queued", rounds: 1, minAvailable: 2), "queued", default, skipPreflight: true);
             await server.Control.StopAsync(slow.Id, default);

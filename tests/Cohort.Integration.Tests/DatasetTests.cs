@@ -235,10 +235,10 @@ public sealed class DatasetTests
 
             // No node holds 'claims': nothing to check at submit but a note saying so, and the run waits for a node that has it. Before round 1 the
             // run waits for min_available nodes holding the data set, and names the nodes without it and what they hold.
-            await WaitsSayingAsync("claims", "waiting for nodes: 0 of min_available 2 connected run app 'tabular' and hold dataset 'claims'; 2 connected run app 'tabular' without dataset 'claims' (bank_a, bank_b), holding 'fraud'",
+            await WaitsSayingAsync("claims", "waiting for nodes: 2 needed (min_available), 0 connected with app 'tabular' and dataset 'claims'; 2 connected with app 'tabular' but not dataset 'claims' (bank_a, bank_b), holding 'fraud'",
                 "no connected node of app 'tabular' holds data set 'claims'; they hold 'fraud': the run waits for a node holding it");
             // A slip of the keys gets the name they hold, at submit and in the wait.
-            await WaitsSayingAsync("frauds", "without dataset 'frauds' (bank_a, bank_b), holding 'fraud' (did you mean 'fraud'?)",
+            await WaitsSayingAsync("frauds", "but not dataset 'frauds' (bank_a, bank_b), holding 'fraud' (did you mean 'fraud'?)",
                 "no connected node of app 'tabular' holds data set 'frauds' (did you mean 'fraud'?); they hold 'fraud': the run waits for a node holding it");
         }
         finally

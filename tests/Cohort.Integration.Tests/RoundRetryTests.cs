@@ -39,7 +39,7 @@ public sealed class RoundRetryTests
         var run = await server.Control.SubmitAsync(Plan("15s"), "retry-back", default);
         await fleet.DropAsync();
         // The retry is waiting for the lost node: only now does it come back, under the same name.
-        await WaitForEventAsync(server, run.Id, "run.waiting: round 1, retry 1 of 1: waiting for nodes: 2 of min_available 3");
+        await WaitForEventAsync(server, run.Id, "run.waiting: round 1, retry 1 of 1: waiting for nodes: 3 needed (min_available), 2 connected");
         fleet.Restart();
         var detail = await server.WaitForRunAsync(run.Id, TimeSpan.FromSeconds(30));
 
@@ -54,7 +54,7 @@ public sealed class RoundRetryTests
         Assert.Equal("node left", lost.Error);
         Assert.Equal(["a", "a", "b", "b", "c"], first.Nodes.Where(n => n.Ok).Select(n => n.Node).Order(StringComparer.Ordinal));
         Assert.Single(detail.Events, e => e.Contains(" round.retry: round 1, attempt 1: 2 of 3 fit results usable", StringComparison.Ordinal));
-        Assert.Contains(detail.Events, e => e.Contains(" run.nodes_ready: round 1, retry 1 of 1: 3 of min_available 3 nodes connected after waiting", StringComparison.Ordinal));
+        Assert.Contains(detail.Events, e => e.Contains(" run.nodes_ready: round 1, retry 1 of 1: 3 nodes connected, 3 needed (min_available), after waiting", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -69,7 +69,7 @@ public sealed class RoundRetryTests
         var detail = await server.WaitForRunAsync(run.Id, TimeSpan.FromSeconds(30));
 
         Assert.Equal("failed", detail.Run.Status);
-        Assert.StartsWith("round 1: retry 1 of 1 waited 3s (wait_for_nodes) for 3 nodes: 2 of min_available 3 connected run app 'empty'", detail.Run.Error);
+        Assert.StartsWith("round 1: retry 1 of 1 waited 3s (wait_for_nodes) for 3 nodes: 3 needed (min_available), 2 connected with app 'empty'", detail.Run.Error);
         Assert.Contains("; the attempt before failed: 2 of 3 fit results usable, min_fit is 3; failures: c: node left", detail.Run.Error);
         var round = Assert.Single(detail.Rounds);
         Assert.Equal("failed", round.Status);

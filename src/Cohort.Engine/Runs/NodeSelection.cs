@@ -24,8 +24,8 @@ internal static class NodeSelection
     public const string Waiting = "waiting for nodes: ";
 
     /// <summary>
-    /// Why run <paramref name="runId"/> waits, starting with <see cref="Waiting"/>: how many eligible nodes
-    /// are connected against the <paramref name="wanted"/> it needs (named <paramref name="wantedName"/>),
+    /// Why run <paramref name="runId"/> waits, starting with <see cref="Waiting"/>: the <paramref name="wanted"/> nodes it needs (and
+    /// the plan's setting that asks for them, <paramref name="wantedName"/>) against how many eligible ones are connected,
     /// which of them are busy in which other runs (they take this run's tasks in turn), and where the other
     /// nodes are (named in <c>selection.nodes</c> but not connected, or running another app).
     /// </summary>
@@ -40,16 +40,16 @@ internal static class NodeSelection
         var eligibleSet = eligible.ToHashSet(StringComparer.Ordinal);
         var census = pool.Census(plan.App.Name);
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"{eligible.Count} of {wantedName} {wanted} connected run app '{plan.App.Name}'");
-        if (plan.Dataset is not null) sb.Append(CultureInfo.InvariantCulture, $" and hold dataset '{plan.Dataset}'");
-        if (plan.Selection.Nodes.Count > 0) sb.Append(" and are named in selection.nodes");
+        sb.Append(CultureInfo.InvariantCulture, $"{wanted} needed ({wantedName}), {eligible.Count} connected with app '{plan.App.Name}'");
+        if (plan.Dataset is not null) sb.Append(CultureInfo.InvariantCulture, $" and dataset '{plan.Dataset}'");
+        if (plan.Selection.Nodes.Count > 0) sb.Append(" and named in selection.nodes");
         if (plan.Dataset is not null)
         {
             // Nodes with the right app but not the data set: the plan's data set is what they miss.
             var without = plan.Selection.Allowed(pool.Available(plan.App.Name)).Where(n => !eligibleSet.Contains(n)).ToHashSet(StringComparer.Ordinal);
             if (without.Count > 0)
             {
-                sb.Append(CultureInfo.InvariantCulture, $"; {without.Count} connected run app '{plan.App.Name}' without dataset '{plan.Dataset}' ({Names(without)})");
+                sb.Append(CultureInfo.InvariantCulture, $"; {without.Count} connected with app '{plan.App.Name}' but not dataset '{plan.Dataset}' ({Names(without)})");
                 // What they hold instead, so a misspelt name in the plan shows at once.
                 var held = census.Where(n => without.Contains(n.Name)).SelectMany(n => n.Datasets).Distinct(StringComparer.Ordinal).ToArray();
                 if (held.Length > 0) sb.Append(CultureInfo.InvariantCulture, $", holding {Names(held.Select(d => $"'{d}'"))}{Cohort.Records.NearestName.Hint(plan.Dataset, held)}");
@@ -70,7 +70,7 @@ internal static class NodeSelection
             var offline = missing.Except(otherApp).ToArray();
             if (offline.Length > 0) sb.Append(CultureInfo.InvariantCulture, $"; {offline.Length} named in selection.nodes not connected ({Names(offline)})");
             foreach (var g in otherApp.GroupBy(n => known[n].App, StringComparer.OrdinalIgnoreCase).OrderBy(g => g.Key, StringComparer.Ordinal))
-                sb.Append(CultureInfo.InvariantCulture, $"; {g.Count()} named in selection.nodes run app '{g.Key}' ({Names(g)})");
+                sb.Append(CultureInfo.InvariantCulture, $"; {g.Count()} named in selection.nodes connected with app '{g.Key}' ({Names(g)})");
         }
         else
         {
@@ -79,7 +79,7 @@ internal static class NodeSelection
             {
                 var byApp = others.GroupBy(n => n.App, StringComparer.OrdinalIgnoreCase).OrderBy(g => g.Key, StringComparer.Ordinal)
                     .Select(g => $"'{g.Key}': {Names(g.Select(n => n.Name))}");
-                sb.Append(CultureInfo.InvariantCulture, $"; {others.Length} connected run other apps ({string.Join("; ", byApp)})");
+                sb.Append(CultureInfo.InvariantCulture, $"; {others.Length} connected with other apps ({string.Join("; ", byApp)})");
             }
         }
         return sb.ToString();

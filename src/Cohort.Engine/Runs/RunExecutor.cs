@@ -678,7 +678,7 @@ internal sealed class RunExecutor(
         }
         _progress.Publish(new RoundProgress(runId, round, ProgressPhase.Starting, wanted, Available(runId, plan).Count));
         await store.AddEventAsync(runId, "run.nodes_ready",
-            $"{stage}: {Available(runId, plan).Count} of {wantedName} {wanted} nodes connected after waiting {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
+            $"{stage}: {Available(runId, plan).Count} nodes connected, {wanted} needed ({wantedName}), after waiting {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
     }
 
     /// <summary>The longest a resumed run waits for the nodes connected before the restart (less when <c>wait_for_nodes</c> is).</summary>

@@ -653,28 +653,22 @@ internal sealed class RunExecutor(
         var started = DateTimeOffset.UtcNow;
         var deadline = started + plan.WaitForNodes;
         int announced = -1;
-        while (true)
+        bool ready = await UntilPoolAsync(() => Available(runId, plan).Count >= wanted, deadline, async () =>
         {
-            // Taken before counting, so a node that connects in between still wakes the wait below.
-            var changed = pool.AvailabilityChanged;
             int count = Available(runId, plan).Count;
-            if (count >= wanted) break;
-            if (DateTimeOffset.UtcNow >= deadline)
-            {
-                string shortage = NodeSelection.Shortage(runId, plan, pool, wanted, wantedName, Refused(runId)) + RefusalNote(runId);
-                throw new RunFailedException(retry is null
-                    ? $"{stage}: still too few nodes after wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s): {shortage}"
-                    : $"round {round}: retry {retry.Retry} of {retry.Retries} waited {plan.WaitForNodes.TotalSeconds:0.#}s (wait_for_nodes) for {wanted} nodes: {shortage}; the attempt before failed: {retry.EarlierReason}");
-            }
             string reason = NodeSelection.WaitingReason(runId, plan, pool, wanted, wantedName, Refused(runId)) + RefusalNote(runId);
             _progress.Publish(new RoundProgress(runId, round, ProgressPhase.WaitingForNodes, wanted, count) { WaitingReason = reason });
-            if (count != announced)
-            {
-                log.LogInformation("Run {Run} {Stage}: {Reason}", runId, stage, reason);
-                await store.AddEventAsync(runId, "run.waiting", $"{stage}: {reason}", ct);
-                announced = count;
-            }
-            await UntilChangedAsync(changed, deadline, ct);
+            if (count == announced) return;
+            log.LogInformation("Run {Run} {Stage}: {Reason}", runId, stage, reason);
+            await store.AddEventAsync(runId, "run.waiting", $"{stage}: {reason}", ct);
+            announced = count;
+        }, ct);
+        if (!ready)
+        {
+            string shortage = NodeSelection.Shortage(runId, plan, pool, wanted, wantedName, Refused(runId)) + RefusalNote(runId);
+            throw new RunFailedException(retry is null
+                ? $"{stage}: still too few nodes after wait_for_nodes ({plan.WaitForNodes.TotalSeconds:0.#}s): {shortage}"
+                : $"round {round}: retry {retry.Retry} of {retry.Retries} waited {plan.WaitForNodes.TotalSeconds:0.#}s (wait_for_nodes) for {wanted} nodes: {shortage}; the attempt before failed: {retry.EarlierReason}");
         }
         _progress.Publish(new RoundProgress(runId, round, ProgressPhase.Starting, wanted, Available(runId, plan).Count));
         await store.AddEventAsync(runId, "run.nodes_ready",
@@ -704,27 +698,38 @@ internal sealed class RunExecutor(
         await store.AddEventAsync(runId, "run.waiting",
             $"{stage}: waiting up to {wait.TotalSeconds:0.#}s for the {missing.Count} node(s) connected before the restart " +
             $"and not back yet ({string.Join(", ", missing)}), so that its rounds draw their nodes from the same ones as before", ct);
-        while (true)
+        bool back = await UntilPoolAsync(() => (missing = plan.Selection.Allowed(pool.NotYetBack(plan.App.Name))).Count == 0, deadline, () =>
         {
-            var changed = pool.AvailabilityChanged;
-            missing = plan.Selection.Allowed(pool.NotYetBack(plan.App.Name));
-            if (missing.Count == 0)
-            {
-                await store.AddEventAsync(runId, "run.nodes_ready", $"{stage}: every node connected before the restart is back after {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
-                return;
-            }
-            if (DateTimeOffset.UtcNow >= deadline)
-            {
-                string reason = $"{stage} without {string.Join(", ", missing)}, connected before the restart and not back after " +
-                    $"{wait.TotalSeconds:0.#}s: its rounds draw their nodes from fewer than before, so its model may differ from an uninterrupted run's";
-                log.LogWarning("Run {Run} {Reason}", runId, reason);
-                await store.AddEventAsync(runId, "run.resumed_short", reason, ct);
-                return;
-            }
             _progress.Publish(new RoundProgress(runId, round, ProgressPhase.WaitingForNodes, expected, expected - missing.Count)
             {
                 WaitingReason = $"{NodeSelection.Waiting}{expected - missing.Count} of the {expected} connected before the restart are back; not yet {string.Join(", ", missing)}",
             });
+            return Task.CompletedTask;
+        }, ct);
+        if (back)
+        {
+            await store.AddEventAsync(runId, "run.nodes_ready", $"{stage}: every node connected before the restart is back after {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#}s", ct);
+            return;
+        }
+        string reason = $"{stage} without {string.Join(", ", missing)}, connected before the restart and not back after " +
+            $"{wait.TotalSeconds:0.#}s: its rounds draw their nodes from fewer than before, so its model may differ from an uninterrupted run's";
+        log.LogWarning("Run {Run} {Reason}", runId, reason);
+        await store.AddEventAsync(runId, "run.resumed_short", reason, ct);
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="ready"/> holds (true) or <paramref name="deadline"/> passes (false), calling
+    /// <paramref name="waiting"/> each time it finds the pool not ready and waking each time the pool's nodes change.
+    /// </summary>
+    private async Task<bool> UntilPoolAsync(Func<bool> ready, DateTimeOffset deadline, Func<Task> waiting, CancellationToken ct)
+    {
+        while (true)
+        {
+            // Taken before the check, so a node that connects in between still wakes the wait below.
+            var changed = pool.AvailabilityChanged;
+            if (ready()) return true;
+            if (DateTimeOffset.UtcNow >= deadline) return false;
+            await waiting();
             await UntilChangedAsync(changed, deadline, ct);
         }
     }

@@ -21,7 +21,7 @@ namespace Cohort.Server.Fleet;
 /// <summary>The Fleet API: nodes register, heartbeat, pull tasks and push results.</summary>
 internal sealed class FleetService(
     NodeAuthenticator auth, NodeRegistry registry, TaskBoard board, OfflineNodes offline, IStateStore store, ServerOptions options,
-    ServerMetrics metrics, UploadBudget uploads, LogThrottle throttle, AuditLedger ledger, RegistrationGate writes,
+    ServerMetrics metrics, UploadBudget uploads, OpenCalls calls, LogThrottle throttle, AuditLedger ledger, RegistrationGate writes,
     Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, ILogger<FleetService> log) : Transport.V1.Fleet.FleetBase
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
@@ -31,6 +31,9 @@ internal sealed class FleetService(
 
     // A node claiming more is held to this: each task it holds may take a model's worth of server memory.
     private const int MaxCapacity = 64;
+
+    /// <summary>The longest task id a result may name (the server's own are a run id, a round, a phase and a node name).</summary>
+    internal const int MaxTaskIdLength = 512;
 
     /// <inheritdoc />
     public override async Task<RegisterReply> Register(RegisterRequest request, ServerCallContext context)
@@ -169,7 +172,20 @@ internal sealed class FleetService(
             if (task is not null) await SendTaskAsync(task, node, keptOpen: false, responseStream, context.CancellationToken);
             return;
         }
-        await KeepOpenAsync(request, node, wait < MinKeptOpenWait ? MinKeptOpenWait : wait, responseStream, context);
+        // A node keeps one such call per worker (its capacity); twice that and a few more cover calls still closing after a
+        // dropped connection or a restart's overlap, and past them each is refused before it waits for anything.
+        IDisposable open;
+        try
+        {
+            open = calls.Open("kept-open task", node, 2 * board.CapacityOf(node) + ExtraCalls, "twice its capacity, and a few more");
+        }
+        catch (RpcException e)
+        {
+            if (throttle.Allow("pull-calls:" + node, out long held))
+                log.LogWarning("Node {Node} from {Peer}: {Reason} ({Held} more refusals since the last warning)", node, context.Peer, e.Status.Detail, held);
+            throw;
+        }
+        using (open) await KeepOpenAsync(request, node, wait < MinKeptOpenWait ? MinKeptOpenWait : wait, responseStream, context);
     }
 
     // A kept-open call says it is alive no more often than this, whatever wait the node asked for.
@@ -331,7 +347,7 @@ internal sealed class FleetService(
         string node = await auth.AuthenticateAsync(context);
         try
         {
-            return uploads.OpenCall(node, 2 * board.CapacityOf(node) + ExtraResultCalls);
+            return calls.Open("result", node, 2 * board.CapacityOf(node) + ExtraCalls, "twice its capacity, and a few more");
         }
         catch (RpcException e)
         {
@@ -341,8 +357,8 @@ internal sealed class FleetService(
         }
     }
 
-    // Result calls a node may open beyond twice its capacity: those still closing after a failure, a restart's overlap.
-    private const int ExtraResultCalls = 4;
+    // Calls a node may open beyond what its capacity needs: those still closing after a failure, a restart's overlap.
+    private const int ExtraCalls = 4;
 
     // Between results, as within one: a message that does not decode is the caller's mistake.
     private async Task<bool> NextResultAsync(ResultSequence results, ServerCallContext context, CancellationToken idle)
@@ -425,6 +441,13 @@ internal sealed class FleetService(
         if (r.Node is null || r.TaskId is null || r.Duplicate) return;
         string kind = !accepted ? AuditKinds.ResultRejected : r.NodeError is not null ? AuditKinds.ResultFailed : AuditKinds.ResultAccepted;
         string detail = !accepted ? $"result rejected: {reason}" : r.NodeError is not null ? $"node reported the task failed: {r.NodeError}" : "result accepted";
+        if (!accepted && r.Task is null)
+        {
+            // A result for no task of the node's (unknown, expired, another node's) costs the node nothing to send: at most one
+            // such entry per node every ten seconds, the next one counting those left out, so that a node cannot fill the disk.
+            if (!throttle.Allow("unknown-task-result:" + r.Node, out long left)) return;
+            if (left > 0) detail += $" ({left} more results for no task of this node's since the last such entry, not recorded one by one)";
+        }
         ledger.Append(new AuditEvent(kind, AuditActors.Node(r.Node), detail)
         {
             Run = r.Task?.RunId,
@@ -444,9 +467,13 @@ internal sealed class FleetService(
         if (!await requestStream.MoveNext(ct) || requestStream.Current.BodyCase != ResultMessage.BodyOneofCase.Header)
             throw new RpcException(new Status(StatusCode.InvalidArgument, "a result stream starts with its header"));
         var header = requestStream.Current.Header;
+        // The server's task ids are a few hundred characters at most; a longer one is no task, and is not echoed or recorded.
+        if (header.TaskId.Length > MaxTaskIdLength)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"a task id of {header.TaskId.Length} characters; the server's are at most {MaxTaskIdLength}"));
         receipt.Node = node;
         receipt.TaskId = header.TaskId;
-        if (header.NodeName != node) throw new RpcException(new Status(StatusCode.PermissionDenied, $"token belongs to node '{node}', not '{header.NodeName}'"));
+        if (header.NodeName != node)
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"token belongs to node '{node}', not '{NodeText.Clean(header.NodeName, NodeText.MaxNameLength)}'"));
         var task = board.Find(header.TaskId);
         if (task is null && board.WasAnswered(header.TaskId))
         {
@@ -555,9 +582,12 @@ internal sealed class FleetService(
 
     private async Task<(ParameterSet?, SpooledParameters?, long)> ReceiveParametersAsync(IAsyncStreamReader<ResultMessage> stream, string node, PendingTask task, ResultReceipt receipt, CancellationToken ct)
     {
-        // A stalled stream must not hold its reserved memory forever.
+        // A stalled stream must not hold its reserved memory forever, nor one that outlives its task (a round timeout, the
+        // round or the run over), however steadily it trickles in.
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (!await NextAsync(stream, idle, ct) || stream.Current.BodyCase != ResultMessage.BodyOneofCase.Manifest)
+        _ = task.Completion.Task.ContinueWith(static (_, state) => CancelQuietly((CancellationTokenSource)state!), idle, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        if (!await NextAsync(stream, task, idle, ct) || stream.Current.BodyCase != ResultMessage.BodyOneofCase.Manifest)
             throw new InvalidDataException("parameters announced but no manifest followed");
         var manifest = stream.Current.Manifest;
         if (task.Expected is { } expected) CheckManifest(manifest, expected);
@@ -569,7 +599,7 @@ internal sealed class FleetService(
         using var lease = spool ? null : await uploads.ReserveAsync(node, assembler.TotalBytes, ct);
         while (!assembler.IsComplete)
         {
-            if (!await NextAsync(stream, idle, ct)) throw new InvalidDataException("stream ended before all parameter bytes arrived");
+            if (!await NextAsync(stream, task, idle, ct)) throw new InvalidDataException("stream ended before all parameter bytes arrived");
             if (stream.Current.BodyCase != ResultMessage.BodyOneofCase.Chunk) throw new InvalidDataException($"expected a parameter chunk, got {stream.Current.BodyCase}");
             assembler.Add(stream.Current.Chunk);
         }
@@ -607,7 +637,7 @@ internal sealed class FleetService(
         return Path.Combine(dir, $"{task.Id}-{Guid.NewGuid():N}.upload");
     }
 
-    private async Task<bool> NextAsync(IAsyncStreamReader<ResultMessage> stream, CancellationTokenSource idle, CancellationToken ct)
+    private async Task<bool> NextAsync(IAsyncStreamReader<ResultMessage> stream, PendingTask task, CancellationTokenSource idle, CancellationToken ct)
     {
         idle.CancelAfter(options.UploadIdleTimeout);
         try
@@ -616,7 +646,21 @@ internal sealed class FleetService(
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw new InvalidDataException($"no upload data for {options.UploadIdleTimeout.TotalSeconds:0}s; upload abandoned");
+            throw new InvalidDataException(task.Completion.Task.IsCompleted
+                ? "the task ended (round timeout, or its round or run is over) before its upload did; upload abandoned"
+                : $"no upload data for {options.UploadIdleTimeout.TotalSeconds:0}s; upload abandoned");
+        }
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The upload was over before its task ended.
         }
     }
 

@@ -13,7 +13,6 @@ internal sealed class UploadBudget(ServerOptions options)
     private readonly Lock _lock = new();
     private readonly HashSet<string> _activeTasks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _byNode = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _callsByNode = new(StringComparer.Ordinal);
     private long _total;
     private TaskCompletionSource _released = NewSignal();
 
@@ -24,28 +23,6 @@ internal sealed class UploadBudget(ServerOptions options)
         {
             lock (_lock) return _total;
         }
-    }
-
-    /// <summary>
-    /// Counts a result call <paramref name="node"/> opens (one per task it may hold, kept open between results); throws
-    /// ResourceExhausted past <paramref name="limit"/>, since every open call holds server memory however idle.
-    /// </summary>
-    public IDisposable OpenCall(string node, int limit)
-    {
-        lock (_lock)
-        {
-            int open = _callsByNode.GetValueOrDefault(node);
-            if (open >= limit)
-                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"node '{node}' already has {open} result calls open; at most {limit} (twice its capacity, and a few more)"));
-            _callsByNode[node] = open + 1;
-        }
-        return new Release(() =>
-        {
-            lock (_lock)
-            {
-                if (--_callsByNode[node] == 0) _callsByNode.Remove(node);
-            }
-        });
     }
 
     /// <summary>Marks <paramref name="taskId"/> as being uploaded; throws Aborted when another stream already uploads it.</summary>
@@ -115,14 +92,4 @@ internal sealed class UploadBudget(ServerOptions options)
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    private sealed class Release(Action release) : IDisposable
-    {
-        private int _done;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _done, 1) == 0) release();
-        }
-    }
 }

@@ -33,6 +33,12 @@ namespace Cohort.Server.Hosting;
 /// </summary>
 public sealed class CohortServerHost : IAsyncDisposable
 {
+    /// <summary>The largest message a Fleet call takes from a node (a result's header, manifest or chunk).</summary>
+    internal const int MaxFleetMessageBytes = 1 << 20;
+
+    /// <summary>The largest message a Control call takes (a submitted plan of at most 1 MiB, with room for its other fields).</summary>
+    internal const int MaxControlMessageBytes = 2 << 20;
+
     private readonly WebApplication _app;
     private readonly DataDirectoryLock _lock;
     private readonly AuditLedger _ledger;
@@ -247,12 +253,15 @@ public sealed class CohortServerHost : IAsyncDisposable
         });
 
         var services = builder.Services;
+        // Every message a call receives is held whole while it is read, and a node may keep many calls open: the limits
+        // are what the largest honest message needs (a plan of PlanLimits.MaxPlanBytes; a result's manifest or header,
+        // its parameters come in chunks of 64 KiB), not more.
         services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = 16 << 20;
+            o.MaxReceiveMessageSize = MaxControlMessageBytes;
             o.MaxSendMessageSize = 16 << 20;
             o.EnableDetailedErrors = false;
-        });
+        }).AddServiceOptions<FleetService>(o => o.MaxReceiveMessageSize = MaxFleetMessageBytes);
         string databaseFile = Path.Combine(dataDir, "cohort.db");
         if (options.Database is not { Length: > 0 }) DataFiles.EnsureOwnerOnlyFile(databaseFile);
         IStateStore baseStore = options.Database is { Length: > 0 } database
@@ -306,6 +315,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             services.AddSingleton<TaskBoard>();
             services.AddSingleton<OfflineNodes>();
             services.AddSingleton<UploadBudget>();
+            services.AddSingleton<OpenCalls>();
             services.AddSingleton(new FailedAuthentications(options.FailedAuthenticationsPerMinute));
             services.AddSingleton<LogThrottle>();
             services.AddSingleton<INodePool, ConnectedNodePool>();

@@ -36,6 +36,23 @@ public sealed class AuditLedger : IDisposable
     /// <summary>Longest detail kept in an entry; longer ones are cut (a hostile peer's strings must not bloat the ledger).</summary>
     public const int MaxDetailLength = 2000;
 
+    /// <summary>Longest kind, actor, run, node or task id kept in an entry, in characters; longer ones are cut and marked.</summary>
+    public const int MaxNameLength = 256;
+
+    /// <summary>Longest digest kept in an entry, in characters (a SHA-256 in hex takes 64); longer ones are cut and marked.</summary>
+    public const int MaxDigestLength = 128;
+
+    /// <summary>
+    /// The longest line <see cref="Append"/> writes, in bytes: every capped field at its cap plus the cut mark, at 6 bytes
+    /// a character (the JSON writer escapes a control or non-ASCII character as <c>\uXXXX</c>), and 4 KiB for the member
+    /// names and the fields the ledger adds itself (seq, time, key id, two hashes, a signature up to RSA-16384's).
+    /// </summary>
+    public const int MaxLineBytes = 6 * (5 * (MaxNameLength + 1) + (MaxDigestLength + 1) + (MaxDetailLength + 1)) + 4096;
+
+    // What reopening reads first from the end of the file: two of the longest lines (a torn one and the last entry), so
+    // one read finds the last entry of any ledger written with the caps. Longer lines (written before them) take more.
+    private const int TailWindow = 1 << 16;
+
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private readonly Lock _gate = new();
@@ -160,7 +177,7 @@ public sealed class AuditLedger : IDisposable
     /// </summary>
     public AuditEntry Append(AuditEvent e)
     {
-        if (e.Detail.Length > MaxDetailLength) e = e with { Detail = e.Detail[..MaxDetailLength] + "…" };
+        e = Bounded(e);
         string? key = _signer?.KeyId;
         // What depends on the event alone is encoded before the lock: the round's appends come from several threads at once.
         var encoded = AuditEntry.EventEncoding.Of(e, key);
@@ -196,6 +213,34 @@ public sealed class AuditLedger : IDisposable
             return entry;
         }
     }
+
+    /// <summary>
+    /// The event as the ledger keeps it: each string field cut at its cap (<see cref="MaxNameLength"/>,
+    /// <see cref="MaxDigestLength"/>, <see cref="MaxDetailLength"/>) and marked with "…", so that no caller, however
+    /// long the strings a peer sent it, writes a line longer than <see cref="MaxLineBytes"/>. An event within the caps is
+    /// returned as it is, so its entry's encoding is the one it always was.
+    /// </summary>
+    public static AuditEvent Bounded(AuditEvent e)
+    {
+        if (e.Kind.Length <= MaxNameLength && e.Actor.Length <= MaxNameLength && e.Detail.Length <= MaxDetailLength
+            && (e.Run?.Length ?? 0) <= MaxNameLength && (e.Node?.Length ?? 0) <= MaxNameLength
+            && (e.Task?.Length ?? 0) <= MaxNameLength && (e.Digest?.Length ?? 0) <= MaxDigestLength)
+            return e;
+        return e with
+        {
+            Kind = Cut(e.Kind, MaxNameLength),
+            Actor = Cut(e.Actor, MaxNameLength),
+            Detail = Cut(e.Detail, MaxDetailLength),
+            Run = e.Run is null ? null : Cut(e.Run, MaxNameLength),
+            Node = e.Node is null ? null : Cut(e.Node, MaxNameLength),
+            Task = e.Task is null ? null : Cut(e.Task, MaxNameLength),
+            Digest = e.Digest is null ? null : Cut(e.Digest, MaxDigestLength),
+        };
+    }
+
+    // Never between the two halves of a surrogate pair: a lone half would not survive the round trip through UTF-8.
+    private static string Cut(string value, int max) =>
+        value.Length <= max ? value : value[..(char.IsHighSurrogate(value[max - 1]) ? max - 1 : max)] + "…";
 
     /// <summary>
     /// Flushes the ledger to disk and rewrites the head, signed (so it covers the unsigned routine entries before it),
@@ -273,30 +318,28 @@ public sealed class AuditLedger : IDisposable
         while (reader.ReadLine() is { } line) yield return line;
     }
 
-    // The last complete entry's seq and hash, and the length of a torn fragment after it (cut off here).
+    // The last complete entry's seq and hash, and the length of a torn fragment after it (cut off here). The file is read
+    // backwards a window at a time until the newline before the last entry is found, however long that entry's line is.
     private static (long Seq, string Hash, long? Torn) ReadTail(FileStream stream, string path)
     {
         long length = stream.Length;
         if (length == 0) return (0, AuditEntry.Genesis, null);
-        // Entries are short (details are capped), so the last complete one lies in the last few kilobytes.
-        int window = (int)Math.Min(length, 4 * (MaxDetailLength * 6 + 4096));
-        var tail = new byte[window];
-        stream.Seek(length - window, SeekOrigin.Begin);
-        stream.ReadExactly(tail);
-        int end = tail.Length;
+        var tail = new TailReader(stream, (int)Math.Min(length, TailWindow));
+        long end = length;
         long? torn = null;
-        if (tail[^1] != (byte)'\n')
+        if (tail.ByteAt(length - 1) != (byte)'\n')
         {
-            int lastNewline = Array.LastIndexOf(tail, (byte)'\n');
-            end = lastNewline + 1;
-            torn = tail.Length - end;
-            stream.SetLength(length - torn.Value);
+            end = tail.LastNewlineBefore(length) + 1;
+            torn = length - end;
+            stream.SetLength(end);
             stream.Flush(flushToDisk: true);
-            if (end == 0 && window == length) return (0, AuditEntry.Genesis, torn);
+            if (end == 0) return (0, AuditEntry.Genesis, torn);
         }
-        int start = Array.LastIndexOf(tail, (byte)'\n', Math.Max(end - 2, 0));
-        if (end < 2 || (start < 0 && window < length)) throw new InvalidDataException($"{path}: cannot find the last entry (a line longer than {window} bytes)");
-        string line = Encoding.UTF8.GetString(tail, start + 1, end - start - 2);
+        long start = tail.LastNewlineBefore(end - 1) + 1;
+        long lineLength = end - 1 - start;
+        if (lineLength > Array.MaxLength)
+            throw new InvalidDataException($"{path}: the last entry is a line of {lineLength} bytes, too long to read; check the ledger with cohort audit verify and move the file aside to start a new one");
+        string line = Encoding.UTF8.GetString(tail.Read(start, (int)lineLength));
         try
         {
             var last = AuditEntry.Parse(line);
@@ -305,6 +348,53 @@ public sealed class AuditLedger : IDisposable
         catch (FormatException e)
         {
             throw new InvalidDataException($"{path}: the last entry is unreadable ({e.Message}); check it with cohort audit verify and move the file aside to start a new ledger");
+        }
+    }
+
+    // Reads a file backwards a window at a time, keeping the window last read: the last entry of a ledger with capped
+    // lines, and the newline before it, lie in the first window, so reopening reads the file once.
+    private sealed class TailReader(FileStream stream, int window)
+    {
+        private readonly byte[] _buffer = new byte[window];
+        private long _start;
+        private int _count;
+
+        public byte ByteAt(long position)
+        {
+            Load(position + 1);
+            return _buffer[(int)(position - _start)];
+        }
+
+        // The position of the last newline before limit, or -1 when there is none.
+        public long LastNewlineBefore(long limit)
+        {
+            while (limit > 0)
+            {
+                Load(limit);
+                int found = _buffer.AsSpan(0, (int)(limit - _start)).LastIndexOf((byte)'\n');
+                if (found >= 0) return _start + found;
+                limit = _start;
+            }
+            return -1;
+        }
+
+        public ReadOnlySpan<byte> Read(long from, int count)
+        {
+            if (_count > 0 && from >= _start && from + count <= _start + _count) return _buffer.AsSpan((int)(from - _start), count);
+            var bytes = new byte[count];
+            stream.Seek(from, SeekOrigin.Begin);
+            stream.ReadExactly(bytes);
+            return bytes;
+        }
+
+        // Makes the window end at limit, unless it holds the byte before limit already.
+        private void Load(long limit)
+        {
+            if (_count > 0 && limit > _start && limit <= _start + _count) return;
+            _start = Math.Max(0, limit - _buffer.Length);
+            _count = (int)(limit - _start);
+            stream.Seek(_start, SeekOrigin.Begin);
+            stream.ReadExactly(_buffer, 0, _count);
         }
     }
 

@@ -342,6 +342,101 @@ public sealed class AuditLedgerTests : IDisposable
     }
 
     [Fact]
+    public void An_event_with_a_task_id_of_100000_characters_appends_a_bounded_line_and_the_ledger_reopens_and_verifies()
+    {
+        AuditEntry entry;
+        using (var ledger = AuditLedger.Open(_dir, AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test"))
+            entry = ledger.Append(new AuditEvent(AuditKinds.ResultRejected, "node:site-a", "result rejected: unknown task") { Run = "run-1", Round = 1, Node = "site-a", Task = new string('A', 100_000) });
+        Assert.Equal(new string('A', AuditLedger.MaxNameLength) + "…", entry.Event.Task);
+        string line = File.ReadAllLines(LedgerFile)[1];
+        Assert.True(line.Length < 2_000, $"a line of {line.Length} bytes");
+        Assert.Equal(entry.Event, AuditEntry.Parse(line).Event);
+        Write(1);
+        var v = Verify();
+        Assert.True(v.Ok, string.Join("\n", v.Problems));
+        Assert.Equal(4, v.LastSeq);
+    }
+
+    [Fact]
+    public void Every_string_field_is_cut_at_its_cap_so_a_line_stays_within_the_bound_however_it_escapes()
+    {
+        // A control character is the longest a character escapes to (\u0001, 6 bytes); every field far over its cap.
+        string hostile = new('\u0001', 100_000);
+        var e = new AuditEvent(hostile, hostile, hostile) { Run = hostile, Round = int.MinValue, Node = hostile, Task = hostile, Digest = hostile };
+        using (var ledger = AuditLedger.Open(_dir, AuditSigner.LoadOrCreateDedicated(_dir, "test ledger"), "test"))
+            ledger.Append(e);
+        string line = File.ReadAllLines(LedgerFile)[1];
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(line) + 1, AuditLedger.MaxLineBytes - 4096, AuditLedger.MaxLineBytes);
+        var kept = AuditEntry.Parse(line).Event;
+        Assert.Equal(AuditLedger.MaxNameLength + 1, kept.Task!.Length);
+        Assert.Equal(AuditLedger.MaxDigestLength + 1, kept.Digest!.Length);
+        Assert.Equal(AuditLedger.MaxDetailLength + 1, kept.Detail.Length);
+        Assert.All(new[] { kept.Kind, kept.Actor, kept.Run!, kept.Node! }, s => Assert.Equal(AuditLedger.MaxNameLength + 1, s.Length));
+        Assert.True(Verify().Ok);
+    }
+
+    [Fact]
+    public void A_cut_never_splits_a_surrogate_pair_and_an_event_within_the_caps_is_kept_as_it_is()
+    {
+        var within = new AuditEvent(AuditKinds.TaskSent, "server", new string('d', AuditLedger.MaxDetailLength)) { Task = new string('t', AuditLedger.MaxNameLength), Digest = new string('a', 64) };
+        Assert.Same(within, AuditLedger.Bounded(within));
+        var emoji = new AuditEvent(AuditKinds.TaskSent, "server", "sent") { Task = new string('t', AuditLedger.MaxNameLength - 1) + "😀😀" };
+        Assert.Equal(new string('t', AuditLedger.MaxNameLength - 1) + "…", AuditLedger.Bounded(emoji).Task);
+    }
+
+    // What a server before the caps wrote for a hostile node: a correctly chained and signed entry of any length.
+    private void AppendAsAnOldServerDid(AuditEvent e)
+    {
+        var signer = AuditSigner.LoadOrCreateDedicated(_dir, "test ledger");
+        var last = AuditEntry.Parse(File.ReadLines(LedgerFile).Last());
+        var time = DateTimeOffset.UtcNow;
+        string hash = AuditEntry.ComputeHash(last.Seq + 1, time, e, signer.KeyId, last.Hash);
+        var entry = new AuditEntry { Seq = last.Seq + 1, Time = time, Event = e, Key = signer.KeyId, PrevHash = last.Hash, Hash = hash, Sig = signer.Sign(hash) };
+        File.AppendAllText(LedgerFile, entry.ToJson() + "\n");
+    }
+
+    [Fact]
+    public void A_ledger_whose_last_lines_are_longer_than_the_first_window_reopens_and_continues_its_chain()
+    {
+        Write(3);
+        AppendAsAnOldServerDid(new AuditEvent(AuditKinds.ResultRejected, "node:site-a", "result rejected") { Task = new string('A', 200_000) });
+        AppendAsAnOldServerDid(new AuditEvent(AuditKinds.ResultRejected, "node:site-a", "result rejected") { Task = new string('B', 200_000) });
+        Assert.True(File.ReadAllLines(LedgerFile)[^1].Length > 200_000);
+        Write(1);
+        var v = Verify();
+        Assert.True(v.Ok, string.Join("\n", v.Problems));
+        Assert.Equal(8, v.LastSeq);
+        var reopened = AuditEntry.Parse(File.ReadAllLines(LedgerFile)[6]);
+        Assert.Equal((7L, AuditKinds.LedgerOpened), (reopened.Seq, reopened.Event.Kind));
+    }
+
+    [Fact]
+    public void A_torn_line_longer_than_the_first_window_after_a_long_entry_is_cut_off_and_recorded()
+    {
+        Write(3);
+        AppendAsAnOldServerDid(new AuditEvent(AuditKinds.ResultRejected, "node:site-a", "result rejected") { Task = new string('A', 200_000) });
+        string torn = "{\"seq\":6,\"time\":\"2026\",\"kind\":\"result.rejected\",\"task\":\"" + new string('B', 100_000);
+        File.AppendAllText(LedgerFile, torn);
+        Write(1);
+        var v = Verify();
+        Assert.True(v.Ok, string.Join("\n", v.Problems));
+        Assert.Contains(File.ReadAllLines(LedgerFile), l => l.Contains("\"ledger.repaired\"") && l.Contains($"torn last line of {torn.Length} bytes after entry 5"));
+    }
+
+    [Fact]
+    public void A_ledger_holding_only_a_torn_line_longer_than_the_first_window_starts_again_at_entry_1()
+    {
+        Directory.CreateDirectory(_dir);
+        string torn = "{\"seq\":1,\"time\":\"2026\",\"detail\":\"" + new string('B', 100_000);
+        File.WriteAllText(LedgerFile, torn);
+        Write(0);
+        var entries = File.ReadAllLines(LedgerFile).Select(AuditEntry.Parse).ToList();
+        Assert.Equal([AuditKinds.LedgerRepaired, AuditKinds.LedgerOpened], entries.Select(e => e.Event.Kind));
+        Assert.Contains($"torn last line of {torn.Length} bytes after entry 0", entries[0].Event.Detail);
+        Assert.True(Verify().Ok);
+    }
+
+    [Fact]
     public void An_unsigned_ledger_is_checked_as_a_chain()
     {
         using (var ledger = AuditLedger.Open(_dir, null, "node:site-a"))

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Cohort.Cli;
 using Cohort.Cli.Commands;
 using Cohort.Cli.Demo;
+using Cohort.Cli.Plugins;
 
 // Logs and pipes have no terminal width; Spectre would otherwise wrap tables at 80 columns.
 if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 250;
@@ -37,8 +38,10 @@ catch (Exception e) when (e is CliException or Cohort.Engine.State.StateIntegrit
     or Cohort.Server.Hosting.PortInUseException)
 {
     // A plan with several problems names each on a line of its own.
-    foreach (string line in (e is Cohort.Plans.PlanException plan ? plan.Report : e.Message).Split('\n'))
+    foreach (string line in (e is Cohort.Plans.PlanException plan ? plan.Report : e.Message).TrimEnd().Split('\n'))
         Console.Error.WriteLine($"cohort: {line}");
+    if (e is FileNotFoundException { FileName: not null } && PluginLoader.Loaded.Count > 0)
+        Console.Error.WriteLine($"cohort: a plugin's dependency? Loaded: {string.Join(", ", PluginLoader.Loaded.Select(Path.GetFileName))}. A plugin's own dependencies must lie beside it with its .deps.json: `dotnet publish` it and pass the published .dll (`dotnet build` leaves NuGet packages out)");
     return 1;
 }
 catch (OperationCanceledException)

@@ -30,4 +30,7 @@ public sealed record SimulationOptions
 
     /// <summary>Called after each round with the round and its per-client results.</summary>
     public Func<Engine.State.RoundRecord, IReadOnlyList<Engine.State.NodeResultRecord>, Task>? OnRound { get; init; }
+
+    /// <summary>Called with a virtual client's name and what its app threw (the round records only the message), from any worker.</summary>
+    public Action<string, Exception>? OnAppFault { get; init; }
 }

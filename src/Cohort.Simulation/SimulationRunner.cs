@@ -110,7 +110,7 @@ public static class SimulationRunner
             // The statistics step and a plan's central_evaluation file, as a server runs them (relative files from the plan's folder).
             ServerApps = Apps.BuiltInApps.ServerApps(options.BaseDirectory, setup.Dataset),
         };
-        var pool = new VirtualNodePool(setup.Factory, setup.Dataset, setup.Partitions, spec.Workers);
+        var pool = new VirtualNodePool(setup.Factory, setup.Dataset, setup.Partitions, spec.Workers) { AppFault = options.OnAppFault };
         var executor = new RunExecutor(pool, store, models, options.Strategies, services, NullLogger<RunExecutor>.Instance);
         var status = RunStatus.Finished;
         string? error = null;

@@ -73,6 +73,9 @@ internal sealed class VirtualNodePool : INodePool, IAsyncDisposable
     /// <summary>Most virtual clients that ran at the same time so far.</summary>
     public int PeakRunning => Volatile.Read(ref _peakRunning);
 
+    /// <summary>Called with a client's name and what its app threw (creating it, or in a task), so a caller can show the stack trace.</summary>
+    public Action<string, Exception>? AppFault { get; init; }
+
     /// <summary>Virtual clients holding a live client app right now.</summary>
     public int Running => Volatile.Read(ref _running);
 
@@ -140,11 +143,13 @@ internal sealed class VirtualNodePool : INodePool, IAsyncDisposable
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // The app could not even be created (bad settings, unreadable data): the round's failure, as a crashing node would be; the worker goes on.
+                AppFault?.Invoke(task.Node, e);
                 return TaskOutcome.Failed(FailureKind.ClientError, $"{e.GetType().Name}: {e.Message}", clock.Elapsed.TotalSeconds);
             }
             // The same chain as a node's (local DP seeded per round and client so that a simulation stays
             // reproducible, personal tensors kept per client across tasks), plus the Fleet API's checks.
             var reply = await _runner.RunAsync(app, task.ToClientTask(), job.Cancel.Token);
+            if ((reply.AppFault ?? reply.Fault) is { } fault) AppFault?.Invoke(task.Node, fault);
             return reply.ToOutcome(clock.Elapsed.TotalSeconds);
         }
         catch (OperationCanceledException)

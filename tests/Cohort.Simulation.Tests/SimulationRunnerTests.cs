@@ -101,8 +101,14 @@ public sealed class SimulationRunnerTests
     {
         using var dir = new TempDir();
         var plan = Parse(JitterPlan(clients: 5, fraction: 1.0, workers: 2, rounds: 2, minFit: 3));
-        var result = await SimulationRunner.RunAsync(plan, Options(dir.Path, new JitterAppFactory(1000, "client-03")), CancellationToken.None);
+        var faults = new System.Collections.Concurrent.ConcurrentQueue<(string Client, Exception Fault)>();
+        var options = Options(dir.Path, new JitterAppFactory(1000, "client-03")) with { OnAppFault = (client, e) => faults.Enqueue((client, e)) };
+        var result = await SimulationRunner.RunAsync(plan, options, CancellationToken.None);
         Assert.Equal(RunStatus.Finished, result.Run.Status);
+        // The exception itself, with its stack trace, reaches the caller, once per failed task (the round keeps its message).
+        Assert.Equal(2, faults.Count);
+        Assert.All(faults, f => Assert.Equal("client-03", f.Client));
+        Assert.All(faults, f => Assert.Contains("JitterApp", f.Fault.StackTrace, StringComparison.Ordinal));
         Assert.Equal(2, result.Run.RoundsDone);
         var store = new SqliteStateStore(Path.Combine(dir.Path, "cohort.db"));
         var results = await store.ListNodeResultsAsync(result.Run.Id, CancellationToken.None);

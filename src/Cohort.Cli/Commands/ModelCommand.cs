@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Cohort.Cli.Control;
+using Cohort.Engine.State;
 using Cohort.Parameters;
 
 namespace Cohort.Cli.Commands;
@@ -25,6 +26,12 @@ internal static class ModelCommand
             if (dir is not null) Directory.CreateDirectory(dir);
             await ParameterSetFile.WriteAsync(path, parameters, ct);
             Console.WriteLine($"wrote round {actual} of {pr.GetValue(run)} to {path}: {parameters.Count} tensors, {parameters.ElementCount} values ({string.Join(", ", parameters.Select(t => t.Spec))})");
+            // The latest model of a run that did not finish is not the plan's result: say which it is.
+            if (pr.GetValue(round) == 0 && (await client.GetAsync(pr.GetValue(run)!, ct)).Run is { } info && info.Status != RunStatus.Finished.ToText())
+            {
+                string what = actual == 0 ? "its initial model (no round finished)" : $"the model of round {actual} of {info.RoundsPlanned}";
+                Console.Error.WriteLine($"note: run {info.Id} is {info.Status}{(info.Error.Length > 0 ? $" ({info.Error})" : "")}; this is {what}");
+            }
             return 0;
         });
         var model = new Command("model", "Work with global models");

@@ -15,11 +15,20 @@ internal static class PlanAppSettings
     public static IReadOnlyList<PlanException> Problems(string path, string yaml, Plan plan, Plugins.AppCatalog apps)
     {
         if (apps.Find(plan.App.Name) is not IValidatingClientApp validating) return [];
-        var problems = validating.Validate(new ClientAppContext("plan-check", "plan-check", plan.App.Settings, Config.Empty));
-        if (problems.Count == 0) return [];
         var root = PlanYamlLoader.LoadRoot(yaml, path);
         YamlNode at = root;
         if (Child(root, "app") is { } app) at = Child(app, "settings") ?? app;
+        IReadOnlyList<string> problems;
+        try
+        {
+            problems = validating.Validate(new ClientAppContext("plan-check", "plan-check", plan.App.Settings, Config.Empty));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An app's check that throws (a plugin's) is its problem with these settings, placed where they are, as submit's preflight says it.
+            return [new PlanException(path, at.Start.Line, at.Start.Column, $"app.settings: the app's check failed: {e.GetType().Name}: {e.Message}")];
+        }
+        if (problems.Count == 0) return [];
         return [.. problems.Select(problem =>
         {
             var node = Setting(at, problem) ?? at;

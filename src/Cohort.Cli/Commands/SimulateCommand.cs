@@ -43,6 +43,27 @@ internal static class SimulateCommand
         return command;
     }
 
+    // The round line gives a failing client's message only: the first fault of each kind is shown with its stack trace under
+    // COHORT_DEBUG=1 (a few kinds at most), and without it the first one says how to see it.
+    private static Action<string, Exception> AppFaults(TextWriter output)
+    {
+        bool debug = Environment.GetEnvironmentVariable("COHORT_DEBUG") is { Length: > 0 };
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        return (client, fault) =>
+        {
+            string kind = $"{fault.GetType().FullName}: {fault.Message}";
+            if (seen.Count >= MaxFaultsShown || !seen.TryAdd(debug ? kind : "", true)) return;
+            lock (output)
+            {
+                output.WriteLine(debug
+                    ? $"{client}: the app threw {fault}"
+                    : $"{client}: the app threw {fault.GetType().Name}: {fault.Message} (set COHORT_DEBUG=1 to see where)");
+            }
+        };
+    }
+
+    private const int MaxFaultsShown = 5;
+
     /// <summary>Runs a plan file as a simulation, printing one line per round to <paramref name="output"/>; returns the JSON summary.</summary>
     public static async Task<JsonObject> RunAsync(string planPath, string dataDir, int? rounds, string? summaryFile, TextWriter output, CancellationToken ct,
         string? baselineClient = null, string? chartFile = null, string[]? plugins = null, string[]? set = null)
@@ -61,6 +82,7 @@ internal static class SimulateCommand
                 roundClock.Restart();
                 return Task.CompletedTask;
             },
+            OnAppFault = AppFaults(output),
         };
         var setup = SimulationRunner.Prepare(plan, options);
         var spec = plan.Simulation!;

@@ -12,6 +12,11 @@ namespace Cohort.Cli.Plugins;
 /// </summary>
 internal static class PluginLoader
 {
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<string> LoadedFiles = new();
+
+    /// <summary>The plugin files this process loaded, in order (named when one of them fails to find a dependency).</summary>
+    public static IReadOnlyCollection<string> Loaded => LoadedFiles;
+
     /// <summary>Loads <paramref name="path"/>; throws <see cref="CliException"/> naming the file and what is wrong.</summary>
     public static Plugin Load(string path)
     {
@@ -56,6 +61,7 @@ internal static class PluginLoader
         }
         if (strategies.Count == 0 && apps.Count == 0)
             throw new CliException($"--plugin {path}: no public type implements {nameof(IStrategyProvider)} or {nameof(IClientAppFactory)}, so it offers nothing to register");
+        LoadedFiles.Enqueue(file);
         return new Plugin(file, strategies, apps);
     }
 

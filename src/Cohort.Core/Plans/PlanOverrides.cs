@@ -23,6 +23,9 @@ internal sealed class PlanOverrides
         {
             int eq = item.IndexOf('=', StringComparison.Ordinal);
             string path = eq > 0 ? item[..eq] : "";
+            // --set takes several values at once, so an option the command does not have is read as one of them.
+            if (item.StartsWith("--", StringComparison.Ordinal) && eq < 0)
+                throw new PlanException("--set", 0, 0, $"'{item}' is not an option of this command, and not KEY.PATH=VALUE; a plan value is set as --set {item[2..].Replace('-', '_')}=VALUE");
             if (path.Length == 0 || path.Split('.').Any(p => p.Trim().Length == 0))
                 throw new PlanException("--set", 0, 0, $"'{item}': expected KEY.PATH=VALUE, e.g. rounds=3 or train.learning_rate=0.01");
             values.Add((path, item[(eq + 1)..]));

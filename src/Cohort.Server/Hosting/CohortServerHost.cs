@@ -307,6 +307,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             services.AddSingleton<OfflineNodes>();
             services.AddSingleton<UploadBudget>();
             services.AddSingleton(new FailedAuthentications(options.FailedAuthenticationsPerMinute));
+            services.AddSingleton(sp => new PasswordChecks(sp.GetRequiredService<FailedAuthentications>(), options.PasswordChecksAtOnce, options.PasswordChecksQueued));
             services.AddSingleton<LogThrottle>();
             services.AddSingleton<INodePool, ConnectedNodePool>();
             services.AddSingleton<RunExecutor>();

@@ -23,7 +23,7 @@ namespace Cohort.Server.Control;
 internal sealed class ControlService(
     OperatorAuthenticator operators, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
     NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers, UserAccounts users, DashboardSessions sessions,
-    FailedAuthentications failures, TaskBoard board, AuditLedger ledger) : Transport.V1.Control.ControlBase
+    PasswordChecks passwords, TaskBoard board, AuditLedger ledger) : Transport.V1.Control.ControlBase
 {
     /// <inheritdoc />
     public override async Task<RunInfo> SubmitRun(SubmitRunRequest request, ServerCallContext context)
@@ -194,11 +194,12 @@ internal sealed class ControlService(
     public override async Task<LoginReply> Login(LoginRequest request, ServerCallContext context)
     {
         // The call gate lets Login through without a token and has already refused an address over the limit.
-        string caller = context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        var who = operators.LogIn(request.User, request.Password);
-        if (who is null)
+        var http = context.GetHttpContext();
+        string caller = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var check = await passwords.CheckAsync(FailedAuthentications.KeyOf(http), () => operators.LogIn(request.User, request.Password), context.CancellationToken);
+        if (check.Refusal is not null) throw new RpcException(new Status(StatusCode.ResourceExhausted, check.Refusal));
+        if (check.Who is not { } who)
         {
-            failures.Count(caller);
             ledger.Append(new AuditEvent(AuditKinds.LoginFailed, AuditActors.Address(context.GetHttpContext()), $"Control API login as {UserAccounts.Quoted(request.User)} refused: wrong user name or password"));
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"wrong user name or password for {UserAccounts.Quoted(request.User)}"));
         }

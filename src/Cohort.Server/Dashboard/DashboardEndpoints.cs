@@ -68,13 +68,14 @@ internal static class DashboardEndpoints
         });
     }
 
-    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions, FailedAuthentications failures, IStateStore store, AuditLedger ledger)
+    private static async Task<IResult> Login(HttpContext http, OperatorAuthenticator operators, DashboardSessions sessions, FailedAuthentications failures, PasswordChecks passwords, IStateStore store, AuditLedger ledger)
     {
         string caller = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        if (failures.IsOver(caller))
+        string key = FailedAuthentications.KeyOf(http);
+        if (failures.IsOver(key))
         {
             http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-            return Results.Text($"too many failed logins from {caller}; wait a minute\n", statusCode: StatusCodes.Status429TooManyRequests);
+            return Results.Text($"too many failed logins from {key}; wait a minute\n", statusCode: StatusCodes.Status429TooManyRequests);
         }
         if (!http.Request.HasFormContentType) return Results.BadRequest("log in with the form at /login\n");
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -86,11 +87,25 @@ internal static class DashboardEndpoints
             return HtmlResult(LoginPage.Render("the login form expired; log in again", next, LoginFormToken(http)));
         }
         string user = form["user"].ToString().Trim();
-        var who = user.Length > 0 ? operators.LogIn(user, form["password"].ToString()) : operators.FromToken(form["token"].ToString().Trim());
+        AccessIdentity? who;
+        if (user.Length > 0)
+        {
+            // Counted before the password is checked (PasswordChecks); wrong passwords share the limit of wrong tokens.
+            var check = await passwords.CheckAsync(key, () => operators.LogIn(user, form["password"].ToString()), http.RequestAborted);
+            if (check.Refusal is not null)
+            {
+                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                return HtmlResult(LoginPage.Render(check.Refusal, next, LoginFormToken(http)));
+            }
+            who = check.Who;
+        }
+        else
+        {
+            who = operators.FromToken(form["token"].ToString().Trim());
+            if (who is null) failures.Count(key);
+        }
         if (who is null)
         {
-            // Wrong passwords count towards the same per-address limit as wrong tokens.
-            failures.Count(caller);
             ledger.Append(new AuditEvent(AuditKinds.LoginFailed, AuditActors.Address(http), user.Length > 0
                 ? $"dashboard login from {caller} as {UserAccounts.Quoted(user)} refused: wrong user name or password"
                 : $"dashboard login from {caller} failed: unknown token"));

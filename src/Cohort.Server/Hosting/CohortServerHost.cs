@@ -317,6 +317,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             services.AddSingleton<UploadBudget>();
             services.AddSingleton<OpenCalls>();
             services.AddSingleton(new FailedAuthentications(options.FailedAuthenticationsPerMinute));
+            services.AddSingleton(sp => new PasswordChecks(sp.GetRequiredService<FailedAuthentications>(), options.PasswordChecksAtOnce, options.PasswordChecksQueued));
             services.AddSingleton<LogThrottle>();
             services.AddSingleton<INodePool, ConnectedNodePool>();
             services.AddSingleton<RunExecutor>();

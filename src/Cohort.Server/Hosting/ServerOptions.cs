@@ -110,8 +110,14 @@ public sealed record ServerOptions
     /// <summary>Silence within a result upload (between two messages) after which it is abandoned and its memory freed.</summary>
     public TimeSpan UploadIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Failed authentications (API calls and dashboard logins) one address may make per minute before it is refused for the rest of that minute.</summary>
+    /// <summary>Failed authentications (API calls and dashboard logins) one address (an IPv6 /64) may make per minute before it is refused for the rest of that minute.</summary>
     public int FailedAuthenticationsPerMinute { get; init; } = 30;
+
+    /// <summary>Password checks (PBKDF2 derivations of logins) that may run at once, server-wide.</summary>
+    public int PasswordChecksAtOnce { get; init; } = Security.PasswordChecks.DefaultAtOnce;
+
+    /// <summary>Password checks that may wait for one of <see cref="PasswordChecksAtOnce"/>; a login past them is refused at once (ResourceExhausted, HTTP 429).</summary>
+    public int PasswordChecksQueued { get; init; } = 8;
 
     /// <summary>PBKDF2-SHA256 iterations for new password hashes; stored with each hash, so raising it later keeps old ones working (they are rehashed at the next login).</summary>
     public int PasswordIterations { get; init; } = Security.PasswordHash.DefaultIterations;

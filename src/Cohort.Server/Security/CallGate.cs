@@ -54,13 +54,13 @@ internal static class CallGate
         var limiter = services.GetRequiredService<FailedAuthentications>();
         var throttle = services.GetRequiredService<LogThrottle>();
         var log = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CallGate).FullName!);
-        string caller = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        string caller = FailedAuthentications.KeyOf(http);
         // The limit applies to calls whose credentials fail (and to logins): a caller that keeps failing from an
         // address shared with nodes and operators (NAT, a proxy) must not lock their valid credentials out.
         async Task<bool> LimitedAsync()
         {
             if (!limiter.IsOver(caller)) return false;
-            Note(log, throttle, "limited", $"refusing calls from {caller}: more than {limiter.PerMinute} failed authentications in a minute");
+            Note(log, throttle, "limited", $"refusing calls from {caller}: {limiter.PerMinute} failed authentications in a minute");
             await RefuseAsync(http, StatusCode.ResourceExhausted, $"too many failed authentications from {caller}; wait a minute");
             return true;
         }
@@ -70,7 +70,7 @@ internal static class CallGate
             if (grpcMethod.Name == LoginMethod)
             {
                 if (await LimitedAsync()) return;
-                // Login carries a password instead of a token; the service counts its failures with the same limiter.
+                // Login carries a password instead of a token; the service counts it with the same limiter (PasswordChecks).
                 // Its caller is not authenticated yet, so garbage is refused here as on the Fleet API.
                 string? garbage = await CheckSingleMessageAsync(http, Transport.V1.LoginRequest.Descriptor);
                 if (garbage is not null)

@@ -50,7 +50,7 @@ internal sealed class NodeAuthenticator(IStateStore store, NodeCertificates cert
         {
             // Counted like a wrong token, so a client cannot fill the ledger with refusals faster than the limit allows.
             var http = context.GetHttpContext();
-            failures.Count(http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+            failures.Count(FailedAuthentications.KeyOf(http));
             ledger.Append(new AuditEvent(AuditKinds.CertificateRefused, Server.Audit.AuditActors.Address(http), $"node '{name}' refused: {e.Status.Detail}") { Node = name });
             throw;
         }

@@ -48,11 +48,13 @@ public sealed class TestServer : IAsyncDisposable
         return running;
     }
 
-    /// <summary>Starts a server; reuse <paramref name="dataDir"/> and <paramref name="port"/> to restart one.</summary>
-    public static async Task<TestServer> StartAsync(string? dataDir = null, int port = 0, TimeSpan? nodeTimeout = null, bool mutualTls = false, Cohort.Strategies.StrategyServices? strategyServices = null, string? database = null)
+    /// <summary>Starts a server; reuse <paramref name="dataDir"/> and <paramref name="port"/> to restart one; <paramref name="configure"/> changes further options.</summary>
+    public static async Task<TestServer> StartAsync(string? dataDir = null, int port = 0, TimeSpan? nodeTimeout = null, bool mutualTls = false, Cohort.Strategies.StrategyServices? strategyServices = null, string? database = null,
+        Func<ServerOptions, ServerOptions>? configure = null)
     {
         dataDir ??= Path.Combine(Path.GetTempPath(), "cohort-test-" + Guid.NewGuid().ToString("N")[..8]);
-        var host = await CohortServerHost.StartAsync(new ServerOptions
+        configure ??= o => o;
+        var host = await CohortServerHost.StartAsync(configure(new ServerOptions
         {
             Host = "127.0.0.1",
             Port = port,
@@ -62,7 +64,7 @@ public sealed class TestServer : IAsyncDisposable
             RequireNodeCertificates = mutualTls,
             Database = database,
             DashboardPort = 0,
-        }, strategyServices: strategyServices ?? new Cohort.Strategies.StrategyServices { ServerApps = Cohort.Apps.BuiltInApps.ServerApps(Path.GetFullPath(dataDir)) },
+        }), strategyServices: strategyServices ?? new Cohort.Strategies.StrategyServices { ServerApps = Cohort.Apps.BuiltInApps.ServerApps(Path.GetFullPath(dataDir)) },
             logLevel: LogLevel.Warning);
         var control = new ControlClient(new ConnectionOptions(host.Address.ToString(), host.AdminToken, host.CaFile));
         return new TestServer(host, dataDir, control);

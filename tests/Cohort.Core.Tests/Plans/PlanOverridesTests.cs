@@ -31,6 +31,14 @@ public sealed class PlanOverridesTests
     }
 
     [Fact]
+    public void An_option_read_as_a_set_value_says_it_is_not_an_option_and_how_to_set_the_plan_value()
+    {
+        var e = Assert.Throws<PlanException>(() => PlanOverrides.Parse(["train.learning_rate=0.1", "--wait-for-nodes"]));
+
+        Assert.Equal("'--wait-for-nodes' is not an option of this command, and not KEY.PATH=VALUE; a plan value is set as --set wait_for_nodes=VALUE", e.Problem);
+    }
+
+    [Fact]
     public void Each_of_several_errors_is_blamed_on_its_set_or_its_line_and_the_first_stays_the_message()
     {
         var overrides = PlanOverrides.Parse(["rounds=0"]);

@@ -1,0 +1,34 @@
+using Cohort.Apps;
+using Cohort.Cli.Commands;
+using Cohort.Cli.Plugins;
+using Cohort.Plans;
+using Cohort.Strategies;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary>What <c>cohort plan check</c> makes of an app's own check of its settings, a plugin's included.</summary>
+public sealed class PlanAppSettingsTests
+{
+    [Fact]
+    public void An_apps_check_that_throws_is_one_problem_placed_at_app_settings_not_a_crash()
+    {
+        const string yaml = "name: p\napp:\n  name: thrower\n  settings:\n    depth: 3\nstrategy: { name: fedavg }\n";
+        var plan = PlanParser.Parse(yaml, "p.yaml", StrategyRegistry.CreateDefault());
+        var apps = AppCatalog.CreateDefault();
+        apps.Add(new ThrowingChecker(), "test");
+
+        var problem = Assert.Single(PlanAppSettings.Problems("p.yaml", yaml, plan, apps));
+
+        Assert.Equal((5L, 5L), (problem.Line, problem.Column));
+        Assert.Equal("app.settings: the app's check failed: InvalidOperationException: no data to look at", problem.Problem);
+    }
+
+    private sealed class ThrowingChecker : IClientAppFactory, IValidatingClientApp
+    {
+        public string Name => "thrower";
+
+        public IClientApp Create(ClientAppContext context) => throw new NotSupportedException();
+
+        public IReadOnlyList<string> Validate(ClientAppContext context) => throw new InvalidOperationException("no data to look at");
+    }
+}

@@ -150,6 +150,12 @@ public sealed class PluginTests
             (code, output) = await CliProcess.RunAsync(["simulate", plan, "--data-dir", Path.Combine(dir, "state2"), "--quiet"]);
             Assert.Equal(1, code);
             Assert.Contains("unknown strategy 'shifted-avg'", output);
+
+            // The plugin's own app, simulated: three clients add 1 each round (mean 1), the strategy 0.5 more.
+            (code, output) = await CliProcess.RunAsync(["simulate", plan, "--data-dir", Path.Combine(dir, "state3"), "--plugin", PluginFile,
+                "--set", "app={name: counting}", "--set", "selection.fraction_evaluate=1.0", "--set", "selection.min_evaluate=3"]);
+            Assert.True(code == 0, output);
+            Assert.Contains("round   2/2  loss 3.000", output);
         }
         finally
         {

@@ -36,7 +36,7 @@ public static class SimulationRunner
         {
             var able = options.Apps.OfType<ISimulationAppFactory>().Select(f => f.Name);
             throw new PlanException(options.PlanSource, 0, 0, found is null
-                ? $"app.name: unknown app '{plan.App.Name}' (apps that can be simulated: {string.Join(", ", able)})"
+                ? $"app.name: unknown app '{plan.App.Name}' (apps that can be simulated: {string.Join(", ", able)}){Records.NearestName.Hint(plan.App.Name, able)}; an app of your own comes from its plugin: --plugin PATH.dll"
                 : $"app.name: app '{plan.App.Name}' cannot run as virtual clients (apps that can: {string.Join(", ", able)})");
         }
 

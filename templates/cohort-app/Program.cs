@@ -29,8 +29,8 @@ catch (Exception e) when (e is IOException or FormatException)
 }
 try
 {
-    // The name the plan's `app.name` selects.
-    await CohortNode.RunAsync(app, "cohort-app", new NodeOptions
+    // The name the plan's `app.name` selects: the project's name in lower case.
+    await CohortNode.RunAsync(app, "cohortapp", new NodeOptions
     {
         Connection = new ConnectionOptions(args[0], token, CaFile: args[2]),
         Name = args[1],

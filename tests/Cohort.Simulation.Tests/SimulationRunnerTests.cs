@@ -122,6 +122,23 @@ public sealed class SimulationRunnerTests
     }
 
     [Fact]
+    public void An_unknown_app_names_the_nearest_one_that_can_be_simulated_and_the_plugin_option()
+    {
+        var plan = Parse("""
+            name: typo
+            app: { name: tabulr }
+            strategy: { name: fedavg }
+            simulation: { clients: 2, data: { synthetic: { rows: 100 } } }
+            """);
+
+        var e = Assert.Throws<PlanException>(() => SimulationRunner.Prepare(plan, Options(Path.GetTempPath())));
+
+        Assert.Contains("unknown app 'tabulr'", e.Problem, StringComparison.Ordinal);
+        Assert.Contains("(did you mean 'tabular'?)", e.Problem, StringComparison.Ordinal);
+        Assert.EndsWith("an app of your own comes from its plugin: --plugin PATH.dll", e.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_short_MNIST_simulation_reaches_80_percent_test_accuracy()
     {
         using var dir = new TempDir();

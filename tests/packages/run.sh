@@ -134,6 +134,9 @@ XML
   grep -q "Include=\"Cohort.Client\" Version=\"$v\"" "$app/MyApp.csproj" || { cat "$app/MyApp.csproj"; return 1; }
   if grep -rq ProjectReference "$app"; then echo "the app has a ProjectReference"; return 1; fi
   grep -q 'namespace MyApp' "$app/LogisticApp.cs" || { echo "the template's name was not applied"; return 1; }
+  # The app's name, in its node and its plan, is the project's in lower case: two apps from the template differ.
+  grep -q 'RunAsync(app, "myapp"' "$app/Program.cs" && grep -q '^  name: myapp' "$app/plan.yaml" \
+    || { echo "the app's name is not the project's"; grep -n "RunAsync\|name:" "$app/Program.cs" "$app/plan.yaml"; return 1; }
   NUGET_PACKAGES="$WORK/nuget" dotnet build "$app" -c Release -o "$WORK/app-out" -nologo -v q -clp:ErrorsOnly || return 1
   [ -f "$WORK/nuget/cohort.client/$v/cohort.client.nuspec" ] || { echo "Cohort.Client was not restored from the feed"; return 1; }
   local pulled

@@ -66,7 +66,7 @@ internal static class NodeCommand
             var strategies = Strategies.StrategyRegistry.CreateDefault();
             PluginOptions.Load(pr.GetValue(plugins), strategies, apps);
             IClientAppFactory factory = apps.Find(appName)
-                ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {apps.Names})");
+                ?? throw new CliException($"--app: unknown app '{appName}' (allowed: {apps.Names}){Records.NearestName.Hint(appName, apps.Names.Split(", "))}; an app of your own comes from its plugin: --plugin PATH.dll");
             // --set partition.plan=PLAN --set partition.client=NAME: this node works on that client's share of the plan's simulation data.
             if (factory is ISimulationAppFactory simulated) factory = new Cohort.Simulation.PartitionedAppFactory(simulated, strategies);
             string tokenValue = pr.GetValue(token) ?? Environment.GetEnvironmentVariable("COHORT_NODE_TOKEN")

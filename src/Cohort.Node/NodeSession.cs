@@ -124,8 +124,9 @@ internal sealed class NodeSession : IAsyncDisposable
                 failures = 0;
                 foreach (var id in reply.CancelTaskIds)
                 {
-                    if (!_busy.TryGetValue(id, out var cancel)) continue;
-                    _log.LogInformation("Node {Node}: server cancelled task {Task}", _options.Name, id);
+                    // Said once: an app that does not watch its CancellationToken keeps the task busy, and the server asks again.
+                    if (!_busy.TryGetValue(id, out var cancel) || cancel.IsCancellationRequested) continue;
+                    _log.LogInformation("Node {Node}: server cancelled task {Task}; the app is asked to stop through its CancellationToken", _options.Name, id);
                     try
                     {
                         await cancel.CancelAsync();

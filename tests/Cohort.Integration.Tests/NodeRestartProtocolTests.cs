@@ -26,6 +26,13 @@ public sealed class NodeRestartProtocolTests
         var duplicate = await PushAsync(node, again.TaskId);
         Assert.True(duplicate.Accepted, duplicate.Reason);
         Assert.Contains("duplicate result ignored", duplicate.Reason);
+
+        // A heartbeat that still lists the answered task (sent before the node heard back) is not told to cancel it; an unknown task is.
+        var beat = new HeartbeatRequest { NodeName = "r" };
+        beat.BusyTaskIds.Add(again.TaskId);
+        beat.BusyTaskIds.Add("no-such-task");
+        var reply = await node.Fleet.HeartbeatAsync(beat);
+        Assert.Equal(["no-such-task"], reply.CancelTaskIds);
     }
 
     private static async Task<PushResultReply> PushAsync(RawNode node, string taskId)

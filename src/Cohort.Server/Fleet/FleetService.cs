@@ -131,7 +131,8 @@ internal sealed class FleetService(
         var reply = new HeartbeatReply();
         foreach (var id in busy)
         {
-            if (board.Find(id) is null) reply.CancelTaskIds.Add(id);
+            // A task the node has just answered may still be in its busy list: there is nothing to cancel.
+            if (board.Find(id) is null && !board.WasAnswered(id)) reply.CancelTaskIds.Add(id);
         }
         return reply;
     }

@@ -33,6 +33,15 @@ public sealed class NodeRestartProtocolTests
         beat.BusyTaskIds.Add("no-such-task");
         var reply = await node.Fleet.HeartbeatAsync(beat);
         Assert.Equal(["no-such-task"], reply.CancelTaskIds);
+
+        // To another node the answered task is as unknown as one that never was: no existence to learn from either call.
+        await using var other = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "o", await server.Control.CreateNodeTokenAsync("o", default));
+        var probe = new HeartbeatRequest { NodeName = "o" };
+        probe.BusyTaskIds.Add(again.TaskId);
+        Assert.Equal([again.TaskId], (await other.Fleet.HeartbeatAsync(probe)).CancelTaskIds);
+        var pushed = await PushAsync(other, again.TaskId);
+        Assert.False(pushed.Accepted);
+        Assert.Equal($"task '{again.TaskId}' is unknown, finished or expired", pushed.Reason);
     }
 
     private static async Task<PushResultReply> PushAsync(RawNode node, string taskId)

@@ -131,8 +131,9 @@ internal sealed class FleetService(
         var reply = new HeartbeatReply();
         foreach (var id in busy)
         {
-            // A task the node has just answered may still be in its busy list: there is nothing to cancel.
-            if (board.Find(id) is null && !board.WasAnswered(id)) reply.CancelTaskIds.Add(id);
+            // A task the node has just answered may still be in its busy list: there is nothing to cancel. Another node's
+            // task is cancelled as an unknown one, so that a node cannot learn from the answer which tasks exist.
+            if (board.FindOf(id, node) is null && !board.WasAnswered(id, node)) reply.CancelTaskIds.Add(id);
         }
         return reply;
     }
@@ -476,7 +477,14 @@ internal sealed class FleetService(
         if (header.NodeName != node)
             throw new RpcException(new Status(StatusCode.PermissionDenied, $"token belongs to node '{node}', not '{NodeText.Clean(header.NodeName, NodeText.MaxNameLength)}'"));
         var task = board.Find(header.TaskId);
-        if (task is null && board.WasAnswered(header.TaskId))
+        if (task is not null && task.Node != node)
+        {
+            // Answered as an unknown task would be, so that a node cannot probe for other nodes' tasks; the log says what it was.
+            if (throttle.Allow("foreign-task:" + node, out long held))
+                log.LogWarning("Node {Node} pushed a result for task {Task} of node {Owner}: refused as unknown ({Held} more since the last warning)", node, task.Id, task.Node, held);
+            task = null;
+        }
+        if (task is null && board.WasAnswered(header.TaskId, node))
         {
             // Task ids are idempotency keys: a repeated push of an answered task changes nothing.
             log.LogInformation("Node {Node} task {Task}: duplicate result ignored (task already completed)", node, header.TaskId);
@@ -484,7 +492,6 @@ internal sealed class FleetService(
             return new PushResultReply { Accepted = true, Reason = "duplicate result ignored: task already completed" };
         }
         if (task is null) return Reject($"task '{header.TaskId}' is unknown, finished or expired");
-        if (task.Node != node) return Reject($"task '{header.TaskId}' was not given to node '{node}'");
         receipt.Task = task;
         // A second stream for the same task would only multiply the memory one result may take.
         using var active = uploads.BeginTask(task.Id);

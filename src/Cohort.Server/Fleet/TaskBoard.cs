@@ -16,7 +16,7 @@ internal sealed class TaskBoard
 
     private readonly ConcurrentDictionary<string, NodeTaskQueue> _queues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PendingTask> _open = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, byte> _answered = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _answered = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _answeredOrder = new();
     private const int AnsweredMemory = 10_000;
 
@@ -76,13 +76,13 @@ internal sealed class TaskBoard
         if (!task.Completion.TrySetResult(outcome)) return false;
         task.ReleaseModels();
         if (_queues.TryGetValue(task.Node, out var queue)) queue.Finished(task);
-        if (outcome.Ok) Remember(task.Id);
+        if (outcome.Ok) Remember(task.Id, task.Node);
         return true;
     }
 
-    private void Remember(string id)
+    private void Remember(string id, string node)
     {
-        _answered[id] = 0;
+        _answered[id] = node;
         _answeredOrder.Enqueue(id);
         // Only recent answers matter for duplicates; keep the memory bounded.
         while (_answeredOrder.Count > AnsweredMemory && _answeredOrder.TryDequeue(out var old)) _answered.TryRemove(old, out _);
@@ -133,8 +133,14 @@ internal sealed class TaskBoard
         return failed;
     }
 
-    /// <summary>True when a task with this id was answered with a result recently (a late duplicate is then ignored).</summary>
-    public bool WasAnswered(string id) => _answered.ContainsKey(id);
+    /// <summary>
+    /// True when <paramref name="node"/>'s task with this id was answered with a result recently (a late duplicate is then
+    /// ignored); another node's task is as unknown to it as one that never was.
+    /// </summary>
+    public bool WasAnswered(string id, string node) => _answered.TryGetValue(id, out var by) && by == node;
+
+    /// <summary>The open task <paramref name="id"/> when it was given to <paramref name="node"/>, else null (another node's task is none of its business).</summary>
+    public PendingTask? FindOf(string id, string node) => Find(id) is { } t && t.Node == node ? t : null;
 
     /// <summary>Ids of the open tasks of a run (for cancellation notices).</summary>
     public IReadOnlyList<PendingTask> OpenTasksOf(string runId) => _open.Values.Where(t => t.RunId == runId).ToArray();

@@ -73,6 +73,17 @@ public sealed class PersonalizationInSimulationTests : IDisposable
         Assert.True(simulated.Rounds[^1].Loss > 0.5, $"final distance {simulated.Rounds[^1].Loss}");
     }
 
+    [Fact]
+    public async Task A_local_pattern_matching_no_tensor_fails_the_run_naming_the_models_tensors()
+    {
+        var simulated = await SimulationRunner.RunAsync(Parse("personalization: { local: [haed.*] }"), Options("typo"), CancellationToken.None);
+
+        Assert.Equal(RunStatus.Failed, simulated.Run.Status);
+        Assert.StartsWith("personalization.local: 'haed.*' matches none of the model's tensors (", simulated.Run.Error, StringComparison.Ordinal);
+        Assert.Contains("head.weight", simulated.Run.Error, StringComparison.Ordinal);
+        Assert.EndsWith("so nothing would stay local", simulated.Run.Error, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);

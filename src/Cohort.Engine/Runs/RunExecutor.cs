@@ -116,6 +116,7 @@ internal sealed class RunExecutor(
             // field of this method's state for the whole run, and with it the initial model, a model's worth of memory.
             if (strategy.InitializeParameters() is { } given) global = given;
             else global = await InitialParametersFromNodeAsync(run, plan, ct);
+            CheckLocalPatterns(plan, global);
             await models.SaveAsync(run.Id, 0, global, ct);
         }
 
@@ -595,6 +596,17 @@ internal sealed class RunExecutor(
             return;
         }
         aggregation.Add(node, new FitResult(outcome.LoadParameters()!, outcome.Examples, outcome.Metrics));
+    }
+
+    // A personalization pattern that matches none of the model's tensors keeps nothing local: a slip the run would otherwise never show.
+    private static void CheckLocalPatterns(Plan plan, ParameterSet model)
+    {
+        var unmatched = plan.Personalization.Local.Where(p => !model.Any(t => LocalParameterPattern.Matches(p, t.Name))).ToArray();
+        if (unmatched.Length == 0) return;
+        var names = model.Select(t => t.Name).ToArray();
+        string shown = names.Length <= 12 ? string.Join(", ", names) : $"{string.Join(", ", names.Take(12))} and {names.Length - 12} more";
+        throw new RunFailedException($"personalization.local: {string.Join(", ", unmatched.Select(p => $"'{p}'"))} matches none of the model's tensors ({shown})" +
+            $"{NearestName.Hint(unmatched[0], names)}, so nothing would stay local");
     }
 
     private async Task<ParameterSet> InitialParametersFromNodeAsync(RunRecord run, Plan plan, CancellationToken ct)

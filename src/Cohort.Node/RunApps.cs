@@ -1,6 +1,7 @@
 using Cohort.Apps;
 using Cohort.Clients;
 using Cohort.Records;
+using Microsoft.Extensions.Logging;
 
 namespace Cohort.Node;
 
@@ -68,6 +69,11 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
     // Called under the gate.
     private Entry Add(string runId, Config appSettings, string? dataset)
     {
+        // One instance for every run (CohortNode.RunAsync with an app) is created before any run: the plan's app.settings cannot reach it.
+        if (factory is SingleAppFactory && appSettings.Count > 0)
+            options.Logger.LogWarning("Node {Node}: run {Run} gives app settings ({Keys}) that this node's app never reads: it is one IClientApp instance, " +
+                "which app.settings cannot reach; read them in an IClientAppFactory (CohortNode.RunAsync with a factory), or put values the app reads " +
+                "each round under the plan's config:", options.Name, runId, string.Join(", ", appSettings.Keys.Order(StringComparer.Ordinal)));
         var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, SettingsFor(dataset)));
         // A factory that hands every run the same instance gets one turn for all of them.
         var turn = _apps.FirstOrDefault(e => ReferenceEquals(e.App, app))?.Turn ?? new SemaphoreSlim(1, 1);

@@ -46,6 +46,37 @@ public sealed class AppFaultLogTests
         }
     }
 
+    [Fact]
+    public async Task A_plan_giving_app_settings_to_a_hosted_app_instance_is_told_in_the_nodes_log_once_per_run()
+    {
+        await using var server = await TestServer.StartAsync();
+        var log = new ExceptionLog();
+        using var stop = new CancellationTokenSource();
+        var options = new NodeOptions
+        {
+            Connection = new ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("site1", default), server.Host.CaFile),
+            Name = "site1",
+            Logger = log,
+        };
+        var node = CohortNode.RunAsync(new Cohort.Apps.Empty.EmptyAppFactory().Create(new ClientAppContext("r", "site1", Config.Empty, Config.Empty)), "empty", options, stop.Token);
+        try
+        {
+            await server.WaitForNodesAsync(1);
+            string plan = TestPlans.Empty(rounds: 2, minAvailable: 1, minFit: 1).Replace("app: { name: empty }", "app: { name: empty, settings: { values: 8, fill: 1 } }", StringComparison.Ordinal);
+            var run = await server.Control.SubmitAsync(plan, "settings", default, skipPreflight: true);
+            var done = await server.WaitForRunAsync(run.Id);
+
+            Assert.Equal("finished", done.Run.Status);
+            var (line, _) = Assert.Single(log.Warnings, w => w.Line.Contains("that this node's app never reads", StringComparison.Ordinal));
+            Assert.Contains($"run {run.Id} gives app settings (fill, values)", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await node.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
     private sealed class ThrowingApp : IClientApp
     {
         private static readonly int[] Columns = new int[4];

@@ -32,6 +32,9 @@ internal sealed class FleetService(
     // A node claiming more is held to this: each task it holds may take a model's worth of server memory.
     private const int MaxCapacity = 64;
 
+    /// <summary>The largest result header (its metrics and a preflight's findings included).</summary>
+    internal const int MaxResultHeaderBytes = 256 << 10;
+
     /// <summary>The longest task id a result may name (the server's own are a run id, a round, a phase and a node name).</summary>
     internal const int MaxTaskIdLength = 512;
 
@@ -469,6 +472,10 @@ internal sealed class FleetService(
         if (!await requestStream.MoveNext(ct) || requestStream.Current.BodyCase != ResultMessage.BodyOneofCase.Header)
             throw new RpcException(new Status(StatusCode.InvalidArgument, "a result stream starts with its header"));
         var header = requestStream.Current.Header;
+        // A call keeps its last message until the next arrives, and a node may hold many calls open: a header (metrics,
+        // a preflight's findings) is a few kilobytes, and one far larger ends its call, which lets it go.
+        if (requestStream.Current.CalculateSize() is var headerBytes && headerBytes > MaxResultHeaderBytes)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"a result header of {headerBytes} bytes; at most {MaxResultHeaderBytes}"));
         // The server's task ids are a few hundred characters at most; a longer one is no task, and is not echoed or recorded.
         if (header.TaskId.Length > MaxTaskIdLength)
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"a task id of {header.TaskId.Length} characters; the server's are at most {MaxTaskIdLength}"));

@@ -76,6 +76,24 @@ public sealed class HostileResultTests
     }
 
     [Fact]
+    public async Task A_result_header_over_256_KiB_ends_its_call_and_the_next_call_is_answered()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var node = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "evil", await server.Control.CreateNodeTokenAsync("evil", default));
+        var header = new ResultHeader { TaskId = "t", NodeName = node.Name, Ok = false, Error = "x" };
+        header.Metrics.Add("padding", new Scalar { StringValue = new string('x', 300 << 10) });
+
+        using var push = node.Fleet.PushResults();
+        await push.RequestStream.WriteAsync(new ResultMessage { Header = header });
+        var e = await Assert.ThrowsAsync<RpcException>(() => push.ResponseStream.MoveNext());
+
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.StartsWith("a result header of 3", e.Status.Detail, StringComparison.Ordinal);
+        Assert.EndsWith("bytes; at most 262144", e.Status.Detail, StringComparison.Ordinal);
+        Assert.False((await PushAsync(node, "no-such-task")).Accepted);
+    }
+
+    [Fact]
     public async Task An_upload_still_trickling_in_when_its_task_times_out_is_abandoned_then_not_after_the_idle_limit()
     {
         await using var server = await TestServer.StartAsync();

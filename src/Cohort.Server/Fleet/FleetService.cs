@@ -475,7 +475,13 @@ internal sealed class FleetService(
         // A call keeps its last message until the next arrives, and a node may hold many calls open: a header (metrics,
         // a preflight's findings) is a few kilobytes, and one far larger ends its call, which lets it go.
         if (requestStream.Current.CalculateSize() is var headerBytes && headerBytes > MaxResultHeaderBytes)
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"a result header of {headerBytes} bytes; at most {MaxResultHeaderBytes}"));
+        {
+            string tooLarge = $"a result header of {headerBytes} bytes; at most {MaxResultHeaderBytes}";
+            // The node's own task fails at once with the reason, rather than waiting out the round's timeout.
+            if (header.TaskId.Length <= MaxTaskIdLength && header.NodeName == node && board.FindOf(header.TaskId, node) is { } own)
+                board.Complete(own, TaskOutcome.Failed(FailureKind.Rejected, $"rejected result: {tooLarge}"));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, tooLarge));
+        }
         // The server's task ids are a few hundred characters at most; a longer one is no task, and is not echoed or recorded.
         if (header.TaskId.Length > MaxTaskIdLength)
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"a task id of {header.TaskId.Length} characters; the server's are at most {MaxTaskIdLength}"));

@@ -94,6 +94,26 @@ public sealed class HostileResultTests
     }
 
     [Fact]
+    public async Task A_header_over_256_KiB_for_the_nodes_own_task_fails_that_task_at_once_with_the_reason()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var node = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "big", await server.Control.CreateNodeTokenAsync("big", default));
+        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1, timeout: "120s"), "big-header", default, skipPreflight: true);
+        var task = await node.PullAsync(TaskKind.GetParameters, TimeSpan.FromSeconds(30));
+        var header = new ResultHeader { TaskId = task.TaskId, NodeName = node.Name, Ok = false, Error = new string('e', 300 << 10) };
+
+        using var push = node.Fleet.PushResult();
+        await push.RequestStream.WriteAsync(new ResultMessage { Header = header });
+        var e = await Assert.ThrowsAsync<RpcException>(async () => await push.ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+
+        // The run hears of it now, not after its 120 s round timeout.
+        var detail = await server.WaitForRunAsync(run.Id).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal("failed", detail.Run.Status);
+        Assert.Contains("big: rejected result: a result header of ", detail.Run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_upload_still_trickling_in_when_its_task_times_out_is_abandoned_then_not_after_the_idle_limit()
     {
         await using var server = await TestServer.StartAsync();

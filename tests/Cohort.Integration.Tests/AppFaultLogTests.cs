@@ -18,13 +18,7 @@ public sealed class AppFaultLogTests
         await using var server = await TestServer.StartAsync();
         var log = new ExceptionLog();
         using var stop = new CancellationTokenSource();
-        var options = new NodeOptions
-        {
-            Connection = new ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("site1", default), server.Host.CaFile),
-            Name = "site1",
-            Logger = log,
-        };
-        var node = CohortNode.RunAsync(new ThrowingApp(), "empty", options, stop.Token);
+        var node = await HostAsync(server, new ThrowingApp(), log, stop.Token);
         try
         {
             await server.WaitForNodesAsync(1);
@@ -52,13 +46,7 @@ public sealed class AppFaultLogTests
         await using var server = await TestServer.StartAsync();
         var log = new ExceptionLog();
         using var stop = new CancellationTokenSource();
-        var options = new NodeOptions
-        {
-            Connection = new ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("site1", default), server.Host.CaFile),
-            Name = "site1",
-            Logger = log,
-        };
-        var node = CohortNode.RunAsync(new Cohort.Apps.Empty.EmptyAppFactory().Create(new ClientAppContext("r", "site1", Config.Empty, Config.Empty)), "empty", options, stop.Token);
+        var node = await HostAsync(server, new Cohort.Apps.Empty.EmptyAppFactory().Create(new ClientAppContext("r", "site1", Config.Empty, Config.Empty)), log, stop.Token);
         try
         {
             await server.WaitForNodesAsync(1);
@@ -75,6 +63,18 @@ public sealed class AppFaultLogTests
             await stop.CancelAsync();
             await node.WaitAsync(TimeSpan.FromSeconds(30));
         }
+    }
+
+    // Node site1 hosting one app instance as app 'empty', logging to log.
+    private static async Task<Task> HostAsync(TestServer server, IClientApp app, ExceptionLog log, CancellationToken stop)
+    {
+        var options = new NodeOptions
+        {
+            Connection = new ConnectionOptions(server.Host.Address.ToString(), await server.Control.CreateNodeTokenAsync("site1", default), server.Host.CaFile),
+            Name = "site1",
+            Logger = log,
+        };
+        return CohortNode.RunAsync(app, "empty", options, stop);
     }
 
     private sealed class ThrowingApp : IClientApp

@@ -87,8 +87,15 @@ public sealed class HostileNodeTextTests
         using var push = fleet.PushResults(new CallOptions(new Metadata { { "grpc-internal-encoding-request", "gzip" } }));
         var streamed = await Assert.ThrowsAsync<RpcException>(async () =>
         {
-            await push.RequestStream.WriteAsync(new ResultMessage { Header = new ResultHeader { TaskId = "t", NodeName = "odd", Ok = false, Error = new string('x', 100_000) } });
-            await push.RequestStream.CompleteAsync();
+            try
+            {
+                await push.RequestStream.WriteAsync(new ResultMessage { Header = new ResultHeader { TaskId = "t", NodeName = "odd", Ok = false, Error = new string('x', 100_000) } });
+                await push.RequestStream.CompleteAsync();
+            }
+            catch (Exception write) when (write is RpcException or InvalidOperationException or IOException)
+            {
+                // A write racing the server's refusal fails (on a loaded machine, as Cancelled); the call's status is what counts.
+            }
             await push.ResponseStream.MoveNext();
         });
         Assert.Equal(StatusCode.InvalidArgument, streamed.StatusCode);

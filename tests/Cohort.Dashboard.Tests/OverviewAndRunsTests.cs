@@ -67,7 +67,7 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
         Assert.True(await page.IsCheckedAsync($"#runs input[value='{federation.HeartRun}']"));
         Assert.True(await page.IsCheckedAsync($"#runs input[value='{federation.HeartRunFast}']"));
         await page.ClickAsync("text=compare selected");
-        await page.WaitForURLAsync("**/compare?**");
+        await page.WaitForURLAsync("**/compare?**", new() { WaitUntil = Microsoft.Playwright.WaitUntilState.Commit });
         Assert.Equal(2, await page.Locator("#compare-chart g.run").CountAsync());
         foreach (var id in new[] { federation.HeartRun, federation.HeartRunFast })
         {
@@ -102,7 +102,7 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
         await page.CheckAsync("input[name=nodes][value=cleveland]");
         await page.CheckAsync("input[name=nodes][value=hungarian]");
         await page.ClickAsync("#start-run");
-        await page.WaitForURLAsync("**/runs/heart-disease-*");
+        await page.WaitForURLAsync("**/runs/heart-disease-*", new() { WaitUntil = Microsoft.Playwright.WaitUntilState.Commit });
         string id = Uri.UnescapeDataString(new Uri(page.Url).AbsolutePath["/runs/".Length..]);
 
         var plan = PlanParser.Parse((await federation.Store.GetRunAsync(id, CancellationToken.None))!.PlanYaml, "stored", StrategyRegistry.CreateDefault());
@@ -134,7 +134,7 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
             Buffer = System.Text.Encoding.UTF8.GetBytes(Federation.SlowPlan.Replace("name: slow-empty", "name: uploaded", StringComparison.Ordinal).Replace("experiment: drills", "experiment: uploads", StringComparison.Ordinal)),
         });
         await page.ClickAsync("#start-run");
-        await page.WaitForURLAsync("**/runs/uploaded-*");
+        await page.WaitForURLAsync("**/runs/uploaded-*", new() { WaitUntil = Microsoft.Playwright.WaitUntilState.Commit });
         await page.ClickAsync("#stop-run");
         await page.WaitForSelectorAsync(".summary .s-stopped");
         await page.Context.CloseAsync();

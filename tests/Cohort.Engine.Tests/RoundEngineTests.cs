@@ -87,13 +87,15 @@ public sealed class RoundEngineTests
             app: { name: step }
             strategy: { name: krum, params: { byzantine: 5 } }
             rounds: 1
-            selection: { min_available: 4, min_fit: 4, fraction_evaluate: 0.0 }
+            selection: { min_available: 4, min_fit: 13, fraction_evaluate: 0.0 }
             wait_for_nodes: 5s
             """, "engine.yaml", StrategyRegistry.CreateDefault());
+        // Plan check refuses min_fit below Krum's 2f + 3; a plan built in code skips it, and the engine must still say why.
+        plan = plan with { Selection = plan.Selection with { MinFit = 4 } };
         var outcome = await InProcessRun.RunAsync(plan, Pool(Steps(4)), StrategyServices.None);
 
         Assert.Equal(RunStatus.Failed, outcome.Run.Status);
-        Assert.StartsWith("round 1: Krum needs more than 2f + 2 results: 4 results, f = 5 (from 4 usable fit results; check strategy.params and selection.min_fit)", outcome.Run.Error);
+        Assert.StartsWith("round 1: Krum needs more than 2f + 2 results: 4 results, f = 5 (lower params.byzantine or sample more nodes) (from 4 usable fit results; check strategy.params and selection.min_fit)", outcome.Run.Error);
     }
 
     [Fact]

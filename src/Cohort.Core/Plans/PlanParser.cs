@@ -1,3 +1,4 @@
+using System.Globalization;
 using Cohort.Apps;
 using Cohort.Records;
 using Cohort.Strategies;
@@ -98,25 +99,38 @@ public static class PlanParser
 
     private static void CheckCombinations(YamlSection top, Plan plan, StrategyRegistry strategies)
     {
+        // Each combination is checked on its own, so every one that does not hold is reported at once.
+        var problems = new List<PlanException>();
+        void Refuse(YamlDotNet.RepresentationModel.YamlNode at, string problem) => problems.Add(top.Error(at, problem));
         var strategy = strategies.Get(plan.Strategy.Name);
+        var selection = top.Section("selection", SelectionKeys);
         // FedProx writes its μ into every fit config, over the plan's own config: a config value would be dropped silently.
         if (strategy.Name == FedProx.Descriptor.Name && top.Section("config", allowed: null).Find(FedProx.ProximalMuKey) is { } mu)
-            throw top.Error(mu, $"config.{FedProx.ProximalMuKey}: strategy 'fedprox' sets it in every fit config from strategy.params.{FedProx.ProximalMuKey}; set it there");
+            Refuse(mu, $"config.{FedProx.ProximalMuKey}: strategy 'fedprox' sets it in every fit config from strategy.params.{FedProx.ProximalMuKey}; set it there");
         if (plan.Asynchronous is not null && !strategy.Has(StrategyCapabilities.Asynchronous))
-            throw top.Error(top.Find("asynchronous")!,
+            Refuse(top.Find("asynchronous")!,
                 $"asynchronous: strategy '{strategy.Name}' cannot run asynchronously (allowed: {string.Join(", ", strategies.NamesWith(StrategyCapabilities.Asynchronous))}); FedBuff's buffer does the aggregation");
         if (plan.Personalization.Enabled && !strategy.Has(StrategyCapabilities.Personalization))
-            throw top.Error(top.Find("personalization")!, $"personalization: not supported with strategy '{strategy.Name}' (allowed: {string.Join(", ", strategies.NamesWith(StrategyCapabilities.Personalization))})");
+            Refuse(top.Find("personalization")!, $"personalization: not supported with strategy '{strategy.Name}' (allowed: {string.Join(", ", strategies.NamesWith(StrategyCapabilities.Personalization))})");
         if (plan.Privacy is not null && plan.Asynchronous is not null)
-            throw top.Error(top.Find("privacy")!, "privacy: not supported with asynchronous training yet (FedBuff's buffer aggregates outside the strategy)");
+            Refuse(top.Find("privacy")!, "privacy: not supported with asynchronous training yet (FedBuff's buffer aggregates outside the strategy)");
         if (plan.Privacy is not null && plan.Personalization.Enabled)
-            throw top.Error(top.Find("privacy")!, "privacy: not supported with personalization yet (clipping needs the whole update)");
+            Refuse(top.Find("privacy")!, "privacy: not supported with personalization yet (clipping needs the whole update)");
         if (plan.Privacy is not null && !strategy.Has(StrategyCapabilities.DifferentialPrivacy))
-            throw top.Error(top.Find("privacy")!, $"privacy: not supported with strategy '{strategy.Name}' (allowed: {string.Join(", ", strategies.NamesWith(StrategyCapabilities.DifferentialPrivacy))})");
+            Refuse(top.Find("privacy")!, $"privacy: not supported with strategy '{strategy.Name}' (allowed: {string.Join(", ", strategies.NamesWith(StrategyCapabilities.DifferentialPrivacy))})");
         if (plan.Selection.AcceptFirst is not null && plan.Asynchronous is not null)
-            throw top.Error(top.Section("selection", SelectionKeys).Find("accept_first")!, "selection.accept_first: not with asynchronous (FedBuff aggregates every asynchronous.buffer_size arrivals and never waits for a round)");
+            Refuse(selection.Find("accept_first")!, "selection.accept_first: not with asynchronous (FedBuff aggregates every asynchronous.buffer_size arrivals and never waits for a round)");
         if (plan.Personalization.Enabled && plan.Asynchronous is not null)
-            throw top.Error(top.Find("personalization")!, "personalization: not supported with asynchronous training yet");
+            Refuse(top.Find("personalization")!, "personalization: not supported with asynchronous training yet");
+        // A round gets at least min_fit usable results or fails: below the strategy's need its first aggregation would fail.
+        if (plan.Asynchronous is null && strategy.NeedsResults?.Invoke(plan.Strategy.Parameters) is { } needed && plan.Selection.MinFit < needed.Count)
+        {
+            string given = selection.Find("min_fit") is null ? $"{plan.Selection.MinFit} (the default)" : plan.Selection.MinFit.ToString(CultureInfo.InvariantCulture);
+            Refuse(selection.Find("min_fit") ?? top.Find("strategy")!,
+                $"selection.min_fit: {given} is below the {needed.Count} fit results strategy '{strategy.Name}' needs a round ({needed.Rule}); " +
+                $"set selection.min_fit to {needed.Count} or more, or lower strategy.params");
+        }
+        if (problems.Count > 0) throw PlanException.Of(problems);
     }
 
     private static CentralEvaluationSpec ReadCentralEvaluation(YamlSection c) =>
@@ -228,6 +242,12 @@ public static class PlanParser
 
         var nodes = s.StringList("nodes") ?? [];
         int? acceptFirst = s.Int("accept_first", 1);
+        // Only the named nodes are eligible: a minimum above their number could never be met, and the run would wait for ever.
+        foreach (var (key, minimum) in new[] { ("min_available", minAvailable), ("min_fit", minFit) })
+        {
+            if (nodes.Count > 0 && minimum > nodes.Count)
+                throw s.Error(s.Find(key) ?? s.Find("nodes")!, $"{s.NameOf(key)}: {minimum} is more than the {nodes.Count} nodes in {s.NameOf("nodes")}; only those nodes take part, so it could never be met");
+        }
         // Over-selection: closing below min_fit would fail every round; above the named nodes it could never close early.
         if (acceptFirst < minFit)
             throw s.Error(s.Find("accept_first")!, $"{s.NameOf("accept_first")}: {acceptFirst} is below {s.NameOf("min_fit")} ({minFit}); a round closed that early would fall short of min_fit");

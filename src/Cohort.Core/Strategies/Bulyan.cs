@@ -25,7 +25,11 @@ public sealed class Bulyan : FedAvg
         (p, services) => new Bulyan(p, services))
     {
         MemoryBound = BufferedAggregation.HeldUpdatesBound + "; n × n distances",
+        NeedsResults = p => Needed(new StrategyParameters("bulyan", p).Int("byzantine", 0, 0)),
     };
+
+    /// <summary>Bulyan's bound: at least 4f + 3 updates.</summary>
+    internal static ResultsNeeded Needed(long byzantine) => new(4 * byzantine + 3, $"at least 4f + 3, f = {byzantine}");
 
     private readonly long _memoryLimit;
 
@@ -53,7 +57,7 @@ public sealed class Bulyan : FedAvg
     internal static ParameterSet Combine(IReadOnlyList<HeldUpdate> sets, int byzantine)
     {
         int n = sets.Count;
-        if (n < 4 * byzantine + 3)
+        if (n < Needed(byzantine).Count)
             throw new AggregationException($"Bulyan needs at least 4f + 3 results: {n} results, f = {byzantine} (lower params.byzantine or sample more nodes)");
         int theta = n - 2 * byzantine;
         int beta = theta - 2 * byzantine;

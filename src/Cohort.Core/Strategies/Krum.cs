@@ -28,7 +28,11 @@ public sealed class Krum : FedAvg
         (p, services) => new Krum(p, services))
     {
         MemoryBound = BufferedAggregation.HeldUpdatesBound + "; n × n distances",
+        NeedsResults = p => Needed(new StrategyParameters("krum", p).Int("byzantine", 0, 0)),
     };
+
+    /// <summary>Krum's bound: more than 2f + 2 updates, so that each honest one has more honest neighbours than the f Byzantine ones.</summary>
+    internal static ResultsNeeded Needed(long byzantine) => new(2 * byzantine + 3, $"more than 2f + 2, f = {byzantine}");
 
     private readonly long _memoryLimit;
 
@@ -106,7 +110,7 @@ public sealed class Krum : FedAvg
         int n = candidates.Count;
         int neighbours = n - byzantine - 2;
         if (neighbours < 1)
-            throw new AggregationException($"Krum needs more than 2f + 2 results: {n} results, f = {byzantine}");
+            throw new AggregationException($"Krum needs more than f + 2 results to score them: {n} results, f = {byzantine}");
         var scores = new double[n];
         var row = new double[n - 1];
         for (int a = 0; a < n; a++)
@@ -173,6 +177,9 @@ public sealed class Krum : FedAvg
 
         private protected override ParameterSet Combine(IReadOnlyList<HeldUpdate> updates)
         {
+            // Scoring works from f + 3 updates, but the tolerance of f Byzantine ones holds only above 2f + 2.
+            if (updates.Count < Needed(owner.Byzantine).Count)
+                throw new AggregationException($"Krum needs more than 2f + 2 results: {updates.Count} results, f = {owner.Byzantine} (lower params.byzantine or sample more nodes)");
             var chosen = Select(SquaredDistances(updates), Enumerable.Range(0, updates.Count).ToArray(), owner.Byzantine, owner.Keep);
             return Mean(chosen.Select(i => updates[i]).ToArray());
         }

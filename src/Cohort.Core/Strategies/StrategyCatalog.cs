@@ -34,6 +34,8 @@ internal static class StrategyCatalog
             sb.Append("  ").Append(d.Summary).Append('\n');
             sb.Append("  capabilities: ").Append(Describe(d.Capabilities)).Append('\n');
             if (d.MemoryBound is { } bound) sb.Append("  server memory: ").Append(bound).Append('\n');
+            if (d.NeedsResults?.Invoke(Records.Config.Empty) is { } needs)
+                sb.Append("  fit results a round: at least ").Append(needs.Count).Append(" with the default params (").Append(needs.Rule).Append("); selection.min_fit must reach it\n");
             if (d.Parameters.Count == 0) sb.Append("  parameters: none\n");
             foreach (var p in d.Parameters)
                 sb.Append("  ").Append(p.Name).Append(": ").Append(p.Rule).Append(", default ").Append(p.Default).Append(" — ").Append(p.Description).Append('\n');

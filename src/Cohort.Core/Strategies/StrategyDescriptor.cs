@@ -20,6 +20,12 @@ public sealed record StrategyDescriptor(string Name, string Summary, StrategyCap
     /// </summary>
     public string? MemoryBound { get; init; }
 
+    /// <summary>
+    /// The fewest usable fit results a round needs with the given <c>strategy.params</c> (already checked), when
+    /// that is more than one; null when any number will do.
+    /// </summary>
+    public Func<Config, ResultsNeeded>? NeedsResults { get; init; }
+
     /// <summary>True when the strategy declares every flag of <paramref name="capabilities"/>.</summary>
     public bool Has(StrategyCapabilities capabilities) => (Capabilities & capabilities) == capabilities;
 

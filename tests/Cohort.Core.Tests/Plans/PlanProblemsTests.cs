@@ -131,6 +131,59 @@ public sealed class PlanProblemsTests
     }
 
     [Fact]
+    public void Every_combination_that_does_not_hold_is_reported_at_once()
+    {
+        // One plan, two refusals: krum cannot run asynchronously, and privacy does not run with asynchronous training.
+        var e = Assert.Throws<PlanException>(() => PlanParser.Parse(
+            "name: t\napp: { name: tabular }\nstrategy: { name: krum }\nasynchronous: { buffer_size: 2 }\nprivacy: { clipping_norm: 1, noise_multiplier: 0.5 }\n",
+            Source, StrategyRegistry.CreateDefault()));
+
+        Assert.Equal(
+            [
+                $"{Source}:4:15: asynchronous: strategy 'krum' cannot run asynchronously (allowed: fedavg, fedprox); FedBuff's buffer does the aggregation",
+                $"{Source}:5:10: privacy: not supported with asynchronous training yet (FedBuff's buffer aggregates outside the strategy)",
+            ],
+            Messages(e));
+    }
+
+    [Theory]
+    [InlineData("krum", "byzantine: 1", 5, "more than 2f + 2, f = 1")]
+    [InlineData("krum", "byzantine: 0", 3, "more than 2f + 2, f = 0")]
+    [InlineData("bulyan", "byzantine: 2", 11, "at least 4f + 3, f = 2")]
+    public void A_min_fit_below_what_the_robust_rule_needs_is_refused_at_min_fit(string strategy, string parameters, int needed, string rule)
+    {
+        var e = Assert.Throws<PlanException>(() => PlanParser.Parse(
+            $"name: t\napp: {{ name: tabular }}\nstrategy: {{ name: {strategy}, params: {{ {parameters} }} }}\nselection: {{ min_available: 2, min_fit: 2 }}\n",
+            Source, StrategyRegistry.CreateDefault()));
+
+        Assert.Equal(
+            $"{Source}:4:41: selection.min_fit: 2 is below the {needed} fit results strategy '{strategy}' needs a round ({rule}); set selection.min_fit to {needed} or more, or lower strategy.params",
+            Assert.Single(e.Errors).Message);
+        // At the bound the plan reads.
+        PlanParser.Parse(
+            $"name: t\napp: {{ name: tabular }}\nstrategy: {{ name: {strategy}, params: {{ {parameters} }} }}\nselection: {{ min_available: 2, min_fit: {needed} }}\n",
+            Source, StrategyRegistry.CreateDefault());
+    }
+
+    [Fact]
+    public void A_default_min_fit_below_the_need_names_the_default_at_the_strategy()
+    {
+        var e = Assert.Throws<PlanException>(() => PlanParser.Parse("name: t\napp: { name: tabular }\nstrategy: { name: krum }\n", Source, StrategyRegistry.CreateDefault()));
+
+        Assert.Equal($"{Source}:3:11: selection.min_fit: 1 (the default) is below the 3 fit results strategy 'krum' needs a round (more than 2f + 2, f = 0); set selection.min_fit to 3 or more, or lower strategy.params", e.Message);
+    }
+
+    [Theory]
+    [InlineData("min_available: 3, min_fit: 1", "selection.min_available: 3")]
+    [InlineData("min_available: 1, min_fit: 3", "selection.min_fit: 3")]
+    public void A_minimum_above_the_named_nodes_is_refused(string minimums, string problem)
+    {
+        var e = FailsMinimalWith($"selection: {{ {minimums}, nodes: [a, b] }}");
+
+        Assert.StartsWith(problem + " is more than the 2 nodes in selection.nodes; only those nodes take part", Assert.Single(e.Errors).Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_site_policy_still_stops_at_its_first_unknown_key_with_the_hint()
     {
         var e = Assert.Throws<Cohort.Sites.SitePolicyException>(() => Cohort.Sites.SitePolicyParser.Parse("strategies: [fedavg]\nmax_round: 2\nmax_epoch: 3\n", "site.yaml"));

@@ -74,7 +74,7 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
             options.Logger.LogWarning("Node {Node}: run {Run} gives app settings ({Keys}) that this node's app never reads: it is one IClientApp instance, " +
                 "which app.settings cannot reach; read them in an IClientAppFactory (CohortNode.RunAsync with a factory), or put values the app reads " +
                 "each round under the plan's config:", options.Name, runId, string.Join(", ", appSettings.Keys.Order(StringComparer.Ordinal)));
-        var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, SettingsFor(dataset)));
+        var app = factory.Create(new ClientAppContext(runId, options.Name, appSettings, SettingsFor(dataset)) { SiteLog = SiteLog(runId) });
         // A factory that hands every run the same instance gets one turn for all of them.
         var turn = _apps.FirstOrDefault(e => ReferenceEquals(e.App, app))?.Turn ?? new SemaphoreSlim(1, 1);
         var entry = new Entry(runId, appSettings, app, turn);
@@ -172,13 +172,18 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
         if (factory is not IValidatingClientApp validating) return [];
         try
         {
-            return validating.Validate(new ClientAppContext(runId, options.Name, appSettings, nodeSettings));
+            return validating.Validate(new ClientAppContext(runId, options.Name, appSettings, nodeSettings) { SiteLog = SiteLog(runId) });
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return [$"the app's check failed: {e.Message}"];
+            options.Logger.LogWarning(e, "Node {Node}: the app's check of run {Run} failed", options.Name, runId);
+            return [$"the app's check failed: {SiteDataException.Shareable(e)}"];
         }
     }
+
+    // What the app says about this site's data that must not reach the server goes to the node's own log.
+    private Action<string> SiteLog(string runId) =>
+        detail => options.Logger.LogWarning("Node {Node}: run {Run}: {Detail}", options.Name, runId, detail);
 
     /// <summary>
     /// The schema (column names and types) of the data a run on <paramref name="dataset"/> would use, for the

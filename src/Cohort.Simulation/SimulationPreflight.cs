@@ -46,7 +46,10 @@ internal static class SimulationPreflight
     {
         try
         {
-            return validating.Validate(new ClientAppContext("preflight", "simulation", plan.App.Settings, nodeSettings));
+            // The data is the user's own here: the values and lines behind each problem are shown with it.
+            var details = new List<string>();
+            var problems = validating.Validate(new ClientAppContext("preflight", "simulation", plan.App.Settings, nodeSettings) { SiteLog = details.Add });
+            return [.. problems, .. details];
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

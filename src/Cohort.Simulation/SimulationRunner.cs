@@ -108,7 +108,7 @@ public static class SimulationRunner
         var services = new StrategyServices(AggregationBufferBytes: StrategyServices.DefaultAggregationBufferBytes, CentralEvaluator: (round, global, token) => setup.Dataset.EvaluateCentralAsync(global, plan.EvaluateConfig(round), token))
         {
             // The statistics step and a plan's central_evaluation file, as a server runs them (relative files from the plan's folder).
-            ServerApps = Apps.BuiltInApps.ServerApps(options.BaseDirectory, setup.Dataset),
+            ServerApps = Apps.BuiltInApps.SimulationServerApps(options.BaseDirectory, setup.Dataset),
         };
         var pool = new VirtualNodePool(setup.Factory, setup.Dataset, setup.Partitions, spec.Workers) { AppFault = options.OnAppFault };
         var executor = new RunExecutor(pool, store, models, options.Strategies, services, NullLogger<RunExecutor>.Instance);

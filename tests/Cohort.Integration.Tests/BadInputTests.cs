@@ -12,7 +12,7 @@ namespace Cohort.Integration.Tests;
 public sealed class BadInputTests
 {
     [Fact]
-    public async Task A_corrupt_csv_row_fails_that_node_with_file_and_line_and_the_round_goes_on()
+    public async Task A_corrupt_csv_row_fails_that_node_naming_the_file_and_the_round_goes_on_while_the_value_and_line_stay_on_the_node()
     {
         await using var server = await TestServer.StartAsync();
         string corrupt = Path.Combine(server.DataDir, "processed.corrupt.data");
@@ -29,10 +29,11 @@ public sealed class BadInputTests
 
             // The preflight at submit finds the bad row before any run is queued...
             var refused = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync(TestPlans.Heart(rounds: 2, nodes: 3, minFit: 2), "heart", default));
-            Assert.StartsWith("preflight failed: node corrupt: column 'chol' holds text ('abc' on line 5)", refused.Message);
+            Assert.StartsWith("preflight failed: node corrupt: column 'chol' holds text but is not declared categorical", refused.Message);
+            Assert.DoesNotContain("abc", refused.Message, StringComparison.Ordinal);
             Assert.Empty(await server.Control.ListAsync(null, default));
 
-            // ...and without it, the node's app fails that node alone, naming file and line, while the round goes on.
+            // ...and without it, the node's app fails that node alone, naming the file, while the round goes on.
             var run = await server.Control.SubmitAsync(TestPlans.Heart(rounds: 2, nodes: 3, minFit: 2), "heart", default, skipPreflight: true);
             var detail = await server.WaitForRunAsync(run.Id);
 
@@ -40,8 +41,17 @@ public sealed class BadInputTests
             var failures = detail.Rounds.SelectMany(r => r.Nodes).Where(n => !n.Ok).ToArray();
             Assert.NotEmpty(failures);
             Assert.All(failures, f => Assert.Equal("corrupt", f.Node));
-            Assert.Contains("processed.corrupt.data:5", failures[0].Error);
-            Assert.Contains("abc", failures[0].Error);
+            Assert.StartsWith("node error: processed.corrupt.data: column 'chol': a value is not a number", failures[0].Error);
+            Assert.All(failures, f => Assert.DoesNotContain("abc", f.Error, StringComparison.Ordinal));
+            // The value and its line, which the site needs to fix the row, are in the node's own log only.
+            var node = nodes[0];
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!(node.Output.Contains("processed.corrupt.data:5: column 'chol': 'abc' is not a number", StringComparison.Ordinal)
+                && node.Output.Contains("column 'chol' holds text ('abc')", StringComparison.Ordinal)))
+            {
+                Assert.True(DateTime.UtcNow < deadline, node.Output);
+                await Task.Delay(50);
+            }
             Assert.All(detail.Rounds, r => Assert.Equal(2, r.Nodes.Count(n => n.Phase == "fit" && n.Ok)));
         }
         finally

@@ -12,8 +12,8 @@ namespace Cohort.Apps.Tabular;
 /// agree), and evaluates the global model on a test file the server holds (<c>central_evaluation</c>),
 /// preprocessed as the nodes preprocess their rows.
 /// </summary>
-/// <param name="baseDirectory">What a relative <c>central_evaluation.file</c> is relative to: the server's data folder, or a simulated plan's folder.</param>
-internal sealed class TabularServerApp(string baseDirectory) : IServerApp
+/// <param name="files">Where <c>central_evaluation.file</c> is looked up: the server's evaluation folder (nothing outside it), or a simulated plan's folder.</param>
+internal sealed class TabularServerApp(EvaluationFolder files) : IServerApp
 {
     /// <summary>
     /// In a simulation, the held-out rows its own central evaluation scores; with statistics, they are
@@ -64,8 +64,7 @@ internal sealed class TabularServerApp(string baseDirectory) : IServerApp
         TabularDataset rows;
         if (plan.CentralEvaluation is { } spec)
         {
-            string path = Path.GetFullPath(spec.File, baseDirectory);
-            if (!File.Exists(path)) throw new FileNotFoundException($"file '{path}' not found on the server");
+            string path = files.Resolve(spec.File);
             var options = settings.Preprocess;
             if (settings.Statistics is { } stats)
             {
@@ -81,7 +80,8 @@ internal sealed class TabularServerApp(string baseDirectory) : IServerApp
             }
             catch (TabularDataException e)
             {
-                throw new InvalidDataException(e.Message, e);
+                // The run's error is read by operators and viewers: what is wrong, not the file's values.
+                throw new InvalidDataException($"file '{spec.File}': {e.SharedMessage}", e);
             }
         }
         else if (HeldOut is { } heldOut && settings.Statistics is not null)

@@ -9,7 +9,9 @@ namespace Cohort.Apps.Tabular;
 /// collects every problem rather than stopping at the first, so a submitter fixes them all at once.
 /// Settings first (unknown keys, values out of range), then the file: the columns named by label,
 /// drop and categorical, the label rule on every label value, text in columns not declared
-/// categorical, values outside declared categories, and finally the app's own loading.
+/// categorical, values outside declared categories, and finally the app's own loading. The problems go
+/// to the server, so they count what is wrong and never quote the data; the values and lines behind them
+/// go to the context's <see cref="ClientAppContext.SiteLog"/>, which stays on the site.
 /// </summary>
 internal static class TabularValidation
 {
@@ -19,17 +21,19 @@ internal static class TabularValidation
     public static IReadOnlyList<string> Check(ClientAppContext context, TabularAppFactory factory)
     {
         var problems = new List<string>();
+        var site = context.SiteLog ?? (_ => { });
         var settings = ReadSettings(context.AppSettings, problems);
         if (context.Partition is not null || !context.NodeSettings.TryGetValue("data", out var data)) return problems;
         string path = data.ToString();
         if (!File.Exists(path))
         {
-            problems.Add($"data file '{path}' not found");
+            site($"data file '{path}' not found");
+            problems.Add("the node's data file is not found (its path is in the node's log)");
             return problems;
         }
         if (settings is null) return problems;
         int before = problems.Count;
-        CheckFile(settings, path, problems);
+        CheckFile(settings, path, problems, site);
         if (problems.Count > before || before > 0) return problems;
         try
         {
@@ -40,7 +44,7 @@ internal static class TabularValidation
         }
         catch (Exception e) when (e is TabularDataException or AppConfigurationException or ArgumentException or InvalidOperationException or IOException)
         {
-            problems.Add(e.Message);
+            problems.Add(Shared(e, site));
         }
         return problems;
     }
@@ -73,7 +77,15 @@ internal static class TabularValidation
         return e.IsUnknownKey && known > 0 && e.Message.Contains("did you mean", StringComparison.Ordinal) ? e.Message[..known] : e.Message;
     }
 
-    private static void CheckFile(TabularSettings settings, string path, List<string> problems)
+    // The problem the server is told; the full message, when it quotes the data, only on the site.
+    private static string Shared(Exception e, Action<string> site)
+    {
+        string shared = SiteDataException.Shareable(e);
+        if (shared != e.Message) site(e.Message);
+        return shared;
+    }
+
+    private static void CheckFile(TabularSettings settings, string path, List<string> problems, Action<string> site)
     {
         TabularTable table;
         try
@@ -83,7 +95,7 @@ internal static class TabularValidation
         }
         catch (TabularDataException e)
         {
-            problems.Add(e.Message);
+            problems.Add(Shared(e, site));
             return;
         }
         var options = settings.Preprocess;
@@ -97,7 +109,7 @@ internal static class TabularValidation
         }
 
         if (table.IndexOf(options.Label) < 0) problems.Add(Missing(options.Label, "label"));
-        else CheckLabel(table, options, problems);
+        else CheckLabel(table, options, problems, site);
         foreach (var c in options.Drop)
             if (table.IndexOf(c) < 0) problems.Add(Missing(c, "drop"));
         foreach (var c in options.InferCategories)
@@ -105,7 +117,7 @@ internal static class TabularValidation
         foreach (var (c, categories) in options.Categorical)
         {
             if (table.IndexOf(c) < 0) problems.Add(Missing(c, $"categorical.{c}"));
-            else CheckCategories(table, table[c], categories, problems);
+            else CheckCategories(table, table[c], categories, problems, site);
         }
 
         foreach (var column in table.Columns)
@@ -113,11 +125,12 @@ internal static class TabularValidation
             if (column.IsNumeric || column.Name == options.Label || options.Drop.Contains(column.Name)) continue;
             if (options.CategoricalAuto || options.Categorical.ContainsKey(column.Name) || options.InferCategories.Contains(column.Name)) continue;
             int row = FirstText(column);
-            problems.Add($"column '{column.Name}' holds text ('{column.Texts![row]}' on line {table.Lines[row]}) but is not declared categorical (categorical: auto, or list it under categorical)");
+            site($"{table.Source}:{table.Lines[row]}: column '{column.Name}' holds text ('{column.Texts![row]}') but is not declared categorical");
+            problems.Add($"column '{column.Name}' holds text but is not declared categorical (categorical: auto, or list it under categorical)");
         }
     }
 
-    private static void CheckLabel(TabularTable table, TabularPreprocessorOptions options, List<string> problems)
+    private static void CheckLabel(TabularTable table, TabularPreprocessorOptions options, List<string> problems, Action<string> site)
     {
         var label = table[options.Label];
         int present = 0;
@@ -132,14 +145,14 @@ internal static class TabularValidation
             }
             catch (TabularDataException e)
             {
-                problems.Add($"{e.Message} (label '{options.Label}', positive '{options.Positive.Text}')");
+                problems.Add($"{Shared(e, site)} (label '{options.Label}', positive '{options.Positive.Text}')");
                 return;
             }
         }
         if (present == 0) problems.Add($"label column '{options.Label}' has no values");
     }
 
-    private static void CheckCategories(TabularTable table, TabularColumn column, IReadOnlyList<string> categories, List<string> problems)
+    private static void CheckCategories(TabularTable table, TabularColumn column, IReadOnlyList<string> categories, List<string> problems, Action<string> site)
     {
         var numbers = new HashSet<double>();
         foreach (var c in categories)
@@ -157,7 +170,9 @@ internal static class TabularValidation
         if (unknown.Count == 0) return;
         var (first, line) = unknown[0];
         string more = unknown.Count > 1 ? $" and {unknown.Count - 1} other value{(unknown.Count > 2 ? "s" : "")}" : "";
-        problems.Add($"column '{column.Name}': value '{first}' (line {line}){more} not among the declared categories {string.Join(", ", categories)}");
+        site($"{table.Source}:{line}: column '{column.Name}': value '{first}'{more} not among the declared categories");
+        string values = unknown.Count == 1 ? "1 value" : $"{unknown.Count} distinct values";
+        problems.Add($"column '{column.Name}': {values} not among the declared categories {string.Join(", ", categories)}");
     }
 
     private static int FirstText(TabularColumn column)

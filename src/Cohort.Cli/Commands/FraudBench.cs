@@ -151,7 +151,7 @@ internal static class FraudBench
         var statistics = Banks.Select(b => new NodeStatistics(b, 0, ((TabularStatisticsApp)TabularAppFactory.FromTable(parsed, tables[b], b))
             .ComputeStatisticsAsync(Config.Empty, CancellationToken.None).GetAwaiter().GetResult().Metrics)).ToArray();
         var withStatistics = plan with { App = plan.App with { Settings = settings } };
-        var combined = settings.With(new TabularServerApp(dataDir).AggregateStatistics(withStatistics, statistics));
+        var combined = settings.With(new TabularServerApp(new EvaluationFolder(dataDir, confined: false)).AggregateStatistics(withStatistics, statistics));
         var global = TabularSettings.FromConfig(combined);
         return Banks.ToDictionary(b => b, b => (TabularApp)TabularAppFactory.FromTable(global, tables[b], b));
     }

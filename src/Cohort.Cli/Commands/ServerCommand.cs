@@ -39,13 +39,14 @@ internal static class ServerCommand
         var repair = new Option<bool>("--repair") { Description = "Start even if DATA_DIR/cohort.db is damaged (moved aside to cohort.db.damaged-TIME) or does not know runs whose models are in DATA_DIR/models (their folders moved to models/.orphaned-TIME)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
         var dashboardPort = new Option<int?>("--dashboard-port") { Description = "Port of the dashboard, /metrics and health endpoints (default: --port + 1, a free one when --port is 0; 0 picks a free one; -1 switches the dashboard off)" };
+        var evaluationData = new Option<string?>("--evaluation-data") { Description = "Folder of test files plans may name in central_evaluation.file (relative to it; nothing outside it, no links, at most 1 GiB each) (default: DATA_DIR/evaluation)" };
         var plans = new Option<string[]>("--plans") { Description = "Folder of plan files (*.yaml) the dashboard offers when starting a run (repeatable)", AllowMultipleArgumentsPerToken = true };
         var logFormat = new Option<string>("--log-format") { Description = "Log lines as 'plain' or 'json' (JSON lines carry RunId, Round and NodeId fields)", DefaultValueFactory = _ => "plain" };
         logFormat.AcceptOnlyFromAmong("plain", "json");
 
         var command = new Command("server", "Run the coordinating server (Fleet API for nodes, Control API for operators)");
         var plugins = PluginOptions.Create();
-        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, spoolUpload, spoolHold, updateMemory, failedAuth, plans, logFormat, durability, memoryHygiene, memoryHygieneSeconds, repair, plugins, verbose }) command.Options.Add(o);
+        foreach (var o in new Option[] { host, port, dashboardPort, dataDir, cert, key, tlsName, insecure, allowInsecureNetwork, adminToken, nodeTimeout, mtls, clientCa, crl, database, aggregationBuffer, uploadMemory, nodeUploadMemory, spoolUpload, spoolHold, updateMemory, failedAuth, plans, evaluationData, logFormat, durability, memoryHygiene, memoryHygieneSeconds, repair, plugins, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             if (pr.GetValue(cert) is not null && pr.GetValue(insecure)) throw new CliException("--tls-cert and --insecure exclude each other");
@@ -90,12 +91,14 @@ internal static class ServerCommand
             };
             if (options.Insecure)
                 Console.Error.WriteLine("WARNING: --insecure: plaintext HTTP/2, so node tokens, the admin token and model parameters cross the network readable and forgeable; use it on loopback for development only");
-            // The built-in apps' server side: the tabular app's statistics step and central evaluation (files relative to the data folder).
-            var services = new Strategies.StrategyServices { ServerApps = Apps.BuiltInApps.ServerApps(Path.GetFullPath(options.DataDir)) };
+            // The built-in apps' server side: the tabular app's statistics step and central evaluation (files in the evaluation folder only).
+            string evaluationFolder = Path.GetFullPath(pr.GetValue(evaluationData) ?? Path.Combine(options.DataDir, "evaluation"));
+            var services = new Strategies.StrategyServices { ServerApps = Apps.BuiltInApps.ServerApps(evaluationFolder) };
             await using var server = await CohortServerHost.StartAsync(options, strategies, strategyServices: services, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
             Console.WriteLine($"Cohort server {ServerInfo.Version} listening on {server.Address}");
             if (server.DashboardAddress is { } dashboard) Console.WriteLine($"  dashboard:   {dashboard} (log in with the admin token; /metrics, /healthz, /readyz)");
             Console.WriteLine($"  data folder: {server.DataDir}");
+            Console.WriteLine($"  test files:  {evaluationFolder} (central_evaluation.file)");
             if (server.CaFile is not null) Console.WriteLine($"  nodes trust: --ca {server.CaFile}");
             Console.WriteLine(server.Services.GetRequiredService<Server.Security.NodeCertificates>().Required
                 ? "  nodes need:  their token and their client certificate (mutual TLS)"

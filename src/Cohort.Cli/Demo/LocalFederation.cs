@@ -35,7 +35,7 @@ internal sealed class LocalFederation : IAsyncDisposable
     {
         Directory.CreateDirectory(dataDir);
         services ??= new Cohort.Strategies.StrategyServices();
-        if (services.ServerApps.Count == 0) services = services with { ServerApps = Apps.BuiltInApps.ServerApps(Path.GetFullPath(dataDir)) };
+        if (services.ServerApps.Count == 0) services = services with { ServerApps = Apps.BuiltInApps.ServerApps(Path.GetFullPath(Path.Combine(dataDir, "evaluation"))) };
         var server = await CohortServerHost.StartAsync(
             new ServerOptions { Host = "127.0.0.1", Port = 0, DataDir = Path.Combine(dataDir, "server") }, strategyServices: services, logLevel: LogLevel.Warning, ct: ct);
         var control = new ControlClient(new ConnectionOptions(server.Address.ToString(), server.AdminToken, server.CaFile));

@@ -31,7 +31,15 @@ public sealed record EvaluateResult(double Loss, long Examples, Metrics Metrics)
 /// <param name="AppSettings">The plan's <c>app.settings</c>, identical on every node.</param>
 /// <param name="NodeSettings">Site-local settings (e.g. <c>data</c>: the local data file), never sent to the server.</param>
 /// <param name="Partition">In a simulation (or a node given a partition), the share of a loaded data set this client owns; null when the app reads its own data.</param>
-public sealed record ClientAppContext(string RunId, string NodeName, Config AppSettings, Config NodeSettings, DataPartition? Partition = null);
+public sealed record ClientAppContext(string RunId, string NodeName, Config AppSettings, Config NodeSettings, DataPartition? Partition = null)
+{
+    /// <summary>
+    /// Where an app writes what must stay on this site, such as the data values and lines behind a problem
+    /// its <see cref="IValidatingClientApp"/> check reports to the server: a node writes it to its log, a
+    /// simulation to its output. Null drops it.
+    /// </summary>
+    public Action<string>? SiteLog { get; init; }
+}
 
 /// <summary>Creates the client app a node uses for one run.</summary>
 public interface IClientAppFactory

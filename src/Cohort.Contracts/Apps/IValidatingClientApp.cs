@@ -12,7 +12,8 @@ public interface IValidatingClientApp
     /// name (<c>data</c>: the path; absent when there is no data to check, e.g. synthetic): unknown or
     /// invalid settings, missing columns, a label the rule cannot read, undeclared categories, wrong
     /// types. One line each, naming the setting or column; empty when the run can go ahead. Never throws
-    /// for bad settings or data.
+    /// for bad settings or data. The lines go to the server: they must not quote the data (its values, the
+    /// lines they are on); write those to <see cref="ClientAppContext.SiteLog"/>, which stays on the site.
     /// </summary>
     IReadOnlyList<string> Validate(ClientAppContext context);
 }

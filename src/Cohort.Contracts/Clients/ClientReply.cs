@@ -54,6 +54,9 @@ internal sealed record ClientReply
     /// <summary>A failure of a kind, with a message.</summary>
     public static ClientReply Failed(FailureKind kind, string error) => new() { Ok = false, Failure = kind, Error = error };
 
-    /// <summary>The app threw: a <see cref="FailureKind.ClientError"/> with the exception's message, the exception kept for the node's log.</summary>
-    public static ClientReply AppFailed(Exception e) => new() { Ok = false, Failure = FailureKind.ClientError, Error = e.Message, AppFault = e };
+    /// <summary>
+    /// The app threw: a <see cref="FailureKind.ClientError"/> with what of the exception's message may leave the
+    /// site (<see cref="SiteDataException.Shareable"/>), the exception kept for the node's log.
+    /// </summary>
+    public static ClientReply AppFailed(Exception e) => new() { Ok = false, Failure = FailureKind.ClientError, Error = SiteDataException.Shareable(e), AppFault = e };
 }

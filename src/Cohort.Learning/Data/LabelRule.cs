@@ -52,7 +52,8 @@ internal sealed class LabelRule
             case "==": return Equal(value, isNumber, v);
             case "!=": return !Equal(value, isNumber, v);
         }
-        if (!isNumber) throw new TabularDataException(source, line, $"label '{value}' is not a number, so rule '{Text}' cannot apply");
+        if (!isNumber) throw new TabularDataException(source, line, $"label '{value}' is not a number, so rule '{Text}' cannot apply",
+            $"a label is not a number, so rule '{Text}' cannot apply");
         return _operator switch
         {
             ">" => v > _number,

@@ -370,6 +370,7 @@ internal static class TabularPreprocessor
         }
 
         private TabularDataException Unknown(string value, string source, int line) =>
-            new(source, line, $"column '{_column}': '{value}' is not one of the declared categories {string.Join(", ", _categories)}");
+            new(source, line, $"column '{_column}': '{value}' is not one of the declared categories {string.Join(", ", _categories)}",
+                $"column '{_column}': a value is not one of the declared categories {string.Join(", ", _categories)}");
     }
 }

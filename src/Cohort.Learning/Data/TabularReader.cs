@@ -125,7 +125,7 @@ internal static class TabularReader
                 while (i < line.Length && line[i] is ' ' or '\t' or '\r') i++;
                 fields.Add(sb.ToString());
                 if (i >= line.Length) return;
-                if (line[i] != ',') throw new TabularDataException(source, lineNumber, $"unexpected '{line[i]}' after a quoted field");
+                if (line[i] != ',') throw new TabularDataException(source, lineNumber, $"unexpected '{line[i]}' after a quoted field", "unexpected text after a quoted field");
                 i++;
             }
             else
@@ -165,7 +165,7 @@ internal static class TabularReader
             }
             else
             {
-                throw new TabularDataException(source, line, $"column '{name}': '{field}' is not a number");
+                throw new TabularDataException(source, line, $"column '{name}': '{field}' is not a number", $"column '{name}': a value is not a number");
             }
         }
 

@@ -21,11 +21,14 @@ public sealed class TabularValidationTests : IDisposable
         "34,north,120.5,0", "51,south,80,1", "29,north,33.2,0", "45,east,410,0", "62,south,15,1", "38,east,220,0", "41,north,98,0", "55,south,300,1",
     ]);
 
-    private static IReadOnlyList<string> Validate(string? data, params (string Key, Scalar Value)[] settings)
+    // What the app writes to the site's own log (values, lines); never in the problems the server is sent.
+    private readonly List<string> _siteLog = [];
+
+    private IReadOnlyList<string> Validate(string? data, params (string Key, Scalar Value)[] settings)
     {
         var node = data is null ? Config.Empty : new Config([KeyValuePair.Create("data", Scalar.Of(data))]);
         var app = new Config(settings.Select(s => KeyValuePair.Create(s.Key, s.Value)));
-        return new TabularAppFactory().Validate(new ClientAppContext("run", "site", app, node));
+        return new TabularAppFactory().Validate(new ClientAppContext("run", "site", app, node) { SiteLog = _siteLog.Add });
     }
 
     [Fact]
@@ -54,7 +57,10 @@ public sealed class TabularValidationTests : IDisposable
         Assert.Equal(3, problems.Count);
         Assert.Equal("app setting 'model' is 'svm'; allowed: logistic, mlp", problems[0]);
         Assert.StartsWith("no column 'zip' (drop); columns: age, region, amount, fraud", problems[1]);
-        Assert.Equal("column 'region': value 'east' (line 5) not among the declared categories north, south", problems[2]);
+        Assert.Equal("column 'region': 1 value not among the declared categories north, south", problems[2]);
+        // The value and its line are for the site to find; the server is told the count.
+        Assert.DoesNotContain(problems, p => p.Contains("east", StringComparison.Ordinal));
+        Assert.EndsWith(":5: column 'region': value 'east' not among the declared categories", Assert.Single(_siteLog));
     }
 
     [Fact]
@@ -65,8 +71,22 @@ public sealed class TabularValidationTests : IDisposable
         var problems = Validate(path, ("label", "fraud"), ("positive", "> 0"));
 
         Assert.Equal(2, problems.Count);
-        Assert.Contains("label 'no' is not a number, so rule '> 0' cannot apply (label 'fraud', positive '> 0')", problems[0]);
-        Assert.Equal("column 'region' holds text ('north' on line 2) but is not declared categorical (categorical: auto, or list it under categorical)", problems[1]);
+        Assert.Equal($"{Path.GetFileName(path)}: a label is not a number, so rule '> 0' cannot apply (label 'fraud', positive '> 0')", problems[0]);
+        Assert.Equal("column 'region' holds text but is not declared categorical (categorical: auto, or list it under categorical)", problems[1]);
+        Assert.DoesNotContain(problems, p => p.Contains("'no'", StringComparison.Ordinal) || p.Contains("north", StringComparison.Ordinal) || p.Contains(_dir, StringComparison.Ordinal));
+        Assert.Equal([$"{Path.GetFileName(path)}:2: label 'no' is not a number, so rule '> 0' cannot apply", $"{Path.GetFileName(path)}:2: column 'region' holds text ('north') but is not declared categorical"], _siteLog);
+    }
+
+    [Fact]
+    public void Values_that_a_site_holds_reach_the_problems_as_counts_only()
+    {
+        // A plan that declares categories wrongly on purpose learns how many values miss them, not which.
+        string path = Csv("id,diagnosis,fraud\n1,C50.9,0\n2,E11.9,1\n3,C50.9,0\n4,I10,1\n");
+
+        var problems = Validate(path, ("label", "fraud"), ("categorical.diagnosis", "x"), ("drop", "id"));
+
+        Assert.Equal(["column 'diagnosis': 3 distinct values not among the declared categories x"], problems);
+        Assert.Contains("value 'C50.9' and 2 other values", Assert.Single(_siteLog));
     }
 
     [Fact]
@@ -82,7 +102,8 @@ public sealed class TabularValidationTests : IDisposable
     [Fact]
     public void A_missing_file_is_named_and_without_data_only_the_settings_are_checked()
     {
-        Assert.Equal(["data file '/nowhere/x.csv' not found"], Validate("/nowhere/x.csv", ("label", "fraud")));
+        Assert.Equal(["the node's data file is not found (its path is in the node's log)"], Validate("/nowhere/x.csv", ("label", "fraud")));
+        Assert.Equal(["data file '/nowhere/x.csv' not found"], _siteLog);
         Assert.Equal(["app setting 'label' is missing (required: the label column)"], Validate(null, ("model", "logistic")));
         Assert.Empty(Validate(null, ("label", "fraud")));
     }

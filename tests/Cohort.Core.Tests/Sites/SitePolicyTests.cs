@@ -95,6 +95,19 @@ public sealed class SitePolicyTests
     }
 
     [Theory]
+    [InlineData("[64, 32]", null)]
+    [InlineData("[64, 100000]", "hidden 64,100000 above the site's limit 65536")]
+    [InlineData("[64, wide]", "hidden 64,wide is not a number (the site limits it to 65536)")]
+    public void A_list_under_a_limit_is_as_large_as_its_largest_element(string hidden, string? reason)
+    {
+        var policy = SitePolicyParser.Parse("limits: { hidden: 65536 }\n", "site.yaml");
+        var plan = PlanParser.Parse(PlanText.Replace("settings: { label: target }", $"settings: {{ label: target, model: mlp, hidden: {hidden} }}", StringComparison.Ordinal),
+            "plan.yaml", StrategyRegistry.CreateDefault());
+
+        Assert.Equal(reason, Check(policy, plan));
+    }
+
+    [Theory]
     [InlineData("strategies: [fedavg]\nmax_epochs: 2\n", "site.yaml:2:1: unknown key 'max_epochs' in site policy (allowed: apps, strategies,")]
     [InlineData("max_rounds: ten\n", "site.yaml:1:13: max_rounds: 'ten' is not an integer")]
     [InlineData("strategies: []\n", "site.yaml:1:13: strategies: an empty list would refuse every run")]

@@ -57,7 +57,8 @@ public static class CohortNode
                 // Another live process holds this name; retrying would only contend with it.
                 throw new NodeRefusedException(e.Status.Detail);
             }
-            catch (Exception e) when (e is RpcException or HttpRequestException or IOException or SessionLostException or OperationCanceledException)
+            // InvalidDataException: the server sent what the node cannot read outside any task (a task answers for its own).
+            catch (Exception e) when (e is RpcException or HttpRequestException or IOException or SessionLostException or OperationCanceledException or InvalidDataException)
             {
                 if (connected != 0) backoff.SessionEnded(System.Diagnostics.Stopwatch.GetElapsedTime(connected));
                 var delay = backoff.Next();

@@ -189,9 +189,10 @@ internal sealed class NodeSession : IAsyncDisposable
             ParameterSet? parameters;
             string? digest;
             bool open;
+            ClientReply? refused;
             try
             {
-                (header, parameters, digest, open) = await ReceiveTaskAsync(call.ResponseStream, quiet, silence, ct);
+                (header, parameters, digest, open, refused) = await ReceiveTaskAsync(call.ResponseStream, quiet, silence, ct);
             }
             catch (RpcException e) when (carried && !ct.IsCancellationRequested)
             {
@@ -212,7 +213,7 @@ internal sealed class NodeSession : IAsyncDisposable
             });
             // The server sends nothing on this call while the task runs, however long it takes.
             quiet.CancelAfter(Timeout.InfiniteTimeSpan);
-            await RunTaskAsync(apps, header, parameters, ct);
+            await RunTaskAsync(apps, header, parameters, refused, ct);
             if (!open) return;
             quiet.CancelAfter(silence);
         }
@@ -220,7 +221,9 @@ internal sealed class NodeSession : IAsyncDisposable
 
     // Reads one task: its header, then its parameters when it has them. On a call kept open the header says whether
     // they follow and the task ends with their last byte; otherwise the task is what the call carried until it ended.
-    private static async Task<(TaskHeader? Header, ParameterSet? Parameters, string? Digest, bool Open)> ReceiveTaskAsync(
+    // Parameters the node refuses (over its limits, or not what their manifest says) fail the task, not the node: the
+    // task comes back with why, and the call, whose remaining bytes the node will not read, is given up.
+    private async Task<(TaskHeader? Header, ParameterSet? Parameters, string? Digest, bool Open, ClientReply? Refused)> ReceiveTaskAsync(
         IAsyncStreamReader<TaskMessage> stream, CancellationTokenSource quiet, TimeSpan silence, CancellationToken ct)
     {
         TaskHeader? header = null;
@@ -236,24 +239,36 @@ internal sealed class NodeSession : IAsyncDisposable
                 {
                     case TaskMessage.BodyOneofCase.Header:
                         header = message.Header;
-                        if (header.KeptOpen && !header.HasParameters) return (header, null, null, true);
+                        if (header.KeptOpen && !header.HasParameters) return (header, null, null, true, null);
                         break;
                     case TaskMessage.BodyOneofCase.Manifest:
+                        // Before anything is allocated for it: a model over the node's limits costs it nothing.
+                        if (ModelLimits.Refusal(message.Manifest, _options) is { } tooLarge)
+                        {
+                            if (header is null) throw new InvalidDataException(tooLarge.Error);
+                            return (header, null, null, false, tooLarge);
+                        }
                         // The last task's model is garbage by now: gone from memory before this one arrives.
                         ModelMemory.ReclaimBefore(message.Manifest.TotalBytes);
                         // From its own server: received straight into the tensors, the model costs the node once.
-                        assembler = new ParameterAssembler(message.Manifest, intoTensors: true);
+                        assembler = new ParameterAssembler(message.Manifest, ModelLimits.MaxBytes(_options), intoTensors: true);
                         digest = Convert.ToHexStringLower(message.Manifest.Sha256.Span);
                         // Parameters of no bytes at all come with no chunk.
-                        if (header is { KeptOpen: true } && assembler.IsComplete) return (header, assembler.Complete(), digest, true);
+                        if (header is { KeptOpen: true } && assembler.IsComplete) return (header, assembler.Complete(), digest, true, null);
                         break;
                     case TaskMessage.BodyOneofCase.Chunk when assembler is not null:
                         assembler.Add(message.Chunk);
-                        if (header is { KeptOpen: true } && assembler.IsComplete) return (header, assembler.Complete(), digest, true);
+                        if (header is { KeptOpen: true } && assembler.IsComplete) return (header, assembler.Complete(), digest, true, null);
                         break;
                 }
             }
-            return (header, assembler?.Complete(), digest, false);
+            return (header, assembler?.Complete(), digest, false, null);
+        }
+        catch (InvalidDataException e) when (header is not null)
+        {
+            // A manifest that cannot be used, chunks out of order, bytes whose SHA-256 is not the manifest's: this task
+            // fails with the reason. Without a header there is no task to answer, and the session ends instead.
+            return (header, null, null, false, ClientReply.Failed(FailureKind.Refused, $"the parameters the server sent cannot be used: {e.Message}"));
         }
         catch (Exception e) when (e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled } && quiet.IsCancellationRequested && !ct.IsCancellationRequested)
         {
@@ -266,13 +281,13 @@ internal sealed class NodeSession : IAsyncDisposable
         }
     }
 
-    private async Task RunTaskAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, CancellationToken ct)
+    private async Task RunTaskAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, ClientReply? refused, CancellationToken ct)
     {
         using var taskCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _busy[task.TaskId] = taskCts;
         try
         {
-            await RunAndPushAsync(apps, task, parameters, taskCts, ct);
+            await RunAndPushAsync(apps, task, parameters, refused, taskCts, ct);
         }
         finally
         {
@@ -280,20 +295,20 @@ internal sealed class NodeSession : IAsyncDisposable
         }
     }
 
-    private async Task RunAndPushAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, CancellationTokenSource taskCts, CancellationToken ct)
+    private async Task RunAndPushAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, ClientReply? refused, CancellationTokenSource taskCts, CancellationToken ct)
     {
-        if (task.TimeoutSeconds > 0) taskCts.CancelAfter(TimeSpan.FromSeconds(task.TimeoutSeconds));
+        if (task.TimeoutSeconds > 0) taskCts.CancelAfter(TaskTimeout(task.TimeoutSeconds));
         var header = new ResultHeader { TaskId = task.TaskId, NodeName = _options.Name, Ok = true };
         var clock = Stopwatch.StartNew();
         if (task.Kind == Wire.Validate)
         {
             // The preflight: findings travel as problems of a successful answer; a failed answer means the check itself could not run.
             // A run outside the site's policy is refused as its other tasks would be; its settings are not checked against the data.
-            if (PolicyRefusal(task) is { } refused)
+            if ((PolicyRefusal(task) ?? refused) is { } turnedDown)
             {
                 header.Ok = false;
-                header.Error = refused.Error;
-                header.RefusedBySitePolicy = true;
+                header.Error = turnedDown.Error;
+                header.RefusedBySitePolicy = turnedDown.Failure == FailureKind.SitePolicy;
             }
             else
             {
@@ -316,7 +331,7 @@ internal sealed class NodeSession : IAsyncDisposable
             await PushAsync(task, header, null, ct);
             return;
         }
-        var reply = PolicyRefusal(task) is { } refusal ? refusal : task.Kind switch
+        var reply = (PolicyRefusal(task) ?? refused) is { } refusal ? refusal : task.Kind switch
         {
             Wire.Fit => await RunOnAppAsync(apps, task, ClientKind.Fit, parameters, taskCts.Token),
             Wire.Evaluate => await RunOnAppAsync(apps, task, ClientKind.Evaluate, parameters, taskCts.Token),
@@ -358,6 +373,9 @@ internal sealed class NodeSession : IAsyncDisposable
         header.HasParameters = result is not null;
         await PushAsync(task, header, result, ct);
     }
+
+    // A timer waits at most 2^32 - 2 ms (49.7 days); a longer timeout from the server is as good as that one.
+    private static TimeSpan TaskTimeout(int seconds) => TimeSpan.FromMilliseconds(Math.Min(seconds * 1000.0, uint.MaxValue - 1.0));
 
     // Checked before the app is created or sees anything of the task: a run outside the site's policy never touches its data.
     private ClientReply? PolicyRefusal(TaskHeader task)

@@ -27,6 +27,12 @@ public sealed record SitePolicy
     /// </summary>
     public IReadOnlyDictionary<string, double> Limits { get; init; } = new Dictionary<string, double>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Largest model, in bytes, the site accepts from the server for one task; null for no bound of its own. The node
+    /// checks the model's manifest before it allocates anything, against the lower of this and its own limit.
+    /// </summary>
+    public long? MaxModelBytes { get; init; }
+
     /// <summary>True when the site trains only for runs that use secure aggregation.</summary>
     public bool RequireSecureAggregation { get; init; }
 

@@ -115,6 +115,8 @@ public sealed class SitePolicyTests
     [InlineData("max_local_epochs: 2\nlimits: { local_epochs: 3 }\n", "site.yaml:1:1: max_local_epochs: also given as limits.local_epochs; keep one")]
     [InlineData("max_local_steps: 2\nlimits: { local_steps: 3 }\n", "site.yaml:1:1: max_local_steps: also given as limits.local_steps; keep one")]
     [InlineData("require_differential_privacy: yes please\n", "site.yaml:1:31: require_differential_privacy: 'yes please' is not allowed (allowed: true, false)")]
+    [InlineData("max_model_bytes: 0\n", "site.yaml:1:18: max_model_bytes: 0")]
+    [InlineData("max_model_bytes: 4 GiB\n", "site.yaml:1:18: max_model_bytes: '4 GiB' is not an integer")]
     [InlineData("- fedavg\n", "site.yaml:1:1: site policy: expected a mapping of site policy keys")]
     [InlineData("", "site.yaml: the site policy is empty")]
     [InlineData("max_rounds: 5\nlimits: { batch_size: 8 }\nmax_rounds: 6\n", "site.yaml:3:1: duplicate key 'max_rounds' in site policy, first given at line 1")]
@@ -124,6 +126,13 @@ public sealed class SitePolicyTests
 
         Assert.StartsWith("site policy ", e.Message);
         Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void Max_model_bytes_is_read_in_bytes()
+    {
+        Assert.Equal(4L << 30, SitePolicyParser.Parse("max_model_bytes: 4294967296\n", "site.yaml").MaxModelBytes);
+        Assert.Null(SitePolicyParser.Parse("max_rounds: 5\n", "site.yaml").MaxModelBytes);
     }
 
     [Fact]

@@ -1,0 +1,97 @@
+using Cohort.Integration.Tests.Infrastructure;
+using Cohort.Node;
+using Cohort.Sites;
+using Cohort.Transport.V1;
+using Google.Protobuf;
+
+namespace Cohort.Integration.Tests;
+
+/// <summary>
+/// A node against a server that sends what it should not: the task in question fails with a message naming what is
+/// wrong, reported to the server, and the node keeps its session and serves the next task.
+/// </summary>
+public sealed class HostileServerTests
+{
+    private static readonly IReadOnlyList<TaskMessage> Next = ScriptedServer.TaskOf(ScriptedServer.Header("next"), ScriptedServer.Model(16));
+
+    [Fact]
+    public async Task A_model_over_the_nodes_max_model_bytes_fails_its_task_naming_the_option_and_the_node_serves_the_next()
+    {
+        await using var server = await ScriptedServer.StartAsync([ScriptedServer.TaskOf(ScriptedServer.Header("big"), ScriptedServer.Model(1024)), Next]);
+
+        var results = await server.ServeAsync(server.NodeOptions() with { MaxModelBytes = 1024 }, 2);
+
+        Assert.False(results["big"].Ok);
+        Assert.False(results["big"].RefusedBySitePolicy);
+        Assert.Equal("the server's model of 4096 bytes is above this node's limit of 1024 bytes (NodeOptions.MaxModelBytes, cohort node --max-model-bytes)", results["big"].Error);
+        AssertServed(server, results);
+    }
+
+    [Theory]
+    [InlineData(100, 8192, true, "model of 4096 bytes above the site's max_model_bytes 100")]
+    [InlineData(8192, 100, false, "the server's model of 4096 bytes is above this node's limit of 100 bytes (NodeOptions.MaxModelBytes, cohort node --max-model-bytes)")]
+    public async Task The_lower_of_the_site_policys_max_model_bytes_and_the_nodes_limit_applies(long site, long node, bool bySite, string error)
+    {
+        await using var server = await ScriptedServer.StartAsync([ScriptedServer.TaskOf(ScriptedServer.Header("big"), ScriptedServer.Model(1024)), Next]);
+        var policy = SitePolicyParser.Parse($"max_model_bytes: {site}\n", "site.yaml");
+
+        var results = await server.ServeAsync(server.NodeOptions() with { MaxModelBytes = node, Policy = policy }, 2);
+
+        Assert.False(results["big"].Ok);
+        Assert.Equal(bySite, results["big"].RefusedBySitePolicy);
+        Assert.Equal(error, results["big"].Error);
+        AssertServed(server, results);
+    }
+
+    [Fact]
+    public async Task A_manifest_of_more_than_65536_tensors_fails_its_task_before_anything_is_allocated()
+    {
+        var manifest = new ParameterManifest { TotalBytes = 0, Sha256 = ByteString.CopyFrom(new byte[32]) };
+        for (int i = 0; i <= 65_536; i++) manifest.Tensors.Add(new TensorSpec { Name = $"t{i}", Dtype = DType.Float32, Shape = { 0 } });
+        await using var server = await ScriptedServer.StartAsync([[new TaskMessage { Header = ScriptedServer.Header("many") }, new TaskMessage { Manifest = manifest }], Next]);
+
+        var results = await server.ServeAsync(server.NodeOptions(), 2);
+
+        Assert.False(results["many"].Ok);
+        Assert.Equal("the server's model lists 65537 tensors, more than the 65536 a node accepts", results["many"].Error);
+        AssertServed(server, results);
+    }
+
+    [Fact]
+    public async Task Parameters_whose_checksum_does_not_match_fail_their_task_and_the_node_serves_the_next()
+    {
+        var task = ScriptedServer.TaskOf(ScriptedServer.Header("corrupt"), ScriptedServer.Model(16)).ToList();
+        var chunk = task[^1].Chunk.Clone();
+        var bytes = chunk.Data.ToByteArray();
+        bytes[0] ^= 1;
+        chunk.Data = ByteString.CopyFrom(bytes);
+        task[^1] = new TaskMessage { Chunk = chunk };
+        await using var server = await ScriptedServer.StartAsync([task, Next]);
+
+        var results = await server.ServeAsync(server.NodeOptions(), 2);
+
+        Assert.False(results["corrupt"].Ok);
+        Assert.Equal("the parameters the server sent cannot be used: parameter checksum mismatch (corrupted in transit)", results["corrupt"].Error);
+        AssertServed(server, results);
+    }
+
+    [Fact]
+    public async Task A_task_timeout_of_int_MaxValue_seconds_runs_the_task_as_one_of_the_longest_a_timer_waits()
+    {
+        var header = ScriptedServer.Header("forever");
+        header.TimeoutSeconds = int.MaxValue;
+        await using var server = await ScriptedServer.StartAsync([ScriptedServer.TaskOf(header, ScriptedServer.Model(16)), Next]);
+
+        var results = await server.ServeAsync(server.NodeOptions(), 2);
+
+        Assert.True(results["forever"].Ok, results["forever"].Error);
+        AssertServed(server, results);
+    }
+
+    // The task after the bad one ran on the same session: the node never left.
+    private static void AssertServed(ScriptedServer server, IReadOnlyDictionary<string, ResultHeader> results)
+    {
+        Assert.True(results["next"].Ok, results["next"].Error);
+        Assert.Equal(1, server.Fleet.Registrations);
+    }
+}

@@ -393,7 +393,7 @@ internal sealed class NodeSession : IAsyncDisposable
         };
         var config = ScalarMaps.ToConfig(task.Config);
         var appSettings = ScalarMaps.ToConfig(task.AppSettings);
-        if (policy.Refusal(task.RunId, task.App, terms, config, appSettings) is not { } reason) return null;
+        if ((policy.Refusal(task.RunId, task.App, terms, config, appSettings) ?? AppliedPrivacyRefusal(policy, task)) is not { } reason) return null;
         // The preflight comes before the run has an id a site that approves runs by id could list: such a site is asked
         // whether it would take the run once approved, and its approval (or the lack of it) decides at the run's first task.
         if (task.Kind == Wire.Validate && (policy.Runs.Count > 0 || !policy.AllowServerStart))
@@ -402,6 +402,28 @@ internal sealed class NodeSession : IAsyncDisposable
             reason = unapprovable;
         }
         return ClientReply.Failed(FailureKind.SitePolicy, reason);
+    }
+
+    // The run's terms are what the server says; the local differential privacy the node applies is what the task's
+    // settings carry. A site that requires privacy or a least σ checks the latter too: a run that claims local privacy
+    // must carry it, at the site's least σ. (Central privacy is applied by the server: the node can only take its word.)
+    // A preflight task carries no settings: the run's first task is checked.
+    private static string? AppliedPrivacyRefusal(Sites.SitePolicy policy, TaskHeader task)
+    {
+        if (task.Kind == Wire.Validate || (!policy.RequireDifferentialPrivacy && policy.MinNoiseMultiplier is null)) return null;
+        var applied = task.Settings?.LocalPrivacy;
+        if (applied is null)
+        {
+            return task.Privacy == "local"
+                ? "the run claims local differential privacy, but its task carries none for the node to apply (require_differential_privacy, min_noise_multiplier)"
+                : null;
+        }
+        if (policy.MinNoiseMultiplier is { } minSigma && !(applied.NoiseMultiplier >= minSigma))
+        {
+            return $"local differential privacy applied with noise multiplier {applied.NoiseMultiplier.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} below the site's min_noise_multiplier {minSigma.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}"
+                + (task.Privacy.Length > 0 ? $" (the run claims {task.Privacy} privacy with {task.NoiseMultiplier.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})" : "");
+        }
+        return null;
     }
 
     private async Task<ClientReply> RunOnAppAsync(RunApps apps, TaskHeader task, ClientKind kind, ParameterSet? parameters, CancellationToken ct)

@@ -88,6 +88,29 @@ public sealed class HostileServerTests
         AssertServed(server, results);
     }
 
+    [Theory]
+    [InlineData(0.1, "local differential privacy applied with noise multiplier 0.1 below the site's min_noise_multiplier 0.8 (the run claims local privacy with 1)")]
+    [InlineData(null, "the run claims local differential privacy, but its task carries none for the node to apply (require_differential_privacy, min_noise_multiplier)")]
+    public async Task A_site_requiring_a_least_sigma_checks_the_local_privacy_the_task_applies_not_only_what_the_run_claims(double? applied, string reason)
+    {
+        var claims = ScriptedServer.Header("claims");
+        claims.Privacy = "local";
+        claims.NoiseMultiplier = 1.0;
+        var honest = claims.Clone();
+        honest.TaskId = "next";
+        honest.Settings = new TaskSettings { Seed = 1, LocalPrivacy = new LocalPrivacy { ClippingNorm = 1, NoiseMultiplier = 1.0, Delta = 1e-5 } };
+        if (applied is { } sigma) claims.Settings = new TaskSettings { Seed = 1, LocalPrivacy = new LocalPrivacy { ClippingNorm = 1, NoiseMultiplier = sigma, Delta = 1e-5 } };
+        await using var server = await ScriptedServer.StartAsync([ScriptedServer.TaskOf(claims, ScriptedServer.Model(16)), ScriptedServer.TaskOf(honest, ScriptedServer.Model(16))]);
+        var policy = SitePolicyParser.Parse("require_differential_privacy: true\nmin_noise_multiplier: 0.8\n", "site.yaml");
+
+        var results = await server.ServeAsync(server.NodeOptions() with { Policy = policy }, 2);
+
+        Assert.False(results["claims"].Ok);
+        Assert.True(results["claims"].RefusedBySitePolicy);
+        Assert.Equal(reason, results["claims"].Error);
+        AssertServed(server, results);
+    }
+
     // The task after the bad one ran on the same session: the node never left.
     private static void AssertServed(ScriptedServer server, IReadOnlyDictionary<string, ResultHeader> results)
     {

@@ -29,13 +29,15 @@ internal sealed class NodeSession : IAsyncDisposable
     private readonly ILogger _log;
     private readonly Polly.ResiliencePipeline _pushRetry;
     private readonly AuditLedger? _ledger;
+    private readonly ValidateAuditLimit? _validateAudit;
     private readonly ResultCalls _results;
     // The tasks this node is working on, each with the source that cancels it when the server says so.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _busy = new(StringComparer.Ordinal);
 
-    private NodeSession(GrpcChannel channel, NodeOptions options, TimeSpan heartbeat, AuditLedger? ledger)
+    private NodeSession(GrpcChannel channel, NodeOptions options, TimeSpan heartbeat, AuditLedger? ledger, ValidateAuditLimit? validateAudit)
     {
         _ledger = ledger;
+        _validateAudit = validateAudit;
         _channel = channel;
         _client = new Transport.V1.Fleet.FleetClient(channel);
         _options = options;
@@ -46,7 +48,7 @@ internal sealed class NodeSession : IAsyncDisposable
     }
 
     /// <summary>Connects and registers.</summary>
-    public static async Task<NodeSession> ConnectAsync(NodeOptions options, string appName, AuditLedger? ledger, IReadOnlyList<DatasetInfo> datasets, CancellationToken ct)
+    public static async Task<NodeSession> ConnectAsync(NodeOptions options, string appName, AuditLedger? ledger, ValidateAuditLimit? validateAudit, IReadOnlyList<DatasetInfo> datasets, CancellationToken ct)
     {
         var channel = GrpcChannels.Create(options.Connection);
         try
@@ -57,7 +59,7 @@ internal sealed class NodeSession : IAsyncDisposable
             var reply = await client.RegisterAsync(request,
                 deadline: DateTime.UtcNow.AddSeconds(15), cancellationToken: ct);
             options.Logger.LogInformation("Node {Node} registered with {Server} (server {Version})", options.Name, options.Connection.Server, reply.ServerVersion);
-            return new NodeSession(channel, options, TimeSpan.FromMilliseconds(Math.Clamp(reply.HeartbeatIntervalMs, 100, 60_000)), ledger);
+            return new NodeSession(channel, options, TimeSpan.FromMilliseconds(Math.Clamp(reply.HeartbeatIntervalMs, 100, 60_000)), ledger, validateAudit);
         }
         catch
         {
@@ -203,7 +205,7 @@ internal sealed class NodeSession : IAsyncDisposable
             }
             if (header is null) return;
             // Complete() checked the bytes against the manifest's SHA-256: the digest is that of what arrived.
-            _ledger?.Append(new AuditEvent(AuditKinds.TaskReceived, Server, $"{header.Kind} task received (app {header.App})")
+            Record(header, new AuditEvent(AuditKinds.TaskReceived, Server, $"{header.Kind} task received (app {header.App})")
             {
                 Run = header.RunId,
                 Round = header.Round,
@@ -468,13 +470,22 @@ internal sealed class NodeSession : IAsyncDisposable
 
     private string Server => $"server:{_options.Connection.Server}";
 
+    // A validate task's entries go through their limit: the server may send those as fast as the node answers.
+    private void Record(TaskHeader task, AuditEvent e)
+    {
+        if (task.Kind == Wire.Validate && _validateAudit is not null) _validateAudit.Append(e);
+        else _ledger?.Append(e);
+    }
+
     private async Task PushAsync(TaskHeader task, ResultHeader header, ParameterSet? parameters, CancellationToken ct)
     {
+        header.Error = ResultText.Cap(header.Error);
+        ResultText.Cap(header.Problems);
         var manifest = parameters is null ? null : ParameterEncoder.Manifest(parameters);
         var reply = await _pushRetry.ExecuteAsync(async token => await _results.PushAsync(header, parameters, manifest, token), ct);
         if (!reply.Accepted) _log.LogWarning("Node {Node}: server did not accept the result of {Task}: {Reason}", _options.Name, header.TaskId, reply.Reason);
         string what = header.Ok ? "result sent" : $"failure reported ({header.Error})";
-        _ledger?.Append(new AuditEvent(AuditKinds.ResultSent, Server, reply.Accepted ? $"{what}; server accepted it" : $"{what}; server did not accept it: {reply.Reason}")
+        Record(task, new AuditEvent(AuditKinds.ResultSent, Server, reply.Accepted ? $"{what}; server accepted it" : $"{what}; server did not accept it: {reply.Reason}")
         {
             Run = task.RunId,
             Round = task.Round,

@@ -88,6 +88,53 @@ public sealed class HostileServerTests
         AssertServed(server, results);
     }
 
+    [Fact]
+    public async Task An_error_quoting_a_huge_manifest_reaches_the_server_cut_to_2000_characters_with_a_marker()
+    {
+        string name = new('n', 100_000);
+        var manifest = new ParameterManifest { TotalBytes = 0, Sha256 = ByteString.CopyFrom(new byte[32]) };
+        for (int i = 0; i < 2; i++) manifest.Tensors.Add(new TensorSpec { Name = name, Dtype = DType.Float32, Shape = { 0 } });
+        await using var server = await ScriptedServer.StartAsync([[new TaskMessage { Header = ScriptedServer.Header("long") }, new TaskMessage { Manifest = manifest }], Next]);
+
+        var results = await server.ServeAsync(server.NodeOptions(), 2);
+
+        string error = results["long"].Error;
+        Assert.False(results["long"].Ok);
+        Assert.Equal(2000, error.Length);
+        Assert.StartsWith("the parameters the server sent cannot be used: duplicate tensor name 'nnn", error);
+        Assert.EndsWith($"… (cut: {"the parameters the server sent cannot be used: duplicate tensor name '' in parameter manifest".Length + name.Length} characters in all)", error);
+        AssertServed(server, results);
+    }
+
+    [Fact]
+    public async Task A_flood_of_validate_tasks_writes_at_most_60_entries_a_minute_to_the_nodes_ledger_and_one_line_counting_the_rest()
+    {
+        const int tasks = 40;
+        var state = Directory.CreateTempSubdirectory("cohort-node-ledger-");
+        try
+        {
+            IReadOnlyList<TaskMessage>[] flood = [.. Enumerable.Range(0, tasks).Select(i => (IReadOnlyList<TaskMessage>)[new TaskMessage { Header = ScriptedServer.Header($"v{i}", TaskKind.Validate) }])];
+            await using var server = await ScriptedServer.StartAsync([.. flood, Next]);
+
+            var results = await server.ServeAsync(server.NodeOptions() with { StateDir = state.FullName }, tasks + 1);
+
+            Assert.All(Enumerable.Range(0, tasks), i => Assert.True(results[$"v{i}"].Ok, results[$"v{i}"].Error));
+            var entries = Cohort.Audit.AuditLedger.ReadLines(Path.Combine(state.FullName, Cohort.Audit.AuditLedger.FileName))
+                .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+                .Select(e => (Kind: e.GetProperty("kind").GetString(), Task: e.TryGetProperty("task", out var t) ? t.GetString() : null, Detail: e.GetProperty("detail").GetString()))
+                .ToList();
+            Assert.Equal(60, entries.Count(e => e.Task is ['v', ..]));
+            var leftOut = Assert.Single(entries, e => e.Kind == Cohort.Audit.AuditKinds.EntriesLeftOut);
+            Assert.StartsWith($"{2 * tasks - 60} validate task entries left out between ", leftOut.Detail);
+            // Other tasks are recorded as ever.
+            Assert.Equal(2, entries.Count(e => e.Task == "next"));
+        }
+        finally
+        {
+            state.Delete(recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData(0.1, "local differential privacy applied with noise multiplier 0.1 below the site's min_noise_multiplier 0.8 (the run claims local privacy with 1)")]
     [InlineData(null, "the run claims local differential privacy, but its task carries none for the node to apply (require_differential_privacy, min_noise_multiplier)")]

@@ -53,7 +53,8 @@ internal sealed class ValidateAuditLimit(AuditLedger ledger, string node, TimePr
     {
         if (_leftOut == 0) return null;
         var summary = new AuditEvent(AuditKinds.EntriesLeftOut, $"node:{node}",
-            $"{_leftOut} validate task entries left out between {_start:O} and {now:O} (at most {PerMinute} are recorded a minute)") { Node = node };
+            $"{_leftOut} validate task entries left out between {_start:O} and {now:O} (at most {PerMinute} are recorded a minute)")
+        { Node = node };
         _leftOut = 0;
         return summary;
     }

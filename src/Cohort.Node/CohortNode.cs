@@ -26,14 +26,28 @@ public static class CohortNode
         var backoff = new ReconnectBackoff(options.MaxBackoff, Random.Shared);
         var apps = new RunApps(factory, options);
         using var ledger = OpenLedger(options);
+        var validateAudit = ledger is null ? null : new ValidateAuditLimit(ledger, options.Name);
         var datasets = Describe(factory, options);
         var outage = new OutageLog(options, log);
+        try
+        {
+            await ServeUntilStoppedAsync(factory, options, apps, ledger, validateAudit, datasets, outage, backoff, ct);
+        }
+        finally
+        {
+            validateAudit?.Flush();
+        }
+    }
+
+    private static async Task ServeUntilStoppedAsync(IClientAppFactory factory, NodeOptions options, RunApps apps, AuditLedger? ledger,
+        ValidateAuditLimit? validateAudit, IReadOnlyList<Transport.V1.DatasetInfo> datasets, OutageLog outage, ReconnectBackoff backoff, CancellationToken ct)
+    {
         while (!ct.IsCancellationRequested)
         {
             long connected = 0;
             try
             {
-                await using var session = await NodeSession.ConnectAsync(options, factory.Name, ledger, datasets, ct);
+                await using var session = await NodeSession.ConnectAsync(options, factory.Name, ledger, validateAudit, datasets, ct);
                 connected = System.Diagnostics.Stopwatch.GetTimestamp();
                 outage.Ended();
                 await session.ServeAsync(apps, ct);
@@ -57,7 +71,8 @@ public static class CohortNode
                 // Another live process holds this name; retrying would only contend with it.
                 throw new NodeRefusedException(e.Status.Detail);
             }
-            catch (Exception e) when (e is RpcException or HttpRequestException or IOException or SessionLostException or OperationCanceledException)
+            // InvalidDataException: the server sent what the node cannot read outside any task (a task answers for its own).
+            catch (Exception e) when (e is RpcException or HttpRequestException or IOException or SessionLostException or OperationCanceledException or InvalidDataException)
             {
                 if (connected != 0) backoff.SessionEnded(System.Diagnostics.Stopwatch.GetElapsedTime(connected));
                 var delay = backoff.Next();

@@ -40,6 +40,14 @@ public sealed record NodeOptions
     /// </summary>
     public IReadOnlyDictionary<string, string> Datasets { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Largest model, in bytes, this node accepts from the server for one task (default 4 GiB, what the server's
+    /// strategies hold by default; <c>cohort node --max-model-bytes</c>). Checked against the model's manifest before
+    /// anything is allocated: a task over it fails with a message naming the limit, and the node goes on serving.
+    /// A site policy's <c>max_model_bytes</c>, when lower, applies instead. A manifest may also list at most 65,536 tensors.
+    /// </summary>
+    public long MaxModelBytes { get; init; } = ModelLimits.DefaultMaxModelBytes;
+
     /// <summary>How long one task poll waits at the server.</summary>
     public TimeSpan PollWait { get; init; } = TimeSpan.FromSeconds(10);
 

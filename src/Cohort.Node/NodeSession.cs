@@ -29,13 +29,15 @@ internal sealed class NodeSession : IAsyncDisposable
     private readonly ILogger _log;
     private readonly Polly.ResiliencePipeline _pushRetry;
     private readonly AuditLedger? _ledger;
+    private readonly ValidateAuditLimit? _validateAudit;
     private readonly ResultCalls _results;
     // The tasks this node is working on, each with the source that cancels it when the server says so.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _busy = new(StringComparer.Ordinal);
 
-    private NodeSession(GrpcChannel channel, NodeOptions options, TimeSpan heartbeat, AuditLedger? ledger)
+    private NodeSession(GrpcChannel channel, NodeOptions options, TimeSpan heartbeat, AuditLedger? ledger, ValidateAuditLimit? validateAudit)
     {
         _ledger = ledger;
+        _validateAudit = validateAudit;
         _channel = channel;
         _client = new Transport.V1.Fleet.FleetClient(channel);
         _options = options;
@@ -46,7 +48,7 @@ internal sealed class NodeSession : IAsyncDisposable
     }
 
     /// <summary>Connects and registers.</summary>
-    public static async Task<NodeSession> ConnectAsync(NodeOptions options, string appName, AuditLedger? ledger, IReadOnlyList<DatasetInfo> datasets, CancellationToken ct)
+    public static async Task<NodeSession> ConnectAsync(NodeOptions options, string appName, AuditLedger? ledger, ValidateAuditLimit? validateAudit, IReadOnlyList<DatasetInfo> datasets, CancellationToken ct)
     {
         var channel = GrpcChannels.Create(options.Connection);
         try
@@ -57,7 +59,7 @@ internal sealed class NodeSession : IAsyncDisposable
             var reply = await client.RegisterAsync(request,
                 deadline: DateTime.UtcNow.AddSeconds(15), cancellationToken: ct);
             options.Logger.LogInformation("Node {Node} registered with {Server} (server {Version})", options.Name, options.Connection.Server, reply.ServerVersion);
-            return new NodeSession(channel, options, TimeSpan.FromMilliseconds(Math.Clamp(reply.HeartbeatIntervalMs, 100, 60_000)), ledger);
+            return new NodeSession(channel, options, TimeSpan.FromMilliseconds(Math.Clamp(reply.HeartbeatIntervalMs, 100, 60_000)), ledger, validateAudit);
         }
         catch
         {
@@ -189,9 +191,10 @@ internal sealed class NodeSession : IAsyncDisposable
             ParameterSet? parameters;
             string? digest;
             bool open;
+            ClientReply? refused;
             try
             {
-                (header, parameters, digest, open) = await ReceiveTaskAsync(call.ResponseStream, quiet, silence, ct);
+                (header, parameters, digest, open, refused) = await ReceiveTaskAsync(call.ResponseStream, quiet, silence, ct);
             }
             catch (RpcException e) when (carried && !ct.IsCancellationRequested)
             {
@@ -202,7 +205,7 @@ internal sealed class NodeSession : IAsyncDisposable
             }
             if (header is null) return;
             // Complete() checked the bytes against the manifest's SHA-256: the digest is that of what arrived.
-            _ledger?.Append(new AuditEvent(AuditKinds.TaskReceived, Server, $"{header.Kind} task received (app {header.App})")
+            Record(header, new AuditEvent(AuditKinds.TaskReceived, Server, $"{header.Kind} task received (app {header.App})")
             {
                 Run = header.RunId,
                 Round = header.Round,
@@ -212,7 +215,7 @@ internal sealed class NodeSession : IAsyncDisposable
             });
             // The server sends nothing on this call while the task runs, however long it takes.
             quiet.CancelAfter(Timeout.InfiniteTimeSpan);
-            await RunTaskAsync(apps, header, parameters, ct);
+            await RunTaskAsync(apps, header, parameters, refused, ct);
             if (!open) return;
             quiet.CancelAfter(silence);
         }
@@ -220,7 +223,9 @@ internal sealed class NodeSession : IAsyncDisposable
 
     // Reads one task: its header, then its parameters when it has them. On a call kept open the header says whether
     // they follow and the task ends with their last byte; otherwise the task is what the call carried until it ended.
-    private static async Task<(TaskHeader? Header, ParameterSet? Parameters, string? Digest, bool Open)> ReceiveTaskAsync(
+    // Parameters the node refuses (over its limits, or not what their manifest says) fail the task, not the node: the
+    // task comes back with why, and the call, whose remaining bytes the node will not read, is given up.
+    private async Task<(TaskHeader? Header, ParameterSet? Parameters, string? Digest, bool Open, ClientReply? Refused)> ReceiveTaskAsync(
         IAsyncStreamReader<TaskMessage> stream, CancellationTokenSource quiet, TimeSpan silence, CancellationToken ct)
     {
         TaskHeader? header = null;
@@ -236,24 +241,36 @@ internal sealed class NodeSession : IAsyncDisposable
                 {
                     case TaskMessage.BodyOneofCase.Header:
                         header = message.Header;
-                        if (header.KeptOpen && !header.HasParameters) return (header, null, null, true);
+                        if (header.KeptOpen && !header.HasParameters) return (header, null, null, true, null);
                         break;
                     case TaskMessage.BodyOneofCase.Manifest:
+                        // Before anything is allocated for it: a model over the node's limits costs it nothing.
+                        if (ModelLimits.Refusal(message.Manifest, _options) is { } tooLarge)
+                        {
+                            if (header is null) throw new InvalidDataException(tooLarge.Error);
+                            return (header, null, null, false, tooLarge);
+                        }
                         // The last task's model is garbage by now: gone from memory before this one arrives.
                         ModelMemory.ReclaimBefore(message.Manifest.TotalBytes);
                         // From its own server: received straight into the tensors, the model costs the node once.
-                        assembler = new ParameterAssembler(message.Manifest, intoTensors: true);
+                        assembler = new ParameterAssembler(message.Manifest, ModelLimits.MaxBytes(_options), intoTensors: true);
                         digest = Convert.ToHexStringLower(message.Manifest.Sha256.Span);
                         // Parameters of no bytes at all come with no chunk.
-                        if (header is { KeptOpen: true } && assembler.IsComplete) return (header, assembler.Complete(), digest, true);
+                        if (header is { KeptOpen: true } && assembler.IsComplete) return (header, assembler.Complete(), digest, true, null);
                         break;
                     case TaskMessage.BodyOneofCase.Chunk when assembler is not null:
                         assembler.Add(message.Chunk);
-                        if (header is { KeptOpen: true } && assembler.IsComplete) return (header, assembler.Complete(), digest, true);
+                        if (header is { KeptOpen: true } && assembler.IsComplete) return (header, assembler.Complete(), digest, true, null);
                         break;
                 }
             }
-            return (header, assembler?.Complete(), digest, false);
+            return (header, assembler?.Complete(), digest, false, null);
+        }
+        catch (InvalidDataException e) when (header is not null)
+        {
+            // A manifest that cannot be used, chunks out of order, bytes whose SHA-256 is not the manifest's: this task
+            // fails with the reason. Without a header there is no task to answer, and the session ends instead.
+            return (header, null, null, false, ClientReply.Failed(FailureKind.Refused, $"the parameters the server sent cannot be used: {e.Message}"));
         }
         catch (Exception e) when (e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled } && quiet.IsCancellationRequested && !ct.IsCancellationRequested)
         {
@@ -266,13 +283,13 @@ internal sealed class NodeSession : IAsyncDisposable
         }
     }
 
-    private async Task RunTaskAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, CancellationToken ct)
+    private async Task RunTaskAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, ClientReply? refused, CancellationToken ct)
     {
         using var taskCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _busy[task.TaskId] = taskCts;
         try
         {
-            await RunAndPushAsync(apps, task, parameters, taskCts, ct);
+            await RunAndPushAsync(apps, task, parameters, refused, taskCts, ct);
         }
         finally
         {
@@ -280,20 +297,20 @@ internal sealed class NodeSession : IAsyncDisposable
         }
     }
 
-    private async Task RunAndPushAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, CancellationTokenSource taskCts, CancellationToken ct)
+    private async Task RunAndPushAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, ClientReply? refused, CancellationTokenSource taskCts, CancellationToken ct)
     {
-        if (task.TimeoutSeconds > 0) taskCts.CancelAfter(TimeSpan.FromSeconds(task.TimeoutSeconds));
+        if (task.TimeoutSeconds > 0) taskCts.CancelAfter(TaskTimeout(task.TimeoutSeconds));
         var header = new ResultHeader { TaskId = task.TaskId, NodeName = _options.Name, Ok = true };
         var clock = Stopwatch.StartNew();
         if (task.Kind == Wire.Validate)
         {
             // The preflight: findings travel as problems of a successful answer; a failed answer means the check itself could not run.
             // A run outside the site's policy is refused as its other tasks would be; its settings are not checked against the data.
-            if (PolicyRefusal(task) is { } refused)
+            if ((PolicyRefusal(task) ?? refused) is { } turnedDown)
             {
                 header.Ok = false;
-                header.Error = refused.Error;
-                header.RefusedBySitePolicy = true;
+                header.Error = turnedDown.Error;
+                header.RefusedBySitePolicy = turnedDown.Failure == FailureKind.SitePolicy;
             }
             else
             {
@@ -316,7 +333,7 @@ internal sealed class NodeSession : IAsyncDisposable
             await PushAsync(task, header, null, ct);
             return;
         }
-        var reply = PolicyRefusal(task) is { } refusal ? refusal : task.Kind switch
+        var reply = (PolicyRefusal(task) ?? refused) is { } refusal ? refusal : task.Kind switch
         {
             Wire.Fit => await RunOnAppAsync(apps, task, ClientKind.Fit, parameters, taskCts.Token),
             Wire.Evaluate => await RunOnAppAsync(apps, task, ClientKind.Evaluate, parameters, taskCts.Token),
@@ -359,6 +376,9 @@ internal sealed class NodeSession : IAsyncDisposable
         await PushAsync(task, header, result, ct);
     }
 
+    // A timer waits at most 2^32 - 2 ms (49.7 days); a longer timeout from the server is as good as that one.
+    private static TimeSpan TaskTimeout(int seconds) => TimeSpan.FromMilliseconds(Math.Min(seconds * 1000.0, uint.MaxValue - 1.0));
+
     // Checked before the app is created or sees anything of the task: a run outside the site's policy never touches its data.
     private ClientReply? PolicyRefusal(TaskHeader task)
     {
@@ -375,7 +395,7 @@ internal sealed class NodeSession : IAsyncDisposable
         };
         var config = ScalarMaps.ToConfig(task.Config);
         var appSettings = ScalarMaps.ToConfig(task.AppSettings);
-        if (policy.Refusal(task.RunId, task.App, terms, config, appSettings) is not { } reason) return null;
+        if ((policy.Refusal(task.RunId, task.App, terms, config, appSettings) ?? AppliedPrivacyRefusal(policy, task)) is not { } reason) return null;
         // The preflight comes before the run has an id a site that approves runs by id could list: such a site is asked
         // whether it would take the run once approved, and its approval (or the lack of it) decides at the run's first task.
         if (task.Kind == Wire.Validate && (policy.Runs.Count > 0 || !policy.AllowServerStart))
@@ -384,6 +404,28 @@ internal sealed class NodeSession : IAsyncDisposable
             reason = unapprovable;
         }
         return ClientReply.Failed(FailureKind.SitePolicy, reason);
+    }
+
+    // The run's terms are what the server says; the local differential privacy the node applies is what the task's
+    // settings carry. A site that requires privacy or a least σ checks the latter too: a run that claims local privacy
+    // must carry it, at the site's least σ. (Central privacy is applied by the server: the node can only take its word.)
+    // A preflight task carries no settings: the run's first task is checked.
+    private static string? AppliedPrivacyRefusal(Sites.SitePolicy policy, TaskHeader task)
+    {
+        if (task.Kind == Wire.Validate || (!policy.RequireDifferentialPrivacy && policy.MinNoiseMultiplier is null)) return null;
+        var applied = task.Settings?.LocalPrivacy;
+        if (applied is null)
+        {
+            return task.Privacy == "local"
+                ? "the run claims local differential privacy, but its task carries none for the node to apply (require_differential_privacy, min_noise_multiplier)"
+                : null;
+        }
+        if (policy.MinNoiseMultiplier is { } minSigma && !(applied.NoiseMultiplier >= minSigma))
+        {
+            return $"local differential privacy applied with noise multiplier {applied.NoiseMultiplier.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} below the site's min_noise_multiplier {minSigma.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}"
+                + (task.Privacy.Length > 0 ? $" (the run claims {task.Privacy} privacy with {task.NoiseMultiplier.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})" : "");
+        }
+        return null;
     }
 
     private async Task<ClientReply> RunOnAppAsync(RunApps apps, TaskHeader task, ClientKind kind, ParameterSet? parameters, CancellationToken ct)
@@ -428,13 +470,22 @@ internal sealed class NodeSession : IAsyncDisposable
 
     private string Server => $"server:{_options.Connection.Server}";
 
+    // A validate task's entries go through their limit: the server may send those as fast as the node answers.
+    private void Record(TaskHeader task, AuditEvent e)
+    {
+        if (task.Kind == Wire.Validate && _validateAudit is not null) _validateAudit.Append(e);
+        else _ledger?.Append(e);
+    }
+
     private async Task PushAsync(TaskHeader task, ResultHeader header, ParameterSet? parameters, CancellationToken ct)
     {
+        header.Error = ResultText.Cap(header.Error);
+        ResultText.Cap(header.Problems);
         var manifest = parameters is null ? null : ParameterEncoder.Manifest(parameters);
         var reply = await _pushRetry.ExecuteAsync(async token => await _results.PushAsync(header, parameters, manifest, token), ct);
         if (!reply.Accepted) _log.LogWarning("Node {Node}: server did not accept the result of {Task}: {Reason}", _options.Name, header.TaskId, reply.Reason);
         string what = header.Ok ? "result sent" : $"failure reported ({header.Error})";
-        _ledger?.Append(new AuditEvent(AuditKinds.ResultSent, Server, reply.Accepted ? $"{what}; server accepted it" : $"{what}; server did not accept it: {reply.Reason}")
+        Record(task, new AuditEvent(AuditKinds.ResultSent, Server, reply.Accepted ? $"{what}; server accepted it" : $"{what}; server did not accept it: {reply.Reason}")
         {
             Run = task.RunId,
             Round = task.Round,

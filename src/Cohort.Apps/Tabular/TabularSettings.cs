@@ -44,6 +44,12 @@ internal sealed record TabularSettings(TabularReadOptions Read, TabularPreproces
     /// <summary>The federated statistics the server sent, when the statistics step has run.</summary>
     public FederatedTabularStatistics? Statistics => Preprocess.Statistics;
 
+    /// <summary>Most hidden layers an MLP may have (setting <c>hidden</c>).</summary>
+    public const int MaxHiddenLayers = 16;
+
+    /// <summary>Most units one hidden layer may have (setting <c>hidden</c>).</summary>
+    public const int MaxLayerSize = 65_536;
+
     /// <summary>Allowed missing-value policies.</summary>
     public static readonly string[] MissingPolicies = ["drop", "mean"];
 
@@ -152,11 +158,16 @@ internal sealed record TabularSettings(TabularReadOptions Read, TabularPreproces
         if (model == "mlp")
         {
             if (hiddenText is null || hiddenText.Count == 0) throw r.Error("hidden", "is missing (required for model mlp: hidden layer sizes, e.g. [32, 16])");
+            // The plan comes from the server: bounded before the model's weights are allocated from it.
+            if (hiddenText.Count > MaxHiddenLayers)
+                throw r.Error("hidden", $"has {hiddenText.Count} layers; at most {MaxHiddenLayers}");
             hidden = new int[hiddenText.Count];
             for (int i = 0; i < hidden.Length; i++)
             {
                 if (!int.TryParse(hiddenText[i], out hidden[i]) || hidden[i] < 1)
                     throw r.Error("hidden", $"is '{string.Join(",", hiddenText)}'; expected positive layer sizes");
+                if (hidden[i] > MaxLayerSize)
+                    throw r.Error("hidden", $"has a layer of {hidden[i]} units (layer {i + 1}); at most {MaxLayerSize} per layer");
             }
         }
         else if (hiddenText is { Count: > 0 })

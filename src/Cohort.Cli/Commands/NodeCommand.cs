@@ -36,18 +36,26 @@ internal static class NodeCommand
             DefaultValueFactory = _ => 1,
         };
 
+        var maxModelBytes = new Option<long>("--max-model-bytes")
+        {
+            Description = "Largest model (bytes) this node accepts from the server for one task; a task over it fails naming the limit, and a site policy's max_model_bytes applies when lower",
+            DefaultValueFactory = _ => ModelLimits.DefaultMaxModelBytes,
+        };
+
         var stateDir = new Option<string?>("--state-dir")
         {
             Description = "Folder for the node's own audit ledger (every task received and result sent, with parameter digests; signed with --key when given); default: $COHORT_NODE_STATE_DIR, else none",
         };
 
         var command = new Command("node", "Run a site's node: connect out to the server, pull tasks, train locally, push parameters");
-        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy, capacity, stateDir, plugins }) command.Options.Add(o);
+        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy, capacity, maxModelBytes, stateDir, plugins }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
             int taskCapacity = pr.GetValue(capacity);
             if (taskCapacity is < 1 or > 64) throw new CliException($"--capacity: {taskCapacity} is out of range; a node runs 1 to 64 tasks at the same time");
+            long modelBytes = pr.GetValue(maxModelBytes);
+            if (modelBytes < 1) throw new CliException($"--max-model-bytes: {modelBytes} is out of range; give the largest model in bytes (at least 1)");
             // Read first: a site whose policy cannot be read must not start serving the server's tasks unchecked.
             Cohort.Sites.SitePolicy? sitePolicy = null;
             if (pr.GetValue(policy) is { } policyFile)
@@ -103,6 +111,7 @@ internal static class NodeCommand
                 NodeSettings = new Config(settings),
                 Policy = sitePolicy,
                 Capacity = taskCapacity,
+                MaxModelBytes = modelBytes,
                 Datasets = datasets,
                 Logger = loggerFactory.CreateLogger("cohort.node"),
                 StateDir = pr.GetValue(stateDir) ?? Environment.GetEnvironmentVariable("COHORT_NODE_STATE_DIR"),

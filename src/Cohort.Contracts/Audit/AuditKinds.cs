@@ -9,6 +9,9 @@ public static class AuditKinds
     /// <summary>A torn last line (a crash during a write) was cut off when the ledger was opened.</summary>
     public const string LedgerRepaired = "ledger.repaired";
 
+    /// <summary>Entries a flood would have written and the ledger left out: how many, of what, over what time.</summary>
+    public const string EntriesLeftOut = "ledger.left_out";
+
     /// <summary>A node registered (with the certificate it presented, if any).</summary>
     public const string NodeRegistered = "node.registered";
 

@@ -21,8 +21,17 @@ public sealed record SitePolicy
     /// <summary>Most rounds a run may plan; null for no bound.</summary>
     public int? MaxRounds { get; init; }
 
-    /// <summary>Upper bounds on numeric task config or app settings by key (<c>local_epochs</c>, <c>batch_size</c>…); a key the run does not send is not checked.</summary>
+    /// <summary>
+    /// Upper bounds on numeric task config or app settings by key (<c>local_epochs</c>, <c>batch_size</c>…); a key the run does
+    /// not send is not checked, and a list of numbers (<c>hidden: [64, 32]</c>) is bounded by its largest element.
+    /// </summary>
     public IReadOnlyDictionary<string, double> Limits { get; init; } = new Dictionary<string, double>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Largest model, in bytes, the site accepts from the server for one task; null for no bound of its own. The node
+    /// checks the model's manifest before it allocates anything, against the lower of this and its own limit.
+    /// </summary>
+    public long? MaxModelBytes { get; init; }
 
     /// <summary>True when the site trains only for runs that use secure aggregation.</summary>
     public bool RequireSecureAggregation { get; init; }
@@ -92,10 +101,23 @@ public sealed record SitePolicy
     {
         if (!values.TryGetValue(key, out var value)) return null;
         double? number = value.IsNumber ? value.AsDouble()
-            : value.Kind == ScalarKind.String && double.TryParse(value.AsString(), NumberStyles.Float, CultureInfo.InvariantCulture, out double parsed) ? parsed
+            : value.Kind == ScalarKind.String ? Largest(value.AsString())
             : null;
         if (number is not { } n || double.IsNaN(n)) return $"{key} {Show(value.ToString())} is not a number (the site limits it to {Number(max)})";
         return n > max ? $"{key} {value} above the site's limit {Number(max)}" : null;
+    }
+
+    // A plan's list (hidden: [64, 32]) reaches the node joined with commas, and is as large as its largest element;
+    // a list with an element that is no number is not a number.
+    private static double? Largest(string text)
+    {
+        double? largest = null;
+        foreach (var range in text.AsSpan().Split(','))
+        {
+            if (!double.TryParse(text.AsSpan()[range].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || double.IsNaN(n)) return null;
+            largest = largest is { } l ? Math.Max(l, n) : n;
+        }
+        return largest;
     }
 
     private static bool Contains(IReadOnlyList<string> list, string item) => list.Contains(item, StringComparer.OrdinalIgnoreCase);

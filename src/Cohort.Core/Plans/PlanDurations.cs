@@ -7,8 +7,11 @@ namespace Cohort.Plans;
 /// <summary>Plan durations: "250ms", "90s", "5m", "1h", combinations such as "1h30m", or a plain number of seconds.</summary>
 internal static partial class PlanDurations
 {
-    /// <summary>Longest duration a plan may give, in days.</summary>
-    public const int MaxDays = 365;
+    /// <summary>
+    /// Longest duration a plan may give, in days: the server waits out every plan duration on a timer, and .NET timers
+    /// wait at most 2^32 - 2 ms (49.7 days); a longer one would pass the plan check and fail the run when it starts.
+    /// </summary>
+    public const int MaxDays = 49;
 
     /// <summary><see cref="MaxDays"/> in seconds.</summary>
     public const double MaxSeconds = MaxDays * 86400.0;

@@ -192,7 +192,7 @@ internal sealed class YamlSection
         if (seconds < 0 || (!allowZero && seconds == 0))
             throw Error(node, $"{NameOf(key)}: {v} is not allowed (must be {(allowZero ? ">= 0" : "> 0")})");
         if (seconds > PlanDurations.MaxSeconds)
-            throw Error(node, $"{NameOf(key)}: {v} is too long (at most {PlanDurations.MaxDays} days)");
+            throw Error(node, $"{NameOf(key)}: {v} is too long (at most {PlanDurations.MaxDays} days, the longest the server's timers wait)");
         return TimeSpan.FromTicks((long)Math.Round(seconds * TimeSpan.TicksPerSecond));
     }
 

@@ -96,6 +96,25 @@ public sealed class TabularAppFactoryTests
         Assert.Equal([8, 4], app.Settings.Hidden);
     }
 
+    [Theory]
+    [InlineData("8,65537", "app setting 'hidden' has a layer of 65537 units (layer 2); at most 65536 per layer")]
+    [InlineData("2147483647", "app setting 'hidden' has a layer of 2147483647 units (layer 1); at most 65536 per layer")]
+    [InlineData("1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1", "app setting 'hidden' has 17 layers; at most 16")]
+    public void Mlp_hidden_layers_are_bounded_in_size_and_number_before_any_weight_is_allocated(string hidden, string expected)
+    {
+        var e = Refused(s => { s["model"] = "mlp"; s["hidden"] = hidden; return s; });
+
+        Assert.Equal(expected, e.Message);
+    }
+
+    [Fact]
+    public void Mlp_takes_sixteen_layers()
+    {
+        var app = new TabularAppFactory().CreateTabular(Context(s => { s["model"] = "mlp"; s["hidden"] = string.Join(",", Enumerable.Repeat(2, 16)); return s; }, Cleveland));
+
+        Assert.Equal(16, app.Settings.Hidden.Count);
+    }
+
     [Fact]
     public void A_bad_label_rule_is_named()
     {

@@ -234,6 +234,33 @@ public sealed class PlanParserTests
         Assert.Equal("round_timeout: '5 minutes' is not a duration (use e.g. 90s, 5m, 1h, 250ms, 1h30m or a number of seconds)", e.Problem);
     }
 
+    // 1440h passed the plan check and then failed the run: .NET timers wait at most 2^32 - 2 ms (49.7 days).
+    [Theory]
+    [InlineData("round_timeout: 1440h", 6, 16, "round_timeout: 1440h")]
+    [InlineData("wait_for_nodes: 1193h", 6, 17, "wait_for_nodes: 1193h")]
+    [InlineData("preflight_timeout: 4320000", 6, 20, "preflight_timeout: 4320000")]
+    [InlineData("failure: { offline_grace: 1200h }", 6, 27, "failure.offline_grace: 1200h")]
+    public void A_duration_longer_than_the_servers_timers_wait_is_refused_at_its_key(string line, long row, long column, string expected)
+    {
+        var e = FailsMinimalWith(line);
+
+        AssertAt(e, row, column);
+        Assert.Equal($"{expected} is too long (at most 49 days, the longest the server's timers wait)", e.Problem);
+    }
+
+    [Fact]
+    public void Every_duration_key_takes_49_days_which_the_servers_timers_can_wait()
+    {
+        var plan = ParseMinimalWith("round_timeout: 1176h", "wait_for_nodes: 1176h", "preflight_timeout: 4233600", "failure: { offline_grace: 1176h }");
+
+        Assert.Equal(TimeSpan.FromDays(49), plan.RoundTimeout);
+        Assert.Equal(TimeSpan.FromDays(49), plan.WaitForNodes);
+        Assert.Equal(TimeSpan.FromDays(49), plan.PreflightTimeout);
+        Assert.Equal(TimeSpan.FromDays(49), plan.Failure.OfflineGrace);
+        // What the run does with one: a timer's delay.
+        using var timer = new CancellationTokenSource(plan.RoundTimeout);
+    }
+
     [Fact]
     public void Round_timeout_must_be_positive_but_wait_for_nodes_may_be_zero()
     {

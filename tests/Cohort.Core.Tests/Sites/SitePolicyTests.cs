@@ -95,6 +95,19 @@ public sealed class SitePolicyTests
     }
 
     [Theory]
+    [InlineData("[64, 32]", null)]
+    [InlineData("[64, 100000]", "hidden 64,100000 above the site's limit 65536")]
+    [InlineData("[64, wide]", "hidden 64,wide is not a number (the site limits it to 65536)")]
+    public void A_list_under_a_limit_is_as_large_as_its_largest_element(string hidden, string? reason)
+    {
+        var policy = SitePolicyParser.Parse("limits: { hidden: 65536 }\n", "site.yaml");
+        var plan = PlanParser.Parse(PlanText.Replace("settings: { label: target }", $"settings: {{ label: target, model: mlp, hidden: {hidden} }}", StringComparison.Ordinal),
+            "plan.yaml", StrategyRegistry.CreateDefault());
+
+        Assert.Equal(reason, Check(policy, plan));
+    }
+
+    [Theory]
     [InlineData("strategies: [fedavg]\nmax_epochs: 2\n", "site.yaml:2:1: unknown key 'max_epochs' in site policy (allowed: apps, strategies,")]
     [InlineData("max_rounds: ten\n", "site.yaml:1:13: max_rounds: 'ten' is not an integer")]
     [InlineData("strategies: []\n", "site.yaml:1:13: strategies: an empty list would refuse every run")]
@@ -102,6 +115,8 @@ public sealed class SitePolicyTests
     [InlineData("max_local_epochs: 2\nlimits: { local_epochs: 3 }\n", "site.yaml:1:1: max_local_epochs: also given as limits.local_epochs; keep one")]
     [InlineData("max_local_steps: 2\nlimits: { local_steps: 3 }\n", "site.yaml:1:1: max_local_steps: also given as limits.local_steps; keep one")]
     [InlineData("require_differential_privacy: yes please\n", "site.yaml:1:31: require_differential_privacy: 'yes please' is not allowed (allowed: true, false)")]
+    [InlineData("max_model_bytes: 0\n", "site.yaml:1:18: max_model_bytes: 0")]
+    [InlineData("max_model_bytes: 4 GiB\n", "site.yaml:1:18: max_model_bytes: '4 GiB' is not an integer")]
     [InlineData("- fedavg\n", "site.yaml:1:1: site policy: expected a mapping of site policy keys")]
     [InlineData("", "site.yaml: the site policy is empty")]
     [InlineData("max_rounds: 5\nlimits: { batch_size: 8 }\nmax_rounds: 6\n", "site.yaml:3:1: duplicate key 'max_rounds' in site policy, first given at line 1")]
@@ -111,6 +126,13 @@ public sealed class SitePolicyTests
 
         Assert.StartsWith("site policy ", e.Message);
         Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void Max_model_bytes_is_read_in_bytes()
+    {
+        Assert.Equal(4L << 30, SitePolicyParser.Parse("max_model_bytes: 4294967296\n", "site.yaml").MaxModelBytes);
+        Assert.Null(SitePolicyParser.Parse("max_rounds: 5\n", "site.yaml").MaxModelBytes);
     }
 
     [Fact]

@@ -392,6 +392,7 @@ internal sealed class NodeSession : IAsyncDisposable
             NoiseMultiplier = task.Privacy.Length == 0 ? null : task.NoiseMultiplier,
             Tags = [.. task.Tags],
             Submitter = task.Submitter.Length == 0 ? null : task.Submitter,
+            Dataset = Dataset(task),
         };
         var config = ScalarMaps.ToConfig(task.Config);
         var appSettings = ScalarMaps.ToConfig(task.AppSettings);

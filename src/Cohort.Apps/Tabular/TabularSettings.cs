@@ -50,6 +50,9 @@ internal sealed record TabularSettings(TabularReadOptions Read, TabularPreproces
     /// <summary>Most units one hidden layer may have (setting <c>hidden</c>).</summary>
     public const int MaxLayerSize = 65_536;
 
+    /// <summary>Most weights between hidden layers together (setting <c>hidden</c>): 2²⁸, a gigabyte of float32.</summary>
+    public const long MaxHiddenWeights = 1L << 28;
+
     /// <summary>Allowed missing-value policies.</summary>
     public static readonly string[] MissingPolicies = ["drop", "mean"];
 
@@ -169,6 +172,10 @@ internal sealed record TabularSettings(TabularReadOptions Read, TabularPreproces
                 if (hidden[i] > MaxLayerSize)
                     throw r.Error("hidden", $"has a layer of {hidden[i]} units (layer {i + 1}); at most {MaxLayerSize} per layer");
             }
+            long between = 0;
+            for (int i = 1; i < hidden.Length; i++) between += (long)hidden[i - 1] * hidden[i];
+            if (between > MaxHiddenWeights)
+                throw r.Error("hidden", $"needs {between} weights between its layers; at most {MaxHiddenWeights}");
         }
         else if (hiddenText is { Count: > 0 })
         {

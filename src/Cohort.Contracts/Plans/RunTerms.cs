@@ -27,4 +27,7 @@ public sealed record RunTerms
 
     /// <summary>Who submitted the run, when the server knows it.</summary>
     public string? Submitter { get; init; }
+
+    /// <summary>The data set the run trains on (the plan's <c>dataset</c>); null when it names none and a node uses its default data.</summary>
+    public string? Dataset { get; init; }
 }

@@ -15,6 +15,12 @@ public sealed record SitePolicy
     /// <summary>Client apps the site runs (names, ignoring case); null accepts any.</summary>
     public IReadOnlyList<string>? Apps { get; init; }
 
+    /// <summary>
+    /// Data sets a run may train on, by the names the node declares them under (<c>cohort node --data NAME=PATH</c>);
+    /// null accepts any. A run that names no data set, which would use the node's default data, is refused when set.
+    /// </summary>
+    public IReadOnlyList<string>? Datasets { get; init; }
+
     /// <summary>Strategies the site accepts (names, ignoring case); null accepts any.</summary>
     public IReadOnlyList<string>? Strategies { get; init; }
 
@@ -72,6 +78,10 @@ public sealed record SitePolicy
         ArgumentNullException.ThrowIfNull(appSettings);
         if (Apps is { } apps && !Contains(apps, app))
             return $"app {Show(app)} not in allowed [{string.Join(", ", apps)}]";
+        if (Datasets is { } datasets && !(terms.Dataset is { } dataset && datasets.Contains(dataset, StringComparer.Ordinal)))
+            return terms.Dataset is null
+                ? $"the run names no data set, and the site trains only on [{string.Join(", ", datasets)}] (datasets)"
+                : $"data set {terms.Dataset} not in allowed [{string.Join(", ", datasets)}]";
         bool approved = Runs.Contains(runId, StringComparer.Ordinal);
         bool tagged = Tags is { } tags && terms.Tags.Any(t => Contains(tags, t));
         if (!AllowServerStart && !approved && !tagged)

@@ -19,6 +19,7 @@ public static class PlanRunTerms
                 NoiseMultiplier = plan.Privacy?.NoiseMultiplier,
                 Tags = plan.Tags,
                 Submitter = submitter,
+                Dataset = plan.Dataset,
             };
         }
     }

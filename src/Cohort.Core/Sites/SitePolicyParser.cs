@@ -10,7 +10,7 @@ public static class SitePolicyParser
     public static readonly IReadOnlyList<string> Keys =
     [
         "apps", "strategies", "max_rounds", "max_local_epochs", "max_local_steps", "limits", "require_secure_aggregation",
-        "require_differential_privacy", "min_noise_multiplier", "submitters", "tags", "allow_server_start", "runs", "max_model_bytes",
+        "require_differential_privacy", "min_noise_multiplier", "submitters", "tags", "allow_server_start", "runs", "max_model_bytes", "datasets",
     ];
 
     /// <summary>Reads the policy file at <paramref name="path"/>.</summary>
@@ -52,6 +52,7 @@ public static class SitePolicyParser
             return new SitePolicy
             {
                 Apps = NonEmpty(top, "apps"),
+                Datasets = NonEmpty(top, "datasets"),
                 Strategies = NonEmpty(top, "strategies"),
                 MaxRounds = top.Int("max_rounds", 1),
                 MaxModelBytes = top.Integer("max_model_bytes", 1, long.MaxValue),

@@ -99,6 +99,7 @@ public sealed class TabularAppFactoryTests
     [Theory]
     [InlineData("8,65537", "app setting 'hidden' has a layer of 65537 units (layer 2); at most 65536 per layer")]
     [InlineData("2147483647", "app setting 'hidden' has a layer of 2147483647 units (layer 1); at most 65536 per layer")]
+    [InlineData("65536,65536", "app setting 'hidden' needs 4294967296 weights between its layers; at most 268435456")]
     [InlineData("1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1", "app setting 'hidden' has 17 layers; at most 16")]
     public void Mlp_hidden_layers_are_bounded_in_size_and_number_before_any_weight_is_allocated(string hidden, string expected)
     {

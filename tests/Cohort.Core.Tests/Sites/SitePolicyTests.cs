@@ -129,6 +129,16 @@ public sealed class SitePolicyTests
     }
 
     [Fact]
+    public void A_site_naming_its_data_sets_trains_only_on_them_and_never_on_unnamed_data()
+    {
+        var policy = SitePolicyParser.Parse("datasets: [cardiology, cardiology-v2]", "site.yaml");
+
+        Assert.Null(Check(policy, Plan("\ndataset: cardiology")));
+        Assert.Equal("data set oncology not in allowed [cardiology, cardiology-v2]", Check(policy, Plan("\ndataset: oncology")));
+        Assert.Equal("the run names no data set, and the site trains only on [cardiology, cardiology-v2] (datasets)", Check(policy, Plan()));
+    }
+
+    [Fact]
     public void Max_model_bytes_is_read_in_bytes()
     {
         Assert.Equal(4L << 30, SitePolicyParser.Parse("max_model_bytes: 4294967296\n", "site.yaml").MaxModelBytes);

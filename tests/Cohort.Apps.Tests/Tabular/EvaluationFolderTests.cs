@@ -60,17 +60,7 @@ public sealed class EvaluationFolderTests : IDisposable
     [Fact]
     public void A_plan_naming_the_admin_token_fails_its_central_evaluation_without_its_content()
     {
-        var plan = PlanParser.Parse("""
-            name: steal
-            app:
-              name: tabular
-              settings:
-                label: fraud
-            strategy:
-              name: fedavg
-            central_evaluation:
-              file: ../admin.token
-            """, "steal.yaml", Cohort.Strategies.StrategyRegistry.CreateDefault());
+        var plan = PlanEvaluating("../admin.token");
         var app = Assert.Single(BuiltInApps.ServerApps(Folder));
 
         var e = Assert.Throws<InvalidDataException>(() => app.CreateCentralEvaluator(plan));
@@ -83,17 +73,7 @@ public sealed class EvaluationFolderTests : IDisposable
     public void A_test_file_that_does_not_fit_the_plan_is_reported_without_its_values()
     {
         File.WriteAllText(Path.Combine(Folder, "wrong.csv"), "age,fraud\n34,0\nsecret-value,1\n");
-        var plan = PlanParser.Parse("""
-            name: wrong
-            app:
-              name: tabular
-              settings:
-                label: fraud
-            strategy:
-              name: fedavg
-            central_evaluation:
-              file: wrong.csv
-            """, "wrong.yaml", Cohort.Strategies.StrategyRegistry.CreateDefault());
+        var plan = PlanEvaluating("wrong.csv");
         var app = Assert.Single(BuiltInApps.ServerApps(Folder));
 
         var e = Assert.Throws<InvalidDataException>(() => app.CreateCentralEvaluator(plan));
@@ -102,6 +82,13 @@ public sealed class EvaluationFolderTests : IDisposable
         Assert.DoesNotContain("secret-value", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(_root, e.Message, StringComparison.Ordinal);
     }
+
+    private static Plan PlanEvaluating(string file) => PlanParser.Parse($$"""
+        name: central
+        app: { name: tabular, settings: { label: fraud } }
+        strategy: { name: fedavg }
+        central_evaluation: { file: "{{file}}" }
+        """, "central.yaml", Cohort.Strategies.StrategyRegistry.CreateDefault());
 
     /// <inheritdoc />
     public void Dispose() => Directory.Delete(_root, recursive: true);

@@ -30,8 +30,10 @@ public sealed class SimulationPreflightTests
 
         // The settings problem is the same for every file, so it is listed once; a file's own problem is named with its file.
         Assert.True(e.Problem.StartsWith(
-            "preflight failed: app setting 'class_wieght' is not known (did you mean 'class_weight'?); bank_b.csv: no column 'is_fraud' (label); columns: amount, hour, merchant",
+            "preflight failed: app setting 'class_wieght' is not known (did you mean 'class_weight'?); bank_b.csv: no column 'is_fraud' (label) among the file's 9 columns (their names stay in the site's log)",
             StringComparison.Ordinal), e.Problem);
+        // The data is the user's own here: the file's columns are shown beside it.
+        Assert.Contains("bank_b.csv: no column 'is_fraud' (label); columns: amount, hour, merchant", e.Problem);
         Assert.DoesNotContain("bank_a.csv", e.Problem);
         Assert.False(File.Exists(Path.Combine(dir.Path, "state", "cohort.db")));
     }

@@ -17,7 +17,8 @@ internal sealed class EvaluationFolder(string folder, bool confined)
         string root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
         string path = Path.GetFullPath(file, root);
         if (!confined) return File.Exists(path) ? path : throw new FileNotFoundException($"file '{path}' not found");
-        if (!path.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        if (Path.EndsInDirectorySeparator(file)) throw new InvalidDataException($"file '{file}' names a folder");
+        if (!Within(path, root) || path == root)
             throw new InvalidDataException($"file '{file}' is outside the server's evaluation folder (name a file in it, relative to it; the server's --evaluation-data sets the folder)");
         string current = root;
         foreach (var part in Path.GetRelativePath(root, path).Split(Path.DirectorySeparatorChar))
@@ -32,4 +33,23 @@ internal sealed class EvaluationFolder(string folder, bool confined)
         if (length > MaxBytes) throw new InvalidDataException($"file '{file}' is {length:N0} bytes; a test file may be at most {MaxBytes:N0}");
         return path;
     }
+
+    /// <summary>
+    /// Why <paramref name="folder"/> cannot be the evaluation folder of a server whose data folder is <paramref name="dataDir"/>
+    /// (it would let plans name the admin token, the database or the keys); null when it can.
+    /// </summary>
+    public static string? Overlap(string folder, string dataDir)
+    {
+        string f = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        string d = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir));
+        string inside = Path.Combine(d, "evaluation");
+        if (Within(d, f))
+            return $"the evaluation folder {f} holds the data folder {d} (its admin token, database and keys); name a folder of test files only, such as {inside}";
+        if (Within(f, d) && !Within(f, inside))
+            return $"the evaluation folder {f} lies in the data folder {d}; use {inside} or a folder outside it";
+        return null;
+    }
+
+    private static bool Within(string path, string folder) =>
+        path == folder || path.StartsWith(Path.EndsInDirectorySeparator(folder) ? folder : folder + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 }

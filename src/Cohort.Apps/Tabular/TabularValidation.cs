@@ -100,12 +100,14 @@ internal static class TabularValidation
         }
         var options = settings.Preprocess;
         var names = table.Columns.Select(c => c.Name).ToArray();
+        // A name close to the one the plan gave is shared (column names are the schema, which the statistics step shares
+        // too); the file's whole list, which would be a data row when the header is not one, stays on the site.
         string Missing(string column, string namedBy)
         {
             string hint = NearestName.Hint(column, names);
-            return hint.Length > 0
-                ? $"no column '{column}' ({namedBy}){hint}"
-                : $"no column '{column}' ({namedBy}); columns: {string.Join(", ", names.Take(ListedColumns))}{(names.Length > ListedColumns ? ", …" : "")}";
+            if (hint.Length > 0) return $"no column '{column}' ({namedBy}){hint}";
+            site($"no column '{column}' ({namedBy}); columns: {string.Join(", ", names.Take(ListedColumns))}{(names.Length > ListedColumns ? ", …" : "")}");
+            return $"no column '{column}' ({namedBy}) among the file's {names.Length} columns (their names stay in the site's log)";
         }
 
         if (table.IndexOf(options.Label) < 0) problems.Add(Missing(options.Label, "label"));
@@ -171,8 +173,8 @@ internal static class TabularValidation
         var (first, line) = unknown[0];
         string more = unknown.Count > 1 ? $" and {unknown.Count - 1} other value{(unknown.Count > 2 ? "s" : "")}" : "";
         site($"{table.Source}:{line}: column '{column.Name}': value '{first}'{more} not among the declared categories");
-        string values = unknown.Count == 1 ? "1 value" : $"{unknown.Count} distinct values";
-        problems.Add($"column '{column.Name}': {values} not among the declared categories {string.Join(", ", categories)}");
+        // Not even how many: a count would tell a plan that lists guesses which of them the site holds.
+        problems.Add($"column '{column.Name}': values not among the declared categories {string.Join(", ", categories)} (which stay in the site's log)");
     }
 
     private static int FirstText(TabularColumn column)

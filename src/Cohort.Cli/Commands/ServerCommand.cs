@@ -93,6 +93,7 @@ internal static class ServerCommand
                 Console.Error.WriteLine("WARNING: --insecure: plaintext HTTP/2, so node tokens, the admin token and model parameters cross the network readable and forgeable; use it on loopback for development only");
             // The built-in apps' server side: the tabular app's statistics step and central evaluation (files in the evaluation folder only).
             string evaluationFolder = Path.GetFullPath(pr.GetValue(evaluationData) ?? Path.Combine(options.DataDir, "evaluation"));
+            if (Apps.Tabular.EvaluationFolder.Overlap(evaluationFolder, options.DataDir) is { } overlap) throw new CliException($"--evaluation-data: {overlap}");
             var services = new Strategies.StrategyServices { ServerApps = Apps.BuiltInApps.ServerApps(evaluationFolder) };
             await using var server = await CohortServerHost.StartAsync(options, strategies, strategyServices: services, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
             Console.WriteLine($"Cohort server {ServerInfo.Version} listening on {server.Address}");

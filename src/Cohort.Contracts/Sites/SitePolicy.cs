@@ -34,6 +34,13 @@ public sealed record SitePolicy
     public IReadOnlyDictionary<string, double> Limits { get; init; } = new Dictionary<string, double>(StringComparer.Ordinal);
 
     /// <summary>
+    /// Lower bounds on numeric task config or app settings by key (<c>batch_size</c>, <c>min_category_count</c>…): a run
+    /// that sends a smaller value is refused (one that does not send the key gets the app's default, not checked here),
+    /// and a list is bounded by its smallest element.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> Minimums { get; init; } = new Dictionary<string, double>(StringComparer.Ordinal);
+
+    /// <summary>
     /// Largest model, in bytes, the site accepts from the server for one task; null for no bound of its own. The node
     /// checks the model's manifest before it allocates anything, against the lower of this and its own limit.
     /// </summary>
@@ -98,6 +105,10 @@ public sealed record SitePolicy
         {
             if ((LimitProblem(key, max, config) ?? LimitProblem(key, max, appSettings)) is { } problem) return problem;
         }
+        foreach (var (key, min) in Minimums.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if ((MinimumProblem(key, min, config) ?? MinimumProblem(key, min, appSettings)) is { } problem) return problem;
+        }
         if (RequireSecureAggregation && !terms.SecureAggregation)
             return "the run does not use secure aggregation (require_secure_aggregation: true)";
         if (RequireDifferentialPrivacy && terms.Privacy is null)
@@ -117,17 +128,29 @@ public sealed record SitePolicy
         return n > max ? $"{key} {value} above the site's limit {Number(max)}" : null;
     }
 
-    // A plan's list (hidden: [64, 32]) reaches the node joined with commas, and is as large as its largest element;
-    // a list with an element that is no number is not a number.
-    private static double? Largest(string text)
+    private static string? MinimumProblem(string key, double min, Config values)
     {
-        double? largest = null;
+        if (!values.TryGetValue(key, out var value)) return null;
+        double? number = value.IsNumber ? value.AsDouble()
+            : value.Kind == ScalarKind.String ? Extreme(value.AsString(), Math.Min)
+            : null;
+        if (number is not { } n || double.IsNaN(n)) return $"{key} {Show(value.ToString())} is not a number (the site's minimum is {Number(min)})";
+        return n < min ? $"{key} {value} below the site's minimum {Number(min)}" : null;
+    }
+
+    private static double? Largest(string text) => Extreme(text, Math.Max);
+
+    // A plan's list (hidden: [64, 32]) reaches the node joined with commas: it is as large as its largest element and as
+    // small as its smallest; a list with an element that is no number is not a number.
+    private static double? Extreme(string text, Func<double, double, double> pick)
+    {
+        double? extreme = null;
         foreach (var range in text.AsSpan().Split(','))
         {
             if (!double.TryParse(text.AsSpan()[range].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || double.IsNaN(n)) return null;
-            largest = largest is { } l ? Math.Max(l, n) : n;
+            extreme = extreme is { } e ? pick(e, n) : n;
         }
-        return largest;
+        return extreme;
     }
 
     private static bool Contains(IReadOnlyList<string> list, string item) => list.Contains(item, StringComparer.OrdinalIgnoreCase);

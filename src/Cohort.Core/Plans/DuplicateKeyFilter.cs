@@ -7,13 +7,14 @@ namespace Cohort.Plans;
 /// Reads YAML events through to the tree builder, leaving out every repeated key of a mapping and its value (the
 /// first one given stays) and recording each as a problem that names the mapping's dotted path and where the key
 /// was first given. So a plan with a repeated key still loads, and its other problems are found in the same check.
+/// A value holding a control character (other than a tab or a line break) is recorded the same way.
 /// </summary>
 internal sealed class DuplicateKeyFilter(IParser inner, string source, string what) : IParser
 {
     private readonly List<Frame> _frames = [];
     private readonly List<PlanException> _duplicates = [];
 
-    /// <summary>The repeated keys found so far, in file order.</summary>
+    /// <summary>The repeated keys and the values holding control characters found so far, in file order.</summary>
     public IReadOnlyList<PlanException> Duplicates => _duplicates;
 
     public ParsingEvent? Current => inner.Current;
@@ -23,6 +24,10 @@ internal sealed class DuplicateKeyFilter(IParser inner, string source, string wh
         while (inner.MoveNext())
         {
             var e = inner.Current!;
+            // Text from a plan reaches errors, logs and terminals: escape sequences and carriage returns have no place in it.
+            if (e is Scalar scalar && Unprintable(scalar.Value) is { } bad)
+                _duplicates.Add(new PlanException(source, scalar.Start.Line, scalar.Start.Column,
+                    $"a value holds the control character U+{(int)bad:X4}; a {what} takes printable text (tabs and line breaks aside)"));
             if (_frames.Count > 0 && _frames[^1] is { IsMapping: true, ExpectKey: true } map && e is Scalar key)
             {
                 if (map.Keys.TryGetValue(key.Value, out var first))
@@ -54,6 +59,13 @@ internal sealed class DuplicateKeyFilter(IParser inner, string source, string wh
             return true;
         }
         return false;
+    }
+
+    private static char? Unprintable(string text)
+    {
+        foreach (char c in text)
+            if (char.IsControl(c) && c is not '\t' and not '\n') return c;
+        return null;
     }
 
     // Reads past the value of a repeated key: one scalar or alias, or a whole mapping or list.

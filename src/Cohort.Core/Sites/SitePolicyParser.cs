@@ -10,7 +10,7 @@ public static class SitePolicyParser
     public static readonly IReadOnlyList<string> Keys =
     [
         "apps", "strategies", "max_rounds", "max_local_epochs", "max_local_steps", "limits", "require_secure_aggregation",
-        "require_differential_privacy", "min_noise_multiplier", "submitters", "tags", "allow_server_start", "runs", "max_model_bytes", "datasets",
+        "require_differential_privacy", "min_noise_multiplier", "submitters", "tags", "allow_server_start", "runs", "max_model_bytes", "datasets", "minimums",
     ];
 
     /// <summary>Reads the policy file at <paramref name="path"/>.</summary>
@@ -41,6 +41,10 @@ public static class SitePolicyParser
             var limitSection = top.Section("limits", allowed: null);
             foreach (var (key, _) in limitSection.Entries)
                 limits[key] = limitSection.Number(key, NumberBounds.NonNegative)!.Value;
+            var minimums = new Dictionary<string, double>(StringComparer.Ordinal);
+            var minimumSection = top.Section("minimums", allowed: null);
+            foreach (var (key, _) in minimumSection.Entries)
+                minimums[key] = minimumSection.Number(key, NumberBounds.NonNegative)!.Value;
             // A plan bounds local training by epochs or by steps (train.local_epochs, train.local_steps): each has its own key.
             foreach (var (key, limit) in new[] { ("max_local_epochs", "local_epochs"), ("max_local_steps", "local_steps") })
             {
@@ -57,6 +61,7 @@ public static class SitePolicyParser
                 MaxRounds = top.Int("max_rounds", 1),
                 MaxModelBytes = top.Integer("max_model_bytes", 1, long.MaxValue),
                 Limits = limits,
+                Minimums = minimums,
                 RequireSecureAggregation = Bool(top, "require_secure_aggregation") ?? false,
                 RequireDifferentialPrivacy = Bool(top, "require_differential_privacy") ?? false,
                 MinNoiseMultiplier = top.Number("min_noise_multiplier", NumberBounds.NonNegative),

@@ -32,7 +32,17 @@ internal static class TabularReader
                 lineNumber++;
                 if (string.IsNullOrWhiteSpace(line)) continue;
                 SplitLine(line, fields, source, lineNumber);
-                if (names is null) names = [.. fields];
+                if (names is null)
+                {
+                    // A number is no column name: the row is data (a file without a header, or one the plan says has one).
+                    // Refused before its cells become names, which errors and statistics would carry off the site.
+                    int number = fields.FindIndex(f => IsNumber(f, out _));
+                    if (number >= 0)
+                        throw new TabularDataException(source, lineNumber,
+                            $"header cell {number + 1} is '{fields[number]}', a number: the first row looks like data, not a header (has_header: false, with the names under columns)",
+                            "a header cell is a number: the first row looks like data, not a header (has_header: false, with the names under columns)");
+                    names = [.. fields];
+                }
                 else if (names.Length != fields.Count)
                     throw new TabularDataException(source, lineNumber, $"header has {fields.Count} columns but {names.Length} column names were given");
                 break;
@@ -48,7 +58,8 @@ internal static class TabularReader
         if (options.DropIndexColumn)
         {
             if (!options.HasHeader || names.Length == 0 || !string.IsNullOrWhiteSpace(names[0]))
-                throw new TabularDataException(source, lineNumber, $"drop_index is set but the first header cell is {(names.Length > 0 && options.HasHeader ? $"'{names[0]}'" : "absent")}, not empty");
+                throw new TabularDataException(source, lineNumber, $"drop_index is set but the first header cell is {(names.Length > 0 && options.HasHeader ? $"'{names[0]}'" : "absent")}, not empty",
+                    $"drop_index is set but the first header cell is {(names.Length > 0 && options.HasHeader ? "not empty" : "absent")}");
             first = 1;
         }
         for (int i = first; i < names.Length; i++)
@@ -60,7 +71,7 @@ internal static class TabularReader
         foreach (var wanted in options.SkipColumns.Concat(options.TextColumns))
         {
             if (Array.IndexOf(names, wanted) < 0)
-                throw new TabularDataException(source, 0, $"no column '{wanted}' (columns: {string.Join(", ", names)})");
+                throw TabularTable.NoColumn(source, wanted, names);
         }
 
         var builders = new ColumnBuilder?[names.Length];

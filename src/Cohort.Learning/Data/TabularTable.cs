@@ -20,7 +20,7 @@ internal sealed class TabularTable
             if (columns[i].Length != lines.Length)
                 throw new ArgumentException($"column '{columns[i].Name}' has {columns[i].Length} rows, expected {lines.Length}");
             if (!_index.TryAdd(columns[i].Name, i))
-                throw new TabularDataException(source, 0, $"column '{columns[i].Name}' appears twice");
+                throw new TabularDataException(source, 0, $"column '{columns[i].Name}' appears twice", "two columns have the same name");
         }
     }
 
@@ -52,7 +52,14 @@ internal sealed class TabularTable
     /// <summary>The column called <paramref name="name"/>; throws listing the columns when there is none.</summary>
     public TabularColumn this[string name] => _index.TryGetValue(name, out int i)
         ? Columns[i]
-        : throw new TabularDataException(Source, 0, $"no column '{name}' (columns: {string.Join(", ", Columns.Select(c => c.Name))})");
+        : throw NoColumn(Source, name, [.. Columns.Select(c => c.Name)]);
+
+    /// <summary>
+    /// No column <paramref name="name"/> (a name the plan gave) among <paramref name="names"/>: the site is shown the
+    /// names; the server, which might learn a data row from them (a header that is not one), only how many there are.
+    /// </summary>
+    internal static TabularDataException NoColumn(string source, string name, IReadOnlyList<string> names) =>
+        new(source, 0, $"no column '{name}' (columns: {string.Join(", ", names)})", $"no column '{name}' among the file's {names.Count} columns");
 }
 
 /// <summary>One column of a <see cref="TabularTable"/>: either numbers or text.</summary>

@@ -36,6 +36,20 @@ public sealed class EvaluationFolderTests : IDisposable
     }
 
     [Fact]
+    public void A_data_folder_inside_the_evaluation_folder_or_an_evaluation_folder_elsewhere_in_the_data_folder_is_refused()
+    {
+        string data = Path.Combine(_root, "data");
+
+        Assert.Null(EvaluationFolder.Overlap(Path.Combine(data, "evaluation"), data));
+        Assert.Null(EvaluationFolder.Overlap(Path.Combine(data, "evaluation", "2026"), data));
+        Assert.Null(EvaluationFolder.Overlap(Path.Combine(_root, "tests"), data));
+        Assert.StartsWith($"the evaluation folder {_root} holds the data folder {data}", EvaluationFolder.Overlap(_root, data));
+        Assert.StartsWith($"the evaluation folder {data} holds", EvaluationFolder.Overlap(data + "/", data));
+        Assert.StartsWith($"the evaluation folder {data}/tls lies in the data folder", EvaluationFolder.Overlap(Path.Combine(data, "tls"), data));
+        Assert.Null(EvaluationFolder.Overlap(data + "-evaluation", data));
+    }
+
+    [Fact]
     public void A_link_inside_the_folder_is_refused_wherever_it_points()
     {
         File.CreateSymbolicLink(Path.Combine(Folder, "token.csv"), Path.Combine(_root, "admin.token"));
@@ -54,6 +68,7 @@ public sealed class EvaluationFolderTests : IDisposable
 
         Assert.Equal("file 'none.csv' not found in the server's evaluation folder", Assert.Throws<FileNotFoundException>(() => folder.Resolve("none.csv")).Message);
         Assert.Equal("file 'holdout' is a folder", Assert.Throws<InvalidDataException>(() => folder.Resolve("holdout")).Message);
+        Assert.Equal("file 'holdout/test.csv/' names a folder", Assert.Throws<InvalidDataException>(() => folder.Resolve("holdout/test.csv/")).Message);
         Assert.StartsWith("file 'big.csv' is 1,073,741,825 bytes; a test file may be at most", Assert.Throws<InvalidDataException>(() => folder.Resolve("big.csv")).Message);
     }
 
@@ -79,6 +94,10 @@ public sealed class EvaluationFolderTests : IDisposable
         var e = Assert.Throws<InvalidDataException>(() => app.CreateCentralEvaluator(plan));
 
         Assert.StartsWith("file 'wrong.csv': wrong.csv: ", e.Message);
+        // Nor its header, which could be any first line.
+        File.WriteAllText(Path.Combine(Folder, "notes.csv"), "TOPSECRET-LINE-1,foo\n");
+        var header = Assert.Throws<InvalidDataException>(() => app.CreateCentralEvaluator(PlanEvaluating("notes.csv")));
+        Assert.Equal("file 'notes.csv': notes.csv: no column 'fraud' among the file's 2 columns", header.Message);
         Assert.DoesNotContain("secret-value", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(_root, e.Message, StringComparison.Ordinal);
     }

@@ -720,6 +720,8 @@ public sealed class PlanParserTests
         Assert.Equal("holdout/test.csv", ParseMinimalWith("central_evaluation:", "  file: holdout/test.csv").CentralEvaluation!.File);
 
         var e = FailsMinimalWith("central_evaluation:", "  path: test.csv");
+        var escape = FailsMinimalWith("central_evaluation:", "  file: \"\\e[2J\\rtest.csv\"");
+        Assert.EndsWith("a value holds the control character U+001B; a plan takes printable text (tabs and line breaks aside)", escape.Message);
         Assert.Contains("unknown key 'path' in central_evaluation (allowed: file)", e.Message);
     }
 }

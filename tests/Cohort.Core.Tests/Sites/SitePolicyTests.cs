@@ -139,6 +139,17 @@ public sealed class SitePolicyTests
     }
 
     [Fact]
+    public void Minimums_refuse_a_batch_too_small_to_hide_a_row_and_vocabularies_that_name_rare_values()
+    {
+        var policy = SitePolicyParser.Parse("minimums: { batch_size: 32, min_category_count: 5 }", "site.yaml");
+
+        Assert.Null(Check(policy, Plan()));
+        Assert.Equal("batch_size 1 below the site's minimum 32", Check(policy, PlanParser.Parse(PlanText.Replace("batch_size: 64", "batch_size: 1"), "plan.yaml", StrategyRegistry.CreateDefault())));
+        Assert.Equal("min_category_count 1 below the site's minimum 5",
+            Check(policy, PlanParser.Parse(PlanText.Replace("label: target", "label: target, min_category_count: 1"), "plan.yaml", StrategyRegistry.CreateDefault())));
+    }
+
+    [Fact]
     public void Max_model_bytes_is_read_in_bytes()
     {
         Assert.Equal(4L << 30, SitePolicyParser.Parse("max_model_bytes: 4294967296\n", "site.yaml").MaxModelBytes);

@@ -31,6 +31,18 @@ public sealed class TabularReaderTests
     }
 
     [Fact]
+    public void A_header_row_holding_a_number_is_refused_as_data_and_the_server_is_not_told_its_cells()
+    {
+        // A file without a header read as if it had one: its first patient would become the column names.
+        var e = Assert.Throws<TabularDataException>(() => Read("63.0,1.0,145.0,233.0\n67.0,1.0,160.0,286.0\n", new TabularReadOptions(), "/site/cleveland.data"));
+
+        Assert.Equal("/site/cleveland.data:1: header cell 1 is '63.0', a number: the first row looks like data, not a header (has_header: false, with the names under columns)", e.Message);
+        Assert.Equal("cleveland.data: a header cell is a number: the first row looks like data, not a header (has_header: false, with the names under columns)", e.SharedMessage);
+        var missing = Assert.Throws<TabularDataException>(() => Read("age,SECRETROW0\n1,2\n", new TabularReadOptions { TextColumns = new HashSet<string> { "label" } }));
+        Assert.Equal("test.csv: no column 'label' among the file's 2 columns", missing.SharedMessage);
+    }
+
+    [Fact]
     public void Csv_without_header_takes_the_given_column_names()
     {
         var t = Read("1,2\n", new TabularReadOptions { Header = false, Columns = ["a", "b"] });

@@ -426,6 +426,10 @@ internal sealed class NodeSession : IAsyncDisposable
             return $"local differential privacy applied with noise multiplier {applied.NoiseMultiplier.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} below the site's min_noise_multiplier {minSigma.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}"
                 + (task.Privacy.Length > 0 ? $" (the run claims {task.Privacy} privacy with {task.NoiseMultiplier.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})" : "");
         }
+        if (policy.RequireDifferentialPrivacy && !(applied.NoiseMultiplier > 0))
+            return "local differential privacy applied without noise (noise multiplier 0; require_differential_privacy)";
+        if (task.Privacy == "local" && !(applied.NoiseMultiplier >= task.NoiseMultiplier))
+            return $"local differential privacy applied with noise multiplier {applied.NoiseMultiplier.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} below the {task.NoiseMultiplier.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} the run claims";
         return null;
     }
 

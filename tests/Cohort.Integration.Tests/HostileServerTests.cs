@@ -136,9 +136,11 @@ public sealed class HostileServerTests
     }
 
     [Theory]
-    [InlineData(0.1, "local differential privacy applied with noise multiplier 0.1 below the site's min_noise_multiplier 0.8 (the run claims local privacy with 1)")]
-    [InlineData(null, "the run claims local differential privacy, but its task carries none for the node to apply (require_differential_privacy, min_noise_multiplier)")]
-    public async Task A_site_requiring_a_least_sigma_checks_the_local_privacy_the_task_applies_not_only_what_the_run_claims(double? applied, string reason)
+    [InlineData(0.1, LeastSigma, "local differential privacy applied with noise multiplier 0.1 below the site's min_noise_multiplier 0.8 (the run claims local privacy with 1)")]
+    [InlineData(null, LeastSigma, "the run claims local differential privacy, but its task carries none for the node to apply (require_differential_privacy, min_noise_multiplier)")]
+    [InlineData(0.0, "require_differential_privacy: true\n", "local differential privacy applied without noise (noise multiplier 0; require_differential_privacy)")]
+    [InlineData(0.5, "require_differential_privacy: true\n", "local differential privacy applied with noise multiplier 0.5 below the 1 the run claims")]
+    public async Task A_site_requiring_privacy_checks_the_local_privacy_the_task_applies_not_only_what_the_run_claims(double? applied, string site, string reason)
     {
         var claims = ScriptedServer.Header("claims");
         claims.Privacy = "local";
@@ -148,7 +150,7 @@ public sealed class HostileServerTests
         honest.Settings = new TaskSettings { Seed = 1, LocalPrivacy = new LocalPrivacy { ClippingNorm = 1, NoiseMultiplier = 1.0, Delta = 1e-5 } };
         if (applied is { } sigma) claims.Settings = new TaskSettings { Seed = 1, LocalPrivacy = new LocalPrivacy { ClippingNorm = 1, NoiseMultiplier = sigma, Delta = 1e-5 } };
         await using var server = await ScriptedServer.StartAsync([ScriptedServer.TaskOf(claims, ScriptedServer.Model(16)), ScriptedServer.TaskOf(honest, ScriptedServer.Model(16))]);
-        var policy = SitePolicyParser.Parse("require_differential_privacy: true\nmin_noise_multiplier: 0.8\n", "site.yaml");
+        var policy = SitePolicyParser.Parse(site, "site.yaml");
 
         var results = await server.ServeAsync(server.NodeOptions() with { Policy = policy }, 2);
 
@@ -157,6 +159,8 @@ public sealed class HostileServerTests
         Assert.Equal(reason, results["claims"].Error);
         AssertServed(server, results);
     }
+
+    private const string LeastSigma = "require_differential_privacy: true\nmin_noise_multiplier: 0.8\n";
 
     // The task after the bad one ran on the same session: the node never left.
     private static void AssertServed(ScriptedServer server, IReadOnlyDictionary<string, ResultHeader> results)

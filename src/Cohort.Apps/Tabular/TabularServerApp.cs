@@ -81,7 +81,7 @@ internal sealed class TabularServerApp(EvaluationFolder files) : IServerApp
             catch (TabularDataException e)
             {
                 // The run's error is read by operators and viewers: what is wrong, not the file's values.
-                throw new InvalidDataException($"file '{spec.File}': {e.SharedMessage}", e);
+                throw new InvalidDataException(e.SharedMessage, e);
             }
         }
         else if (HeldOut is { } heldOut && settings.Statistics is not null)

@@ -35,8 +35,8 @@ public sealed record SitePolicy
 
     /// <summary>
     /// Lower bounds on numeric task config or app settings by key (<c>batch_size</c>, <c>min_category_count</c>…): a run
-    /// that sends a smaller value is refused (one that does not send the key gets the app's default, not checked here),
-    /// and a list is bounded by its smallest element.
+    /// that sends a smaller value, or does not send the key at all (the app's default, which the site cannot see, would
+    /// apply), is refused; a list is bounded by its smallest element.
     /// </summary>
     public IReadOnlyDictionary<string, double> Minimums { get; init; } = new Dictionary<string, double>(StringComparer.Ordinal);
 
@@ -107,6 +107,9 @@ public sealed record SitePolicy
         }
         foreach (var (key, min) in Minimums.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
+            // Left out, the app's default would apply, which the site cannot see from here: a minimum needs the run to say.
+            if (!config.ContainsKey(key) && !appSettings.ContainsKey(key))
+                return $"the run does not set {key}, and the site's minimum is {Number(min)} (set it in the plan)";
             if ((MinimumProblem(key, min, config) ?? MinimumProblem(key, min, appSettings)) is { } problem) return problem;
         }
         if (RequireSecureAggregation && !terms.SecureAggregation)

@@ -63,8 +63,9 @@ internal sealed class DuplicateKeyFilter(IParser inner, string source, string wh
 
     private static char? Unprintable(string text)
     {
+        // Control characters, and the marks that reorder how a line displays (bidirectional overrides and isolates).
         foreach (char c in text)
-            if (char.IsControl(c) && c is not '\t' and not '\n') return c;
+            if (char.IsControl(c) && c is not '\t' and not '\n' || c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069') return c;
         return null;
     }
 

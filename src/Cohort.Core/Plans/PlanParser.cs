@@ -241,6 +241,9 @@ public static class PlanParser
                 $"{s.NameOf("min_evaluate")}: 0 is not allowed while {s.NameOf("fraction_evaluate")} is > 0 (must be >= 1, or set fraction_evaluate: 0 to skip evaluation)");
 
         var nodes = s.StringList("nodes") ?? [];
+        // A node named twice is one node: counted twice, a minimum of two could wait for it for ever.
+        if (nodes.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw s.Error(s.Find("nodes")!, $"{s.NameOf("nodes")}: '{twice.Key}' is named twice");
         int? acceptFirst = s.Int("accept_first", 1);
         // Only the named nodes are eligible: a minimum above their number could never be met, and the run would wait for ever.
         foreach (var (key, minimum) in new[] { ("min_available", minAvailable), ("min_fit", minFit) })

@@ -13,9 +13,21 @@ internal static class TabularReader
     {
         string source = Path.GetFileName(path);
         if (!File.Exists(path)) throw new TabularDataException(path, 0, "file not found");
-        using var reader = new StreamReader(path);
-        return Read(reader, source, options);
+        StreamReader reader;
+        try
+        {
+            reader = new StreamReader(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The exception's own message holds the full path, which is the site's: the server gets the file's name.
+            throw new TabularDataException(path, 0, $"cannot be read: {e.Message}", "cannot be read (the node's log says why)");
+        }
+        using (reader) return Read(reader, source, options);
     }
+
+    private const string NumberHeaderAdvice =
+        "the first row may be data, which must not become column names (a file without a header: header: false with the names under columns; a header whose names are numbers: give the names under columns)";
 
     /// <summary>Reads from <paramref name="reader"/>; <paramref name="source"/> names it in errors.</summary>
     public static TabularTable Read(TextReader reader, string source, TabularReadOptions options)
@@ -39,8 +51,8 @@ internal static class TabularReader
                     int number = fields.FindIndex(f => IsNumber(f, out _));
                     if (number >= 0)
                         throw new TabularDataException(source, lineNumber,
-                            $"header cell {number + 1} is '{fields[number]}', a number: the first row looks like data, not a header (has_header: false, with the names under columns)",
-                            "a header cell is a number: the first row looks like data, not a header (has_header: false, with the names under columns)");
+                            $"header cell {number + 1} is '{fields[number]}', a number: {NumberHeaderAdvice}",
+                            $"a header cell is a number: {NumberHeaderAdvice}");
                     names = [.. fields];
                 }
                 else if (names.Length != fields.Count)

@@ -722,6 +722,10 @@ public sealed class PlanParserTests
         var e = FailsMinimalWith("central_evaluation:", "  path: test.csv");
         var escape = FailsMinimalWith("central_evaluation:", "  file: \"\\e[2J\\rtest.csv\"");
         Assert.EndsWith("a value holds the control character U+001B; a plan takes printable text (tabs and line breaks aside)", escape.Message);
+        var reordered = FailsMinimalWith("central_evaluation:", "  file: \"test\\u202Evsc.csv\"");
+        Assert.EndsWith("a value holds the control character U+202E; a plan takes printable text (tabs and line breaks aside)", reordered.Message);
+        var twice = FailsMinimalWith("selection:", "  nodes: [a, a]", "  min_available: 2");
+        Assert.Contains("selection.nodes: 'a' is named twice", twice.Message);
         Assert.Contains("unknown key 'path' in central_evaluation (allowed: file)", e.Message);
     }
 }

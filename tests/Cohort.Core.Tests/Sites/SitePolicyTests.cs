@@ -142,8 +142,11 @@ public sealed class SitePolicyTests
     public void Minimums_refuse_a_batch_too_small_to_hide_a_row_and_vocabularies_that_name_rare_values()
     {
         var policy = SitePolicyParser.Parse("minimums: { batch_size: 32, min_category_count: 5 }", "site.yaml");
+        var plan = PlanParser.Parse(PlanText.Replace("label: target", "label: target, min_category_count: 5, hidden: [64, 8], model: mlp"), "plan.yaml", StrategyRegistry.CreateDefault());
 
-        Assert.Null(Check(policy, Plan()));
+        Assert.Null(Check(policy, plan));
+        Assert.Equal("the run does not set min_category_count, and the site's minimum is 5 (set it in the plan)", Check(policy, Plan()));
+        Assert.Equal("hidden 64,8 below the site's minimum 16", Check(SitePolicyParser.Parse("minimums: { hidden: 16 }", "site.yaml"), plan));
         Assert.Equal("batch_size 1 below the site's minimum 32", Check(policy, PlanParser.Parse(PlanText.Replace("batch_size: 64", "batch_size: 1"), "plan.yaml", StrategyRegistry.CreateDefault())));
         Assert.Equal("min_category_count 1 below the site's minimum 5",
             Check(policy, PlanParser.Parse(PlanText.Replace("label: target", "label: target, min_category_count: 1"), "plan.yaml", StrategyRegistry.CreateDefault())));

@@ -64,7 +64,7 @@ public sealed class TestServer : IAsyncDisposable
             RequireNodeCertificates = mutualTls,
             Database = database,
             DashboardPort = 0,
-        }), strategyServices: strategyServices ?? new Cohort.Strategies.StrategyServices { ServerApps = Cohort.Apps.BuiltInApps.ServerApps(Path.GetFullPath(dataDir)) },
+        }), strategyServices: strategyServices ?? new Cohort.Strategies.StrategyServices { ServerApps = Cohort.Apps.BuiltInApps.ServerApps(Path.GetFullPath(Path.Combine(dataDir, "evaluation"))) },
             logLevel: LogLevel.Warning);
         var control = new ControlClient(new ConnectionOptions(host.Address.ToString(), host.AdminToken, host.CaFile));
         return new TestServer(host, dataDir, control);

@@ -36,8 +36,10 @@ public sealed class TabularReaderTests
         // A file without a header read as if it had one: its first patient would become the column names.
         var e = Assert.Throws<TabularDataException>(() => Read("63.0,1.0,145.0,233.0\n67.0,1.0,160.0,286.0\n", new TabularReadOptions(), "/site/cleveland.data"));
 
-        Assert.Equal("/site/cleveland.data:1: header cell 1 is '63.0', a number: the first row looks like data, not a header (has_header: false, with the names under columns)", e.Message);
-        Assert.Equal("cleveland.data: a header cell is a number: the first row looks like data, not a header (has_header: false, with the names under columns)", e.SharedMessage);
+        Assert.Equal("/site/cleveland.data:1: header cell 1 is '63.0', a number: the first row may be data, which must not become column names (a file without a header: header: false with the names under columns; a header whose names are numbers: give the names under columns)", e.Message);
+        Assert.Equal("cleveland.data: a header cell is a number: the first row may be data, which must not become column names (a file without a header: header: false with the names under columns; a header whose names are numbers: give the names under columns)", e.SharedMessage);
+        // A header whose names are numbers reads once the plan gives the names.
+        Assert.Equal(["y2019", "y2020"], Read("2019,2020\n1,2\n", new TabularReadOptions { Columns = ["y2019", "y2020"] }).Columns.Select(c => c.Name));
         var missing = Assert.Throws<TabularDataException>(() => Read("age,SECRETROW0\n1,2\n", new TabularReadOptions { TextColumns = new HashSet<string> { "label" } }));
         Assert.Equal("test.csv: no column 'label' among the file's 2 columns", missing.SharedMessage);
     }

@@ -120,16 +120,29 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
         await page.WaitForSelectorAsync(".summary .s-stopped");
         Assert.Equal(RunStatus.Stopped, (await federation.Store.GetRunAsync(id, CancellationToken.None))!.Status);
 
-        // An uploaded plan file takes the place of the text box.
+        // An uploaded plan file takes the place of the text box. It names a node that is not connected, so the run
+        // waits for it, and its page says why.
         await page.GotoAsync(DashboardUrl.Of(federation, "/runs/new"));
         await page.SetInputFilesAsync("input[name=plan_file]", new FilePayload
         {
             Name = "uploaded.yaml",
             MimeType = "text/yaml",
-            Buffer = System.Text.Encoding.UTF8.GetBytes(Federation.SlowPlan.Replace("name: slow-empty", "name: uploaded", StringComparison.Ordinal).Replace("experiment: drills", "experiment: uploads", StringComparison.Ordinal)),
+            Buffer = System.Text.Encoding.UTF8.GetBytes(Federation.SlowPlan
+                .Replace("name: slow-empty", "name: uploaded", StringComparison.Ordinal)
+                .Replace("experiment: drills", "experiment: uploads", StringComparison.Ordinal)
+                .Replace("selection: { min_available: 2,", "selection: { nodes: [e1, e2, e3], min_available: 3,", StringComparison.Ordinal)),
         });
         await page.ClickAsync("#start-run");
         await page.WaitForURLAsync("**/runs/uploaded-*", new() { WaitUntil = Microsoft.Playwright.WaitUntilState.Commit });
+        // The page may have been rendered a moment before the run began to wait.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (await page.QuerySelectorAsync("#waiting-reason") is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the run page never showed why the run waits");
+            await Task.Delay(200);
+            await page.ReloadAsync();
+        }
+        Assert.StartsWith("waiting for nodes: 3 needed (min_available), 2 connected with app 'empty' and named in selection.nodes", await page.TextContentAsync("#waiting-reason"));
         await page.ClickAsync("#stop-run");
         await page.WaitForSelectorAsync(".summary .s-stopped");
         await page.Context.CloseAsync();

@@ -94,6 +94,8 @@ internal static class ServerCommand
             // The built-in apps' server side: the tabular app's statistics step and central evaluation (files in the evaluation folder only).
             string evaluationFolder = Path.GetFullPath(pr.GetValue(evaluationData) ?? Path.Combine(options.DataDir, "evaluation"));
             if (Apps.Tabular.EvaluationFolder.Overlap(evaluationFolder, options.DataDir) is { } overlap) throw new CliException($"--evaluation-data: {overlap}");
+            // Made at the first start, so that an operator finds where test files go.
+            if (pr.GetValue(evaluationData) is null) Directory.CreateDirectory(evaluationFolder);
             var services = new Strategies.StrategyServices { ServerApps = Apps.BuiltInApps.ServerApps(evaluationFolder) };
             await using var server = await CohortServerHost.StartAsync(options, strategies, strategyServices: services, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
             Console.WriteLine($"Cohort server {ServerInfo.Version} listening on {server.Address}");

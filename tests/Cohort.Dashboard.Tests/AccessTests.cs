@@ -94,7 +94,7 @@ public sealed class AccessTests(Federation federation, Browser browser)
         await page.ClickAsync("#login button");
         // The redirect's target and the cookie it set are what is checked: waiting for the page's load event as well
         // (the default) once timed out on a loaded CI machine with the network idle and the URL already there.
-        await page.WaitForURLAsync($"**/runs/{federation.HeartRun}", new() { WaitUntil = Microsoft.Playwright.WaitUntilState.Commit });
+        await DashboardUrl.ReachedAsync(page, $"/runs/{federation.HeartRun}");
         var cookie = Assert.Single(await page.Context.CookiesAsync(), c => c.Name == "cohort_session");
         Assert.True(cookie.HttpOnly);
         Assert.True(cookie.Secure);

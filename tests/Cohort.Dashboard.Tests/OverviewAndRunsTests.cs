@@ -67,7 +67,7 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
         Assert.True(await page.IsCheckedAsync($"#runs input[value='{federation.HeartRun}']"));
         Assert.True(await page.IsCheckedAsync($"#runs input[value='{federation.HeartRunFast}']"));
         await page.ClickAsync("text=compare selected");
-        await page.WaitForURLAsync("**/compare?**", new() { WaitUntil = Microsoft.Playwright.WaitUntilState.Commit });
+        await DashboardUrl.ReachedAsync(page, "/compare?");
         Assert.Equal(2, await page.Locator("#compare-chart g.run").CountAsync());
         foreach (var id in new[] { federation.HeartRun, federation.HeartRunFast })
         {
@@ -107,7 +107,7 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
 
         await page.FillAsync("input[name=min_available]", "2");
         await page.ClickAsync("#start-run");
-        await page.WaitForURLAsync("**/runs/heart-disease-*", new() { WaitUntil = Microsoft.Playwright.WaitUntilState.Commit });
+        await DashboardUrl.ReachedAsync(page, "/runs/heart-disease-");
         string id = Uri.UnescapeDataString(new Uri(page.Url).AbsolutePath["/runs/".Length..]);
 
         var plan = PlanParser.Parse((await federation.Store.GetRunAsync(id, CancellationToken.None))!.PlanYaml, "stored", StrategyRegistry.CreateDefault());
@@ -133,7 +133,7 @@ public sealed class OverviewAndRunsTests(Federation federation, Browser browser)
                 .Replace("selection: { min_available: 2,", "selection: { nodes: [e1, e2, e3], min_available: 3,", StringComparison.Ordinal)),
         });
         await page.ClickAsync("#start-run");
-        await page.WaitForURLAsync("**/runs/uploaded-*", new() { WaitUntil = Microsoft.Playwright.WaitUntilState.Commit });
+        await DashboardUrl.ReachedAsync(page, "/runs/uploaded-");
         // The page may have been rendered a moment before the run began to wait.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (await page.QuerySelectorAsync("#waiting-reason") is null)

@@ -94,10 +94,14 @@ internal static class ServerCommand
             // The built-in apps' server side: the tabular app's statistics step and central evaluation (files in the evaluation folder only).
             string evaluationFolder = Path.GetFullPath(pr.GetValue(evaluationData) ?? Path.Combine(options.DataDir, "evaluation"));
             if (Apps.Tabular.EvaluationFolder.Overlap(evaluationFolder, options.DataDir) is { } overlap) throw new CliException($"--evaluation-data: {overlap}");
-            // Made at the first start, so that an operator finds where test files go.
-            if (pr.GetValue(evaluationData) is null) Directory.CreateDirectory(evaluationFolder);
             var services = new Strategies.StrategyServices { ServerApps = Apps.BuiltInApps.ServerApps(evaluationFolder) };
             await using var server = await CohortServerHost.StartAsync(options, strategies, strategyServices: services, logLevel: pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information, ct: ct);
+            // Made once the server has made its data folder (owner-only), so that an operator finds where test files go.
+            if (pr.GetValue(evaluationData) is null)
+            {
+                if (OperatingSystem.IsWindows()) Directory.CreateDirectory(evaluationFolder);
+                else Directory.CreateDirectory(evaluationFolder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
             Console.WriteLine($"Cohort server {ServerInfo.Version} listening on {server.Address}");
             if (server.DashboardAddress is { } dashboard) Console.WriteLine($"  dashboard:   {dashboard} (log in with the admin token; /metrics, /healthz, /readyz)");
             Console.WriteLine($"  data folder: {server.DataDir}");

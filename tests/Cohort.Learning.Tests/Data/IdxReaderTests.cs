@@ -58,6 +58,20 @@ public sealed class IdxReaderTests : IDisposable
         var e = Assert.Throws<IdxFormatException>(() => IdxReader.Read(path, 1));
 
         Assert.StartsWith(path + ":", e.Message);
+        Assert.Equal("corrupt.gz: corrupt gzip stream", e.SharedMessage);
+    }
+
+    [Fact]
+    public void A_file_that_cannot_be_read_reaches_the_server_by_name_only()
+    {
+        // A file that opens but fails to read (a process's memory at address 0: EIO): the runtime's text names the full path.
+        string path = Path.Combine(_dir, "labels-unreadable");
+        File.CreateSymbolicLink(path, "/proc/self/mem");
+
+        var e = Assert.Throws<IdxFormatException>(() => IdxReader.Read(path, 1));
+        Assert.Contains("cannot be read (", e.Message);
+        Assert.Contains(_dir, e.Message);
+        Assert.Equal("labels-unreadable: cannot be read", e.SharedMessage);
     }
 
     [Theory]
@@ -88,6 +102,7 @@ public sealed class IdxReaderTests : IDisposable
 
         Assert.Contains("holds 2 labels but", e.Message);
         Assert.Contains("holds 3 images", e.Message);
+        Assert.DoesNotContain(_dir, e.SharedMessage);
     }
 
     [Fact]
@@ -99,6 +114,8 @@ public sealed class IdxReaderTests : IDisposable
         var e = Assert.Throws<IdxFormatException>(() => MnistData.ReadSet(_dir, "imgs", "labels"));
 
         Assert.Contains("label 1 is 12; digit labels are 0 to 9", e.Message);
+        // The label's value and position are the site's data: the server sees that one is out of range, not which.
+        Assert.Equal("labels: holds a label outside 0 to 9 (which one stays in the site's log)", e.SharedMessage);
     }
 
     [Fact]
@@ -108,6 +125,8 @@ public sealed class IdxReaderTests : IDisposable
 
         Assert.Contains("train-images-idx3-ubyte.gz", e.Message);
         Assert.Contains("MNIST file missing", e.Message);
+        Assert.Contains(_dir, e.Message);
+        Assert.DoesNotContain(_dir, e.SharedMessage);
     }
 
     private string Write(string name, byte[] bytes)

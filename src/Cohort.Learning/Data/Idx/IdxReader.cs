@@ -33,11 +33,12 @@ internal static class IdxReader
         }
         catch (InvalidDataException e)
         {
-            throw new IdxFormatException(path, $"corrupt gzip stream ({e.Message})");
+            throw new IdxFormatException(path, $"corrupt gzip stream ({e.Message})", "corrupt gzip stream");
         }
         catch (IOException e) when (e is not FileNotFoundException)
         {
-            throw new IdxFormatException(path, $"cannot be read ({e.Message})");
+            // The runtime's text names the full path, which stays on the site.
+            throw new IdxFormatException(path, $"cannot be read ({e.Message})", "cannot be read");
         }
     }
 

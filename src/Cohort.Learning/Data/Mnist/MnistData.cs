@@ -77,13 +77,14 @@ internal sealed class MnistData
         var images = IdxReader.Read(imagesPath, 3);
         var labels = IdxReader.Read(labelsPath, 1);
         if (images.Dimensions[0] != labels.Dimensions[0])
-            throw new IdxFormatException(labelsPath, $"holds {labels.Dimensions[0]} labels but {imagesPath} holds {images.Dimensions[0]} images");
+            throw new IdxFormatException(labelsPath, $"holds {labels.Dimensions[0]} labels but {Path.GetFileName(imagesPath)} holds {images.Dimensions[0]} images");
         if (images.Dimensions[1] == 0 || images.Dimensions[2] == 0)
             throw new IdxFormatException(imagesPath, $"images of {images.Dimensions[1]}×{images.Dimensions[2]} pixels");
         const int classes = 10;
         var values = labels.Values;
         for (int i = 0; i < values.Length; i++)
-            if (values[i] >= classes) throw new IdxFormatException(labelsPath, $"label {i} is {values[i]}; digit labels are 0 to 9");
+            if (values[i] >= classes)
+                throw new IdxFormatException(labelsPath, $"label {i} is {values[i]}; digit labels are 0 to 9", "holds a label outside 0 to 9 (which one stays in the site's log)");
         return new LabeledImages(images.Values, values, images.Dimensions[1], images.Dimensions[2], classes);
     }
 
@@ -93,6 +94,6 @@ internal sealed class MnistData
         if (File.Exists(gz)) return gz;
         string plain = Path.Combine(folder, name);
         if (File.Exists(plain)) return plain;
-        throw new IdxFormatException(gz, $"MNIST file missing (looked for {name}.gz and {name} in {folder})");
+        throw new IdxFormatException(gz, $"MNIST file missing (looked for {name}.gz and {name} in {folder})", $"MNIST file missing (looked for {name}.gz and {name} in the site's MNIST folder)");
     }
 }

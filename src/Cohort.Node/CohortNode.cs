@@ -66,6 +66,11 @@ public static class CohortNode
                 // A certificate the node does not trust, or a server that does not speak TLS, is a configuration error, not a network outage: retrying cannot help.
                 throw new NodeRefusedException($"node '{options.Name}': {failure.Reason}");
             }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented && connected == 0)
+            {
+                // The address answers gRPC but not the Fleet API (the server's dashboard port, another service): retrying cannot help.
+                throw new NodeRefusedException($"node '{options.Name}': {options.Connection.Server} does not serve Cohort's Fleet API ({e.Status.Detail})");
+            }
             catch (RpcException e) when (e.StatusCode == StatusCode.AlreadyExists)
             {
                 // Another live process holds this name; retrying would only contend with it.

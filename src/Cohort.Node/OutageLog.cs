@@ -24,8 +24,8 @@ internal sealed class OutageLog(NodeOptions options, ILogger log)
         if (_attempts++ == 0)
         {
             _since = _lastWarned = now;
-            log.LogWarning("Node {Node}: server {Server} unreachable ({Reason}); retrying in {Delay:0.0}s",
-                options.Name, options.Connection.Server, reason, delay.TotalSeconds);
+            log.LogWarning("Node {Node}: server {Server} unreachable ({Reason}); retrying in {Delay:0.0}s and on, with a warning at most every {Interval:0}s while it lasts",
+                options.Name, options.Connection.Server, reason, delay.TotalSeconds, Interval.TotalSeconds);
         }
         else if (Stopwatch.GetElapsedTime(_lastWarned, now) >= Interval)
         {

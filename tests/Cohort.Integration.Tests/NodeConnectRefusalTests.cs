@@ -2,7 +2,7 @@ using Cohort.Integration.Tests.Infrastructure;
 
 namespace Cohort.Integration.Tests;
 
-/// <summary>Node processes that cannot help by retrying stop with one clear line: a name already in use, a server certificate not trusted.</summary>
+/// <summary>Node processes that cannot help by retrying stop with one clear line: a name already in use, a server certificate not trusted, an address without the Fleet API.</summary>
 public sealed class NodeConnectRefusalTests
 {
     [Fact]
@@ -53,5 +53,21 @@ public sealed class NodeConnectRefusalTests
         Assert.DoesNotContain("unreachable", node.Output);
         Assert.DoesNotContain("   at ", node.Output);
         Assert.Equal("never connected", (await server.Control.ListNodesAsync(default)).Single(n => n.Name == "distrustful").Status);
+    }
+
+    [Fact]
+    public async Task A_node_pointed_at_the_dashboard_port_exits_with_one_line_naming_the_api_port()
+    {
+        await using var server = await TestServer.StartAsync();
+        string token = await server.Control.CreateNodeTokenAsync("misdirected", default);
+
+        await using var node = CliProcess.Start(
+            ["node", "--server", server.Host.DashboardAddress!.ToString(), "--name", "misdirected", "--app", "empty", "--ca", server.Host.CaFile!],
+            new Dictionary<string, string> { ["COHORT_NODE_TOKEN"] = token });
+        Assert.Equal(1, await node.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("does not serve Cohort's Fleet API", node.Output);
+        Assert.Contains($"answer on port {server.Port}, not on the dashboard's", node.Output);
+        Assert.DoesNotContain("retrying", node.Output);
+        Assert.DoesNotContain("   at ", node.Output);
     }
 }

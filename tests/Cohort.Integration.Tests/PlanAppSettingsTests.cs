@@ -23,6 +23,19 @@ public sealed class PlanAppSettingsTests
         Assert.Equal("app.settings: the app's check failed: InvalidOperationException: no data to look at", problem.Problem);
     }
 
+    [Fact]
+    public void A_misspelt_required_setting_is_placed_at_the_misspelling()
+    {
+        const string yaml = "name: p\napp:\n  name: tabular\n  settings:\n    format: csv\n    lable: num\nstrategy: { name: fedavg }\n";
+        var plan = PlanParser.Parse(yaml, "p.yaml", StrategyRegistry.CreateDefault());
+
+        var problems = PlanAppSettings.Problems("p.yaml", yaml, plan, AppCatalog.CreateDefault());
+
+        var problem = Assert.Single(problems, p => p.Problem.Contains("is 'lable' a misspelling of it?", StringComparison.Ordinal));
+        Assert.StartsWith("app.settings: app setting 'label' is missing", problem.Problem, StringComparison.Ordinal);
+        Assert.Equal((6L, 5L), (problem.Line, problem.Column));
+    }
+
     private sealed class ThrowingChecker : IClientAppFactory, IValidatingClientApp
     {
         public string Name => "thrower";

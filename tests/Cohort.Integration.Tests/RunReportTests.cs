@@ -13,12 +13,13 @@ public sealed class RunReportTests
         var round = Round(("accuracy", 0.9));
         string line = RunReport.RoundLine(round, 3);
         Assert.Contains("loss 0.250  acc 0.900", line, StringComparison.Ordinal);
-        Assert.Contains("| a 0.300/0.900", line, StringComparison.Ordinal);
+        Assert.Contains("| loss/acc: a 0.300/0.900", line, StringComparison.Ordinal);
         Assert.DoesNotContain("auc", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(" 0.300/0.900/", line, StringComparison.Ordinal);
 
         line = RunReport.RoundLine(Round(("accuracy", 0.9), ("auc", 0.8)), 3);
         Assert.Contains("acc 0.900  auc 0.800", line, StringComparison.Ordinal);
-        Assert.Contains("| a 0.300/0.900/0.800", line, StringComparison.Ordinal);
+        Assert.Contains("| loss/acc/auc: a 0.300/0.900/0.800", line, StringComparison.Ordinal);
     }
 
     private static RoundInfo Round(params (string Key, double Value)[] metrics)

@@ -48,7 +48,8 @@ internal static class NodeCommand
         };
 
         var command = new Command("node", "Run a site's node: connect out to the server, pull tasks, train locally, push parameters");
-        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy, capacity, maxModelBytes, stateDir, plugins }) command.Options.Add(o);
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail (each reconnection attempt, each task's steps)" };
+        foreach (var o in new Option[] { server, name, token, app, data, set, ca, insecure, allowInsecureNetwork, cert, key, policy, capacity, maxModelBytes, stateDir, plugins, verbose }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             string appName = pr.GetValue(app)!;
@@ -103,7 +104,8 @@ internal static class NodeCommand
             }
             if (pr.GetValue(insecure))
                 Console.Error.WriteLine("WARNING: --insecure: plaintext connection, so this node's token and its model parameters cross the network readable and forgeable; use it on loopback for development only");
-            using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+            using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
+                .SetMinimumLevel(pr.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information));
             var options = new NodeOptions
             {
                 Connection = new ConnectionOptions(pr.GetValue(server)!, tokenValue, pr.GetValue(ca), pr.GetValue(insecure), pr.GetValue(cert), pr.GetValue(key), pr.GetValue(allowInsecureNetwork)),

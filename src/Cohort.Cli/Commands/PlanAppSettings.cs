@@ -39,14 +39,17 @@ internal static class PlanAppSettings
     private static YamlNode? Child(YamlNode node, string key) =>
         node is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child : null;
 
-    // The key of the first setting the problem quotes ("app setting 'lable' is not known"), when the plan has it.
+    // The key of the first setting the problem quotes that the plan has: "app setting 'lable' is not known" at 'lable', and
+    // "app setting 'label' is missing …; is 'lable' a misspelling of it?" at 'lable' too, since 'label' is not in the plan.
     private static YamlNode? Setting(YamlNode settings, string problem)
     {
         if (settings is not YamlMappingNode map) return null;
-        int open = problem.IndexOf('\'', StringComparison.Ordinal);
-        int close = open < 0 ? -1 : problem.IndexOf('\'', open + 1);
-        if (close < 0) return null;
-        string name = problem[(open + 1)..close].Split('.')[0];
-        return map.Children.Keys.FirstOrDefault(k => k is YamlScalarNode s && s.Value == name);
+        var quoted = problem.Split('\'');
+        for (int i = 1; i + 1 < quoted.Length; i += 2)
+        {
+            string name = quoted[i].Split('.')[0];
+            if (map.Children.Keys.FirstOrDefault(k => k is YamlScalarNode s && s.Value == name) is { } key) return key;
+        }
+        return null;
     }
 }

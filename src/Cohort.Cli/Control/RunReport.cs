@@ -47,7 +47,8 @@ internal static class RunReport
         }
         else if (evaluations.Length <= maxNodes)
         {
-            sb.Append("  |");
+            // Each node's figures follow one legend: loss/accuracy, and AUC where the app reports it.
+            sb.Append(evaluations.Any(n => n.Ok && n.Metrics.ContainsKey("auc")) ? "  | loss/acc/auc:" : "  | loss/acc:");
             foreach (var n in evaluations)
             {
                 sb.Append(n.Ok

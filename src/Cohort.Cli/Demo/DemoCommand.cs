@@ -113,6 +113,8 @@ internal static class DemoCommand
         await ParameterSetFile.WriteAsync(modelPath, model, ct);
         var summary = Summarize(detail, clock.Elapsed.TotalSeconds, modelPath);
         PrintSummary(summary, modelRound);
+        // The demo's server stops with it; its state stays, for the dashboard and the CLI to open afterwards.
+        Console.WriteLine($"to browse this run afterwards: ./cohort server --data-dir {Path.GetRelativePath(Environment.CurrentDirectory, federation.Server.DataDir)}, then its dashboard at https://localhost:7301/");
         if (demo.Baseline is { } client && plan is not null && setup is not null)
             await CompareWithBaselineAsync(detail, plan, setup, client, outDir, summary, ct);
         if (summaryFile is not null)

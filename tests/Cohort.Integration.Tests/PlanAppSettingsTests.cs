@@ -17,7 +17,7 @@ public sealed class PlanAppSettingsTests
         var apps = AppCatalog.CreateDefault();
         apps.Add(new ThrowingChecker(), "test");
 
-        var problem = Assert.Single(PlanAppSettings.Problems("p.yaml", yaml, plan, apps));
+        var problem = Assert.Single(PlanAppSettings.Problems("p.yaml", yaml, plan.App, apps));
 
         Assert.Equal((5L, 5L), (problem.Line, problem.Column));
         Assert.Equal("app.settings: the app's check failed: InvalidOperationException: no data to look at", problem.Problem);
@@ -29,7 +29,7 @@ public sealed class PlanAppSettingsTests
         const string yaml = "name: p\napp:\n  name: tabular\n  settings:\n    format: csv\n    lable: num\nstrategy: { name: fedavg }\n";
         var plan = PlanParser.Parse(yaml, "p.yaml", StrategyRegistry.CreateDefault());
 
-        var problems = PlanAppSettings.Problems("p.yaml", yaml, plan, AppCatalog.CreateDefault());
+        var problems = PlanAppSettings.Problems("p.yaml", yaml, plan.App, AppCatalog.CreateDefault());
 
         var problem = Assert.Single(problems, p => p.Problem.Contains("is 'lable' a misspelling of it?", StringComparison.Ordinal));
         Assert.StartsWith("app.settings: app setting 'label' is missing", problem.Problem, StringComparison.Ordinal);

@@ -21,7 +21,7 @@ public sealed class PlanCheckCliTests
             Assert.Contains("rounds       15", output, StringComparison.Ordinal);
 
             string bad = Path.Combine(dir, "bad.yaml");
-            await File.WriteAllTextAsync(bad, "name: bad\napp: { name: tabular }\nstrategy: { name: fedavg }\nround: 3\ntrain:\n  optimizer: adamw\n");
+            await File.WriteAllTextAsync(bad, "name: bad\napp: { name: tabular, settings: { label: num } }\nstrategy: { name: fedavg }\nround: 3\ntrain:\n  optimizer: adamw\n");
             (code, output) = await CliProcess.RunAsync(["plan", "check", bad]);
             Assert.Equal(1, code);
             Assert.Contains($"{bad}:4:1: unknown key 'round' in plan (allowed: ", output, StringComparison.Ordinal);
@@ -41,6 +41,15 @@ public sealed class PlanCheckCliTests
             (code, output) = await CliProcess.RunAsync(["plan", "check", misspelt]);
             Assert.Equal(1, code);
             Assert.Contains($"{misspelt}:6:5: app.settings: app setting 'standardise' is not known (did you mean 'standardize'?)", output, StringComparison.Ordinal);
+
+            // ... and beside the plan's own problems, all in one go.
+            string both = Path.Combine(dir, "both.yaml");
+            await File.WriteAllTextAsync(both, "name: b\napp:\n  name: tabular\n  settings:\n    lable: num\nstrategy: { name: fedavg }\nround: 3\n");
+            (code, output) = await CliProcess.RunAsync(["plan", "check", both]);
+            Assert.Equal(1, code);
+            Assert.Contains($"{both}:5:5: app.settings: app setting 'label' is missing (required: the label column); is 'lable' a misspelling of it?", output, StringComparison.Ordinal);
+            Assert.Contains($"{both}:7:1: unknown key 'round' in plan", output, StringComparison.Ordinal);
+            Assert.Contains($"{both}: 2 problems", output, StringComparison.Ordinal);
 
             // simulate and a server's submit name every problem too, each on a line of its own.
             (code, output) = await CliProcess.RunAsync(["simulate", bad]);

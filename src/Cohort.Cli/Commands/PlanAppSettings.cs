@@ -12,16 +12,16 @@ namespace Cohort.Cli.Commands;
 internal static class PlanAppSettings
 {
     /// <summary>The app's problems with the plan's settings; none when the app is unknown here or does not check its settings.</summary>
-    public static IReadOnlyList<PlanException> Problems(string path, string yaml, Plan plan, Plugins.AppCatalog apps)
+    public static IReadOnlyList<PlanException> Problems(string path, string yaml, AppSpec app, Plugins.AppCatalog apps)
     {
-        if (apps.Find(plan.App.Name) is not IValidatingClientApp validating) return [];
+        if (apps.Find(app.Name) is not IValidatingClientApp validating) return [];
         var root = PlanYamlLoader.LoadRoot(yaml, path);
         YamlNode at = root;
-        if (Child(root, "app") is { } app) at = Child(app, "settings") ?? app;
+        if (Child(root, "app") is { } section) at = Child(section, "settings") ?? section;
         IReadOnlyList<string> problems;
         try
         {
-            problems = validating.Validate(new ClientAppContext("plan-check", "plan-check", plan.App.Settings, Config.Empty));
+            problems = validating.Validate(new ClientAppContext("plan-check", "plan-check", app.Settings, Config.Empty));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -40,14 +40,24 @@ internal static class PlanCommand
         if (!File.Exists(path)) throw new CliException($"plan file '{path}' not found");
         string yaml = File.ReadAllText(path);
         var overrides = PlanOverrides.Parse(set);
-        Plan parsed;
+        Plan? read = null;
         try
         {
             yaml = overrides.Apply(yaml, Path.GetFileName(path));
-            parsed = PlanParser.Parse(yaml, path, strategies);
-            // A built-in app (or a plugin's) that checks its settings does so here too, without data: a misspelt setting
-            // is found now rather than by every node's preflight at submit.
-            if (PlanAppSettings.Problems(path, yaml, parsed, apps) is { Count: > 0 } appProblems) throw PlanException.Of(appProblems);
+            PlanException? planProblems = null;
+            try
+            {
+                read = PlanParser.Parse(yaml, path, strategies);
+            }
+            catch (PlanException e)
+            {
+                planProblems = e;
+            }
+            // A built-in app (or a plugin's) that checks its settings does so here too, without data, and beside the plan's
+            // other problems: a misspelt setting is found now rather than by every node's preflight at submit.
+            var app = read?.App ?? PlanParser.ParseApp(yaml, path);
+            var appProblems = app is null ? [] : PlanAppSettings.Problems(path, yaml, app, apps);
+            if (planProblems is not null || appProblems.Count > 0) throw PlanException.Of([.. planProblems?.Errors ?? [], .. appProblems]);
         }
         catch (PlanException e)
         {
@@ -69,6 +79,7 @@ internal static class PlanCommand
             return 1;
         }
 
+        var parsed = read!;
         var notes = Notes(parsed, apps);
         if (json)
         {

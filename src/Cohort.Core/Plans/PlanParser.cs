@@ -97,6 +97,25 @@ public static class PlanParser
         return plan;
     }
 
+    /// <summary>
+    /// The plan's app and settings alone, or null when that part has problems of its own: with it the app's own check of
+    /// its settings runs beside the problems elsewhere in a plan that does not parse.
+    /// </summary>
+    internal static AppSpec? ParseApp(string yaml, string source)
+    {
+        var problems = new PlanProblems();
+        try
+        {
+            var top = YamlSection.Read(source, "", PlanYamlLoader.LoadRoot(yaml, source, problems), TopKeys, problems: problems);
+            var appSection = problems.Read(() => top.RequiredSection("app", AppKeys), null);
+            return appSection is null ? null : problems.Read(() => ReadApp(appSection), null);
+        }
+        catch (PlanException)
+        {
+            return null;
+        }
+    }
+
     private static void CheckCombinations(YamlSection top, Plan plan, StrategyRegistry strategies)
     {
         // Each combination is checked on its own, so every one that does not hold is reported at once.

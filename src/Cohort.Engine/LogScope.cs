@@ -11,8 +11,8 @@ internal sealed class LogScope(params KeyValuePair<string, object>[] values) : I
     /// <summary>The scope of a whole run.</summary>
     public static LogScope Run(string runId) => new(KeyValuePair.Create("RunId", (object)runId));
 
-    /// <summary>The scope of one round of a run.</summary>
-    public static LogScope Round(string runId, int round) => new(KeyValuePair.Create("RunId", (object)runId), KeyValuePair.Create("Round", (object)round));
+    /// <summary>The scope of one round, inside its run's (whose RunId it does not repeat).</summary>
+    public static LogScope Round(int round) => new(KeyValuePair.Create("Round", (object)round));
 
     /// <summary>The scope of one node's work.</summary>
     public static LogScope Node(string node) => new(KeyValuePair.Create("NodeId", (object)node));

@@ -162,7 +162,7 @@ internal sealed class RunExecutor(
     {
         var started = DateTimeOffset.UtcNow;
         // Every log line of the round carries the run and round ids as fields (JSON logs) or a prefix.
-        using var scope = log.BeginScope(LogScope.Round(run.Id, round));
+        using var scope = log.BeginScope(LogScope.Round(round));
         var phases = new RoundPhaseTimer(RoundPhase.WaitForNodes);
         await WaitForNodesAsync(run.Id, plan, round, ct);
         phases.Switch(RoundPhase.Configure);

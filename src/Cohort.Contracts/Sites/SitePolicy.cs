@@ -103,14 +103,14 @@ public sealed record SitePolicy
             return $"rounds {terms.Rounds} above the site's max_rounds {maxRounds}";
         foreach (var (key, max) in Limits.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            if ((LimitProblem(key, max, config) ?? LimitProblem(key, max, appSettings)) is { } problem) return problem;
+            if ((BoundProblem(key, max, Bound.Limit, config) ?? BoundProblem(key, max, Bound.Limit, appSettings)) is { } problem) return problem;
         }
         foreach (var (key, min) in Minimums.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             // Left out, the app's default would apply, which the site cannot see from here: a minimum needs the run to say.
             if (!config.ContainsKey(key) && !appSettings.ContainsKey(key))
                 return $"the run does not set {key}, and the site's minimum is {Number(min)} (set it in the plan)";
-            if ((MinimumProblem(key, min, config) ?? MinimumProblem(key, min, appSettings)) is { } problem) return problem;
+            if ((BoundProblem(key, min, Bound.Minimum, config) ?? BoundProblem(key, min, Bound.Minimum, appSettings)) is { } problem) return problem;
         }
         if (RequireSecureAggregation && !terms.SecureAggregation)
             return "the run does not use secure aggregation (require_secure_aggregation: true)";
@@ -121,27 +121,26 @@ public sealed record SitePolicy
         return null;
     }
 
-    private static string? LimitProblem(string key, double max, Config values)
+    // A key the run does not send is not checked here (a minimum asks for it before).
+    private static string? BoundProblem(string key, double bound, Bound side, Config values)
     {
         if (!values.TryGetValue(key, out var value)) return null;
         double? number = value.IsNumber ? value.AsDouble()
-            : value.Kind == ScalarKind.String ? Largest(value.AsString())
+            : value.Kind == ScalarKind.String ? Extreme(value.AsString(), side.Pick)
             : null;
-        if (number is not { } n || double.IsNaN(n)) return $"{key} {Show(value.ToString())} is not a number (the site limits it to {Number(max)})";
-        return n > max ? $"{key} {value} above the site's limit {Number(max)}" : null;
+        if (number is not { } n || double.IsNaN(n)) return $"{key} {Show(value.ToString())} is not a number ({side.Stated} {Number(bound)})";
+        return side.Refuses(n, bound) ? $"{key} {value} {side.Crossed} {Number(bound)}" : null;
     }
 
-    private static string? MinimumProblem(string key, double min, Config values)
+    // Which way a numeric bound faces: the element of a list it judges, which values it refuses, and how a refusal names it.
+    private sealed record Bound(Func<double, double, double> Pick, Func<double, double, bool> Refuses, string Stated, string Crossed)
     {
-        if (!values.TryGetValue(key, out var value)) return null;
-        double? number = value.IsNumber ? value.AsDouble()
-            : value.Kind == ScalarKind.String ? Extreme(value.AsString(), Math.Min)
-            : null;
-        if (number is not { } n || double.IsNaN(n)) return $"{key} {Show(value.ToString())} is not a number (the site's minimum is {Number(min)})";
-        return n < min ? $"{key} {value} below the site's minimum {Number(min)}" : null;
-    }
+        // limits: a value above the bound is refused, and a list is as large as its largest element.
+        public static readonly Bound Limit = new(Math.Max, (n, max) => n > max, "the site limits it to", "above the site's limit");
 
-    private static double? Largest(string text) => Extreme(text, Math.Max);
+        // minimums: a value below the bound is refused, and a list is as small as its smallest element.
+        public static readonly Bound Minimum = new(Math.Min, (n, min) => n < min, "the site's minimum is", "below the site's minimum");
+    }
 
     // A plan's list (hidden: [64, 32]) reaches the node joined with commas: it is as large as its largest element and as
     // small as its smallest; a list with an element that is no number is not a number.

@@ -17,14 +17,10 @@ public sealed class HostileServerTests
     [Fact]
     public async Task A_model_over_the_nodes_max_model_bytes_fails_its_task_naming_the_option_and_the_node_serves_the_next()
     {
-        await using var server = await ScriptedServer.StartAsync([ScriptedServer.TaskOf(ScriptedServer.Header("big"), ScriptedServer.Model(1024)), Next]);
+        var big = await FailedThenServedAsync(ScriptedServer.TaskOf(ScriptedServer.Header("big"), ScriptedServer.Model(1024)), node => node with { MaxModelBytes = 1024 });
 
-        var results = await server.ServeAsync(server.NodeOptions() with { MaxModelBytes = 1024 }, 2);
-
-        Assert.False(results["big"].Ok);
-        Assert.False(results["big"].RefusedBySitePolicy);
-        Assert.Equal("the server's model of 4096 bytes is above this node's limit of 1024 bytes (NodeOptions.MaxModelBytes, cohort node --max-model-bytes)", results["big"].Error);
-        AssertServed(server, results);
+        Assert.False(big.RefusedBySitePolicy);
+        Assert.Equal("the server's model of 4096 bytes is above this node's limit of 1024 bytes (NodeOptions.MaxModelBytes, cohort node --max-model-bytes)", big.Error);
     }
 
     [Theory]
@@ -32,15 +28,12 @@ public sealed class HostileServerTests
     [InlineData(8192, 100, false, "the server's model of 4096 bytes is above this node's limit of 100 bytes (NodeOptions.MaxModelBytes, cohort node --max-model-bytes)")]
     public async Task The_lower_of_the_site_policys_max_model_bytes_and_the_nodes_limit_applies(long site, long node, bool bySite, string error)
     {
-        await using var server = await ScriptedServer.StartAsync([ScriptedServer.TaskOf(ScriptedServer.Header("big"), ScriptedServer.Model(1024)), Next]);
         var policy = SitePolicyParser.Parse($"max_model_bytes: {site}\n", "site.yaml");
 
-        var results = await server.ServeAsync(server.NodeOptions() with { MaxModelBytes = node, Policy = policy }, 2);
+        var big = await FailedThenServedAsync(ScriptedServer.TaskOf(ScriptedServer.Header("big"), ScriptedServer.Model(1024)), options => options with { MaxModelBytes = node, Policy = policy });
 
-        Assert.False(results["big"].Ok);
-        Assert.Equal(bySite, results["big"].RefusedBySitePolicy);
-        Assert.Equal(error, results["big"].Error);
-        AssertServed(server, results);
+        Assert.Equal(bySite, big.RefusedBySitePolicy);
+        Assert.Equal(error, big.Error);
     }
 
     [Fact]
@@ -48,13 +41,10 @@ public sealed class HostileServerTests
     {
         var manifest = new ParameterManifest { TotalBytes = 0, Sha256 = ByteString.CopyFrom(new byte[32]) };
         for (int i = 0; i <= 65_536; i++) manifest.Tensors.Add(new TensorSpec { Name = $"t{i}", Dtype = DType.Float32, Shape = { 0 } });
-        await using var server = await ScriptedServer.StartAsync([[new TaskMessage { Header = ScriptedServer.Header("many") }, new TaskMessage { Manifest = manifest }], Next]);
 
-        var results = await server.ServeAsync(server.NodeOptions(), 2);
+        var many = await FailedThenServedAsync([new TaskMessage { Header = ScriptedServer.Header("many") }, new TaskMessage { Manifest = manifest }]);
 
-        Assert.False(results["many"].Ok);
-        Assert.Equal("the server's model lists 65537 tensors, more than the 65536 a node accepts", results["many"].Error);
-        AssertServed(server, results);
+        Assert.Equal("the server's model lists 65537 tensors, more than the 65536 a node accepts", many.Error);
     }
 
     [Fact]
@@ -66,13 +56,10 @@ public sealed class HostileServerTests
         bytes[0] ^= 1;
         chunk.Data = ByteString.CopyFrom(bytes);
         task[^1] = new TaskMessage { Chunk = chunk };
-        await using var server = await ScriptedServer.StartAsync([task, Next]);
 
-        var results = await server.ServeAsync(server.NodeOptions(), 2);
+        var corrupt = await FailedThenServedAsync(task);
 
-        Assert.False(results["corrupt"].Ok);
-        Assert.Equal("the parameters the server sent cannot be used: parameter checksum mismatch (corrupted in transit)", results["corrupt"].Error);
-        AssertServed(server, results);
+        Assert.Equal("the parameters the server sent cannot be used: parameter checksum mismatch (corrupted in transit)", corrupt.Error);
     }
 
     [Fact]
@@ -94,16 +81,12 @@ public sealed class HostileServerTests
         string name = new('n', 100_000);
         var manifest = new ParameterManifest { TotalBytes = 0, Sha256 = ByteString.CopyFrom(new byte[32]) };
         for (int i = 0; i < 2; i++) manifest.Tensors.Add(new TensorSpec { Name = name, Dtype = DType.Float32, Shape = { 0 } });
-        await using var server = await ScriptedServer.StartAsync([[new TaskMessage { Header = ScriptedServer.Header("long") }, new TaskMessage { Manifest = manifest }], Next]);
 
-        var results = await server.ServeAsync(server.NodeOptions(), 2);
+        string error = (await FailedThenServedAsync([new TaskMessage { Header = ScriptedServer.Header("long") }, new TaskMessage { Manifest = manifest }])).Error;
 
-        string error = results["long"].Error;
-        Assert.False(results["long"].Ok);
         Assert.Equal(2000, error.Length);
         Assert.StartsWith("the parameters the server sent cannot be used: duplicate tensor name 'nnn", error);
         Assert.EndsWith($"… (cut: {"the parameters the server sent cannot be used: duplicate tensor name '' in parameter manifest".Length + name.Length} characters in all)", error);
-        AssertServed(server, results);
     }
 
     [Fact]
@@ -149,18 +132,29 @@ public sealed class HostileServerTests
         honest.TaskId = "next";
         honest.Settings = new TaskSettings { Seed = 1, LocalPrivacy = new LocalPrivacy { ClippingNorm = 1, NoiseMultiplier = 1.0, Delta = 1e-5 } };
         if (applied is { } sigma) claims.Settings = new TaskSettings { Seed = 1, LocalPrivacy = new LocalPrivacy { ClippingNorm = 1, NoiseMultiplier = sigma, Delta = 1e-5 } };
-        await using var server = await ScriptedServer.StartAsync([ScriptedServer.TaskOf(claims, ScriptedServer.Model(16)), ScriptedServer.TaskOf(honest, ScriptedServer.Model(16))]);
         var policy = SitePolicyParser.Parse(site, "site.yaml");
 
-        var results = await server.ServeAsync(server.NodeOptions() with { Policy = policy }, 2);
+        var refused = await FailedThenServedAsync(ScriptedServer.TaskOf(claims, ScriptedServer.Model(16)), node => node with { Policy = policy }, ScriptedServer.TaskOf(honest, ScriptedServer.Model(16)));
 
-        Assert.False(results["claims"].Ok);
-        Assert.True(results["claims"].RefusedBySitePolicy);
-        Assert.Equal(reason, results["claims"].Error);
-        AssertServed(server, results);
+        Assert.True(refused.RefusedBySitePolicy);
+        Assert.Equal(reason, refused.Error);
     }
 
     private const string LeastSigma = "require_differential_privacy: true\nmin_noise_multiplier: 0.8\n";
+
+    // Serves the bad task, then next (Next unless given), to a node of NodeOptions as changed by node; returns the bad
+    // task's result once it is known to have failed and the node to have served next on the same session.
+    private static async Task<ResultHeader> FailedThenServedAsync(IReadOnlyList<TaskMessage> bad, Func<NodeOptions, NodeOptions>? node = null, IReadOnlyList<TaskMessage>? next = null)
+    {
+        await using var server = await ScriptedServer.StartAsync([bad, next ?? Next]);
+
+        var results = await server.ServeAsync((node ?? (options => options))(server.NodeOptions()), 2);
+
+        var failed = results[bad[0].Header.TaskId];
+        Assert.False(failed.Ok);
+        AssertServed(server, results);
+        return failed;
+    }
 
     // The task after the bad one ran on the same session: the node never left.
     private static void AssertServed(ScriptedServer server, IReadOnlyDictionary<string, ResultHeader> results)

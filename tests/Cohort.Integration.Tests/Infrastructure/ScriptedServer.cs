@@ -17,8 +17,9 @@ namespace Cohort.Integration.Tests.Infrastructure;
 
 /// <summary>
 /// A Fleet server that sends exactly the task messages a test scripts, malformed ones included, one task per
-/// <c>PullTask</c> call (as a server without kept-open calls does), and records every result and registration.
-/// For node tests against a hostile or buggy server; it runs in this process on a loopback port.
+/// <c>PullTask</c> call (as a server without kept-open calls does), has no <c>PushResults</c> (answered Unimplemented, as
+/// a server older than kept-open result calls), and records every pull, result and registration. For node tests against
+/// a hostile, buggy or older server; it runs in this process on a loopback port.
 /// </summary>
 internal sealed class ScriptedServer : IAsyncDisposable
 {
@@ -101,9 +102,20 @@ internal sealed class ScriptedFleet(IEnumerable<IReadOnlyList<TaskMessage>> task
 {
     private readonly ConcurrentQueue<IReadOnlyList<TaskMessage>> _tasks = new(tasks);
     private int _registrations;
+    private int _pulls;
+    private int _keepOpenAsked;
 
     /// <summary>Every result header received, in order.</summary>
     public ConcurrentQueue<ResultHeader> Results { get; } = new();
+
+    /// <summary>Bytes of parameter chunks each result carried, by task id; set before the result's header is in <see cref="Results"/>.</summary>
+    public ConcurrentDictionary<string, long> ResultBytes { get; } = new(StringComparer.Ordinal);
+
+    /// <summary><c>PullTask</c> calls the node made.</summary>
+    public int Pulls => Volatile.Read(ref _pulls);
+
+    /// <summary><c>PullTask</c> calls that asked to be kept open, which this server ends after one task all the same.</summary>
+    public int KeepOpenAsked => Volatile.Read(ref _keepOpenAsked);
 
     /// <summary>Times a node registered: 1 while it keeps its first session.</summary>
     public int Registrations => Volatile.Read(ref _registrations);
@@ -118,6 +130,8 @@ internal sealed class ScriptedFleet(IEnumerable<IReadOnlyList<TaskMessage>> task
 
     public override async Task PullTask(PullTaskRequest request, IServerStreamWriter<TaskMessage> responseStream, ServerCallContext context)
     {
+        Interlocked.Increment(ref _pulls);
+        if (request.KeepOpen) Interlocked.Increment(ref _keepOpenAsked);
         if (!_tasks.TryDequeue(out var messages))
         {
             await System.Threading.Tasks.Task.Delay(Math.Min(request.WaitMs, 200), context.CancellationToken);
@@ -130,10 +144,12 @@ internal sealed class ScriptedFleet(IEnumerable<IReadOnlyList<TaskMessage>> task
     {
         Assert.True(await requestStream.MoveNext());
         var header = requestStream.Current.Header;
+        long bytes = 0;
         while (await requestStream.MoveNext())
         {
-            // The parameters are not what these tests look at.
+            if (requestStream.Current.BodyCase == ResultMessage.BodyOneofCase.Chunk) bytes += requestStream.Current.Chunk.Data.Length;
         }
+        ResultBytes[header.TaskId] = bytes;
         Results.Enqueue(header);
         return new PushResultReply { Accepted = true };
     }

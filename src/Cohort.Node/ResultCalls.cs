@@ -67,9 +67,11 @@ internal sealed class ResultCalls(Transport.V1.Fleet.FleetClient client) : IDisp
             Give(call);
             return reply;
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is InvalidOperationException or IOException or RpcException { StatusCode: StatusCode.Cancelled } && !ct.IsCancellationRequested)
         {
-            // A write to a call the server had ended: what the server said, as a PushResult call would have thrown it.
+            // A write to a call the server had ended: what the server said, as a PushResult call would have thrown it. Such a
+            // write fails without the server's status, and fails as Cancelled when HttpClient saw the server end the call while
+            // it sent (an older server answering Unimplemented at once): taken as that, it would end the session.
             var status = await StatusOfAsync(call, answered);
             throw new RpcException(status is { StatusCode: not StatusCode.OK } s ? s : new Status(StatusCode.Unavailable, $"results call failed: {e.Message}"));
         }

@@ -833,9 +833,12 @@ internal sealed class RunExecutor(
     private Task SaveFailedRoundAsync(string runId, int round, DateTimeOffset started, string reason, Metrics phases, CancellationToken ct) =>
         store.SaveRoundAsync(new RoundRecord(runId, round, RoundStatus.Failed, started, DateTimeOffset.UtcNow, 0, null, Metrics.Empty, Metrics.Empty, null, Metrics.Empty, reason, phases), ct);
 
+    // Nodes that failed for the same reason share one entry ("a, b, c: reason"): one app's error on every node is said
+    // once, not once per node. Ordered by node name, not by arrival, so that the same failures read the same every time.
     private static string Describe(IEnumerable<NodeFailure> failures)
     {
-        var text = string.Join("; ", failures.Select(f => $"{f.Node}: {f.Reason}"));
+        var text = string.Join("; ", failures.OrderBy(f => f.Node, StringComparer.Ordinal).GroupBy(f => f.Reason, StringComparer.Ordinal)
+            .Select(g => $"{string.Join(", ", g.Select(f => f.Node))}: {g.Key}"));
         return text.Length == 0 ? "none" : text;
     }
 

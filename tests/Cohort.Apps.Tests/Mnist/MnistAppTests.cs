@@ -1,7 +1,9 @@
 using Cohort.Apps.Mnist;
 using Cohort.Learning.Data.Idx;
 using Cohort.Learning.Data.Mnist;
+using Cohort.Parameters;
 using Cohort.Records;
+using Cohort.Strategies;
 
 namespace Cohort.Apps.Tests.Mnist;
 
@@ -104,6 +106,18 @@ public sealed class MnistAppTests
 
         Assert.Equal(a.Parameters["fc1.weight"].Data, b.Parameters["fc1.weight"].Data);
         Assert.NotEqual(a.Parameters["fc1.weight"].Data, c.Parameters["fc1.weight"].Data);
+    }
+
+    [Fact]
+    public async Task A_scaffold_task_is_refused_in_one_sentence_naming_the_app_that_supports_it()
+    {
+        var app = new MnistApp(MnistData.Shared(DataFolder), Enumerable.Range(0, 20).ToArray(), MnistSettings.Default with { Threads = 1 }, "client-1");
+        var model = await app.GetParametersAsync(Config.Empty, default);
+        var task = new ParameterSet(model.Concat(ScaffoldTensors.Prefixed(model.Clone(), ScaffoldTensors.ServerControlPrefix)));
+
+        var e = await Assert.ThrowsAsync<NotSupportedException>(() => app.FitAsync(task, Config.Empty, default));
+
+        Assert.Equal("the mnist app does not keep SCAFFOLD's control variates: choose another strategy (fedavg, fedprox, …); the built-in tabular app supports scaffold", e.Message);
     }
 
     [Fact]

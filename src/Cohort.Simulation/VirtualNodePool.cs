@@ -36,6 +36,9 @@ internal sealed class VirtualNodePool : INodePool, IAsyncDisposable
     private readonly Queue<Job> _undelivered = new();
     private readonly Dictionary<PendingTask, Job> _jobs = new(ReferenceEqualityComparer.Instance);
     private readonly ClientTaskRunner _runner = ClientTaskRunner.InProcess(seededNoise: true);
+    // What stateful apps kept after each client's last fit (SCAFFOLD's local control variate), by run and client: only
+    // clients whose app keeps state have an entry.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, object> _clientStates = new(StringComparer.Ordinal);
     private int _running;
     private int _peakRunning;
 
@@ -148,7 +151,11 @@ internal sealed class VirtualNodePool : INodePool, IAsyncDisposable
             }
             // The same chain as a node's (local DP seeded per round and client so that a simulation stays
             // reproducible, personal tensors kept per client across tasks), plus the Fleet API's checks.
+            string stateKey = $"{task.RunId}\n{task.Node}";
+            if (app is IStatefulClientApp stateful && _clientStates.TryGetValue(stateKey, out var state)) stateful.RestoreState(state);
             var reply = await _runner.RunAsync(app, task.ToClientTask(), job.Cancel.Token);
+            // Only a fit changes an app's own state; kept per client (and run) for its next app.
+            if (app is IStatefulClientApp kept && task.Kind == TaskKind.Fit && reply.Ok && kept.SaveState() is { } saved) _clientStates[stateKey] = saved;
             if ((reply.AppFault ?? reply.Fault) is { } fault) AppFault?.Invoke(task.Node, fault);
             return reply.ToOutcome(clock.Elapsed.TotalSeconds);
         }

@@ -97,6 +97,21 @@ public sealed class SimulationRunnerTests
     }
 
     [Fact]
+    public async Task A_virtual_clients_app_state_carries_from_one_fit_to_its_next_though_each_task_gets_a_new_app()
+    {
+        using var dir = new TempDir();
+        var plan = Parse(JitterPlan(clients: 4, fraction: 1.0, workers: 2, rounds: 3, minFit: 4).Replace("name: jitter", "name: counting", StringComparison.Ordinal));
+        var result = await SimulationRunner.RunAsync(plan, Options(dir.Path, new CountingAppFactory()), CancellationToken.None);
+        Assert.Equal(RunStatus.Finished, result.Run.Status);
+
+        var store = new SqliteStateStore(Path.Combine(dir.Path, "cohort.db"));
+        var fits = (await store.ListNodeResultsAsync(result.Run.Id, CancellationToken.None)).Where(r => r.Phase == "fit").ToArray();
+        Assert.Equal(12, fits.Length);
+        // Every client fits once a round: in round r its app was told of the r − 1 fits before.
+        Assert.All(fits, f => Assert.Equal(f.Round - 1, f.Metrics.GetInt("fits_before", -1)));
+    }
+
+    [Fact]
     public async Task A_virtual_client_that_throws_is_recorded_as_a_failure_and_the_round_goes_on()
     {
         using var dir = new TempDir();

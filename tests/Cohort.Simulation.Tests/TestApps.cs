@@ -40,3 +40,34 @@ internal sealed class JitterAppFactory(int examples, params string[] throwing) :
             Task.FromResult(new EvaluateResult(parameters[0].AsFloat32()[0] * parameters[0].AsFloat32()[0], partition.Indices.Length, Metrics.Empty));
     }
 }
+
+/// <summary>A simulated app that keeps state from fit to fit (how many fits its client ran before) and reports it as <c>fits_before</c>.</summary>
+internal sealed class CountingAppFactory : ISimulationAppFactory
+{
+    public const string AppName = "counting";
+
+    public string Name => AppName;
+
+    public ISimulationDataset LoadDataset(SimulationDataContext context) => LabelledData.Balanced(2, 50);
+
+    public IClientApp Create(ClientAppContext context) =>
+        new CountingApp((context.Partition ?? throw new InvalidOperationException("counting runs only in a simulation")).Indices.Length);
+
+    private sealed class CountingApp(int examples) : IClientApp, IStatefulClientApp
+    {
+        private int _fits;
+
+        public object? SaveState() => _fits;
+
+        public void RestoreState(object state) => _fits = (int)state;
+
+        public Task<ParameterSet> GetParametersAsync(Config config, CancellationToken ct) =>
+            Task.FromResult(new ParameterSet([Tensor.Zeros("w", DType.Float32, [4])]));
+
+        public Task<FitResult> FitAsync(ParameterSet parameters, Config config, CancellationToken ct) =>
+            Task.FromResult(new FitResult(parameters, examples, new Metrics([KeyValuePair.Create("fits_before", Scalar.Of((long)_fits++))])));
+
+        public Task<EvaluateResult> EvaluateAsync(ParameterSet parameters, Config config, CancellationToken ct) =>
+            Task.FromResult(new EvaluateResult(0, examples, Metrics.Empty));
+    }
+}

@@ -13,7 +13,7 @@ namespace Cohort.Apps.Tabular;
 /// preprocessed once when the app is created. Each call builds its own model and optimiser, so calls
 /// may run concurrently; the work runs on the thread pool so a node's host stays responsive.
 /// </summary>
-internal sealed class TabularApp : IClientApp
+internal sealed class TabularApp : IClientApp, IStatefulClientApp
 {
     private readonly Lock _gate = new();
     // SCAFFOLD's local control variate after each round this node trained (the latest two): a round trained
@@ -162,6 +162,23 @@ internal sealed class TabularApp : IClientApp
             while (_controls.Count > 2) _controls.RemoveAt(0);
         }
         return ScaffoldTensors.Result(trained, model.Layout.ToParameterSet(delta));
+    }
+
+    /// <summary>The control variates kept (round to variate); the arrays are never changed once kept.</summary>
+    public object? SaveState()
+    {
+        lock (_gate) return _controls.Count == 0 ? null : new SortedList<long, float[]>(_controls);
+    }
+
+    /// <summary>Takes up the control variates an earlier app of this client kept.</summary>
+    public void RestoreState(object state)
+    {
+        var controls = (SortedList<long, float[]>)state;
+        lock (_gate)
+        {
+            _controls.Clear();
+            foreach (var (round, control) in controls) _controls[round] = control;
+        }
     }
 
     // The variate of the latest round before round (null: none yet); called under the gate.

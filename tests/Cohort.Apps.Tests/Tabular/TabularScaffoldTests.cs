@@ -61,6 +61,30 @@ public sealed class TabularScaffoldTests
     }
 
     [Fact]
+    public async Task A_new_app_given_the_last_ones_state_keeps_the_control_variate_as_a_kept_app_would()
+    {
+        // A simulation makes a virtual client's app anew for each task and carries the state across.
+        var kept = Fresh();
+        var x = await kept.GetParametersAsync(Config.Empty, CancellationToken.None);
+        var round2 = OneStep.With([KeyValuePair.Create("round", Scalar.Of(2))]);
+        Assert.Null(kept.SaveState());
+        await kept.FitAsync(Task(x, 0f), OneStep, CancellationToken.None);
+        var state = kept.SaveState();
+        Assert.NotNull(state);
+        var expected = await kept.FitAsync(Task(x, 0.25f), round2, CancellationToken.None);
+
+        var next = Fresh();
+        next.RestoreState(state);
+        var carried = await next.FitAsync(Task(x, 0.25f), round2, CancellationToken.None);
+        var forgotten = await Fresh().FitAsync(Task(x, 0.25f), round2, CancellationToken.None);
+
+        Assert.Equal(expected.Parameters["linear.weight"].Data, carried.Parameters["linear.weight"].Data);
+        Assert.Equal(expected.Parameters["scaffold/dc/linear.weight"].Data, carried.Parameters["scaffold/dc/linear.weight"].Data);
+        // Without the state the control variate starts again from zero, and the result differs.
+        Assert.NotEqual(expected.Parameters["linear.weight"].Data, forgotten.Parameters["linear.weight"].Data);
+    }
+
+    [Fact]
     public async Task A_round_trained_again_starts_from_the_control_variate_before_it_and_gives_the_same_result()
     {
         // As when a server restarted before it kept this node's result: the node is asked for round 2 again.

@@ -110,6 +110,22 @@ public sealed class ServerConfigurationTests : IDisposable
     }
 
     [Theory]
+    [InlineData("--node-timeout", "1e9", "--node-timeout must be at most 86400s (a day), not 1000000000s")]
+    [InlineData("--upload-memory-mb", "-1", "--upload-memory-mb must be 1 or more, not -1: every result held in memory would be refused")]
+    [InlineData("--node-upload-memory-mb", "0", "--node-upload-memory-mb must be 1 or more, not 0")]
+    [InlineData("--spool-upload-mb", "-1", "--spool-upload-mb must be 0 (keep every result in memory) or more, not -1")]
+    [InlineData("--aggregation-buffer-mb", "-5", "--aggregation-buffer-mb must be 0 (fold each result as it arrives) or more, not -5")]
+    [InlineData("--failed-auth-per-minute", "0", "--failed-auth-per-minute must be 1 or more, not 0: no password check would ever be made")]
+    public async Task A_budget_the_server_cannot_work_with_is_refused_at_start_naming_the_option(string option, string value, string message)
+    {
+        var (exit, output) = await CliProcess.RunAsync(["server", "--data-dir", Path.Combine(_dir, "data"), "--port", "0", "--dashboard-port", "-1", option, value], TimeSpan.FromSeconds(60));
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains(message, output);
+        Assert.DoesNotContain("listening on", output);
+    }
+
+    [Theory]
     [InlineData("--port", "99999", "--port must be 0 (a free one) to 65535, not 99999")]
     [InlineData("--dashboard-port", "-5", "--dashboard-port must be -1 (no dashboard), 0 (a free one) or up to 65535, not -5")]
     public async Task A_port_out_of_range_is_refused_naming_the_option(string option, string value, string message)

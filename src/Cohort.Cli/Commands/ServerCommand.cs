@@ -70,7 +70,8 @@ internal static class ServerCommand
                 AllowInsecureNetwork = pr.GetValue(allowInsecureNetwork),
                 RevocationListFile = pr.GetValue(crl),
                 AdminToken = pr.GetValue(adminToken),
-                NodeTimeout = TimeSpan.FromSeconds(pr.GetValue(nodeTimeout)),
+                // Clamped only so that TimeSpan can hold it; the server refuses anything over a day with the option's name.
+                NodeTimeout = TimeSpan.FromSeconds(Math.Clamp(pr.GetValue(nodeTimeout), -1e9, 1e9)),
                 RequireNodeCertificates = pr.GetValue(mtls),
                 AggregationBufferBytes = (long)pr.GetValue(aggregationBuffer) << 20,
                 UploadMemoryBytes = (long)pr.GetValue(uploadMemory) << 20,

@@ -171,18 +171,13 @@ internal sealed class FleetService(
         if (!registry.Touch(node))
             throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
         var wait = TimeSpan.FromMilliseconds(Math.Clamp(request.WaitMs, 0, (int)MaxWait.TotalMilliseconds));
-        if (!request.KeepOpen)
-        {
-            var task = await board.TakeAsync(node, wait, context.CancellationToken);
-            if (task is not null) await SendTaskAsync(task, node, keptOpen: false, responseStream, context.CancellationToken);
-            return;
-        }
-        // A node keeps one such call per worker (its capacity); twice that and a few more cover calls still closing after a
-        // dropped connection or a restart's overlap, and past them each is refused before it waits for anything.
+        // A node keeps one pull per worker (its capacity), kept open or not; twice that and a few more cover calls still
+        // closing after a dropped connection or a restart's overlap, and past them each is refused before it waits for
+        // anything: a waiting pull holds its request, which may carry up to 64 KiB of fields the server does not know.
         IDisposable open;
         try
         {
-            open = calls.Open("kept-open task", node, 2 * board.CapacityOf(node) + ExtraCalls, "twice its capacity, and a few more");
+            open = calls.Open(request.KeepOpen ? "kept-open task" : "task pull", node, 2 * board.CapacityOf(node) + ExtraCalls, "twice its capacity, and a few more");
         }
         catch (RpcException e)
         {
@@ -190,7 +185,16 @@ internal sealed class FleetService(
                 log.LogWarning("Node {Node} from {Peer}: {Reason} ({Held} more refusals since the last warning)", node, context.Peer, e.Status.Detail, held);
             throw;
         }
-        using (open) await KeepOpenAsync(request, node, wait < MinKeptOpenWait ? MinKeptOpenWait : wait, responseStream, context);
+        using (open)
+        {
+            if (!request.KeepOpen)
+            {
+                var task = await board.TakeAsync(node, wait, context.CancellationToken);
+                if (task is not null) await SendTaskAsync(task, node, keptOpen: false, responseStream, context.CancellationToken);
+                return;
+            }
+            await KeepOpenAsync(request, node, wait < MinKeptOpenWait ? MinKeptOpenWait : wait, responseStream, context);
+        }
     }
 
     // A kept-open call says it is alive no more often than this, whatever wait the node asked for.

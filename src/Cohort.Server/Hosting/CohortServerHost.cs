@@ -90,6 +90,19 @@ public sealed class CohortServerHost : IAsyncDisposable
             throw new ArgumentException($"--dashboard-port must be -1 (no dashboard), 0 (a free one) or up to 65535, not {options.DashboardPort}");
         if (!(options.NodeTimeout > options.HeartbeatInterval))
             throw new ArgumentException($"--node-timeout must be longer than the nodes' heartbeat interval ({options.HeartbeatInterval.TotalSeconds:0.###}s), not {options.NodeTimeout.TotalSeconds:0.###}s: every node would go offline between two heartbeats");
+        if (options.NodeTimeout > MaxNodeTimeout)
+            throw new ArgumentException($"--node-timeout must be at most {MaxNodeTimeout.TotalSeconds:0}s (a day), not {options.NodeTimeout.TotalSeconds:0.###}s: a node that died would count as online, and hold its tasks, for that long");
+        // Budgets a server cannot work with: every upload refused, or every password check refused.
+        if (options.UploadMemoryBytes <= 0)
+            throw new ArgumentException($"--upload-memory-mb must be 1 or more, not {options.UploadMemoryBytes >> 20}: every result held in memory would be refused");
+        if (options.NodeUploadMemoryBytes <= 0)
+            throw new ArgumentException($"--node-upload-memory-mb must be 1 or more, not {options.NodeUploadMemoryBytes >> 20}: every result held in memory would be refused");
+        if (options.SpoolUploadBytes < 0)
+            throw new ArgumentException($"--spool-upload-mb must be 0 (keep every result in memory) or more, not {options.SpoolUploadBytes >> 20}");
+        if (options.AggregationBufferBytes < 0)
+            throw new ArgumentException($"--aggregation-buffer-mb must be 0 (fold each result as it arrives) or more, not {options.AggregationBufferBytes >> 20}");
+        if (options.FailedAuthenticationsPerMinute < 1)
+            throw new ArgumentException($"--failed-auth-per-minute must be 1 or more, not {options.FailedAuthenticationsPerMinute}: no password check would ever be made");
         if (options.MemoryHygieneRounds < 0)
             throw new ArgumentException($"--memory-hygiene-rounds must be 0 (off) or more, not {options.MemoryHygieneRounds}");
         if (options.MemoryHygieneSpacing < TimeSpan.Zero)
@@ -317,6 +330,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             services.AddSingleton<UploadBudget>();
             services.AddSingleton<OpenCalls>();
             services.AddSingleton(new FailedAuthentications(options.FailedAuthenticationsPerMinute));
+            services.AddSingleton<ArrivingMessages>();
             services.AddSingleton(sp => new PasswordChecks(sp.GetRequiredService<FailedAuthentications>(), options.PasswordChecksAtOnce, options.PasswordChecksQueued));
             services.AddSingleton<LogThrottle>();
             services.AddSingleton<INodePool, ConnectedNodePool>();
@@ -483,6 +497,9 @@ public sealed class CohortServerHost : IAsyncDisposable
 
     /// <summary>Path of the admin token file in a data folder.</summary>
     public static string AdminTokenFile(string dataDir) => Path.Combine(dataDir, "admin.token");
+
+    // The longest --node-timeout: a dead node's tasks wait out the timeout before they go to others or fail.
+    private static readonly TimeSpan MaxNodeTimeout = TimeSpan.FromDays(1);
 
     /// <summary>Path of the file holding the address of the server running on a data folder (removed when it stops).</summary>
     public static string AddressFile(string dataDir) => Path.Combine(dataDir, "server.url");

@@ -72,7 +72,14 @@ internal static class CallGate
                 if (await LimitedAsync()) return;
                 // Login carries a password instead of a token; the service counts it with the same limiter (PasswordChecks).
                 // Its caller is not authenticated yet, so garbage is refused here as on the Fleet API.
-                string? garbage = await CheckSingleMessageAsync(http, Transport.V1.LoginRequest.Descriptor);
+                string? garbage = await ReadSingleMessageAsync(http, "address " + caller, authenticated: false, Transport.V1.LoginRequest.Descriptor);
+                if (http.RequestAborted.IsCancellationRequested) return;
+                if (garbage == TooManyArriving)
+                {
+                    Note(log, throttle, "arriving", $"refused {path} from {caller}: {TooManyArriving}");
+                    await RefuseAsync(http, StatusCode.ResourceExhausted, TooManyArriving);
+                    return;
+                }
                 if (garbage is not null)
                 {
                     Note(log, throttle, "undecodable", $"refused {path} from {caller}: {garbage}");
@@ -110,7 +117,7 @@ internal static class CallGate
             await next();
             return;
         }
-        if (await services.GetRequiredService<NodeAuthenticator>().FindAsync(token, http.RequestAborted) is null)
+        if (await services.GetRequiredService<NodeAuthenticator>().FindAsync(token, http.RequestAborted) is not { } node)
         {
             if (await LimitedAsync()) return;
             limiter.Count(caller);
@@ -123,7 +130,14 @@ internal static class CallGate
         }
         if (Transport.V1.Fleet.Descriptor.FindMethodByName(grpcMethod.Name) is { IsClientStreaming: false } method)
         {
-            string? problem = await CheckSingleMessageAsync(http, method.InputType);
+            string? problem = await ReadSingleMessageAsync(http, "node " + node, authenticated: true, method.InputType);
+            if (http.RequestAborted.IsCancellationRequested) return;
+            if (problem == TooManyArriving)
+            {
+                Note(log, throttle, "arriving", $"refused {path} from node {node}: {TooManyArriving}");
+                await RefuseAsync(http, StatusCode.ResourceExhausted, TooManyArriving);
+                return;
+            }
             if (problem is not null)
             {
                 Note(log, throttle, "undecodable", $"refused {path} from {caller}: {problem}");
@@ -134,13 +148,38 @@ internal static class CallGate
         await next();
     }
 
+    private static readonly string TooManyArriving =
+        $"too many requests of this caller still arriving (at most {ArrivingMessages.PerCaller} at once, each within {ArrivingMessages.Deadline.TotalSeconds:0} s)";
+
+    /// <summary>
+    /// Reads the one request message of <paramref name="caller"/> within <see cref="ArrivingMessages.Deadline"/> and counted
+    /// among those still arriving, then checks it (<see cref="CheckSingleMessageAsync"/>); returns what is wrong, or null.
+    /// A caller already at its share of messages arriving gets <see cref="TooManyArriving"/>, before anything is read.
+    /// </summary>
+    private static async Task<string?> ReadSingleMessageAsync(HttpContext http, string caller, bool authenticated, MessageDescriptor type)
+    {
+        using var arriving = http.RequestServices.GetRequiredService<ArrivingMessages>().TryBegin(caller, authenticated);
+        if (arriving is null) return TooManyArriving;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        deadline.CancelAfter(ArrivingMessages.Deadline);
+        try
+        {
+            return await CheckSingleMessageAsync(http, type, deadline.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            // The caller went away (nothing to answer; the caller's check sees RequestAborted), or its message is too slow.
+            return $"request message did not arrive in full within {ArrivingMessages.Deadline.TotalSeconds:0} s";
+        }
+    }
+
     /// <summary>Reads the one request message, checks that it decodes, and puts the bytes back for the service; returns what is wrong, or null.</summary>
-    private static async Task<string?> CheckSingleMessageAsync(HttpContext http, MessageDescriptor type)
+    private static async Task<string?> CheckSingleMessageAsync(HttpContext http, MessageDescriptor type, CancellationToken ct)
     {
         using var buffer = new MemoryStream();
         var chunk = new byte[8192];
         int read;
-        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        while ((read = await http.Request.Body.ReadAsync(chunk, ct)) > 0)
         {
             buffer.Write(chunk, 0, read);
             if (buffer.Length > MaxFleetRequestBytes + 5) return $"request message larger than {MaxFleetRequestBytes} bytes";

@@ -167,6 +167,38 @@ public sealed class HostileResultTests
         }
     }
 
+    [Fact]
+    public async Task Plain_task_pulls_past_twice_the_nodes_capacity_and_four_are_refused_too()
+    {
+        // A plain pull waits up to 30 s holding its request, as a kept-open one does: it counts against the same kind of limit.
+        await using var server = await TestServer.StartAsync();
+        await using var node = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "puller", await server.Control.CreateNodeTokenAsync("puller", default));
+        const int allowed = 2 * 1 + 4; // capacity 1 (the raw node's)
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var calls = Enumerable.Range(0, allowed + 3)
+            .Select(_ => node.Fleet.PullTask(new PullTaskRequest { NodeName = node.Name, WaitMs = 30_000 }, cancellationToken: cancel.Token)).ToList();
+        try
+        {
+            var reads = calls.Select(c => c.ResponseStream.MoveNext(cancel.Token)).ToList();
+            var deadline = DateTime.UtcNow.AddSeconds(25);
+            while (reads.Count(r => r.IsCompleted) < 3 && DateTime.UtcNow < deadline) await Task.Delay(50);
+
+            var ended = reads.Where(r => r.IsCompleted).ToList();
+            Assert.Equal(3, ended.Count);
+            Assert.All(ended, r =>
+            {
+                var e = Assert.IsType<RpcException>(r.Exception?.InnerException);
+                Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+                Assert.Contains($"node 'puller' already has {allowed} task pull calls open; at most {allowed}", e.Status.Detail, StringComparison.Ordinal);
+            });
+        }
+        finally
+        {
+            await cancel.CancelAsync();
+            foreach (var call in calls) call.Dispose();
+        }
+    }
+
     private static async Task<PushResultReply> PushAsync(RawNode node, string taskId)
     {
         using var push = node.Fleet.PushResult();

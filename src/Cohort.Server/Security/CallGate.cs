@@ -64,6 +64,18 @@ internal static class CallGate
             await RefuseAsync(http, StatusCode.ResourceExhausted, $"too many failed authentications from {caller}; wait a minute");
             return true;
         }
+        // True when the call's one message was refused (answered) or its caller went away: too many of the caller's still
+        // arriving, too slow, too large, or undecodable.
+        async Task<bool> RefusedMessageAsync(string who, bool authenticated, MessageDescriptor type)
+        {
+            string? problem = await ReadSingleMessageAsync(http, who, authenticated, type);
+            if (http.RequestAborted.IsCancellationRequested) return true;
+            if (problem is null) return false;
+            bool crowded = problem == TooManyArriving;
+            Note(log, throttle, crowded ? "arriving" : "undecodable", $"refused {path} from {caller} ({who}): {problem}");
+            await RefuseAsync(http, crowded ? StatusCode.ResourceExhausted : StatusCode.InvalidArgument, problem);
+            return true;
+        }
         string? token = Tokens.FromHeader(http.Request.Headers.Authorization);
         if (!fleet)
         {
@@ -72,20 +84,7 @@ internal static class CallGate
                 if (await LimitedAsync()) return;
                 // Login carries a password instead of a token; the service counts it with the same limiter (PasswordChecks).
                 // Its caller is not authenticated yet, so garbage is refused here as on the Fleet API.
-                string? garbage = await ReadSingleMessageAsync(http, "address " + caller, authenticated: false, Transport.V1.LoginRequest.Descriptor);
-                if (http.RequestAborted.IsCancellationRequested) return;
-                if (garbage == TooManyArriving)
-                {
-                    Note(log, throttle, "arriving", $"refused {path} from {caller}: {TooManyArriving}");
-                    await RefuseAsync(http, StatusCode.ResourceExhausted, TooManyArriving);
-                    return;
-                }
-                if (garbage is not null)
-                {
-                    Note(log, throttle, "undecodable", $"refused {path} from {caller}: {garbage}");
-                    await RefuseAsync(http, StatusCode.InvalidArgument, garbage);
-                    return;
-                }
+                if (await RefusedMessageAsync("address " + caller, authenticated: false, Transport.V1.LoginRequest.Descriptor)) return;
                 await next();
                 return;
             }
@@ -130,20 +129,7 @@ internal static class CallGate
         }
         if (Transport.V1.Fleet.Descriptor.FindMethodByName(grpcMethod.Name) is { IsClientStreaming: false } method)
         {
-            string? problem = await ReadSingleMessageAsync(http, "node " + node, authenticated: true, method.InputType);
-            if (http.RequestAborted.IsCancellationRequested) return;
-            if (problem == TooManyArriving)
-            {
-                Note(log, throttle, "arriving", $"refused {path} from node {node}: {TooManyArriving}");
-                await RefuseAsync(http, StatusCode.ResourceExhausted, TooManyArriving);
-                return;
-            }
-            if (problem is not null)
-            {
-                Note(log, throttle, "undecodable", $"refused {path} from {caller}: {problem}");
-                await RefuseAsync(http, StatusCode.InvalidArgument, problem);
-                return;
-            }
+            if (await RefusedMessageAsync("node " + node, authenticated: true, method.InputType)) return;
         }
         await next();
     }

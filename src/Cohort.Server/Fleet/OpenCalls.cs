@@ -3,8 +3,8 @@ using Grpc.Core;
 namespace Cohort.Server.Fleet;
 
 /// <summary>
-/// Counts the calls each node holds open, by kind (result calls, kept-open task pulls), and refuses one past the kind's
-/// limit with ResourceExhausted before it waits for anything: every open call holds server memory, however idle.
+/// Counts the calls each node (or other caller) holds open, by kind (result calls, task pulls, messages still arriving),
+/// and refuses one past the kind's limit before it waits for anything: every open call holds server memory, however idle.
 /// </summary>
 internal sealed class OpenCalls
 {
@@ -12,14 +12,18 @@ internal sealed class OpenCalls
     private readonly Dictionary<(string Kind, string Node), int> _open = [];
 
     /// <summary>Counts a <paramref name="kind"/> call <paramref name="node"/> opens until the returned handle is disposed; throws past <paramref name="limit"/>.</summary>
-    public IDisposable Open(string kind, string node, int limit, string why)
+    public IDisposable Open(string kind, string node, int limit, string why) =>
+        TryOpen(kind, node, limit)
+        ?? throw new RpcException(new Status(StatusCode.ResourceExhausted, $"node '{node}' already has {limit} {kind} calls open; at most {limit} ({why})"));
+
+    /// <summary>Like <see cref="Open"/>, for any caller; null (nothing counted) past <paramref name="limit"/>.</summary>
+    public IDisposable? TryOpen(string kind, string caller, int limit)
     {
-        var key = (kind, node);
+        var key = (kind, caller);
         lock (_lock)
         {
             int open = _open.GetValueOrDefault(key);
-            if (open >= limit)
-                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"node '{node}' already has {open} {kind} calls open; at most {limit} ({why})"));
+            if (open >= limit) return null;
             _open[key] = open + 1;
         }
         return new Release(() =>

@@ -17,9 +17,9 @@ internal sealed class ArrivingMessages
     /// <summary>Messages all callers not yet authenticated (logins) may have arriving at once.</summary>
     public const int Unauthenticated = 256;
 
+    private const string Kind = "arriving message";
     private const string AllUnauthenticated = "\n(unauthenticated)";
-    private readonly Lock _lock = new();
-    private readonly Dictionary<string, int> _arriving = new(StringComparer.Ordinal);
+    private readonly Fleet.OpenCalls _counts = new();
 
     /// <summary>
     /// Counts a message from <paramref name="caller"/> until the handle is disposed; null (nothing counted) when the caller,
@@ -27,27 +27,17 @@ internal sealed class ArrivingMessages
     /// </summary>
     public IDisposable? TryBegin(string caller, bool authenticated)
     {
-        lock (_lock)
+        if (_counts.TryOpen(Kind, caller, PerCaller) is not { } mine) return null;
+        if (authenticated) return mine;
+        if (_counts.TryOpen(Kind, AllUnauthenticated, Unauthenticated) is not { } all)
         {
-            if (_arriving.GetValueOrDefault(caller) >= PerCaller) return null;
-            if (!authenticated && _arriving.GetValueOrDefault(AllUnauthenticated) >= Unauthenticated) return null;
-            Add(caller, 1);
-            if (!authenticated) Add(AllUnauthenticated, 1);
+            mine.Dispose();
+            return null;
         }
         return new Fleet.Release(() =>
         {
-            lock (_lock)
-            {
-                Add(caller, -1);
-                if (!authenticated) Add(AllUnauthenticated, -1);
-            }
+            all.Dispose();
+            mine.Dispose();
         });
-    }
-
-    private void Add(string key, int delta)
-    {
-        int count = _arriving.GetValueOrDefault(key) + delta;
-        if (count == 0) _arriving.Remove(key);
-        else _arriving[key] = count;
     }
 }

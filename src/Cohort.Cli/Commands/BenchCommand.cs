@@ -28,6 +28,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(SoakBench.Create());
         bench.Subcommands.Add(ReconnectBench.Create());
         bench.Subcommands.Add(LongRunBench.Create());
+        bench.Subcommands.Add(MemoryAttackBench.Create());
         return bench;
     }
 }

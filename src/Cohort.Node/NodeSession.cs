@@ -316,7 +316,7 @@ internal sealed class NodeSession : IAsyncDisposable
             {
                 try
                 {
-                    var problems = await Task.Run(() => apps.Validate(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), Dataset(task)), taskCts.Token);
+                    var problems = await Task.Run(() => apps.Validate(task.RunId, task.App, ScalarMaps.ToConfig(task.AppSettings), Dataset(task), task.Strategy), taskCts.Token);
                     header.Problems.AddRange(problems);
                     // The shape of the data, never its content: the server compares it across the run's nodes.
                     if (apps.Describe(Dataset(task)) is { Columns.Count: > 0 } schema)

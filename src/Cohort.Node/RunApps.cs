@@ -155,11 +155,13 @@ internal sealed class RunApps(IClientAppFactory factory, NodeOptions options)
 
     /// <summary>
     /// The preflight of a run on this node: every problem its app settings have on this node's data, as
-    /// far as the app can tell without training (nothing when the app cannot check).
+    /// far as the app can tell without training (nothing when the app cannot check), and its refusal of the run's
+    /// <paramref name="strategy"/> when it cannot train under it.
     /// </summary>
-    public IReadOnlyList<string> Validate(string runId, string appName, Config appSettings, string? dataset)
+    public IReadOnlyList<string> Validate(string runId, string appName, Config appSettings, string? dataset, string? strategy = null)
     {
         if (!Serves(appName)) return [$"this node runs app '{factory.Name}', the run needs '{appName}'"];
+        if (StrategyLimits.RefusalOf(factory, strategy) is { } refusal) return [refusal];
         Config nodeSettings;
         try
         {

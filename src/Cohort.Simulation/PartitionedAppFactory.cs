@@ -12,7 +12,7 @@ namespace Cohort.Simulation;
 /// app reads its own data as usual. The data set is loaded and partitioned once per process. The plan
 /// is read with <paramref name="strategies"/> (the node's plugins included), the built-ins when null.
 /// </summary>
-internal sealed class PartitionedAppFactory(ISimulationAppFactory inner, StrategyRegistry? strategies = null) : IClientAppFactory, IValidatingClientApp, IDatasetDescriber
+internal sealed class PartitionedAppFactory(ISimulationAppFactory inner, StrategyRegistry? strategies = null) : IClientAppFactory, IValidatingClientApp, IDatasetDescriber, IStrategyLimitedApp
 {
     /// <summary>Node setting naming the plan file.</summary>
     public const string PlanKey = "partition.plan";
@@ -46,6 +46,9 @@ internal sealed class PartitionedAppFactory(ISimulationAppFactory inner, Strateg
         var settingsOnly = context.NodeSettings.Where(kv => kv.Key != "data");
         return validating.Validate(context with { NodeSettings = new Records.Config(settingsOnly) });
     }
+
+    /// <summary>The inner app's refusal of a strategy, partition or not.</summary>
+    public string? Refusal(string strategy) => StrategyLimits.RefusalOf(inner, strategy);
 
     /// <summary>The inner app's description of a data set; an empty schema when it has none.</summary>
     public DatasetSchema DescribeDataset(string path) => inner is IDatasetDescriber describer ? describer.DescribeDataset(path) : new DatasetSchema([]);

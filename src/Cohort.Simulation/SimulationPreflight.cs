@@ -7,13 +7,15 @@ namespace Cohort.Simulation;
 /// <summary>
 /// The preflight a deployed server runs on its nodes, run on a simulation's data before round 1: the
 /// app checks the plan's settings against each data file its virtual clients are drawn from (or the
-/// settings alone for synthetic data), and every problem is reported at once.
+/// settings alone for synthetic data), and every problem is reported at once. An app that cannot train under the plan's
+/// strategy says so first, alone.
 /// </summary>
 internal static class SimulationPreflight
 {
     /// <summary>Every problem found; a problem every file shares is listed once, others are prefixed with their file.</summary>
     public static IReadOnlyList<string> Check(IClientAppFactory factory, Plan plan, string baseDirectory)
     {
+        if (StrategyLimits.RefusalOf(factory, plan.Strategy.Name) is { } refusal) return [refusal];
         if (factory is not IValidatingClientApp validating || plan.Simulation is not { } spec) return [];
         var files = new List<string>();
         if (spec.Data.TryGetValue("files", out var list)) files.AddRange(list.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));

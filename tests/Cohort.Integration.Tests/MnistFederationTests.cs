@@ -6,7 +6,7 @@ namespace Cohort.Integration.Tests;
 public sealed class MnistFederationTests
 {
     [Fact]
-    public async Task Two_mnist_nodes_with_disjoint_digits_train_a_2nn_that_recognises_all_digits_after_fedavg()
+    public async Task Two_mnist_nodes_refuse_scaffold_at_submit_and_with_disjoint_digits_train_a_2nn_that_recognises_all_digits_after_fedavg()
     {
         await using var server = await TestServer.StartAsync();
         string data = Path.Combine(Repo.Root, "examples", "mnist", "data");
@@ -18,6 +18,19 @@ public sealed class MnistFederationTests
                 nodes.Add(CliProcess.StartNode(server, name, await server.Control.CreateNodeTokenAsync(name, default), "mnist",
                     "--data", data, "--set", $"digits={digits}", "--set", "train_examples=1500", "--set", "test_examples=1000"));
             await server.WaitForNodesAsync(2, processes: nodes);
+
+            // The app cannot keep SCAFFOLD's control variates, and the nodes say so at submit rather than in round 1.
+            var refused = await Assert.ThrowsAsync<Cohort.Cli.CliException>(() => server.Control.SubmitAsync("""
+                name: mnist-scaffold
+                app: { name: mnist, settings: { model: 2nn, threads: 1 } }
+                strategy: { name: scaffold }
+                rounds: 3
+                selection: { min_available: 2, min_fit: 2, fraction_fit: 1.0 }
+                wait_for_nodes: 30s
+                """, "mnist", default));
+            Assert.StartsWith("preflight failed: ", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("the mnist app does not keep SCAFFOLD's control variates", refused.Message, StringComparison.Ordinal);
+            Assert.Empty(await server.Control.ListAsync(null, default));
 
             var run = await server.Control.SubmitAsync("""
                 name: mnist-test

@@ -36,6 +36,20 @@ public sealed class PlanAppSettingsTests
         Assert.Equal((6L, 5L), (problem.Line, problem.Column));
     }
 
+    [Fact]
+    public void An_app_that_cannot_train_under_the_plans_strategy_says_so_at_the_strategys_name()
+    {
+        const string yaml = "name: p\napp:\n  name: mnist\n  settings: { model: 2nn }\nstrategy:\n  name: scaffold\n";
+        var plan = PlanParser.Parse(yaml, "p.yaml", StrategyRegistry.CreateDefault());
+
+        var problem = Assert.Single(PlanAppSettings.Problems("p.yaml", yaml, plan.App, AppCatalog.CreateDefault(), plan.Strategy.Name));
+
+        Assert.Equal((6L, 9L), (problem.Line, problem.Column));
+        Assert.StartsWith("strategy.name: app 'mnist': the mnist app does not keep SCAFFOLD's control variates", problem.Problem, StringComparison.Ordinal);
+        // The same app under another strategy has nothing to say.
+        Assert.Empty(PlanAppSettings.Problems("p.yaml", yaml.Replace("scaffold", "fedprox", StringComparison.Ordinal), plan.App, AppCatalog.CreateDefault(), "fedprox"));
+    }
+
     private sealed class ThrowingChecker : IClientAppFactory, IValidatingClientApp
     {
         public string Name => "thrower";

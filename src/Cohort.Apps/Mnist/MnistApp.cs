@@ -88,7 +88,7 @@ internal sealed class MnistApp : IClientApp
         if (_train.Length == 0) throw new InvalidOperationException($"node '{NodeName}': no training examples selected");
         // Said once, in the app's words, rather than as the model's shape against the task's extra tensors.
         if (Strategies.ScaffoldTensors.IsScaffoldTask(parameters))
-            throw new NotSupportedException("the mnist app does not keep SCAFFOLD's control variates: choose another strategy (fedavg, fedprox, …); the built-in tabular app supports scaffold");
+            throw new NotSupportedException(MnistAppFactory.NoScaffold);
         var network = NetworkPool.Rent(Settings);
         try
         {

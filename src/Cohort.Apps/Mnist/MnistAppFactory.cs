@@ -8,7 +8,7 @@ namespace Cohort.Apps.Mnist;
 /// settings <c>data</c> (the IDX folder), <c>digits</c>, <c>train_examples</c> and <c>test_examples</c>,
 /// which override the same keys in the app settings. The images are loaded once per folder per process.
 /// </summary>
-public sealed class MnistAppFactory : ISimulationAppFactory
+public sealed class MnistAppFactory : ISimulationAppFactory, IStrategyLimitedApp
 {
     /// <summary>The plan's app name.</summary>
     public const string AppName = "mnist";
@@ -18,6 +18,12 @@ public sealed class MnistAppFactory : ISimulationAppFactory
 
     /// <inheritdoc />
     public IClientApp Create(ClientAppContext context) => CreateMnist(context);
+
+    /// <summary>What the app says of a SCAFFOLD run, at its preflight and (from a server that sent no terms) at its first fit.</summary>
+    internal const string NoScaffold = "the mnist app does not keep SCAFFOLD's control variates: choose another strategy (fedavg, fedprox, …); the built-in tabular app supports scaffold";
+
+    string? IStrategyLimitedApp.Refusal(string strategy) =>
+        string.Equals(strategy, "scaffold", StringComparison.OrdinalIgnoreCase) ? NoScaffold : null;
 
     /// <summary>
     /// Like <see cref="Create"/>, typed. Throws <see cref="AppConfigurationException"/> for a missing or

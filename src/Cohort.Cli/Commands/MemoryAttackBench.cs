@@ -94,7 +94,7 @@ internal static class MemoryAttackBench
                 var warnings = SoakBench.ServerWarnings(serverLog).Skip(warningsBefore).ToArray();
                 Print(figures, "server.log_warnings", warnings.Count(l => l.Contains("warn:", StringComparison.Ordinal)));
                 Print(figures, "server.log_errors", warnings.Count(l => !l.Contains("warn:", StringComparison.Ordinal)));
-                Print(figures, "server.log_stack_trace_lines", CountStackTraceLines(serverLog));
+                Print(figures, "server.log_stack_traces", CountStackTraces(serverLog));
                 Print(figures, "server.peak_rss_mib", server.Memory().Peak);
                 Print(figures, "honest_node.running", processes[0].IsRunning ? 1 : 0);
             }
@@ -230,15 +230,18 @@ internal static class MemoryAttackBench
         return offline;
     }
 
-    private static int CountStackTraceLines(string log)
+    // Log entries that carry a stack trace: on a line of their own ("   at …(…)") or after the message on its line.
+    private static int CountStackTraces(string log)
     {
         using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         using var reader = new StreamReader(stream);
-        int lines = 0;
+        int entries = 0;
         while (reader.ReadLine() is { } line)
-            if (line.TrimStart().StartsWith("at ", StringComparison.Ordinal) && line.Contains('(', StringComparison.Ordinal)) lines++;
-        return lines;
+            if (StackFrame.IsMatch(line)) entries++;
+        return entries;
     }
+
+    private static readonly System.Text.RegularExpressions.Regex StackFrame = new(@"(^|\s)at [\w.`<>|\[\],]+\(", System.Text.RegularExpressions.RegexOptions.Compiled);
 
     private static void Print(JsonObject figures, string name, double value) => BenchFigures.Print(figures, name, value);
 }

@@ -7,15 +7,26 @@ namespace Cohort.Cli.Commands;
 
 /// <summary>
 /// What a plan's app says of its settings with no data to read (unknown or misspelt settings, values out of range), for
-/// <c>cohort plan check</c>: each problem placed at the setting it names in the plan file, else at <c>app.settings</c>.
+/// <c>cohort plan check</c>: each problem placed at the setting it names in the plan file, else at <c>app.settings</c>; or the
+/// app's refusal of the plan's strategy.
 /// </summary>
 internal static class PlanAppSettings
 {
-    /// <summary>The app's problems with the plan's settings; none when the app is unknown here or does not check its settings.</summary>
-    public static IReadOnlyList<PlanException> Problems(string path, string yaml, AppSpec app, Plugins.AppCatalog apps)
+    /// <summary>
+    /// The app's problems with the plan's settings, and its refusal of the plan's <paramref name="strategy"/> (placed at the
+    /// strategy's name); none when the app is unknown here or does not check its settings.
+    /// </summary>
+    public static IReadOnlyList<PlanException> Problems(string path, string yaml, AppSpec app, Plugins.AppCatalog apps, string? strategy = null)
     {
-        if (apps.Find(app.Name) is not IValidatingClientApp validating) return [];
+        var factory = apps.Find(app.Name);
         var root = PlanYamlLoader.LoadRoot(yaml, path);
+        if (factory is not null && StrategyLimits.RefusalOf(factory, strategy) is { } refusal)
+        {
+            var strategySection = Child(root, "strategy");
+            var name = (strategySection is null ? null : Child(strategySection, "name")) ?? strategySection ?? root;
+            return [new PlanException(path, name.Start.Line, name.Start.Column, $"strategy.name: app '{app.Name}': {refusal}")];
+        }
+        if (factory is not IValidatingClientApp validating) return [];
         YamlNode at = root;
         if (Child(root, "app") is { } section) at = Child(section, "settings") ?? section;
         IReadOnlyList<string> problems;

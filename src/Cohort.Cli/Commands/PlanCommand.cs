@@ -56,7 +56,7 @@ internal static class PlanCommand
             // A built-in app (or a plugin's) that checks its settings does so here too, without data, and beside the plan's
             // other problems: a misspelt setting is found now rather than by every node's preflight at submit.
             var app = read?.App ?? PlanParser.ParseApp(yaml, path);
-            var appProblems = app is null ? [] : PlanAppSettings.Problems(path, yaml, app, apps);
+            var appProblems = app is null ? [] : PlanAppSettings.Problems(path, yaml, app, apps, read?.Strategy.Name);
             if (planProblems is not null || appProblems.Count > 0) throw PlanException.Of([.. planProblems?.Errors ?? [], .. appProblems]);
         }
         catch (PlanException e)

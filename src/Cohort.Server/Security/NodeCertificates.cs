@@ -23,7 +23,7 @@ internal sealed class NodeCertificates(bool required, string? caDirectory, Revoc
     {
         // Kestrel has already checked that a presented certificate chains to the node CA; revocation is checked
         // here, on every call, so a revoked site is cut off on its open connection too, with a reason it can print.
-        var certificate = context.GetHttpContext().Connection.ClientCertificate;
+        var certificate = ClientCertificates.Of(context.GetHttpContext());
         if (certificate is not null && revocations?.Refusal(certificate) is { } refusal)
             throw new RpcException(new Status(StatusCode.PermissionDenied, refusal));
         if (!required) return;

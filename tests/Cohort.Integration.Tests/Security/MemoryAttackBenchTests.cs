@@ -43,7 +43,7 @@ public sealed class MemoryAttackBenchTests
             }
             Assert.Equal(3, Figure("after.run_rounds_done"));
             Assert.Equal(0, Figure("server.log_errors"));
-            Assert.Equal(0, Figure("server.log_stack_trace_lines"));
+            Assert.Equal(0, Figure("server.log_stack_traces"));
         }
         finally
         {

@@ -15,7 +15,7 @@ internal sealed class AdminCertificates(RevocationListFile revocations)
     public AccessIdentity? Identify(Microsoft.AspNetCore.Http.HttpContext http)
     {
         // Kestrel has already checked that a presented certificate chains to the client CA.
-        var certificate = http.Connection.ClientCertificate;
+        var certificate = ClientCertificates.Of(http);
         if (certificate is null || FederationNames.KindOf(certificate) != CertificateKind.Admin) return null;
         if (revocations.Refusal(certificate) is { } refusal) throw new RpcException(new Status(StatusCode.PermissionDenied, refusal));
         string name = FederationNames.NameOf(certificate.SubjectName) ?? "?";

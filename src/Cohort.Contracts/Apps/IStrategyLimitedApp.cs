@@ -1,0 +1,19 @@
+namespace Cohort.Apps;
+
+/// <summary>
+/// A client app (its factory) that cannot take part in runs of some strategies, and says so before a run starts: in a
+/// node's preflight at submit, in a simulation's preflight and in <c>cohort plan check</c>, instead of failing in round 1.
+/// </summary>
+internal interface IStrategyLimitedApp
+{
+    /// <summary>Why the app cannot train under <paramref name="strategy"/> (a plan's strategy name), in one sentence; null when it can.</summary>
+    string? Refusal(string strategy);
+}
+
+/// <summary>What an app factory says of a strategy, for the three preflights.</summary>
+internal static class StrategyLimits
+{
+    /// <summary>The factory's refusal of <paramref name="strategy"/>; null when it takes part or does not say.</summary>
+    public static string? RefusalOf(IClientAppFactory factory, string? strategy) =>
+        factory is IStrategyLimitedApp limited && !string.IsNullOrEmpty(strategy) ? limited.Refusal(strategy) : null;
+}

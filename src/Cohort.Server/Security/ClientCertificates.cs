@@ -1,0 +1,26 @@
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http;
+
+namespace Cohort.Server.Security;
+
+/// <summary>The certificate a caller's TLS connection presented, read once the connection may already be gone.</summary>
+internal static class ClientCertificates
+{
+    /// <summary>
+    /// The connection's client certificate, or null when it presented none. A call whose connection has closed (its TLS
+    /// stream disposed, as when a caller drops many calls at once) ends as <c>Cancelled</c> instead of failing with an error
+    /// and a stack trace in the server's log: no one is left to answer.
+    /// </summary>
+    public static X509Certificate2? Of(HttpContext http)
+    {
+        try
+        {
+            return http.Connection.ClientCertificate;
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new RpcException(new Status(StatusCode.Cancelled, "the connection closed before its certificate was read"));
+        }
+    }
+}

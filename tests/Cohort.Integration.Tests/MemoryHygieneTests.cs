@@ -100,6 +100,53 @@ public sealed class MemoryHygieneTests
     }
 
     [Fact]
+    public async Task A_pass_follows_a_burst_of_refused_calls_once_they_stop_when_memory_grew_since_the_last()
+    {
+        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
+        // Any growth counts here: what matters is that the pass waits for the refusals to stop, and comes once.
+        using var hygiene = new MemoryHygiene(new ServerOptions(), metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: 0);
+        await hygiene.StartAsync(CancellationToken.None);
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (int i = 0; i < 5; i++)
+            {
+                hygiene.CallRefused();
+                await Task.Delay(300);
+            }
+            // Refusals 300 ms apart keep the pass waiting until Settle after the last one.
+            Assert.Equal(0, Passes(metrics, MemoryHygiene.RefusalsTrigger));
+            await WaitForPassesAsync(metrics, MemoryHygiene.RefusalsTrigger, 1);
+            Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(1200) + MemoryHygiene.Settle, $"pass after {clock.Elapsed}");
+            Assert.Equal(1, Passes(metrics, MemoryHygiene.RefusalsTrigger));
+            Assert.Equal(0, Passes(metrics, MemoryHygiene.RoundsTrigger));
+        }
+        finally
+        {
+            await hygiene.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task Refused_calls_that_left_no_memory_behind_bring_no_pass()
+    {
+        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
+        using var hygiene = new MemoryHygiene(new ServerOptions(), metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
+        await hygiene.StartAsync(CancellationToken.None);
+        try
+        {
+            for (int i = 0; i < 3; i++) hygiene.CallRefused();
+            await Task.Delay(MemoryHygiene.Settle + TimeSpan.FromSeconds(1.5));
+
+            Assert.Equal(0, Passes(metrics, MemoryHygiene.RefusalsTrigger));
+        }
+        finally
+        {
+            await hygiene.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task A_negative_round_count_is_refused_naming_the_option()
     {
         string dataDir = Path.Combine(Path.GetTempPath(), "cohort-test-" + Guid.NewGuid().ToString("N")[..8]);

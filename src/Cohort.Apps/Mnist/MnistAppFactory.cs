@@ -22,7 +22,8 @@ public sealed class MnistAppFactory : ISimulationAppFactory, IStrategyLimitedApp
     /// <summary>What the app says of a SCAFFOLD run, at its preflight and (from a server that sent no terms) at its first fit.</summary>
     internal const string NoScaffold = "the mnist app does not keep SCAFFOLD's control variates: choose another strategy (fedavg, fedprox, …); the built-in tabular app supports scaffold";
 
-    string? IStrategyLimitedApp.Refusal(string strategy) =>
+    /// <inheritdoc />
+    public string? Refusal(string strategy) =>
         string.Equals(strategy, "scaffold", StringComparison.OrdinalIgnoreCase) ? NoScaffold : null;
 
     /// <summary>

@@ -1,10 +1,11 @@
 namespace Cohort.Apps;
 
 /// <summary>
-/// A client app (its factory) that cannot take part in runs of some strategies, and says so before a run starts: in a
-/// node's preflight at submit, in a simulation's preflight and in <c>cohort plan check</c>, instead of failing in round 1.
+/// A client app factory that cannot take part in runs of some strategies, and says so before a run starts: in a node's
+/// preflight at submit, in a simulation's preflight and in <c>cohort plan check</c>, instead of failing in round 1. A node
+/// answering a server that sends no strategy (an older one) is not asked; the app should still refuse such a task itself.
 /// </summary>
-internal interface IStrategyLimitedApp
+public interface IStrategyLimitedApp
 {
     /// <summary>Why the app cannot train under <paramref name="strategy"/> (a plan's strategy name), in one sentence; null when it can.</summary>
     string? Refusal(string strategy);

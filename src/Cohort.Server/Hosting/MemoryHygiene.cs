@@ -37,13 +37,17 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     /// <summary>The trigger label of a pass that followed node registrations.</summary>
     public const string ConnectionsTrigger = "connections";
 
+    /// <summary>The trigger label of a pass after a burst of refused calls.</summary>
+    public const string RefusalsTrigger = "refusals";
+
     private readonly SemaphoreSlim _due = new(0, 1);
     private int _roundsSince;
     private long _heapAfterLast = GC.GetTotalMemory(forceFullCollection: false);
     private long _lastPass = long.MinValue;
-    private long _lastRegistration;
-    private int _settling;
+    private long _residentAfterLast = Environment.WorkingSet;
     private volatile string _trigger = RoundsTrigger;
+    private readonly Burst _registrations = new(ConnectionsTrigger, _ => true);
+    private readonly Burst _refusals = new(RefusalsTrigger, hygiene => hygiene.ResidentGrew());
 
     /// <summary>The server's pass, due early after <see cref="GrowthBytes"/> of heap growth.</summary>
     public MemoryHygiene(ServerOptions options, ServerMetrics metrics, ILogger<MemoryHygiene> log)
@@ -74,23 +78,46 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     /// <summary>Notes a node's registration; a pass follows once registrations have stopped for <see cref="Settle"/>.</summary>
     public void NodeRegistered()
     {
-        if (options.MemoryHygieneRounds <= 0) return;
-        Interlocked.Exchange(ref _lastRegistration, Stopwatch.GetTimestamp());
-        if (Interlocked.Exchange(ref _settling, 1) == 1) return;
-        _ = Task.Run(async () =>
+        if (options.MemoryHygieneRounds > 0) _registrations.Touch(this);
+    }
+
+    /// <summary>
+    /// Notes a call the server refused (unauthenticated, too many of the caller's, too slow, undecodable). Once refusals
+    /// have stopped for <see cref="Settle"/>, a pass follows if the process's resident memory grew by the growth that makes
+    /// a round's pass due early since the last pass: what a flood of hostile calls left (connection buffers, requests
+    /// read) goes back then, not at the next run's rounds.
+    /// </summary>
+    public void CallRefused()
+    {
+        if (options.MemoryHygieneRounds > 0) _refusals.Touch(this);
+    }
+
+    private bool ResidentGrew() => Environment.WorkingSet - Interlocked.Read(ref _residentAfterLast) >= growthBytes;
+
+    // A burst of events (registrations, refusals) followed by a pass once they have stopped for Settle, if due then.
+    private sealed class Burst(string trigger, Func<MemoryHygiene, bool> due)
+    {
+        private long _last;
+        private int _settling;
+
+        public void Touch(MemoryHygiene owner)
         {
-            try
+            Interlocked.Exchange(ref _last, Stopwatch.GetTimestamp());
+            if (Interlocked.Exchange(ref _settling, 1) == 1) return;
+            _ = Task.Run(async () =>
             {
-                for (var quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastRegistration)); quiet < Settle;
-                     quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastRegistration)))
-                    await Task.Delay(Settle - quiet);
-            }
-            finally
-            {
-                Volatile.Write(ref _settling, 0);
-            }
-            Wake(ConnectionsTrigger);
-        });
+                try
+                {
+                    for (var quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref _last)); quiet < Settle; quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref _last)))
+                        await Task.Delay(Settle - quiet);
+                }
+                finally
+                {
+                    Volatile.Write(ref _settling, 0);
+                }
+                if (due(owner)) owner.Wake(trigger);
+            });
+        }
     }
 
     private void Wake(string trigger)
@@ -130,9 +157,10 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
             GiveBack();
             pause.Stop();
             long after = Environment.WorkingSet;
+            Interlocked.Exchange(ref _residentAfterLast, after);
             Interlocked.Exchange(ref _heapAfterLast, GC.GetTotalMemory(forceFullCollection: false));
             string trigger = _trigger;
-            // The spacing is between passes that rounds made due: the one after registrations is a one-off.
+            // The spacing is between passes that rounds made due: those after registrations or refusals are one-offs.
             if (trigger == RoundsTrigger) Interlocked.Exchange(ref _lastPass, Stopwatch.GetTimestamp());
             metrics.MemoryHygiene.WithLabels(trigger).Inc();
             metrics.MemoryHygieneSeconds.Inc(pause.Elapsed.TotalSeconds);

@@ -37,11 +37,11 @@ internal sealed class ServerMetrics
         BytesOut = f.CreateCounter("cohort_bytes_out_total", "Parameter bytes sent to nodes (tasks).");
         Tasks = f.CreateCounter("cohort_tasks_total", "Tasks answered, by phase and outcome (ok or failed).", "phase", "outcome");
         Failures = f.CreateCounter("cohort_task_failures_total", "Failed tasks by reason.", "reason");
-        MemoryHygiene = f.CreateCounter("cohort_memory_hygiene_total", "Passes that gave memory back (a compacting collection and a trim of the native heap), by trigger: rounds or connections.", "trigger");
+        MemoryHygiene = f.CreateCounter("cohort_memory_hygiene_total", "Passes that gave memory back (a compacting collection and a trim of the native heap), by trigger: rounds, connections or refusals.", "trigger");
         MemoryHygieneSeconds = f.CreateCounter("cohort_memory_hygiene_seconds_total", "Time those passes held the process paused.");
         foreach (var status in Enum.GetValues<RunStatus>()) Runs.WithLabels(status.ToText()).Set(0);
         foreach (var outcome in Enum.GetValues<RoundStatus>()) Rounds.WithLabels(outcome.ToText());
-        foreach (var trigger in new[] { Hosting.MemoryHygiene.RoundsTrigger, Hosting.MemoryHygiene.ConnectionsTrigger }) MemoryHygiene.WithLabels(trigger);
+        foreach (var trigger in new[] { Hosting.MemoryHygiene.RoundsTrigger, Hosting.MemoryHygiene.ConnectionsTrigger, Hosting.MemoryHygiene.RefusalsTrigger }) MemoryHygiene.WithLabels(trigger);
 
         Registry.AddBeforeCollectCallback(async ct =>
         {

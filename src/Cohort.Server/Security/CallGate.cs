@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Cohort.Audit;
 using Cohort.Server.Audit;
+using Cohort.Server.Hosting;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
@@ -195,9 +196,13 @@ internal static class CallGate
         log.LogWarning("{Refusal}", line);
     }
 
-    /// <summary>Answers the call with a gRPC status and no message (a trailers-only response).</summary>
+    /// <summary>
+    /// Answers the call with a gRPC status and no message (a trailers-only response), and notes the refusal for the memory
+    /// pass that follows a burst of them.
+    /// </summary>
     private static async Task RefuseAsync(HttpContext http, StatusCode code, string message)
     {
+        http.RequestServices.GetService<MemoryHygiene>()?.CallRefused();
         http.Response.StatusCode = StatusCodes.Status200OK;
         http.Response.ContentType = "application/grpc";
         http.Response.Headers["grpc-status"] = ((int)code).ToString(CultureInfo.InvariantCulture);

@@ -120,6 +120,11 @@ public sealed class MemoryHygieneTests
             Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(1200) + MemoryHygiene.Settle, $"pass after {clock.Elapsed}");
             Assert.Equal(1, Passes(metrics, MemoryHygiene.RefusalsTrigger));
             Assert.Equal(0, Passes(metrics, MemoryHygiene.RoundsTrigger));
+
+            // A second burst soon after waits for the spacing between such passes, however quiet it gets.
+            hygiene.CallRefused();
+            await Task.Delay(MemoryHygiene.Settle + TimeSpan.FromSeconds(1));
+            Assert.Equal(1, Passes(metrics, MemoryHygiene.RefusalsTrigger));
         }
         finally
         {

@@ -40,14 +40,18 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     /// <summary>The trigger label of a pass after a burst of refused calls.</summary>
     public const string RefusalsTrigger = "refusals";
 
+    /// <summary>The least time between two passes that refusals bring.</summary>
+    public static readonly TimeSpan RefusalsApart = TimeSpan.FromSeconds(30);
+
     private readonly SemaphoreSlim _due = new(0, 1);
     private int _roundsSince;
     private long _heapAfterLast = GC.GetTotalMemory(forceFullCollection: false);
     private long _lastPass = long.MinValue;
     private long _residentAfterLast = Environment.WorkingSet;
     private volatile string _trigger = RoundsTrigger;
-    private readonly Burst _registrations = new(ConnectionsTrigger, _ => true);
-    private readonly Burst _refusals = new(RefusalsTrigger, hygiene => hygiene.ResidentGrew());
+    private readonly Burst _registrations = new(ConnectionsTrigger, TimeSpan.Zero, _ => true);
+    // A caller that floods, pauses and floods again brings a pass at most this often: each is a blocking collection.
+    private readonly Burst _refusals = new(RefusalsTrigger, RefusalsApart, hygiene => hygiene.ResidentGrew());
 
     /// <summary>The server's pass, due early after <see cref="GrowthBytes"/> of heap growth.</summary>
     public MemoryHygiene(ServerOptions options, ServerMetrics metrics, ILogger<MemoryHygiene> log)
@@ -83,9 +87,10 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
 
     /// <summary>
     /// Notes a call the server refused (unauthenticated, too many of the caller's, too slow, undecodable). Once refusals
-    /// have stopped for <see cref="Settle"/>, a pass follows if the process's resident memory grew by the growth that makes
-    /// a round's pass due early since the last pass: what a flood of hostile calls left (connection buffers, requests
-    /// read) goes back then, not at the next run's rounds.
+    /// have stopped for <see cref="Settle"/> (and <see cref="RefusalsApart"/> has passed since the last such pass), a pass
+    /// follows if the process's resident memory grew by the growth that makes a round's pass due early since the last
+    /// pass: what a flood of hostile calls left (connection buffers, requests read) goes back then, not at the next run's
+    /// rounds.
     /// </summary>
     public void CallRefused()
     {
@@ -94,10 +99,12 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
 
     private bool ResidentGrew() => Environment.WorkingSet - Interlocked.Read(ref _residentAfterLast) >= growthBytes;
 
-    // A burst of events (registrations, refusals) followed by a pass once they have stopped for Settle, if due then.
-    private sealed class Burst(string trigger, Func<MemoryHygiene, bool> due)
+    // A burst of events (registrations, refusals) followed by a pass once they have stopped for Settle, and at least
+    // `apart` after the last pass it brought, if due then.
+    private sealed class Burst(string trigger, TimeSpan apart, Func<MemoryHygiene, bool> due)
     {
         private long _last;
+        private long _woke = long.MinValue;
         private int _settling;
 
         public void Touch(MemoryHygiene owner)
@@ -108,15 +115,24 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
             {
                 try
                 {
-                    for (var quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref _last)); quiet < Settle; quiet = Stopwatch.GetElapsedTime(Interlocked.Read(ref _last)))
-                        await Task.Delay(Settle - quiet);
+                    for (var wait = Wait(); wait > TimeSpan.Zero; wait = Wait()) await Task.Delay(wait);
                 }
                 finally
                 {
                     Volatile.Write(ref _settling, 0);
                 }
-                if (due(owner)) owner.Wake(trigger);
+                if (!due(owner)) return;
+                Interlocked.Exchange(ref _woke, Stopwatch.GetTimestamp());
+                owner.Wake(trigger);
             });
+        }
+
+        private TimeSpan Wait()
+        {
+            var quiet = Settle - Stopwatch.GetElapsedTime(Interlocked.Read(ref _last));
+            long woke = Interlocked.Read(ref _woke);
+            var spacing = woke == long.MinValue ? TimeSpan.Zero : apart - Stopwatch.GetElapsedTime(woke);
+            return quiet > spacing ? quiet : spacing;
         }
     }
 

@@ -38,30 +38,20 @@ public sealed class MemoryHygieneTests
     [Fact]
     public async Task The_pass_runs_once_per_so_many_rounds_not_every_round()
     {
-        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
         // No early pass for heap growth here: other tests in this process allocate large models.
-        using var hygiene = new MemoryHygiene(new ServerOptions { MemoryHygieneRounds = 5, MemoryHygieneSpacing = TimeSpan.Zero }, metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
-        await hygiene.StartAsync(CancellationToken.None);
-        try
+        await WithHygieneAsync(new ServerOptions { MemoryHygieneRounds = 5, MemoryHygieneSpacing = TimeSpan.Zero }, long.MaxValue, async (hygiene, metrics) =>
         {
             var woke = Enumerable.Range(0, 10).Select(_ => hygiene.RoundRecorded()).ToArray();
 
             Assert.Equal([false, false, false, false, true, false, false, false, false, true], woke);
             await WaitForPassesAsync(metrics, MemoryHygiene.RoundsTrigger, 1);
-        }
-        finally
-        {
-            await hygiene.StopAsync(CancellationToken.None);
-        }
+        });
     }
 
     [Fact]
     public async Task Fast_rounds_wait_for_the_spacing_before_the_next_pass()
     {
-        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
-        using var hygiene = new MemoryHygiene(new ServerOptions { MemoryHygieneRounds = 2, MemoryHygieneSpacing = TimeSpan.FromMilliseconds(800) }, metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
-        await hygiene.StartAsync(CancellationToken.None);
-        try
+        await WithHygieneAsync(new ServerOptions { MemoryHygieneRounds = 2, MemoryHygieneSpacing = TimeSpan.FromMilliseconds(800) }, long.MaxValue, async (hygiene, metrics) =>
         {
             Assert.Equal([false, true], new[] { hygiene.RoundRecorded(), hygiene.RoundRecorded() });
             await WaitForPassesAsync(metrics, MemoryHygiene.RoundsTrigger, 1);
@@ -71,42 +61,28 @@ public sealed class MemoryHygieneTests
             // The first round past the spacing brings the pass the count made due.
             Assert.True(hygiene.RoundRecorded());
             await WaitForPassesAsync(metrics, MemoryHygiene.RoundsTrigger, 2);
-        }
-        finally
-        {
-            await hygiene.StopAsync(CancellationToken.None);
-        }
+        });
     }
 
     [Fact]
     public async Task A_pass_follows_a_burst_of_node_registrations_once_they_stop()
     {
-        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
-        var registry = new NodeRegistry();
-        using var hygiene = new MemoryHygiene(new ServerOptions(), metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
-        registry.Registered += hygiene.NodeRegistered;
-        await hygiene.StartAsync(CancellationToken.None);
-        try
+        await WithHygieneAsync(new ServerOptions(), long.MaxValue, async (hygiene, metrics) =>
         {
+            var registry = new NodeRegistry();
+            registry.Registered += hygiene.NodeRegistered;
             foreach (string name in new[] { "a", "b", "c" }) registry.Register(name, "empty", "1", "test");
 
             await WaitForPassesAsync(metrics, MemoryHygiene.ConnectionsTrigger, 1);
             Assert.Equal(0, Passes(metrics, MemoryHygiene.RoundsTrigger));
-        }
-        finally
-        {
-            await hygiene.StopAsync(CancellationToken.None);
-        }
+        });
     }
 
     [Fact]
     public async Task A_pass_follows_a_burst_of_refused_calls_once_they_stop_when_memory_grew_since_the_last()
     {
-        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
         // Any growth counts here: what matters is that the pass waits for the refusals to stop, and comes once.
-        using var hygiene = new MemoryHygiene(new ServerOptions(), metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: 0);
-        await hygiene.StartAsync(CancellationToken.None);
-        try
+        await WithHygieneAsync(new ServerOptions(), 0, async (hygiene, metrics) =>
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             for (int i = 0; i < 5; i++)
@@ -125,30 +101,19 @@ public sealed class MemoryHygieneTests
             hygiene.CallRefused();
             await Task.Delay(MemoryHygiene.Settle + TimeSpan.FromSeconds(1));
             Assert.Equal(1, Passes(metrics, MemoryHygiene.RefusalsTrigger));
-        }
-        finally
-        {
-            await hygiene.StopAsync(CancellationToken.None);
-        }
+        });
     }
 
     [Fact]
     public async Task Refused_calls_that_left_no_memory_behind_bring_no_pass()
     {
-        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
-        using var hygiene = new MemoryHygiene(new ServerOptions(), metrics, NullLogger<MemoryHygiene>.Instance, growthBytes: long.MaxValue);
-        await hygiene.StartAsync(CancellationToken.None);
-        try
+        await WithHygieneAsync(new ServerOptions(), long.MaxValue, async (hygiene, metrics) =>
         {
             for (int i = 0; i < 3; i++) hygiene.CallRefused();
             await Task.Delay(MemoryHygiene.Settle + TimeSpan.FromSeconds(1.5));
 
             Assert.Equal(0, Passes(metrics, MemoryHygiene.RefusalsTrigger));
-        }
-        finally
-        {
-            await hygiene.StopAsync(CancellationToken.None);
-        }
+        });
     }
 
     [Fact]
@@ -158,6 +123,22 @@ public sealed class MemoryHygieneTests
         var e = await Assert.ThrowsAsync<ArgumentException>(() => CohortServerHost.StartAsync(new ServerOptions { Port = 0, DataDir = dataDir, DashboardPort = -1, MemoryHygieneRounds = -1 }));
         Assert.Contains("--memory-hygiene-rounds", e.Message);
         Assert.Contains("-1", e.Message);
+    }
+
+    // A started pass with metrics of its own, stopped when the test's body is done.
+    private static async Task WithHygieneAsync(ServerOptions options, long growthBytes, Func<MemoryHygiene, ServerMetrics, Task> body)
+    {
+        var metrics = new ServerMetrics(new NodeRegistry(), new InMemoryStateStore());
+        using var hygiene = new MemoryHygiene(options, metrics, NullLogger<MemoryHygiene>.Instance, growthBytes);
+        await hygiene.StartAsync(CancellationToken.None);
+        try
+        {
+            await body(hygiene, metrics);
+        }
+        finally
+        {
+            await hygiene.StopAsync(CancellationToken.None);
+        }
     }
 
     private static double Passes(ServerMetrics metrics, string trigger) => metrics.MemoryHygiene.WithLabels(trigger).Value;

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Cohort.Integration.Tests.Infrastructure;
 
 namespace Cohort.Integration.Tests;
@@ -9,34 +8,21 @@ public sealed class RoundFloorBenchTests
     [Fact]
     public async Task Each_round_takes_at_least_the_coordinators_and_a_peers_CPU_time_and_the_figures_are_ordered()
     {
-        string file = Path.Combine(Path.GetTempPath(), $"round-floor-{Guid.NewGuid():N}.json");
-        try
-        {
-            var (code, output) = await CliProcess.RunAsync(
-                ["bench", "round-floor", "--nodes", "2", "--rounds", "60", "--work-ms", "0,2", "--node-work-ms", "0.5", "--json", file],
-                TimeSpan.FromMinutes(2));
-            Assert.True(code == 0, output);
-            var figures = JsonNode.Parse(await File.ReadAllTextAsync(file))!.AsObject();
-            double Figure(string name) => figures[name]?.GetValue<double>() ?? throw new Xunit.Sdk.XunitException($"no figure {name} in {figures.ToJsonString()}");
+        var bench = await BenchRun.RunAsync(["round-floor", "--nodes", "2", "--rounds", "60", "--work-ms", "0,2", "--node-work-ms", "0.5"], TimeSpan.FromMinutes(2));
 
-            foreach (var (level, floor) in new[] { ("0", 0.5), ("2", 2.5) })
-            {
-                string prefix = $"floor.work_{level}ms";
-                double p10 = Figure($"{prefix}.interval_ms.p10"), median = Figure($"{prefix}.interval_ms.median"), p90 = Figure($"{prefix}.interval_ms.p90");
-                // A round is a peer's CPU time (spent in parallel by the peers) and then the coordinator's, one after the other:
-                // spinning on the thread's CPU clock, neither can end sooner, however busy the machine is.
-                Assert.True(p10 >= floor, $"{prefix}: p10 {p10} ms is below the CPU time a round spends ({floor} ms)");
-                Assert.True(p10 <= median && median <= p90, $"{prefix}: p10 {p10}, median {median}, p90 {p90}");
-                // The ratio is of the unrounded figures: within rounding of the printed ones.
-                Assert.InRange(Figure($"{prefix}.p90_over_p10"), p90 / p10 * 0.99, p90 / p10 * 1.01);
-            }
-            Assert.Equal(2, figures["nodes"]!.GetValue<int>());
-            Assert.NotNull(figures["build_commit"]);
-        }
-        finally
+        foreach (var (level, floor) in new[] { ("0", 0.5), ("2", 2.5) })
         {
-            File.Delete(file);
+            string prefix = $"floor.work_{level}ms";
+            double p10 = bench.Figure($"{prefix}.interval_ms.p10"), median = bench.Figure($"{prefix}.interval_ms.median"), p90 = bench.Figure($"{prefix}.interval_ms.p90");
+            // A round is a peer's CPU time (spent in parallel by the peers) and then the coordinator's, one after the other:
+            // spinning on the thread's CPU clock, neither can end sooner, however busy the machine is.
+            Assert.True(p10 >= floor, $"{prefix}: p10 {p10} ms is below the CPU time a round spends ({floor} ms)");
+            Assert.True(p10 <= median && median <= p90, $"{prefix}: p10 {p10}, median {median}, p90 {p90}");
+            // The ratio is of the unrounded figures: within rounding of the printed ones.
+            Assert.InRange(bench.Figure($"{prefix}.p90_over_p10"), p90 / p10 * 0.99, p90 / p10 * 1.01);
         }
+        Assert.Equal(2, bench.Figures["nodes"]!.GetValue<int>());
+        Assert.NotNull(bench.Figures["build_commit"]);
     }
 
     [Fact]

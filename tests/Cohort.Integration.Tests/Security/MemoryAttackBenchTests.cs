@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Server.Security;
 
@@ -13,42 +12,29 @@ public sealed class MemoryAttackBenchTests
     [Fact]
     public async Task Each_attack_is_held_within_its_limit_the_rest_refused_and_the_server_keeps_working()
     {
-        string file = Path.Combine(Path.GetTempPath(), $"memory-attacks-{Guid.NewGuid():N}.json");
-        try
-        {
-            var (code, output) = await CliProcess.RunAsync(
-                ["bench", "memory-attacks", "--seconds", "1", "--settle", "0", "--workers", "300", "--addresses", "2", "--json", file],
-                TimeSpan.FromMinutes(3));
-            Assert.True(code == 0, output);
-            var figures = JsonNode.Parse(await File.ReadAllTextAsync(file))!.AsObject();
-            double Figure(string name) => figures[name]?.GetValue<double>() ?? throw new Xunit.Sdk.XunitException($"no figure {name} in {figures.ToJsonString()}");
+        var bench = await BenchRun.RunAsync(["memory-attacks", "--seconds", "1", "--settle", "0", "--workers", "300", "--addresses", "2"], TimeSpan.FromMinutes(3));
 
-            // Logins from two addresses, 150 calls at once from each: at most each address's share held at once, each until the
-            // arrival deadline.
-            Assert.True(Figure("logins.refused") > 0, output);
-            Assert.InRange(Figure("logins.held_cut_at_deadline"), 1, 2 * ArrivingMessages.PerCaller);
-            Assert.Equal(Figure("logins.held"), Figure("logins.held_cut_at_deadline"));
-            Assert.InRange(Figure("logins.held_at_once_max"), 1, 2 * ArrivingMessages.PerCaller);
-            Assert.InRange(Figure("logins.held_max_s"), ArrivingMessages.Deadline.TotalSeconds - 0.5, 40);
-            // A node of capacity 1 may hold twice that and four more pulls; every other is refused before it waits.
-            Assert.True(Figure("pulls.refused") > 0, output);
-            Assert.InRange(Figure("pulls.held_at_once_max"), 1, 6);
-            // A node's own share of messages still arriving.
-            Assert.True(Figure("heartbeats.refused") > 0, output);
-            Assert.InRange(Figure("heartbeats.held_at_once_max"), 1, ArrivingMessages.PerCaller);
-            foreach (string attack in new[] { "logins", "pulls", "heartbeats" })
-            {
-                Assert.Equal(0, Figure($"{attack}.honest_node_offline_polls"));
-                Assert.True(Figure($"{attack}.server_rss_peak_mib") < Figure($"{attack}.server_rss_before_mib") + 400, output);
-            }
-            Assert.Equal(3, Figure("after.run_rounds_done"));
-            Assert.Equal(0, Figure("server.log_errors"));
-            Assert.Equal(0, Figure("server.log_stack_traces"));
-        }
-        finally
+        // Logins from two addresses, 150 calls at once from each: at most each address's share held at once, each until the
+        // arrival deadline.
+        Assert.True(bench.Figure("logins.refused") > 0, bench.Output);
+        Assert.InRange(bench.Figure("logins.held_cut_at_deadline"), 1, 2 * ArrivingMessages.PerCaller);
+        Assert.Equal(bench.Figure("logins.held"), bench.Figure("logins.held_cut_at_deadline"));
+        Assert.InRange(bench.Figure("logins.held_at_once_max"), 1, 2 * ArrivingMessages.PerCaller);
+        Assert.InRange(bench.Figure("logins.held_max_s"), ArrivingMessages.Deadline.TotalSeconds - 0.5, 40);
+        // A node of capacity 1 may hold twice that and four more pulls; every other is refused before it waits.
+        Assert.True(bench.Figure("pulls.refused") > 0, bench.Output);
+        Assert.InRange(bench.Figure("pulls.held_at_once_max"), 1, 6);
+        // A node's own share of messages still arriving.
+        Assert.True(bench.Figure("heartbeats.refused") > 0, bench.Output);
+        Assert.InRange(bench.Figure("heartbeats.held_at_once_max"), 1, ArrivingMessages.PerCaller);
+        foreach (string attack in new[] { "logins", "pulls", "heartbeats" })
         {
-            File.Delete(file);
+            Assert.Equal(0, bench.Figure($"{attack}.honest_node_offline_polls"));
+            Assert.True(bench.Figure($"{attack}.server_rss_peak_mib") < bench.Figure($"{attack}.server_rss_before_mib") + 400, bench.Output);
         }
+        Assert.Equal(3, bench.Figure("after.run_rounds_done"));
+        Assert.Equal(0, bench.Figure("server.log_errors"));
+        Assert.Equal(0, bench.Figure("server.log_stack_traces"));
     }
 
     [Fact]

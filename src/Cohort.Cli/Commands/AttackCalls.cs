@@ -50,9 +50,10 @@ internal sealed class AttackCalls : IDisposable
     /// <summary>
     /// Calls <paramref name="method"/> (e.g. <c>/cohort.v1.Control/Login</c>) with one message frame that announces
     /// <paramref name="announced"/> bytes and carries <paramref name="body"/>; when the body is shorter, the request stays open
-    /// until the server answers. Returns the call's gRPC status (<see cref="Calm"/> when HTTP/2 refused it, "" when it failed otherwise below gRPC) and how long it took.
+    /// until the server answers. Returns the call's gRPC status (<see cref="Calm"/> when HTTP/2 refused it, "" when it failed otherwise below gRPC), its message
+    /// (or the failure's) and how long it took.
     /// </summary>
-    public async Task<(string Status, TimeSpan Took)> SendAsync(string method, string? token, int announced, byte[] body, CancellationToken ct)
+    public async Task<(string Status, string Message, TimeSpan Took)> SendAsync(string method, string? token, int announced, byte[] body, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         var content = new FrameContent(announced, body);
@@ -69,13 +70,13 @@ internal sealed class AttackCalls : IDisposable
         {
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
             await response.Content.ReadAsByteArrayAsync(ct);
-            return (Header(response, "grpc-status"), clock.Elapsed);
+            return (Header(response, "grpc-status"), Uri.UnescapeDataString(Header(response, "grpc-message")), clock.Elapsed);
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
             // Kestrel resets a stream with ENHANCE_YOUR_CALM when a connection opens streams faster than its requests end.
             bool calm = e is HttpRequestException { HttpRequestError: HttpRequestError.HttpProtocolError } && e.Message.Contains("ENHANCE_YOUR_CALM", StringComparison.Ordinal);
-            return (calm ? Calm : "", clock.Elapsed);
+            return (calm ? Calm : "", e.Message, clock.Elapsed);
         }
         finally
         {

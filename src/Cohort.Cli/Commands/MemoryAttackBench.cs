@@ -119,7 +119,7 @@ internal static class MemoryAttackBench
         var pull = AttackCalls.Padded(new PullTaskRequest { NodeName = Intruder, WaitMs = (int)(Math.Clamp(seconds, 2, 30) * 1000) }, 60_000);
         var heartbeat = new byte[4000];
         var login = new byte[64 * 1024];
-        Func<AttackCalls, CancellationToken, Task<(string, TimeSpan)>> call = attack switch
+        Func<AttackCalls, CancellationToken, Task<(string, string, TimeSpan)>> call = attack switch
         {
             "logins" => (c, t) => c.SendAsync("/cohort.v1.Control/Login", null, 128 * 1024, login, t),
             "pulls" => (c, t) => c.SendAsync("/cohort.v1.Fleet/PullTask", token, pull.Length, pull, t),
@@ -142,7 +142,7 @@ internal static class MemoryAttackBench
                 while (DateTime.UtcNow < end)
                 {
                     var started = clock.Elapsed;
-                    var (status, _) = await call(caller, ct);
+                    var (status, _, _) = await call(caller, ct);
                     statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
                     if (status is not ("8" or AttackCalls.Calm or "")) held.Add((started, clock.Elapsed));
                 }

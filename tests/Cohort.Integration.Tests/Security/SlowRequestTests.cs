@@ -1,4 +1,5 @@
 using System.Net;
+using Cohort.Cli.Commands;
 using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Server.Security;
 
@@ -14,23 +15,18 @@ public sealed class SlowRequestTests
     public async Task A_login_whose_message_never_finishes_is_answered_at_the_deadline_and_a_caller_past_its_share_at_once()
     {
         await using var server = await TestServer.StartAsync();
-        using var handler = new SocketsHttpHandler
-        {
-            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
-            EnableMultipleHttp2Connections = true,
-        };
-        using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        using var caller = new AttackCalls(server.Host.Address.ToString(), IPAddress.Loopback);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var started = DateTime.UtcNow;
 
         // The caller's share, each announcing 8,000 bytes and sending 4,000: enough that Kestrel's least data rate (240 bytes
         // a second on average) would keep them for 16 s, past the deadline.
-        var held = Enumerable.Range(0, ArrivingMessages.PerCaller).Select(_ => SendAsync(http, server, stop.Token)).ToList();
+        var held = Enumerable.Range(0, ArrivingMessages.PerCaller).Select(_ => SendAsync(caller, stop.Token)).ToList();
         var refused = await WaitForAnyAsync(held, TimeSpan.FromSeconds(3));
         Assert.Null(refused);
 
         // One more from the same address is refused before its message is read.
-        var (status, message) = await SendAsync(http, server, stop.Token);
+        var (status, message) = await SendAsync(caller, stop.Token);
         Assert.Equal("8", status); // ResourceExhausted
         Assert.Contains("too many requests of this caller still arriving", message, StringComparison.Ordinal);
 
@@ -47,43 +43,9 @@ public sealed class SlowRequestTests
     }
 
     // A Login call whose gRPC frame announces 8,000 bytes, of which 4,000 are sent; the body then stays open until the answer.
-    private static async Task<(string Status, string Message)> SendAsync(HttpClient http, TestServer server, CancellationToken ct)
+    private static async Task<(string Status, string Message)> SendAsync(AttackCalls caller, CancellationToken ct)
     {
-        var content = new StalledContent();
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Host.Address, "/cohort.v1.Control/Login"))
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = content,
-        };
-        request.Content.Headers.ContentType = new("application/grpc");
-        request.Headers.TE.Add(new("trailers"));
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-        await response.Content.ReadAsByteArrayAsync(ct);
-        content.Release();
-        string Header(string name) => response.Headers.TryGetValues(name, out var v) ? v.First()
-            : response.TrailingHeaders.TryGetValues(name, out var t) ? t.First() : "";
-        return (Header("grpc-status"), Uri.UnescapeDataString(Header("grpc-message")));
-    }
-
-    private sealed class StalledContent : HttpContent
-    {
-        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Release() => _released.TrySetResult();
-
-        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
-        {
-            await stream.WriteAsync(new byte[] { 0, 0, 0, 0x1f, 0x40 });
-            await stream.WriteAsync(new byte[4000]);
-            await stream.FlushAsync();
-            await _released.Task;
-        }
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = 0;
-            return false;
-        }
+        var (status, message, _) = await caller.SendAsync("/cohort.v1.Control/Login", null, 8000, new byte[4000], ct);
+        return (status, message);
     }
 }

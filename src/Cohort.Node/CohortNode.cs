@@ -149,8 +149,8 @@ public static class CohortNode
     };
 }
 
-/// <summary>One app instance for every run; its preflight check and data description pass through when it has them.</summary>
-internal sealed class SingleAppFactory(string name, IClientApp app) : IClientAppFactory, IValidatingClientApp, IDatasetDescriber
+/// <summary>One app instance for every run; its preflight check, data description and strategy refusals pass through when it has them.</summary>
+internal sealed class SingleAppFactory(string name, IClientApp app) : IClientAppFactory, IValidatingClientApp, IDatasetDescriber, IStrategyLimitedApp
 {
     /// <inheritdoc />
     public string Name { get; } = name;
@@ -163,6 +163,9 @@ internal sealed class SingleAppFactory(string name, IClientApp app) : IClientApp
 
     /// <inheritdoc />
     public DatasetSchema DescribeDataset(string path) => app is IDatasetDescriber d ? d.DescribeDataset(path) : new DatasetSchema([]);
+
+    /// <inheritdoc />
+    public string? Refusal(string strategy) => app is IStrategyLimitedApp limited ? limited.Refusal(strategy) : null;
 }
 
 /// <summary>The server refused this node (unknown or wrong token); retrying cannot help.</summary>

@@ -45,7 +45,7 @@ public sealed class PlanAppSettingsTests
         var problem = Assert.Single(PlanAppSettings.Problems("p.yaml", yaml, plan.App, AppCatalog.CreateDefault(), plan.Strategy.Name));
 
         Assert.Equal((6L, 9L), (problem.Line, problem.Column));
-        Assert.StartsWith("strategy.name: app 'mnist': the mnist app does not keep SCAFFOLD's control variates", problem.Problem, StringComparison.Ordinal);
+        Assert.StartsWith("strategy.name: the mnist app does not keep SCAFFOLD's control variates", problem.Problem, StringComparison.Ordinal);
         // The same app under another strategy has nothing to say.
         Assert.Empty(PlanAppSettings.Problems("p.yaml", yaml.Replace("scaffold", "fedprox", StringComparison.Ordinal), plan.App, AppCatalog.CreateDefault(), "fedprox"));
     }

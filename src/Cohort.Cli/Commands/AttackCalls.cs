@@ -75,7 +75,9 @@ internal sealed class AttackCalls : IDisposable
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
             // Kestrel resets a stream with ENHANCE_YOUR_CALM when a connection opens streams faster than its requests end.
-            bool calm = e is HttpRequestException { HttpRequestError: HttpRequestError.HttpProtocolError } && e.Message.Contains("ENHANCE_YOUR_CALM", StringComparison.Ordinal);
+            bool calm = false;
+            for (Exception? inner = e; inner is not null && !calm; inner = inner.InnerException)
+                calm = inner is HttpProtocolException { ErrorCode: 0xb };
             return (calm ? Calm : "", e.Message, clock.Elapsed);
         }
         finally

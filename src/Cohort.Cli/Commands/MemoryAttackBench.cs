@@ -8,6 +8,7 @@ using Cohort.Cli.Demo;
 using Cohort.Engine.State;
 using Cohort.Transport.Channels;
 using Cohort.Transport.V1;
+using Google.Protobuf;
 
 namespace Cohort.Cli.Commands;
 
@@ -23,7 +24,6 @@ internal static class MemoryAttackBench
 {
     private static readonly string[] Attacks = ["logins", "pulls", "heartbeats"];
     private const string Intruder = "intruder";
-    private const string Honest = "site1";
 
     /// <summary>Builds the command.</summary>
     public static Command Create()
@@ -48,6 +48,7 @@ internal static class MemoryAttackBench
             int many = pr.GetValue(workers), sources = pr.GetValue(addresses);
             if (span <= 0 || span > 3600 || pause < 0 || pause > 3600 || many < 1 || many > 100_000 || sources < 1 || sources > 250)
                 throw new CliException("0 < --seconds ≤ 3600, 0 ≤ --settle ≤ 3600, 1 ≤ --workers ≤ 100000 and 1 ≤ --addresses ≤ 250");
+            if (chosen.Contains("logins")) CheckSourceAddress(IPAddress.Parse($"127.0.0.{sources + 1}"));
             string dir = BenchFigures.FreshFolder("bench-memory-attacks");
             var figures = BenchFigures.Begin(new JsonObject
             {
@@ -74,7 +75,7 @@ internal static class MemoryAttackBench
                 foreach (string attack in chosen)
                 {
                     Console.WriteLine($"attack {attack}: {span:0.#} s, {many} calls at once");
-                    await RunAttackAsync(attack, server, control, token, span, many, sources, pause, figures, ct);
+                    await RunAttackAsync(attack, server, control, processes[0].Name, token, span, many, sources, pause, figures, ct);
                 }
                 await client.LeaveAsync(new LeaveRequest { NodeName = Intruder, SessionId = session }, cancellationToken: ct);
 
@@ -108,7 +109,7 @@ internal static class MemoryAttackBench
         return command;
     }
 
-    private static async Task RunAttackAsync(string attack, ServerProcess server, ControlClient control, string token, double seconds, int workers, int sources,
+    private static async Task RunAttackAsync(string attack, ServerProcess server, ControlClient control, string honest, string token, double seconds, int workers, int sources,
         double settle, JsonObject figures, CancellationToken ct)
     {
         var callers = attack == "logins"
@@ -118,33 +119,50 @@ internal static class MemoryAttackBench
         // 60 KB the server does not know.
         var pull = AttackCalls.Padded(new PullTaskRequest { NodeName = Intruder, WaitMs = (int)(Math.Clamp(seconds, 2, 30) * 1000) }, 60_000);
         var heartbeat = new byte[4000];
-        var login = new byte[64 * 1024];
+        // Within the 64 KiB a message without a token may have, so that only the deadline ends it.
+        var login = new byte[60_000];
+        var (method, callerToken) = attack switch
+        {
+            "logins" => ("/cohort.v1.Control/Login", null),
+            "pulls" => ("/cohort.v1.Fleet/PullTask", token),
+            _ => ("/cohort.v1.Fleet/Heartbeat", (string?)token),
+        };
         Func<AttackCalls, CancellationToken, Task<(string, string, TimeSpan)>> call = attack switch
         {
-            "logins" => (c, t) => c.SendAsync("/cohort.v1.Control/Login", null, 128 * 1024, login, t),
-            "pulls" => (c, t) => c.SendAsync("/cohort.v1.Fleet/PullTask", token, pull.Length, pull, t),
-            _ => (c, t) => c.SendAsync("/cohort.v1.Fleet/Heartbeat", token, 8000, heartbeat, t),
+            "logins" => (c, t) => c.SendAsync(method, null, 64_000, login, t),
+            "pulls" => (c, t) => c.SendAsync(method, token, pull.Length, pull, t),
+            _ => (c, t) => c.SendAsync(method, token, 8000, heartbeat, t),
+        };
+        // Afterwards one whole, ordinary message from the same caller: a slot the attack left taken would refuse it.
+        byte[] probe = attack switch
+        {
+            "logins" => new LoginRequest { User = "bench-probe", Password = "not the password" }.ToByteArray(),
+            "pulls" => new PullTaskRequest { NodeName = Intruder, WaitMs = 0 }.ToByteArray(),
+            _ => new HeartbeatRequest { NodeName = Intruder }.ToByteArray(),
         };
         try
         {
             double before = server.Memory().Rss;
             using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var peak = WatchPeakAsync(server, watching.Token);
-            var offline = WatchHonestNodeAsync(control, watching.Token);
+            var offline = WatchHonestNodeAsync(control, honest, watching.Token);
             var statuses = new ConcurrentDictionary<string, int>();
+            int cut = 0;
             // Each held call's start and end on the attack's clock, to count how many the server held at once.
             var held = new ConcurrentBag<(TimeSpan Start, TimeSpan End)>();
-            var end = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
+            var end = TimeSpan.FromSeconds(seconds);
             var clock = Stopwatch.StartNew();
             await Task.WhenAll(Enumerable.Range(0, workers).Select(async w =>
             {
                 var caller = callers[w % callers.Length];
-                while (DateTime.UtcNow < end)
+                while (clock.Elapsed < end)
                 {
                     var started = clock.Elapsed;
-                    var (status, _, _) = await call(caller, ct);
+                    var (status, message, _) = await call(caller, ct);
                     statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
-                    if (status is not ("8" or AttackCalls.Calm or "")) held.Add((started, clock.Elapsed));
+                    if (status is "8" or AttackCalls.Calm or "") continue;
+                    held.Add((started, clock.Elapsed));
+                    if (message.Contains("did not arrive in full", StringComparison.Ordinal)) Interlocked.Increment(ref cut);
                 }
             }));
             double attackSeconds = clock.Elapsed.TotalSeconds;
@@ -160,19 +178,36 @@ internal static class MemoryAttackBench
             Print(figures, $"{p}.reset_by_http2", Count(AttackCalls.Calm));
             Print(figures, $"{p}.failed_otherwise", Count(""));
             Print(figures, $"{p}.held", statuses.Values.Sum() - Count("8") - Count(AttackCalls.Calm) - Count(""));
-            Print(figures, $"{p}.held_cut_at_deadline", Count("3"));
+            Print(figures, $"{p}.held_cut_at_deadline", cut);
             Print(figures, $"{p}.held_at_once_max", AtOnce(held));
             Print(figures, $"{p}.held_max_s", held.IsEmpty ? 0 : held.Max(h => (h.End - h.Start).TotalSeconds));
             Print(figures, $"{p}.server_rss_before_mib", before);
             Print(figures, $"{p}.server_rss_peak_mib", peakRss);
             Print(figures, $"{p}.server_rss_after_mib", server.Memory().Rss);
             Print(figures, $"{p}.honest_node_offline_polls", offlinePolls);
+            var (probeStatus, probeMessage, _) = await callers[0].SendAsync(method, callerToken, probe.Length, probe, ct);
+            Console.WriteLine($"{p}.probe_after: status {(probeStatus.Length == 0 ? "none" : probeStatus)} {probeMessage}");
+            Print(figures, $"{p}.probe_after_status", int.TryParse(probeStatus, out int code) ? code : -1);
             foreach (var (status, n) in statuses.Where(s => s.Key is not ("8" or "3" or "" or AttackCalls.Calm)).OrderBy(s => s.Key, StringComparer.Ordinal))
                 Print(figures, $"{p}.status_{status}", n);
         }
         finally
         {
             foreach (var c in callers) c.Dispose();
+        }
+    }
+
+    // The logins come from 127.0.0.2 on: Linux answers on all of 127.0.0.0/8, other systems only on 127.0.0.1.
+    private static void CheckSourceAddress(IPAddress address)
+    {
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(address, 0));
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new CliException($"--addresses: cannot send from {address} ({e.Message}); this system does not answer on 127.0.0.2 and on: use --addresses 1 or --attacks pulls,heartbeats");
         }
     }
 
@@ -194,7 +229,7 @@ internal static class MemoryAttackBench
         double peak = 0;
         while (!ct.IsCancellationRequested)
         {
-            peak = Math.Max(peak, server.Memory().Rss);
+            if (server.Memory().Rss is var rss && double.IsFinite(rss)) peak = Math.Max(peak, rss);
             try
             {
                 await Task.Delay(50, ct);
@@ -206,8 +241,8 @@ internal static class MemoryAttackBench
         return peak;
     }
 
-    // Once a second the operator's node list: how many times it did not show the honest node online.
-    private static async Task<int> WatchHonestNodeAsync(ControlClient control, CancellationToken ct)
+    // Once a second the operator's node list: how many times it did not show the honest node online (or did not answer).
+    private static async Task<int> WatchHonestNodeAsync(ControlClient control, string honest, CancellationToken ct)
     {
         int offline = 0;
         while (!ct.IsCancellationRequested)
@@ -215,29 +250,39 @@ internal static class MemoryAttackBench
             try
             {
                 var nodes = await control.ListNodesAsync(ct);
-                if (!nodes.Any(n => n.Name == Honest && n.TypedStatus().IsConnected())) offline++;
+                if (!nodes.Any(n => n.Name == honest && n.TypedStatus().IsConnected())) offline++;
+            }
+            catch (Exception e) when (e is CliException or Grpc.Core.RpcException or OperationCanceledException)
+            {
+                // A list cut short by the end of the watch says nothing of the node.
+                if (ct.IsCancellationRequested) break;
+                offline++;
+            }
+            try
+            {
                 await Task.Delay(1000, ct);
             }
             catch (OperationCanceledException)
             {
             }
-            catch (Exception e) when (e is CliException or Grpc.Core.RpcException)
-            {
-                // A list the server did not answer shows the node no more than one without it.
-                offline++;
-            }
         }
         return offline;
     }
 
-    // Log entries that carry a stack trace: on a line of their own ("   at …(…)") or after the message on its line.
+    // Log entries that carry a stack trace: the frames on lines of their own ("   at …(…)"), counted once per run of them,
+    // or after the message on its line.
     private static int CountStackTraces(string log)
     {
         using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         using var reader = new StreamReader(stream);
         int entries = 0;
+        bool inTrace = false;
         while (reader.ReadLine() is { } line)
-            if (StackFrame.IsMatch(line)) entries++;
+        {
+            bool frame = StackFrame.IsMatch(line);
+            if (frame && (!inTrace || !line.TrimStart().StartsWith("at ", StringComparison.Ordinal))) entries++;
+            inTrace = frame;
+        }
         return entries;
     }
 

@@ -24,7 +24,7 @@ internal static class PlanAppSettings
         {
             var strategySection = Child(root, "strategy");
             var name = (strategySection is null ? null : Child(strategySection, "name")) ?? strategySection ?? root;
-            return [new PlanException(path, name.Start.Line, name.Start.Column, $"strategy.name: app '{app.Name}': {refusal}")];
+            return [new PlanException(path, name.Start.Line, name.Start.Column, $"strategy.name: {refusal}")];
         }
         if (factory is not IValidatingClientApp validating) return [];
         YamlNode at = root;

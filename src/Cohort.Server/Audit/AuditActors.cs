@@ -13,7 +13,7 @@ internal static class AuditActors
     /// </summary>
     public static string Operator(HttpContext http) =>
         OperatorAuthenticator.Admitted(http) is { } who ? Of(who)
-        : ClientCertificates.Of(http) is { } c && FederationNames.KindOf(c) == CertificateKind.Admin
+        : ClientCertificates.OrNone(http) is { } c && FederationNames.KindOf(c) == CertificateKind.Admin
             ? $"admin-cert:{FederationNames.NameOf(c.SubjectName)}"
             : "admin";
 
@@ -28,7 +28,7 @@ internal static class AuditActors
 
     /// <summary>" with client certificate CN (SHA-256 …)" for a connection that presented one, else "".</summary>
     public static string CertificateNote(HttpContext http) =>
-        ClientCertificates.Of(http) is { } c
+        ClientCertificates.OrNone(http) is { } c
             ? $" with client certificate {c.Subject} (SHA-256 {Convert.ToHexStringLower(c.GetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256))})"
             : "";
 }

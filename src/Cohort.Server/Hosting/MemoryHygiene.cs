@@ -17,7 +17,8 @@ namespace Cohort.Server.Hosting;
 /// for it to start; the collection itself pauses the whole process while it runs (the next round too,
 /// if that has begun), which <c>cohort_memory_hygiene_seconds_total</c> adds up. A pass also follows
 /// <see cref="Settle"/> after the last node registered: what the connections' setup left (TLS
-/// handshakes, first calls) is given back before the server sits idle with its nodes.
+/// handshakes, first calls) is given back before the server sits idle with its nodes. And one follows a burst of
+/// calls the call gate refused, once it stops (<see cref="CallRefused"/>), when resident memory grew meanwhile.
 /// </summary>
 /// <param name="options">The server's options (<see cref="ServerOptions.MemoryHygieneRounds"/>).</param>
 /// <param name="metrics">Where passes are counted.</param>
@@ -40,7 +41,7 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     /// <summary>The trigger label of a pass after a burst of refused calls.</summary>
     public const string RefusalsTrigger = "refusals";
 
-    /// <summary>The least time between two passes that refusals bring.</summary>
+    /// <summary>The least time between two passes that refusals bring (or <c>--memory-hygiene-seconds</c>, when longer), and the longest a burst of refusals holds its pass off.</summary>
     public static readonly TimeSpan RefusalsApart = TimeSpan.FromSeconds(30);
 
     private readonly SemaphoreSlim _due = new(0, 1);
@@ -49,9 +50,12 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     private long _lastPass = long.MinValue;
     private long _residentAfterLast = Environment.WorkingSet;
     private volatile string _trigger = RoundsTrigger;
-    private readonly Burst _registrations = new(ConnectionsTrigger, TimeSpan.Zero, _ => true);
-    // A caller that floods, pauses and floods again brings a pass at most this often: each is a blocking collection.
-    private readonly Burst _refusals = new(RefusalsTrigger, RefusalsApart, hygiene => hygiene.ResidentGrew());
+    private readonly Burst _registrations = new(ConnectionsTrigger, TimeSpan.MaxValue, _ => TimeSpan.Zero, _ => true);
+    // A caller that floods, pauses and floods again brings a pass at most this often (each is a blocking collection), nor
+    // more often than the operator's spacing of the rounds' passes.
+    private readonly Burst _refusals = new(RefusalsTrigger, RefusalsApart,
+        hygiene => hygiene.RefusalsSpacing,
+        hygiene => hygiene.ResidentGrew());
 
     /// <summary>The server's pass, due early after <see cref="GrowthBytes"/> of heap growth.</summary>
     public MemoryHygiene(ServerOptions options, ServerMetrics metrics, ILogger<MemoryHygiene> log)
@@ -87,8 +91,8 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
 
     /// <summary>
     /// Notes a call the server refused (unauthenticated, too many of the caller's, too slow, undecodable). Once refusals
-    /// have stopped for <see cref="Settle"/> (and <see cref="RefusalsApart"/> has passed since the last such pass), a pass
-    /// follows if the process's resident memory grew by the growth that makes a round's pass due early since the last
+    /// have stopped for <see cref="Settle"/>, or have gone on for <see cref="RefusalsApart"/>, and once that long has passed
+    /// since the last such pass, a pass follows if the process's resident memory grew by the growth that makes a round's pass due early since the last
     /// pass: what a flood of hostile calls left (connection buffers, requests read) goes back then, not at the next run's
     /// rounds.
     /// </summary>
@@ -97,25 +101,31 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
         if (options.MemoryHygieneRounds > 0) _refusals.Touch(this);
     }
 
+    private TimeSpan RefusalsSpacing => options.MemoryHygieneSpacing > RefusalsApart ? options.MemoryHygieneSpacing : RefusalsApart;
+
     private bool ResidentGrew() => Environment.WorkingSet - Interlocked.Read(ref _residentAfterLast) >= growthBytes;
 
-    // A burst of events (registrations, refusals) followed by a pass once they have stopped for Settle, and at least
-    // `apart` after the last pass it brought, if due then.
-    private sealed class Burst(string trigger, TimeSpan apart, Func<MemoryHygiene, bool> due)
+    // A burst of events (registrations, refusals) followed by a pass once they have stopped for Settle, or once the burst
+    // has gone on for `longest` (a trickle that never stops must not hold the pass off for ever), and at least `apart`
+    // after the last pass it brought; if due then.
+    private sealed class Burst(string trigger, TimeSpan longest, Func<MemoryHygiene, TimeSpan> apart, Func<MemoryHygiene, bool> due)
     {
+        private long _first;
         private long _last;
         private long _woke = long.MinValue;
         private int _settling;
 
         public void Touch(MemoryHygiene owner)
         {
-            Interlocked.Exchange(ref _last, Stopwatch.GetTimestamp());
+            long now = Stopwatch.GetTimestamp();
+            Interlocked.Exchange(ref _last, now);
             if (Interlocked.Exchange(ref _settling, 1) == 1) return;
+            Interlocked.Exchange(ref _first, now);
             _ = Task.Run(async () =>
             {
                 try
                 {
-                    for (var wait = Wait(); wait > TimeSpan.Zero; wait = Wait()) await Task.Delay(wait);
+                    for (var wait = Wait(owner); wait > TimeSpan.Zero; wait = Wait(owner)) await Task.Delay(wait);
                 }
                 finally
                 {
@@ -127,17 +137,21 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
             });
         }
 
-        private TimeSpan Wait()
+        private TimeSpan Wait(MemoryHygiene owner)
         {
             var quiet = Settle - Stopwatch.GetElapsedTime(Interlocked.Read(ref _last));
+            var cut = longest - Stopwatch.GetElapsedTime(Interlocked.Read(ref _first));
+            if (cut < quiet) quiet = cut;
             long woke = Interlocked.Read(ref _woke);
-            var spacing = woke == long.MinValue ? TimeSpan.Zero : apart - Stopwatch.GetElapsedTime(woke);
+            var spacing = woke == long.MinValue ? TimeSpan.Zero : apart(owner) - Stopwatch.GetElapsedTime(woke);
             return quiet > spacing ? quiet : spacing;
         }
     }
 
     private void Wake(string trigger)
     {
+        // A pass already waiting folds this one in; one the rounds made due keeps their label, so their spacing counts it.
+        if (_due.CurrentCount > 0 && _trigger == RoundsTrigger) return;
         _trigger = trigger;
         // At most one pass waiting: what comes due while one waits or runs folds into it.
         try

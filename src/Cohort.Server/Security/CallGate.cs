@@ -94,6 +94,11 @@ internal static class CallGate
             {
                 who = services.GetRequiredService<OperatorAuthenticator>().Admit(http, token);
             }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled)
+            {
+                // The connection closed before its certificate could be read: no one to answer, nothing to count or audit.
+                return;
+            }
             catch (RpcException e)
             {
                 if (await LimitedAsync()) return;

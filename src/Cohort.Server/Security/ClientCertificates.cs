@@ -23,4 +23,20 @@ internal static class ClientCertificates
             throw new RpcException(new Status(StatusCode.Cancelled, "the connection closed before its certificate was read"));
         }
     }
+
+    /// <summary>
+    /// Like <see cref="Of"/>, but null on a closed connection too: for words in the audit ledger about an action already
+    /// taken, whose entry must not be lost because the caller has gone.
+    /// </summary>
+    public static X509Certificate2? OrNone(HttpContext http)
+    {
+        try
+        {
+            return http.Connection.ClientCertificate;
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+    }
 }

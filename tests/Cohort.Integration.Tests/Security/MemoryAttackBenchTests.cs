@@ -27,6 +27,10 @@ public sealed class MemoryAttackBenchTests
         // A node's own share of messages still arriving.
         Assert.True(bench.Figure("heartbeats.refused") > 0, bench.Output);
         Assert.InRange(bench.Figure("heartbeats.held_at_once_max"), 1, ArrivingMessages.PerCaller);
+        // After each attack one whole, ordinary message from the same caller is served, not refused: no slot stays taken.
+        Assert.Equal(16, bench.Figure("logins.probe_after_status")); // Unauthenticated: a wrong password, checked
+        foreach (string attack in new[] { "pulls", "heartbeats" })
+            Assert.DoesNotContain(bench.Figure($"{attack}.probe_after_status"), new[] { 8.0, -1.0 });
         foreach (string attack in new[] { "logins", "pulls", "heartbeats" })
         {
             Assert.Equal(0, bench.Figure($"{attack}.honest_node_offline_polls"));

@@ -40,6 +40,13 @@ internal sealed class EmptyApp(long values, TimeSpan delay, float fill = 0, int 
     public async Task<FitResult> FitAsync(ParameterSet parameters, Config config, CancellationToken ct)
     {
         if (delay > TimeSpan.Zero) await Task.Delay(delay, ct);
+        if (Strategies.ScaffoldTensors.IsScaffoldTask(parameters))
+        {
+            // No local steps, so the node's control variate does not move: the model back, and a zero change of it.
+            var (model, control) = Strategies.ScaffoldTensors.Split(parameters);
+            var unchanged = new ParameterSet(control.Select(t => Tensor.Zeros(t.Name, t.DType, t.Shape)));
+            return new FitResult(Strategies.ScaffoldTensors.Result(model, unchanged), 1, Metrics.Empty);
+        }
         return new FitResult(parameters, 1, Metrics.Empty);
     }
 

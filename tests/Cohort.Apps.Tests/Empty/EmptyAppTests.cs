@@ -1,5 +1,7 @@
 using Cohort.Apps.Empty;
+using Cohort.Parameters;
 using Cohort.Records;
+using Cohort.Strategies;
 
 namespace Cohort.Apps.Tests.Empty;
 
@@ -23,6 +25,24 @@ public sealed class EmptyAppTests
     {
         var model = await Create(("values", "1000")).GetParametersAsync(Config.Empty, CancellationToken.None);
         Assert.Equal("weights", Assert.Single(model).Name);
+    }
+
+    [Fact]
+    public async Task A_scaffold_task_gets_the_model_back_with_a_zero_change_of_the_control_variate()
+    {
+        var app = Create(("values", "10"), ("tensors", "2"), ("fill", "0.5"));
+        var model = await app.GetParametersAsync(Config.Empty, CancellationToken.None);
+        var control = model.Clone();
+        foreach (var t in control) t.AsFloat32().Fill(0.25f);
+        var task = new ParameterSet(model.Concat(ScaffoldTensors.Prefixed(control, ScaffoldTensors.ServerControlPrefix)));
+
+        var result = await app.FitAsync(task, Config.Empty, CancellationToken.None);
+
+        // What the strategy expects back: the model, then Δc named after the model's tensors.
+        Assert.Equal(["weights.0", "weights.1", "scaffold/dc/weights.0", "scaffold/dc/weights.1"], result.Parameters.Select(t => t.Name));
+        Assert.Equal(model.Select(t => t.Count), result.Parameters.Take(2).Select(t => t.Count));
+        Assert.All(result.Parameters.Take(2), t => Assert.All(t.AsFloat32().ToArray(), v => Assert.Equal(0.5f, v)));
+        Assert.All(result.Parameters.Skip(2), t => Assert.All(t.AsFloat32().ToArray(), v => Assert.Equal(0f, v)));
     }
 
     [Fact]

@@ -41,7 +41,10 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     /// <summary>The trigger label of a pass after a burst of refused calls.</summary>
     public const string RefusalsTrigger = "refusals";
 
-    /// <summary>The least time between two passes that refusals bring (or <c>--memory-hygiene-seconds</c>, when longer), and the longest a burst of refusals holds its pass off.</summary>
+    /// <summary>
+    /// The least time between two passes that refusals bring (or <c>--memory-hygiene-seconds</c>, when longer), and the
+    /// longest a burst of refusals holds its pass off.
+    /// </summary>
     public static readonly TimeSpan RefusalsApart = TimeSpan.FromSeconds(30);
 
     private readonly SemaphoreSlim _due = new(0, 1);
@@ -90,11 +93,11 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     }
 
     /// <summary>
-    /// Notes a call the server refused (unauthenticated, too many of the caller's, too slow, undecodable). Once refusals
+    /// Notes a call the call gate refused (unauthenticated, too many of the caller's, too slow, undecodable). Once refusals
     /// have stopped for <see cref="Settle"/>, or have gone on for <see cref="RefusalsApart"/>, and once that long has passed
-    /// since the last such pass, a pass follows if the process's resident memory grew by the growth that makes a round's pass due early since the last
-    /// pass: what a flood of hostile calls left (connection buffers, requests read) goes back then, not at the next run's
-    /// rounds.
+    /// since the last such pass, a pass follows if the process's resident memory grew, since the last pass, by the growth
+    /// that makes a round's pass due early: what a flood of hostile calls left (connection buffers, requests read) goes
+    /// back then, not at the next run's rounds.
     /// </summary>
     public void CallRefused()
     {
@@ -125,7 +128,8 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
             {
                 try
                 {
-                    for (var wait = Wait(owner); wait > TimeSpan.Zero; wait = Wait(owner)) await Task.Delay(wait);
+                    // An hour at a time: an operator's spacing may pass what one delay can wait.
+                    for (var wait = Wait(owner); wait > TimeSpan.Zero; wait = Wait(owner)) await Task.Delay(wait < TimeSpan.FromHours(1) ? wait : TimeSpan.FromHours(1));
                 }
                 finally
                 {

@@ -106,6 +106,19 @@ public sealed class MemoryHygieneTests
     }
 
     [Fact]
+    public async Task A_node_past_its_open_call_limit_counts_as_a_refusal()
+    {
+        await WithHygieneAsync(new ServerOptions(), long.MinValue, async (hygiene, metrics) =>
+        {
+            var calls = new OpenCalls(hygiene);
+            using var held = calls.Open("task pull", "site", 1, "its limit");
+
+            Assert.Throws<Grpc.Core.RpcException>(() => calls.Open("task pull", "site", 1, "its limit"));
+            await WaitForPassesAsync(metrics, MemoryHygiene.RefusalsTrigger, 1);
+        });
+    }
+
+    [Fact]
     public async Task Refused_calls_that_left_no_memory_behind_bring_no_pass()
     {
         await WithHygieneAsync(new ServerOptions(), long.MaxValue, async (hygiene, metrics) =>

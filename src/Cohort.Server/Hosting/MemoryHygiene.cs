@@ -18,7 +18,7 @@ namespace Cohort.Server.Hosting;
 /// if that has begun), which <c>cohort_memory_hygiene_seconds_total</c> adds up. A pass also follows
 /// <see cref="Settle"/> after the last node registered: what the connections' setup left (TLS
 /// handshakes, first calls) is given back before the server sits idle with its nodes. And one follows a burst of
-/// calls the call gate refused, once it stops (<see cref="CallRefused"/>), when resident memory grew meanwhile.
+/// refused calls, once it stops (<see cref="CallRefused"/>), when resident memory grew meanwhile.
 /// </summary>
 /// <param name="options">The server's options (<see cref="ServerOptions.MemoryHygieneRounds"/>).</param>
 /// <param name="metrics">Where passes are counted.</param>
@@ -93,7 +93,8 @@ internal sealed partial class MemoryHygiene(ServerOptions options, ServerMetrics
     }
 
     /// <summary>
-    /// Notes a call the call gate refused (unauthenticated, too many of the caller's, too slow, undecodable). Once refusals
+    /// Notes a call the call gate refused (unauthenticated, too many of the caller's, too slow, undecodable), or one a node
+    /// opened past its limit of open calls (task pulls, result calls). Once refusals
     /// have stopped for <see cref="Settle"/>, or have gone on for <see cref="RefusalsApart"/>, and once that long has passed
     /// since the last such pass, a pass follows if the process's resident memory grew, since the last pass, by the growth
     /// that makes a round's pass due early: what a flood of hostile calls left (connection buffers, requests read) goes

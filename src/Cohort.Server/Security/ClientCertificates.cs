@@ -12,31 +12,27 @@ internal static class ClientCertificates
     /// stream disposed, as when a caller drops many calls at once) ends as <c>Cancelled</c> instead of failing with an error
     /// and a stack trace in the server's log: no one is left to answer.
     /// </summary>
-    public static X509Certificate2? Of(HttpContext http)
-    {
-        try
-        {
-            return http.Connection.ClientCertificate;
-        }
-        catch (ObjectDisposedException)
-        {
-            throw new RpcException(new Status(StatusCode.Cancelled, "the connection closed before its certificate was read"));
-        }
-    }
+    public static X509Certificate2? Of(HttpContext http) =>
+        Read(http, out var certificate) ? certificate : throw new RpcException(new Status(StatusCode.Cancelled, "the connection closed before its certificate was read"));
 
     /// <summary>
     /// Like <see cref="Of"/>, but null on a closed connection too: for words in the audit ledger about an action already
     /// taken, whose entry must not be lost because the caller has gone.
     /// </summary>
-    public static X509Certificate2? OrNone(HttpContext http)
+    public static X509Certificate2? OrNone(HttpContext http) => Read(http, out var certificate) ? certificate : null;
+
+    // False when the connection's TLS stream is already disposed.
+    private static bool Read(HttpContext http, out X509Certificate2? certificate)
     {
         try
         {
-            return http.Connection.ClientCertificate;
+            certificate = http.Connection.ClientCertificate;
+            return true;
         }
         catch (ObjectDisposedException)
         {
-            return null;
+            certificate = null;
+            return false;
         }
     }
 }

@@ -1,7 +1,6 @@
 using Cohort.Apps;
 using Cohort.Plans;
 using Cohort.Records;
-using YamlDotNet.RepresentationModel;
 
 namespace Cohort.Cli.Commands;
 
@@ -19,16 +18,14 @@ internal static class PlanAppSettings
     public static IReadOnlyList<PlanException> Problems(string path, string yaml, AppSpec app, Plugins.AppCatalog apps, string? strategy = null)
     {
         var factory = apps.Find(app.Name);
-        var root = PlanYamlLoader.LoadRoot(yaml, path);
+        var places = PlanSettingPlaces.Of(yaml, path);
         if (factory is not null && StrategyLimits.RefusalOf(factory, strategy) is { } refusal)
         {
-            var strategySection = Child(root, "strategy");
-            var name = (strategySection is null ? null : Child(strategySection, "name")) ?? strategySection ?? root;
+            var name = places.StrategyName;
             return [new PlanException(path, name.Start.Line, name.Start.Column, $"strategy.name: {refusal}")];
         }
         if (factory is not IValidatingClientApp validating) return [];
-        YamlNode at = root;
-        if (Child(root, "app") is { } section) at = Child(section, "settings") ?? section;
+        var at = places.Settings;
         IReadOnlyList<string> problems;
         try
         {
@@ -42,25 +39,8 @@ internal static class PlanAppSettings
         if (problems.Count == 0) return [];
         return [.. problems.Select(problem =>
         {
-            var node = Setting(at, problem) ?? at;
+            var node = places.SettingIn(problem) ?? at;
             return new PlanException(path, node.Start.Line, node.Start.Column, $"app.settings: {problem}");
         })];
-    }
-
-    private static YamlNode? Child(YamlNode node, string key) =>
-        node is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child : null;
-
-    // The key of the first setting the problem quotes that the plan has: "app setting 'lable' is not known" at 'lable', and
-    // "app setting 'label' is missing …; is 'lable' a misspelling of it?" at 'lable' too, since 'label' is not in the plan.
-    private static YamlNode? Setting(YamlNode settings, string problem)
-    {
-        if (settings is not YamlMappingNode map) return null;
-        var quoted = problem.Split('\'');
-        for (int i = 1; i + 1 < quoted.Length; i += 2)
-        {
-            string name = quoted[i].Split('.')[0];
-            if (map.Children.Keys.FirstOrDefault(k => k is YamlScalarNode s && s.Value == name) is { } key) return key;
-        }
-        return null;
     }
 }

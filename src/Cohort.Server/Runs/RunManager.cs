@@ -44,7 +44,7 @@ internal sealed class RunManager(
         Security.PlanLimits.CheckText(planYaml, name);
         var plan = PlanParser.Parse(planYaml, name, strategies);
         Security.PlanLimits.CheckParsed(plan, name);
-        IReadOnlyList<string> notes = skipPreflight ? [] : await preflight.CheckAsync(plan, submitter, ct);
+        IReadOnlyList<string> notes = skipPreflight ? [] : await preflight.CheckAsync(plan, submitter, ct, PlanSettingPlaces.Of(planYaml, name));
         var now = DateTimeOffset.UtcNow;
         string id = $"{Slug(plan.Name)}-{now:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
         var run = new RunRecord(id, plan.Name, plan.Experiment ?? plan.Name, plan.App.Name, plan.Strategy.Name, RunStatus.Queued,

@@ -18,9 +18,12 @@ namespace Cohort.Server.Runs;
 /// </summary>
 internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogger<RunPreflight> log)
 {
-    /// <summary>Checks <paramref name="plan"/> on the nodes that would run it; throws <see cref="PreflightException"/> listing every problem.</summary>
+    /// <summary>
+    /// Checks <paramref name="plan"/> on the nodes that would run it; throws <see cref="PreflightException"/> listing every problem.
+    /// <paramref name="places"/>, the plan file's text, places a problem that quotes one of its app settings at that setting's line.
+    /// </summary>
     /// <returns>What could not be checked (nodes that did not answer in time); empty when every node answered.</returns>
-    public async Task<IReadOnlyList<string>> CheckAsync(Plan plan, string? submitter, CancellationToken ct)
+    public async Task<IReadOnlyList<string>> CheckAsync(Plan plan, string? submitter, CancellationToken ct, PlanSettingPlaces? places = null)
     {
         var nodes = plan.Selection.Allowed(registry.Online(plan.App.Name, plan.Dataset));
         if (nodes.Count == 0) return OtherAppsOnly(plan);
@@ -57,13 +60,14 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
         ct.ThrowIfCancellationRequested();
 
         var problems = new List<string>(SchemaDisagreement(plan.Dataset, tasks, results));
+        problems.AddRange(NodeProblems(tasks, results, places));
         var notes = new List<string>();
         for (int i = 0; i < tasks.Length; i++)
         {
             string node = tasks[i].Node;
             var outcome = results[i];
-            if (outcome.Ok) problems.AddRange(outcome.Problems.Select(p => $"node {node}: {p}"));
-            else if (outcome.Failure == FailureKind.Timeout) notes.Add($"node {node} {outcome.Error}");
+            if (outcome.Ok) continue;
+            if (outcome.Failure == FailureKind.Timeout) notes.Add($"node {node} {outcome.Error}");
             else if (outcome.Failure == FailureKind.Offline) notes.Add($"node {node} went offline before it answered the preflight ({outcome.Error}); its data was not checked");
             else if (outcome.Failure == FailureKind.SitePolicy) continue;
             else problems.Add($"node {node}: could not check the plan: {outcome.Error}");
@@ -127,6 +131,42 @@ internal sealed class RunPreflight(NodeRegistry registry, TaskBoard board, ILogg
         return [$"no connected node of app '{plan.App.Name}' holds data set '{dataset}'{NearestName.Hint(dataset, held)}; they hold " +
             $"{string.Join(", ", held.Select(d => $"'{d}'"))}: the run waits for a node holding it"];
     }
+
+    /// <summary>
+    /// The problems the nodes found, each once, with the nodes that found it (<c>nodes a, b: PROBLEM</c>), in the order first
+    /// found: a misspelt setting is one line whatever the number of nodes. A problem that quotes a setting of the plan's
+    /// <c>app.settings</c> is placed at it (<c>plan.yaml:12:5: app setting 'lable' is not known</c>), as <c>cohort plan check</c> places it.
+    /// </summary>
+    private static IEnumerable<string> NodeProblems(PendingTask[] tasks, TaskOutcome[] results, PlanSettingPlaces? places)
+    {
+        var byProblem = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var order = new List<string>();
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            if (!results[i].Ok) continue;
+            foreach (var problem in results[i].Problems)
+            {
+                if (!byProblem.TryGetValue(problem, out var nodes))
+                {
+                    byProblem[problem] = nodes = [];
+                    order.Add(problem);
+                }
+                if (!nodes.Contains(tasks[i].Node)) nodes.Add(tasks[i].Node);
+            }
+        }
+        foreach (var problem in order)
+        {
+            var nodes = byProblem[problem];
+            string who = nodes.Count == 1 ? $"node {nodes[0]}"
+                : nodes.Count <= NamedNodes ? $"nodes {string.Join(", ", nodes)}"
+                : $"nodes {string.Join(", ", nodes.Take(NamedNodes))} and {nodes.Count - NamedNodes} more";
+            string where = places?.SettingIn(problem) is { } key ? $"{places.Place(key)}: " : "";
+            yield return $"{who}: {where}{problem}";
+        }
+    }
+
+    // How many nodes a problem found by many names before it counts the rest.
+    private const int NamedNodes = 5;
 
     /// <summary>
     /// One problem when the nodes' data differ in column names or types (each answer reports its data's

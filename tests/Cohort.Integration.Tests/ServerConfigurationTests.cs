@@ -52,6 +52,31 @@ public sealed class ServerConfigurationTests : IDisposable
         Assert.DoesNotContain("   at ", output);
     }
 
+    [Theory]
+    [InlineData("ca.crt")]
+    [InlineData("server.key")]
+    public async Task A_tls_folder_missing_part_of_a_server_kit_is_refused_by_name_and_nothing_in_it_is_overwritten(string missing)
+    {
+        // A federation's server kit, copied into the data folder without one of its files.
+        string fed = Path.Combine(_dir, "fed-ca"), kit = Path.Combine(_dir, "kit"), tls = Path.Combine(_dir, "data", "tls");
+        var (code, output) = await CliProcess.RunAsync(["certs", "init", "--dir", fed, "--name", "acme"]);
+        Assert.True(code == 0, output);
+        (code, output) = await CliProcess.RunAsync(["certs", "server", "--ca-dir", fed, "--host", "localhost", "--out", kit]);
+        Assert.True(code == 0, output);
+        Directory.CreateDirectory(tls);
+        foreach (var file in new[] { "ca.crt", "crl.pem", "server.crt", "server.key" }.Where(f => f != missing))
+            File.Copy(Path.Combine(kit, file), Path.Combine(tls, file));
+        var before = Directory.GetFiles(tls).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+
+        var (exit, started) = await CliProcess.RunAsync(["server", "--data-dir", Path.Combine(_dir, "data"), "--port", "0", "--dashboard-port", "-1"], TimeSpan.FromSeconds(60));
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"but not {missing}: put the missing file back", started);
+        Assert.DoesNotContain("listening on", started);
+        var after = Directory.GetFiles(tls).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+        Assert.Equal(before, after);
+    }
+
     [Fact]
     public async Task The_apis_do_not_answer_on_the_dashboard_port()
     {

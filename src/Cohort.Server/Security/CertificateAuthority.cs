@@ -13,13 +13,28 @@ internal static class CertificateAuthority
     /// <summary>CA certificate file name.</summary>
     public const string CaFile = "ca.crt";
 
-    /// <summary>Creates <c>ca.crt</c>, <c>ca.key</c>, <c>server.crt</c>, <c>server.key</c> in <paramref name="dir"/> unless present; returns (cert, key) paths.</summary>
+    /// <summary>
+    /// Creates <c>ca.crt</c>, <c>ca.key</c>, <c>server.crt</c>, <c>server.key</c> in <paramref name="dir"/> when it holds none of
+    /// the TLS files; returns (cert, key) paths. A folder holding some but not <c>ca.crt</c>, <c>server.crt</c> and
+    /// <c>server.key</c> all (a federation's server kit copied in part) is refused, naming what is missing: a new CA written over
+    /// it would destroy a key the operator put there and leave every site's certificate untrusted.
+    /// </summary>
     public static (string Cert, string Key) EnsureServerCertificate(string dir, IEnumerable<string> extraNames)
     {
         Directory.CreateDirectory(dir);
         string caCert = Path.Combine(dir, CaFile), caKey = Path.Combine(dir, "ca.key");
         string cert = Path.Combine(dir, "server.crt"), key = Path.Combine(dir, "server.key");
-        if (File.Exists(cert) && File.Exists(key) && File.Exists(caCert)) return (cert, key);
+        string[] needed = [caCert, cert, key];
+        if (needed.All(File.Exists)) return (cert, key);
+        string[] present = [.. new[] { caCert, caKey, cert, key, Path.Combine(dir, "crl.pem") }.Where(File.Exists).Select(Path.GetFileName)!];
+        if (present.Length > 0)
+        {
+            string[] missing = [.. needed.Where(f => !File.Exists(f)).Select(Path.GetFileName)!];
+            throw new ArgumentException(
+                $"{dir} holds {string.Join(", ", present)} but not {string.Join(" or ", missing)}: put the missing file back (a federation's " +
+                "server kit from `cohort certs server` holds ca.crt, server.crt and server.key), or empty the folder to have the server " +
+                "make a new CA of its own (every node then needs the new ca.crt); nothing was changed");
+        }
 
         using var caRsa = RSA.Create(3072);
         var caRequest = new CertificateRequest("CN=Cohort CA", caRsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);

@@ -5,6 +5,7 @@ using Cohort.Engine.State;
 using Cohort.Integration.Tests.Infrastructure;
 using Cohort.Server.Security.Provisioning;
 using Cohort.Transport.Channels;
+using Grpc.Core;
 
 namespace Cohort.Integration.Tests;
 
@@ -218,6 +219,34 @@ public sealed class ProvisioningTests : IDisposable
     }
 
     [Fact]
+    public async Task A_revocation_list_unusable_for_a_while_keeps_nodes_out_but_running_and_they_come_back_once_it_is_fixed()
+    {
+        await Cohort("certs", "init", "--dir", Ca, "--name", "acme");
+        string data = Path.Combine(_root, "srv-crl"), a = Path.Combine(_root, "a-kit");
+        await Cohort("certs", "server", "--ca-dir", Ca, "--host", "localhost", "--out", Path.Combine(data, "tls"));
+        await Cohort("certs", "node", "site-a", "--ca-dir", Ca, "--out", a);
+        await using var server = await ServerProcess.StartAsync(_root, _adminToken, "--data-dir", data);
+        using var control = new ControlClient(new ConnectionOptions(server.Address, _adminToken, CaCert));
+        await using var node = StartNode(server, "site-a", await control.CreateNodeTokenAsync("site-a", default), "--cert", Path.Combine(a, "site-a.crt"), "--key", Path.Combine(a, "site-a.key"));
+        await WaitForOnlineAsync(control, ["site-a"], node);
+
+        // A list being replaced by a plain copy is truncated for a moment, or the operator removes it: the server refuses
+        // every certificate meanwhile (it fails closed), but that is the server's problem, so the node waits and retries.
+        string list = Path.Combine(data, "tls", "crl.pem");
+        byte[] good = await File.ReadAllBytesAsync(list);
+        File.Delete(list);
+        await node.WaitForOutputAsync("revocation list is unusable", TimeSpan.FromSeconds(60));
+        await File.WriteAllTextAsync(list, "junk");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.True(node.IsRunning, node.Output);
+        Assert.DoesNotContain("server refused node", node.Output);
+
+        await File.WriteAllBytesAsync(list, good);
+        await WaitForOnlineAsync(control, ["site-a"], node);
+        Assert.True(node.IsRunning, node.Output);
+    }
+
+    [Fact]
     public async Task The_documented_flow_refuses_a_node_revoked_before_the_server_starts_and_one_revoked_while_it_runs()
     {
         // docs/security.md, Provisioning: the server kit goes into the data folder (DATA_DIR/tls) or beside --client-ca.
@@ -332,15 +361,37 @@ public sealed class ProvisioningTests : IDisposable
         Assert.Null(file.Refusal(node));
 
         File.Copy(other.RevocationPath, ca.RevocationPath, overwrite: true);
-        Assert.Contains("revocation list is unusable", file.Refusal(node));
-        Assert.Contains("signature does not verify", file.Refusal(node));
+        // The list's fault, not the holder's: Unavailable, which a node retries.
+        Assert.Equal(StatusCode.Unavailable, file.Refusal(node)?.StatusCode);
+        Assert.Contains("revocation list is unusable", file.Refusal(node)?.Detail);
+        Assert.Contains("signature does not verify", file.Refusal(node)?.Detail);
 
         File.WriteAllText(ca.RevocationPath, "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
-        Assert.Contains("malformed", file.Refusal(node));
+        Assert.Contains("malformed", file.Refusal(node)?.Detail);
 
+        // A list that was there and is gone fails closed too: deleting it must not readmit the revoked.
         File.Delete(ca.RevocationPath);
+        Assert.Equal(StatusCode.Unavailable, file.Refusal(node)?.StatusCode);
+        Assert.Contains($"it was at {ca.RevocationPath} and is gone", file.Refusal(node)?.Detail);
+
         ca.Revoke("site-a", CertificateKind.Node);
-        Assert.Contains("has been revoked", file.Refusal(node));
+        Assert.Equal(StatusCode.PermissionDenied, file.Refusal(node)?.StatusCode);
+        Assert.Contains("has been revoked", file.Refusal(node)?.Detail);
+    }
+
+    [Fact]
+    public void A_revocation_list_absent_since_start_is_no_list_until_it_appears()
+    {
+        using var ca = FederationAuthority.Init(Ca, "acme", TimeSpan.FromDays(30));
+        var (node, _) = ca.IssueWithNewKey(CertificateKind.Node, "site-a", null, [], TimeSpan.FromDays(1));
+        string moved = ca.RevocationPath + ".away";
+        File.Move(ca.RevocationPath, moved);
+        var file = new RevocationListFile(ca.RevocationPath, ca.Certificate);
+        Assert.Null(file.Refusal(node));
+
+        File.Move(moved, ca.RevocationPath);
+        ca.Revoke("site-a", CertificateKind.Node);
+        Assert.Equal(StatusCode.PermissionDenied, file.Refusal(node)?.StatusCode);
     }
 
     /// <inheritdoc />

@@ -16,7 +16,7 @@ internal sealed class NodeCertificates(bool required, string? caDirectory, Revoc
         : CertificateAuthority.IssueNodeCertificate(caDirectory, node);
 
     /// <summary>
-    /// Throws PermissionDenied when the connection's certificate is revoked, or when mutual TLS is on and the
+    /// Throws PermissionDenied when the connection's certificate is revoked (Unavailable while the revocation list is unusable), or when mutual TLS is on and the
     /// certificate is missing, not a node certificate or does not belong to <paramref name="node"/>.
     /// </summary>
     public void Demand(ServerCallContext context, string node)
@@ -25,7 +25,7 @@ internal sealed class NodeCertificates(bool required, string? caDirectory, Revoc
         // here, on every call, so a revoked site is cut off on its open connection too, with a reason it can print.
         var certificate = ClientCertificates.Of(context.GetHttpContext());
         if (certificate is not null && revocations?.Refusal(certificate) is { } refusal)
-            throw new RpcException(new Status(StatusCode.PermissionDenied, refusal));
+            throw new RpcException(refusal);
         if (!required) return;
         if (certificate is null)
             throw new RpcException(new Status(StatusCode.PermissionDenied, $"node '{node}' must present its client certificate (mutual TLS is required)"));

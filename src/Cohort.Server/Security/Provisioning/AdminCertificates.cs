@@ -10,14 +10,14 @@ internal sealed class AdminCertificates(RevocationListFile revocations)
 {
     /// <summary>
     /// The holder of the connection's admin certificate, with its role; null when it carries no admin certificate
-    /// (the token decides); throws PermissionDenied for a revoked one or one with an unknown role.
+    /// (the token decides); throws PermissionDenied for a revoked one or one with an unknown role (Unavailable while the revocation list is unusable).
     /// </summary>
     public AccessIdentity? Identify(Microsoft.AspNetCore.Http.HttpContext http)
     {
         // Kestrel has already checked that a presented certificate chains to the client CA.
         var certificate = ClientCertificates.Of(http);
         if (certificate is null || FederationNames.KindOf(certificate) != CertificateKind.Admin) return null;
-        if (revocations.Refusal(certificate) is { } refusal) throw new RpcException(new Status(StatusCode.PermissionDenied, refusal));
+        if (revocations.Refusal(certificate) is { } refusal) throw new RpcException(refusal);
         string name = FederationNames.NameOf(certificate.SubjectName) ?? "?";
         try
         {

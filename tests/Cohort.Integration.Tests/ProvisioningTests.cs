@@ -346,7 +346,7 @@ public sealed class ProvisioningTests : IDisposable
             else
             {
                 Assert.Equal(1, code);
-                Assert.Equal($"cohort: the server certificate of {url} does not name the host connected to: the certificate is for fl.acme.org, not 127.0.0.1; connect by a name it holds, or issue it with --host 127.0.0.1 too (cohort certs server)", output.Trim());
+                Assert.Equal($"cohort: the server certificate of {url} does not name the host connected to: the certificate is for fl.acme.org, not 127.0.0.1; connect by a name it holds, or add 127.0.0.1 to it (--tls-name 127.0.0.1 on a server that made its own certificate, --host 127.0.0.1 on cohort certs server)", output.Trim());
             }
         }
     }

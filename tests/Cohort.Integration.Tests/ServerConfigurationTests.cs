@@ -78,6 +78,37 @@ public sealed class ServerConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_tls_name_added_on_a_later_start_gets_a_new_server_certificate_from_the_same_ca()
+    {
+        string data = Path.Combine(_dir, "data"), tls = Path.Combine(data, "tls");
+        await using (var first = CliProcess.Start(["server", "--data-dir", data, "--port", "0", "--dashboard-port", "-1", "--tls-name", "fl.example.org"]))
+            await first.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(60));
+        byte[] ca = await File.ReadAllBytesAsync(Path.Combine(tls, "ca.crt"));
+
+        await using (var second = CliProcess.Start(["server", "--data-dir", data, "--port", "0", "--dashboard-port", "-1", "--tls-name", "192.0.2.7"]))
+        {
+            await second.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(60));
+            await second.WaitForOutputAsync("--tls-name 192.0.2.7: the server certificate did not name them; issued it again from this server's CA with them", TimeSpan.FromSeconds(10));
+        }
+        using var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(tls, "server.crt")));
+        var san = certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509SubjectAlternativeNameExtension>().Single();
+        // The new name, and every name the certificate held before (the first start's --tls-name included).
+        Assert.Contains("192.0.2.7", san.EnumerateIPAddresses().Select(ip => ip.ToString()));
+        Assert.Contains("fl.example.org", san.EnumerateDnsNames());
+        Assert.Contains("localhost", san.EnumerateDnsNames());
+        Assert.Equal(ca, await File.ReadAllBytesAsync(Path.Combine(tls, "ca.crt")));
+
+        // A federation's kit has no CA key here: the name cannot be added by the server, and the start says how.
+        string fed = Path.Combine(_dir, "fed-ca"), kitData = Path.Combine(_dir, "kit-data");
+        Assert.Equal(0, (await CliProcess.RunAsync(["certs", "init", "--dir", fed, "--name", "acme"])).ExitCode);
+        Assert.Equal(0, (await CliProcess.RunAsync(["certs", "server", "--ca-dir", fed, "--host", "localhost", "--out", Path.Combine(kitData, "tls")])).ExitCode);
+        var (exit, output) = await CliProcess.RunAsync(["server", "--data-dir", kitData, "--port", "0", "--dashboard-port", "-1", "--tls-name", "fl.acme.org"], TimeSpan.FromSeconds(60));
+        Assert.Equal(1, exit);
+        Assert.Contains("--tls-name fl.acme.org: ", output);
+        Assert.Contains("issue the server certificate with --host fl.acme.org too (cohort certs server)", output);
+    }
+
+    [Fact]
     public async Task The_apis_do_not_answer_on_the_dashboard_port()
     {
         await using var server = await TestServer.StartAsync();

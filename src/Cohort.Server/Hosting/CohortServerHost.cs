@@ -138,6 +138,7 @@ public sealed class CohortServerHost : IAsyncDisposable
 
         X509Certificate2? certificate = null;
         string? caFile = null;
+        IReadOnlyList<string> addedNames = [];
         if (!options.Insecure)
         {
             string certFile, keyFile;
@@ -149,7 +150,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             else
             {
                 string tlsDir = Path.Combine(dataDir, "tls");
-                (certFile, keyFile) = CertificateAuthority.EnsureServerCertificate(tlsDir, options.TlsNames);
+                (certFile, keyFile, addedNames) = CertificateAuthority.EnsureServerCertificate(tlsDir, options.TlsNames);
                 caFile = Path.Combine(tlsDir, CertificateAuthority.CaFile);
             }
             certificate = Transport.Channels.CertificateTrust.LoadWithKey(certFile, keyFile);
@@ -174,7 +175,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         try
         {
             return await StartWithLedgerAsync(options, dataLock, dataDir, strategies, strategyServices, logLevel, certificate, caFile, clientCa, clientCaFile,
-                requireNodeCertificates, federationCa, revocationFile, adminToken, ledger, ct);
+                requireNodeCertificates, federationCa, revocationFile, adminToken, ledger, addedNames, ct);
         }
         catch
         {
@@ -186,7 +187,8 @@ public sealed class CohortServerHost : IAsyncDisposable
     private static async Task<CohortServerHost> StartWithLedgerAsync(
         ServerOptions options, DataDirectoryLock dataLock, string dataDir, StrategyRegistry? strategies, StrategyServices? strategyServices,
         LogLevel logLevel, X509Certificate2? certificate, string? caFile, X509Certificate2? clientCa, string? clientCaFile,
-        bool requireNodeCertificates, bool federationCa, string? revocationFile, string adminToken, AuditLedger ledger, CancellationToken ct)
+        bool requireNodeCertificates, bool federationCa, string? revocationFile, string adminToken, AuditLedger ledger, IReadOnlyList<string> addedNames,
+        CancellationToken ct)
     {
         Transport.ThreadPoolFloor.Raise();
         // No reloading of configuration files: it watches the working folder and every folder below it (inotify), and a
@@ -364,6 +366,8 @@ public sealed class CohortServerHost : IAsyncDisposable
                 : $"signed with the dedicated ledger key {Path.Combine(dataDir, "audit-signing.key")} (key {ledger.KeyId}; the server has no TLS key)");
             // The default list is only a place to look: a kit without one (written before certs server copied it, or a CA
             // folder moved) would otherwise admit every revoked certificate without a word.
+            if (addedNames.Count > 0)
+                app.Logger.LogWarning("--tls-name {Names}: the server certificate did not name them; issued it again from this server's CA with them (nodes keep their ca.crt)", string.Join(", ", addedNames));
             if (federationCa && certificate is not null && clientCa is not null && revocationFile is not null && !File.Exists(revocationFile))
                 app.Logger.LogWarning("no certificate revocation list at {Path}: revoked certificates are accepted until one is placed there (cohort certs revoke writes it in the CA folder)", revocationFile);
             // Created before names were checked (or written by hand): a user and an operator token of one name are one submitter to runs and site policies.

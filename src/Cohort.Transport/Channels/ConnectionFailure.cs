@@ -27,7 +27,7 @@ internal sealed record ConnectionFailure(string Reason, bool Configuration)
                     return new(refused.Problem switch
                     {
                         ServerCertificateProblem.Untrusted => $"the server certificate of {server} is not trusted by {trust}; give --ca the federation's CA certificate",
-                        ServerCertificateProblem.NameMismatch => $"the server certificate of {server} does not name the host connected to: {refused.Message}; connect by a name it holds, or issue it with --host {refused.Host} too (cohort certs server)",
+                        ServerCertificateProblem.NameMismatch => $"the server certificate of {server} does not name the host connected to: {refused.Message}; connect by a name it holds, or add {refused.Host} to it (--tls-name {refused.Host} on a server that made its own certificate, --host {refused.Host} on cohort certs server)",
                         ServerCertificateProblem.Expired => $"{refused.Message} ({server}); the server needs a new one (cohort certs server)",
                         _ => $"{refused.Message} ({server})",
                     }, true);

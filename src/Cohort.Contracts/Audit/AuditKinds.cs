@@ -24,7 +24,7 @@ public static class AuditKinds
     /// <summary>A client certificate was refused (missing under mutual TLS, revoked, wrong name or kind, lesser role).</summary>
     public const string CertificateRefused = "certificate.refused";
 
-    /// <summary>An operator call was refused (missing or wrong admin token).</summary>
+    /// <summary>An operator call was refused (missing or wrong admin token), or a dashboard request whose credential failed.</summary>
     public const string ControlRefused = "control.refused";
 
     /// <summary>Someone logged in (dashboard or Control API).</summary>

@@ -12,6 +12,7 @@ namespace Cohort.Server.Dashboard;
 internal static class DashboardAccess
 {
     private const string ItemKey = "cohort.identity";
+    private const string StaleCookie = "unknown or expired session cookie";
 
     private static readonly string[] PublicPaths = ["/login", "/healthz", "/readyz", "/assets/dashboard.css"];
 
@@ -29,7 +30,23 @@ internal static class DashboardAccess
             await next();
             return;
         }
-        var who = Authenticate(http);
+        var who = Authenticate(http, out string? failed);
+        if (who is null && failed is not null)
+        {
+            // As on the Control API: a credential that fails counts towards its address's limit, and once the address is
+            // over it such requests get 429, while valid credentials from it still go through (an address shared with the
+            // operators, a NAT or a proxy, must not lock them out). No credential at all, a browser on its way to the
+            // login page, is not a failure.
+            string caller = FailedAuthentications.KeyOf(http);
+            if (AuthenticationLimit.Over(http, caller))
+            {
+                await AuthenticationLimit.RefuseAsync(http, caller);
+                return;
+            }
+            AuthenticationLimit.Failed(http, caller, failed);
+            // A stale cookie (a session ended or expired) is cleared, so a tab still open counts once, not at every refresh.
+            if (failed == StaleCookie) http.Response.Cookies.Delete(DashboardSessions.CookieName);
+        }
         if (who is null)
         {
             bool wantsPage = HttpMethods.IsGet(request.Method) && request.Headers.Accept.ToString().Contains("text/html", StringComparison.Ordinal);
@@ -90,12 +107,29 @@ internal static class DashboardAccess
         return false;
     }
 
-    private static AccessIdentity? Authenticate(HttpContext http)
+    /// <summary>
+    /// The identity of the request's bearer token, else of its session cookie; null with <paramref name="failed"/> saying
+    /// which credential failed, or null for both when the request carries none.
+    /// </summary>
+    private static AccessIdentity? Authenticate(HttpContext http, out string? failed)
     {
         var operators = (OperatorAuthenticator)http.RequestServices.GetService(typeof(OperatorAuthenticator))!;
-        if (Tokens.FromHeader(http.Request.Headers.Authorization) is { } token) return operators.Authenticate(token);
+        failed = null;
+        AccessIdentity? who;
+        if (Tokens.FromHeader(http.Request.Headers.Authorization) is { } token)
+        {
+            who = operators.Authenticate(token);
+            if (who is null) failed = "unknown operator token or expired session";
+            return who;
+        }
         if (http.Request.Cookies.TryGetValue(DashboardSessions.CookieName, out var session) && !string.IsNullOrEmpty(session))
-            return operators.Resume(session);
+        {
+            who = operators.Resume(session);
+            if (who is null) failed = StaleCookie;
+            return who;
+        }
+        // An authorization header that is not a bearer token is a credential too (a guess in another scheme), and fails.
+        if (!string.IsNullOrWhiteSpace(http.Request.Headers.Authorization.ToString())) failed = "authorization header without a bearer token";
         return null;
     }
 

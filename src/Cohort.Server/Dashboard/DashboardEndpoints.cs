@@ -72,11 +72,9 @@ internal static class DashboardEndpoints
     {
         string caller = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         string key = FailedAuthentications.KeyOf(http);
-        if (failures.IsOver(key))
-        {
-            http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        // Refused before the form is read, as the call gate refuses the Control API's Login: one budget for both.
+        if (AuthenticationLimit.Over(http, key))
             return Results.Text($"too many failed logins from {key}; wait a minute\n", statusCode: StatusCodes.Status429TooManyRequests);
-        }
         if (!http.Request.HasFormContentType) return Results.BadRequest("log in with the form at /login\n");
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         string? next = form["next"];
@@ -94,6 +92,8 @@ internal static class DashboardEndpoints
             var check = await passwords.CheckAsync(key, () => operators.LogIn(user, form["password"].ToString()), http.RequestAborted);
             if (check.Refusal is not null)
             {
+                // Over the limit (a concurrent login took the last count): the rest of the minute; too many at once: shortly.
+                AuthenticationLimit.SetRetryAfter(http, check.Refusal == PasswordChecks.BusyMessage ? TimeSpan.FromSeconds(1) : failures.RetryAfter(key));
                 http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 return HtmlResult(LoginPage.Render(check.Refusal, next, LoginFormToken(http)));
             }

@@ -194,12 +194,7 @@ internal static class CallGate
         }
     }
 
-    private static void Note(ILogger log, LogThrottle throttle, string kind, string line)
-    {
-        if (!throttle.Allow(kind, out long suppressed)) return;
-        if (suppressed > 0) line += string.Create(CultureInfo.InvariantCulture, $" ({suppressed} more like it since the last line)");
-        log.LogWarning("{Refusal}", line);
-    }
+    private static void Note(ILogger log, LogThrottle throttle, string kind, string line) => throttle.Warn(log, kind, line);
 
     /// <summary>
     /// Answers the call with a gRPC status and no message (a trailers-only response), and notes the refusal for the memory

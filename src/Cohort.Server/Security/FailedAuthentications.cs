@@ -43,6 +43,17 @@ internal sealed class FailedAuthentications(int perMinute, TimeProvider? clock =
     public bool IsOver(string caller) =>
         _windows.TryGetValue(caller, out var w) && !Ended(w.Start, _clock.GetTimestamp()) && w.Count >= perMinute;
 
+    /// <summary>
+    /// How long <paramref name="caller"/> still waits before its window ends when it is over the limit (zero when it is
+    /// not): what a refusal's Retry-After says.
+    /// </summary>
+    public TimeSpan RetryAfter(string caller)
+    {
+        if (!_windows.TryGetValue(caller, out var w) || w.Count < perMinute) return TimeSpan.Zero;
+        var left = Window - _clock.GetElapsedTime(w.Start, _clock.GetTimestamp());
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
     /// <summary>Counts one failure by <paramref name="caller"/>, opening a window when none is open.</summary>
     public void Count(string caller)
     {

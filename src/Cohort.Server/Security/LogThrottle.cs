@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
 
 namespace Cohort.Server.Security;
 
@@ -34,6 +36,18 @@ internal sealed class LogThrottle(TimeSpan interval)
             suppressed = 0;
             return false;
         }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="line"/> as a warning when a line of <paramref name="kind"/> may be written now, with the
+    /// count of those held back since the last one; the Control API's gate and the dashboard's share the kinds, so a
+    /// caller switching between them cannot double the log.
+    /// </summary>
+    public void Warn(ILogger log, string kind, string line)
+    {
+        if (!Allow(kind, out long suppressed)) return;
+        if (suppressed > 0) line += string.Create(CultureInfo.InvariantCulture, $" ({suppressed} more like it since the last line)");
+        log.LogWarning("{Refusal}", line);
     }
 
     private sealed class Window

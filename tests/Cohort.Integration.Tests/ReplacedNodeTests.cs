@@ -53,7 +53,8 @@ public sealed class ReplacedNodeTests
         Assert.Contains("node 'cleveland' is already connected from ", frozen.Output);
         Assert.DoesNotContain("   at ", frozen.Output);
         Assert.True(replacement.IsRunning, replacement.Output);
-        Assert.Equal("online", await StatusOfAsync(server, "cleveland"));
+        // Online (or still reporting a task it has just answered) through the replacement.
+        Assert.Contains(await StatusOfAsync(server, "cleveland"), new[] { "online", "busy" });
     }
 
     [Fact]

@@ -120,7 +120,7 @@ internal sealed class NodeSession : IAsyncDisposable
             try
             {
                 var busy = _busy.Keys.Order(StringComparer.Ordinal).ToArray();
-                var request = new HeartbeatRequest { NodeName = _options.Name, BusyTaskId = busy.FirstOrDefault() ?? "" };
+                var request = new HeartbeatRequest { NodeName = _options.Name, BusyTaskId = busy.FirstOrDefault() ?? "", SessionId = _options.Session };
                 request.BusyTaskIds.AddRange(busy);
                 var reply = await _client.HeartbeatAsync(request, deadline: DateTime.UtcNow + _heartbeat * 3, cancellationToken: session.Token);
                 failures = 0;
@@ -141,7 +141,9 @@ internal sealed class NodeSession : IAsyncDisposable
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
             {
-                // The server restarted and forgot us: end the session so the node registers again.
+                // The server restarted and forgot us, or another process registered under our name while we were counted
+                // offline (frozen, cut off): end the session so the node registers again, which the server refuses as a
+                // second process while that one is live.
                 _log.LogInformation("Node {Node}: server asks to register again", _options.Name);
                 await session.CancelAsync();
                 return;
@@ -183,7 +185,7 @@ internal sealed class NodeSession : IAsyncDisposable
         using var quiet = CancellationTokenSource.CreateLinkedTokenSource(ct);
         quiet.CancelAfter(silence);
         using var call = _client.PullTask(
-            new PullTaskRequest { NodeName = _options.Name, WaitMs = (int)_options.PollWait.TotalMilliseconds, KeepOpen = true },
+            new PullTaskRequest { NodeName = _options.Name, WaitMs = (int)_options.PollWait.TotalMilliseconds, KeepOpen = true, SessionId = _options.Session },
             cancellationToken: quiet.Token);
         for (bool carried = false; ; carried = true)
         {
@@ -300,7 +302,7 @@ internal sealed class NodeSession : IAsyncDisposable
     private async Task RunAndPushAsync(RunApps apps, TaskHeader task, ParameterSet? parameters, ClientReply? refused, CancellationTokenSource taskCts, CancellationToken ct)
     {
         if (task.TimeoutSeconds > 0) taskCts.CancelAfter(TaskTimeout(task.TimeoutSeconds));
-        var header = new ResultHeader { TaskId = task.TaskId, NodeName = _options.Name, Ok = true };
+        var header = new ResultHeader { TaskId = task.TaskId, NodeName = _options.Name, Ok = true, SessionId = _options.Session };
         var clock = Stopwatch.StartNew();
         if (task.Kind == Wire.Validate)
         {

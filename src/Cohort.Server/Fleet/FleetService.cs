@@ -129,8 +129,8 @@ internal sealed class FleetService(
         string node = await AuthenticateAs(request.NodeName, context);
         // Older nodes name their one task in busy_task_id; newer ones list every task in busy_task_ids too.
         var busy = request.BusyTaskIds.Append(request.BusyTaskId).Where(id => !string.IsNullOrEmpty(id)).Distinct(StringComparer.Ordinal).Take(MaxCapacity).ToArray();
-        if (!registry.Touch(node, busy, updateBusy: true))
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
+        RequireCurrentSession(node, request.SessionId, context);
+        if (!registry.Touch(node, busy, updateBusy: true, session: request.SessionId)) throw NotRegistered();
         var reply = new HeartbeatReply();
         foreach (var id in busy)
         {
@@ -145,8 +145,7 @@ internal sealed class FleetService(
     public override async Task<LeaveReply> Leave(LeaveRequest request, ServerCallContext context)
     {
         string node = await AuthenticateAs(request.NodeName, context);
-        if (registry.SessionOf(node) is null)
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
+        if (registry.SessionOf(node) is null) throw NotRegistered();
         // Only the session registered now may take the node offline: a late leave from a process the node has since
         // replaced (a restart whose old process was slow to stop) changes nothing.
         if (registry.Leave(node, request.SessionId) is not { } left)
@@ -168,8 +167,8 @@ internal sealed class FleetService(
     public override async Task PullTask(PullTaskRequest request, IServerStreamWriter<TaskMessage> responseStream, ServerCallContext context)
     {
         string node = await AuthenticateAs(request.NodeName, context);
-        if (!registry.Touch(node))
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
+        RequireCurrentSession(node, request.SessionId, context);
+        if (!registry.Touch(node, session: request.SessionId)) throw NotRegistered();
         var wait = TimeSpan.FromMilliseconds(Math.Clamp(request.WaitMs, 0, (int)MaxWait.TotalMilliseconds));
         // A node keeps one pull per worker (its capacity), kept open or not; twice that and a few more cover calls still
         // closing after a dropped connection or a restart's overlap, and past them each is refused before it waits for
@@ -190,6 +189,12 @@ internal sealed class FleetService(
             if (!request.KeepOpen)
             {
                 var task = await board.TakeAsync(node, wait, context.CancellationToken);
+                if (task is not null && request.SessionId.Length > 0 && !registry.IsCurrentSession(node, request.SessionId))
+                {
+                    // Another process registered as the node while this call waited: the task is that one's.
+                    board.Return(task);
+                    throw ReplacedSession(node, context);
+                }
                 if (task is not null) await SendTaskAsync(task, node, keptOpen: false, responseStream, context.CancellationToken);
                 return;
             }
@@ -202,10 +207,12 @@ internal sealed class FleetService(
 
     // Task after task on one call, each once the last is answered, for as long as the node's credentials and registration
     // are those the call began with. The call gives no sign of life for the node (its heartbeats do): a call left behind
-    // by a dead connection must not keep it online, nor take the tasks of the node's next session.
+    // by a dead connection must not keep it online, nor take the tasks of the node's next session. The registration is the
+    // session the node names (checked current when the call began); an older node names none, and its call serves the
+    // session current when it began, as before.
     private async Task KeepOpenAsync(PullTaskRequest request, string node, TimeSpan wait, IServerStreamWriter<TaskMessage> responseStream, ServerCallContext context)
     {
-        string? session = registry.SessionOf(node);
+        string? session = request.SessionId.Length > 0 ? request.SessionId : registry.SessionOf(node);
         // A server stopping ends its kept-open calls at once, so that it does not wait out its shutdown timeout on them.
         using var call = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         var ct = call.Token;
@@ -470,7 +477,6 @@ internal sealed class FleetService(
     private async Task<PushResultReply> ReceiveResultAsync(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context, ResultReceipt receipt)
     {
         string node = await auth.AuthenticateAsync(context);
-        registry.Touch(node);
         var ct = context.CancellationToken;
         using var scope = log.BeginScope(LogScope.Node(node));
         if (!await requestStream.MoveNext(ct) || requestStream.Current.BodyCase != ResultMessage.BodyOneofCase.Header)
@@ -482,7 +488,8 @@ internal sealed class FleetService(
         {
             string tooLarge = $"a result header of {headerBytes} bytes; at most {MaxResultHeaderBytes}";
             // The node's own task fails at once with the reason, rather than waiting out the round's timeout.
-            if (header.TaskId.Length <= MaxTaskIdLength && header.NodeName == node && board.FindOf(header.TaskId, node) is { } own)
+            if (header.TaskId.Length <= MaxTaskIdLength && header.NodeName == node && registry.IsCurrentSession(node, header.SessionId)
+                && board.FindOf(header.TaskId, node) is { } own)
                 board.Complete(own, TaskOutcome.Failed(FailureKind.Rejected, $"rejected result: {tooLarge}"));
             throw new RpcException(new Status(StatusCode.InvalidArgument, tooLarge));
         }
@@ -493,6 +500,9 @@ internal sealed class FleetService(
         receipt.TaskId = header.TaskId;
         if (header.NodeName != node)
             throw new RpcException(new Status(StatusCode.PermissionDenied, $"token belongs to node '{node}', not '{NodeText.Clean(header.NodeName, NodeText.MaxNameLength)}'"));
+        // A replaced process's result would answer its replacement's task (the same id, given again when it registered).
+        RequireCurrentSession(node, header.SessionId, context);
+        registry.Touch(node, session: header.SessionId);
         var task = board.Find(header.TaskId);
         if (task is not null && task.Node != node)
         {
@@ -705,6 +715,29 @@ internal sealed class FleetService(
     }
 
     private static PushResultReply Reject(string reason) => new() { Accepted = false, Reason = reason };
+
+    // The answer a node gets to a call the server cannot place: it registers again (NodeSession ends its session on it).
+    private static RpcException NotRegistered() =>
+        new(new Status(StatusCode.FailedPrecondition, "node not registered with this server; register again"));
+
+    // A node's calls after it registered name its session (an older node's name none, and are not checked). A call from
+    // another session comes from a process replaced under the node's name while it was counted offline (frozen, or cut off
+    // longer than the node timeout): it is refused as unregistered, so that the process registers again, where it is
+    // refused as a second process for as long as its replacement is live.
+    private void RequireCurrentSession(string node, string session, ServerCallContext context)
+    {
+        if (session.Length == 0 || registry.IsCurrentSession(node, session)) return;
+        if (registry.SessionOf(node) is null) throw NotRegistered();
+        throw ReplacedSession(node, context);
+    }
+
+    private RpcException ReplacedSession(string node, ServerCallContext context)
+    {
+        if (throttle.Allow("replaced-session:" + node, out long held))
+            log.LogWarning("Node {Node}: refused a call from {Peer} of a session another process has replaced; it must register again ({Held} more since the last warning)", node, context.Peer, held);
+        return new RpcException(new Status(StatusCode.FailedPrecondition,
+            $"node '{node}' registered from another process since this one did: this process is not registered with this server; register again"));
+    }
 
     private async Task<string> AuthenticateAs(string claimed, ServerCallContext context)
     {

@@ -114,8 +114,12 @@ internal sealed class NodeRegistry
         }
     }
 
-    /// <summary>Records a sign of life; returns false when the node has not registered since the server started or since it left.</summary>
-    public bool Touch(string name, IReadOnlyList<string>? busyTasks = null, bool updateBusy = false)
+    /// <summary>
+    /// Records a sign of life from the process registered as <paramref name="session"/>; returns false when the node has not
+    /// registered since the server started or since it left, or when <paramref name="session"/> is not its current session.
+    /// An empty <paramref name="session"/> (an older node, which sends none) is not checked.
+    /// </summary>
+    public bool Touch(string name, IReadOnlyList<string>? busyTasks = null, bool updateBusy = false, string session = "")
     {
         if (!_nodes.TryGetValue(name, out var n)) return false;
         bool changed;
@@ -123,6 +127,8 @@ internal sealed class NodeRegistry
         {
             // A heartbeat the leaving process sent just before its leave must not bring the node back for a node timeout.
             if (n.Left) return false;
+            // A process replaced under the node's name must not bring the node back: its replacement is the node now.
+            if (session.Length > 0 && n.Session != session) return false;
             n.LastSeen = DateTimeOffset.UtcNow;
             changed = !n.Online;
             n.Online = true;
@@ -142,6 +148,17 @@ internal sealed class NodeRegistry
     {
         if (!_nodes.TryGetValue(name, out var n)) return null;
         lock (n) return n.Session;
+    }
+
+    /// <summary>
+    /// True when a call from <paramref name="session"/> comes from the node's current registration: the node registered since
+    /// the server started and that is its session. An empty <paramref name="session"/> (an older node, which sends none) is
+    /// taken as today's: true once the node has registered.
+    /// </summary>
+    public bool IsCurrentSession(string name, string session)
+    {
+        if (!_nodes.TryGetValue(name, out var n)) return false;
+        lock (n) return session.Length == 0 || n.Session == session;
     }
 
     /// <summary>

@@ -115,6 +115,19 @@ public sealed class CliProcess : IAsyncDisposable
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
     }
 
+    /// <summary>Freezes the process (SIGSTOP), as a hung machine or a debugger would: it keeps its connections and says nothing.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>Lets a process frozen by <see cref="PauseAsync"/> go on (SIGCONT), where it left off.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {Id} exited with {kill.ExitCode}");
+    }
+
     private void Append(string? line)
     {
         if (line is null) return;

@@ -48,8 +48,11 @@ internal static class SimulationPreflight
     {
         try
         {
-            // The data is the user's own here: each problem is told with the values and lines behind it, in place of the server's wording.
-            return validating.Validate(new ClientAppContext("preflight", "simulation", plan.App.Settings, nodeSettings) { QuoteData = true });
+            // The data is the user's own here: each problem is told with the values and lines behind it, in place of the server's
+            // wording. An app that does not read QuoteData still writes them to its site log: they are shown after its problems.
+            var details = new List<string>();
+            var problems = validating.Validate(new ClientAppContext("preflight", "simulation", plan.App.Settings, nodeSettings) { SiteLog = details.Add, QuoteData = true });
+            return [.. problems, .. details];
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -12,7 +12,7 @@ namespace Cohort.Simulation;
 /// </summary>
 internal static class SimulationPreflight
 {
-    /// <summary>Every problem found; a problem every file shares is listed once, others are prefixed with their file.</summary>
+    /// <summary>Every problem found, once: a problem every file shares is listed once, others name their file once (with the line where known).</summary>
     public static IReadOnlyList<string> Check(IClientAppFactory factory, Plan plan, string baseDirectory)
     {
         if (StrategyLimits.RefusalOf(factory, plan.Strategy.Name) is { } refusal) return [refusal];
@@ -40,7 +40,7 @@ internal static class SimulationPreflight
         var shared = found.Select(x => x.Problems).Aggregate((a, b) => a.Intersect(b, StringComparer.Ordinal).ToArray());
         problems.AddRange(shared);
         foreach (var (file, list2) in found)
-            problems.AddRange(list2.Except(shared, StringComparer.Ordinal).Select(p => file is null ? p : $"{file}: {p}"));
+            problems.AddRange(list2.Except(shared, StringComparer.Ordinal).Select(p => file is null || p.StartsWith($"{file}:", StringComparison.Ordinal) ? p : $"{file}: {p}"));
         return problems;
     }
 
@@ -48,9 +48,10 @@ internal static class SimulationPreflight
     {
         try
         {
-            // The data is the user's own here: the values and lines behind each problem are shown with it.
+            // The data is the user's own here: each problem is told with the values and lines behind it, in place of the server's
+            // wording. An app that does not read QuoteData still writes them to its site log: they are shown after its problems.
             var details = new List<string>();
-            var problems = validating.Validate(new ClientAppContext("preflight", "simulation", plan.App.Settings, nodeSettings) { SiteLog = details.Add });
+            var problems = validating.Validate(new ClientAppContext("preflight", "simulation", plan.App.Settings, nodeSettings) { SiteLog = details.Add, QuoteData = true });
             return [.. problems, .. details];
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -40,6 +40,9 @@ public static class SimulationRunner
                 : $"app.name: app '{plan.App.Name}' cannot run as virtual clients (apps that can: {string.Join(", ", able)})");
         }
 
+        // The clients are known: a selection they can never meet fails now, not after wait_for_nodes.
+        if (SimulationSelectionLimits.Problems(plan, options.PlanSource) is { Count: > 0 } unmet) throw PlanException.Of(unmet);
+
         // The same check a server asks its nodes for at submit: every settings and data problem at once, before any loading.
         if (SimulationPreflight.Check(factory, plan, options.BaseDirectory) is { Count: > 0 } problems)
             throw new PlanException(options.PlanSource, 0, 0, $"preflight failed: {string.Join("; ", problems)}");
@@ -67,6 +70,11 @@ public static class SimulationRunner
             string key = e.Key is null ? "partitioner.name" : $"partitioner.params.{e.Key}";
             if (!spec.Positions.ContainsKey(key)) key = e.Key is null ? "partitioner.name" : (spec.Positions.Keys.FirstOrDefault(k => k.StartsWith($"partitioner.params.{e.Key}.", StringComparison.Ordinal)) ?? "partitioner.name");
             throw Positioned(options, spec, key, e.Message);
+        }
+        catch (SiteDataException e)
+        {
+            // The data is read as it is partitioned (files put together, columns typed across them): its problems are the data's.
+            throw Positioned(options, spec, "data", e.Message);
         }
 
         IReadOnlyList<string> names = partitions.Names ?? new NumberedClientNames(partitions.Clients);

@@ -39,6 +39,35 @@ public sealed class DemoFolderTests : IDisposable
             "from a clone of the Cohort repository, or from a folder holding its examples/ folder", e.Message);
     }
 
+    [Theory]
+    [InlineData("heart-disease", "--strategy", "fedyogii", "cohort: --strategy fedyogii: strategy.name: unknown strategy 'fedyogii'")]
+    [InlineData("heart-disease", "--rounds", "0", "cohort: --rounds 0: rounds: ")]
+    [InlineData("mnist-non-iid", "--strategy", "fedyogii", "cohort: --strategy fedyogii: strategy.name: unknown strategy 'fedyogii'")]
+    public async Task A_bad_option_is_refused_naming_it_before_the_last_demos_folder_is_emptied_or_anything_starts(string demo, string option, string value, string expected)
+    {
+        // The folder as the last demo left it: its marker and its model.
+        await File.WriteAllTextAsync(Path.Combine(_dir, ".cohort-demo"), "written by cohort demo\n");
+        string model = Path.Combine(_dir, "model.cps");
+        await File.WriteAllTextAsync(model, "the last demo's model");
+
+        var (code, output) = await CliProcess.RunAsync(["demo", demo, option, value, "--out-dir", _dir], TimeSpan.FromSeconds(60));
+
+        Assert.Equal(1, code);
+        Assert.Contains(expected, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("starting a server", output, StringComparison.Ordinal);
+        Assert.Equal("the last demo's model", await File.ReadAllTextAsync(model));
+    }
+
+    [Fact]
+    public void The_hint_to_browse_a_run_shows_a_folder_under_the_current_one_relative_and_any_other_in_full()
+    {
+        string here = Path.Combine(_dir, "repo");
+        Assert.Equal(Path.Combine(".cohort", "demo", "server"), DemoCommand.ShownPath(Path.Combine(here, ".cohort", "demo", "server"), here));
+        string elsewhere = Path.Combine(_dir, "tmp", "demo-mn", "server");
+        Assert.Equal(elsewhere, DemoCommand.ShownPath(elsewhere, here));
+        Assert.Equal(elsewhere, DemoCommand.ShownPath(elsewhere, Path.Combine(_dir, "tmp", "demo")));
+    }
+
     [Fact]
     public async Task The_demo_refuses_an_out_dir_holding_files_it_did_not_write_and_deletes_nothing()
     {

@@ -68,4 +68,21 @@ public sealed class PlanCheckCliTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Plan_check_and_simulate_refuse_a_selection_minimum_above_the_simulations_clients_at_once()
+    {
+        string heart = Path.Combine(Repo.Root, "examples", "heart-disease", "plan.yaml");
+
+        var (code, output) = await CliProcess.RunAsync(["plan", "check", heart, "--set", "selection.min_fit=10"]);
+        Assert.Equal(1, code);
+        Assert.Contains("--set selection.min_fit=10: selection.min_fit: 10 is more than the simulation's 4 clients (simulation.clients); no round could ever start", output, StringComparison.Ordinal);
+
+        // simulate says the same before loading any data, instead of waiting out wait_for_nodes (5 minutes) for clients that cannot come.
+        string state = Path.Combine(Path.GetTempPath(), "cohort-sim-min-fit-" + Guid.NewGuid().ToString("N")[..8]);
+        (code, output) = await CliProcess.RunAsync(["simulate", heart, "--set", "selection.min_fit=10", "--set", "rounds=2", "--data-dir", state], TimeSpan.FromSeconds(60));
+        Assert.Equal(1, code);
+        Assert.Contains("cohort: --set selection.min_fit=10: selection.min_fit: 10 is more than the simulation's 4 clients (simulation.clients); no round could ever start", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(state));
+    }
 }

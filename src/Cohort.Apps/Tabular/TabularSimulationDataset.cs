@@ -254,13 +254,27 @@ internal sealed class TabularSimulationDataset : ISimulationDataset
         var columns = new List<TabularColumn>();
         foreach (var c in first.Columns)
         {
-            if (c.IsNumeric) columns.Add(TabularColumn.Numeric(c.Name, tables.SelectMany(t => t[c.Name].Numbers ?? throw Mixed(t, c.Name)).ToArray()));
-            else columns.Add(TabularColumn.Text(c.Name, tables.SelectMany(t => t[c.Name].Texts ?? throw Mixed(t, c.Name)).ToArray()));
+            if (tables.Any(t => t[c.Name].IsNumeric != c.IsNumeric)) throw Mixed(tables, c.Name);
+            if (c.IsNumeric) columns.Add(TabularColumn.Numeric(c.Name, tables.SelectMany(t => t[c.Name].Numbers!).ToArray()));
+            else columns.Add(TabularColumn.Text(c.Name, tables.SelectMany(t => t[c.Name].Texts!).ToArray()));
         }
         return new TabularTable(string.Join("+", tables.Select(t => t.Source)), columns, tables.SelectMany(t => t.Lines).ToArray());
     }
 
-    private static TabularDataException Mixed(TabularTable t, string column) => new(t.Source, 0, $"column '{column}' holds text here but numbers in another file");
+    // The blame goes to the first file holding text, at its first value that is not a number: the data is the user's own
+    // here (a simulation), so the line and value are shown, as a site is shown them in its log.
+    private static TabularDataException Mixed(TabularTable[] tables, string column)
+    {
+        var text = tables.First(t => !t[column].IsNumeric);
+        var numbers = tables.First(t => t[column].IsNumeric);
+        var values = text[column].Texts!;
+        int row = Array.FindIndex(values, v => v is not null && !TabularReader.IsNumber(v, out _));
+        if (row < 0) row = Array.FindIndex(values, v => v is not null);
+        string where = $"column '{column}' holds text here but numbers in {Path.GetFileName(numbers.Source)}";
+        return row < 0
+            ? new TabularDataException(text.Source, 0, where)
+            : new TabularDataException(text.Source, text.Lines[row], $"{where} (value '{values[row]}')", where);
+    }
 
     private static IEnumerable<(string, TabularTable)> SplitByColumn(TabularTable table, string by)
     {

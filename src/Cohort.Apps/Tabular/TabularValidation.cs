@@ -21,19 +21,23 @@ internal static class TabularValidation
     public static IReadOnlyList<string> Check(ClientAppContext context, TabularAppFactory factory)
     {
         var problems = new List<string>();
-        var site = context.SiteLog ?? (_ => { });
         var settings = ReadSettings(context.AppSettings, problems);
         if (context.Partition is not null || !context.NodeSettings.TryGetValue("data", out var data)) return problems;
+        var found = new Findings(problems, context.SiteLog ?? (_ => { }), context.QuoteData);
         string path = data.ToString();
+        if (Directory.Exists(path))
+        {
+            found.Add("the node's data is a folder, not a file (its path is in the node's log)", $"data '{path}' is a folder; the tabular app reads one CSV file");
+            return problems;
+        }
         if (!File.Exists(path))
         {
-            site($"data file '{path}' not found");
-            problems.Add("the node's data file is not found (its path is in the node's log)");
+            found.Add("the node's data file is not found (its path is in the node's log)", $"data file '{path}' not found");
             return problems;
         }
         if (settings is null) return problems;
         int before = problems.Count;
-        CheckFile(settings, path, problems, site);
+        CheckFile(settings, path, found);
         if (problems.Count > before || before > 0) return problems;
         try
         {
@@ -44,7 +48,7 @@ internal static class TabularValidation
         }
         catch (Exception e) when (e is TabularDataException or AppConfigurationException or ArgumentException or InvalidOperationException or IOException)
         {
-            problems.Add(Shared(e, site));
+            problems.Add(found.Of(e));
         }
         return problems;
     }
@@ -77,15 +81,32 @@ internal static class TabularValidation
         return e.IsUnknownKey && known > 0 && e.Message.Contains("did you mean", StringComparison.Ordinal) ? e.Message[..known] : e.Message;
     }
 
-    // The problem the server is told; the full message, when it quotes the data, only on the site.
-    private static string Shared(Exception e, Action<string> site)
+    /// <summary>
+    /// The problems found and where their details go: for a server, each problem without the data and its values and lines
+    /// to the site's log; where the data is the user's own (<see cref="ClientAppContext.QuoteData"/>), each problem once, with them.
+    /// </summary>
+    private sealed class Findings(List<string> problems, Action<string> site, bool quote)
     {
-        string shared = SiteDataException.Shareable(e);
-        if (shared != e.Message) site(e.Message);
-        return shared;
+        /// <summary>A problem as the server is told it, and as the site reads it when that quotes the data (null when not).</summary>
+        public void Add(string shared, string? detail = null) => problems.Add(Text(shared, detail));
+
+        /// <summary>What to report of <paramref name="e"/>: its message where the data may be quoted, else what may leave the site.</summary>
+        public string Of(Exception e)
+        {
+            string shared = SiteDataException.Shareable(e);
+            return Text(shared, shared == e.Message ? null : e.Message);
+        }
+
+        private string Text(string shared, string? detail)
+        {
+            if (detail is null) return shared;
+            if (quote) return detail;
+            site(detail);
+            return shared;
+        }
     }
 
-    private static void CheckFile(TabularSettings settings, string path, List<string> problems, Action<string> site)
+    private static void CheckFile(TabularSettings settings, string path, Findings found)
     {
         TabularTable table;
         try
@@ -95,31 +116,31 @@ internal static class TabularValidation
         }
         catch (TabularDataException e)
         {
-            problems.Add(Shared(e, site));
+            found.Add(found.Of(e));
             return;
         }
         var options = settings.Preprocess;
         var names = table.Columns.Select(c => c.Name).ToArray();
         // A name close to the one the plan gave is shared (column names are the schema, which the statistics step shares
         // too); the file's whole list, which would be a data row when the header is not one, stays on the site.
-        string Missing(string column, string namedBy)
+        void Missing(string column, string namedBy)
         {
             string hint = NearestName.Hint(column, names);
-            if (hint.Length > 0) return $"no column '{column}' ({namedBy}){hint}";
-            site($"no column '{column}' ({namedBy}); columns: {string.Join(", ", names.Take(ListedColumns))}{(names.Length > ListedColumns ? ", …" : "")}");
-            return $"no column '{column}' ({namedBy}) among the file's {names.Length} columns (their names stay in the site's log)";
+            if (hint.Length > 0) found.Add($"no column '{column}' ({namedBy}){hint}");
+            else found.Add($"no column '{column}' ({namedBy}) among the file's {names.Length} columns (their names stay in the site's log)",
+                $"no column '{column}' ({namedBy}); columns: {string.Join(", ", names.Take(ListedColumns))}{(names.Length > ListedColumns ? ", …" : "")}");
         }
 
-        if (table.IndexOf(options.Label) < 0) problems.Add(Missing(options.Label, "label"));
-        else CheckLabel(table, options, problems, site);
+        if (table.IndexOf(options.Label) < 0) Missing(options.Label, "label");
+        else CheckLabel(table, options, found);
         foreach (var c in options.Drop)
-            if (table.IndexOf(c) < 0) problems.Add(Missing(c, "drop"));
+            if (table.IndexOf(c) < 0) Missing(c, "drop");
         foreach (var c in options.InferCategories)
-            if (table.IndexOf(c) < 0) problems.Add(Missing(c, "categorical"));
+            if (table.IndexOf(c) < 0) Missing(c, "categorical");
         foreach (var (c, categories) in options.Categorical)
         {
-            if (table.IndexOf(c) < 0) problems.Add(Missing(c, $"categorical.{c}"));
-            else CheckCategories(table, table[c], categories, problems, site);
+            if (table.IndexOf(c) < 0) Missing(c, $"categorical.{c}");
+            else CheckCategories(table, table[c], categories, found);
         }
 
         foreach (var column in table.Columns)
@@ -127,12 +148,12 @@ internal static class TabularValidation
             if (column.IsNumeric || column.Name == options.Label || options.Drop.Contains(column.Name)) continue;
             if (options.CategoricalAuto || options.Categorical.ContainsKey(column.Name) || options.InferCategories.Contains(column.Name)) continue;
             int row = FirstText(column);
-            site($"{table.Source}:{table.Lines[row]}: column '{column.Name}' holds text ('{column.Texts![row]}') but is not declared categorical");
-            problems.Add($"column '{column.Name}' holds text but is not declared categorical (categorical: auto, or list it under categorical)");
+            found.Add($"column '{column.Name}' holds text but is not declared categorical (categorical: auto, or list it under categorical)",
+                $"{table.Source}:{table.Lines[row]}: column '{column.Name}' holds text ('{column.Texts![row]}') but is not declared categorical");
         }
     }
 
-    private static void CheckLabel(TabularTable table, TabularPreprocessorOptions options, List<string> problems, Action<string> site)
+    private static void CheckLabel(TabularTable table, TabularPreprocessorOptions options, Findings found)
     {
         var label = table[options.Label];
         int present = 0;
@@ -147,14 +168,14 @@ internal static class TabularValidation
             }
             catch (TabularDataException e)
             {
-                problems.Add($"{Shared(e, site)} (label '{options.Label}', positive '{options.Positive.Text}')");
+                found.Add($"{found.Of(e)} (label '{options.Label}', positive '{options.Positive.Text}')");
                 return;
             }
         }
-        if (present == 0) problems.Add($"label column '{options.Label}' has no values");
+        if (present == 0) found.Add($"label column '{options.Label}' has no values");
     }
 
-    private static void CheckCategories(TabularTable table, TabularColumn column, IReadOnlyList<string> categories, List<string> problems, Action<string> site)
+    private static void CheckCategories(TabularTable table, TabularColumn column, IReadOnlyList<string> categories, Findings found)
     {
         var numbers = new HashSet<double>();
         foreach (var c in categories)
@@ -172,9 +193,9 @@ internal static class TabularValidation
         if (unknown.Count == 0) return;
         var (first, line) = unknown[0];
         string more = unknown.Count > 1 ? $" and {unknown.Count - 1} other value{(unknown.Count > 2 ? "s" : "")}" : "";
-        site($"{table.Source}:{line}: column '{column.Name}': value '{first}'{more} not among the declared categories");
         // Not even how many: a count would tell a plan that lists guesses which of them the site holds.
-        problems.Add($"column '{column.Name}': values not among the declared categories {string.Join(", ", categories)} (which stay in the site's log)");
+        found.Add($"column '{column.Name}': values not among the declared categories {string.Join(", ", categories)} (which stay in the site's log)",
+            $"{table.Source}:{line}: column '{column.Name}': value '{first}'{more} not among the declared categories");
     }
 
     private static int FirstText(TabularColumn column)

@@ -86,6 +86,9 @@ internal static class NodeCommand
             {
                 var (datasetName, path) = DataArgument(value);
                 if (!File.Exists(path) && !Directory.Exists(path)) throw new CliException($"--data {value}: '{path}' not found (a file, or a folder such as mnist's IDX folder)");
+                // The tabular app reads one file: a folder would be accepted here and fail every run's preflight.
+                if (Directory.Exists(path) && apps.Find(appName) is Apps.Tabular.TabularAppFactory)
+                    throw new CliException($"--data {value}: '{path}' is a folder; app '{appName}' reads one CSV file (give the file itself)");
                 if (datasetName is null)
                 {
                     if (settings.ContainsKey("data")) throw new CliException($"--data {value}: a second plain path; name data sets as NAME=PATH");

@@ -57,7 +57,9 @@ internal static class PlanCommand
             // other problems: a misspelt setting is found now rather than by every node's preflight at submit.
             var app = read?.App ?? PlanParser.ParseApp(yaml, path);
             var appProblems = app is null ? [] : PlanAppSettings.Problems(path, yaml, app, apps, read?.Strategy.Name);
-            if (planProblems is not null || appProblems.Count > 0) throw PlanException.Of([.. planProblems?.Errors ?? [], .. appProblems]);
+            // With a simulation section the clients are known: a selection they can never meet is found now, as simulate finds it.
+            var unmet = read is null ? [] : SimulationSelectionLimits.Problems(read, path);
+            if (planProblems is not null || appProblems.Count > 0 || unmet.Count > 0) throw PlanException.Of([.. planProblems?.Errors ?? [], .. appProblems, .. unmet]);
         }
         catch (PlanException e)
         {

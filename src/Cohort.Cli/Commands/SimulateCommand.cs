@@ -187,6 +187,8 @@ internal static class SimulateCommand
         try
         {
             plan = PlanParser.Parse(yaml, planPath, options.Strategies);
+            // Here, so that a minimum set with --set is blamed on that option.
+            if (SimulationSelectionLimits.Problems(plan, planPath) is { Count: > 0 } unmet) throw PlanException.Of(unmet);
         }
         catch (PlanException e)
         {

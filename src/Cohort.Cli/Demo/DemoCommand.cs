@@ -66,14 +66,11 @@ internal static class DemoCommand
     private static async Task<int> RunAsync(DemoSpec demo, int? rounds, string? strategy, string? summaryFile, string outDir, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
+        // Checked first: an option the plan refuses must not cost the last demo's model or start a process.
+        string yaml = DemoOverrides.Apply(demo.ReadPlan(), demo.PlanFile, rounds, strategy);
         await PrepareOutDirAsync(outDir, ct);
         string root = demo.Locate(outDir);
         string planPath = Path.Combine(root, demo.PlanFile);
-        var overrides = new List<(string, string)>();
-        if (rounds is { } r) overrides.Add(("rounds", r.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        if (strategy is not null) overrides.Add(("strategy.name", strategy));
-        string yaml = await File.ReadAllTextAsync(planPath, ct);
-        if (overrides.Count > 0) yaml = PlanText.WithValues(yaml, overrides, demo.PlanFile);
 
         Console.WriteLine($"Cohort demo: {demo.Description}");
         Console.WriteLine($"starting a server and {demo.Sites.Count} node processes ({string.Join(", ", demo.Sites.Select(s => s.Node))}) in {outDir}");
@@ -114,7 +111,7 @@ internal static class DemoCommand
         var summary = Summarize(detail, clock.Elapsed.TotalSeconds, modelPath);
         PrintSummary(summary, modelRound);
         // The demo's server stops with it; its state stays, for the dashboard and the CLI to open afterwards.
-        Console.WriteLine($"to browse this run afterwards: ./cohort server --data-dir {Path.GetRelativePath(Environment.CurrentDirectory, federation.Server.DataDir)}, then its dashboard at https://localhost:7301/");
+        Console.WriteLine($"to browse this run afterwards: ./cohort server --data-dir {ShownPath(federation.Server.DataDir, Environment.CurrentDirectory)}, then its dashboard at https://localhost:7301/");
         if (demo.Baseline is { } client && plan is not null && setup is not null)
             await CompareWithBaselineAsync(detail, plan, setup, client, outDir, summary, ct);
         if (summaryFile is not null)
@@ -124,6 +121,15 @@ internal static class DemoCommand
             Console.WriteLine($"summary written to {summaryFile}");
         }
         return 0;
+    }
+
+    /// <summary><paramref name="path"/> relative to <paramref name="from"/> when it lies under it, else in full: never a path that climbs out.</summary>
+    internal static string ShownPath(string path, string from)
+    {
+        string full = Path.GetFullPath(path);
+        string relative = Path.GetRelativePath(Path.GetFullPath(from), full);
+        bool climbs = relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative);
+        return climbs ? full : relative;
     }
 
     private static async Task<RunDetail> FollowAsync(ControlClient control, RunInfo run, CancellationToken ct)

@@ -30,18 +30,36 @@ internal sealed record DemoSpec(string Name, string Description, string PlanFile
     /// The folder holding this demo's files: the repository's (from the working folder upwards, then from the
     /// program's own folder), or else the copy built into the program, written under <paramref name="outDir"/>.
     /// </summary>
-    public string Locate(string outDir) => Locate(outDir, [Directory.GetCurrentDirectory(), AppContext.BaseDirectory]);
+    public string Locate(string outDir) => Locate(outDir, SearchFrom);
+
+    /// <summary>The demo's plan text, from where <see cref="Locate(string)"/> would take it, without writing anything.</summary>
+    public string ReadPlan() => ReadPlan(SearchFrom);
+
+    /// <summary>As <see cref="ReadPlan()"/>, looking for examples/ from each of <paramref name="searchFrom"/> upwards.</summary>
+    internal string ReadPlan(IEnumerable<string> searchFrom)
+    {
+        if (FindOnDisk(PlanFile, searchFrom) is { } root) return File.ReadAllText(Path.Combine(root, PlanFile));
+        if (!BuiltIn()) throw NotFound();
+        using var reader = new StreamReader(typeof(DemoSpec).Assembly.GetManifestResourceStream(PlanFile)!);
+        return reader.ReadToEnd();
+    }
+
+    private static string[] SearchFrom => [Directory.GetCurrentDirectory(), AppContext.BaseDirectory];
+
+    private string[] Files => [PlanFile, .. Sites.Select(s => s.DataFile).Where(f => f.Length > 0)];
+
+    private bool BuiltIn() => Files.All(f => typeof(DemoSpec).Assembly.GetManifestResourceInfo(f) is not null);
+
+    private CliException NotFound() => new($"cannot find {PlanFile}, and the '{Name}' demo's data is not built into this program: run it from a clone of the " +
+        "Cohort repository, or from a folder holding its examples/ folder");
 
     /// <summary>As <see cref="Locate(string)"/>, looking for examples/ from each of <paramref name="searchFrom"/> upwards.</summary>
     internal string Locate(string outDir, IEnumerable<string> searchFrom)
     {
         if (FindOnDisk(PlanFile, searchFrom) is { } root) return root;
-        var files = new[] { PlanFile }.Concat(Sites.Select(s => s.DataFile).Where(f => f.Length > 0)).ToArray();
         var assembly = typeof(DemoSpec).Assembly;
-        if (files.Any(f => assembly.GetManifestResourceInfo(f) is null))
-            throw new CliException($"cannot find {PlanFile}, and the '{Name}' demo's data is not built into this program: run it from a clone of the " +
-                "Cohort repository, or from a folder holding its examples/ folder");
-        foreach (var file in files)
+        if (!BuiltIn()) throw NotFound();
+        foreach (var file in Files)
         {
             string path = Path.Combine(outDir, file);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);

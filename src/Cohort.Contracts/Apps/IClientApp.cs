@@ -39,6 +39,13 @@ public sealed record ClientAppContext(string RunId, string NodeName, Config AppS
     /// simulation to its output. Null drops it.
     /// </summary>
     public Action<string>? SiteLog { get; init; }
+
+    /// <summary>
+    /// True where the data is the user's own, as in a simulation: an <see cref="IValidatingClientApp"/> check then reports
+    /// each problem once, with the values and lines behind it, in place of the wording for a server and its
+    /// <see cref="SiteLog"/> line.
+    /// </summary>
+    public bool QuoteData { get; init; }
 }
 
 /// <summary>Creates the client app a node uses for one run.</summary>

@@ -111,6 +111,26 @@ public sealed class TabularValidationTests : IDisposable
     }
 
     [Fact]
+    public void A_folder_given_as_the_data_is_named_a_folder_not_a_missing_file()
+    {
+        Assert.Equal(["the node's data is a folder, not a file (its path is in the node's log)"], Validate(_dir, ("label", "fraud")));
+        Assert.Equal([$"data '{_dir}' is a folder; the tabular app reads one CSV file"], _siteLog);
+    }
+
+    [Fact]
+    public void Where_the_data_may_be_quoted_each_problem_is_told_once_with_its_line_and_value_and_nothing_goes_to_the_site_log()
+    {
+        string path = Csv(Claims.Replace("45,east,410,0", "45,east,410,0,7", StringComparison.Ordinal));
+        var node = new Config([KeyValuePair.Create("data", Scalar.Of(path))]);
+        var app = new Config([KeyValuePair.Create("label", Scalar.Of("fraud"))]);
+
+        var problems = new TabularAppFactory().Validate(new ClientAppContext("run", "simulation", app, node) { SiteLog = _siteLog.Add, QuoteData = true });
+
+        Assert.Equal([$"{Path.GetFileName(path)}:5: expected 4 fields, found 5"], problems);
+        Assert.Empty(_siteLog);
+    }
+
+    [Fact]
     public void A_misspelt_required_setting_is_named_beside_the_missing_one()
     {
         // Two letters swapped is one slip.

@@ -23,22 +23,22 @@ internal static class PlanFile
         {
             var plans = PlansIn(path);
             throw new CliException($"'{path}' is a folder, not a plan file" +
-                (plans.Count > 0 ? $" (plan files there: {string.Join(", ", plans)}{(plans.Count == MaxNamed ? ", ..." : "")})" : " (give the plan's YAML file)"));
+                (plans.Count > 0 ? $" (YAML files there: {string.Join(", ", plans.Take(MaxNamed))}{(plans.Count > MaxNamed ? ", ..." : "")})" : " (give the plan's YAML file)"));
         }
         if (!File.Exists(path)) throw new CliException($"plan file '{path}' not found");
     }
 
     private const int MaxNamed = 5;
 
-    // The folder's own YAML files, else its sub-folders' plan.yaml (as examples/ holds them), a few at most.
+    // Its sub-folders' plan.yaml (as examples/ holds them), then its own YAML files: one more than are named, to tell that there are more.
     private static List<string> PlansIn(string folder)
     {
         try
         {
-            var own = Directory.EnumerateFiles(folder).Where(f => f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase));
-            var nested = Directory.EnumerateDirectories(folder).Select(d => Path.Combine(d, "plan.yaml")).Where(File.Exists);
-            var found = own.Order(StringComparer.Ordinal).ToList();
-            return [.. (found.Count > 0 ? found : nested.Order(StringComparer.Ordinal)).Take(MaxNamed)];
+            var nested = Directory.EnumerateDirectories(folder).Select(d => Path.Combine(d, "plan.yaml")).Where(File.Exists).Order(StringComparer.Ordinal);
+            var own = Directory.EnumerateFiles(folder).Where(f => f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+                .Order(StringComparer.Ordinal);
+            return [.. nested.Concat(own).Take(MaxNamed + 1)];
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -123,10 +123,10 @@ public sealed class DatasetTests
             Assert.NotEqual(0, code);
             string line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), l => l.Contains("preflight failed", StringComparison.Ordinal));
             // Each problem once, with every node that found it; the misspelt setting at its line and column in the plan file,
-            // as `cohort plan check` places it.
+            // named as typed, as `cohort plan check` places it.
             var typo = File.ReadAllLines(plan).Select((text, i) => (Line: i + 1, Column: text.IndexOf("class_wieght", StringComparison.Ordinal) + 1)).Single(x => x.Column > 0);
             Assert.Contains("nodes bank_a, bank_b: no column 'is_frauds' (label) (did you mean 'is_fraud'?)", line);
-            Assert.Contains($"nodes bank_a, bank_b: typos.yaml:{typo.Line}:{typo.Column}: app setting 'class_wieght' is not known (did you mean 'class_weight'?)", line);
+            Assert.Contains($"nodes bank_a, bank_b: {plan}:{typo.Line}:{typo.Column}: app setting 'class_wieght' is not known (did you mean 'class_weight'?)", line);
             Assert.Single(System.Text.RegularExpressions.Regex.Matches(line, "class_wieght' is not known"));
             Assert.Empty(await server.Control.ListAsync(null, default));
 

@@ -85,4 +85,85 @@ public sealed class PlanCheckCliTests
         Assert.Contains("cohort: --set selection.min_fit=10: selection.min_fit: 10 is more than the simulation's 4 clients (simulation.clients); no round could ever start", output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(state));
     }
+
+    [Fact]
+    public async Task A_problem_is_placed_at_its_line_in_the_users_file_with_set_values_too_in_check_simulate_and_submit()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "cohort-plan-set-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string heart = Path.Combine(Repo.Root, "examples", "heart-disease", "plan.yaml");
+            string typo = Path.Combine(dir, "typo.yaml");
+            await File.WriteAllTextAsync(typo, (await File.ReadAllTextAsync(heart)).Replace("local_steps: 100", "local_step: 100", StringComparison.Ordinal));
+            string at = $"{typo}:40:3: unknown key 'local_step'";
+
+            var (code, output) = await CliProcess.RunAsync(["plan", "check", typo]);
+            Assert.Equal(1, code);
+            Assert.Contains(at, output, StringComparison.Ordinal);
+            // The plan's comments and blank lines are gone from the text with --set values applied; the place is the file's.
+            (code, output) = await CliProcess.RunAsync(["plan", "check", typo, "--set", "rounds=3", "--set", "simulation.partitioner.params.by=file"]);
+            Assert.Equal(1, code);
+            Assert.Contains(at, output, StringComparison.Ordinal);
+
+            // A value that only fails once the simulation splits the data, placed in the file (its flow mapping), not in the rewritten text.
+            (code, output) = await CliProcess.RunAsync(["simulate", heart, "--set", "simulation.clients=2", "--data-dir", Path.Combine(dir, "sim")]);
+            Assert.Equal(1, code);
+            Assert.Contains($"{heart}:54:47: simulation.partitioner.params.by", output, StringComparison.Ordinal);
+
+            // The server is sent the file's name; the CLI names the path as typed and the place in the file.
+            await using var server = await TestServer.StartAsync();
+            (code, output) = await CliProcess.RunAsync(["run", "submit", typo, "--set", "rounds=3", "--server", server.Host.Address.ToString(), "--admin-token", server.Host.AdminToken, "--ca", server.Host.CaFile!]);
+            Assert.Equal(1, code);
+            Assert.Contains(at, output, StringComparison.Ordinal);
+            (code, output) = await CliProcess.RunAsync(["run", "submit", typo, "--set", "rounds=0", "--server", server.Host.Address.ToString(), "--admin-token", server.Host.AdminToken, "--ca", server.Host.CaFile!]);
+            Assert.Equal(1, code);
+            Assert.Contains("--set rounds=0: rounds: 0 is not allowed (must be >= 1)", output, StringComparison.Ordinal);
+            Assert.Contains(at, output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Plan_check_lists_a_repeated_key_beside_every_other_problem_and_places_a_bad_label_at_label()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "cohort-plan-more-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string twice = Path.Combine(dir, "d.yaml");
+            await File.WriteAllTextAsync(twice, "name: a\nrounds: 3\nrounds: 4\napp: { name: tabular, settings: {label: y} }\nstrategy: { name: fedavg }\ntrain: { learnig_rate: 1 }\n");
+            var (code, output) = await CliProcess.RunAsync(["plan", "check", twice]);
+            Assert.Equal(1, code);
+            Assert.Contains($"{twice}:3:1: duplicate key 'rounds'", output, StringComparison.Ordinal);
+            Assert.Contains($"{twice}:6:10: unknown key 'learnig_rate' in train", output, StringComparison.Ordinal);
+            Assert.Contains($"{twice}: 2 problems", output, StringComparison.Ordinal);
+
+            string label = Path.Combine(dir, "label.yaml");
+            await File.WriteAllTextAsync(label, "name: l\napp:\n  name: tabular\n  settings:\n    header: false\n    columns: [age, num]\n    label: numm\nstrategy: { name: fedavg }\n");
+            (code, output) = await CliProcess.RunAsync(["plan", "check", label]);
+            Assert.Equal(1, code);
+            Assert.Contains($"{label}:7:5: app.settings: app setting 'label' is 'numm', which is not among 'columns'", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_folder_given_as_the_plan_is_named_a_folder_by_check_simulate_and_submit()
+    {
+        string examples = Path.Combine(Repo.Root, "examples");
+        foreach (string[] command in new[] { new[] { "plan", "check" }, ["simulate"], ["run", "submit"] })
+        {
+            var (code, output) = await CliProcess.RunAsync([.. command, examples]);
+            Assert.Equal(1, code);
+            Assert.Contains($"'{examples}' is a folder, not a plan file (YAML files there: ", output, StringComparison.Ordinal);
+            Assert.Contains(Path.Combine(examples, "heart-disease", "plan.yaml"), output, StringComparison.Ordinal);
+        }
+    }
 }

@@ -119,8 +119,15 @@ internal sealed record TabularSettings(TabularReadOptions Read, TabularPreproces
         if (drop.Contains(label)) throw r.Error("drop", $"contains the label column '{label}'");
         if (columns is not null)
         {
-            foreach (var c in drop.Concat(categorical.Keys).Concat(inferCategories).Append(label))
-                if (!columns.Contains(c)) throw r.Error("columns", $"does not contain '{c}' (named by label, drop or categorical)");
+            // The setting that names the column is the one at fault (a misspelt label, not the list of columns), so the
+            // problem names it first and plan check places it there.
+            if (!columns.Contains(label)) throw r.Error("label", $"is '{label}', which is not among 'columns'");
+            foreach (var c in drop)
+                if (!columns.Contains(c)) throw r.Error("drop", $"names '{c}', which is not among 'columns'");
+            foreach (var c in inferCategories)
+                if (!columns.Contains(c)) throw r.Error("categorical", $"names '{c}', which is not among 'columns'");
+            foreach (var c in categorical.Keys)
+                if (!columns.Contains(c)) throw r.Error($"categorical.{c}", "names a column that is not among 'columns'");
         }
 
         var (standardize, global) = ReadStandardize(r);

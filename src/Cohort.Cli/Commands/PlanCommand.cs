@@ -37,13 +37,13 @@ internal static class PlanCommand
         var strategies = StrategyRegistry.CreateDefault();
         var apps = Plugins.AppCatalog.CreateDefault();
         PluginOptions.Load(plugins, strategies, apps);
-        if (!File.Exists(path)) throw new CliException($"plan file '{path}' not found");
-        string yaml = File.ReadAllText(path);
+        string original = PlanFile.Read(path);
+        string yaml = original;
         var overrides = PlanOverrides.Parse(set);
         Plan? read = null;
         try
         {
-            yaml = overrides.Apply(yaml, Path.GetFileName(path));
+            yaml = overrides.Apply(original, path);
             PlanException? planProblems = null;
             try
             {
@@ -63,7 +63,7 @@ internal static class PlanCommand
         }
         catch (PlanException e)
         {
-            var errors = overrides.Blame(e, yaml).Errors;
+            var errors = overrides.Blame(e, original, yaml).Errors;
             if (json)
             {
                 stdout.WriteLine(new JsonObject

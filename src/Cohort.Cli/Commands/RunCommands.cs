@@ -36,22 +36,22 @@ internal static class RunCommands
         command.SetAction(async (pr, ct) =>
         {
             string path = pr.GetValue(plan)!;
-            if (!File.Exists(path)) throw new CliException($"plan file '{path}' not found");
-            string yaml = await File.ReadAllTextAsync(path, ct);
+            string original = await PlanFile.ReadAsync(path, ct);
             var overrides = Plans.PlanOverrides.Parse(pr.GetValue(set));
+            // The server is sent the file's name only; its messages name the path as typed here, places in the user's file.
             string source = Path.GetFileName(path);
-            yaml = overrides.Apply(yaml, source);
+            string yaml = overrides.Apply(original, path);
             using var client = new ControlClient(control.Resolve(pr));
             RunInfo info;
             try
             {
                 info = await client.SubmitAsync(yaml, source, ct, pr.GetValue(noPreflight));
             }
-            catch (CliException e) when (overrides.Blame(e.Message, source, yaml) is { } blamed)
+            catch (CliException e) when (e is not ServerUnreachableException)
             {
-                throw new CliException(blamed);
+                throw new CliException(overrides.Blame(e.Message, source, path, original, yaml));
             }
-            foreach (var note in info.PreflightNotes) Console.Error.WriteLine($"preflight: {note}");
+            foreach (var note in info.PreflightNotes) Console.Error.WriteLine($"preflight: {overrides.Blame(note, source, path, original, yaml)}");
             if (pr.GetValue(json) && !pr.GetValue(wait))
             {
                 Console.WriteLine(RunReport.ToJson(info));

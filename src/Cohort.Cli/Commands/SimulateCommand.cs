@@ -69,7 +69,7 @@ internal static class SimulateCommand
         string? baselineClient = null, string? chartFile = null, string[]? plugins = null, string[]? set = null)
     {
         var clock = Stopwatch.StartNew();
-        var (plan, options) = Load(planPath, dataDir, rounds, output, plugins, set);
+        var (plan, options, place) = LoadPlaced(planPath, dataDir, rounds, output, plugins, set);
         var perRound = new JsonArray();
         var roundClock = Stopwatch.StartNew();
         options = options with
@@ -84,7 +84,16 @@ internal static class SimulateCommand
             },
             OnAppFault = AppFaults(output),
         };
-        var setup = SimulationRunner.Prepare(plan, options);
+        SimulationRunner.Setup setup;
+        try
+        {
+            setup = SimulationRunner.Prepare(plan, options);
+        }
+        catch (PlanException e)
+        {
+            // Its data and partitioner problems are placed in the text the plan was read from, --set values applied.
+            throw place(e);
+        }
         var spec = plan.Simulation!;
         output.WriteLine($"simulating '{plan.Name}': {spec.Clients} virtual clients, {spec.Workers} workers, partitioner {spec.Partitioner.Name}, strategy {plan.Strategy.Name}, {plan.Rounds} rounds");
         if (baselineClient is not null && !setup.Names.Contains(baselineClient))
@@ -167,13 +176,20 @@ internal static class SimulateCommand
     /// <summary>Parses a plan file and the simulation options for it (data paths relative to the plan's folder).</summary>
     public static (Plan Plan, SimulationOptions Options) Load(string planPath, string dataDir, int? rounds, TextWriter? log, string[]? plugins = null, string[]? set = null)
     {
+        var (plan, options, _) = LoadPlaced(planPath, dataDir, rounds, log, plugins, set);
+        return (plan, options);
+    }
+
+    // Also returns how to place a later error about the plan (found in the text with --set values applied) where the user sees it.
+    private static (Plan Plan, SimulationOptions Options, Func<PlanException, PlanException> Place) LoadPlaced(string planPath, string dataDir, int? rounds, TextWriter? log,
+        string[]? plugins, string[]? set)
+    {
         var strategies = Strategies.StrategyRegistry.CreateDefault();
         var apps = Plugins.AppCatalog.CreateDefault();
         PluginOptions.Load(plugins, strategies, apps);
-        if (!File.Exists(planPath)) throw new CliException($"plan file '{planPath}' not found");
-        string yaml = File.ReadAllText(planPath);
+        string original = PlanFile.Read(planPath);
         var overrides = PlanOverrides.Parse([.. set ?? [], .. rounds is { } r ? [$"rounds={r.ToString(CultureInfo.InvariantCulture)}"] : Array.Empty<string>()]);
-        yaml = overrides.Apply(yaml, Path.GetFileName(planPath));
+        string yaml = overrides.Apply(original, planPath);
         var options = new SimulationOptions
         {
             DataDir = dataDir,
@@ -192,9 +208,9 @@ internal static class SimulateCommand
         }
         catch (PlanException e)
         {
-            throw overrides.Blame(e, yaml);
+            throw overrides.Blame(e, original, yaml);
         }
-        return (plan, options);
+        return (plan, options, e => overrides.Blame(e, original, yaml));
     }
 
     /// <summary>The baseline's rounds as JSON.</summary>

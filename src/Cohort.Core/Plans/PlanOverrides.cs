@@ -1,12 +1,13 @@
 using System.Globalization;
-using YamlDotNet.RepresentationModel;
+using System.Text.RegularExpressions;
 
 namespace Cohort.Plans;
 
 /// <summary>
 /// Plan values set on the command line (<c>--set KEY.PATH=VALUE</c>): parsed, applied to the plan text, and named in the
-/// errors they cause. Applying rewrites the YAML, so a parser position would point into text the user never saw; an
-/// error on an overridden value is reported against the <c>--set</c> that put it there instead.
+/// errors they cause. Applying rewrites the YAML, so a parser position would point into text the user never saw: an
+/// error on an overridden value is reported against the <c>--set</c> that put it there instead, and any other at its
+/// place in the user's file (<see cref="PlanPositionMap"/>).
 /// </summary>
 internal sealed class PlanOverrides
 {
@@ -37,53 +38,51 @@ internal sealed class PlanOverrides
     public string Apply(string yaml, string source = "plan") => Values.Count == 0 ? yaml : PlanText.WithTypedValues(yaml, Values, source);
 
     /// <summary>
-    /// When <paramref name="error"/> points at a value this set put into <paramref name="appliedYaml"/>, the same problem
-    /// reported against that <c>--set</c>; otherwise <paramref name="error"/> itself. Each of its
-    /// <see cref="PlanException.Errors"/> is blamed the same way, and the first stays first.
+    /// <paramref name="error"/>, found in <paramref name="appliedYaml"/> (<paramref name="originalYaml"/> with these values
+    /// set), placed where the user can see it: a problem with a value this set put there is reported against that
+    /// <c>--set</c>, any other at its line and column in the user's file (the applied text is re-emitted without comments or
+    /// blank lines, so its own positions are not the file's). Each of its <see cref="PlanException.Errors"/> is placed the
+    /// same way, and the first stays first.
     /// </summary>
-    public PlanException Blame(PlanException error, string appliedYaml)
+    public PlanException Blame(PlanException error, string originalYaml, string appliedYaml)
     {
-        if (error.Errors.Count == 1) return BlameOne(error, appliedYaml);
+        if (Values.Count == 0) return error;
+        var map = PlanPositionMap.Of(originalYaml, appliedYaml, Values);
+        if (error.Errors.Count == 1) return BlameOne(error, map);
         var first = error.Errors.First(e => e.Line == error.Line && e.Column == error.Column && e.Problem == error.Problem);
-        return PlanException.Of([BlameOne(first, appliedYaml), .. error.Errors.Where(e => e != first).Select(e => BlameOne(e, appliedYaml))]);
+        return PlanException.Of([BlameOne(first, map), .. error.Errors.Where(e => e != first).Select(e => BlameOne(e, map))]);
     }
 
-    private PlanException BlameOne(PlanException error, string appliedYaml) =>
-        FindAt(appliedYaml, error.Line) is { } hit ? new PlanException($"--set {hit.Path}={hit.Value}", 0, 0, error.Problem) : error;
+    private static PlanException BlameOne(PlanException error, PlanPositionMap? map) => map?.Find(error.Line, error.Column) switch
+    {
+        { Set: { } set } => new PlanException($"--set {set.Path}={set.Value}", 0, 0, error.Problem),
+        { At: var at } => at.Line == error.Line && at.Column == error.Column ? error : new PlanException(error.Source, at.Line, at.Column, error.Problem),
+        null => error,
+    };
 
     /// <summary>
-    /// The same as <see cref="Blame(PlanException, string)"/> for an error that arrived as text
-    /// (<c>SOURCE:LINE:COLUMN: PROBLEM</c>, as a server reports a plan error); null when it is not about a value set here.
+    /// The same as <see cref="Blame(PlanException, string, string)"/> for errors that arrived as text, as a server reports a
+    /// plan's problems: each place <c>SENT:LINE:COLUMN</c> (or <c>SENT:</c> alone) in <paramref name="message"/>, where
+    /// <paramref name="sent"/> is the name the plan was sent under, becomes <c>SHOWN:LINE:COLUMN</c> at the place in the
+    /// user's file, or <c>--set PATH=VALUE</c> for a value set here. The server needs only a file's name, so a local path is
+    /// never sent; <paramref name="shown"/> is the path as the user typed it.
     /// </summary>
-    public string? Blame(string message, string source, string appliedYaml)
+    public string Blame(string message, string sent, string shown, string originalYaml, string appliedYaml)
     {
-        string prefix = source + ":";
-        if (!message.StartsWith(prefix, StringComparison.Ordinal)) return null;
-        var parts = message[prefix.Length..].Split(':', 3);
-        if (parts.Length < 3 || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out long line)) return null;
-        return FindAt(appliedYaml, line) is { } hit ? $"--set {hit.Path}={hit.Value}: {parts[2].TrimStart()}" : null;
-    }
-
-    private (string Path, string Value)? FindAt(string appliedYaml, long line)
-    {
-        if (line <= 0 || Values.Count == 0) return null;
-        YamlMappingNode root;
-        try
+        var map = Values.Count == 0 ? null : PlanPositionMap.Of(originalYaml, appliedYaml, Values);
+        // A place starts the message or follows a separator ("node a: plan.yaml:12:5: ...", "...; plan.yaml:3:1: ...").
+        var place = new Regex($@"(?<=^|: |; |\(also: ){Regex.Escape(sent)}(?::(\d+):(\d+))?(?=:)", RegexOptions.Multiline, TimeSpan.FromSeconds(1));
+        return place.Replace(message, m =>
         {
-            root = PlanYamlLoader.Load(appliedYaml, "plan").Root;
-        }
-        catch (PlanException)
-        {
-            return null;
-        }
-        // The last --set of a path wins, as in Apply.
-        for (int i = Values.Count - 1; i >= 0; i--)
-        {
-            YamlNode? node = root;
-            foreach (string part in Values[i].Path.Split('.'))
-                node = node is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(part), out var child) ? child : null;
-            if (node is not null && node.Start.Line == line) return Values[i];
-        }
-        return null;
+            if (!m.Groups[1].Success) return shown;
+            long line = long.Parse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture);
+            long column = long.Parse(m.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture);
+            return map?.Find(line, column) switch
+            {
+                { Set: { } set } => $"--set {set.Path}={set.Value}",
+                { At: var at } => $"{shown}:{at.Line}:{at.Column}",
+                null => $"{shown}:{line}:{column}",
+            };
+        });
     }
 }

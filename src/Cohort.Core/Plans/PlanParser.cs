@@ -249,15 +249,18 @@ public static class PlanParser
         double fractionFit = s.Number("fraction_fit", new NumberBounds(0, true, 1, false)) ?? d.FractionFit;
         double fractionEvaluate = s.Number("fraction_evaluate", NumberBounds.UnitInterval) ?? d.FractionEvaluate;
         int minAvailable = s.Int("min_available", 0) ?? d.MinAvailable;
-        int minFit = s.Int("min_fit", 0) ?? d.MinFit;
-        int? minEvaluate = s.Int("min_evaluate", 0);
+        // Each lower bound is checked once, here, so that -1 and 0 are refused with the same bound and reason.
+        int minFit = s.Int("min_fit", int.MinValue) ?? d.MinFit;
+        int? minEvaluate = s.Int("min_evaluate", int.MinValue);
 
         // fraction_fit is always > 0, so every round trains and needs at least one result.
-        if (minFit == 0)
-            throw s.Error(s.Find("min_fit")!, $"{s.NameOf("min_fit")}: 0 is not allowed (must be >= 1: a round needs at least one fit result)");
-        if (fractionEvaluate > 0 && minEvaluate == 0)
+        if (minFit < 1)
+            throw s.Error(s.Find("min_fit")!, $"{s.NameOf("min_fit")}: {minFit} is not allowed (must be >= 1: a round needs at least one fit result)");
+        if (fractionEvaluate > 0 && minEvaluate < 1)
             throw s.Error(s.Find("min_evaluate")!,
-                $"{s.NameOf("min_evaluate")}: 0 is not allowed while {s.NameOf("fraction_evaluate")} is > 0 (must be >= 1, or set fraction_evaluate: 0 to skip evaluation)");
+                $"{s.NameOf("min_evaluate")}: {minEvaluate} is not allowed while {s.NameOf("fraction_evaluate")} is > 0 (must be >= 1, or set fraction_evaluate: 0 to skip evaluation)");
+        if (minEvaluate < 0)
+            throw s.Error(s.Find("min_evaluate")!, $"{s.NameOf("min_evaluate")}: {minEvaluate} is not allowed (must be >= 0)");
 
         var nodes = s.StringList("nodes") ?? [];
         // A node named twice is one node: counted twice, a minimum of two could wait for it for ever.

@@ -28,8 +28,11 @@ internal sealed class PlanSettingPlaces
     /// <summary>The plan's <c>strategy.name</c> (else <c>strategy</c>, else the document): where an app's refusal of the strategy is placed.</summary>
     public YamlNode StrategyName => Child(_root, "strategy") is { } strategy ? Child(strategy, "name") ?? strategy : _root;
 
-    /// <summary>Reads the plan's YAML (throws <see cref="PlanException"/> when it is not a plan's mapping).</summary>
-    public static PlanSettingPlaces Of(string yaml, string source) => new(source, PlanYamlLoader.LoadRoot(yaml, source));
+    /// <summary>
+    /// Reads the plan's YAML (throws <see cref="PlanException"/> when it is not a plan's mapping). A repeated key is not
+    /// an error here: the plan's parser reports it beside the app's problems, and the first one given is the one placed.
+    /// </summary>
+    public static PlanSettingPlaces Of(string yaml, string source) => new(source, PlanYamlLoader.LoadRoot(yaml, source, new PlanProblems()));
 
     /// <summary>The key of the first setting <paramref name="problem"/> quotes that the plan has; null when it quotes none.</summary>
     public YamlNode? SettingIn(string problem)

@@ -49,6 +49,19 @@ public sealed class TabularValidationTests : IDisposable
         ], problems);
     }
 
+    [Theory]
+    [InlineData("label", "numm", "app setting 'label' is 'numm', which is not among 'columns'")]
+    [InlineData("drop", "zip", "app setting 'drop' names 'zip', which is not among 'columns'")]
+    [InlineData("categorical", "zip", "app setting 'categorical' names 'zip', which is not among 'columns'")]
+    [InlineData("categorical.zip", "a,b", "app setting 'categorical.zip' names a column that is not among 'columns'")]
+    public void A_column_missing_from_columns_is_the_fault_of_the_setting_that_names_it(string key, string value, string problem)
+    {
+        var settings = new List<(string, Scalar)> { ("header", Scalar.Of(false)), ("columns", Scalar.Of("age,amount,fraud")), (key, Scalar.Of(value)) };
+        if (key != "label") settings.Add(("label", Scalar.Of("fraud")));
+
+        Assert.Equal([problem], Validate(null, [.. settings]));
+    }
+
     [Fact]
     public void Every_missing_column_undeclared_text_column_and_bad_value_is_listed()
     {

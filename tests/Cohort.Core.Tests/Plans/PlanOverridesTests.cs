@@ -42,10 +42,11 @@ public sealed class PlanOverridesTests
     public void Each_of_several_errors_is_blamed_on_its_set_or_its_line_and_the_first_stays_the_message()
     {
         var overrides = PlanOverrides.Parse(["rounds=0"]);
-        string applied = overrides.Apply(Yaml + "train: { optimizer: adamw }\n");
+        string original = Yaml + "train: { optimizer: adamw }\n";
+        string applied = overrides.Apply(original);
         var error = Assert.Throws<PlanException>(() => PlanParser.Parse(applied, "p.yaml", StrategyRegistry.CreateDefault()));
 
-        var blamed = overrides.Blame(error, applied);
+        var blamed = overrides.Blame(error, original, applied);
 
         Assert.Equal("--set rounds=0: rounds: 0 is not allowed (must be >= 1)", blamed.Message);
         Assert.Equal(2, blamed.Errors.Count);
@@ -57,7 +58,7 @@ public sealed class PlanOverridesTests
     public void An_error_on_a_set_value_names_the_set_not_a_line_of_rewritten_text()
     {
         var (overrides, applied, error) = Fail("rounds=abc");
-        var blamed = overrides.Blame(error, applied);
+        var blamed = overrides.Blame(error, Yaml, applied);
         Assert.Equal("--set rounds=abc", blamed.Source);
         Assert.Equal(0, blamed.Line);
         Assert.Contains("not an integer", blamed.Message, StringComparison.Ordinal);
@@ -67,7 +68,7 @@ public sealed class PlanOverridesTests
     public void A_nested_path_is_found_and_the_last_set_of_a_path_wins()
     {
         var (overrides, applied, error) = Fail("strategy.name=fedavg", "rounds=2", "strategy.name=fedfoo");
-        Assert.Equal("--set strategy.name=fedfoo", overrides.Blame(error, applied).Source);
+        Assert.Equal("--set strategy.name=fedfoo", overrides.Blame(error, Yaml, applied).Source);
     }
 
     [Fact]
@@ -92,18 +93,19 @@ public sealed class PlanOverridesTests
     public void An_error_elsewhere_in_the_plan_keeps_its_position()
     {
         var overrides = PlanOverrides.Parse(["rounds=4"]);
-        string applied = overrides.Apply(Yaml.Replace("fedavg", "fedfoo", StringComparison.Ordinal));
+        string original = Yaml.Replace("fedavg", "fedfoo", StringComparison.Ordinal);
+        string applied = overrides.Apply(original);
         var error = Assert.Throws<PlanException>(() => PlanParser.Parse(applied, "p.yaml", StrategyRegistry.CreateDefault()));
-        Assert.Same(error, overrides.Blame(error, applied));
-        Assert.Null(overrides.Blame(error.Message, "p.yaml", applied));
+        Assert.Same(error, overrides.Blame(error, original, applied));
+        Assert.Equal(error.Message, overrides.Blame(error.Message, "p.yaml", "p.yaml", original, applied));
     }
 
     [Fact]
     public void A_server_reported_error_is_blamed_on_its_set_too()
     {
         var (overrides, applied, error) = Fail("rounds=-2");
-        Assert.Equal($"--set rounds=-2: {error.Problem}", overrides.Blame(error.Message, "p.yaml", applied));
-        Assert.Null(overrides.Blame("other.yaml:5:8: rounds: bad", "p.yaml", applied));
+        Assert.Equal($"--set rounds=-2: {error.Problem}", overrides.Blame(error.Message, "p.yaml", "plans/p.yaml", Yaml, applied));
+        Assert.Equal("other.yaml:5:8: rounds: bad", overrides.Blame("other.yaml:5:8: rounds: bad", "p.yaml", "plans/p.yaml", Yaml, applied));
     }
 
     [Theory]

@@ -441,7 +441,9 @@ public sealed class PlanParserTests
     [InlineData("fraction_evaluate: 1.5", "selection.fraction_evaluate: 1.5 is not allowed (must be between 0 and 1)")]
     [InlineData("min_available: -1", "selection.min_available: -1 is not allowed (must be >= 0)")]
     [InlineData("min_fit: 0", "selection.min_fit: 0 is not allowed (must be >= 1: a round needs at least one fit result)")]
+    [InlineData("min_fit: -1", "selection.min_fit: -1 is not allowed (must be >= 1: a round needs at least one fit result)")]
     [InlineData("min_evaluate: 0", "selection.min_evaluate: 0 is not allowed while selection.fraction_evaluate is > 0 (must be >= 1, or set fraction_evaluate: 0 to skip evaluation)")]
+    [InlineData("min_evaluate: -1", "selection.min_evaluate: -1 is not allowed while selection.fraction_evaluate is > 0 (must be >= 1, or set fraction_evaluate: 0 to skip evaluation)")]
     public void Selection_values_out_of_range_name_the_key_and_the_rule(string line, string problem)
     {
         var e = FailsMinimalWith("selection:", "  " + line);

@@ -44,4 +44,12 @@ public sealed class PlanSettingPlacesTests
         Assert.Equal("p.yaml:3:3", places.Place(places.Settings));
         Assert.Null(places.SettingIn("app setting 'label' is missing"));
     }
+
+    [Fact]
+    public void A_plan_with_a_repeated_key_is_still_placed_leaving_the_repeat_to_the_parser()
+    {
+        var places = PlanSettingPlaces.Of("name: a\nrounds: 3\nrounds: 4\napp: { name: tabular, settings: { label: y } }\n", "d.yaml");
+
+        Assert.Equal("d.yaml:4:35", places.Place(places.SettingIn("app setting 'label' is odd")!));
+    }
 }

@@ -107,7 +107,8 @@ public sealed class PlanCheckCliTests
             Assert.Contains(at, output, StringComparison.Ordinal);
 
             // A value that only fails once the simulation splits the data, placed in the file (its flow mapping), not in the rewritten text.
-            (code, output) = await CliProcess.RunAsync(["simulate", heart, "--set", "simulation.clients=2", "--data-dir", Path.Combine(dir, "sim")]);
+            (code, output) = await CliProcess.RunAsync(["simulate", heart, "--set", "simulation.clients=2", "--set", "selection.min_available=2", "--set", "selection.min_fit=2",
+                "--set", "selection.min_evaluate=2", "--data-dir", Path.Combine(dir, "sim")]);
             Assert.Equal(1, code);
             Assert.Contains($"{heart}:54:47: simulation.partitioner.params.by", output, StringComparison.Ordinal);
 

@@ -335,9 +335,16 @@ internal sealed class FleetService(
     public override async Task<PushResultReply> PushResult(IAsyncStreamReader<ResultMessage> requestStream, ServerCallContext context)
     {
         using var call = await OpenResultCallAsync(context);
-        var reply = await ReceiveAndRecordAsync(requestStream, context);
-        await DrainAsync(requestStream, context.CancellationToken);
-        return reply;
+        try
+        {
+            var reply = await ReceiveAndRecordAsync(requestStream, context);
+            await DrainAsync(requestStream, context.CancellationToken);
+            return reply;
+        }
+        catch (IOException e)
+        {
+            throw CallCut(context, e, midResult: true);
+        }
     }
 
     /// <inheritdoc />
@@ -348,13 +355,33 @@ internal sealed class FleetService(
         var results = new ResultSequence(requestStream, options.MaxUploadBytes);
         // A server stopping ends the calls that wait between results, so that it does not wait out its shutdown timeout.
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
-        while (await NextResultAsync(results, context, idle.Token))
+        bool between = true;
+        try
         {
-            string taskId = results.Header.TaskId;
-            var reply = await ReceiveAndRecordAsync(results, context);
-            reply.TaskId = taskId;
-            await responseStream.WriteAsync(reply, context.CancellationToken);
+            while (await NextResultAsync(results, context, idle.Token))
+            {
+                between = false;
+                string taskId = results.Header.TaskId;
+                var reply = await ReceiveAndRecordAsync(results, context);
+                reply.TaskId = taskId;
+                await responseStream.WriteAsync(reply, context.CancellationToken);
+                between = true;
+            }
         }
+        catch (IOException e)
+        {
+            throw CallCut(context, e, midResult: !between);
+        }
+    }
+
+    // The node's connection ended under a result call (the node stopped, or the network cut it): the transport's doing, not a
+    // fault of the server's to log with a stack trace. Between results nothing is lost, and nothing is logged; within one, a
+    // line says so (the task is failed by the node going offline, or answered again by the node's retry).
+    private RpcException CallCut(ServerCallContext context, IOException e, bool midResult)
+    {
+        if (midResult && throttle.Allow("result-cut", out long held))
+            log.LogWarning("A result from {Peer} ended before its last chunk: {Reason} ({Held} more since the last line)", context.Peer, e.Message, held);
+        return new RpcException(new Status(StatusCode.Cancelled, $"the result call ended: {e.Message}"));
     }
 
     // A node keeps one result call per task it may hold; past a few more, each further one is refused before it waits for anything.

@@ -109,6 +109,18 @@ public sealed class ServerConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task Health_with_the_data_folder_alone_asks_the_dashboard_of_the_server_running_there_whatever_port_it_took()
+    {
+        string data = Path.Combine(_dir, "data");
+        await using var server = CliProcess.Start(["server", "--data-dir", data, "--port", "0"]);
+        await server.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(60));
+        var (code, output) = await CliProcess.RunAsync(["health", "--data-dir", data]);
+        Assert.True(code == 0, output);
+        Assert.Matches(@"^https://localhost:\d+/healthz: 200 ok", output.Trim());
+        Assert.DoesNotContain(":7301/", output);
+    }
+
+    [Fact]
     public async Task The_apis_do_not_answer_on_the_dashboard_port()
     {
         await using var server = await TestServer.StartAsync();

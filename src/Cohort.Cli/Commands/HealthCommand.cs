@@ -14,7 +14,7 @@ internal static class HealthCommand
     {
         var url = new Option<string>("--url")
         {
-            Description = "Health endpoint (the dashboard listener serves /healthz and /readyz)",
+            Description = "Health endpoint (the dashboard listener serves /healthz and /readyz) [default: /healthz at the dashboard address in DATA_DIR/dashboard.url that a server running on that data folder writes, else https://127.0.0.1:7301/healthz]",
             DefaultValueFactory = _ => "https://127.0.0.1:7301/healthz",
         };
         var ca = new Option<string?>("--ca") { Description = "CA certificate (PEM) to trust (default: DATA_DIR/tls/ca.crt when present)" };
@@ -26,7 +26,7 @@ internal static class HealthCommand
         };
         command.SetAction(async (pr, ct) =>
         {
-            string target = pr.GetValue(url)!;
+            string target = pr.GetResult(url) is { Implicit: false } ? pr.GetValue(url)! : Running(pr.GetValue(dataDir)!) ?? pr.GetValue(url)!;
             if (!Uri.TryCreate(target, UriKind.Absolute, out var uri) || (uri.Scheme != "https" && uri.Scheme != "http"))
                 throw new CliException($"--url '{target}' is not an http(s) address");
             string? caFile = pr.GetValue(ca) ?? DefaultCa(pr.GetValue(dataDir)!);
@@ -53,6 +53,15 @@ internal static class HealthCommand
             }
         });
         return command;
+    }
+
+    // The /healthz of the server running on the data folder, from the dashboard address it wrote there; null when none.
+    private static string? Running(string dataDir)
+    {
+        string file = Cohort.Server.Hosting.CohortServerHost.DashboardAddressFile(dataDir);
+        if (!File.Exists(file)) return null;
+        string text = File.ReadAllText(file).Trim();
+        return Uri.TryCreate(text, UriKind.Absolute, out var dashboard) ? new Uri(dashboard, "healthz").ToString() : null;
     }
 
     private static string? DefaultCa(string dataDir)

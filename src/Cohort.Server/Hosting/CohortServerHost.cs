@@ -380,6 +380,9 @@ public sealed class CohortServerHost : IAsyncDisposable
             var dashboard = dashboardListener is null ? null : PublicUri(dashboardListener, certificate is not null);
             // Operator commands run beside this data folder find the server there, whatever port it took (ControlOptions).
             File.WriteAllText(AddressFile(dataDir), uri + "\n");
+            // And `cohort health --data-dir` finds the dashboard's listener (its /healthz), whatever port that took.
+            if (dashboard is not null) File.WriteAllText(DashboardAddressFile(dataDir), dashboard + "\n");
+            else File.Delete(DashboardAddressFile(dataDir));
             return new CohortServerHost(app, dataLock, ledger, baseStore, models, uri, dashboard, adminToken, caFile, dataDir);
         }
         catch
@@ -490,6 +493,7 @@ public sealed class CohortServerHost : IAsyncDisposable
         try
         {
             File.Delete(AddressFile(DataDir));
+            File.Delete(DashboardAddressFile(DataDir));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -507,6 +511,9 @@ public sealed class CohortServerHost : IAsyncDisposable
 
     /// <summary>Path of the file holding the address of the server running on a data folder (removed when it stops).</summary>
     public static string AddressFile(string dataDir) => Path.Combine(dataDir, "server.url");
+
+    /// <summary>Path of the file holding the dashboard's address (where /healthz and /readyz answer) of the server running on a data folder.</summary>
+    public static string DashboardAddressFile(string dataDir) => Path.Combine(dataDir, "dashboard.url");
 
     private static Uri PublicUri(ListenOptions listener, bool tls)
     {

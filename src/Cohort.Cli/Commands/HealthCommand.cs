@@ -12,10 +12,9 @@ internal static class HealthCommand
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        var url = new Option<string>("--url")
+        var url = new Option<string?>("--url")
         {
             Description = "Health endpoint (the dashboard listener serves /healthz and /readyz) [default: /healthz at the dashboard address in DATA_DIR/dashboard.url that a server running on that data folder writes, else https://127.0.0.1:7301/healthz]",
-            DefaultValueFactory = _ => "https://127.0.0.1:7301/healthz",
         };
         var ca = new Option<string?>("--ca") { Description = "CA certificate (PEM) to trust (default: DATA_DIR/tls/ca.crt when present)" };
         var dataDir = new Option<string>("--data-dir") { Description = "The server's data folder, where the default CA is read from", DefaultValueFactory = _ => ".cohort" };
@@ -26,7 +25,7 @@ internal static class HealthCommand
         };
         command.SetAction(async (pr, ct) =>
         {
-            string target = pr.GetResult(url) is { Implicit: false } ? pr.GetValue(url)! : Running(pr.GetValue(dataDir)!) ?? pr.GetValue(url)!;
+            string target = pr.GetValue(url) ?? Running(pr.GetValue(dataDir)!) ?? "https://127.0.0.1:7301/healthz";
             if (!Uri.TryCreate(target, UriKind.Absolute, out var uri) || (uri.Scheme != "https" && uri.Scheme != "http"))
                 throw new CliException($"--url '{target}' is not an http(s) address");
             string? caFile = pr.GetValue(ca) ?? DefaultCa(pr.GetValue(dataDir)!);

@@ -276,6 +276,12 @@ public sealed class NodeResultWriterTests
 
         public Task<string?> FindNodeByTokenHashAsync(string tokenHash, CancellationToken ct) => _inner.FindNodeByTokenHashAsync(tokenHash, ct);
 
+        public Task<IReadOnlyList<NodeTokenRecord>> ListNodeTokensAsync(CancellationToken ct) => _inner.ListNodeTokensAsync(ct);
+
+        public Task<bool> RevokeNodeTokenAsync(string node, CancellationToken ct) => _inner.RevokeNodeTokenAsync(node, ct);
+
+        public Task<bool> RemoveNodeAsync(string node, CancellationToken ct) => _inner.RemoveNodeAsync(node, ct);
+
         public Task UpdateNodeAsync(NodeRecord node, CancellationToken ct) => _inner.UpdateNodeAsync(node, ct);
 
         public Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken ct) => _inner.ListNodesAsync(ct);

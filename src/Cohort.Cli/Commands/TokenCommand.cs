@@ -4,7 +4,7 @@ using Cohort.Engine.State;
 
 namespace Cohort.Cli.Commands;
 
-/// <summary><c>cohort token create</c> and <c>cohort nodes</c>: enrol sites and see them.</summary>
+/// <summary><c>cohort token create|list|revoke</c> and <c>cohort nodes [remove]</c>: enrol sites, see them, cut them off and forget them.</summary>
 internal static class TokenCommand
 {
     /// <summary>Builds <c>token</c>.</summary>
@@ -50,7 +50,71 @@ internal static class TokenCommand
         });
         var token = new Command("token", "Node tokens and operator tokens (viewer or operator role)");
         token.Subcommands.Add(create);
+        token.Subcommands.Add(List());
+        token.Subcommands.Add(Revoke());
         return token;
+    }
+
+    private static Command List()
+    {
+        var control = new ControlOptions();
+        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var command = new Command("list", "List node and operator tokens: name, kind, role, when issued and (node tokens) when the node was last seen; never a token or its hash. Needs manage_nodes and manage_users (admin)") { json };
+        control.AddTo(command);
+        command.SetAction(async (pr, ct) =>
+        {
+            using var client = new ControlClient(control.Resolve(pr));
+            var tokens = await client.ListTokensAsync(ct);
+            if (pr.GetValue(json))
+            {
+                var reply = new Transport.V1.ListTokensReply();
+                reply.Tokens.AddRange(tokens);
+                Console.WriteLine(RunReport.ToJson(reply));
+                return 0;
+            }
+            if (tokens.Count > 0) Console.WriteLine($"{"NAME",-24} {"KIND",-9} {"ROLE",-9} {"CREATED",-34} LAST USED");
+            foreach (var t in tokens)
+                Console.WriteLine($"{t.Name,-24} {t.Kind,-9} {(t.Role.Length > 0 ? t.Role : "-"),-9} {(t.CreatedAt.Length > 0 ? t.CreatedAt : "-"),-34} {(t.LastUsed.Length > 0 ? t.LastUsed : "-")}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Revoke()
+    {
+        var control = new ControlOptions();
+        var name = new Argument<string>("name") { Description = "Node (site) name, or the operator token's name with --viewer" };
+        var viewer = new Option<bool>("--viewer") { Description = "Revoke the operator token of that name instead of a node token" };
+        var command = new Command("revoke", "Revoke a node token (the node is offline at once, its tasks fail, and it exits naming the revocation) or with --viewer an operator token; " +
+            "the server deletes its hash, so it authenticates nothing from then on. Needs the permission creating it takes (admin)") { name, viewer };
+        control.AddTo(command);
+        command.SetAction(async (pr, ct) =>
+        {
+            using var client = new ControlClient(control.Resolve(pr));
+            string who = pr.GetValue(name)!;
+            var reply = await client.RevokeTokenAsync(who, pr.GetValue(viewer), ct);
+            Console.WriteLine(pr.GetValue(viewer)
+                ? $"operator token '{who}' revoked ({reply.SessionsEnded} session(s) ended)"
+                : $"node token of '{who}' revoked{(reply.WasOnline ? $"; the node was connected and is offline now ({reply.TasksFailed} task(s) it held failed)" : "")}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command RemoveNode()
+    {
+        var control = new ControlOptions();
+        var name = new Argument<string>("name") { Description = "Node (site) name" };
+        var command = new Command("remove", "Forget a node that has left: its row in `cohort nodes` and the dashboard (its results in runs stay). Revoke its token first (manage_nodes, admin)") { name };
+        control.AddTo(command);
+        command.SetAction(async (pr, ct) =>
+        {
+            using var client = new ControlClient(control.Resolve(pr));
+            await client.RemoveNodeAsync(pr.GetValue(name)!, ct);
+            Console.WriteLine($"node '{pr.GetValue(name)}' removed");
+            return 0;
+        });
+        return command;
     }
 
     /// <summary>Builds <c>nodes</c>.</summary>
@@ -59,6 +123,7 @@ internal static class TokenCommand
         var control = new ControlOptions();
         var json = new Option<bool>("--json") { Description = "Print JSON" };
         var command = new Command("nodes", "List known nodes and their status") { json };
+        command.Subcommands.Add(RemoveNode());
         control.AddTo(command);
         command.SetAction(async (pr, ct) =>
         {

@@ -63,6 +63,18 @@ internal sealed class ControlClient : IDisposable
     public async Task<string> CreateViewerTokenAsync(string name, CancellationToken ct, string role = "") =>
         (await Call(() => _client.CreateViewerTokenAsync(new CreateViewerTokenRequest { Name = name, Role = role }, cancellationToken: ct).ResponseAsync)).Token;
 
+    /// <summary>Every node and operator token's name, kind, role and times; never a token or its hash.</summary>
+    public async Task<IReadOnlyList<TokenInfo>> ListTokensAsync(CancellationToken ct) =>
+        (await Call(() => _client.ListTokensAsync(new ListTokensRequest(), cancellationToken: ct).ResponseAsync)).Tokens;
+
+    /// <summary>Revokes a node token, or with <paramref name="viewer"/> an operator token.</summary>
+    public Task<RevokeTokenReply> RevokeTokenAsync(string name, bool viewer, CancellationToken ct) =>
+        Call(() => _client.RevokeTokenAsync(new RevokeTokenRequest { Name = name, Viewer = viewer }, cancellationToken: ct).ResponseAsync);
+
+    /// <summary>Removes a node that has left (and holds no token) from the node list.</summary>
+    public Task<RemoveNodeReply> RemoveNodeAsync(string name, CancellationToken ct) =>
+        Call(() => _client.RemoveNodeAsync(new RemoveNodeRequest { Name = name }, cancellationToken: ct).ResponseAsync);
+
     /// <summary>Exchanges a user's password for a session token.</summary>
     public Task<LoginReply> LoginAsync(string user, string password, CancellationToken ct) =>
         Call(() => _client.LoginAsync(new LoginRequest { User = user, Password = password }, cancellationToken: ct).ResponseAsync);

@@ -60,6 +60,12 @@ public static class AuditKinds
     /// <summary>A node or viewer token (and certificate) was issued.</summary>
     public const string TokenCreated = "token.created";
 
+    /// <summary>A node or operator token was revoked: its hash is deleted and it authenticates nothing.</summary>
+    public const string TokenRevoked = "token.revoked";
+
+    /// <summary>An operator removed a node that had left (its row in the node list).</summary>
+    public const string NodeRemoved = "node.removed";
+
     /// <summary>The node received a task (with the digest of the parameters received).</summary>
     public const string TaskReceived = "task.received";
 

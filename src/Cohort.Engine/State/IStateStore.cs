@@ -6,11 +6,20 @@ internal interface IStateStore
     /// <summary>Creates tables when missing.</summary>
     Task InitializeAsync(CancellationToken ct);
 
-    /// <summary>Stores (or replaces) the token hash of a node.</summary>
+    /// <summary>Stores (or replaces) the token hash of a node, and when it was issued (now).</summary>
     Task SetNodeTokenAsync(string node, string tokenHash, CancellationToken ct);
 
     /// <summary>The node a token hash belongs to, or null.</summary>
     Task<string?> FindNodeByTokenHashAsync(string tokenHash, CancellationToken ct);
+
+    /// <summary>The nodes that hold a token now, by name, with when it was issued and when the node was last seen; never the hash.</summary>
+    Task<IReadOnlyList<NodeTokenRecord>> ListNodeTokensAsync(CancellationToken ct);
+
+    /// <summary>Deletes the token hash of <paramref name="node"/>, so the token authenticates nothing; false when the node holds none.</summary>
+    Task<bool> RevokeNodeTokenAsync(string node, CancellationToken ct);
+
+    /// <summary>Deletes the node's row (its status, address, token hash); its results in runs stay. False when there is no such node.</summary>
+    Task<bool> RemoveNodeAsync(string node, CancellationToken ct);
 
     /// <summary>Records what a node said about itself and its status.</summary>
     Task UpdateNodeAsync(NodeRecord node, CancellationToken ct);

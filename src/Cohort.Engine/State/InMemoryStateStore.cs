@@ -10,6 +10,7 @@ internal sealed class InMemoryStateStore : IStateStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _tokenCreated = new(StringComparer.Ordinal);
     private readonly Dictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RunRecord> _runs = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Run, int Round), RoundRecord> _rounds = new();
@@ -23,8 +24,43 @@ internal sealed class InMemoryStateStore : IStateStore
     /// <inheritdoc />
     public Task SetNodeTokenAsync(string node, string tokenHash, CancellationToken ct)
     {
-        lock (_gate) _tokens[node] = tokenHash;
+        lock (_gate)
+        {
+            _tokens[node] = tokenHash;
+            _tokenCreated[node] = DateTimeOffset.UtcNow;
+        }
         return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<NodeTokenRecord>> ListNodeTokensAsync(CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<NodeTokenRecord>>(_tokens.Keys.Order(StringComparer.Ordinal)
+                .Select(n => new NodeTokenRecord(n, _tokenCreated.TryGetValue(n, out var at) ? at : null, _nodes.TryGetValue(n, out var r) ? r.LastSeen : null)).ToArray());
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<bool> RevokeNodeTokenAsync(string node, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            _tokenCreated.Remove(node);
+            return Task.FromResult(_tokens.Remove(node));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<bool> RemoveNodeAsync(string node, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            _tokenCreated.Remove(node);
+            bool had = _tokens.Remove(node);
+            return Task.FromResult(_nodes.Remove(node) | had);
+        }
     }
 
     /// <inheritdoc />

@@ -39,5 +39,8 @@ public sealed record NodeResultRecord(
 /// <summary>A known node.</summary>
 internal sealed record NodeRecord(string Name, NodeStatus Status, DateTimeOffset? LastSeen, string? Address, string? App, string? Version);
 
+/// <summary>A node's token as stored: when it was issued (null for one issued before the store recorded that) and when the node was last seen; never its hash.</summary>
+internal sealed record NodeTokenRecord(string Node, DateTimeOffset? CreatedAt, DateTimeOffset? LastSeen);
+
 /// <summary>Something that happened, for the audit trail and the run's history.</summary>
 internal sealed record EventRecord(long Id, DateTimeOffset At, string? RunId, string Kind, string Message);

@@ -8,7 +8,7 @@ namespace Cohort.Engine.State;
 internal static class SchemaVersion
 {
     /// <summary>The schema this binary writes.</summary>
-    public const int Current = 3;
+    public const int Current = 4;
 
     /// <summary>The message for a database at <paramref name="found"/> &gt; <see cref="Current"/>.</summary>
     public static string TooNew(string where, long found) =>

@@ -84,13 +84,14 @@ internal sealed class SqliteStateStore : IStateStore, IAsyncDisposable
         if (c.Handle is { } handle) _prepared.Remove(handle);
     }
 
-    private async Task ExecuteAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    // Returns the rows changed.
+    private async Task<int> ExecuteAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args)
     {
         await using var c = await OpenAsync(ct);
         await using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        await cmd.ExecuteNonQueryAsync(ct);
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 
     private async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> read, CancellationToken ct, params (string Name, object? Value)[] args)
@@ -168,6 +169,8 @@ internal sealed class SqliteStateStore : IStateStore, IAsyncDisposable
         "ALTER TABLE rounds ADD COLUMN phases TEXT;",
         // Version 3: who submitted each run (a site's policy may serve only some submitters).
         "ALTER TABLE runs ADD COLUMN submitter TEXT;",
+        // Version 4: when each node token was issued (cohort token list).
+        "ALTER TABLE nodes ADD COLUMN token_created TEXT;",
     ];
 
     private async Task MigrateAsync(CancellationToken ct)
@@ -203,9 +206,22 @@ internal sealed class SqliteStateStore : IStateStore, IAsyncDisposable
 
     /// <inheritdoc />
     public Task SetNodeTokenAsync(string node, string tokenHash, CancellationToken ct) => ExecuteAsync("""
-        INSERT INTO nodes(name, token_hash) VALUES ($n, $h)
-        ON CONFLICT(name) DO UPDATE SET token_hash = excluded.token_hash
-        """, ct, ("$n", node), ("$h", tokenHash));
+        INSERT INTO nodes(name, token_hash, token_created) VALUES ($n, $h, $c)
+        ON CONFLICT(name) DO UPDATE SET token_hash = excluded.token_hash, token_created = excluded.token_created
+        """, ct, ("$n", node), ("$h", tokenHash), ("$c", Time(DateTimeOffset.UtcNow)));
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<NodeTokenRecord>> ListNodeTokensAsync(CancellationToken ct) => await QueryAsync(
+        "SELECT name, token_created, last_seen FROM nodes WHERE token_hash IS NOT NULL ORDER BY name",
+        r => new NodeTokenRecord(r.GetString(0), TimeOrNull(r, 1), TimeOrNull(r, 2)), ct);
+
+    /// <inheritdoc />
+    public async Task<bool> RevokeNodeTokenAsync(string node, CancellationToken ct) =>
+        await ExecuteAsync("UPDATE nodes SET token_hash = NULL, token_created = NULL WHERE name = $n AND token_hash IS NOT NULL", ct, ("$n", node)) > 0;
+
+    /// <inheritdoc />
+    public async Task<bool> RemoveNodeAsync(string node, CancellationToken ct) =>
+        await ExecuteAsync("DELETE FROM nodes WHERE name = $n", ct, ("$n", node)) > 0;
 
     /// <inheritdoc />
     public async Task<string?> FindNodeByTokenHashAsync(string tokenHash, CancellationToken ct) =>

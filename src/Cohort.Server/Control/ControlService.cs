@@ -23,7 +23,7 @@ namespace Cohort.Server.Control;
 internal sealed class ControlService(
     OperatorAuthenticator operators, RunManager runs, IStateStore store, ModelStore models, NodeRegistry registry,
     NodeAuthenticator nodes, NodeCertificates certificates, ViewerTokens viewers, UserAccounts users, DashboardSessions sessions,
-    PasswordChecks passwords, TaskBoard board, AuditLedger ledger) : Transport.V1.Control.ControlBase
+    PasswordChecks passwords, TaskBoard board, AuditLedger ledger, NodeRevocation revocation) : Transport.V1.Control.ControlBase
 {
     /// <inheritdoc />
     public override async Task<RunInfo> SubmitRun(SubmitRunRequest request, ServerCallContext context)
@@ -188,6 +188,68 @@ internal sealed class ControlService(
         ledger.Append(new AuditEvent(AuditKinds.TokenCreated, AuditActors.Operator(context.GetHttpContext()), $"{Permissions.NameOf(role)} token issued for '{request.Name}' (replaces any earlier one)"));
         await store.AddEventAsync(null, "viewer.token", $"{Permissions.NameOf(role)} token issued for '{request.Name}'", context.CancellationToken);
         return new CreateNodeTokenReply { Token = token };
+    }
+
+    /// <inheritdoc />
+    public override async Task<ListTokensReply> ListTokens(ListTokensRequest request, ServerCallContext context)
+    {
+        // Listing every credential takes what issuing both kinds takes.
+        operators.Demand(context, Permission.ManageNodes);
+        operators.Demand(context, Permission.ManageUsers);
+        var live = registry.All.ToDictionary(n => n.Name);
+        var reply = new ListTokensReply();
+        foreach (var t in await store.ListNodeTokensAsync(context.CancellationToken))
+        {
+            var seen = live.TryGetValue(t.Node, out var l) && l.LastSeen != default ? l.LastSeen : t.LastSeen;
+            reply.Tokens.Add(new TokenInfo { Name = t.Node, Kind = "node", CreatedAt = t.CreatedAt?.ToString("O") ?? "", LastUsed = seen?.ToString("O") ?? "" });
+        }
+        foreach (var (name, role, created) in viewers.List())
+            reply.Tokens.Add(new TokenInfo { Name = name, Kind = "operator", Role = Permissions.NameOf(role), CreatedAt = created?.ToString("O") ?? "" });
+        return reply;
+    }
+
+    /// <inheritdoc />
+    public override async Task<RevokeTokenReply> RevokeToken(RevokeTokenRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        if (request.Viewer)
+        {
+            var by = operators.Demand(context, Permission.ManageUsers);
+            string hash = viewers.Revoke(request.Name)
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"no operator token named '{request.Name}'{(await NodeHoldsTokenAsync(request.Name, ct) ? " (a node token has that name: revoke it without --viewer)" : "")}"));
+            // Sessions check their token on every request anyway; ending them also empties the sessions file.
+            int ended = hash.Length == 0 ? 0 : sessions.EndAll("token:" + hash);
+            ledger.Append(new AuditEvent(AuditKinds.TokenRevoked, AuditActors.Of(by), $"operator token '{request.Name}' revoked ({ended} session(s) ended)"));
+            await store.AddEventAsync(null, "viewer.token", $"operator token '{request.Name}' revoked by '{by.Name}'", ct);
+            return new RevokeTokenReply { Revoked = true, SessionsEnded = ended };
+        }
+        var who = operators.Demand(context, Permission.ManageNodes);
+        var outcome = await revocation.RevokeAsync(request.Name, ct)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"no node token named '{request.Name}'{(viewers.Holds(request.Name) ? " (an operator token has that name: revoke it with --viewer)" : "")}"));
+        string what = $"node token of '{request.Name}' revoked{(outcome.WasOnline ? $"; the node was connected and is offline now, {outcome.TasksFailed} task(s) it held failed" : "")}";
+        ledger.Append(new AuditEvent(AuditKinds.TokenRevoked, AuditActors.Of(who), what) { Node = request.Name });
+        await store.AddEventAsync(null, "node.token", $"{what} (by '{who.Name}')", ct);
+        return new RevokeTokenReply { Revoked = true, WasOnline = outcome.WasOnline, TasksFailed = outcome.TasksFailed };
+    }
+
+    private async Task<bool> NodeHoldsTokenAsync(string name, CancellationToken ct) => (await store.ListNodeTokensAsync(ct)).Any(t => t.Node == name);
+
+    /// <inheritdoc />
+    public override async Task<RemoveNodeReply> RemoveNode(RemoveNodeRequest request, ServerCallContext context)
+    {
+        var by = operators.Demand(context, Permission.ManageNodes);
+        var ct = context.CancellationToken;
+        if (!(await store.ListNodesAsync(ct)).Any(n => n.Name == request.Name) && !registry.All.Any(n => n.Name == request.Name))
+            throw new RpcException(new Status(StatusCode.NotFound, $"no node '{request.Name}'"));
+        if (await NodeHoldsTokenAsync(request.Name, ct))
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"node '{request.Name}' still holds a token: revoke it first (cohort token revoke {request.Name})"));
+        if (registry.IsOnline(request.Name))
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"node '{request.Name}' is connected now; it cannot be removed until it is offline"));
+        registry.Forget(request.Name);
+        await store.RemoveNodeAsync(request.Name, ct);
+        ledger.Append(new AuditEvent(AuditKinds.NodeRemoved, AuditActors.Of(by), $"node '{request.Name}' removed from the node list") { Node = request.Name });
+        await store.AddEventAsync(null, "node.removed", $"node '{request.Name}' removed from the node list by '{by.Name}'", ct);
+        return new RemoveNodeReply { Removed = true };
     }
 
     /// <inheritdoc />

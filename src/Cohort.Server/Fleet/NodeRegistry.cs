@@ -181,6 +181,35 @@ internal sealed class NodeRegistry
         return n;
     }
 
+    /// <summary>
+    /// Marks the node offline whatever session it is in (its token was revoked: none of its calls will be served), and
+    /// returns it; null when it is not online.
+    /// </summary>
+    public LiveNode? Disconnect(string name)
+    {
+        if (!_nodes.TryGetValue(name, out var n)) return null;
+        lock (n)
+        {
+            if (!n.Online) return null;
+            n.Online = false;
+            n.BusyTasks = [];
+        }
+        _changed.Notify();
+        return n;
+    }
+
+    /// <summary>Forgets a node that is not online (removed by an operator); false when it is online or unknown.</summary>
+    public bool Forget(string name)
+    {
+        if (!_nodes.TryGetValue(name, out var n)) return false;
+        lock (n)
+        {
+            if (n.Online || !_nodes.TryRemove(name, out _)) return false;
+        }
+        _changed.Notify();
+        return true;
+    }
+
     /// <summary>Names of online nodes running <paramref name="app"/> (any app when null), sorted.</summary>
     public IReadOnlyList<string> Online(string? app = null) => _nodes.Values
         .Where(n => n.Online && (app is null || string.Equals(n.App, app, StringComparison.OrdinalIgnoreCase)))

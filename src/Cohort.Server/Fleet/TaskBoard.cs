@@ -111,6 +111,20 @@ internal sealed class TaskBoard
     }
 
     /// <summary>
+    /// Fails every open task of <paramref name="node"/>, queued or in flight, with <paramref name="reason"/>, whatever the
+    /// plan's offline grace: the node will not be back (its token was revoked). Returns how many failed.
+    /// </summary>
+    public int FailAll(string node, FailureKind kind, string reason)
+    {
+        int failed = 0;
+        foreach (var t in _open.Values)
+        {
+            if (t.Node == node && Complete(t, TaskOutcome.Failed(kind, reason))) failed++;
+        }
+        return failed;
+    }
+
+    /// <summary>
     /// Clears the loss of tasks whose node is back and fails those whose node stayed offline past the
     /// plan's offline grace; returns the failed tasks.
     /// </summary>

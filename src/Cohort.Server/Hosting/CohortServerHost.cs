@@ -329,6 +329,7 @@ public sealed class CohortServerHost : IAsyncDisposable
             services.AddSingleton<RegistrationGate>();
             services.AddSingleton<TaskBoard>();
             services.AddSingleton<OfflineNodes>();
+            services.AddSingleton<NodeRevocation>();
             services.AddSingleton<UploadBudget>();
             services.AddSingleton<OpenCalls>();
             services.AddSingleton(new FailedAuthentications(options.FailedAuthenticationsPerMinute));

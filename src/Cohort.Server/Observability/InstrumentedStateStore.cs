@@ -21,6 +21,15 @@ internal sealed class InstrumentedStateStore(IStateStore inner, ServerMetrics me
     public Task<string?> FindNodeByTokenHashAsync(string tokenHash, CancellationToken ct) => inner.FindNodeByTokenHashAsync(tokenHash, ct);
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<NodeTokenRecord>> ListNodeTokensAsync(CancellationToken ct) => inner.ListNodeTokensAsync(ct);
+
+    /// <inheritdoc />
+    public Task<bool> RevokeNodeTokenAsync(string node, CancellationToken ct) => inner.RevokeNodeTokenAsync(node, ct);
+
+    /// <inheritdoc />
+    public Task<bool> RemoveNodeAsync(string node, CancellationToken ct) => inner.RemoveNodeAsync(node, ct);
+
+    /// <inheritdoc />
     public Task UpdateNodeAsync(NodeRecord node, CancellationToken ct) => inner.UpdateNodeAsync(node, ct);
 
     /// <inheritdoc />

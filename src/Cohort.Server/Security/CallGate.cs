@@ -130,7 +130,7 @@ internal static class CallGate
             // Bounded by the limiter above: an address gets a few dozen entries a minute at most.
             services.GetRequiredService<AuditLedger>().Append(new AuditEvent(AuditKinds.NodeRefused, AuditActors.Address(http),
                 $"call to {path} refused: {(string.IsNullOrEmpty(token) ? "no node token" : "unknown node token")}"));
-            await RefuseAsync(http, StatusCode.Unauthenticated, string.IsNullOrEmpty(token) ? "missing node token (authorization: Bearer <token>)" : "unknown node token");
+            await RefuseAsync(http, StatusCode.Unauthenticated, services.GetRequiredService<NodeAuthenticator>().Refusal(token));
             return;
         }
         if (Transport.V1.Fleet.Descriptor.FindMethodByName(grpcMethod.Name) is { IsClientStreaming: false } method)

@@ -10,13 +10,43 @@ internal sealed class NodeAuthenticator(IStateStore store, NodeCertificates cert
 {
     private readonly ConcurrentDictionary<string, string> _byHash = new(StringComparer.Ordinal);
 
+    // Hashes of tokens revoked while this process ran, with their nodes: such a node is told why it is refused. After a
+    // restart the hash is simply unknown.
+    private readonly ConcurrentDictionary<string, string> _revoked = new(StringComparer.Ordinal);
+
+    // Counts replacements and revocations: a store lookup that began before one must not put its answer in the cache.
+    private long _changes;
+
     /// <summary>Issues a new token for <paramref name="node"/> (replacing any earlier one) and stores only its hash.</summary>
     public async Task<string> IssueAsync(string node, CancellationToken ct)
     {
         string token = Tokens.New();
-        foreach (var kv in _byHash.Where(kv => kv.Value == node)) _byHash.TryRemove(kv.Key, out _);
+        Interlocked.Increment(ref _changes);
         await store.SetNodeTokenAsync(node, Tokens.Hash(token), ct);
+        Forget(node, revoked: false);
         return token;
+    }
+
+    /// <summary>
+    /// Deletes the stored hash of <paramref name="node"/>'s token: from now on it authenticates nothing, open calls
+    /// included (each turn authenticates again). False when the node holds no token.
+    /// </summary>
+    public async Task<bool> RevokeAsync(string node, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _changes);
+        bool revoked = await store.RevokeNodeTokenAsync(node, ct);
+        Forget(node, revoked);
+        return revoked;
+    }
+
+    // Drops the node's cached hashes, after the store has changed; a revoked one is remembered for the refusal's reason.
+    private void Forget(string node, bool revoked)
+    {
+        foreach (var kv in _byHash.Where(kv => kv.Value == node))
+        {
+            _byHash.TryRemove(kv.Key, out _);
+            if (revoked) _revoked[kv.Key] = node;
+        }
     }
 
     /// <summary>The node a bearer token belongs to, or null when it is empty or unknown.</summary>
@@ -25,23 +55,26 @@ internal sealed class NodeAuthenticator(IStateStore store, NodeCertificates cert
         if (string.IsNullOrEmpty(token)) return null;
         string hash = Tokens.Hash(token);
         if (_byHash.TryGetValue(hash, out var name)) return name;
+        long changes = Interlocked.Read(ref _changes);
         name = await store.FindNodeByTokenHashAsync(hash, ct);
-        if (name is not null) _byHash[hash] = name;
+        if (name is not null && Interlocked.Read(ref _changes) == changes) _byHash[hash] = name;
         return name;
+    }
+
+    /// <summary>Why a node token that <see cref="FindAsync"/> did not find is refused: missing, revoked (naming the node) or unknown.</summary>
+    public string Refusal(string? token)
+    {
+        if (string.IsNullOrEmpty(token)) return "missing node token (authorization: Bearer <token>)";
+        return _revoked.TryGetValue(Tokens.Hash(token), out var node)
+            ? $"the token of node '{node}' has been revoked; the node may not connect until it is given a new token (cohort token create {node})"
+            : "unknown node token";
     }
 
     /// <summary>The calling node's name; throws Unauthenticated when the token is missing or unknown.</summary>
     public async Task<string> AuthenticateAsync(ServerCallContext context)
     {
         string? token = Tokens.FromHeader(context.RequestHeaders.GetValue("authorization"));
-        if (token is null) throw new RpcException(new Status(StatusCode.Unauthenticated, "missing node token (authorization: Bearer <token>)"));
-        string hash = Tokens.Hash(token);
-        if (!_byHash.TryGetValue(hash, out var name))
-        {
-            name = await store.FindNodeByTokenHashAsync(hash, context.CancellationToken)
-                ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "unknown node token"));
-            _byHash[hash] = name;
-        }
+        string name = await FindAsync(token, context.CancellationToken) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, Refusal(token)));
         try
         {
             certificates.Demand(context, name);

@@ -42,6 +42,43 @@ internal sealed class ViewerTokens
         return token;
     }
 
+    /// <summary>
+    /// Deletes the token issued under <paramref name="name"/> and returns its hash (sessions started with it carry that
+    /// origin), or null when there is none. The file is read again on the next request, so the token is refused from then on.
+    /// </summary>
+    public string? Revoke(string name)
+    {
+        lock (_lock)
+        {
+            if (!File.Exists(_file)) return null;
+            var lines = File.ReadAllLines(_file);
+            var gone = lines.FirstOrDefault(l => l.Split(' ')[0] == name);
+            if (gone is null) return null;
+            DataFiles.WriteOwnerOnly(_file, string.Concat(lines.Where(l => l.Split(' ')[0] != name).Select(l => l + "\n")));
+            _loadedStamp = null;
+            return gone.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [_, var hash, ..] ? hash : "";
+        }
+    }
+
+    /// <summary>Every token's name, role and issue time (null when its line has none), by name; never the hash.</summary>
+    public IReadOnlyList<(string Name, AccessRole Role, DateTimeOffset? Created)> List()
+    {
+        lock (_lock)
+        {
+            if (!File.Exists(_file)) return [];
+            var tokens = new List<(string, AccessRole, DateTimeOffset?)>();
+            foreach (var line in File.ReadAllLines(_file))
+            {
+                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                // Lines Loaded() would not honour are no tokens to list either.
+                if (parts.Length < 2 || string.Equals(parts[0], "admin", StringComparison.OrdinalIgnoreCase)) continue;
+                DateTimeOffset? created = parts.Length >= 3 && DateTimeOffset.TryParse(parts[2], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : null;
+                tokens.Add((parts[0], parts.Length >= 4 && parts[3] == "operator" ? AccessRole.Operator : AccessRole.Viewer, created));
+            }
+            return tokens.OrderBy(t => t.Item1, StringComparer.Ordinal).ToArray();
+        }
+    }
+
     /// <summary>The name and role a token belongs to, or null.</summary>
     public (string Name, AccessRole Role)? Find(string token) => FindByHash(Tokens.Hash(token));
 

@@ -16,11 +16,12 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
         _source = NpgsqlDataSource.Create(connectionString);
     }
 
-    private async Task ExecuteAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    // Returns the rows changed.
+    private async Task<int> ExecuteAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args)
     {
         await using var cmd = _source.CreateCommand(sql);
         foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        await cmd.ExecuteNonQueryAsync(ct);
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 
     private async Task<List<T>> QueryAsync<T>(string sql, Func<NpgsqlDataReader, T> read, CancellationToken ct, params (string Name, object? Value)[] args)
@@ -45,6 +46,8 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
         await ExecuteAsync("ALTER TABLE rounds ADD COLUMN IF NOT EXISTS phases text", ct);
         // Version 3: who submitted each run.
         await ExecuteAsync("ALTER TABLE runs ADD COLUMN IF NOT EXISTS submitter text", ct);
+        // Version 4: when each node token was issued.
+        await ExecuteAsync("ALTER TABLE nodes ADD COLUMN IF NOT EXISTS token_created timestamptz", ct);
         await ExecuteAsync($"DELETE FROM schema_version; INSERT INTO schema_version(version) VALUES ({SchemaVersion.Current})", ct);
     }
 
@@ -73,9 +76,22 @@ internal sealed class PostgresStateStore : IStateStore, IAsyncDisposable
 
     /// <inheritdoc />
     public Task SetNodeTokenAsync(string node, string tokenHash, CancellationToken ct) => ExecuteAsync("""
-        INSERT INTO nodes(name, token_hash) VALUES (@n, @h)
-        ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash
-        """, ct, ("n", node), ("h", tokenHash));
+        INSERT INTO nodes(name, token_hash, token_created) VALUES (@n, @h, @c)
+        ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash, token_created = excluded.token_created
+        """, ct, ("n", node), ("h", tokenHash), ("c", DateTimeOffset.UtcNow));
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<NodeTokenRecord>> ListNodeTokensAsync(CancellationToken ct) => await QueryAsync(
+        "SELECT name, token_created, last_seen FROM nodes WHERE token_hash IS NOT NULL ORDER BY name",
+        r => new NodeTokenRecord(r.GetString(0), Time(r, 1), Time(r, 2)), ct);
+
+    /// <inheritdoc />
+    public async Task<bool> RevokeNodeTokenAsync(string node, CancellationToken ct) =>
+        await ExecuteAsync("UPDATE nodes SET token_hash = NULL, token_created = NULL WHERE name = @n AND token_hash IS NOT NULL", ct, ("n", node)) > 0;
+
+    /// <inheritdoc />
+    public async Task<bool> RemoveNodeAsync(string node, CancellationToken ct) =>
+        await ExecuteAsync("DELETE FROM nodes WHERE name = @n", ct, ("n", node)) > 0;
 
     /// <inheritdoc />
     public async Task<string?> FindNodeByTokenHashAsync(string tokenHash, CancellationToken ct) =>

@@ -121,6 +121,15 @@ public sealed class ServerConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_dashboard_port_equal_to_the_api_port_is_one_line_naming_both_options()
+    {
+        int port = TestServer.FreePort();
+        var (exit, output) = await CliProcess.RunAsync(["server", "--data-dir", Path.Combine(_dir, "data"), "--port", $"{port}", "--dashboard-port", $"{port}"], TimeSpan.FromSeconds(60));
+        Assert.Equal(1, exit);
+        Assert.Equal($"cohort: --dashboard-port {port} is --port's too: the dashboard listens on a port of its own (by default --port + 1)", output.Trim());
+    }
+
+    [Fact]
     public async Task The_apis_do_not_answer_on_the_dashboard_port()
     {
         await using var server = await TestServer.StartAsync();

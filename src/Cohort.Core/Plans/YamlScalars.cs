@@ -57,9 +57,14 @@ internal static partial class YamlScalars
     {
         string text = value.ToString();
         bool quotedNumber = value.Kind == ScalarKind.String && (IntegerPattern().IsMatch(text) || DecimalPattern().IsMatch(text));
-        return quotedNumber
-            ? $"\"{text}\" is quoted, so it is text, not {what} (write {text} without quotes)"
-            : $"{Show(value)} is not {what}";
+        if (quotedNumber) return $"\"{text}\" is quoted, so it is text, not {what} (write {text} without quotes)";
+        // 1e12 or 3.0 reads as a decimal number, and shown plainly (1000000000000, 3) it would look like the integer it is not.
+        if (value.Kind == ScalarKind.Double && value.AsDouble() is var d && double.IsFinite(d) && Math.Floor(d) == d)
+        {
+            string digits = d.ToString("0", System.Globalization.CultureInfo.InvariantCulture);
+            return $"{digits} is written as a decimal number (with a point or an exponent), not {what}; write it as digits alone ({digits})";
+        }
+        return $"{Show(value)} is not {what}";
     }
 
     [GeneratedRegex(@"^[-+]?[0-9]+$", RegexOptions.CultureInvariant)]

@@ -88,6 +88,8 @@ public sealed class CohortServerHost : IAsyncDisposable
             throw new ArgumentException($"--port must be 0 (a free one) to 65535, not {options.Port}");
         if (options.DashboardPort is < -1 or > 65535)
             throw new ArgumentException($"--dashboard-port must be -1 (no dashboard), 0 (a free one) or up to 65535, not {options.DashboardPort}");
+        if (options.DashboardPort is > 0 && options.DashboardPort == options.Port)
+            throw new ArgumentException($"--dashboard-port {options.DashboardPort} is --port's too: the dashboard listens on a port of its own (by default --port + 1)");
         if (!(options.NodeTimeout > options.HeartbeatInterval))
             throw new ArgumentException($"--node-timeout must be longer than the nodes' heartbeat interval ({options.HeartbeatInterval.TotalSeconds:0.###}s), not {options.NodeTimeout.TotalSeconds:0.###}s: every node would go offline between two heartbeats");
         if (options.NodeTimeout > MaxNodeTimeout)

@@ -321,6 +321,8 @@ public sealed class PlanParserTests
     [InlineData("momentum: 1", "train.momentum: 1 is not allowed (must be >= 0 and < 1)")]
     [InlineData("batch_size: 0", "train.batch_size: 0 is not allowed (must be >= 1)")]
     [InlineData("local_epochs: 1.5", "train.local_epochs: 1.5 is not an integer")]
+    [InlineData("local_epochs: 1e3", "train.local_epochs: 1000 is written as a decimal number (with a point or an exponent), not an integer; write it as digits alone (1000)")]
+    [InlineData("local_epochs: 2.0", "train.local_epochs: 2 is written as a decimal number (with a point or an exponent), not an integer; write it as digits alone (2)")]
     [InlineData("learning_rate: fast", "train.learning_rate: 'fast' is not a number")]
     public void Train_values_out_of_range_name_the_key_and_the_rule(string line, string problem)
     {

@@ -127,7 +127,8 @@ public sealed class ServerCrashResumeTests
         try
         {
             await StartHospitalsAsync(server, hospitals, nodes);
-            string plan = PlanText.WithValues(TestPlans.Heart(rounds: 4, nodes: 2, minFit: 2), [("round_timeout", "60s"), ("wait_for_nodes", "3s")]);
+            // Long enough for the two returning nodes' reconnect backoff on a busy machine, short enough not to wait long for va.
+            string plan = PlanText.WithValues(TestPlans.Heart(rounds: 4, nodes: 2, minFit: 2), [("round_timeout", "60s"), ("wait_for_nodes", "8s")]);
             var crashed = await server.Control.SubmitAsync(plan, "crashed", default);
             await server.WaitForExitAsync(TimeSpan.FromSeconds(120));
             // va does not come back.
@@ -138,7 +139,7 @@ public sealed class ServerCrashResumeTests
             var resumed = await server.WaitForRunAsync(crashed.Id);
 
             Assert.True(resumed.Run.Status == "finished", resumed.Run.Error);
-            Assert.Contains(resumed.Events, e => e.Contains("run.resumed_short", StringComparison.Ordinal) && e.Contains("without va, connected before the restart and not back after 3s", StringComparison.Ordinal));
+            Assert.Contains(resumed.Events, e => e.Contains("run.resumed_short", StringComparison.Ordinal) && e.Contains("without va, connected before the restart and not back after 8s", StringComparison.Ordinal));
         }
         finally
         {

@@ -21,19 +21,20 @@ public sealed partial class LoginFloodTests
     [Fact]
     public async Task A_burst_of_wrong_passwords_from_one_address_runs_at_most_the_limits_derivations()
     {
-        // A queue long enough for the whole burst: only the per-address limit stands between it and 100 derivations.
+        // A queue long enough for the whole burst: only the per-address limit stands between it and 60 derivations.
         await using var server = await TestServer.StartAsync(configure: o => o with { FailedAuthenticationsPerMinute = 5, PasswordChecksAtOnce = 1, PasswordChecksQueued = 200 });
         await server.Control.AddUserAsync("alice", "operator", Password, default);
         var checks = server.Host.Services.GetRequiredService<PasswordChecks>();
         using var channel = Channel(server, from: null);
         var api = new Control.ControlClient(channel);
 
-        var refusals = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => LoginRefusalAsync(api, "alice", Password + "!")));
+        // 60: under the call gate's 64 calls of one caller arriving at once, which a slow machine would otherwise reach first.
+        var refusals = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => LoginRefusalAsync(api, "alice", Password + "!")));
 
         Assert.Equal(5, checks.Derivations);
         Assert.Equal(5, refusals.Count(r => r.StatusCode == StatusCode.Unauthenticated));
         var limited = refusals.Where(r => r.StatusCode != StatusCode.Unauthenticated).ToArray();
-        Assert.Equal(95, limited.Length);
+        Assert.Equal(55, limited.Length);
         // Refused by the service's reservation or, once the limit is reached, by the call gate: both say why.
         Assert.All(limited, r =>
         {

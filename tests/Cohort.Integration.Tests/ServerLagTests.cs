@@ -38,4 +38,22 @@ public sealed class ServerLagTests
         lag.Tick(S(2), S(3));
         Assert.Equal(Timeout, lag.Allowance);
     }
+
+    [Fact]
+    public void A_tick_later_than_a_whole_timeout_judges_no_node_for_one_timeout_after_it()
+    {
+        var lag = new ServerLag(Timeout);
+        lag.Tick(S(1), TimeSpan.Zero);
+        Assert.False(lag.Away);
+        // Stopped for 25 s: the first tick after it runs 25 s late.
+        lag.Tick(S(26), S(25));
+        Assert.True(lag.Away);
+        lag.Tick(S(29.5), TimeSpan.Zero);
+        Assert.True(lag.Away);
+        lag.Tick(S(30.5), TimeSpan.Zero);
+        Assert.False(lag.Away);
+        // Late, but not by a whole timeout: the allowance covers it, and nodes are judged.
+        lag.Tick(S(33), S(3));
+        Assert.False(lag.Away);
+    }
 }

@@ -33,7 +33,8 @@ internal sealed class NodeMonitor(NodeRegistry registry, TaskBoard board, Offlin
             // A tick that runs late means the server was behind on everything, the heartbeats it had received included.
             lag.Tick(now, now - due);
             due = now + period;
-            foreach (var node in registry.Sweep(options.NodeTimeout + lag.Allowance))
+            // Back from being away longer than a node may be silent: the nodes' heartbeats are read first.
+            foreach (var node in lag.Away ? [] : registry.Sweep(options.NodeTimeout + lag.Allowance))
             {
                 string reason = $"node offline (no heartbeat for {options.NodeTimeout.TotalSeconds:0.#}s)";
                 offline.TasksLost(node.Name, reason);

@@ -69,7 +69,9 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>Starts a server process on <paramref name="dataDir"/> and <paramref name="port"/> with extra environment variables.</summary>
     public static async Task<ServerProcess> StartInAsync(string dataDir, int port, IReadOnlyDictionary<string, string>? environment, params string[] extra)
     {
-        var args = new List<string> { "server", "--port", port.ToString(CultureInfo.InvariantCulture), "--dashboard-port", "0", "--data-dir", dataDir, "--node-timeout", "30" };
+        var args = new List<string> { "server", "--port", port.ToString(CultureInfo.InvariantCulture), "--dashboard-port", "0", "--data-dir", dataDir };
+        // A long node timeout unless the test sets its own.
+        if (!extra.Contains("--node-timeout")) args.AddRange(["--node-timeout", "30"]);
         args.AddRange(extra);
         var process = CliProcess.Start(args, environment);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);

@@ -38,7 +38,7 @@ public sealed class NodeCertificateIssueTests : IDisposable
     [Fact]
     public void The_servers_own_rsa_ca_signs_node_certificates_with_positive_serials_that_chain_to_it()
     {
-        CertificateAuthority.EnsureServerCertificate(_dir, []);
+        _ = CertificateAuthority.EnsureServerCertificate(_dir, []);
         using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_dir, CertificateAuthority.CaFile)));
 
         for (int i = 0; i < 16; i++)
@@ -80,10 +80,12 @@ public sealed class NodeCertificateIssueTests : IDisposable
         await File.WriteAllTextAsync(notCertificate, "this is not a certificate\n");
         var (exit, output) = await Infrastructure.CliProcess.RunAsync(["nodes", "--server", "https://localhost:1", "--token", new string('a', 40), "--ca", notCertificate], TimeSpan.FromSeconds(60));
         Assert.NotEqual(0, exit);
-        Assert.Contains($"certificate file '{notCertificate}' holds no PEM certificate", output);
+        Assert.Contains($"certificate file '{notCertificate}' holds no PEM certificate (a '-----BEGIN CERTIFICATE-----' block)", output);
         Assert.DoesNotContain("CryptographicException", output);
+        // The runtime's own sentence is not appended.
+        Assert.DoesNotContain("PEM with a CERTIFICATE label", output);
 
-        CertificateAuthority.EnsureServerCertificate(_dir, []);
+        _ = CertificateAuthority.EnsureServerCertificate(_dir, []);
         var (certificate, _) = CertificateAuthority.IssueNodeCertificate(_dir, "a");
         var (_, otherKey) = CertificateAuthority.IssueNodeCertificate(_dir, "b");
         string certFile = Path.Combine(_dir, "a.crt"), keyFile = Path.Combine(_dir, "b.key");
@@ -92,7 +94,14 @@ public sealed class NodeCertificateIssueTests : IDisposable
         (exit, output) = await Infrastructure.CliProcess.RunAsync(["nodes", "--server", "https://localhost:1", "--token", new string('a', 40),
             "--ca", Path.Combine(_dir, CertificateAuthority.CaFile), "--cert", certFile, "--key", keyFile], TimeSpan.FromSeconds(60));
         Assert.NotEqual(0, exit);
-        Assert.Contains($"'{certFile}' and '{keyFile}' are not a PEM certificate and its own private key", output);
+        Assert.Contains($"'{certFile}' and '{keyFile}' are not a PEM certificate and its own private key: the key is not the certificate's", output);
+        Assert.DoesNotContain("(Parameter", output);
+
+        // A key file that holds no key says so, naming it.
+        (exit, output) = await Infrastructure.CliProcess.RunAsync(["nodes", "--server", "https://localhost:1", "--token", new string('a', 40),
+            "--ca", Path.Combine(_dir, CertificateAuthority.CaFile), "--cert", certFile, "--key", notCertificate], TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"key file '{notCertificate}' holds no PEM private key", output);
     }
 
     private X509Certificate2 PlaceCa(CertificateRequest request, DateTimeOffset end, string? keyPem, DateTimeOffset? start = null)

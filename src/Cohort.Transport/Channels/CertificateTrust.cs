@@ -26,9 +26,9 @@ internal static class CertificateTrust
         {
             return X509Certificate2.CreateFromPem(File.ReadAllText(pemFile));
         }
-        catch (System.Security.Cryptography.CryptographicException e)
+        catch (System.Security.Cryptography.CryptographicException)
         {
-            throw new ArgumentException($"certificate file '{pemFile}' holds no PEM certificate (a '-----BEGIN CERTIFICATE-----' block): {e.Message}");
+            throw new ArgumentException($"certificate file '{pemFile}' holds no PEM certificate (a '-----BEGIN CERTIFICATE-----' block)");
         }
     }
 
@@ -37,13 +37,20 @@ internal static class CertificateTrust
     {
         if (!File.Exists(certificateFile)) throw new ArgumentException($"certificate file '{certificateFile}' not found");
         if (!File.Exists(keyFile)) throw new ArgumentException($"key file '{keyFile}' not found");
+        // Each file on its own first, so that the message says which one is wrong and how.
+        using (LoadCertificate(certificateFile))
+        {
+        }
+        string key = File.ReadAllText(keyFile);
+        if (!key.Contains("PRIVATE KEY-----", StringComparison.Ordinal))
+            throw new ArgumentException($"key file '{keyFile}' holds no PEM private key (a '-----BEGIN PRIVATE KEY-----' block, or its EC or RSA form)");
         try
         {
             return X509Certificate2.CreateFromPemFile(certificateFile, keyFile);
         }
         catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException)
         {
-            throw new ArgumentException($"'{certificateFile}' and '{keyFile}' are not a PEM certificate and its own private key: {e.Message}");
+            throw new ArgumentException($"'{certificateFile}' and '{keyFile}' are not a PEM certificate and its own private key: the key is not the certificate's (or cannot be read)");
         }
     }
 

@@ -32,7 +32,10 @@ var parentGone = ParentLifeline.Watch();
 
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, parentGone);
+    var parsed = root.Parse(args);
+    // A mistyped option or value is one line each naming it, and where to read more, not the whole help after it.
+    if (parsed.Errors.Count > 0 && args.Length > 0) return CommandLineErrors.Report(parsed);
+    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, parentGone);
 }
 catch (Exception e) when (e is CliException or Cohort.Engine.State.StateIntegrityException or Cohort.Plans.PlanException or InvalidDataException or FileNotFoundException or ArgumentException
     or Cohort.Server.Hosting.PortInUseException)

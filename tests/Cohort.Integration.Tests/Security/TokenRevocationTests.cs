@@ -12,6 +12,26 @@ public sealed class TokenRevocationTests
     private static readonly TimeSpan CliTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
+    public async Task Revoking_a_node_that_holds_a_task_fails_the_task_at_once_instead_of_at_the_round_timeout()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var node = await RawNode.RegisterAsync(server.Host.Address, server.Host.CaFile!, "holder", await server.Control.CreateNodeTokenAsync("holder", default));
+        var run = await server.Control.SubmitAsync(TestPlans.Empty(rounds: 1, minAvailable: 1, minFit: 1, timeout: "120s"), "held", default, skipPreflight: true);
+        // The node takes its task and never answers it.
+        await node.PullAsync(Cohort.Transport.V1.TaskKind.GetParameters, TimeSpan.FromSeconds(30));
+
+        var revoked = await server.Control.RevokeTokenAsync("holder", false, default);
+
+        Assert.True(revoked.Revoked);
+        Assert.True(revoked.WasOnline);
+        Assert.Equal(1, revoked.TasksFailed);
+        // The run hears of it now, not after its 120 s round timeout.
+        var detail = await server.WaitForRunAsync(run.Id).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal("failed", detail.Run.Status);
+        Assert.Contains("holder: node token revoked", detail.Run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Token_list_shows_node_and_operator_tokens_with_kinds_and_roles_and_no_secret()
     {
         await using var server = await TestServer.StartAsync();

@@ -16,7 +16,7 @@ internal sealed class PlanSettingPlaces
     {
         Source = source;
         _root = root;
-        Settings = Child(root, "app") is { } app ? Child(app, "settings") ?? app : root;
+        Settings = YamlScalars.Child(root, "app") is { } app ? YamlScalars.Child(app, "settings") ?? app : root;
     }
 
     /// <summary>The plan file's name, as its errors name it.</summary>
@@ -26,7 +26,7 @@ internal sealed class PlanSettingPlaces
     public YamlNode Settings { get; }
 
     /// <summary>The plan's <c>strategy.name</c> (else <c>strategy</c>, else the document): where an app's refusal of the strategy is placed.</summary>
-    public YamlNode StrategyName => Child(_root, "strategy") is { } strategy ? Child(strategy, "name") ?? strategy : _root;
+    public YamlNode StrategyName => YamlScalars.Child(_root, "strategy") is { } strategy ? YamlScalars.Child(strategy, "name") ?? strategy : _root;
 
     /// <summary>
     /// Reads the plan's YAML (throws <see cref="PlanException"/> when it is not a plan's mapping). A repeated key is not
@@ -49,7 +49,4 @@ internal sealed class PlanSettingPlaces
 
     /// <summary><c>SOURCE:LINE:COLUMN</c> of <paramref name="node"/>, as a plan error names its place.</summary>
     public string Place(YamlNode node) => $"{Source}:{node.Start.Line}:{node.Start.Column}";
-
-    private static YamlNode? Child(YamlNode node, string key) =>
-        node is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child : null;
 }

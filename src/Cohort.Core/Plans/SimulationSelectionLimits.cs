@@ -38,15 +38,12 @@ internal static class SimulationSelectionLimits
         }
         if (found.Count == 0) return [];
         var root = PlanYamlLoader.LoadRoot(plan.SourceText, source);
-        var selection = Child(root, "selection");
-        var fallback = Child(Child(root, "simulation"), "clients");
-        return [.. found.Select(f => (Child(selection, f.Key) ?? fallback) is { } at
+        var selection = YamlScalars.Child(root, "selection");
+        var fallback = YamlScalars.Child(YamlScalars.Child(root, "simulation"), "clients");
+        return [.. found.Select(f => (YamlScalars.Child(selection, f.Key) ?? fallback) is { } at
             ? new PlanException(source, at.Start.Line, at.Start.Column, f.Problem)
             : new PlanException(source, 0, 0, f.Problem))];
     }
 
     private static string N(int value) => value.ToString(CultureInfo.InvariantCulture);
-
-    private static YamlNode? Child(YamlNode? node, string key) =>
-        node is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child : null;
 }

@@ -46,6 +46,10 @@ internal static partial class YamlScalars
         _ => "a value",
     };
 
+    /// <summary>The value under <paramref name="key"/> when <paramref name="node"/> is a mapping that has it; else null.</summary>
+    public static YamlNode? Child(YamlNode? node, string key) =>
+        node is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child : null;
+
     /// <summary>A value as a message shows it: numbers and bools bare, text quoted.</summary>
     public static string Show(Scalar value) => value.Kind == ScalarKind.String ? $"'{value}'" : value.ToString();
 
